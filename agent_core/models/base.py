@@ -1,0 +1,42 @@
+"""What every model provider gives the loop: one turn of text and tool calls, with its cost."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    id: str
+    name: str
+    arguments: str  # raw JSON text, exactly as the model sent it
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    text: str
+    tool_calls: tuple[ToolCallRequest, ...]
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    model_name: str
+    latency_s: float
+
+
+class ModelError(Exception):
+    """A model call failed; the message is safe to show (it never carries a key)."""
+
+
+class ModelCancelled(Exception):
+    """The call was abandoned because a human halted the run."""
+
+
+class ModelProvider(Protocol):
+    provider: str  # "openai" | "demo" | "scripted"
+    model_name: str
+
+    def complete(
+        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+    ) -> ModelTurn: ...

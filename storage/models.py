@@ -1,0 +1,135 @@
+"""The tables of the store: runs, their append-only events, approvals and commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+RUN_STATUSES = (
+    "queued",
+    "running",
+    "waiting",
+    "paused",
+    "succeeded",
+    "failed",
+    "halted",
+    "interrupted",
+)
+ACTIVE_STATUSES = ("queued", "running", "waiting", "paused")
+FINISHED_STATUSES = ("succeeded", "failed", "halted")
+RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
+AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")
+COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: SQLite keeps no zone, so every timestamp in the store is naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_model_created_at", "model", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    goal: str
+    model: str = "demo"  # provider: demo | openai | scripted
+    model_name: str = "demo"  # e.g. gpt-4o-mini
+    autonomy: str = "supervised"
+    status: str = "queued"
+    tools: list[str] | None = Field(default=None, sa_column=Column(JSON))  # None = all tools
+    max_steps: int = 30
+    max_seconds: float = 600.0
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    policy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    workspace: str | None = None
+    parent_run_id: str | None = None  # set when a run re-runs another run's goal
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    last_seq: int = 0
+    steps: int = 0  # model calls made
+    tool_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    active_seconds: float = 0.0  # wall time spent running, summed over resumes
+    result: str | None = None  # the final answer
+    reason: str | None = None  # why the run failed, halted, paused or was interrupted
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id")
+    seq: int
+    kind: str
+    at: datetime = Field(default_factory=utcnow)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Approval(SQLModel, table=True):
+    __tablename__ = "approvals"
+    __table_args__ = (
+        Index("ix_approvals_status_requested_at", "status", "requested_at"),
+        Index("ix_approvals_run_id", "run_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id")
+    request_seq: int  # seq of the approval_requested event
+    tool_call_id: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    args_hash: str
+    risk: str
+    reason: str = ""  # why the policy asked
+    rule: str | None = None  # the policy rule that asked, if any
+    model_text: str = ""  # what the model said before asking for the tool
+    summary: str = ""  # what will happen, in plain words
+    status: str = "pending"
+    requested_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    # The decision: written once, never edited.
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str | None = None
+    edited_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    approved_hash: str | None = None  # sha256 of the arguments that may run
+    allow_scope: str | None = None  # None | "tool" | "arguments": allow for the rest of the run
+
+
+class Command(SQLModel, table=True):
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_run_consumed", "run_id", "consumed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id")
+    kind: str  # halt | pause | resume | guidance
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    consumed_at: datetime | None = None
+
+
+class SchemaMigration(SQLModel, table=True):
+    __tablename__ = "schema_migrations"
+
+    version: int = Field(primary_key=True)
+    name: str
+    applied_at: datetime = Field(default_factory=utcnow)
