@@ -1,0 +1,251 @@
+"""The `onloop` command line: run goals, serve workers and the dashboard, steer and inspect runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+import storage
+from agent_core import control
+from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.decisions import DecisionError, approve, current_user, reject
+from agent_core.models.base import ModelError
+from agent_core.policy_file import PolicyError
+
+app = typer.Typer(
+    name="onloop",
+    help="A control room for autonomous LLM agents. Start with: onloop up",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Db = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLite file (or database URL); default ./onloop.db or "
+                 "$ONLOOP_DATABASE_URL"),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+RunId = Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")]
+USER_ERRORS = (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def open_db(db: str | None) -> storage.Store:
+    return storage.open_store(storage.database_url(db))
+
+
+@app.command()
+def run(
+    goal: Annotated[str, typer.Argument(help="What the agent should achieve.")],
+    model: Annotated[str | None, typer.Option(help="demo or openai (default: openai when "
+                                              "OPENAI_API_KEY/OPENAI_BASE_URL is set)")] = None,
+    model_name: Annotated[str | None, typer.Option(help="e.g. gpt-4o-mini, llama3.1")] = None,
+    autonomy: Annotated[str, typer.Option(help="manual | supervised | autonomous")] = "supervised",
+    max_steps: Annotated[int, typer.Option(help="Model calls before the budget is spent.")] = 30,
+    max_minutes: Annotated[float, typer.Option(help="Working time budget.")] = 10.0,
+    tools: Annotated[str | None, typer.Option(help="Comma-separated tool names (default all).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
+    policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    json_out: Json = False,
+    db: Db = None,
+) -> None:
+    """Queue a run and drive it here, printing each step and asking approvals on the terminal."""
+    from agent_core.cli_run import run_in_terminal
+
+    code = run_in_terminal(goal=goal, model=model, model_name=model_name, autonomy=autonomy,
+                           max_steps=max_steps, max_minutes=max_minutes, tools=tools, yes=yes,
+                           policy_path=policy, json_out=json_out, db=db)
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Runs driven at once.")] = 2,
+    policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    db: Db = None,
+) -> None:
+    """Claim queued runs and drive them until Ctrl-C."""
+    from agent_core.cli_serve import serve_worker
+
+    serve_worker(open_db(db), concurrency=concurrency, policy_path=policy)
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")] = "127.0.0.1",
+    concurrency: Annotated[int, typer.Option(help="Runs the worker drives at once.")] = 2,
+    policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    db: Db = None,
+) -> None:
+    """Start the dashboard and a worker; Ctrl-C stops both."""
+    from agent_core.cli_serve import serve_up
+
+    raise typer.Exit(serve_up(db=db, host=host, port=port, concurrency=concurrency,
+                              policy_path=policy))
+
+
+@app.command("runs")
+def list_runs(
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    json_out: Json = False,
+    db: Db = None,
+) -> None:
+    """List runs, newest first."""
+    if status is not None and status not in storage.RUN_STATUSES:
+        raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
+    found = storage.list_runs(open_db(db), status=status, limit=limit)
+    if json_out:
+        typer.echo(json.dumps([run_as_dict(r) for r in found], indent=2))
+        return
+    if not found:
+        typer.echo('no runs yet; start one with: onloop run "What is 17.5% of 2,340, plus 118?"')
+    for r in found:
+        typer.echo(f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
+                   f"{r.steps:>3} steps  {r.goal[:60]}")
+
+
+@app.command()
+def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
+    """Show a run and all its events."""
+    store = open_db(db)
+    found = storage.get_run(store, run_id=run_id)
+    events = storage.events_after(store, run_id=found.id)
+    if json_out:
+        typer.echo(json.dumps(run_as_dict(found, events), indent=2))
+        return
+    typer.echo(f"goal: {found.goal}")
+    for e in events:
+        line = render_event(e.kind, e.payload, e.seq)
+        if line:
+            typer.echo(line)
+    typer.echo(run_summary(found))
+
+
+def _pending_of(store: storage.Store, run_id: str):
+    found = storage.get_run(store, run_id=run_id)
+    pending = storage.pending_approvals(store, run_id=found.id)
+    if not pending:
+        raise fail(f"run {found.id} is {found.status} and is not waiting for approval; "
+                   "`onloop show " + found.id + "` shows what it is doing")
+    return pending[0]
+
+
+@app.command("approve")
+def approve_cmd(
+    run_id: RunId,
+    note: Annotated[str | None, typer.Option(help="A note the model reads.")] = None,
+    args: Annotated[str | None, typer.Option(help="Edited arguments as JSON.")] = None,
+    allow: Annotated[str | None, typer.Option(help="Also allow for the rest of the run: "
+                                              "'tool' or 'arguments'.")] = None,
+    db: Db = None,
+) -> None:
+    """Approve the action a run is waiting on."""
+    from agent_core.decisions import parse_edited_arguments
+
+    store = open_db(db)
+    pending = _pending_of(store, run_id)
+    edited = parse_edited_arguments(args) if args else None
+    done = approve(store, approval_id=pending.id, by=current_user(), note=note,
+                   edited_arguments=edited, allow_scope=allow)
+    typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
+
+
+@app.command("reject")
+def reject_cmd(
+    run_id: RunId,
+    note: Annotated[str | None, typer.Option(help="Why; the model reads it.")] = None,
+    db: Db = None,
+) -> None:
+    """Reject the action a run is waiting on; the model reads the note."""
+    store = open_db(db)
+    pending = _pending_of(store, run_id)
+    done = reject(store, approval_id=pending.id, by=current_user(), note=note)
+    typer.echo(f"rejected: {done.summary or done.tool} (run {done.run_id})")
+
+
+@app.command()
+def halt(run_id: RunId, db: Db = None) -> None:
+    """Halt a run: no new model call or tool execution starts after this."""
+    found = control.halt(open_db(db), run_id=run_id, by=current_user())
+    typer.echo(f"halt sent to run {found.id}")
+
+
+@app.command()
+def pause(run_id: RunId, db: Db = None) -> None:
+    """Pause a run at its next step boundary."""
+    found = control.pause(open_db(db), run_id=run_id, by=current_user())
+    typer.echo(f"pause sent to run {found.id}; resume it with: onloop resume {found.id}")
+
+
+@app.command()
+def guide(run_id: RunId, message: Annotated[str, typer.Argument(help="What to tell the agent.")],
+          db: Db = None) -> None:
+    """Send guidance that the agent reads at its next step."""
+    found = control.guide(open_db(db), run_id=run_id, by=current_user(), message=message)
+    typer.echo(f"guidance queued for run {found.id}")
+
+
+@app.command()
+def resume(
+    run_id: RunId,
+    more_steps: Annotated[int, typer.Option(help="Extra steps of budget.")] = 0,
+    more_minutes: Annotated[float, typer.Option(help="Extra minutes of budget.")] = 0.0,
+    guidance: Annotated[str | None, typer.Option(help="A message the agent reads on resume.")] = None,
+    wait: Annotated[bool, typer.Option(help="Drive it here instead of leaving it to a worker.")] = True,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
+    db: Db = None,
+) -> None:
+    """Continue a paused, interrupted, halted or failed run from its stored events."""
+    from agent_core.cli_run import drive_in_terminal
+
+    store = open_db(db)
+    found = control.resume_run(store, run_id=run_id, by=current_user(), extra_steps=more_steps,
+                               extra_seconds=more_minutes * 60, message=guidance)
+    if not wait:
+        typer.echo(f"run {found.id} queued again; a worker will continue it")
+        return
+    raise typer.Exit(drive_in_terminal(store, found, yes=yes, json_out=False))
+
+
+@app.command()
+def audit(
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
+    json_out: Json = False,
+    db: Db = None,
+) -> None:
+    """Every human decision: who, when, what, the arguments hash and the note."""
+    store = open_db(db)
+    if run_id:
+        run_id = storage.get_run(store, run_id=run_id).id
+    rows = storage.decisions(store, run_id=run_id)
+    if json_out:
+        typer.echo(json.dumps([a.model_dump(mode="json") for a in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no decisions recorded yet")
+    for a in rows:
+        note = f' note="{a.note}"' if a.note else ""
+        edited = " (edited arguments)" if a.edited_arguments is not None else ""
+        typer.echo(f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
+                   f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
+                   f"{note}")
+
+
+def main() -> None:
+    try:
+        app()
+    except USER_ERRORS as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,77 @@
+"""Events as terminal lines, for `onloop run` and `onloop show`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_MAX = 400
+
+
+def _short(text: Any, limit: int = _MAX) -> str:
+    text = str(text if text is not None else "")
+    text = text.replace("\r", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _args(arguments: Any) -> str:
+    return _short(json.dumps(arguments, ensure_ascii=False), 200)
+
+
+def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
+    """One or a few lines for an event; None for events not worth a line."""
+    p = payload
+    if kind == "run_started":
+        resumed = " (resumed)" if p.get("resumed") else ""
+        return f"▶ started{resumed}: {p.get('model_name')} · {p.get('autonomy')} · goal: {p.get('goal')}"
+    if kind == "model_call":
+        text = _short(p.get("text", "")).strip()
+        usage = f"{p.get('tokens_in', 0)}+{p.get('tokens_out', 0)} tok"
+        lines = [f"[step {p.get('step')}] {text or '(no text)'}  ({usage})"]
+        return "\n".join(lines)
+    if kind == "tool_call":
+        verdict = p.get("verdict")
+        mark = {"allow": "", "ask": " — needs approval", "deny": " — denied"}.get(verdict, "")
+        return f"  → {p.get('tool')}({_args(p.get('arguments'))}) [{p.get('risk')} risk]{mark}"
+    if kind == "approval_requested":
+        return f"  ? approval needed: {p.get('summary')} — {p.get('reason')}"
+    if kind == "approval_decided":
+        note = f": {p.get('note')}" if p.get("note") else ""
+        return f"  ✋ {p.get('decision')} by {p.get('decided_by')}{note}"
+    if kind == "tool_result":
+        mark = "✓" if p.get("ok") else "✗"
+        output = _short(p.get("output", "")).strip().replace("\n", "\n      ")
+        return f"    {mark} {output}"
+    if kind == "guidance":
+        return f"  ✎ guidance from {p.get('by') or 'a human'}: {p.get('message')}"
+    if kind == "drift":
+        return f"  ⚠ drift ({p.get('monitor')}): {p.get('detail')} → {p.get('action')}"
+    if kind == "final_answer":
+        return f"■ final answer:\n{p.get('text', '')}"
+    if kind == "error":
+        return f"  ! error ({p.get('where')}): {p.get('message')}"
+    if kind == "status":
+        status = p.get("status")
+        if status in ("running", "waiting", "queued"):
+            return None
+        reason = f": {p.get('reason')}" if p.get("reason") else ""
+        return f"● {status}{reason}"
+    return None
+
+
+def run_summary(run: Any) -> str:
+    tokens = run.tokens_in + run.tokens_out
+    return (
+        f"run {run.id} {run.status} · {run.steps} steps · {run.tool_calls} tool calls · "
+        f"{tokens} tokens · ${run.cost_usd:.4f}"
+    )
+
+
+def run_as_dict(run: Any, events: list[Any] | None = None) -> dict[str, Any]:
+    data = run.model_dump(mode="json")
+    if events is not None:
+        data["events"] = [
+            {"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "payload": e.payload}
+            for e in events
+        ]
+    return data

@@ -1,0 +1,156 @@
+"""`onloop run`: queue a run, drive it in this process, print its steps, ask approvals here."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import typer
+
+import storage
+from agent_core.control import ControlError
+from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.decisions import DecisionError, approve, current_user, reject
+from agent_core.policy_file import load_policy
+from agent_core.providers import PROVIDERS
+from agent_core.settings import load_settings
+from agent_core.worker import Worker
+from storage.models import AUTONOMY_LEVELS
+
+FOLLOW_POLL_S = 0.15
+
+
+def run_in_terminal(*, goal, model, model_name, autonomy, max_steps, max_minutes, tools, yes,
+                    policy_path, json_out, db) -> int:
+    settings = load_settings()
+    provider = model or settings.default_provider
+    _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
+    policy = load_policy(policy_path)
+    store = storage.open_store(storage.database_url(db))
+    names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
+    _check_tools(names)
+    run = storage.create_run(
+        store, goal=goal, model=provider,
+        model_name=model_name or (settings.openai_model if provider == "openai" else "demo"),
+        autonomy=autonomy, tools=names, max_steps=max_steps, max_seconds=max_minutes * 60,
+        policy=policy.model_dump(mode="json"), created_by=current_user(),
+    )
+    out = _err if json_out else typer.echo
+    out(f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
+        f" · policy: {policy.source}")
+    return drive_in_terminal(store, run, yes=yes, json_out=json_out)
+
+
+def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
+    from agent_core.cli import fail
+
+    if not goal.strip():
+        raise fail('the goal is empty; say what the agent should achieve, e.g. onloop run "..."')
+    if provider not in PROVIDERS or provider == "scripted":
+        raise fail(f"unknown model {provider!r}; use --model demo or --model openai")
+    if provider == "openai" and not settings.openai_configured:
+        raise fail("--model openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                   "OpenAI-compatible server); set one, or use --model demo")
+    if autonomy not in AUTONOMY_LEVELS:
+        raise fail(f"unknown autonomy {autonomy!r}; choose one of: {', '.join(AUTONOMY_LEVELS)}")
+    if max_steps < 1 or max_minutes <= 0:
+        raise fail("budgets must be positive: --max-steps 1 or more, --max-minutes above 0")
+
+
+def _check_tools(names: list[str] | None) -> None:
+    from agent_core.cli import fail
+    from agent_core.tools import builtin_tools
+
+    known = builtin_tools()
+    unknown = sorted(set(names or []) - set(known))
+    if unknown:
+        raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
+
+
+def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:
+    """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
+    worker = Worker(store, concurrency=1)
+    claimed = storage.claim_run(store, run_id=run.id, worker_id=worker.worker_id,
+                                lease_seconds=worker.lease_seconds)
+    if claimed is None:
+        raise ControlError(f"run {run.id} was taken by another worker; follow it with onloop show")
+    thread = worker.start(claimed)
+    worker.start_heartbeat()
+    follower = _Follower(store, run.id, yes=yes, out=_err if json_out else typer.echo)
+    try:
+        follower.follow(thread)
+    except KeyboardInterrupt:
+        _err(f"\nhalting run {run.id} ...")
+        storage.send_command(store, run_id=run.id, kind="halt", created_by=current_user())
+        thread.join(10)
+        follower.drain()
+    finally:
+        worker.stop.set()
+    final = storage.get_run(store, run_id=run.id)
+    if json_out:
+        events = storage.events_after(store, run_id=run.id)
+        typer.echo(json.dumps(run_as_dict(final, events), indent=2))
+    else:
+        typer.echo(run_summary(final))
+        if final.status in ("paused", "interrupted", "halted", "failed"):
+            typer.echo(f"resume it with: onloop resume {final.id}")
+    return 0 if final.status == "succeeded" else 1
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+class _Follower:
+    def __init__(self, store: storage.Store, run_id: str, *, yes: bool, out) -> None:
+        self.store, self.run_id, self.yes, self.out = store, run_id, yes, out
+        self.seq = 0
+        self.prompted: set[int] = set()
+        self.interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    def follow(self, thread: threading.Thread) -> None:
+        while thread.is_alive():
+            self.drain()
+            time.sleep(FOLLOW_POLL_S)
+        self.drain()
+
+    def drain(self) -> None:
+        for event in storage.events_after(self.store, run_id=self.run_id, after_seq=self.seq):
+            self.seq = event.seq
+            line = render_event(event.kind, event.payload, event.seq)
+            if line:
+                self.out(line)
+            if event.kind == "approval_requested":
+                self._answer()
+
+    def _answer(self) -> None:
+        for approval in storage.pending_approvals(self.store, run_id=self.run_id):
+            if approval.id in self.prompted:
+                continue
+            self.prompted.add(approval.id)
+            try:
+                self._decide(approval)
+            except DecisionError as exc:  # decided elsewhere (dashboard, another terminal)
+                self.out(f"  ({exc})")
+
+    def _decide(self, approval) -> None:
+        by = current_user()
+        if self.yes:
+            approve(self.store, approval_id=approval.id, by=f"{by} (--yes)")
+            return
+        if not self.interactive:
+            self.out(f"  waiting for a decision: onloop approve {self.run_id} | onloop reject "
+                     f"{self.run_id} --note '...' (or use the dashboard)")
+            return
+        answer = typer.prompt(
+            f"  Allow {approval.summary}? [y]es / [n]o / [a]lways for this run", default="y"
+        ).strip().lower()
+        if answer.startswith("a"):
+            approve(self.store, approval_id=approval.id, by=by, allow_scope="tool")
+        elif answer.startswith("y"):
+            approve(self.store, approval_id=approval.id, by=by)
+        else:
+            note = typer.prompt("  Note for the agent (why, or what to do instead)", default="")
+            reject(self.store, approval_id=approval.id, by=by, note=note or None)

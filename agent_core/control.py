@@ -1,0 +1,108 @@
+"""Steering a run from outside the loop: halt, pause, guidance, resume and re-run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import storage
+from storage.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run
+
+RESUMABLE = ("paused", "interrupted", "halted", "failed")
+
+
+class ControlError(Exception):
+    """A steering request that does not fit the run's state; the message names the fix."""
+
+
+def halt(store: storage.Store, *, run_id: str, by: str) -> Run:
+    run = storage.get_run(store, run_id=run_id)
+    if run.status in FINISHED_STATUSES or run.status == "interrupted":
+        raise ControlError(f"run {run.id} is already {run.status}; nothing to halt")
+    if run.status in ("queued", "paused"):
+        # Nobody is driving it: end it here, so it never starts again.
+        storage.update_run(store, run_id=run.id, status="halted", reason=f"halted by {by}",
+                           finished_at=storage.utcnow())
+        storage.append_event(store, run_id=run.id, kind="status",
+                             payload={"status": "halted", "reason": f"halted by {by}"})
+        return storage.get_run(store, run_id=run.id)
+    storage.send_command(store, run_id=run.id, kind="halt", created_by=by)
+    return run
+
+
+def pause(store: storage.Store, *, run_id: str, by: str) -> Run:
+    run = storage.get_run(store, run_id=run_id)
+    if run.status not in ("running", "waiting", "queued"):
+        raise ControlError(f"run {run.id} is {run.status}; only a running run can be paused")
+    storage.send_command(store, run_id=run.id, kind="pause", created_by=by)
+    return run
+
+
+def guide(store: storage.Store, *, run_id: str, by: str, message: str) -> Run:
+    message = message.strip()
+    if not message:
+        raise ControlError("the guidance is empty; type what the agent should do differently")
+    run = storage.get_run(store, run_id=run_id)
+    if run.status not in ACTIVE_STATUSES and run.status != "interrupted":
+        raise ControlError(
+            f"run {run.id} is {run.status}; guidance reaches only active runs "
+            f"(resume it with guidance instead: onloop resume {run.id} --guidance ...)"
+        )
+    storage.send_command(store, run_id=run.id, kind="guidance", payload={"message": message},
+                         created_by=by)
+    return run
+
+
+def resume_run(
+    store: storage.Store,
+    *,
+    run_id: str,
+    by: str,
+    extra_steps: int = 0,
+    extra_seconds: float = 0.0,
+    extra_tokens: int = 0,
+    extra_cost_usd: float = 0.0,
+    message: str | None = None,
+) -> Run:
+    """Queue a paused, interrupted, halted or failed run again; a worker rebuilds it from events."""
+    run = storage.get_run(store, run_id=run_id)
+    if run.status not in RESUMABLE:
+        raise ControlError(
+            f"run {run.id} is {run.status}; only paused, interrupted, halted or failed runs resume"
+        )
+    storage.update_run(store, run_id=run.id, **_more_budget(
+        run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd))
+    for command in storage.pending_commands(store, run_id=run.id):  # stale halt/pause
+        if command.kind in ("halt", "pause"):
+            storage.consume_command(store, command_id=command.id)
+    if message and message.strip():
+        storage.send_command(store, run_id=run.id, kind="guidance",
+                             payload={"message": message.strip()}, created_by=by)
+    return storage.requeue_run(store, run_id=run.id)
+
+
+def _more_budget(run: Run, steps: int, seconds: float, tokens: int, cost: float) -> dict[str, Any]:
+    """Raise any spent budget enough that the resumed run can take at least a few more steps."""
+    fields: dict[str, Any] = {}
+    if steps or run.steps >= run.max_steps:
+        fields["max_steps"] = max(run.max_steps, run.steps) + (steps or 10)
+    if seconds or run.active_seconds >= run.max_seconds:
+        fields["max_seconds"] = max(run.max_seconds, run.active_seconds) + (seconds or 300.0)
+    used_tokens = run.tokens_in + run.tokens_out
+    if run.max_tokens is not None and (tokens or used_tokens >= run.max_tokens):
+        fields["max_tokens"] = max(run.max_tokens, used_tokens) + (tokens or run.max_tokens)
+    if run.max_cost_usd is not None and (cost or run.cost_usd >= run.max_cost_usd):
+        fields["max_cost_usd"] = max(run.max_cost_usd, run.cost_usd) + (cost or run.max_cost_usd)
+    return fields
+
+
+def rerun(store: storage.Store, *, run_id: str, by: str, **overrides: Any) -> Run:
+    """A new run with the same goal and settings, changed by `overrides`."""
+    run = storage.get_run(store, run_id=run_id)
+    settings = {
+        "goal": run.goal, "model": run.model, "model_name": run.model_name,
+        "autonomy": run.autonomy, "tools": run.tools, "max_steps": run.max_steps,
+        "max_seconds": run.max_seconds, "max_tokens": run.max_tokens,
+        "max_cost_usd": run.max_cost_usd, "policy": run.policy,
+    }
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return storage.create_run(store, parent_run_id=run.id, created_by=by, **settings)

@@ -1,0 +1,111 @@
+"""Human decisions on approvals: the one place they are checked, hashed and stored."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Any, Literal
+
+import storage
+from agent_core.tools import ToolError, args_hash, builtin_tools
+from storage.models import Approval
+
+AllowScope = Literal["tool", "arguments"] | None
+
+
+class DecisionError(Exception):
+    """A decision that cannot be recorded; the message says what to do instead."""
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parse_edited_arguments(text: str) -> dict[str, Any]:
+    """Arguments typed by a person, as a JSON object, or a DecisionError naming the fix."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise DecisionError(f"the edited arguments are not valid JSON ({exc}); fix the JSON") from exc
+    if not isinstance(value, dict):
+        raise DecisionError('the edited arguments must be a JSON object, like {"path": "a.txt"}')
+    return value
+
+
+def approve(
+    store: storage.Store,
+    *,
+    approval_id: int,
+    by: str,
+    note: str | None = None,
+    edited_arguments: dict[str, Any] | None = None,
+    allow_scope: AllowScope = None,
+) -> Approval:
+    """Approve exactly these arguments (the original, or a person's edit checked against the schema)."""
+    approval = _pending(store, approval_id)
+    if allow_scope not in (None, "tool", "arguments"):
+        raise DecisionError("allow scope must be 'tool' or 'arguments'")
+    to_run = approval.arguments
+    if edited_arguments is not None:
+        to_run = _validated(approval.tool, edited_arguments)
+        if to_run == approval.arguments:
+            edited_arguments = None
+    return storage.decide_approval(
+        store,
+        approval_id=approval_id,
+        decision="approved",
+        decided_by=by,
+        note=note or None,
+        edited_arguments=to_run if edited_arguments is not None else None,
+        approved_hash=args_hash(to_run),
+        allow_scope=allow_scope,
+    )
+
+
+def reject(store: storage.Store, *, approval_id: int, by: str, note: str | None = None) -> Approval:
+    _pending(store, approval_id)
+    return storage.decide_approval(
+        store, approval_id=approval_id, decision="rejected", decided_by=by, note=note or None
+    )
+
+
+def decide_many(
+    store: storage.Store,
+    *,
+    approval_ids: list[int],
+    decision: Literal["approve", "reject"],
+    by: str,
+    note: str | None = None,
+) -> list[str]:
+    """Decide several approvals; returns one message per approval that could not be decided."""
+    problems = []
+    for approval_id in approval_ids:
+        try:
+            if decision == "approve":
+                approve(store, approval_id=approval_id, by=by, note=note)
+            else:
+                reject(store, approval_id=approval_id, by=by, note=note)
+        except (DecisionError, storage.StoreError) as exc:
+            problems.append(f"approval {approval_id}: {exc}")
+    return problems
+
+
+def _pending(store: storage.Store, approval_id: int) -> Approval:
+    approval = storage.get_approval(store, approval_id=approval_id)
+    if approval.status != "pending":
+        who = f" by {approval.decided_by}" if approval.decided_by else ""
+        raise DecisionError(f"approval {approval_id} was already {approval.status}{who}")
+    return approval
+
+
+def _validated(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    tool = builtin_tools().get(tool_name)
+    if tool is None:
+        raise DecisionError(f"tool {tool_name!r} is not known here; approve without editing")
+    try:
+        return tool.validate(arguments)
+    except ToolError as exc:
+        raise DecisionError(f"the edited arguments do not fit {tool_name}: {exc}") from exc

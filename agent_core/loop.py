@@ -1,0 +1,169 @@
+"""The agent loop: goal -> model -> tool calls -> verdict -> (approval) -> execute -> record -> repeat."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_core.conversation import assistant_message, guidance_message, rebuild
+from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
+from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
+from agent_core.policy import Policy
+from agent_core.port import RunPort
+from agent_core.tool_step import Stop, ToolStep
+from agent_core.tools import Tool, Workspace
+
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # succeeded | failed | halted | paused | interrupted
+    reason: str | None = None
+    result: str | None = None
+
+
+@dataclass
+class RunSpec:
+    run_id: str
+    goal: str
+    autonomy: str
+    budget: Budget
+    tools: dict[str, Tool]
+    workspace: Workspace
+    policy: Policy
+    usage: Usage = field(default_factory=Usage)  # what earlier sessions of this run used
+    prior_events: list[Any] = field(default_factory=list)  # for resume
+
+
+class AgentLoop:
+    def __init__(self, spec: RunSpec, model: ModelProvider, port: RunPort) -> None:
+        self.spec = spec
+        self.model = model
+        self.port = port
+        self.usage = spec.usage
+        self.messages = rebuild(spec.goal, spec.prior_events)
+        polling = frozenset(spec.policy.polling_tools) | {
+            t.name for t in spec.tools.values() if t.polling
+        }
+        self.monitor = RepetitionMonitor(spec.policy.monitors, polling)
+        self.tool_step = ToolStep(spec, port, self.monitor)
+        self.tool_step.replay(spec.prior_events)
+        self._base_seconds = spec.usage.seconds
+        self._session_start = time.monotonic()
+
+    def run(self) -> Outcome:
+        try:
+            for message in self.tool_step.finish_interrupted(self.messages):
+                self.messages.append(message)
+            while True:
+                self._between_steps()
+                turn = self._call_model()
+                if not turn.tool_calls:
+                    return self._finish(turn.text)
+                for call in turn.tool_calls:
+                    self.messages.append(self.tool_step.handle(call, turn.text))
+                self._check_drift()
+        except Stop as stop:
+            return stop.outcome
+
+    # -- step boundary: commands, budgets ---------------------------------------------------
+    def _between_steps(self) -> None:
+        self.tool_step.check_halt()
+        for command in self.port.take_commands():
+            if command.kind == "halt":
+                raise Stop(Outcome("halted", f"halted by {command.by or 'a human'}"))
+            if command.kind == "pause":
+                raise Stop(Outcome("paused", f"paused by {command.by or 'a human'}"))
+            if command.kind == "guidance" and command.message:
+                self.port.record("guidance", {"message": command.message, "by": command.by})
+                self.messages.append(guidance_message(command.message))
+                self.monitor.reset()
+        self.usage.seconds = self._elapsed()
+        trip = check_budget(self.spec.budget, self.usage)
+        if trip is not None:
+            self._trip(trip, self.spec.policy.on_budget)
+
+    def elapsed(self) -> float:
+        return self._elapsed()
+
+    def _elapsed(self) -> float:
+        """Working time over all sessions of the run; time spent waiting for a human is not counted."""
+        working = time.monotonic() - self._session_start - self.tool_step.waited_s
+        return self._base_seconds + max(working, 0.0)
+
+    def _check_drift(self) -> None:
+        trip = self.monitor.check()
+        if trip is not None:
+            self._trip(trip, self.spec.policy.monitors.action)
+
+    def _trip(self, trip: Trip, action: str) -> None:
+        self.port.record("drift", {"monitor": trip.monitor, "detail": trip.detail, "action": action})
+        reason = f"{trip.monitor}: {trip.detail}"
+        if action == "halt":
+            raise Stop(Outcome("halted", reason))
+        if action == "fail":
+            raise Stop(Outcome("failed", reason))
+        raise Stop(Outcome("paused", reason))
+
+    # -- the model call, cancellable by a halt ------------------------------------------------
+    def _call_model(self) -> ModelTurn:
+        specs = [t.spec() for t in self.spec.tools.values()]
+        cancel = threading.Event()
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                box["turn"] = self.model.complete(list(self.messages), specs, cancel=cancel)
+            except BaseException as exc:  # noqa: BLE001 - handed to the loop thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=call, name=f"model-{self.spec.run_id}", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(POLL_S)
+            if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
+                cancel.set()
+                self.tool_step.check_halt()
+        return self._record_turn(box)
+
+    def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
+        error = box.get("error")
+        if isinstance(error, ModelCancelled):
+            self.tool_step.check_halt()
+            raise Stop(Outcome("halted", "model call cancelled"))
+        if isinstance(error, ModelError):
+            self.port.record("error", {"message": str(error), "where": "model"})
+            raise Stop(Outcome("failed", f"model error: {error}"))
+        if error is not None:
+            raise error
+        turn: ModelTurn = box["turn"]
+        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+        self.usage.steps += 1
+        self.port.record(
+            "model_call",
+            {
+                "step": self.usage.steps,
+                "text": turn.text,
+                "tool_calls": calls,
+                "tokens_in": turn.tokens_in,
+                "tokens_out": turn.tokens_out,
+                "cost_usd": turn.cost_usd,
+                "latency_s": round(turn.latency_s, 4),
+                "model_name": turn.model_name,
+            },
+        )
+        self.usage.tokens += turn.tokens_in + turn.tokens_out
+        self.usage.cost_usd += turn.cost_usd
+        self.port.add_usage(
+            steps=1, tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
+        )
+        self.messages.append(assistant_message(turn.text, calls))
+        self.monitor.observe_message(turn.text)
+        return turn
+
+    def _finish(self, text: str) -> Outcome:
+        self.port.record("final_answer", {"text": text})
+        return Outcome("succeeded", None, text)

@@ -1,0 +1,270 @@
+"""The `openai` provider: Chat Completions with tools, against OpenAI or any compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+import openai
+
+from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.prices import Prices, cost_usd
+
+# Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
+_PLACEHOLDER_KEY = "not-needed"
+_CANCEL_POLL_S = 0.1
+
+
+class OpenAIModel:
+    """One model behind the Chat Completions API; `complete` is cancellable at any moment."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_s: float = 60,
+        max_retries: int = 2,
+        prices: Prices | None = None,
+        stream: bool = True,
+    ) -> None:
+        self.model_name = model_name
+        self.timeout_s = float(timeout_s)
+        self.max_retries = max_retries
+        self.prices = prices
+        self.stream = stream
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        if api_key is None:
+            if base_url is None:
+                raise ModelError(
+                    "no API key for the openai model; set OPENAI_API_KEY, or set "
+                    "OPENAI_BASE_URL to a local OpenAI-compatible server that needs none"
+                )
+            api_key = _PLACEHOLDER_KEY
+        self._secret = api_key
+        self._client = openai.OpenAI(
+            api_key=api_key, base_url=base_url, timeout=self.timeout_s, max_retries=max_retries
+        )
+        self.base_url = str(self._client.base_url).rstrip("/")
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._client.close()
+
+    def complete(
+        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+    ) -> ModelTurn:
+        if cancel.is_set():
+            raise ModelCancelled("the model call was cancelled before it started")
+        started = time.monotonic()
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+        # The request runs in a helper thread so a halt is honoured even while the server has
+        # not sent a byte yet; on cancel the helper is abandoned and closes its own response.
+        helper = threading.Thread(
+            target=self._call_into,
+            args=(list(messages), tools, cancel, outcome, done),  # the loop may append later
+            name=f"onloop-model-{self.model_name}",
+            daemon=True,
+        )
+        helper.start()
+        while not done.wait(_CANCEL_POLL_S):
+            if cancel.is_set():
+                raise ModelCancelled("the model call was cancelled while waiting for the answer")
+        if "error" in outcome:
+            raise outcome["error"]
+        text, tool_calls, tokens_in, tokens_out = outcome["result"]
+        return ModelTurn(
+            text=text,
+            tool_calls=tool_calls,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost_usd(self.model_name, tokens_in, tokens_out, self.prices),
+            model_name=self.model_name,
+            latency_s=time.monotonic() - started,
+        )
+
+    def _call_into(self, messages, tools, cancel, outcome: dict, done: threading.Event) -> None:
+        """Runs in the helper thread: leaves a result or an exception in `outcome`."""
+        try:
+            outcome["result"] = self._request(messages, tools, cancel)
+        except openai.APIError as err:
+            outcome["error"] = ModelError(self._redact(self._explain(err)))
+        except json.JSONDecodeError as err:
+            outcome["error"] = ModelError(
+                f"the model server at {self.base_url} sent malformed JSON ({err}); check that "
+                "OPENAI_BASE_URL points at an OpenAI-compatible API (it usually ends in /v1)"
+            )
+        except BaseException as err:  # ModelCancelled, or a bug: re-raised in the caller's thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    def _request(self, messages, tools, cancel: threading.Event):
+        request: dict[str, Any] = {"model": self.model_name, "messages": messages}
+        if tools:
+            request["tools"] = tools
+        if not self.stream:
+            return _from_completion(self._client.chat.completions.create(**request), self.base_url)
+        stream = self._client.chat.completions.create(
+            **request, stream=True, stream_options={"include_usage": True}
+        )
+        turn = _StreamedTurn()
+        with stream:  # closes the response, also when cancelled mid-stream
+            for chunk in stream:
+                if cancel.is_set():
+                    raise ModelCancelled("the model call was cancelled mid-answer")
+                turn.add(chunk)
+        return turn.result()
+
+    def _explain(self, err: openai.APIError) -> str:
+        if isinstance(err, openai.APITimeoutError):
+            return (
+                f"the model server at {self.base_url} timed out after {self.timeout_s:g}s "
+                f"({_attempts(err.request)}); check the server, or raise the timeout"
+            )
+        if isinstance(err, openai.APIConnectionError):
+            return (
+                f"cannot reach the model server at {self.base_url}: {_reason(err)}; "
+                "check OPENAI_BASE_URL"
+            )
+        if isinstance(err, openai.AuthenticationError):
+            # The server's own 401 text may echo part of the key, so it is not repeated.
+            return "the API key was refused (401); check OPENAI_API_KEY"
+        if isinstance(err, openai.APIStatusError):
+            return self._explain_status(err)
+        return f"the model server reported an error: {err.message}"
+
+    def _explain_status(self, err: openai.APIStatusError) -> str:
+        code, detail = err.status_code, _detail(err.body)
+        said = f": {detail}" if detail else ""
+        if code == 429:
+            return (
+                f"the model server returned 429 (rate limited) after "
+                f"{_attempts(err.response.request)}{said}; wait, then resume the run"
+            )
+        if code >= 500:
+            return (
+                f"the model server returned {code} (server error) after "
+                f"{_attempts(err.response.request)}{said}; try again later"
+            )
+        if code == 403:
+            return f"the model server refused access (403){said}; check OPENAI_API_KEY's access"
+        if code == 404:
+            return (
+                f"the model server at {self.base_url} returned 404 for model "
+                f"{self.model_name!r}{said}; check the model name and OPENAI_BASE_URL"
+            )
+        return f"the model server rejected the request ({code}){said}"
+
+    def _redact(self, message: str) -> str:
+        if self._secret != _PLACEHOLDER_KEY and len(self._secret) >= 4:
+            message = message.replace(self._secret, "[redacted]")
+        return message
+
+
+class _StreamedTurn:
+    """Assembles text and tool calls from streamed deltas; tool calls are keyed by `index`."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.tokens_in = 0
+        self.tokens_out = 0
+
+    def add(self, chunk: Any) -> None:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:  # the final chunk with empty `choices`, when include_usage is on
+            self.tokens_in = usage.prompt_tokens or 0
+            self.tokens_out = usage.completion_tokens or 0
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            if delta.content or delta.refusal:
+                self.text.append(delta.content or delta.refusal)
+            for position, call in enumerate(delta.tool_calls or []):
+                self._add_call(call.index if call.index is not None else position, call)
+
+    def _add_call(self, index: int, call: Any) -> None:
+        slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": []})
+        if call.id and not slot["id"]:
+            slot["id"] = call.id
+        function = call.function
+        if function is None:
+            return
+        # OpenAI sends the name once; some compatible servers repeat it in every delta.
+        if function.name and function.name != slot["name"]:
+            slot["name"] += function.name
+        if function.arguments:
+            slot["arguments"].append(function.arguments)
+
+    def result(self) -> tuple[str, tuple[ToolCallRequest, ...], int, int]:
+        calls = tuple(
+            _tool_call(index, slot["id"], slot["name"], "".join(slot["arguments"]))
+            for index, slot in sorted(self.calls.items())
+        )
+        return "".join(self.text), calls, self.tokens_in, self.tokens_out
+
+
+def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int]:
+    choices = getattr(completion, "choices", None)
+    if choices is None:
+        raise ModelError(
+            f"the model server at {base_url} did not answer like a Chat Completions API; "
+            "check OPENAI_BASE_URL (it usually ends in /v1)"
+        )
+    usage = completion.usage
+    tokens = (usage.prompt_tokens or 0, usage.completion_tokens or 0) if usage else (0, 0)
+    if not choices:
+        return "", (), *tokens
+    message = choices[0].message
+    calls = tuple(
+        _tool_call(index, call.id, call.function.name, call.function.arguments)
+        for index, call in enumerate(message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    )
+    return message.content or message.refusal or "", calls, *tokens
+
+
+def _tool_call(index: int, call_id: str | None, name: str | None, arguments: str | None):
+    # Arguments stay the model's raw text, even malformed: the loop reports that back to the
+    # model. Only "no arguments at all" becomes "{}", which is what it means.
+    raw = arguments if arguments and arguments.strip() else "{}"
+    return ToolCallRequest(id=call_id or f"call_{index}", name=name or "", arguments=raw)
+
+
+def _attempts(request: Any) -> str:
+    """How many attempts the SDK made, from the retry count it stamps on each request."""
+    try:
+        count = int(request.headers.get("x-stainless-retry-count", "0")) + 1
+    except (AttributeError, ValueError):
+        count = 1
+    return "1 attempt" if count == 1 else f"{count} attempts"
+
+
+def _reason(err: BaseException) -> str:
+    """The root cause of a connection failure, in plain words."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    text = str(err) or type(err).__name__
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "the host name could not be resolved"
+    return text
+
+
+def _detail(body: object) -> str:
+    """The server's own error message, shortened."""
+    message = body.get("message") if isinstance(body, dict) else body
+    text = str(message).strip() if message else ""
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,86 @@
+"""Loading the policy file (TOML): refused with the line and the reason when it is malformed."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agent_core.policy import Policy
+
+DEFAULT_FILE = "onloop.toml"
+
+
+class PolicyError(Exception):
+    """The policy file cannot be used; nothing runs under it."""
+
+
+def default_policy_text() -> str:
+    return resources.files("agent_core").joinpath("default_policy.toml").read_text("utf-8")
+
+
+def load_policy(path: str | os.PathLike | None = None) -> Policy:
+    """The policy from `path`, else $ONLOOP_POLICY, else ./onloop.toml, else the shipped defaults."""
+    if path is None:
+        path = os.environ.get("ONLOOP_POLICY") or None
+    if path is None:
+        candidate = Path.cwd() / DEFAULT_FILE
+        if not candidate.exists():
+            return parse_policy(default_policy_text(), source="built-in defaults")
+        path = candidate
+    file = Path(path)
+    try:
+        text = file.read_text("utf-8")
+    except OSError as exc:
+        raise PolicyError(
+            f"cannot read policy file {file}: {exc.strerror or exc}; pass --policy PATH to a "
+            "readable TOML file"
+        ) from exc
+    return parse_policy(text, source=str(file))
+
+
+def parse_policy(text: str, *, source: str) -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _line_of(text, first["loc"])
+        field = ".".join(str(part) for part in first["loc"])
+        raise PolicyError(f"{source}{where}: {field}: {first['msg']}") from exc
+
+
+def _line_of(text: str, loc: tuple) -> str:
+    """The line where the offending entry starts, best effort: a [[rules]] block or a key."""
+    lines = text.splitlines()
+    if loc and loc[0] == "rules" and len(loc) > 1 and isinstance(loc[1], int):
+        seen = -1
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith("[[rules]]"):
+                seen += 1
+                if seen == loc[1]:
+                    key = str(loc[2]) if len(loc) > 2 else None
+                    return f", line {_key_line(lines, number, key)}"
+    key = str(loc[-1]) if loc else ""
+    for number, line in enumerate(lines, start=1):
+        if line.strip().startswith(key):
+            return f", line {number}"
+    return ""
+
+
+def _key_line(lines: list[str], block_start: int, key: str | None) -> int:
+    if key is None:
+        return block_start
+    for number in range(block_start, len(lines) + 1):
+        stripped = lines[number - 1].strip()
+        if number > block_start and stripped.startswith("["):
+            break
+        if stripped.split("=")[0].strip() == key:
+            return number
+    return block_start

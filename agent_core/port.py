@@ -1,0 +1,120 @@
+"""The loop's only door to the outside: record events, read commands and decisions (wired to storage)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import storage
+from storage.models import utcnow
+
+
+@dataclass(frozen=True)
+class HumanCommand:
+    kind: str  # halt | pause | resume | guidance
+    message: str = ""
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class HumanDecision:
+    decision: str  # approved | rejected | expired
+    decided_by: str
+    note: str | None
+    approved_hash: str | None
+    edited_arguments: dict[str, Any] | None
+    allow_scope: str | None
+
+
+class RunPort(Protocol):
+    def record(self, kind: str, payload: dict[str, Any]) -> int: ...
+    def set_status(self, status: str, **fields: Any) -> None: ...
+    def add_usage(self, **amounts: Any) -> None: ...
+    def take_commands(self) -> list[HumanCommand]: ...
+    def halt_requested(self) -> bool: ...
+    def should_stop(self) -> bool: ...
+    def open_approval(self, **request: Any) -> int: ...
+    def find_pending_approval(self, tool_call_id: str) -> int | None: ...
+    def decision(self, approval_id: int) -> HumanDecision | None: ...
+    def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
+
+
+@dataclass
+class StoreRunPort:
+    """RunPort over the store; `stop` is set by the worker when it shuts down or loses the lease."""
+
+    store: storage.Store
+    run_id: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    _held: list[HumanCommand] = field(default_factory=list)
+
+    def record(self, kind: str, payload: dict[str, Any]) -> int:
+        return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
+
+    def set_status(self, status: str, **fields: Any) -> None:
+        storage.update_run(self.store, run_id=self.run_id, status=status, **fields)
+        self.record("status", {"status": status, "reason": fields.get("reason")})
+
+    def add_usage(self, **amounts: Any) -> None:
+        storage.add_usage(self.store, run_id=self.run_id, **amounts)
+
+    def take_commands(self) -> list[HumanCommand]:
+        taken = []
+        for command in storage.pending_commands(self.store, run_id=self.run_id):
+            storage.consume_command(self.store, command_id=command.id)
+            message = str((command.payload or {}).get("message", ""))
+            taken.append(HumanCommand(command.kind, message, command.created_by))
+        return taken
+
+    def halt_requested(self) -> bool:
+        return any(c.kind == "halt" for c in storage.pending_commands(self.store, run_id=self.run_id))
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+    def open_approval(self, **request: Any) -> int:
+        return storage.create_approval(self.store, run_id=self.run_id, **request).id
+
+    def find_pending_approval(self, tool_call_id: str) -> int | None:
+        for approval in storage.pending_approvals(self.store, run_id=self.run_id):
+            if approval.tool_call_id == tool_call_id:
+                return approval.id
+        return None
+
+    def decision(self, approval_id: int) -> HumanDecision | None:
+        approval = storage.get_approval(self.store, approval_id=approval_id)
+        if approval.status == "pending":
+            if approval.expires_at is not None and approval.expires_at <= utcnow():
+                return self.expire_approval(approval_id)
+            return None
+        return _as_decision(approval)
+
+    def expire_approval(self, approval_id: int) -> HumanDecision | None:
+        try:
+            approval = storage.decide_approval(
+                self.store,
+                approval_id=approval_id,
+                decision="expired",
+                decided_by="onloop (approval expired)",
+                note="no decision before the approval expired; treated as rejected",
+            )
+        except storage.InvalidState:  # a human decided at the same moment: theirs stands
+            approval = storage.get_approval(self.store, approval_id=approval_id)
+        return _as_decision(approval)
+
+
+def _as_decision(approval: Any) -> HumanDecision:
+    return HumanDecision(
+        decision=approval.status,
+        decided_by=approval.decided_by or "unknown",
+        note=approval.note,
+        approved_hash=approval.approved_hash,
+        edited_arguments=approval.edited_arguments,
+        allow_scope=approval.allow_scope,
+    )
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,236 @@
+"""One tool call through the policy: verdict, approval when asked, execution, and the record of each."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from agent_core.conversation import tool_message
+from agent_core.models.base import ToolCallRequest
+from agent_core.monitors import RepetitionMonitor
+from agent_core.policy import PolicyDecision, RunAllowance, decide
+from agent_core.port import HumanDecision, RunPort
+from agent_core.tools import Tool, ToolError, args_hash, run_tool
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from agent_core.loop import Outcome, RunSpec
+
+POLL_S = 0.2
+INTERRUPTED_REASON = (
+    "the worker stopped while this call was being carried out, so it may or may not have "
+    "taken effect; it will not run again without a human's approval"
+)
+
+
+class Stop(Exception):
+    """Ends the loop with an outcome (halt, pause, budget, lost worker)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _stop(status: str, reason: str) -> Stop:
+    from agent_core.loop import Outcome
+
+    return Stop(Outcome(status, reason))
+
+
+class ToolStep:
+    def __init__(self, spec: RunSpec, port: RunPort, monitor: RepetitionMonitor) -> None:
+        self.spec = spec
+        self.port = port
+        self.monitor = monitor
+        self.allowance = RunAllowance()
+        self.waited_s = 0.0
+        self._prior: list[Any] = []
+
+    # -- halts and resumes ---------------------------------------------------------------
+    def check_halt(self) -> None:
+        if self.port.should_stop():
+            raise _stop("interrupted", "the worker stopped; resume the run to continue")
+        if self.port.halt_requested():
+            raise _stop("halted", "halted by a human")
+
+    def replay(self, events: list[Any]) -> None:
+        """Restore what a human allowed for the rest of the run from the stored decisions."""
+        self._prior = events
+        requested = {e.payload.get("tool_call_id"): e.payload for e in events
+                     if e.kind == "approval_requested"}
+        for event in events:
+            scope = event.payload.get("allow_scope") if event.kind == "approval_decided" else None
+            request = requested.get(event.payload.get("tool_call_id"))
+            if scope and request and event.payload.get("decision") == "approved":
+                self._allow(scope, request["tool"], event.payload.get("args_hash", ""))
+
+    def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Results for the last model turn's calls that never got one (the run was interrupted)."""
+        last_turn = next((e for e in reversed(self._prior) if e.kind == "model_call"), None)
+        if last_turn is None:
+            return []
+        done = {e.payload.get("tool_call_id") for e in self._prior if e.kind == "tool_result"}
+        started = {e.payload.get("tool_call_id"): e.payload for e in self._prior
+                   if e.kind == "tool_call" and e.seq > last_turn.seq}
+        approved = {e.payload.get("tool_call_id") for e in self._prior
+                    if e.kind == "approval_decided" and e.payload.get("decision") == "approved"}
+        out = []
+        for raw in last_turn.payload.get("tool_calls", []):
+            if raw["id"] in done:
+                continue
+            call = ToolCallRequest(raw["id"], raw["name"], raw["arguments"])
+            record = started.get(call.id)
+            may_have_run = record is not None and (
+                record.get("verdict") == "allow" or call.id in approved
+            )
+            text = last_turn.payload.get("text", "")
+            out.append(self.handle(call, text, force_ask=INTERRUPTED_REASON if may_have_run else None,
+                                   already_recorded=record is not None))
+        return out
+
+    # -- one call ------------------------------------------------------------------------
+    def handle(
+        self,
+        call: ToolCallRequest,
+        model_text: str,
+        *,
+        force_ask: str | None = None,
+        already_recorded: bool = False,
+    ) -> dict[str, Any]:
+        self.check_halt()
+        tool, arguments, problem = self._parse(call)
+        if problem is not None:
+            return self._result(call, problem, ok=False, outcome="invalid")
+        assert tool is not None and arguments is not None
+        digest = args_hash(arguments)
+        verdict = self._verdict(tool, arguments, digest, force_ask)
+        if not already_recorded:
+            self.port.record("tool_call", {
+                "tool_call_id": call.id, "tool": tool.name, "arguments": arguments,
+                "risk": tool.risk, "verdict": verdict.verdict, "rule": verdict.rule,
+                "reason": verdict.reason, "args_hash": digest,
+            })
+        self.monitor.observe_call(tool.name, arguments)
+        if verdict.verdict == "deny":
+            text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
+            return self._result(call, text, ok=False, outcome="denied")
+        if verdict.verdict == "ask":
+            decision = self._wait_for_human(call, tool, arguments, digest, verdict, model_text)
+            refusal, arguments = self._apply_decision(tool, arguments, decision)
+            if refusal is not None:
+                return self._result(call, refusal[0], ok=False, outcome=refusal[1])
+        return self._execute(call, tool, arguments)
+
+    def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
+        tool = self.spec.tools.get(call.name)
+        if tool is None:
+            names = ", ".join(sorted(self.spec.tools)) or "none"
+            return None, None, f"Error: unknown tool {call.name!r}; the tools you have: {names}"
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError as exc:
+            return None, None, f"Error: the arguments are not valid JSON ({exc}); send a JSON object"
+        if not isinstance(arguments, dict):
+            return None, None, "Error: the arguments must be a JSON object"
+        try:
+            return tool, tool.validate(arguments), None
+        except ToolError as exc:
+            return None, None, f"Error: {exc}"
+
+    def _verdict(self, tool: Tool, arguments: dict, digest: str, force: str | None) -> PolicyDecision:
+        if force is not None:
+            return PolicyDecision("ask", force, None)
+        return decide(
+            self.spec.policy, tool=tool.name, risk=tool.risk, arguments=arguments,
+            autonomy=self.spec.autonomy, args_hash=digest, allowance=self.allowance,
+        )
+
+    def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
+        self.check_halt()
+        started = time.monotonic()
+        try:
+            output, ok = run_tool(tool, arguments, workspace=self.spec.workspace), True
+        except ToolError as exc:
+            output, ok = f"Error: {exc}", False
+        self.port.add_usage(tool_calls=1)
+        return self._result(call, output, ok=ok, outcome="ok" if ok else "error",
+                            duration_s=time.monotonic() - started, arguments=arguments)
+
+    def _result(self, call: ToolCallRequest, output: str, *, ok: bool, outcome: str,
+                duration_s: float = 0.0, arguments: dict | None = None) -> dict[str, Any]:
+        payload = {"tool_call_id": call.id, "tool": call.name, "ok": ok, "output": output,
+                   "duration_s": round(duration_s, 4), "outcome": outcome}
+        if arguments is not None:
+            payload["arguments"] = arguments
+        self.port.record("tool_result", payload)
+        self.monitor.observe_result(ok, output)
+        return tool_message(call.id, output)
+
+    # -- approvals -----------------------------------------------------------------------
+    def _wait_for_human(self, call, tool: Tool, arguments, digest, verdict, model_text) -> HumanDecision:
+        approval_id = self.port.find_pending_approval(call.id)
+        if approval_id is None:
+            approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
+        self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")
+        started = time.monotonic()
+        while (decision := self.port.decision(approval_id)) is None:
+            if self.port.should_stop():
+                raise _stop("interrupted", "the worker stopped while waiting for a human")
+            if self.port.halt_requested():
+                self.port.expire_approval(approval_id)
+                raise _stop("halted", "halted by a human while waiting for approval")
+            time.sleep(POLL_S)
+        waited = time.monotonic() - started
+        self.waited_s += waited
+        self.port.record("approval_decided", {
+            "approval_id": approval_id, "tool_call_id": call.id, "decision": decision.decision,
+            "decided_by": decision.decided_by, "note": decision.note,
+            "args_hash": decision.approved_hash or digest,
+            "edited_arguments": decision.edited_arguments, "allow_scope": decision.allow_scope,
+            "waited_s": round(waited, 3),
+        })
+        self.port.set_status("running", reason=None)
+        return decision
+
+    def _open_approval(self, call, tool: Tool, arguments, digest, verdict, model_text) -> int:
+        timeout = self.spec.policy.approval_timeout_s
+        expires = utcnow() + timedelta(seconds=timeout) if timeout else None
+        request = {
+            "tool_call_id": call.id, "tool": tool.name, "arguments": arguments, "risk": tool.risk,
+            "reason": verdict.reason, "rule": verdict.rule, "summary": tool.describe(arguments),
+            "model_text": model_text or "", "args_hash": digest,
+        }
+        seq = self.port.record(
+            "approval_requested", {**request, "expires_at": expires.isoformat() if expires else None}
+        )
+        return self.port.open_approval(request_seq=seq, expires_at=expires, **request)
+
+    def _apply_decision(self, tool: Tool, arguments: dict, decision: HumanDecision
+                        ) -> tuple[tuple[str, str] | None, dict]:
+        """The arguments to run, or a refusal (text for the model, outcome) — fail closed."""
+        if decision.decision == "expired":
+            return ("Rejected: no human decided before the approval expired, so the action was "
+                    "not taken (fail closed)", "rejected"), arguments
+        if decision.decision != "approved":
+            note = f": {decision.note}" if decision.note else " (no note)"
+            return (f"Rejected by a human{note}", "rejected"), arguments
+        to_run = decision.edited_arguments if decision.edited_arguments is not None else arguments
+        try:
+            to_run = tool.validate(to_run)
+        except ToolError as exc:
+            return (f"Error: the approved arguments are invalid ({exc}); not run", "denied"), arguments
+        if decision.approved_hash is None or args_hash(to_run) != decision.approved_hash:
+            self.port.record("error", {"message": "arguments do not match the approved hash; not run",
+                                       "where": "approval"})
+            return ("Error: the arguments do not match what the human approved; not run", "denied"), to_run
+        if decision.allow_scope:
+            self._allow(decision.allow_scope, tool.name, args_hash(to_run))
+        return None, to_run
+
+    def _allow(self, scope: str, tool: str, digest: str) -> None:
+        if scope == "tool":
+            self.allowance = RunAllowance(self.allowance.tools | {tool}, self.allowance.calls)
+        elif scope == "arguments":
+            self.allowance = RunAllowance(self.allowance.tools, self.allowance.calls | {(tool, digest)})

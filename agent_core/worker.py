@@ -1,0 +1,213 @@
+"""The worker: claims queued runs, drives each in its own thread, keeps their leases alive."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import storage
+from agent_core.loop import AgentLoop, Outcome, RunSpec
+from agent_core.models.base import ModelError, ModelProvider
+from agent_core.monitors import Budget, Usage
+from agent_core.policy import Policy
+from agent_core.port import StoreRunPort
+from agent_core.providers import make_model
+from agent_core.settings import Settings, load_settings
+from agent_core.tools import Workspace, builtin_tools
+from storage.models import FINISHED_STATUSES, Run, utcnow
+
+log = logging.getLogger("onloop.worker")
+ModelFactory = Callable[[Run], ModelProvider]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def prepare_workspace(run: Run, root: Path) -> Workspace:
+    path = Path(run.workspace) if run.workspace else root / run.id
+    fresh = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    if fresh and run.model == "demo":
+        from agent_core.demo_goals import seed_demo_workspace
+
+        seed_demo_workspace(path)
+    return Workspace(path)
+
+
+def drive_run(
+    store: storage.Store,
+    run: Run,
+    *,
+    stop: threading.Event | None = None,
+    model_factory: ModelFactory | None = None,
+    settings: Settings | None = None,
+) -> Outcome:
+    """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
+    port = StoreRunPort(store, run.id, stop or threading.Event())
+    events = storage.events_after(store, run_id=run.id)
+    resumed = any(e.kind == "run_started" for e in events)
+    try:
+        model = (model_factory or _default_factory(settings or load_settings()))(run)
+        spec = _spec(store, run, events)
+    except (ModelError, ValueError, OSError) as exc:
+        port.record("error", {"message": str(exc), "where": "start"})
+        return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
+    port.record("run_started", {
+        "goal": run.goal, "model": run.model, "model_name": model.model_name,
+        "autonomy": run.autonomy, "tools": sorted(spec.tools), "resumed": resumed,
+    })
+    port.set_status("running", reason=None, model_name=model.model_name)
+    loop = AgentLoop(spec, model, port)
+    try:
+        outcome = loop.run()
+    except Exception as exc:  # a bug: record it so the run does not hang in "running"
+        log.exception("run %s crashed", run.id)
+        port.record("error", {"message": f"{type(exc).__name__}: {exc}", "where": "loop"})
+        outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
+    return _finish(store, port, run, outcome, loop.elapsed())
+
+
+def _default_factory(settings: Settings) -> ModelFactory:
+    return lambda run: make_model(run.model, run.model_name, settings)
+
+
+def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
+    tools = builtin_tools()
+    if run.tools is not None:
+        unknown = sorted(set(run.tools) - set(tools))
+        if unknown:
+            raise ValueError(f"unknown tools {unknown}; available: {sorted(tools)}")
+        tools = {name: tools[name] for name in run.tools}
+    return RunSpec(
+        run_id=run.id,
+        goal=run.goal,
+        autonomy=run.autonomy,
+        budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
+        tools=tools,
+        workspace=prepare_workspace(run, store.workspace_root),
+        policy=Policy.model_validate(run.policy or {}),
+        usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
+        prior_events=events,
+    )
+
+
+def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:
+    fields: dict = {"reason": outcome.reason, "active_seconds": round(seconds, 3)}
+    if outcome.result is not None:
+        fields["result"] = outcome.result
+    if outcome.status in FINISHED_STATUSES:
+        fields["finished_at"] = utcnow()
+    port.set_status(outcome.status, **fields)
+    storage.release_run(store, run_id=run.id, worker_id=run.worker_id or "")
+    return outcome
+
+
+class Worker:
+    """Claims queued runs and drives up to `concurrency` of them at once, one thread each."""
+
+    def __init__(
+        self,
+        store: storage.Store,
+        *,
+        concurrency: int = 2,
+        lease_seconds: float = 30.0,
+        poll_s: float = 0.5,
+        worker_id: str | None = None,
+        model_factory: ModelFactory | None = None,
+        settings: Settings | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("--concurrency must be at least 1")
+        self.store = store
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_s = poll_s
+        self.worker_id = worker_id or new_worker_id()
+        self.model_factory = model_factory
+        self.settings = settings or load_settings()
+        self.policy = policy
+        self.stop = threading.Event()
+        self._active: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._lock = threading.Lock()
+
+    def serve(self) -> None:
+        """Claim and drive runs until stop is set; then stop active runs as interrupted."""
+        self.start_heartbeat()
+        try:
+            while not self.stop.is_set():
+                storage.expire_leases(self.store)
+                self._reap()
+                while len(self._active) < self.concurrency and self._claim_one():
+                    pass
+                self.stop.wait(self.poll_s)
+        finally:
+            self.shutdown()
+
+    def start_heartbeat(self) -> None:
+        threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True).start()
+
+    def _claim_one(self) -> bool:
+        run = storage.claim_next_run(
+            self.store, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+        )
+        if run is None:
+            return False
+        self.start(run)
+        return True
+
+    def start(self, run: Run) -> threading.Thread:
+        if run.policy is None and self.policy is not None:
+            # Runs queued by the dashboard carry no policy: they run under this worker's.
+            run.policy = self.policy.model_dump(mode="json")
+            storage.update_run(self.store, run_id=run.id, policy=run.policy)
+        run_stop = threading.Event()
+        thread = threading.Thread(
+            target=self._drive, args=(run, run_stop), name=f"run-{run.id}", daemon=True
+        )
+        with self._lock:
+            self._active[run.id] = (thread, run_stop)
+        thread.start()
+        return thread
+
+    def _drive(self, run: Run, run_stop: threading.Event) -> None:
+        try:
+            drive_run(self.store, run, stop=run_stop, model_factory=self.model_factory,
+                      settings=self.settings)
+        except Exception:  # keep the worker alive; the lease will lapse and mark it interrupted
+            log.exception("run %s could not be driven", run.id)
+
+    def _reap(self) -> None:
+        with self._lock:
+            for run_id, (thread, _) in list(self._active.items()):
+                if not thread.is_alive():
+                    del self._active[run_id]
+
+    def _heartbeat(self) -> None:
+        while not self.stop.wait(self.lease_seconds / 3):
+            with self._lock:
+                active = list(self._active.items())
+            for run_id, (_, run_stop) in active:
+                try:
+                    kept = storage.renew_lease(self.store, run_id=run_id, worker_id=self.worker_id,
+                                               lease_seconds=self.lease_seconds)
+                except Exception:  # a busy store: try again next beat, before the lease lapses
+                    log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                    continue
+                if not kept:
+                    run_stop.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        with self._lock:
+            active = list(self._active.values())
+        for _, run_stop in active:
+            run_stop.set()
+        for thread, _ in active:
+            thread.join(timeout)

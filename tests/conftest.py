@@ -1,0 +1,81 @@
+"""Shared fixtures. Tests never touch the network: only loopback connections are allowed."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import pytest
+
+from tests.fake_openai import FakeOpenAIServer
+
+# --- network guard ---------------------------------------------------------------------------
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to connect somewhere other than this machine."""
+
+
+class NetworkGuard:
+    """Refuses non-loopback connections and remembers them, so the test fails even if the
+    code under test swallows the error."""
+
+    Blocked = NetworkBlocked  # so tests can expect it without importing this conftest twice
+
+    def __init__(self) -> None:
+        self.blocked: list[object] = []
+
+    def check(self, address: object) -> None:
+        if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+            self.blocked.append(address)
+            raise NetworkBlocked(f"tests may not reach the network (tried {address!r})")
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch):
+    """Autouse. A test that expects a blocked attempt asserts on `.blocked`, then clears it."""
+    guard = NetworkGuard()
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        guard.check(address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        guard.check(address)
+        return real_connect_ex(sock, address)
+
+    def create_connection(address: tuple, *args, **kwargs) -> socket.socket:
+        guard.check(address)  # before the name is resolved: no DNS query leaves either
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    yield guard
+    if guard.blocked:
+        pytest.fail(f"the test tried to reach the network: {guard.blocked!r}")
+
+
+# --- model servers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_openai():
+    """A Chat Completions server on 127.0.0.1 (see tests/fake_openai.py)."""
+    server = FakeOpenAIServer().start()
+    yield server
+    server.stop()
