@@ -1,0 +1,24 @@
+"""Tools an agent can call: the @tool decorator, the built-ins and the workspace they stay in."""
+
+from agent_core.tools.builtins import builtin_tools
+from agent_core.tools.canonical import args_hash, canonical_json
+from agent_core.tools.decorator import Risk, Tool, tool
+from agent_core.tools.errors import ToolArgumentError, ToolError, WorkspaceEscape
+from agent_core.tools.runner import run_tool
+from agent_core.tools.validate import parse_arguments
+from agent_core.tools.workspace import Workspace
+
+__all__ = [
+    "Risk",
+    "Tool",
+    "ToolArgumentError",
+    "ToolError",
+    "Workspace",
+    "WorkspaceEscape",
+    "args_hash",
+    "builtin_tools",
+    "canonical_json",
+    "parse_arguments",
+    "run_tool",
+    "tool",
+]

@@ -1,0 +1,229 @@
+"""The built-in tools. Every path goes through the run's Workspace, which they cannot leave."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent_core.tools.calculator import evaluate, format_number
+from agent_core.tools.decorator import Tool, tool
+from agent_core.tools.errors import ToolError
+from agent_core.tools.shell import OUTPUT_CAP, run_command
+from agent_core.tools.workspace import Workspace
+
+LIST_CAP = 500  # files shown by list_files
+READ_CAP = 100_000  # bytes returned by read_file
+TIMEOUT_RANGE = (1, 300)  # seconds allowed for run_shell
+
+
+def _names(paths: object, limit: int = 10) -> str:
+    items = [str(p) for p in paths] if isinstance(paths, list) else [str(paths)]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@tool("low", describe=lambda a: f"calculate {a['expression']}")
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression exactly and safely.
+
+    Args:
+        expression: Arithmetic such as "2,340 * 1.07" or "sqrt(2) / 3": numbers, + - * / // % **,
+            parentheses, pi, e and round, abs, min, max, sqrt, floor, ceil.
+    """
+    return format_number(evaluate(expression))
+
+
+@tool("low", describe=lambda a: f"get the current time in {a.get('timezone') or 'UTC'}")
+def current_time(timezone: str = "UTC") -> str:
+    """Tell the current date and time.
+
+    Args:
+        timezone: An IANA time zone name such as "UTC", "Europe/Paris" or "America/New_York".
+    """
+    zone: tzinfo
+    if timezone.strip().upper() in ("UTC", "Z", "GMT"):
+        zone, label = UTC, "UTC"
+    else:
+        try:
+            zone, label = ZoneInfo(timezone.strip()), timezone.strip()
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ToolError(
+                f"unknown timezone {timezone!r}; use an IANA name such as 'UTC', "
+                "'Europe/Paris' or 'America/New_York'"
+            ) from None
+    now = datetime.now(zone)
+    return f"{now.isoformat(timespec='seconds')} ({now:%A}, {label})"
+
+
+@tool("low", describe=lambda a: f"list the files in {a.get('path') or '.'}")
+def list_files(workspace: Workspace, path: str = ".") -> str:
+    """List the files under a folder of the workspace, recursively, with their sizes.
+
+    Args:
+        path: A folder relative to the workspace; "." is the whole workspace.
+    """
+    start = workspace.resolve(path)
+    if start.is_file():
+        return f"{workspace.display(start)}  {_size(start.stat().st_size)}"
+    if not start.is_dir():
+        if start == workspace.real_root:  # a run that has not written anything yet
+            return "no files in ."
+        raise ToolError(f"no folder {path!r} in the workspace; list_files('.') shows what exists")
+    lines: list[str] = []
+    for folder, dirs, files in os.walk(start):  # does not descend into symlinked folders
+        dirs.sort()
+        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        for name in sorted(files + links):
+            if len(lines) == LIST_CAP:
+                lines.append(f"[listing stopped at {LIST_CAP} files; list a subfolder for more]")
+                return "\n".join(lines)
+            lines.append(_file_line(workspace, os.path.join(folder, name)))
+    return "\n".join(lines) if lines else f"no files in {workspace.display(start)}"
+
+
+def _file_line(workspace: Workspace, full: str) -> str:
+    shown = workspace.display(full)
+    if os.path.islink(full):  # never stat through a link: it may point outside the workspace
+        return f"{shown}  (symlink)"
+    return f"{shown}  {_size(os.path.getsize(full))}"
+
+
+def _size(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n:,} bytes"
+
+
+@tool("low", describe=lambda a: f"read {a['path']}")
+def read_file(workspace: Workspace, path: str) -> str:
+    """Read a text file from the workspace (the first 100 KB of a larger one).
+
+    Args:
+        path: The file, relative to the workspace.
+    """
+    target = workspace.resolve(path)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a folder; use list_files to see what is in it")
+    if not target.exists():
+        raise ToolError(f"no file {path!r} in the workspace; list_files shows what exists")
+    if not target.is_file():
+        raise ToolError(f"{path!r} is not a regular file; read_file reads text files")
+    size = target.stat().st_size
+    with target.open("rb") as handle:
+        data = handle.read(READ_CAP)
+    if b"\x00" in data[:8192]:
+        raise ToolError(f"{path!r} looks like a binary file ({size:,} bytes); read_file reads text")
+    # An incremental decoder drops a character cut in half at the cap instead of garbling it.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(data, final=size <= READ_CAP)
+    if size > READ_CAP:
+        text += f"\n\n[truncated: showing the first {READ_CAP:,} of {size:,} bytes]"
+    return text
+
+
+def _describe_write(a: dict) -> str:
+    size = len(str(a.get("content", "")).encode("utf-8"))
+    return f"write {size:,} bytes to {a['path']}"
+
+
+@tool("medium", describe=_describe_write)
+def write_file(workspace: Workspace, path: str, content: str) -> str:
+    """Write a text file in the workspace, replacing it if it exists; folders are created.
+
+    Args:
+        path: The file, relative to the workspace.
+        content: The complete new text of the file.
+    """
+    target = workspace.resolve(path)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a folder; name a file inside it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8")
+    target.write_bytes(data)
+    return f"wrote {len(data):,} bytes to {workspace.display(target)}"
+
+
+def _describe_delete(a: dict) -> str:
+    paths = a["paths"]
+    count = len(paths) if isinstance(paths, list) else 1
+    return f"delete {count} file{'' if count == 1 else 's'}: {_names(paths)}"
+
+
+@tool("high", describe=_describe_delete)
+def delete_files(workspace: Workspace, paths: list[str]) -> str:
+    """Delete files (not folders) from the workspace and report what happened to each.
+
+    Args:
+        paths: The files to delete, relative to the workspace.
+    """
+    if not paths:
+        raise ToolError("paths is empty; name at least one file to delete")
+    # Check every path before deleting any, so a bad path deletes nothing.
+    targets = {path: workspace.resolve(path) for path in paths}
+    report = []
+    for path, target in targets.items():
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+            report.append(f"deleted {path}")
+        elif target.is_dir():
+            report.append(f"skipped {path}: it is a folder (delete_files removes files only)")
+        else:
+            report.append(f"skipped {path}: no such file")
+    return "\n".join(report)
+
+
+@tool("high", describe=lambda a: f"run shell command: {a['command']}")
+def run_shell(workspace: Workspace, command: str, timeout_s: int = 20) -> str:
+    """Run a shell command in the workspace folder and return its exit code and output.
+
+    Args:
+        command: The command line, run by /bin/sh with the workspace as current directory.
+        timeout_s: Seconds before the command and all its child processes are killed (1-300).
+    """
+    low, high = TIMEOUT_RANGE
+    if not low <= timeout_s <= high:
+        raise ToolError(f"timeout_s must be between {low} and {high} seconds, got {timeout_s}")
+    if not command.strip():
+        raise ToolError("command is empty; give a shell command line such as 'ls -la'")
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    result = run_command(command, cwd=workspace.real_root, timeout_s=timeout_s)
+    text = "\n".join(
+        part
+        for part in (
+            _stream("stdout", result.stdout, result.stdout_bytes),
+            _stream("stderr", result.stderr, result.stderr_bytes),
+        )
+        if part
+    )
+    if result.timed_out:
+        raise ToolError(
+            f"the command timed out after {timeout_s} s and was killed with its child "
+            f"processes; raise timeout_s or run something shorter. Output so far:\n"
+            + (text or "(none)")
+        )
+    return f"exit code {result.exit_code}\n" + (text or "(no output)")
+
+
+def _stream(label: str, text: str, total: int) -> str:
+    if not total:
+        return ""
+    body = text.rstrip("\n")
+    if total > OUTPUT_CAP:
+        body += f"\n[{label} truncated: showing the first {OUTPUT_CAP:,} of {total:,} bytes]"
+    return f"--- {label} ---\n{body}"
+
+
+_BUILTINS: tuple[Tool, ...] = (
+    calculator,
+    current_time,
+    list_files,
+    read_file,
+    write_file,
+    delete_files,
+    run_shell,
+)
+
+
+def builtin_tools() -> dict[str, Tool]:
+    """The built-in tools by name (a new dict each call, so callers may filter it)."""
+    return {t.name: t for t in _BUILTINS}

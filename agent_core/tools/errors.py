@@ -1,0 +1,15 @@
+"""Errors a tool raises; every message goes back to the model, so it says what to do instead."""
+
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message is shown to the model as is."""
+
+
+class ToolArgumentError(ToolError):
+    """The arguments do not match the tool's schema."""
+
+
+class WorkspaceEscape(ToolError):
+    """A path points outside the run's workspace."""
