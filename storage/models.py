@@ -1,11 +1,16 @@
-"""The tables of the store: runs, their append-only events, approvals and commands."""
+"""The tables of the store: runs, their append-only events, approvals and commands.
+
+Timestamp columns are annotated NaiveDatetime: sqlmodel maps a plain `datetime` to a tz-aware
+column type that refuses naive values, and the store keeps naive UTC throughout (see utcnow).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 RUN_STATUSES = (
@@ -54,12 +59,12 @@ class Run(SQLModel, table=True):
     workspace: str | None = None
     parent_run_id: str | None = None  # set when a run re-runs another run's goal
     created_by: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    started_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
     worker_id: str | None = None
-    lease_expires_at: datetime | None = None
+    lease_expires_at: NaiveDatetime | None = None
     last_seq: int = 0
     steps: int = 0  # model calls made
     tool_calls: int = 0
@@ -79,7 +84,7 @@ class Event(SQLModel, table=True):
     run_id: str = Field(foreign_key="runs.id")
     seq: int
     kind: str
-    at: datetime = Field(default_factory=utcnow)
+    at: NaiveDatetime = Field(default_factory=utcnow)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
@@ -103,10 +108,10 @@ class Approval(SQLModel, table=True):
     model_text: str = ""  # what the model said before asking for the tool
     summary: str = ""  # what will happen, in plain words
     status: str = "pending"
-    requested_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime | None = None
+    requested_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime | None = None
     # The decision: written once, never edited.
-    decided_at: datetime | None = None
+    decided_at: NaiveDatetime | None = None
     decided_by: str | None = None
     note: str | None = None
     edited_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
@@ -123,8 +128,8 @@ class Command(SQLModel, table=True):
     kind: str  # halt | pause | resume | guidance
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_by: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    consumed_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    consumed_at: NaiveDatetime | None = None
 
 
 class SchemaMigration(SQLModel, table=True):
@@ -132,4 +137,9 @@ class SchemaMigration(SQLModel, table=True):
 
     version: int = Field(primary_key=True)
     name: str
-    applied_at: datetime = Field(default_factory=utcnow)
+    applied_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model, typed (sqlmodel does not declare `__table__`)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]

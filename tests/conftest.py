@@ -79,3 +79,24 @@ def fake_openai():
     server = FakeOpenAIServer().start()
     yield server
     server.stop()
+
+
+# --- stores and the demo model ---------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo model pauses between turns for people to watch; tests don't need to."""
+    monkeypatch.setenv("ONLOOP_DEMO_DELAY", "0")
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL", "ONLOOP_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh store in a temporary SQLite file."""
+    import storage
+
+    opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+    yield opened
+    opened.dispose()

@@ -1,0 +1,70 @@
+"""Commands: a human's halt, pause, resume or guidance, waiting for the run's worker."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from storage.engine import Store, read_session, write_session, writing
+from storage.errors import InvalidState, NotFound, StoreError
+from storage.events import no_run
+from storage.models import COMMAND_KINDS, FINISHED_STATUSES, Command, Run, table_of, utcnow
+
+_commands = table_of(Command)
+
+
+def _check_command(run: Run, kind: str, payload: dict[str, Any]) -> None:
+    if kind not in COMMAND_KINDS:
+        raise StoreError(f"unknown command {kind!r}; use one of {', '.join(COMMAND_KINDS)}")
+    if kind == "guidance" and not str(payload.get("message") or "").strip():
+        raise StoreError("guidance needs a message: say what the agent should do differently")
+    if run.status == "succeeded" or (run.status in FINISHED_STATUSES and kind != "resume"):
+        raise InvalidState(f"run {run.id} already {run.status}; there is nothing to {kind}")
+
+
+def send_command(
+    store: Store,
+    *,
+    run_id: str,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    created_by: str | None = None,
+) -> Command:
+    """Leave a command for the run's worker, which picks it up before its next step."""
+    payload = copy.deepcopy(payload or {})
+    with write_session(store) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise no_run(run_id)
+        _check_command(run, kind, payload)
+        command = Command(run_id=run_id, kind=kind, payload=payload, created_by=created_by)
+        session.add(command)
+    return command
+
+
+def pending_commands(store: Store, *, run_id: str) -> list[Command]:
+    """Commands not yet consumed, oldest first."""
+    query = (
+        select(Command)
+        .where(col(Command.run_id) == run_id, col(Command.consumed_at).is_(None))
+        .order_by(col(Command.created_at), col(Command.id))
+    )
+    with read_session(store) as session:
+        return list(session.scalars(query))
+
+
+def consume_command(store: Store, *, command_id: int) -> None:
+    """Mark a command as handled; consuming it twice is harmless."""
+    consume = (
+        update(_commands)
+        .where(_commands.c.id == command_id, _commands.c.consumed_at.is_(None))
+        .values(consumed_at=utcnow())
+    )
+    with writing(store) as conn:
+        if conn.execute(consume).rowcount == 0:
+            exists = conn.scalar(select(_commands.c.id).where(_commands.c.id == command_id))
+            if exists is None:
+                raise NotFound(f"no command with id {command_id}")

@@ -1,0 +1,217 @@
+"""Opening the store: the database URL, the engine, SQLite pragmas and write transactions."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from storage.errors import StoreError
+
+DATABASE_URL_ENV = "ONLOOP_DATABASE_URL"
+WORKSPACES_ENV = "ONLOOP_WORKSPACES"
+BUSY_TIMEOUT_MS = 30_000
+# Connections checked out with this option start a plain (deferred) transaction: readers in WAL
+# mode never block writers, so they must not take the write lock that BEGIN IMMEDIATE takes.
+READ_ONLY = "onloop_read_only"
+
+
+def json_dumps(value: Any) -> str:
+    """The store's JSON serialiser (engine-wide and on the SQLite fast path)."""
+    return json.dumps(value, default=str)  # datetimes and other oddities become strings
+
+
+@dataclass(eq=False)
+class Store:
+    """An open store: the engine plus what callers need to know about it."""
+
+    engine: Engine
+    url: str
+    workspace_root: Path
+    reader: Engine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.safe_url!r})"
+
+
+def _looks_like_url(value: str) -> bool:
+    return "://" in value
+
+
+def database_url(db: str | None = None) -> str:
+    """`db` (a path or URL) wins, then env ONLOOP_DATABASE_URL, then ./onloop.db."""
+    chosen = db or os.environ.get(DATABASE_URL_ENV) or str(Path.cwd() / "onloop.db")
+    if _looks_like_url(chosen) or chosen == ":memory:":
+        return "sqlite://" if chosen == ":memory:" else chosen
+    return f"sqlite:///{Path(chosen).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None (in-memory or another database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
+def workspace_root_for(url: str) -> Path:
+    if os.environ.get(WORKSPACES_ENV):
+        return Path(os.environ[WORKSPACES_ENV]).expanduser().resolve()
+    path = sqlite_path(url)
+    return (path.parent if path else Path.cwd()) / "onloop-workspaces"
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may appear on screen: the file for SQLite, never a password."""
+    try:
+        return str(sqlite_path(url) or make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:  # not even a URL; still mask anything shaped like user:password@
+        return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def cannot_open(url: str, problem: object) -> StoreError:
+    return StoreError(
+        f"cannot open database at {shown_url(url)}: {problem}; pass --db PATH to a writable "
+        f"file or set {DATABASE_URL_ENV}"
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with the SQLite transaction hooks when it is SQLite."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            engine = create_engine(url, json_serializer=json_dumps, pool_pre_ping=True)
+            _forget_pool_after_fork(engine)
+            return engine
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                url, json_serializer=json_dumps, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+            )
+        else:  # one shared in-memory database: every checkout must see the same connection
+            engine = create_engine(
+                url,
+                json_serializer=json_dumps,
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+    except (ArgumentError, ImportError, NoSuchModuleError, OSError, ValueError) as error:
+        raise cannot_open(url, error) from error
+    _install_sqlite_hooks(engine)
+    _forget_pool_after_fork(engine)
+    return engine
+
+
+def _forget_pool_after_fork(engine: Engine) -> None:
+    """A forked child must not share the parent's open connections (SQLAlchemy's advice)."""
+    ref = weakref.ref(engine)
+
+    def in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below); the driver's own implicit BEGIN must stay off.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            # Switching to WAL needs an exclusive lock; only ask when the file is not WAL yet.
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so they wait (busy_timeout) instead of failing
+        # with "database is locked" when a deferred transaction tries to upgrade.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def writing(store: Store) -> Iterator[Connection]:
+    """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+    with store.engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def reading(store: Store) -> Iterator[Connection]:
+    """A Core connection for reads; never takes the write lock."""
+    with store.reader.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def write_session(store: Store) -> Iterator[Session]:
+    """An ORM session in one write transaction, committed on exit; objects stay loaded after."""
+    with Session(store.engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_session(store: Store) -> Iterator[Session]:
+    """An ORM session for reads (no write lock); returned objects are detached and loaded."""
+    with Session(store.reader, expire_on_commit=False) as session:
+        yield session
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open (and create or upgrade) the store at `url` (default: see database_url)."""
+    from storage.schema import migrate  # schema needs nothing from here; avoid a cycle
+
+    url = database_url(url)
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except DBAPIError as error:
+        engine.dispose()
+        raise cannot_open(url, error.orig or error) from error
+    return Store(engine=engine, url=url, workspace_root=workspace_root_for(url))

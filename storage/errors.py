@@ -1,0 +1,13 @@
+"""Problems a user can cause; each message names the fix."""
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (cannot open the database, bad input, ...)."""
+
+
+class NotFound(StoreError):
+    """No row with that id."""
+
+
+class InvalidState(StoreError):
+    """The row exists but is in the wrong state for this (e.g. an approval already decided)."""

@@ -1,0 +1,304 @@
+"""Runs: creating, finding and listing them, and the worker's claim/lease protocol."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+
+from storage.engine import Store, read_session, write_session, writing
+from storage.errors import InvalidState, StoreError
+from storage.events import append_in, no_run
+from storage.models import (
+    AUTONOMY_LEVELS,
+    RESUMABLE_STATUSES,
+    RUN_STATUSES,
+    Run,
+    table_of,
+    utcnow,
+)
+
+_runs = table_of(Run)
+MIN_PREFIX = 4
+LEASE_LOST_REASON = "worker lost (lease expired)"
+_USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
+# Fields update_run may set; id, seq and creation are the store's business.
+_UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
+
+
+def _validate_new_run(goal: str, autonomy: str, max_steps: int, max_seconds: float) -> str:
+    goal = (goal or "").strip()
+    if not goal:
+        raise StoreError("the goal is empty; describe what the agent should achieve")
+    if autonomy not in AUTONOMY_LEVELS:
+        levels = ", ".join(AUTONOMY_LEVELS)
+        raise StoreError(f"unknown autonomy {autonomy!r}; choose one of {levels}")
+    if max_steps < 1:
+        raise StoreError(f"max_steps must be at least 1 (got {max_steps})")
+    if max_seconds <= 0:
+        raise StoreError(f"max_seconds must be more than 0 (got {max_seconds})")
+    return goal
+
+
+def create_run(
+    store: Store,
+    *,
+    goal: str,
+    model: str = "demo",
+    model_name: str = "demo",
+    autonomy: str = "supervised",
+    tools: Sequence[str] | None = None,
+    max_steps: int = 30,
+    max_seconds: float = 600.0,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
+    policy: dict[str, Any] | None = None,
+    parent_run_id: str | None = None,
+    created_by: str | None = None,
+) -> Run:
+    """A new queued run (and its first "status" event)."""
+    goal = _validate_new_run(goal, autonomy, max_steps, max_seconds)
+    run_id = uuid.uuid4().hex[:12]
+    run = Run(
+        id=run_id,
+        goal=goal,
+        model=model,
+        model_name=model_name,
+        autonomy=autonomy,
+        status="queued",
+        tools=list(tools) if tools is not None else None,
+        max_steps=max_steps,
+        max_seconds=max_seconds,
+        max_tokens=max_tokens,
+        max_cost_usd=max_cost_usd,
+        policy=copy.deepcopy(policy),
+        workspace=str(store.workspace_root / run_id),
+        parent_run_id=parent_run_id,
+        created_by=created_by,
+    )
+    with write_session(store) as session:
+        session.add(run)
+        session.flush()
+        payload = {"status": "queued", "reason": None}
+        seq = append_in(session.connection(), run_id=run_id, kind="status", payload=payload)
+        set_committed_value(run, "last_seq", seq)  # the Core bump is already in the database
+    return run
+
+
+def get_run(store: Store, *, run_id: str) -> Run:
+    """The run with this id, or with this unique id prefix (at least 4 characters)."""
+    with read_session(store) as session:
+        run = session.get(Run, run_id)
+        if run is not None:
+            return run
+        if len(run_id) >= MIN_PREFIX:
+            query = select(Run).where(col(Run.id).startswith(run_id, autoescape=True)).limit(2)
+            found = list(session.scalars(query))
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise StoreError(
+                    f"run id prefix {run_id} matches several runs; give more of the id"
+                )
+    raise no_run(run_id)
+
+
+def _filters(
+    status: str | Sequence[str] | None,
+    model: str | Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    search: str | None,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses shared by list_runs and count_runs."""
+    clauses: list[ColumnElement[bool]] = []
+    if status:
+        clauses.append(_runs.c.status.in_([status] if isinstance(status, str) else list(status)))
+    if model:
+        models = [model] if isinstance(model, str) else list(model)
+        clauses.append(or_(_runs.c.model.in_(models), _runs.c.model_name.in_(models)))
+    if since is not None:
+        clauses.append(_runs.c.created_at >= since)
+    if until is not None:
+        clauses.append(_runs.c.created_at < until)
+    if search and search.strip():
+        clauses.append(_runs.c.goal.icontains(search.strip(), autoescape=True))
+    return clauses
+
+
+def list_runs(
+    store: Store,
+    *,
+    status: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Run]:
+    """Runs newest first. `model` matches the provider or the model name; since <= t < until."""
+    query = (
+        select(Run)
+        .where(*_filters(status, model, since, until, search))
+        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with read_session(store) as session:
+        return list(session.scalars(query))
+
+
+def count_runs(
+    store: Store,
+    *,
+    status: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> int:
+    query = (
+        select(func.count())
+        .select_from(_runs)
+        .where(*_filters(status, model, since, until, search))
+    )
+    with read_session(store) as session:
+        return int(session.scalar(query) or 0)
+
+
+def update_run(store: Store, *, run_id: str, **fields: Any) -> None:
+    """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise TypeError(f"update_run cannot set {', '.join(sorted(unknown))}")
+    if "status" in fields and fields["status"] not in RUN_STATUSES:
+        raise StoreError(f"unknown run status {fields['status']!r}")
+    values = {"updated_at": utcnow(), **fields}
+    with writing(store) as conn:
+        if conn.execute(update(_runs).where(_runs.c.id == run_id).values(values)).rowcount == 0:
+            raise no_run(run_id)
+
+
+def add_usage(
+    store: Store,
+    *,
+    run_id: str,
+    steps: int = 0,
+    tool_calls: int = 0,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost_usd: float = 0.0,
+) -> None:
+    """Add to a run's usage totals in one atomic UPDATE (no read-modify-write)."""
+    amounts = dict(zip(_USAGE, (steps, tool_calls, tokens_in, tokens_out, cost_usd), strict=True))
+    values: dict[str, Any] = {name: _runs.c[name] + amount for name, amount in amounts.items()}
+    values["updated_at"] = utcnow()
+    with writing(store) as conn:
+        if conn.execute(update(_runs).where(_runs.c.id == run_id).values(values)).rowcount == 0:
+            raise no_run(run_id)
+
+
+def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run | None:
+    """Take the oldest queued run for this worker, or None. No two workers get the same run."""
+    now = utcnow()
+    # SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
+    # each other's locked row instead of queueing behind it.
+    query = (
+        select(Run)
+        .where(col(Run.status) == "queued")
+        .order_by(col(Run.created_at), col(Run.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    with write_session(store) as session:
+        run = session.scalars(query).first()
+        if run is None:
+            return None
+        run.status = "running"
+        run.worker_id = worker_id
+        run.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        run.started_at = run.started_at or now
+        run.updated_at = now
+    return run
+
+
+def renew_lease(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> bool:
+    """Extend this worker's lease; False when the run is no longer this worker's."""
+    now = utcnow()
+    query = (
+        update(_runs)
+        .where(_runs.c.id == run_id, _runs.c.worker_id == worker_id)
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    with writing(store) as conn:
+        return conn.execute(query).rowcount > 0
+
+
+def release_run(store: Store, *, run_id: str, worker_id: str) -> None:
+    """Give the run up (it ended or paused): clears worker and lease if they are still ours."""
+    query = (
+        update(_runs)
+        .where(_runs.c.id == run_id, _runs.c.worker_id == worker_id)
+        .values(worker_id=None, lease_expires_at=None, updated_at=utcnow())
+    )
+    with writing(store) as conn:
+        conn.execute(query)
+
+
+def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
+    """Running or waiting runs whose lease lapsed become "interrupted"; returns their ids."""
+    now = now or utcnow()
+    lapsed = (_runs.c.status.in_(("running", "waiting")), _runs.c.lease_expires_at < now)
+    expired: list[str] = []
+    with writing(store) as conn:
+        for run_id in conn.scalars(select(_runs.c.id).where(*lapsed)).all():
+            interrupt = (
+                update(_runs)
+                .where(_runs.c.id == run_id, *lapsed)
+                .values(
+                    status="interrupted",
+                    reason=LEASE_LOST_REASON,
+                    worker_id=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            if conn.execute(interrupt).rowcount:
+                payload = {"status": "interrupted", "reason": LEASE_LOST_REASON}
+                append_in(conn, run_id=run_id, kind="status", payload=payload)
+                expired.append(run_id)
+    return expired
+
+
+def requeue_run(store: Store, *, run_id: str, reset_budget: bool = False) -> Run:
+    """Queue a paused/interrupted/halted/failed run again so a worker resumes it from its events.
+
+    reset_budget zeroes the usage totals (steps, tool calls, tokens, cost, active time) so the
+    run's budgets apply afresh.
+    """
+    with write_session(store) as session:
+        run = session.get(Run, run_id, with_for_update=True)
+        if run is None:
+            raise no_run(run_id)
+        if run.status not in RESUMABLE_STATUSES:
+            raise InvalidState(
+                f"run {run_id} is {run.status}; only a paused, interrupted, halted or failed "
+                "run can be resumed"
+            )
+        run.status, run.worker_id, run.lease_expires_at = "queued", None, None
+        run.reason, run.finished_at, run.updated_at = None, None, utcnow()
+        if reset_budget:
+            for name in (*_USAGE, "active_seconds"):
+                setattr(run, name, 0)
+        session.flush()
+        payload = {"status": "queued", "reason": None, "resumed": True}
+        seq = append_in(session.connection(), run_id=run_id, kind="status", payload=payload)
+        set_committed_value(run, "last_seq", seq)
+    return run
