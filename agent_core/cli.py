@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -25,8 +25,9 @@ app = typer.Typer(
 
 Db = Annotated[
     str | None,
-    typer.Option("--db", help="SQLite file (or database URL); default ./onloop.db or "
-                 "$ONLOOP_DATABASE_URL"),
+    typer.Option(
+        "--db", help="SQLite file (or database URL); default ./onloop.db or $ONLOOP_DATABASE_URL"
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 RunId = Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")]
@@ -45,13 +46,19 @@ def open_db(db: str | None) -> storage.Store:
 @app.command()
 def run(
     goal: Annotated[str, typer.Argument(help="What the agent should achieve.")],
-    model: Annotated[str | None, typer.Option(help="demo or openai (default: openai when "
-                                              "OPENAI_API_KEY/OPENAI_BASE_URL is set)")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="demo or openai (default: openai when OPENAI_API_KEY/OPENAI_BASE_URL is set)"
+        ),
+    ] = None,
     model_name: Annotated[str | None, typer.Option(help="e.g. gpt-4o-mini, llama3.1")] = None,
     autonomy: Annotated[str, typer.Option(help="manual | supervised | autonomous")] = "supervised",
     max_steps: Annotated[int, typer.Option(help="Model calls before the budget is spent.")] = 30,
     max_minutes: Annotated[float, typer.Option(help="Working time budget.")] = 10.0,
-    tools: Annotated[str | None, typer.Option(help="Comma-separated tool names (default all).")] = None,
+    tools: Annotated[
+        str | None, typer.Option(help="Comma-separated tool names (default all).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     json_out: Json = False,
@@ -60,9 +67,19 @@ def run(
     """Queue a run and drive it here, printing each step and asking approvals on the terminal."""
     from agent_core.cli_run import run_in_terminal
 
-    code = run_in_terminal(goal=goal, model=model, model_name=model_name, autonomy=autonomy,
-                           max_steps=max_steps, max_minutes=max_minutes, tools=tools, yes=yes,
-                           policy_path=policy, json_out=json_out, db=db)
+    code = run_in_terminal(
+        goal=goal,
+        model=model,
+        model_name=model_name,
+        autonomy=autonomy,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        tools=tools,
+        yes=yes,
+        policy_path=policy,
+        json_out=json_out,
+        db=db,
+    )
     raise typer.Exit(code)
 
 
@@ -70,18 +87,27 @@ def run(
 def worker(
     concurrency: Annotated[int, typer.Option(help="Runs driven at once.")] = 2,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    lease_seconds: Annotated[
+        float, typer.Option(help="How long a claimed run stays ours without a heartbeat.")
+    ] = 30.0,
     db: Db = None,
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
     from agent_core.cli_serve import serve_worker
 
-    serve_worker(open_db(db), concurrency=concurrency, policy_path=policy)
+    if concurrency < 1 or lease_seconds <= 0:
+        raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
+    serve_worker(
+        open_db(db), concurrency=concurrency, policy_path=policy, lease_seconds=lease_seconds
+    )
 
 
 @app.command()
 def up(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
-    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
+    ] = "127.0.0.1",
     concurrency: Annotated[int, typer.Option(help="Runs the worker drives at once.")] = 2,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     db: Db = None,
@@ -89,8 +115,9 @@ def up(
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
 
-    raise typer.Exit(serve_up(db=db, host=host, port=port, concurrency=concurrency,
-                              policy_path=policy))
+    raise typer.Exit(
+        serve_up(db=db, host=host, port=port, concurrency=concurrency, policy_path=policy)
+    )
 
 
 @app.command("runs")
@@ -110,8 +137,10 @@ def list_runs(
     if not found:
         typer.echo('no runs yet; start one with: onloop run "What is 17.5% of 2,340, plus 118?"')
     for r in found:
-        typer.echo(f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
-                   f"{r.steps:>3} steps  {r.goal[:60]}")
+        typer.echo(
+            f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
+            f"{r.steps:>3} steps  {r.goal[:60]}"
+        )
 
 
 @app.command()
@@ -135,8 +164,10 @@ def _pending_of(store: storage.Store, run_id: str):
     found = storage.get_run(store, run_id=run_id)
     pending = storage.pending_approvals(store, run_id=found.id)
     if not pending:
-        raise fail(f"run {found.id} is {found.status} and is not waiting for approval; "
-                   "`onloop show " + found.id + "` shows what it is doing")
+        raise fail(
+            f"run {found.id} is {found.status} and is not waiting for approval; "
+            "`onloop show " + found.id + "` shows what it is doing"
+        )
     return pending[0]
 
 
@@ -145,8 +176,9 @@ def approve_cmd(
     run_id: RunId,
     note: Annotated[str | None, typer.Option(help="A note the model reads.")] = None,
     args: Annotated[str | None, typer.Option(help="Edited arguments as JSON.")] = None,
-    allow: Annotated[str | None, typer.Option(help="Also allow for the rest of the run: "
-                                              "'tool' or 'arguments'.")] = None,
+    allow: Annotated[
+        str | None, typer.Option(help="Also allow for the rest of the run: 'tool' or 'arguments'.")
+    ] = None,
     db: Db = None,
 ) -> None:
     """Approve the action a run is waiting on."""
@@ -154,9 +186,18 @@ def approve_cmd(
 
     store = open_db(db)
     pending = _pending_of(store, run_id)
+    if allow not in (None, "tool", "arguments"):
+        raise fail(f"--allow takes 'tool' or 'arguments', not {allow!r}")
+    scope: Literal["tool", "arguments"] | None = allow  # type: ignore[assignment]
     edited = parse_edited_arguments(args) if args else None
-    done = approve(store, approval_id=pending.id, by=current_user(), note=note,
-                   edited_arguments=edited, allow_scope=allow)
+    done = approve(
+        store,
+        approval_id=pending.id,
+        by=current_user(),
+        note=note,
+        edited_arguments=edited,
+        allow_scope=scope,
+    )
     typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
 
 
@@ -188,8 +229,11 @@ def pause(run_id: RunId, db: Db = None) -> None:
 
 
 @app.command()
-def guide(run_id: RunId, message: Annotated[str, typer.Argument(help="What to tell the agent.")],
-          db: Db = None) -> None:
+def guide(
+    run_id: RunId,
+    message: Annotated[str, typer.Argument(help="What to tell the agent.")],
+    db: Db = None,
+) -> None:
     """Send guidance that the agent reads at its next step."""
     found = control.guide(open_db(db), run_id=run_id, by=current_user(), message=message)
     typer.echo(f"guidance queued for run {found.id}")
@@ -200,8 +244,12 @@ def resume(
     run_id: RunId,
     more_steps: Annotated[int, typer.Option(help="Extra steps of budget.")] = 0,
     more_minutes: Annotated[float, typer.Option(help="Extra minutes of budget.")] = 0.0,
-    guidance: Annotated[str | None, typer.Option(help="A message the agent reads on resume.")] = None,
-    wait: Annotated[bool, typer.Option(help="Drive it here instead of leaving it to a worker.")] = True,
+    guidance: Annotated[
+        str | None, typer.Option(help="A message the agent reads on resume.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Drive it here instead of leaving it to a worker.")
+    ] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
     db: Db = None,
 ) -> None:
@@ -209,8 +257,14 @@ def resume(
     from agent_core.cli_run import drive_in_terminal
 
     store = open_db(db)
-    found = control.resume_run(store, run_id=run_id, by=current_user(), extra_steps=more_steps,
-                               extra_seconds=more_minutes * 60, message=guidance)
+    found = control.resume_run(
+        store,
+        run_id=run_id,
+        by=current_user(),
+        extra_steps=more_steps,
+        extra_seconds=more_minutes * 60,
+        message=guidance,
+    )
     if not wait:
         typer.echo(f"run {found.id} queued again; a worker will continue it")
         return
@@ -236,9 +290,11 @@ def audit(
     for a in rows:
         note = f' note="{a.note}"' if a.note else ""
         edited = " (edited arguments)" if a.edited_arguments is not None else ""
-        typer.echo(f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
-                   f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
-                   f"{note}")
+        typer.echo(
+            f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
+            f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
+            f"{note}"
+        )
 
 
 def main() -> None:

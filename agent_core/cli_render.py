@@ -31,7 +31,7 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return "\n".join(lines)
     if kind == "tool_call":
         verdict = p.get("verdict")
-        mark = {"allow": "", "ask": " — needs approval", "deny": " — denied"}.get(verdict, "")
+        mark = {"allow": "", "ask": " — needs approval", "deny": " — denied"}.get(str(verdict), "")
         return f"  → {p.get('tool')}({_args(p.get('arguments'))}) [{p.get('risk')} risk]{mark}"
     if kind == "approval_requested":
         return f"  ? approval needed: {p.get('summary')} — {p.get('reason')}"

@@ -10,8 +10,8 @@ import time
 import typer
 
 import storage
-from agent_core.control import ControlError
 from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.control import ControlError
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
@@ -22,8 +22,20 @@ from storage.models import AUTONOMY_LEVELS
 FOLLOW_POLL_S = 0.15
 
 
-def run_in_terminal(*, goal, model, model_name, autonomy, max_steps, max_minutes, tools, yes,
-                    policy_path, json_out, db) -> int:
+def run_in_terminal(
+    *,
+    goal,
+    model,
+    model_name,
+    autonomy,
+    max_steps,
+    max_minutes,
+    tools,
+    yes,
+    policy_path,
+    json_out,
+    db,
+) -> int:
     settings = load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
@@ -32,14 +44,22 @@ def run_in_terminal(*, goal, model, model_name, autonomy, max_steps, max_minutes
     names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
     _check_tools(names)
     run = storage.create_run(
-        store, goal=goal, model=provider,
+        store,
+        goal=goal,
+        model=provider,
         model_name=model_name or (settings.openai_model if provider == "openai" else "demo"),
-        autonomy=autonomy, tools=names, max_steps=max_steps, max_seconds=max_minutes * 60,
-        policy=policy.model_dump(mode="json"), created_by=current_user(),
+        autonomy=autonomy,
+        tools=names,
+        max_steps=max_steps,
+        max_seconds=max_minutes * 60,
+        policy=policy.model_dump(mode="json"),
+        created_by=current_user(),
     )
     out = _err if json_out else typer.echo
-    out(f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
-        f" · policy: {policy.source}")
+    out(
+        f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
+        f" · policy: {policy.source}"
+    )
     return drive_in_terminal(store, run, yes=yes, json_out=json_out)
 
 
@@ -51,8 +71,10 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     if provider not in PROVIDERS or provider == "scripted":
         raise fail(f"unknown model {provider!r}; use --model demo or --model openai")
     if provider == "openai" and not settings.openai_configured:
-        raise fail("--model openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
-                   "OpenAI-compatible server); set one, or use --model demo")
+        raise fail(
+            "--model openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+            "OpenAI-compatible server); set one, or use --model demo"
+        )
     if autonomy not in AUTONOMY_LEVELS:
         raise fail(f"unknown autonomy {autonomy!r}; choose one of: {', '.join(AUTONOMY_LEVELS)}")
     if max_steps < 1 or max_minutes <= 0:
@@ -72,8 +94,9 @@ def _check_tools(names: list[str] | None) -> None:
 def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:
     """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
     worker = Worker(store, concurrency=1)
-    claimed = storage.claim_run(store, run_id=run.id, worker_id=worker.worker_id,
-                                lease_seconds=worker.lease_seconds)
+    claimed = storage.claim_run(
+        store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
+    )
     if claimed is None:
         raise ControlError(f"run {run.id} was taken by another worker; follow it with onloop show")
     thread = worker.start(claimed)
@@ -127,7 +150,7 @@ class _Follower:
 
     def _answer(self) -> None:
         for approval in storage.pending_approvals(self.store, run_id=self.run_id):
-            if approval.id in self.prompted:
+            if approval.id is None or approval.id in self.prompted:
                 continue
             self.prompted.add(approval.id)
             try:
@@ -141,12 +164,18 @@ class _Follower:
             approve(self.store, approval_id=approval.id, by=f"{by} (--yes)")
             return
         if not self.interactive:
-            self.out(f"  waiting for a decision: onloop approve {self.run_id} | onloop reject "
-                     f"{self.run_id} --note '...' (or use the dashboard)")
+            self.out(
+                f"  waiting for a decision: onloop approve {self.run_id} | onloop reject "
+                f"{self.run_id} --note '...' (or use the dashboard)"
+            )
             return
-        answer = typer.prompt(
-            f"  Allow {approval.summary}? [y]es / [n]o / [a]lways for this run", default="y"
-        ).strip().lower()
+        answer = (
+            typer.prompt(
+                f"  Allow {approval.summary}? [y]es / [n]o / [a]lways for this run", default="y"
+            )
+            .strip()
+            .lower()
+        )
         if answer.startswith("a"):
             approve(self.store, approval_id=approval.id, by=by, allow_scope="tool")
         elif answer.startswith("y"):

@@ -30,12 +30,20 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def serve_worker(store: storage.Store, *, concurrency: int, policy_path: str | None = None) -> None:
+def serve_worker(
+    store: storage.Store,
+    *,
+    concurrency: int,
+    policy_path: str | None = None,
+    lease_seconds: float = 30.0,
+) -> None:
     policy = load_policy(policy_path)
-    worker = Worker(store, concurrency=concurrency, policy=policy)
+    worker = Worker(store, concurrency=concurrency, policy=policy, lease_seconds=lease_seconds)
     _stop_on_signals(worker.stop)
-    typer.echo(f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
-               f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops")
+    typer.echo(
+        f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
+        f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops"
+    )
     worker.serve()
     typer.echo("worker stopped; runs it was driving are interrupted and can be resumed")
 
@@ -62,8 +70,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
     return False
 
 
-def serve_up(*, db: str | None, host: str, port: int, concurrency: int,
-             policy_path: str | None) -> int:
+def serve_up(
+    *, db: str | None, host: str, port: int, concurrency: int, policy_path: str | None
+) -> int:
     from agent_core.cli import fail
 
     policy = load_policy(policy_path)  # a malformed policy stops everything here
@@ -75,12 +84,25 @@ def serve_up(*, db: str | None, host: str, port: int, concurrency: int,
     if policy_path:
         env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
     command = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.port", str(port), "--server.address", host, "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
-    dashboard = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+    dashboard = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     url = f"http://{host}:{port}"
     worker = Worker(store, concurrency=concurrency, policy=policy)
     _stop_on_signals(worker.stop)
@@ -88,9 +110,11 @@ def serve_up(*, db: str | None, host: str, port: int, concurrency: int,
         dashboard.terminate()
         detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
         raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
-    typer.echo(f"onloop is up: {url}\n  store: {store.url}\n  model: "
-               f"{load_settings().describe_model()}\n  policy: {policy.source}\n"
-               "  Ctrl-C stops the dashboard and the worker")
+    typer.echo(
+        f"onloop is up: {url}\n  store: {store.url}\n  model: "
+        f"{load_settings().describe_model()}\n  policy: {policy.source}\n"
+        "  Ctrl-C stops the dashboard and the worker"
+    )
     threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()
     worker.serve()
     _terminate(dashboard)

@@ -20,10 +20,19 @@ def halt(store: storage.Store, *, run_id: str, by: str) -> Run:
         raise ControlError(f"run {run.id} is already {run.status}; nothing to halt")
     if run.status in ("queued", "paused"):
         # Nobody is driving it: end it here, so it never starts again.
-        storage.update_run(store, run_id=run.id, status="halted", reason=f"halted by {by}",
-                           finished_at=storage.utcnow())
-        storage.append_event(store, run_id=run.id, kind="status",
-                             payload={"status": "halted", "reason": f"halted by {by}"})
+        storage.update_run(
+            store,
+            run_id=run.id,
+            status="halted",
+            reason=f"halted by {by}",
+            finished_at=storage.utcnow(),
+        )
+        storage.append_event(
+            store,
+            run_id=run.id,
+            kind="status",
+            payload={"status": "halted", "reason": f"halted by {by}"},
+        )
         return storage.get_run(store, run_id=run.id)
     storage.send_command(store, run_id=run.id, kind="halt", created_by=by)
     return run
@@ -47,8 +56,9 @@ def guide(store: storage.Store, *, run_id: str, by: str, message: str) -> Run:
             f"run {run.id} is {run.status}; guidance reaches only active runs "
             f"(resume it with guidance instead: onloop resume {run.id} --guidance ...)"
         )
-    storage.send_command(store, run_id=run.id, kind="guidance", payload={"message": message},
-                         created_by=by)
+    storage.send_command(
+        store, run_id=run.id, kind="guidance", payload={"message": message}, created_by=by
+    )
     return run
 
 
@@ -69,14 +79,22 @@ def resume_run(
         raise ControlError(
             f"run {run.id} is {run.status}; only paused, interrupted, halted or failed runs resume"
         )
-    storage.update_run(store, run_id=run.id, **_more_budget(
-        run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd))
+    storage.update_run(
+        store,
+        run_id=run.id,
+        **_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
+    )
     for command in storage.pending_commands(store, run_id=run.id):  # stale halt/pause
         if command.kind in ("halt", "pause"):
-            storage.consume_command(store, command_id=command.id)
+            storage.consume_command(store, command_id=command.id or 0)
     if message and message.strip():
-        storage.send_command(store, run_id=run.id, kind="guidance",
-                             payload={"message": message.strip()}, created_by=by)
+        storage.send_command(
+            store,
+            run_id=run.id,
+            kind="guidance",
+            payload={"message": message.strip()},
+            created_by=by,
+        )
     return storage.requeue_run(store, run_id=run.id)
 
 
@@ -98,11 +116,17 @@ def _more_budget(run: Run, steps: int, seconds: float, tokens: int, cost: float)
 def rerun(store: storage.Store, *, run_id: str, by: str, **overrides: Any) -> Run:
     """A new run with the same goal and settings, changed by `overrides`."""
     run = storage.get_run(store, run_id=run_id)
-    settings = {
-        "goal": run.goal, "model": run.model, "model_name": run.model_name,
-        "autonomy": run.autonomy, "tools": run.tools, "max_steps": run.max_steps,
-        "max_seconds": run.max_seconds, "max_tokens": run.max_tokens,
-        "max_cost_usd": run.max_cost_usd, "policy": run.policy,
+    settings: dict[str, Any] = {
+        "goal": run.goal,
+        "model": run.model,
+        "model_name": run.model_name,
+        "autonomy": run.autonomy,
+        "tools": run.tools,
+        "max_steps": run.max_steps,
+        "max_seconds": run.max_seconds,
+        "max_tokens": run.max_tokens,
+        "max_cost_usd": run.max_cost_usd,
+        "policy": run.policy,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return storage.create_run(store, parent_run_id=run.id, created_by=by, **settings)

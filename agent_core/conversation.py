@@ -51,7 +51,9 @@ def rebuild(goal: str, events: Iterable[Any]) -> list[dict[str, Any]]:
     for event in events:
         payload = event.payload
         if event.kind == "model_call":
-            messages.append(assistant_message(payload.get("text", ""), payload.get("tool_calls", [])))
+            messages.append(
+                assistant_message(payload.get("text", ""), payload.get("tool_calls", []))
+            )
         elif event.kind == "tool_result":
             messages.append(tool_message(payload["tool_call_id"], payload.get("output", "")))
         elif event.kind == "guidance":

@@ -29,7 +29,9 @@ def parse_edited_arguments(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise DecisionError(f"the edited arguments are not valid JSON ({exc}); fix the JSON") from exc
+        raise DecisionError(
+            f"the edited arguments are not valid JSON ({exc}); fix the JSON"
+        ) from exc
     if not isinstance(value, dict):
         raise DecisionError('the edited arguments must be a JSON object, like {"path": "a.txt"}')
     return value

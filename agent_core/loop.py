@@ -100,7 +100,9 @@ class AgentLoop:
             self._trip(trip, self.spec.policy.monitors.action)
 
     def _trip(self, trip: Trip, action: str) -> None:
-        self.port.record("drift", {"monitor": trip.monitor, "detail": trip.detail, "action": action})
+        self.port.record(
+            "drift", {"monitor": trip.monitor, "detail": trip.detail, "action": action}
+        )
         reason = f"{trip.monitor}: {trip.detail}"
         if action == "halt":
             raise Stop(Outcome("halted", reason))

@@ -56,7 +56,9 @@ def normalise_arguments(arguments: Any) -> str:
         except ValueError:
             return " ".join(arguments.split())
     if isinstance(arguments, dict):
-        arguments = {k: (" ".join(v.split()) if isinstance(v, str) else v) for k, v in arguments.items()}
+        arguments = {
+            k: (" ".join(v.split()) if isinstance(v, str) else v) for k, v in arguments.items()
+        }
     return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
 
 

@@ -40,7 +40,9 @@ class Rule(BaseModel):
                 try:
                     re.compile(pattern[3:])
                 except re.error as exc:
-                    raise ValueError(f"argument pattern for {arg!r} is not a valid regex: {exc}")
+                    raise ValueError(
+                        f"argument pattern for {arg!r} is not a valid regex: {exc}"
+                    ) from exc
         return patterns
 
     def label(self, index: int) -> str:

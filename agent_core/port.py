@@ -63,19 +63,21 @@ class StoreRunPort:
     def take_commands(self) -> list[HumanCommand]:
         taken = []
         for command in storage.pending_commands(self.store, run_id=self.run_id):
-            storage.consume_command(self.store, command_id=command.id)
+            storage.consume_command(self.store, command_id=_id(command.id))
             message = str((command.payload or {}).get("message", ""))
             taken.append(HumanCommand(command.kind, message, command.created_by))
         return taken
 
     def halt_requested(self) -> bool:
-        return any(c.kind == "halt" for c in storage.pending_commands(self.store, run_id=self.run_id))
+        return any(
+            c.kind == "halt" for c in storage.pending_commands(self.store, run_id=self.run_id)
+        )
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
 
     def open_approval(self, **request: Any) -> int:
-        return storage.create_approval(self.store, run_id=self.run_id, **request).id
+        return _id(storage.create_approval(self.store, run_id=self.run_id, **request).id)
 
     def find_pending_approval(self, tool_call_id: str) -> int | None:
         for approval in storage.pending_approvals(self.store, run_id=self.run_id):
@@ -103,6 +105,13 @@ class StoreRunPort:
         except storage.InvalidState:  # a human decided at the same moment: theirs stands
             approval = storage.get_approval(self.store, approval_id=approval_id)
         return _as_decision(approval)
+
+
+def _id(value: int | None) -> int:
+    """Rows read back from the store always have their id."""
+    if value is None:
+        raise RuntimeError("a stored row came back without an id")
+    return value
 
 
 def _as_decision(approval: Any) -> HumanDecision:

@@ -58,8 +58,11 @@ class ToolStep:
     def replay(self, events: list[Any]) -> None:
         """Restore what a human allowed for the rest of the run from the stored decisions."""
         self._prior = events
-        requested = {e.payload.get("tool_call_id"): e.payload for e in events
-                     if e.kind == "approval_requested"}
+        requested = {
+            e.payload.get("tool_call_id"): e.payload
+            for e in events
+            if e.kind == "approval_requested"
+        }
         for event in events:
             scope = event.payload.get("allow_scope") if event.kind == "approval_decided" else None
             request = requested.get(event.payload.get("tool_call_id"))
@@ -72,10 +75,16 @@ class ToolStep:
         if last_turn is None:
             return []
         done = {e.payload.get("tool_call_id") for e in self._prior if e.kind == "tool_result"}
-        started = {e.payload.get("tool_call_id"): e.payload for e in self._prior
-                   if e.kind == "tool_call" and e.seq > last_turn.seq}
-        approved = {e.payload.get("tool_call_id") for e in self._prior
-                    if e.kind == "approval_decided" and e.payload.get("decision") == "approved"}
+        started = {
+            e.payload.get("tool_call_id"): e.payload
+            for e in self._prior
+            if e.kind == "tool_call" and e.seq > last_turn.seq
+        }
+        approved = {
+            e.payload.get("tool_call_id")
+            for e in self._prior
+            if e.kind == "approval_decided" and e.payload.get("decision") == "approved"
+        }
         out = []
         for raw in last_turn.payload.get("tool_calls", []):
             if raw["id"] in done:
@@ -86,8 +95,14 @@ class ToolStep:
                 record.get("verdict") == "allow" or call.id in approved
             )
             text = last_turn.payload.get("text", "")
-            out.append(self.handle(call, text, force_ask=INTERRUPTED_REASON if may_have_run else None,
-                                   already_recorded=record is not None))
+            out.append(
+                self.handle(
+                    call,
+                    text,
+                    force_ask=INTERRUPTED_REASON if may_have_run else None,
+                    already_recorded=record is not None,
+                )
+            )
         return out
 
     # -- one call ------------------------------------------------------------------------
@@ -107,11 +122,19 @@ class ToolStep:
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
         if not already_recorded:
-            self.port.record("tool_call", {
-                "tool_call_id": call.id, "tool": tool.name, "arguments": arguments,
-                "risk": tool.risk, "verdict": verdict.verdict, "rule": verdict.rule,
-                "reason": verdict.reason, "args_hash": digest,
-            })
+            self.port.record(
+                "tool_call",
+                {
+                    "tool_call_id": call.id,
+                    "tool": tool.name,
+                    "arguments": arguments,
+                    "risk": tool.risk,
+                    "verdict": verdict.verdict,
+                    "rule": verdict.rule,
+                    "reason": verdict.reason,
+                    "args_hash": digest,
+                },
+            )
         self.monitor.observe_call(tool.name, arguments)
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
@@ -131,7 +154,11 @@ class ToolStep:
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:
-            return None, None, f"Error: the arguments are not valid JSON ({exc}); send a JSON object"
+            return (
+                None,
+                None,
+                f"Error: the arguments are not valid JSON ({exc}); send a JSON object",
+            )
         if not isinstance(arguments, dict):
             return None, None, "Error: the arguments must be a JSON object"
         try:
@@ -139,12 +166,19 @@ class ToolStep:
         except ToolError as exc:
             return None, None, f"Error: {exc}"
 
-    def _verdict(self, tool: Tool, arguments: dict, digest: str, force: str | None) -> PolicyDecision:
+    def _verdict(
+        self, tool: Tool, arguments: dict, digest: str, force: str | None
+    ) -> PolicyDecision:
         if force is not None:
             return PolicyDecision("ask", force, None)
         return decide(
-            self.spec.policy, tool=tool.name, risk=tool.risk, arguments=arguments,
-            autonomy=self.spec.autonomy, args_hash=digest, allowance=self.allowance,
+            self.spec.policy,
+            tool=tool.name,
+            risk=tool.risk,
+            arguments=arguments,
+            autonomy=self.spec.autonomy,
+            args_hash=digest,
+            allowance=self.allowance,
         )
 
     def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
@@ -155,13 +189,33 @@ class ToolStep:
         except ToolError as exc:
             output, ok = f"Error: {exc}", False
         self.port.add_usage(tool_calls=1)
-        return self._result(call, output, ok=ok, outcome="ok" if ok else "error",
-                            duration_s=time.monotonic() - started, arguments=arguments)
+        return self._result(
+            call,
+            output,
+            ok=ok,
+            outcome="ok" if ok else "error",
+            duration_s=time.monotonic() - started,
+            arguments=arguments,
+        )
 
-    def _result(self, call: ToolCallRequest, output: str, *, ok: bool, outcome: str,
-                duration_s: float = 0.0, arguments: dict | None = None) -> dict[str, Any]:
-        payload = {"tool_call_id": call.id, "tool": call.name, "ok": ok, "output": output,
-                   "duration_s": round(duration_s, 4), "outcome": outcome}
+    def _result(
+        self,
+        call: ToolCallRequest,
+        output: str,
+        *,
+        ok: bool,
+        outcome: str,
+        duration_s: float = 0.0,
+        arguments: dict | None = None,
+    ) -> dict[str, Any]:
+        payload = {
+            "tool_call_id": call.id,
+            "tool": call.name,
+            "ok": ok,
+            "output": output,
+            "duration_s": round(duration_s, 4),
+            "outcome": outcome,
+        }
         if arguments is not None:
             payload["arguments"] = arguments
         self.port.record("tool_result", payload)
@@ -169,7 +223,9 @@ class ToolStep:
         return tool_message(call.id, output)
 
     # -- approvals -----------------------------------------------------------------------
-    def _wait_for_human(self, call, tool: Tool, arguments, digest, verdict, model_text) -> HumanDecision:
+    def _wait_for_human(
+        self, call, tool: Tool, arguments, digest, verdict, model_text
+    ) -> HumanDecision:
         approval_id = self.port.find_pending_approval(call.id)
         if approval_id is None:
             approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
@@ -184,13 +240,20 @@ class ToolStep:
             time.sleep(POLL_S)
         waited = time.monotonic() - started
         self.waited_s += waited
-        self.port.record("approval_decided", {
-            "approval_id": approval_id, "tool_call_id": call.id, "decision": decision.decision,
-            "decided_by": decision.decided_by, "note": decision.note,
-            "args_hash": decision.approved_hash or digest,
-            "edited_arguments": decision.edited_arguments, "allow_scope": decision.allow_scope,
-            "waited_s": round(waited, 3),
-        })
+        self.port.record(
+            "approval_decided",
+            {
+                "approval_id": approval_id,
+                "tool_call_id": call.id,
+                "decision": decision.decision,
+                "decided_by": decision.decided_by,
+                "note": decision.note,
+                "args_hash": decision.approved_hash or digest,
+                "edited_arguments": decision.edited_arguments,
+                "allow_scope": decision.allow_scope,
+                "waited_s": round(waited, 3),
+            },
+        )
         self.port.set_status("running", reason=None)
         return decision
 
@@ -198,21 +261,32 @@ class ToolStep:
         timeout = self.spec.policy.approval_timeout_s
         expires = utcnow() + timedelta(seconds=timeout) if timeout else None
         request = {
-            "tool_call_id": call.id, "tool": tool.name, "arguments": arguments, "risk": tool.risk,
-            "reason": verdict.reason, "rule": verdict.rule, "summary": tool.describe(arguments),
-            "model_text": model_text or "", "args_hash": digest,
+            "tool_call_id": call.id,
+            "tool": tool.name,
+            "arguments": arguments,
+            "risk": tool.risk,
+            "reason": verdict.reason,
+            "rule": verdict.rule,
+            "summary": tool.describe(arguments),
+            "model_text": model_text or "",
+            "args_hash": digest,
         }
         seq = self.port.record(
-            "approval_requested", {**request, "expires_at": expires.isoformat() if expires else None}
+            "approval_requested",
+            {**request, "expires_at": expires.isoformat() if expires else None},
         )
         return self.port.open_approval(request_seq=seq, expires_at=expires, **request)
 
-    def _apply_decision(self, tool: Tool, arguments: dict, decision: HumanDecision
-                        ) -> tuple[tuple[str, str] | None, dict]:
+    def _apply_decision(
+        self, tool: Tool, arguments: dict, decision: HumanDecision
+    ) -> tuple[tuple[str, str] | None, dict]:
         """The arguments to run, or a refusal (text for the model, outcome) — fail closed."""
         if decision.decision == "expired":
-            return ("Rejected: no human decided before the approval expired, so the action was "
-                    "not taken (fail closed)", "rejected"), arguments
+            return (
+                "Rejected: no human decided before the approval expired, so the action was "
+                "not taken (fail closed)",
+                "rejected",
+            ), arguments
         if decision.decision != "approved":
             note = f": {decision.note}" if decision.note else " (no note)"
             return (f"Rejected by a human{note}", "rejected"), arguments
@@ -220,11 +294,22 @@ class ToolStep:
         try:
             to_run = tool.validate(to_run)
         except ToolError as exc:
-            return (f"Error: the approved arguments are invalid ({exc}); not run", "denied"), arguments
+            return (
+                f"Error: the approved arguments are invalid ({exc}); not run",
+                "denied",
+            ), arguments
         if decision.approved_hash is None or args_hash(to_run) != decision.approved_hash:
-            self.port.record("error", {"message": "arguments do not match the approved hash; not run",
-                                       "where": "approval"})
-            return ("Error: the arguments do not match what the human approved; not run", "denied"), to_run
+            self.port.record(
+                "error",
+                {
+                    "message": "arguments do not match the approved hash; not run",
+                    "where": "approval",
+                },
+            )
+            return (
+                "Error: the arguments do not match what the human approved; not run",
+                "denied",
+            ), to_run
         if decision.allow_scope:
             self._allow(decision.allow_scope, tool.name, args_hash(to_run))
         return None, to_run
@@ -233,4 +318,6 @@ class ToolStep:
         if scope == "tool":
             self.allowance = RunAllowance(self.allowance.tools | {tool}, self.allowance.calls)
         elif scope == "arguments":
-            self.allowance = RunAllowance(self.allowance.tools, self.allowance.calls | {(tool, digest)})
+            self.allowance = RunAllowance(
+                self.allowance.tools, self.allowance.calls | {(tool, digest)}
+            )

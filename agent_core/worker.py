@@ -58,10 +58,17 @@ def drive_run(
     except (ModelError, ValueError, OSError) as exc:
         port.record("error", {"message": str(exc), "where": "start"})
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
-    port.record("run_started", {
-        "goal": run.goal, "model": run.model, "model_name": model.model_name,
-        "autonomy": run.autonomy, "tools": sorted(spec.tools), "resumed": resumed,
-    })
+    port.record(
+        "run_started",
+        {
+            "goal": run.goal,
+            "model": run.model,
+            "model_name": model.model_name,
+            "autonomy": run.autonomy,
+            "tools": sorted(spec.tools),
+            "resumed": resumed,
+        },
+    )
     port.set_status("running", reason=None, model_name=model.model_name)
     loop = AgentLoop(spec, model, port)
     try:
@@ -178,8 +185,13 @@ class Worker:
 
     def _drive(self, run: Run, run_stop: threading.Event) -> None:
         try:
-            drive_run(self.store, run, stop=run_stop, model_factory=self.model_factory,
-                      settings=self.settings)
+            drive_run(
+                self.store,
+                run,
+                stop=run_stop,
+                model_factory=self.model_factory,
+                settings=self.settings,
+            )
         except Exception:  # keep the worker alive; the lease will lapse and mark it interrupted
             log.exception("run %s could not be driven", run.id)
 
@@ -195,8 +207,12 @@ class Worker:
                 active = list(self._active.items())
             for run_id, (_, run_stop) in active:
                 try:
-                    kept = storage.renew_lease(self.store, run_id=run_id, worker_id=self.worker_id,
-                                               lease_seconds=self.lease_seconds)
+                    kept = storage.renew_lease(
+                        self.store,
+                        run_id=run_id,
+                        worker_id=self.worker_id,
+                        lease_seconds=self.lease_seconds,
+                    )
                 except Exception:  # a busy store: try again next beat, before the lease lapses
                     log.warning("could not renew the lease of run %s", run_id, exc_info=True)
                     continue

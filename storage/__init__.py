@@ -30,6 +30,7 @@ from storage.models import (
 from storage.runs import (
     add_usage,
     claim_next_run,
+    claim_run,
     count_runs,
     create_run,
     expire_leases,
@@ -64,6 +65,7 @@ __all__ = [
     "add_usage",
     "append_event",
     "claim_next_run",
+    "claim_run",
     "consume_command",
     "count_pending_approvals",
     "count_runs",

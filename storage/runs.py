@@ -207,7 +207,6 @@ def add_usage(
 
 def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run | None:
     """Take the oldest queued run for this worker, or None. No two workers get the same run."""
-    now = utcnow()
     # SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
     # each other's locked row instead of queueing behind it.
     query = (
@@ -217,6 +216,21 @@ def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+    return _claim(store, query, worker_id, lease_seconds)
+
+
+def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> Run | None:
+    """Take this queued run (e.g. the CLI drives the run it just queued), or None if taken."""
+    query = (
+        select(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == "queued")
+        .with_for_update(skip_locked=True)
+    )
+    return _claim(store, query, worker_id, lease_seconds)
+
+
+def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Run | None:
+    now = utcnow()
     with write_session(store) as session:
         run = session.scalars(query).first()
         if run is None:

@@ -43,8 +43,12 @@ class Driver:
 
     def __init__(self, store: storage.Store, run, model: ScriptedModel | None = None) -> None:
         self.store = store
-        self.worker = Worker(store, concurrency=1, lease_seconds=30,
-                             model_factory=(lambda run: model) if model else None)
+        self.worker = Worker(
+            store,
+            concurrency=1,
+            lease_seconds=30,
+            model_factory=(lambda run: model) if model else None,
+        )
         claimed = storage.claim_next_run(store, worker_id=self.worker.worker_id, lease_seconds=30)
         assert claimed is not None and claimed.id == run.id
         self.run_id = run.id
@@ -53,8 +57,9 @@ class Driver:
         self.thread = threading.Thread(target=self._go, args=(claimed,), daemon=True)
 
     def _go(self, claimed) -> None:
-        self.outcome = drive_run(self.store, claimed, stop=self.stop,
-                                 model_factory=self.worker.model_factory)
+        self.outcome = drive_run(
+            self.store, claimed, stop=self.stop, model_factory=self.worker.model_factory
+        )
 
     def start(self) -> Driver:
         self.thread.start()
@@ -66,5 +71,7 @@ class Driver:
         return self.outcome
 
     def pending(self):
-        return wait_for(lambda: storage.pending_approvals(self.store, run_id=self.run_id),
-                        what="a pending approval")[0]
+        return wait_for(
+            lambda: storage.pending_approvals(self.store, run_id=self.run_id),
+            what="a pending approval",
+        )[0]

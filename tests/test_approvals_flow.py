@@ -58,10 +58,16 @@ def test_plain_rejection_runs_nothing_and_the_model_explains(store):
 
 
 def test_edited_arguments_run_exactly_as_edited(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}]},
-        "written",
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+                ]
+            },
+            "written",
+        ]
+    )
     run = new_run(store, "write", model="scripted")
     driver = Driver(store, run, model).start()
     edited = {"path": "b.txt", "content": "edited by a human"}
@@ -77,16 +83,27 @@ def test_edited_arguments_run_exactly_as_edited(store):
 
 
 def test_arguments_that_do_not_match_the_approved_hash_are_refused(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}]},
-        "ok",
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+                ]
+            },
+            "ok",
+        ]
+    )
     run = new_run(store, "write", model="scripted")
     driver = Driver(store, run, model).start()
     pending = driver.pending()
     # A decision whose hash pins other arguments than the ones that would run.
-    storage.decide_approval(store, approval_id=pending.id, decision="approved", decided_by="eve",
-                            approved_hash=args_hash({"path": "a.txt", "content": "other"}))
+    storage.decide_approval(
+        store,
+        approval_id=pending.id,
+        decision="approved",
+        decided_by="eve",
+        approved_hash=args_hash({"path": "a.txt", "content": "other"}),
+    )
     assert driver.join().status == "succeeded"
     result = events_of(store, run.id, "tool_result")[0].payload
     assert result["outcome"] == "denied" and "do not match" in result["output"]
@@ -94,9 +111,10 @@ def test_arguments_that_do_not_match_the_approved_hash_are_refused(store):
 
 
 def test_allow_for_the_rest_of_the_run_stops_asking_for_that_tool(store):
-    writes = [{"tool_calls": [{"name": "write_file",
-                               "arguments": {"path": f"f{i}.txt", "content": "x"}}]}
-              for i in range(3)]
+    writes = [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": f"f{i}.txt", "content": "x"}}]}
+        for i in range(3)
+    ]
     model = ScriptedModel([*writes, "three files"])
     run = new_run(store, "write three", model="scripted")
     driver = Driver(store, run, model).start()
@@ -108,8 +126,9 @@ def test_allow_for_the_rest_of_the_run_stops_asking_for_that_tool(store):
 
 
 def test_autonomous_still_asks_for_high_risk_and_manual_asks_for_everything(store):
-    cleanup = new_run(store, "Clean up the temporary files in the workspace", model="demo",
-                      autonomy="autonomous")
+    cleanup = new_run(
+        store, "Clean up the temporary files in the workspace", model="demo", autonomy="autonomous"
+    )
     driver = Driver(store, cleanup).start()
     assert driver.pending().tool == "delete_files"
     control.halt(store, run_id=cleanup.id, by="t")
@@ -122,10 +141,16 @@ def test_autonomous_still_asks_for_high_risk_and_manual_asks_for_everything(stor
 
 
 def test_expired_approval_counts_as_rejected(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}]},
-        "gave up",
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+                ]
+            },
+            "gave up",
+        ]
+    )
     run = new_run(store, "write", model="scripted", policy=Policy(approval_timeout_s=0.3))
     outcome = Driver(store, run, model).start().join()
     assert outcome.status == "succeeded"
@@ -145,7 +170,8 @@ def test_halt_while_waiting_for_approval_runs_nothing(store):
     assert storage.get_approval(store, approval_id=pending.id).status == "expired"
     assert not (Path(run.workspace) / "report.md").exists()
     assert events_of(store, run.id, "tool_result") == [] or all(
-        e.payload["tool"] != "write_file" for e in events_of(store, run.id, "tool_result"))
+        e.payload["tool"] != "write_file" for e in events_of(store, run.id, "tool_result")
+    )
 
 
 def test_halt_while_the_model_is_thinking_cancels_the_call(store):
@@ -162,18 +188,32 @@ def test_halt_while_the_model_is_thinking_cancels_the_call(store):
 
 
 def test_no_model_call_or_tool_starts_after_a_halt(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}], "delay_s": 0.3},
-        {"tool_calls": [{"name": "calculator", "arguments": {"expression": "2+2"}}], "delay_s": 0.3},
-        "done",
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}],
+                "delay_s": 0.3,
+            },
+            {
+                "tool_calls": [{"name": "calculator", "arguments": {"expression": "2+2"}}],
+                "delay_s": 0.3,
+            },
+            "done",
+        ]
+    )
     run = new_run(store, "count", model="scripted", autonomy="autonomous")
     driver = Driver(store, run, model).start()
     wait_for(lambda: events_of(store, run.id, "tool_result"), what="the first result")
     control.halt(store, run_id=run.id, by="h")
     assert driver.join().status == "halted"
-    halt_seq = next(e.seq for e in reversed(storage.events_after(store, run_id=run.id))
-                    if e.kind == "status" and e.payload["status"] == "halted")
-    after = [e.kind for e in storage.events_after(store, run_id=run.id, after_seq=0)
-             if e.kind in ("model_call", "tool_result")]
+    halt_seq = next(
+        e.seq
+        for e in reversed(storage.events_after(store, run_id=run.id))
+        if e.kind == "status" and e.payload["status"] == "halted"
+    )
+    after = [
+        e.kind
+        for e in storage.events_after(store, run_id=run.id, after_seq=0)
+        if e.kind in ("model_call", "tool_result")
+    ]
     assert after.count("tool_result") <= 2 and halt_seq > 0

@@ -24,11 +24,18 @@ def test_demo_arithmetic_succeeds_with_the_calculator(store):
 
 
 def test_scripted_model_sees_tool_results_and_usage_is_recorded(store):
-    model = ScriptedModel([
-        {"text": "adding", "tool_calls": [{"name": "calculator", "arguments": {"expression": "2+3"}}],
-         "tokens_in": 10, "tokens_out": 4, "cost_usd": 0.001},
-        {"text": "It is 5.", "tokens_in": 20, "tokens_out": 3, "cost_usd": 0.002},
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "text": "adding",
+                "tool_calls": [{"name": "calculator", "arguments": {"expression": "2+3"}}],
+                "tokens_in": 10,
+                "tokens_out": 4,
+                "cost_usd": 0.001,
+            },
+            {"text": "It is 5.", "tokens_in": 20, "tokens_out": 3, "cost_usd": 0.002},
+        ]
+    )
     run = new_run(store, "add 2 and 3", model="scripted")
     assert Driver(store, run, model).start().join().status == "succeeded"
     second_call = model.calls[1]
@@ -39,28 +46,38 @@ def test_scripted_model_sees_tool_results_and_usage_is_recorded(store):
 
 
 def test_invalid_json_and_unknown_tools_go_back_to_the_model(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "calculator", "arguments": "{not json"},
-                        {"name": "teleport", "arguments": {}},
-                        {"name": "calculator", "arguments": {"expr": "1"}}]},
-        "I corrected myself.",
-    ])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "calculator", "arguments": "{not json"},
+                    {"name": "teleport", "arguments": {}},
+                    {"name": "calculator", "arguments": {"expr": "1"}},
+                ]
+            },
+            "I corrected myself.",
+        ]
+    )
     run = new_run(store, "try things", model="scripted")
     assert Driver(store, run, model).start().join().status == "succeeded"
     results = [e.payload for e in events_of(store, run.id, "tool_result")]
     assert [r["outcome"] for r in results] == ["invalid", "invalid", "invalid"]
     assert "not valid JSON" in results[0]["output"]
-    assert "unknown tool 'teleport'" in results[1]["output"] and "calculator" in results[1]["output"]
+    assert (
+        "unknown tool 'teleport'" in results[1]["output"] and "calculator" in results[1]["output"]
+    )
     assert "expression" in results[2]["output"]
     tool_messages = [m for m in model.calls[1] if m["role"] == "tool"]
     assert len(tool_messages) == 3 and all(m["content"].startswith("Error") for m in tool_messages)
 
 
 def test_tool_errors_are_reported_so_the_model_can_correct_itself(store):
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.txt"}}]},
-        "The file does not exist.",
-    ])
+    model = ScriptedModel(
+        [
+            {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.txt"}}]},
+            "The file does not exist.",
+        ]
+    )
     run = new_run(store, "read a file", model="scripted")
     assert Driver(store, run, model).start().join().status == "succeeded"
     result = events_of(store, run.id, "tool_result")[0].payload
@@ -69,12 +86,23 @@ def test_tool_errors_are_reported_so_the_model_can_correct_itself(store):
 
 
 def test_deny_rule_refuses_without_a_human_and_tells_the_model(store):
-    policy = Policy(rules=[Rule(tool="calculator", args={"expression": "*666*"}, action="deny",
-                                reason="no devil maths", name="no-666")])
-    model = ScriptedModel([
-        {"tool_calls": [{"name": "calculator", "arguments": {"expression": "666*2"}}]},
-        "Understood.",
-    ])
+    policy = Policy(
+        rules=[
+            Rule(
+                tool="calculator",
+                args={"expression": "*666*"},
+                action="deny",
+                reason="no devil maths",
+                name="no-666",
+            )
+        ]
+    )
+    model = ScriptedModel(
+        [
+            {"tool_calls": [{"name": "calculator", "arguments": {"expression": "666*2"}}]},
+            "Understood.",
+        ]
+    )
     run = new_run(store, "compute", model="scripted", policy=policy, autonomy="autonomous")
     assert Driver(store, run, model).start().join().status == "succeeded"
     call = events_of(store, run.id, "tool_call")[0].payload
@@ -92,12 +120,17 @@ def test_model_error_fails_the_run_with_the_reason(store):
 
 
 def _calc_forever(n: int) -> ScriptedModel:
-    return ScriptedModel([
-        {"text": f"step {i}", "tool_calls": [{"name": "calculator",
-                                              "arguments": {"expression": f"{i}+1"}}],
-         "tokens_in": 100, "tokens_out": 50}
-        for i in range(n)
-    ])
+    return ScriptedModel(
+        [
+            {
+                "text": f"step {i}",
+                "tool_calls": [{"name": "calculator", "arguments": {"expression": f"{i}+1"}}],
+                "tokens_in": 100,
+                "tokens_out": 50,
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def test_step_budget_pauses_the_run_by_default(store):
@@ -111,8 +144,9 @@ def test_step_budget_pauses_the_run_by_default(store):
 
 def test_budget_can_fail_the_run_instead(store):
     policy = Policy(on_budget="fail")
-    run = new_run(store, "count", model="scripted", max_steps=2, policy=policy,
-                  autonomy="autonomous")
+    run = new_run(
+        store, "count", model="scripted", max_steps=2, policy=policy, autonomy="autonomous"
+    )
     outcome = Driver(store, run, _calc_forever(10)).start().join()
     assert outcome.status == "failed" and "used 2 of 2 steps" in outcome.reason
     assert storage.get_run(store, run_id=run.id).status == "failed"
@@ -127,15 +161,26 @@ def test_token_budget(store):
 
 def test_time_budget(store):
     run = new_run(store, "count", model="scripted", max_seconds=0.01, autonomy="autonomous")
-    model = ScriptedModel([{"tool_calls": [{"name": "calculator", "arguments": {"expression": "1"}}],
-                            "delay_s": 0.05}] * 3)
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [{"name": "calculator", "arguments": {"expression": "1"}}],
+                "delay_s": 0.05,
+            }
+        ]
+        * 3
+    )
     outcome = Driver(store, run, model).start().join()
     assert outcome.status == "paused" and "budget_time" in outcome.reason
 
 
 def test_demo_drift_goal_is_stopped_by_the_repetition_monitor(store):
-    run = new_run(store, "Wait until the build passes, then report the build status",
-                  model="demo", autonomy="autonomous")
+    run = new_run(
+        store,
+        "Wait until the build passes, then report the build status",
+        model="demo",
+        autonomy="autonomous",
+    )
     outcome = Driver(store, run).start().join()
     assert outcome.status == "paused"
     drift = events_of(store, run.id, "drift")[0].payload
@@ -153,8 +198,9 @@ def test_drift_monitor_can_halt_instead(store):
 
 def test_polling_tools_do_not_trip_the_repetition_monitor(store):
     policy = Policy(polling_tools=["current_time"])
-    model = ScriptedModel([{"tool_calls": [{"name": "current_time", "arguments": {}}]}] * 6
-                          + ["done polling"])
+    model = ScriptedModel(
+        [{"tool_calls": [{"name": "current_time", "arguments": {}}]}] * 6 + ["done polling"]
+    )
     run = new_run(store, "poll", model="scripted", policy=policy, autonomy="autonomous")
     assert Driver(store, run, model).start().join().status == "succeeded"
     assert events_of(store, run.id, "drift") == []
@@ -163,18 +209,26 @@ def test_polling_tools_do_not_trip_the_repetition_monitor(store):
 def test_openai_model_end_to_end_against_the_fake_server(store, fake_openai, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
-    fake_openai.script([
-        {"text": "Let me compute.", "tool_calls": [
-            {"name": "calculator", "arguments": '{"expression": "6*7"}'}]},
-        {"text": "The answer is 42."},
-    ])
-    run = new_run(store, "What is 6*7?", model="openai", model_name="gpt-4o-mini",
-                  autonomy="autonomous")
+    fake_openai.script(
+        [
+            {
+                "text": "Let me compute.",
+                "tool_calls": [{"name": "calculator", "arguments": '{"expression": "6*7"}'}],
+            },
+            {"text": "The answer is 42."},
+        ]
+    )
+    run = new_run(
+        store, "What is 6*7?", model="openai", model_name="gpt-4o-mini", autonomy="autonomous"
+    )
     outcome = Driver(store, run).start().join()
     assert outcome.status == "succeeded" and outcome.result == "The answer is 42."
     second = fake_openai.requests[1]
-    assert second["messages"][-1] == {"role": "tool", "tool_call_id": second["messages"][-2][
-        "tool_calls"][0]["id"], "content": "42"}
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": second["messages"][-2]["tool_calls"][0]["id"],
+        "content": "42",
+    }
     assert [t["function"]["name"] for t in second["tools"]].count("calculator") == 1
     calls = events_of(store, run.id, "model_call")
     assert calls[0].payload["tokens_in"] > 0 and calls[0].payload["model_name"] == "gpt-4o-mini"

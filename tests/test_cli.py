@@ -1,0 +1,164 @@
+"""The command line as a user runs it: a real process, exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import storage
+
+
+def onloop(*args: str, cwd, stdin: str = "", env: dict | None = None, timeout: float = 60):
+    full_env = {**os.environ, "ONLOOP_DEMO_DELAY": "0", **(env or {})}
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL"):
+        if not env or name not in env:
+            full_env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "agent_core", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def test_run_prints_steps_and_exits_zero_on_success(tmp_path):
+    done = onloop("run", "What is 17.5% of 2,340, plus 118?", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "demo model" in done.stdout and "calculator" in done.stdout
+    assert "527.5" in done.stdout and "succeeded" in done.stdout
+    assert (tmp_path / "onloop.db").exists()
+
+
+def test_run_json_and_yes_approves_everything(tmp_path):
+    done = onloop(
+        "run",
+        "Extract the totals of the sample invoices into invoices.csv",
+        "--yes",
+        "--json",
+        "--db",
+        str(tmp_path / "x.db"),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == "succeeded" and "2569.89" in run["result"]
+    kinds = [e["kind"] for e in run["events"]]
+    assert "approval_requested" in kinds and "approval_decided" in kinds
+    decided = next(e for e in run["events"] if e["kind"] == "approval_decided")
+    assert decided["payload"]["decided_by"].endswith("(--yes)")
+
+
+def test_terminal_rejection_with_a_note(tmp_path):
+    # stdin is not a terminal here, so the run waits for a decision from elsewhere: give it one.
+    db = tmp_path / "onloop.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent_core",
+            "run",
+            "Clean up the temporary files in the workspace",
+            "--db",
+            str(db),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "ONLOOP_DEMO_DELAY": "0"},
+    )
+    try:
+        store = storage.open_store(str(db))
+        from tests.run_helpers import wait_for
+
+        wait_for(lambda: storage.count_pending_approvals(store), timeout=30, what="an approval")
+        run_id = storage.list_runs(store)[0].id
+        rejected = onloop(
+            "reject", run_id, "--note", "keep cache.tmp", "--db", str(db), cwd=tmp_path
+        )
+        assert rejected.returncode == 0 and "rejected" in rejected.stdout
+        wait_for(lambda: storage.count_pending_approvals(store), timeout=30, what="a retry")
+        approved = onloop("approve", run_id, "--db", str(db), cwd=tmp_path)
+        assert approved.returncode == 0, approved.stderr
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "waiting for a decision" in out and "succeeded" in out
+    assert (tmp_path / "onloop-workspaces" / run_id / "cache.tmp").exists()
+    assert not (tmp_path / "onloop-workspaces" / run_id / "build.tmp").exists()
+    audit = onloop("audit", "--run", run_id, "--json", "--db", str(db), cwd=tmp_path)
+    rows = json.loads(audit.stdout)
+    assert [r["status"] for r in rows] == ["approved", "rejected"]
+    assert rows[1]["note"] == "keep cache.tmp"
+    store.dispose()
+
+
+def test_failed_run_exits_non_zero_and_show_lists_events(tmp_path):
+    done = onloop(
+        "run",
+        "Wait until the build passes, then report the build status",
+        "--autonomy",
+        "autonomous",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1 and "paused" in done.stdout and "onloop resume" in done.stdout
+    listed = onloop("runs", "--json", cwd=tmp_path)
+    run_id = json.loads(listed.stdout)[0]["id"]
+    shown = onloop("show", run_id[:6], cwd=tmp_path)
+    assert shown.returncode == 0 and "drift (repetition)" in shown.stdout
+    halted = onloop("halt", run_id, cwd=tmp_path)
+    assert halted.returncode == 0 and "halt" in halted.stdout
+    assert json.loads(onloop("show", run_id, "--json", cwd=tmp_path).stdout)["status"] == "halted"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", "   "), "the goal is empty"),
+        (("run", "x", "--model", "gpt"), "unknown model 'gpt'"),
+        (("run", "x", "--model", "openai"), "needs OPENAI_API_KEY"),
+        (("run", "x", "--autonomy", "yolo"), "unknown autonomy 'yolo'"),
+        (("run", "x", "--tools", "calculator,teleport"), "unknown tools: teleport"),
+        (("run", "x", "--max-steps", "0"), "budgets must be positive"),
+        (("show", "nosuchrun"), "no run with id nosuchrun"),
+        (("approve", "nosuchrun"), "no run with id nosuchrun"),
+        (("halt", "nosuchrun"), "no run with id nosuchrun"),
+        (("runs", "--status", "sleepy"), "unknown status 'sleepy'"),
+        (("runs", "--db", "/proc/no/such/dir/x.db"), "cannot open database"),
+        (("run", "x", "--policy", "missing.toml"), "cannot read policy file"),
+    ],
+)
+def test_bad_input_gets_one_line_naming_the_fix(tmp_path, args, expected):
+    done = onloop(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_approve_a_run_that_is_not_waiting(tmp_path):
+    onloop("run", "What is 17.5% of 2,340, plus 118?", cwd=tmp_path)
+    run_id = json.loads(onloop("runs", "--json", cwd=tmp_path).stdout)[0]["id"]
+    done = onloop("approve", run_id, cwd=tmp_path)
+    assert done.returncode == 2 and "is not waiting for approval" in done.stderr
+    resumed = onloop("resume", run_id, cwd=tmp_path)
+    assert (
+        resumed.returncode == 2 and "only paused, interrupted, halted or failed" in resumed.stderr
+    )
+
+
+def test_malformed_policy_is_refused_with_the_line(tmp_path):
+    (tmp_path / "onloop.toml").write_text('[[rules]]\ntool = "x"\naction = "perhaps"\n')
+    done = onloop("run", "What is 2+2?", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "onloop.toml, line 3" in done.stderr and "action" in done.stderr
+    assert not (tmp_path / "onloop.db").exists() or "run " not in done.stdout
