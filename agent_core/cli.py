@@ -23,6 +23,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+from agent_core.cli_policy import policy_app  # noqa: E402
+
+app.add_typer(policy_app, name="policy")
+
 Db = Annotated[
     str | None,
     typer.Option(

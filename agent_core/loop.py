@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_core.conversation import assistant_message, guidance_message, rebuild
+from agent_core.judge import judge_progress
 from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.policy import Policy
@@ -95,9 +96,42 @@ class AgentLoop:
         return self._base_seconds + max(working, 0.0)
 
     def _check_drift(self) -> None:
-        trip = self.monitor.check()
+        trip = self.monitor.check() or self._judge()
         if trip is not None:
             self._trip(trip, self.spec.policy.monitors.action)
+
+    def _judge(self) -> Trip | None:
+        """Every K steps, with a real model, a separate call rates progress toward the goal."""
+        every = self.spec.policy.monitors.judge_every
+        if not every or self.model.provider == "demo" or self.usage.steps % every:
+            return None
+        try:
+            verdict = judge_progress(self.model, self.spec.goal, self.messages, threading.Event())
+        except ModelError as exc:
+            self.port.record("error", {"message": f"progress judge: {exc}", "where": "judge"})
+            return None
+        self.usage.tokens += verdict.tokens_in + verdict.tokens_out
+        self.usage.cost_usd += verdict.cost_usd
+        self.port.add_usage(
+            tokens_in=verdict.tokens_in, tokens_out=verdict.tokens_out, cost_usd=verdict.cost_usd
+        )
+        threshold = self.spec.policy.monitors.judge_threshold
+        self.port.record(
+            "judge",
+            {
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "threshold": threshold,
+                "tokens_in": verdict.tokens_in,
+                "tokens_out": verdict.tokens_out,
+                "cost_usd": verdict.cost_usd,
+            },
+        )
+        if verdict.score < threshold:
+            return Trip(
+                "progress_judge", f"progress {verdict.score:.2f} < {threshold}: {verdict.reason}"
+            )
+        return None
 
     def _trip(self, trip: Trip, action: str) -> None:
         self.port.record(

@@ -50,10 +50,12 @@ def parse_policy(text: str, *, source: str) -> Policy:
     try:
         return Policy.model_validate({**data, "source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = _line_of(text, first["loc"])
-        field = ".".join(str(part) for part in first["loc"])
-        raise PolicyError(f"{source}{where}: {field}: {first['msg']}") from exc
+        problems = []
+        for error in exc.errors()[:3]:
+            where = _line_of(text, error["loc"]).lstrip(", ")
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{where + ': ' if where else ''}{field}: {error['msg']}")
+        raise PolicyError(f"{source}, {'; '.join(problems)}") from exc
 
 
 def _line_of(text: str, loc: tuple) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agent_core.conversation import tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.monitors import RepetitionMonitor
+from agent_core.notify import post_webhook, waiting_message
 from agent_core.policy import PolicyDecision, RunAllowance, decide
 from agent_core.port import HumanDecision, RunPort
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
@@ -275,7 +276,13 @@ class ToolStep:
             "approval_requested",
             {**request, "expires_at": expires.isoformat() if expires else None},
         )
-        return self.port.open_approval(request_seq=seq, expires_at=expires, **request)
+        approval_id = self.port.open_approval(request_seq=seq, expires_at=expires, **request)
+        if self.spec.policy.webhook_url:
+            message = waiting_message(
+                self.spec.run_id, self.spec.goal, request["summary"], verdict.reason
+            )
+            post_webhook(self.spec.policy.webhook_url, message)
+        return approval_id
 
     def _apply_decision(
         self, tool: Tool, arguments: dict, decision: HumanDecision

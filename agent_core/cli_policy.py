@@ -1,0 +1,104 @@
+"""`onloop policy`: show the active rules, test a call against them, write the default file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent_core.policy import decide
+from agent_core.policy_file import DEFAULT_FILE, default_policy_text, load_policy
+from agent_core.tools import ToolError, args_hash, builtin_tools
+
+policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
+PolicyPath = Annotated[
+    str | None, typer.Option("--policy", help="Policy file (default ./onloop.toml).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@policy_app.command("check")
+def check(
+    tool: Annotated[str, typer.Argument(help="Tool name, e.g. delete_files.")],
+    arguments: Annotated[
+        str, typer.Argument(help='Arguments as JSON, e.g. \'{"paths": ["a"]}\'')
+    ] = "{}",
+    autonomy: Annotated[str, typer.Option(help="manual | supervised | autonomous")] = "supervised",
+    policy: PolicyPath = None,
+) -> None:
+    """Print the verdict for one call and the rule (or default) that produced it."""
+    active = load_policy(policy)
+    known = builtin_tools()
+    if tool not in known:
+        raise _fail(f"unknown tool {tool!r}; available: {', '.join(sorted(known))}")
+    try:
+        parsed = json.loads(arguments)
+    except ValueError as exc:
+        raise _fail(
+            f'the arguments are not valid JSON ({exc}); quote them like \'{{"path": "a.txt"}}\''
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise _fail('the arguments must be a JSON object, like \'{"path": "a.txt"}\'')
+    try:
+        parsed = known[tool].validate(parsed)
+    except ToolError as exc:
+        raise _fail(str(exc)) from exc
+    if autonomy not in ("manual", "supervised", "autonomous"):
+        raise _fail(f"unknown autonomy {autonomy!r}; choose manual, supervised or autonomous")
+    verdict = decide(
+        active,
+        tool=tool,
+        risk=known[tool].risk,
+        arguments=parsed,
+        autonomy=autonomy,
+        args_hash=args_hash(parsed),
+    )
+    typer.echo(f"verdict: {verdict.verdict}")
+    typer.echo(f"rule:    {verdict.rule or '(no rule matched: risk and autonomy decide)'}")
+    typer.echo(f"reason:  {verdict.reason}")
+    typer.echo(f"action:  {known[tool].describe(parsed)}  [{known[tool].risk} risk, {autonomy}]")
+    typer.echo(f"policy:  {active.source}")
+
+
+@policy_app.command("show")
+def show(policy: PolicyPath = None) -> None:
+    """List the active rules in order, and the oversight settings."""
+    active = load_policy(policy)
+    typer.echo(f"policy: {active.source}")
+    if not active.rules:
+        typer.echo("no rules: every verdict comes from the tool's risk and the run's autonomy")
+    for index, rule in enumerate(active.rules):
+        args = ", ".join(f"{k}~{v}" for k, v in rule.args.items())
+        typer.echo(
+            f"{index + 1}. {rule.label(index)}: {rule.tool}({args}) -> {rule.action}"
+            f"{' — ' + rule.reason if rule.reason else ''}"
+        )
+    m = active.monitors
+    typer.echo(
+        f"approval timeout: {active.approval_timeout_s or 'none'} · on budget: "
+        f"{active.on_budget} · webhook: {'set' if active.webhook_url else 'none'}"
+    )
+    typer.echo(
+        f"monitors: same call x{m.repeat_same_call}, A-B over {m.alternating_window}, "
+        f"same error x{m.repeat_same_error}, same message x{m.repeat_same_message}, "
+        f"judge every {m.judge_every or '-'} steps -> {m.action}"
+    )
+
+
+@policy_app.command("init")
+def init(
+    path: Annotated[str, typer.Argument(help="Where to write it.")] = DEFAULT_FILE,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the commented default policy to ./onloop.toml to edit."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise _fail(f"{target} exists; pass --force to overwrite it")
+    target.write_text(default_policy_text(), "utf-8")
+    typer.echo(f"wrote {target}; edit it, then check a call with: onloop policy check TOOL 'ARGS'")

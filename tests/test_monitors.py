@@ -1,0 +1,117 @@
+"""Drift monitors: repetition, alternation, same error, same message, budgets, the judge."""
+
+from __future__ import annotations
+
+import threading
+
+from agent_core.judge import judge_progress, parse_score
+from agent_core.models.scripted import ScriptedModel
+from agent_core.monitors import Budget, RepetitionMonitor, Usage, check_budget, normalise_arguments
+from agent_core.policy import MonitorSettings
+
+
+def monitor(polling=()):
+    return RepetitionMonitor(MonitorSettings(), frozenset(polling))
+
+
+def test_same_call_n_times_trips_and_argument_order_does_not_matter():
+    m = monitor()
+    for i in range(3):
+        m.observe_call(
+            "read_file", {"path": "a", "limit": 1} if i % 2 else {"limit": 1, "path": "a"}
+        )
+        assert m.check() is None
+    m.observe_call("read_file", '{"path":  "a", "limit": 1}')
+    trip = m.check()
+    assert trip is not None and trip.monitor == "repetition" and "4 times" in trip.detail
+
+
+def test_different_arguments_do_not_trip():
+    m = monitor()
+    for i in range(10):
+        m.observe_call("read_file", {"path": f"f{i}"})
+        assert m.check() is None
+
+
+def test_polling_tools_are_exempt():
+    m = monitor(polling=["job_status"])
+    for _ in range(10):
+        m.observe_call("job_status", {"id": 1})
+        assert m.check() is None
+
+
+def test_a_b_a_b_over_six_calls_trips():
+    m = monitor()
+    for i in range(5):
+        m.observe_call("read_file" if i % 2 == 0 else "list_files", {"path": "."})
+        assert m.check() is None
+    m.observe_call("list_files", {"path": "."})
+    trip = m.check()
+    assert trip is not None and trip.monitor == "alternation"
+
+
+def test_same_error_three_times_trips_but_successes_in_between_reset_it():
+    m = monitor()
+    m.observe_result(False, "Error: boom")
+    m.observe_result(True, "fine")
+    m.observe_result(False, "Error: boom")
+    m.observe_result(False, "Error: boom")
+    assert m.check() is None
+    m.observe_result(False, "Error:   boom")
+    trip = m.check()
+    assert trip is not None and trip.monitor == "same_error"
+
+
+def test_same_message_three_times_trips():
+    m = monitor()
+    for _ in range(2):
+        m.observe_message("Let me check again.")
+    assert m.check() is None
+    m.observe_message("Let me  check again.")
+    assert m.check().monitor == "same_message"
+
+
+def test_reset_after_a_human_steps_in():
+    m = monitor()
+    for _ in range(4):
+        m.observe_call("x", {})
+    m.reset()
+    assert m.check() is None
+
+
+def test_budgets_each_trip_with_what_was_used():
+    budget = Budget(max_steps=5, max_seconds=60, max_tokens=1000, max_cost_usd=0.5)
+    assert check_budget(budget, Usage(4, 999, 0.49, 59)) is None
+    assert check_budget(budget, Usage(5, 0, 0, 0)).monitor == "budget_steps"
+    assert check_budget(budget, Usage(0, 0, 0, 61)).monitor == "budget_time"
+    assert check_budget(budget, Usage(0, 1000, 0, 0)).monitor == "budget_tokens"
+    trip = check_budget(budget, Usage(0, 0, 0.5, 0))
+    assert trip.monitor == "budget_cost" and "$0.5000" in trip.detail
+
+
+def test_normalised_arguments():
+    assert normalise_arguments({"b": 2, "a": "x  y"}) == normalise_arguments('{"a":"x y","b":2}')
+
+
+def test_judge_reads_json_or_a_bare_number_and_fails_closed():
+    assert parse_score('{"score": 0.8, "reason": "nearly"}') == (0.8, "nearly")
+    assert parse_score("Score: 0.2 — wandering")[0] == 0.2
+    assert parse_score("no idea")[0] == 0.0
+    assert parse_score('{"score": 7}')[0] == 1.0
+
+
+def test_judge_calls_the_model_with_goal_and_recent_steps():
+    model = ScriptedModel([{"text": '{"score": 0.1, "reason": "looping"}', "tokens_in": 9}])
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "g"},
+        {
+            "role": "assistant",
+            "content": "reading",
+            "tool_calls": [{"id": "1", "function": {"name": "read_file", "arguments": "{}"}}],
+        },
+    ]
+    verdict = judge_progress(model, "find the bug", messages, threading.Event())
+    assert verdict.score == 0.1 and verdict.reason == "looping" and verdict.tokens_in == 9
+    sent = model.calls[0]
+    assert "find the bug" in sent[1]["content"] and "read_file" in sent[1]["content"]

@@ -1,0 +1,172 @@
+"""Policy rules: matching, precedence, autonomy defaults, fail-closed, and the policy file."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_core.policy import Policy, Rule, RunAllowance, decide
+from agent_core.policy_file import PolicyError, default_policy_text, load_policy, parse_policy
+
+
+def verdict(policy, tool="write_file", risk="medium", autonomy="supervised", **arguments):
+    return decide(
+        policy, tool=tool, risk=risk, arguments=arguments, autonomy=autonomy, args_hash="h"
+    )
+
+
+@pytest.mark.parametrize(
+    ("autonomy", "risk", "expected"),
+    [
+        ("manual", "low", "ask"),
+        ("manual", "medium", "ask"),
+        ("manual", "high", "ask"),
+        ("supervised", "low", "allow"),
+        ("supervised", "medium", "ask"),
+        ("supervised", "high", "ask"),
+        ("autonomous", "low", "allow"),
+        ("autonomous", "medium", "allow"),
+        ("autonomous", "high", "ask"),
+    ],
+)
+def test_risk_and_autonomy_decide_when_no_rule_matches(autonomy, risk, expected):
+    result = verdict(Policy(), risk=risk, autonomy=autonomy)
+    assert result.verdict == expected and result.rule is None
+    assert result.reason == f"{risk}-risk tool in {autonomy} mode"
+
+
+def test_tool_glob_and_argument_glob_and_regex():
+    policy = Policy(
+        rules=[
+            Rule(tool="write_*", args={"path": "*.md"}, action="allow", name="markdown ok"),
+            Rule(
+                tool="run_shell",
+                args={"command": "re:^git (status|log)"},
+                action="allow",
+                name="read-only git",
+            ),
+        ]
+    )
+    assert verdict(policy, path="notes.md").rule == "markdown ok"
+    assert verdict(policy, path="notes.md").verdict == "allow"
+    assert verdict(policy, path="notes.txt").verdict == "ask"
+    assert verdict(policy, tool="run_shell", risk="high", command="git status").verdict == "allow"
+    assert verdict(policy, tool="run_shell", risk="high", command="git push").verdict == "ask"
+
+
+def test_list_arguments_match_if_any_item_matches():
+    policy = Policy(rules=[Rule(tool="delete_files", args={"paths": "*.py"}, action="deny")])
+    assert (
+        verdict(policy, tool="delete_files", risk="high", paths=["a.tmp", "b.py"]).verdict == "deny"
+    )
+    assert verdict(policy, tool="delete_files", risk="high", paths=["a.tmp"]).verdict == "ask"
+
+
+def test_deny_wins_over_ask_and_ask_over_allow_whatever_the_order():
+    rules = [
+        Rule(tool="*", action="allow", name="allow all"),
+        Rule(tool="write_file", action="ask", name="ask writes"),
+        Rule(tool="write_file", args={"path": "secret*"}, action="deny", name="no secrets"),
+    ]
+    for ordered in (rules, list(reversed(rules))):
+        policy = Policy(rules=ordered)
+        assert verdict(policy, path="secret.txt").rule == "no secrets"
+        assert verdict(policy, path="notes.txt").rule == "ask writes"
+        assert verdict(policy, tool="calculator", risk="low").rule == "allow all"
+
+
+def test_allow_rule_overrides_the_autonomy_default():
+    policy = Policy(rules=[Rule(tool="write_file", action="allow", reason="writes are fine")])
+    result = verdict(policy, autonomy="manual")
+    assert (result.verdict, result.reason) == ("allow", "writes are fine")
+
+
+def test_run_allowance_skips_asking_but_never_a_deny():
+    allowance = RunAllowance(tools=frozenset({"write_file"}))
+    assert (
+        decide(
+            Policy(),
+            tool="write_file",
+            risk="medium",
+            arguments={},
+            autonomy="manual",
+            allowance=allowance,
+        ).verdict
+        == "allow"
+    )
+    deny = Policy(rules=[Rule(tool="write_file", action="deny")])
+    assert (
+        decide(
+            deny,
+            tool="write_file",
+            risk="medium",
+            arguments={},
+            autonomy="manual",
+            allowance=allowance,
+        ).verdict
+        == "deny"
+    )
+    exact = RunAllowance(calls=frozenset({("write_file", "h1")}))
+    assert (
+        decide(
+            Policy(),
+            tool="write_file",
+            risk="medium",
+            arguments={},
+            autonomy="supervised",
+            args_hash="h2",
+            allowance=exact,
+        ).verdict
+        == "ask"
+    )
+
+
+def test_unknown_autonomy_or_risk_and_errors_inside_the_policy_deny():
+    assert verdict(Policy(), autonomy="yolo").verdict == "deny"
+    assert verdict(Policy(), risk="extreme").verdict == "deny"
+
+    class Broken:
+        rules = property(lambda self: 1 / 0)
+
+    result = decide(Broken(), tool="x", risk="low", arguments={}, autonomy="supervised")  # type: ignore[arg-type]
+    assert result.verdict == "deny" and "could not decide" in result.reason
+
+
+def test_the_shipped_default_policy_loads_and_denies_secrets():
+    policy = parse_policy(default_policy_text(), source="defaults")
+    assert verdict(policy, tool="read_file", risk="low", path=".env").verdict == "deny"
+    assert verdict(policy, tool="run_shell", risk="high", command="rm -rf build").verdict == "deny"
+    assert verdict(policy, tool="read_file", risk="low", path="notes.md").verdict == "allow"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[rules]]\ntool = "x"\naction = "perhaps"\n', "line 3: rules.0.action"),
+        (
+            '[[rules]]\ntool = "x"\naction = "deny"\n\n[[rules]]\nactoin = "ask"\n',
+            "line 6: rules.1.actoin: Extra",
+        ),
+        ("on_budget = 'explode'\n", "line 1: on_budget"),
+        ("rules = [\n", "invalid TOML"),
+        ('[[rules]]\naction = "deny"\nargs = { path = "re:(" }\n', "not a valid regex"),
+        ("[monitors]\nrepeat_same_call = 1\n", "monitors.repeat_same_call"),
+    ],
+)
+def test_malformed_policy_names_the_line_and_the_reason(text, expected):
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, source="p.toml")
+    assert str(error.value).startswith("p.toml") and expected in str(error.value)
+
+
+def test_load_policy_prefers_the_path_then_env_then_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_policy().source == "built-in defaults"
+    (tmp_path / "onloop.toml").write_text('on_budget = "halt"\n')
+    assert load_policy().on_budget == "halt"
+    other = tmp_path / "other.toml"
+    other.write_text('on_budget = "fail"\n')
+    monkeypatch.setenv("ONLOOP_POLICY", str(other))
+    assert load_policy().on_budget == "fail"
+    assert load_policy(tmp_path / "onloop.toml").on_budget == "halt"
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy(tmp_path / "missing.toml")
