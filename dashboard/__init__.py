@@ -1,0 +1,1 @@
+"""The Streamlit control room: reads events; writes runs, commands and decisions via storage."""

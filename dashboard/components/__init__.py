@@ -1,0 +1,1 @@
+"""Small pieces shared by the dashboard pages: status badges, event rendering, charts, cards."""

@@ -1,0 +1,212 @@
+"""Figures for the Insights page, one per question, from the rows storage.insights returns."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from storage.models import FINISHED_STATUSES, RUN_STATUSES
+
+# Plotly colour names; outcome colours match the status badges where they can.
+STATUS_COLORS = {
+    "queued": "#9E9E9E",
+    "running": "#4C78A8",
+    "waiting": "#F58518",
+    "paused": "#B279A2",
+    "succeeded": "#54A24B",
+    "failed": "#E45756",
+    "halted": "#9D2E2E",
+    "interrupted": "#ECA82C",
+}
+DECISION_COLORS = {"approved": "#54A24B", "rejected": "#E45756", "expired": "#9E9E9E"}
+VERDICT_COLORS = {"allowed": "#4C78A8", "asked": "#F58518", "denied": "#E45756"}
+ACTION_COLORS = {"pause": "#B279A2", "halt": "#9D2E2E"}
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+DAY_MS = 86_400_000
+BAR_WIDTH_MS = DAY_MS * 0.8  # bars on a date axis are as wide as this many milliseconds
+
+
+def label(text: object) -> str:
+    """Plotly reads a little HTML in labels and hover text: names from events are escaped."""
+    return html.escape(str(text))
+
+
+def _layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
+    figure.update_layout(title=title, height=320, margin=_MARGIN, **extra)
+    return figure
+
+
+def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
+    """Whole days on the x axis, also for a single day (plotly would zoom into milliseconds)."""
+    if not days:
+        return figure
+    first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+    half_day = timedelta(hours=12)
+    edges = [
+        datetime.combine(first, time.min) - half_day,
+        datetime.combine(last, time.min) + half_day,
+    ]
+    figure.update_xaxes(
+        type="date",
+        tickformat="%b %d",
+        range=[edge.isoformat() for edge in edges],
+        dtick=DAY_MS if (last - first).days <= 14 else None,
+    )
+    return figure
+
+
+def runs_by_outcome(rows: list[dict]) -> go.Figure:
+    """Stacked bars: runs created each day, by their status now."""
+    days = sorted({r["day"] for r in rows})
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        counts[r["status"]][r["day"]] = r["runs"]
+    figure = go.Figure()
+    for status in RUN_STATUSES:
+        if status in counts:
+            figure.add_trace(
+                go.Bar(
+                    name=status,
+                    x=days,
+                    y=[counts[status].get(d, 0) for d in days],
+                    marker_color=STATUS_COLORS[status],
+                    width=BAR_WIDTH_MS,
+                )
+            )
+    day_axis(figure, days)
+    return _layout(figure, "Runs per day by outcome", barmode="stack", yaxis_title="runs")
+
+
+def daily_success_rate(rows: list[dict]) -> list[tuple[str, float]]:
+    """(day, succeeded / finished) for days with finished runs."""
+    finished: dict[str, int] = defaultdict(int)
+    succeeded: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r["status"] in FINISHED_STATUSES:
+            finished[r["day"]] += r["runs"]
+            if r["status"] == "succeeded":
+                succeeded[r["day"]] += r["runs"]
+    return [(day, succeeded[day] / finished[day]) for day in sorted(finished)]
+
+
+def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
+    figure = go.Figure(
+        go.Scatter(
+            x=[p[0] for p in points],
+            y=[p[1] for p in points],
+            mode="lines+markers",
+            name="success rate",
+            line_color=STATUS_COLORS["succeeded"],
+        )
+    )
+    day_axis(figure, [p[0] for p in points])
+    return _layout(
+        figure,
+        "Success rate per day (succeeded of finished)",
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+    )
+
+
+def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) -> go.Figure:
+    """Histogram of request-to-decision times with the median and p90 marked."""
+    figure = go.Figure(go.Histogram(x=waits_s, nbinsx=40, marker_color="#4C78A8", name="waits"))
+    figure.add_vline(
+        x=median_s,
+        line_dash="dash",
+        annotation_text=f"median {median_s:.0f} s",
+        annotation_position="top left",  # left of its line, p90 right of its own: no overlap
+    )
+    figure.add_vline(
+        x=p90_s,
+        line_dash="dot",
+        line_color="#E45756",
+        annotation_text=f"p90 {p90_s:.0f} s",
+        annotation_position="top right",
+    )
+    return _layout(
+        figure,
+        "Time from approval request to decision",
+        xaxis_title="seconds",
+        yaxis_title="approvals",
+        showlegend=False,
+    )
+
+
+def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
+    tools = [label(r["tool"]) for r in rows]
+    figure = go.Figure()
+    for decision, color in DECISION_COLORS.items():
+        values = [r[decision] for r in rows]
+        if any(values):
+            figure.add_trace(go.Bar(name=decision, x=tools, y=values, marker_color=color))
+    return _layout(figure, "Approvals and rejections per tool", barmode="group")
+
+
+def usage_figure(rows: list[dict]) -> go.Figure:
+    """Tokens (bars) and cost (line, right axis) per day."""
+    days = [r["day"] for r in rows]
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(
+        go.Bar(
+            name="tokens",
+            x=days,
+            y=[r["tokens"] for r in rows],
+            marker_color="#4C78A8",
+            width=BAR_WIDTH_MS,
+        ),
+        secondary_y=False,
+    )
+    figure.add_trace(
+        go.Scatter(
+            name="cost (USD)",
+            x=days,
+            y=[r["cost_usd"] for r in rows],
+            mode="lines+markers",
+            line_color="#F58518",
+        ),
+        secondary_y=True,
+    )
+    figure.update_yaxes(title_text="tokens", secondary_y=False)
+    figure.update_yaxes(title_text="USD", secondary_y=True)
+    day_axis(figure, days)
+    return _layout(figure, "Tokens and cost per day")
+
+
+def drift_figure(rows: list[dict]) -> go.Figure:
+    totals: dict[str, int] = defaultdict(int)
+    for r in rows:
+        totals[r["monitor"]] += r["stops"]
+    monitors = sorted(totals, key=lambda m: (-totals[m], m))
+    figure = go.Figure()
+    for action in sorted({r["action"] for r in rows}):
+        stops = {r["monitor"]: r["stops"] for r in rows if r["action"] == action}
+        figure.add_trace(
+            go.Bar(
+                name=label(action),
+                x=[label(m) for m in monitors],
+                y=[stops.get(m, 0) for m in monitors],
+                marker_color=ACTION_COLORS.get(action, "#9E9E9E"),
+            )
+        )
+    return _layout(figure, "Drift stops by monitor", barmode="stack", yaxis_title="stops")
+
+
+def tool_usage_figure(rows: list[dict]) -> go.Figure:
+    """Horizontal bars, most used tool on top, split by the policy's verdict."""
+    ordered = list(reversed(rows))
+    figure = go.Figure()
+    for verdict, color in VERDICT_COLORS.items():
+        figure.add_trace(
+            go.Bar(
+                name=verdict,
+                orientation="h",
+                y=[label(r["tool"]) for r in ordered],
+                x=[r[verdict] for r in ordered],
+                marker_color=color,
+            )
+        )
+    return _layout(figure, "Most used tools", barmode="stack", xaxis_title="calls")

@@ -1,0 +1,151 @@
+"""Launch: state a goal, pick a model, an autonomy level, tools and budgets; queue the run."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+import storage
+from agent_core.demo_goals import DEMO_GOALS, DemoGoal
+from agent_core.settings import Settings, load_settings
+from agent_core.tools import builtin_tools
+from dashboard.components.status import AUTONOMY_HELP
+from dashboard.routes import RUN_PAGE
+from dashboard.store import current_user, get_store
+
+MODELS = ("demo", "openai")
+
+
+def use_demo_goal(goal: DemoGoal) -> None:
+    """Button callback: fill the form before its widgets are drawn."""
+    st.session_state["launch_goal"] = goal.goal
+    st.session_state["launch_model"] = "demo"
+
+
+def demo_goal_buttons() -> None:
+    st.caption("Try a demo goal (offline demo model, one click fills the form):")
+    for column, goal in zip(st.columns(3), DEMO_GOALS[:3], strict=False):
+        _demo_button(column, goal)
+    for column, goal in zip(st.columns(3), DEMO_GOALS[3:], strict=False):
+        _demo_button(column, goal)
+
+
+def _demo_button(column: DeltaGenerator, goal: DemoGoal) -> None:
+    column.button(
+        goal.title,
+        key=f"launch_demo_{goal.key}",
+        help=goal.shows,
+        on_click=use_demo_goal,
+        args=(goal,),
+        width="stretch",
+    )
+
+
+def model_choice(settings: Settings) -> tuple[str, str]:
+    """The provider and model name the person picked, warning when OpenAI is not set up here."""
+    labels = {"demo": "Demo model (offline)", "openai": "OpenAI-compatible API"}
+    # The default lives in session state because a demo-goal button also sets this widget.
+    st.session_state.setdefault("launch_model", settings.default_provider)
+    model = st.selectbox("Model", MODELS, format_func=labels.__getitem__, key="launch_model")
+    if model == "demo":
+        return "demo", "demo"
+    if not settings.openai_configured:
+        st.warning(
+            "No OpenAI key or base URL is set for this dashboard. The run will fail unless the "
+            "worker that takes it has OPENAI_API_KEY (or OPENAI_BASE_URL for a local server) "
+            "set; set it and restart `onloop up`, or pick the demo model.",
+            icon=":material/key_off:",
+        )
+    name = st.text_input("Model name", value=settings.openai_model, key="launch_model_name")
+    return "openai", name.strip() or settings.openai_model
+
+
+def tool_choice() -> list[str]:
+    tools = builtin_tools()
+    return st.multiselect(
+        "Tools the agent may use",
+        list(tools),
+        default=list(tools),
+        format_func=lambda name: f"{name} ({tools[name].risk} risk)",
+        key="launch_tools",
+        help="Risk decides which calls ask a human first, given the autonomy level.",
+    )
+
+
+def budgets() -> dict:
+    left, right = st.columns(2)
+    max_steps = left.number_input(
+        "Max steps (model calls)", min_value=1, max_value=10_000, value=30, key="launch_max_steps"
+    )
+    max_minutes = right.number_input(
+        "Max minutes", min_value=0.5, max_value=24 * 60.0, value=10.0, key="launch_max_minutes"
+    )
+    with st.expander("Token and cost budgets (optional)", key="launch_more_budgets"):
+        tokens = st.number_input(
+            "Max tokens (0 = no limit)", min_value=0, value=0, step=1000, key="launch_max_tokens"
+        )
+        cost = st.number_input(
+            "Max cost in USD (0 = no limit)",
+            min_value=0.0,
+            value=0.0,
+            step=0.1,
+            key="launch_max_cost",
+        )
+    return {
+        "max_steps": int(max_steps),
+        "max_seconds": float(max_minutes) * 60.0,
+        "max_tokens": int(tokens) or None,
+        "max_cost_usd": float(cost) or None,
+    }
+
+
+def launch(store: storage.Store, settings: dict) -> None:
+    if not settings["goal"].strip():
+        st.error("The goal is empty: describe what the agent should achieve, or pick a demo goal.")
+        return
+    try:
+        run = storage.create_run(store, created_by=current_user(), **settings)
+    except storage.StoreError as error:
+        st.error(f"The run was not queued: {error}")
+        return
+    st.switch_page(RUN_PAGE, query_params={"run": run.id})
+
+
+def main() -> None:
+    store = get_store()
+    settings = load_settings()
+    st.title("Launch a run")
+    st.caption("State a goal, not a prompt: the agent plans and acts until it is met.")
+    demo_goal_buttons()
+    goal = st.text_area(
+        "Goal",
+        key="launch_goal",
+        height=110,
+        placeholder="e.g. Summarise the files in the workspace into report.md",
+    )
+    model, model_name = model_choice(settings)
+    autonomy = st.radio(
+        "Autonomy",
+        storage.AUTONOMY_LEVELS,
+        index=storage.AUTONOMY_LEVELS.index("supervised"),
+        captions=[AUTONOMY_HELP[level] for level in storage.AUTONOMY_LEVELS],
+        horizontal=True,
+        key="launch_autonomy",
+    )
+    tools = tool_choice()
+    limits = budgets()
+    if st.button("Launch run", type="primary", key="launch_submit", icon=":material/send:"):
+        launch(
+            store,
+            {
+                "goal": goal,
+                "model": model,
+                "model_name": model_name,
+                "autonomy": autonomy,
+                "tools": tools,
+                **limits,
+            },
+        )
+
+
+main()

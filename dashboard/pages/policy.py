@@ -1,0 +1,110 @@
+"""Policy: the rules runs are checked against, the oversight settings, and a tester for one call."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from agent_core.policy import decide
+from agent_core.policy_file import PolicyError, load_policy
+from agent_core.tools import ToolError, args_hash, builtin_tools
+
+st.title("Policy")
+try:
+    policy = load_policy()
+except PolicyError as error:
+    st.error(f"The policy file cannot be used, so nothing runs under it: {error}")
+    st.stop()
+
+st.caption(
+    f"Active policy: {policy.source}. Runs launched here store this policy when a worker "
+    "starts them. Edit onloop.toml (or `onloop policy init` to create it) and restart."
+)
+st.markdown(
+    "Every tool call gets a verdict: **allow** (runs), **ask** (waits for a person) or **deny** "
+    "(refused; the model is told why). When several rules match, deny wins over ask and ask over "
+    "allow. When none matches, the tool's risk and the run's autonomy decide: *manual* asks for "
+    "everything, *supervised* for medium and high risk, *autonomous* for high risk only."
+)
+
+st.subheader("Rules", anchor=False)
+if policy.rules:
+    st.dataframe(
+        [
+            {
+                "#": i + 1,
+                "name": rule.label(i),
+                "tool": rule.tool,
+                "arguments": ", ".join(f"{k} ~ {v}" for k, v in rule.args.items()) or "any",
+                "action": rule.action,
+                "reason": rule.reason,
+            }
+            for i, rule in enumerate(policy.rules)
+        ],
+        hide_index=True,
+        use_container_width=True,
+        key="policy_rules",
+    )
+else:
+    st.info("No rules: every verdict comes from the tool's risk and the run's autonomy.")
+
+m = policy.monitors
+settings = {
+    "approval timeout": f"{policy.approval_timeout_s:.0f} s (then rejected)"
+    if policy.approval_timeout_s
+    else "none (waits for a person)",
+    "when a budget is spent": policy.on_budget,
+    "webhook on waiting": "configured" if policy.webhook_url else "none",
+    "polling tools (exempt from repetition)": ", ".join(policy.polling_tools) or "none",
+    "same call / A-B window / same error / same message": (
+        f"{m.repeat_same_call} / {m.alternating_window} / {m.repeat_same_error} / "
+        f"{m.repeat_same_message}"
+    ),
+    "progress judge": f"every {m.judge_every} steps, below {m.judge_threshold}"
+    if m.judge_every
+    else "off",
+    "a tripped monitor": m.action,
+}
+st.subheader("Oversight settings", anchor=False)
+st.table([{"setting": k, "value": v} for k, v in settings.items()])
+
+st.subheader("Try a call", anchor=False)
+tools = builtin_tools()
+left, right = st.columns([1, 2])
+with left:
+    name = st.selectbox(
+        "Tool",
+        sorted(tools),
+        key="policy_tool",
+        format_func=lambda n: f"{n} ({tools[n].risk} risk)",
+    )
+    autonomy = st.radio(
+        "Autonomy",
+        ["manual", "supervised", "autonomous"],
+        index=1,
+        key="policy_autonomy",
+        horizontal=True,
+    )
+with right:
+    example = {k: v.get("default", "") for k, v in tools[name].parameters["properties"].items()}
+    raw = st.text_area("Arguments (JSON)", value=json.dumps(example), key=f"policy_args_{name}")
+if st.button("Check", key="policy_check", type="primary"):
+    try:
+        arguments = tools[name].validate(json.loads(raw))
+    except (ValueError, ToolError) as error:
+        st.error(f"Fix the arguments first: {error}")
+    else:
+        result = decide(
+            policy,
+            tool=name,
+            risk=tools[name].risk,
+            arguments=arguments,
+            autonomy=autonomy,
+            args_hash=args_hash(arguments),
+        )
+        show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
+        show(f"Verdict: {result.verdict.upper()}")
+        st.text(f"What it would do: {tools[name].describe(arguments)}")
+        st.text(f"Rule: {result.rule or 'no rule matched (risk and autonomy decide)'}")
+        st.text(f"Reason: {result.reason}")
