@@ -100,3 +100,11 @@ def store(tmp_path):
     opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
     yield opened
     opened.dispose()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can screenshot failures."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,133 @@
+"""Real-browser journeys: `onloop up` on a free port, Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import storage
+from tests.run_helpers import wait_for
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def onloop_up(tmp_path):
+    """`onloop up` against a temporary store; stopped with Ctrl-C (SIGINT) afterwards."""
+    port = _free_port()
+    db = tmp_path / "onloop.db"
+    env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.6"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    first = process.stdout.readline() if process.stdout else ""
+    assert first.startswith("onloop is up: http://127.0.0.1:"), first
+    store = storage.open_store(str(db))
+    yield f"http://127.0.0.1:{port}", store
+    process.send_signal(signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and "onloop stopped" in out
+    store.dispose()
+
+
+@pytest.fixture
+def page(request):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        browser.close()
+
+
+def _launch_demo(page, url: str, title: str, autonomy: str | None = None) -> str:
+    page.goto(url)
+    page.get_by_role("button", name=title).click()
+    if autonomy:
+        page.get_by_text(autonomy, exact=True).first.click()
+    page.get_by_role("button", name="Launch run").click()
+    page.wait_for_url(re.compile(r"run=[0-9a-f]+"))
+    return re.search(r"run=([0-9a-f]+)", page.url).group(1)
+
+
+def test_supervised_demo_run_approved_from_the_inbox(onloop_up, page):
+    url, store = onloop_up
+    run_id = _launch_demo(page, url, "Summarise the workspace")
+    # Steps arrive on the run page without a reload.
+    page.get_by_text("list_files").first.wait_for()
+    page.get_by_text("read_file").first.wait_for()
+    wait_for(lambda: storage.count_pending_approvals(store), timeout=60, what="the approval")
+    page.get_by_role("link", name=re.compile("Approvals")).first.click()
+    page.get_by_text(re.compile(r"write \d+ bytes to report\.md")).first.wait_for()
+    page.get_by_role("button", name="Approve", exact=True).first.click()
+    wait_for(
+        lambda: storage.get_run(store, run_id=run_id).status == "succeeded",
+        timeout=60,
+        what="the run to succeed",
+    )
+    page.goto(f"{url}/run?run={run_id}")
+    page.get_by_text("wrote report.md", exact=False).first.wait_for()
+    page.get_by_text("Succeeded", exact=False).first.wait_for()
+    decided = storage.decisions(store, run_id=run_id)
+    assert decided[0].status == "approved" and decided[0].tool == "write_file"
+    workspace = Path(storage.get_run(store, run_id=run_id).workspace)
+    assert (workspace / "report.md").exists()
+
+
+def test_halt_from_the_run_page_stops_further_steps(onloop_up, page):
+    url, store = onloop_up
+    run_id = _launch_demo(page, url, "Wait for a build (drifts on purpose)")
+    page.get_by_text("build_status.txt").first.wait_for()
+    page.get_by_role("button", name="Halt").click()
+    page.get_by_role("button", name="Yes, halt it").click()
+    wait_for(
+        lambda: storage.get_run(store, run_id=run_id).status == "halted",
+        timeout=30,
+        what="the halt",
+    )
+    steps = len(storage.events_after(store, run_id=run_id))
+    page.get_by_text("Halted", exact=False).first.wait_for()
+    time.sleep(2.0)  # a running demo model would have taken about three more steps by now
+    assert len(storage.events_after(store, run_id=run_id)) == steps
+    assert storage.get_run(store, run_id=run_id).status == "halted"
