@@ -33,6 +33,7 @@ PAGES = [
     st.Page(routes.APPROVALS_PAGE, title="Approvals", icon="✋"),
     st.Page(routes.HISTORY_PAGE, title="History", icon="🗂️"),
     st.Page(routes.INSIGHTS_PAGE, title="Insights", icon="📊"),
+    st.Page(routes.POLICY_PAGE, title="Policy", icon="🛡️"),
 ]
 
 

@@ -42,9 +42,9 @@ def open_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[stor
 def route_like_a_running_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let st.navigation route every AppTest run, as it does in a server after its first run.
 
-    dashboard/ has a pages/ folder, so Streamlit starts in its old folder-based page mode until
-    st.navigation runs once and switches it off for the process. AppTest resets that switch
-    before every run, so a switched-to page would run on its own, without the router's sidebar.
+    Streamlit starts in its folder-based page mode until st.navigation runs once and switches
+    it off for the process; AppTest resets that switch before every run, so a switched-to page
+    would run on its own, without the router's sidebar.
     """
     init = PagesManager.__init__
 

@@ -70,7 +70,7 @@ def test_guidance_reaches_the_model_at_the_next_step(store):
     )
     run = new_run(store, "tell the time", model="scripted", autonomy="autonomous")
     driver = Driver(store, run, model).start()
-    wait_for(lambda: storage.get_run(store, run_id=run.id).status == "running", what="running")
+    wait_for(lambda: model.calls, what="the first model call")  # guidance lands after it
     control.guide(store, run_id=run.id, by="ivy", message="use UTC please")
     assert driver.join().status == "succeeded"
     guidance = events_of(store, run.id, "guidance")[0].payload

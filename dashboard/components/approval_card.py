@@ -22,9 +22,9 @@ from dashboard.components.run_link import run_page_link
 from dashboard.store import current_user
 from storage.models import Approval, utcnow
 
-RISK_COLORS: dict[str, BadgeColor] = {"low": "green", "medium": "orange", "high": "red"}
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
 ButtonKind = Literal["primary", "secondary"]
+RISK_COLORS: dict[str, BadgeColor] = {"low": "green", "medium": "orange", "high": "red"}
 NOTICE_SECONDS = 60.0  # how long an outcome stays listed above the cards
 _SCOPES: dict[str, AllowScope] = {
     "approve": None,

@@ -9,7 +9,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from dashboard.components.events import inert
 
-RUN_PAGE = "pages/run.py"  # relative to dashboard/app.py, the router's main script
+RUN_PAGE = "views/run.py"  # relative to dashboard/app.py, the router's main script
 
 
 def run_url(run_id: str) -> str:
@@ -25,7 +25,7 @@ def run_page_link(run_id: str, *, label: str | None = None) -> None:
 def page_link(page: str, *, label: str, query_params: dict[str, str] | None = None) -> None:
     """st.page_link when `page` is registered with the router, else a plain relative link.
 
-    A page script run on its own (AppTest, `streamlit run dashboard/pages/x.py`) has no router,
+    A page script run on its own (AppTest, `streamlit run dashboard/views/x.py`) has no router,
     and st.page_link refuses pages it does not know.
     """
     try:

@@ -153,7 +153,7 @@ def main() -> None:
                 "every run is kept here for review.",
                 icon=":material/history:",
             )
-            page_link("pages/launch.py", label="Go to the Launch page")
+            page_link("views/launch.py", label="Go to the Launch page")
         return
     page = _page_number(total)
     runs = storage.list_runs(store, **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)

@@ -118,7 +118,7 @@ def inbox() -> None:
     _render_batch_result()
     if not pending:
         st.info(EMPTY, icon=":material/inbox:")
-        page_link("pages/launch.py", label="Go to the Launch page")
+        page_link("views/launch.py", label="Go to the Launch page")
         return
     shown = f"the oldest {len(pending)} of {total}" if total > len(pending) else f"{total}"
     st.caption(f"{shown} waiting, oldest first. This list refreshes every 2 seconds.")

@@ -124,7 +124,7 @@ def main() -> None:
             "wait, tokens and cost, drift stops and the tools used will be charted here.",
             icon=":material/insights:",
         )
-        page_link("pages/launch.py", label="Go to the Launch page")
+        page_link("views/launch.py", label="Go to the Launch page")
         return
     period = st.segmented_control(
         "Period (by the day a run was created, UTC)",

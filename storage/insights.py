@@ -1,0 +1,209 @@
+"""Aggregates over the whole history for the Insights page: runs, approvals, usage, drift, tools.
+
+Every function takes `since` (a naive UTC datetime or None for all time) and counts the runs
+created since then, with their approvals and events. Filtering events through their run keeps the
+queries on indexes (runs.created_at, then events' unique (run_id, seq)) instead of scanning every
+event, which matters at millions of events. Results are plain lists of dicts, ready for a chart.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, literal, select
+
+from storage.engine import Store, reading
+from storage.models import FINISHED_STATUSES, Approval, Event, Run, table_of
+
+_runs = table_of(Run)
+_events = table_of(Event)
+_approvals = table_of(Approval)
+DECIDED_BY_PEOPLE = ("approved", "rejected")
+LATENCY_SAMPLE = 20_000  # the most recent decisions used for the latency figures
+
+
+def _day(column: Any) -> Any:
+    return func.date(column)  # 'YYYY-MM-DD' on SQLite; a DATE on PostgreSQL
+
+
+def _day_text(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def _since_runs(query: Select, since: datetime | None) -> Select:
+    return query if since is None else query.where(_runs.c.created_at >= since)
+
+
+def runs_per_day(store: Store, *, since: datetime | None = None) -> list[dict]:
+    """[{"day", "status", "runs"}] for each day (of created_at) and final or current status."""
+    day = _day(_runs.c.created_at).label("day")
+    query = _since_runs(
+        select(day, _runs.c.status, func.count().label("runs")).group_by(day, _runs.c.status), since
+    ).order_by(day)
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    return [{"day": _day_text(r.day), "status": r.status, "runs": r.runs} for r in rows]
+
+
+def success_rate(store: Store, *, since: datetime | None = None) -> dict:
+    """{"finished", "succeeded", "rate"}: succeeded / finished (None when nothing finished)."""
+    succeeded = func.sum(case((_runs.c.status == "succeeded", 1), else_=0))
+    query = _since_runs(
+        select(func.count().label("finished"), succeeded.label("succeeded")).where(
+            _runs.c.status.in_(FINISHED_STATUSES)
+        ),
+        since,
+    )
+    with reading(store) as conn:
+        row = conn.execute(query).one()
+    finished, won = row.finished or 0, row.succeeded or 0
+    return {"finished": finished, "succeeded": won, "rate": won / finished if finished else None}
+
+
+def _wait_seconds(dialect: str) -> Any:
+    if dialect == "sqlite":
+        days = func.julianday(_approvals.c.decided_at) - func.julianday(_approvals.c.requested_at)
+        return days * 86_400.0
+    return func.extract("epoch", _approvals.c.decided_at - _approvals.c.requested_at)
+
+
+def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
+    """{"decided", "median_s", "p90_s", "waits_s"}: request-to-decision time of human decisions.
+
+    Expired approvals are left out (nobody answered). Figures cover the latest LATENCY_SAMPLE.
+    """
+    waits = _wait_seconds(store.engine.dialect.name).label("wait")
+    query = (
+        select(waits)
+        .where(_approvals.c.status.in_(DECIDED_BY_PEOPLE), _approvals.c.decided_at.is_not(None))
+        .order_by(_approvals.c.requested_at.desc())
+        .limit(LATENCY_SAMPLE)
+    )
+    if since is not None:
+        query = query.where(_approvals.c.requested_at >= since)
+    with reading(store) as conn:
+        seconds = [max(0.0, float(w)) for w in conn.scalars(query) if w is not None]
+    return {
+        "decided": len(seconds),
+        "median_s": statistics.median(seconds) if seconds else None,
+        "p90_s": _percentile(seconds, 0.9),
+        "waits_s": seconds,
+    }
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with `fraction` of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
+
+
+def decisions_per_tool(store: Store, *, since: datetime | None = None) -> list[dict]:
+    """[{"tool", "approved", "rejected", "expired"}] of decided approvals, most decided first."""
+    counts = {
+        status: func.sum(case((_approvals.c.status == status, 1), else_=0)).label(status)
+        for status in ("approved", "rejected", "expired")
+    }
+    query = (
+        select(_approvals.c.tool, *counts.values())
+        .where(_approvals.c.status != "pending")
+        .group_by(_approvals.c.tool)
+    )
+    if since is not None:
+        query = query.where(_approvals.c.requested_at >= since)
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    result = [{"tool": r.tool, **{s: int(getattr(r, s) or 0) for s in counts}} for r in rows]
+    return sorted(
+        result, key=lambda r: (-(r["approved"] + r["rejected"] + r["expired"]), r["tool"])
+    )
+
+
+def usage_per_day(store: Store, *, since: datetime | None = None) -> list[dict]:
+    """[{"day", "runs", "tokens_in", "tokens_out", "tokens", "cost_usd"}] by created day."""
+    day = _day(_runs.c.created_at).label("day")
+    query = _since_runs(
+        select(
+            day,
+            func.count().label("runs"),
+            func.coalesce(func.sum(_runs.c.tokens_in), 0).label("tokens_in"),
+            func.coalesce(func.sum(_runs.c.tokens_out), 0).label("tokens_out"),
+            func.coalesce(func.sum(_runs.c.cost_usd), 0.0).label("cost_usd"),
+        ).group_by(day),
+        since,
+    ).order_by(day)
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "day": _day_text(r.day),
+            "runs": r.runs,
+            "tokens_in": int(r.tokens_in),
+            "tokens_out": int(r.tokens_out),
+            "tokens": int(r.tokens_in) + int(r.tokens_out),
+            "cost_usd": float(r.cost_usd),
+        }
+        for r in rows
+    ]
+
+
+def _events_of_kind(kind: str, since: datetime | None, *columns: Any) -> Select:
+    query = select(*columns).where(_events.c.kind == kind)
+    if since is None:
+        return query
+    # Through the runs: created_at is indexed and each run's events are one index range.
+    return query.join(_runs, _runs.c.id == _events.c.run_id).where(_runs.c.created_at >= since)
+
+
+def drift_stops_by_monitor(store: Store, *, since: datetime | None = None) -> list[dict]:
+    """[{"monitor", "action", "stops"}] from 'drift' events, most stops first."""
+    monitor = func.coalesce(_events.c.payload["monitor"].as_string(), literal("unknown"))
+    action = func.coalesce(_events.c.payload["action"].as_string(), literal("unknown"))
+    query = _events_of_kind(
+        "drift", since, monitor.label("monitor"), action.label("action"), func.count().label("n")
+    ).group_by(monitor, action)
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    result = [{"monitor": r.monitor, "action": r.action, "stops": r.n} for r in rows]
+    return sorted(result, key=lambda r: (-r["stops"], r["monitor"], r["action"]))
+
+
+def tool_usage(store: Store, *, since: datetime | None = None, limit: int = 15) -> list[dict]:
+    """[{"tool", "calls", "allowed", "asked", "denied"}] from tool_call events, most first."""
+    tool = func.coalesce(_events.c.payload["tool"].as_string(), literal("unknown"))
+    verdict = _events.c.payload["verdict"].as_string()
+    counts = {
+        name: func.sum(case((verdict == value, 1), else_=0)).label(name)
+        for name, value in (("allowed", "allow"), ("asked", "ask"), ("denied", "deny"))
+    }
+    calls = func.count().label("calls")
+    query = (
+        _events_of_kind("tool_call", since, tool.label("tool"), calls, *counts.values())
+        .group_by(tool)
+        .order_by(calls.desc(), tool)
+        .limit(limit)
+    )
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    return [
+        {"tool": r.tool, "calls": r.calls, **{name: int(getattr(r, name) or 0) for name in counts}}
+        for r in rows
+    ]
+
+
+def has_history(store: Store) -> bool:
+    """True once any run exists (the Insights page shows its empty state otherwise)."""
+    with reading(store) as conn:
+        return conn.execute(select(_runs.c.id).limit(1)).first() is not None
+
+
+def models_in_use(store: Store) -> list[str]:
+    """Every provider and model name that runs used, sorted (the History page's model filter)."""
+    query = select(_runs.c.model, _runs.c.model_name).distinct()
+    with reading(store) as conn:
+        rows = conn.execute(query).all()
+    return sorted({name for row in rows for name in row if name})

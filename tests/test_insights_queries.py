@@ -1,0 +1,177 @@
+"""storage.insights on a small hand-made history, where every number can be counted by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+import storage
+from storage import insights
+from tests import dashboard_seed as seed
+
+DAY1 = datetime(2025, 5, 1, 9, 0)
+DAY2 = datetime(2025, 5, 2, 15, 30)
+OLD = datetime(2024, 1, 1, 12, 0)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    yield from seed.open_test_store(tmp_path, monkeypatch)
+
+
+def set_times(store, approval, *, asked: datetime, waited_s: float | None) -> None:
+    table = storage.Approval.__table__
+    decided = None if waited_s is None else asked + timedelta(seconds=waited_s)
+    with store.engine.begin() as conn:
+        conn.execute(
+            table.update()
+            .where(table.c.id == approval.id)
+            .values(requested_at=asked, decided_at=decided)
+        )
+
+
+@pytest.fixture
+def history(store):
+    """Day 1: 2 succeeded, 1 failed, 1 running. Day 2: 1 succeeded, 1 halted. Old: 1 failed."""
+    runs = {
+        "a": seed.make_run(store, created_at=DAY1, tokens_in=100, tokens_out=10, cost_usd=0.5),
+        "b": seed.make_run(store, created_at=DAY1, tokens_in=200, tokens_out=20, cost_usd=0.25),
+        "c": seed.make_run(store, created_at=DAY1, status="failed", tokens_in=1, cost_usd=0.0),
+        "d": seed.make_run(store, created_at=DAY1, status="running"),
+        "e": seed.make_run(store, created_at=DAY2, tokens_in=50, tokens_out=5, cost_usd=0.125),
+        "f": seed.make_run(store, created_at=DAY2, status="halted"),
+        "old": seed.make_run(store, created_at=OLD, status="failed", tokens_in=7, cost_usd=1.0),
+    }
+    return runs
+
+
+def test_runs_per_day_by_status(store, history):
+    rows = insights.runs_per_day(store, since=datetime(2025, 1, 1))
+    assert sorted((r["day"], r["status"], r["runs"]) for r in rows) == [
+        ("2025-05-01", "failed", 1),
+        ("2025-05-01", "running", 1),
+        ("2025-05-01", "succeeded", 2),
+        ("2025-05-02", "halted", 1),
+        ("2025-05-02", "succeeded", 1),
+    ]
+    every_day = {r["day"] for r in insights.runs_per_day(store)}
+    assert every_day == {"2024-01-01", "2025-05-01", "2025-05-02"}
+
+
+def test_success_rate_counts_only_finished_runs(store, history):
+    assert insights.success_rate(store) == {"finished": 6, "succeeded": 3, "rate": 0.5}
+    recent = insights.success_rate(store, since=datetime(2025, 1, 1))
+    assert recent == {"finished": 5, "succeeded": 3, "rate": 0.6}
+    assert insights.success_rate(store, since=datetime(2030, 1, 1))["rate"] is None
+
+
+def test_usage_per_day_sums_tokens_and_cost(store, history):
+    rows = insights.usage_per_day(store, since=datetime(2025, 1, 1))
+    assert rows == [
+        {"day": "2025-05-01", "runs": 4, "tokens_in": 301, "tokens_out": 30, "tokens": 331,
+         "cost_usd": 0.75},
+        {"day": "2025-05-02", "runs": 2, "tokens_in": 50, "tokens_out": 5, "tokens": 55,
+         "cost_usd": 0.125},
+    ]  # fmt: skip
+    assert insights.usage_per_day(store)[0]["cost_usd"] == 1.0
+
+
+def test_approval_latency_median_and_p90_of_human_decisions(store, history):
+    run = history["a"]
+    waits = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    for i, wait in enumerate(waits):
+        approval = seed.make_approval(store, run)
+        decision = "approved" if i % 2 else "rejected"
+        storage.decide_approval(store, approval_id=approval.id, decision=decision, decided_by="x")
+        set_times(store, approval, asked=DAY1 + timedelta(minutes=i), waited_s=wait)
+    expired = seed.make_approval(store, run)
+    storage.decide_approval(store, approval_id=expired.id, decision="expired", decided_by="system")
+    set_times(store, expired, asked=DAY1, waited_s=5000)  # nobody answered: not a latency
+    seed.make_approval(store, run)  # still pending
+    result = insights.approval_latency(store)
+    assert result["decided"] == 10
+    assert result["median_s"] == pytest.approx(55.0, abs=0.01)
+    assert result["p90_s"] == pytest.approx(90.0, abs=0.01)
+    assert sorted(result["waits_s"]) == pytest.approx(waits, abs=0.01)
+    later = insights.approval_latency(store, since=DAY1 + timedelta(minutes=5))
+    assert later["decided"] == 5 and later["median_s"] == pytest.approx(80.0, abs=0.01)
+
+
+def test_approval_latency_with_no_decisions(store, history):
+    assert insights.approval_latency(store) == {
+        "decided": 0, "median_s": None, "p90_s": None, "waits_s": []
+    }  # fmt: skip
+
+
+def test_decisions_per_tool(store, history):
+    run = history["b"]
+    plan = [("delete_files", "approved"), ("delete_files", "rejected"),
+            ("delete_files", "rejected"), ("write_file", "approved"),
+            ("run_shell", "expired"), ("run_shell", "pending")]  # fmt: skip
+    for tool, decision in plan:
+        approval = seed.make_approval(store, run, tool=tool, arguments={"x": tool})
+        if decision != "pending":
+            storage.decide_approval(
+                store, approval_id=approval.id, decision=decision, decided_by="x"
+            )
+    assert insights.decisions_per_tool(store) == [
+        {"tool": "delete_files", "approved": 1, "rejected": 2, "expired": 0},
+        {"tool": "run_shell", "approved": 0, "rejected": 0, "expired": 1},
+        {"tool": "write_file", "approved": 1, "rejected": 0, "expired": 0},
+    ]
+
+
+def drift(monitor: str, action: str) -> tuple[str, dict]:
+    return "drift", {"monitor": monitor, "detail": "tripped", "action": action}
+
+
+def call(tool: str, verdict: str) -> tuple[str, dict]:
+    return "tool_call", {"tool": tool, "verdict": verdict, "arguments": {}}
+
+
+def test_drift_stops_and_tool_usage_from_events(store, history):
+    seed.add_events(
+        store,
+        history["a"],
+        [drift("repetition", "pause"), call("read_file", "allow"), call("read_file", "allow"),
+         call("write_file", "ask")],
+    )  # fmt: skip
+    seed.add_events(
+        store,
+        history["e"],
+        [drift("repetition", "pause"), drift("budget", "halt"), call("read_file", "allow"),
+         call("run_shell", "deny")],
+    )  # fmt: skip
+    seed.add_events(store, history["old"], [drift("budget", "halt"), call("calculator", "allow")])
+    assert insights.drift_stops_by_monitor(store) == [
+        {"monitor": "budget", "action": "halt", "stops": 2},
+        {"monitor": "repetition", "action": "pause", "stops": 2},
+    ]
+    recent = insights.drift_stops_by_monitor(store, since=datetime(2025, 1, 1))
+    assert recent[0] == {"monitor": "repetition", "action": "pause", "stops": 2}
+    assert recent[1] == {"monitor": "budget", "action": "halt", "stops": 1}
+    assert insights.tool_usage(store, since=datetime(2025, 1, 1)) == [
+        {"tool": "read_file", "calls": 3, "allowed": 3, "asked": 0, "denied": 0},
+        {"tool": "run_shell", "calls": 1, "allowed": 0, "asked": 0, "denied": 1},
+        {"tool": "write_file", "calls": 1, "allowed": 0, "asked": 1, "denied": 0},
+    ]
+    assert [r["tool"] for r in insights.tool_usage(store, limit=2)] == ["read_file", "calculator"]
+
+
+def test_models_in_use_and_has_history(store):
+    assert insights.has_history(store) is False
+    assert insights.models_in_use(store) == []
+    seed.make_run(store, model="openai", model_name="gpt-4o-mini")
+    seed.make_run(store, model="demo", model_name="demo")
+    assert insights.has_history(store) is True
+    assert insights.models_in_use(store) == ["demo", "gpt-4o-mini", "openai"]
+
+
+def test_an_empty_store_gives_empty_figures(store):
+    assert insights.runs_per_day(store) == []
+    assert insights.usage_per_day(store) == []
+    assert insights.decisions_per_tool(store) == []
+    assert insights.drift_stops_by_monitor(store) == []
+    assert insights.tool_usage(store) == []
+    assert insights.success_rate(store) == {"finished": 0, "succeeded": 0, "rate": None}
