@@ -19,6 +19,7 @@ import streamlit as st  # noqa: E402
 import storage  # noqa: E402
 from agent_core.settings import load_settings  # noqa: E402
 from dashboard import routes  # noqa: E402
+from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
 SIDEBAR_REFRESH_SECONDS = 3.0
@@ -41,6 +42,7 @@ PAGES = [
 def sidebar_status(store: storage.Store) -> None:
     """Pending approvals, refreshed on its own so a new request shows up on any page."""
     count = storage.count_pending_approvals(store)
+    announce_new_approvals(store, count)  # a toast on whatever page is open
     st.metric(
         "Pending approvals",
         count,

@@ -185,13 +185,16 @@ def test_batch_reject_reports_each_failure(store):
     assert any(f"approval {second.id}" in w and "already approved by bob" in w for w in warnings)
 
 
-def test_a_new_approval_pops_up_a_toast(store):
+def test_a_new_approval_pops_up_a_toast_on_any_page(store, monkeypatch):
+    from tests.dashboard_fixtures import app_at, route_like_a_running_server
+
+    route_like_a_running_server(monkeypatch)
     run = seed.make_run(store, status="waiting")
     seed.make_approval(store, run)
-    at = inbox()
+    at = app_at("views/history.py")
     assert not at.toast  # the first look lists them; nothing is new yet
     seed.make_approval(store, run, summary="write 9 characters to report.md")
-    at.run()  # what run_every=2 does in a browser
+    at.run()  # what the sidebar's run_every does in a browser
     (toast,) = at.toast
     assert f"Run {run.id} is waiting for approval" in toast.value
     assert "report" in toast.value

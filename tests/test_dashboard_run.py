@@ -249,3 +249,18 @@ def test_timeline_segments_and_usage_from_events(store):
     assert segments[0].seconds == pytest.approx(0.4)
     assert segments[-1].seconds == pytest.approx(30.0)
     assert usage_by_step(events) == [(1, 150, 0.0012), (2, 400, pytest.approx(0.0032))]
+
+
+def test_the_audit_section_lists_each_decision_with_who_and_the_hash(store):
+    run = make_run(store, "waiting")
+    approval = request_approval(store, run.id)
+    at = open_run(run.id)
+    assert at.expander(key=f"run_audit_{run.id}").label == "Decisions (audit): 0"
+    at.text_input(key=f"run-{run.id}-approval-{approval.id}-note").input("fine by me")
+    at.button(key=f"run-{run.id}-approval-{approval.id}-approve").click().run()
+    at.run()
+    assert at.expander(key=f"run_audit_{run.id}").label == "Decisions (audit): 1"
+    table = at.dataframe[-1].value
+    row = table.iloc[0]
+    assert (row["decision"], row["note"]) == ("approved", "fine by me")
+    assert row["by"] and row["arguments sha256"] == approval.args_hash[:16]

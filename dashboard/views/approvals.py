@@ -28,26 +28,6 @@ def _select_key(approval_id: int | None) -> str:
     return f"{KEY}-select-{approval_id}"
 
 
-def _announce_new(pending: list[storage.Approval], total: int) -> None:
-    """Toast the approvals that arrived since the last refresh (none on the first one)."""
-    seen: set[int] | None = st.session_state.get(f"{KEY}-seen")
-    last_total = st.session_state.get(f"{KEY}-last-total", total)
-    st.session_state[f"{KEY}-seen"] = (seen or set()) | {a.id for a in pending}
-    st.session_state[f"{KEY}-last-total"] = total
-    if seen is None or total <= last_total:
-        return
-    new = [a for a in pending if a.id not in seen][:TOASTS_PER_REFRESH]
-    for approval in new:
-        summary = approval.summary or f"call {approval.tool}"
-        st.toast(
-            f"Run {inert(approval.run_id)} is waiting for approval: {inert(summary, limit=160)}",
-            icon=":material/front_hand:",
-        )
-    unnamed = total - last_total - len(new)  # beyond the cards shown, or past the toast limit
-    if unnamed > 0:
-        st.toast(f"{unnamed} more approvals are waiting.", icon=":material/front_hand:")
-
-
 def _decide_selected(store: storage.Store, ids: list[int], decision: Decision) -> None:
     """Batch callback: decide every selected approval; keep the per-item failures to show."""
     note = (st.session_state.get(f"{KEY}-batch-note") or "").strip() or None
@@ -113,7 +93,6 @@ def inbox() -> None:
     store = get_store()
     pending = storage.pending_approvals(store, limit=st.session_state.get(SHOWN_KEY, SHOWN))
     total = storage.count_pending_approvals(store)
-    _announce_new(pending, total)
     render_decision_notices(key_prefix=KEY)
     _render_batch_result()
     if not pending:

@@ -14,6 +14,7 @@ import streamlit as st
 
 import storage
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
+from dashboard.components.audit import render_audit
 from dashboard.components.charts import render_run_charts
 from dashboard.components.event_feed import Feed, load_feed, render_feed
 from dashboard.components.events import inert
@@ -158,6 +159,7 @@ def main() -> None:
         render_approval_card(store, approval, key_prefix=f"run-{run.id}")
     view = live_run_view if run.status in storage.ACTIVE_STATUSES else still_run_view
     view(store, run.id, (run.status, tuple(a.id for a in approvals)))
+    render_audit(store, run.id)
 
 
 main()

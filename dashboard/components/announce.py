@@ -1,0 +1,34 @@
+"""A toast on any page when runs start waiting for a person (the sidebar calls it every refresh)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import storage
+from dashboard.components.events import inert
+
+KEY = "announce"
+TOASTS_PER_REFRESH = 3
+
+
+def announce_new_approvals(store: storage.Store, total: int) -> None:
+    """Toast the approvals that arrived since the last refresh (none on the first one)."""
+    seen: set[int] | None = st.session_state.get(f"{KEY}-seen")
+    last_total = st.session_state.get(f"{KEY}-last-total", total)
+    st.session_state[f"{KEY}-last-total"] = total
+    if seen is not None and total <= last_total:
+        return
+    pending = storage.pending_approvals(store, limit=200)
+    st.session_state[f"{KEY}-seen"] = (seen or set()) | {a.id for a in pending}
+    if seen is None:
+        return
+    new = [a for a in pending if a.id not in seen]
+    for approval in new[:TOASTS_PER_REFRESH]:
+        summary = approval.summary or f"call {approval.tool}"
+        st.toast(
+            f"Run {inert(approval.run_id)} is waiting for approval: {inert(summary, limit=160)}",
+            icon="✋",
+        )
+    unnamed = total - last_total - len(new[:TOASTS_PER_REFRESH])
+    if unnamed > 0:
+        st.toast(f"{unnamed} more approvals are waiting.", icon="✋")
