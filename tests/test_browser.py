@@ -82,8 +82,12 @@ def page(request):
 
 
 def _launch_demo(page, url: str, title: str, autonomy: str | None = None) -> str:
+    from playwright.sync_api import expect
+
     page.goto(url)
     page.get_by_role("button", name=title).click()
+    # The click reruns the script, which fills the goal; launch only once it shows.
+    expect(page.get_by_label("Goal")).not_to_have_value("")
     if autonomy:
         page.get_by_text(autonomy, exact=True).first.click()
     page.get_by_role("button", name="Launch run").click()
