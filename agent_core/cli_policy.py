@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agent_core.policy import decide
+from agent_core.policy_check import CallCheckError, check_call
 from agent_core.policy_file import DEFAULT_FILE, default_policy_text, load_policy
-from agent_core.tools import ToolError, args_hash, builtin_tools
 
 policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
 PolicyPath = Annotated[
@@ -34,35 +32,15 @@ def check(
 ) -> None:
     """Print the verdict for one call and the rule (or default) that produced it."""
     active = load_policy(policy)
-    known = builtin_tools()
-    if tool not in known:
-        raise _fail(f"unknown tool {tool!r}; available: {', '.join(sorted(known))}")
     try:
-        parsed = json.loads(arguments)
-    except ValueError as exc:
-        raise _fail(
-            f'the arguments are not valid JSON ({exc}); quote them like \'{{"path": "a.txt"}}\''
-        ) from exc
-    if not isinstance(parsed, dict):
-        raise _fail('the arguments must be a JSON object, like \'{"path": "a.txt"}\'')
-    try:
-        parsed = known[tool].validate(parsed)
-    except ToolError as exc:
+        checked = check_call(active, tool_name=tool, arguments_json=arguments, autonomy=autonomy)
+    except CallCheckError as exc:
         raise _fail(str(exc)) from exc
-    if autonomy not in ("manual", "supervised", "autonomous"):
-        raise _fail(f"unknown autonomy {autonomy!r}; choose manual, supervised or autonomous")
-    verdict = decide(
-        active,
-        tool=tool,
-        risk=known[tool].risk,
-        arguments=parsed,
-        autonomy=autonomy,
-        args_hash=args_hash(parsed),
-    )
+    verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
     typer.echo(f"rule:    {verdict.rule or '(no rule matched: risk and autonomy decide)'}")
     typer.echo(f"reason:  {verdict.reason}")
-    typer.echo(f"action:  {known[tool].describe(parsed)}  [{known[tool].risk} risk, {autonomy}]")
+    typer.echo(f"action:  {checked.description}  [{checked.tool.risk} risk, {autonomy}]")
     typer.echo(f"policy:  {active.source}")
 
 

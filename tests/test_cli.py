@@ -162,3 +162,35 @@ def test_malformed_policy_is_refused_with_the_line(tmp_path):
     assert done.returncode == 2
     assert "onloop.toml, line 3" in done.stderr and "action" in done.stderr
     assert not (tmp_path / "onloop.db").exists() or "run " not in done.stdout
+
+
+def test_policy_check_prints_the_verdict_and_the_rule(tmp_path):
+    done = onloop("policy", "check", "read_file", '{"path": ".env"}', cwd=tmp_path)
+    assert done.returncode == 0
+    assert "verdict: deny" in done.stdout and "never touch secrets" in done.stdout
+    asked = onloop(
+        "policy",
+        "check",
+        "delete_files",
+        '{"paths": ["a.tmp", "b.tmp"]}',
+        "--autonomy",
+        "autonomous",
+        cwd=tmp_path,
+    )
+    assert "verdict: ask" in asked.stdout and "delete 2 files: a.tmp, b.tmp" in asked.stdout
+    for args, expected in [
+        (("nope",), "unknown tool 'nope'"),
+        (("read_file", "[1]"), "must be a JSON object"),
+        (("read_file", "{}"), "'path' is required"),
+    ]:
+        bad = onloop("policy", "check", *args, cwd=tmp_path)
+        assert bad.returncode == 2 and expected in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_policy_init_writes_the_default_file_once(tmp_path):
+    assert onloop("policy", "init", cwd=tmp_path).returncode == 0
+    assert "[[rules]]" in (tmp_path / "onloop.toml").read_text()
+    again = onloop("policy", "init", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    shown = onloop("policy", "show", cwd=tmp_path)
+    assert "onloop.toml" in shown.stdout and "never touch secrets" in shown.stdout

@@ -6,9 +6,9 @@ import json
 
 import streamlit as st
 
-from agent_core.policy import decide
+from agent_core.policy_check import CallCheckError, check_call
 from agent_core.policy_file import PolicyError, load_policy
-from agent_core.tools import ToolError, args_hash, builtin_tools
+from agent_core.tools import builtin_tools
 
 st.title("Policy")
 try:
@@ -91,20 +91,13 @@ with right:
     raw = st.text_area("Arguments (JSON)", value=json.dumps(example), key=f"policy_args_{name}")
 if st.button("Check", key="policy_check", type="primary"):
     try:
-        arguments = tools[name].validate(json.loads(raw))
-    except (ValueError, ToolError) as error:
+        checked = check_call(policy, tool_name=name, arguments_json=raw, autonomy=autonomy)
+    except CallCheckError as error:
         st.error(f"Fix the arguments first: {error}")
     else:
-        result = decide(
-            policy,
-            tool=name,
-            risk=tools[name].risk,
-            arguments=arguments,
-            autonomy=autonomy,
-            args_hash=args_hash(arguments),
-        )
+        result = checked.decision
         show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
         show(f"Verdict: {result.verdict.upper()}")
-        st.text(f"What it would do: {tools[name].describe(arguments)}")
+        st.text(f"What it would do: {checked.description}")
         st.text(f"Rule: {result.rule or 'no rule matched (risk and autonomy decide)'}")
         st.text(f"Reason: {result.reason}")

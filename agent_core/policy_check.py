@@ -1,0 +1,48 @@
+"""Try one call against a policy without running it: for `onloop policy check` and the Policy page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent_core.decisions import DecisionError, parse_edited_arguments
+from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, decide
+from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
+
+
+class CallCheckError(Exception):
+    """The call to check is malformed; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class CallCheck:
+    tool: Tool
+    arguments: dict
+    decision: PolicyDecision
+
+    @property
+    def description(self) -> str:
+        return self.tool.describe(self.arguments)
+
+
+def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy: str) -> CallCheck:
+    tools = builtin_tools()
+    tool = tools.get(tool_name)
+    if tool is None:
+        raise CallCheckError(f"unknown tool {tool_name!r}; available: {', '.join(sorted(tools))}")
+    if autonomy not in ASKS_FOR:
+        raise CallCheckError(
+            f"unknown autonomy {autonomy!r}; choose manual, supervised or autonomous"
+        )
+    try:
+        arguments = tool.validate(parse_edited_arguments(arguments_json))
+    except (DecisionError, ToolError) as exc:
+        raise CallCheckError(str(exc).replace("the edited arguments", "the arguments")) from exc
+    decision = decide(
+        policy,
+        tool=tool.name,
+        risk=tool.risk,
+        arguments=arguments,
+        autonomy=autonomy,
+        args_hash=args_hash(arguments),
+    )
+    return CallCheck(tool, arguments, decision)
