@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
 from storage import insights  # noqa: E402
+from storage.models import tool_fields  # noqa: E402
+from storage.schema import rebuild_tool_call_counts  # noqa: E402
 
 QUERY_TARGET_MS = 50.0
 PAGE_TARGET_MS = 300.0
@@ -61,13 +63,14 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")  # how SQLAlchemy stores DATETIME on SQLite
 
 
-def _event_kinds() -> list[tuple[str, str]]:
-    """The (kind, payload JSON) variants events cycle through: encoded once, reused by every run."""
+def _event_kinds() -> list[tuple[str, str, str | None, str | None]]:
+    """The (kind, payload JSON, tool, verdict) variants events cycle through: encoded once, reused
+    by every run; tool and verdict are the columns append_event fills from the payload."""
     variants = []
     for tool in TOOLS:
         for kind, payload in CYCLE:
             text = json.dumps(payload).replace('"TOOL"', json.dumps(tool))
-            variants.append((kind, text))
+            variants.append((kind, text, *tool_fields(kind, json.loads(text))))
     return variants
 
 
@@ -113,12 +116,13 @@ def _event_rows(runs: int, counts: list[int], start: datetime) -> Iterator[tuple
         cycle = itertools.cycle(variants[(i % len(TOOLS)) * 3 :] + variants)
         for seq in range(1, counts[i] + 1):
             if seq == 1:
-                kind, payload = "status", status_payload
+                kind, payload, tool, verdict = "status", status_payload, None, None
             elif i % 10 == 0 and seq == counts[i]:
-                kind, payload = DRIFT[0], json.dumps(DRIFT[1])
+                kind, payload, tool, verdict = DRIFT[0], json.dumps(DRIFT[1]), None, None
             else:
-                kind, payload = next(cycle)
-            yield run_id, seq, kind, _stamp(created + timedelta(seconds=seq)), payload
+                kind, payload, tool, verdict = next(cycle)
+            at = _stamp(created + timedelta(seconds=seq))
+            yield run_id, seq, kind, at, payload, tool, verdict
 
 
 def _approval_rows(runs: int, start: datetime) -> Iterator[tuple]:
@@ -151,7 +155,8 @@ def seed(path: Path, runs: int, events: int) -> str:
         f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks})", _run_rows(runs, counts, start)
     )
     conn.executemany(
-        "INSERT INTO events (run_id, seq, kind, at, payload) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO events (run_id, seq, kind, at, payload, tool, verdict) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         _event_rows(runs, counts, start),
     )
     conn.executemany(
@@ -161,7 +166,11 @@ def seed(path: Path, runs: int, events: int) -> str:
         _approval_rows(runs, start),
     )
     conn.execute("COMMIT")
-    conn.execute("ANALYZE")
+    conn.close()
+    with storage.open_store(f"sqlite:///{path}") as store, store.engine.begin() as counting:
+        rebuild_tool_call_counts(counting)  # what append_event keeps up as it goes
+    # No ANALYZE: a store never runs it, so its queries must plan well without statistics.
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return f"{0:012x}"
@@ -226,10 +235,11 @@ def time_queries(store: storage.Store, big_run: str, typical_run: str, repeat: i
     print(f"Queries (median of {repeat}):")
     for name, action in _page_queries(store, big_run, typical_run):
         report(name, median_ms(action, repeat), QUERY_TARGET_MS)
-    month = storage.utcnow() - timedelta(days=30)
+    now = storage.utcnow()
+    periods = [("all time", None)] + [(f"{d} days", now - timedelta(days=d)) for d in (30, 90)]
     for name in INSIGHTS:
         query = getattr(insights, name)
-        for label, since in (("all time", None), ("30 days", month)):
+        for label, since in periods:
             action = functools.partial(query, store, since=since)
             report(f"Insights {name} ({label})", median_ms(action, repeat), QUERY_TARGET_MS)
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from storage.engine import Store, json_dumps, reading, writing
 from storage.errors import NotFound
-from storage.models import Event, Run, table_of, utcnow
+from storage.models import Event, Run, table_of, tool_fields, utcnow
 
 _runs = table_of(Run)
 _events = table_of(Event)
@@ -39,6 +39,14 @@ _BUMP_SEQ_PLAIN = (
 )
 _READ_SEQ = select(_runs.c.last_seq).where(_runs.c.id == bindparam("rid"))
 _INSERT_EVENT = _events.insert()
+# One more tool call on its run's day (storage.models.ToolCallCount). Plain SQL: SQLite and
+# PostgreSQL spell this upsert the same way, and sqlite3 on the fast path takes it as it is.
+_COUNT_TOOL_CALL_SQL = (
+    "INSERT INTO tool_call_counts (day, tool, verdict, calls) "
+    "SELECT date(created_at), :tool, :verdict, 1 FROM runs WHERE id = :rid "
+    "ON CONFLICT (day, tool, verdict) DO UPDATE SET calls = tool_call_counts.calls + 1"
+)
+_COUNT_TOOL_CALL = text(_COUNT_TOOL_CALL_SQL)
 _COLUMNS = (_events.c.run_id, _events.c.seq, _events.c.kind, _events.c.at, _events.c.payload)
 _AFTER = (
     select(*_COLUMNS)
@@ -71,10 +79,25 @@ def next_seq(conn: Connection, run_id: str) -> int:
 
 
 def insert_event(conn: Connection, *, run_id: str, seq: int, kind: str, payload: dict) -> None:
+    tool, verdict = tool_fields(kind, payload)
     conn.execute(
         _INSERT_EVENT,
-        {"run_id": run_id, "seq": seq, "kind": kind, "at": utcnow(), "payload": payload},
+        {
+            "run_id": run_id,
+            "seq": seq,
+            "kind": kind,
+            "at": utcnow(),
+            "payload": payload,
+            "tool": tool,
+            "verdict": verdict,
+        },
     )
+    if kind == "tool_call":
+        conn.execute(_COUNT_TOOL_CALL, _count_params(run_id, tool, verdict))
+
+
+def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[str, str]:
+    return {"rid": run_id, "tool": tool or "", "verdict": verdict or ""}
 
 
 def append_in(conn: Connection, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
@@ -99,16 +122,20 @@ def append_event(store: Store, *, run_id: str, kind: str, payload: dict[str, Any
 # text format ("YYYY-MM-DD HH:MM:SS.ffffff"); tests hold both paths to the same results.
 _SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _SQLITE_BUMP = "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"
-_SQLITE_INSERT = "INSERT INTO events (run_id, seq, kind, at, payload) VALUES (?, ?, ?, ?, ?)"
+_SQLITE_INSERT = (
+    "INSERT INTO events (run_id, seq, kind, at, payload, tool, verdict) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _append_sqlite(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
     at = utcnow().isoformat(sep=" ", timespec="microseconds")
     body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
+    tool, verdict = tool_fields(kind, payload)
     pooled = store.engine.raw_connection()  # connect hooks applied: pragmas, no implicit BEGIN
     try:
         dbapi = cast(sqlite3.Connection, pooled.driver_connection)
-        statement, params = "BEGIN IMMEDIATE", cast(tuple[Any, ...], ())
+        statement, params = "BEGIN IMMEDIATE", cast(tuple[Any, ...] | dict[str, str], ())
         try:
             dbapi.execute(statement)
             statement, params = _SQLITE_BUMP, (run_id,)
@@ -117,8 +144,11 @@ def _append_sqlite(store: Store, *, run_id: str, kind: str, payload: dict[str, A
                 dbapi.execute("ROLLBACK")
                 raise no_run(run_id)
             seq = rows[0][0]
-            statement, params = _SQLITE_INSERT, (run_id, seq, kind, at, body)
+            statement, params = _SQLITE_INSERT, (run_id, seq, kind, at, body, tool, verdict)
             dbapi.execute(statement, params)
+            if kind == "tool_call":
+                statement, params = _COUNT_TOOL_CALL_SQL, _count_params(run_id, tool, verdict)
+                dbapi.execute(statement, params)
             dbapi.execute("COMMIT")
         except sqlite3.Error as error:
             if dbapi.in_transaction:

@@ -1,27 +1,34 @@
 """Aggregates over the whole history for the Insights page: runs, approvals, usage, drift, tools.
 
 Every function takes `since` (a naive UTC datetime or None for all time) and counts the runs
-created since then, with their approvals and events. Filtering events through their run keeps the
-queries on indexes (runs.created_at, then events' unique (run_id, seq)) instead of scanning every
-event, which matters at millions of events. Results are plain lists of dicts, ready for a chart.
+created since then, with their approvals and events. None of them reads every event or every run
+row, which matters at millions of events: the per-day figures read the covering index
+ix_runs_day_totals, tool usage reads the per-day tool_call_counts, drift stops read the drift
+events through ix_events_drift. Results are plain lists of dicts, ready for a chart.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select
 
 from storage.engine import Store, reading
-from storage.models import FINISHED_STATUSES, Approval, Event, Run, table_of
+from storage.models import FINISHED_STATUSES, Approval, Event, Run, ToolCallCount, table_of
 
 _runs = table_of(Run)
 _events = table_of(Event)
 _approvals = table_of(Approval)
+_counts = table_of(ToolCallCount)
 DECIDED_BY_PEOPLE = ("approved", "rejected")
+_VERDICT_COUNTS = {"allow": "allowed", "ask": "asked", "deny": "denied"}
+# A literal in the SQL, not a bound parameter: ix_events_drift is partial (kind = 'drift'), and a
+# database can use it only when it sees the value while planning (a PostgreSQL generic plan does
+# not; SQLite looks at bound values).
+_DRIFT = literal("drift", literal_execute=True)
 LATENCY_SAMPLE = 20_000  # the most recent decisions used for the latency figures
 
 
@@ -151,48 +158,63 @@ def usage_per_day(store: Store, *, since: datetime | None = None) -> list[dict]:
     ]
 
 
-def _events_of_kind(kind: str, since: datetime | None, *columns: Any) -> Select:
-    query = select(*columns).where(_events.c.kind == kind)
-    if since is None:
-        return query
-    # Through the runs: created_at is indexed and each run's events are one index range.
-    return query.join(_runs, _runs.c.id == _events.c.run_id).where(_runs.c.created_at >= since)
+def _runs_created(since: datetime, until: datetime | None = None) -> Select:
+    query = select(_runs.c.id).where(_runs.c.created_at >= since)
+    return query if until is None else query.where(_runs.c.created_at < until)
 
 
 def drift_stops_by_monitor(store: Store, *, since: datetime | None = None) -> list[dict]:
     """[{"monitor", "action", "stops"}] from 'drift' events, most stops first."""
     monitor = func.coalesce(_events.c.payload["monitor"].as_string(), literal("unknown"))
     action = func.coalesce(_events.c.payload["action"].as_string(), literal("unknown"))
-    query = _events_of_kind(
-        "drift", since, monitor.label("monitor"), action.label("action"), func.count().label("n")
-    ).group_by(monitor, action)
+    query = (
+        select(monitor.label("monitor"), action.label("action"), func.count().label("n"))
+        .where(_events.c.kind == _DRIFT)
+        .group_by(monitor, action)
+    )
+    if since is not None:
+        query = query.where(_events.c.run_id.in_(_runs_created(since)))
     with reading(store) as conn:
         rows = conn.execute(query).all()
     result = [{"monitor": r.monitor, "action": r.action, "stops": r.n} for r in rows]
     return sorted(result, key=lambda r: (-r["stops"], r["monitor"], r["action"]))
 
 
+def _tool_calls_since(since: datetime | None) -> list[Select]:
+    """Queries of (tool, verdict, calls) that together count the runs created since `since`:
+    whole days from tool_call_counts and, when `since` falls inside a day, the rest of that day
+    from the tool_call events of the runs created in it."""
+    counted = select(_counts.c.tool, _counts.c.verdict, func.sum(_counts.c.calls)).group_by(
+        _counts.c.tool, _counts.c.verdict
+    )
+    if since is None:
+        return [counted]
+    if since.time() == time.min:
+        return [counted.where(_counts.c.day >= since.date())]
+    midnight = datetime.combine(since.date() + timedelta(days=1), time.min)
+    tool, verdict = func.coalesce(_events.c.tool, ""), func.coalesce(_events.c.verdict, "")
+    rest_of_day = (
+        select(tool, verdict, func.count())
+        .where(_events.c.kind == "tool_call", _events.c.run_id.in_(_runs_created(since, midnight)))
+        .group_by(tool, verdict)
+    )
+    return [counted.where(_counts.c.day >= midnight.date()), rest_of_day]
+
+
 def tool_usage(store: Store, *, since: datetime | None = None, limit: int = 15) -> list[dict]:
     """[{"tool", "calls", "allowed", "asked", "denied"}] from tool_call events, most first."""
-    tool = func.coalesce(_events.c.payload["tool"].as_string(), literal("unknown"))
-    verdict = _events.c.payload["verdict"].as_string()
-    counts = {
-        name: func.sum(case((verdict == value, 1), else_=0)).label(name)
-        for name, value in (("allowed", "allow"), ("asked", "ask"), ("denied", "deny"))
-    }
-    calls = func.count().label("calls")
-    query = (
-        _events_of_kind("tool_call", since, tool.label("tool"), calls, *counts.values())
-        .group_by(tool)
-        .order_by(calls.desc(), tool)
-        .limit(limit)
-    )
     with reading(store) as conn:
-        rows = conn.execute(query).all()
-    return [
-        {"tool": r.tool, "calls": r.calls, **{name: int(getattr(r, name) or 0) for name in counts}}
-        for r in rows
-    ]
+        rows = [row for part in _tool_calls_since(since) for row in conn.execute(part).all()]
+    tools: dict[str, dict] = {}
+    for tool, verdict, calls in rows:
+        name = tool or "unknown"  # "" in tool_call_counts: the call named no tool
+        counts = tools.setdefault(
+            name, {"tool": name, "calls": 0, **dict.fromkeys(_VERDICT_COUNTS.values(), 0)}
+        )
+        counts["calls"] += int(calls)
+        if verdict in _VERDICT_COUNTS:
+            counts[_VERDICT_COUNTS[verdict]] += int(calls)
+    return sorted(tools.values(), key=lambda r: (-r["calls"], r["tool"]))[:limit]
 
 
 def has_history(store: Store) -> bool:

@@ -1,4 +1,5 @@
-"""The tables of the store: runs, their append-only events, approvals and commands.
+"""The tables of the store: runs, their append-only events, approvals and commands, and the
+tool call counts that append_event keeps beside the events for the Insights page.
 
 Timestamp columns are annotated NaiveDatetime: sqlmodel maps a plain `datetime` to a tz-aware
 column type that refuses naive values, and the store keeps naive UTC throughout (see utcnow).
@@ -6,11 +7,11 @@ column type that refuses naive values, and the store keeps naive UTC throughout 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from pydantic import NaiveDatetime
-from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 RUN_STATUSES = (
@@ -25,6 +26,7 @@ RUN_STATUSES = (
 )
 ACTIVE_STATUSES = ("queued", "running", "waiting", "paused")
 FINISHED_STATUSES = ("succeeded", "failed", "halted")
+TOOL_EVENT_KINDS = ("tool_call", "tool_result")  # events whose payload names a tool
 RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
 AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")
 COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
@@ -39,7 +41,8 @@ def utcnow() -> datetime:
 class Run(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_created_at", "created_at"),
+        # Newest first with ties by id: History pages pick their 50 ids from this index alone.
+        Index("ix_runs_created_at_id", "created_at", "id"),
         Index("ix_runs_status_created_at", "status", "created_at"),
         Index("ix_runs_model_created_at", "model", "created_at"),
     )
@@ -77,8 +80,20 @@ class Run(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
+    """One step of a run. `tool` and `verdict` repeat payload fields so aggregates need no JSON."""
+
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq", name="uq_events_run_seq"),
+        # Drift stops per monitor. Partial, so the other kinds' appends never pay for it; queries
+        # must name the kind as a literal for the database to use it (see storage.insights).
+        Index(
+            "ix_events_drift",
+            "run_id",
+            sqlite_where=text("kind = 'drift'"),
+            postgresql_where=text("kind = 'drift'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="runs.id")
@@ -86,6 +101,24 @@ class Event(SQLModel, table=True):
     kind: str
     at: NaiveDatetime = Field(default_factory=utcnow)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    tool: str | None = None  # payload["tool"] of tool_call and tool_result events
+    verdict: str | None = None  # payload["verdict"] of tool_call events: allow | ask | deny
+
+
+class ToolCallCount(SQLModel, table=True):
+    """Tool calls counted by the day their run was created (UTC), tool and verdict.
+
+    append_event adds each tool_call event here in the same transaction, so Insights count any
+    period's calls from a few hundred rows instead of every event; schema.rebuild_tool_call_counts
+    recounts them from the events.
+    """
+
+    __tablename__ = "tool_call_counts"
+
+    day: date = Field(primary_key=True)
+    tool: str = Field(primary_key=True)  # "" when the call named no tool
+    verdict: str = Field(primary_key=True)  # "" when it had no verdict
+    calls: int = 0
 
 
 class Approval(SQLModel, table=True):
@@ -140,6 +173,32 @@ class SchemaMigration(SQLModel, table=True):
     applied_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+def tool_fields(kind: str, payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """An event's (tool, verdict) columns: the payload's strings, for the kinds that carry them."""
+    if kind not in TOOL_EVENT_KINDS:
+        return None, None
+    tool = payload.get("tool")
+    verdict = payload.get("verdict") if kind == "tool_call" else None
+    return (
+        tool if isinstance(tool, str) else None,
+        verdict if isinstance(verdict, str) else None,
+    )
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a table model, typed (sqlmodel does not declare `__table__`)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+_run = table_of(Run).c
+# Insights per day: the created day first, then every column runs_per_day and usage_per_day read,
+# so both group in index order without touching the table (created_at last: the period filter).
+Index(
+    "ix_runs_day_totals",
+    func.date(_run.created_at),
+    _run.status,
+    _run.tokens_in,
+    _run.tokens_out,
+    _run.cost_usd,
+    _run.created_at,
+)

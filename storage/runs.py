@@ -144,13 +144,17 @@ def list_runs(
     offset: int = 0,
 ) -> list[Run]:
     """Runs newest first. `model` matches the provider or the model name; since <= t < until."""
-    query = (
-        select(Run)
+    newest_first = (_runs.c.created_at.desc(), _runs.c.id.desc())
+    # Ids first: a deep page skips `offset` entries of ix_runs_created_at_id instead of whole rows.
+    page = (
+        select(_runs.c.id)
         .where(*_filters(status, model, since, until, search))
-        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+        .order_by(*newest_first)
         .limit(limit)
         .offset(offset)
+        .subquery("page")
     )
+    query = select(Run).join(page, col(Run.id) == page.c.id).order_by(*newest_first)
     with read_session(store) as session:
         return list(session.scalars(query))
 

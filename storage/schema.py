@@ -11,11 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
 from sqlmodel import SQLModel, col
 
 from storage.engine import READ_ONLY  # engine imports this module lazily: no cycle
-from storage.models import SchemaMigration, table_of, utcnow
+from storage.models import (
+    TOOL_EVENT_KINDS,
+    Event,
+    SchemaMigration,
+    ToolCallCount,
+    table_of,
+    tool_fields,
+    utcnow,
+)
 
 # Any arbitrary constant: PostgreSQL serialises concurrent migrators on this advisory lock.
 _PG_MIGRATION_LOCK = 7_130_001
@@ -32,8 +40,100 @@ def _create_tables(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, checkfirst=True)
 
 
+# Version 2, written out rather than taken from the models so that it keeps its meaning when the
+# models move on; a test holds an upgraded store to the same schema as a blank one.
+_TOOL_CALL_COUNTS = """
+    CREATE TABLE IF NOT EXISTS tool_call_counts (
+      day DATE NOT NULL, tool VARCHAR NOT NULL, verdict VARCHAR NOT NULL, calls INTEGER NOT NULL,
+      PRIMARY KEY (day, tool, verdict))"""
+_DASHBOARD_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_runs_created_at_id ON runs (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS ix_runs_day_totals ON runs "
+    "(date(created_at), status, tokens_in, tokens_out, cost_usd, created_at)",
+    "CREATE INDEX IF NOT EXISTS ix_events_drift ON events (run_id) WHERE kind = 'drift'",
+)
+# The same rule as storage.models.tool_fields, in each database's JSON dialect.
+_BACKFILL_TOOL_FIELDS = {
+    "sqlite": """
+        UPDATE events SET
+          tool = CASE WHEN json_type(payload, '$.tool') = 'text'
+                      THEN json_extract(payload, '$.tool') END,
+          verdict = CASE WHEN kind = 'tool_call' AND json_type(payload, '$.verdict') = 'text'
+                         THEN json_extract(payload, '$.verdict') END
+        WHERE kind IN ('tool_call', 'tool_result')""",
+    "postgresql": """
+        UPDATE events SET
+          tool = CASE WHEN json_typeof(payload -> 'tool') = 'string'
+                      THEN payload ->> 'tool' END,
+          verdict = CASE WHEN kind = 'tool_call' AND json_typeof(payload -> 'verdict') = 'string'
+                         THEN payload ->> 'verdict' END
+        WHERE kind IN ('tool_call', 'tool_result')""",
+}
+BACKFILL_BATCH = 5_000
+_RECOUNT_TOOL_CALLS = """
+    INSERT INTO tool_call_counts (day, tool, verdict, calls)
+    SELECT date(runs.created_at), coalesce(events.tool, ''), coalesce(events.verdict, ''), count(*)
+    FROM events JOIN runs ON runs.id = events.run_id
+    WHERE events.kind = 'tool_call'
+    GROUP BY date(runs.created_at), coalesce(events.tool, ''), coalesce(events.verdict, '')"""
+
+
+def _dashboard_schema(conn: Connection) -> None:
+    """Events get tool and verdict columns (filled from their payloads) and tool calls get
+    counted per day; runs and events get the indexes that keep History paging and the Insights
+    aggregates fast on a long history."""
+    add_column_if_missing(conn, "events", "tool", "VARCHAR")
+    add_column_if_missing(conn, "events", "verdict", "VARCHAR")
+    backfill = _BACKFILL_TOOL_FIELDS.get(conn.dialect.name)
+    if backfill is not None:
+        conn.exec_driver_sql(backfill)
+    else:
+        backfill_tool_fields_in_batches(conn)
+    conn.exec_driver_sql(_TOOL_CALL_COUNTS)
+    rebuild_tool_call_counts(conn)
+    # ix_runs_created_at_id starts with created_at: the old single-column index only cost writes.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_runs_created_at")
+    for statement in _DASHBOARD_INDEXES:
+        conn.exec_driver_sql(statement)
+
+
+def backfill_tool_fields_in_batches(conn: Connection) -> None:
+    """The portable backfill (any other database): read payloads in id order, write the columns."""
+    events = table_of(Event)
+    page = (
+        select(events.c.id, events.c.kind, events.c.payload)
+        .where(events.c.kind.in_(TOOL_EVENT_KINDS), events.c.id > bindparam("after"))
+        .order_by(events.c.id)
+        .limit(BACKFILL_BATCH)
+    )
+    fill = (
+        update(events)
+        .where(events.c.id == bindparam("event_id"))
+        .values(tool=bindparam("tool_value"), verdict=bindparam("verdict_value"))
+    )
+    after = 0
+    while rows := conn.execute(page, {"after": after}).all():
+        filled = []
+        for event_id, kind, payload in rows:
+            tool, verdict = tool_fields(kind, payload or {})
+            filled.append({"event_id": event_id, "tool_value": tool, "verdict_value": verdict})
+        conn.execute(fill, filled)
+        after = rows[-1].id
+
+
+def rebuild_tool_call_counts(conn: Connection) -> None:
+    """Recount tool_call_counts from the events (how version 2 fills it; also a repair)."""
+    conn.execute(table_of(ToolCallCount).delete())
+    conn.exec_driver_sql(_RECOUNT_TOOL_CALLS)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
+    Migration(
+        2,
+        "event tool and verdict columns, tool call counts, indexes for the dashboard",
+        _dashboard_schema,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -159,6 +159,54 @@ def test_drift_stops_and_tool_usage_from_events(store, history):
     assert [r["tool"] for r in insights.tool_usage(store, limit=2)] == ["read_file", "calculator"]
 
 
+def _counted_from_payloads(store, since: datetime | None) -> tuple[list[dict], list[dict]]:
+    """tool_usage and drift_stops_by_monitor as defined before schema version 2, when both read
+    the JSON payloads: the tool_call and drift events of the runs created since `since`."""
+    tools: dict[str, dict] = {}
+    stops: dict[tuple[str, str], int] = {}
+    for run in storage.list_runs(store, since=since, limit=1_000):
+        for event in storage.events_after(store, run_id=run.id):
+            if event.kind == "drift":
+                key = (
+                    event.payload.get("monitor", "unknown"),
+                    event.payload.get("action", "unknown"),
+                )
+                stops[key] = stops.get(key, 0) + 1
+            if event.kind != "tool_call":
+                continue
+            name = event.payload.get("tool") or "unknown"
+            row = tools.setdefault(
+                name, {"tool": name, "calls": 0, "allowed": 0, "asked": 0, "denied": 0}
+            )
+            row["calls"] += 1
+            verdict = {"allow": "allowed", "ask": "asked", "deny": "denied"}.get(
+                event.payload.get("verdict")
+            )
+            if verdict:
+                row[verdict] += 1
+    drift_rows = [{"monitor": m, "action": a, "stops": n} for (m, a), n in stops.items()]
+    return (
+        sorted(tools.values(), key=lambda r: (-r["calls"], r["tool"])),
+        sorted(drift_rows, key=lambda r: (-r["stops"], r["monitor"], r["action"])),
+    )
+
+
+def test_event_aggregates_match_a_count_of_the_payloads(store, history):
+    """The tool and verdict columns give what the payloads say, for every period."""
+    tools = ["read_file", "write_file", "run_shell", "calculator"]
+    verdicts = ["allow", "allow", "ask", "deny", "allow", "maybe"]
+    for i, run in enumerate(history.values()):
+        events = [call(tools[(i + k) % 4], verdicts[(i * k) % 6]) for k in range(i + 3)]
+        events += [("tool_result", {"tool": "read_file", "ok": True}), drift("budget", "halt")]
+        events += [("tool_call", {"verdict": "allow"})] if i % 2 else []  # no tool: "unknown"
+        seed.add_events(store, run, events)
+    for since in (None, OLD, datetime(2025, 1, 1), DAY1, DAY1 + timedelta(hours=1), DAY2):
+        expected_tools, expected_drift = _counted_from_payloads(store, since)
+        assert insights.tool_usage(store, since=since) == expected_tools, since
+        assert insights.drift_stops_by_monitor(store, since=since) == expected_drift, since
+        assert insights.tool_usage(store, since=since, limit=2) == expected_tools[:2], since
+
+
 def test_models_in_use_and_has_history(store):
     assert insights.has_history(store) is False
     assert insights.models_in_use(store) == []

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, update
 import storage
 from storage import events as events_module
 from storage.models import Run, table_of
+from storage.schema import rebuild_tool_call_counts
 
 # ---------------------------------------------------------------- fixtures and helpers
 
@@ -196,6 +197,34 @@ def test_list_and_count_runs_filter_and_page(store):
     assert storage.count_runs(store, model="gpt-4o", since=base + timedelta(days=3)) == 0
 
 
+def test_list_runs_pages_newest_first_with_ties_by_id_at_every_offset(store):
+    base = datetime(2025, 1, 1)
+    made = []  # (created_at, id, status, goal)
+    for i in range(12):
+        goal, status = (
+            f"run {i}" + (" report" if i % 3 == 0 else ""),
+            ("succeeded", "failed")[i % 2],
+        )
+        run = storage.create_run(store, goal=goal)
+        storage.update_run(store, run_id=run.id, status=status)
+        created = base + timedelta(hours=i // 4)  # four runs share each instant
+        _set_created(store, run.id, created)
+        made.append((created, run.id, status, goal))
+    newest_first = sorted(made, reverse=True)
+    cases = {
+        "all": ({}, newest_first),
+        "failed": ({"status": "failed"}, [r for r in newest_first if r[2] == "failed"]),
+        "search": ({"search": "REPORT"}, [r for r in newest_first if "report" in r[3]]),
+    }
+    for name, (filters, expected) in cases.items():
+        for offset in range(0, len(expected) + 2):
+            page = storage.list_runs(store, **filters, limit=5, offset=offset)
+            wanted = expected[offset : offset + 5]
+            assert [(r.id, r.status, r.goal) for r in page] == [
+                (run_id, status, goal) for _, run_id, status, goal in wanted
+            ], (name, offset)
+
+
 def test_update_run_sets_fields_and_refuses_the_wrong_ones(store):
     run = storage.create_run(store, goal="update me", policy={"rules": []})
     finished = datetime(2025, 5, 1, 12, 0)
@@ -359,6 +388,62 @@ def test_the_portable_append_path_matches_the_sqlite_fast_path(store, monkeypatc
     with pytest.raises(storage.NotFound):
         storage.append_event(store, run_id="ghost", kind="status", payload={})
     assert _seqs(store, run.id) == [1, 2]
+
+
+TOOL_EVENTS = [  # kind, payload, the (tool, verdict) columns append_event writes
+    ("tool_call", {"tool": "delete_files", "verdict": "ask", "arguments": {}}, ("delete_files", "ask")),
+    ("tool_result", {"tool": "delete_files", "ok": True, "verdict": "x"}, ("delete_files", None)),
+    ("tool_call", {"verdict": "allow"}, (None, "allow")),
+    ("tool_call", {"tool": 3, "verdict": None}, (None, None)),  # only strings are copied
+    ("approval_requested", {"tool": "delete_files"}, (None, None)),  # not a tool step
+    ("model_call", {"tool_calls": [{"name": "read_file"}]}, (None, None)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["sqlite-fast-path", "core"])
+def test_append_event_copies_tool_and_verdict_into_their_columns(store, monkeypatch, route):
+    if route == "core":
+        monkeypatch.setattr(events_module, "_SQLITE_RETURNING", False)
+    run = storage.create_run(store, goal="use tools")
+    for kind, payload, _ in TOOL_EVENTS:
+        storage.append_event(store, run_id=run.id, kind=kind, payload=payload)
+    with store.engine.connect() as conn:
+        query = "SELECT tool, verdict FROM events WHERE run_id = ? AND seq > 1 ORDER BY seq"
+        columns = [tuple(row) for row in conn.exec_driver_sql(query, (run.id,))]
+    assert columns == [expected for _, _, expected in TOOL_EVENTS]
+    assert [e.payload for e in storage.events_after(store, run_id=run.id, after_seq=1)] == [
+        payload for _, payload, _ in TOOL_EVENTS
+    ]
+
+
+@pytest.mark.parametrize("route", ["sqlite-fast-path", "core"])
+def test_append_event_counts_tool_calls_by_their_runs_day(store, monkeypatch, route):
+    if route == "core":
+        monkeypatch.setattr(events_module, "_SQLITE_RETURNING", False)
+    runs = [storage.create_run(store, goal=f"run {i}") for i in range(3)]
+    for run, day in zip(runs, (1, 1, 2), strict=True):
+        _set_created(store, run.id, datetime(2025, 5, day, 23, 59))
+    for run in runs:
+        for kind, payload, _ in TOOL_EVENTS + TOOL_EVENTS[:1]:
+            storage.append_event(store, run_id=run.id, kind=kind, payload=payload)
+
+    def counts():
+        query = "SELECT day, tool, verdict, calls FROM tool_call_counts ORDER BY day, tool, verdict"
+        with store.engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(query)]
+
+    assert counts() == [
+        ("2025-05-01", "", "", 2),
+        ("2025-05-01", "", "allow", 2),
+        ("2025-05-01", "delete_files", "ask", 4),
+        ("2025-05-02", "", "", 1),
+        ("2025-05-02", "", "allow", 1),
+        ("2025-05-02", "delete_files", "ask", 2),
+    ]
+    kept = counts()
+    with store.engine.begin() as conn:
+        rebuild_tool_call_counts(conn)
+    assert counts() == kept  # what the appends kept is what a recount of the events gives
 
 
 def test_fast_path_writes_timestamps_in_sqlalchemys_format(store):
