@@ -45,7 +45,7 @@ def serve_worker(
         f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops"
     )
     worker.serve()
-    typer.echo("worker stopped; runs it was driving are interrupted and can be resumed")
+    typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -36,7 +36,7 @@ class RunPort(Protocol):
     def halt_requested(self) -> bool: ...
     def should_stop(self) -> bool: ...
     def open_approval(self, **request: Any) -> int: ...
-    def find_pending_approval(self, tool_call_id: str) -> int | None: ...
+    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None: ...
     def decision(self, approval_id: int) -> HumanDecision | None: ...
     def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
 
@@ -79,9 +79,16 @@ class StoreRunPort:
     def open_approval(self, **request: Any) -> int:
         return _id(storage.create_approval(self.store, run_id=self.run_id, **request).id)
 
-    def find_pending_approval(self, tool_call_id: str) -> int | None:
+    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None:
+        """This call's open approval, or (unless pending_only) the one decided while the run
+        was not being driven (queued, interrupted), so a person is not asked twice."""
         for approval in storage.pending_approvals(self.store, run_id=self.run_id):
             if approval.tool_call_id == tool_call_id:
+                return approval.id
+        if pending_only:
+            return None
+        for approval in storage.decisions(self.store, run_id=self.run_id):  # newest first
+            if approval.tool_call_id == tool_call_id and approval.status != "expired":
                 return approval.id
         return None
 

@@ -227,7 +227,9 @@ class ToolStep:
     def _wait_for_human(
         self, call, tool: Tool, arguments, digest, verdict, model_text
     ) -> HumanDecision:
-        approval_id = self.port.find_pending_approval(call.id)
+        # A forced ask (the call may already have run) always needs a fresh decision.
+        forced = verdict.reason == INTERRUPTED_REASON
+        approval_id = self.port.find_approval(call.id, pending_only=forced)
         if approval_id is None:
             approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
         self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")

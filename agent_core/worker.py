@@ -185,13 +185,16 @@ class Worker:
 
     def _drive(self, run: Run, run_stop: threading.Event) -> None:
         try:
-            drive_run(
+            outcome = drive_run(
                 self.store,
                 run,
                 stop=run_stop,
                 model_factory=self.model_factory,
                 settings=self.settings,
             )
+            if outcome.status == "interrupted" and self.stop.is_set():
+                # A clean stop (Ctrl-C on `onloop up`): the next worker carries on by itself.
+                storage.requeue_run(self.store, run_id=run.id)
         except Exception:  # keep the worker alive; the lease will lapse and mark it interrupted
             log.exception("run %s could not be driven", run.id)
 

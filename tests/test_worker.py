@@ -168,3 +168,43 @@ def test_a_call_that_may_have_run_goes_back_to_a_human_on_resume(store):
     control.halt(store, run_id=run.id, by="test")
     assert driver.join().status == "halted"
     assert not (Path(run.workspace) / "a.txt").exists()
+
+
+def test_a_decision_made_while_the_run_was_not_driven_is_used_on_resume(store):
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+                ]
+            },
+        ]
+    )
+    run = new_run(store, "write", model="scripted")
+    driver = Driver(store, run, model).start()
+    pending = driver.pending()
+    driver.stop.set()  # the worker goes away while the run waits for a person
+    assert driver.join().status == "interrupted"
+    from agent_core.decisions import approve
+
+    approve(store, approval_id=pending.id, by="night shift")
+    control.resume_run(store, run_id=run.id, by="test")
+    later = ScriptedModel(["written"])
+    assert Driver(store, storage.get_run(store, run_id=run.id), later).start().join().status == (
+        "succeeded"
+    )
+    assert len(events_of(store, run.id, "approval_requested")) == 1
+    assert (Path(run.workspace) / "a.txt").read_text() == "x"
+
+
+def test_a_clean_worker_stop_queues_its_runs_for_the_next_worker(store):
+    model = ScriptedModel([{"text": "slow", "delay_s": 30}])
+    run = new_run(store, "think", model="scripted", autonomy="autonomous")
+    worker = Worker(store, concurrency=1, poll_s=0.05, model_factory=lambda r: model)
+    thread = threading.Thread(target=worker.serve, daemon=True)
+    thread.start()
+    wait_for(lambda: storage.get_run(store, run_id=run.id).status == "running", what="running")
+    worker.stop.set()
+    thread.join(15)
+    assert not thread.is_alive()
+    assert storage.get_run(store, run_id=run.id).status == "queued"
