@@ -52,23 +52,36 @@ _DASHBOARD_INDEXES = (
     "(date(created_at), status, tokens_in, tokens_out, cost_usd, created_at)",
     "CREATE INDEX IF NOT EXISTS ix_events_drift ON events (run_id) WHERE kind = 'drift'",
 )
-# The same rule as storage.models.tool_fields, in each database's JSON dialect.
-_BACKFILL_TOOL_FIELDS = {
-    "sqlite": """
-        UPDATE events SET
-          tool = CASE WHEN json_type(payload, '$.tool') = 'text'
-                      THEN json_extract(payload, '$.tool') END,
-          verdict = CASE WHEN kind = 'tool_call' AND json_type(payload, '$.verdict') = 'text'
-                         THEN json_extract(payload, '$.verdict') END
-        WHERE kind IN ('tool_call', 'tool_result')""",
-    "postgresql": """
-        UPDATE events SET
-          tool = CASE WHEN json_typeof(payload -> 'tool') = 'string'
-                      THEN payload ->> 'tool' END,
-          verdict = CASE WHEN kind = 'tool_call' AND json_typeof(payload -> 'verdict') = 'string'
-                         THEN payload ->> 'verdict' END
-        WHERE kind IN ('tool_call', 'tool_result')""",
+# The same rule as storage.models.tool_fields, in each database's JSON dialect: (tool, verdict,
+# "differs from" operator). Only rows whose columns differ are written, so applying version 2
+# again (its record lost) touches no event once version 3 has made events append-only.
+_TOOL_FIELDS_SQL = {
+    "sqlite": (
+        "CASE WHEN json_type(payload, '$.tool') = 'text' THEN json_extract(payload, '$.tool') END",
+        "CASE WHEN kind = 'tool_call' AND json_type(payload, '$.verdict') = 'text' "
+        "THEN json_extract(payload, '$.verdict') END",
+        "IS NOT",
+    ),
+    "postgresql": (
+        "CASE WHEN json_typeof(payload -> 'tool') = 'string' THEN payload ->> 'tool' END",
+        "CASE WHEN kind = 'tool_call' AND json_typeof(payload -> 'verdict') = 'string' "
+        "THEN payload ->> 'verdict' END",
+        "IS DISTINCT FROM",
+    ),
 }
+
+
+def _backfill_sql(dialect: str) -> str | None:
+    if dialect not in _TOOL_FIELDS_SQL:
+        return None
+    tool, verdict, differs = _TOOL_FIELDS_SQL[dialect]
+    return (
+        f"UPDATE events SET tool = {tool}, verdict = {verdict} "
+        f"WHERE kind IN ('tool_call', 'tool_result') "
+        f"AND (tool {differs} {tool} OR verdict {differs} {verdict})"
+    )
+
+
 BACKFILL_BATCH = 5_000
 _RECOUNT_TOOL_CALLS = """
     INSERT INTO tool_call_counts (day, tool, verdict, calls)
@@ -84,7 +97,7 @@ def _dashboard_schema(conn: Connection) -> None:
     aggregates fast on a long history."""
     add_column_if_missing(conn, "events", "tool", "VARCHAR")
     add_column_if_missing(conn, "events", "verdict", "VARCHAR")
-    backfill = _BACKFILL_TOOL_FIELDS.get(conn.dialect.name)
+    backfill = _backfill_sql(conn.dialect.name)
     if backfill is not None:
         conn.exec_driver_sql(backfill)
     else:
@@ -101,7 +114,7 @@ def backfill_tool_fields_in_batches(conn: Connection) -> None:
     """The portable backfill (any other database): read payloads in id order, write the columns."""
     events = table_of(Event)
     page = (
-        select(events.c.id, events.c.kind, events.c.payload)
+        select(events.c.id, events.c.kind, events.c.payload, events.c.tool, events.c.verdict)
         .where(events.c.kind.in_(TOOL_EVENT_KINDS), events.c.id > bindparam("after"))
         .order_by(events.c.id)
         .limit(BACKFILL_BATCH)
@@ -114,10 +127,12 @@ def backfill_tool_fields_in_batches(conn: Connection) -> None:
     after = 0
     while rows := conn.execute(page, {"after": after}).all():
         filled = []
-        for event_id, kind, payload in rows:
+        for event_id, kind, payload, had_tool, had_verdict in rows:
             tool, verdict = tool_fields(kind, payload or {})
-            filled.append({"event_id": event_id, "tool_value": tool, "verdict_value": verdict})
-        conn.execute(fill, filled)
+            if (tool, verdict) != (had_tool, had_verdict):  # see _TOOL_FIELDS_SQL
+                filled.append({"event_id": event_id, "tool_value": tool, "verdict_value": verdict})
+        if filled:
+            conn.execute(fill, filled)
         after = rows[-1].id
 
 
@@ -127,6 +142,55 @@ def rebuild_tool_call_counts(conn: Connection) -> None:
     conn.exec_driver_sql(_RECOUNT_TOOL_CALLS)
 
 
+# Version 3: the database itself refuses to edit or delete an event or a decided approval, so no
+# code path, old or new, and no hand-written SQL can rewrite the record. SQLite's RAISE takes only
+# a literal message, so there the approval's id is not in it.
+EVENTS_APPEND_ONLY = "events are append-only"
+DECISIONS_NEVER_EDITED = "was already decided; decisions are never edited"
+_SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, '{EVENTS_APPEND_ONLY}: an event cannot be updated'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, '{EVENTS_APPEND_ONLY}: an event cannot be deleted'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_decision_no_update BEFORE UPDATE ON approvals
+    WHEN OLD.status != 'pending'
+    BEGIN SELECT RAISE(ABORT, 'approval {DECISIONS_NEVER_EDITED}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_decision_no_delete BEFORE DELETE ON approvals
+    WHEN OLD.status != 'pending'
+    BEGIN SELECT RAISE(ABORT, 'approval {DECISIONS_NEVER_EDITED}'); END""",
+)
+_POSTGRESQL_TRIGGERS = (
+    f"""CREATE OR REPLACE FUNCTION onloop_events_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$ BEGIN
+      RAISE EXCEPTION '{EVENTS_APPEND_ONLY}: event % (run %, seq %) cannot be %',
+        OLD.id, OLD.run_id, OLD.seq, CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END
+        USING ERRCODE = 'integrity_constraint_violation';
+    END $$""",
+    f"""CREATE OR REPLACE FUNCTION onloop_decision_never_edited() RETURNS trigger
+    LANGUAGE plpgsql AS $$ BEGIN
+      IF OLD.status <> 'pending' THEN
+        RAISE EXCEPTION 'approval % {DECISIONS_NEVER_EDITED}', OLD.id
+          USING ERRCODE = 'integrity_constraint_violation';
+      END IF;
+      RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    END $$""",
+    "DROP TRIGGER IF EXISTS events_append_only ON events",
+    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION onloop_events_append_only()",
+    "DROP TRIGGER IF EXISTS approvals_decision_never_edited ON approvals",
+    "CREATE TRIGGER approvals_decision_never_edited BEFORE UPDATE OR DELETE ON approvals "
+    "FOR EACH ROW EXECUTE FUNCTION onloop_decision_never_edited()",
+)
+_RECORD_GUARDS = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRESQL_TRIGGERS}
+
+
+def _guard_the_record(conn: Connection) -> None:
+    """Triggers that abort any UPDATE or DELETE of an event, and of an approval once decided
+    (other databases: none; the storage functions still never do either)."""
+    for statement in _RECORD_GUARDS.get(conn.dialect.name, ()):
+        conn.execute(text(statement))  # text(): the driver's paramstyle escapes RAISE's % signs
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -134,6 +198,7 @@ MIGRATIONS: list[Migration] = [
         "event tool and verdict columns, tool call counts, indexes for the dashboard",
         _dashboard_schema,
     ),
+    Migration(3, "events append-only and decisions final, enforced by triggers", _guard_the_record),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

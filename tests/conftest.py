@@ -108,3 +108,23 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+from tests.postgres_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh store on each backend: a SQLite file, then a PostgreSQL database of its own."""
+    import storage
+
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'onloop.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = storage.open_store(url)
+    yield opened
+    opened.dispose()

@@ -20,14 +20,20 @@ def store(tmp_path, monkeypatch):
     yield from seed.open_test_store(tmp_path, monkeypatch)
 
 
-def set_times(store, approval, *, asked: datetime, waited_s: float | None) -> None:
+def decide_at(store, approval, decision: str, *, asked: datetime, waited_s: float) -> None:
+    """Decide a pending approval as if asked at `asked` and answered `waited_s` later (one write:
+    a decided approval can no longer be changed)."""
     table = storage.Approval.__table__
-    decided = None if waited_s is None else asked + timedelta(seconds=waited_s)
     with store.engine.begin() as conn:
         conn.execute(
             table.update()
             .where(table.c.id == approval.id)
-            .values(requested_at=asked, decided_at=decided)
+            .values(
+                status=decision,
+                decided_by="x",
+                requested_at=asked,
+                decided_at=asked + timedelta(seconds=waited_s),
+            )
         )
 
 
@@ -83,11 +89,9 @@ def test_approval_latency_median_and_p90_of_human_decisions(store, history):
     for i, wait in enumerate(waits):
         approval = seed.make_approval(store, run)
         decision = "approved" if i % 2 else "rejected"
-        storage.decide_approval(store, approval_id=approval.id, decision=decision, decided_by="x")
-        set_times(store, approval, asked=DAY1 + timedelta(minutes=i), waited_s=wait)
+        decide_at(store, approval, decision, asked=DAY1 + timedelta(minutes=i), waited_s=wait)
     expired = seed.make_approval(store, run)
-    storage.decide_approval(store, approval_id=expired.id, decision="expired", decided_by="system")
-    set_times(store, expired, asked=DAY1, waited_s=5000)  # nobody answered: not a latency
+    decide_at(store, expired, "expired", asked=DAY1, waited_s=5000)  # nobody answered: no latency
     seed.make_approval(store, run)  # still pending
     result = insights.approval_latency(store)
     assert result["decided"] == 10

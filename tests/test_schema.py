@@ -56,6 +56,15 @@ INDEX_SQL = {  # the parts that columns do not show: an expression, a partial in
     ),
     "ix_events_drift": "ON events (run_id) WHERE kind = 'drift'",
 }
+MIGRATION_NAMES = [
+    (1, "create runs, events, approvals and commands"),
+    (2, "event tool and verdict columns, tool call counts, indexes for the dashboard"),
+    (3, "events append-only and decisions final, enforced by triggers"),
+]
+TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
+    "events": {"events_no_update", "events_no_delete"},
+    "approvals": {"approvals_decision_no_update", "approvals_decision_no_delete"},
+}
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
 
@@ -99,7 +108,18 @@ def _schema(store: storage.Store) -> dict[str, object]:
         "index sql": {name: _index_sql(store, name) for name in INDEX_SQL},
         "primary keys": {t: inspector.get_pk_constraint(t)["constrained_columns"] for t in TABLES},
         "unique": [c["column_names"] for c in inspector.get_unique_constraints("events")],
+        "triggers": _triggers(store),
     }
+
+
+def _triggers(store: storage.Store) -> dict[str, set[str]]:
+    with store.engine.connect() as conn:
+        query = "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+        rows = conn.exec_driver_sql(query).all()
+    found: dict[str, set[str]] = {}
+    for table, name in rows:
+        found.setdefault(table, set()).add(name)
+    return found
 
 
 def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
@@ -112,11 +132,9 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
         assert pinned["index sql"][name].endswith(tail), name
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
-    assert storage.SCHEMA_VERSION == 2
-    assert [(v, n) for v, n, _ in _migrations(store)] == [
-        (1, "create runs, events, approvals and commands"),
-        (2, "event tool and verdict columns, tool call counts, indexes for the dashboard"),
-    ]
+    assert pinned["triggers"] == TRIGGERS
+    assert storage.SCHEMA_VERSION == 3
+    assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
 
@@ -206,8 +224,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2]
-    assert storage.current_version(store.engine) == 2
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3]
+    assert storage.current_version(store.engine) == 3
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
@@ -284,9 +302,15 @@ def test_the_portable_backfill_agrees_with_the_sqlite_one(tmp_path, monkeypatch)
     by_sql = _tool_columns(store)
     monkeypatch.setattr(schema, "BACKFILL_BATCH", 2)  # several batches
     with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER events_no_update")  # as before version 3
         conn.exec_driver_sql("UPDATE events SET tool = NULL, verdict = NULL")
         schema.backfill_tool_fields_in_batches(conn)
     assert _tool_columns(store) == by_sql
+    updates: list[str] = []
+    with store.engine.begin() as conn:
+        event.listen(conn, "before_cursor_execute", lambda *a: updates.append(a[2]))
+        schema.backfill_tool_fields_in_batches(conn)  # again: every row already agrees
+    assert not any(s.lstrip().startswith("UPDATE") for s in updates), updates
     store.dispose()
 
 

@@ -1,0 +1,86 @@
+"""The database itself keeps the record: events are never updated or deleted, and a decided
+approval is never edited or deleted (schema version 3's triggers), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+import storage
+from tests.dashboard_seed import make_approval
+
+
+def _raw(store: storage.Store, sql: str, **params: object) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text(sql), params)
+
+
+def _decided(store: storage.Store) -> storage.Approval:
+    run = storage.create_run(store, goal="delete the temporary files")
+    approval = make_approval(store, run)
+    return storage.decide_approval(
+        store, approval_id=approval.id, decision="approved", decided_by="alice"
+    )
+
+
+def _decision_message(store: storage.Store, approval_id: int) -> str:
+    # SQLite's RAISE takes only a literal message: the id is in PostgreSQL's alone.
+    who = "approval" if store.is_sqlite else f"approval {approval_id}"
+    return f"{who} was already decided; decisions are never edited"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE events SET payload = '{}' WHERE run_id = :rid",
+        "UPDATE events SET tool = 'read_file' WHERE run_id = :rid",
+        "DELETE FROM events WHERE run_id = :rid",
+    ],
+)
+def test_an_event_cannot_be_updated_or_deleted(any_store, sql):
+    run = storage.create_run(any_store, goal="keep every step")
+    storage.append_event(any_store, run_id=run.id, kind="model_call", payload={"text": "hi"})
+    with pytest.raises(IntegrityError, match="events are append-only"):
+        _raw(any_store, sql, rid=run.id)
+    events = storage.events_after(any_store, run_id=run.id)
+    assert [(e.seq, e.kind) for e in events] == [(1, "status"), (2, "model_call")]
+    assert events[1].payload == {"text": "hi"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE approvals SET status = 'rejected' WHERE id = :aid",
+        "UPDATE approvals SET approved_hash = 'forged', decided_by = 'mallory' WHERE id = :aid",
+        "UPDATE approvals SET status = 'pending' WHERE id = :aid",
+        "DELETE FROM approvals WHERE id = :aid",
+    ],
+)
+def test_a_decided_approval_cannot_be_edited_or_deleted(any_store, sql):
+    decided = _decided(any_store)
+    with pytest.raises(IntegrityError, match=_decision_message(any_store, decided.id)):
+        _raw(any_store, sql, aid=decided.id)
+    again = storage.get_approval(any_store, approval_id=decided.id)
+    assert (again.status, again.decided_by, again.approved_hash) == ("approved", "alice", None)
+
+
+def test_a_pending_approval_can_still_be_decided_or_withdrawn(any_store):
+    run = storage.create_run(any_store, goal="delete the temporary files")
+    pending = make_approval(any_store, run)
+    _raw(any_store, "UPDATE approvals SET summary = 'reworded' WHERE id = :aid", aid=pending.id)
+    _raw(any_store, "DELETE FROM approvals WHERE id = :aid", aid=pending.id)
+    assert storage.pending_approvals(any_store) == []
+
+
+def test_deciding_twice_is_still_an_invalid_state_not_a_trigger_error(any_store):
+    decided = _decided(any_store)
+    for decision in ("rejected", "approved", "expired"):
+        with pytest.raises(
+            storage.InvalidState, match=f"approval {decided.id} was already approved by alice"
+        ):
+            storage.decide_approval(
+                any_store, approval_id=decided.id, decision=decision, decided_by="bob"
+            )
+    assert storage.get_approval(any_store, approval_id=decided.id).decided_by == "alice"
+    assert [a.id for a in storage.decisions(any_store)] == [decided.id]
