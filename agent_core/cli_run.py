@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
+from collections.abc import Callable
 
 import typer
 
 import storage
 from agent_core.cli_render import render_event, run_as_dict, run_summary
-from agent_core.control import ControlError
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
@@ -97,20 +96,26 @@ def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -
     claimed = storage.claim_run(
         store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
     )
-    if claimed is None:
-        raise ControlError(f"run {run.id} was taken by another worker; follow it with onloop show")
-    thread = worker.start(claimed)
-    worker.start_heartbeat()
-    follower = _Follower(store, run.id, yes=yes, out=_err if json_out else typer.echo)
-    try:
-        follower.follow(thread)
-    except KeyboardInterrupt:
-        _err(f"\nhalting run {run.id} ...")
-        storage.send_command(store, run_id=run.id, kind="halt", created_by=current_user())
-        thread.join(10)
-        follower.drain()
-    finally:
-        worker.stop.set()
+    out = _err if json_out else typer.echo
+    follower = _Follower(store, run.id, yes=yes, out=out)
+    if claimed is None:  # a running worker (e.g. `onloop up`) took it first: follow it here
+        out(f"a worker picked run {run.id} up; following it here (Ctrl-C leaves it running)")
+        try:
+            follower.follow(lambda: _still_active(store, run.id))
+        except KeyboardInterrupt:
+            return 130
+    else:
+        thread = worker.start(claimed)
+        worker.start_heartbeat()
+        try:
+            follower.follow(thread.is_alive)
+        except KeyboardInterrupt:
+            _err(f"\nhalting run {run.id} ...")
+            storage.send_command(store, run_id=run.id, kind="halt", created_by=current_user())
+            thread.join(10)
+            follower.drain()
+        finally:
+            worker.stop.set()
     final = storage.get_run(store, run_id=run.id)
     if json_out:
         events = storage.events_after(store, run_id=run.id)
@@ -120,6 +125,10 @@ def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -
         if final.status in ("paused", "interrupted", "halted", "failed"):
             typer.echo(f"resume it with: onloop resume {final.id}")
     return 0 if final.status == "succeeded" else 1
+
+
+def _still_active(store: storage.Store, run_id: str) -> bool:
+    return storage.get_run(store, run_id=run_id).status in ("queued", "running", "waiting")
 
 
 def _err(message: str) -> None:
@@ -133,8 +142,8 @@ class _Follower:
         self.prompted: set[int] = set()
         self.interactive = sys.stdin is not None and sys.stdin.isatty()
 
-    def follow(self, thread: threading.Thread) -> None:
-        while thread.is_alive():
+    def follow(self, going: Callable[[], bool]) -> None:
+        while going():
             self.drain()
             time.sleep(FOLLOW_POLL_S)
         self.drain()

@@ -194,3 +194,26 @@ def test_policy_init_writes_the_default_file_once(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
     shown = onloop("policy", "show", cwd=tmp_path)
     assert "onloop.toml" in shown.stdout and "never touch secrets" in shown.stdout
+
+
+def test_resume_with_guidance_while_a_worker_is_running(tmp_path):
+    drift = "Wait until the build passes, then report the build status"
+    assert onloop("run", drift, "--autonomy", "autonomous", cwd=tmp_path).returncode == 1
+    run_id = json.loads(onloop("runs", "--json", cwd=tmp_path).stdout)[0]["id"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "worker", "--db", str(tmp_path / "onloop.db")],
+        cwd=tmp_path,
+        env={**os.environ, "ONLOOP_DEMO_DELAY": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        resumed = onloop("resume", run_id, "--guidance", "stop checking and report", cwd=tmp_path)
+    finally:
+        worker.send_signal(2)
+        worker.wait(20)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "succeeded" in resumed.stdout
+    shown = json.loads(onloop("show", run_id, "--json", cwd=tmp_path).stdout)
+    assert shown["status"] == "succeeded"
+    assert any(e["kind"] == "guidance" for e in shown["events"])
