@@ -23,6 +23,7 @@ from storage.models import FINISHED_STATUSES, Run, utcnow
 
 log = logging.getLogger("onloop.worker")
 ModelFactory = Callable[[Run], ModelProvider]
+WAITING_SLOTS_FACTOR = 10  # at most this many runs per slot held, most of them waiting
 
 
 def new_worker_id() -> str:
@@ -151,11 +152,25 @@ class Worker:
             while not self.stop.is_set():
                 storage.expire_leases(self.store)
                 self._reap()
-                while len(self._active) < self.concurrency and self._claim_one():
+                while self._has_room() and self._claim_one():
                     pass
                 self.stop.wait(self.poll_s)
         finally:
             self.shutdown()
+
+    def _has_room(self) -> bool:
+        """Runs waiting for a person hold no model or tool work, so they leave their slot free
+        (up to a hard cap), and queued runs do not starve behind an unanswered approval."""
+        with self._lock:
+            active = list(self._active)
+        if len(active) >= self.concurrency * WAITING_SLOTS_FACTOR:
+            return False
+        if len(active) < self.concurrency:
+            return True
+        busy = sum(
+            1 for run_id in active if storage.get_run(self.store, run_id=run_id).status != "waiting"
+        )
+        return busy < self.concurrency
 
     def start_heartbeat(self) -> None:
         threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True).start()

@@ -208,3 +208,23 @@ def test_a_clean_worker_stop_queues_its_runs_for_the_next_worker(store):
     thread.join(15)
     assert not thread.is_alive()
     assert storage.get_run(store, run_id=run.id).status == "queued"
+
+
+def test_runs_waiting_for_a_person_do_not_block_queued_runs(store):
+    waiting = new_run(store, "Clean up the temporary files in the workspace", model="demo")
+    quick = new_run(store, ARITHMETIC, model="demo")
+    worker = Worker(store, concurrency=1, poll_s=0.05)
+    thread = threading.Thread(target=worker.serve, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: storage.get_run(store, run_id=waiting.id).status == "waiting",
+            what="the first run to wait for a person",
+        )
+        wait_for(
+            lambda: storage.get_run(store, run_id=quick.id).status == "succeeded",
+            what="the queued run to go ahead",
+        )
+    finally:
+        worker.stop.set()
+        thread.join(15)
