@@ -63,7 +63,7 @@ class Run(SQLModel, table=True):
     parent_run_id: str | None = None  # set when a run re-runs another run's goal
     created_by: str | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)
-    started_at: NaiveDatetime | None = None
+    started_at: NaiveDatetime | None = None  # when the latest session (claim) began
     finished_at: NaiveDatetime | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     worker_id: str | None = None

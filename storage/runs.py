@@ -242,7 +242,7 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Ru
         run.status = "running"
         run.worker_id = worker_id
         run.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        run.started_at = run.started_at or now
+        run.started_at = now  # this session's start; earlier sessions are in active_seconds
         run.updated_at = now
     return run
 

@@ -103,6 +103,8 @@ def test_formatting():
 def test_elapsed_and_human_needed(store):
     run = make_run(store, "running")
     assert elapsed_seconds(run, run.started_at + timedelta(seconds=90)) == 90
+    resumed = run.model_copy(update={"active_seconds": 120.0})  # two earlier sessions' time
+    assert elapsed_seconds(resumed, run.started_at + timedelta(seconds=30)) == 150
     finished = make_run(store, "succeeded")
     assert elapsed_seconds(finished) == 20.0
     assert elapsed_seconds(make_run(store, "queued")) == 0.0

@@ -228,3 +228,20 @@ def test_runs_waiting_for_a_person_do_not_block_queued_runs(store):
     finally:
         worker.stop.set()
         thread.join(15)
+
+
+def test_each_session_records_its_start_and_working_time_adds_up(store):
+    first = ScriptedModel(
+        [{"tool_calls": [{"name": "current_time", "arguments": {}}], "delay_s": 0.3}]
+    )
+    run = new_run(store, "time", model="scripted", max_steps=1, autonomy="autonomous")
+    assert Driver(store, run, first).start().join().status == "paused"
+    after_first = storage.get_run(store, run_id=run.id)
+    assert after_first.active_seconds >= 0.3
+    control.resume_run(store, run_id=run.id, by="t")
+    second = ScriptedModel([{"text": "done", "delay_s": 0.3}])
+    resumed = storage.get_run(store, run_id=run.id)
+    assert Driver(store, resumed, second).start().join().status == "succeeded"
+    final = storage.get_run(store, run_id=run.id)
+    assert final.started_at > after_first.started_at  # the second session's start
+    assert final.active_seconds >= after_first.active_seconds + 0.3

@@ -81,8 +81,9 @@ def elapsed_seconds(run: Run, now: datetime | None = None) -> float:
     if run.started_at is None:
         return run.active_seconds
     if run.status in ("running", "waiting"):
-        # started_at is the first start, so after a resume this counts the paused time too.
-        return max(0.0, ((now or utcnow()) - run.started_at).total_seconds())
+        # started_at is when this session began; earlier sessions are summed in active_seconds.
+        session = max(0.0, ((now or utcnow()) - run.started_at).total_seconds())
+        return run.active_seconds + session
     if run.active_seconds > 0:
         return run.active_seconds
     end = run.finished_at or run.updated_at
