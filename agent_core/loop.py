@@ -11,19 +11,13 @@ from agent_core.conversation import assistant_message, guidance_message, rebuild
 from agent_core.judge import judge_progress
 from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
+from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
-from agent_core.tool_step import Stop, ToolStep
+from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 
 POLL_S = 0.2
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # succeeded | failed | halted | paused | interrupted
-    reason: str | None = None
-    result: str | None = None
 
 
 @dataclass
@@ -92,7 +86,7 @@ class AgentLoop:
 
     def _elapsed(self) -> float:
         """Working time over all sessions of the run; time spent waiting for a human is not counted."""
-        working = time.monotonic() - self._session_start - self.tool_step.waited_s
+        working = time.monotonic() - self._session_start - self.tool_step.gate.waited_s
         return self._base_seconds + max(working, 0.0)
 
     def _check_drift(self) -> None:

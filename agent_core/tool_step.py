@@ -1,43 +1,22 @@
-"""One tool call through the policy: verdict, approval when asked, execution, and the record of each."""
+"""One tool call through the policy: verdict, approval when asked, execution, and their record."""
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
 from agent_core.conversation import tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.monitors import RepetitionMonitor
-from agent_core.notify import post_webhook, waiting_message
-from agent_core.policy import PolicyDecision, RunAllowance, decide
-from agent_core.port import HumanDecision, RunPort
+from agent_core.outcome import stop
+from agent_core.policy import PolicyDecision, decide
+from agent_core.port import RunPort
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
-from storage.models import utcnow
 
 if TYPE_CHECKING:
-    from agent_core.loop import Outcome, RunSpec
-
-POLL_S = 0.2
-INTERRUPTED_REASON = (
-    "the worker stopped while this call was being carried out, so it may or may not have "
-    "taken effect; it will not run again without a human's approval"
-)
-
-
-class Stop(Exception):
-    """Ends the loop with an outcome (halt, pause, budget, lost worker)."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.reason)
-        self.outcome = outcome
-
-
-def _stop(status: str, reason: str) -> Stop:
-    from agent_core.loop import Outcome
-
-    return Stop(Outcome(status, reason))
+    from agent_core.loop import RunSpec
 
 
 class ToolStep:
@@ -45,16 +24,15 @@ class ToolStep:
         self.spec = spec
         self.port = port
         self.monitor = monitor
-        self.allowance = RunAllowance()
-        self.waited_s = 0.0
+        self.gate = ApprovalGate(spec, port)
         self._prior: list[Any] = []
 
     # -- halts and resumes ---------------------------------------------------------------
     def check_halt(self) -> None:
         if self.port.should_stop():
-            raise _stop("interrupted", "the worker stopped; resume the run to continue")
+            raise stop("interrupted", "the worker stopped; resume the run to continue")
         if self.port.halt_requested():
-            raise _stop("halted", "halted by a human")
+            raise stop("halted", "halted by a human")
 
     def replay(self, events: list[Any]) -> None:
         """Restore what a human allowed for the rest of the run from the stored decisions."""
@@ -68,7 +46,7 @@ class ToolStep:
             scope = event.payload.get("allow_scope") if event.kind == "approval_decided" else None
             request = requested.get(event.payload.get("tool_call_id"))
             if scope and request and event.payload.get("decision") == "approved":
-                self._allow(scope, request["tool"], event.payload.get("args_hash", ""))
+                self.gate.allow(scope, request["tool"], event.payload.get("args_hash", ""))
 
     def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Results for the last model turn's calls that never got one (the run was interrupted)."""
@@ -141,8 +119,8 @@ class ToolStep:
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
         if verdict.verdict == "ask":
-            decision = self._wait_for_human(call, tool, arguments, digest, verdict, model_text)
-            refusal, arguments = self._apply_decision(tool, arguments, decision)
+            decision = self.gate.wait_for_human(call, tool, arguments, digest, verdict, model_text)
+            refusal, arguments = self.gate.apply(tool, arguments, decision)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
         return self._execute(call, tool, arguments)
@@ -179,7 +157,7 @@ class ToolStep:
             arguments=arguments,
             autonomy=self.spec.autonomy,
             args_hash=digest,
-            allowance=self.allowance,
+            allowance=self.gate.allowance,
         )
 
     def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
@@ -222,111 +200,3 @@ class ToolStep:
         self.port.record("tool_result", payload)
         self.monitor.observe_result(ok, output)
         return tool_message(call.id, output)
-
-    # -- approvals -----------------------------------------------------------------------
-    def _wait_for_human(
-        self, call, tool: Tool, arguments, digest, verdict, model_text
-    ) -> HumanDecision:
-        # A forced ask (the call may already have run) always needs a fresh decision.
-        forced = verdict.reason == INTERRUPTED_REASON
-        approval_id = self.port.find_approval(call.id, pending_only=forced)
-        if approval_id is None:
-            approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
-        self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")
-        started = time.monotonic()
-        while (decision := self.port.decision(approval_id)) is None:
-            if self.port.should_stop():
-                raise _stop("interrupted", "the worker stopped while waiting for a human")
-            if self.port.halt_requested():
-                self.port.expire_approval(approval_id)
-                raise _stop("halted", "halted by a human while waiting for approval")
-            time.sleep(POLL_S)
-        waited = time.monotonic() - started
-        self.waited_s += waited
-        self.port.record(
-            "approval_decided",
-            {
-                "approval_id": approval_id,
-                "tool_call_id": call.id,
-                "decision": decision.decision,
-                "decided_by": decision.decided_by,
-                "note": decision.note,
-                "args_hash": decision.approved_hash or digest,
-                "edited_arguments": decision.edited_arguments,
-                "allow_scope": decision.allow_scope,
-                "waited_s": round(waited, 3),
-            },
-        )
-        self.port.set_status("running", reason=None)
-        return decision
-
-    def _open_approval(self, call, tool: Tool, arguments, digest, verdict, model_text) -> int:
-        timeout = self.spec.policy.approval_timeout_s
-        expires = utcnow() + timedelta(seconds=timeout) if timeout else None
-        request = {
-            "tool_call_id": call.id,
-            "tool": tool.name,
-            "arguments": arguments,
-            "risk": tool.risk,
-            "reason": verdict.reason,
-            "rule": verdict.rule,
-            "summary": tool.describe(arguments),
-            "model_text": model_text or "",
-            "args_hash": digest,
-        }
-        seq = self.port.record(
-            "approval_requested",
-            {**request, "expires_at": expires.isoformat() if expires else None},
-        )
-        approval_id = self.port.open_approval(request_seq=seq, expires_at=expires, **request)
-        if self.spec.policy.webhook_url:
-            message = waiting_message(
-                self.spec.run_id, self.spec.goal, request["summary"], verdict.reason
-            )
-            post_webhook(self.spec.policy.webhook_url, message)
-        return approval_id
-
-    def _apply_decision(
-        self, tool: Tool, arguments: dict, decision: HumanDecision
-    ) -> tuple[tuple[str, str] | None, dict]:
-        """The arguments to run, or a refusal (text for the model, outcome) — fail closed."""
-        if decision.decision == "expired":
-            return (
-                "Rejected: no human decided before the approval expired, so the action was "
-                "not taken (fail closed)",
-                "rejected",
-            ), arguments
-        if decision.decision != "approved":
-            note = f": {decision.note}" if decision.note else " (no note)"
-            return (f"Rejected by a human{note}", "rejected"), arguments
-        to_run = decision.edited_arguments if decision.edited_arguments is not None else arguments
-        try:
-            to_run = tool.validate(to_run)
-        except ToolError as exc:
-            return (
-                f"Error: the approved arguments are invalid ({exc}); not run",
-                "denied",
-            ), arguments
-        if decision.approved_hash is None or args_hash(to_run) != decision.approved_hash:
-            self.port.record(
-                "error",
-                {
-                    "message": "arguments do not match the approved hash; not run",
-                    "where": "approval",
-                },
-            )
-            return (
-                "Error: the arguments do not match what the human approved; not run",
-                "denied",
-            ), to_run
-        if decision.allow_scope:
-            self._allow(decision.allow_scope, tool.name, args_hash(to_run))
-        return None, to_run
-
-    def _allow(self, scope: str, tool: str, digest: str) -> None:
-        if scope == "tool":
-            self.allowance = RunAllowance(self.allowance.tools | {tool}, self.allowance.calls)
-        elif scope == "arguments":
-            self.allowance = RunAllowance(
-                self.allowance.tools, self.allowance.calls | {(tool, digest)}
-            )

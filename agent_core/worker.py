@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import storage
-from agent_core.loop import AgentLoop, Outcome, RunSpec
+from agent_core.loop import AgentLoop, RunSpec
 from agent_core.models.base import ModelError, ModelProvider
 from agent_core.monitors import Budget, Usage
+from agent_core.outcome import Outcome
 from agent_core.policy import Policy
 from agent_core.port import StoreRunPort
 from agent_core.providers import make_model

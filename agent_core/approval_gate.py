@@ -1,0 +1,140 @@
+"""Asking a person: open an approval, wait for the decision, turn it into what may run."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from agent_core.notify import post_webhook, waiting_message
+from agent_core.outcome import stop
+from agent_core.policy import RunAllowance
+from agent_core.port import HumanDecision, RunPort
+from agent_core.tools import Tool, ToolError, args_hash
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from agent_core.loop import RunSpec
+
+POLL_S = 0.2
+INTERRUPTED_REASON = (
+    "the worker stopped while this call was being carried out, so it may or may not have "
+    "taken effect; it will not run again without a human's approval"
+)
+
+
+class ApprovalGate:
+    """Approvals of one run, and what a person allowed for the rest of it."""
+
+    def __init__(self, spec: RunSpec, port: RunPort) -> None:
+        self.spec = spec
+        self.port = port
+        self.allowance = RunAllowance()
+        self.waited_s = 0.0
+
+    def wait_for_human(
+        self, call, tool: Tool, arguments, digest, verdict, model_text
+    ) -> HumanDecision:
+        # A forced ask (the call may already have run) always needs a fresh decision.
+        forced = verdict.reason == INTERRUPTED_REASON
+        approval_id = self.port.find_approval(call.id, pending_only=forced)
+        if approval_id is None:
+            approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
+        self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")
+        started = time.monotonic()
+        while (decision := self.port.decision(approval_id)) is None:
+            if self.port.should_stop():
+                raise stop("interrupted", "the worker stopped while waiting for a human")
+            if self.port.halt_requested():
+                self.port.expire_approval(approval_id)
+                raise stop("halted", "halted by a human while waiting for approval")
+            time.sleep(POLL_S)
+        waited = time.monotonic() - started
+        self.waited_s += waited
+        self.port.record(
+            "approval_decided",
+            {
+                "approval_id": approval_id,
+                "tool_call_id": call.id,
+                "decision": decision.decision,
+                "decided_by": decision.decided_by,
+                "note": decision.note,
+                "args_hash": decision.approved_hash or digest,
+                "edited_arguments": decision.edited_arguments,
+                "allow_scope": decision.allow_scope,
+                "waited_s": round(waited, 3),
+            },
+        )
+        self.port.set_status("running", reason=None)
+        return decision
+
+    def _open_approval(self, call, tool: Tool, arguments, digest, verdict, model_text) -> int:
+        timeout = self.spec.policy.approval_timeout_s
+        expires = utcnow() + timedelta(seconds=timeout) if timeout else None
+        request = {
+            "tool_call_id": call.id,
+            "tool": tool.name,
+            "arguments": arguments,
+            "risk": tool.risk,
+            "reason": verdict.reason,
+            "rule": verdict.rule,
+            "summary": tool.describe(arguments),
+            "model_text": model_text or "",
+            "args_hash": digest,
+        }
+        seq = self.port.record(
+            "approval_requested",
+            {**request, "expires_at": expires.isoformat() if expires else None},
+        )
+        approval_id = self.port.open_approval(request_seq=seq, expires_at=expires, **request)
+        if self.spec.policy.webhook_url:
+            message = waiting_message(
+                self.spec.run_id, self.spec.goal, request["summary"], verdict.reason
+            )
+            post_webhook(self.spec.policy.webhook_url, message)
+        return approval_id
+
+    def apply(
+        self, tool: Tool, arguments: dict, decision: HumanDecision
+    ) -> tuple[tuple[str, str] | None, dict]:
+        """The arguments to run, or a refusal (text for the model, outcome) — fail closed."""
+        if decision.decision == "expired":
+            return (
+                "Rejected: no human decided before the approval expired, so the action was "
+                "not taken (fail closed)",
+                "rejected",
+            ), arguments
+        if decision.decision != "approved":
+            note = f": {decision.note}" if decision.note else " (no note)"
+            return (f"Rejected by a human{note}", "rejected"), arguments
+        to_run = decision.edited_arguments if decision.edited_arguments is not None else arguments
+        try:
+            to_run = tool.validate(to_run)
+        except ToolError as exc:
+            return (
+                f"Error: the approved arguments are invalid ({exc}); not run",
+                "denied",
+            ), arguments
+        if decision.approved_hash is None or args_hash(to_run) != decision.approved_hash:
+            self.port.record(
+                "error",
+                {
+                    "message": "arguments do not match the approved hash; not run",
+                    "where": "approval",
+                },
+            )
+            return (
+                "Error: the arguments do not match what the human approved; not run",
+                "denied",
+            ), to_run
+        if decision.allow_scope:
+            self.allow(decision.allow_scope, tool.name, args_hash(to_run))
+        return None, to_run
+
+    def allow(self, scope: str, tool: str, digest: str) -> None:
+        if scope == "tool":
+            self.allowance = RunAllowance(self.allowance.tools | {tool}, self.allowance.calls)
+        elif scope == "arguments":
+            self.allowance = RunAllowance(
+                self.allowance.tools, self.allowance.calls | {(tool, digest)}
+            )
