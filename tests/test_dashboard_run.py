@@ -264,3 +264,14 @@ def test_the_audit_section_lists_each_decision_with_who_and_the_hash(store):
     row = table.iloc[0]
     assert (row["decision"], row["note"]) == ("approved", "fine by me")
     assert row["by"] and row["arguments sha256"] == approval.args_hash[:16]
+
+
+def test_the_header_names_the_policy_the_run_runs_under(store):
+    run = make_run(store, "running")
+    storage.update_run(
+        store,
+        run_id=run.id,
+        policy={"source": "/srv/onloop.toml", "rules": [{"tool": "*", "action": "ask"}]},
+    )
+    at = open_run(run.id)
+    assert "policy: /srv/onloop.toml (1 rule)" in plain(at.caption[1].value)

@@ -62,6 +62,10 @@ def header(run: storage.Run) -> None:
         st.caption("Goal")
         st.text(run.goal)
     parent = f" · re-run of {run.parent_run_id}" if run.parent_run_id else ""
+    if run.policy:  # the policy it runs under, stored when a worker started it
+        rules = len(run.policy.get("rules") or [])
+        noun = "rule" if rules == 1 else "rules"
+        parent += f" · policy: {inert(str(run.policy.get('source', '?')))} ({rules} {noun})"
     st.caption(
         f"{inert(model_label(run.model, run.model_name))} · autonomy {run.autonomy} "
         f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert(run.created_by or '?')} "
