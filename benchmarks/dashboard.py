@@ -220,15 +220,7 @@ def _page_queries(
     ]  # fmt: skip
 
 
-INSIGHTS = (
-    "runs_per_day",
-    "success_rate",
-    "approval_latency",
-    "decisions_per_tool",
-    "usage_per_day",
-    "drift_stops_by_monitor",
-    "tool_usage",
-)
+INSIGHTS = insights.QUERIES
 
 
 def time_queries(store: storage.Store, big_run: str, typical_run: str, repeat: int) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
-
 import streamlit as st
 
 import storage
+from agent_core.decisions import current_user as os_user
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +26,4 @@ def current_user() -> str:
             value = user.get(field)
             if isinstance(value, str) and value:
                 return value
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return "unknown"
+    return os_user()

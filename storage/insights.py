@@ -32,6 +32,18 @@ _DRIFT = literal("drift", literal_execute=True)
 LATENCY_SAMPLE = 20_000  # the most recent decisions used for the latency figures
 
 
+# Every aggregate the Insights page draws, by function name (benchmarks and parity tests use it).
+QUERIES = (
+    "runs_per_day",
+    "success_rate",
+    "approval_latency",
+    "decisions_per_tool",
+    "usage_per_day",
+    "drift_stops_by_monitor",
+    "tool_usage",
+)
+
+
 def _day(column: Any) -> Any:
     return func.date(column)  # 'YYYY-MM-DD' on SQLite; a DATE on PostgreSQL
 

@@ -350,15 +350,7 @@ def _all_figures(store: storage.Store) -> dict:
         DAY2,
         datetime(2030, 1, 1),
     ):
-        for name in (
-            "runs_per_day",
-            "success_rate",
-            "approval_latency",
-            "decisions_per_tool",
-            "usage_per_day",
-            "drift_stops_by_monitor",
-            "tool_usage",
-        ):
+        for name in insights.QUERIES:
             figures[(name, since)] = getattr(insights, name)(store, since=since)
     return figures
 
