@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -11,6 +12,7 @@ import typer
 
 import storage
 from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.control import ControlError, halt
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
@@ -111,7 +113,8 @@ def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -
             follower.follow(thread.is_alive)
         except KeyboardInterrupt:
             _err(f"\nhalting run {run.id} ...")
-            storage.send_command(store, run_id=run.id, kind="halt", created_by=current_user())
+            with contextlib.suppress(ControlError):  # it ended by itself meanwhile
+                halt(store, run_id=run.id, by=current_user())
             thread.join(10)
             follower.drain()
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import storage
-from storage.models import ACTIVE_STATUSES, FINISHED_STATUSES, Run
+from storage.models import ACTIVE_STATUSES, Run
 
 RESUMABLE = ("paused", "interrupted", "halted", "failed")
 
@@ -15,27 +15,15 @@ class ControlError(Exception):
 
 
 def halt(store: storage.Store, *, run_id: str, by: str) -> Run:
-    run = storage.get_run(store, run_id=run_id)
-    if run.status in FINISHED_STATUSES or run.status == "interrupted":
-        raise ControlError(f"run {run.id} is already {run.status}; nothing to halt")
-    if run.status in ("queued", "paused"):
-        # Nobody is driving it: end it here, so it never starts again.
-        storage.update_run(
-            store,
-            run_id=run.id,
-            status="halted",
-            reason=f"halted by {by}",
-            finished_at=storage.utcnow(),
-        )
-        storage.append_event(
-            store,
-            run_id=run.id,
-            kind="status",
-            payload={"status": "halted", "reason": f"halted by {by}"},
-        )
-        return storage.get_run(store, run_id=run.id)
-    storage.send_command(store, run_id=run.id, kind="halt", created_by=by)
-    return run
+    """Halt a run: one atomic decision in the store (see storage.halt_run). A run nobody drives
+    ends `halted` at once, so no worker can claim it afterwards; a running or waiting run gets
+    a halt command its driver honours before its next model request or tool start."""
+    run = storage.get_run(store, run_id=run_id)  # resolves an id prefix
+    try:
+        storage.halt_run(store, run_id=run.id, by=by)
+    except storage.InvalidState as error:
+        raise ControlError(str(error)) from error
+    return storage.get_run(store, run_id=run.id)
 
 
 def pause(store: storage.Store, *, run_id: str, by: str) -> Run:
@@ -79,14 +67,17 @@ def resume_run(
         raise ControlError(
             f"run {run.id} is {run.status}; only paused, interrupted, halted or failed runs resume"
         )
-    storage.update_run(
-        store,
-        run_id=run.id,
-        **_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
-    )
-    for command in storage.pending_commands(store, run_id=run.id):  # stale halt/pause
-        if command.kind in ("halt", "pause"):
-            storage.consume_command(store, command_id=command.id or 0)
+    try:
+        # One transaction: if a halt lands first, this resume is refused instead of undoing it.
+        resumed = storage.requeue_run(
+            store,
+            run_id=run.id,
+            expect_status=run.status,
+            clear_stops=True,
+            more=_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
+        )
+    except storage.InvalidState as error:
+        raise ControlError(str(error)) from error
     if message and message.strip():
         storage.send_command(
             store,
@@ -95,7 +86,7 @@ def resume_run(
             payload={"message": message.strip()},
             created_by=by,
         )
-    return storage.requeue_run(store, run_id=run.id)
+    return resumed
 
 
 def _more_budget(run: Run, steps: int, seconds: float, tokens: int, cost: float) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from agent_core.policy import Policy
 from agent_core.port import RunPort
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
+from storage import HaltRequested
 
-POLL_S = 0.2
+HALT_POLL_S = 0.1  # how often an in-flight model call looks for a halt (one indexed read)
 
 
 @dataclass
@@ -143,9 +144,13 @@ class AgentLoop:
         specs = [t.spec() for t in self.spec.tools.values()]
         cancel = threading.Event()
         box: dict[str, Any] = {}
+        step = {"step": self.usage.steps + 1}
 
         def call() -> None:
             try:
+                # In the sending thread, right before the request: the store orders this check
+                # against any halt, and records that the request starts (`model_request`).
+                self.port.begin_step("model_request", step)
                 box["turn"] = self.model.complete(list(self.messages), specs, cancel=cancel)
             except BaseException as exc:  # noqa: BLE001 - handed to the loop thread
                 box["error"] = exc
@@ -153,10 +158,12 @@ class AgentLoop:
         thread = threading.Thread(target=call, name=f"model-{self.spec.run_id}", daemon=True)
         thread.start()
         while thread.is_alive():
-            thread.join(POLL_S)
+            thread.join(HALT_POLL_S)
             if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
                 cancel.set()
                 self.tool_step.check_halt()
+        if isinstance(box.get("error"), HaltRequested):
+            raise Stop(Outcome("halted", "halted by a human before the model request"))
         return self._record_turn(box)
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:

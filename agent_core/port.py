@@ -34,6 +34,8 @@ class RunPort(Protocol):
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
+    def begin_step(self, kind: str, payload: dict[str, Any]) -> int: ...
+    def begin_execution(self, **call: Any) -> int: ...
     def should_stop(self) -> bool: ...
     def open_approval(self, **request: Any) -> int: ...
     def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None: ...
@@ -69,9 +71,15 @@ class StoreRunPort:
         return taken
 
     def halt_requested(self) -> bool:
-        return any(
-            c.kind == "halt" for c in storage.pending_commands(self.store, run_id=self.run_id)
-        )
+        return storage.halt_pending(self.store, run_id=self.run_id)
+
+    def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
+        """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
+        return storage.begin_step(self.store, run_id=self.run_id, kind=kind, payload=payload)
+
+    def begin_execution(self, **call: Any) -> int:
+        """The last check before a tool starts (storage.HaltRequested); records `tool_started`."""
+        return storage.begin_execution(self.store, run_id=self.run_id, **call)
 
     def should_stop(self) -> bool:
         return self.stop.is_set()

@@ -14,6 +14,7 @@ from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide
 from agent_core.port import RunPort
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
+from storage import HaltRequested
 
 if TYPE_CHECKING:
     from agent_core.loop import RunSpec
@@ -161,7 +162,7 @@ class ToolStep:
         )
 
     def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
-        self.check_halt()
+        self._begin_execution(call, tool, arguments)
         started = time.monotonic()
         try:
             output, ok = run_tool(tool, arguments, workspace=self.spec.workspace), True
@@ -176,6 +177,17 @@ class ToolStep:
             duration_s=time.monotonic() - started,
             arguments=arguments,
         )
+
+    def _begin_execution(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> None:
+        """The last check before the tool starts, ordered against any halt by the store."""
+        if self.port.should_stop():
+            raise stop("interrupted", "the worker stopped; resume the run to continue")
+        try:
+            self.port.begin_execution(
+                tool_call_id=call.id, tool=tool.name, args_hash=args_hash(arguments)
+            )
+        except HaltRequested as halted:
+            raise stop("halted", "halted by a human before the tool started") from halted
 
     def _result(
         self,

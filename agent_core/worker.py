@@ -60,17 +60,20 @@ def drive_run(
     except (ModelError, ValueError, OSError) as exc:
         port.record("error", {"message": str(exc), "where": "start"})
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
-    port.record(
-        "run_started",
-        {
-            "goal": run.goal,
-            "model": run.model,
-            "model_name": model.model_name,
-            "autonomy": run.autonomy,
-            "tools": sorted(spec.tools),
-            "resumed": resumed,
-        },
-    )
+    started = {
+        "goal": run.goal,
+        "model": run.model,
+        "model_name": model.model_name,
+        "autonomy": run.autonomy,
+        "tools": sorted(spec.tools),
+        "resumed": resumed,
+    }
+    try:  # a halt that came between the claim and here ends the run before it starts
+        port.begin_step("run_started", started)
+    except storage.HaltRequested:
+        return _finish(
+            store, port, run, Outcome("halted", "halted before it started"), run.active_seconds
+        )
     port.set_status("running", reason=None, model_name=model.model_name)
     loop = AgentLoop(spec, model, port)
     try:
@@ -107,14 +110,18 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
 
 
 def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:
+    """Record how the session ended and release the run; a pending halt wins (storage)."""
     fields: dict = {"reason": outcome.reason, "active_seconds": round(seconds, 3)}
     if outcome.result is not None:
         fields["result"] = outcome.result
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
-    port.set_status(outcome.status, **fields)
-    storage.release_run(store, run_id=run.id, worker_id=run.worker_id or "")
-    return outcome
+    status = storage.finish_session(
+        store, run_id=run.id, worker_id=run.worker_id or "", status=outcome.status, **fields
+    )
+    if status == outcome.status:
+        return outcome
+    return Outcome(status, storage.get_run(store, run_id=run.id).reason)
 
 
 class Worker:
@@ -210,7 +217,10 @@ class Worker:
             )
             if outcome.status == "interrupted" and self.stop.is_set():
                 # A clean stop (Ctrl-C on `onloop up`): the next worker carries on by itself.
-                storage.requeue_run(self.store, run_id=run.id)
+                try:
+                    storage.requeue_run(self.store, run_id=run.id, expect_status="interrupted")
+                except storage.InvalidState:  # halted meanwhile: it stays halted
+                    pass
         except Exception:  # keep the worker alive; the lease will lapse and mark it interrupted
             log.exception("run %s could not be driven", run.id)
 

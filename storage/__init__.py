@@ -10,8 +10,9 @@ from storage.approvals import (
 )
 from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
-from storage.errors import InvalidState, NotFound, StoreError
+from storage.errors import HaltRequested, InvalidState, NotFound, StoreError
 from storage.events import EventRecord, append_event, events_after, last_events
+from storage.halts import begin_execution, begin_step, halt_pending, halt_run
 from storage.models import (
     ACTIVE_STATUSES,
     APPROVAL_STATUSES,
@@ -34,6 +35,7 @@ from storage.runs import (
     count_runs,
     create_run,
     expire_leases,
+    finish_session,
     get_run,
     list_runs,
     release_run,
@@ -56,6 +58,7 @@ __all__ = [
     "Command",
     "Event",
     "EventRecord",
+    "HaltRequested",
     "InvalidState",
     "NotFound",
     "Run",
@@ -64,6 +67,8 @@ __all__ = [
     "StoreError",
     "add_usage",
     "append_event",
+    "begin_execution",
+    "begin_step",
     "claim_next_run",
     "claim_run",
     "consume_command",
@@ -77,8 +82,11 @@ __all__ = [
     "decisions",
     "events_after",
     "expire_leases",
+    "finish_session",
     "get_approval",
     "get_run",
+    "halt_pending",
+    "halt_run",
     "last_events",
     "list_runs",
     "open_store",

@@ -11,3 +11,7 @@ class NotFound(StoreError):
 
 class InvalidState(StoreError):
     """The row exists but is in the wrong state for this (e.g. an approval already decided)."""
+
+
+class HaltRequested(StoreError):
+    """A halt is pending for the run, so the step it was about to start must not start."""

@@ -14,17 +14,20 @@ from sqlmodel import col
 
 from storage.engine import Store, read_session, write_session, writing
 from storage.errors import InvalidState, StoreError
-from storage.events import append_in, no_run
+from storage.events import append_in, insert_event, next_seq, no_run
+from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.models import (
     AUTONOMY_LEVELS,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
+    Command,
     Run,
     table_of,
     utcnow,
 )
 
 _runs = table_of(Run)
+_commands = table_of(Command)
 MIN_PREFIX = 4
 LEASE_LOST_REASON = "worker lost (lease expired)"
 _USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
@@ -212,11 +215,11 @@ def add_usage(
 def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run | None:
     """Take the oldest queued run for this worker, or None. No two workers get the same run."""
     # SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
-    # each other's locked row instead of queueing behind it.
+    # each other's locked row (and a halt's) instead of queueing behind it.
     query = (
-        select(Run)
-        .where(col(Run.status) == "queued")
-        .order_by(col(Run.created_at), col(Run.id))
+        select(_runs.c.id)
+        .where(*_CLAIMABLE)
+        .order_by(_runs.c.created_at, _runs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
@@ -226,25 +229,35 @@ def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run
 def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> Run | None:
     """Take this queued run (e.g. the CLI drives the run it just queued), or None if taken."""
     query = (
-        select(Run)
-        .where(col(Run.id) == run_id, col(Run.status) == "queued")
+        select(_runs.c.id)
+        .where(_runs.c.id == run_id, *_CLAIMABLE)
         .with_for_update(skip_locked=True)
     )
     return _claim(store, query, worker_id, lease_seconds)
 
 
+# A run is claimable while it is queued and no halt waits for it. The claim is a conditional
+# UPDATE on both, in the same transaction as control.halt's row lock orders it against.
+_CLAIMABLE = (_runs.c.status == "queued", ~halt_pending_for(_runs.c.id))
+
+
 def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Run | None:
     now = utcnow()
+    values = {
+        "status": "running",
+        "worker_id": worker_id,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "started_at": now,  # this session's start; earlier sessions are in active_seconds
+        "updated_at": now,
+    }
     with write_session(store) as session:
-        run = session.scalars(query).first()
-        if run is None:
+        run_id = session.scalars(query).first()
+        if run_id is None:
             return None
-        run.status = "running"
-        run.worker_id = worker_id
-        run.lease_expires_at = now + timedelta(seconds=lease_seconds)
-        run.started_at = now  # this session's start; earlier sessions are in active_seconds
-        run.updated_at = now
-    return run
+        take = update(_runs).where(_runs.c.id == run_id, *_CLAIMABLE).values(values)
+        if session.connection().execute(take).rowcount != 1:
+            return None
+        return session.get(Run, run_id, populate_existing=True)
 
 
 def renew_lease(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> bool:
@@ -271,45 +284,100 @@ def release_run(store: Store, *, run_id: str, worker_id: str) -> None:
 
 
 def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
-    """Running or waiting runs whose lease lapsed become "interrupted"; returns their ids."""
+    """Running or waiting runs whose lease lapsed become "interrupted" (or "halted", when a halt
+    waits for them: nobody will drive them again to honour it); returns their ids."""
     now = now or utcnow()
     lapsed = (_runs.c.status.in_(("running", "waiting")), _runs.c.lease_expires_at < now)
     expired: list[str] = []
     with writing(store) as conn:
         for run_id in conn.scalars(select(_runs.c.id).where(*lapsed)).all():
-            interrupt = (
-                update(_runs)
-                .where(_runs.c.id == run_id, *lapsed)
-                .values(
-                    status="interrupted",
-                    reason=LEASE_LOST_REASON,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
+            by = pending_halt_by(conn, run_id)
+            ending = _ended(by, "interrupted", LEASE_LOST_REASON, now)
+            ending.update(worker_id=None, lease_expires_at=None, updated_at=now)
+            interrupt = update(_runs).where(_runs.c.id == run_id, *lapsed).values(ending)
             if conn.execute(interrupt).rowcount:
-                payload = {"status": "interrupted", "reason": LEASE_LOST_REASON}
+                payload = {"status": ending["status"], "reason": ending["reason"]}
                 append_in(conn, run_id=run_id, kind="status", payload=payload)
                 expired.append(run_id)
     return expired
 
 
-def requeue_run(store: Store, *, run_id: str, reset_budget: bool = False) -> Run:
+def _ended(by: str | None, status: str, reason: str | None, now: datetime) -> dict[str, Any]:
+    """How a session ends: as asked, or halted when a halt (asked by `by`) is pending."""
+    if by is None:
+        return {"status": status, "reason": reason}
+    return {"status": "halted", "reason": halted_by(by), "finished_at": now}
+
+
+def finish_session(store: Store, *, run_id: str, worker_id: str, status: str, **fields: Any) -> str:
+    """End a worker's session of a run: its status, fields and `status` event in one transaction,
+    releasing the run. A pending halt wins over any other ending (the run ends `halted`, the halt
+    is consumed). Returns the status written."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown or status not in RUN_STATUSES:
+        raise StoreError(f"finish_session cannot set {sorted(unknown) or status!r}")
+    now = utcnow()
+    with writing(store) as conn:
+        seq = next_seq(conn, run_id)  # locks the row first: a halt is either seen or later
+        by = pending_halt_by(conn, run_id)
+        ending = {**fields, "status": status}
+        if by is not None:
+            consume_halts(conn, run_id)
+            ending.pop("result", None)
+            ending.update(_ended(by, status, None, now))
+        conn.execute(
+            update(_runs).where(_runs.c.id == run_id).values({"updated_at": now, **ending})
+        )
+        release = update(_runs).where(_runs.c.id == run_id, _runs.c.worker_id == worker_id)
+        conn.execute(release.values(worker_id=None, lease_expires_at=None))
+        payload = {"status": ending["status"], "reason": ending.get("reason")}
+        insert_event(conn, run_id=run_id, seq=seq, kind="status", payload=payload)
+    return str(ending["status"])
+
+
+def requeue_run(
+    store: Store,
+    *,
+    run_id: str,
+    reset_budget: bool = False,
+    expect_status: str | None = None,
+    clear_stops: bool = False,
+    more: dict[str, Any] | None = None,
+) -> Run:
     """Queue a paused/interrupted/halted/failed run again so a worker resumes it from its events.
 
-    reset_budget zeroes the usage totals (steps, tool calls, tokens, cost, active time) so the
-    run's budgets apply afresh.
+    One transaction. reset_budget zeroes the usage totals (steps, tool calls, tokens, cost, active
+    time) so the run's budgets apply afresh; `more` sets fields (raised budgets). expect_status
+    refuses (InvalidState) when the run is no longer in the status the caller saw (a halt came
+    first). clear_stops consumes pending halt and pause commands (a person resumes a stopped
+    run); without it a pending halt ends the run `halted` instead of queueing it.
     """
+    if set(more or {}) - _UPDATABLE:
+        raise TypeError(f"requeue_run cannot set {', '.join(sorted(set(more or {}) - _UPDATABLE))}")
     with write_session(store) as session:
         run = session.get(Run, run_id, with_for_update=True)
         if run is None:
             raise no_run(run_id)
+        if expect_status and run.status != expect_status:
+            raise InvalidState(
+                f"run {run_id} became {run.status} meanwhile (it was {expect_status}); "
+                "look at it again before resuming it"
+            )
         if run.status not in RESUMABLE_STATUSES:
             raise InvalidState(
                 f"run {run_id} is {run.status}; only a paused, interrupted, halted or failed "
                 "run can be resumed"
             )
+        conn = session.connection()
+        if clear_stops:
+            stops = (_commands.c.run_id == run_id, _commands.c.consumed_at.is_(None))
+            kinds = _commands.c.kind.in_(("halt", "pause"))
+            conn.execute(update(_commands).where(*stops, kinds).values(consumed_at=utcnow()))
+        by = pending_halt_by(conn, run_id)
+        if by is not None:
+            return _halt_instead(session, run, by)
+        for name, value in (more or {}).items():
+            setattr(run, name, value)
         run.status, run.worker_id, run.lease_expires_at = "queued", None, None
         run.reason, run.finished_at, run.updated_at = None, None, utcnow()
         if reset_budget:
@@ -317,6 +385,24 @@ def requeue_run(store: Store, *, run_id: str, reset_budget: bool = False) -> Run
                 setattr(run, name, 0)
         session.flush()
         payload = {"status": "queued", "reason": None, "resumed": True}
-        seq = append_in(session.connection(), run_id=run_id, kind="status", payload=payload)
+        seq = append_in(conn, run_id=run_id, kind="status", payload=payload)
         set_committed_value(run, "last_seq", seq)
+    return run
+
+
+def _halt_instead(session: Any, run: Run, by: str) -> Run:
+    conn = session.connection()
+    consume_halts(conn, run.id)
+    run.status, run.reason, run.worker_id, run.lease_expires_at = (
+        "halted",
+        halted_by(by),
+        None,
+        None,
+    )
+    run.finished_at = run.updated_at = utcnow()
+    session.flush()
+    payload = {"status": "halted", "reason": run.reason}
+    set_committed_value(
+        run, "last_seq", append_in(conn, run_id=run.id, kind="status", payload=payload)
+    )
     return run

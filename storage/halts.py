@@ -1,0 +1,151 @@
+"""Halts that always hold: the halt decision, and the one check every step starts behind.
+
+Ordering is the store's. A halt and a step start both lock the run's row (BEGIN IMMEDIATE on
+SQLite; on PostgreSQL the row lock that bumping `runs.last_seq` or SELECT ... FOR UPDATE takes)
+and both append an event, so their event seqs say which committed first: a step whose start
+event has a lower seq than the halt's began before the halt; no step starts after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, update
+
+from storage.engine import Store, reading, writing
+from storage.errors import HaltRequested, InvalidState
+from storage.events import append_in, insert_event, next_seq, no_run
+from storage.models import Command, Run, table_of, utcnow
+
+_runs = table_of(Run)
+_commands = table_of(Command)
+HALTABLE_AT_ONCE = ("queued", "paused", "interrupted")  # nobody drives these: end them here
+HALTABLE_BY_COMMAND = ("running", "waiting")  # their driver stops at its next check
+
+
+def halt_pending_for(run_id: Any) -> ColumnElement[bool]:
+    """EXISTS a pending halt command for `run_id` (a value or a column); ix_commands_run_consumed."""
+    return exists().where(
+        _commands.c.run_id == run_id,
+        _commands.c.consumed_at.is_(None),
+        _commands.c.kind == "halt",
+    )
+
+
+_PENDING = select(halt_pending_for(bindparam("rid")))
+_FIRST_HALT = (
+    select(_commands.c.created_by)
+    .where(
+        _commands.c.run_id == bindparam("rid"),
+        _commands.c.consumed_at.is_(None),
+        _commands.c.kind == "halt",
+    )
+    .order_by(_commands.c.id)
+    .limit(1)
+)
+_CONSUME_HALTS = (
+    update(_commands)
+    .where(
+        _commands.c.run_id == bindparam("rid"),
+        _commands.c.consumed_at.is_(None),
+        _commands.c.kind == "halt",
+    )
+    .values(consumed_at=bindparam("now"))
+)
+
+
+def halt_pending(store: Store, *, run_id: str) -> bool:
+    """Whether a halt waits for this run: one indexed read, cheap enough to poll."""
+    with reading(store) as conn:
+        return bool(conn.execute(_PENDING, {"rid": run_id}).scalar())
+
+
+def pending_halt_by(conn: Connection, run_id: str) -> str | None:
+    """Who asked for the oldest pending halt ("" if nobody said), or None: inside a transaction."""
+    row = conn.execute(_FIRST_HALT, {"rid": run_id}).first()
+    return None if row is None else (row[0] or "")
+
+
+def consume_halts(conn: Connection, run_id: str) -> None:
+    conn.execute(_CONSUME_HALTS, {"rid": run_id, "now": utcnow()})
+
+
+def halted_by(by: str | None) -> str:
+    return f"halted by {by or 'a human'}"
+
+
+def begin_step(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
+    """Record that a step starts (event `kind`), unless a halt is pending: then HaltRequested.
+
+    One write transaction: the seq bump locks the run's row first, so a halt committed before
+    it is seen and one committed after it gets a higher seq. Returns the event's seq.
+    """
+    with writing(store) as conn:
+        seq = next_seq(conn, run_id)
+        by = pending_halt_by(conn, run_id)
+        if by is not None:
+            raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
+        insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
+    return seq
+
+
+def begin_execution(
+    store: Store,
+    *,
+    run_id: str,
+    approval_id: int | None = None,
+    args_hash: str | None = None,
+    tool_call_id: str | None = None,
+    tool: str | None = None,
+) -> int:
+    """The last check before a tool starts: HaltRequested if a halt is pending, else a
+    `tool_started` event in the same write transaction; returns its seq.
+
+    (The approvals branch's begin_execution also consumes the approval here; same contract.)
+    """
+    payload = {
+        "tool_call_id": tool_call_id,
+        "tool": tool,
+        "approval_id": approval_id,
+        "args_hash": args_hash,
+    }
+    return begin_step(store, run_id=run_id, kind="tool_started", payload=payload)
+
+
+def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
+    """Halt a run in one transaction: (status after, seq of the event that records the halt).
+
+    A run nobody drives (queued, paused, interrupted) ends `halted` here with one conditional
+    UPDATE, so no worker can claim it afterwards; a running or waiting run gets a halt command
+    and a `halt_requested` event for its driver. The row lock orders this against a claim.
+    """
+    reason = halted_by(by)
+    with writing(store) as conn:
+        status = conn.execute(
+            select(_runs.c.status).where(_runs.c.id == run_id).with_for_update()
+        ).scalar()
+        if status is None:
+            raise no_run(run_id)
+        if status in HALTABLE_AT_ONCE:
+            ended = conn.execute(
+                update(_runs)
+                .where(_runs.c.id == run_id, _runs.c.status.in_(HALTABLE_AT_ONCE))
+                .values(
+                    status="halted",
+                    reason=reason,
+                    finished_at=utcnow(),
+                    updated_at=utcnow(),
+                    worker_id=None,
+                    lease_expires_at=None,
+                )
+            ).rowcount
+            if ended != 1:  # the row lock makes this impossible; refuse rather than guess
+                raise InvalidState(f"run {run_id} changed while being halted; try again")
+            payload = {"status": "halted", "reason": reason}
+            return "halted", append_in(conn, run_id=run_id, kind="status", payload=payload)
+        if status in HALTABLE_BY_COMMAND:
+            command: dict[str, Any] = {"run_id": run_id, "kind": "halt", "created_by": by}
+            conn.execute(_commands.insert().values(payload={}, created_at=utcnow(), **command))
+            asked = {"by": by, "status": status}
+            return status, append_in(conn, run_id=run_id, kind="halt_requested", payload=asked)
+    raise InvalidState(f"run {run_id} is already {status}; nothing to halt")
