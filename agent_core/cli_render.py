@@ -50,6 +50,8 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return f"■ final answer:\n{p.get('text', '')}"
     if kind == "error":
         return f"  ! error ({p.get('where')}): {p.get('message')}"
+    if kind == "halt_requested":
+        return f"■ halt requested by {p.get('by') or 'a human'}"
     if kind == "status":
         status = p.get("status")
         if status in ("running", "waiting", "queued"):

@@ -60,8 +60,13 @@ def resume_run(
     extra_tokens: int = 0,
     extra_cost_usd: float = 0.0,
     message: str | None = None,
+    seen_status: str | None = None,
 ) -> Run:
-    """Queue a paused, interrupted, halted or failed run again; a worker rebuilds it from events."""
+    """Queue a paused, interrupted, halted or failed run again; a worker rebuilds it from events.
+
+    seen_status: the status the person saw when they asked (a page); if the run has changed
+    since (say a halt landed), the resume is refused rather than undoing what came after.
+    """
     run = storage.get_run(store, run_id=run_id)
     if run.status not in RESUMABLE:
         raise ControlError(
@@ -72,7 +77,7 @@ def resume_run(
         resumed = storage.requeue_run(
             store,
             run_id=run.id,
-            expect_status=run.status,
+            expect_status=seen_status or run.status,
             clear_stops=True,
             more=_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
         )

@@ -164,7 +164,14 @@ class AgentLoop:
                 self.tool_step.check_halt()
         if isinstance(box.get("error"), HaltRequested):
             raise Stop(Outcome("halted", "halted by a human before the model request"))
-        return self._record_turn(box)
+        try:
+            return self._record_turn(box)
+        except HaltRequested as halted:  # the answer arrived after a halt: drop it, keep its cost
+            turn = box["turn"]
+            self.port.add_usage(
+                tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
+            )
+            raise Stop(Outcome("halted", "halted by a human during the model call")) from halted
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
         error = box.get("error")
@@ -179,7 +186,7 @@ class AgentLoop:
         turn: ModelTurn = box["turn"]
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
         self.usage.steps += 1
-        self.port.record(
+        self.port.begin_step(  # not recorded once a halt is: the answer came too late
             "model_call",
             {
                 "step": self.usage.steps,
@@ -202,5 +209,8 @@ class AgentLoop:
         return turn
 
     def _finish(self, text: str) -> Outcome:
-        self.port.record("final_answer", {"text": text})
+        try:
+            self.port.begin_step("final_answer", {"text": text})
+        except HaltRequested:
+            return Outcome("halted", "halted by a human before the final answer")
         return Outcome("succeeded", None, text)

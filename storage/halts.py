@@ -20,7 +20,8 @@ from storage.models import Command, Run, table_of, utcnow
 _runs = table_of(Run)
 _commands = table_of(Command)
 HALTABLE_AT_ONCE = ("queued", "paused", "interrupted")  # nobody drives these: end them here
-HALTABLE_BY_COMMAND = ("running", "waiting")  # their driver stops at its next check
+DRIVEN = ("running", "waiting")  # a worker drives these; only then may a step start
+HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
 
 
 def halt_pending_for(run_id: Any) -> ColumnElement[bool]:
@@ -32,6 +33,7 @@ def halt_pending_for(run_id: Any) -> ColumnElement[bool]:
     )
 
 
+_STATUS = select(_runs.c.status).where(_runs.c.id == bindparam("rid"))
 _PENDING = select(halt_pending_for(bindparam("rid")))
 _FIRST_HALT = (
     select(_commands.c.created_by)
@@ -75,16 +77,21 @@ def halted_by(by: str | None) -> str:
 
 
 def begin_step(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
-    """Record that a step starts (event `kind`), unless a halt is pending: then HaltRequested.
+    """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
+    driven (its session ended): then HaltRequested and no event.
 
     One write transaction: the seq bump locks the run's row first, so a halt committed before
-    it is seen and one committed after it gets a higher seq. Returns the event's seq.
+    it is seen and one committed after it gets a higher seq. Returns the event's seq. Also used
+    to record what must not appear after a halt (a late model answer, a final answer).
     """
     with writing(store) as conn:
         seq = next_seq(conn, run_id)
         by = pending_halt_by(conn, run_id)
         if by is not None:
             raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
+        status = conn.execute(_STATUS, {"rid": run_id}).scalar()
+        if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
+            raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 

@@ -168,6 +168,22 @@ def _error(p: dict, stamp: str) -> None:
     st.error(inert(p.get("message", ""), limit=600), icon=":material/error:")
 
 
+def _model_request(p: dict, stamp: str) -> None:
+    _caption(stamp, f":material/send: asking the model (step {inert(p.get('step', '?'))})")
+
+
+def _tool_started(p: dict, stamp: str) -> None:
+    _caption(stamp, f":material/play_arrow: {inert(p.get('tool') or 'tool')} started")
+
+
+def _halt_requested(p: dict, stamp: str) -> None:
+    _caption(
+        stamp,
+        f":material/stop_circle: **halt requested** by {inert(p.get('by') or 'a human')}; "
+        "nothing new starts after this",
+    )
+
+
 _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "status": _status,
     "run_started": _run_started,
@@ -180,4 +196,7 @@ _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "drift": _drift,
     "final_answer": _final_answer,
     "error": _error,
+    "model_request": _model_request,
+    "tool_started": _tool_started,
+    "halt_requested": _halt_requested,
 }

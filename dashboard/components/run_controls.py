@@ -64,13 +64,18 @@ def _guide(store: storage.Store, run_id: str) -> None:
     )
 
 
-def _resume(store: storage.Store, run_id: str) -> None:
+def _resume(store: storage.Store, run_id: str, seen_status: str | None = None) -> None:
     extra = int(st.session_state.get(f"run_resume_steps_{run_id}") or 0)
     message = st.session_state.get(f"run_resume_message_{run_id}") or None
     _attempt(
         run_id,
         lambda: control.resume_run(
-            store, run_id=run_id, by=current_user(), extra_steps=extra, message=message
+            store,
+            run_id=run_id,
+            by=current_user(),
+            extra_steps=extra,
+            message=message,
+            seen_status=seen_status,  # a halt that came after the page was drawn wins
         ),
         "Resumed: the run is queued again and a worker picks it up from its recorded steps.",
     )
@@ -137,7 +142,7 @@ def resume_form(store: storage.Store, run: storage.Run) -> None:
             type="primary",
             icon=":material/play_arrow:",
             on_click=_resume,
-            args=(store, run.id),
+            args=(store, run.id, run.status),
         )
 
 
