@@ -12,9 +12,11 @@ import random
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text
 
 import storage
 from agent_core import control
@@ -22,6 +24,8 @@ from agent_core.decisions import DecisionError, approve
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
 from agent_core.worker import Worker
+from storage.events import append_in
+from storage.models import Command, Run, table_of
 from tests.fake_openai import Reply
 from tests.run_helpers import new_run, wait_for
 
@@ -447,8 +451,6 @@ def test_a_waiting_run_whose_worker_died_ends_halted_not_interrupted(store):
     assert claimed is not None
     storage.update_run(store, run_id=run.id, status="waiting")
     control.halt(store, run_id=run.id, by="ann")
-    from datetime import timedelta
-
     later = storage.utcnow() + timedelta(seconds=60)
     assert storage.expire_leases(store, now=later) == [run.id]
     assert_nothing_started_after_the_halt(store, run.id)
@@ -469,3 +471,110 @@ def test_begin_step_refuses_once_a_halt_is_recorded(any_store):
     assert halt_seq(any_store, run.id) == first + 1  # the refused steps left no event, no gap
     seqs = [e.seq for e in storage.events_after(any_store, run_id=run.id)]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+# ---------------------------------------------------------------- the store's ordering, pinned
+
+
+def _hold_a_halt_open(store: storage.Store, run_id: str):
+    """What storage.halt_run does for a running run, left uncommitted: the row lock is held."""
+    conn = store.engine.connect()
+    transaction = conn.begin()
+    runs, commands = table_of(Run), table_of(Command)
+    conn.execute(select(runs.c.status).where(runs.c.id == run_id).with_for_update())
+    conn.execute(
+        commands.insert().values(
+            run_id=run_id, kind="halt", payload={}, created_by="ann", created_at=storage.utcnow()
+        )
+    )
+    append_in(conn, run_id=run_id, kind="halt_requested", payload={"by": "ann"})
+    return conn, transaction
+
+
+def _waiting_on_a_lock(store: storage.Store) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with store.engine.connect() as conn:
+        return bool(conn.execute(query).scalar())
+
+
+def test_on_postgresql_a_step_queued_behind_a_halt_sees_it(postgres_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    store = storage.open_store(postgres_url)
+    run = new_run(store, "step behind a halt", model="scripted")
+    assert storage.claim_next_run(store, worker_id="w", lease_seconds=30) is not None
+    conn, transaction = _hold_a_halt_open(store, run.id)
+    outcome: dict[str, object] = {}
+
+    def step() -> None:
+        try:
+            outcome["seq"] = storage.begin_step(
+                store, run_id=run.id, kind="model_request", payload={}
+            )
+        except storage.HaltRequested as refused:
+            outcome["refused"] = refused
+
+    stepper = threading.Thread(target=step)
+    stepper.start()
+    wait_for(lambda: _waiting_on_a_lock(store), what="the step to wait for the halt's row lock")
+    transaction.commit()
+    conn.close()
+    stepper.join(20)
+    assert "refused" in outcome and "seq" not in outcome  # READ COMMITTED saw the late commit
+    assert [e.kind for e in storage.events_after(store, run_id=run.id)][-1] == "halt_requested"
+    store.dispose()
+
+
+def test_on_postgresql_a_claim_passes_a_run_being_halted(postgres_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    store = storage.open_store(postgres_url)
+    run = new_run(store, "halted while a worker looks", model="scripted")
+    runs = table_of(Run)
+    with store.engine.connect() as conn, conn.begin():
+        conn.execute(select(runs.c.id).where(runs.c.id == run.id).with_for_update())
+        # The halt holds the row: a claim skips it rather than taking it under the halt.
+        assert storage.claim_next_run(store, worker_id="w", lease_seconds=30) is None
+    control.halt(store, run_id=run.id, by="ann")
+    assert storage.claim_next_run(store, worker_id="w", lease_seconds=30) is None
+    assert_nothing_started_after_the_halt(store, run.id)
+    store.dispose()
+
+
+@pytest.mark.parametrize("ending", ["succeeded", "failed", "paused", "interrupted"])
+def test_a_pending_halt_wins_over_any_other_ending(any_store, ending):
+    run = new_run(any_store, "ends while a halt waits", model="scripted")
+    assert storage.claim_next_run(any_store, worker_id="w", lease_seconds=30) is not None
+    control.halt(any_store, run_id=run.id, by="ann")
+    written = storage.finish_session(
+        any_store, run_id=run.id, worker_id="w", status=ending, reason="x", result="answer"
+    )
+    assert written == "halted"
+    done = storage.get_run(any_store, run_id=run.id)
+    assert (done.status, done.reason, done.result) == ("halted", "halted by ann", None)
+    assert done.worker_id is None and done.lease_expires_at is None
+    assert_nothing_started_after_the_halt(any_store, run.id)
+
+
+def test_a_session_ends_as_asked_when_no_halt_waits(any_store):
+    run = new_run(any_store, "ends by itself", model="scripted")
+    assert storage.claim_next_run(any_store, worker_id="w", lease_seconds=30) is not None
+    written = storage.finish_session(
+        any_store, run_id=run.id, worker_id="w", status="succeeded", result="42"
+    )
+    done = storage.get_run(any_store, run_id=run.id)
+    assert written == "succeeded" and (done.status, done.result) == ("succeeded", "42")
+    last = storage.events_after(any_store, run_id=run.id)[-1]
+    assert (last.kind, last.payload["status"]) == ("status", "succeeded")
+
+
+def test_a_clean_worker_stop_does_not_requeue_a_run_a_halt_waits_for(store):
+    run = new_run(store, "stopped worker", model="scripted")
+    assert storage.claim_next_run(store, worker_id="w", lease_seconds=30) is not None
+    storage.update_run(store, run_id=run.id, status="interrupted")  # the session ended first
+    storage.send_command(store, run_id=run.id, kind="halt", created_by="ann")
+    requeued = storage.requeue_run(store, run_id=run.id, expect_status="interrupted")
+    assert requeued.status == "halted" and requeued.reason == "halted by ann"
+    assert storage.get_run(store, run_id=run.id).status == "halted"
+    assert storage.claim_next_run(store, worker_id="w2", lease_seconds=30) is None
