@@ -175,9 +175,8 @@ class Worker:
             return False
         if len(active) < self.concurrency:
             return True
-        busy = sum(
-            1 for run_id in active if storage.get_run(self.store, run_id=run_id).status != "waiting"
-        )
+        statuses = storage.run_statuses(self.store, run_ids=active)  # one read, not one per run
+        busy = sum(1 for run_id in active if statuses.get(run_id) != "waiting")
         return busy < self.concurrency
 
     def start_heartbeat(self) -> None:

@@ -41,6 +41,7 @@ from storage.runs import (
     release_run,
     renew_lease,
     requeue_run,
+    run_statuses,
     update_run,
 )
 from storage.schema import SCHEMA_VERSION, current_version
@@ -95,6 +96,7 @@ __all__ = [
     "release_run",
     "renew_lease",
     "requeue_run",
+    "run_statuses",
     "send_command",
     "update_run",
     "utcnow",

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from storage.engine import Store, read_session, write_session, writing
+from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
@@ -110,6 +110,15 @@ def get_run(store: Store, *, run_id: str) -> Run:
                     f"run id prefix {run_id} matches several runs; give more of the id"
                 )
     raise no_run(run_id)
+
+
+def run_statuses(store: Store, *, run_ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of these runs, in one read (a worker's poll over its active runs)."""
+    if not run_ids:
+        return {}
+    query = select(_runs.c.id, _runs.c.status).where(_runs.c.id.in_(list(run_ids)))
+    with reading(store) as conn:
+        return {row[0]: row[1] for row in conn.execute(query)}
 
 
 def _filters(

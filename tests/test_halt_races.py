@@ -578,3 +578,12 @@ def test_a_clean_worker_stop_does_not_requeue_a_run_a_halt_waits_for(store):
     assert requeued.status == "halted" and requeued.reason == "halted by ann"
     assert storage.get_run(store, run_id=run.id).status == "halted"
     assert storage.claim_next_run(store, worker_id="w2", lease_seconds=30) is None
+
+
+def test_run_statuses_reads_many_runs_at_once(any_store):
+    queued = new_run(any_store, "a", model="scripted")
+    halted = new_run(any_store, "b", model="scripted")
+    control.halt(any_store, run_id=halted.id, by="ann")
+    found = storage.run_statuses(any_store, run_ids=[queued.id, halted.id, "nope"])
+    assert found == {queued.id: "queued", halted.id: "halted"}
+    assert storage.run_statuses(any_store, run_ids=[]) == {}
