@@ -23,7 +23,8 @@ from agent_core import control
 from agent_core.decisions import DecisionError, approve
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import Worker
+from agent_core.port import StoreRunPort
+from agent_core.worker import Worker, drive_run
 from storage.events import append_in
 from storage.models import Command, Run, table_of
 from tests.fake_openai import Reply
@@ -286,9 +287,15 @@ def test_halts_at_random_moments_against_the_real_server_start_nothing_after(
     halters = []
     try:
         for run in runs:
-            moment = rng.random() * 1.5
+            # At a random point of its progress (k model requests begun), plus a random moment.
+            steps, moment = rng.randint(0, 6), rng.random() * 0.25
 
-            def halt_later(run_id=run.id, moment=moment) -> None:
+            def halt_later(run_id=run.id, steps=steps, moment=moment) -> None:
+                wait_for(
+                    lambda: _count(store, run_id, "model_request") >= steps,
+                    timeout=120,
+                    what=f"{steps} model requests",
+                )
                 threading.Event().wait(moment)
                 try:
                     control.halt(store, run_id=run_id, by="chaos")
@@ -299,7 +306,7 @@ def test_halts_at_random_moments_against_the_real_server_start_nothing_after(
         for halter in halters:
             halter.start()
         for halter in halters:
-            halter.join(30)
+            halter.join(150)
         settle(store, [r.id for r in runs])
     finally:
         stop(workers, threads)
@@ -587,3 +594,60 @@ def test_run_statuses_reads_many_runs_at_once(any_store):
     found = storage.run_statuses(any_store, run_ids=[queued.id, halted.id, "nope"])
     assert found == {queued.id: "queued", halted.id: "halted"}
     assert storage.run_statuses(any_store, run_ids=[]) == {}
+
+
+# ---------------------------------------------------------------- halts in the narrowest windows
+
+
+def _halt_right_after(monkeypatch, store: storage.Store, method: str, when) -> None:
+    """Make StoreRunPort.<method> halt its run (committed) just after it returns, when `when`."""
+    real = getattr(StoreRunPort, method)
+
+    def wrapped(self, *args, **kwargs):
+        result = real(self, *args, **kwargs)
+        if when(*args, **kwargs) and not storage.halt_pending(store, run_id=self.run_id):
+            control.halt(store, run_id=self.run_id, by="sniper")
+        return result
+
+    monkeypatch.setattr(StoreRunPort, method, wrapped)
+
+
+def _drive(store: storage.Store, script: list) -> str:
+    run = new_run(store, "snipe me", model="scripted", autonomy="autonomous")
+    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel(script))
+    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
+    assert claimed is not None
+    outcome = drive_run(store, claimed, model_factory=worker.model_factory)
+    assert outcome.status == "halted"
+    return run.id
+
+
+def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(store, monkeypatch):
+    _halt_right_after(monkeypatch, store, "record", lambda kind, payload: kind == "tool_call")
+    run_id = _drive(store, [{"tool_calls": [CALC]}, "done"])
+    assert_nothing_started_after_the_halt(store, run_id)
+    assert _count(store, run_id, "tool_started") == 0
+    assert [e.payload["outcome"] for e in _events(store, run_id, "tool_result")] == []
+
+
+def test_a_halt_between_the_step_check_and_the_request_stops_the_request(store, monkeypatch):
+    _halt_right_after(monkeypatch, store, "take_commands", lambda: True)
+    run_id = _drive(store, ["never asked"])
+    assert_nothing_started_after_the_halt(store, run_id)
+    assert _count(store, run_id, "model_request") == 0
+
+
+def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(store, monkeypatch):
+    def halt_on_request(kind, payload):
+        return kind == "model_request"
+
+    _halt_right_after(monkeypatch, store, "begin_step", halt_on_request)
+    run_id = _drive(store, [{"text": "42", "tokens_in": 5, "tokens_out": 2}])
+    assert_nothing_started_after_the_halt(store, run_id)
+    assert _count(store, run_id, "model_request") == 1  # begun before the halt
+    assert _count(store, run_id, "model_call") == 0  # its answer came after: not recorded
+    assert storage.get_run(store, run_id=run_id).tokens_in == 5  # but it was paid for
+
+
+def _events(store: storage.Store, run_id: str, kind: str) -> list:
+    return [e for e in storage.events_after(store, run_id=run_id) if e.kind == kind]
