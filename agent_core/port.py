@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import storage
+from agent_core.outcome import stop
 from storage.models import utcnow
 
 
@@ -56,8 +57,11 @@ class StoreRunPort:
         return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
 
     def set_status(self, status: str, **fields: Any) -> None:
-        storage.update_run(self.store, run_id=self.run_id, status=status, **fields)
-        self.record("status", {"status": status, "reason": fields.get("reason")})
+        """running <-> waiting: only while the run is still driven, else Stop (see mark_driven)."""
+        try:
+            storage.mark_driven(self.store, run_id=self.run_id, status=status, **fields)
+        except storage.HaltRequested as gone:
+            raise stop("halted", "the run was halted or lost while it was being driven") from gone
 
     def add_usage(self, **amounts: Any) -> None:
         storage.add_usage(self.store, run_id=self.run_id, **amounts)

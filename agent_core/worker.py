@@ -14,7 +14,7 @@ import storage
 from agent_core.loop import AgentLoop, RunSpec
 from agent_core.models.base import ModelError, ModelProvider
 from agent_core.monitors import Budget, Usage
-from agent_core.outcome import Outcome
+from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import StoreRunPort
 from agent_core.providers import make_model
@@ -74,10 +74,12 @@ def drive_run(
         return _finish(
             store, port, run, Outcome("halted", "halted before it started"), run.active_seconds
         )
-    port.set_status("running", reason=None, model_name=model.model_name)
     loop = AgentLoop(spec, model, port)
     try:
+        port.set_status("running", reason=None, model_name=model.model_name)
         outcome = loop.run()
+    except Stop as stopped:  # halted or lost before the loop began
+        outcome = stopped.outcome
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
         log.exception("run %s crashed", run.id)
         port.record("error", {"message": f"{type(exc).__name__}: {exc}", "where": "loop"})

@@ -12,7 +12,7 @@ from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
 from storage.errors import HaltRequested, InvalidState, NotFound, StoreError
 from storage.events import EventRecord, append_event, events_after, last_events
-from storage.halts import begin_execution, begin_step, halt_pending, halt_run
+from storage.halts import begin_execution, begin_step, halt_pending, halt_run, mark_driven
 from storage.models import (
     ACTIVE_STATUSES,
     APPROVAL_STATUSES,
@@ -90,6 +90,7 @@ __all__ = [
     "halt_run",
     "last_events",
     "list_runs",
+    "mark_driven",
     "open_store",
     "pending_approvals",
     "pending_commands",

@@ -96,6 +96,35 @@ def begin_step(store: Store, *, run_id: str, kind: str, payload: dict[str, Any])
     return seq
 
 
+def mark_driven(
+    store: Store, *, run_id: str, status: str, reason: str | None = None, **fields: Any
+) -> int:
+    """A driven run's running <-> waiting move and its `status` event, in one transaction.
+
+    HaltRequested (nothing written) when the run is no longer driven: halted, interrupted or
+    ended meanwhile. A straggling driver must never turn a halted run back into a running one.
+    """
+    if status not in DRIVEN:
+        raise ValueError(f"mark_driven moves between {DRIVEN}, not to {status!r}")
+    with writing(store) as conn:
+        seq = next_seq(conn, run_id)
+        moved = conn.execute(
+            update(_runs)
+            .where(_runs.c.id == run_id, _runs.c.status.in_(DRIVEN))
+            .values(status=status, reason=reason, updated_at=utcnow(), **fields)
+        ).rowcount
+        if not moved:
+            raise HaltRequested(f"run {run_id} is no longer driven; not marked {status}")
+        insert_event(
+            conn,
+            run_id=run_id,
+            seq=seq,
+            kind="status",
+            payload={"status": status, "reason": reason},
+        )
+    return seq
+
+
 def begin_execution(
     store: Store,
     *,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
@@ -321,27 +321,33 @@ def _ended(by: str | None, status: str, reason: str | None, now: datetime) -> di
 def finish_session(store: Store, *, run_id: str, worker_id: str, status: str, **fields: Any) -> str:
     """End a worker's session of a run: its status, fields and `status` event in one transaction,
     releasing the run. A pending halt wins over any other ending (the run ends `halted`, the halt
-    is consumed). Returns the status written."""
+    is consumed). A session that is no longer this worker's (its lease lapsed, the run was halted
+    or taken over) writes nothing. Returns the run's status afterwards."""
     unknown = set(fields) - _UPDATABLE
     if unknown or status not in RUN_STATUSES:
         raise StoreError(f"finish_session cannot set {sorted(unknown) or status!r}")
     now = utcnow()
     with writing(store) as conn:
-        seq = next_seq(conn, run_id)  # locks the row first: a halt is either seen or later
+        row = conn.execute(_OWNER.with_for_update(), {"rid": run_id}).first()
+        if row is None:
+            raise no_run(run_id)
+        if row.worker_id != worker_id:
+            return str(row.status)
+        seq = next_seq(conn, run_id)
         by = pending_halt_by(conn, run_id)
         ending = {**fields, "status": status}
         if by is not None:
             consume_halts(conn, run_id)
             ending.pop("result", None)
             ending.update(_ended(by, status, None, now))
-        conn.execute(
-            update(_runs).where(_runs.c.id == run_id).values({"updated_at": now, **ending})
-        )
-        release = update(_runs).where(_runs.c.id == run_id, _runs.c.worker_id == worker_id)
-        conn.execute(release.values(worker_id=None, lease_expires_at=None))
+        released = {"worker_id": None, "lease_expires_at": None, "updated_at": now}
+        conn.execute(update(_runs).where(_runs.c.id == run_id).values({**released, **ending}))
         payload = {"status": ending["status"], "reason": ending.get("reason")}
         insert_event(conn, run_id=run_id, seq=seq, kind="status", payload=payload)
     return str(ending["status"])
+
+
+_OWNER = select(_runs.c.status, _runs.c.worker_id).where(_runs.c.id == bindparam("rid"))
 
 
 def requeue_run(

@@ -313,14 +313,14 @@ def test_a_halt_racing_an_approval_never_lets_the_tool_start_after_it(store):
 
 
 def test_a_halt_racing_a_resume_always_leaves_the_run_halted(store):
+    # Paused before any worker serves: a paused run is one no worker drives.
+    runs = [_paused(store, "paused, then resumed and halted at once") for _ in range(15)]
     factory = lambda run: ScriptedModel(slow_script())  # noqa: E731
     workers = [Worker(store, concurrency=4, poll_s=0.002, model_factory=factory)]
     threads = serve(workers)
-    runs, halted, outcomes = [], set(), {"resume first": 0, "halt first": 0}
+    halted, outcomes = set(), {"resume first": 0, "halt first": 0}
     try:
-        for _ in range(15):
-            run = _paused(store, "paused, then resumed and halted at once")
-            runs.append(run)
+        for run in runs:
             gate = threading.Barrier(2)
 
             def resume(run_id=run.id, gate=gate) -> None:

@@ -270,3 +270,23 @@ def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(store, monkeypat
 
 def _events(store: storage.Store, run_id: str, kind: str) -> list:
     return [e for e in storage.events_after(store, run_id=run_id) if e.kind == kind]
+
+
+def test_a_straggling_driver_cannot_revive_or_relabel_a_halted_run(any_store):
+    run = new_run(any_store, "the worker froze", model="scripted")
+    assert storage.claim_next_run(any_store, worker_id="frozen", lease_seconds=30) is not None
+    later = storage.utcnow() + timedelta(seconds=60)
+    assert storage.expire_leases(any_store, now=later) == [run.id]  # interrupted
+    control.halt(any_store, run_id=run.id, by="ann")  # nobody drives it: halted at once
+    # The frozen worker wakes up: it may not mark the run running again, start a step, or
+    # write its own ending over the halt.
+    with pytest.raises(storage.HaltRequested):
+        storage.mark_driven(any_store, run_id=run.id, status="running")
+    with pytest.raises(storage.HaltRequested):
+        storage.begin_step(any_store, run_id=run.id, kind="model_request", payload={})
+    ended = storage.finish_session(
+        any_store, run_id=run.id, worker_id="frozen", status="interrupted", reason="lost"
+    )
+    assert ended == "halted"
+    assert_nothing_started_after_the_halt(any_store, run.id)
+    assert storage.get_run(any_store, run_id=run.id).reason == "halted by ann"
