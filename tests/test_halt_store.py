@@ -241,31 +241,31 @@ def _drive(store: storage.Store, script: list) -> str:
     return run.id
 
 
-def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(store, monkeypatch):
-    _halt_right_after(monkeypatch, store, "record", lambda kind, payload: kind == "tool_call")
-    run_id = _drive(store, [{"tool_calls": [CALC]}, "done"])
-    assert_nothing_started_after_the_halt(store, run_id)
-    assert count(store, run_id, "tool_started") == 0
-    assert [e.payload["outcome"] for e in _events(store, run_id, "tool_result")] == []
+def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(any_store, monkeypatch):
+    _halt_right_after(monkeypatch, any_store, "record", lambda kind, payload: kind == "tool_call")
+    run_id = _drive(any_store, [{"tool_calls": [CALC]}, "done"])
+    assert_nothing_started_after_the_halt(any_store, run_id)
+    assert count(any_store, run_id, "tool_started") == 0
+    assert [e.payload["outcome"] for e in _events(any_store, run_id, "tool_result")] == []
 
 
-def test_a_halt_between_the_step_check_and_the_request_stops_the_request(store, monkeypatch):
-    _halt_right_after(monkeypatch, store, "take_commands", lambda: True)
-    run_id = _drive(store, ["never asked"])
-    assert_nothing_started_after_the_halt(store, run_id)
-    assert count(store, run_id, "model_request") == 0
+def test_a_halt_between_the_step_check_and_the_request_stops_the_request(any_store, monkeypatch):
+    _halt_right_after(monkeypatch, any_store, "take_commands", lambda: True)
+    run_id = _drive(any_store, ["never asked"])
+    assert_nothing_started_after_the_halt(any_store, run_id)
+    assert count(any_store, run_id, "model_request") == 0
 
 
-def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(store, monkeypatch):
+def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(any_store, monkeypatch):
     def halt_on_request(kind, payload):
         return kind == "model_request"
 
-    _halt_right_after(monkeypatch, store, "begin_step", halt_on_request)
-    run_id = _drive(store, [{"text": "42", "tokens_in": 5, "tokens_out": 2}])
-    assert_nothing_started_after_the_halt(store, run_id)
-    assert count(store, run_id, "model_request") == 1  # begun before the halt
-    assert count(store, run_id, "model_call") == 0  # its answer came after: not recorded
-    assert storage.get_run(store, run_id=run_id).tokens_in == 5  # but it was paid for
+    _halt_right_after(monkeypatch, any_store, "begin_step", halt_on_request)
+    run_id = _drive(any_store, [{"text": "42", "tokens_in": 5, "tokens_out": 2}])
+    assert_nothing_started_after_the_halt(any_store, run_id)
+    assert count(any_store, run_id, "model_request") == 1  # begun before the halt
+    assert count(any_store, run_id, "model_call") == 0  # its answer came after: not recorded
+    assert storage.get_run(any_store, run_id=run_id).tokens_in == 5  # but it was paid for
 
 
 def _events(store: storage.Store, run_id: str, kind: str) -> list:
