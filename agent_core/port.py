@@ -51,6 +51,7 @@ class StoreRunPort:
     store: storage.Store
     run_id: str
     stop: threading.Event = field(default_factory=threading.Event)
+    worker_id: str | None = None  # set: steps start only while the run is still this worker's
     _held: list[HumanCommand] = field(default_factory=list)
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
@@ -79,11 +80,15 @@ class StoreRunPort:
 
     def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
-        return storage.begin_step(self.store, run_id=self.run_id, kind=kind, payload=payload)
+        return storage.begin_step(
+            self.store, run_id=self.run_id, kind=kind, payload=payload, worker_id=self.worker_id
+        )
 
     def begin_execution(self, **call: Any) -> int:
         """The last check before a tool starts (storage.HaltRequested); records `tool_started`."""
-        return storage.begin_execution(self.store, run_id=self.run_id, **call)
+        return storage.begin_execution(
+            self.store, run_id=self.run_id, worker_id=self.worker_id, **call
+        )
 
     def should_stop(self) -> bool:
         return self.stop.is_set()

@@ -51,7 +51,7 @@ def drive_run(
     settings: Settings | None = None,
 ) -> Outcome:
     """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
-    port = StoreRunPort(store, run.id, stop or threading.Event())
+    port = StoreRunPort(store, run.id, stop or threading.Event(), worker_id=run.worker_id)
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:

@@ -33,7 +33,7 @@ def halt_pending_for(run_id: Any) -> ColumnElement[bool]:
     )
 
 
-_STATUS = select(_runs.c.status).where(_runs.c.id == bindparam("rid"))
+_STATUS = select(_runs.c.status, _runs.c.worker_id).where(_runs.c.id == bindparam("rid"))
 _PENDING = select(halt_pending_for(bindparam("rid")))
 _FIRST_HALT = (
     select(_commands.c.created_by)
@@ -76,9 +76,12 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
-def begin_step(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
+def begin_step(
+    store: Store, *, run_id: str, kind: str, payload: dict[str, Any], worker_id: str | None = None
+) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
-    driven (its session ended): then HaltRequested and no event.
+    driven (its session ended) or, given `worker_id`, no longer that worker's: then
+    HaltRequested and no event.
 
     One write transaction: the seq bump locks the run's row first, so a halt committed before
     it is seen and one committed after it gets a higher seq. Returns the event's seq. Also used
@@ -89,9 +92,11 @@ def begin_step(store: Store, *, run_id: str, kind: str, payload: dict[str, Any])
         by = pending_halt_by(conn, run_id)
         if by is not None:
             raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
-        status = conn.execute(_STATUS, {"rid": run_id}).scalar()
+        status, owner = conn.execute(_STATUS, {"rid": run_id}).one()
         if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
             raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
+        if worker_id is not None and owner != worker_id:  # its lease lapsed; another took it
+            raise HaltRequested(f"run {run_id} is no longer {worker_id}'s; {kind} not started")
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
@@ -133,6 +138,7 @@ def begin_execution(
     args_hash: str | None = None,
     tool_call_id: str | None = None,
     tool: str | None = None,
+    worker_id: str | None = None,
 ) -> int:
     """The last check before a tool starts: HaltRequested if a halt is pending, else a
     `tool_started` event in the same write transaction; returns its seq.
@@ -145,7 +151,9 @@ def begin_execution(
         "approval_id": approval_id,
         "args_hash": args_hash,
     }
-    return begin_step(store, run_id=run_id, kind="tool_started", payload=payload)
+    return begin_step(
+        store, run_id=run_id, kind="tool_started", payload=payload, worker_id=worker_id
+    )
 
 
 def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:

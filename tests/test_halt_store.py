@@ -290,3 +290,23 @@ def test_a_straggling_driver_cannot_revive_or_relabel_a_halted_run(any_store):
     assert ended == "halted"
     assert_nothing_started_after_the_halt(any_store, run.id)
     assert storage.get_run(any_store, run_id=run.id).reason == "halted by ann"
+
+
+def test_a_driver_whose_lease_lapsed_starts_nothing_once_another_worker_took_the_run(any_store):
+    run = new_run(any_store, "taken over", model="scripted")
+    assert storage.claim_next_run(any_store, worker_id="slow", lease_seconds=30) is not None
+    later = storage.utcnow() + timedelta(seconds=60)
+    assert storage.expire_leases(any_store, now=later) == [run.id]
+    control.resume_run(any_store, run_id=run.id, by="ann")
+    assert storage.claim_next_run(any_store, worker_id="fresh", lease_seconds=30) is not None
+    with pytest.raises(storage.HaltRequested, match="no longer slow's"):
+        storage.begin_step(
+            any_store, run_id=run.id, kind="model_request", payload={}, worker_id="slow"
+        )
+    with pytest.raises(storage.HaltRequested):
+        storage.begin_execution(any_store, run_id=run.id, tool="calculator", worker_id="slow")
+    storage.begin_step(
+        any_store, run_id=run.id, kind="model_request", payload={}, worker_id="fresh"
+    )
+    ended = storage.finish_session(any_store, run_id=run.id, worker_id="slow", status="failed")
+    assert ended == "running"  # the slow worker's ending is not written over the fresh session
