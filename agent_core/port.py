@@ -60,7 +60,9 @@ class StoreRunPort:
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else Stop (see mark_driven)."""
         try:
-            storage.mark_driven(self.store, run_id=self.run_id, status=status, **fields)
+            storage.mark_driven(
+                self.store, run_id=self.run_id, status=status, worker_id=self.worker_id, **fields
+            )
         except storage.HaltRequested as gone:
             raise stop("halted", "the run was halted or lost while it was being driven") from gone
 

@@ -102,20 +102,28 @@ def begin_step(
 
 
 def mark_driven(
-    store: Store, *, run_id: str, status: str, reason: str | None = None, **fields: Any
+    store: Store,
+    *,
+    run_id: str,
+    status: str,
+    reason: str | None = None,
+    worker_id: str | None = None,
+    **fields: Any,
 ) -> int:
     """A driven run's running <-> waiting move and its `status` event, in one transaction.
 
-    HaltRequested (nothing written) when the run is no longer driven: halted, interrupted or
-    ended meanwhile. A straggling driver must never turn a halted run back into a running one.
+    HaltRequested (nothing written) when the run is no longer driven (halted, interrupted or
+    ended meanwhile) or, given `worker_id`, no longer that worker's. A straggling driver must
+    never turn a halted run back into a running one.
     """
     if status not in DRIVEN:
         raise ValueError(f"mark_driven moves between {DRIVEN}, not to {status!r}")
     with writing(store) as conn:
         seq = next_seq(conn, run_id)
+        ours = () if worker_id is None else (_runs.c.worker_id == worker_id,)
         moved = conn.execute(
             update(_runs)
-            .where(_runs.c.id == run_id, _runs.c.status.in_(DRIVEN))
+            .where(_runs.c.id == run_id, _runs.c.status.in_(DRIVEN), *ours)
             .values(status=status, reason=reason, updated_at=utcnow(), **fields)
         ).rowcount
         if not moved:

@@ -305,6 +305,8 @@ def test_a_driver_whose_lease_lapsed_starts_nothing_once_another_worker_took_the
         )
     with pytest.raises(storage.HaltRequested):
         storage.begin_execution(any_store, run_id=run.id, tool="calculator", worker_id="slow")
+    with pytest.raises(storage.HaltRequested):
+        storage.mark_driven(any_store, run_id=run.id, status="waiting", worker_id="slow")
     storage.begin_step(
         any_store, run_id=run.id, kind="model_request", payload={}, worker_id="fresh"
     )
