@@ -10,12 +10,14 @@ from collections.abc import Callable
 import typer
 
 import storage
-from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
 from agent_core.settings import load_settings
+from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
+from storage.engine import sqlite_path
 from storage.models import AUTONOMY_LEVELS
 
 FOLLOW_POLL_S = 0.15
@@ -34,14 +36,18 @@ def run_in_terminal(
     policy_path,
     json_out,
     db,
+    workspace=None,
+    seed_from=None,
 ) -> int:
     settings = load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
-    store = storage.open_store(storage.database_url(db))
     names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
     _check_tools(names)
+    url = storage.database_url(db)
+    workspace, seed_from = _check_folders(workspace, seed_from, sqlite_path(url))
+    store = storage.open_store(url)
     run = storage.create_run(
         store,
         goal=goal,
@@ -53,12 +59,16 @@ def run_in_terminal(
         max_seconds=max_minutes * 60,
         policy=policy.model_dump(mode="json"),
         created_by=current_user(),
+        workspace=workspace,
+        seed_from=seed_from,
     )
     out = _err if json_out else typer.echo
     out(
         f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
         f" · policy: {policy.source}"
     )
+    if run.own_workspace or run.seed_from:
+        out(workspace_line(run))
     return drive_in_terminal(store, run, yes=yes, json_out=json_out)
 
 
@@ -88,6 +98,25 @@ def _check_tools(names: list[str] | None) -> None:
     unknown = sorted(set(names or []) - set(known))
     if unknown:
         raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
+
+
+def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | None]:
+    """create_run's folder arguments, made absolute, or a one-line refusal naming the fix."""
+    from agent_core.cli import fail
+
+    if workspace and seed_from:
+        raise fail(
+            "pass either --workspace (work in the folder) or --seed-from (work on a copy of it), "
+            "not both"
+        )
+    try:
+        if workspace is not None:
+            return str(work_in(workspace, store_file=store_file)), None
+        if seed_from is not None:
+            return None, str(copy_from(seed_from, store_file=store_file))
+    except WorkspaceChoiceError as exc:
+        raise fail(str(exc)) from None
+    return None, None
 
 
 def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:

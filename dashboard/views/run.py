@@ -71,6 +71,17 @@ def header(run: storage.Run) -> None:
         f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert(run.created_by or '?')} "
         f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
     )
+    st.caption(workspace_caption(run))
+
+
+def workspace_caption(run: storage.Run) -> str:
+    """Where the run's tools read and write, said so that nobody mistakes a copy for the original."""
+    where = inert(run.workspace or "?")
+    if run.seed_from:
+        return f":material/folder_copy: Workspace {where}, a copy of {inert(run.seed_from)}"
+    if run.own_workspace:
+        return f":material/folder_open: Workspace {where} (your folder: the run works in it)"
+    return f":material/folder: Workspace {where}"
 
 
 def budget(run: storage.Run) -> None:
