@@ -10,6 +10,7 @@ from collections.abc import Callable
 import typer
 
 import storage
+from agent_core.cli_live import LiveLine
 from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
@@ -165,21 +166,47 @@ def _err(message: str) -> None:
 
 
 class _Follower:
-    def __init__(self, store: storage.Store, run_id: str, *, yes: bool, out) -> None:
-        self.store, self.run_id, self.yes, self.out = store, run_id, yes, out
+    def __init__(
+        self, store: storage.Store, run_id: str, *, yes: bool, out, live: LiveLine | None = None
+    ) -> None:
+        self.store, self.run_id, self.yes = store, run_id, yes
+        self.live = live or LiveLine()
+        self.out = self._above_live(out)
         self.seq = 0
+        self.step = 0  # the newest step recorded (model_call) that this follower has printed
         self.prompted: set[int] = set()
         self.interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    def _above_live(self, out):
+        def write(message: str) -> None:
+            self.live.clear()  # the live line is erased first, so lines never mix with it
+            out(message)
+
+        return write
 
     def follow(self, going: Callable[[], bool]) -> None:
         while going():
             self.drain()
+            self.show_partial()
             time.sleep(FOLLOW_POLL_S)
         self.drain()
+        self.live.clear()
+
+    def show_partial(self) -> None:
+        """The streaming turn's output so far, on the live line (only on a terminal)."""
+        if not self.live.enabled:
+            return
+        partial = storage.live_output(self.store, run_id=self.run_id)
+        if partial is not None and partial.step > self.step:
+            self.live.show(partial.text)
+        else:
+            self.live.clear()
 
     def drain(self) -> None:
         for event in storage.events_after(self.store, run_id=self.run_id, after_seq=self.seq):
             self.seq = event.seq
+            if event.kind == "model_call":
+                self.step = max(self.step, int(event.payload.get("step") or 0))
             line = render_event(event.kind, event.payload, event.seq)
             if line:
                 self.out(line)

@@ -60,6 +60,7 @@ def drive_run(
 ) -> Outcome:
     """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
     port = StoreRunPort(store, run.id, stop or threading.Event())
+    storage.clear_live_output(store, run_id=run.id)  # what a crashed session was streaming
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:
