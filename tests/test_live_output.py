@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -237,3 +242,46 @@ def test_a_run_that_is_not_running_shows_no_live_tail(page_store):
     storage.set_live_output(page_store, run_id=run.id, step=3, text="Reading a stale turn")
     at = app_at(RUN_PAGE, query={"run": run.id})
     assert not at.exception and live_texts(at) == []
+
+
+def test_onloop_run_on_a_terminal_shows_the_turn_as_it_streams(tmp_path, fake_openai):
+    """The real command with its stderr on a pseudo-terminal: the live line appears while the
+    stream is held, and the step's own line follows once it is let go."""
+    fake_openai.script([Reply(text=TEXT, hold_at=(3,))])
+    main, secondary = pty.openpty()
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "COLUMNS": "80",
+    }
+    env.pop("ONLOOP_DATABASE_URL", None)
+    command = [sys.executable, "-m", "agent_core", "run", "What is 6 * 7?", "--model", "openai"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=secondary, text=True,
+    )  # fmt: skip
+    os.close(secondary)
+    try:
+        seen = _read_until(main, f"{CLEAR}  … {TEXT[:8]}")
+        assert "\n" not in seen.split(CLEAR)[-1]  # one line, redrawn in place
+        fake_openai.proceed()
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        os.close(main)
+    assert process.returncode == 0
+    assert f"[step 1] {TEXT}" in stdout and "succeeded" in stdout
+
+
+def _read_until(fd: int, wanted: str, timeout: float = 60.0) -> str:
+    seen = ""
+    while wanted not in seen:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        try:
+            data = os.read(fd, 4096) if ready else b""
+        except OSError:  # the command ended and closed the terminal
+            data = b""
+        assert data, f"no {wanted!r} on the terminal; it showed {seen!r}"
+        seen += data.decode("utf-8", "replace")
+    return seen
