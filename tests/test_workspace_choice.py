@@ -225,3 +225,17 @@ def test_cli_seed_from_and_its_refusals(tmp_path, notes):
         refused = onloop("run", REPORT, *args, "--db", "db/x.db", cwd=tmp_path)
         assert refused.returncode == 2 and expected in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreadable_folder_inside_the_seed_is_named(tmp_path, notes, monkeypatch):
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "sub":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(WorkspaceChoiceError) as info:
+        copy_from(str(notes))
+    assert str(info.value).startswith(f"cannot read the folder {notes.resolve()}/sub inside")

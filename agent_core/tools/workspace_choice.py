@@ -53,6 +53,7 @@ def work_in(
 ) -> Path:
     """The absolute folder `path` names, if a run may read and write in it (--workspace)."""
     folder = _existing_folder(path, cwd, words.work_in)
+    _refuse_special(folder, store_file)
     if not os.access(folder, os.R_OK | os.X_OK):
         raise WorkspaceChoiceError(f"cannot read the folder {folder}; check its permissions")
     if not os.access(folder, os.W_OK):
@@ -60,7 +61,6 @@ def work_in(
             f"cannot write to the folder {folder}; make it writable, or use {words.copy_from} "
             "to work on a copy of it"
         )
-    _refuse_special(folder, store_file, words.work_in)
     return folder
 
 
@@ -69,9 +69,9 @@ def copy_from(
 ) -> Path:
     """The absolute folder `path` names, if a run may start from a copy of it (--seed-from)."""
     folder = _existing_folder(path, cwd, words.copy_from)
+    _refuse_special(folder, store_file)
     if not os.access(folder, os.R_OK | os.X_OK):
         raise WorkspaceChoiceError(f"cannot read the folder {folder}; check its permissions")
-    _refuse_special(folder, store_file, words.copy_from)
     measure_seed(folder, words)
     return folder
 
@@ -79,7 +79,7 @@ def copy_from(
 def _existing_folder(path: str, cwd: Path | None, flag: str) -> Path:
     text = (path or "").strip()
     if not text:
-        raise WorkspaceChoiceError(f"{flag} is empty; name a folder, e.g. {flag} ~/notes")
+        raise WorkspaceChoiceError(f"{flag} is empty; name a folder, e.g. ~/projects/notes")
     given = Path(text).expanduser()
     if not given.is_absolute():
         given = (cwd or Path.cwd()) / given
@@ -94,19 +94,19 @@ def _existing_folder(path: str, cwd: Path | None, flag: str) -> Path:
     return folder
 
 
-def _refuse_special(folder: Path, store_file: Path | None, flag: str) -> None:
+def _refuse_special(folder: Path, store_file: Path | None) -> None:
     home = Path(os.path.realpath(Path.home()))
     if folder == home:
         raise WorkspaceChoiceError(
             f"{folder} is your home folder; pass a folder inside it made for this run, "
-            f"e.g. {flag} ~/projects/notes"
+            "e.g. ~/projects/notes"
         )
     trees = [Path(t) for t in _SYSTEM_TREES]
     if str(folder) in _SYSTEM_FOLDERS or any(
         folder == t or folder.is_relative_to(t) for t in trees
     ):
         raise WorkspaceChoiceError(
-            f"{folder} is a system folder; pass a folder of your own, e.g. {flag} ~/projects/notes"
+            f"{folder} is a system folder; pass a folder of your own, e.g. ~/projects/notes"
         )
     if store_file is not None and store_file.parent.is_relative_to(folder):
         raise WorkspaceChoiceError(
@@ -142,14 +142,20 @@ def _walk(folder: Path):
     while pending:
         relative = pending.pop()
         folders, regular, links = [], [], []
-        with os.scandir(folder / relative) as entries:
-            for entry in entries:
-                if entry.is_symlink():
-                    links.append(entry)
-                elif entry.is_dir(follow_symlinks=False):
-                    folders.append(entry)
-                elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
-                    regular.append(entry)
+        try:
+            with os.scandir(folder / relative) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        links.append(entry)
+                    elif entry.is_dir(follow_symlinks=False):
+                        folders.append(entry)
+                    elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                        regular.append(entry)
+        except PermissionError:
+            raise WorkspaceChoiceError(
+                f"cannot read the folder {folder / relative} inside {folder}; check its "
+                "permissions, or copy a folder without it"
+            ) from None
         pending.extend(relative / entry.name for entry in folders)
         yield relative, folders, regular, links
 
