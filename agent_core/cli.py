@@ -10,7 +10,7 @@ import typer
 
 import storage
 from agent_core import control
-from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.models.base import ModelError
 from agent_core.policy_file import PolicyError
@@ -65,6 +65,14 @@ def run(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="Work directly in this existing folder (default: a fresh folder)."),
+    ] = None,
+    seed_from: Annotated[
+        str | None,
+        typer.Option(help="Start in a fresh folder holding a copy of this one (safe to try)."),
+    ] = None,
     json_out: Json = False,
     db: Db = None,
 ) -> None:
@@ -83,6 +91,8 @@ def run(
         policy_path=policy,
         json_out=json_out,
         db=db,
+        workspace=workspace,
+        seed_from=seed_from,
     )
     raise typer.Exit(code)
 
@@ -157,6 +167,7 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
     typer.echo(f"goal: {found.goal}")
+    typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
         if line:

@@ -59,6 +59,15 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     return None
 
 
+def workspace_line(run: Any) -> str:
+    """Where the run works: the person's own folder, a copy of one, or a fresh folder."""
+    if run.seed_from:
+        return f"workspace: {run.workspace} (a copy of {run.seed_from})"
+    if run.own_workspace:
+        return f"workspace: {run.workspace} (your folder: the run works in it directly)"
+    return f"workspace: {run.workspace}"
+
+
 def run_summary(run: Any) -> str:
     tokens = run.tokens_in + run.tokens_out
     return (

@@ -20,6 +20,22 @@ from agent_core.tools import Tool, Workspace
 POLL_S = 0.2
 
 
+class _Streamed:
+    """The pieces of the turn streamed so far: added by the model's thread, read by the loop's."""
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, piece: str) -> None:
+        with self._lock:
+            self._pieces.append(piece)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._pieces)
+
+
 @dataclass
 class RunSpec:
     run_id: str
@@ -143,21 +159,29 @@ class AgentLoop:
         specs = [t.spec() for t in self.spec.tools.values()]
         cancel = threading.Event()
         box: dict[str, Any] = {}
+        streamed = _Streamed()
 
         def call() -> None:
             try:
-                box["turn"] = self.model.complete(list(self.messages), specs, cancel=cancel)
+                box["turn"] = self.model.complete(
+                    list(self.messages), specs, cancel=cancel, on_delta=streamed.add
+                )
             except BaseException as exc:  # noqa: BLE001 - handed to the loop thread
                 box["error"] = exc
 
         thread = threading.Thread(target=call, name=f"model-{self.spec.run_id}", daemon=True)
         thread.start()
-        while thread.is_alive():
-            thread.join(POLL_S)
-            if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
-                cancel.set()
-                self.tool_step.check_halt()
-        return self._record_turn(box)
+        try:
+            while thread.is_alive():
+                thread.join(POLL_S)
+                if thread.is_alive():
+                    self.port.partial(self.usage.steps + 1, streamed.text())
+                if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
+                    cancel.set()
+                    self.tool_step.check_halt()
+            return self._record_turn(box)
+        finally:
+            self.port.end_partial()  # after the model_call event, so readers never miss the turn
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
         error = box.get("error")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 import storage
 from storage.models import utcnow
+
+log = logging.getLogger("onloop.port")
+PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4 times a second
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class RunPort(Protocol):
     def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None: ...
     def decision(self, approval_id: int) -> HumanDecision | None: ...
     def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
+    def partial(self, step: int, text: str) -> None: ...
+    def end_partial(self) -> None: ...
 
 
 @dataclass
@@ -49,6 +58,8 @@ class StoreRunPort:
     run_id: str
     stop: threading.Event = field(default_factory=threading.Event)
     _held: list[HumanCommand] = field(default_factory=list)
+    _partial: str | None = None  # the partial output last written (None: no live_output row)
+    _partial_at: float = float("-inf")
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
         return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
@@ -112,6 +123,26 @@ class StoreRunPort:
         except storage.InvalidState:  # a human decided at the same moment: theirs stands
             approval = storage.get_approval(self.store, approval_id=approval_id)
         return _as_decision(approval)
+
+    def partial(self, step: int, text: str) -> None:
+        """The streaming turn's output so far, for the CLI and the Run page (throttled: a
+        preview, not the record; the turn's model_call event is)."""
+        now = time.monotonic()
+        if not text or text == self._partial or now - self._partial_at < PARTIAL_EVERY_S:
+            return
+        self._partial_at = now
+        try:
+            storage.set_live_output(self.store, run_id=self.run_id, step=step, text=text)
+        except SQLAlchemyError:  # a busy store: the preview waits, the run goes on
+            log.warning("could not write the partial output of run %s", self.run_id, exc_info=True)
+            return
+        self._partial = text
+
+    def end_partial(self) -> None:
+        """The turn is over (recorded, failed or cancelled): its partial output goes."""
+        if self._partial is not None:
+            storage.clear_live_output(self.store, run_id=self.run_id)
+            self._partial = None
 
 
 def _id(value: int | None) -> int:

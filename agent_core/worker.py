@@ -20,6 +20,8 @@ from agent_core.port import StoreRunPort
 from agent_core.providers import make_model
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace, builtin_tools
+from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
+from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
 
 log = logging.getLogger("onloop.worker")
@@ -31,14 +33,20 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def prepare_workspace(run: Run, root: Path) -> Workspace:
+def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> Workspace:
+    """The run's folder: the person's own (checked again: it may have changed since launch), or a
+    per-run folder named by the run's id, made on first use and seeded (a copy, or the demo's)."""
     path = Path(run.workspace) if run.workspace else root / run.id
-    fresh = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
-    if fresh and run.model == "demo":
-        from agent_core.demo_goals import seed_demo_workspace
+    if run.own_workspace:  # the person's own folder: never created or seeded here
+        return Workspace(work_in(str(path), store_file=store_file))
+    if not path.exists():
+        if run.seed_from:
+            seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
+        elif run.model == "demo":
+            from agent_core.demo_goals import seed_demo_workspace
 
-        seed_demo_workspace(path)
+            seed_demo_workspace(path)
+    path.mkdir(parents=True, exist_ok=True)
     return Workspace(path)
 
 
@@ -52,6 +60,7 @@ def drive_run(
 ) -> Outcome:
     """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
     port = StoreRunPort(store, run.id, stop or threading.Event())
+    storage.clear_live_output(store, run_id=run.id)  # what a crashed session was streaming
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:
@@ -99,7 +108,7 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=prepare_workspace(run, store.workspace_root),
+        workspace=prepare_workspace(run, store.workspace_root, sqlite_path(store.url)),
         policy=Policy.model_validate(run.policy or {}),
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,

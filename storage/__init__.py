@@ -12,6 +12,7 @@ from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
 from storage.errors import InvalidState, NotFound, StoreError
 from storage.events import EventRecord, append_event, events_after, last_events
+from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
     ACTIVE_STATUSES,
     APPROVAL_STATUSES,
@@ -57,6 +58,7 @@ __all__ = [
     "Event",
     "EventRecord",
     "InvalidState",
+    "LiveText",
     "NotFound",
     "Run",
     "SchemaMigration",
@@ -66,6 +68,7 @@ __all__ = [
     "append_event",
     "claim_next_run",
     "claim_run",
+    "clear_live_output",
     "consume_command",
     "count_pending_approvals",
     "count_runs",
@@ -81,6 +84,7 @@ __all__ = [
     "get_run",
     "last_events",
     "list_runs",
+    "live_output",
     "open_store",
     "pending_approvals",
     "pending_commands",
@@ -88,6 +92,7 @@ __all__ = [
     "renew_lease",
     "requeue_run",
     "send_command",
+    "set_live_output",
     "update_run",
     "utcnow",
 ]

@@ -6,6 +6,7 @@ import copy
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -46,6 +47,17 @@ def _validate_new_run(goal: str, autonomy: str, max_steps: int, max_seconds: flo
     return goal
 
 
+def _validate_folders(workspace: str | None, seed_from: str | None) -> None:
+    if workspace and seed_from:
+        raise StoreError(
+            "choose either a folder to work in or a folder to copy in, not both (the copy-in "
+            "mode works in a fresh per-run folder)"
+        )
+    for name, folder in (("workspace", workspace), ("seed_from", seed_from)):
+        if folder is not None and not PurePath(folder).is_absolute():
+            raise StoreError(f"{name} must be an absolute path (got {folder!r})")
+
+
 def create_run(
     store: Store,
     *,
@@ -61,9 +73,16 @@ def create_run(
     policy: dict[str, Any] | None = None,
     parent_run_id: str | None = None,
     created_by: str | None = None,
+    workspace: str | None = None,
+    seed_from: str | None = None,
 ) -> Run:
-    """A new queued run (and its first "status" event)."""
+    """A new queued run (and its first "status" event).
+
+    `workspace`: the person's own folder to work in (absolute), checked by the caller; default a
+    fresh per-run folder named by the run's id, which starts as a copy of `seed_from` if given.
+    """
     goal = _validate_new_run(goal, autonomy, max_steps, max_seconds)
+    _validate_folders(workspace, seed_from)
     run_id = uuid.uuid4().hex[:12]
     run = Run(
         id=run_id,
@@ -78,7 +97,8 @@ def create_run(
         max_tokens=max_tokens,
         max_cost_usd=max_cost_usd,
         policy=copy.deepcopy(policy),
-        workspace=str(store.workspace_root / run_id),
+        workspace=workspace or str(store.workspace_root / run_id),
+        seed_from=seed_from,
         parent_run_id=parent_run_id,
         created_by=created_by,
     )

@@ -191,6 +191,24 @@ def _guard_the_record(conn: Connection) -> None:
         conn.execute(text(statement))  # text(): the driver's paramstyle escapes RAISE's % signs
 
 
+# Version 4 (workspaces branch; renumber at merge): written out like version 2.
+_LIVE_OUTPUT = """
+    CREATE TABLE IF NOT EXISTS live_output (
+      run_id VARCHAR NOT NULL, step INTEGER NOT NULL, text VARCHAR NOT NULL,
+      updated_at DATETIME NOT NULL,
+      PRIMARY KEY (run_id), FOREIGN KEY(run_id) REFERENCES runs (id))"""
+
+
+def _workspaces_and_live_output(conn: Connection) -> None:
+    """Runs may start as a copy of a folder (runs.seed_from), and a turn's partial output has a
+    table of its own (live_output) that the CLI and the Run page read while the model streams."""
+    add_column_if_missing(conn, "runs", "seed_from", "VARCHAR")
+    live_output = _LIVE_OUTPUT
+    if conn.dialect.name == "postgresql":
+        live_output = live_output.replace("DATETIME", "TIMESTAMP WITHOUT TIME ZONE")
+    conn.exec_driver_sql(live_output)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -199,6 +217,11 @@ MIGRATIONS: list[Migration] = [
         _dashboard_schema,
     ),
     Migration(3, "events append-only and decisions final, enforced by triggers", _guard_the_record),
+    Migration(
+        4,
+        "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)",
+        _workspaces_and_live_output,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -34,6 +34,7 @@ class Reply:
     chunk_delay_s: float = 0.0  # between SSE chunks
     interleave: bool = False  # interleave the argument pieces of parallel tool calls
     retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
+    hold_at: tuple[int, ...] = ()  # SSE chunk numbers that wait for `proceed()` before going out
 
 
 class FakeOpenAIServer:
@@ -45,6 +46,7 @@ class FakeOpenAIServer:
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.stopping = threading.Event()
+        self._proceed = threading.Semaphore(0)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
@@ -65,6 +67,17 @@ class FakeOpenAIServer:
         self.stopping.set()  # wakes handlers sleeping in a scripted delay
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def proceed(self) -> None:
+        """Let a stream held at one of its `hold_at` chunks go on to the next hold (or the end)."""
+        self._proceed.release()
+
+    def wait_to_proceed(self) -> bool:
+        """In a handler: block until proceed() (True) or the server stops (False)."""
+        while not self._proceed.acquire(timeout=0.05):
+            if self.stopping.is_set():
+                return False
+        return True
 
     def script(self, replies: list[Reply | dict | str]) -> None:
         """Queue replies, one per incoming chat request, in order."""
@@ -144,7 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         calls = _wire_calls(reply.tool_calls)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._send_sse(_stream_chunks(reply, calls, model, include_usage), reply.chunk_delay_s)
+            chunks = _stream_chunks(reply, calls, model, include_usage)
+            self._send_sse(chunks, reply.chunk_delay_s, reply.hold_at)
         else:
             self._send_json(200, _completion(reply, calls, model))
 
@@ -158,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_sse(self, chunks: list[dict], chunk_delay_s: float) -> None:
+    def _send_sse(self, chunks: list[dict], chunk_delay_s: float, hold_at=()) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -166,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
         events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
         for number, event in enumerate(events):
             if number and chunk_delay_s and self.fake.stopping.wait(chunk_delay_s):
+                self.close_connection = True
+                return
+            if number in hold_at and not self.fake.wait_to_proceed():
                 self.close_connection = True
                 return
             data = event.encode()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+# Called with each new piece of a turn's output as it streams in (text, and tool calls shown as
+# "→ name(" then their raw argument pieces), from the provider's own thread; must return quickly.
+OnDelta = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -38,5 +43,10 @@ class ModelProvider(Protocol):
     model_name: str
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn: ...

@@ -10,7 +10,13 @@ from typing import Any
 
 import openai
 
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelTurn,
+    OnDelta,
+    ToolCallRequest,
+)
 from agent_core.models.prices import Prices, cost_usd
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
@@ -59,7 +65,12 @@ class OpenAIModel:
         self._client.close()
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn:
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
@@ -70,7 +81,7 @@ class OpenAIModel:
         # not sent a byte yet; on cancel the helper is abandoned and closes its own response.
         helper = threading.Thread(
             target=self._call_into,
-            args=(list(messages), tools, cancel, outcome, done),  # the loop may append later
+            args=(list(messages), tools, cancel, outcome, done, on_delta),  # the loop may append
             name=f"onloop-model-{self.model_name}",
             daemon=True,
         )
@@ -91,10 +102,12 @@ class OpenAIModel:
             latency_s=time.monotonic() - started,
         )
 
-    def _call_into(self, messages, tools, cancel, outcome: dict, done: threading.Event) -> None:
+    def _call_into(
+        self, messages, tools, cancel, outcome: dict, done: threading.Event, on_delta=None
+    ) -> None:
         """Runs in the helper thread: leaves a result or an exception in `outcome`."""
         try:
-            outcome["result"] = self._request(messages, tools, cancel)
+            outcome["result"] = self._request(messages, tools, cancel, on_delta)
         except openai.APIError as err:
             outcome["error"] = ModelError(self._redact(self._explain(err)))
         except json.JSONDecodeError as err:
@@ -107,7 +120,7 @@ class OpenAIModel:
         finally:
             done.set()
 
-    def _request(self, messages, tools, cancel: threading.Event):
+    def _request(self, messages, tools, cancel: threading.Event, on_delta: OnDelta | None = None):
         request: dict[str, Any] = {"model": self.model_name, "messages": messages}
         if tools:
             request["tools"] = tools
@@ -117,11 +130,13 @@ class OpenAIModel:
             **request, stream=True, stream_options={"include_usage": True}
         )
         turn = _StreamedTurn()
+        preview = _Preview(on_delta)
         with stream:  # closes the response, also when cancelled mid-stream
             for chunk in stream:
                 if cancel.is_set():
                     raise ModelCancelled("the model call was cancelled mid-answer")
                 turn.add(chunk)
+                preview.add(chunk)
         return turn.result()
 
     def _explain(self, err: openai.APIError) -> str:
@@ -212,6 +227,34 @@ class _StreamedTurn:
             for index, slot in sorted(self.calls.items())
         )
         return "".join(self.text), calls, self.tokens_in, self.tokens_out
+
+
+class _Preview:
+    """Hands each chunk's new output to `on_delta`: text as it is, a tool call as "→ name("
+    once (some servers repeat the name in every delta) and then its raw argument pieces."""
+
+    def __init__(self, on_delta: OnDelta | None) -> None:
+        self.on_delta = on_delta
+        self.named: set[int] = set()
+
+    def add(self, chunk: Any) -> None:
+        if self.on_delta is None:
+            return
+        pieces: list[str] = []
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            pieces.append(delta.content or delta.refusal or "")
+            for position, call in enumerate(delta.tool_calls or []):
+                index = call.index if call.index is not None else position
+                function = call.function
+                if function is not None and function.name and index not in self.named:
+                    self.named.add(index)
+                    pieces.append(f"\n→ {function.name}(")
+                pieces.append((function.arguments if function is not None else None) or "")
+        if "".join(pieces):
+            self.on_delta("".join(pieces))
 
 
 def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int]:

@@ -8,7 +8,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelTurn,
+    OnDelta,
+    ToolCallRequest,
+)
 
 _RESPONSE_KEYS = {"text", "tool_calls", "tokens_in", "tokens_out", "cost_usd", "delay_s"}
 _CALL_KEYS = {"name", "arguments", "id"}
@@ -46,7 +52,12 @@ class ScriptedModel:
         return len(self._steps) - self._next
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn:
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
@@ -56,6 +67,8 @@ class ScriptedModel:
             if self._next >= len(self._steps):
                 raise ModelError("scripted model has no more responses")
             step = self._steps[self._next]
+        if on_delta is not None and isinstance(step.outcome, ModelTurn) and step.outcome.text:
+            on_delta(step.outcome.text)  # all of it at once, then the delay: "in flight" to see
         # A cancelled step is not consumed: a resumed run asks again and gets the same answer.
         if step.delay_s > 0 and cancel.wait(step.delay_s):
             raise ModelCancelled("the model call was cancelled while waiting for the answer")
