@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import tree_sitter
 import tree_sitter_bash
 
-_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+_BASH = tree_sitter.Language(tree_sitter_bash.language())
 _GLOB = re.compile(r"[*?\[]")
 _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 # Environment variables that change which program runs or what the shell executes first.
@@ -61,7 +61,7 @@ def read_shell(script: str) -> ShellReading:
     if "\x00" in script:
         reading.doubts.append("the command contains a NUL character")
         return reading
-    tree = _PARSER.parse(script.encode("utf-8"))
+    tree = tree_sitter.Parser(_BASH).parse(script.encode("utf-8"))  # a parser is not thread-safe
     if tree.root_node.has_error:
         reading.doubts.append("the shell parser could not read the command (a syntax error)")
     _walk(tree.root_node, reading)
