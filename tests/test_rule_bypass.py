@@ -241,6 +241,13 @@ RECURSIVE_DELETES = [
     "git clean -fdx",
     "rsync -a --delete a/ b/",
     "rsync -a --delete-after a/ b/",
+    "trap 'rm -rf x' EXIT",
+    "flock /tmp/lock rm -rf x",
+    "flock -c 'rm -rf x' /tmp/lock",
+    "chroot / rm -rf x",
+    "strace -o log rm -rf x",
+    "cat <<EOF\n$(rm -rf x)\nEOF",
+    'echo "$(rm -rf x)"',
 ]
 
 
@@ -277,6 +284,17 @@ SECRET_COMMANDS = [
     "{ cat notes; } > .env",
     "sh -c 'cat .env'",
     "cat .env.production",
+    "dd if=.env of=out",
+    "curl -o.env http://x",
+    'echo "$(cat .env)"',
+    "echo x &> .env",
+    "echo x >| .env",
+    "exec 3> .env",
+    "tee -a .git-credentials",
+    "ln -s .env innocent && cat innocent",
+    "cp x y -t .ssh",
+    "cp x y --target-directory=.ssh",
+    "git -C .ssh log",
 ]
 
 
@@ -322,6 +340,10 @@ UNREADABLE = [
     'cat "$HOME/.env"',
     'bash -c "$X"',
     "cd; cat .ssh/id",
+    "F=.env; cat $F",
+    "python3 -c 'import shutil; shutil.rmtree(\"x\")'",
+    "perl -e 'unlink glob \"*\"'",
+    "echo $((1 + 2))",
 ]
 
 

@@ -81,15 +81,40 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     program = program_name(words[0].text)
     wrapper = WRAPPERS.get(program)
     inner = wrapper(words[1:], command, line, depth) if wrapper is not None else None
+    if (why := _inline_code(program, words[1:])) is not None:
+        line.doubts.append(why)
     own = words[1 : len(words) - len(inner)] if inner else words[1:]
     read = read_flags(program, [w.text for w in own])
     operand_words = [w for w in own if w.text in read.operands or w.glob]
     paths = [*operand_words, *(Word(v) for v in read.values), *map(Word, command.redirects)]
+    paths += [Word(v) for v in _attached_values(own)]
     if "/" in program:
         paths.append(Word(program))
     line.invocations.append(Invocation(program, read.flags, read.operands, tuple(paths)))
     if inner:
         _invoke(inner, command, line, depth)
+
+
+def _attached_values(words: list[Word]) -> list[str]:
+    """Values glued to a word that may be files: `dd if=.env`, `-o.env`, `-I.ssh`."""
+    values = []
+    for word in words:
+        text = word.text
+        if "=" in text and not text.startswith("--"):
+            values.append(text.split("=", 1)[1])
+        elif re.match(r"^-[A-Za-z]\W", text) or re.match(r"^-[A-Za-z].*[./~]", text):
+            values.append(text[2:])
+    return [v for v in values if v]
+
+
+def _inline_code(program: str, words: list[Word]) -> str | None:
+    """Why an interpreter's inline code (python -c, perl -e...) cannot be read by the rules."""
+    if re.fullmatch(
+        r"(python|pypy)[0-9.]*|perl|ruby|node|nodejs|php|lua[0-9.]*|Rscript|deno", program
+    ):
+        if any(w.text in ("-c", "-e", "-E", "-r", "--eval", "--exec", "eval") for w in words):
+            return f"{program} runs inline code, which rules cannot read"
+    return None
 
 
 # -- wrappers: programs that run another command given in their arguments ------------------------
@@ -173,6 +198,21 @@ def _joined(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     return None
 
 
+def _trap(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    rest = _after_options(words)
+    if rest:  # trap 'commands' SIGNAL...: the commands run later, in this shell
+        _read(rest[0].text, line, depth + 1)
+    return None
+
+
+def _flock(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    texts = [w.text for w in words]
+    if "-c" in texts[:-1]:  # flock -c 'commands' FILE
+        _read(texts[texts.index("-c") + 1], line, depth + 1)
+        return None
+    return _after_options(words, takes_value="wE")[1:] or None  # flock FILE command...
+
+
 def _source(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
     line.doubts.append("source runs a script file, which rules cannot see into")
     return None
@@ -202,6 +242,21 @@ WRAPPERS: dict[str, Callable] = {
     "busybox": _run_rest(),
     "timeout": _run_rest(takes_value="sk", skip=1),
     "xargs": _xargs,
+    "trap": _trap,
+    "flock": _flock,
+    "chroot": _run_rest(skip=1),
+    "unshare": _run_rest(),
+    "strace": _run_rest(takes_value="oeEpsSuIaPX"),
+    "ltrace": _run_rest(takes_value="oeEpsSuIaPX"),
+    "taskset": _run_rest(skip=1),
+    "faketime": _run_rest(skip=1),
+    "fakeroot": _run_rest(),
+    "pkexec": _run_rest(takes_value="u"),
+    "runuser": _run_rest(takes_value="ugGc"),
+    "firejail": _run_rest(),
+    "xvfb-run": _run_rest(takes_value="nsefpw"),
+    "dbus-run-session": _run_rest(),
+    "catchsegv": _run_rest(),
     "find": _find,
     "eval": _joined,
     "watch": _joined,
