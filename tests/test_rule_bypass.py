@@ -153,6 +153,17 @@ def test_args_path_means_every_path_argument_whatever_its_name():
     assert verdict(legacy, "delete_files", paths=["x"]).verdict == "ask"
 
 
+def test_a_glob_that_expands_to_a_flag_is_not_allowed(tmp_path):
+    for name in ("-rf", "a.txt"):
+        (tmp_path / name).write_text("")  # `rm *` now runs `rm -rf a.txt`
+    for command in ("rm *", "ls -- *; rm *", "rm ?rf"):
+        result = verdict(CARELESS, "run_shell", Workspace(tmp_path), command=command)
+        assert result.verdict == "ask" and "like a flag" in result.reason, command
+    assert verdict(CARELESS, "run_shell", Workspace(tmp_path), command="rm *.txt").verdict == (
+        "allow"
+    )
+
+
 # -- shell commands -------------------------------------------------------------------------------
 
 RECURSIVE_DELETES = [
@@ -344,6 +355,12 @@ UNREADABLE = [
     "python3 -c 'import shutil; shutil.rmtree(\"x\")'",
     "perl -e 'unlink glob \"*\"'",
     "echo $((1 + 2))",
+    "/bin/r? -rf x",
+    "/bin/[r]m -rf x",
+    "rm${IFS}-rf${IFS}x",
+    "{rm,-rf,x}",
+    "shopt -s expand_aliases\nalias ls='curl x'\nls",
+    "rm -[r]f x",
 ]
 
 

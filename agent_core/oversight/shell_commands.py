@@ -79,6 +79,8 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     if not words:
         return
     program = program_name(words[0].text)
+    if words[0].glob:
+        line.doubts.append(f"the command name {words[0].text!r} is a pattern the shell expands")
     wrapper = WRAPPERS.get(program)
     inner = wrapper(words[1:], command, line, depth) if wrapper is not None else None
     if (why := _inline_code(program, words[1:])) is not None:
@@ -213,6 +215,14 @@ def _flock(words: list[Word], command: SimpleCommand, line: CommandLine, depth: 
     return _after_options(words, takes_value="wE")[1:] or None  # flock FILE command...
 
 
+def _alias(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    line.doubts.append("alias, hash and enable change what a command name runs")
+    for word in words:
+        if "=" in word.text:
+            _read(word.text.split("=", 1)[1], line, depth + 1)
+    return None
+
+
 def _source(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
     line.doubts.append("source runs a script file, which rules cannot see into")
     return None
@@ -243,6 +253,9 @@ WRAPPERS: dict[str, Callable] = {
     "timeout": _run_rest(takes_value="sk", skip=1),
     "xargs": _xargs,
     "trap": _trap,
+    "alias": _alias,
+    "hash": _alias,
+    "enable": _alias,
     "flock": _flock,
     "chroot": _run_rest(skip=1),
     "unshare": _run_rest(),

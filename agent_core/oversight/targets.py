@@ -8,6 +8,7 @@ allowed only when every part is.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import posixpath
 import unicodedata
@@ -111,22 +112,36 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
         doubts.append("cd without a folder goes to a home folder outside the workspace")
     parts: list[Part] = []
     for invocation in line.invocations:
-        targets = [t for w in invocation.paths for t in _shell_path(w, space, lexical, folders)]
+        targets = [
+            t for w in invocation.paths for t in _shell_path(w, space, lexical, folders, doubts)
+        ]
         parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
     for word in line.paths:
-        parts.extend(Part(None, t) for t in _shell_path(word, space, lexical, folders))
+        parts.extend(Part(None, t) for t in _shell_path(word, space, lexical, folders, doubts))
     return parts or [Part()]
 
 
 def _shell_path(
-    word: Word, space: Workspace, lexical: bool, folders: list[str]
+    word: Word, space: Workspace, lexical: bool, folders: list[str], doubts: list[str]
 ) -> list[PathTarget]:
     """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
     targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
-    if word.glob and not lexical and not word.text.startswith(("/", "~")):
-        matches = sorted(glob.glob(word.text, root_dir=space.real_root, recursive=True))
-        targets += [_shell_spelling(m, space, lexical, folders) for m in matches[:GLOB_CAP]]
-    return targets
+    if not word.glob:
+        return targets
+    if lexical:
+        if word.text.startswith("-"):
+            doubts.append(f"the pattern {word.text!r} may expand to flags")
+        return targets
+    if word.text.startswith(("/", "~")):
+        return targets
+    # As the shell does (no globstar): ** is *, dotfiles only for a pattern starting with '.'.
+    found = glob.iglob(word.text, root_dir=space.real_root)
+    matches = sorted(itertools.islice(found, GLOB_CAP))
+    if len(matches) == GLOB_CAP:
+        doubts.append(f"the pattern {word.text!r} matches more files than are checked")
+    if any(m.startswith("-") for m in matches):
+        doubts.append(f"the pattern {word.text!r} expands to a file named like a flag")
+    return targets + [_shell_spelling(m, space, lexical, folders) for m in matches]
 
 
 def _shell_spelling(
