@@ -288,3 +288,29 @@ def test_path_and_command_marks_must_name_string_parameters():
         "command",
     )
     assert all(marked[name].paths for name in ("list_files", "read_file", "write_file"))
+
+
+def test_a_policy_file_in_the_old_syntax_keeps_working_and_now_sees_canonical_paths():
+    old = parse_policy(
+        '[[rules]]\nname = "never touch secrets"\ntool = "*"\n'
+        'args = { path = "re:(^|/)(\\\\.env|.*\\\\.pem|id_rsa)$" }\naction = "deny"\n\n'
+        '[[rules]]\nname = "no recursive deletes in shell"\ntool = "run_shell"\n'
+        'args = { command = "re:rm\\\\s+-[a-zA-Z]*r" }\naction = "deny"\n',
+        source="old.toml",
+    )
+    tools = builtin_tools()
+
+    def check(tool, **arguments):
+        return decide(
+            old,
+            tool=tool,
+            risk=tools[tool].risk,
+            arguments=arguments,
+            autonomy="autonomous",
+            kinds=tools[tool].argument_kinds,
+        ).verdict
+
+    assert check("read_file", path="./.env/") == "deny"  # was allowed: the spelling hid it
+    assert check("delete_files", paths=["a.tmp", "keys//id_rsa/"]) == "deny"  # was ask
+    assert check("run_shell", command="rm -rf build") == "deny"
+    assert check("read_file", path="notes.md") == "allow"
