@@ -11,9 +11,11 @@ import os
 
 import pytest
 
+from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import Policy, Rule, decide
 from agent_core.policy_file import default_policy_text, parse_policy
 from agent_core.tools import Workspace, builtin_tools
+from tests.run_helpers import Driver, events_of, new_run
 
 TOOLS = builtin_tools()
 DEFAULT = parse_policy(default_policy_text(), source="defaults")
@@ -413,3 +415,23 @@ def test_ordinary_commands_are_not_denied():
         assert verdict(DEFAULT, "run_shell", command=command).verdict == "ask", command
     for path in ("notes.md", "src/env.py", "environment.txt", "keys/readme.txt", "aws/notes"):
         assert verdict(DEFAULT, "read_file", path=path).verdict == "allow", path
+
+
+def test_in_a_run_the_tool_step_matches_the_real_target_of_a_link(store):
+    model = ScriptedModel(
+        [
+            {"tool_calls": [{"name": "read_file", "arguments": {"path": "notes.txt"}}]},
+            {"tool_calls": [{"name": "run_shell", "arguments": {"command": "cat n*.txt"}}]},
+            "Done.",
+        ]
+    )
+    run = new_run(store, "read my notes", model="scripted", policy=DEFAULT, autonomy="autonomous")
+    root = store.workspace_root / run.id
+    root.mkdir(parents=True)
+    (root / ".env").write_text("API_KEY=hunter2")
+    os.symlink(".env", root / "notes.txt")
+    assert Driver(store, run, model).start().join().status == "succeeded"
+    calls = [e.payload for e in events_of(store, run.id, "tool_call")]
+    assert [(c["verdict"], c["rule"]) for c in calls] == [("deny", "never touch secrets")] * 2
+    results = events_of(store, run.id, "tool_result")
+    assert all("hunter2" not in r.payload["output"] for r in results)
