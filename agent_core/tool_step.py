@@ -158,6 +158,8 @@ class ToolStep:
             autonomy=self.spec.autonomy,
             args_hash=digest,
             allowance=self.gate.allowance,
+            kinds=tool.argument_kinds,
+            workspace=self.spec.workspace,
         )
 
     def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:

@@ -165,9 +165,10 @@ def test_malformed_policy_is_refused_with_the_line(tmp_path):
 
 
 def test_policy_check_prints_the_verdict_and_the_rule(tmp_path):
-    done = onloop("policy", "check", "read_file", '{"path": ".env"}', cwd=tmp_path)
+    done = onloop("policy", "check", "read_file", '{"path": "./.env/."}', cwd=tmp_path)
     assert done.returncode == 0
     assert "verdict: deny" in done.stdout and "never touch secrets" in done.stdout
+    assert "note:    checked without a run's workspace" in done.stdout
     asked = onloop(
         "policy",
         "check",

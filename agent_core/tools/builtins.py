@@ -57,7 +57,7 @@ def current_time(timezone: str = "UTC") -> str:
     return f"{now.isoformat(timespec='seconds')} ({now:%A}, {label})"
 
 
-@tool("low", describe=lambda a: f"list the files in {a.get('path') or '.'}")
+@tool("low", describe=lambda a: f"list the files in {a.get('path') or '.'}", paths=("path",))
 def list_files(workspace: Workspace, path: str = ".") -> str:
     """List the files under a folder of the workspace, recursively, with their sizes.
 
@@ -94,7 +94,7 @@ def _size(n: int) -> str:
     return "1 byte" if n == 1 else f"{n:,} bytes"
 
 
-@tool("low", describe=lambda a: f"read {a['path']}")
+@tool("low", describe=lambda a: f"read {a['path']}", paths=("path",))
 def read_file(workspace: Workspace, path: str) -> str:
     """Read a text file from the workspace (the first 100 KB of a larger one).
 
@@ -126,7 +126,7 @@ def _describe_write(a: dict) -> str:
     return f"write {size:,} bytes to {a['path']}"
 
 
-@tool("medium", describe=_describe_write)
+@tool("medium", describe=_describe_write, paths=("path",))
 def write_file(workspace: Workspace, path: str, content: str) -> str:
     """Write a text file in the workspace, replacing it if it exists; folders are created.
 
@@ -149,7 +149,7 @@ def _describe_delete(a: dict) -> str:
     return f"delete {count} file{'' if count == 1 else 's'}: {_names(paths)}"
 
 
-@tool("high", describe=_describe_delete)
+@tool("high", describe=_describe_delete, paths=("paths",))
 def delete_files(workspace: Workspace, paths: list[str]) -> str:
     """Delete files (not folders) from the workspace and report what happened to each.
 
@@ -172,7 +172,7 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
     return "\n".join(report)
 
 
-@tool("high", describe=lambda a: f"run shell command: {a['command']}")
+@tool("high", describe=lambda a: f"run shell command: {a['command']}", commands=("command",))
 def run_shell(workspace: Workspace, command: str, timeout_s: int = 20) -> str:
     """Run a shell command in the workspace folder and return its exit code and output.
 

@@ -25,6 +25,15 @@ _SUPPORTED = "str, int, float, bool, list[str], list[int], Literal[...] or Optio
 
 
 @dataclass(frozen=True)
+class ArgumentKinds:
+    """Which arguments name files or hold a shell command line: policy rules see their targets."""
+
+    paths: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    guessed: bool = False  # not declared by the tool: read from argument names, as text only
+
+
+@dataclass(frozen=True)
 class Tool:
     name: str
     description: str
@@ -33,6 +42,7 @@ class Tool:
     fn: Callable[..., str]
     polling: bool = False  # True for tools that wait on something; drift monitors expect repeats
     describer: Callable[[dict], str] | None = field(default=None, compare=False, repr=False)
+    argument_kinds: ArgumentKinds = ArgumentKinds()
 
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
         return hash((self.name, self.risk))
@@ -75,9 +85,13 @@ def tool(
     name: str | None = None,
     polling: bool = False,
     describe: Callable[[dict], str] | None = None,
+    paths: tuple[str, ...] = (),
+    commands: tuple[str, ...] = (),
 ) -> Any:
     """Make a Tool of a function: `@tool(risk="high")`, or bare `@tool` for a low-risk tool.
 
+    `paths` names the parameters that are workspace paths (str or list[str]) and `commands` those
+    that are shell command lines; policy rules then match what they really touch and run.
     Raises TypeError at decoration time when the function lacks a docstring, a type hint or an
     Args description for a parameter, or uses a type the schema cannot express.
     """
@@ -85,7 +99,14 @@ def tool(
         return make_tool(risk, risk="low")
 
     def decorate(fn: Callable[..., str]) -> Tool:
-        return make_tool(fn, risk=risk, name=name, polling=polling, describe=describe)
+        return make_tool(
+            fn,
+            risk=risk,
+            name=name,
+            polling=polling,
+            describe=describe,
+            kinds=ArgumentKinds(tuple(paths), tuple(commands)),
+        )
 
     return decorate
 
@@ -97,6 +118,7 @@ def make_tool(
     name: str | None = None,
     polling: bool = False,
     describe: Callable[[dict], str] | None = None,
+    kinds: ArgumentKinds = ArgumentKinds(),
 ) -> Tool:
     """Derive a Tool from a function's type hints and Google-style docstring."""
     name = name or fn.__name__
@@ -111,6 +133,7 @@ def make_tool(
     if not parsed.summary:
         raise TypeError(f"tool {name!r}: the docstring needs a summary before its Args section")
     parameters = derive_parameters(fn, name, parsed.args)
+    _check_kinds(name, parameters, kinds)
     return Tool(
         name=name,
         description=parsed.summary,
@@ -119,7 +142,22 @@ def make_tool(
         fn=fn,
         polling=polling,
         describer=describe,
+        argument_kinds=kinds,
     )
+
+
+def _check_kinds(name: str, parameters: dict, kinds: ArgumentKinds) -> None:
+    """Path parameters are strings or lists of strings; command parameters are strings."""
+    properties = parameters["properties"]
+    for arg in (*kinds.paths, *kinds.commands):
+        if arg not in properties:
+            raise TypeError(
+                f"tool {name!r}: {arg!r} is marked as a path or command, not a parameter"
+            )
+        prop = properties[arg]
+        is_list = prop.get("type") == "array" and prop["items"].get("type") == "string"
+        if prop.get("type") != "string" and not (is_list and arg in kinds.paths):
+            raise TypeError(f"tool {name!r}: marked parameter {arg!r} must be a str or list[str]")
 
 
 def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> dict:
