@@ -14,6 +14,7 @@ from agent_core.cli_render import render_event, run_as_dict, run_summary
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
+from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import load_settings
 from agent_core.worker import Worker
 from storage.models import AUTONOMY_LEVELS
@@ -59,6 +60,8 @@ def run_in_terminal(
         f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
         f" · policy: {policy.source}"
     )
+    if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
+        out(run_shell_offer(policy).describe())
     return drive_in_terminal(store, run, yes=yes, json_out=json_out)
 
 

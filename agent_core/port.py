@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import storage
+from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
 
 
@@ -49,11 +50,14 @@ class StoreRunPort:
     run_id: str
     stop: threading.Event = field(default_factory=threading.Event)
     _held: list[HumanCommand] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
+        payload = self.redactor.payload(payload)  # secrets never reach the store
         return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
 
     def set_status(self, status: str, **fields: Any) -> None:
+        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
         storage.update_run(self.store, run_id=self.run_id, status=status, **fields)
         self.record("status", {"status": status, "reason": fields.get("reason")})
 
