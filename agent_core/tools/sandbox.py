@@ -183,12 +183,16 @@ def child_setup(limits: Limits, cgroup: PidsCgroup | None = None) -> Callable[[]
     """What the forked child does before exec: die with the worker, join the pids cgroup, cap
     resources. Async-signal-safe calls only (no imports, no locks)."""
     parent = os.getpid()
-    caps = (
+    caps = [
         (resource.RLIMIT_CPU, limits.cpu_seconds),
         (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_FSIZE, limits.file_bytes),
         (resource.RLIMIT_CORE, 0),
-    )
+    ]
+    if cgroup is None and os.getuid() != 0:
+        # In bwrap's fresh user namespace (Linux 5.14+) this counts only the sandbox's own
+        # processes; root is exempt from it, hence the pids cgroup.
+        caps.append((resource.RLIMIT_NPROC, limits.processes))
     procs = cgroup.procs_file if cgroup is not None else None
 
     def setup() -> None:
