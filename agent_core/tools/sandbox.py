@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-BWRAP = "bwrap"  # the binary looked up on PATH; tests point it at a missing one
+BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
     "Fedora: sudo dnf install bubblewrap)"
@@ -76,13 +76,18 @@ class SandboxUnavailable(RuntimeError):
 
 def sandbox_status() -> SandboxStatus:
     """Whether the sandbox can start on this machine (probed once per bwrap binary)."""
-    return _probe(shutil.which(BWRAP) or BWRAP)
+    return _probe(bwrap_binary())
+
+
+def bwrap_binary() -> str:
+    name = os.environ.get("ONLOOP_BWRAP") or BWRAP
+    return shutil.which(name) or name
 
 
 @functools.cache
 def _probe(binary: str) -> SandboxStatus:
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
-        return SandboxStatus(False, f"bubblewrap ({BWRAP}) is not installed: {INSTALL_HINT}")
+        return SandboxStatus(False, f"bubblewrap ({binary}) is not installed: {INSTALL_HINT}")
     probe = Path(os.path.realpath("/tmp" if os.path.isdir("/tmp") else "."))
     argv, fds = sandbox_argv(["/bin/true"], workspace=probe, network=False, binary=binary)
     try:
@@ -141,7 +146,7 @@ def sandbox_argv(
     """The bwrap command line that runs `command` confined to `workspace`, and the file
     descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close."""
     ws = str(workspace)
-    argv = [binary or shutil.which(BWRAP) or BWRAP]
+    argv = [binary or bwrap_binary()]
     argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
     if network:
         argv.append("--share-net")
