@@ -247,10 +247,10 @@ class PidsCgroup:
 
     def remove(self) -> None:
         """Remove the cgroup once the killed processes have left it (it is gone in a moment)."""
-        for _ in range(40):
+        for _ in range(200):
             if _rmdir(self.path):
                 return
-            time.sleep(0.025)
+            time.sleep(0.005)
 
 
 @functools.cache
