@@ -261,7 +261,9 @@ SMALL = Limits(cpu_seconds=1, memory_bytes=256 << 20, file_bytes=1 << 20, proces
 
 
 def test_memory_hog_is_bounded(arena: Arena) -> None:
-    output = _shell(arena, "python3 -c 'b = bytearray(1 << 30); print(\"allocated\")'", limits=SMALL)
+    output = _shell(
+        arena, "python3 -c 'b = bytearray(1 << 30); print(\"allocated\")'", limits=SMALL
+    )
     assert "allocated" not in output and "MemoryError" in output
 
 
