@@ -67,13 +67,21 @@ def secret_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -
         upper = name.upper()
         if upper in named and value.strip():
             found[name] = value
-        elif any(marker in upper for marker in SECRET_MARKERS) and len(value) >= MIN_SECRET_CHARS:
+        elif any(marker in upper for marker in SECRET_MARKERS) and _looks_secret(value):
             found[name] = value
         url = _URL_PASSWORD.match(value)
         if url and len(url.group(1)) >= MIN_URL_PASSWORD_CHARS:
             found[f"{name} password"] = url.group(1)
             found[name] = value
     return {name: value for name, value in found.items() if _meaningful(value, name in named)}
+
+
+def _looks_secret(value: str) -> bool:
+    """A secret-named variable's value worth redacting: not short, not a path (SSH_AUTH_SOCK),
+    not a short plain word (ONLOOP_AUTH=disabled) that would redact ordinary text."""
+    if len(value) < MIN_SECRET_CHARS or value.startswith(("/", "~")):
+        return False
+    return not (value.isalpha() and len(value) < 16)
 
 
 def _meaningful(value: str, configured: bool) -> bool:
