@@ -126,6 +126,7 @@ def test_a_halt_ends_a_running_command_and_the_run(store):
 
 
 WORKER_SCRIPT = """
+import os
 import sys
 import storage
 from agent_core.models.scripted import ScriptedModel
@@ -133,38 +134,44 @@ from agent_core.worker import Worker
 
 store = storage.open_store(sys.argv[1])
 model = ScriptedModel([{"tool_calls": [{"name": "run_shell",
-    "arguments": {"command": sys.argv[2], "timeout_s": 60}}]}, "done"])
+    "arguments": {"command": os.environ["SHELL_COMMAND"], "timeout_s": 60}}]}, "done"])
 Worker(store, concurrency=1, poll_s=0.05, model_factory=lambda run: model).serve()
 """
 
 
+# The command waits for a file the test creates only after the kill: a process that survived
+# the worker would then land its effect. No sleep races the test's observation.
+WAIT_THEN_TOUCH = "until [ -e go ]; do sleep 0.05; done; touch landed # {m}"
+
+
 @needs_sandbox
-@pytest.mark.parametrize(
-    "command", ["sleep {m}; touch landed-{m}", "(sleep {m}; touch landed-{m}) &\nwait"]
-)
+@pytest.mark.parametrize("command", [WAIT_THEN_TOUCH, f"({WAIT_THEN_TOUCH}\n) &\nwait"])
 def test_a_killed_worker_s_command_never_lands_its_effect(tmp_path, command):
-    marker = unique_sleep().replace("30.", "2.")  # a 2-second sleep, then the effect
+    marker = unique_sleep()
     db = tmp_path / "onloop.db"
     store = storage.open_store(f"sqlite:///{db}")
     run = new_run(
         store, "touch later", model="scripted", policy=SHELL_ALLOWED, autonomy="autonomous"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The command goes in the environment: in argv the worker itself would carry the marker.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHELL_COMMAND": command.format(m=marker)}
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER_SCRIPT, f"sqlite:///{db}", command.format(m=marker)],
+        [sys.executable, "-c", WORKER_SCRIPT, f"sqlite:///{db}"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: running_with(f"sleep {marker}"), what="the command to start")
+        wait_for(lambda: running_with(marker), what="the command to start")
+        assert worker.pid not in running_with(marker)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
-        assert gone_eventually(marker)  # every process naming the marker, the touch included
+        Path(run.workspace, "go").touch()
+        assert gone_eventually(marker)  # the sandbox and every process in it
     finally:
         if worker.poll() is None:
             worker.kill()
-    assert not list(Path(run.workspace).glob("landed-*"))
+    assert not Path(run.workspace, "landed").exists()
     store.dispose()
 
 

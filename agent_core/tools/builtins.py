@@ -21,7 +21,9 @@ LIST_CAP = 500  # files shown by list_files
 READ_CAP = 100_000  # bytes returned by read_file
 TIMEOUT_RANGE = (1, 300)  # seconds allowed for run_shell
 PROCESS_TOOLS = ("run_shell",)  # the built-ins that start processes: they need the sandbox
-STOPPED_BY_HALT = "the command was stopped by a halt (its processes were ended)"
+STOPPED_BY_HALT = (
+    "the command was stopped by a halt or by its worker stopping; its processes were ended"
+)
 
 
 def _names(paths: object, limit: int = 10) -> str:
