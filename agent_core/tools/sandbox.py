@@ -50,6 +50,7 @@ PASSWD = (  # a synthetic user list: the host's names no user and no home
 )
 GROUP = f"root:x:0:\nagent:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
 _PR_SET_PDEATHSIG = 1
+STALE_CGROUP_S = 60.0  # a leftover cgroup this old is a dead worker's (its command ended)
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded now: a forked child must not load libraries
 
 
@@ -233,6 +234,7 @@ class PidsCgroup:
     def create(cls, limit: int) -> PidsCgroup | None:
         """A fresh cgroup with `pids.max = limit`, or None where the worker may not make one."""
         for base in _pids_roots():
+            _sweep_stale(base)
             path = os.path.join(base, f"onloop-{uuid.uuid4().hex[:12]}")
             try:
                 os.mkdir(path)
@@ -272,6 +274,23 @@ def _pids_roots() -> tuple[str, ...]:
     except OSError:
         pass
     return tuple(roots)
+
+
+@functools.cache
+def _sweep_stale(base: str) -> None:
+    """Once per process: remove the empty cgroups a killed worker left behind. Only old ones, so a
+    cgroup another worker has just made (its command not in it yet) is never taken away."""
+    try:
+        names = [n for n in os.listdir(base) if n.startswith("onloop-")]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            if time.time() - os.stat(path).st_mtime > STALE_CGROUP_S:
+                _rmdir(path)  # fails, harmlessly, while a process is still in it
+        except OSError:
+            continue
 
 
 def _rmdir(path: str) -> bool:
