@@ -15,6 +15,7 @@ from agent_core.cli_render import render_event, run_as_dict, run_summary, worksp
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
+from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import load_settings
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
@@ -70,6 +71,8 @@ def run_in_terminal(
     )
     if run.own_workspace or run.seed_from:
         out(workspace_line(run))
+    if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
+        out(run_shell_offer(policy).describe())
     return drive_in_terminal(store, run, yes=yes, json_out=json_out)
 
 

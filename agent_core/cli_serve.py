@@ -16,6 +16,7 @@ import typer
 
 import storage
 from agent_core.policy_file import load_policy
+from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import load_settings
 from agent_core.worker import Worker
 
@@ -42,7 +43,8 @@ def serve_worker(
     _stop_on_signals(worker.stop)
     typer.echo(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
-        f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops"
+        f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops\n"
+        f"  {run_shell_offer(policy).describe()}"
     )
     worker.serve()
     typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
@@ -115,6 +117,7 @@ def serve_up(
     typer.echo(
         f"onloop is up: {url}\n  store: {store.url}\n  model: "
         f"{load_settings().describe_model()}\n  policy: {policy.source}\n"
+        f"  {run_shell_offer(policy).describe()}\n"
         "  Ctrl-C stops the dashboard and the worker"
     )
     threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()

@@ -157,6 +157,31 @@ class MonitorSettings(BaseModel):
     action: Literal["pause", "halt"] = "pause"
 
 
+class SandboxSettings(BaseModel):
+    """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: bool = False  # grant sandboxed commands the network
+    unconfined_shell: bool = False  # run the shell without the sandbox: an explicit opt-in
+    secret_env: list[str] = Field(default_factory=list)  # env var names whose values are secret
+    secret_patterns: list[str] = Field(default_factory=list)  # regexes of secret text
+    cpu_seconds: int = Field(default=60, ge=1)
+    memory_mb: int = Field(default=2048, ge=64)
+    file_mb: int = Field(default=256, ge=1)
+    processes: int = Field(default=256, ge=8)
+
+    @field_validator("secret_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"secret pattern {pattern!r} is not a valid regex: {exc}") from exc
+        return patterns
+
+
 class Policy(BaseModel):
     """Rules plus the oversight settings that travel with them; each run stores the one it ran under."""
 
@@ -168,6 +193,7 @@ class Policy(BaseModel):
     on_budget: Literal["pause", "halt", "fail"] = "pause"
     polling_tools: list[str] = Field(default_factory=list)
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     source: str = "built-in defaults"
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 import storage
+from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
 
 log = logging.getLogger("onloop.port")
@@ -60,11 +61,14 @@ class StoreRunPort:
     _held: list[HumanCommand] = field(default_factory=list)
     _partial: str | None = None  # the partial output last written (None: no live_output row)
     _partial_at: float = float("-inf")
+    redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
+        payload = self.redactor.payload(payload)  # secrets never reach the store
         return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
 
     def set_status(self, status: str, **fields: Any) -> None:
+        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
         storage.update_run(self.store, run_id=self.run_id, status=status, **fields)
         self.record("status", {"status": status, "reason": fields.get("reason")})
 

@@ -13,6 +13,7 @@ from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide
 from agent_core.port import RunPort
+from agent_core.run.tool_process import HaltWatch, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
@@ -165,19 +166,26 @@ class ToolStep:
     def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
         self.check_halt()
         started = time.monotonic()
-        try:
-            output, ok = run_tool(tool, arguments, workspace=self.spec.workspace), True
-        except ToolError as exc:
-            output, ok = f"Error: {exc}", False
+        with HaltWatch(self.port) as watch:  # a halt while the tool runs ends its processes
+            context = tool_context(self.spec.policy, watch.cancel)
+            try:
+                output, ok = (
+                    run_tool(tool, arguments, workspace=self.spec.workspace, context=context),
+                    True,
+                )
+            except ToolError as exc:
+                output, ok = f"Error: {exc}", False
         self.port.add_usage(tool_calls=1)
-        return self._result(
+        result = self._result(
             call,
             output,
             ok=ok,
-            outcome="ok" if ok else "error",
+            outcome="halted" if watch.stopped else "ok" if ok else "error",
             duration_s=time.monotonic() - started,
             arguments=arguments,
         )
+        watch.stop_if_stopped()
+        return result
 
     def _result(
         self,

@@ -18,8 +18,10 @@ from agent_core.outcome import Outcome
 from agent_core.policy import Policy
 from agent_core.port import StoreRunPort
 from agent_core.providers import make_model
+from agent_core.run.tool_process import run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace, builtin_tools
+from agent_core.tools.builtins import offered_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
@@ -69,6 +71,8 @@ def drive_run(
     except (ModelError, ValueError, OSError) as exc:
         port.record("error", {"message": str(exc), "where": "start"})
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
+    port.redactor = run_redactor(spec.policy)
+    shell = run_shell_offer(spec.policy)
     port.record(
         "run_started",
         {
@@ -78,6 +82,7 @@ def drive_run(
             "autonomy": run.autonomy,
             "tools": sorted(spec.tools),
             "resumed": resumed,
+            "shell": {"mode": shell.mode, "network": shell.network, "note": shell.describe()},
         },
     )
     port.set_status("running", reason=None, model_name=model.model_name)
@@ -96,12 +101,15 @@ def _default_factory(settings: Settings) -> ModelFactory:
 
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
-    tools = builtin_tools()
+    policy = Policy.model_validate(run.policy or {})
+    known = builtin_tools()
+    # Where the shell cannot be sandboxed (and the policy did not opt in), it is not offered.
+    tools = offered_tools(known, run_shell_offer(policy))
     if run.tools is not None:
-        unknown = sorted(set(run.tools) - set(tools))
+        unknown = sorted(set(run.tools) - set(known))
         if unknown:
-            raise ValueError(f"unknown tools {unknown}; available: {sorted(tools)}")
-        tools = {name: tools[name] for name in run.tools}
+            raise ValueError(f"unknown tools {unknown}; available: {sorted(known)}")
+        tools = {name: tools[name] for name in run.tools if name in tools}
     return RunSpec(
         run_id=run.id,
         goal=run.goal,
@@ -109,7 +117,7 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
         workspace=prepare_workspace(run, store.workspace_root, sqlite_path(store.url)),
-        policy=Policy.model_validate(run.policy or {}),
+        policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
     )

@@ -2,6 +2,7 @@
 
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.canonical import args_hash, canonical_json
+from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import ArgumentKinds, Risk, Tool, tool
 from agent_core.tools.errors import ToolArgumentError, ToolError, WorkspaceEscape
 from agent_core.tools.runner import run_tool
@@ -13,6 +14,7 @@ __all__ = [
     "Risk",
     "Tool",
     "ToolArgumentError",
+    "ToolContext",
     "ToolError",
     "Workspace",
     "WorkspaceEscape",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
+from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
 from agent_core.tools.errors import ToolArgumentError
 from agent_core.tools.validate import check_value, validate_arguments
@@ -18,6 +19,7 @@ from agent_core.tools.validate import check_value, validate_arguments
 Risk = Literal["low", "medium", "high"]
 RISKS: tuple[str, ...] = ("low", "medium", "high")
 WORKSPACE_PARAMETER = "workspace"  # injected by run_tool, never part of the schema
+INJECTED = (WORKSPACE_PARAMETER, CONTEXT_PARAMETER)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI accepts as a function name
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -77,6 +79,11 @@ class Tool:
     def wants_workspace(self) -> bool:
         """Whether the function takes the run's Workspace (injected by run_tool)."""
         return WORKSPACE_PARAMETER in inspect.signature(self.fn).parameters
+
+    @property
+    def wants_context(self) -> bool:
+        """Whether the function takes the call's ToolContext (injected by run_tool)."""
+        return CONTEXT_PARAMETER in inspect.signature(self.fn).parameters
 
 
 def tool(
@@ -161,7 +168,7 @@ def _check_kinds(name: str, parameters: dict, kinds: ArgumentKinds) -> None:
 
 
 def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> dict:
-    """The JSON schema of the function's parameters (all but `workspace`)."""
+    """The JSON schema of the function's parameters (all but the injected ones)."""
     try:
         hints = typing.get_type_hints(fn)
     except Exception as exc:
@@ -169,7 +176,7 @@ def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -
     properties: dict[str, dict] = {}
     required: list[str] = []
     for param in inspect.signature(fn).parameters.values():
-        if param.name == WORKSPACE_PARAMETER:
+        if param.name in INJECTED:
             continue
         where = f"parameter {param.name!r} of tool {name!r}"
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
@@ -187,7 +194,7 @@ def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -
         else:
             required.append(param.name)
         properties[param.name] = prop
-    unknown = sorted(set(docs) - set(properties) - {WORKSPACE_PARAMETER})
+    unknown = sorted(set(docs) - set(properties) - set(INJECTED))
     if unknown:
         raise TypeError(f"tool {name!r}: the docstring describes {unknown}, not parameters")
     return {

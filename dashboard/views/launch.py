@@ -12,6 +12,7 @@ import storage
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
+from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
@@ -73,6 +74,13 @@ def model_choice(settings: Settings) -> tuple[str, str]:
 
 def tool_choice() -> list[str]:
     tools = builtin_tools()
+    shell = shell_offer()  # this machine's view; the worker that takes the run decides again
+    if shell.mode == "unavailable":
+        tools = offered_tools(tools, shell)
+        st.warning(
+            f"run_shell is not offered: {shell.reason}. Restart `onloop up` after installing.",
+            icon=":material/gpp_maybe:",
+        )
     return st.multiselect(
         "Tools the agent may use",
         list(tools),

@@ -76,6 +76,13 @@ def header(run: storage.Run) -> None:
         f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
     )
     st.caption(workspace_caption(run))
+    if ((run.policy or {}).get("sandbox") or {}).get("unconfined_shell"):
+        st.warning(
+            "This run's shell is UNCONFINED: its policy opts out of the sandbox "
+            "([sandbox] unconfined_shell = true), so commands can read and write whatever the "
+            "worker's user can, and use the network.",
+            icon=":material/gpp_maybe:",
+        )
 
 
 def workspace_caption(run: storage.Run) -> str:

@@ -1,0 +1,1 @@
+"""One run: the loop, its tool step, the approval gate, the halt watch."""
