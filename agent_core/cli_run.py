@@ -14,7 +14,7 @@ from agent_core.cli_render import render_event, run_as_dict, run_summary
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS
-from agent_core.settings import load_settings
+from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
 from storage.models import AUTONOMY_LEVELS
 
@@ -34,8 +34,9 @@ def run_in_terminal(
     policy_path,
     json_out,
     db,
+    settings: Settings | None = None,
 ) -> int:
-    settings = load_settings()
+    settings = settings or load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
@@ -55,11 +56,11 @@ def run_in_terminal(
         created_by=current_user(),
     )
     out = _err if json_out else typer.echo
-    out(
-        f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
-        f" · policy: {policy.source}"
-    )
-    return drive_in_terminal(store, run, yes=yes, json_out=json_out)
+    used = settings.describe_model(run.model_name) if provider == "openai" else provider
+    if provider == settings.default_provider == "demo":
+        used = settings.describe_model()
+    out(f"run {run.id} · {used} · policy: {policy.source}")
+    return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
@@ -90,9 +91,11 @@ def _check_tools(names: list[str] | None) -> None:
         raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
 
 
-def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:
+def drive_in_terminal(
+    store: storage.Store, run, *, yes: bool, json_out: bool, settings: Settings | None = None
+) -> int:
     """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
-    worker = Worker(store, concurrency=1)
+    worker = Worker(store, concurrency=1, settings=settings)
     claimed = storage.claim_run(
         store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
     )

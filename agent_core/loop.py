@@ -7,9 +7,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_core.conversation import assistant_message, guidance_message, rebuild
+from agent_core.conversation import (
+    CUT_OFF_REQUEST,
+    assistant_message,
+    guidance_message,
+    not_run_reason,
+    rebuild,
+)
 from agent_core.judge import judge_progress
-from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
+from agent_core.models.base import (
+    OUTPUT_CAP_HINT,
+    ModelCancelled,
+    ModelError,
+    ModelProvider,
+    ModelTurn,
+)
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
@@ -48,6 +60,7 @@ class AgentLoop:
         self.tool_step.replay(spec.prior_events)
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
+        self._cut_offs = 0  # replies in a row cut off by the output cap
 
     def run(self) -> Outcome:
         try:
@@ -56,10 +69,13 @@ class AgentLoop:
             while True:
                 self._between_steps()
                 turn = self._call_model()
+                not_run = not_run_reason(turn.finish_reason)
+                for call in turn.tool_calls:
+                    self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+                if self._cut_short(turn):
+                    continue
                 if not turn.tool_calls:
                     return self._finish(turn.text)
-                for call in turn.tool_calls:
-                    self.messages.append(self.tool_step.handle(call, turn.text))
                 self._check_drift()
         except Stop as stop:
             return stop.outcome
@@ -76,10 +92,42 @@ class AgentLoop:
                 self.port.record("guidance", {"message": command.message, "by": command.by})
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
+        self._check_budget()
+
+    def _check_budget(self) -> None:
         self.usage.seconds = self._elapsed()
         trip = check_budget(self.spec.budget, self.usage)
         if trip is not None:
             self._trip(trip, self.spec.policy.on_budget)
+
+    def _cut_short(self, turn: ModelTurn) -> bool:
+        """A reply the server did not let end is never a final answer: True to ask again."""
+        if turn.finish_reason == "content_filter":
+            raise Stop(
+                Outcome(
+                    "paused",
+                    "the model server's content filter stopped the reply (finish_reason "
+                    "content_filter); rephrase the goal or send guidance, then resume the run",
+                )
+            )
+        if turn.finish_reason != "length":
+            self._cut_offs = 0
+            return False
+        if turn.tool_calls:
+            return False  # the calls were not run; the model reads why and sends them again
+        self._cut_offs += 1
+        self.messages.append({"role": "user", "content": CUT_OFF_REQUEST})  # as rebuild() does
+        if self._cut_offs >= 2:
+            cap = getattr(self.model, "max_output_tokens", None)
+            at = f" of {cap} tokens" if cap else ""
+            raise Stop(
+                Outcome(
+                    "paused",
+                    f"the model's reply was cut off by the output cap{at} twice in a row; "
+                    f"{OUTPUT_CAP_HINT}, then resume the run",
+                )
+            )
+        return True
 
     def elapsed(self) -> float:
         return self._elapsed()
@@ -157,6 +205,10 @@ class AgentLoop:
             if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
                 cancel.set()
                 self.tool_step.check_halt()
+            if thread.is_alive() and self._elapsed() >= self.spec.budget.max_seconds:
+                cancel.set()  # working time ran out mid-call: the call ends, the budget trips
+                thread.join()
+                self._check_budget()
         return self._record_turn(box)
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
@@ -183,6 +235,7 @@ class AgentLoop:
                 "cost_usd": turn.cost_usd,
                 "latency_s": round(turn.latency_s, 4),
                 "model_name": turn.model_name,
+                "finish_reason": turn.finish_reason,
             },
         )
         self.usage.tokens += turn.tokens_in + turn.tokens_out

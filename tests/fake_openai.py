@@ -3,11 +3,19 @@
 Use it through the `fake_openai` fixture: `fake_openai.script([...])` queues one reply per
 request (a str = a text answer, a dict of `Reply` fields, or a `Reply`); `.requests` holds the
 JSON bodies received and `.headers` their headers (lower-cased names).
+
+Like llama.cpp's `llama-server`, it refuses (500, "Failed to parse tool call arguments as JSON")
+a request whose history holds an assistant tool call with arguments that are not JSON, without
+using up a scripted reply. `.refuse_tools = (status, message)` makes it refuse every request
+that carries `tools` (llama-server without --jinja: 500 "tools param requires --jinja flag");
+`.unsupported_params` names request fields it refuses with a 400, as OpenAI refuses
+`max_tokens` for its newer models.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +42,9 @@ class Reply:
     chunk_delay_s: float = 0.0  # between SSE chunks
     interleave: bool = False  # interleave the argument pieces of parallel tool calls
     retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
+    # None: "tool_calls" or "stop" as the reply has calls or not; "" sends none at all.
+    finish_reason: str | None = None
+    disconnect_after: int | None = None  # streaming: close the socket after this many chunks
 
 
 class FakeOpenAIServer:
@@ -45,6 +56,8 @@ class FakeOpenAIServer:
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.stopping = threading.Event()
+        self.refuse_tools: tuple[int, str] | None = None
+        self.unsupported_params: set[str] = set()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
@@ -80,7 +93,22 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            refusal = self._refusal(body)
+            if refusal is not None:
+                return refusal
             return self._replies.pop(0) if self._replies else None
+
+    def _refusal(self, body: dict) -> Reply | None:
+        """What a strict server answers before it generates anything (no reply is used up)."""
+        for name in sorted(self.unsupported_params & set(body)):
+            message = f"Unsupported parameter: '{name}' is not supported with this model."
+            return Reply(status=400, error_message=message)
+        if self.refuse_tools is not None and body.get("tools"):
+            return Reply(status=self.refuse_tools[0], error_message=self.refuse_tools[1])
+        problem = _history_problem(body.get("messages") or [])
+        if problem is not None:
+            return Reply(status=500, error_message=problem)
+        return None
 
 
 def _as_reply(reply: Reply | dict | str) -> Reply:
@@ -144,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
         calls = _wire_calls(reply.tool_calls)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._send_sse(_stream_chunks(reply, calls, model, include_usage), reply.chunk_delay_s)
+            chunks = _stream_chunks(reply, calls, model, include_usage)
+            self._send_sse(chunks, reply.chunk_delay_s, reply.disconnect_after)
         else:
             self._send_json(200, _completion(reply, calls, model))
 
@@ -158,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_sse(self, chunks: list[dict], chunk_delay_s: float) -> None:
+    def _send_sse(self, chunks: list[dict], chunk_delay_s: float, cut: int | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -168,10 +197,34 @@ class _Handler(BaseHTTPRequestHandler):
             if number and chunk_delay_s and self.fake.stopping.wait(chunk_delay_s):
                 self.close_connection = True
                 return
+            if cut is not None and number >= cut:  # a crashed server: no final chunk, no [DONE]
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
             data = event.encode()
             self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _history_problem(messages: list[dict]) -> str | None:
+    """llama.cpp parses every assistant tool call's arguments in the history before rendering."""
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments")
+            if not isinstance(arguments, str):
+                continue
+            try:
+                json.loads(arguments)
+            except ValueError as exc:
+                return (
+                    "Failed to parse tool call arguments as JSON: "
+                    f"[json.exception.parse_error.101] parse error: {exc}"
+                )
+    return None
 
 
 def _error_body(status: int, message: str) -> dict:
@@ -217,7 +270,7 @@ def _completion(reply: Reply, calls: list[dict], model: str) -> dict:
     choice = {
         "index": 0,
         "message": message,
-        "finish_reason": "tool_calls" if calls else "stop",
+        "finish_reason": _finish_reason(reply, calls),
         "logprobs": None,
     }
     payload = {
@@ -246,12 +299,18 @@ def _stream_chunks(reply: Reply, calls: list[dict], model: str, include_usage: b
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in _pieces(reply.text)]
     chunks += [chunk({"tool_calls": [delta]}) for delta in _call_deltas(calls, reply.interleave)]
-    chunks.append(chunk({}, "tool_calls" if calls else "stop"))
+    chunks.append(chunk({}, _finish_reason(reply, calls)))
     if include_usage:
         final = chunk(None)
         final["usage"] = _usage(reply)
         chunks.append(final)
     return chunks
+
+
+def _finish_reason(reply: Reply, calls: list[dict]) -> str | None:
+    if reply.finish_reason is None:
+        return "tool_calls" if calls else "stop"
+    return reply.finish_reason or None
 
 
 def _call_deltas(calls: list[dict], interleave: bool) -> list[dict]:
