@@ -13,7 +13,7 @@ import storage
 from agent_core.cli_render import render_event, run_as_dict, run_summary
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
-from agent_core.providers import PROVIDERS
+from agent_core.providers import PROVIDERS, describe_limits
 from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
 from storage.models import AUTONOMY_LEVELS
@@ -57,6 +57,8 @@ def run_in_terminal(
     )
     out = _err if json_out else typer.echo
     used = settings.describe_model(run.model_name) if provider == "openai" else provider
+    if provider == "openai":
+        used += f" ({describe_limits(settings, policy.model)})"
     if provider == settings.default_provider == "demo":
         used = settings.describe_model()
     out(f"run {run.id} · {used} · policy: {policy.source}")

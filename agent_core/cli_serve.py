@@ -15,7 +15,9 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.policy import Policy
 from agent_core.policy_file import load_policy
+from agent_core.providers import describe_limits
 from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
 
@@ -50,10 +52,17 @@ def serve_worker(
     _stop_on_signals(worker.stop)
     typer.echo(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
-        f"({settings.describe_model()}; policy: {policy.source}); Ctrl-C stops"
+        f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops"
     )
     worker.serve()
     typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
+
+
+def _model_line(settings: Settings, policy: Policy) -> str:
+    line = settings.describe_model()
+    if settings.openai_configured:
+        line += f" ({describe_limits(settings, policy.model)})"
+    return line
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -129,7 +138,7 @@ def serve_up(
         raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
     typer.echo(
         f"onloop is up: {url}\n  store: {store.url}\n  model: "
-        f"{settings.describe_model()}\n  policy: {policy.source}\n"
+        f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
         "  Ctrl-C stops the dashboard and the worker"
     )
     threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()

@@ -23,6 +23,18 @@ def call_limits(settings: Settings, limits: ModelLimits | None = None) -> dict[s
     return {name: value for name, value in chosen.items() if value is not None}
 
 
+def describe_limits(settings: Settings, limits: ModelLimits | None = None) -> str:
+    """The model-call limits in force, for the headers of `onloop run`, `worker` and `up`."""
+    from agent_core.models import openai_model as defaults
+
+    chosen = call_limits(settings, limits)
+    timeout = chosen.get("timeout_s", defaults.DEFAULT_TIMEOUT_S)
+    retries = chosen.get("max_retries", defaults.DEFAULT_MAX_RETRIES)
+    cap = chosen.get("max_output_tokens", defaults.DEFAULT_MAX_OUTPUT_TOKENS)
+    capped = f"{cap}-token output cap" if cap else "no output cap"
+    return f"{timeout:g} s request timeout, {retries} retries, {capped}"
+
+
 def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
 

@@ -132,10 +132,10 @@ class ToolStep:
         if tool is None:
             names = ", ".join(sorted(self.spec.tools)) or "none"
             return None, None, f"Error: unknown tool {call.name!r}; the tools you have: {names}"
+        sent = call.arguments if len(call.arguments) <= 300 else call.arguments[:297] + "..."
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:
-            sent = call.arguments if len(call.arguments) <= 300 else call.arguments[:297] + "..."
             return (
                 None,
                 None,
@@ -143,7 +143,7 @@ class ToolStep:
                 "Send the call again with its arguments as one JSON object",
             )
         if not isinstance(arguments, dict):
-            return None, None, "Error: the arguments must be a JSON object"
+            return None, None, f"Error: the arguments must be a JSON object; you sent: {sent}"
         try:
             return tool, tool.validate(arguments), None
         except ToolError as exc:
