@@ -455,3 +455,19 @@ def test_calls_of_a_cut_off_reply_are_not_run_on_resume_either(store):
     (result,) = payloads(store, run, "tool_result")
     assert result["outcome"] == "invalid" and "cut off" in result["output"]
     assert not (Path(run.workspace) / "a.txt").exists()
+
+
+def test_policy_show_names_the_model_call_limits(tmp_path):
+    from tests.test_cli import onloop
+
+    policy = tmp_path / "limits.toml"
+    policy.write_text("[model]\nrequest_timeout_s = 45\nmax_output_tokens = 1000\n")
+    done = onloop("policy", "show", "--policy", str(policy), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "model calls: 45 s request timeout, 2 retries, 1000-token output cap" in done.stdout
+    done = onloop(
+        "policy", "show", cwd=tmp_path, env={"ONLOOP_MAX_RETRIES": "5", "ONLOOP_POLICY": ""}
+    )
+    assert "model calls: 120 s request timeout, 5 retries, 4096-token output cap" in done.stdout
+    bad = onloop("policy", "show", cwd=tmp_path, env={"ONLOOP_REQUEST_TIMEOUT": "soon"})
+    assert bad.returncode == 2 and "ONLOOP_REQUEST_TIMEOUT" in bad.stderr
