@@ -185,17 +185,17 @@ class OpenAIModel:
                     if cancel.is_set():
                         raise ModelCancelled("the model call was cancelled mid-answer")
                     turn.add(chunk)
-            except openai.APITimeoutError as err:
+            except openai.APITimeoutError:
                 raise ModelError(
                     f"the model server at {self.base_url} sent nothing for {self.timeout_s:g}s "
                     f"in the middle of a reply (request timeout); {TIMEOUT_HINT}"
-                ) from err
+                ) from None
             except openai.APIConnectionError as err:
                 raise ModelError(
                     f"the model server at {self.base_url} closed the stream in the middle of a "
                     f"reply ({_reason(err)}); it may have crashed or run out of memory: check "
                     "its log, then resume the run"
-                ) from err
+                ) from None
         if turn.finish_reason is None:
             raise ModelError(
                 f"the model server at {self.base_url} ended the stream before the reply was "
