@@ -61,6 +61,7 @@ class AgentLoop:
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
         self._cut_offs = 0  # replies in a row cut off by the output cap
+        self._cancel_call = threading.Event()  # set by a halt, or when working time runs out
 
     def run(self) -> Outcome:
         try:
@@ -68,7 +69,7 @@ class AgentLoop:
                 self.messages.append(message)
             while True:
                 self._between_steps()
-                turn = self._call_model()
+                turn = self._call_model_in_time()
                 not_run = not_run_reason(turn.finish_reason)
                 for call in turn.tool_calls:
                     self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
@@ -187,9 +188,31 @@ class AgentLoop:
         raise Stop(Outcome("paused", reason))
 
     # -- the model call, cancellable by a halt ------------------------------------------------
+    def _call_model_in_time(self) -> ModelTurn:
+        """The model call, cancelled when the run's working time runs out: the budget trips."""
+        cancel = self._cancel_call = threading.Event()
+        out_of_time = threading.Event()
+
+        def time_is_up() -> None:
+            out_of_time.set()
+            cancel.set()
+
+        remaining = self.spec.budget.max_seconds - self._elapsed()
+        timer = threading.Timer(max(remaining, 0.0), time_is_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._call_model()
+        except Stop:
+            if out_of_time.is_set():
+                self._check_budget()
+            raise
+        finally:
+            timer.cancel()
+
     def _call_model(self) -> ModelTurn:
         specs = [t.spec() for t in self.spec.tools.values()]
-        cancel = threading.Event()
+        cancel = self._cancel_call
         box: dict[str, Any] = {}
 
         def call() -> None:
@@ -205,10 +228,6 @@ class AgentLoop:
             if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
                 cancel.set()
                 self.tool_step.check_halt()
-            if thread.is_alive() and self._elapsed() >= self.spec.budget.max_seconds:
-                cancel.set()  # working time ran out mid-call: the call ends, the budget trips
-                thread.join()
-                self._check_budget()
         return self._record_turn(box)
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
