@@ -41,10 +41,10 @@ class Reply:
     delay_s: float = 0.0  # before the response starts
     chunk_delay_s: float = 0.0  # between SSE chunks
     interleave: bool = False  # interleave the argument pieces of parallel tool calls
-    retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
     # None: "tool_calls" or "stop" as the reply has calls or not; "" sends none at all.
     finish_reason: str | None = None
     disconnect_after: int | None = None  # streaming: close the socket after this many chunks
+    retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
 
 
 class FakeOpenAIServer:
@@ -55,9 +55,9 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
-        self.stopping = threading.Event()
         self.refuse_tools: tuple[int, str] | None = None
         self.unsupported_params: set[str] = set()
+        self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
@@ -121,6 +121,7 @@ def _as_reply(reply: Reply | dict | str) -> Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers; SSE uses chunked encoding
+    cut_after: int | None = None  # SSE chunks sent before the connection drops (Reply field)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
@@ -164,6 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (cancelled or timed out)
 
     def _answer(self, reply: Reply, body: dict) -> None:
+        self.cut_after = reply.disconnect_after
         if reply.status != 200:
             headers = {"Retry-After": "0", "retry-after-ms": str(reply.retry_after_ms)}
             self._send_json(reply.status, _error_body(reply.status, reply.error_message), headers)
@@ -172,8 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
         calls = _wire_calls(reply.tool_calls)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream_chunks(reply, calls, model, include_usage)
-            self._send_sse(chunks, reply.chunk_delay_s, reply.disconnect_after)
+            self._send_sse(_stream_chunks(reply, calls, model, include_usage), reply.chunk_delay_s)
         else:
             self._send_json(200, _completion(reply, calls, model))
 
@@ -187,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_sse(self, chunks: list[dict], chunk_delay_s: float, cut: int | None) -> None:
+    def _send_sse(self, chunks: list[dict], chunk_delay_s: float) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -197,12 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
             if number and chunk_delay_s and self.fake.stopping.wait(chunk_delay_s):
                 self.close_connection = True
                 return
-            if cut is not None and number >= cut:  # a crashed server: no final chunk, no [DONE]
-                self.wfile.flush()
-                self.connection.shutdown(socket.SHUT_RDWR)
+            data = event.encode()
+            if self.cut_after is not None and number >= self.cut_after:  # a crashed server
+                self.connection.shutdown(socket.SHUT_RDWR)  # no final chunk, no [DONE]
                 self.close_connection = True
                 return
-            data = event.encode()
             self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -180,28 +181,36 @@ class OpenAIModel:
         )
         turn = _StreamedTurn()
         with stream:  # closes the response, also when cancelled mid-stream
-            try:
-                for chunk in stream:
-                    if cancel.is_set():
-                        raise ModelCancelled("the model call was cancelled mid-answer")
-                    turn.add(chunk)
-            except openai.APITimeoutError:
-                raise ModelError(
-                    f"the model server at {self.base_url} sent nothing for {self.timeout_s:g}s "
-                    f"in the middle of a reply (request timeout); {TIMEOUT_HINT}"
-                ) from None
-            except openai.APIConnectionError as err:
-                raise ModelError(
-                    f"the model server at {self.base_url} closed the stream in the middle of a "
-                    f"reply ({_reason(err)}); it may have crashed or run out of memory: check "
-                    "its log, then resume the run"
-                ) from None
-        if turn.finish_reason is None:
+            for chunk in self._chunks(stream):
+                if cancel.is_set():
+                    raise ModelCancelled("the model call was cancelled mid-answer")
+                turn.add(chunk)
+        return turn.result()
+
+    def _chunks(self, stream: Any) -> Iterator[Any]:
+        """The stream's chunks; a stream cut, stalled or ended before the reply did says so."""
+        finished = False
+        try:
+            for chunk in stream:
+                choices = getattr(chunk, "choices", None) or []
+                finished = finished or any(getattr(c, "finish_reason", None) for c in choices)
+                yield chunk
+        except openai.APITimeoutError:
+            raise ModelError(
+                f"the model server at {self.base_url} sent nothing for {self.timeout_s:g}s "
+                f"in the middle of a reply (request timeout); {TIMEOUT_HINT}"
+            ) from None
+        except openai.APIConnectionError as err:
+            raise ModelError(
+                f"the model server at {self.base_url} closed the stream in the middle of a "
+                f"reply ({_reason(err)}); it may have crashed or run out of memory: check "
+                "its log, then resume the run"
+            ) from None
+        if not finished:
             raise ModelError(
                 f"the model server at {self.base_url} ended the stream before the reply was "
                 "complete (no finish_reason); check its log, then resume the run"
             )
-        return turn.result()
 
     def _explain(self, err: openai.APIError) -> str:
         if isinstance(err, openai.APITimeoutError):
