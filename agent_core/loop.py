@@ -15,17 +15,12 @@ from agent_core.conversation import (
     rebuild,
 )
 from agent_core.judge import judge_progress
-from agent_core.models.base import (
-    OUTPUT_CAP_HINT,
-    ModelCancelled,
-    ModelError,
-    ModelProvider,
-    ModelTurn,
-)
+from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
+from agent_core.settings import OUTPUT_CAP_HINT
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 

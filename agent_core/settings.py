@@ -9,6 +9,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_core.models.base import ModelError
 
+# Where a person raises each limit of a model call; error messages and pause reasons name them.
+OUTPUT_CAP_HINT = (
+    "raise the output cap with --max-output-tokens N (onloop run/resume/worker/up), "
+    "ONLOOP_MAX_OUTPUT_TOKENS, or max_output_tokens under [model] in the policy file"
+)
+TIMEOUT_HINT = (
+    "raise the request timeout with --request-timeout SECONDS (onloop run/resume/worker/up), "
+    "ONLOOP_REQUEST_TIMEOUT, or request_timeout_s under [model] in the policy file"
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None)

@@ -11,15 +11,9 @@ from typing import Any
 
 import openai
 
-from agent_core.models.base import (
-    OUTPUT_CAP_HINT,
-    TIMEOUT_HINT,
-    ModelCancelled,
-    ModelError,
-    ModelTurn,
-    ToolCallRequest,
-)
+from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
 from agent_core.models.prices import Prices, cost_usd
+from agent_core.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
@@ -175,7 +169,8 @@ class OpenAIModel:
 
     def _send(self, request: dict[str, Any], cancel: threading.Event):
         if not self.stream:
-            return _from_completion(self._client.chat.completions.create(**request), self.base_url)
+            completion = self._client.chat.completions.create(**request)
+            return (*_from_completion(completion, self.base_url), _finish_reason(completion))
         stream = self._client.chat.completions.create(
             **request, stream=True, stream_options={"include_usage": True}
         )
@@ -329,7 +324,7 @@ class _StreamedTurn:
         return "".join(self.text), calls, self.tokens_in, self.tokens_out, finish
 
 
-def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int, str]:
+def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int]:
     choices = getattr(completion, "choices", None)
     if choices is None:
         raise ModelError(
@@ -339,15 +334,19 @@ def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, i
     usage = completion.usage
     tokens = (usage.prompt_tokens or 0, usage.completion_tokens or 0) if usage else (0, 0)
     if not choices:
-        return "", (), *tokens, "stop"
+        return "", (), *tokens
     message = choices[0].message
     calls = tuple(
         _tool_call(index, call.id, call.function.name, call.function.arguments)
         for index, call in enumerate(message.tool_calls or [])
         if getattr(call, "function", None) is not None
     )
-    finish = choices[0].finish_reason or "stop"
-    return message.content or message.refusal or "", calls, *tokens, finish
+    return message.content or message.refusal or "", calls, *tokens
+
+
+def _finish_reason(completion: Any) -> str:
+    choices = getattr(completion, "choices", None) or []
+    return (choices[0].finish_reason if choices else None) or "stop"
 
 
 def _tool_call(index: int, call_id: str | None, name: str | None, arguments: str | None):
