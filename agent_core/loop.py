@@ -20,7 +20,6 @@ from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_bu
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
-from agent_core.settings import OUTPUT_CAP_HINT
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 
@@ -114,6 +113,8 @@ class AgentLoop:
         self._cut_offs += 1
         self.messages.append({"role": "user", "content": CUT_OFF_REQUEST})  # as rebuild() does
         if self._cut_offs >= 2:
+            from agent_core.settings import OUTPUT_CAP_HINT
+
             cap = getattr(self.model, "max_output_tokens", None)
             at = f" of {cap} tokens" if cap else ""
             raise Stop(
