@@ -91,9 +91,9 @@ class ToolStep:
         call: ToolCallRequest,
         model_text: str,
         *,
+        not_run: str | None = None,
         force_ask: str | None = None,
         already_recorded: bool = False,
-        not_run: str | None = None,
     ) -> dict[str, Any]:
         self.check_halt()
         tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
