@@ -67,6 +67,10 @@ def show(policy: PolicyPath = None) -> None:
         f"same error x{m.repeat_same_error}, same message x{m.repeat_same_message}, "
         f"judge every {m.judge_every or '-'} steps -> {m.action}"
     )
+    from agent_core.providers import describe_limits
+    from agent_core.settings import load_settings
+
+    typer.echo(f"model calls: {describe_limits(load_settings(), active.model)}")
 
 
 @policy_app.command("init")

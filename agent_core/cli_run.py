@@ -14,9 +14,9 @@ from agent_core.cli_live import LiveLine
 from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
-from agent_core.providers import PROVIDERS
+from agent_core.providers import PROVIDERS, describe_limits
 from agent_core.run.tool_process import run_shell_offer
-from agent_core.settings import load_settings
+from agent_core.settings import Settings, load_settings
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
 from storage.engine import sqlite_path
@@ -40,8 +40,9 @@ def run_in_terminal(
     db,
     workspace=None,
     seed_from=None,
+    settings: Settings | None = None,
 ) -> int:
-    settings = load_settings()
+    settings = settings or load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
@@ -65,15 +66,17 @@ def run_in_terminal(
         seed_from=seed_from,
     )
     out = _err if json_out else typer.echo
-    out(
-        f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
-        f" · policy: {policy.source}"
-    )
+    used = settings.describe_model(run.model_name) if provider == "openai" else provider
+    if provider == "openai":
+        used += f" ({describe_limits(settings, policy.model)})"
+    if provider == settings.default_provider == "demo":
+        used = settings.describe_model()
+    out(f"run {run.id} · {used} · policy: {policy.source}")
     if run.own_workspace or run.seed_from:
         out(workspace_line(run))
     if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
         out(run_shell_offer(policy).describe())
-    return drive_in_terminal(store, run, yes=yes, json_out=json_out)
+    return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
@@ -123,9 +126,11 @@ def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | 
     return None, None
 
 
-def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:
+def drive_in_terminal(
+    store: storage.Store, run, *, yes: bool, json_out: bool, settings: Settings | None = None
+) -> int:
     """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
-    worker = Worker(store, concurrency=1)
+    worker = Worker(store, concurrency=1, settings=settings)
     claimed = storage.claim_run(
         store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
     )

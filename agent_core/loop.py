@@ -7,7 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_core.conversation import assistant_message, guidance_message, rebuild
+from agent_core.conversation import (
+    CUT_OFF_REQUEST,
+    assistant_message,
+    guidance_message,
+    not_run_reason,
+    rebuild,
+)
 from agent_core.judge import judge_progress
 from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
@@ -64,6 +70,8 @@ class AgentLoop:
         self.tool_step.replay(spec.prior_events)
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
+        self._cut_offs = 0  # replies in a row cut off by the output cap
+        self._cancel_call = threading.Event()  # set by a halt, or when working time runs out
 
     def run(self) -> Outcome:
         try:
@@ -71,11 +79,14 @@ class AgentLoop:
                 self.messages.append(message)
             while True:
                 self._between_steps()
-                turn = self._call_model()
+                turn = self._call_model_in_time()
+                not_run = not_run_reason(turn.finish_reason)
+                for call in turn.tool_calls:
+                    self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+                if self._cut_short(turn):
+                    continue
                 if not turn.tool_calls:
                     return self._finish(turn.text)
-                for call in turn.tool_calls:
-                    self.messages.append(self.tool_step.handle(call, turn.text))
                 self._check_drift()
         except Stop as stop:
             return stop.outcome
@@ -92,10 +103,44 @@ class AgentLoop:
                 self.port.record("guidance", {"message": command.message, "by": command.by})
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
+        self._check_budget()
+
+    def _check_budget(self) -> None:
         self.usage.seconds = self._elapsed()
         trip = check_budget(self.spec.budget, self.usage)
         if trip is not None:
             self._trip(trip, self.spec.policy.on_budget)
+
+    def _cut_short(self, turn: ModelTurn) -> bool:
+        """A reply the server did not let end is never a final answer: True to ask again."""
+        if turn.finish_reason == "content_filter":
+            raise Stop(
+                Outcome(
+                    "paused",
+                    "the model server's content filter stopped the reply (finish_reason "
+                    "content_filter); rephrase the goal or send guidance, then resume the run",
+                )
+            )
+        if turn.finish_reason != "length":
+            self._cut_offs = 0
+            return False
+        if turn.tool_calls:
+            return False  # the calls were not run; the model reads why and sends them again
+        self._cut_offs += 1
+        self.messages.append({"role": "user", "content": CUT_OFF_REQUEST})  # as rebuild() does
+        if self._cut_offs >= 2:
+            from agent_core.settings import OUTPUT_CAP_HINT
+
+            cap = getattr(self.model, "max_output_tokens", None)
+            at = f" of {cap} tokens" if cap else ""
+            raise Stop(
+                Outcome(
+                    "paused",
+                    f"the model's reply was cut off by the output cap{at} twice in a row; "
+                    f"{OUTPUT_CAP_HINT}, then resume the run",
+                )
+            )
+        return True
 
     def elapsed(self) -> float:
         return self._elapsed()
@@ -155,9 +200,31 @@ class AgentLoop:
         raise Stop(Outcome("paused", reason))
 
     # -- the model call, cancellable by a halt ------------------------------------------------
+    def _call_model_in_time(self) -> ModelTurn:
+        """The model call, cancelled when the run's working time runs out: the budget trips."""
+        cancel = self._cancel_call = threading.Event()
+        out_of_time = threading.Event()
+
+        def time_is_up() -> None:
+            out_of_time.set()
+            cancel.set()
+
+        remaining = self.spec.budget.max_seconds - self._elapsed()
+        timer = threading.Timer(max(remaining, 0.0), time_is_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._call_model()
+        except Stop:
+            if out_of_time.is_set():
+                self._check_budget()
+            raise
+        finally:
+            timer.cancel()
+
     def _call_model(self) -> ModelTurn:
         specs = [t.spec() for t in self.spec.tools.values()]
-        cancel = threading.Event()
+        cancel = self._cancel_call
         box: dict[str, Any] = {}
         streamed = _Streamed()
 
@@ -207,6 +274,7 @@ class AgentLoop:
                 "cost_usd": turn.cost_usd,
                 "latency_s": round(turn.latency_s, 4),
                 "model_name": turn.model_name,
+                "finish_reason": turn.finish_reason,
             },
         )
         self.usage.tokens += turn.tokens_in + turn.tokens_out

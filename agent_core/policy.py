@@ -182,6 +182,17 @@ class SandboxSettings(BaseModel):
         return patterns
 
 
+class ModelLimits(BaseModel):
+    """The [model] table: limits of each model call. An unset key falls to the environment
+    (ONLOOP_REQUEST_TIMEOUT, ...), then the defaults; a command-line flag beats them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
+
+
 class Policy(BaseModel):
     """Rules plus the oversight settings that travel with them; each run stores the one it ran under."""
 
@@ -194,6 +205,7 @@ class Policy(BaseModel):
     polling_tools: list[str] = Field(default_factory=list)
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    model: ModelLimits = Field(default_factory=ModelLimits)
     source: str = "built-in defaults"
 
 

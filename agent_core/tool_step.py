@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
-from agent_core.conversation import tool_message
+from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
@@ -81,6 +81,7 @@ class ToolStep:
                     text,
                     force_ask=INTERRUPTED_REASON if may_have_run else None,
                     already_recorded=record is not None,
+                    not_run=not_run_reason(last_turn.payload.get("finish_reason")),
                 )
             )
         return out
@@ -91,13 +92,14 @@ class ToolStep:
         call: ToolCallRequest,
         model_text: str,
         *,
+        not_run: str | None = None,
         force_ask: str | None = None,
         already_recorded: bool = False,
     ) -> dict[str, Any]:
         self.check_halt()
-        tool, arguments, problem = self._parse(call)
+        tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
         if problem is not None:
-            return self._result(call, problem, ok=False, outcome="invalid")
+            return self._invalid(call, problem, already_recorded)
         assert tool is not None and arguments is not None
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
@@ -131,20 +133,40 @@ class ToolStep:
         if tool is None:
             names = ", ".join(sorted(self.spec.tools)) or "none"
             return None, None, f"Error: unknown tool {call.name!r}; the tools you have: {names}"
+        sent = call.arguments if len(call.arguments) <= 300 else call.arguments[:297] + "..."
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:
             return (
                 None,
                 None,
-                f"Error: the arguments are not valid JSON ({exc}); send a JSON object",
+                f"Error: the arguments are not valid JSON ({exc}); you sent: {sent}\n"
+                "Send the call again with its arguments as one JSON object",
             )
         if not isinstance(arguments, dict):
-            return None, None, "Error: the arguments must be a JSON object"
+            return None, None, f"Error: the arguments must be a JSON object; you sent: {sent}"
         try:
             return tool, tool.validate(arguments), None
         except ToolError as exc:
             return None, None, f"Error: {exc}"
+
+    def _invalid(self, call: ToolCallRequest, problem: str, recorded: bool) -> dict[str, Any]:
+        """A call that cannot run is recorded as sent (and counted), then refused."""
+        if not recorded:
+            tool = self.spec.tools.get(call.name)
+            self.port.record(
+                "tool_call",
+                {
+                    "tool_call_id": call.id,
+                    "tool": call.name,
+                    "arguments": call.arguments,  # the raw text, exactly as the model sent it
+                    "risk": tool.risk if tool is not None else "unknown",
+                    "verdict": "invalid",
+                    "rule": None,
+                    "reason": problem,
+                },
+            )
+        return self._result(call, problem, ok=False, outcome="invalid")
 
     def _verdict(
         self, tool: Tool, arguments: dict, digest: str, force: str | None

@@ -97,7 +97,11 @@ def drive_run(
 
 
 def _default_factory(settings: Settings) -> ModelFactory:
-    return lambda run: make_model(run.model, run.model_name, settings)
+    def build(run: Run) -> ModelProvider:
+        limits = Policy.model_validate(run.policy or {}).model
+        return make_model(run.model, run.model_name, settings, limits)
+
+    return build
 
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:

@@ -3,11 +3,19 @@
 Use it through the `fake_openai` fixture: `fake_openai.script([...])` queues one reply per
 request (a str = a text answer, a dict of `Reply` fields, or a `Reply`); `.requests` holds the
 JSON bodies received and `.headers` their headers (lower-cased names).
+
+Like llama.cpp's `llama-server`, it refuses (500, "Failed to parse tool call arguments as JSON")
+a request whose history holds an assistant tool call with arguments that are not JSON, without
+using up a scripted reply. `.refuse_tools = (status, message)` makes it refuse every request
+that carries `tools` (llama-server without --jinja: 500 "tools param requires --jinja flag");
+`.unsupported_params` names request fields it refuses with a 400, as OpenAI refuses
+`max_tokens` for its newer models.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +41,9 @@ class Reply:
     delay_s: float = 0.0  # before the response starts
     chunk_delay_s: float = 0.0  # between SSE chunks
     interleave: bool = False  # interleave the argument pieces of parallel tool calls
+    # None: "tool_calls" or "stop" as the reply has calls or not; "" sends none at all.
+    finish_reason: str | None = None
+    disconnect_after: int | None = None  # streaming: close the socket after this many chunks
     retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
     hold_at: tuple[int, ...] = ()  # SSE chunk numbers that wait for `proceed()` before going out
 
@@ -45,6 +56,8 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.refuse_tools: tuple[int, str] | None = None
+        self.unsupported_params: set[str] = set()
         self.stopping = threading.Event()
         self._proceed = threading.Semaphore(0)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -93,7 +106,22 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            refusal = self._refusal(body)
+            if refusal is not None:
+                return refusal
             return self._replies.pop(0) if self._replies else None
+
+    def _refusal(self, body: dict) -> Reply | None:
+        """What a strict server answers before it generates anything (no reply is used up)."""
+        for name in sorted(self.unsupported_params & set(body)):
+            message = f"Unsupported parameter: '{name}' is not supported with this model."
+            return Reply(status=400, error_message=message)
+        if self.refuse_tools is not None and body.get("tools"):
+            return Reply(status=self.refuse_tools[0], error_message=self.refuse_tools[1])
+        problem = _history_problem(body.get("messages") or [])
+        if problem is not None:
+            return Reply(status=500, error_message=problem)
+        return None
 
 
 def _as_reply(reply: Reply | dict | str) -> Reply:
@@ -106,6 +134,7 @@ def _as_reply(reply: Reply | dict | str) -> Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers; SSE uses chunked encoding
+    cut_after: int | None = None  # SSE chunks sent before the connection drops (Reply field)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
@@ -149,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (cancelled or timed out)
 
     def _answer(self, reply: Reply, body: dict) -> None:
+        self.cut_after = reply.disconnect_after
         if reply.status != 200:
             headers = {"Retry-After": "0", "retry-after-ms": str(reply.retry_after_ms)}
             self._send_json(reply.status, _error_body(reply.status, reply.error_message), headers)
@@ -186,9 +216,32 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             data = event.encode()
+            if self.cut_after is not None and number >= self.cut_after:  # a crashed server
+                self.connection.shutdown(socket.SHUT_RDWR)  # no final chunk, no [DONE]
+                self.close_connection = True
+                return
             self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _history_problem(messages: list[dict]) -> str | None:
+    """llama.cpp parses every assistant tool call's arguments in the history before rendering."""
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments")
+            if not isinstance(arguments, str):
+                continue
+            try:
+                json.loads(arguments)
+            except ValueError as exc:
+                return (
+                    "Failed to parse tool call arguments as JSON: "
+                    f"[json.exception.parse_error.101] parse error: {exc}"
+                )
+    return None
 
 
 def _error_body(status: int, message: str) -> dict:
@@ -234,7 +287,7 @@ def _completion(reply: Reply, calls: list[dict], model: str) -> dict:
     choice = {
         "index": 0,
         "message": message,
-        "finish_reason": "tool_calls" if calls else "stop",
+        "finish_reason": _finish_reason(reply, calls),
         "logprobs": None,
     }
     payload = {
@@ -263,12 +316,18 @@ def _stream_chunks(reply: Reply, calls: list[dict], model: str, include_usage: b
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in _pieces(reply.text)]
     chunks += [chunk({"tool_calls": [delta]}) for delta in _call_deltas(calls, reply.interleave)]
-    chunks.append(chunk({}, "tool_calls" if calls else "stop"))
+    chunks.append(chunk({}, _finish_reason(reply, calls)))
     if include_usage:
         final = chunk(None)
         final["usage"] = _usage(reply)
         chunks.append(final)
     return chunks
+
+
+def _finish_reason(reply: Reply, calls: list[dict]) -> str | None:
+    if reply.finish_reason is None:
+        return "tool_calls" if calls else "stop"
+    return reply.finish_reason or None
 
 
 def _call_deltas(calls: list[dict], interleave: bool) -> list[dict]:

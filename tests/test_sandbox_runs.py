@@ -93,11 +93,7 @@ def test_the_openai_model_never_sees_or_stores_its_key(store, fake_openai, monke
     fake_openai.script(
         [
             {"tool_calls": [{"name": "read_file", "arguments": {"path": "app.env"}}]},
-            {
-                "tool_calls": [
-                    {"name": "run_shell", "arguments": {"command": "env; printenv"}}
-                ]
-            },
+            {"tool_calls": [{"name": "run_shell", "arguments": {"command": "env; printenv"}}]},
             f"your key is {key}",  # a hostile server echoing what it was sent
         ]
     )

@@ -28,6 +28,9 @@ class ModelTurn:
     cost_usd: float
     model_name: str
     latency_s: float
+    # Why the reply ended, as the server said: "stop", "tool_calls", "length" (the output cap
+    # cut it off), "content_filter"; anything else is treated as "stop".
+    finish_reason: str = "stop"
 
 
 class ModelError(Exception):

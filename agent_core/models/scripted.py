@@ -16,7 +16,15 @@ from agent_core.models.base import (
     ToolCallRequest,
 )
 
-_RESPONSE_KEYS = {"text", "tool_calls", "tokens_in", "tokens_out", "cost_usd", "delay_s"}
+_RESPONSE_KEYS = {
+    "text",
+    "tool_calls",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "delay_s",
+    "finish_reason",
+}
 _CALL_KEYS = {"name", "arguments", "id"}
 
 
@@ -31,8 +39,8 @@ class ScriptedModel:
 
     A response is a `ModelTurn`, a str (a final text answer), a dict
     {"text", "tool_calls": [{"name", "arguments": dict | str, "id"?}], "tokens_in",
-    "tokens_out", "cost_usd", "delay_s"} (all optional), or an exception instance to raise
-    (e.g. `ModelError("...")`, to test how the loop handles a failing model).
+    "tokens_out", "cost_usd", "delay_s", "finish_reason"} (all optional), or an exception
+    instance to raise (e.g. `ModelError("...")`, to test how the loop handles a failing model).
     """
 
     provider = "scripted"
@@ -99,11 +107,21 @@ class ScriptedModel:
                 tokens_in=int(response.get("tokens_in", 0)),
                 tokens_out=int(response.get("tokens_out", 0)),
                 cost_usd=float(response.get("cost_usd", 0.0)),
+                finish_reason=response.get("finish_reason", "stop"),
             )
             return _Step(turn, float(response.get("delay_s", 0.0)))
         raise TypeError(f"scripted response {number} must be a ModelTurn, dict or str")
 
-    def _turn(self, *, text: str, tool_calls=(), tokens_in=0, tokens_out=0, cost_usd=0.0):
+    def _turn(
+        self,
+        *,
+        text: str,
+        tool_calls=(),
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        finish_reason="stop",
+    ):
         return ModelTurn(
             text=text,
             tool_calls=tool_calls,
@@ -112,6 +130,7 @@ class ScriptedModel:
             cost_usd=cost_usd,
             model_name=self.model_name,
             latency_s=0.0,
+            finish_reason=finish_reason,
         )
 
 
