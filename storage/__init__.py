@@ -1,16 +1,25 @@
 """The store: the one channel between dashboards, workers and the CLI (SQLite or any URL)."""
 
 from storage.approvals import (
+    begin_execution,
     count_pending_approvals,
     create_approval,
     decide_approval,
     decisions,
     get_approval,
     pending_approvals,
+    request_approval,
 )
 from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
-from storage.errors import InvalidState, NotFound, StoreError
+from storage.errors import (
+    ApprovalExpired,
+    ApprovalUnusable,
+    HaltRequested,
+    InvalidState,
+    NotFound,
+    StoreError,
+)
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.models import (
     ACTIVE_STATUSES,
@@ -53,9 +62,12 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "Approval",
+    "ApprovalExpired",
+    "ApprovalUnusable",
     "Command",
     "Event",
     "EventRecord",
+    "HaltRequested",
     "InvalidState",
     "NotFound",
     "Run",
@@ -64,6 +76,7 @@ __all__ = [
     "StoreError",
     "add_usage",
     "append_event",
+    "begin_execution",
     "claim_next_run",
     "claim_run",
     "consume_command",
@@ -86,6 +99,7 @@ __all__ = [
     "pending_commands",
     "release_run",
     "renew_lease",
+    "request_approval",
     "requeue_run",
     "send_command",
     "update_run",
