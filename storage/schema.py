@@ -211,7 +211,7 @@ _SQLITE_CONSUMPTION = (
     BEGIN SELECT RAISE(ABORT, 'approval {APPROVAL_CONSUMED_ONCE}'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS approvals_consumed_if_approved
     BEFORE UPDATE OF consumed_at ON approvals
-    WHEN OLD.status != 'approved' OR NEW.consumed_at IS NULL
+    WHEN OLD.consumed_at IS NULL AND (OLD.status != 'approved' OR NEW.consumed_at IS NULL)
     BEGIN SELECT RAISE(ABORT, 'approval {ONLY_APPROVED_CONSUMED}'); END""",
 )
 _POSTGRESQL_CONSUMPTION = (
