@@ -38,10 +38,8 @@ class ApprovalGate:
         """A person's decision on this one call. Only crash recovery passes `earlier`, the
         approval last asked for this very call; no other call ever sees a decision."""
         approval_id = self._reusable(earlier, forced=verdict.reason == INTERRUPTED_REASON)
-        if approval_id is None:
+        if approval_id is None:  # (a reused pending one: the claim already left the run waiting)
             approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
-        else:
-            self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")
         started = time.monotonic()
         while (decision := self.port.decision(approval_id)) is None:
             if self.port.should_stop():

@@ -561,10 +561,20 @@ def test_no_reader_ever_sees_a_pending_approval_on_a_running_run(store):
     event.listen(Session, "after_commit", check)
     try:
         run = new_run(store, "append", model="scripted")
-        driver = Driver(store, run, ScriptedModel([appends("x"), "done"])).start()
-        approve(store, approval_id=driver.pending().id, by="alice")
-        assert driver.join().status == "succeeded"
+        driver = Driver(store, run, ScriptedModel([appends("x")])).start()
+        pending = driver.pending()
+        driver.stop.set()  # the worker goes away while the run waits; then the run resumes
+        assert driver.join().status == "interrupted"
+        control.resume_run(store, run_id=run.id, by="test")
+        resumed = Driver(store, storage.get_run(store, run_id=run.id), ScriptedModel(["done"]))
+        assert storage.get_run(store, run_id=run.id).status == "waiting"  # claimed, still asking
+        resumed.start()
+        assert resumed.pending().id == pending.id  # asked once, not twice
+        approve(store, approval_id=pending.id, by="alice")
+        assert resumed.join().status == "succeeded"
     finally:
         event.remove(Session, "after_commit", check)
-    assert seen and set(seen) == {("append_line", "waiting")}
+    statuses = {status for _, status in seen}
+    assert seen and statuses <= {"waiting", "interrupted", "queued"}, seen
     assert ledger(run) == ["x"]
+    assert len(events_of(store, run.id, "approval_requested")) == 1
