@@ -142,11 +142,11 @@ def decide_approval(
 
 
 def _not_decidable(approval: Approval) -> InvalidState:
-    if approval.status == "pending":  # still pending, so the deadline is what refused it
+    if approval.status == "pending" and approval.expires_at is not None:  # the deadline refused
         return ApprovalExpired(
             f"approval {approval.id} expired at {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC "
-            "before anyone decided; it can no longer be decided and the action will not run "
-            "(resume the run if the agent should ask again)"
+            "before anyone decided; it can no longer be decided, and the run treats it as "
+            "rejected (the action does not run)"
         )
     by = f" by {approval.decided_by}" if approval.decided_by else ""
     return InvalidState(f"approval {approval.id} was already {approval.status}{by}")
