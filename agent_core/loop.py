@@ -20,6 +20,7 @@ from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_bu
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
+from agent_core.run.call_ids import CallIds
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 
@@ -62,6 +63,7 @@ class AgentLoop:
         self.port = port
         self.usage = spec.usage
         self.messages = rebuild(spec.goal, spec.prior_events)
+        self.call_ids = CallIds(spec.prior_events)
         polling = frozenset(spec.policy.polling_tools) | {
             t.name for t in spec.tools.values() if t.polling
         }
@@ -260,8 +262,8 @@ class AgentLoop:
             raise Stop(Outcome("failed", f"model error: {error}"))
         if error is not None:
             raise error
-        turn: ModelTurn = box["turn"]
-        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+        # From here on every call is named by onloop's own id, never the model's (see call_ids).
+        turn, calls = self.call_ids.number(box["turn"])
         self.usage.steps += 1
         self.port.record(
             "model_call",

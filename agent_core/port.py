@@ -34,6 +34,7 @@ class HumanDecision:
     approved_hash: str | None
     edited_arguments: dict[str, Any] | None
     allow_scope: str | None
+    approval_id: int | None = None  # onloop's id of the approval this decides
 
 
 class RunPort(Protocol):
@@ -43,12 +44,14 @@ class RunPort(Protocol):
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
     def should_stop(self) -> bool: ...
-    def open_approval(self, **request: Any) -> int: ...
-    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None: ...
+    def request_approval(self, **request: Any) -> int: ...
+    def approvals_requested_after(self, seq: int) -> dict[int, Any]: ...
+    def approval(self, approval_id: int) -> Any: ...
     def decision(self, approval_id: int) -> HumanDecision | None: ...
     def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
     def partial(self, step: int, text: str) -> None: ...
     def end_partial(self) -> None: ...
+    def begin_execution(self, approval_id: int | None, args_hash: str | None) -> None: ...
 
 
 @dataclass
@@ -91,21 +94,24 @@ class StoreRunPort:
     def should_stop(self) -> bool:
         return self.stop.is_set()
 
-    def open_approval(self, **request: Any) -> int:
-        return _id(storage.create_approval(self.store, run_id=self.run_id, **request).id)
+    def request_approval(self, **request: Any) -> int:
+        """Open an approval and set the run waiting, in one transaction; returns its id."""
+        return _id(storage.request_approval(self.store, run_id=self.run_id, **request).id)
 
-    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None:
-        """This call's open approval, or (unless pending_only) the one decided while the run
-        was not being driven (queued, interrupted), so a person is not asked twice."""
-        for approval in storage.pending_approvals(self.store, run_id=self.run_id):
-            if approval.tool_call_id == tool_call_id:
-                return approval.id
-        if pending_only:
-            return None
-        for approval in storage.decisions(self.store, run_id=self.run_id):  # newest first
-            if approval.tool_call_id == tool_call_id and approval.status != "expired":
-                return approval.id
-        return None
+    def approvals_requested_after(self, seq: int) -> dict[int, Any]:
+        """This run's approvals requested after event `seq`, by request_seq (crash recovery)."""
+        found = storage.pending_approvals(self.store, run_id=self.run_id)
+        found += storage.decisions(self.store, run_id=self.run_id)
+        return {a.request_seq: a for a in found if a.request_seq > seq}
+
+    def approval(self, approval_id: int) -> Any:
+        return storage.get_approval(self.store, approval_id=approval_id)
+
+    def begin_execution(self, approval_id: int | None, args_hash: str | None) -> None:
+        """Raises storage.HaltRequested or storage.ApprovalUnusable instead of starting."""
+        storage.begin_execution(
+            self.store, run_id=self.run_id, approval_id=approval_id, args_hash=args_hash
+        )
 
     def decision(self, approval_id: int) -> HumanDecision | None:
         approval = storage.get_approval(self.store, approval_id=approval_id)
@@ -164,6 +170,7 @@ def _as_decision(approval: Any) -> HumanDecision:
         approved_hash=approval.approved_hash,
         edited_arguments=approval.edited_arguments,
         allow_scope=approval.allow_scope,
+        approval_id=approval.id,
     )
 
 

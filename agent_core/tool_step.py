@@ -6,6 +6,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import storage
 from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
 from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
@@ -13,6 +14,7 @@ from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide
 from agent_core.port import RunPort
+from agent_core.run.recovery import last_turn, unfinished_calls
 from agent_core.run.tool_process import HaltWatch, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
@@ -36,55 +38,38 @@ class ToolStep:
             raise stop("halted", "halted by a human")
 
     def replay(self, events: list[Any]) -> None:
-        """Restore what a human allowed for the rest of the run from the stored decisions."""
+        """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
+        approval of this run, approved with a scope, counts (its tool and approved hash)."""
         self._prior = events
-        requested = {
-            e.payload.get("tool_call_id"): e.payload
-            for e in events
-            if e.kind == "approval_requested"
-        }
         for event in events:
-            scope = event.payload.get("allow_scope") if event.kind == "approval_decided" else None
-            request = requested.get(event.payload.get("tool_call_id"))
-            if scope and request and event.payload.get("decision") == "approved":
-                self.gate.allow(scope, request["tool"], event.payload.get("args_hash", ""))
+            payload = event.payload
+            if event.kind != "approval_decided" or payload.get("decision") != "approved":
+                continue
+            if not payload.get("allow_scope") or not isinstance(payload.get("approval_id"), int):
+                continue
+            approval = self.port.approval(payload["approval_id"])
+            if approval.run_id == self.spec.run_id and approval.status == "approved":
+                scope = approval.allow_scope or ""
+                self.gate.allow(scope, approval.tool, approval.approved_hash or "")
 
     def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Results for the last model turn's calls that never got one (the run was interrupted)."""
-        last_turn = next((e for e in reversed(self._prior) if e.kind == "model_call"), None)
-        if last_turn is None:
+        """Results for the last model turn's calls that never got one (the run was interrupted):
+        a call that may have run goes back to a human; the others go through the policy again."""
+        turn = last_turn(self._prior)
+        if turn is None:
             return []
-        done = {e.payload.get("tool_call_id") for e in self._prior if e.kind == "tool_result"}
-        started = {
-            e.payload.get("tool_call_id"): e.payload
-            for e in self._prior
-            if e.kind == "tool_call" and e.seq > last_turn.seq
-        }
-        approved = {
-            e.payload.get("tool_call_id")
-            for e in self._prior
-            if e.kind == "approval_decided" and e.payload.get("decision") == "approved"
-        }
-        out = []
-        for raw in last_turn.payload.get("tool_calls", []):
-            if raw["id"] in done:
-                continue
-            call = ToolCallRequest(raw["id"], raw["name"], raw["arguments"])
-            record = started.get(call.id)
-            may_have_run = record is not None and (
-                record.get("verdict") == "allow" or call.id in approved
+        approvals = self.port.approvals_requested_after(turn.seq)
+        return [
+            self.handle(
+                item.call,
+                item.text,
+                force_ask=INTERRUPTED_REASON if item.may_have_run else None,
+                already_recorded=item.recorded,
+                earlier_approval=item.approval,
+                not_run=not_run_reason(turn.payload.get("finish_reason")),
             )
-            text = last_turn.payload.get("text", "")
-            out.append(
-                self.handle(
-                    call,
-                    text,
-                    force_ask=INTERRUPTED_REASON if may_have_run else None,
-                    already_recorded=record is not None,
-                    not_run=not_run_reason(last_turn.payload.get("finish_reason")),
-                )
-            )
-        return out
+            for item in unfinished_calls(self._prior, approvals)
+        ]
 
     # -- one call ------------------------------------------------------------------------
     def handle(
@@ -95,6 +80,7 @@ class ToolStep:
         not_run: str | None = None,
         force_ask: str | None = None,
         already_recorded: bool = False,
+        earlier_approval: Any = None,
     ) -> dict[str, Any]:
         self.check_halt()
         tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
@@ -121,12 +107,16 @@ class ToolStep:
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
+        approval_id = None
         if verdict.verdict == "ask":
-            decision = self.gate.wait_for_human(call, tool, arguments, digest, verdict, model_text)
+            decision = self.gate.wait_for_human(
+                call, tool, arguments, digest, verdict, model_text, earlier_approval
+            )
             refusal, arguments = self.gate.apply(tool, arguments, decision)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
-        return self._execute(call, tool, arguments)
+            approval_id = decision.approval_id
+        return self._execute(call, tool, arguments, approval_id)
 
     def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
         tool = self.spec.tools.get(call.name)
@@ -185,8 +175,12 @@ class ToolStep:
             workspace=self.spec.workspace,
         )
 
-    def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
-        self.check_halt()
+    def _execute(
+        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None = None
+    ) -> dict[str, Any]:
+        refused = self._begin(approval_id, arguments)
+        if refused is not None:
+            return self._result(call, refused, ok=False, outcome="denied")
         started = time.monotonic()
         with HaltWatch(self.port) as watch:  # a halt while the tool runs ends its processes
             context = tool_context(self.spec.policy, watch.cancel)
@@ -208,6 +202,20 @@ class ToolStep:
         )
         watch.stop_if_stopped()
         return result
+
+    def _begin(self, approval_id: int | None, arguments: dict) -> str | None:
+        """The last step before the tool starts (one transaction): no halt pending, and the
+        approval, if any, consumed by this execution of exactly these arguments."""
+        self.check_halt()
+        digest = args_hash(arguments) if approval_id is not None else None
+        try:
+            self.port.begin_execution(approval_id, digest)
+        except storage.HaltRequested as exc:
+            raise stop("halted", "halted by a human") from exc
+        except storage.ApprovalUnusable as exc:
+            self.port.record("error", {"message": str(exc), "where": "approval"})
+            return f"Error: {exc}; not run"
+        return None
 
     def _result(
         self,

@@ -85,7 +85,9 @@ def drive_run(
             "shell": {"mode": shell.mode, "network": shell.network, "note": shell.describe()},
         },
     )
-    port.set_status("running", reason=None, model_name=model.model_name)
+    # Still waiting when it was resumed with an approval pending (claim_run kept it "waiting").
+    status = "waiting" if storage.pending_approvals(store, run_id=run.id, limit=1) else "running"
+    port.set_status(status, reason=None, model_name=model.model_name)
     loop = AgentLoop(spec, model, port)
     try:
         outcome = loop.run()

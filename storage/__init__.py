@@ -1,16 +1,25 @@
 """The store: the one channel between dashboards, workers and the CLI (SQLite or any URL)."""
 
 from storage.approvals import (
+    begin_execution,
     count_pending_approvals,
     create_approval,
     decide_approval,
     decisions,
     get_approval,
     pending_approvals,
+    request_approval,
 )
 from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
-from storage.errors import InvalidState, NotFound, StoreError
+from storage.errors import (
+    ApprovalExpired,
+    ApprovalUnusable,
+    HaltRequested,
+    InvalidState,
+    NotFound,
+    StoreError,
+)
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
@@ -54,9 +63,12 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "Approval",
+    "ApprovalExpired",
+    "ApprovalUnusable",
     "Command",
     "Event",
     "EventRecord",
+    "HaltRequested",
     "InvalidState",
     "LiveText",
     "NotFound",
@@ -66,6 +78,7 @@ __all__ = [
     "StoreError",
     "add_usage",
     "append_event",
+    "begin_execution",
     "claim_next_run",
     "claim_run",
     "clear_live_output",
@@ -90,6 +103,7 @@ __all__ = [
     "pending_commands",
     "release_run",
     "renew_lease",
+    "request_approval",
     "requeue_run",
     "send_command",
     "set_live_output",

@@ -11,3 +11,15 @@ class NotFound(StoreError):
 
 class InvalidState(StoreError):
     """The row exists but is in the wrong state for this (e.g. an approval already decided)."""
+
+
+class HaltRequested(InvalidState):
+    """A halt is pending for the run, so no tool may start (see storage.begin_execution)."""
+
+
+class ApprovalExpired(InvalidState):
+    """The approval passed its expires_at before anyone decided; it can no longer be decided."""
+
+
+class ApprovalUnusable(InvalidState):
+    """The approval cannot authorise this execution (not approved, consumed, other run or args)."""

@@ -158,6 +158,8 @@ class Approval(SQLModel, table=True):
     edited_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     approved_hash: str | None = None  # sha256 of the arguments that may run
     allow_scope: str | None = None  # None | "tool" | "arguments": allow for the rest of the run
+    # Set once, by storage.begin_execution, when the one execution it authorises starts.
+    consumed_at: NaiveDatetime | None = None
 
 
 class Command(SQLModel, table=True):

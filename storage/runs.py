@@ -20,6 +20,7 @@ from storage.models import (
     AUTONOMY_LEVELS,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
+    Approval,
     Run,
     table_of,
     utcnow,
@@ -259,12 +260,20 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Ru
         run = session.scalars(query).first()
         if run is None:
             return None
-        run.status = "running"
+        # A run resumed with a pending approval goes on waiting for it: never "running" beside it.
+        run.status = "waiting" if _asks_a_person(session, run.id) else "running"
         run.worker_id = worker_id
         run.lease_expires_at = now + timedelta(seconds=lease_seconds)
         run.started_at = now  # this session's start; earlier sessions are in active_seconds
         run.updated_at = now
     return run
+
+
+def _asks_a_person(session: Any, run_id: str) -> bool:
+    pending = select(col(Approval.id)).where(
+        col(Approval.run_id) == run_id, col(Approval.status) == "pending"
+    )
+    return session.scalars(pending.limit(1)).first() is not None
 
 
 def renew_lease(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> bool:

@@ -1,1 +1,1 @@
-"""One run: the loop, its tool step, the approval gate, the halt watch."""
+"""One run: call ids, crash recovery, the halt watch (the loop, tool step and gate move here in time)."""
