@@ -237,7 +237,7 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     _make_v1_store(path)
     store = storage.open_store(str(path))
     assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5]
-    assert storage.current_version(store.engine) == 4
+    assert storage.current_version(store.engine) == 5
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
