@@ -33,14 +33,13 @@ class ApprovalGate:
         self.waited_s = 0.0
 
     def wait_for_human(
-        self, call, tool: Tool, arguments, digest, verdict, model_text
+        self, call, tool: Tool, arguments, digest, verdict, model_text, earlier=None
     ) -> HumanDecision:
-        # A forced ask (the call may already have run) always needs a fresh decision.
-        forced = verdict.reason == INTERRUPTED_REASON
-        approval_id = self.port.find_approval(call.id, pending_only=forced)
-        if approval_id is None:
+        """A person's decision on this one call. Only crash recovery passes `earlier`, the
+        approval last asked for this very call; no other call ever sees a decision."""
+        approval_id = self._reusable(earlier, forced=verdict.reason == INTERRUPTED_REASON)
+        if approval_id is None:  # (a reused pending one: the claim already left the run waiting)
             approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
-        self.port.set_status("waiting", reason=f"waiting for approval of {tool.name}")
         started = time.monotonic()
         while (decision := self.port.decision(approval_id)) is None:
             if self.port.should_stop():
@@ -56,6 +55,7 @@ class ApprovalGate:
             {
                 "approval_id": approval_id,
                 "tool_call_id": call.id,
+                "tool": tool.name,
                 "decision": decision.decision,
                 "decided_by": decision.decided_by,
                 "note": decision.note,
@@ -68,29 +68,35 @@ class ApprovalGate:
         self.port.set_status("running", reason=None)
         return decision
 
+    @staticmethod
+    def _reusable(earlier, *, forced: bool) -> int | None:
+        """The earlier approval still stands: pending, or (unless the call may already have run,
+        which needs a fresh decision) decided while nobody drove the run and not yet used."""
+        if earlier is None or earlier.status == "expired" or earlier.consumed_at is not None:
+            return None
+        if forced and earlier.status != "pending":
+            return None
+        return earlier.id
+
     def _open_approval(self, call, tool: Tool, arguments, digest, verdict, model_text) -> int:
         timeout = self.spec.policy.approval_timeout_s
         expires = utcnow() + timedelta(seconds=timeout) if timeout else None
-        request = {
-            "tool_call_id": call.id,
-            "tool": tool.name,
-            "arguments": arguments,
-            "risk": tool.risk,
-            "reason": verdict.reason,
-            "rule": verdict.rule,
-            "summary": tool.describe(arguments),
-            "model_text": model_text or "",
-            "args_hash": digest,
-        }
-        seq = self.port.record(
-            "approval_requested",
-            {**request, "expires_at": expires.isoformat() if expires else None},
+        summary = tool.describe(arguments)
+        approval_id = self.port.request_approval(
+            tool_call_id=call.id,
+            tool=tool.name,
+            arguments=arguments,
+            args_hash=digest,
+            risk=tool.risk,
+            reason=verdict.reason,
+            rule=verdict.rule,
+            summary=summary,
+            model_text=model_text or "",
+            expires_at=expires,
+            waiting_reason=f"waiting for approval of {tool.name}",
         )
-        approval_id = self.port.open_approval(request_seq=seq, expires_at=expires, **request)
         if self.spec.policy.webhook_url:
-            message = waiting_message(
-                self.spec.run_id, self.spec.goal, request["summary"], verdict.reason
-            )
+            message = waiting_message(self.spec.run_id, self.spec.goal, summary, verdict.reason)
             post_webhook(self.spec.policy.webhook_url, message)
         return approval_id
 

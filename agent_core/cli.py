@@ -10,7 +10,7 @@ import typer
 
 import storage
 from agent_core import control
-from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.models.base import ModelError
 from agent_core.policy_file import PolicyError
@@ -36,6 +36,28 @@ Db = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 RunId = Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")]
 USER_ERRORS = (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)
+RequestTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--request-timeout",
+        help="Seconds a model server may stay silent, before or during a reply (default 120; "
+        "$ONLOOP_REQUEST_TIMEOUT; request_timeout_s under [model] in the policy).",
+    ),
+]
+MaxRetries = Annotated[
+    int | None,
+    typer.Option(
+        help="Retries of a model call after a rate limit, server error or lost connection "
+        "(default 2; $ONLOOP_MAX_RETRIES; max_retries under [model] in the policy).",
+    ),
+]
+MaxOutputTokens = Annotated[
+    int | None,
+    typer.Option(
+        help="Cap on each model reply in tokens, 0 for none (default 4096; "
+        "$ONLOOP_MAX_OUTPUT_TOKENS; max_output_tokens under [model] in the policy).",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -45,6 +67,21 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def open_db(db: str | None) -> storage.Store:
     return storage.open_store(storage.database_url(db))
+
+
+def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):
+    """The environment's settings, with the model-call limits this command line gave."""
+    from agent_core.settings import load_settings
+
+    if request_timeout is not None and request_timeout <= 0:
+        raise fail("--request-timeout must be above 0 seconds")
+    if max_retries is not None and not 0 <= max_retries <= 10:
+        raise fail("--max-retries must be between 0 and 10")
+    if max_output is not None and max_output < 0:
+        raise fail("--max-output-tokens must be 0 (no cap) or more")
+    return load_settings().with_limits(
+        request_timeout_s=request_timeout, max_retries=max_retries, max_output_tokens=max_output
+    )
 
 
 @app.command()
@@ -65,12 +102,24 @@ def run(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="Work directly in this existing folder (default: a fresh folder)."),
+    ] = None,
+    seed_from: Annotated[
+        str | None,
+        typer.Option(help="Start in a fresh folder holding a copy of this one (safe to try)."),
+    ] = None,
+    request_timeout: RequestTimeout = None,
+    max_retries: MaxRetries = None,
+    max_output_tokens: MaxOutputTokens = None,
     json_out: Json = False,
     db: Db = None,
 ) -> None:
     """Queue a run and drive it here, printing each step and asking approvals on the terminal."""
     from agent_core.cli_run import run_in_terminal
 
+    settings = settings_with(request_timeout, max_retries, max_output_tokens)
     code = run_in_terminal(
         goal=goal,
         model=model,
@@ -83,6 +132,9 @@ def run(
         policy_path=policy,
         json_out=json_out,
         db=db,
+        workspace=workspace,
+        seed_from=seed_from,
+        settings=settings,
     )
     raise typer.Exit(code)
 
@@ -94,6 +146,9 @@ def worker(
     lease_seconds: Annotated[
         float, typer.Option(help="How long a claimed run stays ours without a heartbeat.")
     ] = 30.0,
+    request_timeout: RequestTimeout = None,
+    max_retries: MaxRetries = None,
+    max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
@@ -101,8 +156,13 @@ def worker(
 
     if concurrency < 1 or lease_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
+    settings = settings_with(request_timeout, max_retries, max_output_tokens)
     serve_worker(
-        open_db(db), concurrency=concurrency, policy_path=policy, lease_seconds=lease_seconds
+        open_db(db),
+        concurrency=concurrency,
+        policy_path=policy,
+        lease_seconds=lease_seconds,
+        settings=settings,
     )
 
 
@@ -114,13 +174,24 @@ def up(
     ] = "127.0.0.1",
     concurrency: Annotated[int, typer.Option(help="Runs the worker drives at once.")] = 2,
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
+    request_timeout: RequestTimeout = None,
+    max_retries: MaxRetries = None,
+    max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
 
+    settings = settings_with(request_timeout, max_retries, max_output_tokens)
     raise typer.Exit(
-        serve_up(db=db, host=host, port=port, concurrency=concurrency, policy_path=policy)
+        serve_up(
+            db=db,
+            host=host,
+            port=port,
+            concurrency=concurrency,
+            policy_path=policy,
+            settings=settings,
+        )
     )
 
 
@@ -157,6 +228,7 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
     typer.echo(f"goal: {found.goal}")
+    typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
         if line:
@@ -255,11 +327,15 @@ def resume(
         bool, typer.Option(help="Drive it here instead of leaving it to a worker.")
     ] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")] = False,
+    request_timeout: RequestTimeout = None,
+    max_retries: MaxRetries = None,
+    max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
 ) -> None:
     """Continue a paused, interrupted, halted or failed run from its stored events."""
     from agent_core.cli_run import drive_in_terminal
 
+    settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_db(db)
     found = control.resume_run(
         store,
@@ -272,7 +348,7 @@ def resume(
     if not wait:
         typer.echo(f"run {found.id} queued again; a worker will continue it")
         return
-    raise typer.Exit(drive_in_terminal(store, found, yes=yes, json_out=False))
+    raise typer.Exit(drive_in_terminal(store, found, yes=yes, json_out=False, settings=settings))
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agent_core.policy_check import CallCheckError, check_call
+from agent_core.policy_check import CallCheckError, check_call, describe_rule
 from agent_core.policy_file import DEFAULT_FILE, default_policy_text, load_policy
 
 policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
@@ -42,6 +42,7 @@ def check(
     typer.echo(f"reason:  {verdict.reason}")
     typer.echo(f"action:  {checked.description}  [{checked.tool.risk} risk, {autonomy}]")
     typer.echo(f"policy:  {active.source}")
+    typer.echo(f"note:    {checked.note}")
 
 
 @policy_app.command("show")
@@ -52,9 +53,8 @@ def show(policy: PolicyPath = None) -> None:
     if not active.rules:
         typer.echo("no rules: every verdict comes from the tool's risk and the run's autonomy")
     for index, rule in enumerate(active.rules):
-        args = ", ".join(f"{k}~{v}" for k, v in rule.args.items())
         typer.echo(
-            f"{index + 1}. {rule.label(index)}: {rule.tool}({args}) -> {rule.action}"
+            f"{index + 1}. {rule.label(index)}: {rule.tool}({describe_rule(rule)}) -> {rule.action}"
             f"{' — ' + rule.reason if rule.reason else ''}"
         )
     m = active.monitors
@@ -67,6 +67,10 @@ def show(policy: PolicyPath = None) -> None:
         f"same error x{m.repeat_same_error}, same message x{m.repeat_same_message}, "
         f"judge every {m.judge_every or '-'} steps -> {m.action}"
     )
+    from agent_core.providers import describe_limits
+    from agent_core.settings import load_settings
+
+    typer.echo(f"model calls: {describe_limits(load_settings(), active.model)}")
 
 
 @policy_app.command("init")

@@ -15,7 +15,15 @@ def _short(text: Any, limit: int = _MAX) -> str:
 
 
 def _args(arguments: Any) -> str:
+    if isinstance(arguments, str):  # an invalid call's raw text, as the model sent it
+        return _short(arguments, 200)
     return _short(json.dumps(arguments, ensure_ascii=False), 200)
+
+
+_ENDED = {
+    "length": " — cut off by the output cap",
+    "content_filter": " — stopped by the server's content filter",
+}
 
 
 def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
@@ -27,11 +35,17 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     if kind == "model_call":
         text = _short(p.get("text", "")).strip()
         usage = f"{p.get('tokens_in', 0)}+{p.get('tokens_out', 0)} tok"
-        lines = [f"[step {p.get('step')}] {text or '(no text)'}  ({usage})"]
+        ended = _ENDED.get(str(p.get("finish_reason")), "")
+        lines = [f"[step {p.get('step')}] {text or '(no text)'}  ({usage}){ended}"]
         return "\n".join(lines)
     if kind == "tool_call":
         verdict = p.get("verdict")
-        mark = {"allow": "", "ask": " — needs approval", "deny": " — denied"}.get(str(verdict), "")
+        mark = {
+            "allow": "",
+            "ask": " — needs approval",
+            "deny": " — denied",
+            "invalid": " — invalid, not run",
+        }.get(str(verdict), "")
         return f"  → {p.get('tool')}({_args(p.get('arguments'))}) [{p.get('risk')} risk]{mark}"
     if kind == "approval_requested":
         return f"  ? approval needed: {p.get('summary')} — {p.get('reason')}"
@@ -44,6 +58,10 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return f"    {mark} {output}"
     if kind == "guidance":
         return f"  ✎ guidance from {p.get('by') or 'a human'}: {p.get('message')}"
+    if kind == "judge":
+        score, threshold = p.get("score"), p.get("threshold")
+        shown = f"{score:.2f}" if isinstance(score, int | float) else str(score)
+        return f"  ⚖ progress judge: {shown} (pauses below {threshold}): {p.get('reason')}"
     if kind == "drift":
         return f"  ⚠ drift ({p.get('monitor')}): {p.get('detail')} → {p.get('action')}"
     if kind == "final_answer":
@@ -59,6 +77,15 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         reason = f": {p.get('reason')}" if p.get("reason") else ""
         return f"● {status}{reason}"
     return None
+
+
+def workspace_line(run: Any) -> str:
+    """Where the run works: the person's own folder, a copy of one, or a fresh folder."""
+    if run.seed_from:
+        return f"workspace: {run.workspace} (a copy of {run.seed_from})"
+    if run.own_workspace:
+        return f"workspace: {run.workspace} (your folder: the run works in it directly)"
+    return f"workspace: {run.workspace}"
 
 
 def run_summary(run: Any) -> str:

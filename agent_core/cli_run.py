@@ -11,13 +11,17 @@ from collections.abc import Callable
 import typer
 
 import storage
-from agent_core.cli_render import render_event, run_as_dict, run_summary
+from agent_core.cli_live import LiveLine
+from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.control import ControlError, halt
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
-from agent_core.providers import PROVIDERS
-from agent_core.settings import load_settings
+from agent_core.providers import PROVIDERS, describe_limits
+from agent_core.run.tool_process import run_shell_offer
+from agent_core.settings import Settings, load_settings
+from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
+from storage.engine import sqlite_path
 from storage.models import AUTONOMY_LEVELS
 
 FOLLOW_POLL_S = 0.15
@@ -36,14 +40,19 @@ def run_in_terminal(
     policy_path,
     json_out,
     db,
+    workspace=None,
+    seed_from=None,
+    settings: Settings | None = None,
 ) -> int:
-    settings = load_settings()
+    settings = settings or load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
-    store = storage.open_store(storage.database_url(db))
     names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
     _check_tools(names)
+    url = storage.database_url(db)
+    workspace, seed_from = _check_folders(workspace, seed_from, sqlite_path(url))
+    store = storage.open_store(url)
     run = storage.create_run(
         store,
         goal=goal,
@@ -55,13 +64,21 @@ def run_in_terminal(
         max_seconds=max_minutes * 60,
         policy=policy.model_dump(mode="json"),
         created_by=current_user(),
+        workspace=workspace,
+        seed_from=seed_from,
     )
     out = _err if json_out else typer.echo
-    out(
-        f"run {run.id} · {settings.describe_model() if provider == settings.default_provider else provider}"
-        f" · policy: {policy.source}"
-    )
-    return drive_in_terminal(store, run, yes=yes, json_out=json_out)
+    used = settings.describe_model(run.model_name) if provider == "openai" else provider
+    if provider == "openai":
+        used += f" ({describe_limits(settings, policy.model)})"
+    if provider == settings.default_provider == "demo":
+        used = settings.describe_model()
+    out(f"run {run.id} · {used} · policy: {policy.source}")
+    if run.own_workspace or run.seed_from:
+        out(workspace_line(run))
+    if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
+        out(run_shell_offer(policy).describe())
+    return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
@@ -92,9 +109,30 @@ def _check_tools(names: list[str] | None) -> None:
         raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
 
 
-def drive_in_terminal(store: storage.Store, run, *, yes: bool, json_out: bool) -> int:
+def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | None]:
+    """create_run's folder arguments, made absolute, or a one-line refusal naming the fix."""
+    from agent_core.cli import fail
+
+    if workspace and seed_from:
+        raise fail(
+            "pass either --workspace (work in the folder) or --seed-from (work on a copy of it), "
+            "not both"
+        )
+    try:
+        if workspace is not None:
+            return str(work_in(workspace, store_file=store_file)), None
+        if seed_from is not None:
+            return None, str(copy_from(seed_from, store_file=store_file))
+    except WorkspaceChoiceError as exc:
+        raise fail(str(exc)) from None
+    return None, None
+
+
+def drive_in_terminal(
+    store: storage.Store, run, *, yes: bool, json_out: bool, settings: Settings | None = None
+) -> int:
     """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
-    worker = Worker(store, concurrency=1)
+    worker = Worker(store, concurrency=1, settings=settings)
     claimed = storage.claim_run(
         store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
     )
@@ -139,21 +177,47 @@ def _err(message: str) -> None:
 
 
 class _Follower:
-    def __init__(self, store: storage.Store, run_id: str, *, yes: bool, out) -> None:
-        self.store, self.run_id, self.yes, self.out = store, run_id, yes, out
+    def __init__(
+        self, store: storage.Store, run_id: str, *, yes: bool, out, live: LiveLine | None = None
+    ) -> None:
+        self.store, self.run_id, self.yes = store, run_id, yes
+        self.live = live or LiveLine()
+        self.out = self._above_live(out)
         self.seq = 0
+        self.step = 0  # the newest step recorded (model_call) that this follower has printed
         self.prompted: set[int] = set()
         self.interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    def _above_live(self, out):
+        def write(message: str) -> None:
+            self.live.clear()  # the live line is erased first, so lines never mix with it
+            out(message)
+
+        return write
 
     def follow(self, going: Callable[[], bool]) -> None:
         while going():
             self.drain()
+            self.show_partial()
             time.sleep(FOLLOW_POLL_S)
         self.drain()
+        self.live.clear()
+
+    def show_partial(self) -> None:
+        """The streaming turn's output so far, on the live line (only on a terminal)."""
+        if not self.live.enabled:
+            return
+        partial = storage.live_output(self.store, run_id=self.run_id)
+        if partial is not None and partial.step > self.step:
+            self.live.show(partial.text)
+        else:
+            self.live.clear()
 
     def drain(self) -> None:
         for event in storage.events_after(self.store, run_id=self.run_id, after_seq=self.seq):
             self.seq = event.seq
+            if event.kind == "model_call":
+                self.step = max(self.step, int(event.payload.get("step") or 0))
             line = render_event(event.kind, event.payload, event.seq)
             if line:
                 self.out(line)

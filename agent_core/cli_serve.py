@@ -15,8 +15,11 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.policy import Policy
 from agent_core.policy_file import load_policy
-from agent_core.settings import load_settings
+from agent_core.providers import describe_limits
+from agent_core.run.tool_process import run_shell_offer
+from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
 
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -36,16 +39,32 @@ def serve_worker(
     concurrency: int,
     policy_path: str | None = None,
     lease_seconds: float = 30.0,
+    settings: Settings | None = None,
 ) -> None:
     policy = load_policy(policy_path)
-    worker = Worker(store, concurrency=concurrency, policy=policy, lease_seconds=lease_seconds)
+    settings = settings or load_settings()
+    worker = Worker(
+        store,
+        concurrency=concurrency,
+        policy=policy,
+        lease_seconds=lease_seconds,
+        settings=settings,
+    )
     _stop_on_signals(worker.stop)
     typer.echo(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
-        f"({load_settings().describe_model()}; policy: {policy.source}); Ctrl-C stops"
+        f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
+        f"  {run_shell_offer(policy).describe()}"
     )
     worker.serve()
     typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
+
+
+def _model_line(settings: Settings, policy: Policy) -> str:
+    line = settings.describe_model()
+    if settings.openai_configured:
+        line += f" ({describe_limits(settings, policy.model)})"
+    return line
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -71,10 +90,17 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) ->
 
 
 def serve_up(
-    *, db: str | None, host: str, port: int, concurrency: int, policy_path: str | None
+    *,
+    db: str | None,
+    host: str,
+    port: int,
+    concurrency: int,
+    policy_path: str | None,
+    settings: Settings | None = None,
 ) -> int:
     from agent_core.cli import fail
 
+    settings = settings or load_settings()
     policy = load_policy(policy_path)  # a malformed policy stops everything here
     url_db = storage.database_url(db)
     store = storage.open_store(url_db)
@@ -106,7 +132,7 @@ def serve_up(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     url = f"http://{host}:{port}"
-    worker = Worker(store, concurrency=concurrency, policy=policy)
+    worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
     _stop_on_signals(worker.stop)
     if not _wait_healthy(url, dashboard):
         dashboard.terminate()
@@ -114,7 +140,8 @@ def serve_up(
         raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
     typer.echo(
         f"onloop is up: {url}\n  store: {store.url}\n  model: "
-        f"{load_settings().describe_model()}\n  policy: {policy.source}\n"
+        f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
+        f"  {run_shell_offer(policy).describe()}\n"
         "  Ctrl-C stops the dashboard and the worker"
     )
     threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()

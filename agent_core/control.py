@@ -123,6 +123,9 @@ def rerun(store: storage.Store, *, run_id: str, by: str, **overrides: Any) -> Ru
         "max_tokens": run.max_tokens,
         "max_cost_usd": run.max_cost_usd,
         "policy": run.policy,
+        "seed_from": run.seed_from,  # a fresh copy of the same folder
     }
+    if run.own_workspace:  # the person's own folder again
+        settings["workspace"] = run.workspace
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return storage.create_run(store, parent_run_id=run.id, created_by=by, **settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,19 @@ All files live in your workspace folder; use paths relative to it.
 When the goal is met, or you cannot go on, answer with a final message and no tool call."""
 
 GUIDANCE_PREFIX = "Guidance from a human: "
+CUT_OFF_REQUEST = (
+    "Your last reply was cut off by the output limit before it ended. Give your complete "
+    "answer again, shorter."
+)
+# Why the calls of a reply that did not end normally are not run (their tool messages say it).
+NOT_RUN = {
+    "length": (
+        "Error: not run: your reply was cut off by the output limit while writing the tool "
+        "calls, so their arguments may be incomplete. Send the call again with shorter "
+        "arguments (write long content in several smaller steps)."
+    ),
+    "content_filter": "Error: not run: the model server's content filter stopped your reply.",
+}
 
 
 def initial_messages(goal: str) -> list[dict[str, Any]]:
@@ -28,13 +42,28 @@ def assistant_message(text: str, tool_calls: Iterable[dict[str, str]]) -> dict[s
         {
             "id": c["id"],
             "type": "function",
-            "function": {"name": c["name"], "arguments": c["arguments"]},
+            "function": {"name": c["name"], "arguments": sendable_arguments(c["arguments"])},
         }
         for c in tool_calls
     ]
     if calls:
         message["tool_calls"] = calls
     return message
+
+
+def sendable_arguments(raw: Any) -> str:
+    """Arguments as a server accepts them back in the history: a JSON object's text as it was,
+    anything else as "{}" (llama.cpp refuses the whole request otherwise). The raw text stays in
+    the model_call event, and the tool message quotes it with what to fix."""
+    try:
+        return raw if isinstance(json.loads(raw), dict) else "{}"
+    except (TypeError, ValueError):
+        return "{}"
+
+
+def not_run_reason(finish_reason: str | None) -> str | None:
+    """Why a reply's tool calls are not run, when the reply did not end normally."""
+    return NOT_RUN.get(finish_reason or "")
 
 
 def tool_message(tool_call_id: str, content: str) -> dict[str, Any]:
@@ -54,6 +83,8 @@ def rebuild(goal: str, events: Iterable[Any]) -> list[dict[str, Any]]:
             messages.append(
                 assistant_message(payload.get("text", ""), payload.get("tool_calls", []))
             )
+            if payload.get("finish_reason") == "length" and not payload.get("tool_calls"):
+                messages.append({"role": "user", "content": CUT_OFF_REQUEST})
         elif event.kind == "tool_result":
             messages.append(tool_message(payload["tool_call_id"], payload.get("output", "")))
         elif event.kind == "guidance":

@@ -55,7 +55,7 @@ def approve(
         to_run = _validated(approval.tool, edited_arguments)
         if to_run == approval.arguments:
             edited_arguments = None
-    return storage.decide_approval(
+    return _decide(
         store,
         approval_id=approval_id,
         decision="approved",
@@ -69,9 +69,17 @@ def approve(
 
 def reject(store: storage.Store, *, approval_id: int, by: str, note: str | None = None) -> Approval:
     _pending(store, approval_id)
-    return storage.decide_approval(
+    return _decide(
         store, approval_id=approval_id, decision="rejected", decided_by=by, note=note or None
     )
+
+
+def _decide(store: storage.Store, **decision: Any) -> Approval:
+    """Record it; losing a race to another decider, or the deadline, is a DecisionError."""
+    try:
+        return storage.decide_approval(store, **decision)
+    except storage.InvalidState as exc:
+        raise DecisionError(str(exc)) from exc
 
 
 def decide_many(

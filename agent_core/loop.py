@@ -7,18 +7,41 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_core.conversation import assistant_message, guidance_message, rebuild
+from agent_core.conversation import (
+    CUT_OFF_REQUEST,
+    assistant_message,
+    guidance_message,
+    not_run_reason,
+    rebuild,
+)
 from agent_core.judge import judge_progress
 from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
+from agent_core.run.call_ids import CallIds
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 from storage import HaltRequested
 
 HALT_POLL_S = 0.1  # how often an in-flight model call looks for a halt (one indexed read)
+
+
+class _Streamed:
+    """The pieces of the turn streamed so far: added by the model's thread, read by the loop's."""
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, piece: str) -> None:
+        with self._lock:
+            self._pieces.append(piece)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._pieces)
 
 
 @dataclass
@@ -41,6 +64,7 @@ class AgentLoop:
         self.port = port
         self.usage = spec.usage
         self.messages = rebuild(spec.goal, spec.prior_events)
+        self.call_ids = CallIds(spec.prior_events)
         polling = frozenset(spec.policy.polling_tools) | {
             t.name for t in spec.tools.values() if t.polling
         }
@@ -49,6 +73,8 @@ class AgentLoop:
         self.tool_step.replay(spec.prior_events)
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
+        self._cut_offs = 0  # replies in a row cut off by the output cap
+        self._cancel_call = threading.Event()  # set by a halt, or when working time runs out
 
     def run(self) -> Outcome:
         try:
@@ -56,11 +82,14 @@ class AgentLoop:
                 self.messages.append(message)
             while True:
                 self._between_steps()
-                turn = self._call_model()
+                turn = self._call_model_in_time()
+                not_run = not_run_reason(turn.finish_reason)
+                for call in turn.tool_calls:
+                    self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+                if self._cut_short(turn):
+                    continue
                 if not turn.tool_calls:
                     return self._finish(turn.text)
-                for call in turn.tool_calls:
-                    self.messages.append(self.tool_step.handle(call, turn.text))
                 self._check_drift()
         except Stop as stop:
             return stop.outcome
@@ -77,10 +106,44 @@ class AgentLoop:
                 self.port.record("guidance", {"message": command.message, "by": command.by})
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
+        self._check_budget()
+
+    def _check_budget(self) -> None:
         self.usage.seconds = self._elapsed()
         trip = check_budget(self.spec.budget, self.usage)
         if trip is not None:
             self._trip(trip, self.spec.policy.on_budget)
+
+    def _cut_short(self, turn: ModelTurn) -> bool:
+        """A reply the server did not let end is never a final answer: True to ask again."""
+        if turn.finish_reason == "content_filter":
+            raise Stop(
+                Outcome(
+                    "paused",
+                    "the model server's content filter stopped the reply (finish_reason "
+                    "content_filter); rephrase the goal or send guidance, then resume the run",
+                )
+            )
+        if turn.finish_reason != "length":
+            self._cut_offs = 0
+            return False
+        if turn.tool_calls:
+            return False  # the calls were not run; the model reads why and sends them again
+        self._cut_offs += 1
+        self.messages.append({"role": "user", "content": CUT_OFF_REQUEST})  # as rebuild() does
+        if self._cut_offs >= 2:
+            from agent_core.settings import OUTPUT_CAP_HINT
+
+            cap = getattr(self.model, "max_output_tokens", None)
+            at = f" of {cap} tokens" if cap else ""
+            raise Stop(
+                Outcome(
+                    "paused",
+                    f"the model's reply was cut off by the output cap{at} twice in a row; "
+                    f"{OUTPUT_CAP_HINT}, then resume the run",
+                )
+            )
+        return True
 
     def elapsed(self) -> float:
         return self._elapsed()
@@ -140,38 +203,68 @@ class AgentLoop:
         raise Stop(Outcome("paused", reason))
 
     # -- the model call, cancellable by a halt ------------------------------------------------
+    def _call_model_in_time(self) -> ModelTurn:
+        """The model call, cancelled when the run's working time runs out: the budget trips."""
+        cancel = self._cancel_call = threading.Event()
+        out_of_time = threading.Event()
+
+        def time_is_up() -> None:
+            out_of_time.set()
+            cancel.set()
+
+        remaining = self.spec.budget.max_seconds - self._elapsed()
+        timer = threading.Timer(max(remaining, 0.0), time_is_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._call_model()
+        except Stop:
+            if out_of_time.is_set():
+                self._check_budget()
+            raise
+        finally:
+            timer.cancel()
+
     def _call_model(self) -> ModelTurn:
         specs = [t.spec() for t in self.spec.tools.values()]
-        cancel = threading.Event()
+        cancel = self._cancel_call
         box: dict[str, Any] = {}
         step = {"step": self.usage.steps + 1}
+        streamed = _Streamed()
 
         def call() -> None:
             try:
                 # In the sending thread, right before the request: the store orders this check
                 # against any halt, and records that the request starts (`model_request`).
                 self.port.begin_step("model_request", step)
-                box["turn"] = self.model.complete(list(self.messages), specs, cancel=cancel)
+                box["turn"] = self.model.complete(
+                    list(self.messages), specs, cancel=cancel, on_delta=streamed.add
+                )
             except BaseException as exc:  # noqa: BLE001 - handed to the loop thread
                 box["error"] = exc
 
         thread = threading.Thread(target=call, name=f"model-{self.spec.run_id}", daemon=True)
         thread.start()
-        while thread.is_alive():
-            thread.join(HALT_POLL_S)
-            if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
-                cancel.set()
-                self.tool_step.check_halt()
-        if isinstance(box.get("error"), HaltRequested):
-            raise Stop(Outcome("halted", "halted by a human before the model request"))
         try:
-            return self._record_turn(box)
-        except HaltRequested as halted:  # the answer arrived after a halt: drop it, keep its cost
-            turn = box["turn"]
-            self.port.add_usage(
-                tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
-            )
-            raise Stop(Outcome("halted", "halted by a human during the model call")) from halted
+            while thread.is_alive():
+                thread.join(HALT_POLL_S)
+                if thread.is_alive():
+                    self.port.partial(self.usage.steps + 1, streamed.text())
+                if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
+                    cancel.set()
+                    self.tool_step.check_halt()
+            if isinstance(box.get("error"), HaltRequested):
+                raise Stop(Outcome("halted", "halted by a human before the model request"))
+            try:
+                return self._record_turn(box)
+            except HaltRequested as halted:  # the answer came after a halt: drop it, keep its cost
+                turn = box["turn"]
+                self.port.add_usage(
+                    tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
+                )
+                raise Stop(Outcome("halted", "halted by a human during the model call")) from halted
+        finally:
+            self.port.end_partial()  # after the model_call event, so readers never miss the turn
 
     def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
         error = box.get("error")
@@ -183,8 +276,8 @@ class AgentLoop:
             raise Stop(Outcome("failed", f"model error: {error}"))
         if error is not None:
             raise error
-        turn: ModelTurn = box["turn"]
-        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+        # From here on every call is named by onloop's own id, never the model's (see call_ids).
+        turn, calls = self.call_ids.number(box["turn"])
         self.usage.steps += 1
         self.port.begin_step(  # not recorded once a halt is: the answer came too late
             "model_call",
@@ -197,6 +290,7 @@ class AgentLoop:
                 "cost_usd": turn.cost_usd,
                 "latency_s": round(turn.latency_s, 4),
                 "model_name": turn.model_name,
+                "finish_reason": turn.finish_reason,
             },
         )
         self.usage.tokens += turn.tokens_in + turn.tokens_out

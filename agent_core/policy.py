@@ -9,6 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent_core.oversight.command_patterns import command_pattern
+from agent_core.oversight.path_patterns import glob_may_match, path_matches
+from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
+from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.workspace import Workspace
+
 Verdict = Literal["allow", "ask", "deny"]
 Autonomy = Literal["manual", "supervised", "autonomous"]
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
@@ -22,50 +28,121 @@ ASKS_FOR: dict[str, frozenset[str]] = {
 
 
 class Rule(BaseModel):
-    """One ordered rule: a tool-name glob, optional argument patterns, an action and a reason."""
+    """A rule: which calls it matches (tool glob, argument, path and command patterns) and its action.
+
+    Path patterns (`paths`, and `args.path`) see the canonical path a tool will really touch;
+    command patterns see each program a shell command line runs, with its flags normalised.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     tool: str = "*"
-    args: dict[str, str] = Field(default_factory=dict)  # "glob" or "re:REGEX" per argument
+    # argument name -> "glob" or "re:REGEX" (or a list: any of them); `path` means every path
+    args: dict[str, str | list[str]] = Field(default_factory=dict)
+    paths: list[str] = Field(default_factory=list)  # path patterns, for every path of every tool
+    commands: list[str] = Field(default_factory=list)  # command patterns such as "rm -r"
     action: Verdict
     reason: str = ""
     name: str | None = None
 
     @field_validator("args")
     @classmethod
-    def _regexes_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
-        for arg, pattern in patterns.items():
-            if pattern.startswith("re:"):
-                try:
-                    re.compile(pattern[3:])
-                except re.error as exc:
-                    raise ValueError(
-                        f"argument pattern for {arg!r} is not a valid regex: {exc}"
-                    ) from exc
+    def _regexes_compile(cls, patterns: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for arg, given in patterns.items():
+            for pattern in [given] if isinstance(given, str) else given:
+                _check_regex(pattern, f"argument pattern for {arg!r}")
+        return patterns
+
+    @field_validator("paths")
+    @classmethod
+    def _path_regexes_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _check_regex(pattern, f"path pattern {pattern!r}")
+        return patterns
+
+    @field_validator("commands")
+    @classmethod
+    def _commands_parse(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            command_pattern(pattern)  # ValueError names the problem
         return patterns
 
     def label(self, index: int) -> str:
         return self.name or f"rule {index + 1} ({self.tool} -> {self.action})"
 
-    def matches(self, tool: str, arguments: dict[str, Any]) -> bool:
+    def matches(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        part: Part | None = None,
+        kinds: ArgumentKinds | None = None,
+    ) -> bool:
+        """Whether this rule covers one part of a call (a path it touches, a program it runs).
+
+        Deny and ask rules match when any spelling of the part matches; allow rules only when
+        every spelling does (a link `notes.md -> .env` is not allowed by a rule for `*.md`).
+        """
         if not fnmatch.fnmatchcase(tool, self.tool):
             return False
-        return all(_value_matches(arguments.get(k), p) for k, p in self.args.items())
+        part = part if part is not None else Part()
+        kinds = kinds if kinds is not None else ArgumentKinds()
+        loose = self.action != "allow"
+        if self.paths and (part.path is None or not _path_hit(self.paths, part.path, loose)):
+            return False
+        if self.commands and (
+            part.invocation is None
+            or not any(command_pattern(c).matches(part.invocation) for c in self.commands)
+        ):
+            return False
+        return all(
+            _argument_hit(key, [p] if isinstance(p, str) else p, arguments, part, kinds, loose)
+            for key, p in self.args.items()
+        )
 
 
-def _value_matches(value: Any, pattern: str) -> bool:
+def _check_regex(pattern: str, what: str) -> None:
+    if pattern.startswith("re:"):
+        try:
+            re.compile(pattern[3:])
+        except re.error as exc:
+            raise ValueError(f"{what} is not a valid regex: {exc}") from exc
+
+
+def _argument_hit(key, patterns, arguments, part: Part, kinds: ArgumentKinds, loose) -> bool:
+    if key in kinds.commands:  # a command line: each program it runs, never the raw text alone
+        texts = [part.invocation.text] if part.invocation is not None else []
+        if loose:
+            texts.append(str(arguments.get(key, "")))
+        return any(_text_hit(p, t) for p in patterns for t in texts)
+    if key == "path" or key in kinds.paths:
+        target = part.path
+        if target is None or (key != "path" and target.argument != key):
+            return False
+        return _path_hit(patterns, target, loose)
+    value = arguments.get(key)
     if value is None:
         return False
     values = value if isinstance(value, list) else [value]
-    for item in values:
-        text = str(item)
-        if pattern.startswith("re:"):
-            if re.search(pattern[3:], text):
-                return True
-        elif fnmatch.fnmatchcase(text, pattern):
-            return True
-    return False
+    hits = [any(_text_hit(p, str(v)) for p in patterns) for v in values]
+    return any(hits) if loose else bool(hits) and all(hits)
+
+
+def _text_hit(pattern: str, text: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.search(pattern[3:], text) is not None
+    return fnmatch.fnmatchcase(text, pattern)
+
+
+def _path_hit(patterns: list[str], target: PathTarget, loose: bool) -> bool:
+    def hit(pattern: str, name: str) -> bool:
+        if loose and target.unexpanded_glob:
+            return glob_may_match(pattern, name)
+        return path_matches(pattern, name)
+
+    names = target.every(loose)
+    if loose:
+        return any(hit(p, n) for p in patterns for n in names)
+    return all(any(hit(p, n) for p in patterns) for n in names)
 
 
 class MonitorSettings(BaseModel):
@@ -80,6 +157,42 @@ class MonitorSettings(BaseModel):
     action: Literal["pause", "halt"] = "pause"
 
 
+class SandboxSettings(BaseModel):
+    """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: bool = False  # grant sandboxed commands the network
+    unconfined_shell: bool = False  # run the shell without the sandbox: an explicit opt-in
+    secret_env: list[str] = Field(default_factory=list)  # env var names whose values are secret
+    secret_patterns: list[str] = Field(default_factory=list)  # regexes of secret text
+    cpu_seconds: int = Field(default=60, ge=1)
+    memory_mb: int = Field(default=2048, ge=64)
+    file_mb: int = Field(default=256, ge=1)
+    processes: int = Field(default=256, ge=8)
+
+    @field_validator("secret_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"secret pattern {pattern!r} is not a valid regex: {exc}") from exc
+        return patterns
+
+
+class ModelLimits(BaseModel):
+    """The [model] table: limits of each model call. An unset key falls to the environment
+    (ONLOOP_REQUEST_TIMEOUT, ...), then the defaults; a command-line flag beats them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
+
+
 class Policy(BaseModel):
     """Rules plus the oversight settings that travel with them; each run stores the one it ran under."""
 
@@ -91,6 +204,8 @@ class Policy(BaseModel):
     on_budget: Literal["pause", "halt", "fail"] = "pause"
     polling_tools: list[str] = Field(default_factory=list)
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    model: ModelLimits = Field(default_factory=ModelLimits)
     source: str = "built-in defaults"
 
 
@@ -121,26 +236,56 @@ def decide(
     autonomy: str,
     args_hash: str = "",
     allowance: RunAllowance | None = None,
+    kinds: ArgumentKinds | None = None,
+    workspace: Workspace | None = None,
 ) -> PolicyDecision:
-    """The verdict for one call; any failure inside the policy means deny (fail closed)."""
+    """The verdict for one call; any failure inside the policy means deny (fail closed).
+
+    `kinds` says which arguments are paths and shell commands (`Tool.argument_kinds`); for a
+    tool that declares none, arguments named `path` and `paths` are read as paths (as text). With `workspace`, paths are resolved
+    in it (symlinks followed, shell globs expanded); without, they are normalised as text.
+    """
     try:
-        return _decide(policy, tool, risk, arguments, autonomy, args_hash, allowance)
+        kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
+        targets = call_targets(arguments, kinds, workspace)
+        return _decide(
+            policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets
+        )
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
 
 
-def _decide(policy, tool, risk, arguments, autonomy, args_hash, allowance) -> PolicyDecision:
+def _strongest(policy: Policy, tool, arguments, part: Part, kinds) -> tuple[int, Rule] | None:
+    """The matching rule with the strongest action; the first in file order among equals."""
     best: tuple[int, Rule] | None = None
     for index, rule in enumerate(policy.rules):
-        if rule.matches(tool, arguments):
+        if rule.matches(tool, arguments, part, kinds):
             if best is None or _STRENGTH[rule.action] > _STRENGTH[best[1].action]:
                 best = (index, rule)
-    if best is not None and best[1].action == "deny":
-        return _from_rule(*best)
+    return best
+
+
+def _decide(
+    policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets: CallTargets
+) -> PolicyDecision:
+    if targets.escape is not None:
+        return PolicyDecision("deny", targets.escape, "the run's workspace")
+    matched = [_strongest(policy, tool, arguments, part, kinds) for part in targets.parts]
+    for hit in matched:
+        if hit is not None and hit[1].action == "deny":
+            return _from_rule(*hit)
     if allowance is not None and allowance.covers(tool, args_hash):
-        return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
-    if best is not None:
-        return _from_rule(*best)
+        if not targets.doubts or (tool, args_hash) in allowance.calls:
+            return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
+    if targets.doubts:
+        return PolicyDecision(
+            "ask", f"the command cannot be fully checked ({'; '.join(targets.doubts)})", None
+        )
+    for hit in matched:
+        if hit is not None and hit[1].action == "ask":
+            return _from_rule(*hit)
+    if all(hit is not None for hit in matched):
+        return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
         return PolicyDecision("deny", f"unknown autonomy level {autonomy!r}; denied to be safe")
     if risk not in ("low", "medium", "high"):
@@ -148,6 +293,15 @@ def _decide(policy, tool, risk, arguments, autonomy, args_hash, allowance) -> Po
     if risk in ASKS_FOR[autonomy]:
         return PolicyDecision("ask", f"{risk}-risk tool in {autonomy} mode")
     return PolicyDecision("allow", f"{risk}-risk tool in {autonomy} mode")
+
+
+def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:
+    """Every part allowed by a rule: one rule names the decision, several are listed."""
+    unique = sorted(dict(hits).items())
+    if len(unique) == 1:
+        return _from_rule(*unique[0])
+    labels = ", ".join(rule.label(index) for index, rule in unique)
+    return PolicyDecision("allow", f"every part is allowed ({labels})", labels)
 
 
 def _from_rule(index: int, rule: Rule) -> PolicyDecision:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent_core.decisions import DecisionError, parse_edited_arguments
-from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, decide
+from agent_core.oversight.targets import LEXICAL_NOTE
+from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide
 from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
 
 
@@ -18,10 +19,23 @@ class CallCheck:
     tool: Tool
     arguments: dict
     decision: PolicyDecision
+    # Without a run there is no workspace: paths are checked as text (said on every surface).
+    note: str = LEXICAL_NOTE
 
     @property
     def description(self) -> str:
         return self.tool.describe(self.arguments)
+
+
+def describe_rule(rule: Rule, limit: int = 6) -> str:
+    """What a rule matches, in one line: its argument, path and command patterns."""
+    parts = [f"{k} ~ {v}" for k, v in rule.args.items()]
+    for label, patterns in (("paths", rule.paths), ("commands", rule.commands)):
+        if patterns:
+            shown = ", ".join(patterns[:limit])
+            more = f" and {len(patterns) - limit} more" if len(patterns) > limit else ""
+            parts.append(f"{label} ~ {shown}{more}")
+    return "; ".join(parts) or "any"
 
 
 def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy: str) -> CallCheck:
@@ -44,5 +58,7 @@ def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy:
         arguments=arguments,
         autonomy=autonomy,
         args_hash=args_hash(arguments),
+        kinds=tool.argument_kinds,
+        workspace=None,
     )
     return CallCheck(tool, arguments, decision)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 import storage
 from agent_core.outcome import stop
+from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
+
+log = logging.getLogger("onloop.port")
+PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4 times a second
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class HumanDecision:
     approved_hash: str | None
     edited_arguments: dict[str, Any] | None
     allow_scope: str | None
+    approval_id: int | None = None  # onloop's id of the approval this decides
 
 
 class RunPort(Protocol):
@@ -38,10 +47,13 @@ class RunPort(Protocol):
     def begin_step(self, kind: str, payload: dict[str, Any]) -> int: ...
     def begin_execution(self, **call: Any) -> int: ...
     def should_stop(self) -> bool: ...
-    def open_approval(self, **request: Any) -> int: ...
-    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None: ...
+    def request_approval(self, **request: Any) -> int: ...
+    def approvals_requested_after(self, seq: int) -> dict[int, Any]: ...
+    def approval(self, approval_id: int) -> Any: ...
     def decision(self, approval_id: int) -> HumanDecision | None: ...
     def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
+    def partial(self, step: int, text: str) -> None: ...
+    def end_partial(self) -> None: ...
 
 
 @dataclass
@@ -53,12 +65,17 @@ class StoreRunPort:
     stop: threading.Event = field(default_factory=threading.Event)
     worker_id: str | None = None  # set: steps start only while the run is still this worker's
     _held: list[HumanCommand] = field(default_factory=list)
+    _partial: str | None = None  # the partial output last written (None: no live_output row)
+    _partial_at: float = float("-inf")
+    redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
 
     def record(self, kind: str, payload: dict[str, Any]) -> int:
+        payload = self.redactor.payload(payload)  # secrets never reach the store
         return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
 
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else Stop (see mark_driven)."""
+        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
         try:
             storage.mark_driven(
                 self.store, run_id=self.run_id, status=status, worker_id=self.worker_id, **fields
@@ -82,12 +99,15 @@ class StoreRunPort:
 
     def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
+        payload = self.redactor.payload(payload)  # secrets never reach the store
         return storage.begin_step(
             self.store, run_id=self.run_id, kind=kind, payload=payload, worker_id=self.worker_id
         )
 
     def begin_execution(self, **call: Any) -> int:
-        """The last check before a tool starts (storage.HaltRequested); records `tool_started`."""
+        """The last step before a tool starts, in one transaction: no halt pending (else
+        storage.HaltRequested), the approval if any consumed for exactly these arguments (else
+        storage.ApprovalUnusable), and a `tool_started` event; returns its seq."""
         return storage.begin_execution(
             self.store, run_id=self.run_id, worker_id=self.worker_id, **call
         )
@@ -95,21 +115,27 @@ class StoreRunPort:
     def should_stop(self) -> bool:
         return self.stop.is_set()
 
-    def open_approval(self, **request: Any) -> int:
-        return _id(storage.create_approval(self.store, run_id=self.run_id, **request).id)
+    def request_approval(self, **request: Any) -> int:
+        """Open an approval and set the run waiting, in one transaction; returns its id."""
+        for shown in ("model_text", "summary", "reason"):  # the arguments stay: their hash binds
+            if isinstance(request.get(shown), str):
+                request[shown] = self.redactor(request[shown])
+        try:
+            approval = storage.request_approval(
+                self.store, run_id=self.run_id, worker_id=self.worker_id, **request
+            )
+        except storage.HaltRequested as gone:  # nothing was written: no approval, no waiting
+            raise stop("halted", "halted by a human before the approval was asked") from gone
+        return _id(approval.id)
 
-    def find_approval(self, tool_call_id: str, *, pending_only: bool) -> int | None:
-        """This call's open approval, or (unless pending_only) the one decided while the run
-        was not being driven (queued, interrupted), so a person is not asked twice."""
-        for approval in storage.pending_approvals(self.store, run_id=self.run_id):
-            if approval.tool_call_id == tool_call_id:
-                return approval.id
-        if pending_only:
-            return None
-        for approval in storage.decisions(self.store, run_id=self.run_id):  # newest first
-            if approval.tool_call_id == tool_call_id and approval.status != "expired":
-                return approval.id
-        return None
+    def approvals_requested_after(self, seq: int) -> dict[int, Any]:
+        """This run's approvals requested after event `seq`, by request_seq (crash recovery)."""
+        found = storage.pending_approvals(self.store, run_id=self.run_id)
+        found += storage.decisions(self.store, run_id=self.run_id)
+        return {a.request_seq: a for a in found if a.request_seq > seq}
+
+    def approval(self, approval_id: int) -> Any:
+        return storage.get_approval(self.store, approval_id=approval_id)
 
     def decision(self, approval_id: int) -> HumanDecision | None:
         approval = storage.get_approval(self.store, approval_id=approval_id)
@@ -132,6 +158,26 @@ class StoreRunPort:
             approval = storage.get_approval(self.store, approval_id=approval_id)
         return _as_decision(approval)
 
+    def partial(self, step: int, text: str) -> None:
+        """The streaming turn's output so far, for the CLI and the Run page (throttled: a
+        preview, not the record; the turn's model_call event is)."""
+        now = time.monotonic()
+        if not text or text == self._partial or now - self._partial_at < PARTIAL_EVERY_S:
+            return
+        self._partial_at = now
+        try:
+            storage.set_live_output(self.store, run_id=self.run_id, step=step, text=text)
+        except SQLAlchemyError:  # a busy store: the preview waits, the run goes on
+            log.warning("could not write the partial output of run %s", self.run_id, exc_info=True)
+            return
+        self._partial = text
+
+    def end_partial(self) -> None:
+        """The turn is over (recorded, failed or cancelled): its partial output goes."""
+        if self._partial is not None:
+            storage.clear_live_output(self.store, run_id=self.run_id)
+            self._partial = None
+
 
 def _id(value: int | None) -> int:
     """Rows read back from the store always have their id."""
@@ -148,6 +194,7 @@ def _as_decision(approval: Any) -> HumanDecision:
         approved_hash=approval.approved_hash,
         edited_arguments=approval.edited_arguments,
         allow_scope=approval.allow_scope,
+        approval_id=approval.id,
     )
 
 

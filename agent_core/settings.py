@@ -1,9 +1,23 @@
-"""Settings from the environment: which model to use and where the store lives."""
+"""Settings from the environment: which model to use, its call limits, and where the store lives."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_core.models.base import ModelError
+
+# Where a person raises each limit of a model call; error messages and pause reasons name them.
+OUTPUT_CAP_HINT = (
+    "raise the output cap with --max-output-tokens N (onloop run/resume/worker/up), "
+    "ONLOOP_MAX_OUTPUT_TOKENS, or max_output_tokens under [model] in the policy file"
+)
+TIMEOUT_HINT = (
+    "raise the request timeout with --request-timeout SECONDS (onloop run/resume/worker/up), "
+    "ONLOOP_REQUEST_TIMEOUT, or request_timeout_s under [model] in the policy file"
+)
 
 
 class Settings(BaseSettings):
@@ -17,6 +31,17 @@ class Settings(BaseSettings):
     )
     prices: str | None = Field(default=None, validation_alias="ONLOOP_PRICES")
     database_url: str | None = Field(default=None, validation_alias="ONLOOP_DATABASE_URL")
+    # Limits of each model call. Unset here (no flag, no variable): the policy file's [model]
+    # table decides, then the built-in defaults (120 s, 2 retries, 4096 tokens).
+    request_timeout_s: float | None = Field(
+        default=None, gt=0, validation_alias="ONLOOP_REQUEST_TIMEOUT"
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=10, validation_alias="ONLOOP_MAX_RETRIES"
+    )
+    max_output_tokens: int | None = Field(
+        default=None, ge=0, validation_alias="ONLOOP_MAX_OUTPUT_TOKENS"
+    )
 
     @property
     def openai_configured(self) -> bool:
@@ -26,12 +51,34 @@ class Settings(BaseSettings):
     def default_provider(self) -> str:
         return "openai" if self.openai_configured else "demo"
 
-    def describe_model(self) -> str:
+    def describe_model(self, model_name: str | None = None) -> str:
+        """The model a run uses: `model_name` (e.g. from --model-name) or the configured one."""
         if self.openai_configured:
             where = self.openai_base_url or "the OpenAI API"
-            return f"openai model {self.openai_model} at {where}"
+            return f"openai model {model_name or self.openai_model} at {where}"
         return "demo model (offline; set OPENAI_API_KEY or OPENAI_BASE_URL to use a real model)"
+
+    def with_limits(
+        self,
+        *,
+        request_timeout_s: float | None = None,
+        max_retries: int | None = None,
+        max_output_tokens: int | None = None,
+    ) -> Settings:
+        """These settings with the limits a command line gave (None leaves one as it is)."""
+        given = {
+            "request_timeout_s": request_timeout_s,
+            "max_retries": max_retries,
+            "max_output_tokens": max_output_tokens,
+        }
+        update: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        return self.model_copy(update=update)
 
 
 def load_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "a setting"
+        raise ModelError(f"{name}: {error['msg']} (got {error.get('input')!r})") from None

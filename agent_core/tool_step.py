@@ -6,15 +6,17 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+import storage
 from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
-from agent_core.conversation import tool_message
+from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide
 from agent_core.port import RunPort
+from agent_core.run.recovery import last_turn, unfinished_calls
+from agent_core.run.tool_process import HaltWatch, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
-from storage import HaltRequested
 
 if TYPE_CHECKING:
     from agent_core.loop import RunSpec
@@ -36,54 +38,38 @@ class ToolStep:
             raise stop("halted", "halted by a human")
 
     def replay(self, events: list[Any]) -> None:
-        """Restore what a human allowed for the rest of the run from the stored decisions."""
+        """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
+        approval of this run, approved with a scope, counts (its tool and approved hash)."""
         self._prior = events
-        requested = {
-            e.payload.get("tool_call_id"): e.payload
-            for e in events
-            if e.kind == "approval_requested"
-        }
         for event in events:
-            scope = event.payload.get("allow_scope") if event.kind == "approval_decided" else None
-            request = requested.get(event.payload.get("tool_call_id"))
-            if scope and request and event.payload.get("decision") == "approved":
-                self.gate.allow(scope, request["tool"], event.payload.get("args_hash", ""))
+            payload = event.payload
+            if event.kind != "approval_decided" or payload.get("decision") != "approved":
+                continue
+            if not payload.get("allow_scope") or not isinstance(payload.get("approval_id"), int):
+                continue
+            approval = self.port.approval(payload["approval_id"])
+            if approval.run_id == self.spec.run_id and approval.status == "approved":
+                scope = approval.allow_scope or ""
+                self.gate.allow(scope, approval.tool, approval.approved_hash or "")
 
     def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Results for the last model turn's calls that never got one (the run was interrupted)."""
-        last_turn = next((e for e in reversed(self._prior) if e.kind == "model_call"), None)
-        if last_turn is None:
+        """Results for the last model turn's calls that never got one (the run was interrupted):
+        a call that may have run goes back to a human; the others go through the policy again."""
+        turn = last_turn(self._prior)
+        if turn is None:
             return []
-        done = {e.payload.get("tool_call_id") for e in self._prior if e.kind == "tool_result"}
-        started = {
-            e.payload.get("tool_call_id"): e.payload
-            for e in self._prior
-            if e.kind == "tool_call" and e.seq > last_turn.seq
-        }
-        approved = {
-            e.payload.get("tool_call_id")
-            for e in self._prior
-            if e.kind == "approval_decided" and e.payload.get("decision") == "approved"
-        }
-        out = []
-        for raw in last_turn.payload.get("tool_calls", []):
-            if raw["id"] in done:
-                continue
-            call = ToolCallRequest(raw["id"], raw["name"], raw["arguments"])
-            record = started.get(call.id)
-            may_have_run = record is not None and (
-                record.get("verdict") == "allow" or call.id in approved
+        approvals = self.port.approvals_requested_after(turn.seq)
+        return [
+            self.handle(
+                item.call,
+                item.text,
+                force_ask=INTERRUPTED_REASON if item.may_have_run else None,
+                already_recorded=item.recorded,
+                earlier_approval=item.approval,
+                not_run=not_run_reason(turn.payload.get("finish_reason")),
             )
-            text = last_turn.payload.get("text", "")
-            out.append(
-                self.handle(
-                    call,
-                    text,
-                    force_ask=INTERRUPTED_REASON if may_have_run else None,
-                    already_recorded=record is not None,
-                )
-            )
-        return out
+            for item in unfinished_calls(self._prior, approvals)
+        ]
 
     # -- one call ------------------------------------------------------------------------
     def handle(
@@ -91,13 +77,15 @@ class ToolStep:
         call: ToolCallRequest,
         model_text: str,
         *,
+        not_run: str | None = None,
         force_ask: str | None = None,
         already_recorded: bool = False,
+        earlier_approval: Any = None,
     ) -> dict[str, Any]:
         self.check_halt()
-        tool, arguments, problem = self._parse(call)
+        tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
         if problem is not None:
-            return self._result(call, problem, ok=False, outcome="invalid")
+            return self._invalid(call, problem, already_recorded)
         assert tool is not None and arguments is not None
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
@@ -119,32 +107,56 @@ class ToolStep:
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
+        approval_id = None
         if verdict.verdict == "ask":
-            decision = self.gate.wait_for_human(call, tool, arguments, digest, verdict, model_text)
+            decision = self.gate.wait_for_human(
+                call, tool, arguments, digest, verdict, model_text, earlier_approval
+            )
             refusal, arguments = self.gate.apply(tool, arguments, decision)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
-        return self._execute(call, tool, arguments)
+            approval_id = decision.approval_id
+        return self._execute(call, tool, arguments, approval_id)
 
     def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
         tool = self.spec.tools.get(call.name)
         if tool is None:
             names = ", ".join(sorted(self.spec.tools)) or "none"
             return None, None, f"Error: unknown tool {call.name!r}; the tools you have: {names}"
+        sent = call.arguments if len(call.arguments) <= 300 else call.arguments[:297] + "..."
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:
             return (
                 None,
                 None,
-                f"Error: the arguments are not valid JSON ({exc}); send a JSON object",
+                f"Error: the arguments are not valid JSON ({exc}); you sent: {sent}\n"
+                "Send the call again with its arguments as one JSON object",
             )
         if not isinstance(arguments, dict):
-            return None, None, "Error: the arguments must be a JSON object"
+            return None, None, f"Error: the arguments must be a JSON object; you sent: {sent}"
         try:
             return tool, tool.validate(arguments), None
         except ToolError as exc:
             return None, None, f"Error: {exc}"
+
+    def _invalid(self, call: ToolCallRequest, problem: str, recorded: bool) -> dict[str, Any]:
+        """A call that cannot run is recorded as sent (and counted), then refused."""
+        if not recorded:
+            tool = self.spec.tools.get(call.name)
+            self.port.record(
+                "tool_call",
+                {
+                    "tool_call_id": call.id,
+                    "tool": call.name,
+                    "arguments": call.arguments,  # the raw text, exactly as the model sent it
+                    "risk": tool.risk if tool is not None else "unknown",
+                    "verdict": "invalid",
+                    "rule": None,
+                    "reason": problem,
+                },
+            )
+        return self._result(call, problem, ok=False, outcome="invalid")
 
     def _verdict(
         self, tool: Tool, arguments: dict, digest: str, force: str | None
@@ -159,35 +171,59 @@ class ToolStep:
             autonomy=self.spec.autonomy,
             args_hash=digest,
             allowance=self.gate.allowance,
+            kinds=tool.argument_kinds,
+            workspace=self.spec.workspace,
         )
 
-    def _execute(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> dict[str, Any]:
-        self._begin_execution(call, tool, arguments)
+    def _execute(
+        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None = None
+    ) -> dict[str, Any]:
+        refused = self._begin(call, tool, arguments, approval_id)
+        if refused is not None:
+            return self._result(call, refused, ok=False, outcome="denied")
         started = time.monotonic()
-        try:
-            output, ok = run_tool(tool, arguments, workspace=self.spec.workspace), True
-        except ToolError as exc:
-            output, ok = f"Error: {exc}", False
+        with HaltWatch(self.port) as watch:  # a halt while the tool runs ends its processes
+            context = tool_context(self.spec.policy, watch.cancel)
+            try:
+                output, ok = (
+                    run_tool(tool, arguments, workspace=self.spec.workspace, context=context),
+                    True,
+                )
+            except ToolError as exc:
+                output, ok = f"Error: {exc}", False
         self.port.add_usage(tool_calls=1)
-        return self._result(
+        result = self._result(
             call,
             output,
             ok=ok,
-            outcome="ok" if ok else "error",
+            outcome="halted" if watch.stopped else "ok" if ok else "error",
             duration_s=time.monotonic() - started,
             arguments=arguments,
         )
+        watch.stop_if_stopped()
+        return result
 
-    def _begin_execution(self, call: ToolCallRequest, tool: Tool, arguments: dict) -> None:
-        """The last check before the tool starts, ordered against any halt by the store."""
+    def _begin(
+        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None
+    ) -> str | None:
+        """The last step before the tool starts, one transaction ordered against any halt by the
+        store: no halt pending, the approval (if any) consumed by this execution of exactly these
+        arguments, and a `tool_started` event. A refusal's text for the model, or None."""
         if self.port.should_stop():
             raise stop("interrupted", "the worker stopped; resume the run to continue")
         try:
             self.port.begin_execution(
-                tool_call_id=call.id, tool=tool.name, args_hash=args_hash(arguments)
+                tool_call_id=call.id,
+                tool=tool.name,
+                approval_id=approval_id,
+                args_hash=args_hash(arguments),
             )
-        except HaltRequested as halted:
+        except storage.HaltRequested as halted:
             raise stop("halted", "halted by a human before the tool started") from halted
+        except storage.ApprovalUnusable as exc:
+            self.port.record("error", {"message": str(exc), "where": "approval"})
+            return f"Error: {exc}; not run"
+        return None
 
     def _result(
         self,

@@ -18,8 +18,12 @@ from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import StoreRunPort
 from agent_core.providers import make_model
+from agent_core.run.tool_process import run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace, builtin_tools
+from agent_core.tools.builtins import offered_tools
+from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
+from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
 
 log = logging.getLogger("onloop.worker")
@@ -31,14 +35,20 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def prepare_workspace(run: Run, root: Path) -> Workspace:
+def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> Workspace:
+    """The run's folder: the person's own (checked again: it may have changed since launch), or a
+    per-run folder named by the run's id, made on first use and seeded (a copy, or the demo's)."""
     path = Path(run.workspace) if run.workspace else root / run.id
-    fresh = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
-    if fresh and run.model == "demo":
-        from agent_core.demo_goals import seed_demo_workspace
+    if run.own_workspace:  # the person's own folder: never created or seeded here
+        return Workspace(work_in(str(path), store_file=store_file))
+    if not path.exists():
+        if run.seed_from:
+            seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
+        elif run.model == "demo":
+            from agent_core.demo_goals import seed_demo_workspace
 
-        seed_demo_workspace(path)
+            seed_demo_workspace(path)
+    path.mkdir(parents=True, exist_ok=True)
     return Workspace(path)
 
 
@@ -52,6 +62,7 @@ def drive_run(
 ) -> Outcome:
     """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
     port = StoreRunPort(store, run.id, stop or threading.Event(), worker_id=run.worker_id)
+    storage.clear_live_output(store, run_id=run.id)  # what a crashed session was streaming
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:
@@ -60,6 +71,8 @@ def drive_run(
     except (ModelError, ValueError, OSError) as exc:
         port.record("error", {"message": str(exc), "where": "start"})
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
+    port.redactor = run_redactor(spec.policy)
+    shell = run_shell_offer(spec.policy)
     started = {
         "goal": run.goal,
         "model": run.model,
@@ -67,6 +80,7 @@ def drive_run(
         "autonomy": run.autonomy,
         "tools": sorted(spec.tools),
         "resumed": resumed,
+        "shell": {"mode": shell.mode, "network": shell.network, "note": shell.describe()},
     }
     try:  # a halt that came between the claim and here ends the run before it starts
         port.begin_step("run_started", started)
@@ -76,7 +90,11 @@ def drive_run(
         )
     loop = AgentLoop(spec, model, port)
     try:
-        port.set_status("running", reason=None, model_name=model.model_name)
+        # Still waiting when it was resumed with an approval pending (the claim kept it "waiting").
+        pending = storage.pending_approvals(store, run_id=run.id, limit=1)
+        port.set_status(
+            "waiting" if pending else "running", reason=None, model_name=model.model_name
+        )
         outcome = loop.run()
     except Stop as stopped:  # halted or lost before the loop began
         outcome = stopped.outcome
@@ -88,24 +106,31 @@ def drive_run(
 
 
 def _default_factory(settings: Settings) -> ModelFactory:
-    return lambda run: make_model(run.model, run.model_name, settings)
+    def build(run: Run) -> ModelProvider:
+        limits = Policy.model_validate(run.policy or {}).model
+        return make_model(run.model, run.model_name, settings, limits)
+
+    return build
 
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
-    tools = builtin_tools()
+    policy = Policy.model_validate(run.policy or {})
+    known = builtin_tools()
+    # Where the shell cannot be sandboxed (and the policy did not opt in), it is not offered.
+    tools = offered_tools(known, run_shell_offer(policy))
     if run.tools is not None:
-        unknown = sorted(set(run.tools) - set(tools))
+        unknown = sorted(set(run.tools) - set(known))
         if unknown:
-            raise ValueError(f"unknown tools {unknown}; available: {sorted(tools)}")
-        tools = {name: tools[name] for name in run.tools}
+            raise ValueError(f"unknown tools {unknown}; available: {sorted(known)}")
+        tools = {name: tools[name] for name in run.tools if name in tools}
     return RunSpec(
         run_id=run.id,
         goal=run.goal,
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=prepare_workspace(run, store.workspace_root),
-        policy=Policy.model_validate(run.policy or {}),
+        workspace=prepare_workspace(run, store.workspace_root, sqlite_path(store.url)),
+        policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
     )
@@ -113,9 +138,10 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
 
 def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:
     """Record how the session ended and release the run; a pending halt wins (storage)."""
-    fields: dict = {"reason": outcome.reason, "active_seconds": round(seconds, 3)}
+    fields: dict = {"reason": port.redactor(outcome.reason or "") or None}
+    fields["active_seconds"] = round(seconds, 3)
     if outcome.result is not None:
-        fields["result"] = outcome.result
+        fields["result"] = port.redactor(outcome.result)  # secrets never reach the store
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
     status = storage.finish_session(

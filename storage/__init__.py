@@ -7,12 +7,21 @@ from storage.approvals import (
     decisions,
     get_approval,
     pending_approvals,
+    request_approval,
 )
 from storage.commands import consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
-from storage.errors import HaltRequested, InvalidState, NotFound, StoreError
+from storage.errors import (
+    ApprovalExpired,
+    ApprovalUnusable,
+    HaltRequested,
+    InvalidState,
+    NotFound,
+    StoreError,
+)
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.halts import begin_execution, begin_step, halt_pending, halt_run, mark_driven
+from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
     ACTIVE_STATUSES,
     APPROVAL_STATUSES,
@@ -56,11 +65,14 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "Approval",
+    "ApprovalExpired",
+    "ApprovalUnusable",
     "Command",
     "Event",
     "EventRecord",
     "HaltRequested",
     "InvalidState",
+    "LiveText",
     "NotFound",
     "Run",
     "SchemaMigration",
@@ -72,6 +84,7 @@ __all__ = [
     "begin_step",
     "claim_next_run",
     "claim_run",
+    "clear_live_output",
     "consume_command",
     "count_pending_approvals",
     "count_runs",
@@ -91,14 +104,17 @@ __all__ = [
     "last_events",
     "list_runs",
     "mark_driven",
+    "live_output",
     "open_store",
     "pending_approvals",
     "pending_commands",
     "release_run",
     "renew_lease",
+    "request_approval",
     "requeue_run",
     "run_statuses",
     "send_command",
+    "set_live_output",
     "update_run",
     "utcnow",
 ]

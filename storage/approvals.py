@@ -6,17 +6,27 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlmodel import col
 
 from storage.engine import Store, read_session, write_session
-from storage.errors import InvalidState, NotFound, StoreError
-from storage.events import no_run
-from storage.models import Approval, Run, table_of, utcnow
+from storage.errors import (
+    ApprovalExpired,
+    ApprovalUnusable,
+    HaltRequested,
+    InvalidState,
+    NotFound,
+    StoreError,
+)
+from storage.events import append_in, insert_event, next_seq, no_run
+from storage.halts import DRIVEN, halted_by, pending_halt_by
+from storage.models import Approval, Command, Run, table_of, utcnow
 
 DECISIONS = ("approved", "rejected", "expired")
 ALLOW_SCOPES = (None, "tool", "arguments")
 _approvals = table_of(Approval)
+_commands = table_of(Command)
+_runs = table_of(Run)
 
 
 def no_approval(approval_id: int) -> NotFound:
@@ -104,12 +114,13 @@ def decide_approval(
         raise StoreError(f"unknown decision {decision!r}; use one of {', '.join(DECISIONS)}")
     if allow_scope not in ALLOW_SCOPES:
         raise StoreError(f"unknown allow_scope {allow_scope!r}; use None, 'tool' or 'arguments'")
+    now = utcnow()
     decide = (
         update(_approvals)
         .where(_approvals.c.id == approval_id, _approvals.c.status == "pending")
         .values(
             status=decision,
-            decided_at=utcnow(),
+            decided_at=now,
             decided_by=decided_by,
             note=note,
             edited_arguments=copy.deepcopy(edited_arguments),
@@ -117,6 +128,9 @@ def decide_approval(
             allow_scope=allow_scope,
         )
     )
+    if decision != "expired":  # in the UPDATE itself: no decision slips in past the deadline
+        expires = _approvals.c.expires_at
+        decide = decide.where(or_(expires.is_(None), expires > now))
     with write_session(store) as session:
         # Conditional UPDATE: of two simultaneous deciders exactly one matches the pending row.
         changed = session.connection().execute(decide).rowcount
@@ -124,9 +138,19 @@ def decide_approval(
         if approval is None:
             raise no_approval(approval_id)
         if not changed:
-            by = f" by {approval.decided_by}" if approval.decided_by else ""
-            raise InvalidState(f"approval {approval_id} was already {approval.status}{by}")
+            raise _not_decidable(approval)
     return approval
+
+
+def _not_decidable(approval: Approval) -> InvalidState:
+    if approval.status == "pending" and approval.expires_at is not None:  # the deadline refused
+        return ApprovalExpired(
+            f"approval {approval.id} expired at {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC "
+            "before anyone decided; it can no longer be decided, and the run treats it as "
+            "rejected (the action does not run)"
+        )
+    by = f" by {approval.decided_by}" if approval.decided_by else ""
+    return InvalidState(f"approval {approval.id} was already {approval.status}{by}")
 
 
 def decisions(store: Store, *, run_id: str | None = None, limit: int = 1000) -> list[Approval]:
@@ -137,3 +161,101 @@ def decisions(store: Store, *, run_id: str | None = None, limit: int = 1000) -> 
     query = query.order_by(col(Approval.decided_at).desc(), col(Approval.id).desc()).limit(limit)
     with read_session(store) as session:
         return list(session.scalars(query))
+
+
+def request_approval(
+    store: Store,
+    *,
+    run_id: str,
+    tool_call_id: str,
+    tool: str,
+    arguments: dict[str, Any],
+    args_hash: str,
+    risk: str,
+    reason: str = "",
+    rule: str | None = None,
+    model_text: str = "",
+    summary: str = "",
+    expires_at: datetime | None = None,
+    waiting_reason: str = "",
+    worker_id: str | None = None,
+) -> Approval:
+    """Ask a person: the approval row, its approval_requested event, and the run `waiting` with
+    its status event, in one transaction, so no reader sees a pending approval on a running run.
+
+    HaltRequested, and nothing written, when a halt is pending or, given `worker_id`, the run is
+    no longer driven by that worker."""
+    request: dict[str, Any] = {
+        "tool_call_id": tool_call_id,
+        "tool": tool,
+        "arguments": copy.deepcopy(arguments),
+        "risk": risk,
+        "reason": reason,
+        "rule": rule,
+        "summary": summary,
+        "model_text": model_text,
+        "args_hash": args_hash,
+    }
+    with write_session(store) as session:
+        conn = session.connection()
+        seq = next_seq(conn, run_id)  # also: no such run
+        approval = Approval(
+            run_id=run_id, request_seq=seq, status="pending", expires_at=expires_at, **request
+        )
+        session.add(approval)
+        session.flush()  # its id, for the event
+        deadline = expires_at.isoformat() if expires_at else None
+        payload = {**request, "approval_id": approval.id, "expires_at": deadline}
+        insert_event(conn, run_id=run_id, seq=seq, kind="approval_requested", payload=payload)
+        _set_waiting(conn, run_id, waiting_reason, worker_id)
+    return approval
+
+
+def _set_waiting(conn: Connection, run_id: str, reason: str, worker_id: str | None) -> None:
+    by = pending_halt_by(conn, run_id)
+    if by is not None:
+        raise HaltRequested(f"run {run_id} was {halted_by(by)}; no approval asked")
+    # A driver (worker_id given) asks only while the run is still driven and still its own.
+    ours = () if worker_id is None else (_runs.c.status.in_(DRIVEN), _runs.c.worker_id == worker_id)
+    waiting = {"status": "waiting", "reason": reason, "updated_at": utcnow()}
+    if conn.execute(update(_runs).where(_runs.c.id == run_id, *ours).values(waiting)).rowcount != 1:
+        raise HaltRequested(f"run {run_id} is no longer driven; no approval asked")
+    append_in(conn, run_id=run_id, kind="status", payload={"status": "waiting", "reason": reason})
+
+
+def consume_approval(
+    conn: Connection, *, run_id: str, approval_id: int, args_hash: str | None
+) -> None:
+    """Inside the transaction that starts a tool: use up the approval for exactly these
+    arguments, or ApprovalUnusable (not approved, already consumed, of another run or other args)."""
+    consume = (
+        update(_approvals)
+        .where(
+            _approvals.c.id == approval_id,
+            _approvals.c.run_id == run_id,
+            _approvals.c.status == "approved",
+            _approvals.c.consumed_at.is_(None),
+            _approvals.c.approved_hash == args_hash,
+        )
+        .values(consumed_at=utcnow())
+    )
+    if conn.execute(consume).rowcount != 1:
+        raise _unusable(conn, run_id, approval_id, args_hash)
+
+
+def _unusable(conn: Connection, run_id: str, approval_id: int, digest: str | None) -> StoreError:
+    row = conn.execute(select(_approvals).where(_approvals.c.id == approval_id)).first()
+    if row is None:
+        return no_approval(approval_id)
+    if row.run_id != run_id:
+        why = f"it belongs to run {row.run_id}, not {run_id}"
+    elif row.status != "approved":
+        why = f"it is {row.status}, not approved"
+    elif row.consumed_at is not None:
+        why = f"it was already used at {row.consumed_at:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        why = "the arguments differ from the ones approved"
+    return ApprovalUnusable(
+        f"approval {approval_id} cannot authorise this execution: {why}; one approval "
+        f"authorises exactly one execution of exactly the approved arguments (args {digest})"
+    )

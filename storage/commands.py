@@ -36,7 +36,9 @@ def send_command(
     """Leave a command for the run's worker, which picks it up before its next step."""
     payload = copy.deepcopy(payload or {})
     with write_session(store) as session:
-        run = session.get(Run, run_id)
+        # The run's row lock orders a halt against storage.begin_execution on PostgreSQL (SQLite's
+        # BEGIN IMMEDIATE already serialises them): a tool starts either before the halt or never.
+        run = session.get(Run, run_id, with_for_update=True)
         if run is None:
             raise no_run(run_id)
         _check_command(run, kind, payload)

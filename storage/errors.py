@@ -13,5 +13,13 @@ class InvalidState(StoreError):
     """The row exists but is in the wrong state for this (e.g. an approval already decided)."""
 
 
-class HaltRequested(StoreError):
-    """A halt is pending for the run, so the step it was about to start must not start."""
+class HaltRequested(InvalidState):
+    """A halt is pending for the run (or it is no longer driven), so the step must not start."""
+
+
+class ApprovalExpired(InvalidState):
+    """The approval passed its expires_at before anyone decided; it can no longer be decided."""
+
+
+class ApprovalUnusable(InvalidState):
+    """The approval cannot authorise this execution (not approved, consumed, other run or args)."""

@@ -76,27 +76,32 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
+def _start_step(conn: Connection, run_id: str, kind: str, worker_id: str | None) -> int:
+    """Inside a write transaction: the step's seq, or HaltRequested when it must not start.
+
+    The seq bump locks the run's row first, so a halt committed before it is seen and one
+    committed after it gets a higher seq."""
+    seq = next_seq(conn, run_id)
+    by = pending_halt_by(conn, run_id)
+    if by is not None:
+        raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
+    status, owner = conn.execute(_STATUS, {"rid": run_id}).one()
+    if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
+        raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
+    if worker_id is not None and owner != worker_id:  # its lease lapsed; another took it
+        raise HaltRequested(f"run {run_id} is no longer {worker_id}'s; {kind} not started")
+    return seq
+
+
 def begin_step(
     store: Store, *, run_id: str, kind: str, payload: dict[str, Any], worker_id: str | None = None
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
-    HaltRequested and no event.
-
-    One write transaction: the seq bump locks the run's row first, so a halt committed before
-    it is seen and one committed after it gets a higher seq. Returns the event's seq. Also used
-    to record what must not appear after a halt (a late model answer, a final answer).
-    """
+    HaltRequested and no event. One write transaction; returns the event's seq. Also used to
+    record what must not appear after a halt (a late model answer, a final answer)."""
     with writing(store) as conn:
-        seq = next_seq(conn, run_id)
-        by = pending_halt_by(conn, run_id)
-        if by is not None:
-            raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
-        status, owner = conn.execute(_STATUS, {"rid": run_id}).one()
-        if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
-            raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
-        if worker_id is not None and owner != worker_id:  # its lease lapsed; another took it
-            raise HaltRequested(f"run {run_id} is no longer {worker_id}'s; {kind} not started")
+        seq = _start_step(conn, run_id, kind, worker_id)
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
@@ -148,20 +153,24 @@ def begin_execution(
     tool: str | None = None,
     worker_id: str | None = None,
 ) -> int:
-    """The last check before a tool starts: HaltRequested if a halt is pending, else a
-    `tool_started` event in the same write transaction; returns its seq.
+    """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
+    halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
+    this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
+    event. Returns its seq; nothing is written when it refuses."""
+    from storage.approvals import consume_approval  # approvals imports this module
 
-    (The approvals branch's begin_execution also consumes the approval here; same contract.)
-    """
     payload = {
         "tool_call_id": tool_call_id,
         "tool": tool,
         "approval_id": approval_id,
         "args_hash": args_hash,
     }
-    return begin_step(
-        store, run_id=run_id, kind="tool_started", payload=payload, worker_id=worker_id
-    )
+    with writing(store) as conn:
+        seq = _start_step(conn, run_id, "tool_started", worker_id)
+        if approval_id is not None:
+            consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
+        insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)
+    return seq
 
 
 def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:

@@ -8,6 +8,7 @@ column type that refuses naive values, and the store keeps naive UTC throughout 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import PurePath
 from typing import Any, cast
 
 from pydantic import NaiveDatetime
@@ -59,7 +60,7 @@ class Run(SQLModel, table=True):
     max_tokens: int | None = None
     max_cost_usd: float | None = None
     policy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    workspace: str | None = None
+    workspace: str | None = None  # absolute: a per-run folder named by the id, or the person's own
     parent_run_id: str | None = None  # set when a run re-runs another run's goal
     created_by: str | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)
@@ -77,6 +78,13 @@ class Run(SQLModel, table=True):
     active_seconds: float = 0.0  # wall time spent running, summed over resumes
     result: str | None = None  # the final answer
     reason: str | None = None  # why the run failed, halted, paused or was interrupted
+    # Last, where migration 4 adds it: a fresh per-run workspace starts as a copy of this folder.
+    seed_from: str | None = None
+
+    @property
+    def own_workspace(self) -> bool:
+        """The run works directly in a folder the person chose (per-run folders bear its id)."""
+        return bool(self.workspace) and PurePath(str(self.workspace)).name != self.id
 
 
 class Event(SQLModel, table=True):
@@ -150,6 +158,8 @@ class Approval(SQLModel, table=True):
     edited_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     approved_hash: str | None = None  # sha256 of the arguments that may run
     allow_scope: str | None = None  # None | "tool" | "arguments": allow for the rest of the run
+    # Set once, by storage.begin_execution, when the one execution it authorises starts.
+    consumed_at: NaiveDatetime | None = None
 
 
 class Command(SQLModel, table=True):
@@ -163,6 +173,19 @@ class Command(SQLModel, table=True):
     created_by: str | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     consumed_at: NaiveDatetime | None = None
+
+
+class LiveOutput(SQLModel, table=True):
+    """What the model has streamed so far in a run's current turn: one row per run, rewritten a
+    few times a second while the turn streams and deleted once its model_call event is recorded.
+    Not part of the record (events are); readers show it only while the run is running."""
+
+    __tablename__ = "live_output"
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id")
+    step: int  # the step this turn will be recorded as (its model_call event's "step")
+    text: str = ""
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class SchemaMigration(SQLModel, table=True):

@@ -6,6 +6,7 @@ import copy
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
@@ -20,6 +21,7 @@ from storage.models import (
     AUTONOMY_LEVELS,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
+    Approval,
     Command,
     Run,
     table_of,
@@ -49,6 +51,17 @@ def _validate_new_run(goal: str, autonomy: str, max_steps: int, max_seconds: flo
     return goal
 
 
+def _validate_folders(workspace: str | None, seed_from: str | None) -> None:
+    if workspace and seed_from:
+        raise StoreError(
+            "choose either a folder to work in or a folder to copy in, not both (the copy-in "
+            "mode works in a fresh per-run folder)"
+        )
+    for name, folder in (("workspace", workspace), ("seed_from", seed_from)):
+        if folder is not None and not PurePath(folder).is_absolute():
+            raise StoreError(f"{name} must be an absolute path (got {folder!r})")
+
+
 def create_run(
     store: Store,
     *,
@@ -64,9 +77,16 @@ def create_run(
     policy: dict[str, Any] | None = None,
     parent_run_id: str | None = None,
     created_by: str | None = None,
+    workspace: str | None = None,
+    seed_from: str | None = None,
 ) -> Run:
-    """A new queued run (and its first "status" event)."""
+    """A new queued run (and its first "status" event).
+
+    `workspace`: the person's own folder to work in (absolute), checked by the caller; default a
+    fresh per-run folder named by the run's id, which starts as a copy of `seed_from` if given.
+    """
     goal = _validate_new_run(goal, autonomy, max_steps, max_seconds)
+    _validate_folders(workspace, seed_from)
     run_id = uuid.uuid4().hex[:12]
     run = Run(
         id=run_id,
@@ -81,7 +101,8 @@ def create_run(
         max_tokens=max_tokens,
         max_cost_usd=max_cost_usd,
         policy=copy.deepcopy(policy),
-        workspace=str(store.workspace_root / run_id),
+        workspace=workspace or str(store.workspace_root / run_id),
+        seed_from=seed_from,
         parent_run_id=parent_run_id,
         created_by=created_by,
     )
@@ -263,10 +284,20 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Ru
         run_id = session.scalars(query).first()
         if run_id is None:
             return None
+        # A run resumed with a pending approval goes on waiting for it: never "running" beside it.
+        if _asks_a_person(session, run_id):
+            values["status"] = "waiting"
         take = update(_runs).where(_runs.c.id == run_id, *_CLAIMABLE).values(values)
         if session.connection().execute(take).rowcount != 1:
             return None
         return session.get(Run, run_id, populate_existing=True)
+
+
+def _asks_a_person(session: Any, run_id: str) -> bool:
+    pending = select(col(Approval.id)).where(
+        col(Approval.run_id) == run_id, col(Approval.status) == "pending"
+    )
+    return session.scalars(pending.limit(1)).first() is not None
 
 
 def renew_lease(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> bool:

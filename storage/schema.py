@@ -191,6 +191,82 @@ def _guard_the_record(conn: Connection) -> None:
         conn.execute(text(statement))  # text(): the driver's paramstyle escapes RAISE's % signs
 
 
+# Version 4: an approved approval is consumed by the one execution it authorises. Consuming is
+# the only change a decided approval still allows, and only once; the columns a decision writes
+# are listed so that SQLite's trigger fires on any of them (and never on consumed_at alone).
+APPROVAL_CONSUMED_ONCE = "was already consumed; one approval authorises one execution"
+ONLY_APPROVED_CONSUMED = "is not approved; only an approved approval is consumed"
+_DECISION_COLUMNS = (
+    "id, run_id, request_seq, tool_call_id, tool, arguments, args_hash, risk, reason, rule, "
+    "model_text, summary, status, requested_at, expires_at, decided_at, decided_by, note, "
+    "edited_arguments, approved_hash, allow_scope"
+)
+_SQLITE_CONSUMPTION = (
+    "DROP TRIGGER IF EXISTS approvals_decision_no_update",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_decision_no_update
+    BEFORE UPDATE OF {_DECISION_COLUMNS} ON approvals WHEN OLD.status != 'pending'
+    BEGIN SELECT RAISE(ABORT, 'approval {DECISIONS_NEVER_EDITED}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_consumed_once
+    BEFORE UPDATE OF consumed_at ON approvals WHEN OLD.consumed_at IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'approval {APPROVAL_CONSUMED_ONCE}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS approvals_consumed_if_approved
+    BEFORE UPDATE OF consumed_at ON approvals
+    WHEN OLD.consumed_at IS NULL AND (OLD.status != 'approved' OR NEW.consumed_at IS NULL)
+    BEGIN SELECT RAISE(ABORT, 'approval {ONLY_APPROVED_CONSUMED}'); END""",
+)
+_POSTGRESQL_CONSUMPTION = (
+    f"""CREATE OR REPLACE FUNCTION onloop_decision_never_edited() RETURNS trigger
+    LANGUAGE plpgsql AS $$ BEGIN
+      IF OLD.consumed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'approval % {APPROVAL_CONSUMED_ONCE}', OLD.id
+          USING ERRCODE = 'integrity_constraint_violation';
+      END IF;
+      IF TG_OP = 'UPDATE' AND NEW.consumed_at IS NOT NULL THEN
+        IF OLD.status <> 'approved' THEN
+          RAISE EXCEPTION 'approval % {ONLY_APPROVED_CONSUMED}', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF to_jsonb(NEW) - 'consumed_at' = to_jsonb(OLD) - 'consumed_at' THEN
+          RETURN NEW;
+        END IF;
+      END IF;
+      IF OLD.status <> 'pending' THEN
+        RAISE EXCEPTION 'approval % {DECISIONS_NEVER_EDITED}', OLD.id
+          USING ERRCODE = 'integrity_constraint_violation';
+      END IF;
+      RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    END $$""",
+)
+_CONSUMPTION_GUARDS = {"sqlite": _SQLITE_CONSUMPTION, "postgresql": _POSTGRESQL_CONSUMPTION}
+
+
+def _approvals_consumed_once(conn: Connection) -> None:
+    """approvals.consumed_at, and triggers that let it be set once, on an approved approval, and
+    change nothing else of a decision (other databases: the column; storage still checks)."""
+    moment = "DATETIME" if conn.dialect.name == "sqlite" else "TIMESTAMP"  # as version 1 makes it
+    add_column_if_missing(conn, "approvals", "consumed_at", moment)
+    for statement in _CONSUMPTION_GUARDS.get(conn.dialect.name, ()):
+        conn.execute(text(statement))
+
+
+# Version 5: written out like version 2.
+_LIVE_OUTPUT = """
+    CREATE TABLE IF NOT EXISTS live_output (
+      run_id VARCHAR NOT NULL, step INTEGER NOT NULL, text VARCHAR NOT NULL,
+      updated_at DATETIME NOT NULL,
+      PRIMARY KEY (run_id), FOREIGN KEY(run_id) REFERENCES runs (id))"""
+
+
+def _workspaces_and_live_output(conn: Connection) -> None:
+    """Runs may start as a copy of a folder (runs.seed_from), and a turn's partial output has a
+    table of its own (live_output) that the CLI and the Run page read while the model streams."""
+    add_column_if_missing(conn, "runs", "seed_from", "VARCHAR")
+    live_output = _LIVE_OUTPUT
+    if conn.dialect.name == "postgresql":
+        live_output = live_output.replace("DATETIME", "TIMESTAMP WITHOUT TIME ZONE")
+    conn.exec_driver_sql(live_output)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -199,6 +275,12 @@ MIGRATIONS: list[Migration] = [
         _dashboard_schema,
     ),
     Migration(3, "events append-only and decisions final, enforced by triggers", _guard_the_record),
+    Migration(4, "approvals consumed by exactly one execution", _approvals_consumed_once),
+    Migration(
+        5,
+        "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)",
+        _workspaces_and_live_output,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -3,11 +3,19 @@
 Use it through the `fake_openai` fixture: `fake_openai.script([...])` queues one reply per
 request (a str = a text answer, a dict of `Reply` fields, or a `Reply`); `.requests` holds the
 JSON bodies received and `.headers` their headers (lower-cased names).
+
+Like llama.cpp's `llama-server`, it refuses (500, "Failed to parse tool call arguments as JSON")
+a request whose history holds an assistant tool call with arguments that are not JSON, without
+using up a scripted reply. `.refuse_tools = (status, message)` makes it refuse every request
+that carries `tools` (llama-server without --jinja: 500 "tools param requires --jinja flag");
+`.unsupported_params` names request fields it refuses with a 400, as OpenAI refuses
+`max_tokens` for its newer models.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +41,11 @@ class Reply:
     delay_s: float = 0.0  # before the response starts
     chunk_delay_s: float = 0.0  # between SSE chunks
     interleave: bool = False  # interleave the argument pieces of parallel tool calls
+    # None: "tool_calls" or "stop" as the reply has calls or not; "" sends none at all.
+    finish_reason: str | None = None
+    disconnect_after: int | None = None  # streaming: close the socket after this many chunks
     retry_after_ms: int = 5  # on 429/5xx: keeps the SDK's retry backoff short in tests
+    hold_at: tuple[int, ...] = ()  # SSE chunk numbers that wait for `proceed()` before going out
 
 
 class FakeOpenAIServer:
@@ -44,7 +56,10 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.refuse_tools: tuple[int, str] | None = None
+        self.unsupported_params: set[str] = set()
         self.stopping = threading.Event()
+        self._proceed = threading.Semaphore(0)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
@@ -66,6 +81,17 @@ class FakeOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def proceed(self) -> None:
+        """Let a stream held at one of its `hold_at` chunks go on to the next hold (or the end)."""
+        self._proceed.release()
+
+    def wait_to_proceed(self) -> bool:
+        """In a handler: block until proceed() (True) or the server stops (False)."""
+        while not self._proceed.acquire(timeout=0.05):
+            if self.stopping.is_set():
+                return False
+        return True
+
     def script(self, replies: list[Reply | dict | str]) -> None:
         """Queue replies, one per incoming chat request, in order."""
         with self._lock:
@@ -80,7 +106,22 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            refusal = self._refusal(body)
+            if refusal is not None:
+                return refusal
             return self._replies.pop(0) if self._replies else None
+
+    def _refusal(self, body: dict) -> Reply | None:
+        """What a strict server answers before it generates anything (no reply is used up)."""
+        for name in sorted(self.unsupported_params & set(body)):
+            message = f"Unsupported parameter: '{name}' is not supported with this model."
+            return Reply(status=400, error_message=message)
+        if self.refuse_tools is not None and body.get("tools"):
+            return Reply(status=self.refuse_tools[0], error_message=self.refuse_tools[1])
+        problem = _history_problem(body.get("messages") or [])
+        if problem is not None:
+            return Reply(status=500, error_message=problem)
+        return None
 
 
 def _as_reply(reply: Reply | dict | str) -> Reply:
@@ -93,6 +134,7 @@ def _as_reply(reply: Reply | dict | str) -> Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers; SSE uses chunked encoding
+    cut_after: int | None = None  # SSE chunks sent before the connection drops (Reply field)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
@@ -136,6 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (cancelled or timed out)
 
     def _answer(self, reply: Reply, body: dict) -> None:
+        self.cut_after = reply.disconnect_after
         if reply.status != 200:
             headers = {"Retry-After": "0", "retry-after-ms": str(reply.retry_after_ms)}
             self._send_json(reply.status, _error_body(reply.status, reply.error_message), headers)
@@ -144,7 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
         calls = _wire_calls(reply.tool_calls)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._send_sse(_stream_chunks(reply, calls, model, include_usage), reply.chunk_delay_s)
+            chunks = _stream_chunks(reply, calls, model, include_usage)
+            self._send_sse(chunks, reply.chunk_delay_s, reply.hold_at)
         else:
             self._send_json(200, _completion(reply, calls, model))
 
@@ -158,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_sse(self, chunks: list[dict], chunk_delay_s: float) -> None:
+    def _send_sse(self, chunks: list[dict], chunk_delay_s: float, hold_at=()) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -168,10 +212,36 @@ class _Handler(BaseHTTPRequestHandler):
             if number and chunk_delay_s and self.fake.stopping.wait(chunk_delay_s):
                 self.close_connection = True
                 return
+            if number in hold_at and not self.fake.wait_to_proceed():
+                self.close_connection = True
+                return
             data = event.encode()
+            if self.cut_after is not None and number >= self.cut_after:  # a crashed server
+                self.connection.shutdown(socket.SHUT_RDWR)  # no final chunk, no [DONE]
+                self.close_connection = True
+                return
             self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _history_problem(messages: list[dict]) -> str | None:
+    """llama.cpp parses every assistant tool call's arguments in the history before rendering."""
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            arguments = (call.get("function") or {}).get("arguments")
+            if not isinstance(arguments, str):
+                continue
+            try:
+                json.loads(arguments)
+            except ValueError as exc:
+                return (
+                    "Failed to parse tool call arguments as JSON: "
+                    f"[json.exception.parse_error.101] parse error: {exc}"
+                )
+    return None
 
 
 def _error_body(status: int, message: str) -> dict:
@@ -217,7 +287,7 @@ def _completion(reply: Reply, calls: list[dict], model: str) -> dict:
     choice = {
         "index": 0,
         "message": message,
-        "finish_reason": "tool_calls" if calls else "stop",
+        "finish_reason": _finish_reason(reply, calls),
         "logprobs": None,
     }
     payload = {
@@ -246,12 +316,18 @@ def _stream_chunks(reply: Reply, calls: list[dict], model: str, include_usage: b
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in _pieces(reply.text)]
     chunks += [chunk({"tool_calls": [delta]}) for delta in _call_deltas(calls, reply.interleave)]
-    chunks.append(chunk({}, "tool_calls" if calls else "stop"))
+    chunks.append(chunk({}, _finish_reason(reply, calls)))
     if include_usage:
         final = chunk(None)
         final["usage"] = _usage(reply)
         chunks.append(final)
     return chunks
+
+
+def _finish_reason(reply: Reply, calls: list[dict]) -> str | None:
+    if reply.finish_reason is None:
+        return "tool_calls" if calls else "stop"
+    return reply.finish_reason or None
 
 
 def _call_deltas(calls: list[dict], interleave: bool) -> list[dict]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
 from agent_core.tools import builtins as builtins_module
+from tests.process_helpers import gone_eventually, unique_sleep
 
 
 @pytest.fixture
@@ -163,7 +163,8 @@ def test_run_shell_hides_secrets(ws: Workspace, monkeypatch: pytest.MonkeyPatch)
     out = _call(ws, "run_shell", command="env")
     for secret in ("sk-secret", "ghp-secret", "s3cret", "pw@db", "OPENAI_API_KEY"):
         assert secret not in out
-    assert "ONLOOP_HARMLESS=visible" in out
+    # The environment is an allow-list: not even harmless worker variables get in.
+    assert "ONLOOP_HARMLESS" not in out and "PATH=" in out
 
 
 def test_run_shell_caps_output(ws: Workspace) -> None:
@@ -174,35 +175,15 @@ def test_run_shell_caps_output(ws: Workspace) -> None:
     assert out.endswith("--- stderr ---\ndone")
 
 
-def _gone(pid: int) -> bool:
-    """Whether a process has ended (a zombie waiting to be reaped counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
-
-
-def _wait_until_gone(pid: int) -> bool:
-    for _ in range(200):  # a bounded wait for the kernel, not a timing assertion
-        if _gone(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
+# The sandbox has its own PID namespace, so its children are found by a unique command line.
 def test_run_shell_timeout_kills_the_whole_process_group(ws: Workspace) -> None:
+    marker = unique_sleep()
     with pytest.raises(ToolError) as info:
-        _call(
-            ws,
-            "run_shell",
-            command="echo started; sleep 30 & echo $! > child.pid; wait",
-            timeout_s=1,
-        )
+        _call(ws, "run_shell", command=f"echo started; sleep {marker} & wait", timeout_s=1)
     message = str(info.value)
     assert message.startswith("the command timed out after 1 s and was killed")
     assert message.endswith("Output so far:\n--- stdout ---\nstarted")
-    assert _wait_until_gone(int((ws.root / "child.pid").read_text()))
+    assert gone_eventually(marker)
 
 
 def test_run_shell_plain_timeout(ws: Workspace) -> None:
@@ -211,9 +192,10 @@ def test_run_shell_plain_timeout(ws: Workspace) -> None:
 
 
 def test_run_shell_leaves_no_background_process(ws: Workspace) -> None:
-    out = _call(ws, "run_shell", command="sleep 30 & echo $! > bg.pid")
+    marker = unique_sleep()
+    out = _call(ws, "run_shell", command=f"sleep {marker} &")
     assert out == "exit code 0\n(no output)"
-    assert _wait_until_gone(int((ws.root / "bg.pid").read_text()))
+    assert gone_eventually(marker)
 
 
 def test_run_shell_checks_its_arguments(ws: Workspace) -> None:

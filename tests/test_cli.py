@@ -165,9 +165,10 @@ def test_malformed_policy_is_refused_with_the_line(tmp_path):
 
 
 def test_policy_check_prints_the_verdict_and_the_rule(tmp_path):
-    done = onloop("policy", "check", "read_file", '{"path": ".env"}', cwd=tmp_path)
+    done = onloop("policy", "check", "read_file", '{"path": "./.env/."}', cwd=tmp_path)
     assert done.returncode == 0
     assert "verdict: deny" in done.stdout and "never touch secrets" in done.stdout
+    assert "note:    checked without a run's workspace" in done.stdout
     asked = onloop(
         "policy",
         "check",
@@ -217,3 +218,25 @@ def test_resume_with_guidance_while_a_worker_is_running(tmp_path):
     shown = json.loads(onloop("show", run_id, "--json", cwd=tmp_path).stdout)
     assert shown["status"] == "succeeded"
     assert any(e["kind"] == "guidance" for e in shown["events"])
+
+
+def test_approving_an_expired_approval_is_refused_in_one_line(tmp_path):
+    from datetime import timedelta
+
+    from tests.dashboard_seed import make_approval
+
+    db = tmp_path / "onloop.db"
+    store = storage.open_store(str(db))
+    run = storage.create_run(store, goal="delete the temporary files")
+    approval = make_approval(store, run)
+    table = storage.Approval.__table__
+    past = storage.utcnow() - timedelta(minutes=5)
+    with store.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == approval.id).values(expires_at=past))
+    store.dispose()
+    done = onloop("approve", run.id, "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 2 and "expired" in done.stderr, done.stderr
+    assert "can no longer be decided" in done.stderr and "Traceback" not in done.stderr
+    store = storage.open_store(str(db))
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    store.dispose()

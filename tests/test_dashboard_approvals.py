@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -144,6 +145,19 @@ def test_a_decision_made_elsewhere_first_is_reported_not_overwritten(store):
     row = storage.get_approval(store, approval_id=approval.id)
     assert (row.status, row.decided_by) == ("rejected", "bob")
     assert any("already rejected by bob" in w.value for w in at.warning)
+
+
+def test_an_expired_approval_cannot_be_approved_and_the_card_says_why(store):
+    approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
+    table = storage.Approval.__table__
+    past = storage.utcnow() - timedelta(minutes=5)
+    with store.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == approval.id).values(expires_at=past))
+    at = inbox()
+    at.button(key=card_key(approval, "approve")).click().run()
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any("expired" in m and "can no longer be decided" in m for m in shown), shown
 
 
 def select(at: AppTest, *approvals: storage.Approval) -> None:

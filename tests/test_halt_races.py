@@ -146,14 +146,14 @@ class ToolWitness:
         self._lock = threading.Lock()
         real = tool_step.run_tool
 
-        def run_tool(tool, arguments, *, workspace):
+        def run_tool(tool, arguments, *, workspace, context=None):
             run_id = Path(workspace.root).name
             begun = count(store, run_id, "tool_started")
             with self._lock:
                 self.runs[run_id] = self.runs.get(run_id, 0) + 1
                 if self.runs[run_id] > begun:
                     self.escapes.append(f"{run_id}: tool {self.runs[run_id]} > {begun} begun")
-            return real(tool, arguments, workspace=workspace)
+            return real(tool, arguments, workspace=workspace, context=context)
 
         monkeypatch.setattr(tool_step, "run_tool", run_tool)
 

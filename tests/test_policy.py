@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from agent_core.policy import Policy, Rule, RunAllowance, decide
+from agent_core.policy_check import check_call
 from agent_core.policy_file import PolicyError, default_policy_text, load_policy, parse_policy
+from agent_core.tools import ArgumentKinds, builtin_tools
+from agent_core.tools.decorator import make_tool
 
 
 def verdict(policy, tool="write_file", risk="medium", autonomy="supervised", **arguments):
@@ -170,3 +173,144 @@ def test_load_policy_prefers_the_path_then_env_then_cwd(tmp_path, monkeypatch):
     assert load_policy(tmp_path / "onloop.toml").on_budget == "halt"
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy(tmp_path / "missing.toml")
+
+
+# -- precedence, parts and the documented semantics ----------------------------------------------
+
+
+def shell(policy, command, autonomy="supervised", allowance=None, args_hash="h"):
+    return decide(
+        policy,
+        tool="run_shell",
+        risk="high",
+        arguments={"command": command},
+        autonomy=autonomy,
+        args_hash=args_hash,
+        allowance=allowance,
+        kinds=builtin_tools()["run_shell"].argument_kinds,
+    )
+
+
+def test_the_strongest_match_wins_and_order_only_names_the_rule_among_equals():
+    first = Rule(tool="*", paths=["*.txt"], action="deny", name="no txt")
+    second = Rule(tool="read_file", paths=["secret*"], action="deny", name="no secrets")
+    allow = Rule(tool="*", action="allow", name="allow all")
+    for rules, named in (
+        ([allow, first, second], "no txt"),
+        ([second, first, allow], "no secrets"),
+    ):
+        result = verdict(Policy(rules=rules), tool="read_file", risk="low", path="secret.txt")
+        assert (result.verdict, result.rule) == ("deny", named)
+
+
+def test_a_compound_command_is_allowed_only_when_every_part_is():
+    policy = Policy(
+        rules=[
+            Rule(tool="run_shell", commands=["ls"], action="allow", name="ls"),
+            Rule(tool="run_shell", commands=["cat"], action="allow", name="cat"),
+            Rule(tool="run_shell", commands=["git push"], action="ask", name="pushes"),
+        ]
+    )
+    both = shell(policy, "ls -la && cat notes.md")
+    assert (both.verdict, both.rule) == ("allow", "ls, cat")
+    assert shell(policy, "ls; curl -s http://x").verdict == "ask"  # curl: no rule, high risk
+    assert shell(policy, "ls; git push -f origin").rule == "pushes"
+    assert shell(policy, "ls; curl x", autonomy="autonomous").reason == (
+        "high-risk tool in autonomous mode"
+    )
+
+
+def test_allow_for_the_run_never_lifts_a_deny_nor_a_command_the_parser_cannot_read():
+    policy = parse_policy(default_policy_text(), source="defaults")
+    whole_tool = RunAllowance(tools=frozenset({"run_shell"}))
+    assert shell(policy, "rm -fR build", allowance=whole_tool).verdict == "deny"
+    assert shell(policy, "$CMD build", allowance=whole_tool).verdict == "ask"
+    assert shell(policy, "ls build", allowance=whole_tool).verdict == "allow"
+    this_call = RunAllowance(calls=frozenset({("run_shell", "h")}))
+    assert shell(policy, "$CMD build", allowance=this_call).verdict == "allow"
+
+
+def test_the_default_policy_file_documents_what_decide_does():
+    text = default_policy_text()
+    assert "checked in order" not in text
+    assert "whatever the rules' order" in text and "never allow" in text
+    policy = parse_policy(text, source="defaults")
+    assert [rule.action for rule in policy.rules] == ["deny", "deny"]
+    assert {"rm -r", "find -delete"} <= set(policy.rules[1].commands)
+
+
+def test_policy_check_uses_the_same_canonical_paths_without_a_workspace_and_says_so():
+    policy = parse_policy(default_policy_text(), source="defaults")
+    checked = check_call(
+        policy, tool_name="read_file", arguments_json='{"path": "./.env/."}', autonomy="supervised"
+    )
+    assert checked.decision.verdict == "deny" and checked.decision.rule == "never touch secrets"
+    assert "without a run's workspace" in checked.note
+    shell_check = check_call(
+        policy,
+        tool_name="run_shell",
+        arguments_json='{"command": "ls && /bin/rm --recursive x"}',
+        autonomy="autonomous",
+    )
+    assert shell_check.decision.rule == "no recursive deletes in shell"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[rules]]\naction = "deny"\ncommands = [""]\n', "command pattern is empty"),
+        ('[[rules]]\naction = "deny"\ncommands = ["re:("]\n', "not a valid regex"),
+        ('[[rules]]\naction = "deny"\npaths = ["re:("]\n', "not a valid regex"),
+        ('[[rules]]\naction = "deny"\ncommands = ["rm \'-r"]\n', "cannot be read"),
+    ],
+)
+def test_malformed_path_and_command_patterns_are_refused(text, expected):
+    with pytest.raises(PolicyError, match=expected):
+        parse_policy(text, source="p.toml")
+
+
+def test_path_and_command_marks_must_name_string_parameters():
+    def reader(path: str, count: int) -> str:
+        """Read.
+
+        Args:
+            path: A file.
+            count: How many.
+        """
+        return path
+
+    assert make_tool(reader, kinds=ArgumentKinds(paths=("path",))).argument_kinds.paths == ("path",)
+    for kinds in (ArgumentKinds(paths=("nope",)), ArgumentKinds(paths=("count",))):
+        with pytest.raises(TypeError, match="marked"):
+            make_tool(reader, kinds=kinds)
+    marked = {name: t.argument_kinds for name, t in builtin_tools().items()}
+    assert marked["delete_files"].paths == ("paths",) and marked["run_shell"].commands == (
+        "command",
+    )
+    assert all(marked[name].paths for name in ("list_files", "read_file", "write_file"))
+
+
+def test_a_policy_file_in_the_old_syntax_keeps_working_and_now_sees_canonical_paths():
+    old = parse_policy(
+        '[[rules]]\nname = "never touch secrets"\ntool = "*"\n'
+        'args = { path = "re:(^|/)(\\\\.env|.*\\\\.pem|id_rsa)$" }\naction = "deny"\n\n'
+        '[[rules]]\nname = "no recursive deletes in shell"\ntool = "run_shell"\n'
+        'args = { command = "re:rm\\\\s+-[a-zA-Z]*r" }\naction = "deny"\n',
+        source="old.toml",
+    )
+    tools = builtin_tools()
+
+    def check(tool, **arguments):
+        return decide(
+            old,
+            tool=tool,
+            risk=tools[tool].risk,
+            arguments=arguments,
+            autonomy="autonomous",
+            kinds=tools[tool].argument_kinds,
+        ).verdict
+
+    assert check("read_file", path="./.env/") == "deny"  # was allowed: the spelling hid it
+    assert check("delete_files", paths=["a.tmp", "keys//id_rsa/"]) == "deny"  # was ask
+    assert check("run_shell", command="rm -rf build") == "deny"
+    assert check("read_file", path="notes.md") == "allow"

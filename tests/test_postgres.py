@@ -91,7 +91,13 @@ def test_lost_migration_records_are_reapplied_without_touching_events(pg):
     storage.append_event(pg, run_id=run.id, kind="tool_call", payload={"tool": "read_file"})
     with pg.engine.begin() as conn:
         conn.execute(text("DELETE FROM schema_migrations"))
-    assert storage.schema.migrate(pg.engine) == [1, 2, 3]  # the backfill finds nothing to change
+    assert storage.schema.migrate(pg.engine) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]  # the backfill finds nothing to change
     with pg.engine.connect() as conn:
         counts = conn.execute(text("SELECT tool, verdict, calls FROM tool_call_counts")).all()
     assert [tuple(row) for row in counts] == [("read_file", "", 1)]
@@ -243,6 +249,41 @@ def test_two_deciders_at_once_exactly_one_wins(pg):
             return ["lost"]
 
     assert sorted(_in_threads(4, decide)) == ["lost", "lost", "lost", "won"]
+
+
+def test_executions_racing_for_one_approval_exactly_one_consumes_it(pg):
+    run = storage.create_run(pg, goal="delete the temporary files")
+    approval = make_approval(pg, run)
+    storage.decide_approval(
+        pg, approval_id=approval.id, decision="approved", decided_by="alice", approved_hash="h"
+    )
+    storage.claim_run(pg, run_id=run.id, worker_id="w", lease_seconds=30)  # tools run when driven
+
+    def execute(_: int) -> list[str]:
+        try:
+            storage.begin_execution(pg, run_id=run.id, approval_id=approval.id, args_hash="h")
+            return ["started"]
+        except storage.ApprovalUnusable:
+            return ["refused"]
+
+    assert sorted(_in_threads(4, execute)) == ["refused", "refused", "refused", "started"]
+    storage.send_command(pg, run_id=run.id, kind="halt", created_by="frank")
+    with pytest.raises(storage.HaltRequested):
+        storage.begin_execution(pg, run_id=run.id, approval_id=None, args_hash=None)
+
+
+def test_an_expired_approval_cannot_be_decided_and_asking_sets_waiting_at_once(pg):
+    run = storage.create_run(pg, goal="delete the temporary files")
+    pending = storage.request_approval(
+        pg, run_id=run.id, tool_call_id="ol0000001", tool="delete_files",
+        arguments={"paths": ["a.tmp"]}, args_hash="h", risk="high",
+        expires_at=storage.utcnow() - timedelta(seconds=1), waiting_reason="asked",
+    )  # fmt: skip
+    assert storage.get_run(pg, run_id=run.id).status == "waiting"
+    requested = events_of(pg, run.id, "approval_requested")[0]
+    assert requested.payload["approval_id"] == pending.id and pending.request_seq == requested.seq
+    with pytest.raises(storage.ApprovalExpired, match="expired"):
+        storage.decide_approval(pg, approval_id=pending.id, decision="approved", decided_by="a")
 
 
 def test_commands_are_sent_listed_and_consumed_once(pg):

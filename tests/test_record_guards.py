@@ -1,5 +1,6 @@
 """The database itself keeps the record: events are never updated or deleted, and a decided
-approval is never edited or deleted (schema version 3's triggers), on SQLite and PostgreSQL."""
+approval is never edited or deleted (schema version 3's triggers) except to be consumed, once,
+by the execution it authorises (version 4), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -84,3 +85,50 @@ def test_deciding_twice_is_still_an_invalid_state_not_a_trigger_error(any_store)
             )
     assert storage.get_approval(any_store, approval_id=decided.id).decided_by == "alice"
     assert [a.id for a in storage.decisions(any_store)] == [decided.id]
+
+
+def _consumed_message(store: storage.Store, approval_id: int) -> str:
+    who = "approval" if store.is_sqlite else f"approval {approval_id}"
+    return f"{who} was already consumed; one approval authorises one execution"
+
+
+def test_an_approval_is_consumed_once_and_consuming_changes_nothing_else(any_store):
+    decided = _decided(any_store)
+    consume = "UPDATE approvals SET consumed_at = CURRENT_TIMESTAMP WHERE id = :aid"
+    _raw(any_store, consume, aid=decided.id)  # the one change a decided approval allows
+    for sql in (
+        "UPDATE approvals SET consumed_at = NULL WHERE id = :aid",
+        "UPDATE approvals SET consumed_at = CURRENT_TIMESTAMP WHERE id = :aid",
+    ):
+        with pytest.raises(IntegrityError, match=_consumed_message(any_store, decided.id)):
+            _raw(any_store, sql, aid=decided.id)
+    with pytest.raises(IntegrityError, match="was already (consumed|decided)"):
+        _raw(any_store, "DELETE FROM approvals WHERE id = :aid", aid=decided.id)
+    assert storage.get_approval(any_store, approval_id=decided.id).consumed_at is not None
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected"])
+def test_only_an_approved_approval_can_be_consumed(any_store, status):
+    run = storage.create_run(any_store, goal="delete the temporary files")
+    approval = make_approval(any_store, run)
+    if status != "pending":
+        storage.decide_approval(any_store, approval_id=approval.id, decision=status, decided_by="a")
+    who = "approval" if any_store.is_sqlite else f"approval {approval.id}"
+    with pytest.raises(IntegrityError, match=f"{who} is not approved"):
+        _raw(
+            any_store,
+            "UPDATE approvals SET consumed_at = CURRENT_TIMESTAMP WHERE id = :aid",
+            aid=approval.id,
+        )
+
+
+def test_consuming_cannot_smuggle_in_an_edit(any_store):
+    decided = _decided(any_store)
+    sql = (
+        "UPDATE approvals SET consumed_at = CURRENT_TIMESTAMP, approved_hash = 'forged' "
+        "WHERE id = :aid"
+    )
+    with pytest.raises(IntegrityError, match=_decision_message(any_store, decided.id)):
+        _raw(any_store, sql, aid=decided.id)
+    again = storage.get_approval(any_store, approval_id=decided.id)
+    assert (again.consumed_at, again.approved_hash) == (None, None)

@@ -14,23 +14,27 @@ import storage
 from storage import insights, schema
 from storage.models import SchemaMigration, table_of
 
-TABLES = {"runs", "events", "approvals", "commands", "tool_call_counts", "schema_migrations"}
+TABLES = {
+    "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
+    "schema_migrations",
+}  # fmt: skip
 COLUMNS = {
     "runs": [
         "id", "goal", "model", "model_name", "autonomy", "status", "tools", "max_steps",
         "max_seconds", "max_tokens", "max_cost_usd", "policy", "workspace", "parent_run_id",
         "created_by", "created_at", "started_at", "finished_at", "updated_at", "worker_id",
         "lease_expires_at", "last_seq", "steps", "tool_calls", "tokens_in", "tokens_out",
-        "cost_usd", "active_seconds", "result", "reason",
+        "cost_usd", "active_seconds", "result", "reason", "seed_from",
     ],
     "events": ["id", "run_id", "seq", "kind", "at", "payload", "tool", "verdict"],
     "approvals": [
         "id", "run_id", "request_seq", "tool_call_id", "tool", "arguments", "args_hash", "risk",
         "reason", "rule", "model_text", "summary", "status", "requested_at", "expires_at",
-        "decided_at", "decided_by", "note", "edited_arguments", "approved_hash", "allow_scope",
+        "decided_at", "decided_by", "note", "edited_arguments", "approved_hash", "allow_scope", "consumed_at",
     ],
     "commands": ["id", "run_id", "kind", "payload", "created_by", "created_at", "consumed_at"],
     "tool_call_counts": ["day", "tool", "verdict", "calls"],
+    "live_output": ["run_id", "step", "text", "updated_at"],
     "schema_migrations": ["version", "name", "applied_at"],
 }  # fmt: skip
 DAY = "date(created_at)"  # an index on an expression: SQLite reports no column name for it
@@ -48,6 +52,7 @@ INDEXES = {
     },
     "commands": {"ix_commands_run_consumed": ["run_id", "consumed_at"]},
     "tool_call_counts": {},
+    "live_output": {},
     "schema_migrations": {},
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
@@ -60,10 +65,17 @@ MIGRATION_NAMES = [
     (1, "create runs, events, approvals and commands"),
     (2, "event tool and verdict columns, tool call counts, indexes for the dashboard"),
     (3, "events append-only and decisions final, enforced by triggers"),
+    (4, "approvals consumed by exactly one execution"),
+    (5, "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
-    "approvals": {"approvals_decision_no_update", "approvals_decision_no_delete"},
+    "approvals": {
+        "approvals_decision_no_update",
+        "approvals_decision_no_delete",
+        "approvals_consumed_once",
+        "approvals_consumed_if_approved",
+    },
 }
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
@@ -133,7 +145,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 3
+    assert storage.SCHEMA_VERSION == 5
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -224,8 +236,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3]
-    assert storage.current_version(store.engine) == 3
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5]
+    assert storage.current_version(store.engine) == 5
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+# Called with each new piece of a turn's output as it streams in (text, and tool calls shown as
+# "→ name(" then their raw argument pieces), from the provider's own thread; must return quickly.
+OnDelta = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,9 @@ class ModelTurn:
     cost_usd: float
     model_name: str
     latency_s: float
+    # Why the reply ended, as the server said: "stop", "tool_calls", "length" (the output cap
+    # cut it off), "content_filter"; anything else is treated as "stop".
+    finish_reason: str = "stop"
 
 
 class ModelError(Exception):
@@ -38,5 +46,10 @@ class ModelProvider(Protocol):
     model_name: str
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn: ...

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent_core.demo_goals import DEMO_GOALS
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelTurn,
+    OnDelta,
+    ToolCallRequest,
+)
 from agent_core.models.demo_plans import plan_cleanup, plan_drift, plan_invoices, plan_report
 from agent_core.models.demo_steps import (
     GUIDANCE_PREFIX,
@@ -60,10 +66,32 @@ class DemoModel:
         self.delay_s = _delay_from_env() if delay_s is None else max(0.0, delay_s)
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn:
-        if cancel.is_set() or (self.delay_s > 0 and cancel.wait(self.delay_s)):
+        if cancel.is_set():
             raise ModelCancelled("the demo model call was cancelled")
+        turn = self._next_turn(messages, tools)
+        self._stream(turn, cancel, on_delta)
+        return turn
+
+    def _stream(self, turn: ModelTurn, cancel: threading.Event, on_delta: OnDelta | None) -> None:
+        """Hand out the turn word by word over `delay_s`, as a real model streams it."""
+        pieces = re.findall(r"\S*\s*", turn.text)[:-1] or [""]
+        for call in turn.tool_calls:
+            pieces += [f"\n→ {call.name}(", call.arguments]
+        wait = self.delay_s / len(pieces)
+        for piece in pieces:
+            if wait > 0 and cancel.wait(wait):
+                raise ModelCancelled("the demo model call was cancelled")
+            if on_delta is not None and piece:
+                on_delta(piece)
+
+    def _next_turn(self, messages: list[dict], tools: list[dict]) -> ModelTurn:
         transcript = read_transcript(messages, tools)
         step = next_step(transcript)
         text = _acknowledge(transcript.new_guidance) + step.text

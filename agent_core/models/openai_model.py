@@ -6,16 +6,49 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelTurn,
+    OnDelta,
+    ToolCallRequest,
+)
 from agent_core.models.prices import Prices, cost_usd
+from agent_core.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
 _CANCEL_POLL_S = 0.1
+DEFAULT_TIMEOUT_S = 120.0  # seconds without a byte from the server; local models think slowly
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+# What servers say when they cannot take `tools` at all (llama-server without --jinja, an Ollama
+# model without tool support, vLLM without auto tool choice): retrying cannot help.
+_NO_TOOLS = (
+    "requires --jinja",
+    "does not support tools",
+    "--enable-auto-tool-choice",
+    "tools are not supported",
+    "tool use is not supported",
+)
+# llama.cpp's answer when tool-call arguments (in the history, or its own cut-off output) are
+# not JSON: the same request fails the same way every time.
+_BAD_ARGUMENTS = "failed to parse tool call arguments"
+_OPENAI_HOST = "api.openai.com"
+
+
+class _Client(openai.OpenAI):
+    """The SDK's client, except that errors no retry can fix are not retried."""
+
+    def _should_retry(self, response: Any) -> bool:
+        if response.status_code >= 500 and _permanent(_body_text(response)):
+            return False
+        return super()._should_retry(response)
 
 
 class OpenAIModel:
@@ -29,14 +62,16 @@ class OpenAIModel:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout_s: float = 60,
-        max_retries: int = 2,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_output_tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS,
         prices: Prices | None = None,
         stream: bool = True,
     ) -> None:
         self.model_name = model_name
         self.timeout_s = float(timeout_s)
         self.max_retries = max_retries
+        self.max_output_tokens = max_output_tokens or None  # 0 or None: no cap is sent
         self.prices = prices
         self.stream = stream
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -49,17 +84,26 @@ class OpenAIModel:
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self._client = openai.OpenAI(
+        self._client = _Client(
             api_key=api_key, base_url=base_url, timeout=self.timeout_s, max_retries=max_retries
         )
         self.base_url = str(self._client.base_url).rstrip("/")
+        # OpenAI's newer models refuse `max_tokens`; most compatible servers know only it. A
+        # server that names the one it refuses gets the other (see `_request`).
+        official = _OPENAI_HOST in self.base_url
+        self._cap_param = "max_completion_tokens" if official else "max_tokens"
 
     def close(self) -> None:
         """Release the HTTP connections."""
         self._client.close()
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn:
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
@@ -70,7 +114,7 @@ class OpenAIModel:
         # not sent a byte yet; on cancel the helper is abandoned and closes its own response.
         helper = threading.Thread(
             target=self._call_into,
-            args=(list(messages), tools, cancel, outcome, done),  # the loop may append later
+            args=(list(messages), tools, cancel, outcome, done, on_delta),  # the loop may append
             name=f"onloop-model-{self.model_name}",
             daemon=True,
         )
@@ -80,7 +124,7 @@ class OpenAIModel:
                 raise ModelCancelled("the model call was cancelled while waiting for the answer")
         if "error" in outcome:
             raise outcome["error"]
-        text, tool_calls, tokens_in, tokens_out = outcome["result"]
+        text, tool_calls, tokens_in, tokens_out, finish_reason = outcome["result"]
         return ModelTurn(
             text=text,
             tool_calls=tool_calls,
@@ -89,12 +133,15 @@ class OpenAIModel:
             cost_usd=cost_usd(self.model_name, tokens_in, tokens_out, self.prices),
             model_name=self.model_name,
             latency_s=time.monotonic() - started,
+            finish_reason=finish_reason,
         )
 
-    def _call_into(self, messages, tools, cancel, outcome: dict, done: threading.Event) -> None:
+    def _call_into(
+        self, messages, tools, cancel, outcome: dict, done: threading.Event, on_delta=None
+    ) -> None:
         """Runs in the helper thread: leaves a result or an exception in `outcome`."""
         try:
-            outcome["result"] = self._request(messages, tools, cancel)
+            outcome["result"] = self._request(messages, tools, cancel, on_delta)
         except openai.APIError as err:
             outcome["error"] = ModelError(self._redact(self._explain(err)))
         except json.JSONDecodeError as err:
@@ -107,33 +154,94 @@ class OpenAIModel:
         finally:
             done.set()
 
-    def _request(self, messages, tools, cancel: threading.Event):
+    def _request(self, messages, tools, cancel: threading.Event, on_delta: OnDelta | None = None):
         request: dict[str, Any] = {"model": self.model_name, "messages": messages}
         if tools:
             request["tools"] = tools
+        if self.max_output_tokens:
+            request[self._cap_param] = self.max_output_tokens
+        try:
+            return self._send(request, cancel, on_delta)
+        except openai.APIStatusError as err:
+            other = self._other_cap_param(err)
+            if other is None:
+                raise
+            request[other] = request.pop(self._cap_param)
+            self._cap_param = other
+            return self._send(request, cancel, on_delta)
+
+    def _other_cap_param(self, err: openai.APIStatusError) -> str | None:
+        """The other name for the output cap, when the server refused the one we sent."""
+        if err.status_code not in (400, 422) or not self.max_output_tokens:
+            return None
+        if self._cap_param not in _detail(err.body):
+            return None
+        return (
+            "max_tokens" if self._cap_param == "max_completion_tokens" else "max_completion_tokens"
+        )
+
+    def _send(
+        self, request: dict[str, Any], cancel: threading.Event, on_delta: OnDelta | None = None
+    ):
         if not self.stream:
-            return _from_completion(self._client.chat.completions.create(**request), self.base_url)
+            completion = self._client.chat.completions.create(**request)
+            return (*_from_completion(completion, self.base_url), _finish_reason(completion))
         stream = self._client.chat.completions.create(
             **request, stream=True, stream_options={"include_usage": True}
         )
         turn = _StreamedTurn()
+        preview = _Preview(on_delta)
         with stream:  # closes the response, also when cancelled mid-stream
-            for chunk in stream:
+            for chunk in self._chunks(stream):
                 if cancel.is_set():
                     raise ModelCancelled("the model call was cancelled mid-answer")
                 turn.add(chunk)
+                preview.add(chunk)
         return turn.result()
+
+    def _chunks(self, stream: Any) -> Iterator[Any]:
+        """The stream's chunks; a stream cut, stalled or ended before the reply did says so."""
+        finished = False
+        try:
+            for chunk in stream:
+                choices = getattr(chunk, "choices", None) or []
+                finished = finished or any(getattr(c, "finish_reason", None) for c in choices)
+                yield chunk
+        except openai.APITimeoutError:
+            raise ModelError(
+                f"the model server at {self.base_url} sent nothing for {self.timeout_s:g}s "
+                f"in the middle of a reply (request timeout); {TIMEOUT_HINT}"
+            ) from None
+        except openai.APIConnectionError as err:
+            raise ModelError(
+                f"the model server at {self.base_url} closed the stream in the middle of a "
+                f"reply ({_reason(err)}); it may have crashed or run out of memory: check "
+                "its log, then resume the run"
+            ) from None
+        if not finished:
+            raise ModelError(
+                f"the model server at {self.base_url} ended the stream before the reply was "
+                "complete (no finish_reason); check its log, then resume the run"
+            )
 
     def _explain(self, err: openai.APIError) -> str:
         if isinstance(err, openai.APITimeoutError):
             return (
                 f"the model server at {self.base_url} timed out after {self.timeout_s:g}s "
-                f"({_attempts(err.request)}); check the server, or raise the timeout"
+                f"({_attempts(err.request)}); check that it is running; a slow local model may "
+                f"need longer: {TIMEOUT_HINT}"
             )
         if isinstance(err, openai.APIConnectionError):
+            reason = _reason(err)
+            if reason in _UNREACHABLE:
+                return (
+                    f"cannot reach the model server at {self.base_url}: {reason}; check "
+                    "OPENAI_BASE_URL and that the server is running"
+                )
             return (
-                f"cannot reach the model server at {self.base_url}: {_reason(err)}; "
-                "check OPENAI_BASE_URL"
+                f"the model server at {self.base_url} closed the connection without answering "
+                f"({reason}; {_attempts(err.request)}); check that it is still running (its "
+                "log may say why), then resume the run"
             )
         if isinstance(err, openai.AuthenticationError):
             # The server's own 401 text may echo part of the key, so it is not repeated.
@@ -145,6 +253,21 @@ class OpenAIModel:
     def _explain_status(self, err: openai.APIStatusError) -> str:
         code, detail = err.status_code, _detail(err.body)
         said = f": {detail}" if detail else ""
+        lowered = detail.lower()
+        if any(marker in lowered for marker in _NO_TOOLS):
+            return (
+                f"the model server at {self.base_url} cannot call tools with model "
+                f"{self.model_name!r} ({code}{said}); onloop's agents need tool calling, so this "
+                "was not retried: start llama-server with --jinja (and a chat template that "
+                "renders tools), pick an Ollama model that supports tools, or start vLLM with "
+                "--enable-auto-tool-choice and a --tool-call-parser"
+            )
+        if _BAD_ARGUMENTS in lowered:
+            return (
+                f"the model server at {self.base_url} could not parse tool-call arguments as "
+                f"JSON ({code}{said}); the model's reply was probably cut off by the output cap "
+                f"({self.max_output_tokens or 'none'} tokens): {OUTPUT_CAP_HINT}, then resume"
+            )
         if code == 429:
             return (
                 f"the model server returned 429 (rate limited) after "
@@ -178,6 +301,7 @@ class _StreamedTurn:
         self.calls: dict[int, dict[str, Any]] = {}
         self.tokens_in = 0
         self.tokens_out = 0
+        self.finish_reason: str | None = None
 
     def add(self, chunk: Any) -> None:
         usage = getattr(chunk, "usage", None)
@@ -185,6 +309,8 @@ class _StreamedTurn:
             self.tokens_in = usage.prompt_tokens or 0
             self.tokens_out = usage.completion_tokens or 0
         for choice in getattr(chunk, "choices", None) or []:
+            if getattr(choice, "finish_reason", None):
+                self.finish_reason = choice.finish_reason
             delta = getattr(choice, "delta", None)
             if delta is None:
                 continue
@@ -206,12 +332,41 @@ class _StreamedTurn:
         if function.arguments:
             slot["arguments"].append(function.arguments)
 
-    def result(self) -> tuple[str, tuple[ToolCallRequest, ...], int, int]:
+    def result(self) -> tuple[str, tuple[ToolCallRequest, ...], int, int, str]:
         calls = tuple(
             _tool_call(index, slot["id"], slot["name"], "".join(slot["arguments"]))
             for index, slot in sorted(self.calls.items())
         )
-        return "".join(self.text), calls, self.tokens_in, self.tokens_out
+        finish = self.finish_reason or "stop"
+        return "".join(self.text), calls, self.tokens_in, self.tokens_out, finish
+
+
+class _Preview:
+    """Hands each chunk's new output to `on_delta`: text as it is, a tool call as "→ name("
+    once (some servers repeat the name in every delta) and then its raw argument pieces."""
+
+    def __init__(self, on_delta: OnDelta | None) -> None:
+        self.on_delta = on_delta
+        self.named: set[int] = set()
+
+    def add(self, chunk: Any) -> None:
+        if self.on_delta is None:
+            return
+        pieces: list[str] = []
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            pieces.append(delta.content or delta.refusal or "")
+            for position, call in enumerate(delta.tool_calls or []):
+                index = call.index if call.index is not None else position
+                function = call.function
+                if function is not None and function.name and index not in self.named:
+                    self.named.add(index)
+                    pieces.append(f"\n→ {function.name}(")
+                pieces.append((function.arguments if function is not None else None) or "")
+        if "".join(pieces):
+            self.on_delta("".join(pieces))
 
 
 def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int]:
@@ -234,6 +389,11 @@ def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, i
     return message.content or message.refusal or "", calls, *tokens
 
 
+def _finish_reason(completion: Any) -> str:
+    choices = getattr(completion, "choices", None) or []
+    return (choices[0].finish_reason if choices else None) or "stop"
+
+
 def _tool_call(index: int, call_id: str | None, name: str | None, arguments: str | None):
     # Arguments stay the model's raw text, even malformed: the loop reports that back to the
     # model. Only "no arguments at all" becomes "{}", which is what it means.
@@ -248,6 +408,23 @@ def _attempts(request: Any) -> str:
     except (AttributeError, ValueError):
         count = 1
     return "1 attempt" if count == 1 else f"{count} attempts"
+
+
+_UNREACHABLE = ("connection refused", "the host name could not be resolved")
+
+
+def _permanent(body: str) -> bool:
+    lowered = body.lower()
+    return _BAD_ARGUMENTS in lowered or any(marker in lowered for marker in _NO_TOOLS)
+
+
+def _body_text(response: Any) -> str:
+    """An error response's body (a streamed request's too), or "" when it cannot be read."""
+    try:
+        response.read()
+        return response.text
+    except Exception:  # noqa: BLE001 - only decides whether to retry
+        return ""
 
 
 def _reason(err: BaseException) -> str:

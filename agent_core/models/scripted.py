@@ -8,9 +8,23 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelTurn,
+    OnDelta,
+    ToolCallRequest,
+)
 
-_RESPONSE_KEYS = {"text", "tool_calls", "tokens_in", "tokens_out", "cost_usd", "delay_s"}
+_RESPONSE_KEYS = {
+    "text",
+    "tool_calls",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "delay_s",
+    "finish_reason",
+}
 _CALL_KEYS = {"name", "arguments", "id"}
 
 
@@ -25,8 +39,8 @@ class ScriptedModel:
 
     A response is a `ModelTurn`, a str (a final text answer), a dict
     {"text", "tool_calls": [{"name", "arguments": dict | str, "id"?}], "tokens_in",
-    "tokens_out", "cost_usd", "delay_s"} (all optional), or an exception instance to raise
-    (e.g. `ModelError("...")`, to test how the loop handles a failing model).
+    "tokens_out", "cost_usd", "delay_s", "finish_reason"} (all optional), or an exception
+    instance to raise (e.g. `ModelError("...")`, to test how the loop handles a failing model).
     """
 
     provider = "scripted"
@@ -46,7 +60,12 @@ class ScriptedModel:
         return len(self._steps) - self._next
 
     def complete(
-        self, messages: list[dict], tools: list[dict], *, cancel: threading.Event
+        self,
+        messages: list[dict],
+        tools: list[dict],
+        *,
+        cancel: threading.Event,
+        on_delta: OnDelta | None = None,
     ) -> ModelTurn:
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
@@ -56,6 +75,8 @@ class ScriptedModel:
             if self._next >= len(self._steps):
                 raise ModelError("scripted model has no more responses")
             step = self._steps[self._next]
+        if on_delta is not None and isinstance(step.outcome, ModelTurn) and step.outcome.text:
+            on_delta(step.outcome.text)  # all of it at once, then the delay: "in flight" to see
         # A cancelled step is not consumed: a resumed run asks again and gets the same answer.
         if step.delay_s > 0 and cancel.wait(step.delay_s):
             raise ModelCancelled("the model call was cancelled while waiting for the answer")
@@ -86,11 +107,21 @@ class ScriptedModel:
                 tokens_in=int(response.get("tokens_in", 0)),
                 tokens_out=int(response.get("tokens_out", 0)),
                 cost_usd=float(response.get("cost_usd", 0.0)),
+                finish_reason=response.get("finish_reason", "stop"),
             )
             return _Step(turn, float(response.get("delay_s", 0.0)))
         raise TypeError(f"scripted response {number} must be a ModelTurn, dict or str")
 
-    def _turn(self, *, text: str, tool_calls=(), tokens_in=0, tokens_out=0, cost_usd=0.0):
+    def _turn(
+        self,
+        *,
+        text: str,
+        tool_calls=(),
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        finish_reason="stop",
+    ):
         return ModelTurn(
             text=text,
             tool_calls=tool_calls,
@@ -99,6 +130,7 @@ class ScriptedModel:
             cost_usd=cost_usd,
             model_name=self.model_name,
             latency_s=0.0,
+            finish_reason=finish_reason,
         )
 
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import codecs
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent_core.tools.calculator import evaluate, format_number
+from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import Tool, tool
 from agent_core.tools.errors import ToolError
+from agent_core.tools.sandbox import SandboxUnavailable, sandbox_status
 from agent_core.tools.shell import OUTPUT_CAP, run_command
 from agent_core.tools.workspace import Workspace
 
 LIST_CAP = 500  # files shown by list_files
 READ_CAP = 100_000  # bytes returned by read_file
 TIMEOUT_RANGE = (1, 300)  # seconds allowed for run_shell
+PROCESS_TOOLS = ("run_shell",)  # the built-ins that start processes: they need the sandbox
+STOPPED_BY_HALT = (
+    "the command was stopped by a halt or by its worker stopping; its processes were ended"
+)
 
 
 def _names(paths: object, limit: int = 10) -> str:
@@ -57,7 +65,7 @@ def current_time(timezone: str = "UTC") -> str:
     return f"{now.isoformat(timespec='seconds')} ({now:%A}, {label})"
 
 
-@tool("low", describe=lambda a: f"list the files in {a.get('path') or '.'}")
+@tool("low", describe=lambda a: f"list the files in {a.get('path') or '.'}", paths=("path",))
 def list_files(workspace: Workspace, path: str = ".") -> str:
     """List the files under a folder of the workspace, recursively, with their sizes.
 
@@ -94,7 +102,7 @@ def _size(n: int) -> str:
     return "1 byte" if n == 1 else f"{n:,} bytes"
 
 
-@tool("low", describe=lambda a: f"read {a['path']}")
+@tool("low", describe=lambda a: f"read {a['path']}", paths=("path",))
 def read_file(workspace: Workspace, path: str) -> str:
     """Read a text file from the workspace (the first 100 KB of a larger one).
 
@@ -126,7 +134,7 @@ def _describe_write(a: dict) -> str:
     return f"write {size:,} bytes to {a['path']}"
 
 
-@tool("medium", describe=_describe_write)
+@tool("medium", describe=_describe_write, paths=("path",))
 def write_file(workspace: Workspace, path: str, content: str) -> str:
     """Write a text file in the workspace, replacing it if it exists; folders are created.
 
@@ -149,7 +157,7 @@ def _describe_delete(a: dict) -> str:
     return f"delete {count} file{'' if count == 1 else 's'}: {_names(paths)}"
 
 
-@tool("high", describe=_describe_delete)
+@tool("high", describe=_describe_delete, paths=("paths",))
 def delete_files(workspace: Workspace, paths: list[str]) -> str:
     """Delete files (not folders) from the workspace and report what happened to each.
 
@@ -172,21 +180,38 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
     return "\n".join(report)
 
 
-@tool("high", describe=lambda a: f"run shell command: {a['command']}")
-def run_shell(workspace: Workspace, command: str, timeout_s: int = 20) -> str:
+@tool("high", describe=lambda a: f"run shell command: {a['command']}", commands=("command",))
+def run_shell(
+    workspace: Workspace, command: str, timeout_s: int = 20, tool_context: ToolContext | None = None
+) -> str:
     """Run a shell command in the workspace folder and return its exit code and output.
+
+    The command runs in a sandbox: the workspace is the only writable place and the only user
+    data it can see, with no network unless the policy grants it.
 
     Args:
         command: The command line, run by /bin/sh with the workspace as current directory.
         timeout_s: Seconds before the command and all its child processes are killed (1-300).
     """
+    context = tool_context or ToolContext()
     low, high = TIMEOUT_RANGE
     if not low <= timeout_s <= high:
         raise ToolError(f"timeout_s must be between {low} and {high} seconds, got {timeout_s}")
     if not command.strip():
         raise ToolError("command is empty; give a shell command line such as 'ls -la'")
     workspace.root.mkdir(parents=True, exist_ok=True)
-    result = run_command(command, cwd=workspace.real_root, timeout_s=timeout_s)
+    try:
+        result = run_command(
+            command,
+            cwd=workspace.real_root,
+            timeout_s=timeout_s,
+            cancel=context.cancel,
+            confined=not context.unconfined_shell,
+            network=context.network,
+            limits=context.limits,
+        )
+    except SandboxUnavailable as exc:
+        raise ToolError(f"run_shell is not available: {exc}") from None
     text = "\n".join(
         part
         for part in (
@@ -195,6 +220,8 @@ def run_shell(workspace: Workspace, command: str, timeout_s: int = 20) -> str:
         )
         if part
     )
+    if result.cancelled:
+        raise ToolError(f"{STOPPED_BY_HALT}. Output so far:\n" + (text or "(none)"))
     if result.timed_out:
         raise ToolError(
             f"the command timed out after {timeout_s} s and was killed with its child "
@@ -227,3 +254,47 @@ _BUILTINS: tuple[Tool, ...] = (
 def builtin_tools() -> dict[str, Tool]:
     """The built-in tools by name (a new dict each call, so callers may filter it)."""
     return {t.name: t for t in _BUILTINS}
+
+
+@dataclass(frozen=True)
+class ShellOffer:
+    """Whether this machine offers the shell to a run, and how: what every surface shows."""
+
+    mode: Literal["sandboxed", "unconfined", "unavailable"]
+    network: bool = False
+    reason: str = ""  # why the shell is not offered (and how to fix it), or the opt-in's warning
+
+    def describe(self) -> str:
+        if self.mode == "sandboxed":
+            net = "network granted by the policy" if self.network else "no network"
+            return f"shell: sandboxed (bubblewrap; workspace only; {net})"
+        if self.mode == "unconfined":
+            return f"shell: UNCONFINED: {self.reason}"
+        return f"shell: not offered: {self.reason}"
+
+
+UNCONFINED_WARNING = (
+    "the policy opts in to an unconfined shell ([sandbox] unconfined_shell = true): commands "
+    "can read and write whatever the worker's user can, and use the network"
+)
+
+
+def shell_offer(*, unconfined_shell: bool = False, network: bool = False) -> ShellOffer:
+    """How the shell is offered here: in the sandbox, unconfined by an explicit opt-in, or not."""
+    if unconfined_shell:  # explicit in the policy file: it holds even where bwrap would work
+        return ShellOffer("unconfined", True, UNCONFINED_WARNING)
+    status = sandbox_status()
+    if status.available:
+        return ShellOffer("sandboxed", network)
+    return ShellOffer(
+        "unavailable",
+        reason=f"{status.reason}; or opt in to an unconfined shell in the policy file "
+        "([sandbox] unconfined_shell = true)",
+    )
+
+
+def offered_tools(tools: dict[str, Tool], offer: ShellOffer) -> dict[str, Tool]:
+    """`tools` minus the ones that start processes, when the shell is not offered."""
+    if offer.mode != "unavailable":
+        return dict(tools)
+    return {name: t for name, t in tools.items() if name not in PROCESS_TOOLS}

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
+from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
 from agent_core.tools.errors import ToolArgumentError
 from agent_core.tools.validate import check_value, validate_arguments
@@ -18,10 +19,20 @@ from agent_core.tools.validate import check_value, validate_arguments
 Risk = Literal["low", "medium", "high"]
 RISKS: tuple[str, ...] = ("low", "medium", "high")
 WORKSPACE_PARAMETER = "workspace"  # injected by run_tool, never part of the schema
+INJECTED = (WORKSPACE_PARAMETER, CONTEXT_PARAMETER)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI accepts as a function name
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _SUPPORTED = "str, int, float, bool, list[str], list[int], Literal[...] or Optional[...] of these"
+
+
+@dataclass(frozen=True)
+class ArgumentKinds:
+    """Which arguments name files or hold a shell command line: policy rules see their targets."""
+
+    paths: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    guessed: bool = False  # not declared by the tool: read from argument names, as text only
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class Tool:
     fn: Callable[..., str]
     polling: bool = False  # True for tools that wait on something; drift monitors expect repeats
     describer: Callable[[dict], str] | None = field(default=None, compare=False, repr=False)
+    argument_kinds: ArgumentKinds = ArgumentKinds()
 
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
         return hash((self.name, self.risk))
@@ -68,6 +80,11 @@ class Tool:
         """Whether the function takes the run's Workspace (injected by run_tool)."""
         return WORKSPACE_PARAMETER in inspect.signature(self.fn).parameters
 
+    @property
+    def wants_context(self) -> bool:
+        """Whether the function takes the call's ToolContext (injected by run_tool)."""
+        return CONTEXT_PARAMETER in inspect.signature(self.fn).parameters
+
 
 def tool(
     risk: Risk | Callable[..., str] = "low",
@@ -75,9 +92,13 @@ def tool(
     name: str | None = None,
     polling: bool = False,
     describe: Callable[[dict], str] | None = None,
+    paths: tuple[str, ...] = (),
+    commands: tuple[str, ...] = (),
 ) -> Any:
     """Make a Tool of a function: `@tool(risk="high")`, or bare `@tool` for a low-risk tool.
 
+    `paths` names the parameters that are workspace paths (str or list[str]) and `commands` those
+    that are shell command lines; policy rules then match what they really touch and run.
     Raises TypeError at decoration time when the function lacks a docstring, a type hint or an
     Args description for a parameter, or uses a type the schema cannot express.
     """
@@ -85,7 +106,14 @@ def tool(
         return make_tool(risk, risk="low")
 
     def decorate(fn: Callable[..., str]) -> Tool:
-        return make_tool(fn, risk=risk, name=name, polling=polling, describe=describe)
+        return make_tool(
+            fn,
+            risk=risk,
+            name=name,
+            polling=polling,
+            describe=describe,
+            kinds=ArgumentKinds(tuple(paths), tuple(commands)),
+        )
 
     return decorate
 
@@ -97,6 +125,7 @@ def make_tool(
     name: str | None = None,
     polling: bool = False,
     describe: Callable[[dict], str] | None = None,
+    kinds: ArgumentKinds = ArgumentKinds(),
 ) -> Tool:
     """Derive a Tool from a function's type hints and Google-style docstring."""
     name = name or fn.__name__
@@ -111,6 +140,7 @@ def make_tool(
     if not parsed.summary:
         raise TypeError(f"tool {name!r}: the docstring needs a summary before its Args section")
     parameters = derive_parameters(fn, name, parsed.args)
+    _check_kinds(name, parameters, kinds)
     return Tool(
         name=name,
         description=parsed.summary,
@@ -119,11 +149,26 @@ def make_tool(
         fn=fn,
         polling=polling,
         describer=describe,
+        argument_kinds=kinds,
     )
 
 
+def _check_kinds(name: str, parameters: dict, kinds: ArgumentKinds) -> None:
+    """Path parameters are strings or lists of strings; command parameters are strings."""
+    properties = parameters["properties"]
+    for arg in (*kinds.paths, *kinds.commands):
+        if arg not in properties:
+            raise TypeError(
+                f"tool {name!r}: {arg!r} is marked as a path or command, not a parameter"
+            )
+        prop = properties[arg]
+        is_list = prop.get("type") == "array" and prop["items"].get("type") == "string"
+        if prop.get("type") != "string" and not (is_list and arg in kinds.paths):
+            raise TypeError(f"tool {name!r}: marked parameter {arg!r} must be a str or list[str]")
+
+
 def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> dict:
-    """The JSON schema of the function's parameters (all but `workspace`)."""
+    """The JSON schema of the function's parameters (all but the injected ones)."""
     try:
         hints = typing.get_type_hints(fn)
     except Exception as exc:
@@ -131,7 +176,7 @@ def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -
     properties: dict[str, dict] = {}
     required: list[str] = []
     for param in inspect.signature(fn).parameters.values():
-        if param.name == WORKSPACE_PARAMETER:
+        if param.name in INJECTED:
             continue
         where = f"parameter {param.name!r} of tool {name!r}"
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
@@ -149,7 +194,7 @@ def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -
         else:
             required.append(param.name)
         properties[param.name] = prop
-    unknown = sorted(set(docs) - set(properties) - {WORKSPACE_PARAMETER})
+    unknown = sorted(set(docs) - set(properties) - set(INJECTED))
     if unknown:
         raise TypeError(f"tool {name!r}: the docstring describes {unknown}, not parameters")
     return {

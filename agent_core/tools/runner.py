@@ -1,7 +1,10 @@
-"""Run one tool call: validate the arguments, inject the workspace, turn failures into ToolError."""
+"""Run one tool call: validate the arguments, inject the workspace and context, turn failures into
+ToolError, and redact secrets from what goes back to the model."""
 
 from __future__ import annotations
 
+from agent_core.oversight.redact import redactor_for
+from agent_core.tools.context import CONTEXT_PARAMETER, ToolContext
 from agent_core.tools.decorator import WORKSPACE_PARAMETER, Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.workspace import Workspace
@@ -9,18 +12,24 @@ from agent_core.tools.workspace import Workspace
 MAX_ERROR_CHARS = 500
 
 
-def run_tool(tool: Tool, arguments: dict, *, workspace: Workspace) -> str:
-    """The tool's output text; ToolError (its message meant for the model) when it fails."""
+def run_tool(
+    tool: Tool, arguments: dict, *, workspace: Workspace, context: ToolContext | None = None
+) -> str:
+    """The tool's output text; ToolError (its message meant for the model) when it fails.
+    Both are redacted (the worker's environment's secrets when no context says otherwise)."""
+    context = context or ToolContext(redact=redactor_for())
     kwargs = tool.validate(arguments)
     if tool.wants_workspace:
         kwargs[WORKSPACE_PARAMETER] = workspace
+    if tool.wants_context:
+        kwargs[CONTEXT_PARAMETER] = context
     try:
         output = tool.fn(**kwargs)
     except ToolError as exc:
-        raise type(exc)(workspace.scrub(str(exc))) from exc
+        raise type(exc)(context.redact(workspace.scrub(str(exc)))) from exc
     except Exception as exc:  # a tool's bug or an OS error: the model gets one line, not a trace
-        raise ToolError(f"{tool.name} failed: {_one_line(exc, workspace)}") from exc
-    return output if isinstance(output, str) else str(output)
+        raise ToolError(context.redact(f"{tool.name} failed: {_one_line(exc, workspace)}")) from exc
+    return context.redact(output if isinstance(output, str) else str(output))
 
 
 def _one_line(exc: Exception, workspace: Workspace) -> str:

@@ -1,4 +1,5 @@
-"""Run a shell command in a workspace: no secrets in its environment, bounded output and time."""
+"""Run a shell command in a workspace, in the sandbox: bounded output, time and resources, and
+ended on a halt."""
 
 from __future__ import annotations
 
@@ -6,17 +7,26 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from agent_core.tools.sandbox import (
+    Limits,
+    PidsCgroup,
+    SandboxUnavailable,
+    child_setup,
+    sandbox_argv,
+    sandbox_env,
+    sandbox_status,
+)
+
 OUTPUT_CAP = 10_000  # bytes kept of stdout and of stderr: 20,000 in all
-# Environment variables whose names contain one of these are never passed to a command.
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
-SECRET_NAMES = ("ONLOOP_DATABASE_URL", "DATABASE_URL")  # a database URL can carry a password
 _READ_CHUNK = 65_536
 _DRAIN_SECONDS = 5.0  # how long to wait for output after the command's group is gone
+_CANCEL_POLL_S = 0.05  # how often a running command looks at its cancel event
+_TERM_GRACE_S = 0.5  # between TERM and KILL when a halt cancels a command
 
 
 @dataclass(frozen=True)
@@ -27,45 +37,55 @@ class ShellResult:
     stdout_bytes: int  # the full size, even where the text was cut at the cap
     stderr_bytes: int
     timed_out: bool
+    cancelled: bool = False  # ended by its cancel event (a halt, or the worker stopping)
 
 
-def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment minus anything that looks like a credential."""
-    source = os.environ if environ is None else environ
-    return {
-        name: value
-        for name, value in source.items()
-        if name.upper() not in SECRET_NAMES
-        and not any(marker in name.upper() for marker in SECRET_MARKERS)
-    }
+def run_command(
+    command: str,
+    *,
+    cwd: Path,
+    timeout_s: float,
+    cap: int = OUTPUT_CAP,
+    cancel: threading.Event | None = None,
+    confined: bool = True,
+    network: bool = False,
+    limits: Limits = Limits(),
+) -> ShellResult:
+    """Run `command` with /bin/sh in `cwd`, in the sandbox unless `confined` is False (an
+    operator's explicit opt-in); end its processes on timeout, on `cancel`, and when it exits,
+    so a background process cannot outlive the call (nor keep its pipes open).
 
-
-def run_command(command: str, *, cwd: Path, timeout_s: float, cap: int = OUTPUT_CAP) -> ShellResult:
-    """Run `command` with /bin/sh in `cwd`; kill its whole process group when time runs out.
-
-    The group is also killed after the shell exits, so a background process cannot outlive the
-    call (nor keep its pipes open).
+    SandboxUnavailable when confined and the sandbox cannot start here.
     """
-    proc = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=scrubbed_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group, so one killpg reaches every child
-    )
+    argv, fds, cgroup = _command_line(command, cwd, confined, network, limits)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=sandbox_env(cwd),  # even bwrap itself never holds the worker's environment
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so one killpg reaches every child
+            preexec_fn=child_setup(limits, cgroup),
+        )
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Capture(proc.stdout, cap), _Capture(proc.stderr, cap)
-    timed_out = False
+    timed_out = cancelled = False
     try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        timed_out, cancelled = _wait(proc, timeout_s, cancel)
     finally:
-        _kill_group(proc.pid)
-        proc.wait()
+        _end_group(proc, graceful=cancelled)
+        if cgroup is not None:
+            cgroup.remove()
     out.join(_DRAIN_SECONDS)
     err.join(_DRAIN_SECONDS)
     return ShellResult(
@@ -75,12 +95,56 @@ def run_command(command: str, *, cwd: Path, timeout_s: float, cap: int = OUTPUT_
         stdout_bytes=out.total,
         stderr_bytes=err.total,
         timed_out=timed_out,
+        cancelled=cancelled,
     )
 
 
-def _kill_group(pgid: int) -> None:
+def _command_line(
+    command: str, cwd: Path, confined: bool, network: bool, limits: Limits
+) -> tuple[list[str], list[int], PidsCgroup | None]:
+    if not confined:
+        return ["/bin/sh", "-c", command], [], None
+    status = sandbox_status()
+    if not status.available:
+        raise SandboxUnavailable(status.reason)
+    argv, fds = sandbox_argv(
+        ["/bin/sh", "-c", command], workspace=cwd, network=network, limits=limits
+    )
+    return argv, fds, PidsCgroup.create(limits.processes)
+
+
+def _wait(
+    proc: subprocess.Popen, timeout_s: float, cancel: threading.Event | None
+) -> tuple[bool, bool]:
+    """Wait for the command; (timed out, cancelled)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True, False
+        try:
+            proc.wait(timeout=min(left, _CANCEL_POLL_S) if cancel is not None else left)
+            return False, False
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                return False, True
+
+
+def _end_group(proc: subprocess.Popen, *, graceful: bool) -> None:
+    """End the command's process group: TERM first when it was cancelled, KILL after a grace."""
+    if graceful and proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=_TERM_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc.pid, signal.SIGKILL)  # also reaches what the shell left behind
+    proc.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # the group is already gone
 

@@ -74,6 +74,11 @@ def _run_started(p: dict, stamp: str) -> None:
         f"{inert(p.get('model_name', ''))} · autonomy {inert(p.get('autonomy', '?'))} · "
         f"tools: {inert(tools)}",
     )
+    shell = p.get("shell") or {}
+    if shell.get("mode") in ("unconfined", "unavailable"):  # the sandbox did not hold: say why
+        st.warning(inert(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
+    elif shell.get("note"):
+        _caption(stamp, f":material/shield: {inert(shell['note'])}")
 
 
 def _model_call(p: dict, stamp: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -9,11 +12,20 @@ import storage
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
+from agent_core.tools.builtins import offered_tools, shell_offer
+from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_user, get_store
+from storage.engine import sqlite_path
 
 MODELS = ("demo", "openai")
+WORKSPACE_MODES = {
+    "fresh": "A fresh folder",
+    "own": "Work in my folder",
+    "copy": "Work on a copy of my folder",
+}
+LAUNCH_WORDS = Words(work_in='"Work in my folder"', copy_from='"Work on a copy of my folder"')
 
 
 def use_demo_goal(goal: DemoGoal) -> None:
@@ -62,6 +74,13 @@ def model_choice(settings: Settings) -> tuple[str, str]:
 
 def tool_choice() -> list[str]:
     tools = builtin_tools()
+    shell = shell_offer()  # this machine's view; the worker that takes the run decides again
+    if shell.mode == "unavailable":
+        tools = offered_tools(tools, shell)
+        st.warning(
+            f"run_shell is not offered: {shell.reason}. Restart `onloop up` after installing.",
+            icon=":material/gpp_maybe:",
+        )
     return st.multiselect(
         "Tools the agent may use",
         list(tools),
@@ -99,12 +118,49 @@ def budgets() -> dict:
     }
 
 
-def launch(store: storage.Store, settings: dict) -> None:
+def workspace_choice() -> tuple[str, str]:
+    """Where the run works ("fresh", "own" or "copy") and the folder the person typed."""
+    mode = st.radio(
+        "Workspace",
+        list(WORKSPACE_MODES),
+        format_func=WORKSPACE_MODES.__getitem__,
+        horizontal=True,
+        key="launch_workspace_mode",
+        help="The folder is where the agent's tools read and write. Working in your folder "
+        "changes your files; a copy leaves them as they are.",
+    )
+    if mode == "fresh":
+        return mode, ""
+    folder = st.text_input(
+        "Folder (on the machine the worker runs on)",
+        key="launch_workspace_folder",
+        placeholder="e.g. ~/projects/notes",
+        help=f"A relative path is taken from {Path.cwd()}.",
+    )
+    return mode, folder
+
+
+def checked_folders(store: storage.Store, mode: str, folder: str) -> dict[str, Any]:
+    """create_run's folder arguments for the chosen mode; WorkspaceChoiceError names the fix."""
+    store_file = sqlite_path(store.url)
+    if mode == "own":
+        return {"workspace": str(work_in(folder, store_file=store_file, words=LAUNCH_WORDS))}
+    if mode == "copy":
+        return {"seed_from": str(copy_from(folder, store_file=store_file, words=LAUNCH_WORDS))}
+    return {}
+
+
+def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> None:
     if not settings["goal"].strip():
         st.error("The goal is empty: describe what the agent should achieve, or pick a demo goal.")
         return
     try:
-        run = storage.create_run(store, created_by=current_user(), **settings)
+        folders = checked_folders(store, *workspace)
+    except WorkspaceChoiceError as error:
+        st.error(f"The run was not queued: {error}", icon=":material/folder_off:")
+        return
+    try:
+        run = storage.create_run(store, created_by=current_user(), **settings, **folders)
     except storage.StoreError as error:
         st.error(f"The run was not queued: {error}")
         return
@@ -133,6 +189,7 @@ def main() -> None:
         key="launch_autonomy",
     )
     tools = tool_choice()
+    workspace = workspace_choice()
     limits = budgets()
     if st.button("Launch run", type="primary", key="launch_submit", icon=":material/send:"):
         launch(
@@ -145,6 +202,7 @@ def main() -> None:
                 "tools": tools,
                 **limits,
             },
+            workspace,
         )
 
 

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from agent_core.policy_check import CallCheckError, check_call
+from agent_core.policy_check import CallCheckError, check_call, describe_rule
 from agent_core.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 
@@ -23,9 +23,12 @@ st.caption(
 )
 st.markdown(
     "Every tool call gets a verdict: **allow** (runs), **ask** (waits for a person) or **deny** "
-    "(refused; the model is told why). When several rules match, deny wins over ask and ask over "
-    "allow. When none matches, the tool's risk and the run's autonomy decide: *manual* asks for "
-    "everything, *supervised* for medium and high risk, *autonomous* for high risk only."
+    "(refused; the model is told why). Rules see what a call really touches: canonical paths "
+    "inside the workspace and each program a shell command runs. A call is allowed only when "
+    "every part of it is; when several rules match, deny wins over ask and ask over allow, "
+    "whatever their order; a shell command that cannot be fully read is asked about. When no "
+    "rule matches, the tool's risk and the run's autonomy decide: *manual* asks for everything, "
+    "*supervised* for medium and high risk, *autonomous* for high risk only."
 )
 
 st.subheader("Rules", anchor=False)
@@ -36,7 +39,7 @@ if policy.rules:
                 "#": i + 1,
                 "name": rule.label(i),
                 "tool": rule.tool,
-                "arguments": ", ".join(f"{k} ~ {v}" for k, v in rule.args.items()) or "any",
+                "matches": describe_rule(rule),
                 "action": rule.action,
                 "reason": rule.reason,
             }
@@ -101,3 +104,4 @@ if st.button("Check", key="policy_check", type="primary"):
         st.text(f"What it would do: {checked.description}")
         st.text(f"Rule: {result.rule or 'no rule matched (risk and autonomy decide)'}")
         st.text(f"Reason: {result.reason}")
+        st.caption(checked.note)

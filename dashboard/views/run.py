@@ -4,6 +4,9 @@ The steps refresh inside a fragment that reads only the newest events at first a
 events after the last one seen (components/event_feed.py), so a run with thousands of steps stays
 fast.
 
+While the model streams a turn, its output so far is drawn under the steps by a smaller fragment
+that refreshes faster (components/live_tail.py), so tokens arrive without rerunning the page.
+
 When the run's status or its pending approvals change, the fragment reruns the whole page, so the
 controls and approval cards outside it always fit the run.
 """
@@ -18,6 +21,7 @@ from dashboard.components.audit import render_audit
 from dashboard.components.charts import render_run_charts
 from dashboard.components.event_feed import Feed, load_feed, render_feed
 from dashboard.components.events import inert
+from dashboard.components.live_tail import live_tail
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
@@ -71,6 +75,24 @@ def header(run: storage.Run) -> None:
         f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert(run.created_by or '?')} "
         f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
     )
+    st.caption(workspace_caption(run))
+    if ((run.policy or {}).get("sandbox") or {}).get("unconfined_shell"):
+        st.warning(
+            "This run's shell is UNCONFINED: its policy opts out of the sandbox "
+            "([sandbox] unconfined_shell = true), so commands can read and write whatever the "
+            "worker's user can, and use the network.",
+            icon=":material/gpp_maybe:",
+        )
+
+
+def workspace_caption(run: storage.Run) -> str:
+    """Where the run's tools read and write, said so that nobody mistakes a copy for the original."""
+    where = inert(run.workspace or "?")
+    if run.seed_from:
+        return f":material/folder_copy: Workspace {where}, a copy of {inert(run.seed_from)}"
+    if run.own_workspace:
+        return f":material/folder_open: Workspace {where} (your folder: the run works in it)"
+    return f":material/folder: Workspace {where}"
 
 
 def budget(run: storage.Run) -> None:
@@ -131,6 +153,8 @@ def run_view(store: storage.Store, run_id: str, drawn_as: tuple) -> None:
     feed = load_feed(store, run_id)
     st.subheader("Steps")
     render_feed(store, run_id, feed)
+    if run.status == "running":
+        live_tail(store, run_id, run.steps)
     st.subheader("Timeline")
     charts(run_id, feed)
 

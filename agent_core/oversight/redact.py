@@ -1,0 +1,99 @@
+"""The redactor: secret values never reach the store, the screen or the model.
+
+Redacted: the values of the worker's secret-like environment variables (names containing KEY,
+TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL or AUTH, and database URLs' passwords), the values of
+the environment variables a policy names in `[sandbox] secret_env`, text matching a policy's
+`[sandbox] secret_patterns` (regexes), and well-known credential shapes (private key blocks,
+OpenAI/GitHub/AWS/Slack tokens).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+MIN_SECRET_CHARS = 8  # shorter values ("1", "true", "dev") would redact ordinary words
+MIN_URL_PASSWORD_CHARS = 4
+KNOWN_SHAPES = (
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{30,}",
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+)
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/:@\s]*:([^@\s]+)@", re.IGNORECASE)
+
+
+class Redactor:
+    """Replaces each secret with `[redacted NAME]` (or `[redacted]` for a pattern match)."""
+
+    def __init__(self, secrets: Mapping[str, str], patterns: Iterable[str] = ()) -> None:
+        self._names = {value: name for name, value in secrets.items()}
+        literal = [re.escape(v) for v in sorted(self._names, key=len, reverse=True)]
+        parts = [f"(?P<literal>{'|'.join(literal)})"] if literal else []
+        parts += [f"(?:{p})" for p in (*KNOWN_SHAPES, *patterns)]
+        self._pattern = re.compile("|".join(parts))
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        return self._pattern.sub(self._replacement, text)
+
+    def _replacement(self, match: re.Match[str]) -> str:
+        literal = match.group("literal") if "literal" in self._pattern.groupindex else None
+        return f"[redacted {self._names[literal]}]" if literal else "[redacted]"
+
+    def payload(self, value: Any) -> Any:
+        """A JSON-like value with every string in it (keys too) redacted."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self.payload(k): self.payload(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.payload(v) for v in value]
+        return value
+
+
+def secret_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -> dict[str, str]:
+    """The secret values in an environment, by the variable that holds them."""
+    named = {n.upper() for n in extra_names}
+    found: dict[str, str] = {}
+    for name, value in environ.items():
+        upper = name.upper()
+        if upper in named and value.strip():
+            found[name] = value
+        elif any(marker in upper for marker in SECRET_MARKERS) and _looks_secret(value):
+            found[name] = value
+        url = _URL_PASSWORD.match(value)
+        if url and len(url.group(1)) >= MIN_URL_PASSWORD_CHARS:
+            found[f"{name} password"] = url.group(1)
+            found[name] = value
+    return {name: value for name, value in found.items() if _meaningful(value, name in named)}
+
+
+def _looks_secret(value: str) -> bool:
+    """A secret-named variable's value worth redacting: not short, not a path (SSH_AUTH_SOCK),
+    not a short plain word (ONLOOP_AUTH=disabled) that would redact ordinary text."""
+    if len(value) < MIN_SECRET_CHARS or value.startswith(("/", "~")):
+        return False
+    return not (value.isalpha() and len(value) < 16)
+
+
+def _meaningful(value: str, configured: bool) -> bool:
+    return bool(value.strip()) and (configured or len(value) >= MIN_URL_PASSWORD_CHARS)
+
+
+def redactor_for(secret_env: Iterable[str] = (), secret_patterns: Iterable[str] = ()) -> Redactor:
+    """The redactor for this worker's environment plus a policy's configured secrets."""
+    env = tuple(sorted(os.environ.items()))
+    return _cached(env, tuple(secret_env), tuple(secret_patterns))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(env: tuple, names: tuple[str, ...], patterns: tuple[str, ...]) -> Redactor:
+    return Redactor(secret_values(dict(env), names), patterns)

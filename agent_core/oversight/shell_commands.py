@@ -1,0 +1,279 @@
+"""What a shell command line runs: every program, seen through wrappers, with normalised flags.
+
+`sudo env timeout 5 /bin/rm -fR x`, `bash -c "rm -rf x"`, `find . -exec rm -r {} ;` and
+`xargs rm -r` all yield an invocation of `rm` with the flag `-r`. The wrappers are kept as
+invocations of their own, so a rule can also name them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent_core.oversight.shell_flags import read_flags
+from agent_core.oversight.shell_syntax import RISKY_VARIABLES, SimpleCommand, Word, read_shell
+
+MAX_DEPTH = 6  # nested `sh -c` levels read before giving up (and asking)
+SYSTEM_BIN = frozenset(
+    {"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+)
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "yash", "fish", "su"})
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+Inner = list[Word] | None  # the wrapped command's words, when a wrapper runs one
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One program run by the command line, as rules see it."""
+
+    program: str
+    flags: frozenset[str]
+    operands: tuple[str, ...]
+    paths: tuple[Word, ...]  # words that may name files: operands, --opt=values, redirections
+
+    @property
+    def text(self) -> str:
+        """One normalised spelling (program, sorted flags, operands) for `re:` and glob rules."""
+        return " ".join([self.program, *sorted(self.flags), *self.operands])
+
+
+@dataclass
+class CommandLine:
+    invocations: list[Invocation] = field(default_factory=list)
+    paths: list[Word] = field(default_factory=list)  # redirections of compound statements
+    doubts: list[str] = field(default_factory=list)
+
+
+def read_command_line(script: str) -> CommandLine:
+    """Every program `script` runs; doubts say where a reading may miss something."""
+    line = CommandLine()
+    _read(script, line, 0)
+    return line
+
+
+def _read(script: str, line: CommandLine, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        line.doubts.append(f"shell commands nested more than {MAX_DEPTH} levels deep")
+        return
+    reading = read_shell(script)
+    line.doubts.extend(reading.doubts)
+    line.paths.extend(Word(p) for p in reading.redirects)
+    for command in reading.commands:
+        _invoke(command.words, command, line, depth)
+
+
+def program_name(spelling: str) -> str:
+    """`/bin/rm`, `//usr/bin/../bin/rm` -> `rm`; other paths stay paths (a workspace script)."""
+    if "/" not in spelling:
+        return spelling
+    path = posixpath.normpath(re.sub("/+", "/", spelling))
+    folder, base = posixpath.split(path)
+    if folder in SYSTEM_BIN:
+        return base
+    return path if path.startswith("/") else "./" + path
+
+
+def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> None:
+    if not words:
+        return
+    program = program_name(words[0].text)
+    if words[0].glob:
+        line.doubts.append(f"the command name {words[0].text!r} is a pattern the shell expands")
+    wrapper = WRAPPERS.get(program)
+    inner = wrapper(words[1:], command, line, depth) if wrapper is not None else None
+    if (why := _inline_code(program, words[1:])) is not None:
+        line.doubts.append(why)
+    own = words[1 : len(words) - len(inner)] if inner else words[1:]
+    read = read_flags(program, [w.text for w in own])
+    operand_words = [w for w in own if w.text in read.operands or w.glob]
+    paths = [*operand_words, *(Word(v) for v in read.values), *map(Word, command.redirects)]
+    paths += [Word(v) for v in _attached_values(own)]
+    if "/" in program:
+        paths.append(Word(program))
+    line.invocations.append(Invocation(program, read.flags, read.operands, tuple(paths)))
+    if inner:
+        _invoke(inner, command, line, depth)
+
+
+def _attached_values(words: list[Word]) -> list[str]:
+    """Values glued to a word that may be files: `dd if=.env`, `-o.env`, `-I.ssh`."""
+    values = []
+    for word in words:
+        text = word.text
+        if "=" in text and not text.startswith("--"):
+            values.append(text.split("=", 1)[1])
+        elif re.match(r"^-[A-Za-z]\W", text) or re.match(r"^-[A-Za-z].*[./~]", text):
+            values.append(text[2:])
+    return [v for v in values if v]
+
+
+def _inline_code(program: str, words: list[Word]) -> str | None:
+    """Why an interpreter's inline code (python -c, perl -e...) cannot be read by the rules."""
+    if re.fullmatch(
+        r"(python|pypy)[0-9.]*|perl|ruby|node|nodejs|php|lua[0-9.]*|Rscript|deno", program
+    ):
+        if any(w.text in ("-c", "-e", "-E", "-r", "--eval", "--exec", "eval") for w in words):
+            return f"{program} runs inline code, which rules cannot read"
+    return None
+
+
+# -- wrappers: programs that run another command given in their arguments ------------------------
+
+
+def _after_options(words: list[Word], takes_value: str = "", env: bool = False) -> list[Word]:
+    """The words after the leading options (and NAME=VALUE words when `env`)."""
+    index = 0
+    while index < len(words):
+        text = words[index].text
+        if text == "--":
+            return words[index + 1 :]
+        if env and _ENV_NAME.match(text):
+            index += 1
+            continue
+        if not text.startswith("-") or text == "-":
+            break
+        short = text[1:2] if not text.startswith("--") else ""
+        if short and short in takes_value and len(text) == 2:
+            index += 1  # the option's value is the next word
+        index += 1
+    return words[index:]
+
+
+def _run_rest(takes_value: str = "", env: bool = False, skip: int = 0) -> Callable:
+    def wrapper(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+        rest = _after_options(words, takes_value, env)[skip:]
+        if env:
+            for word in words[: len(words) - len(rest)]:
+                if word.text.split("=", 1)[0] in RISKY_VARIABLES and "=" in word.text:
+                    line.doubts.append(f"the command sets {word.text.split('=', 1)[0]}")
+                if word.text.startswith("-S") or word.text.startswith("--split-string"):
+                    line.doubts.append("env -S splits a string into a command")
+        return rest
+
+    return wrapper
+
+
+def _xargs(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    line.doubts.append("xargs adds arguments (and maybe flags) read from its input")
+    return _after_options(words, takes_value="adEeIiLlnPs") or None
+
+
+def _find(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    index = 0
+    while index < len(words):
+        if words[index].text in ("-exec", "-execdir", "-ok", "-okdir"):
+            end = index + 1
+            while end < len(words) and words[end].text not in (";", "+"):
+                end += 1
+            _invoke(words[index + 1 : end], command, line, depth)
+            index = end
+        index += 1
+    return None
+
+
+def _shell(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    index, script_follows = 0, False
+    while index < len(words) and words[index].text.startswith(("-", "+")):
+        text = words[index].text
+        if text in ("-o", "+o", "-O", "+O"):
+            index += 1
+        elif not text.startswith("--") and "c" in text[1:]:
+            script_follows = True
+        index += 1
+    rest = words[index:]
+    if script_follows and rest:
+        _read(rest[0].text, line, depth + 1)
+    elif rest:
+        line.doubts.append(f"runs the script file {rest[0].text!r}, which rules cannot see into")
+    elif command.stdin_script is not None:
+        _read(command.stdin_script, line, depth + 1)
+    else:
+        line.doubts.append("a shell reads commands from its input, which rules cannot see")
+    return None
+
+
+def _joined(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    line.doubts.append("eval or watch runs a string as a command")
+    _read(" ".join(w.text for w in _after_options(words, "dn")), line, depth + 1)
+    return None
+
+
+def _trap(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    rest = _after_options(words)
+    if rest:  # trap 'commands' SIGNAL...: the commands run later, in this shell
+        _read(rest[0].text, line, depth + 1)
+    return None
+
+
+def _flock(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    texts = [w.text for w in words]
+    if "-c" in texts[:-1]:  # flock -c 'commands' FILE
+        _read(texts[texts.index("-c") + 1], line, depth + 1)
+        return None
+    return _after_options(words, takes_value="wE")[1:] or None  # flock FILE command...
+
+
+def _alias(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    line.doubts.append("alias, hash and enable change what a command name runs")
+    for word in words:
+        if "=" in word.text:
+            _read(word.text.split("=", 1)[1], line, depth + 1)
+    return None
+
+
+def _source(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> Inner:
+    line.doubts.append("source runs a script file, which rules cannot see into")
+    return None
+
+
+def _command_builtin(words: list[Word], command, line: CommandLine, depth: int) -> Inner:
+    if any(w.text in ("-v", "-V") for w in words[:2]):
+        return None  # `command -v x` only looks x up
+    return _after_options(words)
+
+
+WRAPPERS: dict[str, Callable] = {
+    "sudo": _run_rest(takes_value="CDghprtTuU"),
+    "doas": _run_rest(takes_value="uC"),
+    "env": _run_rest(takes_value="uCS", env=True),
+    "command": _command_builtin,
+    "builtin": _run_rest(),
+    "exec": _run_rest(takes_value="a"),
+    "nohup": _run_rest(),
+    "setsid": _run_rest(),
+    "time": _run_rest(),
+    "nice": _run_rest(takes_value="n"),
+    "ionice": _run_rest(takes_value="cnpPu"),
+    "stdbuf": _run_rest(takes_value="ioe"),
+    "chronic": _run_rest(),
+    "unbuffer": _run_rest(),
+    "busybox": _run_rest(),
+    "timeout": _run_rest(takes_value="sk", skip=1),
+    "xargs": _xargs,
+    "trap": _trap,
+    "alias": _alias,
+    "hash": _alias,
+    "enable": _alias,
+    "flock": _flock,
+    "chroot": _run_rest(skip=1),
+    "unshare": _run_rest(),
+    "strace": _run_rest(takes_value="oeEpsSuIaPX"),
+    "ltrace": _run_rest(takes_value="oeEpsSuIaPX"),
+    "taskset": _run_rest(skip=1),
+    "faketime": _run_rest(skip=1),
+    "fakeroot": _run_rest(),
+    "pkexec": _run_rest(takes_value="u"),
+    "runuser": _run_rest(takes_value="ugGc"),
+    "firejail": _run_rest(),
+    "xvfb-run": _run_rest(takes_value="nsefpw"),
+    "dbus-run-session": _run_rest(),
+    "catchsegv": _run_rest(),
+    "find": _find,
+    "eval": _joined,
+    "watch": _joined,
+    "source": _source,
+    ".": _source,
+    **{name: _shell for name in SHELLS},
+}

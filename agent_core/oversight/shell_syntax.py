@@ -1,0 +1,238 @@
+"""A shell command line read by a real parser (tree-sitter-bash) into the simple commands it runs.
+
+Words come out as the shell would pass them (quotes removed, `\\rm` and `r''m` are `rm`). What
+cannot be known before running (a computed command name, `eval`, a word built from variables,
+brace expansion, a parse error) is reported as a doubt, so the policy asks a person.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+
+import tree_sitter
+import tree_sitter_bash
+
+_BASH = tree_sitter.Language(tree_sitter_bash.language())
+_GLOB = re.compile(r"[*?\[]")
+_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+# Environment variables that change which program runs or what the shell executes first.
+RISKY_VARIABLES = frozenset(
+    {"PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "CDPATH"}
+)
+_EXPANSIONS = frozenset(
+    {
+        "simple_expansion",
+        "expansion",
+        "command_substitution",
+        "process_substitution",
+        "arithmetic_expansion",
+        "translated_string",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word after quote removal; `glob` when it has unquoted *, ? or [ (the shell expands it)."""
+
+    text: str
+    glob: bool = False
+
+
+@dataclass
+class SimpleCommand:
+    words: list[Word]  # the program first
+    redirects: list[str] = field(default_factory=list)  # files it reads or writes by redirection
+    stdin_script: str | None = None  # literal here-doc / here-string fed to it
+
+
+@dataclass
+class ShellReading:
+    commands: list[SimpleCommand] = field(default_factory=list)
+    redirects: list[str] = field(default_factory=list)  # on compound statements, not one command
+    doubts: list[str] = field(default_factory=list)  # why the reading may be incomplete
+
+
+def read_shell(script: str) -> ShellReading:
+    """Every simple command `script` contains, at any depth (pipes, lists, $(…), subshells…)."""
+    reading = ShellReading()
+    if "\x00" in script:
+        reading.doubts.append("the command contains a NUL character")
+        return reading
+    tree = tree_sitter.Parser(_BASH).parse(script.encode("utf-8"))  # a parser is not thread-safe
+    if tree.root_node.has_error:
+        reading.doubts.append("the shell parser could not read the command (a syntax error)")
+    _walk(tree.root_node, reading)
+    return reading
+
+
+def _walk(node, reading: ShellReading) -> None:
+    kind = node.type
+    if kind == "command":
+        _command(node, reading)
+        return
+    if kind in ("ERROR", "MISSING"):
+        reading.doubts.append(f"unreadable shell text {_text(node)!r}")
+    elif kind == "variable_assignment":
+        _assignment(node, reading)
+        return
+    elif kind == "redirected_statement":
+        body = node.child_by_field_name("body")
+        redirects = [c for c in node.children if c.type.endswith("_redirect")]
+        if body is not None and body.type == "command":
+            _command(body, reading, redirects)
+            return
+        for child in redirects:
+            _redirect(child, reading.redirects, None, reading)
+        if body is not None:
+            _walk(body, reading)
+        return
+    elif kind == "function_definition":
+        reading.doubts.append("the command defines a shell function")
+    elif kind in ("heredoc_body", "heredoc_redirect", "herestring_redirect", "file_redirect"):
+        _redirect(node, reading.redirects, None, reading)
+        return
+    for child in node.children:
+        _walk(child, reading)
+
+
+def _command(node, reading: ShellReading, redirects=()) -> None:
+    words: list[Word] = []
+    command = SimpleCommand(words)
+    for child in [*node.children, *redirects]:
+        name = node.field_name_for_child(_index(node, child)) if child.parent == node else None
+        if child.type == "variable_assignment":
+            _assignment(child, reading)
+        elif child.type.endswith("_redirect"):
+            _redirect(child, command.redirects, command, reading)
+        elif name in ("name", "argument") or child.type == "command_name":
+            target = child.children[0] if child.type == "command_name" else child
+            word = _word(target, reading)
+            if word is None:
+                where = "command name" if not words else "argument"
+                reading.doubts.append(f"the {where} {_text(target)!r} is computed when it runs")
+                word = Word(_text(target))
+            words.append(word)
+        elif child.type not in ("comment",):
+            _walk(child, reading)
+    if words:
+        reading.commands.append(command)
+
+
+def _assignment(node, reading: ShellReading) -> None:
+    name = node.child_by_field_name("name")
+    if name is not None and _text(name) in RISKY_VARIABLES:
+        reading.doubts.append(f"the command sets {_text(name)}, which changes what runs")
+    for child in node.children:
+        _walk_substitutions(child, reading)
+
+
+def _redirect(node, into: list[str], command: SimpleCommand | None, reading) -> None:
+    destination = node.child_by_field_name("destination")
+    if node.type == "file_redirect" and destination is not None:
+        operator = next((c.type for c in node.children if not c.is_named), "")
+        word = _word(destination, reading)
+        if word is None:
+            reading.doubts.append(f"the redirection target {_text(destination)!r} is computed")
+        elif not (operator in (">&", "<&") and (word.text.isdigit() or word.text == "-")):
+            into.append(word.text)
+    for child in node.children:
+        if child.type == "heredoc_body" or (
+            node.type == "herestring_redirect" and child.is_named and child != destination
+        ):
+            script = _word(child, reading) if node.type == "herestring_redirect" else None
+            if node.type == "heredoc_redirect":
+                has_expansion = any(c.type in _EXPANSIONS for c in child.children)
+                script = None if has_expansion else Word(_text(child))
+            if command is not None and script is not None:
+                command.stdin_script = script.text
+            _walk_substitutions(child, reading)
+        elif child.type.endswith("_redirect"):
+            _redirect(child, into, command, reading)
+        elif child != destination:
+            _walk_substitutions(child, reading)
+
+
+def _walk_substitutions(node, reading: ShellReading) -> None:
+    """The commands inside $(…), `…` and <(…) of a word: they run before the word is used."""
+    if node.type in ("command_substitution", "process_substitution"):
+        for child in node.children:
+            _walk(child, reading)
+        return
+    for child in node.children:
+        _walk_substitutions(child, reading)
+
+
+def _word(node, reading: ShellReading) -> Word | None:
+    """The word as the program receives it, or None when it depends on the run (expansions)."""
+    _walk_substitutions(node, reading)
+    parts = _pieces(node)
+    if parts is None:
+        return None
+    text = "".join(p for p, _ in parts)
+    shape = "".join(p if unquoted else "_" * len(p) for p, unquoted in parts)
+    if _BRACE.search(shape):
+        reading.doubts.append(f"the word {_text(node)!r} uses brace expansion")
+    return Word(text, glob=bool(_GLOB.search(shape)))
+
+
+def _pieces(node) -> list[tuple[str, bool]] | None:
+    """(text, unquoted) pieces of a word, or None when a piece is expanded at run time."""
+    kind = node.type
+    if kind in _EXPANSIONS:
+        return None
+    if kind in ("word", "number", "variable_name", "heredoc_start"):
+        return [(_unescape(_text(node)), True)]
+    if kind == "raw_string":
+        return [(_text(node)[1:-1], False)]
+    if kind == "ansi_c_string":
+        text = _ansi_c(_text(node)[2:-1])
+        return None if text is None else [(text, False)]
+    if kind in ("string", "heredoc_body"):
+        pieces: list[tuple[str, bool]] = []
+        for child in node.children:
+            if child.type in _EXPANSIONS:
+                return None
+            if child.type in ("string_content", "heredoc_content"):
+                pieces.append((_unescape_quoted(_text(child)), False))
+        return pieces if kind == "string" else [(_text(node), False)]
+    if kind == "concatenation":
+        out: list[tuple[str, bool]] = []
+        for child in node.children:
+            piece = _pieces(child)
+            if piece is None:
+                return None
+            out.extend(piece)
+        return out
+    if kind in ("string_content",):
+        return [(_text(node), False)]
+    return None  # anything else (arrays, arithmetic, unknown grammar) is not a literal word
+
+
+def _unescape(text: str) -> str:
+    text = text.replace("\\\n", "")
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+
+
+def _unescape_quoted(text: str) -> str:
+    text = text.replace("\\\n", "")
+    return re.sub(r"\\([$`\"\\])", r"\1", text)
+
+
+def _ansi_c(body: str) -> str | None:
+    if not body.isascii():
+        return None
+    try:
+        return codecs.decode(body, "unicode_escape")
+    except UnicodeDecodeError:
+        return None
+
+
+def _text(node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def _index(parent, child) -> int:
+    return next(i for i, candidate in enumerate(parent.children) if candidate == child)

@@ -1,0 +1,178 @@
+"""What one tool call touches and runs, in the form rules match: canonical paths, parsed commands.
+
+A call becomes parts: one per path it names and per program its shell command runs (a program
+with several path words gives one part per word). The policy decides each part; the call is
+allowed only when every part is.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import posixpath
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_core.oversight.shell_commands import Invocation, read_command_line
+from agent_core.oversight.shell_syntax import Word
+from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.errors import WorkspaceEscape
+from agent_core.tools.workspace import Workspace
+
+# Without a run (`onloop policy check`), paths go through the same Workspace checks against a
+# folder that does not exist: lexical normalisation only, no symlink to follow, no glob to expand.
+LEXICAL_ROOT = Path("/nonexistent/onloop-policy-check-workspace")
+LEXICAL_NOTE = (
+    "checked without a run's workspace: paths are normalised as text (symlinks are not followed, "
+    "shell globs are compared with the rules' patterns instead of expanded)"
+)
+GLOB_CAP = 200  # files a shell glob is expanded to before the rest count as unknown
+
+
+@dataclass(frozen=True)
+class PathTarget:
+    """One file a call touches. Every spelling names it; aliases are look-alikes deny rules catch."""
+
+    spellings: tuple[str, ...]  # canonical first, then the real location behind symlinks
+    aliases: tuple[str, ...] = ()  # backslashes as '/', unicode-folded, case-folded, after `cd`
+    argument: str | None = None  # the tool argument it came from; None for a shell word
+    unexpanded_glob: bool = False  # a shell glob that could not be expanded (no live workspace)
+
+    def every(self, loose: bool) -> tuple[str, ...]:
+        return self.spellings + self.aliases if loose else self.spellings
+
+
+@dataclass(frozen=True)
+class Part:
+    invocation: Invocation | None = None
+    path: PathTarget | None = None
+
+
+@dataclass(frozen=True)
+class CallTargets:
+    parts: tuple[Part, ...]
+    doubts: tuple[str, ...] = ()  # parts of a shell command that could not be read
+    escape: str | None = None  # the workspace's refusal, when a path argument leaves it
+    lexical: bool = False  # no live workspace: paths normalised as text only
+
+
+def guess_kinds(arguments: dict[str, Any]) -> ArgumentKinds:
+    """For a tool that declares no kinds: `path`/`paths` read as paths, `command` as a shell line."""
+    names = tuple(k for k in ("path", "paths") if isinstance(arguments.get(k), str | list))
+    command = ("command",) if isinstance(arguments.get("command"), str) else ()
+    return ArgumentKinds(paths=names, commands=command, guessed=True)
+
+
+def call_targets(
+    arguments: dict[str, Any], kinds: ArgumentKinds, workspace: Workspace | None
+) -> CallTargets:
+    lexical = workspace is None
+    space = workspace if workspace is not None else Workspace(LEXICAL_ROOT)
+    guessed = kinds.guessed
+    parts: list[Part] = []
+    doubts: list[str] = []
+    for name in kinds.paths:
+        values = arguments.get(name)
+        for raw in values if isinstance(values, list) else [values] if values is not None else []:
+            if guessed:  # perhaps not a workspace path at all: matched as text, never refused
+                target = _shell_spelling(str(raw), space, lexical=True, folders=[])
+                parts.append(Part(path=PathTarget(target.spellings, target.aliases, name)))
+                continue
+            try:
+                parts.append(Part(path=tool_path(space, raw, name, lexical)))
+            except WorkspaceEscape as exc:
+                return CallTargets((), (), space.scrub(str(exc)), lexical)
+    for name in kinds.commands:
+        command = arguments.get(name)
+        if isinstance(command, str):
+            parts.extend(_shell_parts(command, space, lexical, doubts))
+    return CallTargets(tuple(parts) or (Part(),), tuple(dict.fromkeys(doubts)), None, lexical)
+
+
+def tool_path(space: Workspace, raw: str, argument: str | None, lexical: bool) -> PathTarget:
+    """The path as the tool will use it (Workspace.resolve), and where it really leads."""
+    resolved = space.resolve(raw)
+    canonical = space.display(resolved)
+    spellings = [canonical]
+    if not lexical:
+        spellings.append(space.display(Path(os.path.realpath(resolved))))
+    return PathTarget(_unique(spellings), _aliases(canonical), argument)
+
+
+def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str]) -> list[Part]:
+    line = read_command_line(command)
+    doubts.extend(line.doubts)
+    folders = [
+        i.operands[0] for i in line.invocations if i.program in ("cd", "pushd") and i.operands
+    ]
+    if any(i.program in ("cd", "pushd") and not i.operands for i in line.invocations):
+        doubts.append("cd without a folder goes to a home folder outside the workspace")
+    parts: list[Part] = []
+    for invocation in line.invocations:
+        targets = [
+            t for w in invocation.paths for t in _shell_path(w, space, lexical, folders, doubts)
+        ]
+        parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
+    for word in line.paths:
+        parts.extend(Part(None, t) for t in _shell_path(word, space, lexical, folders, doubts))
+    return parts or [Part()]
+
+
+def _shell_path(
+    word: Word, space: Workspace, lexical: bool, folders: list[str], doubts: list[str]
+) -> list[PathTarget]:
+    """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
+    targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
+    if not word.glob:
+        return targets
+    if lexical:
+        if word.text.startswith("-"):
+            doubts.append(f"the pattern {word.text!r} may expand to flags")
+        return targets
+    if word.text.startswith(("/", "~")):
+        return targets
+    # As the shell does (no globstar): ** is *, dotfiles only for a pattern starting with '.'.
+    found = glob.iglob(word.text, root_dir=space.real_root)
+    matches = sorted(itertools.islice(found, GLOB_CAP))
+    if len(matches) == GLOB_CAP:
+        doubts.append(f"the pattern {word.text!r} matches more files than are checked")
+    if any(m.startswith("-") for m in matches):
+        doubts.append(f"the pattern {word.text!r} expands to a file named like a flag")
+    return targets + [_shell_spelling(m, space, lexical, folders) for m in matches]
+
+
+def _shell_spelling(
+    text: str, space: Workspace, lexical: bool, folders: list[str], glob_: bool = False
+) -> PathTarget:
+    canonical = _normal(text)
+    spellings = [canonical]
+    if not lexical and not canonical.startswith(("/", "~", "../")) and canonical != "..":
+        real = Path(os.path.realpath(space.real_root / canonical))
+        spellings.append(space.display(real))
+    aliases = list(_aliases(canonical))
+    if not canonical.startswith(("/", "~")):
+        aliases += [_normal(posixpath.join(folder, canonical)) for folder in folders]
+    return PathTarget(_unique(spellings), _unique(aliases), None, glob_)
+
+
+def _normal(text: str) -> str:
+    """A shell word as a path: slashes collapsed, '.' and '..' resolved as text where possible."""
+    text = text.strip()
+    absolute = text.startswith("/")
+    normal = posixpath.normpath("/".join(s for s in text.split("/") if s) or ".")
+    return "/" + normal.lstrip("/") if absolute else normal
+
+
+def _aliases(path: str) -> tuple[str, ...]:
+    """Look-alike spellings: on some systems (or to a reader) they name the same file."""
+    visible = "".join(c for c in path if unicodedata.category(c) not in ("Cf", "Cc"))
+    folded = unicodedata.normalize("NFKC", visible)
+    variants = [_normal(path.replace("\\", "/")), visible, folded, folded.casefold()]
+    return tuple(v for v in _unique(variants) if v != path)
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))

@@ -1,0 +1,68 @@
+"""Crash recovery: which calls of the last model turn never got a result, and which may have run.
+
+Calls are paired with their events by order, not by id: a turn's calls are handled one after
+another and each ends with its `tool_result`, so the events after the turn split into one stretch
+per call. That holds for runs stored before onloop numbered calls itself, whose model ids may
+repeat within a turn or across turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent_core.models.base import ToolCallRequest
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    call: ToolCallRequest
+    text: str  # what the model said with the turn
+    recorded: bool  # its tool_call event was written
+    may_have_run: bool  # allowed, or its approval was consumed: only a human may run it again
+    approval: Any | None  # the latest approval asked for it, if any
+
+
+def last_turn(events: Sequence[Any]) -> Any | None:
+    return next((e for e in reversed(events) if e.kind == "model_call"), None)
+
+
+def unfinished_calls(events: Sequence[Any], approvals: Mapping[int, Any]) -> list[Unfinished]:
+    """The last turn's calls without a result; `approvals` maps request_seq to approval rows."""
+    turn = last_turn(events)
+    if turn is None:
+        return []
+    raw_calls = turn.payload.get("tool_calls", [])
+    stretches: list[list[Any]] = [[]]
+    for event in events:
+        if event.seq <= turn.seq:
+            continue
+        if event.kind == "tool_result":
+            stretches.append([])
+        else:
+            stretches[-1].append(event)
+    done = len(stretches) - 1
+    text = turn.payload.get("text", "")
+    out = []
+    for index, raw in enumerate(raw_calls[done:], start=done):
+        stretch = stretches[-1] if index == done else []
+        call = ToolCallRequest(str(raw["id"]), raw["name"], raw["arguments"])
+        out.append(_unfinished(call, text, stretch, approvals))
+    return out
+
+
+def _unfinished(
+    call: ToolCallRequest, text: str, stretch: list[Any], approvals: Mapping[int, Any]
+) -> Unfinished:
+    started = [e for e in stretch if e.kind == "tool_call"]
+    asked = [e for e in stretch if e.kind == "approval_requested" and e.seq in approvals]
+    rows = [(approvals[e.seq], "approval_id" in e.payload) for e in asked]
+    may_have_run = any(e.payload.get("verdict") == "allow" for e in started) or any(
+        # A consumed approval started its tool. One stored before approvals were consumed
+        # (no approval_id in its request) may have started it once approved.
+        row.consumed_at is not None or (not numbered and row.status == "approved")
+        for row, numbered in rows
+    )
+    latest = rows[-1][0] if rows else None
+    return Unfinished(call, text, bool(started), may_have_run, latest)

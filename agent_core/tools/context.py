@@ -1,0 +1,25 @@
+"""What a tool call carries besides its arguments: how to stop it, what the policy grants its
+processes, and how its output is redacted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent_core.tools.sandbox import Limits
+
+CONTEXT_PARAMETER = "tool_context"  # injected by run_tool, never part of the schema
+
+
+def _no_redaction(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    cancel: threading.Event = field(default_factory=threading.Event)  # set by a halt
+    network: bool = False  # the policy grants this run's processes the network
+    unconfined_shell: bool = False  # the operator opted in to a shell without the sandbox
+    limits: Limits = field(default_factory=Limits)
+    redact: Callable[[str], str] = _no_redaction

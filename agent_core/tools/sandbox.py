@@ -1,0 +1,303 @@
+"""The sandbox every process a tool starts runs in: bubblewrap with the workspace as the one
+writable place and the only user data in view, no network unless granted, its own PID namespace,
+an allow-listed environment, capped resources, and death with the worker."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+    "Fedora: sudo dnf install bubblewrap)"
+)
+SANDBOX_UID = 1000  # who commands run as inside; files they write belong to the worker's user
+PATH_INSIDE = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+# Read-only system parts commands need; /etc is assembled, never bound whole (it names users,
+# holds host keys and the shadow file).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",  # Debian's /usr/bin/awk -> /etc/alternatives/awk and friends
+    "/etc/localtime",
+    "/etc/mime.types",
+)
+NETWORK_ETC = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+)
+PASSWD = (  # a synthetic user list: the host's names no user and no home
+    "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+    f"agent:x:{SANDBOX_UID}:{SANDBOX_UID}:agent:{{home}}:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+)
+GROUP = f"root:x:0:\nagent:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
+_PR_SET_PDEATHSIG = 1
+STALE_CGROUP_S = 60.0  # a leftover cgroup this old is a dead worker's (its command ended)
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded now: a forked child must not load libraries
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one command may use; each process in the sandbox gets the CPU and memory caps."""
+
+    cpu_seconds: int = 60
+    memory_bytes: int = 2 << 30  # address space per process
+    file_bytes: int = 256 << 20  # largest file a command may write
+    processes: int = 256  # enforced through a pids cgroup where the worker may create one
+    tmp_bytes: int = 64 << 20  # the private /tmp lives in memory
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    available: bool
+    reason: str = ""  # why not, with how to fix it; empty when available
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot start here and the policy did not opt in to an unconfined shell."""
+
+
+def sandbox_status() -> SandboxStatus:
+    """Whether the sandbox can start on this machine (probed once per bwrap binary)."""
+    return _probe(bwrap_binary())
+
+
+def bwrap_binary() -> str:
+    name = os.environ.get("ONLOOP_BWRAP") or BWRAP
+    return shutil.which(name) or name
+
+
+@functools.cache
+def _probe(binary: str) -> SandboxStatus:
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        return SandboxStatus(False, f"bubblewrap ({binary}) is not installed: {INSTALL_HINT}")
+    probe = Path(os.path.realpath("/tmp" if os.path.isdir("/tmp") else "."))
+    argv, fds = sandbox_argv(["/bin/true"], workspace=probe, network=False, binary=binary)
+    try:
+        done = subprocess.run(
+            argv,
+            env=sandbox_env(probe),
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return SandboxStatus(False, f"bubblewrap could not start: {exc}")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", errors="replace").strip() or f"exit {done.returncode}"
+        return SandboxStatus(
+            False,
+            f"bubblewrap cannot create its namespaces here ({said}); allow unprivileged user "
+            "namespaces (e.g. sysctl kernel.unprivileged_userns_clone=1) or run in a VM",
+        )
+    return SandboxStatus(True)
+
+
+def sandbox_env(workspace: Path) -> dict[str, str]:
+    """The whole environment a sandboxed command sees: an allow-list, never the worker's."""
+    env = {
+        "PATH": PATH_INSIDE,
+        "HOME": str(workspace),
+        "USER": "agent",
+        "LOGNAME": "agent",
+        "SHELL": "/bin/sh",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "TMPDIR": "/tmp",
+        "PWD": str(workspace),
+    }
+    tz = os.environ.get("TZ")
+    if tz and len(tz) < 64:
+        env["TZ"] = tz
+    return env
+
+
+def sandbox_argv(
+    command: list[str],
+    *,
+    workspace: Path,
+    network: bool,
+    binary: str | None = None,
+    limits: Limits = Limits(),
+) -> tuple[list[str], list[int]]:
+    """The bwrap command line that runs `command` confined to `workspace`, and the file
+    descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close."""
+    ws = str(workspace)
+    argv = [binary or bwrap_binary()]
+    argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    if network:
+        argv.append("--share-net")
+    argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+    for path in SYSTEM_DIRS:
+        argv += _mirror(path)
+    for path in ETC_FILES + (NETWORK_ETC if network else ()):
+        argv += _mirror(path)
+    fds = [_data_fd(PASSWD.format(home=ws)), _data_fd(GROUP)]
+    argv += ["--ro-bind-data", str(fds[0]), "/etc/passwd"]
+    argv += ["--ro-bind-data", str(fds[1]), "/etc/group"]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    argv += ["--bind", ws, ws, "--chdir", ws]
+    for name, value in sandbox_env(workspace).items():
+        argv += ["--setenv", name, value]
+    return argv + ["--", *command], fds
+
+
+def _mirror(path: str) -> list[str]:
+    """Bind a system path read-only where it is, keeping a top-level symlink (usrmerge) as one."""
+    if os.path.islink(path) and os.path.dirname(path) == "/":
+        return ["--symlink", os.readlink(path), path]
+    if os.path.exists(path):
+        return ["--ro-bind", path, path]
+    return []
+
+
+def _data_fd(text: str) -> int:
+    """A pipe's read end holding `text` (small, so the write cannot block)."""
+    read, write = os.pipe()
+    os.write(write, text.encode())
+    os.close(write)
+    return read
+
+
+def child_setup(limits: Limits, cgroup: PidsCgroup | None = None) -> Callable[[], None]:
+    """What the forked child does before exec: die with the worker, join the pids cgroup, cap
+    resources. Async-signal-safe calls only (no imports, no locks)."""
+    parent = os.getpid()
+    caps = [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if cgroup is None and os.getuid() != 0:
+        # In bwrap's fresh user namespace (Linux 5.14+) this counts only the sandbox's own
+        # processes; root is exempt from it, hence the pids cgroup.
+        caps.append((resource.RLIMIT_NPROC, limits.processes))
+    procs = cgroup.procs_file if cgroup is not None else None
+
+    def setup() -> None:
+        # PDEATHSIG fires when the forking thread ends; run_command forks from the run's thread,
+        # which waits for the command, so this is the worker's death (or that thread's).
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the worker died before prctl took effect
+            os._exit(1)
+        if procs is not None:
+            try:
+                fd = os.open(procs, os.O_WRONLY)
+                os.write(fd, b"0")  # "0" moves the writing process itself
+                os.close(fd)
+            except OSError:
+                pass  # the cgroup went away; the other caps still hold
+        for which, value in caps:
+            resource.setrlimit(which, (value, value))
+
+    return setup
+
+
+@dataclass(frozen=True)
+class PidsCgroup:
+    """A pids cgroup that caps how many processes one command may have (fork bombs)."""
+
+    path: str
+
+    @property
+    def procs_file(self) -> str:
+        return os.path.join(self.path, "cgroup.procs")
+
+    @classmethod
+    def create(cls, limit: int) -> PidsCgroup | None:
+        """A fresh cgroup with `pids.max = limit`, or None where the worker may not make one."""
+        for base in _pids_roots():
+            _sweep_stale(base)
+            path = os.path.join(base, f"onloop-{uuid.uuid4().hex[:12]}")
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            try:
+                Path(path, "pids.max").write_text(str(limit))
+                return cls(path)
+            except OSError:
+                _rmdir(path)
+        return None
+
+    def remove(self) -> None:
+        """Remove the cgroup once the killed processes have left it (it is gone in a moment)."""
+        for _ in range(200):
+            if _rmdir(self.path):
+                return
+            time.sleep(0.005)
+
+
+@functools.cache
+def _pids_roots() -> tuple[str, ...]:
+    """Where this worker may create pids cgroups: cgroup v1's pids hierarchy or, on v2, its own
+    cgroup when the pids controller is delegated to it."""
+    roots = []
+    v1 = "/sys/fs/cgroup/pids"
+    if os.access(v1, os.W_OK):
+        roots.append(v1)
+    try:
+        own = Path("/proc/self/cgroup").read_text().splitlines()
+        v2 = next((line[3:] for line in own if line.startswith("0::")), None)
+        if v2 is not None:
+            base = os.path.join("/sys/fs/cgroup", v2.lstrip("/"))
+            controllers = Path(base, "cgroup.subtree_control").read_text().split()
+            if "pids" in controllers and os.access(base, os.W_OK):
+                roots.append(base)
+    except OSError:
+        pass
+    return tuple(roots)
+
+
+@functools.cache
+def _sweep_stale(base: str) -> None:
+    """Once per process: remove the empty cgroups a killed worker left behind. Only old ones, so a
+    cgroup another worker has just made (its command not in it yet) is never taken away."""
+    try:
+        names = [n for n in os.listdir(base) if n.startswith("onloop-")]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            if time.time() - os.stat(path).st_mtime > STALE_CGROUP_S:
+                _rmdir(path)  # fails, harmlessly, while a process is still in it
+        except OSError:
+            continue
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # a process is still leaving it
+    return True

@@ -1,0 +1,38 @@
+"""The turn the model is streaming right now, redrawn by a small fragment of its own.
+
+The worker writes a running turn's output so far to the store a few times a second
+(storage.live_output) and deletes it once the turn is recorded as its model_call event, which the
+step feed then shows. Only this fragment reruns that often, not the page or the step feed.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import storage
+
+LIVE_SECONDS = 0.5
+TAIL_CHARS = 3000  # the end of a long answer: what is arriving is what matters here
+
+
+def tail(text: str) -> str:
+    """The end of the partial output, as text (it is shown with st.text, never as Markdown)."""
+    if len(text) <= TAIL_CHARS:
+        return text
+    return "…" + text[-(TAIL_CHARS - 1) :]
+
+
+def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> None:
+    """The streaming turn, unless it is already recorded (a step the page has drawn)."""
+    partial = storage.live_output(store, run_id=run_id)
+    if partial is None or partial.step <= recorded_steps:
+        return
+    with st.container(border=True, key=f"run_live_{run_id}"):
+        st.caption(
+            f":material/stream: step {partial.step} · the model is answering; the step is "
+            "recorded when its turn completes"
+        )
+        st.text(tail(partial.text))
+
+
+live_tail = st.fragment(run_every=LIVE_SECONDS)(render_live_tail)
