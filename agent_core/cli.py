@@ -178,6 +178,17 @@ def up(
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
+    auth_config: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ONLOOP_AUTH",
+            help="Sign-in file: [auth] for OpenID Connect (as Streamlit reads it) and [roles].",
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(help="Serve a non-loopback address without sign-in (a red banner says so)."),
+    ] = False,
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
@@ -191,6 +202,8 @@ def up(
             concurrency=concurrency,
             policy_path=policy,
             settings=settings,
+            auth_config=auth_config,
+            insecure_no_auth=insecure_no_auth,
         )
     )
 

@@ -93,7 +93,7 @@ def test_launching_queues_the_run_with_its_settings_and_opens_it(store):
     assert (run.max_steps, run.max_seconds, run.max_tokens) == (12, 150.0, 4000)
     assert run.max_cost_usd is None
     assert run.status == "queued"
-    assert run.created_by == getpass.getuser()
+    assert run.created_by == f"{getpass.getuser()} (local)"
     assert at.query_params["run"] == run.id
     assert at.title[0].value == f"Run {run.id}"
 
