@@ -35,7 +35,9 @@ def write_signin_file(
         f'cookie_secret = "{COOKIE_SECRET}"\n'
         'client_id = "onloop-dashboard"\n'
         f'client_secret = "{CLIENT_SECRET}"\n'
-        f'server_metadata_url = "{issuer.rstrip("/")}/.well-known/openid-configuration"\n' + ROLES
+        f'server_metadata_url = "{issuer.rstrip("/")}/.well-known/openid-configuration"\n'
+        # Streamlit asks for prompt=select_account by default; oidc-provider offers login.
+        'client_kwargs = { prompt = "login" }\n' + ROLES
     )
     return path
 
