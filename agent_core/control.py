@@ -97,6 +97,7 @@ def resume_run(
             run_id=run.id,
             expect_status=seen_status or run.status,
             clear_stops=True,
+            by=by,
             more=_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
         )
     except storage.InvalidState as error:

@@ -351,3 +351,30 @@ def test_a_public_address_without_signin_shows_nothing(no_signin, monkeypatch):
         config._set_option("server.address", before, "test")
     assert "listens on 0.0.0.0 without sign-in" in at.error[0].value
     assert not at.button and not at.title
+
+
+def test_the_run_page_names_who_launched_and_who_steered(store):
+    run = control.launch(store, by=person("approver"), goal="tidy")
+    at = app_as(signed_in("operator"), "views/run.py", {"run": run.id})
+    at.button(key=f"run_pause_{run.id}").click().run()
+    (command,) = storage.command_history(store, run_id=run.id)
+    assert (command.kind, command.created_by) == ("pause", "otto@ops.test (sub sub-otto)")
+    at = app_as(signed_in("viewer"), "views/run.py", {"run": run.id})
+    (table,) = [d.value for d in at.dataframe if "what" in d.value.columns]
+    assert list(table["what"]) == ["launch", "pause"]
+    assert list(table["by"]) == [
+        "april@example.test (sub sub-april)",
+        "otto@ops.test (sub sub-otto)",
+    ]
+
+
+def test_resume_records_who_resumed(store):
+    run = seed.make_run(store, status="paused")
+    control.resume_run(store, run_id=run.id, by=person("operator"))
+    last = storage.events_after(store, run_id=run.id)[-1]
+    assert last.payload == {
+        "status": "queued",
+        "reason": None,
+        "resumed": True,
+        "by": "otto@ops.test (sub sub-otto)",
+    }
