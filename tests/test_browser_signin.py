@@ -22,6 +22,8 @@ from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _
 
 pytestmark = [
     pytest.mark.browser,
+    # Four sign-ins through a real provider and a demo run: minutes on a loaded machine.
+    pytest.mark.timeout(480),
     pytest.mark.skipif(not oidc_provider.available(), reason="needs node and tests/oidc (.ci/run)"),
 ]
 ONLY_LOCAL = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")  # fonts.googleapis.com and the like
@@ -39,7 +41,7 @@ def signed_in_world(tmp_path):
     ) as issuer:
         signin = write_signin_file(tmp_path, issuer=issuer, port=port)
         db = tmp_path / "onloop.db"
-        env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.6"}
+        env = {**os.environ, "ONLOOP_DEMO_DELAY": "0"}
         env.pop("ONLOOP_AUTH", None)
         process = subprocess.Popen(
             [
@@ -125,6 +127,16 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     shot(vic, "viewer-run")
     assert storage.count_pending_approvals(store) == 1
 
+    otto = sign_in(browser, url, "otto")  # an operator: steers, cannot decide
+    otto.goto(f"{url}/run?run={run_id}")
+    expect(otto.get_by_role("button", name="Approve", exact=True).first).to_be_disabled()
+    otto.get_by_label("Guidance for the agent").fill("Keep the report short.")
+    otto.get_by_role("button", name="Send guidance").click()
+    otto.get_by_text("Guidance sent").wait_for()
+    otto_label = "otto@ops.test (sub otto)"
+    (guidance,) = storage.command_history(store, run_id=run_id)
+    assert (guidance.kind, guidance.created_by) == ("guidance", otto_label)
+
     april.goto(f"{url}/approvals")
     april.get_by_role("button", name="Approve", exact=True).first.click()
     wait_for(
@@ -154,7 +166,9 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
         text=True,
         timeout=60,
     )
-    assert april_label in audit.stdout, audit.stdout + audit.stderr
+    assert f"launched by {april_label}" in audit.stdout, audit.stdout + audit.stderr
+    assert f"guidance by {otto_label}" in audit.stdout
+    assert f"approved by {april_label}" in audit.stdout
 
     april.get_by_role("button", name="Sign out").click()
     april.get_by_role("button", name="Yes, sign me out").click()
