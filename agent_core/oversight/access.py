@@ -70,10 +70,9 @@ def require(by: str | Person, role: Role) -> str:
     if isinstance(by, str):
         return by
     if not by.may(role):
+        # No name in the message: pages show it, and a name is whatever the provider sent.
         has = f"the {by.role} role" if by.role else "no role"
-        raise AccessDenied(
-            f"this needs the {role} role and {by.name} has {has}; ask an onloop admin"
-        )
+        raise AccessDenied(f"this needs the {role} role and you have {has}; ask an onloop admin")
     return by.label
 
 
