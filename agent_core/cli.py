@@ -178,6 +178,17 @@ def up(
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
+    auth_config: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ONLOOP_AUTH",
+            help="Sign-in file: [auth] for OpenID Connect (as Streamlit reads it) and [roles].",
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(help="Serve a non-loopback address without sign-in (a red banner says so)."),
+    ] = False,
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
@@ -191,6 +202,8 @@ def up(
             concurrency=concurrency,
             policy_path=policy,
             settings=settings,
+            auth_config=auth_config,
+            insecure_no_auth=insecure_no_auth,
         )
     )
 
@@ -367,6 +380,7 @@ def audit(
         return
     if not rows:
         typer.echo("no decisions recorded yet")
+    _echo_steering(store, run_id)
     for a in rows:
         note = f' note="{a.note}"' if a.note else ""
         edited = " (edited arguments)" if a.edited_arguments is not None else ""
@@ -374,6 +388,19 @@ def audit(
             f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
             f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
             f"{note}"
+        )
+
+
+def _echo_steering(store: storage.Store, run_id: str | None) -> None:
+    """Who launched the run (with --run) and every halt, pause and guidance people sent."""
+    if run_id:
+        run = storage.get_run(store, run_id=run_id)
+        typer.echo(
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}  launched by {run.created_by}  run {run_id}"
+        )
+    for c in storage.command_history(store, run_id=run_id):
+        typer.echo(
+            f"{c.created_at:%Y-%m-%d %H:%M:%S}  {c.kind:<8} by {c.created_by}  run {c.run_id}"
         )
 
 

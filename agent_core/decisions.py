@@ -7,6 +7,7 @@ import json
 from typing import Any, Literal
 
 import storage
+from agent_core.oversight.access import AccessDenied, Person, require
 from agent_core.tools import ToolError, args_hash, builtin_tools
 from storage.models import Approval
 
@@ -41,12 +42,13 @@ def approve(
     store: storage.Store,
     *,
     approval_id: int,
-    by: str,
+    by: str | Person,
     note: str | None = None,
     edited_arguments: dict[str, Any] | None = None,
     allow_scope: AllowScope = None,
 ) -> Approval:
     """Approve exactly these arguments (the original, or a person's edit checked against the schema)."""
+    who = _approver(by)
     approval = _pending(store, approval_id)
     if allow_scope not in (None, "tool", "arguments"):
         raise DecisionError("allow scope must be 'tool' or 'arguments'")
@@ -59,7 +61,7 @@ def approve(
         store,
         approval_id=approval_id,
         decision="approved",
-        decided_by=by,
+        decided_by=who,
         note=note or None,
         edited_arguments=to_run if edited_arguments is not None else None,
         approved_hash=args_hash(to_run),
@@ -67,11 +69,22 @@ def approve(
     )
 
 
-def reject(store: storage.Store, *, approval_id: int, by: str, note: str | None = None) -> Approval:
+def reject(
+    store: storage.Store, *, approval_id: int, by: str | Person, note: str | None = None
+) -> Approval:
+    who = _approver(by)
     _pending(store, approval_id)
     return _decide(
-        store, approval_id=approval_id, decision="rejected", decided_by=by, note=note or None
+        store, approval_id=approval_id, decision="rejected", decided_by=who, note=note or None
     )
+
+
+def _approver(by: str | Person) -> str:
+    """Who decides, as the audit names them; a signed-in person needs the approver role."""
+    try:
+        return require(by, "approver")
+    except AccessDenied as exc:
+        raise DecisionError(str(exc)) from exc
 
 
 def _decide(store: storage.Store, **decision: Any) -> Approval:
@@ -87,7 +100,7 @@ def decide_many(
     *,
     approval_ids: list[int],
     decision: Literal["approve", "reject"],
-    by: str,
+    by: str | Person,
     note: str | None = None,
 ) -> list[str]:
     """Decide several approvals; returns one message per approval that could not be decided."""

@@ -9,7 +9,7 @@ from storage.approvals import (
     pending_approvals,
     request_approval,
 )
-from storage.commands import consume_command, pending_commands, send_command
+from storage.commands import command_history, consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
 from storage.errors import (
     ApprovalExpired,
@@ -108,6 +108,7 @@ __all__ = [
     "open_store",
     "pending_approvals",
     "pending_commands",
+    "command_history",
     "release_run",
     "renew_lease",
     "request_approval",

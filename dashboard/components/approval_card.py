@@ -17,9 +17,10 @@ import streamlit as st
 import storage
 from agent_core import decisions
 from agent_core.decisions import AllowScope
+from dashboard.components.access import explain_missing, lacks, needs_note
 from dashboard.components.events import inert
 from dashboard.components.run_link import run_page_link
-from dashboard.store import current_user
+from dashboard.store import current_person
 from storage.models import Approval, utcnow
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
@@ -130,6 +131,8 @@ def _render_actions(
         key=f"{key}-note",
     )
     context = {"store": store, "approval": approval, "key": key, "notices_key": notices_key}
+    explain_missing("approver", "deciding approvals")
+    locked = lacks("approver")
     buttons: list[tuple[str, str, ButtonKind]] = [
         ("approve", "Approve", "primary"),
         ("reject", "Reject", "secondary"),
@@ -146,6 +149,8 @@ def _render_actions(
                 label,
                 key=f"{key}-{action}",
                 type=kind,
+                disabled=locked,
+                help=needs_note("approver") if locked else None,
                 on_click=_decide,
                 kwargs={**context, "action": action},
             )
@@ -159,6 +164,7 @@ def _render_actions(
         st.button(
             "Approve edited arguments",
             key=f"{key}-approve-edited",
+            disabled=locked,
             on_click=_decide,
             kwargs={**context, "action": "edited"},
         )
@@ -179,7 +185,7 @@ def _decide(
     """Widget callback: record the decision through agent_core.decisions and note the outcome."""
     note = (st.session_state.get(f"{key}-note") or "").strip() or None
     st.session_state.pop(_error_key(key), None)
-    by, approval_id = current_user(), approval.id
+    by, approval_id = current_person(), approval.id
     assert approval_id is not None  # rows read from the store always have their id
     try:
         if action == "reject":

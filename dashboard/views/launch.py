@@ -9,14 +9,16 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storage
+from agent_core import control
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
+from dashboard.components.access import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
-from dashboard.store import current_user, get_store
+from dashboard.store import current_person, get_store
 from storage.engine import sqlite_path
 
 MODELS = ("demo", "openai")
@@ -160,8 +162,8 @@ def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> 
         st.error(f"The run was not queued: {error}", icon=":material/folder_off:")
         return
     try:
-        run = storage.create_run(store, created_by=current_user(), **settings, **folders)
-    except storage.StoreError as error:
+        run = control.launch(store, by=current_person(), **settings, **folders)
+    except (control.ControlError, storage.StoreError) as error:
         st.error(f"The run was not queued: {error}")
         return
     st.switch_page(RUN_PAGE, query_params={"run": run.id})
@@ -191,7 +193,14 @@ def main() -> None:
     tools = tool_choice()
     workspace = workspace_choice()
     limits = budgets()
-    if st.button("Launch run", type="primary", key="launch_submit", icon=":material/send:"):
+    explain_missing("operator", "launching runs")
+    if st.button(
+        "Launch run",
+        type="primary",
+        key="launch_submit",
+        icon=":material/send:",
+        disabled=lacks("operator"),
+    ):
         launch(
             store,
             {

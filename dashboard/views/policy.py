@@ -9,8 +9,12 @@ import streamlit as st
 from agent_core.policy_check import CallCheckError, check_call, describe_rule
 from agent_core.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
+from dashboard.components.access import lacks
 
 st.title("Policy")
+if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here
+    st.error("The Policy page needs the admin role; ask an onloop admin.")
+    st.stop()
 try:
     policy = load_policy()
 except PolicyError as error:

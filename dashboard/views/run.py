@@ -17,7 +17,7 @@ import streamlit as st
 
 import storage
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
-from dashboard.components.audit import render_audit
+from dashboard.components.audit import render_audit, render_steering
 from dashboard.components.charts import render_run_charts
 from dashboard.components.event_feed import Feed, load_feed, render_feed
 from dashboard.components.events import inert
@@ -188,6 +188,7 @@ def main() -> None:
     view = live_run_view if run.status in storage.ACTIVE_STATUSES else still_run_view
     view(store, run.id, (run.status, tuple(a.id for a in approvals)))
     render_audit(store, run.id)
+    render_steering(store, run)
 
 
 main()
