@@ -65,7 +65,12 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     if kind == "drift":
         return f"  ⚠ drift ({p.get('monitor')}): {p.get('detail')} → {p.get('action')}"
     if kind == "final_answer":
-        return f"■ final answer:\n{p.get('text', '')}"
+        if p.get("goal_met", True):
+            return f"■ final answer (goal met):\n{p.get('text', '')}"
+        why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
+        return f"■ final answer (goal NOT met: {why}):\n{p.get('text', '')}"
+    if kind == "goal_check":
+        return f"  ⚖ goal check: {'met' if p.get('met') else 'not met'}: {p.get('reason')}"
     if kind == "error":
         return f"  ! error ({p.get('where')}): {p.get('message')}"
     if kind == "halt_requested":

@@ -14,6 +14,7 @@ from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide
 from agent_core.port import RunPort
+from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
 from agent_core.run.tool_process import HaltWatch, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
@@ -29,6 +30,7 @@ class ToolStep:
         self.monitor = monitor
         self.gate = ApprovalGate(spec, port)
         self._prior: list[Any] = []
+        self.ledger = ActionLedger()  # what side-effecting calls really came to
 
     # -- halts and resumes ---------------------------------------------------------------
     def check_halt(self) -> None:
@@ -41,6 +43,7 @@ class ToolStep:
         """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
         approval of this run, approved with a scope, counts (its tool and approved hash)."""
         self._prior = events
+        self.ledger.replay(events, {name: t.risk for name, t in self.spec.tools.items()})
         for event in events:
             payload = event.payload
             if event.kind != "approval_decided" or payload.get("decision") != "approved":
@@ -103,7 +106,6 @@ class ToolStep:
                     "args_hash": digest,
                 },
             )
-        self.monitor.observe_call(tool.name, arguments)
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
@@ -139,6 +141,10 @@ class ToolStep:
             return tool, tool.validate(arguments), None
         except ToolError as exc:
             return None, None, f"Error: {exc}"
+
+    def refuse(self, call: ToolCallRequest, problem: str) -> dict[str, Any]:
+        """A call the loop will not run (a misplaced `finish`): recorded and refused."""
+        return self._invalid(call, problem, False)
 
     def _invalid(self, call: ToolCallRequest, problem: str, recorded: bool) -> dict[str, Any]:
         """A call that cannot run is recorded as sent (and counted), then refused."""
@@ -246,5 +252,28 @@ class ToolStep:
         if arguments is not None:
             payload["arguments"] = arguments
         self.port.record("tool_result", payload)
-        self.monitor.observe_result(ok, output)
+        self.monitor.observe(call.name, call.arguments, ok, output)
+        tool = self.spec.tools.get(call.name)
+        self.ledger.note(call.name, tool.risk if tool else "low", outcome, arguments or call.arguments)
+        return tool_message(call.id, output)
+
+    def skip(self, call: ToolCallRequest, reason: str) -> dict[str, Any]:
+        """A call of the same turn left unrun because the run stops here: recorded, so a resume
+        does not run it behind the person's back; the model reads why."""
+        self.port.record(
+            "tool_call",
+            {
+                "tool_call_id": call.id,
+                "tool": call.name,
+                "arguments": call.arguments,
+                "risk": getattr(self.spec.tools.get(call.name), "risk", "unknown"),
+                "verdict": "invalid",
+                "rule": None,
+                "reason": reason,
+            },
+        )
+        output = f"Error: not run: {reason}"
+        payload = {"tool_call_id": call.id, "tool": call.name, "ok": False, "output": output,
+                   "duration_s": 0.0, "outcome": "skipped"}
+        self.port.record("tool_result", payload)
         return tool_message(call.id, output)

@@ -21,12 +21,13 @@ RUN_STATUSES = (
     "waiting",
     "paused",
     "succeeded",
+    "unmet",
     "failed",
     "halted",
     "interrupted",
 )
 ACTIVE_STATUSES = ("queued", "running", "waiting", "paused")
-FINISHED_STATUSES = ("succeeded", "failed", "halted")
+FINISHED_STATUSES = ("succeeded", "unmet", "failed", "halted")  # unmet: finished, goal not met
 TOOL_EVENT_KINDS = ("tool_call", "tool_result")  # events whose payload names a tool
 RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
 AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")

@@ -53,7 +53,7 @@ def test_plain_rejection_runs_nothing_and_the_model_explains(store):
     driver = Driver(store, run).start()
     reject(store, approval_id=driver.pending().id, by="bob", note="no")
     outcome = driver.join()
-    assert outcome.status == "succeeded" and "report.md" in outcome.result
+    assert outcome.status == "unmet" and "report.md" in outcome.result  # nothing was written
     assert not (Path(run.workspace) / "report.md").exists()
 
 
@@ -104,7 +104,7 @@ def test_arguments_that_do_not_match_the_approved_hash_are_refused(store):
         decided_by="eve",
         approved_hash=args_hash({"path": "a.txt", "content": "other"}),
     )
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # "ok" after a write that never ran is not success
     result = events_of(store, run.id, "tool_result")[0].payload
     assert result["outcome"] == "denied" and "do not match" in result["output"]
     assert not (Path(run.workspace) / "a.txt").exists()
@@ -153,7 +153,7 @@ def test_expired_approval_counts_as_rejected(store):
     )
     run = new_run(store, "write", model="scripted", policy=Policy(approval_timeout_s=0.3))
     outcome = Driver(store, run, model).start().join()
-    assert outcome.status == "succeeded"
+    assert outcome.status == "unmet" and "write_file" in outcome.reason
     decided = events_of(store, run.id, "approval_decided")[0].payload
     assert decided["decision"] == "expired"
     assert "expired" in events_of(store, run.id, "tool_result")[0].payload["output"]

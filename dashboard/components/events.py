@@ -164,8 +164,18 @@ def _drift(p: dict, stamp: str) -> None:
 
 def _final_answer(p: dict, stamp: str) -> None:
     _caption(stamp, ":material/task_alt: **final answer**")
-    st.success("Final answer", icon=":material/task_alt:")
+    if p.get("goal_met", True):
+        st.success("Final answer: goal met", icon=":material/task_alt:")
+    else:
+        why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
+        st.warning(f"Final answer: goal not met ({inert(why, limit=600)})", icon=":material/flag:")
     st.text(shown(p.get("text", "")))
+
+
+def _goal_check(p: dict, stamp: str) -> None:
+    verdict = "met" if p.get("met") else "not met"
+    _caption(stamp, f":material/fact_check: **goal check**: {verdict}")
+    st.text(shown(p.get("reason", "")))
 
 
 def _error(p: dict, stamp: str) -> None:
@@ -200,6 +210,7 @@ _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "guidance": _guidance,
     "drift": _drift,
     "final_answer": _final_answer,
+    "goal_check": _goal_check,
     "error": _error,
     "model_request": _model_request,
     "tool_started": _tool_started,
