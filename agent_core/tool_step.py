@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import storage
@@ -21,6 +22,19 @@ from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
     from agent_core.loop import RunSpec
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A person approved the call with other arguments than the model asked for."""
+
+    by: str
+    requested: dict
+
+
+def edited_note(by: str, tool: str, ran: dict) -> str:
+    shown = json.dumps(ran, ensure_ascii=False, sort_keys=True)
+    return f"\n\n[a person edited the arguments before approving ({by}); what ran: {tool}({shown})]"
 
 
 class ToolStep:
@@ -114,10 +128,14 @@ class ToolStep:
             decision = self.gate.wait_for_human(
                 call, tool, arguments, digest, verdict, model_text, earlier_approval
             )
+            asked = arguments
             refusal, arguments = self.gate.apply(tool, arguments, decision)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
             approval_id = decision.approval_id
+            if args_hash(arguments) != digest:
+                edit = Edit(decision.decided_by, asked)
+                return self._execute(call, tool, arguments, approval_id, edit)
         return self._execute(call, tool, arguments, approval_id)
 
     def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
@@ -182,7 +200,12 @@ class ToolStep:
         )
 
     def _execute(
-        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None = None
+        self,
+        call: ToolCallRequest,
+        tool: Tool,
+        arguments: dict,
+        approval_id: int | None = None,
+        edit: Edit | None = None,
     ) -> dict[str, Any]:
         refused = self._begin(call, tool, arguments, approval_id)
         if refused is not None:
@@ -205,6 +228,7 @@ class ToolStep:
             outcome="halted" if watch.stopped else "ok" if ok else "error",
             duration_s=time.monotonic() - started,
             arguments=arguments,
+            edit=edit,
         )
         watch.stop_if_stopped()
         return result
@@ -240,8 +264,12 @@ class ToolStep:
         outcome: str,
         duration_s: float = 0.0,
         arguments: dict | None = None,
+        edit: Edit | None = None,
     ) -> dict[str, Any]:
-        payload = {
+        if edit is not None and arguments is not None:
+            # The model must hear what really ran, not what it asked for.
+            output += edited_note(edit.by, call.name, arguments)
+        payload: dict[str, Any] = {
             "tool_call_id": call.id,
             "tool": call.name,
             "ok": ok,
@@ -251,10 +279,15 @@ class ToolStep:
         }
         if arguments is not None:
             payload["arguments"] = arguments
+        if edit is not None:
+            payload["edited_by"] = edit.by
+            payload["requested_arguments"] = edit.requested
         self.port.record("tool_result", payload)
         self.monitor.observe(call.name, call.arguments, ok, output)
         tool = self.spec.tools.get(call.name)
-        self.ledger.note(call.name, tool.risk if tool else "low", outcome, arguments or call.arguments)
+        self.ledger.note(
+            call.name, tool.risk if tool else "low", outcome, arguments or call.arguments
+        )
         return tool_message(call.id, output)
 
     def skip(self, call: ToolCallRequest, reason: str) -> dict[str, Any]:
@@ -273,7 +306,13 @@ class ToolStep:
             },
         )
         output = f"Error: not run: {reason}"
-        payload = {"tool_call_id": call.id, "tool": call.name, "ok": False, "output": output,
-                   "duration_s": 0.0, "outcome": "skipped"}
+        payload = {
+            "tool_call_id": call.id,
+            "tool": call.name,
+            "ok": False,
+            "output": output,
+            "duration_s": 0.0,
+            "outcome": "skipped",
+        }
         self.port.record("tool_result", payload)
         return tool_message(call.id, output)

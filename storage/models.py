@@ -32,7 +32,8 @@ TOOL_EVENT_KINDS = ("tool_call", "tool_result")  # events whose payload names a 
 RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
 AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")
 COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
+# cancelled: the run was halted while the approval waited (decided_by names who halted it)
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
 
 
 def utcnow() -> datetime:

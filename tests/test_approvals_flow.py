@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import storage
+from storage.insights import decisions_per_tool
 from agent_core import control
 from agent_core.decisions import approve, reject
 from agent_core.models.scripted import ScriptedModel
@@ -166,8 +167,12 @@ def test_halt_while_waiting_for_approval_runs_nothing(store):
     pending = driver.pending()
     control.halt(store, run_id=run.id, by="frank")
     outcome = driver.join()
-    assert outcome.status == "halted"
-    assert storage.get_approval(store, approval_id=pending.id).status == "expired"
+    assert outcome.status == "halted" and "frank" in outcome.reason
+    cancelled = storage.get_approval(store, approval_id=pending.id)
+    assert (cancelled.status, cancelled.decided_by) == ("cancelled", "frank")  # not "expired"
+    decided = events_of(store, run.id, "approval_decided")[-1].payload
+    assert decided["decision"] == "cancelled" and decided["decided_by"] == "frank"
+    assert decisions_per_tool(store) == []  # Insights counts no expiry, no decision
     assert not (Path(run.workspace) / "report.md").exists()
     assert events_of(store, run.id, "tool_result") == [] or all(
         e.payload["tool"] != "write_file" for e in events_of(store, run.id, "tool_result")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_core.judge import transcript
-from agent_core.models.base import ModelProvider, ToolCallRequest
+from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
 
-FINISH = "finish"
+FINISH = FINISH_TOOL
 FINISH_SPEC: dict[str, Any] = {
     "type": "function",
     "function": {
