@@ -85,7 +85,11 @@ class ApprovalGate:
     def _reusable(earlier, *, forced: bool) -> int | None:
         """The earlier approval still stands: pending, or (unless the call may already have run,
         which needs a fresh decision) decided while nobody drove the run and not yet used."""
-        if earlier is None or earlier.status in ("expired", "cancelled") or earlier.consumed_at is not None:
+        if (
+            earlier is None
+            or earlier.status in ("expired", "cancelled")
+            or earlier.consumed_at is not None
+        ):
             return None
         if forced and earlier.status != "pending":
             return None

@@ -275,6 +275,7 @@ def approve_cmd(
         allow_scope=scope,
     )
     typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
 
 
 @app.command("reject")
@@ -288,6 +289,16 @@ def reject_cmd(
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
     typer.echo(f"rejected: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
+
+
+def _resume_for(store, done) -> None:
+    """A decision on an interrupted run's approval queues the run, so it is never a no-op."""
+    from agent_core.decisions import resume_for_decision
+
+    said = resume_for_decision(store, done, by=current_user())
+    if said:
+        typer.echo(said)
 
 
 @app.command()

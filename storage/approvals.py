@@ -128,7 +128,10 @@ def decide_approval(
             allow_scope=allow_scope,
         )
     )
-    if decision in ("approved", "rejected"):  # in the UPDATE itself: no decision slips in past the deadline
+    if decision in (
+        "approved",
+        "rejected",
+    ):  # in the UPDATE itself: no decision slips in past the deadline
         expires = _approvals.c.expires_at
         decide = decide.where(or_(expires.is_(None), expires > now))
     with write_session(store) as session:

@@ -213,10 +213,11 @@ def test_resume_with_guidance_while_a_worker_is_running(tmp_path):
     finally:
         worker.send_signal(2)
         worker.wait(20)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "succeeded" in resumed.stdout
+    # It stops as told, but it never saw the build pass: finished, goal not met (exit 1).
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    assert "unmet" in resumed.stdout and "goal NOT met" in resumed.stdout
     shown = json.loads(onloop("show", run_id, "--json", cwd=tmp_path).stdout)
-    assert shown["status"] == "succeeded"
+    assert shown["status"] == "unmet"
     assert any(e["kind"] == "guidance" for e in shown["events"])
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from agent_core.judge import transcript
 from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
+from agent_core.monitors import normalise_arguments
 
 FINISH = FINISH_TOOL
 FINISH_SPEC: dict[str, Any] = {
@@ -71,15 +72,20 @@ def claim_of(call: ToolCallRequest, text: str) -> Claim | str:
 
 
 class ActionLedger:
-    """The last outcome of each side-effecting tool (medium or high risk) in this run."""
+    """What side-effecting calls (medium or high risk) of this run came to: a tool whose last
+    attempt did not happen, with no successful call of the same arguments, is unresolved."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[str, str]] = {}  # tool -> (outcome, what was asked)
+        self._last: dict[str, tuple[str, str, str]] = {}  # tool -> (outcome, key, shown)
+        self._done: set[tuple[str, str]] = set()  # (tool, key) that ran and worked
 
     def note(self, tool: str, risk: str, outcome: str, arguments: Any) -> None:
-        if risk in ("medium", "high"):
-            shown = arguments if isinstance(arguments, str) else json.dumps(arguments, default=str)
-            self._last[tool] = (outcome, shown[:160])
+        if risk not in ("medium", "high"):
+            return
+        key = normalise_arguments(arguments)
+        self._last[tool] = (outcome, key, key[:160])
+        if outcome == "ok":
+            self._done.add((tool, key))
 
     def replay(self, events: list[Any], risks: dict[str, str]) -> None:
         for event in events:
@@ -94,11 +100,11 @@ class ActionLedger:
                 )
 
     def unresolved(self) -> list[str]:
-        """Side-effecting actions whose last attempt did not happen: "tool(args) was rejected"."""
+        """Side-effecting actions that never happened: "tool(args) was rejected"."""
         return [
-            f"{tool}({args}) was {outcome}"
-            for tool, (outcome, args) in self._last.items()
-            if outcome in FAILED_OUTCOMES
+            f"{tool}({shown}) was {outcome}"
+            for tool, (outcome, key, shown) in self._last.items()
+            if outcome in FAILED_OUTCOMES and (tool, key) not in self._done
         ]
 
 

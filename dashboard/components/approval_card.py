@@ -16,7 +16,7 @@ import streamlit as st
 
 import storage
 from agent_core import decisions
-from agent_core.decisions import AllowScope
+from agent_core.decisions import AllowScope, not_driven
 from dashboard.components.events import inert
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_user
@@ -42,6 +42,9 @@ def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix
             who = f" by {inert(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
             return
+        stalled = not_driven(store, approval)
+        if stalled is not None:  # marked in the inbox: deciding also queues the run to resume
+            st.warning(inert(stalled, limit=600), icon=":material/link_off:")
         problem = st.session_state.get(_error_key(key))
         if problem:
             st.error(problem)
@@ -196,6 +199,9 @@ def _decide(
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
         return
     message = f"{_OUTCOMES[action]}: approval {approval.id} in run {inert(approval.run_id)}."
+    resumed = decisions.resume_for_decision(store, approval, by=by)
+    if resumed:
+        message += f" {inert(resumed)}."
     _add_notice(notices_key, "success", message)
 
 
