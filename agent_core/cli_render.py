@@ -51,9 +51,13 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return f"  ? approval needed: {p.get('summary')} — {p.get('reason')}"
     if kind == "approval_decided":
         note = f": {p.get('note')}" if p.get("note") else ""
-        return f"  ✋ {p.get('decision')} by {p.get('decided_by')}{note}"
+        edited = p.get("edited_arguments")
+        edit = f" with edited arguments {_args(edited)}" if edited is not None else ""
+        return f"  ✋ {p.get('decision')}{edit} by {p.get('decided_by')}{note}"
     if kind == "tool_result":
         mark = "✓" if p.get("ok") else "✗"
+        if p.get("edited_by"):
+            mark += f" (ran as edited by {p.get('edited_by')}: {_args(p.get('arguments'))})"
         output = _short(p.get("output", "")).strip().replace("\n", "\n      ")
         return f"    {mark} {output}"
     if kind == "guidance":

@@ -26,6 +26,7 @@ from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_bu
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
+from agent_core.run import context_window
 from agent_core.run.call_ids import CallIds
 from agent_core.run.finish import (
     FINISH,
@@ -77,7 +78,10 @@ class AgentLoop:
         self.model = model
         self.port = port
         self.usage = spec.usage
-        self.messages = rebuild(spec.goal, spec.prior_events)
+        self.messages = context_window.shorter(
+            rebuild(spec.goal, spec.prior_events),
+            context_window.overflows_in_a_row(spec.prior_events),
+        )
         self.call_ids = CallIds(spec.prior_events)
         polling = frozenset(spec.policy.polling_tools) | {
             t.name for t in spec.tools.values() if t.polling
@@ -332,6 +336,8 @@ class AgentLoop:
             raise Stop(Outcome("halted", "model call cancelled"))
         if isinstance(error, ModelError):
             self.port.record("error", {"message": str(error), "where": "model"})
+            if context_window.is_overflow(str(error)):  # pause and ask, never fail the run
+                self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
             raise Stop(Outcome("failed", f"model error: {error}"))
         if error is not None:
             raise error
