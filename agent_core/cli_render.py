@@ -26,7 +26,26 @@ _ENDED = {
 }
 
 
+# Bidirectional controls reorder what is shown (a goal can read the opposite of what it says);
+# they are shown as their code points instead of taking effect.
+_BIDI = {
+    c: f"<U+{c:04X}>"
+    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
+def plain(text: object) -> str:
+    """Untrusted text with bidirectional-control characters neutralised."""
+    return str(text).translate(_BIDI)
+
+
 def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
+    """One or a few lines for an event (bidirectional controls neutralised); None to skip it."""
+    line = _render_event(kind, payload, seq)
+    return None if line is None else plain(line)
+
+
+def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     """One or a few lines for an event; None for events not worth a line."""
     p = payload
     if kind == "run_started":

@@ -174,3 +174,24 @@ def test_goal_check_answers_that_cannot_be_read_count_as_not_met():
     assert parse_goal_check('{"met": true, "reason": "ok"}') == (True, "ok")
     assert parse_goal_check("yes")[0] is False
     assert json.loads('{"met": false}')["met"] is False
+
+
+def test_a_goal_has_a_length_limit_with_a_clear_message(store):
+    import pytest
+
+    from storage.runs import MAX_GOAL_CHARS
+
+    with pytest.raises(storage.StoreError, match="limit is 8,000"):
+        new_run(store, "x" * (MAX_GOAL_CHARS + 1))
+
+
+def test_bidirectional_controls_are_neutralised_when_shown():
+    from agent_core.cli_render import plain as cli_plain
+    from dashboard.components.events import inert, plain, shown
+
+    goal = "delete \u202etxt.sgol\u202c files"
+    for text in (cli_plain(goal), plain(goal), shown(goal)):
+        assert "\u202e" not in text and "U+202E" in text
+    assert "\u202e" not in inert(goal) and "202E" in inert(goal)  # Markdown-escaped
+    line = render_event("run_started", {"goal": goal}, 1)
+    assert line is not None and "\u202e" not in line

@@ -17,7 +17,7 @@ import streamlit as st
 import storage
 from agent_core import decisions
 from agent_core.decisions import AllowScope, not_driven
-from dashboard.components.events import inert
+from dashboard.components.events import inert, plain
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_user
 from storage.models import Approval, utcnow
@@ -99,7 +99,7 @@ def _render_run(store: storage.Store, run_id: str) -> None:
     except storage.NotFound:
         goal = "(run not found)"
     run_page_link(run_id)
-    st.text(goal)
+    st.text(plain(goal))
 
 
 def _age_and_expiry(approval: Approval) -> str:

@@ -20,7 +20,7 @@ from dashboard.components.approval_card import render_approval_card, render_deci
 from dashboard.components.audit import render_audit
 from dashboard.components.charts import render_run_charts
 from dashboard.components.event_feed import Feed, load_feed, render_feed
-from dashboard.components.events import inert
+from dashboard.components.events import inert, plain
 from dashboard.components.live_tail import live_tail
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
@@ -46,7 +46,7 @@ def run_selector(store: storage.Store) -> None:
         st.info("No runs yet — launch one on the Launch page.", icon=":material/info:")
         page_link(LAUNCH_PAGE, label="Go to Launch")
         return
-    labels = {r.id: f"{r.id} · {r.status} · {' '.join(r.goal.split())[:80]}" for r in runs}
+    labels = {r.id: f"{r.id} · {r.status} · {' '.join(plain(r.goal).split())[:80]}" for r in runs}
     choice = st.selectbox(
         "Open a run",
         list(labels),
@@ -64,7 +64,7 @@ def header(run: storage.Run) -> None:
     st.title(f"Run {run.id}")
     with st.container(border=True, key=f"run_goal_{run.id}"):
         st.caption("Goal")
-        st.text(run.goal)
+        st.text(plain(run.goal))
     parent = f" · re-run of {run.parent_run_id}" if run.parent_run_id else ""
     if run.policy:  # the policy it runs under, stored when a worker started it
         rules = len(run.policy.get("rules") or [])
