@@ -17,6 +17,7 @@ import streamlit as st
 import storage
 from agent_core import decisions
 from agent_core.decisions import AllowScope, not_driven
+from dashboard.components.action_preview import render_action_preview
 from dashboard.components.events import inert, plain
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_user
@@ -89,8 +90,16 @@ def _render_request(store: storage.Store, approval: Approval) -> None:
     if approval.model_text:
         st.caption("What the model said before asking")
         st.text(approval.model_text)
+    render_action_preview(approval, _workspace_of(store, approval.run_id))
     st.caption("Arguments, exactly as they would run")
     st.json(approval.arguments, expanded=True)
+
+
+def _workspace_of(store: storage.Store, run_id: str) -> str | None:
+    try:
+        return storage.get_run(store, run_id=run_id).workspace
+    except storage.NotFound:
+        return None
 
 
 def _render_run(store: storage.Store, run_id: str) -> None:
