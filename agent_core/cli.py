@@ -78,8 +78,7 @@ def open_existing_db(db: str | None) -> storage.Store:
     if path is not None and not path.exists():
         raise fail(
             f"no onloop store at {path}; pass --db with the right file, or start a run first "
-            "(`onloop run`, `onloop up`)",
-            code=1,
+            "(`onloop run`, `onloop up`)"
         )
     return storage.open_store(url)
 
