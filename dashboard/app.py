@@ -28,13 +28,13 @@ SIDEBAR_REFRESH_SECONDS = 3.0
 # the browser tab shows the page's icon, and a :material/...: icon there is fetched from
 # fonts.gstatic.com, while an emoji is drawn locally.
 PAGES = [
-    st.Page(routes.LAUNCH_PAGE, title="Launch", icon="🚀", default=True),
-    st.Page(routes.LIVE_PAGE, title="Live", icon="📡"),
-    st.Page(routes.RUN_PAGE, title="Run", icon="▶️"),
-    st.Page(routes.APPROVALS_PAGE, title="Approvals", icon="✋"),
-    st.Page(routes.HISTORY_PAGE, title="History", icon="🗂️"),
-    st.Page(routes.INSIGHTS_PAGE, title="Insights", icon="📊"),
-    st.Page(routes.POLICY_PAGE, title="Policy", icon="🛡️"),
+    st.Page(routes.LAUNCH_PAGE, title="Launch", icon=":material/rocket_launch:", default=True),
+    st.Page(routes.LIVE_PAGE, title="Live", icon=":material/sensors:"),
+    st.Page(routes.RUN_PAGE, title="Run", icon=":material/play_circle:"),
+    st.Page(routes.APPROVALS_PAGE, title="Approvals", icon=":material/front_hand:"),
+    st.Page(routes.HISTORY_PAGE, title="History", icon=":material/history:"),
+    st.Page(routes.INSIGHTS_PAGE, title="Insights", icon=":material/insights:"),
+    st.Page(routes.POLICY_PAGE, title="Policy", icon=":material/shield:"),
 ]
 
 
@@ -54,7 +54,7 @@ def sidebar_status(store: storage.Store) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="onloop", page_icon="🔁", layout="wide")
+    st.set_page_config(page_title="onloop", page_icon=":material/autorenew:", layout="wide")
     page = st.navigation(PAGES)
     try:
         store = get_store()

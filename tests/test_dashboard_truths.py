@@ -67,3 +67,29 @@ def test_an_interrupted_runs_approval_is_marked_and_names_resume(store):
     at = inbox()
     warning = " ".join(w.value for w in at.warning)
     assert "interrupted" in warning and "onloop resume" in warning
+
+
+def test_the_time_bar_leaves_out_waiting_and_never_runs_backwards(store):
+    from datetime import timedelta
+
+    from dashboard.components.status import working_seconds
+
+    run = seed.make_run(store, status="waiting", active_seconds=10.0)
+    start = storage.utcnow() - timedelta(seconds=100)
+    storage.update_run(store, run_id=run.id, started_at=start)
+    approval = seed.make_approval(store, run, requested_at=start + timedelta(seconds=40))
+    run = storage.get_run(store, run_id=run.id)
+    now = start + timedelta(seconds=100)
+    # 100 s of session, of which 60 s waiting for a person: 10 + 40 s of working time.
+    assert abs(working_seconds(run, [approval], now) - 50.0) < 1e-6
+    later = working_seconds(run, [approval], now + timedelta(seconds=30))
+    assert abs(later - 50.0) < 1e-6  # the clock stands while the run waits
+
+
+def test_the_unmet_status_is_told_apart_on_the_history_page(store):
+    seed.make_run(store, goal="a goal it did not meet", status="unmet")
+    at = AppTest.from_file(str(seed.PAGES / "history.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Status"]) == ["unmet"]
+    assert "unmet" in at.multiselect(key="history-status").options

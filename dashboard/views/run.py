@@ -26,12 +26,13 @@ from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
     AUTONOMY_HELP,
-    elapsed_seconds,
     format_cost,
     format_duration,
     format_tokens,
     model_label,
+    never_backwards,
     status_badge,
+    working_seconds,
 )
 from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
@@ -95,14 +96,14 @@ def workspace_caption(run: storage.Run) -> str:
     return f":material/folder: Workspace {where}"
 
 
-def budget(run: storage.Run) -> None:
+def budget(run: storage.Run, approvals: list | None = None) -> None:
     """Status and how much of each budget is spent."""
     badge, reason = st.columns([1, 3], vertical_alignment="center")
     with badge:
         status_badge(run.status)
     if run.reason:
         reason.text(run.reason)
-    spent = elapsed_seconds(run)
+    spent = never_backwards(f"run_time_shown_{run.id}", working_seconds(run, approvals or []))
     bars = [
         (run.steps / run.max_steps, f"steps {run.steps} / {run.max_steps}"),
         (
@@ -149,7 +150,10 @@ def run_view(store: storage.Store, run_id: str, drawn_as: tuple) -> None:
     pending = tuple(a.id for a in storage.pending_approvals(store, run_id=run_id))
     if (run.status, pending) != drawn_as:
         st.rerun()  # the controls and approval cards outside this fragment no longer fit
-    budget(run)
+    asked = storage.decisions(store, run_id=run_id) + storage.pending_approvals(
+        store, run_id=run_id
+    )
+    budget(run, asked)
     feed = load_feed(store, run_id)
     st.subheader("Steps")
     render_feed(store, run_id, feed)
