@@ -10,7 +10,7 @@ import typer
 
 import storage
 from agent_core import control
-from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
+from agent_core.cli_render import plain, render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.models.base import ModelError
 from agent_core.policy_file import PolicyError
@@ -67,6 +67,20 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def open_db(db: str | None) -> storage.Store:
     return storage.open_store(storage.database_url(db))
+
+
+def open_existing_db(db: str | None) -> storage.Store:
+    """The store for a command that only reads: a missing SQLite file is an error, never created."""
+    from storage.engine import sqlite_path
+
+    url = storage.database_url(db)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise fail(
+            f"no onloop store at {path}; pass --db with the right file, or start a run first "
+            "(`onloop run`, `onloop up`)"
+        )
+    return storage.open_store(url)
 
 
 def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):
@@ -218,7 +232,7 @@ def list_runs(
     """List runs, newest first."""
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
-    found = storage.list_runs(open_db(db), status=status, limit=limit)
+    found = storage.list_runs(open_existing_db(db), status=status, limit=limit)
     if json_out:
         typer.echo(json.dumps([run_as_dict(r) for r in found], indent=2))
         return
@@ -227,20 +241,20 @@ def list_runs(
     for r in found:
         typer.echo(
             f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
-            f"{r.steps:>3} steps  {r.goal[:60]}"
+            f"{r.steps:>3} steps  {plain(r.goal[:60])}"
         )
 
 
 @app.command()
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
-    store = open_db(db)
+    store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
     events = storage.events_after(store, run_id=found.id)
     if json_out:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
-    typer.echo(f"goal: {found.goal}")
+    typer.echo(f"goal: {plain(found.goal)}")
     typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
@@ -288,6 +302,7 @@ def approve_cmd(
         allow_scope=scope,
     )
     typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
 
 
 @app.command("reject")
@@ -301,6 +316,16 @@ def reject_cmd(
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
     typer.echo(f"rejected: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
+
+
+def _resume_for(store, done) -> None:
+    """A decision on an interrupted run's approval queues the run, so it is never a no-op."""
+    from agent_core.decisions import resume_for_decision
+
+    said = resume_for_decision(store, done, by=current_user())
+    if said:
+        typer.echo(said)
 
 
 @app.command()
@@ -371,7 +396,7 @@ def audit(
     db: Db = None,
 ) -> None:
     """Every human decision: who, when, what, the arguments hash and the note."""
-    store = open_db(db)
+    store = open_existing_db(db)
     if run_id:
         run_id = storage.get_run(store, run_id=run_id).id
     rows = storage.decisions(store, run_id=run_id)

@@ -121,7 +121,40 @@ def _pending(store: storage.Store, approval_id: int) -> Approval:
     if approval.status != "pending":
         who = f" by {approval.decided_by}" if approval.decided_by else ""
         raise DecisionError(f"approval {approval_id} was already {approval.status}{who}")
+    ended = storage.get_run(store, run_id=approval.run_id).status
+    if ended in storage.FINISHED_STATUSES:
+        raise DecisionError(
+            f"run {approval.run_id} has already ended ({ended}); this approval can no longer be used"
+        )
     return approval
+
+
+def not_driven(store: storage.Store, approval: Approval) -> str | None:
+    """Why nothing acts on a decision about this approval right now (its run stopped), or None."""
+    status = storage.get_run(store, run_id=approval.run_id).status
+    if status == "interrupted":
+        return (
+            f"run {approval.run_id} is interrupted (its worker stopped): deciding queues it to "
+            f"resume, and it uses the decision (`onloop resume {approval.run_id}` does the same)"
+        )
+    return None
+
+
+def resume_for_decision(
+    store: storage.Store, approval: Approval, *, by: str | Person
+) -> str | None:
+    """After a decision on an interrupted run's approval, queue the run to resume so the decision
+    takes effect (never a silent no-op); what happened, for the person, or None."""
+    from agent_core.control import ControlError, resume_run
+
+    run = storage.get_run(store, run_id=approval.run_id)
+    if run.status != "interrupted":
+        return None
+    try:
+        resume_run(store, run_id=run.id, by=by, seen_status="interrupted")
+    except (ControlError, AccessDenied) as exc:
+        return f"run {run.id} was not resumed ({exc}); `onloop resume {run.id}` resumes it"
+    return f"run {run.id} was interrupted: it is queued to resume and will use this decision"
 
 
 def _validated(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:

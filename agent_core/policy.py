@@ -154,6 +154,8 @@ class MonitorSettings(BaseModel):
     repeat_same_message: int = Field(default=3, ge=2)
     judge_every: int = Field(default=0, ge=0)  # steps between progress checks; 0 = off
     judge_threshold: float = Field(default=0.3, ge=0, le=1)
+    # With a real model, a run that claims its goal met gets one more call that checks it.
+    final_check: bool = False
     action: Literal["pause", "halt"] = "pause"
 
 

@@ -27,17 +27,16 @@ from dashboard.store import get_store  # noqa: E402
 
 SIDEBAR_REFRESH_SECONDS = 3.0
 
-# One entry per page, in menu order; a new page is one more line. Icons are emoji on purpose:
-# the browser tab shows the page's icon, and a :material/...: icon there is fetched from
-# fonts.gstatic.com, while an emoji is drawn locally.
+# One entry per page, in menu order; a new page is one more line. Material icons: Debian's
+# Chromium has no emoji font, and Streamlit ships the Material Symbols font itself.
 PAGES = [
-    (routes.LAUNCH_PAGE, "Launch", "🚀"),
-    (routes.LIVE_PAGE, "Live", "📡"),
-    (routes.RUN_PAGE, "Run", "▶️"),
-    (routes.APPROVALS_PAGE, "Approvals", "✋"),
-    (routes.HISTORY_PAGE, "History", "🗂️"),
-    (routes.INSIGHTS_PAGE, "Insights", "📊"),
-    (routes.POLICY_PAGE, "Policy", "🛡️"),
+    (routes.LAUNCH_PAGE, "Launch", ":material/rocket_launch:"),
+    (routes.LIVE_PAGE, "Live", ":material/sensors:"),
+    (routes.RUN_PAGE, "Run", ":material/play_circle:"),
+    (routes.APPROVALS_PAGE, "Approvals", ":material/front_hand:"),
+    (routes.HISTORY_PAGE, "History", ":material/history:"),
+    (routes.INSIGHTS_PAGE, "Insights", ":material/insights:"),
+    (routes.POLICY_PAGE, "Policy", ":material/shield:"),
 ]
 
 
@@ -71,7 +70,7 @@ def pages_for(person: Person) -> list[StreamlitPage]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="onloop", page_icon="🔁", layout="wide")
+    st.set_page_config(page_title="onloop", page_icon=":material/autorenew:", layout="wide")
     person = gate()  # stops here for anyone not signed in or without a role
     page = st.navigation(pages_for(person))
     try:

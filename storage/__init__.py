@@ -20,7 +20,14 @@ from storage.errors import (
     StoreError,
 )
 from storage.events import EventRecord, append_event, events_after, last_events
-from storage.halts import begin_execution, begin_step, halt_pending, halt_run, mark_driven
+from storage.halts import (
+    begin_execution,
+    begin_step,
+    halt_pending,
+    halt_requested_by,
+    halt_run,
+    mark_driven,
+)
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
     ACTIVE_STATUSES,
@@ -100,6 +107,7 @@ __all__ = [
     "get_approval",
     "get_run",
     "halt_pending",
+    "halt_requested_by",
     "halt_run",
     "last_events",
     "list_runs",

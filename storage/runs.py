@@ -37,10 +37,18 @@ _USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
 _UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
 
 
+MAX_GOAL_CHARS = 8000  # a goal states what to achieve; long material belongs in the workspace
+
+
 def _validate_new_run(goal: str, autonomy: str, max_steps: int, max_seconds: float) -> str:
     goal = (goal or "").strip()
     if not goal:
         raise StoreError("the goal is empty; describe what the agent should achieve")
+    if len(goal) > MAX_GOAL_CHARS:
+        raise StoreError(
+            f"the goal is {len(goal):,} characters; the limit is {MAX_GOAL_CHARS:,}. State the "
+            "goal briefly and put long material in a file in the run's workspace"
+        )
     if autonomy not in AUTONOMY_LEVELS:
         levels = ", ".join(AUTONOMY_LEVELS)
         raise StoreError(f"unknown autonomy {autonomy!r}; choose one of {levels}")

@@ -377,7 +377,7 @@ def test_policy_file_model_table_is_validated():
 def test_run_header_names_the_model_used_and_flags_reach_the_request(tmp_path, fake_openai):
     from tests.test_cli import onloop
 
-    fake_openai.script(["All done."])
+    fake_openai.script(["All done.", '{"met": true, "reason": "it said hello"}'])
     done = onloop(
         "run",
         "Say hello",

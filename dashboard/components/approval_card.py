@@ -16,9 +16,10 @@ import streamlit as st
 
 import storage
 from agent_core import decisions
-from agent_core.decisions import AllowScope
+from agent_core.decisions import AllowScope, not_driven
 from dashboard.components.access import explain_missing, lacks, needs_note
-from dashboard.components.events import inert
+from dashboard.components.action_preview import render_action_preview
+from dashboard.components.events import inert, plain
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_person
 from storage.models import Approval, utcnow
@@ -43,6 +44,9 @@ def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix
             who = f" by {inert(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
             return
+        stalled = not_driven(store, approval)
+        if stalled is not None:  # marked in the inbox: deciding also queues the run to resume
+            st.warning(inert(stalled, limit=600), icon=":material/link_off:")
         problem = st.session_state.get(_error_key(key))
         if problem:
             st.error(problem)
@@ -87,8 +91,16 @@ def _render_request(store: storage.Store, approval: Approval) -> None:
     if approval.model_text:
         st.caption("What the model said before asking")
         st.text(approval.model_text)
+    render_action_preview(approval, _workspace_of(store, approval.run_id))
     st.caption("Arguments, exactly as they would run")
     st.json(approval.arguments, expanded=True)
+
+
+def _workspace_of(store: storage.Store, run_id: str) -> str | None:
+    try:
+        return storage.get_run(store, run_id=run_id).workspace
+    except storage.NotFound:
+        return None
 
 
 def _render_run(store: storage.Store, run_id: str) -> None:
@@ -97,7 +109,7 @@ def _render_run(store: storage.Store, run_id: str) -> None:
     except storage.NotFound:
         goal = "(run not found)"
     run_page_link(run_id)
-    st.text(goal)
+    st.text(plain(goal))
 
 
 def _age_and_expiry(approval: Approval) -> str:
@@ -202,6 +214,9 @@ def _decide(
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
         return
     message = f"{_OUTCOMES[action]}: approval {approval.id} in run {inert(approval.run_id)}."
+    resumed = decisions.resume_for_decision(store, approval, by=by)
+    if resumed:
+        message += f" {inert(resumed)}."
     _add_notice(notices_key, "success", message)
 
 
