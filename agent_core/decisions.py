@@ -7,7 +7,7 @@ import json
 from typing import Any, Literal
 
 import storage
-from agent_core.tools import ToolError, args_hash, builtin_tools
+from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
 from storage.models import Approval
 
 AllowScope = Literal["tool", "arguments"] | None
@@ -52,7 +52,7 @@ def approve(
         raise DecisionError("allow scope must be 'tool' or 'arguments'")
     to_run = approval.arguments
     if edited_arguments is not None:
-        to_run = _validated(approval.tool, edited_arguments)
+        to_run = _validated(store, approval, edited_arguments)
         if to_run == approval.arguments:
             edited_arguments = None
     return _decide(
@@ -111,11 +111,26 @@ def _pending(store: storage.Store, approval_id: int) -> Approval:
     return approval
 
 
-def _validated(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    tool = builtin_tools().get(tool_name)
+def _validated(
+    store: storage.Store, approval: Approval, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    tool_name = approval.tool
+    tool = builtin_tools().get(tool_name) or _run_tool(store, approval.run_id, tool_name)
     if tool is None:
         raise DecisionError(f"tool {tool_name!r} is not known here; approve without editing")
     try:
         return tool.validate(arguments)
     except ToolError as exc:
         raise DecisionError(f"the edited arguments do not fit {tool_name}: {exc}") from exc
+
+
+def _run_tool(store: storage.Store, run_id: str, tool_name: str) -> Tool | None:
+    """A tool of the run's own registry (its policy's modules and MCP servers), for an edit."""
+    from agent_core.policy import Policy
+    from agent_core.tools.registry import ToolLoadError, known_tools
+
+    policy = Policy.model_validate(storage.get_run(store, run_id=run_id).policy or {})
+    try:
+        return known_tools(policy.tools, policy.mcp_servers).get(tool_name)
+    except ToolLoadError as exc:
+        raise DecisionError(f"{exc}; approve without editing") from exc

@@ -13,6 +13,7 @@ from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.path_patterns import glob_may_match, path_matches
 from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.workspace import Workspace
 
 Verdict = Literal["allow", "ask", "deny"]
@@ -206,6 +207,8 @@ class Policy(BaseModel):
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     model: ModelLimits = Field(default_factory=ModelLimits)
+    tools: list[str] = Field(default_factory=list)  # modules of your own @tool functions
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
 
 

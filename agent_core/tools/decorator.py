@@ -45,6 +45,10 @@ class Tool:
     polling: bool = False  # True for tools that wait on something; drift monitors expect repeats
     describer: Callable[[dict], str] | None = field(default=None, compare=False, repr=False)
     argument_kinds: ArgumentKinds = ArgumentKinds()
+    source: str = "built-in"  # "built-in", "module <name>" or "mcp <server>"
+    risk_from: str = "declared"  # where the risk came from: declared, config, annotations, default
+    # Checks arguments against a schema the tool did not derive (an MCP server's): jsonschema.
+    validator: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
         return hash((self.name, self.risk))
@@ -62,6 +66,8 @@ class Tool:
 
     def validate(self, arguments: dict) -> dict:
         """The arguments checked against the schema, with defaults filled; or ToolArgumentError."""
+        if self.validator is not None:
+            return self.validator(arguments)
         return validate_arguments(self.parameters, arguments)
 
     def describe(self, arguments: dict) -> str:
