@@ -13,6 +13,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from agent_core.tools.mcp_config import PREFIX, McpServerSettings, resolve_env_v
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT_CHARS = 50_000
+RETRY_AFTER_S = 30.0  # a server that would not start is tried again after this long
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 T = TypeVar("T")
 
@@ -116,6 +118,7 @@ class _Server:
         self.session: ClientSession | None = None
         self.tools: list[types.Tool] = []
         self.error = ""
+        self.failed_at = 0.0
         self.ready = threading.Event()
         self.stop: asyncio.Event | None = None
         self.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
@@ -135,6 +138,7 @@ class _Server:
                 await self.stop.wait()
         except BaseException as exc:  # noqa: BLE001  # anything: the server is down, say why
             self.error = self._why(exc)
+            self.failed_at = time.monotonic()
             log.info("MCP server %s stopped: %s", self.settings.name, self.error)
         finally:
             self.session = None
@@ -213,9 +217,11 @@ class McpPool:
         """The running server for these settings, started (or restarted) when it is not up."""
         with self._lock:
             server = self._servers.get(settings.name)
-            if server is not None and server.session is not None:
-                if server.settings == settings:
+            if server is not None and server.settings == settings:
+                if server.session is not None:
                     return server
+                if server.error and time.monotonic() - server.failed_at < RETRY_AFTER_S:
+                    return server  # it failed just now: every page view need not wait for it
             if server is not None:
                 self._stop(server)
             server = _Server(settings)
@@ -230,6 +236,7 @@ class McpPool:
         asyncio.run_coroutine_threadsafe(server.run(), self._loop)
         if not server.ready.wait(server.settings.timeout_s):
             server.error = f"did not start within {server.settings.timeout_s:g} s"
+            server.failed_at = time.monotonic()
             self._stop(server)
 
     def _stop(self, server: _Server) -> None:
