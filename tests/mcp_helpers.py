@@ -18,8 +18,10 @@ def time_server(**extra) -> McpServerSettings:
     return McpServerSettings(name="time", command=command, timeout_s=30, **extra)
 
 
-def fetch_server() -> McpServerSettings:
+def fetch_server(*, allow_private: bool = False) -> McpServerSettings:
     command = [sys.executable, "-m", "mcp_server_fetch", "--ignore-robots-txt"]
+    if allow_private:  # the tests' site is on 127.0.0.1, which the server refuses by default
+        command.append("--allow-private-ips")
     return McpServerSettings(name="fetch", command=command, timeout_s=30)
 
 
