@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
+from agent_core.tools.arguments import pydantic_validator
 from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
 from agent_core.tools.errors import ToolArgumentError
@@ -147,6 +148,7 @@ def make_tool(
         raise TypeError(f"tool {name!r}: the docstring needs a summary before its Args section")
     parameters = derive_parameters(fn, name, parsed.args)
     _check_kinds(name, parameters, kinds)
+    validator = pydantic_validator(fn, parameters, INJECTED)
     return Tool(
         name=name,
         description=parsed.summary,
@@ -156,6 +158,7 @@ def make_tool(
         polling=polling,
         describer=describe,
         argument_kinds=kinds,
+        validator=validator,
     )
 
 
