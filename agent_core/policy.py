@@ -235,6 +235,15 @@ class Policy(BaseModel):
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names_unique(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [s.name for s in servers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"MCP server names must be unique; given twice: {', '.join(twice)}")
+        return servers
+
 
 @dataclass(frozen=True)
 class PolicyDecision:

@@ -142,3 +142,20 @@ def test_the_launch_page_groups_tools_by_source(tool_module, tmp_path, monkeypat
         assert at.multiselect(key="launch_tools").value[0] == "calculator"
         assert at.multiselect(key="launch_tools_module tides_demo").value == ["tide_table"]
     close_shared_pool()
+
+
+def test_an_entry_point_module_is_loaded_like_a_listed_one(tool_module, monkeypatch):
+    from agent_core.tools import registry
+
+    monkeypatch.setattr(registry, "entry_point_modules", lambda: ["tides_demo"])
+    assert known_tools()["tide_table"].source == "module tides_demo"
+
+
+def test_the_policy_file_refuses_two_servers_of_one_name():
+    from agent_core.policy_file import PolicyError, parse_policy
+
+    text = '[[mcp_servers]]\nname = "a"\ncommand = ["x"]\n[[mcp_servers]]\nname = "a"\nurl = "http://127.0.0.1:1/mcp"\n'
+    with pytest.raises(PolicyError, match="given twice: a"):
+        parse_policy(text, source="test")
+    policy = parse_policy('tools = ["mypkg.tools"]\n', source="test")
+    assert policy.tools == ["mypkg.tools"]
