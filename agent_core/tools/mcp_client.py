@@ -129,7 +129,7 @@ class _Server:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
                 session = await stack.enter_async_context(
-                    ClientSession(read, write, read_timeout_seconds=self.settings.timeout_s)
+                    ClientSession(read, write, read_timeout_seconds=self.settings.start_timeout_s)
                 )
                 await session.initialize()
                 self.tools = await _list_tools(session)
@@ -234,8 +234,8 @@ class McpPool:
             self._run(asyncio.sleep(0), 5)
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(server.run(), self._loop)
-        if not server.ready.wait(server.settings.timeout_s):
-            server.error = f"did not start within {server.settings.timeout_s:g} s"
+        if not server.ready.wait(server.settings.start_timeout_s):
+            server.error = f"did not start within {server.settings.start_timeout_s:g} s"
             server.failed_at = time.monotonic()
             self._stop(server)
 

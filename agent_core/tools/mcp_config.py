@@ -24,7 +24,8 @@ class McpServerSettings(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)  # for stdio servers; values may be "env:NAME"
     risk: Risk | None = None  # every tool of this server, whatever its annotations say
     tool_risk: dict[str, Risk] = Field(default_factory=dict)  # per tool (its MCP name)
-    timeout_s: float = Field(default=60, gt=0)  # per call, and to start the server
+    timeout_s: float = Field(default=60, gt=0)  # per call
+    start_timeout_s: float = Field(default=60, gt=0)  # to start and list its tools
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSettings:
