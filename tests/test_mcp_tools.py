@@ -6,8 +6,9 @@ import pytest
 
 from agent_core.policy import Policy, Rule, decide
 from agent_core.tools import ToolArgumentError, ToolError, args_hash
-from agent_core.tools.mcp_client import McpPool, mcp_tool_name
+from agent_core.tools.mcp_client import McpPool
 from agent_core.tools.mcp_config import McpServerSettings
+from agent_core.tools.mcp_tools import mcp_tool_name
 from agent_core.tools.registry import ToolLoadError, add_tools, known_tools
 from tests.mcp_helpers import misbehaving, time_server
 
