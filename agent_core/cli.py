@@ -26,6 +26,9 @@ app = typer.Typer(
 from agent_core.cli_policy import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
+from agent_core.cli_tools import tools_command  # noqa: E402
+
+app.command("tools")(tools_command)
 
 Db = Annotated[
     str | None,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import storage
 from agent_core.oversight.access import AccessDenied, Person, require
-from agent_core.tools import ToolError, args_hash, builtin_tools
+from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
 from storage.models import Approval
 
 AllowScope = Literal["tool", "arguments"] | None
@@ -54,7 +54,7 @@ def approve(
         raise DecisionError("allow scope must be 'tool' or 'arguments'")
     to_run = approval.arguments
     if edited_arguments is not None:
-        to_run = _validated(approval.tool, edited_arguments)
+        to_run = _validated(store, approval, edited_arguments)
         if to_run == approval.arguments:
             edited_arguments = None
     return _decide(
@@ -157,11 +157,26 @@ def resume_for_decision(
     return f"run {run.id} was interrupted: it is queued to resume and will use this decision"
 
 
-def _validated(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    tool = builtin_tools().get(tool_name)
+def _validated(
+    store: storage.Store, approval: Approval, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    tool_name = approval.tool
+    tool = builtin_tools().get(tool_name) or _run_tool(store, approval.run_id, tool_name)
     if tool is None:
         raise DecisionError(f"tool {tool_name!r} is not known here; approve without editing")
     try:
         return tool.validate(arguments)
     except ToolError as exc:
         raise DecisionError(f"the edited arguments do not fit {tool_name}: {exc}") from exc
+
+
+def _run_tool(store: storage.Store, run_id: str, tool_name: str) -> Tool | None:
+    """A tool of the run's own registry (its policy's modules and MCP servers), for an edit."""
+    from agent_core.policy import Policy
+    from agent_core.tools.registry import ToolLoadError, known_tools
+
+    policy = Policy.model_validate(storage.get_run(store, run_id=run_id).policy or {})
+    try:
+        return known_tools(policy.tools, policy.mcp_servers).get(tool_name)
+    except ToolLoadError as exc:
+        raise DecisionError(f"{exc}; approve without editing") from exc

@@ -17,11 +17,11 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 import storage
-from agent_core import control, decisions, worker
+from agent_core import control, decisions
 from agent_core.decisions import DecisionError, approve, reject
 from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import MonitorSettings, Policy
-from agent_core.tools import Workspace, args_hash, builtin_tools, tool
+from agent_core.tools import Workspace, args_hash, builtin_tools, registry, tool
 from agent_core.worker import drive_run
 from storage.models import table_of
 from tests.run_helpers import Driver, events_of, new_run, wait_for
@@ -61,7 +61,7 @@ def append_then_crash(workspace: Workspace, line: str) -> str:
 def ledger_tools(monkeypatch):
     """Workers and the decision checks know the two ledger tools beside the built-ins."""
     tools = {**builtin_tools(), "append_line": append_line, "append_then_crash": append_then_crash}
-    monkeypatch.setattr(worker, "builtin_tools", lambda: dict(tools))
+    monkeypatch.setattr(registry, "builtin_tools", lambda: dict(tools))  # the workers' registry
     monkeypatch.setattr(decisions, "builtin_tools", lambda: dict(tools))
 
 
