@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 import storage
-from agent_core import worker
-from agent_core.tools import ToolError, builtin_tools, tool
+from agent_core.tools import ToolError, builtin_tools, registry, tool
 from tests.run_helpers import Driver, events_of, new_run
 
 # What each scenario tool answers, call after call (the last answer repeats).
@@ -104,7 +103,7 @@ SCENARIO_TOOLS = {t.name: t for t in (job_status, read_doc, edit_doc, run_tests,
 @pytest.fixture(autouse=True)
 def scenario_tools(monkeypatch) -> Iterator[None]:
     tools = {**builtin_tools(), **SCENARIO_TOOLS}
-    monkeypatch.setattr(worker, "builtin_tools", lambda: dict(tools))
+    monkeypatch.setattr(registry, "builtin_tools", lambda: dict(tools))  # the workers' registry
     WORLD.clear()
     _NEXT.clear()
     yield
