@@ -15,10 +15,11 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, upd
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
 from storage.events import append_in, insert_event, next_seq, no_run
-from storage.models import Command, Run, table_of, utcnow
+from storage.models import Approval, Command, Run, table_of, utcnow
 
 _runs = table_of(Run)
 _commands = table_of(Command)
+_approvals = table_of(Approval)
 HALTABLE_AT_ONCE = ("queued", "paused", "interrupted")  # nobody drives these: end them here
 DRIVEN = ("running", "waiting")  # a worker drives these; only then may a step start
 HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
@@ -179,6 +180,36 @@ def begin_execution(
     return seq
 
 
+def _cancel_pending_approvals(conn: Connection, run_id: str, by: str | None) -> None:
+    """A halted run's pending approvals are cancelled by that halt (not left to look decidable,
+    and never counted as expired); each gets an approval_decided event naming who halted."""
+    who = by or "a human"
+    pending = conn.execute(
+        select(_approvals.c.id, _approvals.c.tool, _approvals.c.tool_call_id).where(
+            _approvals.c.run_id == run_id, _approvals.c.status == "pending"
+        )
+    ).all()
+    for approval_id, tool, tool_call_id in pending:
+        conn.execute(
+            update(_approvals)
+            .where(_approvals.c.id == approval_id, _approvals.c.status == "pending")
+            .values(
+                status="cancelled",
+                decided_at=utcnow(),
+                decided_by=who,
+                note=f"cancelled: the run was halted by {who} while this approval waited",
+            )
+        )
+        payload = {
+            "approval_id": approval_id,
+            "tool_call_id": tool_call_id,
+            "tool": tool,
+            "decision": "cancelled",
+            "decided_by": who,
+        }
+        append_in(conn, run_id=run_id, kind="approval_decided", payload=payload)
+
+
 def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
     """Halt a run in one transaction: (status after, seq of the event that records the halt).
 
@@ -208,6 +239,7 @@ def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
             ).rowcount
             if ended != 1:  # the row lock makes this impossible; refuse rather than guess
                 raise InvalidState(f"run {run_id} changed while being halted; try again")
+            _cancel_pending_approvals(conn, run_id, by)
             payload = {"status": "halted", "reason": reason}
             return "halted", append_in(conn, run_id=run_id, kind="status", payload=payload)
         if status in HALTABLE_BY_COMMAND:

@@ -195,3 +195,18 @@ def test_bidirectional_controls_are_neutralised_when_shown():
     assert "\u202e" not in inert(goal) and "202E" in inert(goal)  # Markdown-escaped
     line = render_event("run_started", {"goal": goal}, 1)
     assert line is not None and "\u202e" not in line
+
+
+def test_halting_an_interrupted_run_cancels_its_pending_approval_by_whoever_halted(store):
+    model = ScriptedModel([WRITE_A])
+    run = new_run(store, "write", model="scripted")
+    driver = Driver(store, run, model).start()
+    pending = driver.pending()
+    driver.stop.set()
+    assert driver.join().status == "interrupted"
+    control.halt(store, run_id=run.id, by="olga")
+    cancelled = storage.get_approval(store, approval_id=pending.id)
+    assert (cancelled.status, cancelled.decided_by) == ("cancelled", "olga")
+    decided = events_of(store, run.id, "approval_decided")[-1].payload
+    assert decided["decision"] == "cancelled" and decided["decided_by"] == "olga"
+    assert storage.pending_approvals(store, run_id=run.id) == []
