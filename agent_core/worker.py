@@ -60,9 +60,28 @@ def drive_run(
     model_factory: ModelFactory | None = None,
     settings: Settings | None = None,
 ) -> Outcome:
-    """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
-    port = StoreRunPort(store, run.id, stop or threading.Event(), worker_id=run.worker_id)
-    storage.clear_live_output(store, run_id=run.id)  # what a crashed session was streaming
+    """Drive one claimed run until it ends, pauses or its worker stops; record how it ended.
+
+    Every write is fenced by the claim (worker and epoch): once another claim holds the run, the
+    store refuses this session's writes and the session ends at once, writing nothing more."""
+    port = StoreRunPort(
+        store, run.id, stop or threading.Event(), worker_id=run.worker_id, epoch=run.claim_epoch
+    )
+    try:
+        return _drive(store, run, port, model_factory, settings)
+    except Stop as lost:  # a write was refused: the run is another claim's; leave it alone
+        return _finish(store, port, run, lost.outcome, run.active_seconds)
+
+
+def _drive(
+    store: storage.Store,
+    run: Run,
+    port: StoreRunPort,
+    model_factory: ModelFactory | None,
+    settings: Settings | None,
+) -> Outcome:
+    with port._fenced():  # what a crashed session was streaming
+        storage.clear_live_output(store, run_id=run.id, fence=port.fence)
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:
@@ -145,7 +164,12 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
     status = storage.finish_session(
-        store, run_id=run.id, worker_id=run.worker_id or "", status=outcome.status, **fields
+        store,
+        run_id=run.id,
+        worker_id=run.worker_id or "",
+        epoch=run.claim_epoch,
+        status=outcome.status,
+        **fields,
     )
     if status == outcome.status:
         return outcome
@@ -178,7 +202,7 @@ class Worker:
         self.settings = settings or load_settings()
         self.policy = policy
         self.stop = threading.Event()
-        self._active: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._active: dict[str, tuple[threading.Thread, threading.Event, int]] = {}
         self._lock = threading.Lock()
 
     def serve(self) -> None:
@@ -229,7 +253,7 @@ class Worker:
             target=self._drive, args=(run, run_stop), name=f"run-{run.id}", daemon=True
         )
         with self._lock:
-            self._active[run.id] = (thread, run_stop)
+            self._active[run.id] = (thread, run_stop, run.claim_epoch)
         thread.start()
         return thread
 
@@ -253,7 +277,7 @@ class Worker:
 
     def _reap(self) -> None:
         with self._lock:
-            for run_id, (thread, _) in list(self._active.items()):
+            for run_id, (thread, _, _) in list(self._active.items()):
                 if not thread.is_alive():
                     del self._active[run_id]
 
@@ -261,13 +285,14 @@ class Worker:
         while not self.stop.wait(self.lease_seconds / 3):
             with self._lock:
                 active = list(self._active.items())
-            for run_id, (_, run_stop) in active:
+            for run_id, (_, run_stop, epoch) in active:
                 try:
                     kept = storage.renew_lease(
                         self.store,
                         run_id=run_id,
                         worker_id=self.worker_id,
                         lease_seconds=self.lease_seconds,
+                        epoch=epoch,
                     )
                 except Exception:  # a busy store: try again next beat, before the lease lapses
                     log.warning("could not renew the lease of run %s", run_id, exc_info=True)
@@ -279,7 +304,7 @@ class Worker:
         self.stop.set()
         with self._lock:
             active = list(self._active.values())
-        for _, run_stop in active:
+        for _, run_stop, _ in active:
             run_stop.set()
-        for thread, _ in active:
+        for thread, _, _ in active:
             thread.join(timeout)

@@ -16,10 +16,12 @@ from storage.errors import (
     ApprovalUnusable,
     HaltRequested,
     InvalidState,
+    LeaseLost,
     NotFound,
     StoreError,
 )
 from storage.events import EventRecord, append_event, events_after, last_events
+from storage.fence import Fence
 from storage.halts import begin_execution, begin_step, halt_pending, halt_run, mark_driven
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
@@ -70,8 +72,10 @@ __all__ = [
     "Command",
     "Event",
     "EventRecord",
+    "Fence",
     "HaltRequested",
     "InvalidState",
+    "LeaseLost",
     "LiveText",
     "NotFound",
     "Run",
