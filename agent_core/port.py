@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,9 +17,12 @@ import storage
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
+from storage.transient import retrying
 
 log = logging.getLogger("onloop.port")
 LOST_REASON = "another worker holds the run now (this worker's lease lapsed)"
+READ_PATIENCE_S = 10.0  # how long a read waits out the database before the session gives up
+T = TypeVar("T")
 PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4 times a second
 
 
@@ -115,7 +118,7 @@ class StoreRunPort:
 
     def take_commands(self) -> list[HumanCommand]:
         taken = []
-        for command in storage.pending_commands(self.store, run_id=self.run_id):
+        for command in self._read(lambda: storage.pending_commands(self.store, run_id=self.run_id)):
             with self._fenced():  # a stale driver must not swallow a command meant for the run
                 storage.consume_command(
                     self.store, command_id=_id(command.id), run_id=self.run_id, fence=self.fence
@@ -125,7 +128,12 @@ class StoreRunPort:
         return taken
 
     def halt_requested(self) -> bool:
-        return storage.halt_pending(self.store, run_id=self.run_id)
+        return self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """Reads ride out a database hiccup (a few seconds); a longer outage ends the session
+        interrupted (the worker), and the run resumes from its events."""
+        return retrying(read, what=f"run {self.run_id}", log=log, give_up_after=READ_PATIENCE_S)
 
     def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
@@ -166,10 +174,10 @@ class StoreRunPort:
         return {a.request_seq: a for a in found if a.request_seq > seq}
 
     def approval(self, approval_id: int) -> Any:
-        return storage.get_approval(self.store, approval_id=approval_id)
+        return self._read(lambda: storage.get_approval(self.store, approval_id=approval_id))
 
     def decision(self, approval_id: int) -> HumanDecision | None:
-        approval = storage.get_approval(self.store, approval_id=approval_id)
+        approval = self.approval(approval_id)
         if approval.status == "pending":
             if approval.expires_at is not None and approval.expires_at <= utcnow():
                 return self.expire_approval(approval_id)

@@ -18,6 +18,7 @@ from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import StoreRunPort
 from agent_core.providers import make_model
+from agent_core.run.auto_recovery import recover_lapsed
 from agent_core.run.tool_process import run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace, builtin_tools
@@ -25,6 +26,8 @@ from agent_core.tools.builtins import offered_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.runs import STORE_LOST_REASON
+from storage.transient import Backoff, brief, is_transient, retrying
 
 log = logging.getLogger("onloop.worker")
 ModelFactory = Callable[[Run], ModelProvider]
@@ -71,6 +74,16 @@ def drive_run(
         return _drive(store, run, port, model_factory, settings)
     except Stop as lost:  # a write was refused: the run is another claim's; leave it alone
         return _finish(store, port, run, lost.outcome, run.active_seconds)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        # Nothing is retried blindly (a write cut off in its commit may have committed): the
+        # session ends interrupted, and the run resumes from its events (automatic recovery).
+        log.warning(
+            "run %s: the database went away (%s); it ends interrupted", run.id, brief(error)
+        )
+        lost_store = Outcome("interrupted", STORE_LOST_REASON)
+        return _finish(store, port, run, lost_store, run.active_seconds)
 
 
 def _drive(
@@ -118,6 +131,8 @@ def _drive(
     except Stop as stopped:  # halted or lost before the loop began
         outcome = stopped.outcome
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
+        if is_transient(exc):  # not the run's fault: it ends interrupted (drive_run)
+            raise
         log.exception("run %s crashed", run.id)
         port.record("error", {"message": f"{type(exc).__name__}: {exc}", "where": "loop"})
         outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
@@ -163,17 +178,25 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
         fields["result"] = port.redactor(outcome.result)  # secrets never reach the store
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
-    status = storage.finish_session(
-        store,
-        run_id=run.id,
-        worker_id=run.worker_id or "",
-        epoch=run.claim_epoch,
-        status=outcome.status,
-        **fields,
+    # Safe to repeat: once one attempt committed, the fence refuses the next (it writes nothing).
+    status = retrying(
+        lambda: storage.finish_session(
+            store,
+            run_id=run.id,
+            worker_id=run.worker_id or "",
+            epoch=run.claim_epoch,
+            status=outcome.status,
+            **fields,
+        ),
+        what=f"ending run {run.id} ({outcome.status})",
+        log=log,
     )
     if status == outcome.status:
         return outcome
-    return Outcome(status, storage.get_run(store, run_id=run.id).reason)
+    reason = retrying(
+        lambda: storage.get_run(store, run_id=run.id).reason, what=f"reading run {run.id}", log=log
+    )
+    return Outcome(status, reason)
 
 
 class Worker:
@@ -208,15 +231,35 @@ class Worker:
     def serve(self) -> None:
         """Claim and drive runs until stop is set; then stop active runs as interrupted."""
         self.start_heartbeat()
+        backoff = Backoff()
         try:
             while not self.stop.is_set():
-                storage.expire_leases(self.store)
-                self._reap()
-                while self._has_room() and self._claim_one():
-                    pass
+                try:
+                    self._poll()
+                except Exception as error:  # the worker outlives the database's hiccups
+                    if not is_transient(error):
+                        raise
+                    delay = backoff.wait()
+                    log.warning(
+                        "waiting for the database at %s (%s); trying again in %.1f s",
+                        self.store.safe_url,
+                        brief(error),
+                        delay,
+                    )
+                    self.stop.wait(delay)
+                    continue
+                backoff.reset()
                 self.stop.wait(self.poll_s)
         finally:
             self.shutdown()
+
+    def _poll(self) -> None:
+        """One round: lapsed leases end, finished threads go, free slots claim queued runs."""
+        storage.expire_leases(self.store)
+        recover_lapsed(self.store, by=self.worker_id)  # lost workers' runs that may go on alone
+        self._reap()
+        while self._has_room() and self._claim_one():
+            pass
 
     def _has_room(self) -> bool:
         """Runs waiting for a person hold no model or tool work, so they leave their slot free

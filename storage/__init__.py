@@ -39,6 +39,7 @@ from storage.models import (
     SchemaMigration,
     utcnow,
 )
+from storage.recovery import hand_to_a_person, recover_run
 from storage.runs import (
     add_usage,
     claim_next_run,
@@ -105,6 +106,7 @@ __all__ = [
     "get_run",
     "halt_pending",
     "halt_run",
+    "hand_to_a_person",
     "last_events",
     "list_runs",
     "mark_driven",
@@ -112,6 +114,7 @@ __all__ = [
     "open_store",
     "pending_approvals",
     "pending_commands",
+    "recover_run",
     "release_run",
     "renew_lease",
     "request_approval",
