@@ -309,6 +309,13 @@ class Worker:
                 model_factory=self.model_factory,
                 settings=self.settings,
             )
+            if run_stop.is_set() and not self.stop.is_set():
+                log.warning(
+                    "run %s: this worker's session ended (%s); its lease lapsed or another "
+                    "worker holds the run",
+                    run.id,
+                    outcome.status,
+                )
             if outcome.status == "interrupted" and self.stop.is_set():
                 # A clean stop (Ctrl-C on `onloop up`): the next worker carries on by itself.
                 try:
