@@ -17,7 +17,7 @@ import storage
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
-from storage.transient import retrying
+from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
 LOST_REASON = "another worker holds the run now (this worker's lease lapsed)"
@@ -212,8 +212,10 @@ class StoreRunPort:
             self.stop.set()
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             return
-        except SQLAlchemyError:  # a busy store: the preview waits, the run goes on
-            log.warning("could not write the partial output of run %s", self.run_id, exc_info=True)
+        except SQLAlchemyError as error:  # a busy store: the preview waits, the run goes on
+            log.warning(
+                "could not write the partial output of run %s: %s", self.run_id, brief(error)
+            )
             return
         self._partial = text
 

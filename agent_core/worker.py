@@ -344,8 +344,11 @@ class Worker:
                         lease_seconds=self.lease_seconds,
                         epoch=epoch,
                     )
-                except Exception:  # a busy store: try again next beat, before the lease lapses
-                    log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                except Exception as error:  # try again next beat, before the lease lapses
+                    if not is_transient(error):
+                        log.exception("could not renew the lease of run %s", run_id)
+                    else:
+                        log.warning("could not renew the lease of run %s: %s", run_id, brief(error))
                     continue
                 if not kept:
                     run_stop.set()

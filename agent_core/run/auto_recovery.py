@@ -16,7 +16,7 @@ from storage.runs import AUTO_RECOVERABLE
 
 log = logging.getLogger("onloop.recovery")
 RECOVER_BATCH = 20  # runs looked at per worker poll
-MAX_AUTOMATIC = 5  # a run that keeps losing its worker goes to a person after this many
+MAX_AUTOMATIC = 10  # a run that keeps losing its worker goes to a person after this many
 
 
 def recover_lapsed(store: storage.Store, *, by: str) -> list[str]:
