@@ -16,7 +16,7 @@ from agent_core.models.base import ModelError, ModelProvider
 from agent_core.monitors import Budget, Usage
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
-from agent_core.port import StoreRunPort
+from agent_core.port import LOST_REASON, StoreRunPort
 from agent_core.providers import make_model
 from agent_core.run.auto_recovery import recover_lapsed
 from agent_core.run.tool_process import run_redactor, run_shell_offer
@@ -40,10 +40,12 @@ def new_worker_id() -> str:
 
 def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> Workspace:
     """The run's folder: the person's own (checked again: it may have changed since launch), or a
-    per-run folder named by the run's id, made on first use and seeded (a copy, or the demo's)."""
-    path = Path(run.workspace) if run.workspace else root / run.id
+    per-run folder named by the run's id under this worker's `root` (ONLOOP_WORKSPACES: the
+    machine that drives the run decides where), made on first use and seeded (a copy, or the
+    demo's)."""
     if run.own_workspace:  # the person's own folder: never created or seeded here
-        return Workspace(work_in(str(path), store_file=store_file))
+        return Workspace(work_in(str(run.workspace), store_file=store_file))
+    path = root / run.id
     if not path.exists():
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
@@ -74,6 +76,8 @@ def drive_run(
         return _drive(store, run, port, model_factory, settings)
     except Stop as lost:  # a write was refused: the run is another claim's; leave it alone
         return _finish(store, port, run, lost.outcome, run.active_seconds)
+    except storage.LeaseLost:  # the same, refused outside the port (the workspace's path)
+        return _finish(store, port, run, Outcome("interrupted", LOST_REASON), run.active_seconds)
     except Exception as error:
         if not is_transient(error):
             raise
@@ -163,11 +167,22 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=prepare_workspace(run, store.workspace_root, sqlite_path(store.url)),
+        workspace=_workspace(store, run),
         policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
     )
+
+
+def _workspace(store: storage.Store, run: Run) -> Workspace:
+    """Prepare the run's folder; a per-run folder's path, as this worker resolved it, is what
+    the run shows from now on (fenced: only while the run is this session's)."""
+    workspace = prepare_workspace(run, store.workspace_root, sqlite_path(store.url))
+    if not run.own_workspace and str(workspace.root) != run.workspace and run.worker_id:
+        fence = storage.Fence(run.worker_id, run.claim_epoch)
+        storage.update_run(store, run_id=run.id, workspace=str(workspace.root), fence=fence)
+        run.workspace = str(workspace.root)
+    return workspace
 
 
 def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:

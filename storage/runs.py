@@ -215,17 +215,20 @@ def count_runs(
         return int(session.scalar(query) or 0)
 
 
-def update_run(store: Store, *, run_id: str, **fields: Any) -> None:
-    """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at."""
+def update_run(store: Store, *, run_id: str, fence: Fence | None = None, **fields: Any) -> None:
+    """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at.
+    Given a driver's `fence`, only while its claim holds (else LeaseLost)."""
     unknown = set(fields) - _UPDATABLE
     if unknown:
         raise TypeError(f"update_run cannot set {', '.join(sorted(unknown))}")
     if "status" in fields and fields["status"] not in RUN_STATUSES:
         raise StoreError(f"unknown run status {fields['status']!r}")
     values = {"updated_at": utcnow(), **fields}
+    held = () if fence is None else fence.clauses()
     with writing(store) as conn:
-        if conn.execute(update(_runs).where(_runs.c.id == run_id).values(values)).rowcount == 0:
-            raise no_run(run_id)
+        changed = update(_runs).where(_runs.c.id == run_id, *held).values(values)
+        if conn.execute(changed).rowcount == 0:
+            raise refused(conn, run_id, fence)
 
 
 def add_usage(
