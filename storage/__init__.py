@@ -39,7 +39,7 @@ from storage.models import (
     SchemaMigration,
     utcnow,
 )
-from storage.recovery import hand_to_a_person, recover_run
+from storage.recovery import hand_to_a_person, lapsed_runs, recover_run
 from storage.runs import (
     add_usage,
     claim_next_run,
@@ -107,6 +107,7 @@ __all__ = [
     "halt_pending",
     "halt_run",
     "hand_to_a_person",
+    "lapsed_runs",
     "last_events",
     "list_runs",
     "mark_driven",

@@ -6,13 +6,30 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
-from storage.engine import Store, writing
+from storage.engine import Store, read_session, writing
 from storage.events import append_in, no_run
 from storage.halts import pending_halt_by
 from storage.models import Run, table_of, utcnow
 
 _runs = table_of(Run)
+
+
+def lapsed_runs(store: Store, *, reasons: tuple[str, ...], limit: int) -> list[Run]:
+    """Interrupted runs nobody holds, for one of `reasons`, oldest first."""
+    query = (
+        select(Run)
+        .where(
+            col(Run.status) == "interrupted",
+            col(Run.reason).in_(reasons),
+            col(Run.worker_id).is_(None),
+        )
+        .order_by(col(Run.created_at), col(Run.id))
+        .limit(limit)
+    )
+    with read_session(store) as session:
+        return list(session.scalars(query))
 
 
 def _still_lapsed(conn: Any, run_id: str, reason: str) -> bool:

@@ -24,9 +24,7 @@ def recover_lapsed(store: storage.Store, *, by: str) -> list[str]:
     returns the ids queued again. Any number of workers may do this at once: the store lets
     exactly one of them act on each run."""
     recovered = []
-    for run in storage.list_runs(store, status="interrupted", limit=RECOVER_BATCH):
-        if run.reason not in AUTO_RECOVERABLE or run.worker_id is not None:
-            continue
+    for run in storage.lapsed_runs(store, reasons=AUTO_RECOVERABLE, limit=RECOVER_BATCH):
         events = storage.events_after(store, run_id=run.id)
         found = storage.pending_approvals(store, run_id=run.id)
         found += storage.decisions(store, run_id=run.id)
