@@ -94,3 +94,20 @@ def test_runs_stopped_for_other_reasons_are_left_alone(any_store):
     )
     assert recover_lapsed(any_store, by="w2") == []
     assert storage.get_run(any_store, run_id=run.id).status == "interrupted"
+
+
+def test_a_recovery_is_shown_by_onloop_show_and_on_the_run_page(tmp_path, monkeypatch):
+    from agent_core.cli_render import render_event
+    from dashboard.routes import RUN_PAGE
+    from tests.dashboard_fixtures import add_events, app_at, make_run, open_store, plain
+
+    payload = {"by": "host-2", "after": LEASE_LOST_REASON, "in_flight": "a model call"}
+    line = render_event("recovered", payload, 7)
+    assert line is not None and "resumed automatically" in line and "a model call" in line
+    store = next(open_store(tmp_path, monkeypatch))
+    run = make_run(store, "running")
+    add_events(store, run.id, [("recovered", payload)])
+    at = app_at(RUN_PAGE, query={"run": run.id})
+    assert not at.exception
+    shown = [plain(c.value) for c in at.caption]
+    assert any("resumed automatically" in c and "host-2" in c for c in shown), shown
