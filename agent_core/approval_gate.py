@@ -45,8 +45,21 @@ class ApprovalGate:
             if self.port.should_stop():
                 raise stop("interrupted", "the worker stopped while waiting for a human")
             if self.port.halt_requested():
-                self.port.expire_approval(approval_id)
-                raise stop("halted", "halted by a human while waiting for approval")
+                cancelled = self.port.cancel_approval(approval_id)
+                by = cancelled.decided_by if cancelled else "a human"
+                if cancelled is not None and cancelled.decision == "cancelled":
+                    self.port.record(
+                        "approval_decided",
+                        {
+                            "approval_id": approval_id,
+                            "tool_call_id": call.id,
+                            "tool": tool.name,
+                            "decision": "cancelled",
+                            "decided_by": by,
+                            "note": cancelled.note,
+                        },
+                    )
+                raise stop("halted", f"halted by {by} while waiting for approval")
             time.sleep(POLL_S)
         waited = time.monotonic() - started
         self.waited_s += waited
@@ -72,7 +85,11 @@ class ApprovalGate:
     def _reusable(earlier, *, forced: bool) -> int | None:
         """The earlier approval still stands: pending, or (unless the call may already have run,
         which needs a fresh decision) decided while nobody drove the run and not yet used."""
-        if earlier is None or earlier.status == "expired" or earlier.consumed_at is not None:
+        if (
+            earlier is None
+            or earlier.status in ("expired", "cancelled")
+            or earlier.consumed_at is not None
+        ):
             return None
         if forced and earlier.status != "pending":
             return None

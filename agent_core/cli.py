@@ -10,7 +10,7 @@ import typer
 
 import storage
 from agent_core import control
-from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
+from agent_core.cli_render import plain, render_event, run_as_dict, run_summary, workspace_line
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.models.base import ModelError
 from agent_core.policy_file import PolicyError
@@ -26,6 +26,9 @@ app = typer.Typer(
 from agent_core.cli_policy import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
+from agent_core.cli_tools import tools_command  # noqa: E402
+
+app.command("tools")(tools_command)
 
 Db = Annotated[
     str | None,
@@ -67,6 +70,20 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def open_db(db: str | None) -> storage.Store:
     return storage.open_store(storage.database_url(db))
+
+
+def open_existing_db(db: str | None) -> storage.Store:
+    """The store for a command that only reads: a missing SQLite file is an error, never created."""
+    from storage.engine import sqlite_path
+
+    url = storage.database_url(db)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise fail(
+            f"no onloop store at {path}; pass --db with the right file, or start a run first "
+            "(`onloop run`, `onloop up`)"
+        )
+    return storage.open_store(url)
 
 
 def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):
@@ -178,6 +195,17 @@ def up(
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
+    auth_config: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ONLOOP_AUTH",
+            help="Sign-in file: [auth] for OpenID Connect (as Streamlit reads it) and [roles].",
+        ),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(help="Serve a non-loopback address without sign-in (a red banner says so)."),
+    ] = False,
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
@@ -191,6 +219,8 @@ def up(
             concurrency=concurrency,
             policy_path=policy,
             settings=settings,
+            auth_config=auth_config,
+            insecure_no_auth=insecure_no_auth,
         )
     )
 
@@ -205,7 +235,7 @@ def list_runs(
     """List runs, newest first."""
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
-    found = storage.list_runs(open_db(db), status=status, limit=limit)
+    found = storage.list_runs(open_existing_db(db), status=status, limit=limit)
     if json_out:
         typer.echo(json.dumps([run_as_dict(r) for r in found], indent=2))
         return
@@ -214,20 +244,20 @@ def list_runs(
     for r in found:
         typer.echo(
             f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
-            f"{r.steps:>3} steps  {r.goal[:60]}"
+            f"{r.steps:>3} steps  {plain(r.goal[:60])}"
         )
 
 
 @app.command()
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
-    store = open_db(db)
+    store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
     events = storage.events_after(store, run_id=found.id)
     if json_out:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
-    typer.echo(f"goal: {found.goal}")
+    typer.echo(f"goal: {plain(found.goal)}")
     typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
@@ -275,6 +305,7 @@ def approve_cmd(
         allow_scope=scope,
     )
     typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
 
 
 @app.command("reject")
@@ -288,6 +319,16 @@ def reject_cmd(
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
     typer.echo(f"rejected: {done.summary or done.tool} (run {done.run_id})")
+    _resume_for(store, done)
+
+
+def _resume_for(store, done) -> None:
+    """A decision on an interrupted run's approval queues the run, so it is never a no-op."""
+    from agent_core.decisions import resume_for_decision
+
+    said = resume_for_decision(store, done, by=current_user())
+    if said:
+        typer.echo(said)
 
 
 @app.command()
@@ -358,7 +399,7 @@ def audit(
     db: Db = None,
 ) -> None:
     """Every human decision: who, when, what, the arguments hash and the note."""
-    store = open_db(db)
+    store = open_existing_db(db)
     if run_id:
         run_id = storage.get_run(store, run_id=run_id).id
     rows = storage.decisions(store, run_id=run_id)
@@ -367,6 +408,7 @@ def audit(
         return
     if not rows:
         typer.echo("no decisions recorded yet")
+    _echo_steering(store, run_id)
     for a in rows:
         note = f' note="{a.note}"' if a.note else ""
         edited = " (edited arguments)" if a.edited_arguments is not None else ""
@@ -374,6 +416,19 @@ def audit(
             f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
             f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
             f"{note}"
+        )
+
+
+def _echo_steering(store: storage.Store, run_id: str | None) -> None:
+    """Who launched the run (with --run) and every halt, pause and guidance people sent."""
+    if run_id:
+        run = storage.get_run(store, run_id=run_id)
+        typer.echo(
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}  launched by {run.created_by}  run {run_id}"
+        )
+    for c in storage.command_history(store, run_id=run_id):
+        typer.echo(
+            f"{c.created_at:%Y-%m-%d %H:%M:%S}  {c.kind:<8} by {c.created_by}  run {c.run_id}"
         )
 
 

@@ -26,7 +26,26 @@ _ENDED = {
 }
 
 
+# Bidirectional controls reorder what is shown (a goal can read the opposite of what it says);
+# they are shown as their code points instead of taking effect.
+_BIDI = {
+    c: f"<U+{c:04X}>"
+    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
+def plain(text: object) -> str:
+    """Untrusted text with bidirectional-control characters neutralised."""
+    return str(text).translate(_BIDI)
+
+
 def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
+    """One or a few lines for an event (bidirectional controls neutralised); None to skip it."""
+    line = _render_event(kind, payload, seq)
+    return None if line is None else plain(line)
+
+
+def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     """One or a few lines for an event; None for events not worth a line."""
     p = payload
     if kind == "run_started":
@@ -51,9 +70,13 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return f"  ? approval needed: {p.get('summary')} — {p.get('reason')}"
     if kind == "approval_decided":
         note = f": {p.get('note')}" if p.get("note") else ""
-        return f"  ✋ {p.get('decision')} by {p.get('decided_by')}{note}"
+        edited = p.get("edited_arguments")
+        edit = f" with edited arguments {_args(edited)}" if edited is not None else ""
+        return f"  ✋ {p.get('decision')}{edit} by {p.get('decided_by')}{note}"
     if kind == "tool_result":
         mark = "✓" if p.get("ok") else "✗"
+        if p.get("edited_by"):
+            mark += f" (ran as edited by {p.get('edited_by')}: {_args(p.get('arguments'))})"
         output = _short(p.get("output", "")).strip().replace("\n", "\n      ")
         return f"    {mark} {output}"
     if kind == "guidance":
@@ -65,7 +88,12 @@ def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     if kind == "drift":
         return f"  ⚠ drift ({p.get('monitor')}): {p.get('detail')} → {p.get('action')}"
     if kind == "final_answer":
-        return f"■ final answer:\n{p.get('text', '')}"
+        if p.get("goal_met", True):
+            return f"■ final answer (goal met):\n{p.get('text', '')}"
+        why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
+        return f"■ final answer (goal NOT met: {why}):\n{p.get('text', '')}"
+    if kind == "goal_check":
+        return f"  ⚖ goal check: {'met' if p.get('met') else 'not met'}: {p.get('reason')}"
     if kind == "error":
         return f"  ! error ({p.get('where')}): {p.get('message')}"
     if kind == "halt_requested":

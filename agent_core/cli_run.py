@@ -49,7 +49,7 @@ def run_in_terminal(
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
     names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
-    _check_tools(names)
+    _check_tools(names, policy)
     url = storage.database_url(db)
     workspace, seed_from = _check_folders(workspace, seed_from, sqlite_path(url))
     store = storage.open_store(url)
@@ -99,12 +99,20 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
         raise fail("budgets must be positive: --max-steps 1 or more, --max-minutes above 0")
 
 
-def _check_tools(names: list[str] | None) -> None:
+def _check_tools(names: list[str] | None, policy) -> None:
     from agent_core.cli import fail
-    from agent_core.tools import builtin_tools
+    from agent_core.tools.mcp_config import PREFIX
+    from agent_core.tools.registry import ToolLoadError, known_tools
 
-    known = builtin_tools()
-    unknown = sorted(set(names or []) - set(known))
+    try:
+        known = known_tools(policy.tools, policy.mcp_servers)
+    except ToolLoadError as exc:
+        raise fail(str(exc)) from exc
+    servers = {f"{PREFIX}{s.name}__" for s in policy.mcp_servers}
+    # A tool of a configured server that is down now is left to the worker (it tells the model).
+    unknown = sorted(
+        n for n in set(names or []) - set(known) if not any(n.startswith(p) for p in servers)
+    )
     if unknown:
         raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.oversight.access import AccessConfigError, is_loopback, load_auth_config
 from agent_core.policy import Policy
 from agent_core.policy_file import load_policy
 from agent_core.providers import describe_limits
@@ -98,16 +99,22 @@ def serve_up(
     concurrency: int,
     policy_path: str | None,
     settings: Settings | None = None,
+    auth_config: str | None = None,
+    insecure_no_auth: bool = False,
 ) -> int:
     from agent_core.cli import fail
 
     settings = settings or load_settings()
     policy = load_policy(policy_path)  # a malformed policy stops everything here
+    signin_env, signin_args = _signin(auth_config, host, insecure_no_auth)
     url_db = storage.database_url(db)
     store = storage.open_store(url_db)
     if not _port_free(host, port):
         raise fail(f"port {port} on {host} is in use; pick another with --port")
     env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
+    env.pop(AUTH_ENV, None)
+    env.pop(INSECURE_ENV, None)
+    env.update(signin_env)
     if policy_path:
         env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
     command = [
@@ -128,6 +135,7 @@ def serve_up(
         "none",
         "--client.toolbarMode",
         "minimal",
+        *signin_args,
     ]
     dashboard = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -143,6 +151,7 @@ def serve_up(
         f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
         f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
         f"  {run_shell_offer(policy).describe()}\n"
+        f"  {_signin_line(auth_config, insecure_no_auth)}\n"
         "  Ctrl-C stops the dashboard and the worker"
     )
     threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()
@@ -150,6 +159,45 @@ def serve_up(
     _terminate(dashboard)
     typer.echo("onloop stopped")
     return 0
+
+
+AUTH_ENV = "ONLOOP_AUTH"  # dashboard.store reads the sign-in file's [roles] from here
+INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"
+
+
+def _signin(
+    auth_config: str | None, host: str, insecure_no_auth: bool
+) -> tuple[dict[str, str], list[str]]:
+    """The dashboard's environment and Streamlit flags for sign-in, or a refusal naming the fix.
+
+    The sign-in file becomes Streamlit's only secrets file (its [auth] table is what st.login
+    reads); only its path travels, never a value from it.
+    """
+    from agent_core.cli import fail
+
+    if auth_config:
+        path = str(Path(auth_config).resolve())
+        try:
+            load_auth_config(path)
+        except AccessConfigError as error:
+            raise fail(str(error)) from None
+        return {AUTH_ENV: path}, ["--secrets.files", path]
+    if insecure_no_auth:
+        return {INSECURE_ENV: "1"}, []
+    if not is_loopback(host):
+        raise fail(
+            f"refusing to serve the dashboard on {host} without sign-in: pass --auth-config "
+            "FILE (see README, Sign-in and roles), bind to 127.0.0.1, or add --insecure-no-auth"
+        )
+    return {}, []
+
+
+def _signin_line(auth_config: str | None, insecure_no_auth: bool) -> str:
+    if auth_config:
+        return f"sign-in: OpenID Connect, roles from {Path(auth_config).resolve()}"
+    if insecure_no_auth:
+        return "sign-in: NONE (--insecure-no-auth): anyone who reaches it can approve"
+    return "sign-in: none, local only (you, as the OS user)"
 
 
 def _watch(dashboard: subprocess.Popen, stop: threading.Event) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import storage
+from agent_core.oversight.access import AccessDenied, Person, require
 from storage.models import ACTIVE_STATUSES, Run
 
 RESUMABLE = ("paused", "interrupted", "halted", "failed")
@@ -14,10 +15,24 @@ class ControlError(Exception):
     """A steering request that does not fit the run's state; the message names the fix."""
 
 
-def halt(store: storage.Store, *, run_id: str, by: str) -> Run:
+def _operator(by: str | Person) -> str:
+    """Who steers, as the audit names them; a signed-in person needs the operator role."""
+    try:
+        return require(by, "operator")
+    except AccessDenied as error:
+        raise ControlError(str(error)) from error
+
+
+def launch(store: storage.Store, *, by: str | Person, **settings: Any) -> Run:
+    """Queue a new run (the dashboard's Launch page); a signed-in person needs operator."""
+    return storage.create_run(store, created_by=_operator(by), **settings)
+
+
+def halt(store: storage.Store, *, run_id: str, by: str | Person) -> Run:
     """Halt a run: one atomic decision in the store (see storage.halt_run). A run nobody drives
     ends `halted` at once, so no worker can claim it afterwards; a running or waiting run gets
     a halt command its driver honours before its next model request or tool start."""
+    by = _operator(by)
     run = storage.get_run(store, run_id=run_id)  # resolves an id prefix
     try:
         storage.halt_run(store, run_id=run.id, by=by)
@@ -26,7 +41,8 @@ def halt(store: storage.Store, *, run_id: str, by: str) -> Run:
     return storage.get_run(store, run_id=run.id)
 
 
-def pause(store: storage.Store, *, run_id: str, by: str) -> Run:
+def pause(store: storage.Store, *, run_id: str, by: str | Person) -> Run:
+    by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
     if run.status not in ("running", "waiting", "queued"):
         raise ControlError(f"run {run.id} is {run.status}; only a running run can be paused")
@@ -34,7 +50,8 @@ def pause(store: storage.Store, *, run_id: str, by: str) -> Run:
     return run
 
 
-def guide(store: storage.Store, *, run_id: str, by: str, message: str) -> Run:
+def guide(store: storage.Store, *, run_id: str, by: str | Person, message: str) -> Run:
+    by = _operator(by)
     message = message.strip()
     if not message:
         raise ControlError("the guidance is empty; type what the agent should do differently")
@@ -54,7 +71,7 @@ def resume_run(
     store: storage.Store,
     *,
     run_id: str,
-    by: str,
+    by: str | Person,
     extra_steps: int = 0,
     extra_seconds: float = 0.0,
     extra_tokens: int = 0,
@@ -67,6 +84,7 @@ def resume_run(
     seen_status: the status the person saw when they asked (a page); if the run has changed
     since (say a halt landed), the resume is refused rather than undoing what came after.
     """
+    by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
     if run.status not in RESUMABLE:
         raise ControlError(
@@ -79,6 +97,7 @@ def resume_run(
             run_id=run.id,
             expect_status=seen_status or run.status,
             clear_stops=True,
+            by=by,
             more=_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
         )
     except storage.InvalidState as error:
@@ -109,8 +128,9 @@ def _more_budget(run: Run, steps: int, seconds: float, tokens: int, cost: float)
     return fields
 
 
-def rerun(store: storage.Store, *, run_id: str, by: str, **overrides: Any) -> Run:
+def rerun(store: storage.Store, *, run_id: str, by: str | Person, **overrides: Any) -> Run:
     """A new run with the same goal and settings, changed by `overrides`."""
+    by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
     settings: dict[str, Any] = {
         "goal": run.goal,

@@ -7,7 +7,8 @@ import json
 from typing import Any, Literal
 
 import storage
-from agent_core.tools import ToolError, args_hash, builtin_tools
+from agent_core.oversight.access import AccessDenied, Person, require
+from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
 from storage.models import Approval
 
 AllowScope = Literal["tool", "arguments"] | None
@@ -41,25 +42,26 @@ def approve(
     store: storage.Store,
     *,
     approval_id: int,
-    by: str,
+    by: str | Person,
     note: str | None = None,
     edited_arguments: dict[str, Any] | None = None,
     allow_scope: AllowScope = None,
 ) -> Approval:
     """Approve exactly these arguments (the original, or a person's edit checked against the schema)."""
+    who = _approver(by)
     approval = _pending(store, approval_id)
     if allow_scope not in (None, "tool", "arguments"):
         raise DecisionError("allow scope must be 'tool' or 'arguments'")
     to_run = approval.arguments
     if edited_arguments is not None:
-        to_run = _validated(approval.tool, edited_arguments)
+        to_run = _validated(store, approval, edited_arguments)
         if to_run == approval.arguments:
             edited_arguments = None
     return _decide(
         store,
         approval_id=approval_id,
         decision="approved",
-        decided_by=by,
+        decided_by=who,
         note=note or None,
         edited_arguments=to_run if edited_arguments is not None else None,
         approved_hash=args_hash(to_run),
@@ -67,11 +69,22 @@ def approve(
     )
 
 
-def reject(store: storage.Store, *, approval_id: int, by: str, note: str | None = None) -> Approval:
+def reject(
+    store: storage.Store, *, approval_id: int, by: str | Person, note: str | None = None
+) -> Approval:
+    who = _approver(by)
     _pending(store, approval_id)
     return _decide(
-        store, approval_id=approval_id, decision="rejected", decided_by=by, note=note or None
+        store, approval_id=approval_id, decision="rejected", decided_by=who, note=note or None
     )
+
+
+def _approver(by: str | Person) -> str:
+    """Who decides, as the audit names them; a signed-in person needs the approver role."""
+    try:
+        return require(by, "approver")
+    except AccessDenied as exc:
+        raise DecisionError(str(exc)) from exc
 
 
 def _decide(store: storage.Store, **decision: Any) -> Approval:
@@ -87,7 +100,7 @@ def decide_many(
     *,
     approval_ids: list[int],
     decision: Literal["approve", "reject"],
-    by: str,
+    by: str | Person,
     note: str | None = None,
 ) -> list[str]:
     """Decide several approvals; returns one message per approval that could not be decided."""
@@ -108,14 +121,62 @@ def _pending(store: storage.Store, approval_id: int) -> Approval:
     if approval.status != "pending":
         who = f" by {approval.decided_by}" if approval.decided_by else ""
         raise DecisionError(f"approval {approval_id} was already {approval.status}{who}")
+    ended = storage.get_run(store, run_id=approval.run_id).status
+    if ended in storage.FINISHED_STATUSES:
+        raise DecisionError(
+            f"run {approval.run_id} has already ended ({ended}); this approval can no longer be used"
+        )
     return approval
 
 
-def _validated(tool_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    tool = builtin_tools().get(tool_name)
+def not_driven(store: storage.Store, approval: Approval) -> str | None:
+    """Why nothing acts on a decision about this approval right now (its run stopped), or None."""
+    status = storage.get_run(store, run_id=approval.run_id).status
+    if status == "interrupted":
+        return (
+            f"run {approval.run_id} is interrupted (its worker stopped): deciding queues it to "
+            f"resume, and it uses the decision (`onloop resume {approval.run_id}` does the same)"
+        )
+    return None
+
+
+def resume_for_decision(
+    store: storage.Store, approval: Approval, *, by: str | Person
+) -> str | None:
+    """After a decision on an interrupted run's approval, queue the run to resume so the decision
+    takes effect (never a silent no-op); what happened, for the person, or None."""
+    from agent_core.control import ControlError, resume_run
+
+    run = storage.get_run(store, run_id=approval.run_id)
+    if run.status != "interrupted":
+        return None
+    try:
+        resume_run(store, run_id=run.id, by=by, seen_status="interrupted")
+    except (ControlError, AccessDenied) as exc:
+        return f"run {run.id} was not resumed ({exc}); `onloop resume {run.id}` resumes it"
+    return f"run {run.id} was interrupted: it is queued to resume and will use this decision"
+
+
+def _validated(
+    store: storage.Store, approval: Approval, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    tool_name = approval.tool
+    tool = builtin_tools().get(tool_name) or _run_tool(store, approval.run_id, tool_name)
     if tool is None:
         raise DecisionError(f"tool {tool_name!r} is not known here; approve without editing")
     try:
         return tool.validate(arguments)
     except ToolError as exc:
         raise DecisionError(f"the edited arguments do not fit {tool_name}: {exc}") from exc
+
+
+def _run_tool(store: storage.Store, run_id: str, tool_name: str) -> Tool | None:
+    """A tool of the run's own registry (its policy's modules and MCP servers), for an edit."""
+    from agent_core.policy import Policy
+    from agent_core.tools.registry import ToolLoadError, known_tools
+
+    policy = Policy.model_validate(storage.get_run(store, run_id=run_id).policy or {})
+    try:
+        return known_tools(policy.tools, policy.mcp_servers).get(tool_name)
+    except ToolLoadError as exc:
+        raise DecisionError(f"{exc}; approve without editing") from exc

@@ -15,12 +15,27 @@ from agent_core.conversation import (
     rebuild,
 )
 from agent_core.judge import judge_progress
-from agent_core.models.base import ModelCancelled, ModelError, ModelProvider, ModelTurn
+from agent_core.models.base import (
+    ModelCancelled,
+    ModelError,
+    ModelProvider,
+    ModelTurn,
+    ToolCallRequest,
+)
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
 from agent_core.port import RunPort
+from agent_core.run import context_window
 from agent_core.run.call_ids import CallIds
+from agent_core.run.finish import (
+    FINISH,
+    FINISH_SPEC,
+    NOT_ALONE,
+    Claim,
+    check_goal,
+    claim_of,
+)
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 from storage import HaltRequested
@@ -63,7 +78,10 @@ class AgentLoop:
         self.model = model
         self.port = port
         self.usage = spec.usage
-        self.messages = rebuild(spec.goal, spec.prior_events)
+        self.messages = context_window.shorter(
+            rebuild(spec.goal, spec.prior_events),
+            context_window.overflows_in_a_row(spec.prior_events),
+        )
         self.call_ids = CallIds(spec.prior_events)
         polling = frozenset(spec.policy.polling_tools) | {
             t.name for t in spec.tools.values() if t.polling
@@ -84,15 +102,55 @@ class AgentLoop:
                 self._between_steps()
                 turn = self._call_model_in_time()
                 not_run = not_run_reason(turn.finish_reason)
-                for call in turn.tool_calls:
-                    self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+                finishing = [c for c in turn.tool_calls if self._is_finish(c)]
+                self._tool_calls([c for c in turn.tool_calls if c not in finishing], turn, not_run)
                 if self._cut_short(turn):
                     continue
                 if not turn.tool_calls:
-                    return self._finish(turn.text)
-                self._check_drift()
+                    return self._finish(Claim(True, turn.text, structured=False))
+                if finishing:
+                    claim = self._claim(finishing, turn, not_run)
+                    if claim is not None:
+                        return self._finish(claim)
+                self.monitor.end_turn()
+                self._check_drift(judge=True)
         except Stop as stop:
             return stop.outcome
+
+    def _is_finish(self, call: ToolCallRequest) -> bool:
+        return call.name == FINISH and FINISH not in self.spec.tools
+
+    def _tool_calls(self, calls: list[ToolCallRequest], turn: ModelTurn, not_run) -> None:
+        """Each call in turn, with budgets checked before and the monitors after each one: a
+        batch of identical calls stops at the threshold, and a person is asked once."""
+        for index, call in enumerate(calls):
+            spent = None if not_run else self._budget_trip(steps=False)
+            if spent is not None:
+                self._stop_batch(calls[index:], spent, self.spec.policy.on_budget)
+            self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+            trip = self.monitor.check()
+            if trip is not None:
+                self._stop_batch(calls[index + 1 :], trip, self.spec.policy.monitors.action)
+
+    def _stop_batch(self, rest: list[ToolCallRequest], trip: Trip, action: str) -> None:
+        for call in rest:
+            reason = f"the run stopped first ({trip.monitor}: {trip.detail[:200]})"
+            self.messages.append(self.tool_step.skip(call, reason))
+        self._trip(trip, action)
+
+    def _claim(self, finishing: list[ToolCallRequest], turn: ModelTurn, not_run) -> Claim | None:
+        """The model's finish statement, or None when it cannot end the run (sent with other
+        calls, or malformed): the model reads why and goes on."""
+        problem: str | None = not_run
+        claim: Claim | str | None = None
+        if problem is None and len(finishing) == len(turn.tool_calls) == 1:
+            claim = claim_of(finishing[0], turn.text)
+            if isinstance(claim, Claim):
+                return claim
+            problem = claim
+        for call in finishing:
+            self.messages.append(self.tool_step.refuse(call, problem or NOT_ALONE))
+        return None
 
     # -- step boundary: commands, budgets ---------------------------------------------------
     def _between_steps(self) -> None:
@@ -109,10 +167,13 @@ class AgentLoop:
         self._check_budget()
 
     def _check_budget(self) -> None:
-        self.usage.seconds = self._elapsed()
-        trip = check_budget(self.spec.budget, self.usage)
+        trip = self._budget_trip(steps=True)
         if trip is not None:
             self._trip(trip, self.spec.policy.on_budget)
+
+    def _budget_trip(self, *, steps: bool) -> Trip | None:
+        self.usage.seconds = self._elapsed()
+        return check_budget(self.spec.budget, self.usage, steps=steps)
 
     def _cut_short(self, turn: ModelTurn) -> bool:
         """A reply the server did not let end is never a final answer: True to ask again."""
@@ -153,8 +214,8 @@ class AgentLoop:
         working = time.monotonic() - self._session_start - self.tool_step.gate.waited_s
         return self._base_seconds + max(working, 0.0)
 
-    def _check_drift(self) -> None:
-        trip = self.monitor.check() or self._judge()
+    def _check_drift(self, *, judge: bool) -> None:
+        trip = self.monitor.check() or (self._judge() if judge else None)
         if trip is not None:
             self._trip(trip, self.spec.policy.monitors.action)
 
@@ -227,6 +288,8 @@ class AgentLoop:
 
     def _call_model(self) -> ModelTurn:
         specs = [t.spec() for t in self.spec.tools.values()]
+        if FINISH not in self.spec.tools:
+            specs.append(FINISH_SPEC)
         cancel = self._cancel_call
         box: dict[str, Any] = {}
         step = {"step": self.usage.steps + 1}
@@ -273,6 +336,8 @@ class AgentLoop:
             raise Stop(Outcome("halted", "model call cancelled"))
         if isinstance(error, ModelError):
             self.port.record("error", {"message": str(error), "where": "model"})
+            if context_window.is_overflow(str(error)):  # pause and ask, never fail the run
+                self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
             raise Stop(Outcome("failed", f"model error: {error}"))
         if error is not None:
             raise error
@@ -299,12 +364,56 @@ class AgentLoop:
             steps=1, tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
         )
         self.messages.append(assistant_message(turn.text, calls))
-        self.monitor.observe_message(turn.text)
+        self.monitor.start_turn(turn.text)
         return turn
 
-    def _finish(self, text: str) -> Outcome:
+    def _finish(self, claim: Claim) -> Outcome:
+        """The run ends as the model says, unless what its tools did (or, with a real model, a
+        final check against the goal) says the goal was not met: then `unmet`, with why."""
+        problems = [] if not claim.goal_met else self._contradictions(claim)
+        payload = {
+            "text": claim.summary,
+            "goal_met": claim.goal_met and not problems,
+            "claimed_goal_met": claim.goal_met,
+            "structured": claim.structured,
+            "problems": problems,
+        }
         try:
-            self.port.begin_step("final_answer", {"text": text})
+            self.port.begin_step("final_answer", payload)
         except HaltRequested:
             return Outcome("halted", "halted by a human before the final answer")
-        return Outcome("succeeded", None, text)
+        if not claim.goal_met:
+            return Outcome("unmet", "the agent reported that the goal was not met", claim.summary)
+        if problems:
+            return Outcome("unmet", "; ".join(problems)[:1000], claim.summary)
+        return Outcome("succeeded", None, claim.summary)
+
+    def _contradictions(self, claim: Claim) -> list[str]:
+        problems = [
+            f"the final answer claims the goal was met, but {what} and never done"
+            for what in self.tool_step.ledger.unresolved()
+        ]
+        if problems or not self.spec.policy.monitors.final_check or self.model.provider == "demo":
+            return problems
+        try:
+            check = check_goal(self.model, self.spec.goal, self.messages, claim.summary)
+        except ModelError as exc:
+            # Unknown is not "not met": the claim stands, and the record says it went unchecked.
+            self.port.record("error", {"message": f"goal check: {exc}", "where": "goal_check"})
+            return []
+        self.usage.tokens += check.tokens_in + check.tokens_out
+        self.usage.cost_usd += check.cost_usd
+        self.port.add_usage(
+            tokens_in=check.tokens_in, tokens_out=check.tokens_out, cost_usd=check.cost_usd
+        )
+        self.port.record(
+            "goal_check",
+            {
+                "met": check.met,
+                "reason": check.reason,
+                "tokens_in": check.tokens_in,
+                "tokens_out": check.tokens_out,
+                "cost_usd": check.cost_usd,
+            },
+        )
+        return [] if check.met else [f"the final goal check found it not met: {check.reason}"]

@@ -6,6 +6,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +14,7 @@ from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.path_patterns import glob_may_match, path_matches
 from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.workspace import Workspace
 
 Verdict = Literal["allow", "ask", "deny"]
@@ -41,6 +43,7 @@ class Rule(BaseModel):
     args: dict[str, str | list[str]] = Field(default_factory=dict)
     paths: list[str] = Field(default_factory=list)  # path patterns, for every path of every tool
     commands: list[str] = Field(default_factory=list)  # command patterns such as "rm -r"
+    domains: list[str] = Field(default_factory=list)  # host globs of a `url` argument
     action: Verdict
     reason: str = ""
     name: str | None = None
@@ -89,6 +92,8 @@ class Rule(BaseModel):
         loose = self.action != "allow"
         if self.paths and (part.path is None or not _path_hit(self.paths, part.path, loose)):
             return False
+        if self.domains and not _domain_hit(self.domains, arguments.get("url"), loose):
+            return False
         if self.commands and (
             part.invocation is None
             or not any(command_pattern(c).matches(part.invocation) for c in self.commands)
@@ -98,6 +103,26 @@ class Rule(BaseModel):
             _argument_hit(key, [p] if isinstance(p, str) else p, arguments, part, kinds, loose)
             for key, p in self.args.items()
         )
+
+
+def url_host(url: Any) -> str | None:
+    """The lower-case host a URL names, or None when it names none."""
+    if not isinstance(url, str):
+        return None
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".").lower() if host else None
+
+
+def _domain_hit(patterns: list[str], url: Any, loose: bool) -> bool:
+    """Whether the URL's host matches a host glob; a URL without a host matches deny and ask
+    rules (fail closed), never allow rules."""
+    host = url_host(url)
+    if host is None:
+        return loose
+    return any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
 
 
 def _check_regex(pattern: str, what: str) -> None:
@@ -154,6 +179,8 @@ class MonitorSettings(BaseModel):
     repeat_same_message: int = Field(default=3, ge=2)
     judge_every: int = Field(default=0, ge=0)  # steps between progress checks; 0 = off
     judge_threshold: float = Field(default=0.3, ge=0, le=1)
+    # With a real model, a run that claims its goal met gets one more call that checks it.
+    final_check: bool = False
     action: Literal["pause", "halt"] = "pause"
 
 
@@ -209,7 +236,18 @@ class Policy(BaseModel):
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     model: ModelLimits = Field(default_factory=ModelLimits)
+    tools: list[str] = Field(default_factory=list)  # modules of your own @tool functions
+    mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names_unique(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [s.name for s in servers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"MCP server names must be unique; given twice: {', '.join(twice)}")
+        return servers
 
 
 def repeatable(policy: Policy, tool: str, risk: str | None) -> bool:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from agent_core.decisions import DecisionError, parse_edited_arguments
 from agent_core.oversight.targets import LEXICAL_NOTE
 from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide
-from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
+from agent_core.tools import Tool, ToolError, args_hash
+from agent_core.tools.registry import ToolLoadError, known_tools
 
 
 class CallCheckError(Exception):
@@ -39,7 +40,10 @@ def describe_rule(rule: Rule, limit: int = 6) -> str:
 
 
 def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy: str) -> CallCheck:
-    tools = builtin_tools()
+    try:
+        tools = known_tools(policy.tools, policy.mcp_servers)
+    except ToolLoadError as exc:
+        raise CallCheckError(str(exc)) from exc
     tool = tools.get(tool_name)
     if tool is None:
         raise CallCheckError(f"unknown tool {tool_name!r}; available: {', '.join(sorted(tools))}")

@@ -58,6 +58,7 @@ class RunPort(Protocol):
     def approval(self, approval_id: int) -> Any: ...
     def decision(self, approval_id: int) -> HumanDecision | None: ...
     def expire_approval(self, approval_id: int) -> HumanDecision | None: ...
+    def cancel_approval(self, approval_id: int) -> HumanDecision | None: ...
     def partial(self, step: int, text: str) -> None: ...
     def end_partial(self) -> None: ...
 
@@ -192,6 +193,21 @@ class StoreRunPort:
                 decision="expired",
                 decided_by="onloop (approval expired)",
                 note="no decision before the approval expired; treated as rejected",
+            )
+        except storage.InvalidState:  # a human decided at the same moment: theirs stands
+            approval = storage.get_approval(self.store, approval_id=approval_id)
+        return _as_decision(approval)
+
+    def cancel_approval(self, approval_id: int) -> HumanDecision | None:
+        """A halt came while the approval waited: it is cancelled by that halt, named by whom."""
+        by = storage.halt_requested_by(self.store, run_id=self.run_id) or "a human"
+        try:
+            approval = storage.decide_approval(
+                self.store,
+                approval_id=approval_id,
+                decision="cancelled",
+                decided_by=by,
+                note=f"cancelled: the run was halted by {by} while this approval waited",
             )
         except storage.InvalidState:  # a human decided at the same moment: theirs stands
             approval = storage.get_approval(self.store, approval_id=approval_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import storage
@@ -14,12 +15,26 @@ from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
+from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
 from agent_core.run.tool_process import HaltWatch, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
     from agent_core.loop import RunSpec
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A person approved the call with other arguments than the model asked for."""
+
+    by: str
+    requested: dict
+
+
+def edited_note(by: str, tool: str, ran: dict) -> str:
+    shown = json.dumps(ran, ensure_ascii=False, sort_keys=True)
+    return f"\n\n[a person edited the arguments before approving ({by}); what ran: {tool}({shown})]"
 
 
 class ToolStep:
@@ -29,6 +44,7 @@ class ToolStep:
         self.monitor = monitor
         self.gate = ApprovalGate(spec, port)
         self._prior: list[Any] = []
+        self.ledger = ActionLedger()  # what side-effecting calls really came to
 
     # -- halts and resumes ---------------------------------------------------------------
     def check_halt(self) -> None:
@@ -41,6 +57,7 @@ class ToolStep:
         """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
         approval of this run, approved with a scope, counts (its tool and approved hash)."""
         self._prior = events
+        self.ledger.replay(events, {name: t.risk for name, t in self.spec.tools.items()})
         for event in events:
             payload = event.payload
             if event.kind != "approval_decided" or payload.get("decision") != "approved":
@@ -109,7 +126,6 @@ class ToolStep:
                     "args_hash": digest,
                 },
             )
-        self.monitor.observe_call(tool.name, arguments)
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
@@ -118,10 +134,14 @@ class ToolStep:
             decision = self.gate.wait_for_human(
                 call, tool, arguments, digest, verdict, model_text, earlier_approval
             )
+            asked = arguments
             refusal, arguments = self.gate.apply(tool, arguments, decision)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
             approval_id = decision.approval_id
+            if args_hash(arguments) != digest:
+                edit = Edit(decision.decided_by, asked)
+                return self._execute(call, tool, arguments, approval_id, edit)
         return self._execute(call, tool, arguments, approval_id)
 
     def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
@@ -145,6 +165,10 @@ class ToolStep:
             return tool, tool.validate(arguments), None
         except ToolError as exc:
             return None, None, f"Error: {exc}"
+
+    def refuse(self, call: ToolCallRequest, problem: str) -> dict[str, Any]:
+        """A call the loop will not run (a misplaced `finish`): recorded and refused."""
+        return self._invalid(call, problem, False)
 
     def _invalid(self, call: ToolCallRequest, problem: str, recorded: bool) -> dict[str, Any]:
         """A call that cannot run is recorded as sent (and counted), then refused."""
@@ -182,7 +206,12 @@ class ToolStep:
         )
 
     def _execute(
-        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None = None
+        self,
+        call: ToolCallRequest,
+        tool: Tool,
+        arguments: dict,
+        approval_id: int | None = None,
+        edit: Edit | None = None,
     ) -> dict[str, Any]:
         refused = self._begin(call, tool, arguments, approval_id)
         if refused is not None:
@@ -205,6 +234,7 @@ class ToolStep:
             outcome="halted" if watch.stopped else "ok" if ok else "error",
             duration_s=time.monotonic() - started,
             arguments=arguments,
+            edit=edit,
         )
         watch.stop_if_stopped()
         return result
@@ -240,8 +270,12 @@ class ToolStep:
         outcome: str,
         duration_s: float = 0.0,
         arguments: dict | None = None,
+        edit: Edit | None = None,
     ) -> dict[str, Any]:
-        payload = {
+        if edit is not None and arguments is not None:
+            # The model must hear what really ran, not what it asked for.
+            output += edited_note(edit.by, call.name, arguments)
+        payload: dict[str, Any] = {
             "tool_call_id": call.id,
             "tool": call.name,
             "ok": ok,
@@ -251,6 +285,40 @@ class ToolStep:
         }
         if arguments is not None:
             payload["arguments"] = arguments
+        if edit is not None:
+            payload["edited_by"] = edit.by
+            payload["requested_arguments"] = edit.requested
         self.port.record("tool_result", payload)
-        self.monitor.observe_result(ok, output)
+        self.monitor.observe(call.name, call.arguments, ok, output)
+        tool = self.spec.tools.get(call.name)
+        self.ledger.note(
+            call.name, tool.risk if tool else "low", outcome, arguments or call.arguments
+        )
+        return tool_message(call.id, output)
+
+    def skip(self, call: ToolCallRequest, reason: str) -> dict[str, Any]:
+        """A call of the same turn left unrun because the run stops here: recorded, so a resume
+        does not run it behind the person's back; the model reads why."""
+        self.port.record(
+            "tool_call",
+            {
+                "tool_call_id": call.id,
+                "tool": call.name,
+                "arguments": call.arguments,
+                "risk": getattr(self.spec.tools.get(call.name), "risk", "unknown"),
+                "verdict": "invalid",
+                "rule": None,
+                "reason": reason,
+            },
+        )
+        output = f"Error: not run: {reason}"
+        payload = {
+            "tool_call_id": call.id,
+            "tool": call.name,
+            "ok": False,
+            "output": output,
+            "duration_s": 0.0,
+            "outcome": "skipped",
+        }
+        self.port.record("tool_result", payload)
         return tool_message(call.id, output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from agent_core.providers import make_model
 from agent_core.run.auto_recovery import recover_lapsed
 from agent_core.run.tool_process import run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
-from agent_core.tools import Workspace, builtin_tools
+from agent_core.tools import Workspace
 from agent_core.tools.builtins import offered_tools
+from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
@@ -153,11 +155,15 @@ def _default_factory(settings: Settings) -> ModelFactory:
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
     policy = Policy.model_validate(run.policy or {})
-    known = builtin_tools()
+    try:  # the user's modules and the policy's MCP servers (started once per worker, reused)
+        known = known_tools(policy.tools, policy.mcp_servers)
+    except ToolLoadError as exc:
+        raise ValueError(str(exc)) from exc
     # Where the shell cannot be sandboxed (and the policy did not opt in), it is not offered.
     tools = offered_tools(known, run_shell_offer(policy))
     if run.tools is not None:
-        unknown = sorted(set(run.tools) - set(known))
+        tools.update(missing_mcp_tools(run.tools, known, policy.mcp_servers))
+        unknown = sorted(set(run.tools) - set(known) - set(tools))
         if unknown:
             raise ValueError(f"unknown tools {unknown}; available: {sorted(known)}")
         tools = {name: tools[name] for name in run.tools if name in tools}
@@ -376,3 +382,6 @@ class Worker:
             run_stop.set()
         for thread, _, _ in active:
             thread.join(timeout)
+        mcp_client = sys.modules.get("agent_core.tools.mcp_client")
+        if mcp_client is not None:  # the MCP servers this worker started stop with it
+            mcp_client.close_shared_pool()

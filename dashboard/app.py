@@ -15,26 +15,28 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import streamlit as st  # noqa: E402
+from streamlit.navigation.page import StreamlitPage  # noqa: E402
 
 import storage  # noqa: E402
+from agent_core.oversight.access import Person  # noqa: E402
 from agent_core.settings import load_settings  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
+from dashboard.components.signin import gate, whoami  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
 SIDEBAR_REFRESH_SECONDS = 3.0
 
-# One entry per page, in menu order; a new page is one more line. Icons are emoji on purpose:
-# the browser tab shows the page's icon, and a :material/...: icon there is fetched from
-# fonts.gstatic.com, while an emoji is drawn locally.
+# One entry per page, in menu order; a new page is one more line. Material icons: Debian's
+# Chromium has no emoji font, and Streamlit ships the Material Symbols font itself.
 PAGES = [
-    st.Page(routes.LAUNCH_PAGE, title="Launch", icon="🚀", default=True),
-    st.Page(routes.LIVE_PAGE, title="Live", icon="📡"),
-    st.Page(routes.RUN_PAGE, title="Run", icon="▶️"),
-    st.Page(routes.APPROVALS_PAGE, title="Approvals", icon="✋"),
-    st.Page(routes.HISTORY_PAGE, title="History", icon="🗂️"),
-    st.Page(routes.INSIGHTS_PAGE, title="Insights", icon="📊"),
-    st.Page(routes.POLICY_PAGE, title="Policy", icon="🛡️"),
+    (routes.LAUNCH_PAGE, "Launch", ":material/rocket_launch:"),
+    (routes.LIVE_PAGE, "Live", ":material/sensors:"),
+    (routes.RUN_PAGE, "Run", ":material/play_circle:"),
+    (routes.APPROVALS_PAGE, "Approvals", ":material/front_hand:"),
+    (routes.HISTORY_PAGE, "History", ":material/history:"),
+    (routes.INSIGHTS_PAGE, "Insights", ":material/insights:"),
+    (routes.POLICY_PAGE, "Policy", ":material/shield:"),
 ]
 
 
@@ -53,15 +55,31 @@ def sidebar_status(store: storage.Store) -> None:
         st.page_link(routes.APPROVALS_PAGE, label="Answer them", icon=":material/front_hand:")
 
 
+def pages_for(person: Person) -> list[StreamlitPage]:
+    """The pages this person's role opens: Launch from operator up, Policy for admins only."""
+    hidden = set()
+    if not person.may("operator"):
+        hidden.add(routes.LAUNCH_PAGE)
+    if not person.may("admin"):
+        hidden.add(routes.POLICY_PAGE)
+    shown = [spec for spec in PAGES if spec[0] not in hidden]
+    return [
+        st.Page(path, title=title, icon=icon, default=index == 0)
+        for index, (path, title, icon) in enumerate(shown)
+    ]
+
+
 def main() -> None:
-    st.set_page_config(page_title="onloop", page_icon="🔁", layout="wide")
-    page = st.navigation(PAGES)
+    st.set_page_config(page_title="onloop", page_icon=":material/autorenew:", layout="wide")
+    person = gate()  # stops here for anyone not signed in or without a role
+    page = st.navigation(pages_for(person))
     try:
         store = get_store()
     except storage.StoreError as error:
         st.error(f"The dashboard cannot open its store: {error}")
         st.stop()
     with st.sidebar:
+        whoami(person)
         sidebar_status(store)
         st.caption("Active model")
         st.text(load_settings().describe_model())  # holds a configured URL: text, not Markdown

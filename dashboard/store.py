@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 import streamlit as st
 
 import storage
 from agent_core.decisions import current_user as os_user
+from agent_core.oversight.access import Person, RoleRules, load_auth_config
+
+AUTH_ENV = "ONLOOP_AUTH"  # the sign-in file `onloop up --auth-config` hands the dashboard
+INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"  # `onloop up --insecure-no-auth` on a public address
 
 
 @st.cache_resource(show_spinner=False)
@@ -18,12 +25,46 @@ def get_store() -> storage.Store:
     return _open_store(storage.database_url())
 
 
-def current_user() -> str:
-    """The signed-in person's email or name when Streamlit auth is on, else the OS user."""
+@lru_cache(maxsize=4)
+def _role_rules(path: str) -> RoleRules:
+    return load_auth_config(path)
+
+
+def role_rules() -> RoleRules | None:
+    """The `[roles]` of the sign-in file, or None when this dashboard has no sign-in."""
+    path = os.environ.get(AUTH_ENV)
+    return _role_rules(path) if path else None
+
+
+def insecure() -> bool:
+    return os.environ.get(INSECURE_ENV) == "1"
+
+
+def current_person() -> Person:
+    """Who is at the keyboard: the signed-in person with their role, else the local OS user.
+
+    With sign-in configured, a person who has not signed in is a Person with no role: every
+    write refuses them (the app shows them only the sign-in page anyway).
+    """
+    rules = role_rules()
+    if rules is None:
+        return Person(name=os_user(), role="admin", mode="insecure" if insecure() else "local")
     user = st.user
-    if user.get("is_logged_in"):
-        for field in ("email", "name"):
-            value = user.get(field)
-            if isinstance(value, str) and value:
-                return value
-    return os_user()
+    if not user.get("is_logged_in"):
+        return Person(name="(not signed in)", role=None, mode="oidc", subject=None)
+    claims = user.to_dict()
+    name = next(
+        (v for v in (claims.get("email"), claims.get("name")) if isinstance(v, str) and v), "?"
+    )
+    subject = claims.get("sub")
+    return Person(
+        name=name,
+        role=rules.role_for(claims),
+        mode="oidc",
+        subject=subject if isinstance(subject, str) else None,
+    )
+
+
+def current_user() -> str:
+    """What the audit calls the person at the keyboard (see Person.label)."""
+    return current_person().label

@@ -9,7 +9,7 @@ from storage.approvals import (
     pending_approvals,
     request_approval,
 )
-from storage.commands import consume_command, pending_commands, send_command
+from storage.commands import command_history, consume_command, pending_commands, send_command
 from storage.engine import Store, database_url, open_store
 from storage.errors import (
     ApprovalExpired,
@@ -22,7 +22,14 @@ from storage.errors import (
 )
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.fence import Fence
-from storage.halts import begin_execution, begin_step, halt_pending, halt_run, mark_driven
+from storage.halts import (
+    begin_execution,
+    begin_step,
+    halt_pending,
+    halt_requested_by,
+    halt_run,
+    mark_driven,
+)
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
     ACTIVE_STATUSES,
@@ -105,6 +112,7 @@ __all__ = [
     "get_approval",
     "get_run",
     "halt_pending",
+    "halt_requested_by",
     "halt_run",
     "hand_to_a_person",
     "lapsed_runs",
@@ -115,6 +123,7 @@ __all__ = [
     "open_store",
     "pending_approvals",
     "pending_commands",
+    "command_history",
     "recover_run",
     "release_run",
     "renew_lease",

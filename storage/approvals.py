@@ -23,7 +23,7 @@ from storage.fence import Fence, as_fence
 from storage.halts import DRIVEN, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 
-DECISIONS = ("approved", "rejected", "expired")
+DECISIONS = ("approved", "rejected", "expired", "cancelled")
 ALLOW_SCOPES = (None, "tool", "arguments")
 _approvals = table_of(Approval)
 _commands = table_of(Command)
@@ -129,7 +129,10 @@ def decide_approval(
             allow_scope=allow_scope,
         )
     )
-    if decision != "expired":  # in the UPDATE itself: no decision slips in past the deadline
+    if decision in (
+        "approved",
+        "rejected",
+    ):  # in the UPDATE itself: no decision slips in past the deadline
         expires = _approvals.c.expires_at
         decide = decide.where(or_(expires.is_(None), expires > now))
     with write_session(store) as session:

@@ -59,6 +59,15 @@ def pending_commands(store: Store, *, run_id: str) -> list[Command]:
         return list(session.scalars(query))
 
 
+def command_history(store: Store, *, run_id: str | None = None) -> list[Command]:
+    """Every command people sent (consumed or not), oldest first: who steered which run."""
+    query = select(Command).order_by(col(Command.created_at), col(Command.id))
+    if run_id is not None:
+        query = query.where(col(Command.run_id) == run_id)
+    with read_session(store) as session:
+        return list(session.scalars(query))
+
+
 def consume_command(
     store: Store, *, command_id: int, run_id: str | None = None, fence: Fence | None = None
 ) -> None:

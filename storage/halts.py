@@ -73,6 +73,12 @@ def consume_halts(conn: Connection, run_id: str) -> None:
     conn.execute(_CONSUME_HALTS, {"rid": run_id, "now": utcnow()})
 
 
+def halt_requested_by(store: Store, *, run_id: str) -> str | None:
+    """Who asked for the pending halt of this run ("" when nobody was named), or None."""
+    with reading(store) as conn:
+        return pending_halt_by(conn, run_id)
+
+
 def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 

@@ -129,7 +129,7 @@ def decisions_per_tool(store: Store, *, since: datetime | None = None) -> list[d
     }
     query = (
         select(_approvals.c.tool, *counts.values())
-        .where(_approvals.c.status != "pending")
+        .where(_approvals.c.status.in_(tuple(counts)))  # a halt's cancellation is no decision
         .group_by(_approvals.c.tool)
     )
     if since is not None:

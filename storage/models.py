@@ -21,17 +21,19 @@ RUN_STATUSES = (
     "waiting",
     "paused",
     "succeeded",
+    "unmet",
     "failed",
     "halted",
     "interrupted",
 )
 ACTIVE_STATUSES = ("queued", "running", "waiting", "paused")
-FINISHED_STATUSES = ("succeeded", "failed", "halted")
+FINISHED_STATUSES = ("succeeded", "unmet", "failed", "halted")  # unmet: finished, goal not met
 TOOL_EVENT_KINDS = ("tool_call", "tool_result")  # events whose payload names a tool
 RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
 AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")
 COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
+# cancelled: the run was halted while the approval waited (decided_by names who halted it)
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
 
 
 def utcnow() -> datetime:

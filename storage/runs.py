@@ -42,10 +42,18 @@ _USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
 _UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
 
 
+MAX_GOAL_CHARS = 8000  # a goal states what to achieve; long material belongs in the workspace
+
+
 def _validate_new_run(goal: str, autonomy: str, max_steps: int, max_seconds: float) -> str:
     goal = (goal or "").strip()
     if not goal:
         raise StoreError("the goal is empty; describe what the agent should achieve")
+    if len(goal) > MAX_GOAL_CHARS:
+        raise StoreError(
+            f"the goal is {len(goal):,} characters; the limit is {MAX_GOAL_CHARS:,}. State the "
+            "goal briefly and put long material in a file in the run's workspace"
+        )
     if autonomy not in AUTONOMY_LEVELS:
         levels = ", ".join(AUTONOMY_LEVELS)
         raise StoreError(f"unknown autonomy {autonomy!r}; choose one of {levels}")
@@ -417,6 +425,7 @@ def requeue_run(
     expect_status: str | None = None,
     clear_stops: bool = False,
     more: dict[str, Any] | None = None,
+    by: str | None = None,
 ) -> Run:
     """Queue a paused/interrupted/halted/failed run again so a worker resumes it from its events.
 
@@ -424,7 +433,8 @@ def requeue_run(
     time) so the run's budgets apply afresh; `more` sets fields (raised budgets). expect_status
     refuses (InvalidState) when the run is no longer in the status the caller saw (a halt came
     first). clear_stops consumes pending halt and pause commands (a person resumes a stopped
-    run); without it a pending halt ends the run `halted` instead of queueing it.
+    run); without it a pending halt ends the run `halted` instead of queueing it. `by`, the
+    person who resumed it, is recorded in the status event.
     """
     if set(more or {}) - _UPDATABLE:
         raise TypeError(f"requeue_run cannot set {', '.join(sorted(set(more or {}) - _UPDATABLE))}")
@@ -447,9 +457,9 @@ def requeue_run(
             stops = (_commands.c.run_id == run_id, _commands.c.consumed_at.is_(None))
             kinds = _commands.c.kind.in_(("halt", "pause"))
             conn.execute(update(_commands).where(*stops, kinds).values(consumed_at=utcnow()))
-        by = pending_halt_by(conn, run_id)
-        if by is not None:
-            return _halt_instead(session, run, by)
+        halted_by = pending_halt_by(conn, run_id)
+        if halted_by is not None:
+            return _halt_instead(session, run, halted_by)
         for name, value in (more or {}).items():
             setattr(run, name, value)
         run.status, run.worker_id, run.lease_expires_at = "queued", None, None
@@ -459,6 +469,8 @@ def requeue_run(
                 setattr(run, name, 0)
         session.flush()
         payload = {"status": "queued", "reason": None, "resumed": True}
+        if by is not None:
+            payload["by"] = by
         seq = append_in(conn, run_id=run_id, kind="status", payload=payload)
         set_committed_value(run, "last_seq", seq)
     return run

@@ -32,7 +32,7 @@ def running_with(argument: str) -> list[int]:
 
 def gone_eventually(argument: str) -> bool:
     """Whether every process with `argument` ends (a bounded wait for the kernel, not a timing)."""
-    for _ in range(200):
+    for _ in range(1200):  # up to a minute on a loaded machine
         if not running_with(argument):
             return True
         time.sleep(0.05)

@@ -17,11 +17,11 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 import storage
-from agent_core import control, decisions, worker
+from agent_core import control, decisions
 from agent_core.decisions import DecisionError, approve, reject
 from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import MonitorSettings, Policy
-from agent_core.tools import Workspace, args_hash, builtin_tools, tool
+from agent_core.tools import Workspace, args_hash, builtin_tools, registry, tool
 from agent_core.worker import drive_run
 from storage.models import table_of
 from tests.run_helpers import Driver, events_of, new_run, wait_for
@@ -61,7 +61,7 @@ def append_then_crash(workspace: Workspace, line: str) -> str:
 def ledger_tools(monkeypatch):
     """Workers and the decision checks know the two ledger tools beside the built-ins."""
     tools = {**builtin_tools(), "append_line": append_line, "append_then_crash": append_then_crash}
-    monkeypatch.setattr(worker, "builtin_tools", lambda: dict(tools))
+    monkeypatch.setattr(registry, "builtin_tools", lambda: dict(tools))  # the workers' registry
     monkeypatch.setattr(decisions, "builtin_tools", lambda: dict(tools))
 
 
@@ -262,7 +262,7 @@ def test_an_allowance_recorded_in_another_runs_events_is_not_honoured(store):
     driver = Driver(store, run, model).start()
     pending = driver.pending()  # still asked
     reject(store, approval_id=pending.id, by="alice")
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(run) == []
 
 
@@ -327,7 +327,7 @@ def test_a_call_whose_approval_expired_while_the_worker_was_away_never_runs(stor
     control.resume_run(store, run_id=run.id, by="test")
     later = ScriptedModel(["gave up"])
     resumed = Driver(store, storage.get_run(store, run_id=run.id), later).start()
-    assert resumed.join().status == "succeeded"
+    assert resumed.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(run) == []
     result = events_of(store, run.id, "tool_result")[0].payload
     assert result["outcome"] == "rejected" and "expired" in result["output"]
@@ -395,7 +395,7 @@ def test_allow_for_these_arguments_covers_exactly_them(store):
     other = next_pending(driver, {first.id})  # "x" again ran unasked; "y" asks
     assert other.arguments == {"line": "y"}
     reject(store, approval_id=other.id, by="dan")
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(run) == ["x", "x"]
     verdicts = [e.payload["verdict"] for e in events_of(store, run.id, "tool_call")]
     assert verdicts == ["ask", "allow", "ask"]
@@ -412,12 +412,12 @@ def test_allow_for_the_tool_stays_inside_its_tool_and_its_run(store):
     other_tool = next_pending(driver, {first.id})
     assert other_tool.tool == "append_then_crash"
     reject(store, approval_id=other_tool.id, by="dan")
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(run) == ["x", "y"]
     second_run = new_run(store, "append again", model="scripted")
     driver = Driver(store, second_run, ScriptedModel([appends("w"), "done"])).start()
     reject(store, approval_id=driver.pending().id, by="dan")  # the other run asks again
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(second_run) == []
 
 
@@ -498,7 +498,7 @@ def test_a_crash_after_an_approved_call_started_never_reruns_it_without_a_human(
     again = resumed.pending()
     assert again.id != first.id and "may or may not have taken effect" in again.reason
     reject(store, approval_id=again.id, by="alice", note="it already ran")
-    assert resumed.join().status == "succeeded"
+    assert resumed.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(run) == ["x"]  # ran once, with its one approval; never again
 
 

@@ -10,6 +10,7 @@ from agent_core.decisions import approve, reject
 from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import Policy
 from agent_core.tools import args_hash
+from storage.insights import decisions_per_tool
 from tests.run_helpers import Driver, events_of, kinds, new_run, wait_for
 
 REPORT = "Summarise the files in the workspace into report.md"
@@ -53,7 +54,7 @@ def test_plain_rejection_runs_nothing_and_the_model_explains(store):
     driver = Driver(store, run).start()
     reject(store, approval_id=driver.pending().id, by="bob", note="no")
     outcome = driver.join()
-    assert outcome.status == "succeeded" and "report.md" in outcome.result
+    assert outcome.status == "unmet" and "report.md" in outcome.result  # nothing was written
     assert not (Path(run.workspace) / "report.md").exists()
 
 
@@ -104,7 +105,7 @@ def test_arguments_that_do_not_match_the_approved_hash_are_refused(store):
         decided_by="eve",
         approved_hash=args_hash({"path": "a.txt", "content": "other"}),
     )
-    assert driver.join().status == "succeeded"
+    assert driver.join().status == "unmet"  # "ok" after a write that never ran is not success
     result = events_of(store, run.id, "tool_result")[0].payload
     assert result["outcome"] == "denied" and "do not match" in result["output"]
     assert not (Path(run.workspace) / "a.txt").exists()
@@ -153,7 +154,7 @@ def test_expired_approval_counts_as_rejected(store):
     )
     run = new_run(store, "write", model="scripted", policy=Policy(approval_timeout_s=0.3))
     outcome = Driver(store, run, model).start().join()
-    assert outcome.status == "succeeded"
+    assert outcome.status == "unmet" and "write_file" in outcome.reason
     decided = events_of(store, run.id, "approval_decided")[0].payload
     assert decided["decision"] == "expired"
     assert "expired" in events_of(store, run.id, "tool_result")[0].payload["output"]
@@ -166,8 +167,12 @@ def test_halt_while_waiting_for_approval_runs_nothing(store):
     pending = driver.pending()
     control.halt(store, run_id=run.id, by="frank")
     outcome = driver.join()
-    assert outcome.status == "halted"
-    assert storage.get_approval(store, approval_id=pending.id).status == "expired"
+    assert outcome.status == "halted" and "frank" in outcome.reason
+    cancelled = storage.get_approval(store, approval_id=pending.id)
+    assert (cancelled.status, cancelled.decided_by) == ("cancelled", "frank")  # not "expired"
+    decided = events_of(store, run.id, "approval_decided")[-1].payload
+    assert decided["decision"] == "cancelled" and decided["decided_by"] == "frank"
+    assert decisions_per_tool(store) == []  # Insights counts no expiry, no decision
     assert not (Path(run.workspace) / "report.md").exists()
     assert events_of(store, run.id, "tool_result") == [] or all(
         e.payload["tool"] != "write_file" for e in events_of(store, run.id, "tool_result")

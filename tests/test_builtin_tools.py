@@ -33,10 +33,11 @@ def test_builtin_tools_and_their_risks() -> None:
         "write_file": "medium",
         "delete_files": "high",
         "run_shell": "high",
+        "fetch_url": "medium",
     }
     assert all(not t.polling for t in tools.values())
     tools.clear()  # each call returns a fresh dict
-    assert len(builtin_tools()) == 7
+    assert len(builtin_tools()) == 8  # fetch_url joined the seven
 
 
 def test_builtin_descriptions_in_plain_words() -> None:

@@ -36,7 +36,8 @@ def texts(at: AppTest) -> list[str]:
 
 
 def me() -> str:
-    return getpass.getuser()
+    """Without sign-in the dashboard's person is the OS user, marked local."""
+    return f"{getpass.getuser()} (local)"
 
 
 def test_empty_store_says_what_to_do(store):

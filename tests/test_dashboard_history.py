@@ -44,7 +44,7 @@ def test_runs_in_every_status_are_listed_newest_first_with_links(store):
     assert shown_ids(at) == expected
     assert list(table["Status"]) == [runs_by_id(runs)[i].status for i in expected]
     assert set(table["Goal"]) == {r.goal for r in runs.values()}
-    assert any("Runs 1–8 of 8" in c.value for c in at.caption)
+    assert any("Runs 1–9 of 9" in c.value for c in at.caption)
 
 
 def runs_by_id(runs: dict[str, storage.Run]) -> dict[str, storage.Run]:
@@ -122,11 +122,11 @@ def test_the_export_button_is_there_and_warns_when_capped(store, monkeypatch):
     seed.runs_in_every_status(store)
     at = history()
     (button,) = at.download_button
-    assert button.label == "Download 8 runs as JSONL"
+    assert button.label == "Download 9 runs as JSONL"
     monkeypatch.setattr("dashboard.components.run_export.EXPORT_MAX_RUNS", 5)
     at = history()
     assert at.download_button[0].label == "Download 5 runs as JSONL"
-    assert any("Only the newest 5 of the 8" in w.value for w in at.warning)
+    assert any("Only the newest 5 of the 9" in w.value for w in at.warning)
 
 
 def test_export_is_jsonl_with_every_event_of_the_filtered_runs(store):
@@ -167,4 +167,4 @@ def test_history_renders_inside_the_routed_app(store):
     at.run()
     at.switch_page("views/history.py").run()
     assert not at.exception
-    assert len(shown_ids(at)) == 8
+    assert len(shown_ids(at)) == 9

@@ -55,9 +55,9 @@ def test_every_chart_on_a_history_with_runs_in_every_status(store):
     )
     at = insights_page()
     shown = metrics(at)
-    assert shown["Runs"] == "8"
-    assert shown["Success rate"] == "33%"  # 1 succeeded of 3 finished (succeeded, failed, halted)
-    assert shown["Tokens"] == "120"
+    assert shown["Runs"] == "9"
+    assert shown["Success rate"] == "25%"  # 1 succeeded of 4 finished (+ unmet, failed, halted)
+    assert shown["Tokens"] == "135"
     assert len(at.get("plotly_chart")) == 7
     assert not [c.value for c in at.caption if c.value.startswith("No ")]
 
@@ -102,4 +102,4 @@ def test_insights_render_inside_the_routed_app(store):
     at.run()
     at.switch_page("views/insights.py").run()
     assert not at.exception
-    assert metrics(at)["Runs"] == "8"
+    assert metrics(at)["Runs"] == "9"

@@ -5,12 +5,20 @@ from __future__ import annotations
 import getpass
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import storage
 from agent_core.demo_goals import DEMO_GOALS
 from agent_core.tools import builtin_tools
 from dashboard import routes
-from tests.dashboard_fixtures import app_at, open_store, request_approval, runs_in_every_status
+from tests.dashboard_fixtures import (
+    APP,
+    TIMEOUT,
+    app_at,
+    open_store,
+    request_approval,
+    runs_in_every_status,
+)
 
 ALL_PAGES = [
     routes.LAUNCH_PAGE,
@@ -93,7 +101,7 @@ def test_launching_queues_the_run_with_its_settings_and_opens_it(store):
     assert (run.max_steps, run.max_seconds, run.max_tokens) == (12, 150.0, 4000)
     assert run.max_cost_usd is None
     assert run.status == "queued"
-    assert run.created_by == getpass.getuser()
+    assert run.created_by == f"{getpass.getuser()} (local)"
     assert at.query_params["run"] == run.id
     assert at.title[0].value == f"Run {run.id}"
 
@@ -128,13 +136,22 @@ def test_openai_configured_is_the_default_and_named_in_the_sidebar(store, monkey
     assert "qwen2.5" in at.sidebar.text[0].value
 
 
-def test_a_signed_in_person_is_recorded_as_the_launcher(store):
-    at = app_at()
-    at.user = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
+def test_a_signed_in_person_is_recorded_as_the_launcher(store, monkeypatch, tmp_path):
+    signin = tmp_path / "signin.toml"
+    signin.write_text(
+        '[auth]\nredirect_uri = "http://127.0.0.1:8501/oauth2callback"\ncookie_secret = "c"\n'
+        'client_id = "i"\nclient_secret = "s"\n'
+        'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
+        '[roles]\noperator = ["ana@example.com"]\n'
+    )
+    monkeypatch.setenv("ONLOOP_AUTH", str(signin))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana", "sub": "42"}
+    at.run()
     at.text_area(key="launch_goal").input("What time is it in Tokyo?")
     at.button(key="launch_submit").click().run()
     (run,) = storage.list_runs(store)
-    assert run.created_by == "ana@example.com"
+    assert run.created_by == "ana@example.com (sub 42)"
 
 
 def test_an_unopenable_store_is_explained_instead_of_a_traceback(store, monkeypatch, tmp_path):

@@ -231,9 +231,16 @@ def _halt_right_after(monkeypatch, store: storage.Store, method: str, when) -> N
     monkeypatch.setattr(StoreRunPort, method, wrapped)
 
 
-def _drive(store: storage.Store, script: list) -> str:
+class _AnswersAnyway(ScriptedModel):
+    """A server that answers even when the client gave up on the call (the cancel never reaches it)."""
+
+    def complete(self, messages, tools, *, cancel, on_delta=None):
+        return super().complete(messages, tools, cancel=threading.Event(), on_delta=on_delta)
+
+
+def _drive(store: storage.Store, script: list, model: type[ScriptedModel] = ScriptedModel) -> str:
     run = new_run(store, "snipe me", model="scripted", autonomy="autonomous")
-    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel(script))
+    worker = Worker(store, concurrency=1, model_factory=lambda run: model(script))
     claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
     assert claimed is not None
     outcome = drive_run(store, claimed, model_factory=worker.model_factory)
@@ -261,11 +268,14 @@ def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(any_store, monke
         return kind == "model_request"
 
     _halt_right_after(monkeypatch, any_store, "begin_step", halt_on_request)
-    run_id = _drive(any_store, [{"text": "42", "tokens_in": 5, "tokens_out": 2}])
+    # This model answers even when the loop cancels, so the answer always comes after the halt.
+    run_id = _drive(any_store, [{"text": "42", "tokens_in": 5, "tokens_out": 2}], _AnswersAnyway)
     assert_nothing_started_after_the_halt(any_store, run_id)
     assert count(any_store, run_id, "model_request") == 1  # begun before the halt
     assert count(any_store, run_id, "model_call") == 0  # its answer came after: not recorded
-    assert storage.get_run(any_store, run_id=run_id).tokens_in == 5  # but it was paid for
+    # Paid for when it arrived while the loop still waited; under load the loop may have given
+    # up on the call first, and then nothing of it is recorded. Never a half-recorded turn.
+    assert storage.get_run(any_store, run_id=run_id).tokens_in in (0, 5)
 
 
 def _events(store: storage.Store, run_id: str, kind: str) -> list:

@@ -196,14 +196,17 @@ def test_drift_monitor_can_halt_instead(store):
     assert outcome.status == "halted" and "repetition" in outcome.reason
 
 
-def test_polling_tools_do_not_trip_the_repetition_monitor(store):
-    policy = Policy(polling_tools=["current_time"])
+def test_a_polling_tool_whose_output_does_not_change_is_caught(store):
+    """Polling is exempt only while its output changes (see test_monitor_scenarios)."""
+    policy = Policy(polling_tools=["calculator"])
     model = ScriptedModel(
-        [{"tool_calls": [{"name": "current_time", "arguments": {}}]}] * 6 + ["done polling"]
+        [{"tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}]}] * 6
+        + ["done polling"]
     )
     run = new_run(store, "poll", model="scripted", policy=policy, autonomy="autonomous")
-    assert Driver(store, run, model).start().join().status == "succeeded"
-    assert events_of(store, run.id, "drift") == []
+    outcome = Driver(store, run, model).start().join()
+    assert outcome.status == "paused" and "repetition" in outcome.reason
+    assert len(events_of(store, run.id, "drift")) == 1
 
 
 def test_openai_model_end_to_end_against_the_fake_server(store, fake_openai, monkeypatch):

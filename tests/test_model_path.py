@@ -377,7 +377,7 @@ def test_policy_file_model_table_is_validated():
 def test_run_header_names_the_model_used_and_flags_reach_the_request(tmp_path, fake_openai):
     from tests.test_cli import onloop
 
-    fake_openai.script(["All done."])
+    fake_openai.script(["All done.", '{"met": true, "reason": "it said hello"}'])
     done = onloop(
         "run",
         "Say hello",
@@ -396,7 +396,8 @@ def test_run_header_names_the_model_used_and_flags_reach_the_request(tmp_path, f
     header = done.stdout.splitlines()[0]
     assert f"openai model gemma-3-270m at {fake_openai.base_url}" in header
     assert "(30 s request timeout, 0 retries, 77-token output cap)" in header
-    (body,) = fake_openai.requests
+    body, check = fake_openai.requests  # the run's one call, then the final goal check
+    assert not check.get("tools")  # the check offers no tools
     assert body["model"] == "gemma-3-270m" and body["max_tokens"] == 77
 
 

@@ -430,7 +430,8 @@ def test_in_a_run_the_tool_step_matches_the_real_target_of_a_link(store):
     root.mkdir(parents=True)
     (root / ".env").write_text("API_KEY=hunter2")
     os.symlink(".env", root / "notes.txt")
-    assert Driver(store, run, model).start().join().status == "succeeded"
+    # "Done." after a denied action is not a met goal.
+    assert Driver(store, run, model).start().join().status == "unmet"
     calls = [e.payload for e in events_of(store, run.id, "tool_call")]
     assert [(c["verdict"], c["rule"]) for c in calls] == [("deny", "never touch secrets")] * 2
     results = events_of(store, run.id, "tool_result")

@@ -135,8 +135,8 @@ Worker(store, concurrency=1, poll_s=0.05, model_factory=lambda run: model).serve
 """
 
 
-# The command waits for a file the test creates only after the kill: a process that survived
-# the worker would then land its effect. No sleep races the test's observation.
+# The command waits for a file the test creates only after the kill and the sandbox's end: a
+# process that survived the worker would then land its effect.
 WAIT_THEN_TOUCH = "until [ -e go ]; do sleep 0.05; done; touch landed # {m}"
 
 
@@ -158,12 +158,15 @@ def test_a_killed_worker_s_command_never_lands_its_effect(tmp_path, command):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: running_with(marker), what="the command to start")
+        wait_for(lambda: running_with(marker), timeout=90, what="the command to start")
         assert worker.pid not in running_with(marker)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
-        Path(run.workspace, "go").touch()
+        # The kernel kills the sandbox asynchronously after the worker's death: wait for that
+        # (bounded), and only then offer the go-ahead a surviving process would act on.
         assert gone_eventually(marker)  # the sandbox and every process in it
+        Path(run.workspace, "go").touch()
+        assert not running_with(marker)
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -12,6 +12,9 @@ from typing import Protocol
 OnDelta = Callable[[str], None]
 
 
+FINISH_TOOL = "finish"  # the call that ends a run and says whether its goal was met (run/finish)
+
+
 @dataclass(frozen=True)
 class ToolCallRequest:
     id: str

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from agent_core.demo_goals import DEMO_GOALS
 from agent_core.models.base import (
+    FINISH_TOOL,
     ModelCancelled,
     ModelError,
     ModelTurn,
@@ -99,6 +100,11 @@ class DemoModel:
         if isinstance(step, Call):
             number = _calls_so_far(messages) + 1
             calls = (ToolCallRequest(f"demo_{number}", step.tool, json.dumps(step.args)),)
+        elif not step.goal_met and FINISH_TOOL in transcript.offered:
+            # Not met: said through the finish tool, so the record does not rest on prose.
+            number = _calls_so_far(messages) + 1
+            finish = json.dumps({"goal_met": False, "summary": text})
+            calls = (ToolCallRequest(f"demo_{number}", FINISH_TOOL, finish),)
         seen = json.dumps(messages, sort_keys=True, default=str) + json.dumps(tools, sort_keys=True)
         return ModelTurn(
             text=text,
@@ -209,20 +215,22 @@ def match_goal(goal: str) -> str | None:
 def next_step(t: Transcript) -> Step:
     key = match_goal(t.goal)
     if key is None:
-        return Final(offline_help(t.goal))
+        return Final(offline_help(t.goal), goal_met=False)
     plan = PLANS[key]
     last = t.exchanges[-1] if t.exchanges else None
     if last is not None and not last.ok and last.name not in plan.adapts_to:
         return Final(
             f"I called {last.name} and {failure_reason(last)}. I can't pursue this goal "
-            "without it, so I'm stopping here rather than guessing or working around it."
+            "without it, so I'm stopping here rather than guessing or working around it.",
+            goal_met=False,
         )
     step = plan.next(t)
     if isinstance(step, Call) and step.tool not in t.offered:
         return Final(
             step.fallback
             or f"I need the {step.tool} tool for this goal, but this run doesn't offer it. "
-            f"Start the run again with {step.tool} among its tools."
+            f"Start the run again with {step.tool} among its tools.",
+            goal_met=False,
         )
     return step
 

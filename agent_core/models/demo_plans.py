@@ -78,9 +78,11 @@ def _write_step(
             fallback=_not_written(path, "this run doesn't offer the write_file tool", report),
         )
     last = writes[-1]
-    target = last.args.get("path", path)
+    target = last.ran.get("path", path)
     if last.ok:
-        return Final(f"Done: I read {len(notes)} files and wrote {target}.\n\n{summary}")
+        return Final(
+            f"Done: I read {len(notes)} files and wrote {target}.{_edited(last)}\n\n{summary}"
+        )
     avoid = [w.args.get("path", "") for w in writes] + paths
     renamed = other_name(last.note, ".md", avoid) if last.outcome == "rejected" else None
     if renamed:
@@ -89,7 +91,17 @@ def _write_step(
             "write_file",
             {"path": renamed, "content": report},
         )
-    return Final(_not_written(target, failure_reason(last), report))
+    return Final(_not_written(target, failure_reason(last), report), goal_met=False)
+
+
+def _edited(done) -> str:
+    """What a person changed before approving, said plainly: the answer describes what ran."""
+    if done.ran == done.args:
+        return ""
+    changed = sorted(
+        k for k in set(done.ran) | set(done.args) if done.ran.get(k) != done.args.get(k)
+    )
+    return f" A person edited the call before approving it ({', '.join(changed)} changed), so that is what ran."
 
 
 def _not_written(path: str, reason: str, content: str) -> str:
@@ -113,7 +125,10 @@ def plan_invoices(t: Transcript) -> Step:
     totals = {p: _invoice_total(read[p]) for p in invoices}
     found = {p: amount for p, amount in totals.items() if amount is not None}
     if not found:
-        return Final("None of the invoices has a 'Total:' line, so there is nothing to add up.")
+        return Final(
+            "None of the invoices has a 'Total:' line, so there is nothing to add up.",
+            goal_met=False,
+        )
     return _sum_and_write(t, found, [p for p, amount in totals.items() if amount is None])
 
 
@@ -139,7 +154,10 @@ def _sum_and_write(t: Transcript, found: dict[str, Decimal], missing: list[str])
         )
     grand = _number_in(sums[-1].output)
     if grand is None:
-        return Final(f"The calculator answered {quote(sums[-1].output)!r}; I can't read a sum.")
+        return Final(
+            f"The calculator answered {quote(sums[-1].output)!r}; I can't read a sum.",
+            goal_met=False,
+        )
     rows = [f"{p},{amount:.2f}" for p, amount in found.items()]
     csv = "\n".join(["file,total", *rows, f"TOTAL,{grand:.2f}"]) + "\n"
     skipped = f" ({', '.join(missing)} had no total line.)" if missing else ""
@@ -153,11 +171,11 @@ def _sum_and_write(t: Transcript, found: dict[str, Decimal], missing: list[str])
             fallback=_not_written(CSV_PATH, "this run doesn't offer the write_file tool", csv),
         )
     last = writes[-1]
-    target = last.args.get("path", CSV_PATH)
+    target = last.ran.get("path", CSV_PATH)
     if last.ok:
         return Final(
             f"Done: {target} lists {len(found)} invoices; the grand total is ${grand:,.2f}."
-            f"{skipped}\n\n{csv}"
+            f"{skipped}{_edited(last)}\n\n{csv}"
         )
     avoid = [w.args.get("path", "") for w in writes] + list(found)
     renamed = other_name(last.note, ".csv", avoid) if last.outcome == "rejected" else None
@@ -167,7 +185,10 @@ def _sum_and_write(t: Transcript, found: dict[str, Decimal], missing: list[str])
             "write_file",
             {"path": renamed, "content": csv},
         )
-    return Final(_not_written(target, failure_reason(last), csv) + f"\nGrand total: ${grand:,.2f}.")
+    return Final(
+        _not_written(target, failure_reason(last), csv) + f"\nGrand total: ${grand:,.2f}.",
+        goal_met=False,
+    )
 
 
 def _number_in(output: str) -> Decimal | None:
@@ -208,10 +229,11 @@ def _delete_step(t: Transcript, doomed: list[str], total: int) -> Step:
             {"paths": doomed},
         )
     last = attempts[-1]
-    asked = list(last.args.get("paths", doomed))
+    asked = list(last.ran.get("paths", doomed))
     kept = sorted(set(doomed) - set(asked))
     if last.ok:
-        return Final(_deleted_answer(last.output, asked, kept))
+        answer = _deleted_answer(last.output, asked, kept)
+        return Final(answer + _edited(last), goal_met="Not deleted:" not in answer)
     keep = [p for p in asked if name_of(p).lower() in last.note.lower()]
     rest = [p for p in asked if p not in keep]
     if last.outcome == "rejected" and keep and rest:
@@ -221,10 +243,14 @@ def _delete_step(t: Transcript, doomed: list[str], total: int) -> Step:
             {"paths": rest},
         )
     if last.outcome == "error":  # the tool may have stopped part-way: don't claim anything
-        return Final(f"Deleting {', '.join(asked)} failed: {failure_reason(last)}. I stopped here.")
+        return Final(
+            f"Deleting {', '.join(asked)} failed: {failure_reason(last)}. I stopped here.",
+            goal_met=False,
+        )
     return Final(
         f"Nothing was deleted: {failure_reason(last)}. The temporary files are still there: "
-        f"{', '.join(asked)}."
+        f"{', '.join(asked)}.",
+        goal_met=False,
     )
 
 
@@ -249,7 +275,8 @@ def plan_drift(t: Transcript) -> Step:
         seen = f"still '{status}'" if status else "unknown"
         return Final(
             f"Stopping as you asked. After {len(checks)} checks the build status is {seen}; "
-            "I never saw it pass."
+            "I never saw it pass.",
+            goal_met=False,
         )
     check = Call("I'll check the build status.", "read_file", {"path": BUILD_STATUS})
     if status is None:
@@ -258,7 +285,10 @@ def plan_drift(t: Transcript) -> Step:
         return Call(f"The build is still {status}. Let me check again.", "read_file", check.args)
     if status.startswith(_PASSED):
         return Final(f"The build passed: {BUILD_STATUS} says 'status: {status}'.")
-    return Final(f"The build will not pass by waiting: {BUILD_STATUS} says 'status: {status}'.")
+    return Final(
+        f"The build will not pass by waiting: {BUILD_STATUS} says 'status: {status}'.",
+        goal_met=False,
+    )
 
 
 def _status(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -30,6 +31,22 @@ class Exchange:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def ran(self) -> dict:
+        """The arguments that really ran: a person's edit (the loop says so) or the model's own."""
+        match = re.search(
+            r"\n\n\[a person edited the arguments .*?; what ran: [\w.-]+\((\{.*\})\)\]\Z",
+            self.output,
+            re.S,
+        )
+        if match:
+            try:
+                edited = json.loads(match.group(1))
+            except ValueError:
+                return self.args
+            return edited if isinstance(edited, dict) else self.args
+        return self.args
 
     @property
     def note(self) -> str:
@@ -69,6 +86,7 @@ class Call:
 @dataclass(frozen=True)
 class Final:
     text: str
+    goal_met: bool = True  # said through the finish tool when False: the demo reports honestly
 
 
 Step = Call | Final

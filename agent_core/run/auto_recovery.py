@@ -48,6 +48,9 @@ def assess(
 ) -> tuple[str | None, dict[str, Any]]:
     """(why a person must resume it, or None; what was in flight) for an interrupted run."""
     risks = {name: tool.risk for name, tool in builtin_tools().items()}
+    for event in events:  # the risk each call was recorded with (MCP tools: their annotations)
+        if event.kind == "tool_call" and event.payload.get("tool") and event.payload.get("risk"):
+            risks[str(event.payload["tool"])] = str(event.payload["risk"])
     unfinished = unfinished_calls(events, approvals)
     ran = [u.call.name for u in unfinished if u.may_have_run]
     risky = [name for name in ran if not repeatable(policy, name, risks.get(name))]

@@ -8,6 +8,7 @@ from types import TracebackType
 
 from agent_core.outcome import Stop, stop
 from agent_core.oversight.redact import Redactor, redactor_for
+from agent_core.oversight.web_gate import url_gate
 from agent_core.policy import Policy
 from agent_core.port import RunPort
 from agent_core.tools.builtins import ShellOffer, shell_offer
@@ -42,6 +43,7 @@ def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
             processes=settings.processes,
         ),
         redact=run_redactor(policy),
+        url_gate=url_gate(policy),
     )
 
 

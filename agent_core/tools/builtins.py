@@ -15,6 +15,7 @@ from agent_core.tools.decorator import Tool, tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.sandbox import SandboxUnavailable, sandbox_status
 from agent_core.tools.shell import OUTPUT_CAP, run_command
+from agent_core.tools.web import fetch_url
 from agent_core.tools.workspace import Workspace
 
 LIST_CAP = 500  # files shown by list_files
@@ -248,6 +249,7 @@ _BUILTINS: tuple[Tool, ...] = (
     write_file,
     delete_files,
     run_shell,
+    fetch_url,
 )
 
 

@@ -23,3 +23,6 @@ class ToolContext:
     unconfined_shell: bool = False  # the operator opted in to a shell without the sandbox
     limits: Limits = field(default_factory=Limits)
     redact: Callable[[str], str] = _no_redaction
+    # fetch_url asks it about every URL it is about to request (each redirect hop): a refusal
+    # text, or None; and whether a rule allows private addresses for that URL's host.
+    url_gate: Callable[[str, bool], tuple[str | None, bool]] | None = None

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
+from agent_core.tools.arguments import pydantic_validator
 from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
 from agent_core.tools.errors import ToolArgumentError
@@ -45,6 +46,10 @@ class Tool:
     polling: bool = False  # True for tools that wait on something; drift monitors expect repeats
     describer: Callable[[dict], str] | None = field(default=None, compare=False, repr=False)
     argument_kinds: ArgumentKinds = ArgumentKinds()
+    source: str = "built-in"  # "built-in", "module <name>" or "mcp <server>"
+    risk_from: str = "declared"  # where the risk came from: declared, config, annotations, default
+    # Checks arguments against a schema the tool did not derive (an MCP server's): jsonschema.
+    validator: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
         return hash((self.name, self.risk))
@@ -62,6 +67,8 @@ class Tool:
 
     def validate(self, arguments: dict) -> dict:
         """The arguments checked against the schema, with defaults filled; or ToolArgumentError."""
+        if self.validator is not None:
+            return self.validator(arguments)
         return validate_arguments(self.parameters, arguments)
 
     def describe(self, arguments: dict) -> str:
@@ -141,6 +148,7 @@ def make_tool(
         raise TypeError(f"tool {name!r}: the docstring needs a summary before its Args section")
     parameters = derive_parameters(fn, name, parsed.args)
     _check_kinds(name, parameters, kinds)
+    validator = pydantic_validator(fn, parameters, INJECTED)
     return Tool(
         name=name,
         description=parsed.summary,
@@ -150,6 +158,7 @@ def make_tool(
         polling=polling,
         describer=describe,
         argument_kinds=kinds,
+        validator=validator,
     )
 
 

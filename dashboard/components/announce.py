@@ -27,8 +27,8 @@ def announce_new_approvals(store: storage.Store, total: int) -> None:
         summary = approval.summary or f"call {approval.tool}"
         st.toast(
             f"Run {inert(approval.run_id)} is waiting for approval: {inert(summary, limit=160)}",
-            icon="✋",
+            icon=":material/front_hand:",
         )
     unnamed = total - last_total - len(new[:TOASTS_PER_REFRESH])
     if unnamed > 0:
-        st.toast(f"{unnamed} more approvals are waiting.", icon="✋")
+        st.toast(f"{unnamed} more approvals are waiting.", icon=":material/front_hand:")

@@ -16,10 +16,12 @@ import streamlit as st
 
 import storage
 from agent_core import decisions
-from agent_core.decisions import AllowScope
-from dashboard.components.events import inert
+from agent_core.decisions import AllowScope, not_driven
+from dashboard.components.access import explain_missing, lacks, needs_note
+from dashboard.components.action_preview import render_action_preview
+from dashboard.components.events import inert, plain
 from dashboard.components.run_link import run_page_link
-from dashboard.store import current_user
+from dashboard.store import current_person
 from storage.models import Approval, utcnow
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
@@ -42,6 +44,9 @@ def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix
             who = f" by {inert(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
             return
+        stalled = not_driven(store, approval)
+        if stalled is not None:  # marked in the inbox: deciding also queues the run to resume
+            st.warning(inert(stalled, limit=600), icon=":material/link_off:")
         problem = st.session_state.get(_error_key(key))
         if problem:
             st.error(problem)
@@ -86,8 +91,16 @@ def _render_request(store: storage.Store, approval: Approval) -> None:
     if approval.model_text:
         st.caption("What the model said before asking")
         st.text(approval.model_text)
+    render_action_preview(approval, _workspace_of(store, approval.run_id))
     st.caption("Arguments, exactly as they would run")
     st.json(approval.arguments, expanded=True)
+
+
+def _workspace_of(store: storage.Store, run_id: str) -> str | None:
+    try:
+        return storage.get_run(store, run_id=run_id).workspace
+    except storage.NotFound:
+        return None
 
 
 def _render_run(store: storage.Store, run_id: str) -> None:
@@ -96,7 +109,7 @@ def _render_run(store: storage.Store, run_id: str) -> None:
     except storage.NotFound:
         goal = "(run not found)"
     run_page_link(run_id)
-    st.text(goal)
+    st.text(plain(goal))
 
 
 def _age_and_expiry(approval: Approval) -> str:
@@ -130,6 +143,8 @@ def _render_actions(
         key=f"{key}-note",
     )
     context = {"store": store, "approval": approval, "key": key, "notices_key": notices_key}
+    explain_missing("approver", "deciding approvals")
+    locked = lacks("approver")
     buttons: list[tuple[str, str, ButtonKind]] = [
         ("approve", "Approve", "primary"),
         ("reject", "Reject", "secondary"),
@@ -146,6 +161,8 @@ def _render_actions(
                 label,
                 key=f"{key}-{action}",
                 type=kind,
+                disabled=locked,
+                help=needs_note("approver") if locked else None,
                 on_click=_decide,
                 kwargs={**context, "action": action},
             )
@@ -159,6 +176,7 @@ def _render_actions(
         st.button(
             "Approve edited arguments",
             key=f"{key}-approve-edited",
+            disabled=locked,
             on_click=_decide,
             kwargs={**context, "action": "edited"},
         )
@@ -179,7 +197,7 @@ def _decide(
     """Widget callback: record the decision through agent_core.decisions and note the outcome."""
     note = (st.session_state.get(f"{key}-note") or "").strip() or None
     st.session_state.pop(_error_key(key), None)
-    by, approval_id = current_user(), approval.id
+    by, approval_id = current_person(), approval.id
     assert approval_id is not None  # rows read from the store always have their id
     try:
         if action == "reject":
@@ -196,6 +214,9 @@ def _decide(
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
         return
     message = f"{_OUTCOMES[action]}: approval {approval.id} in run {inert(approval.run_id)}."
+    resumed = decisions.resume_for_decision(store, approval, by=by)
+    if resumed:
+        message += f" {inert(resumed)}."
     _add_notice(notices_key, "success", message)
 
 

@@ -35,3 +35,12 @@ def render_audit(store: storage.Store, run_id: str) -> None:
             width="stretch",
             key=f"run_audit_table_{run_id}",
         )
+
+
+def render_steering(store: storage.Store, run: storage.Run) -> None:
+    """Who launched the run and every halt, pause and guidance people sent it."""
+    sent = storage.command_history(store, run_id=run.id)
+    rows = [{"when (UTC)": run.created_at, "what": "launch", "by": run.created_by or "?"}]
+    rows += [{"when (UTC)": c.created_at, "what": c.kind, "by": c.created_by or "?"} for c in sent]
+    with st.expander(f"Steering (audit): {len(rows)}", key=f"run_steering_{run.id}"):
+        st.dataframe(rows, hide_index=True, width="stretch", key=f"run_steering_table_{run.id}")

@@ -21,9 +21,22 @@ MAX_SHOWN_CHARS = 6000  # a tool can print megabytes; the page shows the start a
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'@^%])")
 
 
+# Bidirectional controls reorder what is shown (a goal can read the opposite of what it says);
+# they are shown as their code points instead of taking effect.
+_BIDI = {
+    c: f"<U+{c:04X}>"
+    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
+def plain(text: object) -> str:
+    """Untrusted text with bidirectional-control characters neutralised."""
+    return str(text).translate(_BIDI)
+
+
 def inert(text: object, *, limit: int = 300) -> str:
     """Untrusted text as one line of Markdown that renders literally (every special escaped)."""
-    line = " ".join(str(text).split())
+    line = " ".join(plain(text).split())
     if len(line) > limit:
         line = line[: limit - 1] + "…"
     return _MARKDOWN_SPECIALS.sub(r"\\\1", line)
@@ -31,7 +44,7 @@ def inert(text: object, *, limit: int = 300) -> str:
 
 def shown(text: object) -> str:
     """Text cut to what a page can show, saying how much was left out."""
-    text = "" if text is None else str(text)
+    text = "" if text is None else plain(text)
     if len(text) <= MAX_SHOWN_CHARS:
         return text
     return (
@@ -164,8 +177,18 @@ def _drift(p: dict, stamp: str) -> None:
 
 def _final_answer(p: dict, stamp: str) -> None:
     _caption(stamp, ":material/task_alt: **final answer**")
-    st.success("Final answer", icon=":material/task_alt:")
+    if p.get("goal_met", True):
+        st.success("Final answer: goal met", icon=":material/task_alt:")
+    else:
+        why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
+        st.warning(f"Final answer: goal not met ({inert(why, limit=600)})", icon=":material/flag:")
     st.text(shown(p.get("text", "")))
+
+
+def _goal_check(p: dict, stamp: str) -> None:
+    verdict = "met" if p.get("met") else "not met"
+    _caption(stamp, f":material/fact_check: **goal check**: {verdict}")
+    st.text(shown(p.get("reason", "")))
 
 
 def _error(p: dict, stamp: str) -> None:
@@ -208,6 +231,7 @@ _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "guidance": _guidance,
     "drift": _drift,
     "final_answer": _final_answer,
+    "goal_check": _goal_check,
     "error": _error,
     "model_request": _model_request,
     "tool_started": _tool_started,

@@ -18,6 +18,7 @@ STATUS_COLORS = {
     "waiting": "#F58518",
     "paused": "#B279A2",
     "succeeded": "#54A24B",
+    "unmet": "#E8A33D",
     "failed": "#E45756",
     "halted": "#9D2E2E",
     "interrupted": "#ECA82C",

@@ -12,10 +12,11 @@ import streamlit as st
 
 import storage
 from agent_core import control
+from dashboard.components.access import explain_missing, lacks
 from dashboard.components.events import inert
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
-from dashboard.store import current_user
+from dashboard.store import current_person
 
 PAUSABLE = ("queued", "running", "waiting")
 
@@ -42,7 +43,7 @@ def _halt(store: storage.Store, run_id: str) -> None:
     st.session_state.pop(_confirm_key(run_id), None)
     _attempt(
         run_id,
-        lambda: control.halt(store, run_id=run_id, by=current_user()),
+        lambda: control.halt(store, run_id=run_id, by=current_person()),
         "Halt sent: the run stops before its next model call or tool (or at once if idle).",
     )
 
@@ -50,7 +51,7 @@ def _halt(store: storage.Store, run_id: str) -> None:
 def _pause(store: storage.Store, run_id: str) -> None:
     _attempt(
         run_id,
-        lambda: control.pause(store, run_id=run_id, by=current_user()),
+        lambda: control.pause(store, run_id=run_id, by=current_person()),
         "Pause sent: the run pauses before its next step; resume it here.",
     )
 
@@ -59,7 +60,7 @@ def _guide(store: storage.Store, run_id: str) -> None:
     message = st.session_state.get(f"run_guidance_{run_id}", "")
     _attempt(
         run_id,
-        lambda: control.guide(store, run_id=run_id, by=current_user(), message=message),
+        lambda: control.guide(store, run_id=run_id, by=current_person(), message=message),
         "Guidance sent: the model reads it before its next step.",
     )
 
@@ -72,7 +73,7 @@ def _resume(store: storage.Store, run_id: str, seen_status: str | None = None) -
         lambda: control.resume_run(
             store,
             run_id=run_id,
-            by=current_user(),
+            by=current_person(),
             extra_steps=extra,
             message=message,
             seen_status=seen_status,  # a halt that came after the page was drawn wins
@@ -122,6 +123,7 @@ def guidance_form(store: storage.Store, run: storage.Run) -> None:
             "Send guidance",
             key=f"run_guidance_send_{run.id}",
             icon=":material/chat:",
+            disabled=lacks("operator"),
             on_click=_guide,
             args=(store, run.id),
         )
@@ -141,6 +143,7 @@ def resume_form(store: storage.Store, run: storage.Run) -> None:
             key=f"run_resume_{run.id}",
             type="primary",
             icon=":material/play_arrow:",
+            disabled=lacks("operator"),
             on_click=_resume,
             args=(store, run.id, run.status),
         )
@@ -169,7 +172,10 @@ def rerun_form(store: storage.Store, run: storage.Run) -> None:
                 key=f"run_rerun_minutes_{run.id}",
             )
             submitted = st.form_submit_button(
-                "Re-run", key=f"run_rerun_{run.id}", icon=":material/replay:"
+                "Re-run",
+                key=f"run_rerun_{run.id}",
+                icon=":material/replay:",
+                disabled=lacks("operator"),
             )
     if not submitted:
         return
@@ -177,7 +183,7 @@ def rerun_form(store: storage.Store, run: storage.Run) -> None:
         new = control.rerun(
             store,
             run_id=run.id,
-            by=current_user(),
+            by=current_person(),
             goal=goal,
             autonomy=autonomy,
             max_steps=int(steps),
@@ -192,6 +198,8 @@ def rerun_form(store: storage.Store, run: storage.Run) -> None:
 def render_controls(store: storage.Store, run: storage.Run) -> None:
     """The buttons that fit the run's status (the page redraws when the status changes)."""
     render_flash(run.id)
+    explain_missing("operator", "steering runs (halt, pause, resume, guide, re-run)")
+    locked = lacks("operator")
     active = run.status in storage.ACTIVE_STATUSES
     if active and st.session_state.get(_confirm_key(run.id)):
         halt_confirmation(store, run)
@@ -202,6 +210,7 @@ def render_controls(store: storage.Store, run: storage.Run) -> None:
             "Halt",
             key=f"run_halt_{run.id}",
             icon=":material/stop_circle:",
+            disabled=locked,
             on_click=lambda: st.session_state.update({confirm: True}),
             width="stretch",
         )
@@ -210,6 +219,7 @@ def render_controls(store: storage.Store, run: storage.Run) -> None:
             "Pause",
             key=f"run_pause_{run.id}",
             icon=":material/pause:",
+            disabled=locked,
             on_click=_pause,
             args=(store, run.id),
             width="stretch",

@@ -16,6 +16,7 @@ STATUS_COLORS: dict[str, BadgeColor] = {
     "waiting": "orange",
     "paused": "violet",
     "succeeded": "green",
+    "unmet": "orange",
     "failed": "red",
     "halted": "red",
     "interrupted": "yellow",
@@ -26,6 +27,7 @@ STATUS_ICONS = {
     "waiting": ":material/front_hand:",
     "paused": ":material/pause_circle:",
     "succeeded": ":material/check_circle:",
+    "unmet": ":material/flag:",
     "failed": ":material/error:",
     "halted": ":material/stop_circle:",
     "interrupted": ":material/link_off:",
@@ -36,6 +38,7 @@ STATUS_WORDS = {
     "waiting": "waiting for a human",
     "paused": "paused",
     "succeeded": "succeeded",
+    "unmet": "finished, goal not met",
     "failed": "failed",
     "halted": "halted",
     "interrupted": "interrupted (its worker stopped)",
@@ -88,6 +91,28 @@ def elapsed_seconds(run: Run, now: datetime | None = None) -> float:
         return run.active_seconds
     end = run.finished_at or run.updated_at
     return max(0.0, (end - run.started_at).total_seconds())
+
+
+def working_seconds(run: Run, approvals: list, now: datetime | None = None) -> float:
+    """The time the budget counts (as the worker does): time waiting for a person is left out,
+    so the time bar stops while a run waits and does not jump back when the run ends."""
+    if run.status not in ("running", "waiting") or run.started_at is None:
+        return elapsed_seconds(run)
+    now = now or utcnow()
+    session = max(0.0, (now - run.started_at).total_seconds())
+    waited = 0.0
+    for approval in approvals:
+        start = max(approval.requested_at, run.started_at)
+        end = approval.decided_at or now
+        waited += max(0.0, (end - start).total_seconds())
+    return run.active_seconds + max(session - waited, 0.0)
+
+
+def never_backwards(key: str, seconds: float) -> float:
+    """What a page last showed for this clock, if more: a bar never runs backwards."""
+    shown = max(float(st.session_state.get(key, 0.0)), seconds)
+    st.session_state[key] = shown
+    return shown
 
 
 def format_duration(seconds: float | None) -> str:

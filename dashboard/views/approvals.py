@@ -8,10 +8,11 @@ import streamlit as st
 
 import storage
 from agent_core import decisions
+from dashboard.components.access import lacks
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
 from dashboard.components.events import inert
 from dashboard.components.run_link import page_link
-from dashboard.store import current_user, get_store
+from dashboard.store import current_person, get_store
 
 KEY = "inbox"
 SHOWN = 25  # cards drawn at first (each is a dozen elements, redrawn every refresh)
@@ -32,7 +33,7 @@ def _decide_selected(store: storage.Store, ids: list[int], decision: Decision) -
     """Batch callback: decide every selected approval; keep the per-item failures to show."""
     note = (st.session_state.get(f"{KEY}-batch-note") or "").strip() or None
     problems = decisions.decide_many(
-        store, approval_ids=ids, decision=decision, by=current_user(), note=note
+        store, approval_ids=ids, decision=decision, by=current_person(), note=note
     )
     done = len(ids) - len(problems)
     verb = "Approved" if decision == "approve" else "Rejected"
@@ -66,7 +67,7 @@ def _render_batch_bar(store: storage.Store, pending: list[storage.Approval]) -> 
                 st.button(
                     label,
                     key=f"{KEY}-batch-{decision}",
-                    disabled=not selected,
+                    disabled=not selected or lacks("approver"),
                     on_click=_decide_selected,
                     args=(store, selected, decision),
                 )

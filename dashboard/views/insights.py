@@ -53,7 +53,8 @@ def _render_metrics(data: dict[str, Any]) -> None:
     columns[1].metric(
         "Success rate",
         "–" if rate is None else f"{rate:.0%}",
-        help="Succeeded runs out of finished ones (succeeded, failed, halted).",
+        help="Succeeded runs out of finished ones (succeeded, unmet = goal not met, failed, "
+        "halted).",
     )
     wait_help = "Time from an approval request to a person's decision (expired ones left out)."
     columns[2].metric("Median wait", format_duration(latency["median_s"]), help=wait_help)

@@ -9,14 +9,18 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storage
+from agent_core import control
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
+from agent_core.policy_file import PolicyError, load_policy
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
+from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
+from dashboard.components.access import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
-from dashboard.store import current_user, get_store
+from dashboard.store import current_person, get_store
 from storage.engine import sqlite_path
 
 MODELS = ("demo", "openai")
@@ -73,7 +77,8 @@ def model_choice(settings: Settings) -> tuple[str, str]:
 
 
 def tool_choice() -> list[str]:
-    tools = builtin_tools()
+    """The tools for the run, grouped by where they come from (built-in, a module, an MCP server)."""
+    tools, servers = policy_tools()
     shell = shell_offer()  # this machine's view; the worker that takes the run decides again
     if shell.mode == "unavailable":
         tools = offered_tools(tools, shell)
@@ -81,14 +86,43 @@ def tool_choice() -> list[str]:
             f"run_shell is not offered: {shell.reason}. Restart `onloop up` after installing.",
             icon=":material/gpp_maybe:",
         )
-    return st.multiselect(
-        "Tools the agent may use",
-        list(tools),
-        default=list(tools),
-        format_func=lambda name: f"{name} ({tools[name].risk} risk)",
-        key="launch_tools",
-        help="Risk decides which calls ask a human first, given the autonomy level.",
-    )
+    groups: dict[str, list[str]] = {}
+    for name, t in tools.items():
+        groups.setdefault(t.source, []).append(name)
+    chosen: list[str] = []
+    for source, names in groups.items():
+        key = "launch_tools" if source == "built-in" else f"launch_tools_{source}"
+        label = "Tools the agent may use" if source == "built-in" else f"Tools from {source}"
+        chosen += st.multiselect(
+            label,
+            names,
+            default=names,
+            format_func=lambda name: f"{name} ({tools[name].risk} risk)",
+            key=key,
+            help="Risk decides which calls ask a human first, given the autonomy level.",
+        )
+    for server in servers:
+        if not server.up:
+            st.warning(
+                f"MCP server {server.name} is not running here: {server.error}",
+                icon=":material/power_off:",
+            )
+    return chosen
+
+
+def policy_tools() -> tuple[dict, list]:
+    """Every tool the policy file makes available here, and how its MCP servers are doing."""
+    try:
+        policy = load_policy()
+        tools = known_tools(policy.tools, policy.mcp_servers)
+    except (PolicyError, ToolLoadError) as error:
+        st.error(f"Only the built-in tools are listed: {error}")
+        return builtin_tools(), []
+    if not policy.mcp_servers:
+        return tools, []
+    from agent_core.tools.mcp_client import shared_pool
+
+    return tools, shared_pool().status(policy.mcp_servers)
 
 
 def budgets() -> dict:
@@ -160,8 +194,8 @@ def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> 
         st.error(f"The run was not queued: {error}", icon=":material/folder_off:")
         return
     try:
-        run = storage.create_run(store, created_by=current_user(), **settings, **folders)
-    except storage.StoreError as error:
+        run = control.launch(store, by=current_person(), **settings, **folders)
+    except (control.ControlError, storage.StoreError) as error:
         st.error(f"The run was not queued: {error}")
         return
     st.switch_page(RUN_PAGE, query_params={"run": run.id})
@@ -191,7 +225,14 @@ def main() -> None:
     tools = tool_choice()
     workspace = workspace_choice()
     limits = budgets()
-    if st.button("Launch run", type="primary", key="launch_submit", icon=":material/send:"):
+    explain_missing("operator", "launching runs")
+    if st.button(
+        "Launch run",
+        type="primary",
+        key="launch_submit",
+        icon=":material/send:",
+        disabled=lacks("operator"),
+    ):
         launch(
             store,
             {

@@ -7,7 +7,7 @@ from collections import Counter
 import streamlit as st
 
 import storage
-from dashboard.components.events import inert
+from dashboard.components.events import inert, plain
 from dashboard.components.run_link import page_link, run_page_link
 from dashboard.components.status import (
     elapsed_seconds,
@@ -27,7 +27,7 @@ MAX_RUNS = 200
 def run_card(run: storage.Run, pending: int) -> None:
     with st.container(border=True, key=f"live_run_{run.id}"):
         head, badge = st.columns([5, 2], vertical_alignment="center")
-        head.text(run.goal)  # typed by a person, still shown as text
+        head.text(plain(run.goal))  # typed by a person, still shown as text
         with badge:
             status_badge(run.status)
         st.caption(

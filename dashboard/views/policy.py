@@ -9,8 +9,13 @@ import streamlit as st
 from agent_core.policy_check import CallCheckError, check_call, describe_rule
 from agent_core.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
+from agent_core.tools.registry import ToolLoadError, known_tools
+from dashboard.components.access import lacks
 
 st.title("Policy")
+if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here
+    st.error("The Policy page needs the admin role; ask an onloop admin.")
+    st.stop()
 try:
     policy = load_policy()
 except PolicyError as error:
@@ -73,7 +78,11 @@ st.subheader("Oversight settings", anchor=False)
 st.table([{"setting": k, "value": v} for k, v in settings.items()])
 
 st.subheader("Try a call", anchor=False)
-tools = builtin_tools()
+try:  # every tool a run could use: built-ins, your modules, the policy's MCP servers
+    tools = known_tools(policy.tools, policy.mcp_servers)
+except ToolLoadError as error:
+    st.warning(f"Only the built-in tools are listed: {error}")
+    tools = builtin_tools()
 left, right = st.columns([1, 2])
 with left:
     name = st.selectbox(

@@ -17,21 +17,22 @@ import streamlit as st
 
 import storage
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
-from dashboard.components.audit import render_audit
+from dashboard.components.audit import render_audit, render_steering
 from dashboard.components.charts import render_run_charts
 from dashboard.components.event_feed import Feed, load_feed, render_feed
-from dashboard.components.events import inert
+from dashboard.components.events import inert, plain
 from dashboard.components.live_tail import live_tail
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
     AUTONOMY_HELP,
-    elapsed_seconds,
     format_cost,
     format_duration,
     format_tokens,
     model_label,
+    never_backwards,
     status_badge,
+    working_seconds,
 )
 from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
@@ -46,7 +47,7 @@ def run_selector(store: storage.Store) -> None:
         st.info("No runs yet — launch one on the Launch page.", icon=":material/info:")
         page_link(LAUNCH_PAGE, label="Go to Launch")
         return
-    labels = {r.id: f"{r.id} · {r.status} · {' '.join(r.goal.split())[:80]}" for r in runs}
+    labels = {r.id: f"{r.id} · {r.status} · {' '.join(plain(r.goal).split())[:80]}" for r in runs}
     choice = st.selectbox(
         "Open a run",
         list(labels),
@@ -64,7 +65,7 @@ def header(run: storage.Run) -> None:
     st.title(f"Run {run.id}")
     with st.container(border=True, key=f"run_goal_{run.id}"):
         st.caption("Goal")
-        st.text(run.goal)
+        st.text(plain(run.goal))
     parent = f" · re-run of {run.parent_run_id}" if run.parent_run_id else ""
     if run.policy:  # the policy it runs under, stored when a worker started it
         rules = len(run.policy.get("rules") or [])
@@ -95,14 +96,14 @@ def workspace_caption(run: storage.Run) -> str:
     return f":material/folder: Workspace {where}"
 
 
-def budget(run: storage.Run) -> None:
+def budget(run: storage.Run, approvals: list | None = None) -> None:
     """Status and how much of each budget is spent."""
     badge, reason = st.columns([1, 3], vertical_alignment="center")
     with badge:
         status_badge(run.status)
     if run.reason:
         reason.text(run.reason)
-    spent = elapsed_seconds(run)
+    spent = never_backwards(f"run_time_shown_{run.id}", working_seconds(run, approvals or []))
     bars = [
         (run.steps / run.max_steps, f"steps {run.steps} / {run.max_steps}"),
         (
@@ -149,7 +150,10 @@ def run_view(store: storage.Store, run_id: str, drawn_as: tuple) -> None:
     pending = tuple(a.id for a in storage.pending_approvals(store, run_id=run_id))
     if (run.status, pending) != drawn_as:
         st.rerun()  # the controls and approval cards outside this fragment no longer fit
-    budget(run)
+    asked = storage.decisions(store, run_id=run_id) + storage.pending_approvals(
+        store, run_id=run_id
+    )
+    budget(run, asked)
     feed = load_feed(store, run_id)
     st.subheader("Steps")
     render_feed(store, run_id, feed)
@@ -188,6 +192,7 @@ def main() -> None:
     view = live_run_view if run.status in storage.ACTIVE_STATUSES else still_run_view
     view(store, run.id, (run.status, tuple(a.id for a in approvals)))
     render_audit(store, run.id)
+    render_steering(store, run)
 
 
 main()

@@ -1,0 +1,28 @@
+"""What the person at the keyboard may press: buttons they lack the role for are disabled.
+
+Disabling is only a courtesy: agent_core.decisions and agent_core.control refuse the write itself.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent_core.oversight.access import Role
+from dashboard.store import current_person
+
+
+def lacks(role: Role) -> bool:
+    """True when the person at the keyboard has a smaller role than `role`."""
+    return not current_person().may(role)
+
+
+def needs_note(role: Role) -> str:
+    return f"This needs the {role} role; ask an onloop admin."
+
+
+def explain_missing(role: Role, what: str) -> None:
+    """One line saying why the buttons below are disabled, shown only to those who lack `role`."""
+    if lacks(role):
+        st.caption(
+            f":material/lock: You can watch; {what} needs the {role} role. Ask an onloop admin."
+        )

@@ -1,0 +1,79 @@
+"""In a real browser: a run calls a real MCP server's tool that the policy gates; a person
+approves it in the inbox; it runs and the result is on the Run page."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import storage
+from tests.mcp_helpers import time_server
+from tests.run_helpers import wait_for
+from tests.test_browser import _free_port, page  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def onloop_up_with_mcp(tmp_path, fake_openai):
+    """`onloop up` under a policy with the time MCP server and a rule that asks about it."""
+    server = time_server()
+    (tmp_path / "onloop.toml").write_text(
+        f'[[mcp_servers]]\nname = "time"\ncommand = {json.dumps(server.command)}\n'
+        '[[rules]]\ntool = "mcp__time__*"\naction = "ask"\nreason = "a person checks time calls"\n'
+    )
+    port = _free_port()
+    db = tmp_path / "onloop.db"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake_openai.base_url}
+    env.pop("ONLOOP_DATABASE_URL", None)
+    env.pop("ONLOOP_POLICY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    first = process.stdout.readline() if process.stdout else ""
+    assert first.startswith("onloop is up: http://127.0.0.1:"), first
+    store = storage.open_store(str(db))
+    yield f"http://127.0.0.1:{port}", store
+    process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    store.dispose()
+
+
+def test_a_gated_mcp_call_approved_in_the_browser_runs(onloop_up_with_mcp, fake_openai, page):  # noqa: F811
+    url, store = onloop_up_with_mcp
+    call = {"name": "mcp__time__get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
+    fake_openai.script([{"tool_calls": [call]}, "It is morning in Tokyo."])
+    run = storage.create_run(
+        store,
+        goal="What time is it in Tokyo?",
+        model="openai",
+        model_name="m",
+        autonomy="autonomous",
+    )
+    wait_for(lambda: storage.count_pending_approvals(store), timeout=90, what="the approval")
+    page.goto(f"{url}/approvals")
+    page.get_by_text("Asia/Tokyo", exact=False).first.wait_for()
+    page.get_by_role("button", name="Approve", exact=True).first.click()
+    wait_for(
+        lambda: storage.get_run(store, run_id=run.id).status == "succeeded",
+        timeout=60,
+        what="the run to succeed",
+    )
+    results = [e for e in storage.events_after(store, run_id=run.id) if e.kind == "tool_result"]
+    assert results[0].payload["ok"] and "Asia/Tokyo" in results[0].payload["output"]
+    page.goto(f"{url}/run?run={run.id}")
+    page.get_by_text("mcp__time__get_current_time", exact=False).first.wait_for()
