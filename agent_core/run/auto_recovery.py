@@ -47,7 +47,7 @@ def assess(
     events: Sequence[Any], approvals: dict[int, Any], policy: Policy
 ) -> tuple[str | None, dict[str, Any]]:
     """(why a person must resume it, or None; what was in flight) for an interrupted run."""
-    risks = {name: tool.risk for name, tool in builtin_tools().items()}
+    risks: dict[str, str] = {name: tool.risk for name, tool in builtin_tools().items()}
     for event in events:  # the risk each call was recorded with (MCP tools: their annotations)
         if event.kind == "tool_call" and event.payload.get("tool") and event.payload.get("risk"):
             risks[str(event.payload["tool"])] = str(event.payload["risk"])
