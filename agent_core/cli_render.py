@@ -98,6 +98,8 @@ def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         return f"  ! error ({p.get('where')}): {p.get('message')}"
     if kind == "halt_requested":
         return f"■ halt requested by {p.get('by') or 'a human'}"
+    if kind == "recovered":
+        return f"↻ resumed automatically after {p.get('after')}: in flight was {p.get('in_flight')}"
     if kind == "status":
         status = p.get("status")
         if status in ("running", "waiting", "queued"):

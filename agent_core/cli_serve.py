@@ -22,6 +22,7 @@ from agent_core.providers import describe_limits
 from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
+from storage.engine import shown_url
 
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -53,7 +54,7 @@ def serve_worker(
     )
     _stop_on_signals(worker.stop)
     typer.echo(
-        f"worker {worker.worker_id}: driving up to {concurrency} runs from {store.url} "
+        f"worker {worker.worker_id}: driving up to {concurrency} runs from {shown_url(store.url)} "
         f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
         f"  {run_shell_offer(policy).describe()}"
     )
@@ -147,7 +148,7 @@ def serve_up(
         detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
         raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
     typer.echo(
-        f"onloop is up: {url}\n  store: {store.url}\n  model: "
+        f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
         f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
         f"  {run_shell_offer(policy).describe()}\n"
         f"  {_signin_line(auth_config, insecure_no_auth)}\n"

@@ -230,6 +230,9 @@ class Policy(BaseModel):
     webhook_url: str | None = None
     on_budget: Literal["pause", "halt", "fail"] = "pause"
     polling_tools: list[str] = Field(default_factory=list)
+    # Tool-name globs whose calls are safe to repeat (idempotent or read-only): after a crash
+    # mid-call the run resumes by itself and runs them again. None: the low-risk tools.
+    repeat_on_recovery: list[str] | None = None
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     model: ModelLimits = Field(default_factory=ModelLimits)
@@ -245,6 +248,13 @@ class Policy(BaseModel):
         if twice:
             raise ValueError(f"MCP server names must be unique; given twice: {', '.join(twice)}")
         return servers
+
+
+def repeatable(policy: Policy, tool: str, risk: str | None) -> bool:
+    """Whether a call of `tool` that may have run may run again without a person (recovery)."""
+    if policy.repeat_on_recovery is None:
+        return risk == "low"
+    return any(fnmatch.fnmatchcase(tool, glob) for glob in policy.repeat_on_recovery)
 
 
 @dataclass(frozen=True)

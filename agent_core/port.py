@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,8 +17,12 @@ import storage
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
 from storage.models import utcnow
+from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
+LOST_REASON = "another worker holds the run now (this worker's lease lapsed)"
+READ_PATIENCE_S = 10.0  # how long a read waits out the database before the session gives up
+T = TypeVar("T")
 PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4 times a second
 
 
@@ -59,59 +65,91 @@ class RunPort(Protocol):
 
 @dataclass
 class StoreRunPort:
-    """RunPort over the store; `stop` is set by the worker when it shuts down or loses the lease."""
+    """RunPort over the store; `stop` is set by the worker when it shuts down or loses the lease.
+
+    Given `worker_id` (and `epoch`, the claim's), every write for the run is fenced: the store
+    refuses it once the claim no longer holds, and the port then stops the loop at once (Stop,
+    `interrupted`) and sets `stop`, so a stale driver starts no model call or tool."""
 
     store: storage.Store
     run_id: str
     stop: threading.Event = field(default_factory=threading.Event)
     worker_id: str | None = None  # set: steps start only while the run is still this worker's
+    epoch: int | None = None  # the claim's epoch (runs.claim_epoch): its writes carry it
     _held: list[HumanCommand] = field(default_factory=list)
     _partial: str | None = None  # the partial output last written (None: no live_output row)
     _partial_at: float = float("-inf")
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
 
+    @property
+    def fence(self) -> storage.Fence | None:
+        return None if self.worker_id is None else storage.Fence(self.worker_id, self.epoch)
+
+    @contextmanager
+    def _fenced(self) -> Iterator[None]:
+        """A refused write (another claim holds the run) ends this driver's session at once."""
+        try:
+            yield
+        except storage.LeaseLost as lost:
+            self.stop.set()
+            log.warning("stopped driving run %s: %s", self.run_id, lost)
+            raise stop("interrupted", LOST_REASON) from lost
+
     def record(self, kind: str, payload: dict[str, Any]) -> int:
         payload = self.redactor.payload(payload)  # secrets never reach the store
-        return storage.append_event(self.store, run_id=self.run_id, kind=kind, payload=payload)
+        with self._fenced():
+            return storage.append_event(
+                self.store, run_id=self.run_id, kind=kind, payload=payload, fence=self.fence
+            )
 
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else Stop (see mark_driven)."""
         fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
         try:
-            storage.mark_driven(
-                self.store, run_id=self.run_id, status=status, worker_id=self.worker_id, **fields
-            )
+            with self._fenced():
+                storage.mark_driven(
+                    self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
+                )
         except storage.HaltRequested as gone:
             raise stop("halted", "the run was halted or lost while it was being driven") from gone
 
     def add_usage(self, **amounts: Any) -> None:
-        storage.add_usage(self.store, run_id=self.run_id, **amounts)
+        with self._fenced():
+            storage.add_usage(self.store, run_id=self.run_id, fence=self.fence, **amounts)
 
     def take_commands(self) -> list[HumanCommand]:
         taken = []
-        for command in storage.pending_commands(self.store, run_id=self.run_id):
-            storage.consume_command(self.store, command_id=_id(command.id))
+        for command in self._read(lambda: storage.pending_commands(self.store, run_id=self.run_id)):
+            with self._fenced():  # a stale driver must not swallow a command meant for the run
+                storage.consume_command(
+                    self.store, command_id=_id(command.id), run_id=self.run_id, fence=self.fence
+                )
             message = str((command.payload or {}).get("message", ""))
             taken.append(HumanCommand(command.kind, message, command.created_by))
         return taken
 
     def halt_requested(self) -> bool:
-        return storage.halt_pending(self.store, run_id=self.run_id)
+        return self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
+
+    def _read(self, read: Callable[[], T]) -> T:
+        """Reads ride out a database hiccup (a few seconds); a longer outage ends the session
+        interrupted (the worker), and the run resumes from its events."""
+        return retrying(read, what=f"run {self.run_id}", log=log, give_up_after=READ_PATIENCE_S)
 
     def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
         payload = self.redactor.payload(payload)  # secrets never reach the store
-        return storage.begin_step(
-            self.store, run_id=self.run_id, kind=kind, payload=payload, worker_id=self.worker_id
-        )
+        with self._fenced():
+            return storage.begin_step(
+                self.store, run_id=self.run_id, kind=kind, payload=payload, fence=self.fence
+            )
 
     def begin_execution(self, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
         storage.HaltRequested), the approval if any consumed for exactly these arguments (else
         storage.ApprovalUnusable), and a `tool_started` event; returns its seq."""
-        return storage.begin_execution(
-            self.store, run_id=self.run_id, worker_id=self.worker_id, **call
-        )
+        with self._fenced():
+            return storage.begin_execution(self.store, run_id=self.run_id, fence=self.fence, **call)
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
@@ -122,9 +160,10 @@ class StoreRunPort:
             if isinstance(request.get(shown), str):
                 request[shown] = self.redactor(request[shown])
         try:
-            approval = storage.request_approval(
-                self.store, run_id=self.run_id, worker_id=self.worker_id, **request
-            )
+            with self._fenced():
+                approval = storage.request_approval(
+                    self.store, run_id=self.run_id, fence=self.fence, **request
+                )
         except storage.HaltRequested as gone:  # nothing was written: no approval, no waiting
             raise stop("halted", "halted by a human before the approval was asked") from gone
         return _id(approval.id)
@@ -136,10 +175,10 @@ class StoreRunPort:
         return {a.request_seq: a for a in found if a.request_seq > seq}
 
     def approval(self, approval_id: int) -> Any:
-        return storage.get_approval(self.store, approval_id=approval_id)
+        return self._read(lambda: storage.get_approval(self.store, approval_id=approval_id))
 
     def decision(self, approval_id: int) -> HumanDecision | None:
-        approval = storage.get_approval(self.store, approval_id=approval_id)
+        approval = self.approval(approval_id)
         if approval.status == "pending":
             if approval.expires_at is not None and approval.expires_at <= utcnow():
                 return self.expire_approval(approval_id)
@@ -182,17 +221,26 @@ class StoreRunPort:
             return
         self._partial_at = now
         try:
-            storage.set_live_output(self.store, run_id=self.run_id, step=step, text=text)
-        except SQLAlchemyError:  # a busy store: the preview waits, the run goes on
-            log.warning("could not write the partial output of run %s", self.run_id, exc_info=True)
+            storage.set_live_output(
+                self.store, run_id=self.run_id, step=step, text=text, fence=self.fence
+            )
+        except storage.LeaseLost as lost:  # the loop sees `stop` at its next poll and cuts the call
+            self.stop.set()
+            log.warning("stopped driving run %s: %s", self.run_id, lost)
+            return
+        except SQLAlchemyError as error:  # a busy store: the preview waits, the run goes on
+            log.warning(
+                "could not write the partial output of run %s: %s", self.run_id, brief(error)
+            )
             return
         self._partial = text
 
     def end_partial(self) -> None:
         """The turn is over (recorded, failed or cancelled): its partial output goes."""
         if self._partial is not None:
-            storage.clear_live_output(self.store, run_id=self.run_id)
             self._partial = None
+            with self._fenced():
+                storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
 
 
 def _id(value: int | None) -> int:

@@ -13,7 +13,7 @@ from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
-from agent_core.policy import PolicyDecision, decide
+from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
 from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
@@ -80,13 +80,19 @@ class ToolStep:
             self.handle(
                 item.call,
                 item.text,
-                force_ask=INTERRUPTED_REASON if item.may_have_run else None,
+                force_ask=INTERRUPTED_REASON if self._ask_again(item) else None,
                 already_recorded=item.recorded,
                 earlier_approval=item.approval,
                 not_run=not_run_reason(turn.payload.get("finish_reason")),
             )
             for item in unfinished_calls(self._prior, approvals)
         ]
+
+    def _ask_again(self, item: Any) -> bool:
+        """A call that may have run goes to a human, unless the policy marks it repeatable."""
+        tool = self.spec.tools.get(item.call.name)
+        risk = tool.risk if tool is not None else None
+        return item.may_have_run and not repeatable(self.spec.policy, item.call.name, risk)
 
     # -- one call ------------------------------------------------------------------------
     def handle(

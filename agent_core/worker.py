@@ -17,8 +17,9 @@ from agent_core.models.base import ModelError, ModelProvider
 from agent_core.monitors import Budget, Usage
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
-from agent_core.port import StoreRunPort
+from agent_core.port import LOST_REASON, StoreRunPort
 from agent_core.providers import make_model
+from agent_core.run.auto_recovery import recover_lapsed
 from agent_core.run.tool_process import run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace
@@ -27,6 +28,8 @@ from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_to
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.runs import STORE_LOST_REASON
+from storage.transient import Backoff, brief, is_transient, retrying
 
 log = logging.getLogger("onloop.worker")
 ModelFactory = Callable[[Run], ModelProvider]
@@ -39,10 +42,12 @@ def new_worker_id() -> str:
 
 def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> Workspace:
     """The run's folder: the person's own (checked again: it may have changed since launch), or a
-    per-run folder named by the run's id, made on first use and seeded (a copy, or the demo's)."""
-    path = Path(run.workspace) if run.workspace else root / run.id
+    per-run folder named by the run's id under this worker's `root` (ONLOOP_WORKSPACES: the
+    machine that drives the run decides where), made on first use and seeded (a copy, or the
+    demo's)."""
     if run.own_workspace:  # the person's own folder: never created or seeded here
-        return Workspace(work_in(str(path), store_file=store_file))
+        return Workspace(work_in(str(run.workspace), store_file=store_file))
+    path = root / run.id
     if not path.exists():
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
@@ -62,9 +67,40 @@ def drive_run(
     model_factory: ModelFactory | None = None,
     settings: Settings | None = None,
 ) -> Outcome:
-    """Drive one claimed run until it ends, pauses or its worker stops; record how it ended."""
-    port = StoreRunPort(store, run.id, stop or threading.Event(), worker_id=run.worker_id)
-    storage.clear_live_output(store, run_id=run.id)  # what a crashed session was streaming
+    """Drive one claimed run until it ends, pauses or its worker stops; record how it ended.
+
+    Every write is fenced by the claim (worker and epoch): once another claim holds the run, the
+    store refuses this session's writes and the session ends at once, writing nothing more."""
+    port = StoreRunPort(
+        store, run.id, stop or threading.Event(), worker_id=run.worker_id, epoch=run.claim_epoch
+    )
+    try:
+        return _drive(store, run, port, model_factory, settings)
+    except Stop as lost:  # a write was refused: the run is another claim's; leave it alone
+        return _finish(store, port, run, lost.outcome, run.active_seconds)
+    except storage.LeaseLost:  # the same, refused outside the port (the workspace's path)
+        return _finish(store, port, run, Outcome("interrupted", LOST_REASON), run.active_seconds)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        # Nothing is retried blindly (a write cut off in its commit may have committed): the
+        # session ends interrupted, and the run resumes from its events (automatic recovery).
+        log.warning(
+            "run %s: the database went away (%s); it ends interrupted", run.id, brief(error)
+        )
+        lost_store = Outcome("interrupted", STORE_LOST_REASON)
+        return _finish(store, port, run, lost_store, run.active_seconds)
+
+
+def _drive(
+    store: storage.Store,
+    run: Run,
+    port: StoreRunPort,
+    model_factory: ModelFactory | None,
+    settings: Settings | None,
+) -> Outcome:
+    with port._fenced():  # what a crashed session was streaming
+        storage.clear_live_output(store, run_id=run.id, fence=port.fence)
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     try:
@@ -101,6 +137,8 @@ def drive_run(
     except Stop as stopped:  # halted or lost before the loop began
         outcome = stopped.outcome
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
+        if is_transient(exc):  # not the run's fault: it ends interrupted (drive_run)
+            raise
         log.exception("run %s crashed", run.id)
         port.record("error", {"message": f"{type(exc).__name__}: {exc}", "where": "loop"})
         outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
@@ -135,11 +173,22 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=prepare_workspace(run, store.workspace_root, sqlite_path(store.url)),
+        workspace=_workspace(store, run),
         policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
     )
+
+
+def _workspace(store: storage.Store, run: Run) -> Workspace:
+    """Prepare the run's folder; a per-run folder's path, as this worker resolved it, is what
+    the run shows from now on (fenced: only while the run is this session's)."""
+    workspace = prepare_workspace(run, store.workspace_root, sqlite_path(store.url))
+    if not run.own_workspace and str(workspace.root) != run.workspace and run.worker_id:
+        fence = storage.Fence(run.worker_id, run.claim_epoch)
+        storage.update_run(store, run_id=run.id, workspace=str(workspace.root), fence=fence)
+        run.workspace = str(workspace.root)
+    return workspace
 
 
 def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:
@@ -150,12 +199,25 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
         fields["result"] = port.redactor(outcome.result)  # secrets never reach the store
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
-    status = storage.finish_session(
-        store, run_id=run.id, worker_id=run.worker_id or "", status=outcome.status, **fields
+    # Safe to repeat: once one attempt committed, the fence refuses the next (it writes nothing).
+    status = retrying(
+        lambda: storage.finish_session(
+            store,
+            run_id=run.id,
+            worker_id=run.worker_id or "",
+            epoch=run.claim_epoch,
+            status=outcome.status,
+            **fields,
+        ),
+        what=f"ending run {run.id} ({outcome.status})",
+        log=log,
     )
     if status == outcome.status:
         return outcome
-    return Outcome(status, storage.get_run(store, run_id=run.id).reason)
+    reason = retrying(
+        lambda: storage.get_run(store, run_id=run.id).reason, what=f"reading run {run.id}", log=log
+    )
+    return Outcome(status, reason)
 
 
 class Worker:
@@ -184,21 +246,41 @@ class Worker:
         self.settings = settings or load_settings()
         self.policy = policy
         self.stop = threading.Event()
-        self._active: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._active: dict[str, tuple[threading.Thread, threading.Event, int]] = {}
         self._lock = threading.Lock()
 
     def serve(self) -> None:
         """Claim and drive runs until stop is set; then stop active runs as interrupted."""
         self.start_heartbeat()
+        backoff = Backoff()
         try:
             while not self.stop.is_set():
-                storage.expire_leases(self.store)
-                self._reap()
-                while self._has_room() and self._claim_one():
-                    pass
+                try:
+                    self._poll()
+                except Exception as error:  # the worker outlives the database's hiccups
+                    if not is_transient(error):
+                        raise
+                    delay = backoff.wait()
+                    log.warning(
+                        "waiting for the database at %s (%s); trying again in %.1f s",
+                        self.store.safe_url,
+                        brief(error),
+                        delay,
+                    )
+                    self.stop.wait(delay)
+                    continue
+                backoff.reset()
                 self.stop.wait(self.poll_s)
         finally:
             self.shutdown()
+
+    def _poll(self) -> None:
+        """One round: lapsed leases end, finished threads go, free slots claim queued runs."""
+        storage.expire_leases(self.store)
+        recover_lapsed(self.store, by=self.worker_id)  # lost workers' runs that may go on alone
+        self._reap()
+        while self._has_room() and self._claim_one():
+            pass
 
     def _has_room(self) -> bool:
         """Runs waiting for a person hold no model or tool work, so they leave their slot free
@@ -235,7 +317,7 @@ class Worker:
             target=self._drive, args=(run, run_stop), name=f"run-{run.id}", daemon=True
         )
         with self._lock:
-            self._active[run.id] = (thread, run_stop)
+            self._active[run.id] = (thread, run_stop, run.claim_epoch)
         thread.start()
         return thread
 
@@ -248,6 +330,13 @@ class Worker:
                 model_factory=self.model_factory,
                 settings=self.settings,
             )
+            if run_stop.is_set() and not self.stop.is_set():
+                log.warning(
+                    "run %s: this worker's session ended (%s); its lease lapsed or another "
+                    "worker holds the run",
+                    run.id,
+                    outcome.status,
+                )
             if outcome.status == "interrupted" and self.stop.is_set():
                 # A clean stop (Ctrl-C on `onloop up`): the next worker carries on by itself.
                 try:
@@ -259,7 +348,7 @@ class Worker:
 
     def _reap(self) -> None:
         with self._lock:
-            for run_id, (thread, _) in list(self._active.items()):
+            for run_id, (thread, _, _) in list(self._active.items()):
                 if not thread.is_alive():
                     del self._active[run_id]
 
@@ -267,16 +356,20 @@ class Worker:
         while not self.stop.wait(self.lease_seconds / 3):
             with self._lock:
                 active = list(self._active.items())
-            for run_id, (_, run_stop) in active:
+            for run_id, (_, run_stop, epoch) in active:
                 try:
                     kept = storage.renew_lease(
                         self.store,
                         run_id=run_id,
                         worker_id=self.worker_id,
                         lease_seconds=self.lease_seconds,
+                        epoch=epoch,
                     )
-                except Exception:  # a busy store: try again next beat, before the lease lapses
-                    log.warning("could not renew the lease of run %s", run_id, exc_info=True)
+                except Exception as error:  # try again next beat, before the lease lapses
+                    if not is_transient(error):
+                        log.exception("could not renew the lease of run %s", run_id)
+                    else:
+                        log.warning("could not renew the lease of run %s: %s", run_id, brief(error))
                     continue
                 if not kept:
                     run_stop.set()
@@ -285,9 +378,9 @@ class Worker:
         self.stop.set()
         with self._lock:
             active = list(self._active.values())
-        for _, run_stop in active:
+        for _, run_stop, _ in active:
             run_stop.set()
-        for thread, _ in active:
+        for thread, _, _ in active:
             thread.join(timeout)
         mcp_client = sys.modules.get("agent_core.tools.mcp_client")
         if mcp_client is not None:  # the MCP servers this worker started stop with it

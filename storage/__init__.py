@@ -16,10 +16,12 @@ from storage.errors import (
     ApprovalUnusable,
     HaltRequested,
     InvalidState,
+    LeaseLost,
     NotFound,
     StoreError,
 )
 from storage.events import EventRecord, append_event, events_after, last_events
+from storage.fence import Fence
 from storage.halts import (
     begin_execution,
     begin_step,
@@ -44,6 +46,7 @@ from storage.models import (
     SchemaMigration,
     utcnow,
 )
+from storage.recovery import hand_to_a_person, lapsed_runs, recover_run
 from storage.runs import (
     add_usage,
     claim_next_run,
@@ -77,8 +80,10 @@ __all__ = [
     "Command",
     "Event",
     "EventRecord",
+    "Fence",
     "HaltRequested",
     "InvalidState",
+    "LeaseLost",
     "LiveText",
     "NotFound",
     "Run",
@@ -109,6 +114,8 @@ __all__ = [
     "halt_pending",
     "halt_requested_by",
     "halt_run",
+    "hand_to_a_person",
+    "lapsed_runs",
     "last_events",
     "list_runs",
     "mark_driven",
@@ -117,6 +124,7 @@ __all__ = [
     "pending_approvals",
     "pending_commands",
     "command_history",
+    "recover_run",
     "release_run",
     "renew_lease",
     "request_approval",

@@ -19,6 +19,7 @@ from storage.errors import (
     StoreError,
 )
 from storage.events import append_in, insert_event, next_seq, no_run
+from storage.fence import Fence, as_fence
 from storage.halts import DRIVEN, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 
@@ -182,6 +183,7 @@ def request_approval(
     expires_at: datetime | None = None,
     waiting_reason: str = "",
     worker_id: str | None = None,
+    fence: Fence | None = None,
 ) -> Approval:
     """Ask a person: the approval row, its approval_requested event, and the run `waiting` with
     its status event, in one transaction, so no reader sees a pending approval on a running run.
@@ -201,7 +203,8 @@ def request_approval(
     }
     with write_session(store) as session:
         conn = session.connection()
-        seq = next_seq(conn, run_id)  # also: no such run
+        fence = as_fence(fence, worker_id)
+        seq = next_seq(conn, run_id, fence)  # also: no such run; LeaseLost
         approval = Approval(
             run_id=run_id, request_seq=seq, status="pending", expires_at=expires_at, **request
         )
@@ -210,16 +213,16 @@ def request_approval(
         deadline = expires_at.isoformat() if expires_at else None
         payload = {**request, "approval_id": approval.id, "expires_at": deadline}
         insert_event(conn, run_id=run_id, seq=seq, kind="approval_requested", payload=payload)
-        _set_waiting(conn, run_id, waiting_reason, worker_id)
+        _set_waiting(conn, run_id, waiting_reason, fence)
     return approval
 
 
-def _set_waiting(conn: Connection, run_id: str, reason: str, worker_id: str | None) -> None:
+def _set_waiting(conn: Connection, run_id: str, reason: str, fence: Fence | None) -> None:
     by = pending_halt_by(conn, run_id)
     if by is not None:
         raise HaltRequested(f"run {run_id} was {halted_by(by)}; no approval asked")
     # A driver (worker_id given) asks only while the run is still driven and still its own.
-    ours = () if worker_id is None else (_runs.c.status.in_(DRIVEN), _runs.c.worker_id == worker_id)
+    ours = () if fence is None else (_runs.c.status.in_(DRIVEN), *fence.clauses())
     waiting = {"status": "waiting", "reason": reason, "updated_at": utcnow()}
     if conn.execute(update(_runs).where(_runs.c.id == run_id, *ours).values(waiting)).rowcount != 1:
         raise HaltRequested(f"run {run_id} is no longer driven; no approval asked")

@@ -11,6 +11,7 @@ from sqlmodel import col
 from storage.engine import Store, read_session, write_session, writing
 from storage.errors import InvalidState, NotFound, StoreError
 from storage.events import no_run
+from storage.fence import Fence, hold
 from storage.models import COMMAND_KINDS, FINISHED_STATUSES, Command, Run, table_of, utcnow
 
 _commands = table_of(Command)
@@ -67,14 +68,19 @@ def command_history(store: Store, *, run_id: str | None = None) -> list[Command]
         return list(session.scalars(query))
 
 
-def consume_command(store: Store, *, command_id: int) -> None:
-    """Mark a command as handled; consuming it twice is harmless."""
+def consume_command(
+    store: Store, *, command_id: int, run_id: str | None = None, fence: Fence | None = None
+) -> None:
+    """Mark a command as handled; consuming it twice is harmless. Given the driver's `fence`
+    (and the command's run), only while its claim on the run holds (else LeaseLost)."""
     consume = (
         update(_commands)
         .where(_commands.c.id == command_id, _commands.c.consumed_at.is_(None))
         .values(consumed_at=utcnow())
     )
     with writing(store) as conn:
+        if run_id is not None:
+            hold(conn, run_id, fence)
         if conn.execute(consume).rowcount == 0:
             exists = conn.scalar(select(_commands.c.id).where(_commands.c.id == command_id))
             if exists is None:

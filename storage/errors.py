@@ -23,3 +23,8 @@ class ApprovalExpired(InvalidState):
 
 class ApprovalUnusable(InvalidState):
     """The approval cannot authorise this execution (not approved, consumed, other run or args)."""
+
+
+class LeaseLost(HaltRequested):
+    """The writer's claim on the run is gone (its lease lapsed; another claim superseded it), so
+    the store refuses its write: a stale worker must stop driving the run at once."""

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from storage.engine import Store, json_dumps, reading, writing
-from storage.errors import NotFound
+from storage.fence import Fence, hold, refused
+from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
 
 _runs = table_of(Run)
@@ -62,12 +63,10 @@ _LAST = (
 )
 
 
-def no_run(run_id: str) -> NotFound:
-    return NotFound(f"no run with id {run_id}; `onloop runs` lists them")
-
-
-def next_seq(conn: Connection, run_id: str) -> int:
-    """Take the run's next seq inside the caller's write transaction."""
+def next_seq(conn: Connection, run_id: str, fence: Fence | None = None) -> int:
+    """Take the run's next seq inside the caller's write transaction (LeaseLost when `fence`,
+    the writer's claim, no longer holds: nothing is taken)."""
+    hold(conn, run_id, fence)
     if conn.dialect.update_returning:
         seq = conn.execute(_BUMP_SEQ, {"rid": run_id}).scalar()
     else:  # SQLite older than 3.35: the write lock is already ours, so read-after-write is safe
@@ -100,19 +99,34 @@ def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[st
     return {"rid": run_id, "tool": tool or "", "verdict": verdict or ""}
 
 
-def append_in(conn: Connection, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
+def append_in(
+    conn: Connection,
+    *,
+    run_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    fence: Fence | None = None,
+) -> int:
     """append_event inside a transaction the caller already holds."""
-    seq = next_seq(conn, run_id)
+    seq = next_seq(conn, run_id, fence)
     insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
 
-def append_event(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
-    """Record one event (its own transaction, committed on return); returns its seq."""
+def append_event(
+    store: Store,
+    *,
+    run_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    fence: Fence | None = None,
+) -> int:
+    """Record one event (its own transaction, committed on return); returns its seq. Given the
+    writer's `fence`, only while its claim holds (else LeaseLost and nothing is written)."""
     if _SQLITE_RETURNING and store.engine.dialect.driver == "pysqlite":
-        return _append_sqlite(store, run_id=run_id, kind=kind, payload=payload)
+        return _append_sqlite(store, run_id=run_id, kind=kind, payload=payload, fence=fence)
     with writing(store) as conn:
-        return append_in(conn, run_id=run_id, kind=kind, payload=payload)
+        return append_in(conn, run_id=run_id, kind=kind, payload=payload, fence=fence)
 
 
 # The SQLite fast path (stdlib sqlite3 driver). A Core execution costs ~35 us of Python per
@@ -122,13 +136,19 @@ def append_event(store: Store, *, run_id: str, kind: str, payload: dict[str, Any
 # text format ("YYYY-MM-DD HH:MM:SS.ffffff"); tests hold both paths to the same results.
 _SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _SQLITE_BUMP = "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"
+_SQLITE_BUMP_FENCED = (
+    "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? AND worker_id = ? "
+    "AND (? IS NULL OR claim_epoch = ?) RETURNING last_seq"
+)
 _SQLITE_INSERT = (
     "INSERT INTO events (run_id, seq, kind, at, payload, tool, verdict) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _append_sqlite(store: Store, *, run_id: str, kind: str, payload: dict[str, Any]) -> int:
+def _append_sqlite(
+    store: Store, *, run_id: str, kind: str, payload: dict[str, Any], fence: Fence | None
+) -> int:
     at = utcnow().isoformat(sep=" ", timespec="microseconds")
     body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
     tool, verdict = tool_fields(kind, payload)
@@ -139,10 +159,14 @@ def _append_sqlite(store: Store, *, run_id: str, kind: str, payload: dict[str, A
         try:
             dbapi.execute(statement)
             statement, params = _SQLITE_BUMP, (run_id,)
+            if fence is not None:
+                statement = _SQLITE_BUMP_FENCED
+                params = (run_id, fence.worker_id, fence.epoch, fence.epoch)
             rows = dbapi.execute(statement, params).fetchall()
             if not rows:
                 dbapi.execute("ROLLBACK")
-                raise no_run(run_id)
+                with reading(store) as conn:
+                    raise refused(conn, run_id, fence)
             seq = rows[0][0]
             statement, params = _SQLITE_INSERT, (run_id, seq, kind, at, body, tool, verdict)
             dbapi.execute(statement, params)

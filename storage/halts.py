@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, upd
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
 from storage.events import append_in, insert_event, next_seq, no_run
+from storage.fence import Fence, as_fence
 from storage.models import Approval, Command, Run, table_of, utcnow
 
 _runs = table_of(Run)
@@ -83,32 +84,37 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
-def _start_step(conn: Connection, run_id: str, kind: str, worker_id: str | None) -> int:
-    """Inside a write transaction: the step's seq, or HaltRequested when it must not start.
+def _start_step(conn: Connection, run_id: str, kind: str, fence: Fence | None) -> int:
+    """Inside a write transaction: the step's seq, or HaltRequested when it must not start
+    (LeaseLost when the writer's claim no longer holds: its lease lapsed; another took it).
 
     The seq bump locks the run's row first, so a halt committed before it is seen and one
     committed after it gets a higher seq."""
-    seq = next_seq(conn, run_id)
+    seq = next_seq(conn, run_id, fence)
     by = pending_halt_by(conn, run_id)
     if by is not None:
         raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
-    status, owner = conn.execute(_STATUS, {"rid": run_id}).one()
+    status, _owner = conn.execute(_STATUS, {"rid": run_id}).one()
     if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
         raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
-    if worker_id is not None and owner != worker_id:  # its lease lapsed; another took it
-        raise HaltRequested(f"run {run_id} is no longer {worker_id}'s; {kind} not started")
     return seq
 
 
 def begin_step(
-    store: Store, *, run_id: str, kind: str, payload: dict[str, Any], worker_id: str | None = None
+    store: Store,
+    *,
+    run_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    worker_id: str | None = None,
+    fence: Fence | None = None,
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
     HaltRequested and no event. One write transaction; returns the event's seq. Also used to
     record what must not appear after a halt (a late model answer, a final answer)."""
     with writing(store) as conn:
-        seq = _start_step(conn, run_id, kind, worker_id)
+        seq = _start_step(conn, run_id, kind, as_fence(fence, worker_id))
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
@@ -120,6 +126,7 @@ def mark_driven(
     status: str,
     reason: str | None = None,
     worker_id: str | None = None,
+    fence: Fence | None = None,
     **fields: Any,
 ) -> int:
     """A driven run's running <-> waiting move and its `status` event, in one transaction.
@@ -130,9 +137,10 @@ def mark_driven(
     """
     if status not in DRIVEN:
         raise ValueError(f"mark_driven moves between {DRIVEN}, not to {status!r}")
+    fence = as_fence(fence, worker_id)
     with writing(store) as conn:
-        seq = next_seq(conn, run_id)
-        ours = () if worker_id is None else (_runs.c.worker_id == worker_id,)
+        seq = next_seq(conn, run_id, fence)  # LeaseLost when the claim no longer holds
+        ours = () if fence is None else fence.clauses()
         moved = conn.execute(
             update(_runs)
             .where(_runs.c.id == run_id, _runs.c.status.in_(DRIVEN), *ours)
@@ -159,6 +167,7 @@ def begin_execution(
     tool_call_id: str | None = None,
     tool: str | None = None,
     worker_id: str | None = None,
+    fence: Fence | None = None,
 ) -> int:
     """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
     halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
@@ -173,7 +182,7 @@ def begin_execution(
         "args_hash": args_hash,
     }
     with writing(store) as conn:
-        seq = _start_step(conn, run_id, "tool_started", worker_id)
+        seq = _start_step(conn, run_id, "tool_started", as_fence(fence, worker_id))
         if approval_id is not None:
             consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
         insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 
 from storage.engine import Store, reading, writing
+from storage.fence import Fence, hold
 from storage.models import LiveOutput, table_of, utcnow
 
 _live = table_of(LiveOutput)
@@ -23,18 +24,23 @@ class LiveText:
     updated_at: datetime
 
 
-def set_live_output(store: Store, *, run_id: str, step: int, text: str) -> None:
-    """Replace the run's partial output (one row per run; only the newest tail is kept)."""
+def set_live_output(
+    store: Store, *, run_id: str, step: int, text: str, fence: Fence | None = None
+) -> None:
+    """Replace the run's partial output (one row per run; only the newest tail is kept); given
+    the driver's `fence`, only while its claim holds (else LeaseLost)."""
     values = {"step": step, "text": text[-MAX_LIVE_CHARS:], "updated_at": utcnow()}
     with writing(store) as conn:
+        hold(conn, run_id, fence)
         # Only the run's own worker writes its row, so update-then-insert cannot race itself.
         changed = conn.execute(update(_live).where(_live.c.run_id == run_id).values(values))
         if changed.rowcount == 0:
             conn.execute(insert(_live).values(run_id=run_id, **values))
 
 
-def clear_live_output(store: Store, *, run_id: str) -> None:
+def clear_live_output(store: Store, *, run_id: str, fence: Fence | None = None) -> None:
     with writing(store) as conn:
+        hold(conn, run_id, fence)
         conn.execute(delete(_live).where(_live.c.run_id == run_id))
 
 

@@ -82,6 +82,9 @@ class Run(SQLModel, table=True):
     reason: str | None = None  # why the run failed, halted, paused or was interrupted
     # Last, where migration 4 adds it: a fresh per-run workspace starts as a copy of this folder.
     seed_from: str | None = None
+    # Last, where migration 6 adds it: grows with every claim; a session's writes carry the
+    # epoch of its claim, and the store refuses them once another claim has taken the run.
+    claim_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def own_workspace(self) -> bool:

@@ -16,6 +16,7 @@ from sqlmodel import col
 from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
+from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.models import (
     AUTONOMY_LEVELS,
@@ -32,6 +33,10 @@ _runs = table_of(Run)
 _commands = table_of(Command)
 MIN_PREFIX = 4
 LEASE_LOST_REASON = "worker lost (lease expired)"
+STORE_LOST_REASON = "the database went away while the run was driven"
+# Interrupted for these reasons, a run is resumed by any worker without a person when the step
+# in flight is safe to repeat (agent_core.run.recovery); otherwise a person resumes it.
+AUTO_RECOVERABLE = (LEASE_LOST_REASON, STORE_LOST_REASON)
 _USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
 # Fields update_run may set; id, seq and creation are the store's business.
 _UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
@@ -218,17 +223,20 @@ def count_runs(
         return int(session.scalar(query) or 0)
 
 
-def update_run(store: Store, *, run_id: str, **fields: Any) -> None:
-    """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at."""
+def update_run(store: Store, *, run_id: str, fence: Fence | None = None, **fields: Any) -> None:
+    """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at.
+    Given a driver's `fence`, only while its claim holds (else LeaseLost)."""
     unknown = set(fields) - _UPDATABLE
     if unknown:
         raise TypeError(f"update_run cannot set {', '.join(sorted(unknown))}")
     if "status" in fields and fields["status"] not in RUN_STATUSES:
         raise StoreError(f"unknown run status {fields['status']!r}")
     values = {"updated_at": utcnow(), **fields}
+    held = () if fence is None else fence.clauses()
     with writing(store) as conn:
-        if conn.execute(update(_runs).where(_runs.c.id == run_id).values(values)).rowcount == 0:
-            raise no_run(run_id)
+        changed = update(_runs).where(_runs.c.id == run_id, *held).values(values)
+        if conn.execute(changed).rowcount == 0:
+            raise refused(conn, run_id, fence)
 
 
 def add_usage(
@@ -240,14 +248,18 @@ def add_usage(
     tokens_in: int = 0,
     tokens_out: int = 0,
     cost_usd: float = 0.0,
+    fence: Fence | None = None,
 ) -> None:
-    """Add to a run's usage totals in one atomic UPDATE (no read-modify-write)."""
+    """Add to a run's usage totals in one atomic UPDATE (no read-modify-write); given the
+    driver's `fence`, only while its claim holds (else LeaseLost)."""
     amounts = dict(zip(_USAGE, (steps, tool_calls, tokens_in, tokens_out, cost_usd), strict=True))
     values: dict[str, Any] = {name: _runs.c[name] + amount for name, amount in amounts.items()}
     values["updated_at"] = utcnow()
+    held = () if fence is None else fence.clauses()
     with writing(store) as conn:
-        if conn.execute(update(_runs).where(_runs.c.id == run_id).values(values)).rowcount == 0:
-            raise no_run(run_id)
+        added = update(_runs).where(_runs.c.id == run_id, *held).values(values)
+        if conn.execute(added).rowcount == 0:
+            raise refused(conn, run_id, fence)
 
 
 def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run | None:
@@ -280,10 +292,12 @@ _CLAIMABLE = (_runs.c.status == "queued", ~halt_pending_for(_runs.c.id))
 
 
 def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Run | None:
+    """The claim: the run's status, worker and lease, and a new epoch (the session's fence)."""
     now = utcnow()
-    values = {
+    values: dict[str, Any] = {
         "status": "running",
         "worker_id": worker_id,
+        "claim_epoch": _runs.c.claim_epoch + 1,
         "lease_expires_at": now + timedelta(seconds=lease_seconds),
         "started_at": now,  # this session's start; earlier sessions are in active_seconds
         "updated_at": now,
@@ -308,12 +322,15 @@ def _asks_a_person(session: Any, run_id: str) -> bool:
     return session.scalars(pending.limit(1)).first() is not None
 
 
-def renew_lease(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> bool:
-    """Extend this worker's lease; False when the run is no longer this worker's."""
+def renew_lease(
+    store: Store, *, run_id: str, worker_id: str, lease_seconds: float, epoch: int | None = None
+) -> bool:
+    """Extend this worker's lease (of the claim with this epoch, if given); False when the run
+    is no longer this worker's."""
     now = utcnow()
     query = (
         update(_runs)
-        .where(_runs.c.id == run_id, _runs.c.worker_id == worker_id)
+        .where(_runs.c.id == run_id, *Fence(worker_id, epoch).clauses())
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
     with writing(store) as conn:
@@ -357,11 +374,20 @@ def _ended(by: str | None, status: str, reason: str | None, now: datetime) -> di
     return {"status": "halted", "reason": halted_by(by), "finished_at": now}
 
 
-def finish_session(store: Store, *, run_id: str, worker_id: str, status: str, **fields: Any) -> str:
+def finish_session(
+    store: Store,
+    *,
+    run_id: str,
+    worker_id: str,
+    status: str,
+    epoch: int | None = None,
+    **fields: Any,
+) -> str:
     """End a worker's session of a run: its status, fields and `status` event in one transaction,
     releasing the run. A pending halt wins over any other ending (the run ends `halted`, the halt
     is consumed). A session that is no longer this worker's (its lease lapsed, the run was halted
-    or taken over) writes nothing. Returns the run's status afterwards."""
+    or taken over, i.e. its worker or claim `epoch` no longer the run's) writes nothing. Returns
+    the run's status afterwards."""
     unknown = set(fields) - _UPDATABLE
     if unknown or status not in RUN_STATUSES:
         raise StoreError(f"finish_session cannot set {sorted(unknown) or status!r}")
@@ -370,7 +396,7 @@ def finish_session(store: Store, *, run_id: str, worker_id: str, status: str, **
         row = conn.execute(_OWNER.with_for_update(), {"rid": run_id}).first()
         if row is None:
             raise no_run(run_id)
-        if row.worker_id != worker_id:
+        if not holds(Fence(worker_id, epoch), row.worker_id, row.claim_epoch):
             return str(row.status)
         seq = next_seq(conn, run_id)
         by = pending_halt_by(conn, run_id)
@@ -386,7 +412,9 @@ def finish_session(store: Store, *, run_id: str, worker_id: str, status: str, **
     return str(ending["status"])
 
 
-_OWNER = select(_runs.c.status, _runs.c.worker_id).where(_runs.c.id == bindparam("rid"))
+_OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
+    _runs.c.id == bindparam("rid")
+)
 
 
 def requeue_run(

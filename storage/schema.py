@@ -267,6 +267,11 @@ def _workspaces_and_live_output(conn: Connection) -> None:
     conn.exec_driver_sql(live_output)
 
 
+def _fencing(conn: Connection) -> None:
+    """Every claim bumps runs.claim_epoch; a session's writes are conditional on it."""
+    add_column_if_missing(conn, "runs", "claim_epoch", "INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -280,6 +285,9 @@ MIGRATIONS: list[Migration] = [
         5,
         "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)",
         _workspaces_and_live_output,
+    ),
+    Migration(
+        6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)", _fencing
     ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version

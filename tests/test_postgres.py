@@ -97,6 +97,7 @@ def test_lost_migration_records_are_reapplied_without_touching_events(pg):
         3,
         4,
         5,
+        6,
     ]  # the backfill finds nothing to change
     with pg.engine.connect() as conn:
         counts = conn.execute(text("SELECT tool, verdict, calls FROM tool_call_counts")).all()

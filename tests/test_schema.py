@@ -24,7 +24,7 @@ COLUMNS = {
         "max_seconds", "max_tokens", "max_cost_usd", "policy", "workspace", "parent_run_id",
         "created_by", "created_at", "started_at", "finished_at", "updated_at", "worker_id",
         "lease_expires_at", "last_seq", "steps", "tool_calls", "tokens_in", "tokens_out",
-        "cost_usd", "active_seconds", "result", "reason", "seed_from",
+        "cost_usd", "active_seconds", "result", "reason", "seed_from", "claim_epoch",
     ],
     "events": ["id", "run_id", "seq", "kind", "at", "payload", "tool", "verdict"],
     "approvals": [
@@ -67,6 +67,7 @@ MIGRATION_NAMES = [
     (3, "events append-only and decisions final, enforced by triggers"),
     (4, "approvals consumed by exactly one execution"),
     (5, "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)"),
+    (6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -145,7 +146,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 5
+    assert storage.SCHEMA_VERSION == 6
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -236,8 +237,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5]
-    assert storage.current_version(store.engine) == 5
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6]
+    assert storage.current_version(store.engine) == 6
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()

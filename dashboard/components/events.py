@@ -212,6 +212,14 @@ def _halt_requested(p: dict, stamp: str) -> None:
     )
 
 
+def _recovered(p: dict, stamp: str) -> None:
+    _caption(
+        stamp,
+        f":material/autorenew: **resumed automatically** after {inert(p.get('after') or '?')} "
+        f"(by {inert(p.get('by') or 'a worker')}); in flight was {inert(p.get('in_flight') or '?')}",
+    )
+
+
 _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "status": _status,
     "run_started": _run_started,
@@ -228,4 +236,5 @@ _RENDERERS: dict[str, Callable[[dict, str], None]] = {
     "model_request": _model_request,
     "tool_started": _tool_started,
     "halt_requested": _halt_requested,
+    "recovered": _recovered,
 }
