@@ -267,12 +267,20 @@ def run_goal(goal: str, args, scratch: Path, index: int) -> dict:
     print(f"\n=== goal {index}: {goal}", flush=True)
     started = time.monotonic()
     with (work / "cli.log").open("w") as log:
-        proc = subprocess.run(
-            cmd, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, timeout=args.goal_timeout
-        )
+        try:
+            code: int | str = subprocess.run(
+                cmd,
+                env=env,
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=args.goal_timeout,
+            ).returncode
+        except subprocess.TimeoutExpired:  # the CLI is killed; the store says how far it got
+            code = f"killed after {args.goal_timeout:g}s"
     wall = time.monotonic() - started
     print((work / "cli.log").read_text()[-4000:], flush=True)
-    return {"goal": goal, "exit": proc.returncode, "wall_s": wall, **summarise(db)}
+    return {"goal": goal, "exit": code, "wall_s": wall, **summarise(db)}
 
 
 def summarise(db: Path) -> dict:
@@ -345,10 +353,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx", type=int, default=8192)
-    parser.add_argument("--max-output-tokens", type=int, default=512)
+    parser.add_argument("--max-output-tokens", type=int, default=256)
     parser.add_argument("--request-timeout", type=float, default=120)
-    parser.add_argument("--max-steps", type=int, default=8)
-    parser.add_argument("--goal-timeout", type=float, default=900)
+    parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--goal-timeout", type=float, default=420)
     parser.add_argument("--goals", type=int, nargs="*", help="indexes into the goal list")
     parser.add_argument("--setup-only", action="store_true", help="stop after the build")
     parser.add_argument("--fresh", action="store_true", help="redo every stage")
