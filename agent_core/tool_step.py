@@ -108,7 +108,9 @@ class ToolStep:
         self.check_halt()
         tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
         if problem is not None:
-            return self._invalid(call, problem, already_recorded)
+            # One cut-off reply is one event, handled by the cut-off rule: its calls' identical
+            # "not run" errors must not look like a model repeating the same error.
+            return self._invalid(call, problem, already_recorded, watched=not_run is None)
         assert tool is not None and arguments is not None
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
@@ -170,7 +172,9 @@ class ToolStep:
         """A call the loop will not run (a misplaced `finish`): recorded and refused."""
         return self._invalid(call, problem, False)
 
-    def _invalid(self, call: ToolCallRequest, problem: str, recorded: bool) -> dict[str, Any]:
+    def _invalid(
+        self, call: ToolCallRequest, problem: str, recorded: bool, *, watched: bool = True
+    ) -> dict[str, Any]:
         """A call that cannot run is recorded as sent (and counted), then refused."""
         if not recorded:
             tool = self.spec.tools.get(call.name)
@@ -186,7 +190,7 @@ class ToolStep:
                     "reason": problem,
                 },
             )
-        return self._result(call, problem, ok=False, outcome="invalid")
+        return self._result(call, problem, ok=False, outcome="invalid", watched=watched)
 
     def _verdict(
         self, tool: Tool, arguments: dict, digest: str, force: str | None
@@ -271,6 +275,7 @@ class ToolStep:
         duration_s: float = 0.0,
         arguments: dict | None = None,
         edit: Edit | None = None,
+        watched: bool = True,
     ) -> dict[str, Any]:
         if edit is not None and arguments is not None:
             # The model must hear what really ran, not what it asked for.
@@ -289,7 +294,8 @@ class ToolStep:
             payload["edited_by"] = edit.by
             payload["requested_arguments"] = edit.requested
         self.port.record("tool_result", payload)
-        self.monitor.observe(call.name, call.arguments, ok, output)
+        if watched:
+            self.monitor.observe(call.name, call.arguments, ok, output)
         tool = self.spec.tools.get(call.name)
         self.ledger.note(
             call.name, tool.risk if tool else "low", outcome, arguments or call.arguments

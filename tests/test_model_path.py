@@ -472,3 +472,18 @@ def test_policy_show_names_the_model_call_limits(tmp_path):
     assert "model calls: 120 s request timeout, 5 retries, 4096-token output cap" in done.stdout
     bad = onloop("policy", "show", cwd=tmp_path, env={"ONLOOP_REQUEST_TIMEOUT": "soon"})
     assert bad.returncode == 2 and "ONLOOP_REQUEST_TIMEOUT" in bad.stderr
+
+
+def test_a_cut_off_reply_with_many_calls_is_one_cut_off_not_a_repeated_error(
+    store, fake_openai, model_for
+):
+    # Found against llama.cpp with Gemma 3 270M: one cut-off reply of 4 calls gave 4 identical
+    # "not run" errors, and the repeated-error monitor paused the run before the model could
+    # answer again.
+    calls = [{"name": "calculator", "arguments": {"expression": f"{n} + 1"}} for n in range(4)]
+    fake_openai.script([Reply(tool_calls=calls, finish_reason="length"), "Four sums; done."])
+    run, outcome = drive(store, model_for())
+
+    assert outcome.status == "succeeded", outcome.reason
+    assert [p["outcome"] for p in payloads(store, run, "tool_result")] == ["invalid"] * 4
+    assert payloads(store, run, "drift") == []
