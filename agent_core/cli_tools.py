@@ -50,3 +50,4 @@ def tools_command(
     for s in servers:
         state = f"up, {s['tools']} tools" if s["up"] else f"DOWN: {s['error']}"
         typer.echo(f"MCP server {s['name']} ({s['transport']}: {s['where']}): {state}")
+        typer.echo(f"  {s['confinement']}")

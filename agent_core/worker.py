@@ -155,6 +155,10 @@ def _default_factory(settings: Settings) -> ModelFactory:
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
     policy = Policy.model_validate(run.policy or {})
+    if policy.mcp_servers:  # sandboxed stdio servers get <workspace root>/.mcp/<server>
+        from agent_core.tools.mcp_client import shared_pool
+
+        shared_pool().scratch_root = Path(store.workspace_root) / ".mcp"
     try:  # the user's modules and the policy's MCP servers (started once per worker, reused)
         known = known_tools(policy.tools, policy.mcp_servers)
     except ToolLoadError as exc:

@@ -22,7 +22,7 @@ def fetch_server(*, allow_private: bool = False) -> McpServerSettings:
     command = [sys.executable, "-m", "mcp_server_fetch", "--ignore-robots-txt"]
     if allow_private:  # the tests' site is on 127.0.0.1, which the server refuses by default
         command.append("--allow-private-ips")
-    return McpServerSettings(name="fetch", command=command, timeout_s=30)
+    return McpServerSettings(name="fetch", command=command, timeout_s=30, network=True)
 
 
 def misbehaving(timeout_s: float = 30, **extra) -> McpServerSettings:
@@ -30,9 +30,9 @@ def misbehaving(timeout_s: float = 30, **extra) -> McpServerSettings:
     return McpServerSettings(name="bad", command=command, timeout_s=timeout_s, **extra)
 
 
-def node_server(package: str, name: str, *args: str) -> McpServerSettings:
+def node_server(package: str, name: str, *args: str, **extra) -> McpServerSettings:
     """A server from tests/mcp_node (installed by .ci/run); skipped where node is missing."""
     entry = NODE_MODULES / "@modelcontextprotocol" / package / "dist" / "index.js"
     if shutil.which("node") is None or not entry.exists():
         pytest.skip(f"{package} is not installed (run .ci/run, which installs tests/mcp_node)")
-    return McpServerSettings(name=name, command=["node", str(entry), *args], timeout_s=60)
+    return McpServerSettings(name=name, command=["node", str(entry), *args], timeout_s=60, **extra)

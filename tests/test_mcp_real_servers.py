@@ -32,7 +32,9 @@ def tools_of(pool: McpPool, settings: McpServerSettings) -> dict:
 
 def test_filesystem_server_reads_writes_and_keeps_to_its_folder(pool, tmp_path):
     (tmp_path / "notes.txt").write_text("tide at 06:12\n")
-    tools = tools_of(pool, node_server("server-filesystem", "fs", str(tmp_path)))
+    tools = tools_of(
+        pool, node_server("server-filesystem", "fs", str(tmp_path), paths=[str(tmp_path)])
+    )
     read, write = tools["mcp__fs__read_text_file"], tools["mcp__fs__write_file"]
     assert (read.risk, write.risk) == ("low", "high")  # readOnlyHint, destructiveHint
     assert write.risk_from == "annotations (destructiveHint)"

@@ -130,6 +130,8 @@ def test_onloop_tools_lists_every_source_with_risk_origin_and_schema(tool_module
     assert servers["bad"]["up"] and not servers["gone"]["up"]
     text = onloop("tools", cwd=tool_module, env=env).stdout
     assert "MCP server gone" in text and "DOWN" in text
+    assert servers["bad"]["confinement"].startswith(("sandboxed (bubblewrap", "unconfined: "))
+    assert servers["bad"]["confinement"] in text
 
 
 def test_the_launch_page_groups_tools_by_source(tool_module, tmp_path, monkeypatch):

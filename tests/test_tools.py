@@ -289,7 +289,7 @@ def test_a_hand_built_tool_validates_against_its_schema() -> None:
     }
     hand = Tool(name="hand", description="d", parameters=schema, risk="low", fn=lambda q, opts: q)
     assert hand.validate({"q": "x", "opts": {"a": 1}}) == {"q": "x", "opts": {"a": 1}}
-    with pytest.raises(ToolArgumentError, match="'opts' must be an object"):
+    with pytest.raises(ToolArgumentError, match="opts: 3 is not of type 'object'"):
         hand.validate({"q": "x", "opts": 3})
     assert hand.describe({"q": "x"}) == "run hand with q='x'"
     assert not hand.wants_workspace
@@ -414,3 +414,32 @@ def test_run_tool_turns_unexpected_errors_into_one_line(ws: Workspace) -> None:
     with pytest.raises(ToolError) as info:
         run_tool(buggy, {}, workspace=ws)
     assert str(info.value) == "buggy failed: ValueError: first line second line"
+
+
+def test_schemas_come_from_pydantic_without_title_noise() -> None:
+    from agent_core.tools.builtins import builtin_tools
+
+    @tool
+    def picks(modes: list[Literal["a", "b"]], size: Literal[1, 2] = 1) -> str:
+        """Pick modes.
+
+        Args:
+            modes: Which modes.
+            size: How big.
+        """
+        return ",".join(modes)
+
+    assert picks.parameters["properties"] == {
+        "modes": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["a", "b"]},
+            "description": "Which modes.",
+        },
+        "size": {"type": "integer", "enum": [1, 2], "description": "How big.", "default": 1},
+    }
+    assert picks.validate({"modes": ["b"]}) == {"modes": ["b"], "size": 1}
+    with pytest.raises(ToolArgumentError, match="item 0 must be one of 'a', 'b', got 'c'"):
+        picks.validate({"modes": ["c"]})
+    for t in [picks, sample, *builtin_tools().values()]:
+        assert '"title"' not in json.dumps(t.parameters), t.name
+        assert t.parameters["additionalProperties"] is False

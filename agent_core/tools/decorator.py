@@ -5,17 +5,14 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
-from agent_core.tools.arguments import pydantic_validator
+from agent_core.tools.arguments import arguments_model, chat_schema, pydantic_validator
 from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
-from agent_core.tools.errors import ToolArgumentError
-from agent_core.tools.validate import check_value, validate_arguments
+from agent_core.tools.validate import schema_validator
 
 Risk = Literal["low", "medium", "high"]
 RISKS: tuple[str, ...] = ("low", "medium", "high")
@@ -23,8 +20,6 @@ WORKSPACE_PARAMETER = "workspace"  # injected by run_tool, never part of the sch
 INJECTED = (WORKSPACE_PARAMETER, CONTEXT_PARAMETER)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI accepts as a function name
-_SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
-_SUPPORTED = "str, int, float, bool, list[str], list[int], Literal[...] or Optional[...] of these"
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,8 @@ class Tool:
     argument_kinds: ArgumentKinds = ArgumentKinds()
     source: str = "built-in"  # "built-in", "module <name>" or "mcp <server>"
     risk_from: str = "declared"  # where the risk came from: declared, config, annotations, default
-    # Checks arguments against a schema the tool did not derive (an MCP server's): jsonschema.
+    # Checks arguments: the tool's pydantic model (decorated tools) or, for a schema the tool did
+    # not derive (an MCP server's, a hand-built one), jsonschema.
     validator: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
@@ -69,7 +65,7 @@ class Tool:
         """The arguments checked against the schema, with defaults filled; or ToolArgumentError."""
         if self.validator is not None:
             return self.validator(arguments)
-        return validate_arguments(self.parameters, arguments)
+        return schema_validator(self.parameters, self.name)(arguments)
 
     def describe(self, arguments: dict) -> str:
         """What this call would do, in plain words for the person approving it."""
@@ -134,7 +130,8 @@ def make_tool(
     describe: Callable[[dict], str] | None = None,
     kinds: ArgumentKinds = ArgumentKinds(),
 ) -> Tool:
-    """Derive a Tool from a function's type hints and Google-style docstring."""
+    """Derive a Tool from a function's type hints and docstring: one pydantic model gives the
+    schema and checks the arguments."""
     name = name or fn.__name__
     if not _NAME.match(name):
         raise TypeError(f"tool name {name!r} must be 1-64 letters, digits, '_' or '-'")
@@ -146,9 +143,10 @@ def make_tool(
     parsed = parse_docstring(doc)
     if not parsed.summary:
         raise TypeError(f"tool {name!r}: the docstring needs a summary before its Args section")
-    parameters = derive_parameters(fn, name, parsed.args)
+    model = arguments_model(fn, name, parsed.args, INJECTED)
+    parameters = chat_schema(model)
     _check_kinds(name, parameters, kinds)
-    validator = pydantic_validator(fn, parameters, INJECTED)
+    validator = pydantic_validator(model, parameters)
     return Tool(
         name=name,
         description=parsed.summary,
@@ -174,83 +172,6 @@ def _check_kinds(name: str, parameters: dict, kinds: ArgumentKinds) -> None:
         is_list = prop.get("type") == "array" and prop["items"].get("type") == "string"
         if prop.get("type") != "string" and not (is_list and arg in kinds.paths):
             raise TypeError(f"tool {name!r}: marked parameter {arg!r} must be a str or list[str]")
-
-
-def derive_parameters(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> dict:
-    """The JSON schema of the function's parameters (all but the injected ones)."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception as exc:
-        raise TypeError(f"tool {name!r}: cannot read its type hints: {exc}") from exc
-    properties: dict[str, dict] = {}
-    required: list[str] = []
-    for param in inspect.signature(fn).parameters.values():
-        if param.name in INJECTED:
-            continue
-        where = f"parameter {param.name!r} of tool {name!r}"
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-            raise TypeError(f"{where}: *args, **kwargs and positional-only parameters are refused")
-        if param.name not in hints:
-            raise TypeError(f"{where} has no type hint")
-        if not docs.get(param.name):
-            raise TypeError(f"{where} is not described in the docstring's Args section")
-        prop, optional = schema_for(hints[param.name], where)
-        prop["description"] = docs[param.name]
-        if param.default is not param.empty:
-            prop["default"] = _json_default(param.default, prop, where)
-        elif optional:
-            prop["default"] = None
-        else:
-            required.append(param.name)
-        properties[param.name] = prop
-    unknown = sorted(set(docs) - set(properties) - set(INJECTED))
-    if unknown:
-        raise TypeError(f"tool {name!r}: the docstring describes {unknown}, not parameters")
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
-def schema_for(hint: Any, where: str) -> tuple[dict, bool]:
-    """One type hint as a JSON schema property, and whether None is allowed (Optional)."""
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        others = [a for a in args if a is not type(None)]
-        if len(others) == 1 and len(args) == 2:
-            return schema_for(others[0], where)[0], True
-        raise TypeError(f"{where}: unions other than Optional[X] are not supported ({hint})")
-    if hint in _SCALARS:
-        return {"type": _SCALARS[hint]}, False
-    if origin is Literal:
-        return _literal_schema(args, where), False
-    item = args[0] if origin is list and len(args) == 1 else None
-    if item is not None and (item in _SCALARS or get_origin(item) is Literal):
-        return {"type": "array", "items": schema_for(item, where)[0]}, False
-    raise TypeError(f"{where}: unsupported type {hint!r}; use {_SUPPORTED}")
-
-
-def _literal_schema(values: tuple, where: str) -> dict:
-    if values and all(isinstance(v, str) for v in values):
-        return {"type": "string", "enum": list(values)}
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return {"type": "integer", "enum": list(values)}
-    raise TypeError(f"{where}: Literal values must be all strings or all integers")
-
-
-def _json_default(default: Any, prop: dict, where: str) -> Any:
-    """The default as a JSON value, checked against the parameter's own type."""
-    if default is None:
-        return None
-    if isinstance(default, tuple):
-        default = list(default)
-    try:
-        check_value(prop, default, "the default")
-    except ToolArgumentError as exc:
-        raise TypeError(f"{where}: {exc}") from exc
-    return default
 
 
 def plain_description(name: str, arguments: Any) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import tempfile
 import threading
 import time
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
@@ -28,6 +30,7 @@ from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.mcp_config import McpServerSettings, resolve_env_values
 from agent_core.tools.mcp_tools import mcp_tool_name, result_text, risk_of, schema_validator
+from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # a server that would not start is tried again after this long
@@ -42,13 +45,15 @@ class ServerStatus:
     up: bool
     tools: int
     error: str = ""
+    confinement: str = ""  # "sandboxed (...)" or "unconfined: why"; HTTP servers are remote
 
 
 class _Server:
     """One server's session, owned by a task on the pool's loop from start to stop."""
 
-    def __init__(self, settings: McpServerSettings) -> None:
+    def __init__(self, settings: McpServerSettings, scratch_root: Path | None = None) -> None:
         self.settings = settings
+        self.scratch_root = scratch_root
         self.session: ClientSession | None = None
         self.tools: list[types.Tool] = []
         self.error = ""
@@ -81,13 +86,25 @@ class _Server:
     def _transport(self) -> Any:
         s = self.settings
         if s.command is not None:
-            params = StdioServerParameters(
-                command=s.command[0],
-                args=s.command[1:],
-                # The default environment is a short allow-list (PATH, HOME, ...): the worker's
-                # secrets stay out unless the config passes one on by name.
-                env={**_default_env(), **resolve_env_values(s.env, server=s.name)},
-            )
+            # The environment is a short allow-list (PATH, HOME, ...): the worker's secrets stay
+            # out unless the config passes one on by name.
+            env = resolve_env_values(s.env, server=s.name)
+            if confinement(s).startswith("sandboxed"):
+                scratch = (self.scratch_root or default_scratch_root()) / s.name
+                argv = server_argv(
+                    s.command,
+                    scratch=scratch,
+                    paths=[Path(p).resolve() for p in s.paths],
+                    network=s.network,
+                    env=env,
+                )
+                params = StdioServerParameters(
+                    command=argv[0], args=argv[1:], env={"PATH": PATH_INSIDE}, cwd=scratch
+                )
+            else:
+                params = StdioServerParameters(
+                    command=s.command[0], args=s.command[1:], env={**_default_env(), **env}
+                )
             return stdio_client(params, errlog=self.errlog)
         headers = resolve_env_values(s.headers, server=s.name)
         client = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(s.timeout_s))
@@ -102,6 +119,25 @@ class _Server:
         except (OSError, ValueError):
             tail = ""
         return text + (f" (server said: {tail})" if tail else "")
+
+
+def confinement(settings: McpServerSettings) -> str:
+    """How this server's process runs: in the sandbox, or unconfined and why."""
+    if settings.command is None:
+        return "remote (HTTP): not a process onloop starts"
+    if not settings.sandbox:
+        return "unconfined: the config says sandbox = false"
+    status = sandbox_status()
+    if not status.available:
+        return f"unconfined: {status.reason}"
+    paths = ", ".join(settings.paths) or "none"
+    network = "network" if settings.network else "no network"
+    return f"sandboxed (bubblewrap; read-write: {paths}; {network})"
+
+
+def default_scratch_root() -> Path:
+    """Where sandboxed servers get their private folders when the worker named no place."""
+    return Path(tempfile.gettempdir()) / f"onloop-mcp-{os.getuid()}"
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -132,7 +168,10 @@ async def _list_tools(session: ClientSession) -> list[types.Tool]:
 class McpPool:
     """The MCP servers this process has started, by name; reused by every run, stopped on close."""
 
-    def __init__(self) -> None:
+    def __init__(self, scratch_root: Path | None = None) -> None:
+        # Sandboxed stdio servers get <scratch_root>/<server> as their HOME and cwd; the worker
+        # sets <workspace root>/.mcp.
+        self.scratch_root = scratch_root
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: dict[str, _Server] = {}
         self._lock = threading.Lock()
@@ -158,7 +197,7 @@ class McpPool:
                     return server  # it failed just now: every page view need not wait for it
             if server is not None:
                 self._stop(server)
-            server = _Server(settings)
+            server = _Server(settings, self.scratch_root)
             self._servers[settings.name] = server
         self._start(server)
         return server
@@ -200,7 +239,11 @@ class McpPool:
             up = server is not None and server.session is not None
             error = server.error if server is not None else "not started"
             tools = len(server.tools) if server is not None and up else 0
-            out.append(ServerStatus(s.name, s.transport, s.where(), up, tools, "" if up else error))
+            out.append(
+                ServerStatus(
+                    s.name, s.transport, s.where(), up, tools, "" if up else error, confinement(s)
+                )
+            )
         return out
 
     def call(self, settings: McpServerSettings, tool_name: str, arguments: dict) -> str:

@@ -22,6 +22,10 @@ class McpServerSettings(BaseModel):
     url: str | None = None  # streamable HTTP
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:NAME"
     env: dict[str, str] = Field(default_factory=dict)  # for stdio servers; values may be "env:NAME"
+    # stdio servers run in the sandbox (bubblewrap) where it is available, unless sandbox = false:
+    sandbox: bool = True
+    paths: list[str] = Field(default_factory=list)  # folders bound read-write inside; none else
+    network: bool = False  # a sandboxed server has no network unless this says so
     risk: Risk | None = None  # every tool of this server, whatever its annotations say
     tool_risk: dict[str, Risk] = Field(default_factory=dict)  # per tool (its MCP name)
     timeout_s: float = Field(default=60, gt=0)  # per call

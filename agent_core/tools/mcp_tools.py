@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema
 from mcp import types
 
-from agent_core.tools.errors import ToolArgumentError
 from agent_core.tools.mcp_config import PREFIX, McpServerSettings
+from agent_core.tools.validate import schema_validator
+
+__all__ = ["mcp_tool_name", "result_text", "risk_of", "schema_validator"]
 
 MAX_OUTPUT_CHARS = 50_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -32,27 +33,6 @@ def risk_of(settings: McpServerSettings, tool: types.Tool) -> tuple[str, str]:
     if notes is not None and notes.destructive_hint is True:
         return "high", "annotations (destructiveHint)"
     return "medium", "default (no annotations)"
-
-
-def schema_validator(schema: dict, label: str):
-    """A validator of arguments against the server's JSON schema (jsonschema), errors as text."""
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)  # a server's broken schema refuses the tool, not the run
-    checker = cls(schema)
-
-    def validate(arguments: dict) -> dict:
-        if not isinstance(arguments, dict):
-            raise ToolArgumentError(f"arguments for {label} must be a JSON object")
-        errors = sorted(checker.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-        if errors:
-            problems = []
-            for error in errors[:5]:
-                where = "/".join(str(p) for p in error.absolute_path)
-                problems.append(f"{where + ': ' if where else ''}{error.message}")
-            raise ToolArgumentError(f"arguments do not fit {label}: " + "; ".join(problems))
-        return dict(arguments)
-
-    return validate
 
 
 def result_text(result: Any) -> tuple[str, bool]:

@@ -301,3 +301,82 @@ def _rmdir(path: str) -> bool:
     except OSError:
         return False  # a process is still leaving it
     return True
+
+
+def server_argv(
+    command: list[str],
+    *,
+    scratch: Path,
+    paths: list[Path],
+    network: bool,
+    env: dict[str, str] | None = None,
+    binary: str | None = None,
+) -> list[str]:
+    """The bwrap command line for a long-lived stdio MCP server: the system read-only, `scratch`
+    its one private writable folder (HOME and cwd), `paths` bound read-write, the program's own
+    folders read-only, no network unless `network`, the allow-listed environment plus `env`.
+
+    Unlike `sandbox_argv` it passes no file descriptors (the MCP SDK starts the process): the
+    synthetic /etc/passwd and /etc/group are files beside `scratch`, outside the sandbox's view.
+    No rlimits either (no pre-exec hook there); bwrap's --die-with-parent still ends it with the
+    worker."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    etc = scratch.with_name(scratch.name + ".etc")
+    etc.mkdir(exist_ok=True)
+    (etc / "passwd").write_text(PASSWD.format(home=scratch))
+    (etc / "group").write_text(GROUP)
+    program = _program(command[0])
+    argv = [binary or bwrap_binary()]
+    argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    if network:
+        argv.append("--share-net")
+    argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+    for path in SYSTEM_DIRS:
+        argv += _mirror(path)
+    for path in ETC_FILES + (NETWORK_ETC if network else ()):
+        argv += _mirror(path)
+    argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
+    argv += ["--ro-bind", str(etc / "group"), "/etc/group"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for folder in program_folders([program, *command[1:]]):
+        argv += ["--ro-bind", folder, folder]
+    for writable in paths:
+        argv += ["--bind", str(writable), str(writable)]
+    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    for name, value in {**sandbox_env(scratch), **(env or {})}.items():
+        argv += ["--setenv", name, value]
+    return argv + ["--", program, *command[1:]]
+
+
+def _program(name: str) -> str:
+    """The command's program as an absolute path (looked up on the worker's PATH)."""
+    found = shutil.which(name) if os.sep not in name else name
+    return os.path.abspath(found or name)
+
+
+def program_folders(command: list[str]) -> list[str]:
+    """What a server's program needs in view, read-only: the program's own installation (the
+    folder above its bin/, e.g. a virtualenv or pyenv version) and, for each file argument (a
+    script), the node_modules it lives in or else its folder. System folders are bound already."""
+    folders: list[str] = []
+
+    def add(folder: str) -> None:
+        if folder == "/" or any(folder == d or folder.startswith(d + "/") for d in SYSTEM_DIRS):
+            return
+        if folder not in folders:
+            folders.append(folder)
+
+    for exe in dict.fromkeys((command[0], os.path.realpath(command[0]))):
+        folder = os.path.dirname(exe)
+        add(os.path.dirname(folder) if os.path.basename(folder) == "bin" else folder)
+    for arg in command[1:]:
+        if not (os.path.isabs(arg) and os.path.isfile(arg)):
+            continue
+        real = os.path.realpath(arg)
+        parts = real.split(os.sep)
+        if "node_modules" in parts:
+            add(os.sep.join(parts[: parts.index("node_modules") + 1]))
+        else:
+            add(os.path.dirname(real))
+    return folders

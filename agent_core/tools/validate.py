@@ -1,10 +1,14 @@
-"""Check a model's arguments against a tool's schema, with messages the model can act on."""
+"""Parse a model's arguments, check them against a schema no Python function describes
+(jsonschema), and say what a tool takes in words the model can act on."""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
+
+import jsonschema
 
 from agent_core.tools.errors import ToolArgumentError
 
@@ -27,56 +31,26 @@ def parse_arguments(raw: str) -> dict:
     return value
 
 
-def validate_arguments(schema: dict, arguments: Any) -> dict:
-    """Return the arguments with defaults filled in, or raise ToolArgumentError naming every fault.
+def schema_validator(schema: dict, label: str) -> Callable[[Any], dict]:
+    """A validator of arguments against a JSON schema a tool did not derive from Python (an MCP
+    server's, a hand-built one), with jsonschema; errors as text."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)  # a server's broken schema refuses the tool, not the run
+    checker = cls(schema)
 
-    Normalising also turns a whole float (20.0) into an int where the schema asks for an integer,
-    and treats null for an optional argument as "not given".
-    """
-    if not isinstance(arguments, dict):
-        raise ToolArgumentError(
-            f"arguments must be a JSON object, got {_json_type(arguments)}; {_signature(schema)}"
-        )
-    properties: dict = schema.get("properties", {})
-    required = set(schema.get("required", []))
-    problems: list[str] = []
-    result: dict = {}
-    for key in arguments:
-        if key not in properties:
-            problems.append(f"unknown argument {key!r}")
-    for name, prop in properties.items():
-        value = arguments.get(name)
-        if value is None and name not in required:
-            if "default" in prop:
-                result[name] = copy.deepcopy(prop["default"])
-            continue
-        if name not in arguments or value is None:
-            problems.append(f"argument {name!r} is required ({describe_type(prop)})")
-            continue
-        try:
-            result[name] = check_value(prop, value, f"argument {name!r}")
-        except ToolArgumentError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ToolArgumentError("; ".join(problems) + f"; {_signature(schema)}")
-    return result
+    def validate(arguments: Any) -> dict:
+        if not isinstance(arguments, dict):
+            raise ToolArgumentError(f"arguments for {label} must be a JSON object")
+        errors = sorted(checker.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        if errors:
+            problems = []
+            for error in errors[:5]:
+                where = "/".join(str(p) for p in error.absolute_path)
+                problems.append(f"{where + ': ' if where else ''}{error.message}")
+            raise ToolArgumentError(f"arguments do not fit {label}: " + "; ".join(problems))
+        return copy.deepcopy(arguments)
 
-
-def check_value(prop: dict, value: Any, label: str) -> Any:
-    """Check one value against one property schema; return it normalised."""
-    kind = prop.get("type")
-    if kind is not None and not _matches(kind, value):
-        wanted, got = _article(describe_type(prop)), f"{_json_type(value)} {_short(value)}"
-        raise ToolArgumentError(f"{label} must be {wanted}, got {got}")
-    if kind == "integer" and isinstance(value, float):
-        value = int(value)
-    if kind == "array":
-        items = prop.get("items", {})
-        value = [check_value(items, v, f"{label} item {i}") for i, v in enumerate(value)]
-    if "enum" in prop and value not in prop["enum"]:
-        choices = ", ".join(repr(c) for c in prop["enum"])
-        raise ToolArgumentError(f"{label} must be one of {choices}, got {_short(value)}")
-    return copy.deepcopy(value) if isinstance(value, dict) else value
+    return validate
 
 
 def describe_type(prop: dict) -> str:
@@ -94,24 +68,6 @@ def _article(words: str) -> str:
     if words.startswith("one of"):
         return words
     return ("an " if words[:1] in ("a", "e", "i", "o", "u") else "a ") + words
-
-
-def _matches(kind: str | list, value: Any) -> bool:
-    if isinstance(kind, list):  # {"type": ["string", "null"]} in a hand-written schema
-        return any(_matches(k, value) for k in kind)
-    if isinstance(value, bool):  # bool is an int in Python but never a number in JSON
-        return kind == "boolean"
-    checks = {
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) or (isinstance(v, float) and v.is_integer()),
-        "number": lambda v: isinstance(v, int | float),
-        "boolean": lambda v: False,
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
-        "null": lambda v: v is None,
-    }
-    check = checks.get(kind)
-    return True if check is None else check(value)
 
 
 def _json_type(value: Any) -> str:
