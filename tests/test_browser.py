@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,12 +38,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def onloop_up(tmp_path):
-    """`onloop up` against a temporary store; stopped with Ctrl-C (SIGINT) afterwards."""
+@contextlib.contextmanager
+def serving(
+    tmp_path, env: dict[str, str]
+) -> Iterator[tuple[str, storage.Store, list[tuple[int | None, str]]]]:
+    """`onloop up` on a free port against a temporary store; Ctrl-C (SIGINT) afterwards.
+    Yields the URL, the store, and a list that gets (exit code, output) once it stopped."""
     port = _free_port()
     db = tmp_path / "onloop.db"
-    env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.6"}
     process = subprocess.Popen(
         [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)],
         cwd=tmp_path,
@@ -53,15 +57,28 @@ def onloop_up(tmp_path):
     first = process.stdout.readline() if process.stdout else ""
     assert first.startswith("onloop is up: http://127.0.0.1:"), first
     store = storage.open_store(str(db))
-    yield f"http://127.0.0.1:{port}", store
-    process.send_signal(signal.SIGINT)
+    stopped: list[tuple[int | None, str]] = []
     try:
-        out, _ = process.communicate(timeout=30)
+        yield f"http://127.0.0.1:{port}", store, stopped
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0 and "onloop stopped" in out
-    store.dispose()
+        process.send_signal(signal.SIGINT)
+        try:
+            out, _ = process.communicate(timeout=30)
+            stopped.append((process.returncode, out))
+        finally:
+            if process.poll() is None:
+                process.kill()
+        store.dispose()
+
+
+@pytest.fixture
+def onloop_up(tmp_path):
+    """`onloop up` with the demo model, which stops cleanly on Ctrl-C."""
+    env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.6"}
+    with serving(tmp_path, env) as (url, store, stopped):
+        yield url, store
+    code, out = stopped[0]
+    assert code == 0 and "onloop stopped" in out
 
 
 @pytest.fixture

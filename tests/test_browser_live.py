@@ -4,16 +4,13 @@ and gives way to the recorded step once the turn completes."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
 import storage
 from tests.fake_openai import Reply
 from tests.run_helpers import wait_for
-from tests.test_browser import _free_port, page  # noqa: F401  (fixture)
+from tests.test_browser import page, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 HELD = "Reading the notes first, then I will write the summary."
@@ -22,29 +19,10 @@ HELD = "Reading the notes first, then I will write the summary."
 @pytest.fixture
 def onloop_up_openai(tmp_path, fake_openai):
     """`onloop up` whose worker talks to the local fake Chat Completions server."""
-    port = _free_port()
-    db = tmp_path / "onloop.db"
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake_openai.base_url}
     env.pop("ONLOOP_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    first = process.stdout.readline() if process.stdout else ""
-    assert first.startswith("onloop is up: http://127.0.0.1:"), first
-    store = storage.open_store(str(db))
-    yield f"http://127.0.0.1:{port}", store
-    process.send_signal(signal.SIGINT)
-    try:
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    store.dispose()
+    with serving(tmp_path, env) as (url, store, _):
+        yield url, store
 
 
 def test_the_run_page_shows_the_turn_while_it_streams(onloop_up_openai, fake_openai, page):  # noqa: F811

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
 import storage
 from tests.mcp_helpers import time_server
 from tests.run_helpers import wait_for
-from tests.test_browser import _free_port, page  # noqa: F401  (fixture)
+from tests.test_browser import page, serving  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -27,30 +24,11 @@ def onloop_up_with_mcp(tmp_path, fake_openai):
         f'[[mcp_servers]]\nname = "time"\ncommand = {json.dumps(server.command)}\n'
         '[[rules]]\ntool = "mcp__time__*"\naction = "ask"\nreason = "a person checks time calls"\n'
     )
-    port = _free_port()
-    db = tmp_path / "onloop.db"
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake_openai.base_url}
     env.pop("ONLOOP_DATABASE_URL", None)
     env.pop("ONLOOP_POLICY", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    first = process.stdout.readline() if process.stdout else ""
-    assert first.startswith("onloop is up: http://127.0.0.1:"), first
-    store = storage.open_store(str(db))
-    yield f"http://127.0.0.1:{port}", store
-    process.send_signal(signal.SIGINT)
-    try:
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    store.dispose()
+    with serving(tmp_path, env) as (url, store, _):
+        yield url, store
 
 
 def test_a_gated_mcp_call_approved_in_the_browser_runs(onloop_up_with_mcp, fake_openai, page):  # noqa: F811
