@@ -136,6 +136,22 @@ def sandbox_env(workspace: Path) -> dict[str, str]:
     return env
 
 
+def _confined_system(binary: str | None, network: bool) -> list[str]:
+    """The start of every bwrap command line: new namespaces (the network only if granted), an
+    unprivileged user with no capabilities, and the system folders and /etc files, read-only."""
+    argv = [binary or bwrap_binary()]
+    argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    if network:
+        argv.append("--share-net")
+    argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
+    argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+    for path in SYSTEM_DIRS:
+        argv += _mirror(path)
+    for path in ETC_FILES + (NETWORK_ETC if network else ()):
+        argv += _mirror(path)
+    return argv
+
+
 def sandbox_argv(
     command: list[str],
     *,
@@ -147,16 +163,7 @@ def sandbox_argv(
     """The bwrap command line that runs `command` confined to `workspace`, and the file
     descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close."""
     ws = str(workspace)
-    argv = [binary or bwrap_binary()]
-    argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    if network:
-        argv.append("--share-net")
-    argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
-    argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    for path in SYSTEM_DIRS:
-        argv += _mirror(path)
-    for path in ETC_FILES + (NETWORK_ETC if network else ()):
-        argv += _mirror(path)
+    argv = _confined_system(binary, network)
     fds = [_data_fd(PASSWD.format(home=ws)), _data_fd(GROUP)]
     argv += ["--ro-bind-data", str(fds[0]), "/etc/passwd"]
     argv += ["--ro-bind-data", str(fds[1]), "/etc/group"]
@@ -326,16 +333,7 @@ def server_argv(
     (etc / "passwd").write_text(PASSWD.format(home=scratch))
     (etc / "group").write_text(GROUP)
     program = _program(command[0])
-    argv = [binary or bwrap_binary()]
-    argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    if network:
-        argv.append("--share-net")
-    argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
-    argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    for path in SYSTEM_DIRS:
-        argv += _mirror(path)
-    for path in ETC_FILES + (NETWORK_ETC if network else ()):
-        argv += _mirror(path)
+    argv = _confined_system(binary, network)
     argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
     argv += ["--ro-bind", str(etc / "group"), "/etc/group"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
