@@ -31,8 +31,9 @@ def misbehaving(timeout_s: float = 30, **extra) -> McpServerSettings:
 
 
 def node_server(package: str, name: str, *args: str, **extra) -> McpServerSettings:
-    """A server from tests/mcp_node (installed by .ci/run); skipped where node is missing."""
+    """A server from tests/mcp_node (installed by .ci/run); missing, the test fails and says how
+    to install it (a skip would let a broken install pass unseen)."""
     entry = NODE_MODULES / "@modelcontextprotocol" / package / "dist" / "index.js"
     if shutil.which("node") is None or not entry.exists():
-        pytest.skip(f"{package} is not installed (run .ci/run, which installs tests/mcp_node)")
+        pytest.fail(f"{package} is not installed: run .ci/run, which installs tests/mcp_node")
     return McpServerSettings(name=name, command=["node", str(entry), *args], timeout_s=60, **extra)
