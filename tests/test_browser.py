@@ -101,6 +101,8 @@ def page(request):
 def _launch_demo(page, url: str, title: str, autonomy: str | None = None) -> str:
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a loaded machine renders slowly; still a bounded wait
+
     page.goto(url)
     page.get_by_role("button", name=title).click()
     # The click reruns the script, which fills the goal; launch only once it shows.

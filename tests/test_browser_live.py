@@ -28,6 +28,8 @@ def onloop_up_openai(tmp_path, fake_openai):
 def test_the_run_page_shows_the_turn_while_it_streams(onloop_up_openai, fake_openai, page):  # noqa: F811
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a loaded machine renders slowly; still a bounded wait
+
     url, store = onloop_up_openai
     # Held after the first 32 characters (chunks 1-8 carry 4 each) until the test lets it go.
     fake_openai.script([Reply(text=HELD, hold_at=(9,))])

@@ -106,6 +106,8 @@ def shot(page, name: str) -> None:
 def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(signed_in_world):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a loaded machine renders slowly; still a bounded wait
+
     url, store, browser = signed_in_world
     april = sign_in(browser, url, "april")
     expect(april.get_by_text("april@example.test · approver")).to_be_visible()
@@ -178,6 +180,8 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
 
 def test_a_person_without_a_role_sees_only_ask_an_admin(signed_in_world):
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)  # a loaded machine renders slowly; still a bounded wait
 
     url, _store, browser = signed_in_world
     nobody = sign_in(browser, url, "nobody")
