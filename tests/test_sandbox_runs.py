@@ -237,3 +237,42 @@ def test_the_cli_says_why_the_shell_is_missing_and_announces_an_unconfined_one(t
     )
     assert done.returncode == 0, done.stderr
     assert "shell: UNCONFINED" in done.stdout
+
+
+# -- a careless operator: "allow run_shell for the rest of this run" ----------------------------
+@needs_sandbox
+def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(store):
+    from agent_core.decisions import approve, reject
+    from agent_core.policy_file import default_policy_text, parse_policy
+
+    policy = parse_policy(default_policy_text(), source="the shipped default")
+    run = new_run(store, "tidy up", model="scripted", policy=policy, autonomy="supervised")
+    Path(run.workspace).mkdir(parents=True, exist_ok=True)
+    Path(run.workspace, "notes").mkdir()
+    Path(run.workspace, "notes", "a.md").write_text("keep me")
+    Path(run.workspace, ".env").write_text("TOKEN=keep-me-secret")
+    model = ScriptedModel(
+        [
+            _shell_call("echo hello"),
+            _shell_call("rm -f -R notes"),  # a recursive delete, spelled to dodge a regex
+            _shell_call("cat ./.env/."),  # a secret, spelled to dodge a glob
+            _shell_call('X="rm -r notes"; eval "$X"'),  # what no rule can read
+            "done",
+        ]
+    )
+    driver = Driver(store, run, model).start()
+    first = driver.pending()
+    approve(store, approval_id=first.id, by="careless", allow_scope="tool")
+    unreadable = wait_for(
+        lambda: [a for a in storage.pending_approvals(store, run_id=run.id) if a.id != first.id],
+        timeout=60,
+        what="the unreadable command to be asked about",
+    )[0]
+    assert "eval" in unreadable.arguments["command"]
+    reject(store, approval_id=unreadable.id, by="careless")
+    driver.join(60)
+
+    verdicts = [e.payload["verdict"] for e in events_of(store, run.id, "tool_call")]
+    assert verdicts == ["ask", "deny", "deny", "ask"]
+    assert Path(run.workspace, "notes", "a.md").read_text() == "keep me"
+    assert "keep-me-secret" not in _everything_stored(store, run.id)
