@@ -19,6 +19,7 @@ from typing import Any
 from harness import BENCH_GOAL
 
 PEERS = ("langgraph", "agents")
+Closer = Callable[[], Awaitable[None]]
 _MODULES = {
     "langgraph": ("langgraph.prebuilt", "langgraph.checkpoint.sqlite", "langchain_openai"),
     "agents": ("agents",),
@@ -106,7 +107,8 @@ def bare_sync(base_url: str, model: str) -> Callable[[], int]:
     return converse
 
 
-def bare_async(base_url: str, model: str) -> Callable[[], Awaitable[int]]:
+def bare_async(base_url: str, model: str) -> tuple[Callable[[], Awaitable[int]], Closer]:
+    """(converse, close): close the client on the loop that used it."""
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
@@ -128,7 +130,7 @@ def bare_async(base_url: str, model: str) -> Callable[[], Awaitable[int]]:
                     {"role": "tool", "tool_call_id": call.id, "content": _dispatch(call)}
                 )
 
-    return converse
+    return converse, client.close
 
 
 # --- LangGraph ----------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ async def langgraph_async(base_url: str, model: str, db: Path):
         return sum(1 for m in state["messages"] if m.type == "ai")
 
     async def close() -> None:
-        await manager.__aexit__(None, None, None)
+        await manager.__aexit__(None, None, None)  # (langchain-openai shares its HTTP client)
 
     return converse, close
 
@@ -215,13 +217,17 @@ def _agents_parts(base_url: str, model: str):
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
     chat = OpenAIChatCompletionsModel(model=model, openai_client=client)
-    return Agent(name="bench", instructions="Use the calculator.", model=chat, tools=[calculator])
+    agent = Agent(name="bench", instructions="Use the calculator.", model=chat, tools=[calculator])
+    return agent, client
 
 
-def agents_async(base_url: str, model: str, db: Path) -> Callable[[], Awaitable[int]]:
+def agents_async(
+    base_url: str, model: str, db: Path
+) -> tuple[Callable[[], Awaitable[int]], Closer]:
+    """(converse, close): close the client on the loop that used it."""
     from agents import Runner, SQLiteSession
 
-    agent = _agents_parts(base_url, model)
+    agent, client = _agents_parts(base_url, model)
 
     async def converse() -> int:
         session = SQLiteSession(uuid.uuid4().hex, str(db))
@@ -231,7 +237,7 @@ def agents_async(base_url: str, model: str, db: Path) -> Callable[[], Awaitable[
             session.close()
         return len(result.raw_responses)
 
-    return converse
+    return converse, client.close
 
 
 def agents_sync(
@@ -239,9 +245,13 @@ def agents_sync(
 ) -> tuple[Callable[[], int], Callable[[], None]]:
     """Driven on one event loop kept for the whole benchmark (the async client lives on it)."""
     loop = asyncio.new_event_loop()
-    converse = agents_async(base_url, model, db)
+    converse, close_client = agents_async(base_url, model, db)
 
     def run() -> int:
         return loop.run_until_complete(converse())
 
-    return run, loop.close
+    def close() -> None:
+        loop.run_until_complete(close_client())
+        loop.close()
+
+    return run, close
