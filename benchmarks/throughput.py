@@ -245,6 +245,8 @@ def peers(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
         wall = time.perf_counter() - started
         made = server.stats()["requests"] - before
         await close()
+        if made != args.runs * args.calls:
+            raise RuntimeError(f"{made} model calls, not {args.runs} x {args.calls}")
         return wall, made
 
     with tempfile.TemporaryDirectory() as tmp:
