@@ -17,6 +17,10 @@ The model name may override the server's defaults per request: `bench-s5-l500` i
 of 5 steps whose replies each wait 500 ms (either part may be left out).
 
 `GET /stats` answers JSON {"requests": served so far, "inflight": held right now}.
+
+`--load URL` turns this script into a load client instead: `--connections` keep-alive
+connections, each sending a first-step request of a conversation as soon as its last reply came,
+for `--seconds`; it prints requests/s (how many the server at URL sustains).
 """
 
 from __future__ import annotations
@@ -214,13 +218,72 @@ async def serve(host: str, port: int, script: Script) -> None:
         await stop.wait()
 
 
+async def load(url: str, connections: int, seconds: float, model: str, stream: bool) -> None:
+    """Keep-alive connections that each send the next request when the reply is in."""
+    rest = url.split("://", 1)[1]
+    hostport, _, prefix = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    body = json.dumps(
+        {
+            "model": model,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "add up"}],
+            "tools": [{"type": "function", "function": {"name": "calculator"}}],
+        }
+    ).encode()
+    request = (
+        f"POST /{prefix.rstrip('/')}/chat/completions HTTP/1.1\r\nHost: {hostport}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    done = [0]
+    latencies: list[float] = []
+    stop_at = time.monotonic() + seconds
+
+    async def one_connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port or 80))
+        try:
+            while time.monotonic() < stop_at:
+                sent = time.monotonic()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+                latencies.append(time.monotonic() - sent)
+                done[0] += 1
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    took = time.monotonic() - started
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
+    print(
+        f"{done[0]} requests in {took:.2f} s over {connections} connections: "
+        f"{done[0] / took:.0f} requests/s, reply p50 {p50:.1f} ms",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="wait before each reply")
     parser.add_argument("--steps", type=int, default=20, help="model calls per conversation")
+    parser.add_argument("--load", metavar="URL", help="be a load client of the server at URL")
+    parser.add_argument("--connections", type=int, default=200, help="with --load")
+    parser.add_argument("--seconds", type=float, default=5.0, help="with --load")
+    parser.add_argument("--stream", action="store_true", help="with --load: streamed replies")
     args = parser.parse_args(argv)
+    if args.load:
+        if not args.load.startswith("http://") or args.connections < 1:
+            parser.error("--load takes the server's http:// URL (as it prints); --connections >= 1")
+        model = f"bench-l{int(args.latency_ms)}"
+        asyncio.run(load(args.load, args.connections, args.seconds, model, args.stream))
+        return
     if args.steps < 1 or args.latency_ms < 0:
         parser.error("--steps must be at least 1 and --latency-ms at least 0")
     try:

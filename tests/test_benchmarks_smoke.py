@@ -189,3 +189,12 @@ def test_throughput_names_a_wrong_section_in_one_line():
     assert done.returncode == 2
     assert "--skip takes latency,zero,memory,peers (got ['warp'])" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_chat_server_load_client(chat_server):
+    done = run_script(
+        "benchmarks/chat_server.py", "--load", chat_server, "--connections", "4",
+        "--seconds", "0.3", "--latency-ms", "5", "--stream",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^\d+ requests in [\d.]+ s over 4 connections: \d+ requests/s", done.stdout)
