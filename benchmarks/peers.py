@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return bench(args, chosen, out)
+    except (RuntimeError, TimeoutError) as exc:  # a run or a worker failed: say what, no trace
+        out(f"peers.py: {exc}")
+        return 1
     finally:
         out.close()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +40,7 @@ from harness import (
     ROOT,
     ChatServer,
     Tee,
+    child_env,
     log_path,
     onloop_bench,
     proc_status,
@@ -89,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = skip - {"latency", "zero", "memory", "peers"}
     if unknown:
         parser.error(f"--skip takes latency,zero,memory,peers (got {sorted(unknown)})")
+    if args.processes_flag and not worker_has_processes_flag():
+        parser.error(
+            "--processes-flag: this onloop's `worker` has no --processes option; leave the flag "
+            "out to start N worker processes instead"
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = log_path(f"throughput-{stamp}.log") if args.log == "auto" else args.log or None
     out = Tee(Path(path) if path else None)
@@ -106,9 +113,23 @@ def main(argv: list[str] | None = None) -> int:
                 memory(args, server, out)
             if "peers" not in skip:
                 peers(args, server, out)
+    except (RuntimeError, TimeoutError) as exc:  # a run or a worker failed: say what, no trace
+        out(f"throughput.py: {exc}")
+        return 1
     finally:
         out.close()
     return 0
+
+
+def worker_has_processes_flag() -> bool:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_core", "worker", "--help"],
+        capture_output=True,
+        text=True,
+        env=child_env(COLUMNS="200"),
+        timeout=120,
+    )
+    return "--processes" in done.stdout
 
 
 def one_batch(bench, server: ChatServer, runs: int, calls: int, latency_ms: float) -> dict:
