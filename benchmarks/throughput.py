@@ -229,7 +229,8 @@ def memory(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
         time.sleep(1.0)
         idle_kb, idle_threads = _rss_threads(bench.worker_pids())
         before = server.stats()["inflight"]
-        bench.create_runs(runs, 2, args.memory_latency_ms)
+        # long conversations: every run keeps calling the model until the workers stop
+        bench.create_runs(runs, 1000, args.memory_latency_ms)
         deadline = time.monotonic() + max(60.0, args.memory_latency_ms / 1000 - 2)
         while server.stats()["inflight"] - before < runs:
             bench.check_workers()

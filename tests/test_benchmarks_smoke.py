@@ -158,7 +158,7 @@ def test_throughput_onloop_workers_and_memory():
     done = run_script(
         "benchmarks/throughput.py", "--runs", "3", "--calls", "2", "--latency-ms", "50",
         "--concurrency", "2", "--processes", "1", "--zero-runs", "3", "--zero-concurrency", "2",
-        "--memory-runs", "2", "--memory-latency-ms", "5000", "--skip", "peers",
+        "--memory-runs", "2", "--memory-latency-ms", "3000", "--skip", "peers",
         timeout=380,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
