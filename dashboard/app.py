@@ -15,6 +15,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import streamlit as st  # noqa: E402
+from streamlit import config as streamlit_config  # noqa: E402
 from streamlit.navigation.page import StreamlitPage  # noqa: E402
 
 import storage  # noqa: E402
@@ -29,6 +30,11 @@ from dashboard.store import get_store  # noqa: E402
 # The pending-approvals count follows a new request within a second: a refresh every half second
 # reads a count at most SHARED_TTL_SECONDS old, one COUNT per interval for all open tabs.
 SIDEBAR_REFRESH_SECONDS = 0.5
+
+# Streamlit runs a full gc.collect(2) after every script run, fragment reruns included: with the
+# ORM and plotly loaded that is most of the CPU an idle open page costs (benchmarks/live_view.py).
+# Python's own generational collector still runs; only the forced full pass per rerun goes.
+streamlit_config.set_option("runner.postScriptGC", False)
 
 # One entry per page, in menu order; a new page is one more line. Material icons: Debian's
 # Chromium has no emoji font, and Streamlit ships the Material Symbols font itself.

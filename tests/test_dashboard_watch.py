@@ -131,3 +131,12 @@ def test_the_sidebar_count_follows_a_new_request(store):
     request_approval(store, run.id)
     at.run()  # what the sidebar's half-second run_every does in a browser
     assert at.metric[0].value == "1"
+
+
+def test_the_dashboard_turns_off_streamlits_forced_collection_after_each_rerun(store):
+    """A full gc.collect after every fragment rerun was most of an idle open page's server CPU."""
+    from streamlit import config
+
+    config.set_option("runner.postScriptGC", True)  # Streamlit's default
+    app_at()
+    assert config.get_option("runner.postScriptGC") is False
