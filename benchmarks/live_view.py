@@ -187,15 +187,13 @@ def seed_long_run(path: Path) -> str:
     return run.id
 
 
-def seed_waiting_runs(path: Path, count: int) -> list[str]:
+def add_waiting_runs(store: storage.Store, count: int, label: str = "Idle") -> list[str]:
     """Runs waiting for a person (nobody drives them): what an idle open Run page watches."""
-    store = storage.open_store(f"sqlite:///{path}")
     ids = []
     for i in range(count):
-        run = storage.create_run(store, goal=f"Idle run {i} waiting for a person")
+        run = storage.create_run(store, goal=f"{label} run {i} waiting for a person")
         storage.update_run(store, run_id=run.id, status="waiting", started_at=storage.utcnow())
         ids.append(run.id)
-    store.dispose()
     return ids
 
 
@@ -538,10 +536,43 @@ def phase_cpu(b: Bench) -> None:
             )
 
 
+def open_from_live(server: Server, context: Any, runs: list[str], tries: int) -> list[float]:
+    """Seconds from a click on "Open run" in the Live list to that run's first step on screen."""
+    times = []
+    page = context.new_page()
+    page.add_init_script(OBSERVER)
+    for attempt in range(tries):
+        run_id = runs[attempt % len(runs)]
+        page.goto(f"{server.url}/live", wait_until="domcontentloaded")
+        link = page.get_by_role("link", name=f"Open run {run_id}")
+        link.wait_for()
+        page.evaluate("window.__seen = {}")
+        clicked = page.evaluate("performance.timeOrigin + performance.now()")
+        link.click()
+        if not wait_for_token(page, STEP_TOKEN):
+            times.append(float("inf"))
+            continue
+        first = page.evaluate("Math.min(...Object.values(window.__seen))")
+        times.append((first - clicked) / 1000)
+    page.close()
+    return times
+
+
+def phase_open(b: Bench) -> None:
+    """With 50 active runs listed on Live, open one of them from there."""
+    add_waiting_runs(b.server.store, max(0, 50 - len(b.runs) - len(b.waiting)), "Extra")
+    active = len(storage.list_runs(b.server.store, status=list(storage.ACTIVE_STATUSES), limit=500))
+    times = open_from_live(b.server, b.context, b.runs, 2 if b.quick else 4)
+    b.results["open_from_live_s"] = times
+    shown = ", ".join(fmt(s) for s in times)
+    print(f"open a run from Live ({active} active runs listed): {shown} (click to first step)")
+
+
 PHASES: dict[str, Callable[[Bench], None]] = {
     "render": phase_render,
     "latency": phase_latency,
     "approvals": phase_approvals,
+    "open": phase_open,
     "cpu": phase_cpu,  # last: it halts the active runs
 }
 
@@ -568,11 +599,14 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="onloop-live-bench-"))
     fake = FakeOpenAIServer().start()
+    # The SDK drops idle keep-alive connections when a run ends: not worth a traceback each.
+    fake._httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
     script_model(fake, 20_000, args.model_delay)
     db = folder / "onloop.db"
     storage.open_store(f"sqlite:///{db}").dispose()
     long_run = seed_long_run(db)
-    waiting = seed_waiting_runs(db, max(counts))
+    with storage.open_store(f"sqlite:///{db}") as seeding:
+        waiting = add_waiting_runs(seeding, max(counts))
     print(f"store {db}: a {LONG_RUN_EVENTS}-event run and {len(waiting)} waiting runs seeded")
     results: dict[str, Any] = {"pages": counts, "window_s": window, "runs": args.runs}
     try:

@@ -140,3 +140,30 @@ def test_the_dashboard_turns_off_streamlits_forced_collection_after_each_rerun(s
     config.set_option("runner.postScriptGC", True)  # Streamlit's default
     app_at()
     assert config.get_option("runner.postScriptGC") is False
+
+
+def test_two_viewers_toast_a_new_request_from_one_read_of_the_list(store, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(watch.SHARED, "ttl", 0.25)
+    monkeypatch.setattr(watch.SHARED, "_clock", clock)
+    run = make_run(store, "waiting")
+    first, second = app_at(), app_at()
+    request_approval(store, run.id)
+    clock.now += 1  # past the TTL: the next look reads the store again
+    dashboard_store = get_store()
+    lists: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if "FROM approvals" in statement and "ORDER BY" in statement:
+            lists.append(statement)
+
+    event.listen(dashboard_store.reader, "before_cursor_execute", count)
+    try:
+        first.run()
+        second.run()
+    finally:
+        event.remove(dashboard_store.reader, "before_cursor_execute", count)
+    assert len(lists) == 1
+    for at in (first, second):
+        (toast,) = at.toast
+        assert f"Run {run.id} is waiting for approval" in toast.value

@@ -18,6 +18,15 @@ def pending_count(store: storage.Store) -> int:
     return SHARED.get(store, "pending-approvals", pending_approval_count)
 
 
+def pending_list(store: storage.Store) -> list[storage.Approval]:
+    """The oldest 200 pending approvals, for the toasts every open page shows when one arrives."""
+    return SHARED.get(store, "pending-list", _oldest_pending)
+
+
+def _oldest_pending(store: storage.Store) -> list[storage.Approval]:
+    return storage.pending_approvals(store, limit=200)
+
+
 def active_board(store: storage.Store) -> LiveBoard:
     """The Live page's runs and their pending approvals (one read per interval, all viewers)."""
     return SHARED.get(store, "live-board", live_board)
