@@ -562,10 +562,23 @@ def phase_open(b: Bench) -> None:
     """With 50 active runs listed on Live, open one of them from there."""
     add_waiting_runs(b.server.store, max(0, 50 - len(b.runs) - len(b.waiting)), "Extra")
     active = len(storage.list_runs(b.server.store, status=list(storage.ACTIVE_STATUSES), limit=500))
-    times = open_from_live(b.server, b.context, b.runs, 2 if b.quick else 4)
+    tries = 2 if b.quick else 4
+    times = open_from_live(b.server, b.context, b.runs, tries)
     b.results["open_from_live_s"] = times
     shown = ", ".join(fmt(s) for s in times)
     print(f"open a run from Live ({active} active runs listed): {shown} (click to first step)")
+    direct = []  # the same Run pages loaded by address: what Live adds is the difference
+    for attempt in range(tries):
+        page = b.context.new_page()
+        page.add_init_script(OBSERVER)
+        page.goto(f"{b.server.url}/run?run={b.runs[attempt % len(b.runs)]}", wait_until="commit")
+        found = wait_for_token(page, STEP_TOKEN)
+        first = "Math.min(...Object.values(window.__seen)) - performance.timeOrigin"
+        direct.append(page.evaluate(first) / 1000 if found else float("inf"))
+        page.close()
+    b.results["open_by_address_s"] = direct
+    shown = ", ".join(fmt(s) for s in direct)
+    print(f"  the same Run pages opened by address: {shown} (navigation to first step)")
 
 
 PHASES: dict[str, Callable[[Bench], None]] = {
