@@ -1,8 +1,9 @@
 """How fast steps reach open pages in real Chromium, and what open pages cost the server.
 
-    python benchmarks/live_view.py                    # 1, 5 and 10 open Run pages (~8 minutes)
-    python benchmarks/live_view.py --quick            # shorter windows, 1 and 5 pages (~3 minutes)
-    python benchmarks/live_view.py --pages 1,5,10 --runs 6 --window 40
+    python benchmarks/live_view.py                    # 1, 5 and 10 open pages (10-20 minutes)
+    python benchmarks/live_view.py --quick            # shorter windows, 1 and 5 pages (~5 minutes)
+    python benchmarks/live_view.py --pages 1,5,10 --runs 6 --window 40 --json figures.json
+    python benchmarks/live_view.py --quick --phases approvals,cpu   # some figures only
 
 Starts `onloop up` on a temporary SQLite store, with its worker talking to a local
 OpenAI-compatible server (tests/fake_openai.py) that answers each model call after --model-delay
@@ -19,6 +20,8 @@ Figures:
   event text in the page (target <= 2 s);
 - pending-approvals count lag: approval committed -> the sidebar shows the new count (target
   <= 1 s), with the Live page open;
+- opening a run from the Live page with 50 active runs listed: click -> its first step on
+  screen, next to the same Run pages opened by address;
 - server CPU (the Streamlit process, /proc/<pid>/stat utime+stime) per idle open page, for Live
   pages and for Run pages of runs waiting for a person (target <= 2 % of one core per page).
 Timings depend on the machine's load: run it on a quiet machine for figures to quote.
