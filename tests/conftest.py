@@ -92,6 +92,15 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def fresh_dashboard_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse. Tests write and rerun a page within milliseconds, so every AppTest run reads the
+    store afresh; the shared reads' TTL has its own tests (test_dashboard_watch.py)."""
+    from dashboard.components.watch import SHARED
+
+    monkeypatch.setattr(SHARED, "ttl", 0.0)
+
+
 @pytest.fixture
 def store(tmp_path):
     """A fresh store in a temporary SQLite file."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 import storage
 from dashboard.components.status import (
@@ -16,7 +17,14 @@ from dashboard.components.status import (
     model_label,
 )
 from dashboard.routes import LIVE_PAGE
-from tests.dashboard_fixtures import app_at, make_run, open_store, runs_in_every_status
+from dashboard.store import get_store
+from tests.dashboard_fixtures import (
+    app_at,
+    make_run,
+    open_store,
+    request_approval,
+    runs_in_every_status,
+)
 
 LIVE = LIVE_PAGE
 
@@ -28,6 +36,14 @@ def store(tmp_path, monkeypatch):
 
 def _captions(at) -> str:
     return "\n".join(c.value for c in at.caption)
+
+
+def _order(at, runs: dict[str, storage.Run]) -> list[str]:
+    """The statuses of the listed runs, in the order their cards appear."""
+    by_id = {f"run {run.id} ·": status for status, run in runs.items()}
+    return [
+        status for c in at.caption for line, status in by_id.items() if c.value.startswith(line)
+    ]
 
 
 def test_empty_store_says_what_to_do_next(store):
@@ -52,13 +68,16 @@ def test_only_active_runs_are_listed_and_those_waiting_for_a_human_are_marked(st
     assert len(warnings) == 2
     assert any("waiting for a human" in w and "1 pending approval" in w for w in warnings)
     assert any("paused" in w for w in warnings)
-    # Runs that need a person come first, each with a link to its Run page.
-    goals = [t.value for t in at.text if t.value.startswith("a ")]
-    assert set(goals[:2]) == {"a waiting run", "a paused run"}
+    # The runs stay in launch order, newest first; the two that need a person are announced.
+    assert _order(at, runs) == ["paused", "waiting", "running", "queued"]
+    assert at.error[0].value == "2 runs need you"
     links = {link.proto.label: link.proto for link in at.get("page_link")}
     for status in storage.ACTIVE_STATUSES:
         link = links[f"Open run {runs[status].id}"]
         assert (link.page, link.query_string) == ("run", f"run={runs[status].id}")
+    announced = [label for label in links if label.startswith("Run ")]
+    assert len(announced) == 2
+    assert any(runs["waiting"].id in label and "1 pending approval" in label for label in announced)
     assert links["Open the approvals inbox"].page == "approvals"
 
 
@@ -111,3 +130,48 @@ def test_elapsed_and_human_needed(store):
     assert human_needed(run) is None
     assert human_needed(run, 2) == "waiting for a human: 2 pending approvals"
     assert "paused" in human_needed(make_run(store, "paused"))
+
+
+def test_a_run_that_starts_waiting_keeps_its_place_and_is_announced(store):
+    older, middle, newest = (make_run(store, "running", goal=f"run number {i}") for i in range(3))
+    runs = {"older": older, "middle": middle, "newest": newest}
+    at = app_at(LIVE)
+    assert _order(at, runs) == ["newest", "middle", "older"]
+    assert not at.error  # nobody needs a person yet
+    storage.update_run(store, run_id=older.id, status="waiting")
+    request_approval(store, older.id)
+    at.run()
+    assert _order(at, runs) == ["newest", "middle", "older"]  # not moved under the cursor
+    assert at.error[0].value == "1 run needs you"
+    announced = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Run ")]
+    assert [link.query_string for link in announced] == [f"run={older.id}"]
+    assert "run number 0" in announced[0].label
+    assert "waiting for a human: 1 pending approval" in announced[0].label
+
+
+def test_the_refresh_reads_the_same_few_queries_for_5_or_50_runs(store):
+    """No query per run: the statements one refresh sends do not grow with the active runs."""
+
+    def statements_per_rerun(active: int) -> int:
+        for _ in range(active - len(storage.list_runs(store, status="running", limit=100))):
+            make_run(store, "running")
+        at = app_at(LIVE)
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            seen.append(statement)
+
+        engines = {get_store().engine, get_store().reader}
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", count)
+        try:
+            at.run()
+        finally:
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", count)
+        assert not at.exception
+        assert f"{active} active runs" in _captions(at)
+        assert any("FROM runs" in sql and "JOIN" in sql for sql in seen)  # the board's one read
+        return len(seen)
+
+    assert statements_per_rerun(5) == statements_per_rerun(50)

@@ -6,6 +6,7 @@ import streamlit as st
 
 import storage
 from dashboard.components.events import inert
+from dashboard.components.watch import pending_list
 
 KEY = "announce"
 TOASTS_PER_REFRESH = 3
@@ -18,7 +19,7 @@ def announce_new_approvals(store: storage.Store, total: int) -> None:
     st.session_state[f"{KEY}-last-total"] = total
     if seen is not None and total <= last_total:
         return
-    pending = storage.pending_approvals(store, limit=200)
+    pending = pending_list(store)
     st.session_state[f"{KEY}-seen"] = (seen or set()) | {a.id for a in pending}
     if seen is None:
         return

@@ -1,35 +1,46 @@
-"""Live: every queued, running, waiting or paused run, refreshing itself while you watch."""
+"""Live: every queued, running, waiting or paused run, refreshing itself while you watch.
+
+Runs keep their place (newest launch first): a run that needs a person is announced in a banner
+at the top, never moved under the cursor. All viewers share one read per refresh interval.
+"""
 
 from __future__ import annotations
-
-from collections import Counter
 
 import streamlit as st
 
 import storage
-from dashboard.components.events import inert, plain
+from dashboard.components.events import inert
 from dashboard.components.run_link import page_link, run_page_link
 from dashboard.components.status import (
+    STATUS_COLORS,
+    STATUS_ICONS,
+    STATUS_WORDS,
     elapsed_seconds,
     format_duration,
     human_needed,
     model_label,
     run_usage,
-    status_badge,
 )
+from dashboard.components.watch import active_board
 from dashboard.routes import APPROVALS_PAGE, LAUNCH_PAGE
 from dashboard.store import get_store
+from storage.watch import LiveBoard
 
 REFRESH_SECONDS = 1.5
-MAX_RUNS = 200
+ANNOUNCED = 5  # runs named in the banner; the rest are marked in place
+
+
+def badge(status: str) -> str:
+    """A status badge as Markdown (our own words: safe), so a card needs no extra element."""
+    color = STATUS_COLORS.get(status, "gray")
+    icon = STATUS_ICONS.get(status, ":material/circle:")
+    return f":{color}-badge[{icon} {inert(STATUS_WORDS.get(status, status))}]"
 
 
 def run_card(run: storage.Run, pending: int) -> None:
+    """One run: keyed by its id, so a refresh updates it in place."""
     with st.container(border=True, key=f"live_run_{run.id}"):
-        head, badge = st.columns([5, 2], vertical_alignment="center")
-        head.text(plain(run.goal))  # typed by a person, still shown as text
-        with badge:
-            status_badge(run.status)
+        st.markdown(f"{badge(run.status)} {inert(run.goal, limit=200)}")
         st.caption(
             f"run {run.id} · {inert(model_label(run.model, run.model_name))} · "
             f"{run.autonomy} · {run_usage(run)} · elapsed {format_duration(elapsed_seconds(run))}"
@@ -37,27 +48,42 @@ def run_card(run: storage.Run, pending: int) -> None:
         waits = human_needed(run, pending)
         if waits:
             st.warning(f"Needs you: {inert(waits)}", icon=":material/front_hand:")
-        links = st.columns(2)
-        with links[0]:
-            run_page_link(run.id, label=f"Open run {run.id}")
-        if pending:
-            with links[1]:
-                page_link(APPROVALS_PAGE, label="Open the approvals inbox")
+        run_page_link(run.id, label=f"Open run {run.id}")
+
+
+def needs_you(board: LiveBoard) -> None:
+    """The banner naming the runs that wait for a person, each with a link to its Run page."""
+    waiting = [
+        (run, why) for run in board.runs if (why := human_needed(run, board.pending_for(run.id)))
+    ]
+    if not waiting:
+        return
+    noun = "run needs" if len(waiting) == 1 else "runs need"
+    with st.container(border=True, key="live_needs_you"):
+        st.error(f"{len(waiting)} {noun} you", icon=":material/front_hand:")
+        for run, why in waiting[:ANNOUNCED]:
+            run_page_link(run.id, label=f"Run {run.id}: {inert(run.goal, limit=60)} — {why}")
+        if len(waiting) > ANNOUNCED:
+            st.caption(f"and {len(waiting) - ANNOUNCED} more, marked below")
+        if board.pending:
+            page_link(APPROVALS_PAGE, label="Open the approvals inbox")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def active_runs(store: storage.Store) -> None:
-    runs = storage.list_runs(store, status=list(storage.ACTIVE_STATUSES), limit=MAX_RUNS)
-    if not runs:
+    board = active_board(store)
+    if not board.runs:
         st.info("No active runs — launch one on the Launch page.", icon=":material/info:")
         page_link(LAUNCH_PAGE, label="Go to Launch")
         return
-    pending = Counter(a.run_id for a in storage.pending_approvals(store, limit=1000))
-    waiting = sum(1 for run in runs if human_needed(run, pending[run.id]))
-    st.caption(f"{len(runs)} active runs · {waiting} need a human · refreshes every 1.5 s")
-    # Runs that need a person first, then the newest.
-    for run in sorted(runs, key=lambda r: human_needed(r, pending[r.id]) is None):
-        run_card(run, pending[run.id])
+    needs_you(board)
+    waiting = sum(1 for run in board.runs if human_needed(run, board.pending_for(run.id)))
+    st.caption(
+        f"{len(board.runs)} active runs · {waiting} need a human · newest first · "
+        f"refreshes every {REFRESH_SECONDS:g} s"
+    )
+    for run in board.runs:  # the store's order: by launch, never by state
+        run_card(run, board.pending_for(run.id))
 
 
 def main() -> None:
