@@ -169,29 +169,67 @@ def run(
     raise typer.Exit(code)
 
 
+Processes = Annotated[
+    str,
+    typer.Option(
+        help="Worker processes sharing the runs: a number, or auto (one per CPU); "
+        "--concurrency is per process.",
+    ),
+]
+
+
+def processes_from(value: str) -> int:
+    from agent_core.worker_pool import ProcessesError, parse_processes
+
+    try:
+        return parse_processes(value)
+    except ProcessesError as error:
+        raise fail(str(error)) from None
+
+
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Runs driven at once.")] = 2,
+    concurrency: Annotated[int, typer.Option(help="Runs driven at once (per process).")] = 2,
+    processes: Processes = "1",
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     lease_seconds: Annotated[
         float, typer.Option(help="How long a claimed run stays ours without a heartbeat.")
     ] = 30.0,
+    poll_seconds: Annotated[
+        float, typer.Option(hidden=True, help="Seconds between looks for queued runs.")
+    ] = 0.5,
     request_timeout: RequestTimeout = None,
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
-    from agent_core.cli_serve import serve_worker
+    from agent_core.worker_pool import die_with_supervisor
 
-    if concurrency < 1 or lease_seconds <= 0:
+    die_with_supervisor()  # a child of `--processes N`: it ends when its supervisor does
+    count = processes_from(processes)
+    if concurrency < 1 or lease_seconds <= 0 or poll_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
+    if count > 1:
+        from agent_core.cli_serve import serve_pool, worker_command
+
+        command = worker_command(
+            concurrency=concurrency,
+            policy_path=policy,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+            limits=(request_timeout, max_retries, max_output_tokens),
+        )
+        raise typer.Exit(serve_pool(open_db(db), command, count, policy_path=policy))
+    from agent_core.cli_serve import serve_worker
+
     serve_worker(
         open_db(db),
         concurrency=concurrency,
         policy_path=policy,
         lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
         settings=settings,
     )
 
@@ -202,7 +240,10 @@ def up(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
     ] = "127.0.0.1",
-    concurrency: Annotated[int, typer.Option(help="Runs the worker drives at once.")] = 2,
+    concurrency: Annotated[
+        int, typer.Option(help="Runs the worker drives at once (per process).")
+    ] = 2,
+    processes: Processes = "1",
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     request_timeout: RequestTimeout = None,
     max_retries: MaxRetries = None,
@@ -223,6 +264,9 @@ def up(
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
 
+    count = processes_from(processes)
+    if concurrency < 1:
+        raise fail("--concurrency must be 1 or more")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     raise typer.Exit(
         serve_up(
@@ -230,6 +274,8 @@ def up(
             host=host,
             port=port,
             concurrency=concurrency,
+            processes=count,
+            limits=(request_timeout, max_retries, max_output_tokens),
             policy_path=policy,
             settings=settings,
             auth_config=auth_config,
