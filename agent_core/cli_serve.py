@@ -23,6 +23,7 @@ from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
 from agent_core.worker_pool import WorkerPool
+from agent_core.worker_warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -56,6 +57,7 @@ def serve_worker(
         settings=settings,
     )
     _stop_on_signals(worker.stop)
+    warm_up(policy, settings)  # before the first claim: the first run starts like the others
     typer.echo(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {shown_url(store.url)} "
         f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
@@ -202,6 +204,8 @@ def serve_up(
         worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
     stop = worker.stop if worker else threading.Event()
     _stop_on_signals(stop)
+    if worker is not None:
+        warm_up(policy, settings)  # while the dashboard starts, before the first claim
     if not _wait_healthy(url, dashboard):
         dashboard.terminate()
         detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -121,7 +122,7 @@ def test_two_processes_share_the_runs_each_exactly_once(db_url, tmp_path):
 def test_sigterm_stops_the_children_and_leaves_no_run_running(tmp_path):
     url = f"sqlite:///{tmp_path / 'onloop.db'}"
     store = storage.open_store(url)
-    pool = Pool(url, tmp_path, "--processes", "2", "--concurrency", "2", delay="1")
+    pool = Pool(url, tmp_path, "--processes", "2", "--concurrency", "2", delay="0.5")
     pids = pool.wait_started(2)
     runs = [new_run(store, GOAL).id for _ in range(8)]
 
@@ -201,3 +202,33 @@ def test_a_crashing_child_is_started_again_with_backoff():
         server.join(60)
     assert child.failures >= 2 and pool.gave_up is None
     assert pool.pids() == []
+
+
+def test_up_with_two_processes_serves_the_dashboard_and_shares_the_runs(tmp_path):
+    db = tmp_path / "onloop.db"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "up.log"
+    env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.2", "ONLOOP_WORKSPACES": str(tmp_path / "ws")}
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL", "ONLOOP_AUTH"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)]
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [*command, "--processes", "2"], cwd=tmp_path, env=env, stdout=out, stderr=out
+        )
+    try:
+        wait_for(lambda: len(STARTED.findall(log.read_text())) == 2, 120, "two worker processes")
+        wait_for(lambda: "onloop is up" in log.read_text(), 120, "the dashboard")
+        assert "workers: 2 processes, each driving up to 2 runs" in log.read_text()
+        store = storage.open_store(f"sqlite:///{db}")
+        runs = [new_run(store, GOAL).id for _ in range(4)]
+        done = lambda: all(storage.get_run(store, run_id=r).status == "succeeded" for r in runs)  # noqa: E731
+        wait_for(done, 120, "the runs succeeded")
+        store.dispose()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(60)
+    assert code == 0, log.read_text()
+    assert not any(alive(int(pid)) for pid in STARTED.findall(log.read_text()))
