@@ -23,6 +23,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"onloop {version('onloop')}")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            typer.echo("onloop (not installed: run `pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print onloop's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A control room for autonomous LLM agents. Start with: onloop up"""
+
+
 from agent_core.cli_policy import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")

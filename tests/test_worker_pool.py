@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.worker_pool import ProcessesError, WorkerPool, cpu_count, parse_processes
+from agent_core.worker_pool import (
+    ProcessesError,
+    WorkerPool,
+    cpu_count,
+    parse_processes,
+)
 from tests.run_helpers import new_run, wait_for
 
 GOAL = "What is 17.5% of 2,340, plus 118?"  # a demo goal that needs no approval
@@ -78,6 +83,27 @@ def test_processes_values():
     for bad in ("-1", "abc", "1.5", ""):
         with pytest.raises(ProcessesError, match="--processes"):
             parse_processes(bad)
+
+
+CHILD = """
+import os, sys
+from agent_core.worker_pool import SUPERVISOR_ENV, die_with_supervisor
+os.environ[SUPERVISOR_ENV] = str(os.getppid() + int(sys.argv[1]))
+die_with_supervisor()
+print("stayed", SUPERVISOR_ENV in os.environ)
+"""
+
+
+def test_a_child_whose_supervisor_is_already_gone_leaves_at_once():
+    # The supervisor died between starting the child and the child's PR_SET_PDEATHSIG: the
+    # child's parent is no longer the pid it was given, so it must not go on driving runs.
+    gone = subprocess.run([sys.executable, "-c", CHILD, "100000"], capture_output=True, text=True)
+    assert gone.returncode == 1 and "supervisor that started this worker is gone" in gone.stderr
+    assert "stayed" not in gone.stdout
+    # Its real parent: it stays (and gets SIGTERM when that parent dies); the variable is not
+    # passed on to the processes its runs start.
+    kept = subprocess.run([sys.executable, "-c", CHILD, "0"], capture_output=True, text=True)
+    assert kept.stdout.strip() == "stayed False", kept.stderr
 
 
 @pytest.mark.parametrize("value", ["-1", "abc"])
