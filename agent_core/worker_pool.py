@@ -132,8 +132,9 @@ class WorkerPool:
         if self.stop.is_set():
             return
         lived = now - child.started
-        if code == USAGE_EXIT and lived < STABLE_S:
-            # A bad option or policy file: every restart would fail the same way.
+        if code == USAGE_EXIT and child.starts == 1 and lived < STABLE_S:
+            # A bad option or policy file at the first start: every restart would fail the same
+            # way. (A restarted child may meet a passing outage instead: it is retried.)
             self.gave_up = f"worker process {child.slot + 1} could not start (exit {code})"
             log.error("%s; stopping the others", self.gave_up)
             self.stop.set()
