@@ -7,6 +7,7 @@ MCP servers, the shell parser, the policy's schema) is loaded here once, while n
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -15,12 +16,15 @@ if TYPE_CHECKING:
     from agent_core.settings import Settings
 
 log = logging.getLogger("onloop.worker")
+OFF_ENV = "ONLOOP_WARM_UP"  # "0" skips the warm-up: benchmarks/start.py measures the difference
 
 
 def warm_up(policy: Policy, settings: Settings) -> float:
     """Load what this worker's runs will need; returns the seconds it took. Never fails: a part
     that cannot load here fails in the run that needs it, with the run's own error message."""
     started = time.perf_counter()
+    if os.environ.get(OFF_ENV, "").strip() == "0":
+        return 0.0
     for part in (_models, _policy_schema, _shell_parser, _demo):
         try:
             part(policy, settings)
@@ -37,9 +41,14 @@ def _models(policy: Policy, settings: Settings) -> None:
     from agent_core.models import demo  # noqa: F401
 
     if settings.openai_configured:  # the SDK is the slowest import a run makes
-        from agent_core.models import openai_model, prices  # noqa: F401
+        from agent_core.providers import make_model
 
-        prices.load_prices(settings.prices)
+        # A client, built and dropped: the SDK imports its HTTP transport when the first one is
+        # made (no connection is opened here).
+        model = make_model("openai", None, settings, policy.model)
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
 
 
 def _policy_schema(policy: Policy, settings: Settings) -> None:

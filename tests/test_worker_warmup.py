@@ -58,11 +58,31 @@ def test_the_first_run_loads_no_module_after_the_warm_up(tmp_path):
     assert ours == [] and not found["openai"]  # no key: the SDK is not loaded for nothing
 
 
-def test_with_a_model_server_configured_the_sdk_is_loaded_before_the_first_claim(tmp_path):
-    # Nothing connects: the address is never called by a demo run.
-    found = probe(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
-    assert found["openai"] and found["status"] == "succeeded"
-    assert not [m for m in found["loaded_by_the_run"] if m.split(".")[0] == "openai"]
+OPENAI_PROBE = """
+import json, sys
+from agent_core.policy import Policy
+from agent_core.providers import make_model
+from agent_core.settings import load_settings
+from agent_core.worker_warmup import warm_up
+
+warm_up(Policy(), load_settings())
+before = set(sys.modules)
+make_model("openai", "gpt-4o-mini", load_settings(), Policy().model)  # what a run does first
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_with_a_model_server_configured_the_sdk_and_its_transport_load_before_the_claim(
+    tmp_path,
+):
+    # Nothing connects: building a client opens no connection.
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+    done = subprocess.run(
+        [sys.executable, "-c", OPENAI_PROBE], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
 def test_a_tool_module_that_does_not_load_does_not_stop_the_worker(caplog):
