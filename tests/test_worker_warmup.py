@@ -36,7 +36,7 @@ print(json.dumps({
 
 def probe(tmp_path, tools: str = "default", **env: str) -> dict:
     full = {**os.environ, "ONLOOP_DEMO_DELAY": "0", "ONLOOP_WORKSPACES": str(tmp_path / "ws")}
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL", "ONLOOP_WARM_UP"):
         full.pop(name, None)
     full.update(env)
     done = subprocess.run(
@@ -76,7 +76,7 @@ def test_with_a_model_server_configured_the_sdk_and_its_transport_load_before_th
     tmp_path,
 ):
     # Nothing connects: building a client opens no connection.
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ONLOOP_WARM_UP")}
     env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
     done = subprocess.run(
         [sys.executable, "-c", OPENAI_PROBE], capture_output=True, text=True, env=env, timeout=120
@@ -85,7 +85,8 @@ def test_with_a_model_server_configured_the_sdk_and_its_transport_load_before_th
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
-def test_a_tool_module_that_does_not_load_does_not_stop_the_worker(caplog):
+def test_a_tool_module_that_does_not_load_does_not_stop_the_worker(caplog, monkeypatch):
+    monkeypatch.delenv("ONLOOP_WARM_UP", raising=False)
     from agent_core.policy import Policy
     from agent_core.settings import load_settings
     from agent_core.worker_warmup import warm_up
