@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+# Fast start: this module imports only typer and the standard library. `--help`, `policy init`
+# and other commands that never touch the store stay quick; storage (SQLAlchemy), the tools, the
+# model SDKs and the dashboard are imported inside the commands that need them
+# (tests/test_cli_imports.py holds this).
 import json
 import sys
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-import storage
-from agent_core import control
-from agent_core.cli_render import plain, render_event, run_as_dict, run_summary, workspace_line
-from agent_core.decisions import DecisionError, approve, current_user, reject
-from agent_core.models.base import ModelError
-from agent_core.policy_file import PolicyError
+if TYPE_CHECKING:
+    import storage
 
 app = typer.Typer(
     name="onloop",
@@ -22,6 +22,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"onloop {version('onloop')}")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            typer.echo("onloop (not installed: run `pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print onloop's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A control room for autonomous LLM agents. Start with: onloop up"""
+
 
 from agent_core.cli_policy import policy_app  # noqa: E402
 
@@ -38,7 +62,6 @@ Db = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 RunId = Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")]
-USER_ERRORS = (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)
 RequestTimeout = Annotated[
     float | None,
     typer.Option(
@@ -68,12 +91,26 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user's input can cause: printed as one line, never as a traceback."""
+    import storage
+    from agent_core import control
+    from agent_core.decisions import DecisionError
+    from agent_core.models.base import ModelError
+    from agent_core.policy_file import PolicyError
+
+    return (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)
+
+
 def open_db(db: str | None) -> storage.Store:
+    import storage
+
     return storage.open_store(storage.database_url(db))
 
 
 def open_existing_db(db: str | None) -> storage.Store:
     """The store for a command that only reads: a missing SQLite file is an error, never created."""
+    import storage
     from storage.engine import sqlite_path
 
     url = storage.database_url(db)
@@ -156,29 +193,67 @@ def run(
     raise typer.Exit(code)
 
 
+Processes = Annotated[
+    str,
+    typer.Option(
+        help="Worker processes sharing the runs: a number, or auto (one per CPU); "
+        "--concurrency is per process.",
+    ),
+]
+
+
+def processes_from(value: str) -> int:
+    from agent_core.worker_pool import ProcessesError, parse_processes
+
+    try:
+        return parse_processes(value)
+    except ProcessesError as error:
+        raise fail(str(error)) from None
+
+
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Runs driven at once.")] = 2,
+    concurrency: Annotated[int, typer.Option(help="Runs driven at once (per process).")] = 2,
+    processes: Processes = "1",
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     lease_seconds: Annotated[
         float, typer.Option(help="How long a claimed run stays ours without a heartbeat.")
     ] = 30.0,
+    poll_seconds: Annotated[
+        float, typer.Option(hidden=True, help="Seconds between looks for queued runs.")
+    ] = 0.5,
     request_timeout: RequestTimeout = None,
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
-    from agent_core.cli_serve import serve_worker
+    from agent_core.worker_pool import die_with_supervisor
 
-    if concurrency < 1 or lease_seconds <= 0:
+    die_with_supervisor()  # a child of `--processes N`: it ends when its supervisor does
+    count = processes_from(processes)
+    if concurrency < 1 or lease_seconds <= 0 or poll_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
+    if count > 1:
+        from agent_core.cli_serve import serve_pool, worker_command
+
+        command = worker_command(
+            concurrency=concurrency,
+            policy_path=policy,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+            limits=(request_timeout, max_retries, max_output_tokens),
+        )
+        raise typer.Exit(serve_pool(open_db(db), command, count, policy_path=policy))
+    from agent_core.cli_serve import serve_worker
+
     serve_worker(
         open_db(db),
         concurrency=concurrency,
         policy_path=policy,
         lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
         settings=settings,
     )
 
@@ -189,7 +264,10 @@ def up(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it local.")
     ] = "127.0.0.1",
-    concurrency: Annotated[int, typer.Option(help="Runs the worker drives at once.")] = 2,
+    concurrency: Annotated[
+        int, typer.Option(help="Runs the worker drives at once (per process).")
+    ] = 2,
+    processes: Processes = "1",
     policy: Annotated[str | None, typer.Option(help="Policy file (default ./onloop.toml).")] = None,
     request_timeout: RequestTimeout = None,
     max_retries: MaxRetries = None,
@@ -210,6 +288,9 @@ def up(
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli_serve import serve_up
 
+    count = processes_from(processes)
+    if concurrency < 1:
+        raise fail("--concurrency must be 1 or more")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     raise typer.Exit(
         serve_up(
@@ -217,6 +298,8 @@ def up(
             host=host,
             port=port,
             concurrency=concurrency,
+            processes=count,
+            limits=(request_timeout, max_retries, max_output_tokens),
             policy_path=policy,
             settings=settings,
             auth_config=auth_config,
@@ -233,6 +316,9 @@ def list_runs(
     db: Db = None,
 ) -> None:
     """List runs, newest first."""
+    import storage
+    from agent_core.cli_render import plain, run_as_dict
+
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
     found = storage.list_runs(open_existing_db(db), status=status, limit=limit)
@@ -251,6 +337,9 @@ def list_runs(
 @app.command()
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
+    import storage
+    from agent_core.cli_render import plain, render_event, run_as_dict, run_summary, workspace_line
+
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
     events = storage.events_after(store, run_id=found.id)
@@ -267,6 +356,8 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
 
 
 def _pending_of(store: storage.Store, run_id: str):
+    import storage
+
     found = storage.get_run(store, run_id=run_id)
     pending = storage.pending_approvals(store, run_id=found.id)
     if not pending:
@@ -288,7 +379,7 @@ def approve_cmd(
     db: Db = None,
 ) -> None:
     """Approve the action a run is waiting on."""
-    from agent_core.decisions import parse_edited_arguments
+    from agent_core.decisions import approve, current_user, parse_edited_arguments
 
     store = open_db(db)
     pending = _pending_of(store, run_id)
@@ -315,6 +406,8 @@ def reject_cmd(
     db: Db = None,
 ) -> None:
     """Reject the action a run is waiting on; the model reads the note."""
+    from agent_core.decisions import current_user, reject
+
     store = open_db(db)
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
@@ -324,7 +417,7 @@ def reject_cmd(
 
 def _resume_for(store, done) -> None:
     """A decision on an interrupted run's approval queues the run, so it is never a no-op."""
-    from agent_core.decisions import resume_for_decision
+    from agent_core.decisions import current_user, resume_for_decision
 
     said = resume_for_decision(store, done, by=current_user())
     if said:
@@ -334,6 +427,9 @@ def _resume_for(store, done) -> None:
 @app.command()
 def halt(run_id: RunId, db: Db = None) -> None:
     """Halt a run: no new model call or tool execution starts after this."""
+    from agent_core import control
+    from agent_core.decisions import current_user
+
     found = control.halt(open_db(db), run_id=run_id, by=current_user())
     typer.echo(f"halt sent to run {found.id}")
 
@@ -341,6 +437,9 @@ def halt(run_id: RunId, db: Db = None) -> None:
 @app.command()
 def pause(run_id: RunId, db: Db = None) -> None:
     """Pause a run at its next step boundary."""
+    from agent_core import control
+    from agent_core.decisions import current_user
+
     found = control.pause(open_db(db), run_id=run_id, by=current_user())
     typer.echo(f"pause sent to run {found.id}; resume it with: onloop resume {found.id}")
 
@@ -352,6 +451,9 @@ def guide(
     db: Db = None,
 ) -> None:
     """Send guidance that the agent reads at its next step."""
+    from agent_core import control
+    from agent_core.decisions import current_user
+
     found = control.guide(open_db(db), run_id=run_id, by=current_user(), message=message)
     typer.echo(f"guidance queued for run {found.id}")
 
@@ -374,7 +476,9 @@ def resume(
     db: Db = None,
 ) -> None:
     """Continue a paused, interrupted, halted or failed run from its stored events."""
+    from agent_core import control
     from agent_core.cli_run import drive_in_terminal
+    from agent_core.decisions import current_user
 
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_db(db)
@@ -399,6 +503,8 @@ def audit(
     db: Db = None,
 ) -> None:
     """Every human decision: who, when, what, the arguments hash and the note."""
+    import storage
+
     store = open_existing_db(db)
     if run_id:
         run_id = storage.get_run(store, run_id=run_id).id
@@ -421,6 +527,8 @@ def audit(
 
 def _echo_steering(store: storage.Store, run_id: str | None) -> None:
     """Who launched the run (with --run) and every halt, pause and guidance people sent."""
+    import storage
+
     if run_id:
         run = storage.get_run(store, run_id=run_id)
         typer.echo(
@@ -435,8 +543,10 @@ def _echo_steering(store: storage.Store, run_id: str | None) -> None:
 def main() -> None:
     try:
         app()
-    except USER_ERRORS as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from agent_core.policy_check import CallCheckError, check_call, describe_rule
-from agent_core.policy_file import DEFAULT_FILE, default_policy_text, load_policy
-
+# Imported lazily (fast `--help`): the policy engine loads the tools and the shell parser.
+DEFAULT_FILE = "onloop.toml"  # agent_core.policy_file.DEFAULT_FILE (a test keeps them equal)
 policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
 PolicyPath = Annotated[
     str | None, typer.Option("--policy", help="Policy file (default ./onloop.toml).")
@@ -31,6 +30,9 @@ def check(
     policy: PolicyPath = None,
 ) -> None:
     """Print the verdict for one call and the rule (or default) that produced it."""
+    from agent_core.policy_check import CallCheckError, check_call
+    from agent_core.policy_file import load_policy
+
     active = load_policy(policy)
     try:
         checked = check_call(active, tool_name=tool, arguments_json=arguments, autonomy=autonomy)
@@ -48,6 +50,9 @@ def check(
 @policy_app.command("show")
 def show(policy: PolicyPath = None) -> None:
     """List the active rules in order, and the oversight settings."""
+    from agent_core.policy_check import describe_rule
+    from agent_core.policy_file import load_policy
+
     active = load_policy(policy)
     typer.echo(f"policy: {active.source}")
     if not active.rules:
@@ -79,6 +84,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write the commented default policy to ./onloop.toml to edit."""
+    from agent_core.policy_file import default_policy_text
+
     target = Path(path)
     if target.exists() and not force:
         raise _fail(f"{target} exists; pass --force to overwrite it")

@@ -22,7 +22,9 @@ from agent_core.providers import describe_limits
 from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.worker import Worker
-from storage.engine import shown_url
+from agent_core.worker_pool import WorkerPool
+from agent_core.worker_warmup import warm_up
+from storage.engine import DATABASE_URL_ENV, shown_url
 
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
@@ -41,6 +43,7 @@ def serve_worker(
     concurrency: int,
     policy_path: str | None = None,
     lease_seconds: float = 30.0,
+    poll_seconds: float = 0.5,
     settings: Settings | None = None,
 ) -> None:
     policy = load_policy(policy_path)
@@ -50,9 +53,11 @@ def serve_worker(
         concurrency=concurrency,
         policy=policy,
         lease_seconds=lease_seconds,
+        poll_s=poll_seconds,
         settings=settings,
     )
     _stop_on_signals(worker.stop)
+    warm_up(policy, settings)  # before the first claim: the first run starts like the others
     typer.echo(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {shown_url(store.url)} "
         f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
@@ -60,6 +65,57 @@ def serve_worker(
     )
     worker.serve()
     typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
+
+
+def worker_command(
+    *,
+    concurrency: int,
+    policy_path: str | None,
+    lease_seconds: float = 30.0,
+    poll_seconds: float = 0.5,
+    limits: tuple[float | None, int | None, int | None] = (None, None, None),
+) -> list[str]:
+    """The `onloop worker` command line each process of `--processes N` runs (one process each;
+    the store's URL travels in the environment, never on a command line others can read)."""
+    command = [sys.executable, "-m", "agent_core", "worker", "--processes", "1"]
+    command += ["--concurrency", str(concurrency), "--lease-seconds", str(lease_seconds)]
+    command += ["--poll-seconds", str(poll_seconds)]
+    if policy_path:
+        command += ["--policy", str(Path(policy_path).resolve())]
+    for flag, value in zip(
+        ("--request-timeout", "--max-retries", "--max-output-tokens"), limits, strict=True
+    ):
+        if value is not None:
+            command += [flag, str(value)]
+    return command
+
+
+def serve_pool(
+    store: storage.Store,
+    command: list[str],
+    processes: int,
+    *,
+    policy_path: str | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run `processes` worker processes until Ctrl-C/SIGTERM; 0 after a clean stop."""
+    load_policy(policy_path)  # a malformed policy stops here, once, not in every child
+    pool = WorkerPool(command, processes, env=_pool_env(store), stop=stop)
+    _stop_on_signals(pool.stop)
+    typer.echo(
+        f"worker pool: {processes} processes sharing the runs of {shown_url(store.url)}; "
+        "Ctrl-C stops them all"
+    )
+    code = pool.serve()
+    if pool.gave_up:
+        typer.echo(f"error: {pool.gave_up}; its message is above", err=True)
+    else:
+        typer.echo("worker pool stopped; the runs it was driving are queued again")
+    return code
+
+
+def _pool_env(store: storage.Store) -> dict[str, str]:
+    return {**os.environ, DATABASE_URL_ENV: store.url}
 
 
 def _model_line(settings: Settings, policy: Policy) -> str:
@@ -98,6 +154,8 @@ def serve_up(
     port: int,
     concurrency: int,
     policy_path: str | None,
+    processes: int = 1,
+    limits: tuple[float | None, int | None, int | None] = (None, None, None),
     settings: Settings | None = None,
     auth_config: str | None = None,
     insecure_no_auth: bool = False,
@@ -141,8 +199,13 @@ def serve_up(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     url = f"http://{host}:{port}"
-    worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
-    _stop_on_signals(worker.stop)
+    worker = None
+    if processes == 1:  # the worker drives runs in this process, as always
+        worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
+    stop = worker.stop if worker else threading.Event()
+    _stop_on_signals(stop)
+    if worker is not None:
+        warm_up(policy, settings)  # while the dashboard starts, before the first claim
     if not _wait_healthy(url, dashboard):
         dashboard.terminate()
         detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
@@ -152,13 +215,24 @@ def serve_up(
         f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
         f"  {run_shell_offer(policy).describe()}\n"
         f"  {_signin_line(auth_config, insecure_no_auth)}\n"
+        f"  workers: {_workers_line(processes, concurrency)}\n"
         "  Ctrl-C stops the dashboard and the worker"
     )
-    threading.Thread(target=_watch, args=(dashboard, worker.stop), daemon=True).start()
-    worker.serve()
+    threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
+    if worker is not None:
+        worker.serve()
+    else:
+        command = worker_command(concurrency=concurrency, policy_path=policy_path, limits=limits)
+        WorkerPool(command, processes, env=_pool_env(store), stop=stop).serve()
     _terminate(dashboard)
     typer.echo("onloop stopped")
     return 0
+
+
+def _workers_line(processes: int, concurrency: int) -> str:
+    if processes == 1:
+        return f"one process driving up to {concurrency} runs"
+    return f"{processes} processes, each driving up to {concurrency} runs"
 
 
 AUTH_ENV = "ONLOOP_AUTH"  # dashboard.store reads the sign-in file's [roles] from here

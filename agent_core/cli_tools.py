@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent_core.policy_file import PolicyError, load_policy
-from agent_core.tools.decorator import Tool
-from agent_core.tools.registry import ToolLoadError, known_tools
+if TYPE_CHECKING:  # the tools are imported when the command runs, not for `--help`
+    from agent_core.tools.decorator import Tool
 
 
 def tool_row(t: Tool) -> dict:
@@ -30,6 +29,9 @@ def tools_command(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """List every tool a run could use: name, source, risk and where it came from, schema."""
+    from agent_core.policy_file import PolicyError, load_policy
+    from agent_core.tools.registry import ToolLoadError, known_tools
+
     try:
         policy = load_policy(policy_path)
         tools = known_tools(policy.tools, policy.mcp_servers)
