@@ -113,7 +113,7 @@ def call(
     directly; a plain threading.Event is looked at every WAIT_SLICE_S. `tick`, if given, is
     called in this thread every `every` seconds while the call is in flight."""
     future = asyncio.run_coroutine_threadsafe(coroutine, io_loop())
-    remove = cancel.on_set(future.cancel) if isinstance(cancel, CancelSignal) else None
+    remove = cancel.on_set(lambda: _cancel(future)) if isinstance(cancel, CancelSignal) else None
     slice_s = every if tick is not None else (None if remove is not None else WAIT_SLICE_S)
     if remove is None and slice_s is not None:
         slice_s = min(slice_s, WAIT_SLICE_S)
@@ -133,6 +133,10 @@ def call(
             remove()
         if not future.done():
             future.cancel()
+
+
+def _cancel(future: concurrent.futures.Future[Any]) -> None:
+    future.cancel()  # thread-safe: the loop cancels the task itself (call_soon_threadsafe)
 
 
 # -- shared clients ------------------------------------------------------------------------
