@@ -249,7 +249,9 @@ def _drive(store: storage.Store, script: list, model: type[ScriptedModel] = Scri
 
 
 def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(any_store, monkeypatch):
-    _halt_right_after(monkeypatch, any_store, "record", lambda kind, payload, **_: kind == "tool_call")
+    _halt_right_after(
+        monkeypatch, any_store, "record", lambda kind, payload, **_: kind == "tool_call"
+    )
     run_id = _drive(any_store, [{"tool_calls": [CALC]}, "done"])
     assert_nothing_started_after_the_halt(any_store, run_id)
     assert count(any_store, run_id, "tool_started") == 0

@@ -107,12 +107,17 @@ class OpenAIModel:
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self._client = _client_for(base_url, api_key, self.timeout_s, max_retries)
+        self._client_key = (base_url, api_key, self.timeout_s, max_retries)
         self.base_url = str(self._client.base_url).rstrip("/")
         # OpenAI's newer models refuse `max_tokens`; most compatible servers know only it. A
         # server that names the one it refuses gets the other (see `_request`).
         official = _OPENAI_HOST in self.base_url
         self._cap_param = "max_completion_tokens" if official else "max_tokens"
+
+    @property
+    def _client(self) -> Any:
+        """The process's shared client for this server (a new one after close_clients)."""
+        return _client_for(*self._client_key)
 
     def close(self) -> None:
         """Nothing to release: the client is the process's (io_loop.close_clients closes it)."""
