@@ -131,8 +131,9 @@ class OpenAIModel:
         on_delta: OnDelta | None = None,
     ) -> ModelTurn:
         """Sends the request on the process's model I/O loop and waits here; setting `cancel`
-        cancels it at once (its stream closed), even before the server sent a byte. `on_delta`
-        is called in this thread, with what streamed in since, every PREVIEW_EVERY_S."""
+        cancels it at once (its stream closed), even before the server sent a byte. While the
+        call is in flight, `on_delta` is called in this thread with what streamed in since, every
+        PREVIEW_EVERY_S (a preview: a call that ends sooner hands out nothing; the turn has it)."""
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
         started = time.monotonic()
@@ -146,8 +147,6 @@ class OpenAIModel:
             raise ModelCancelled(
                 "the model call was cancelled while waiting for the answer"
             ) from None
-        finally:
-            preview.flush()
         text, tool_calls, tokens_in, tokens_out, finish_reason = result
         return ModelTurn(
             text=text,
