@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, upd
 
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
-from storage.events import append_in, insert_event, next_seq, no_run, usage_values
+from storage.events import USAGE, append_in, insert_event, next_seq, no_run, usage_values
 from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
 
@@ -121,15 +121,21 @@ def _start_step(
     One fenced UPDATE takes the seq (and adds the step's usage): it locks the run's row first,
     so a halt committed before it is seen by the check after it, and one committed after it
     gets a higher seq. Only a driven run (running, waiting) of this claim matches."""
-    values = {"last_seq": _runs.c.last_seq + 1, **usage_values(usage)}
-    held = () if fence is None else fence.clauses()
-    bump = (
-        update(_runs).where(_runs.c.id == run_id, _runs.c.status.in_(DRIVEN), *held).values(values)
-    )
-    if conn.dialect.update_returning:
-        seq = conn.execute(bump.returning(_runs.c.last_seq)).scalar()
+    usage_values(usage)  # an unknown name is refused before anything is written
+    adds = bool(usage and any(usage.values()))
+    returning = conn.dialect.update_returning
+    bump = _bump_for(fence, adds, returning)
+    params: dict[str, Any] = {"rid": run_id}
+    if fence is not None:
+        params["wid"] = fence.worker_id
+        if fence.epoch is not None:
+            params["epoch"] = fence.epoch
+    if usage and adds:
+        params.update({f"add_{name}": usage.get(name, 0) for name in USAGE}, now=utcnow())
+    if returning:
+        seq = conn.execute(bump, params).scalar()
     else:  # SQLite older than 3.35: the write lock is already ours, so read-after-write is safe
-        bumped = conn.execute(bump).rowcount
+        bumped = conn.execute(bump, params).rowcount
         seq = conn.execute(select(_runs.c.last_seq).where(_runs.c.id == run_id)).scalar()
         seq = seq if bumped else None
     if seq is None:
@@ -138,6 +144,31 @@ def _start_step(
     if by is not None:
         raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
     return seq
+
+
+_BUMPS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _bump_for(fence: Fence | None, adds: bool, returning: bool) -> Any:
+    """The step's UPDATE, built once per shape (fenced or not, adding usage or not), so each
+    step only binds values: SQLAlchemy caches the compiled form."""
+    held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
+    shape = (held_by, adds, returning)
+    bump = _BUMPS.get(shape)
+    if bump is None:
+        held = []
+        if fence is not None:
+            held.append(_runs.c.worker_id == bindparam("wid"))
+            if fence.epoch is not None:
+                held.append(_runs.c.claim_epoch == bindparam("epoch"))
+        values: dict[str, Any] = {"last_seq": _runs.c.last_seq + 1}
+        if adds:
+            values.update({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
+            values["updated_at"] = bindparam("now")
+        where = (_runs.c.id == bindparam("rid"), _runs.c.status.in_(DRIVEN), *held)
+        bump = update(_runs).where(*where).values(values)
+        bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
+    return bump
 
 
 def _not_started(conn: Connection, run_id: str, kind: str, fence: Fence | None) -> Exception:
