@@ -3,9 +3,12 @@ its event in one transaction, one model client per process reused across runs an
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -300,3 +303,29 @@ def test_runs_share_one_client_and_the_worker_closes_it(store, fake_openai):
     assert client.is_closed() and io_loop.client_count() == 0
     # Three runs one after another, one keep-alive connection: the server saw one client port.
     assert len(fake_openai.peers) == 3 and len(set(fake_openai.peers)) == 1
+
+
+def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store):
+    """`worker --processes` forks: the parent's loop and watcher threads do not come along, so
+    the child starts its own on first use instead of waiting on dead ones."""
+    run = new_run(store, "forked", model="scripted")
+    parent = StoreRunPort(store, run.id)
+    assert parent.halt_requested() is False  # the parent's watcher thread runs
+    io_loop.io_loop()
+    pid = os.fork()
+    if pid == 0:  # the child: any failure is its exit code
+        code = 1
+        try:
+            child = StoreRunPort(store, run.id)
+            watcher = child.watched.watcher
+            polls = watcher.polls
+            deadline = time.monotonic() + 10
+            while watcher.polls < polls + 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            answer = io_loop.call(asyncio.sleep(0, result=42), threading.Event())
+            code = 0 if watcher.polls >= polls + 2 and answer == 42 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    parent.close()
+    assert os.WEXITSTATUS(status) == 0

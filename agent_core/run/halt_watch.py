@@ -9,6 +9,7 @@ begin_execution, request_approval, mark_driven, finish_session) still decide eve
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -161,6 +162,16 @@ def watcher_for(store: storage.Store) -> HaltWatcher:
         if watcher is None:
             watcher = _watchers[store] = HaltWatcher(store)
         return watcher
+
+
+def _forget_after_fork() -> None:
+    """In a forked child (worker --processes): the parent's watcher threads did not come along."""
+    global _watchers_lock
+    _watchers_lock = threading.Lock()
+    _watchers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def watching_threads() -> int:
