@@ -329,3 +329,30 @@ def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store):
     _, status = os.waitpid(pid, 0)
     parent.close()
     assert os.WEXITSTATUS(status) == 0
+
+
+def test_the_conversation_goes_on_the_wire_exactly_as_given(fake_openai):
+    """Messages and tools skip the SDK's transform (extra_body): the JSON sent is the same."""
+    fake_openai.script(["ok"])
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 6*7?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ]
+    tools = [{"type": "function", "function": {"name": "calculator", "parameters": {}}}]
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+    assert model.complete(messages, tools, cancel=threading.Event()).text == "ok"
+    (sent,) = fake_openai.requests
+    assert sent["messages"] == messages and sent["tools"] == tools
+    assert sent["model"] == "fake-model" and sent["max_tokens"] == 4096 and sent["stream"] is True
