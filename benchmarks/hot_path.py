@@ -5,7 +5,7 @@ Run from the repo root: `python benchmarks/hot_path.py [--runs 100] [--steps 20]
 commit: `git archive <commit> | tar -x -C /tmp/before`), for before/after figures.
 
 It prints:
-- SQL statements per model step of one run (every statement SQLite executes, BEGIN and COMMIT
+- SQL statements and worker CPU per model step of one run (every statement SQLite executes, BEGIN and COMMIT
   included, counted by sqlite3's trace hook; the process's halt watcher's polls apart, since
   they come per 0.1 s, not per step), for a run of `--steps` model calls each with one tool call;
 - threads alive in the worker process, and RSS per run, with `--runs` runs waiting at once on a
@@ -178,7 +178,9 @@ def statements_per_step(steps: int) -> dict:
             run = _new_run(store, goal)
             claimed = storage.claim_run(store, run_id=run.id, worker_id="bench", lease_seconds=60)
             counts.clear()
+            cpu = time.process_time()
             outcome = drive_run(store, claimed, model_factory=_model_factory(server.base_url))
+            cpu = time.process_time() - cpu
             assert outcome.status == "succeeded", outcome
     finally:
         server.close()
@@ -190,6 +192,9 @@ def statements_per_step(steps: int) -> dict:
         "statements_per_step": round(counts["run"] / steps, 1),
         "watcher_statements_total": counts["watcher"],
         "ms_per_step": round((last - first).total_seconds() / steps * 1000, 2),
+        # CPU of the whole worker process (all its threads) per step: less noisy than wall time
+        # on a shared machine. Includes the run's start (tools, workspace): about 15 ms.
+        "cpu_ms_per_step": round(cpu / steps * 1000, 2),
     }
 
 
