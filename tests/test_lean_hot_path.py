@@ -356,3 +356,24 @@ def test_the_conversation_goes_on_the_wire_exactly_as_given(fake_openai):
     (sent,) = fake_openai.requests
     assert sent["messages"] == messages and sent["tools"] == tools
     assert sent["model"] == "fake-model" and sent["max_tokens"] == 4096 and sent["stream"] is True
+
+
+def test_a_client_in_use_by_another_worker_closes_only_after_its_call(fake_openai):
+    """Two workers in one process share the client: the first one's shutdown must not cut the
+    other's call; the client closes when that call ends."""
+    fake_openai.script([Reply(text="still answered", delay_s=1.0)])
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+    client = model._client
+    answers: list[str] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            model.complete([{"role": "user", "content": "q"}], [], cancel=threading.Event()).text
+        )
+    )
+    caller.start()
+    wait_for(lambda: len(fake_openai.requests) == 1, what="the request to arrive")
+    io_loop.close_clients()  # one worker shuts down
+    assert not client.is_closed() and io_loop.client_count() == 0
+    caller.join(20)
+    assert answers == ["still answered"]
+    wait_for(client.is_closed, what="the client to close after its last call")

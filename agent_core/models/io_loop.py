@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -140,6 +141,10 @@ def _cancel(future: concurrent.futures.Future[Any]) -> None:
 
 
 # -- shared clients ------------------------------------------------------------------------
+# Touched on the I/O loop only: which clients calls are using now, and which are to be closed
+# once their last call ends (another worker of this process shut down meanwhile).
+_users: dict[int, int] = {}
+_closing: dict[int, Any] = {}
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
@@ -158,8 +163,23 @@ def client_count() -> int:
         return len(_clients)
 
 
+@contextlib.asynccontextmanager
+async def using(client: T) -> AsyncIterator[T]:
+    """On the I/O loop, around one call: close_clients waits for the call before closing."""
+    _users[id(client)] = _users.get(id(client), 0) + 1
+    try:
+        yield client
+    finally:
+        _users[id(client)] -= 1
+        if not _users[id(client)]:
+            del _users[id(client)]
+            if id(client) in _closing:
+                await _closing.pop(id(client)).close()
+
+
 def close_clients(timeout_s: float = 5.0) -> None:
-    """Close every shared client's connections (the worker's shutdown, and at exit)."""
+    """Close every shared client's connections (the worker's shutdown, and at exit); a client
+    a call still uses (another worker of this process) closes when that call ends."""
     with _clients_lock:
         clients = list(_clients.values())
         _clients.clear()
@@ -168,7 +188,13 @@ def close_clients(timeout_s: float = 5.0) -> None:
         return
 
     async def close_all() -> None:
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        idle = []
+        for client in clients:
+            if _users.get(id(client)):
+                _closing[id(client)] = client
+            else:
+                idle.append(client.close())
+        await asyncio.gather(*idle, return_exceptions=True)
 
     try:
         asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout_s)
@@ -180,6 +206,8 @@ def _forget_after_fork() -> None:
     global _clients_lock
     _clients_lock = threading.Lock()
     _clients.clear()  # bound to the parent's loop, which is not running here
+    _users.clear()
+    _closing.clear()
     _io.forget()
 
 

@@ -204,18 +204,19 @@ class OpenAIModel:
         )
 
     async def _send(self, request: dict[str, Any], preview: _Preview):
-        if not self.stream:
-            completion = await self._client.chat.completions.create(**request)
-            return (*_from_completion(completion, self.base_url), _finish_reason(completion))
-        stream = await self._client.chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
-        )
-        turn = _StreamedTurn()
-        async with stream:  # closes the response, also when the task is cancelled mid-stream
-            async for chunk in self._chunks(stream):
-                turn.add(chunk)
-                preview.add(chunk)
-        return turn.result()
+        async with io_loop.using(self._client) as client:  # not closed under this call
+            if not self.stream:
+                completion = await client.chat.completions.create(**request)
+                return (*_from_completion(completion, self.base_url), _finish_reason(completion))
+            stream = await client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            turn = _StreamedTurn()
+            async with stream:  # closes the response, also when the task is cancelled mid-stream
+                async for chunk in self._chunks(stream):
+                    turn.add(chunk)
+                    preview.add(chunk)
+            return turn.result()
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         """The stream's chunks; a stream cut, stalled or ended before the reply did says so."""
