@@ -4,11 +4,13 @@ its event in one transaction, one model client per process reused across runs an
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import textwrap
 import threading
 import time
+import weakref
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -305,30 +307,36 @@ def test_runs_share_one_client_and_the_worker_closes_it(store, fake_openai):
     assert len(fake_openai.peers) == 3 and len(set(fake_openai.peers)) == 1
 
 
-def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store):
+def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store, tmp_path):
     """`worker --processes` forks: the parent's loop and watcher threads do not come along, so
     the child starts its own on first use instead of waiting on dead ones."""
     run = new_run(store, "forked", model="scripted")
     parent = StoreRunPort(store, run.id)
     assert parent.halt_requested() is False  # the parent's watcher thread runs
-    io_loop.io_loop()
+    parent_watcher, parent_loop = parent.watched.watcher, io_loop.io_loop()
+    report = tmp_path / "child.txt"
     pid = os.fork()
-    if pid == 0:  # the child: any failure is its exit code
-        code = 1
+    if pid == 0:  # the child: what it saw goes to `report`, the parent asserts on it
+        said = "nothing"
         try:
             child = StoreRunPort(store, run.id)
             watcher = child.watched.watcher
-            polls = watcher.polls
-            deadline = time.monotonic() + 10
-            while watcher.polls < polls + 2 and time.monotonic() < deadline:
+            deadline = time.monotonic() + 30
+            while watcher.polls < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             answer = io_loop.call(asyncio.sleep(0, result=42), threading.Event())
-            code = 0 if watcher.polls >= polls + 2 and answer == 42 else 2
+            fresh = watcher is not parent_watcher and io_loop.io_loop() is not parent_loop
+            said = f"polls={watcher.polls} fresh={fresh} answer={answer}"
+        except BaseException as error:  # noqa: BLE001 - reported to the parent
+            said = repr(error)
         finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
+            report.write_text(said)
+            os._exit(0)
+    os.waitpid(pid, 0)
     parent.close()
-    assert os.WEXITSTATUS(status) == 0
+    said = report.read_text()
+    assert said.startswith("polls=") and said.endswith("fresh=True answer=42"), said
+    assert int(said.split()[0].removeprefix("polls=")) >= 2, said
 
 
 def test_the_conversation_goes_on_the_wire_exactly_as_given(fake_openai):
@@ -377,3 +385,16 @@ def test_a_client_in_use_by_another_worker_closes_only_after_its_call(fake_opena
     caller.join(20)
     assert answers == ["still answered"]
     wait_for(client.is_closed, what="the client to close after its last call")
+
+
+def test_the_process_watcher_map_does_not_keep_a_store_alive(tmp_path):
+    opened = storage.open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    run = new_run(opened, "short-lived", model="scripted")
+    port = StoreRunPort(opened, run.id)
+    assert port.halt_requested() is False  # registered with the store's watcher
+    port.close()
+    gone = weakref.ref(opened)
+    opened.dispose()
+    del port, opened
+    gc.collect()
+    assert gone() is None  # its engine and connections are not pinned by the watcher map

@@ -79,7 +79,9 @@ class HaltWatcher:
     """The watcher of one store in this process; its thread runs only while runs are registered."""
 
     def __init__(self, store: storage.Store) -> None:
-        self.store = store
+        # Weak: the process-wide map of watchers must not keep a store (its engine, its open
+        # connections) alive; the ports of the runs registered here hold it while they run.
+        self._store = weakref.ref(store)
         self._lock = threading.Lock()
         self._runs: list[WatchedRun] = []
         self._thread: threading.Thread | None = None
@@ -124,8 +126,11 @@ class HaltWatcher:
             time.sleep(max(HALT_POLL_S - (time.monotonic() - started), 0.0))
 
     def _poll(self, runs: list[WatchedRun], started: float) -> None:
+        store = self._store()
+        if store is None:  # every port of this store is gone
+            return
         try:
-            halted = storage.runs_with_halt_pending(self.store, run_ids=[r.run_id for r in runs])
+            halted = storage.runs_with_halt_pending(store, run_ids=[r.run_id for r in runs])
         except Exception as error:  # a busy store: look again at the next poll
             log.debug("halt watch: %s", error)
             halted = set()
