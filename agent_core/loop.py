@@ -22,6 +22,7 @@ from agent_core.models.base import (
     ModelTurn,
     ToolCallRequest,
 )
+from agent_core.models.io_loop import CancelSignal
 from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
@@ -39,24 +40,6 @@ from agent_core.run.finish import (
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 from storage import HaltRequested
-
-HALT_POLL_S = 0.1  # how often an in-flight model call looks for a halt (one indexed read)
-
-
-class _Streamed:
-    """The pieces of the turn streamed so far: added by the model's thread, read by the loop's."""
-
-    def __init__(self) -> None:
-        self._pieces: list[str] = []
-        self._lock = threading.Lock()
-
-    def add(self, piece: str) -> None:
-        with self._lock:
-            self._pieces.append(piece)
-
-    def text(self) -> str:
-        with self._lock:
-            return "".join(self._pieces)
 
 
 @dataclass
@@ -92,7 +75,7 @@ class AgentLoop:
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
         self._cut_offs = 0  # replies in a row cut off by the output cap
-        self._cancel_call = threading.Event()  # set by a halt, or when working time runs out
+        self._cancel_call = CancelSignal()  # set by a halt, the stop, or when time runs out
 
     def run(self) -> Outcome:
         try:
@@ -154,7 +137,9 @@ class AgentLoop:
 
     # -- step boundary: commands, budgets ---------------------------------------------------
     def _between_steps(self) -> None:
-        self.tool_step.check_halt()
+        """One indexed read of the run's commands (a halt among them wins), then the budgets."""
+        if self.port.should_stop():
+            raise Stop(Outcome("interrupted", "the worker stopped; resume the run to continue"))
         for command in self.port.take_commands():
             if command.kind == "halt":
                 raise Stop(Outcome("halted", f"halted by {command.by or 'a human'}"))
@@ -231,9 +216,6 @@ class AgentLoop:
             return None
         self.usage.tokens += verdict.tokens_in + verdict.tokens_out
         self.usage.cost_usd += verdict.cost_usd
-        self.port.add_usage(
-            tokens_in=verdict.tokens_in, tokens_out=verdict.tokens_out, cost_usd=verdict.cost_usd
-        )
         threshold = self.spec.policy.monitors.judge_threshold
         self.port.record(
             "judge",
@@ -245,6 +227,7 @@ class AgentLoop:
                 "tokens_out": verdict.tokens_out,
                 "cost_usd": verdict.cost_usd,
             },
+            usage=_usage_of(verdict),
         )
         if verdict.score < threshold:
             return Trip(
@@ -265,63 +248,42 @@ class AgentLoop:
 
     # -- the model call, cancellable by a halt ------------------------------------------------
     def _call_model_in_time(self) -> ModelTurn:
-        """The model call, cancelled when the run's working time runs out: the budget trips."""
-        cancel = self._cancel_call = threading.Event()
-        out_of_time = threading.Event()
+        """The model call, cancelled when the run's working time runs out (the budget trips), a
+        person halts the run or the worker stops: the process's halt watcher sets the signal."""
+        cancel = self._cancel_call = CancelSignal()
+        deadline = time.monotonic() + max(self.spec.budget.max_seconds - self._elapsed(), 0.0)
+        with self.port.arm(cancel, deadline) as armed:
+            try:
+                return self._call_model(cancel)
+            except Stop:
+                if armed.out_of_time:
+                    self._check_budget()
+                raise
 
-        def time_is_up() -> None:
-            out_of_time.set()
-            cancel.set()
-
-        remaining = self.spec.budget.max_seconds - self._elapsed()
-        timer = threading.Timer(max(remaining, 0.0), time_is_up)
-        timer.daemon = True
-        timer.start()
-        try:
-            return self._call_model()
-        except Stop:
-            if out_of_time.is_set():
-                self._check_budget()
-            raise
-        finally:
-            timer.cancel()
-
-    def _call_model(self) -> ModelTurn:
+    def _call_model(self, cancel: threading.Event) -> ModelTurn:
+        """In the run's own thread: the `model_request` step (atomic with the halt check, right
+        before the request), the call, and its record; no thread of its own."""
         specs = [t.spec() for t in self.spec.tools.values()]
         if FINISH not in self.spec.tools:
             specs.append(FINISH_SPEC)
-        cancel = self._cancel_call
-        box: dict[str, Any] = {}
-        step = {"step": self.usage.steps + 1}
-        streamed = _Streamed()
+        step = self.usage.steps + 1
+        streamed: list[str] = []
 
-        def call() -> None:
-            try:
-                # In the sending thread, right before the request: the store orders this check
-                # against any halt, and records that the request starts (`model_request`).
-                self.port.begin_step("model_request", step)
-                box["turn"] = self.model.complete(
-                    list(self.messages), specs, cancel=cancel, on_delta=streamed.add
-                )
-            except BaseException as exc:  # noqa: BLE001 - handed to the loop thread
-                box["error"] = exc
+        def on_delta(piece: str) -> None:  # in this thread; the port writes at most 4 times/s
+            streamed.append(piece)
+            self.port.partial(step, "".join(streamed))
 
-        thread = threading.Thread(target=call, name=f"model-{self.spec.run_id}", daemon=True)
-        thread.start()
         try:
-            while thread.is_alive():
-                thread.join(HALT_POLL_S)
-                if thread.is_alive():
-                    self.port.partial(self.usage.steps + 1, streamed.text())
-                if thread.is_alive() and (self.port.halt_requested() or self.port.should_stop()):
-                    cancel.set()
-                    self.tool_step.check_halt()
-            if isinstance(box.get("error"), HaltRequested):
-                raise Stop(Outcome("halted", "halted by a human before the model request"))
             try:
-                return self._record_turn(box)
+                self.port.begin_step("model_request", {"step": step})
+            except HaltRequested as halted:
+                raise Stop(
+                    Outcome("halted", "halted by a human before the model request")
+                ) from halted
+            turn = self._complete(specs, cancel, on_delta)
+            try:
+                return self._record_turn(turn)
             except HaltRequested as halted:  # the answer came after a halt: drop it, keep its cost
-                turn = box["turn"]
                 self.port.add_usage(
                     tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
                 )
@@ -329,25 +291,25 @@ class AgentLoop:
         finally:
             self.port.end_partial()  # after the model_call event, so readers never miss the turn
 
-    def _record_turn(self, box: dict[str, Any]) -> ModelTurn:
-        error = box.get("error")
-        if isinstance(error, ModelCancelled):
+    def _complete(self, specs: list[dict], cancel: threading.Event, on_delta) -> ModelTurn:
+        try:
+            return self.model.complete(list(self.messages), specs, cancel=cancel, on_delta=on_delta)
+        except ModelCancelled:
             self.tool_step.check_halt()
-            raise Stop(Outcome("halted", "model call cancelled"))
-        if isinstance(error, ModelError):
+            raise Stop(Outcome("halted", "model call cancelled")) from None
+        except ModelError as error:
             self.port.record("error", {"message": str(error), "where": "model"})
             if context_window.is_overflow(str(error)):  # pause and ask, never fail the run
                 self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
-            raise Stop(Outcome("failed", f"model error: {error}"))
-        if error is not None:
-            raise error
+            raise Stop(Outcome("failed", f"model error: {error}")) from None
+
+    def _record_turn(self, answer: ModelTurn) -> ModelTurn:
         # From here on every call is named by onloop's own id, never the model's (see call_ids).
-        turn, calls = self.call_ids.number(box["turn"])
-        self.usage.steps += 1
+        turn, calls = self.call_ids.number(answer)
         self.port.begin_step(  # not recorded once a halt is: the answer came too late
             "model_call",
             {
-                "step": self.usage.steps,
+                "step": self.usage.steps + 1,
                 "text": turn.text,
                 "tool_calls": calls,
                 "tokens_in": turn.tokens_in,
@@ -357,12 +319,16 @@ class AgentLoop:
                 "model_name": turn.model_name,
                 "finish_reason": turn.finish_reason,
             },
+            usage={  # in the event's own transaction
+                "steps": 1,
+                "tokens_in": turn.tokens_in,
+                "tokens_out": turn.tokens_out,
+                "cost_usd": turn.cost_usd,
+            },
         )
+        self.usage.steps += 1
         self.usage.tokens += turn.tokens_in + turn.tokens_out
         self.usage.cost_usd += turn.cost_usd
-        self.port.add_usage(
-            steps=1, tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
-        )
         self.messages.append(assistant_message(turn.text, calls))
         self.monitor.start_turn(turn.text)
         return turn
@@ -403,9 +369,6 @@ class AgentLoop:
             return []
         self.usage.tokens += check.tokens_in + check.tokens_out
         self.usage.cost_usd += check.cost_usd
-        self.port.add_usage(
-            tokens_in=check.tokens_in, tokens_out=check.tokens_out, cost_usd=check.cost_usd
-        )
         self.port.record(
             "goal_check",
             {
@@ -415,5 +378,11 @@ class AgentLoop:
                 "tokens_out": check.tokens_out,
                 "cost_usd": check.cost_usd,
             },
+            usage=_usage_of(check),
         )
         return [] if check.met else [f"the final goal check found it not met: {check.reason}"]
+
+
+def _usage_of(call: Any) -> dict[str, float]:
+    """What a side call (judge, goal check) used, added with its event."""
+    return {"tokens_in": call.tokens_in, "tokens_out": call.tokens_out, "cost_usd": call.cost_usd}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import storage
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
+from agent_core.run.halt_watch import Armed, WatchedRun, watcher_for
 from storage.models import utcnow
 from storage.transient import brief, retrying
 
@@ -44,13 +46,19 @@ class HumanDecision:
     approval_id: int | None = None  # onloop's id of the approval this decides
 
 
+Usage = Mapping[str, float]  # steps, tool_calls, tokens_in, tokens_out, cost_usd
+
+
 class RunPort(Protocol):
-    def record(self, kind: str, payload: dict[str, Any]) -> int: ...
+    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
     def set_status(self, status: str, **fields: Any) -> None: ...
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
-    def begin_step(self, kind: str, payload: dict[str, Any]) -> int: ...
+    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
+    def arm(
+        self, cancel: threading.Event, deadline: float | None = None
+    ) -> AbstractContextManager[Armed]: ...
     def begin_execution(self, **call: Any) -> int: ...
     def should_stop(self) -> bool: ...
     def request_approval(self, **request: Any) -> int: ...
@@ -80,6 +88,27 @@ class StoreRunPort:
     _partial: str | None = None  # the partial output last written (None: no live_output row)
     _partial_at: float = float("-inf")
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
+    _watched: WatchedRun | None = None
+
+    @property
+    def watched(self) -> WatchedRun:
+        """This run in the process's halt watcher for its store (registered on first use,
+        unregistered by close() or when the port is gone)."""
+        if self._watched is None:
+            self._watched = watcher_for(self.store).register(self.run_id, self.stop)
+            weakref.finalize(self, self._watched.close)
+        return self._watched
+
+    def close(self) -> None:
+        if self._watched is not None:
+            self._watched.close()
+
+    def arm(
+        self, cancel: threading.Event, deadline: float | None = None
+    ) -> AbstractContextManager[Armed]:
+        """While inside, a halt of the run, the worker's stop or `deadline` (time.monotonic())
+        sets `cancel` within ~0.1 s: the process's one halt watcher looks for all its runs."""
+        return self.watched.arm(cancel, deadline)
 
     @property
     def fence(self) -> storage.Fence | None:
@@ -95,11 +124,19 @@ class StoreRunPort:
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             raise stop("interrupted", LOST_REASON) from lost
 
-    def record(self, kind: str, payload: dict[str, Any]) -> int:
+    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+        """Append an event; `usage` it carries is added to the run's totals in the same
+        transaction."""
         payload = self.redactor.payload(payload)  # secrets never reach the store
+        extra = {"usage": usage} if usage else {}
         with self._fenced():
             return storage.append_event(
-                self.store, run_id=self.run_id, kind=kind, payload=payload, fence=self.fence
+                self.store,
+                run_id=self.run_id,
+                kind=kind,
+                payload=payload,
+                fence=self.fence,
+                **extra,
             )
 
     def set_status(self, status: str, **fields: Any) -> None:
@@ -118,17 +155,29 @@ class StoreRunPort:
             storage.add_usage(self.store, run_id=self.run_id, fence=self.fence, **amounts)
 
     def take_commands(self) -> list[HumanCommand]:
+        """The commands waiting for the run: one indexed read, and a write only when there is
+        something. A pending halt comes alone and stays pending (the session's end takes it)."""
+        rows = self._read(lambda: storage.pending_command_rows(self.store, run_id=self.run_id))
+        halts = [row for row in rows if row.kind == "halt"]
+        if halts:
+            self.watched.halted = True
+            return [HumanCommand("halt", "", halts[0].created_by)]
         taken = []
-        for command in self._read(lambda: storage.pending_commands(self.store, run_id=self.run_id)):
+        for row in rows:
             with self._fenced():  # a stale driver must not swallow a command meant for the run
                 storage.consume_command(
-                    self.store, command_id=_id(command.id), run_id=self.run_id, fence=self.fence
+                    self.store, command_id=row.id, run_id=self.run_id, fence=self.fence
                 )
-            message = str((command.payload or {}).get("message", ""))
-            taken.append(HumanCommand(command.kind, message, command.created_by))
+            message = str((row.payload or {}).get("message", ""))
+            taken.append(HumanCommand(row.kind, message, row.created_by))
         return taken
 
     def halt_requested(self) -> bool:
+        """From the halt watcher's view when it is fresh (an early warning: the store's step
+        transactions decide), else one indexed read."""
+        seen = self.watched.halt_seen()
+        if seen is not None:
+            return seen
         return self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
 
     def _read(self, read: Callable[[], T]) -> T:
@@ -136,12 +185,18 @@ class StoreRunPort:
         interrupted (the worker), and the run resumes from its events."""
         return retrying(read, what=f"run {self.run_id}", log=log, give_up_after=READ_PATIENCE_S)
 
-    def begin_step(self, kind: str, payload: dict[str, Any]) -> int:
-        """Record that a step starts, atomically with the halt check (storage.HaltRequested)."""
+    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+        """Record that a step starts, atomically with the halt check (storage.HaltRequested),
+        with the `usage` the event carries added to the run's totals in the same transaction."""
         payload = self.redactor.payload(payload)  # secrets never reach the store
         with self._fenced():
             return storage.begin_step(
-                self.store, run_id=self.run_id, kind=kind, payload=payload, fence=self.fence
+                self.store,
+                run_id=self.run_id,
+                kind=kind,
+                payload=payload,
+                fence=self.fence,
+                usage=usage or None,
             )
 
     def begin_execution(self, **call: Any) -> int:

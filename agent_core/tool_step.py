@@ -11,13 +11,14 @@ import storage
 from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
 from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
+from agent_core.models.io_loop import CancelSignal
 from agent_core.monitors import RepetitionMonitor
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
 from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
-from agent_core.run.tool_process import HaltWatch, tool_context
+from agent_core.run.tool_process import ToolStopped, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
@@ -221,8 +222,10 @@ class ToolStep:
         if refused is not None:
             return self._result(call, refused, ok=False, outcome="denied")
         started = time.monotonic()
-        with HaltWatch(self.port) as watch:  # a halt while the tool runs ends its processes
-            context = tool_context(self.spec.policy, watch.cancel)
+        cancel = CancelSignal()
+        with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
+            watch = ToolStopped(armed)
+            context = tool_context(self.spec.policy, cancel)
             try:
                 output, ok = (
                     run_tool(tool, arguments, workspace=self.spec.workspace, context=context),
@@ -230,7 +233,6 @@ class ToolStep:
                 )
             except ToolError as exc:
                 output, ok = f"Error: {exc}", False
-        self.port.add_usage(tool_calls=1)
         result = self._result(
             call,
             output,
@@ -239,6 +241,7 @@ class ToolStep:
             duration_s=time.monotonic() - started,
             arguments=arguments,
             edit=edit,
+            usage={"tool_calls": 1},  # counted with its result, in one transaction
         )
         watch.stop_if_stopped()
         return result
@@ -276,6 +279,7 @@ class ToolStep:
         arguments: dict | None = None,
         edit: Edit | None = None,
         watched: bool = True,
+        usage: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         if edit is not None and arguments is not None:
             # The model must hear what really ran, not what it asked for.
@@ -293,7 +297,10 @@ class ToolStep:
         if edit is not None:
             payload["edited_by"] = edit.by
             payload["requested_arguments"] = edit.requested
-        self.port.record("tool_result", payload)
+        if usage:
+            self.port.record("tool_result", payload, usage=usage)
+        else:
+            self.port.record("tool_result", payload)
         if watched:
             self.monitor.observe(call.name, call.arguments, ok, output)
         tool = self.spec.tools.get(call.name)

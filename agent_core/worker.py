@@ -90,6 +90,8 @@ def drive_run(
         )
         lost_store = Outcome("interrupted", STORE_LOST_REASON)
         return _finish(store, port, run, lost_store, run.active_seconds)
+    finally:
+        port.close()  # the process's halt watcher stops looking at this run
 
 
 def _drive(
@@ -389,3 +391,6 @@ class Worker:
         mcp_client = sys.modules.get("agent_core.tools.mcp_client")
         if mcp_client is not None:  # the MCP servers this worker started stop with it
             mcp_client.close_shared_pool()
+        io_loop = sys.modules.get("agent_core.models.io_loop")
+        if io_loop is not None:  # the model clients this worker's runs shared: connections closed
+            io_loop.close_clients()

@@ -9,7 +9,14 @@ from storage.approvals import (
     pending_approvals,
     request_approval,
 )
-from storage.commands import command_history, consume_command, pending_commands, send_command
+from storage.commands import (
+    CommandRow,
+    command_history,
+    consume_command,
+    pending_command_rows,
+    pending_commands,
+    send_command,
+)
 from storage.engine import Store, database_url, open_store
 from storage.errors import (
     ApprovalExpired,
@@ -29,6 +36,7 @@ from storage.halts import (
     halt_requested_by,
     halt_run,
     mark_driven,
+    runs_with_halt_pending,
 )
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
@@ -123,6 +131,9 @@ __all__ = [
     "open_store",
     "pending_approvals",
     "pending_commands",
+    "pending_command_rows",
+    "CommandRow",
+    "runs_with_halt_pending",
     "command_history",
     "recover_run",
     "release_run",

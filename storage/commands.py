@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
-from storage.engine import Store, read_session, write_session, writing
+from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, NotFound, StoreError
 from storage.events import no_run
 from storage.fence import Fence, hold
@@ -57,6 +57,26 @@ def pending_commands(store: Store, *, run_id: str) -> list[Command]:
     )
     with read_session(store) as session:
         return list(session.scalars(query))
+
+
+class CommandRow(NamedTuple):
+    id: int
+    kind: str
+    payload: dict[str, Any] | None
+    created_by: str | None
+
+
+_PENDING_ROWS = (
+    select(_commands.c.id, _commands.c.kind, _commands.c.payload, _commands.c.created_by)
+    .where(_commands.c.run_id == bindparam("rid"), _commands.c.consumed_at.is_(None))
+    .order_by(_commands.c.created_at, _commands.c.id)
+)
+
+
+def pending_command_rows(store: Store, *, run_id: str) -> list[CommandRow]:
+    """pending_commands as plain rows: one indexed Core read, what a step boundary does."""
+    with reading(store) as conn:
+        return [CommandRow(*row) for row in conn.execute(_PENDING_ROWS, {"rid": run_id})]
 
 
 def command_history(store: Store, *, run_id: str | None = None) -> list[Command]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -99,6 +100,22 @@ def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[st
     return {"rid": run_id, "tool": tool or "", "verdict": verdict or ""}
 
 
+USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")  # runs' usage totals
+
+
+def usage_values(usage: Mapping[str, float] | None) -> dict[str, Any]:
+    """SET clauses adding `usage` (steps, tokens, cost...) to a run's totals, atomically."""
+    values: dict[str, Any] = {}
+    for name, amount in (usage or {}).items():
+        if name not in USAGE:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+        if amount:
+            values[name] = _runs.c[name] + amount
+    if values:
+        values["updated_at"] = utcnow()
+    return values
+
+
 def append_in(
     conn: Connection,
     *,
@@ -106,10 +123,14 @@ def append_in(
     kind: str,
     payload: dict[str, Any],
     fence: Fence | None = None,
+    usage: Mapping[str, float] | None = None,
 ) -> int:
     """append_event inside a transaction the caller already holds."""
     seq = next_seq(conn, run_id, fence)
     insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
+    values = usage_values(usage)
+    if values:
+        conn.execute(update(_runs).where(_runs.c.id == run_id).values(values))
     return seq
 
 
@@ -120,13 +141,19 @@ def append_event(
     kind: str,
     payload: dict[str, Any],
     fence: Fence | None = None,
+    usage: Mapping[str, float] | None = None,
 ) -> int:
     """Record one event (its own transaction, committed on return); returns its seq. Given the
-    writer's `fence`, only while its claim holds (else LeaseLost and nothing is written)."""
+    writer's `fence`, only while its claim holds (else LeaseLost and nothing is written).
+    `usage` (steps, tool_calls, tokens_in, ...) is added to the run's totals in the same
+    transaction, so a reader never sees the event without the usage it carries."""
+    usage_values(usage)  # an unknown name is refused before anything is written
     if _SQLITE_RETURNING and store.engine.dialect.driver == "pysqlite":
-        return _append_sqlite(store, run_id=run_id, kind=kind, payload=payload, fence=fence)
+        return _append_sqlite(
+            store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage
+        )
     with writing(store) as conn:
-        return append_in(conn, run_id=run_id, kind=kind, payload=payload, fence=fence)
+        return append_in(conn, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage)
 
 
 # The SQLite fast path (stdlib sqlite3 driver). A Core execution costs ~35 us of Python per
@@ -140,6 +167,10 @@ _SQLITE_BUMP_FENCED = (
     "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? AND worker_id = ? "
     "AND (? IS NULL OR claim_epoch = ?) RETURNING last_seq"
 )
+_SQLITE_USAGE = (
+    "UPDATE runs SET steps = steps + ?, tool_calls = tool_calls + ?, tokens_in = tokens_in + ?, "
+    "tokens_out = tokens_out + ?, cost_usd = cost_usd + ?, updated_at = ? WHERE id = ?"
+)
 _SQLITE_INSERT = (
     "INSERT INTO events (run_id, seq, kind, at, payload, tool, verdict) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -147,7 +178,13 @@ _SQLITE_INSERT = (
 
 
 def _append_sqlite(
-    store: Store, *, run_id: str, kind: str, payload: dict[str, Any], fence: Fence | None
+    store: Store,
+    *,
+    run_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    fence: Fence | None,
+    usage: Mapping[str, float] | None = None,
 ) -> int:
     at = utcnow().isoformat(sep=" ", timespec="microseconds")
     body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
@@ -172,6 +209,10 @@ def _append_sqlite(
             dbapi.execute(statement, params)
             if kind == "tool_call":
                 statement, params = _COUNT_TOOL_CALL_SQL, _count_params(run_id, tool, verdict)
+                dbapi.execute(statement, params)
+            if usage and any(usage.values()):
+                amounts = tuple(usage.get(name, 0) for name in USAGE)
+                statement, params = _SQLITE_USAGE, (*amounts, at, run_id)
                 dbapi.execute(statement, params)
             dbapi.execute("COMMIT")
         except sqlite3.Error as error:

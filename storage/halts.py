@@ -8,14 +8,15 @@ event has a lower seq than the halt's began before the halt; no step starts afte
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, update
 
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
-from storage.events import append_in, insert_event, next_seq, no_run
-from storage.fence import Fence, as_fence
+from storage.events import USAGE, append_in, insert_event, next_seq, no_run, usage_values
+from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
 
 _runs = table_of(Run)
@@ -58,6 +59,29 @@ _CONSUME_HALTS = (
 )
 
 
+_HALTED_AMONG = (
+    select(_commands.c.run_id)
+    .where(
+        _commands.c.run_id.in_(bindparam("ids", expanding=True)),
+        _commands.c.consumed_at.is_(None),
+        _commands.c.kind == "halt",
+    )
+    .distinct()
+)
+_OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
+    _runs.c.id == bindparam("rid")
+)
+
+
+def runs_with_halt_pending(store: Store, *, run_ids: list[str]) -> set[str]:
+    """Which of `run_ids` have a halt waiting: ONE indexed read for all the runs a process drives
+    (ix_commands_run_consumed), what its halt watcher polls."""
+    if not run_ids:
+        return set()
+    with reading(store) as conn:
+        return set(conn.execute(_HALTED_AMONG, {"ids": list(run_ids)}).scalars())
+
+
 def halt_pending(store: Store, *, run_id: str) -> bool:
     """Whether a halt waits for this run: one indexed read, cheap enough to poll."""
     with reading(store) as conn:
@@ -84,20 +108,80 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
-def _start_step(conn: Connection, run_id: str, kind: str, fence: Fence | None) -> int:
+def _start_step(
+    conn: Connection,
+    run_id: str,
+    kind: str,
+    fence: Fence | None,
+    usage: Mapping[str, float] | None = None,
+) -> int:
     """Inside a write transaction: the step's seq, or HaltRequested when it must not start
     (LeaseLost when the writer's claim no longer holds: its lease lapsed; another took it).
 
-    The seq bump locks the run's row first, so a halt committed before it is seen and one
-    committed after it gets a higher seq."""
-    seq = next_seq(conn, run_id, fence)
+    One fenced UPDATE takes the seq (and adds the step's usage): it locks the run's row first,
+    so a halt committed before it is seen by the check after it, and one committed after it
+    gets a higher seq. Only a driven run (running, waiting) of this claim matches."""
+    usage_values(usage)  # an unknown name is refused before anything is written
+    adds = bool(usage and any(usage.values()))
+    returning = conn.dialect.update_returning
+    bump = _bump_for(fence, adds, returning)
+    params: dict[str, Any] = {"rid": run_id}
+    if fence is not None:
+        params["wid"] = fence.worker_id
+        if fence.epoch is not None:
+            params["epoch"] = fence.epoch
+    if usage and adds:
+        params.update({f"add_{name}": usage.get(name, 0) for name in USAGE}, now=utcnow())
+    if returning:
+        seq = conn.execute(bump, params).scalar()
+    else:  # SQLite older than 3.35: the write lock is already ours, so read-after-write is safe
+        bumped = conn.execute(bump, params).rowcount
+        seq = conn.execute(select(_runs.c.last_seq).where(_runs.c.id == run_id)).scalar()
+        seq = seq if bumped else None
+    if seq is None:
+        raise _not_started(conn, run_id, kind, fence)
     by = pending_halt_by(conn, run_id)
     if by is not None:
         raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
-    status, _owner = conn.execute(_STATUS, {"rid": run_id}).one()
-    if status not in DRIVEN:  # its session ended (the halt was consumed): a straggler
-        raise HaltRequested(f"run {run_id} is {status}; {kind} not started")
     return seq
+
+
+_BUMPS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _bump_for(fence: Fence | None, adds: bool, returning: bool) -> Any:
+    """The step's UPDATE, built once per shape (fenced or not, adding usage or not), so each
+    step only binds values: SQLAlchemy caches the compiled form."""
+    held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
+    shape = (held_by, adds, returning)
+    bump = _BUMPS.get(shape)
+    if bump is None:
+        held = []
+        if fence is not None:
+            held.append(_runs.c.worker_id == bindparam("wid"))
+            if fence.epoch is not None:
+                held.append(_runs.c.claim_epoch == bindparam("epoch"))
+        values: dict[str, Any] = {"last_seq": _runs.c.last_seq + 1}
+        if adds:
+            values.update({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
+            values["updated_at"] = bindparam("now")
+        where = (_runs.c.id == bindparam("rid"), _runs.c.status.in_(DRIVEN), *held)
+        bump = update(_runs).where(*where).values(values)
+        bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
+    return bump
+
+
+def _not_started(conn: Connection, run_id: str, kind: str, fence: Fence | None) -> Exception:
+    """Why the step's UPDATE matched nothing: no run, a lost claim, a halt, or a run not driven."""
+    row = conn.execute(_OWNER, {"rid": run_id}).first()
+    if row is None:
+        return no_run(run_id)
+    if fence is not None and not holds(fence, row.worker_id, row.claim_epoch):
+        return lost(run_id, fence)
+    by = pending_halt_by(conn, run_id)
+    if by is not None:
+        return HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
+    return HaltRequested(f"run {run_id} is {row.status}; {kind} not started")
 
 
 def begin_step(
@@ -108,13 +192,16 @@ def begin_step(
     payload: dict[str, Any],
     worker_id: str | None = None,
     fence: Fence | None = None,
+    usage: Mapping[str, float] | None = None,
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
     HaltRequested and no event. One write transaction; returns the event's seq. Also used to
-    record what must not appear after a halt (a late model answer, a final answer)."""
+    record what must not appear after a halt (a late model answer, a final answer). `usage`
+    (steps, tokens_in, ...) is added to the run's totals in the same transaction: a reader
+    never sees the event without the usage it carries."""
     with writing(store) as conn:
-        seq = _start_step(conn, run_id, kind, as_fence(fence, worker_id))
+        seq = _start_step(conn, run_id, kind, as_fence(fence, worker_id), usage)
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 

@@ -49,6 +49,7 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
     guard = NetworkGuard()
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     real_create_connection = socket.create_connection
+    real_getaddrinfo = socket.getaddrinfo
 
     def connect(sock: socket.socket, address: Any) -> None:
         guard.check(address)
@@ -62,7 +63,13 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
         guard.check(address)  # before the name is resolved: no DNS query leaves either
         return real_create_connection(address, *args, **kwargs)
 
+    def getaddrinfo(host: Any, port: Any, *args, **kwargs) -> Any:
+        if host is not None:  # asyncio resolves first (in its executor), then connects
+            guard.check((host.decode() if isinstance(host, bytes) else host, port))
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
     monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "create_connection", create_connection)
     yield guard

@@ -56,6 +56,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.peers: list[tuple[str, int]] = []  # each request's client address: its connection
         self.refuse_tools: tuple[int, str] | None = None
         self.unsupported_params: set[str] = set()
         self.stopping = threading.Event()
@@ -139,6 +140,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # As real servers (uvicorn, Go's net/http): no Nagle wait between headers and body,
+        # which costs the async client a delayed ACK (~40 ms) per request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     @property
     def fake(self) -> FakeOpenAIServer:
         return self.server.fake  # type: ignore[attr-defined]
@@ -160,6 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _error_body(404, f"no route POST {self.path}"))
             return
         body = json.loads(raw or b"{}")
+        self.fake.peers.append(self.client_address)
         reply = self.fake._take(body, {k.lower(): v for k, v in self.headers.items()})
         if reply is None:
             # Not retryable, so a test that under-scripted fails at once and says why.

@@ -81,13 +81,24 @@ def test_the_port_writes_only_changes_at_most_every_interval(store, monkeypatch)
 
 
 def test_the_openai_stream_hands_out_text_and_tool_call_pieces(fake_openai):
-    fake_openai.script([Reply(text=TEXT, tool_calls=[{"name": "calculator", "arguments": ARGS}])])
+    calls = [{"name": "calculator", "arguments": ARGS}]
+    # A slow stream: in flight long enough for several previews.
+    fake_openai.script([Reply(text=TEXT, tool_calls=calls, chunk_delay_s=0.1)])
     model = OpenAIModel("gpt-4o-mini", api_key="sk-test", base_url=fake_openai.base_url)
     pieces: list[str] = []
-    turn = model.complete([], [], cancel=threading.Event(), on_delta=pieces.append)
+    threads: set[str] = set()
+
+    def on_delta(piece: str) -> None:
+        pieces.append(piece)
+        threads.add(threading.current_thread().name)
+
+    turn = model.complete([], [], cancel=threading.Event(), on_delta=on_delta)
     model.close()
-    assert len(pieces) > 3  # piece by piece, as they came
-    assert "".join(pieces) == f"{TEXT}\n→ calculator({json.dumps(ARGS)}"
+    # Buffered on the model I/O loop and handed out in the caller's own thread while the call
+    # is in flight (every PREVIEW_EVERY_S): what streamed so far, in order.
+    assert len(pieces) >= 2
+    assert f"{TEXT}\n→ calculator({json.dumps(ARGS)}".startswith("".join(pieces))
+    assert threads == {threading.current_thread().name}
     assert turn.text == TEXT and turn.tool_calls[0].arguments == json.dumps(ARGS)
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 # Called with each new piece of a turn's output as it streams in (text, and tool calls shown as
-# "→ name(" then their raw argument pieces), from the provider's own thread; must return quickly.
+# "→ name(" then their raw argument pieces), in the thread that called `complete` (the openai
+# provider hands out what streamed every 0.25 s while the call is in flight); a preview only.
 OnDelta = Callable[[str], None]
 
 

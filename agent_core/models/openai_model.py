@@ -6,11 +6,12 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
 
+from agent_core.models import io_loop
 from agent_core.models.base import (
     ModelCancelled,
     ModelError,
@@ -23,7 +24,7 @@ from agent_core.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
-_CANCEL_POLL_S = 0.1
+PREVIEW_EVERY_S = 0.25  # streamed output reaches on_delta at most this often
 DEFAULT_TIMEOUT_S = 120.0  # seconds without a byte from the server; local models think slowly
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
@@ -42,13 +43,35 @@ _BAD_ARGUMENTS = "failed to parse tool call arguments"
 _OPENAI_HOST = "api.openai.com"
 
 
-class _Client(openai.OpenAI):
-    """The SDK's client, except that errors no retry can fix are not retried."""
+class _AsyncClient(openai.AsyncOpenAI):
+    """The SDK's async client, except that errors no retry can fix are not retried."""
 
     def _should_retry(self, response: Any) -> bool:
         if response.status_code >= 500 and _permanent(_body_text(response)):
             return False
         return super()._should_retry(response)
+
+
+async def _read_server_error(response: Any) -> None:
+    """A 5xx body is read as it arrives (streamed ones too), so `_should_retry` can look at it."""
+    if response.status_code >= 500:
+        await response.aread()
+
+
+def _client_for(base_url: str | None, api_key: str, timeout_s: float, retries: int) -> Any:
+    """The process's client for this server and key: one per worker, reused by every run."""
+
+    def build() -> _AsyncClient:
+        http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [_read_server_error]})
+        return _AsyncClient(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=retries,
+            http_client=http,
+        )
+
+    return io_loop.shared_client(("openai", base_url, api_key, timeout_s, retries), build)
 
 
 class OpenAIModel:
@@ -84,18 +107,20 @@ class OpenAIModel:
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self._client = _Client(
-            api_key=api_key, base_url=base_url, timeout=self.timeout_s, max_retries=max_retries
-        )
+        self._client_key = (base_url, api_key, self.timeout_s, max_retries)
         self.base_url = str(self._client.base_url).rstrip("/")
         # OpenAI's newer models refuse `max_tokens`; most compatible servers know only it. A
         # server that names the one it refuses gets the other (see `_request`).
         official = _OPENAI_HOST in self.base_url
         self._cap_param = "max_completion_tokens" if official else "max_tokens"
 
+    @property
+    def _client(self) -> Any:
+        """The process's shared client for this server (a new one after close_clients)."""
+        return _client_for(*self._client_key)
+
     def close(self) -> None:
-        """Release the HTTP connections."""
-        self._client.close()
+        """Nothing to release: the client is the process's (io_loop.close_clients closes it)."""
 
     def complete(
         self,
@@ -105,26 +130,24 @@ class OpenAIModel:
         cancel: threading.Event,
         on_delta: OnDelta | None = None,
     ) -> ModelTurn:
+        """Sends the request on the process's model I/O loop and waits here; setting `cancel`
+        cancels it at once (its stream closed), even before the server sent a byte. While the
+        call is in flight, `on_delta` is called in this thread with what streamed in since, every
+        PREVIEW_EVERY_S (a preview: a call that ends sooner hands out nothing; the turn has it)."""
         if cancel.is_set():
             raise ModelCancelled("the model call was cancelled before it started")
         started = time.monotonic()
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
-        # The request runs in a helper thread so a halt is honoured even while the server has
-        # not sent a byte yet; on cancel the helper is abandoned and closes its own response.
-        helper = threading.Thread(
-            target=self._call_into,
-            args=(list(messages), tools, cancel, outcome, done, on_delta),  # the loop may append
-            name=f"onloop-model-{self.model_name}",
-            daemon=True,
-        )
-        helper.start()
-        while not done.wait(_CANCEL_POLL_S):
-            if cancel.is_set():
-                raise ModelCancelled("the model call was cancelled while waiting for the answer")
-        if "error" in outcome:
-            raise outcome["error"]
-        text, tool_calls, tokens_in, tokens_out, finish_reason = outcome["result"]
+        preview = _Preview(on_delta)
+        request = self._call(list(messages), tools, preview)  # the loop may append meanwhile
+        try:
+            result = io_loop.call(
+                request, cancel, tick=preview.flush if on_delta else None, every=PREVIEW_EVERY_S
+            )
+        except io_loop.Cancelled:
+            raise ModelCancelled(
+                "the model call was cancelled while waiting for the answer"
+            ) from None
+        text, tool_calls, tokens_in, tokens_out, finish_reason = result
         return ModelTurn(
             text=text,
             tool_calls=tool_calls,
@@ -136,39 +159,39 @@ class OpenAIModel:
             finish_reason=finish_reason,
         )
 
-    def _call_into(
-        self, messages, tools, cancel, outcome: dict, done: threading.Event, on_delta=None
-    ) -> None:
-        """Runs in the helper thread: leaves a result or an exception in `outcome`."""
+    async def _call(self, messages, tools, preview: _Preview):
+        """Runs on the I/O loop: the result, or a ModelError that is safe to show (raised
+        outside the handler, so it carries no SDK error that might hold the key)."""
         try:
-            outcome["result"] = self._request(messages, tools, cancel, on_delta)
+            return await self._request(messages, tools, preview)
         except openai.APIError as err:
-            outcome["error"] = ModelError(self._redact(self._explain(err)))
+            failure = ModelError(self._redact(self._explain(err)))
         except json.JSONDecodeError as err:
-            outcome["error"] = ModelError(
+            failure = ModelError(
                 f"the model server at {self.base_url} sent malformed JSON ({err}); check that "
                 "OPENAI_BASE_URL points at an OpenAI-compatible API (it usually ends in /v1)"
             )
-        except BaseException as err:  # ModelCancelled, or a bug: re-raised in the caller's thread
-            outcome["error"] = err
-        finally:
-            done.set()
+        raise failure
 
-    def _request(self, messages, tools, cancel: threading.Event, on_delta: OnDelta | None = None):
-        request: dict[str, Any] = {"model": self.model_name, "messages": messages}
+    async def _request(self, messages, tools, preview: _Preview):
+        # The conversation and the tools are plain JSON already: sent as the body's own fields
+        # (extra_body), they skip the SDK's recursive TypedDict transform, which costs more CPU
+        # than everything else in a call and grows with the conversation. Same JSON on the wire.
+        body: dict[str, Any] = {"messages": messages}
         if tools:
-            request["tools"] = tools
+            body["tools"] = tools
+        request: dict[str, Any] = {"model": self.model_name, "messages": [], "extra_body": body}
         if self.max_output_tokens:
             request[self._cap_param] = self.max_output_tokens
         try:
-            return self._send(request, cancel, on_delta)
+            return await self._send(request, preview)
         except openai.APIStatusError as err:
             other = self._other_cap_param(err)
             if other is None:
                 raise
             request[other] = request.pop(self._cap_param)
             self._cap_param = other
-            return self._send(request, cancel, on_delta)
+            return await self._send(request, preview)
 
     def _other_cap_param(self, err: openai.APIStatusError) -> str | None:
         """The other name for the output cap, when the server refused the one we sent."""
@@ -180,30 +203,26 @@ class OpenAIModel:
             "max_tokens" if self._cap_param == "max_completion_tokens" else "max_completion_tokens"
         )
 
-    def _send(
-        self, request: dict[str, Any], cancel: threading.Event, on_delta: OnDelta | None = None
-    ):
-        if not self.stream:
-            completion = self._client.chat.completions.create(**request)
-            return (*_from_completion(completion, self.base_url), _finish_reason(completion))
-        stream = self._client.chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
-        )
-        turn = _StreamedTurn()
-        preview = _Preview(on_delta)
-        with stream:  # closes the response, also when cancelled mid-stream
-            for chunk in self._chunks(stream):
-                if cancel.is_set():
-                    raise ModelCancelled("the model call was cancelled mid-answer")
-                turn.add(chunk)
-                preview.add(chunk)
-        return turn.result()
+    async def _send(self, request: dict[str, Any], preview: _Preview):
+        async with io_loop.using(self._client) as client:  # not closed under this call
+            if not self.stream:
+                completion = await client.chat.completions.create(**request)
+                return (*_from_completion(completion, self.base_url), _finish_reason(completion))
+            stream = await client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            turn = _StreamedTurn()
+            async with stream:  # closes the response, also when the task is cancelled mid-stream
+                async for chunk in self._chunks(stream):
+                    turn.add(chunk)
+                    preview.add(chunk)
+            return turn.result()
 
-    def _chunks(self, stream: Any) -> Iterator[Any]:
+    async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         """The stream's chunks; a stream cut, stalled or ended before the reply did says so."""
         finished = False
         try:
-            for chunk in stream:
+            async for chunk in stream:
                 choices = getattr(chunk, "choices", None) or []
                 finished = finished or any(getattr(c, "finish_reason", None) for c in choices)
                 yield chunk
@@ -342,31 +361,39 @@ class _StreamedTurn:
 
 
 class _Preview:
-    """Hands each chunk's new output to `on_delta`: text as it is, a tool call as "→ name("
-    once (some servers repeat the name in every delta) and then its raw argument pieces."""
+    """Collects each chunk's new output (on the I/O loop) for `on_delta`, which `flush` calls in
+    the waiting thread: text as it is, a tool call as "→ name(" once (some servers repeat the
+    name in every delta) and then its raw argument pieces."""
 
     def __init__(self, on_delta: OnDelta | None) -> None:
         self.on_delta = on_delta
         self.named: set[int] = set()
+        self._pieces: list[str] = []  # appended on the loop, taken by the waiter (atomic ops)
 
     def add(self, chunk: Any) -> None:
         if self.on_delta is None:
             return
-        pieces: list[str] = []
         for choice in getattr(chunk, "choices", None) or []:
             delta = getattr(choice, "delta", None)
             if delta is None:
                 continue
-            pieces.append(delta.content or delta.refusal or "")
+            self._pieces.append(delta.content or delta.refusal or "")
             for position, call in enumerate(delta.tool_calls or []):
                 index = call.index if call.index is not None else position
                 function = call.function
                 if function is not None and function.name and index not in self.named:
                     self.named.add(index)
-                    pieces.append(f"\n→ {function.name}(")
-                pieces.append((function.arguments if function is not None else None) or "")
-        if "".join(pieces):
-            self.on_delta("".join(pieces))
+                    self._pieces.append(f"\n→ {function.name}(")
+                self._pieces.append((function.arguments if function is not None else None) or "")
+
+    def flush(self) -> None:
+        taken = len(self._pieces)
+        if self.on_delta is None or not taken:
+            return
+        text = "".join(self._pieces[:taken])
+        del self._pieces[:taken]
+        if text:
+            self.on_delta(text)
 
 
 def _from_completion(completion: Any, base_url: str) -> tuple[str, tuple, int, int]:
@@ -419,9 +446,8 @@ def _permanent(body: str) -> bool:
 
 
 def _body_text(response: Any) -> str:
-    """An error response's body (a streamed request's too), or "" when it cannot be read."""
+    """An error response's body (read by `_read_server_error`), or "" when it was not read."""
     try:
-        response.read()
         return response.text
     except Exception:  # noqa: BLE001 - only decides whether to retry
         return ""
@@ -429,11 +455,11 @@ def _body_text(response: Any) -> str:
 
 def _reason(err: BaseException) -> str:
     """The root cause of a connection failure, in plain words."""
-    while err.__cause__ is not None:
-        err = err.__cause__
+    while (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
     text = str(err) or type(err).__name__
     lowered = text.lower()
-    if "refused" in lowered:
+    if "refused" in lowered or isinstance(err, ConnectionRefusedError):
         return "connection refused"
     if "name or service not known" in lowered or "nodename nor servname" in lowered:
         return "the host name could not be resolved"

@@ -1,21 +1,19 @@
-"""What a run's tools run under: the shell's sandbox as its policy sets it, the redactor, and the
-halt watch that ends a running tool's processes when a person halts the run."""
+"""What a run's tools run under: the shell's sandbox as its policy sets it, the redactor, and
+how a halt (seen by the process's halt watcher) ends a running tool's processes."""
 
 from __future__ import annotations
 
 import threading
-from types import TracebackType
 
-from agent_core.outcome import Stop, stop
+from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.oversight.web_gate import url_gate
 from agent_core.policy import Policy
-from agent_core.port import RunPort
+from agent_core.run.halt_watch import Armed
 from agent_core.tools.builtins import ShellOffer, shell_offer
 from agent_core.tools.context import ToolContext
 from agent_core.tools.sandbox import Limits
 
-WATCH_POLL_S = 0.1  # how often a running tool's halt watch looks at the run's commands
 MB = 1 << 20
 
 
@@ -47,47 +45,19 @@ def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
     )
 
 
-class HaltWatch:
-    """While a tool runs, a light thread asks the port for a halt (or the worker's stop) and sets
-    `cancel`, which ends the tool's processes; afterwards `stop_if_stopped` ends the run."""
+class ToolStopped:
+    """Why a tool's work was cut short by the process's halt watcher (see halt_watch), if it was:
+    `cancel` ends the tool's processes; afterwards `stop_if_stopped` ends the run."""
 
-    def __init__(self, port: RunPort) -> None:
-        self.port = port
-        self.cancel = threading.Event()
-        self.reason: Stop | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="halt-watch", daemon=True)
-
-    def __enter__(self) -> HaltWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._done.wait(WATCH_POLL_S):
-            try:
-                if self.port.should_stop():
-                    self.reason = stop("interrupted", "the worker stopped while a tool ran")
-                elif self.port.halt_requested():
-                    self.reason = stop("halted", "halted by a human while a tool ran")
-            except Exception:  # a busy store: look again at the next poll
-                continue
-            if self.reason is not None:
-                self.cancel.set()
-                return
+    def __init__(self, armed: Armed) -> None:
+        self.armed = armed
 
     @property
     def stopped(self) -> bool:
-        return self.reason is not None
+        return self.armed.reason in ("halted", "stopped")
 
     def stop_if_stopped(self) -> None:
-        if self.reason is not None:
-            raise self.reason
+        if self.armed.reason == "halted":
+            raise stop("halted", "halted by a human while a tool ran")
+        if self.armed.reason == "stopped":
+            raise stop("interrupted", "the worker stopped while a tool ran")

@@ -1,0 +1,400 @@
+"""The lean hot path: no thread per model call or tool, one halt watcher per process, usage with
+its event in one transaction, one model client per process reused across runs and closed."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import textwrap
+import threading
+import time
+import weakref
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+
+import storage
+from agent_core import control
+from agent_core.models import io_loop
+from agent_core.models.base import ModelCancelled
+from agent_core.models.io_loop import CancelSignal
+from agent_core.models.openai_model import OpenAIModel
+from agent_core.models.scripted import ScriptedModel
+from agent_core.policy import Policy
+from agent_core.port import StoreRunPort
+from agent_core.run.halt_watch import watcher_for
+from agent_core.worker import Worker
+from tests.fake_openai import Reply
+from tests.halt_helpers import assert_nothing_started_after_the_halt, count, serve, settle, stop
+from tests.run_helpers import Driver, events_of, new_run, wait_for
+
+OLD_PER_CALL_THREADS = ("model-", "onloop-model-gpt", "onloop-model-fake", "halt-watch")
+
+
+def per_call_threads() -> list[str]:
+    """Threads named like the ones the old hot path started per model call or per tool."""
+    return [t.name for t in threading.enumerate() if t.name.startswith(OLD_PER_CALL_THREADS)]
+
+
+def openai_for(fake_openai):
+    def build(run) -> OpenAIModel:
+        return OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, max_retries=0)
+
+    return build
+
+
+# -- the model call: no thread of its own, cancelled at once ----------------------------------
+
+
+def test_many_model_calls_start_no_thread_per_call(fake_openai):
+    fake_openai.script([f"answer {n}" for n in range(30)])
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+    model.complete([{"role": "user", "content": "warm up"}], [], cancel=threading.Event())
+    before = threading.active_count()
+    seen: set[int] = set()
+    for n in range(1, 30):
+        cancel = CancelSignal()
+        turn = model.complete([{"role": "user", "content": f"q{n}"}], [], cancel=cancel)
+        assert turn.text == f"answer {n}"
+        seen.add(threading.active_count())
+    assert seen == {before}  # flat: no helper thread, no timer, nothing left behind
+    assert per_call_threads() == []
+    assert [t.name for t in threading.enumerate()].count(io_loop.THREAD_NAME) == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_cancel_signal_cuts_a_call_before_the_server_sends_a_byte(fake_openai, stream):
+    fake_openai.script([Reply(text="too late", delay_s=60)])
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, stream=stream)
+    cancel = CancelSignal()
+    outcome: dict[str, BaseException] = {}
+
+    def call() -> None:
+        try:
+            model.complete([{"role": "user", "content": "slow"}], [], cancel=cancel)
+        except BaseException as error:  # noqa: BLE001 - inspected below
+            outcome["error"] = error
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_for(lambda: len(fake_openai.requests) == 1, what="the request to arrive")
+    cancel.set()
+    caller.join(10)  # the 60 s answer never comes: the signal woke the waiter
+    assert not caller.is_alive()
+    assert isinstance(outcome.get("error"), ModelCancelled)
+
+
+def test_a_cancel_signal_runs_its_callbacks_once_and_at_once_when_already_set():
+    signal = CancelSignal()
+    calls: list[str] = []
+    remove = signal.on_set(lambda: calls.append("a"))
+    signal.on_set(lambda: calls.append("b"))
+    remove()
+    signal.set()
+    signal.set()
+    assert calls == ["b"]
+    signal.on_set(lambda: calls.append("c"))  # set already: runs now
+    assert calls == ["b", "c"] and signal.is_set()
+
+
+def test_a_halt_during_a_model_call_cancels_it_through_the_watcher(store, fake_openai):
+    fake_openai.script([Reply(text="too late", delay_s=60)])
+    run = new_run(store, "think slowly", model="openai", autonomy="autonomous")
+    workers = [Worker(store, concurrency=1, poll_s=0.01, model_factory=openai_for(fake_openai))]
+    threads = serve(workers)
+    try:
+        wait_for(lambda: len(fake_openai.requests) == 1, what="the request to arrive")
+        assert per_call_threads() == []
+        control.halt(store, run_id=run.id, by="ann")
+        settle(store, [run.id], timeout=20)  # long before the 60 s answer
+    finally:
+        stop(workers, threads)
+    assert_nothing_started_after_the_halt(store, run.id)
+    assert count(store, run.id, "model_call") == 0
+    assert storage.get_run(store, run_id=run.id).status == "halted"
+
+
+def test_the_time_budget_cuts_a_model_call_without_a_timer(store, fake_openai):
+    fake_openai.script([Reply(text="too late", delay_s=60)])
+    run = new_run(store, "think too long", model="openai", autonomy="autonomous", max_seconds=1)
+    outcome = Driver(store, run, openai_for(fake_openai)(run)).start().join(20)
+    assert outcome.status == "paused"  # a spent budget pauses and asks
+    assert [e.payload["monitor"] for e in events_of(store, run.id, "drift")] == ["budget_time"]
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+# -- a running tool: ended by the one watcher -------------------------------------------------
+
+WAITER = '''
+    from agent_core.tools.context import ToolContext
+    from onloop import tool
+
+
+    @tool(risk="low")
+    def wait_here(seconds: int = 60, tool_context: ToolContext | None = None) -> str:
+        """Wait until the run is halted, or `seconds` pass.
+
+        Args:
+            seconds: How long to wait at most.
+        """
+        assert tool_context is not None
+        return "cut short" if tool_context.cancel.wait(seconds) else "waited"
+'''
+
+
+@pytest.fixture
+def waiter_module(tmp_path, monkeypatch):
+    (tmp_path / "lean_waiter_demo.py").write_text(textwrap.dedent(WAITER))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "lean_waiter_demo"
+    sys.modules.pop("lean_waiter_demo", None)
+
+
+def test_a_halt_during_a_tool_ends_it_through_the_watcher(store, waiter_module):
+    policy = Policy(tools=[waiter_module])
+    run = new_run(store, "wait", model="scripted", autonomy="autonomous", policy=policy)
+    model = ScriptedModel([{"tool_calls": [{"name": "wait_here", "arguments": {}}]}, "never"])
+    driver = Driver(store, run, model).start()
+    wait_for(lambda: count(store, run.id, "tool_started") == 1, what="the tool to start")
+    assert per_call_threads() == []
+    assert sum(t.name == "onloop-halt-watch" for t in threading.enumerate()) == 1
+    control.halt(store, run_id=run.id, by="ann")
+    outcome = driver.join(20)  # long before the tool's 60 s
+    assert outcome.status == "halted"
+    (result,) = events_of(store, run.id, "tool_result")
+    assert result.payload["outcome"] == "halted" and result.payload["output"] == "cut short"
+    assert storage.get_run(store, run_id=run.id).tool_calls == 1
+
+
+def test_one_watcher_query_covers_every_run_of_the_process(store):
+    runs = [new_run(store, f"run {n}", model="scripted") for n in range(5)]
+    for run in runs:
+        storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
+    ports = [StoreRunPort(store, run.id) for run in runs]
+    signals = [CancelSignal() for _ in ports]
+    arms = [port.arm(signal) for port, signal in zip(ports, signals, strict=True)]
+    for arm in arms:
+        arm.__enter__()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "commands" in statement and threading.current_thread().name == "onloop-halt-watch":
+            statements.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        control.halt(store, run_id=runs[2].id, by="ann")
+        wait_for(lambda: signals[2].is_set(), what="the halted run's signal")
+        polls = watcher_for(store).polls
+        wait_for(lambda: watcher_for(store).polls >= polls + 2, what="two more polls")
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", seen)
+        for arm in arms:
+            arm.__exit__(None, None, None)
+        for port in ports:
+            port.close()
+    assert [s.is_set() for s in signals] == [False, False, True, False, False]
+    assert ports[2].halt_requested() and not ports[0].halt_requested()
+    # One statement per poll for all five runs, not one per run.
+    assert statements and len(statements) <= watcher_for(store).polls
+    assert all(" IN " in s.upper() for s in statements)
+
+
+# -- the store: usage with its event, one read per step boundary ------------------------------
+
+
+def test_a_refused_step_adds_no_usage(store):
+    run = new_run(store, "halted before the answer", model="scripted")
+    storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
+    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
+    control.halt(store, run_id=run.id, by="ann")
+    with pytest.raises(storage.HaltRequested):
+        storage.begin_step(
+            store,
+            run_id=run.id,
+            kind="model_call",
+            payload={"text": "late"},
+            usage={"steps": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5},
+            fence=storage.Fence("w"),
+        )
+    after = storage.get_run(store, run_id=run.id)
+    assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
+
+
+def test_an_unknown_usage_name_writes_nothing(store):
+    run = new_run(store, "typo", model="scripted")
+    before = storage.events_after(store, run_id=run.id)
+    with pytest.raises(ValueError, match="unknown usage 'token'"):
+        storage.append_event(store, run_id=run.id, kind="judge", payload={}, usage={"token": 1})
+    assert storage.events_after(store, run_id=run.id) == before
+
+
+def test_a_reader_never_sees_a_model_call_without_its_usage(store):
+    script = [
+        {"tool_calls": [{"name": "calculator", "arguments": {"expression": f"{n}+1"}}]}
+        for n in range(12)
+    ]
+    model = ScriptedModel([*script, {"text": "done", "tokens_in": 3, "tokens_out": 1}])
+    run = new_run(store, "count", model="scripted", autonomy="autonomous", max_steps=50)
+    mismatches: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        query = text(
+            "SELECT (SELECT count(*) FROM events WHERE run_id = :r AND kind = 'model_call'), "
+            "(SELECT steps FROM runs WHERE id = :r)"
+        )
+        while not done.is_set():
+            with store.reader.connect() as conn:  # one snapshot
+                calls, steps = conn.execute(query, {"r": run.id}).one()
+            if calls != steps:
+                mismatches.append((calls, steps))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        outcome = Driver(store, run, model).start().join(60)
+    finally:
+        done.set()
+        reader.join()
+    assert outcome.status == "succeeded"
+    assert mismatches == []
+    assert storage.get_run(store, run_id=run.id).steps == 13
+
+
+def test_a_step_boundary_reads_the_commands_once(store):
+    run = new_run(store, "count reads", model="scripted", autonomy="autonomous")
+    model = ScriptedModel(["the answer"])
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "FROM commands" in statement and threading.current_thread().name != "onloop-halt-watch":
+            reads.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert Driver(store, run, model).start().join().status == "succeeded"
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", seen)
+    # One step: one read at its boundary; each step start checks for a halt inside its own
+    # transaction (model_request, model_call, final_answer, run_started), never an ORM read.
+    boundary = [s for s in reads if "consumed_at IS NULL ORDER BY" in s]
+    assert len(boundary) == 1
+
+
+# -- one model client per process, reused across runs, closed at shutdown ----------------------
+
+
+def test_runs_share_one_client_and_the_worker_closes_it(store, fake_openai):
+    io_loop.close_clients()
+    fake_openai.script(["one", "two", "three"])
+    runs = [new_run(store, f"run {n}", model="openai", autonomy="autonomous") for n in range(3)]
+    worker = Worker(store, concurrency=1, poll_s=0.01, model_factory=openai_for(fake_openai))
+    threads = serve([worker])
+    try:
+        settle(store, [r.id for r in runs], timeout=30)
+        assert io_loop.client_count() == 1
+        (client,) = io_loop._clients.values()
+        assert not client.is_closed()
+    finally:
+        stop([worker], threads)
+    assert [storage.get_run(store, run_id=r.id).status for r in runs] == ["succeeded"] * 3
+    assert client.is_closed() and io_loop.client_count() == 0
+    # Three runs one after another, one keep-alive connection: the server saw one client port.
+    assert len(fake_openai.peers) == 3 and len(set(fake_openai.peers)) == 1
+
+
+def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store, tmp_path):
+    """`worker --processes` forks: the parent's loop and watcher threads do not come along, so
+    the child starts its own on first use instead of waiting on dead ones."""
+    run = new_run(store, "forked", model="scripted")
+    parent = StoreRunPort(store, run.id)
+    assert parent.halt_requested() is False  # the parent's watcher thread runs
+    parent_watcher, parent_loop = parent.watched.watcher, io_loop.io_loop()
+    report = tmp_path / "child.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: what it saw goes to `report`, the parent asserts on it
+        said = "nothing"
+        try:
+            child = StoreRunPort(store, run.id)
+            watcher = child.watched.watcher
+            deadline = time.monotonic() + 30
+            while watcher.polls < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            answer = io_loop.call(asyncio.sleep(0, result=42), threading.Event())
+            fresh = watcher is not parent_watcher and io_loop.io_loop() is not parent_loop
+            said = f"polls={watcher.polls} fresh={fresh} answer={answer}"
+        except BaseException as error:  # noqa: BLE001 - reported to the parent
+            said = repr(error)
+        finally:
+            report.write_text(said)
+            os._exit(0)
+    os.waitpid(pid, 0)
+    parent.close()
+    said = report.read_text()
+    assert said.startswith("polls=") and said.endswith("fresh=True answer=42"), said
+    assert int(said.split()[0].removeprefix("polls=")) >= 2, said
+
+
+def test_the_conversation_goes_on_the_wire_exactly_as_given(fake_openai):
+    """Messages and tools skip the SDK's transform (extra_body): the JSON sent is the same."""
+    fake_openai.script(["ok"])
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 6*7?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ]
+    tools = [{"type": "function", "function": {"name": "calculator", "parameters": {}}}]
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+    assert model.complete(messages, tools, cancel=threading.Event()).text == "ok"
+    (sent,) = fake_openai.requests
+    assert sent["messages"] == messages and sent["tools"] == tools
+    assert sent["model"] == "fake-model" and sent["max_tokens"] == 4096 and sent["stream"] is True
+
+
+def test_a_client_in_use_by_another_worker_closes_only_after_its_call(fake_openai):
+    """Two workers in one process share the client: the first one's shutdown must not cut the
+    other's call; the client closes when that call ends."""
+    fake_openai.script([Reply(text="still answered", delay_s=1.0)])
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+    client = model._client
+    answers: list[str] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            model.complete([{"role": "user", "content": "q"}], [], cancel=threading.Event()).text
+        )
+    )
+    caller.start()
+    wait_for(lambda: len(fake_openai.requests) == 1, what="the request to arrive")
+    io_loop.close_clients()  # one worker shuts down
+    assert not client.is_closed() and io_loop.client_count() == 0
+    caller.join(20)
+    assert answers == ["still answered"]
+    wait_for(client.is_closed, what="the client to close after its last call")
+
+
+def test_the_process_watcher_map_does_not_keep_a_store_alive(tmp_path):
+    opened = storage.open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    run = new_run(opened, "short-lived", model="scripted")
+    port = StoreRunPort(opened, run.id)
+    assert port.halt_requested() is False  # registered with the store's watcher
+    port.close()
+    gone = weakref.ref(opened)
+    opened.dispose()
+    del port, opened
+    gc.collect()
+    assert gone() is None  # its engine and connections are not pinned by the watcher map
