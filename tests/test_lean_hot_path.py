@@ -3,13 +3,10 @@ its event in one transaction, one model client per process reused across runs an
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import os
 import sys
 import textwrap
 import threading
-import time
 import weakref
 
 import pytest
@@ -305,38 +302,6 @@ def test_runs_share_one_client_and_the_worker_closes_it(store, fake_openai):
     assert client.is_closed() and io_loop.client_count() == 0
     # Three runs one after another, one keep-alive connection: the server saw one client port.
     assert len(fake_openai.peers) == 3 and len(set(fake_openai.peers)) == 1
-
-
-def test_a_forked_worker_process_gets_its_own_watcher_and_model_loop(store, tmp_path):
-    """`worker --processes` forks: the parent's loop and watcher threads do not come along, so
-    the child starts its own on first use instead of waiting on dead ones."""
-    run = new_run(store, "forked", model="scripted")
-    parent = StoreRunPort(store, run.id)
-    assert parent.halt_requested() is False  # the parent's watcher thread runs
-    parent_watcher, parent_loop = parent.watched.watcher, io_loop.io_loop()
-    report = tmp_path / "child.txt"
-    pid = os.fork()
-    if pid == 0:  # the child: what it saw goes to `report`, the parent asserts on it
-        said = "nothing"
-        try:
-            child = StoreRunPort(store, run.id)
-            watcher = child.watched.watcher
-            deadline = time.monotonic() + 30
-            while watcher.polls < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            answer = io_loop.call(asyncio.sleep(0, result=42), threading.Event())
-            fresh = watcher is not parent_watcher and io_loop.io_loop() is not parent_loop
-            said = f"polls={watcher.polls} fresh={fresh} answer={answer}"
-        except BaseException as error:  # noqa: BLE001 - reported to the parent
-            said = repr(error)
-        finally:
-            report.write_text(said)
-            os._exit(0)
-    os.waitpid(pid, 0)
-    parent.close()
-    said = report.read_text()
-    assert said.startswith("polls=") and said.endswith("fresh=True answer=42"), said
-    assert int(said.split()[0].removeprefix("polls=")) >= 2, said
 
 
 def test_the_conversation_goes_on_the_wire_exactly_as_given(fake_openai):
