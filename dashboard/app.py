@@ -23,6 +23,7 @@ from agent_core.settings import load_settings  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
+from dashboard.deep_link import default_page  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
 SIDEBAR_REFRESH_SECONDS = 3.0
@@ -63,9 +64,9 @@ def pages_for(person: Person) -> list[StreamlitPage]:
     if not person.may("admin"):
         hidden.add(routes.POLICY_PAGE)
     shown = [spec for spec in PAGES if spec[0] not in hidden]
+    main = default_page([spec[0] for spec in shown], run=st.query_params.get("run"))
     return [
-        st.Page(path, title=title, icon=icon, default=index == 0)
-        for index, (path, title, icon) in enumerate(shown)
+        st.Page(path, title=title, icon=icon, default=path == main) for path, title, icon in shown
     ]
 
 
