@@ -6,12 +6,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import storage
 from dashboard.components.charts import timeline_segments, usage_by_step
-from dashboard.routes import RUN_PAGE
+from dashboard.components.run_link import run_url
+from dashboard.deep_link import default_page
+from dashboard.routes import LAUNCH_PAGE, LIVE_PAGE, RUN_PAGE
 from tests.dashboard_fixtures import (
+    APP,
     HOSTILE_TEXT,
+    TIMEOUT,
     add_events,
     app_at,
     commands_of,
@@ -239,3 +244,15 @@ def test_the_header_names_the_policy_the_run_runs_under(store):
     )
     at = open_run(run.id)
     assert "policy: /srv/onloop.toml (1 rule)" in plain(at.caption[1].value)
+
+
+def test_the_main_page_opens_the_run_a_deep_link_names(store):
+    run = make_run(store, "succeeded")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run.id
+    at.run()  # the address is /?run=ID: no page named, so the router's main page
+    assert not at.exception
+    assert at.title[0].value == f"Run {run.id}"
+    assert default_page([LAUNCH_PAGE, RUN_PAGE], run=None) == LAUNCH_PAGE
+    assert default_page([LIVE_PAGE, RUN_PAGE], run=run.id) == RUN_PAGE
+    assert run_url("a b") == "./?run=a%20b"
