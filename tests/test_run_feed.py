@@ -187,7 +187,7 @@ def test_jump_to_a_step_opens_the_page_it_starts_on_or_says_it_has_none(page_sto
     run = make_run(page_store, "running")  # two steps counted, none recorded as events
     at = app_at(RUN_PAGE, query={"run": run.id})
     at.button(key=f"run_jump_go_{run.id}").click().run()
-    assert at.error[0].value == "This run has no model step 2: it has steps 1 to 2."
+    assert at.error[0].value == "This run has no model step 1: it has steps 1 to 2."
     add_events(page_store, run.id, steps_of(run.id, 60))
     storage.update_run(page_store, run_id=run.id, steps=60)
     at.run()

@@ -123,7 +123,8 @@ def _jump(store: storage.Store, run_id: str, steps: int) -> None:
     seq = step_start(store, run_id=run_id, step=step)
     view = view_of(run_id)
     if seq is None:
-        view.notice = f"This run has no model step {step}: it has steps 1 to {steps}."
+        have = f"it has steps 1 to {steps}" if steps else "it has no model steps yet"
+        view.notice = f"This run has no model step {step}: {have}."
         return
     view.direction, view.seq, view.notice = "from", seq, None
 
@@ -142,8 +143,7 @@ def render_feed_controls(store: storage.Store, run: storage.Run, view: FeedView)
     jump.number_input(
         "Jump to model step",
         min_value=1,
-        max_value=max(1, run.steps),
-        value=max(1, run.steps),
+        value=1,
         step=1,
         key=f"run_jump_step_{run.id}",
     )
@@ -153,18 +153,22 @@ def render_feed_controls(store: storage.Store, run: storage.Run, view: FeedView)
         key=f"run_jump_go_{run.id}",
         on_click=_jump,
         args=(store, run.id, run.steps),
-        disabled=run.steps == 0,
     )
     if view.notice:
         st.error(view.notice, icon=":material/search_off:")
 
 
 def render_pager(
-    store: storage.Store, run_id: str, view: FeedView, events: list[storage.EventRecord]
+    store: storage.Store, run: storage.Run, view: FeedView, events: list[storage.EventRecord]
 ) -> None:
     """Where this page sits in the run, with the buttons to the pages around it."""
-    total = count_events(store, run_id=run_id, kinds=view.kinds)
-    what = "events" if view.show == ALL else f"{view.show} events"
+    run_id = run.id
+    if view.kinds is None:  # seqs run 1, 2, 3, ...: the newest one counts them
+        total = max(run.last_seq, events[-1].seq if events else 0)
+        what = "events"
+    else:
+        total = count_events(store, run_id=run_id, kinds=view.kinds)
+        what = f"{view.show} events"
     if not events:
         st.caption(f"No {what} on this page ({total:,} in the run).")
     else:
@@ -178,10 +182,7 @@ def render_pager(
         key=f"run_page_older_{run_id}",
         on_click=_go,
         args=(run_id, "before", first),
-        disabled=not events
-        or not event_page(
-            store, run_id=run_id, direction="before", seq=first, n=1, kinds=view.kinds
-        ),
+        disabled=not events or not _has_older(store, run_id, view, first),
     )
     live = view.direction == "newest"
     newer.button(
@@ -199,6 +200,14 @@ def render_pager(
         on_click=_go,
         args=(run_id, "newest"),
         disabled=live,
+    )
+
+
+def _has_older(store: storage.Store, run_id: str, view: FeedView, first: int) -> bool:
+    if view.kinds is None:
+        return first > 1
+    return bool(
+        event_page(store, run_id=run_id, direction="before", seq=first, n=1, kinds=view.kinds)
     )
 
 

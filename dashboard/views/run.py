@@ -180,7 +180,7 @@ def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -
     view = view_of(run.id)
     render_feed_controls(store, run, view)
     events, tail = load_page(store, run.id, view)
-    render_pager(store, run.id, view, events)
+    render_pager(store, run, view, events)
     if not events and view.show == ALL and tail is not None and tail.follow:
         st.info("No steps yet: a worker picks queued runs up (`onloop up` or `onloop worker`).")
     render_events(events)
