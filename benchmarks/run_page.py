@@ -56,10 +56,11 @@ OBSERVER = """() => {
 }"""
 
 
-def seed_run(store: storage.Store, events: int, goal: str) -> storage.Run:
-    """A paused run with `events` events in the shape of real steps (request, call, tool, result)."""
+def seed_run(store: storage.Store, events: int, goal: str, status: str = "paused") -> storage.Run:
+    """A run with `events` events in the shape of real steps (request, call, tool, result), in
+    `status` (no worker runs here, so a paused or running run stays as it is)."""
     run = storage.create_run(store, goal=goal)
-    storage.update_run(store, run_id=run.id, status="paused", reason="benchmark")
+    storage.update_run(store, run_id=run.id, status=status, reason="benchmark")
     step = 0
     while storage.get_run(store, run_id=run.id).last_seq < events:
         step += 1
@@ -116,7 +117,9 @@ def dashboard(db_url: str) -> Iterator[tuple[str, int]]:
     command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         import urllib.request
@@ -193,7 +196,7 @@ def idle_cpu(browser, url: str, pid: int, run_id: str, pages: int, seconds: floa
 
 
 def latency(browser, url: str, store: storage.Store, pages: int, marks: int) -> list[float]:  # noqa: ANN001
-    runs = [seed_run(store, 20, f"latency {pages}.{i}") for i in range(pages)]
+    runs = [seed_run(store, 20, f"latency {pages}.{i}", "running") for i in range(pages)]
     opened = [open_run(browser, url, r.id, "Events #")[0] for r in runs]
     for page in opened:
         page.evaluate(OBSERVER)
@@ -277,12 +280,14 @@ def browse(store: storage.Store, db_url: str, runs: dict, args: argparse.Namespa
             print(f"  failed requests opening {address.removeprefix(url)}: {failed or 'none'}")
         base = idle_cpu(browser, url, pid, run.id, 0, args.idle_seconds)
         print(f"  dashboard CPU with no page open: {base:.1f} %")
-        for pages in args.pages:
-            used = idle_cpu(browser, url, pid, run.id, pages, args.idle_seconds)
-            print(
-                f"  dashboard CPU with {pages} idle page(s) open on the run: {used:.1f} % "
-                f"({(used - base) / pages:.2f} % per page)"
-            )
+        between = seed_run(store, 100, "a running run between steps", "running")
+        for label, watched in (("paused", run), ("running, between steps", between)):
+            for pages in args.pages:
+                used = idle_cpu(browser, url, pid, watched.id, pages, args.idle_seconds)
+                print(
+                    f"  dashboard CPU, {pages} page(s) open on a {label} run: {used:.1f} % "
+                    f"({(used - base) / pages:.2f} % per page)"
+                )
         for pages in args.pages:
             seen = latency(browser, url, store, pages, args.marks)
             print(

@@ -2,9 +2,10 @@
 
 A full run of the page draws one page of steps (components/event_feed.py: the newest 100, an older
 page, the page a model step starts on, or only some kinds), each one indexed read however long the
-run is. For an active run a fragment refreshes every REFRESH_SECONDS: it asks the pulse shared by
-every open page (components/run_pulse.py) whether the run moved, and draws only the budget and the
-steps that arrived since the page was drawn, plus the turn the model is streaming. When the run's
+run is. For an active run a fragment refreshes every REFRESH_SECONDS (IDLE_REFRESH_SECONDS while
+the run is queued, waiting or paused, when only a worker or a person can move it): it asks the
+pulse shared by every open page (components/run_pulse.py) whether the run moved, and draws only
+the budget and the steps that arrived since the page was drawn, plus the turn being streamed. When the run's
 status changes, an approval comes or goes, or the tail grows past a bound, it reruns the whole
 page once, so the controls and approval cards always fit the run and the page stays small.
 """
@@ -45,7 +46,11 @@ from dashboard.components.status import (
 from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
 
-REFRESH_SECONDS = 0.5  # an idle refresh is a shared pulse look-up: see components/run_pulse.py
+# How often the live part refreshes. Each refresh costs the server a Streamlit fragment rerun
+# (the pulse itself is a shared look-up, components/run_pulse.py): a running run's steps need
+# the fast one; a queued, waiting or paused run changes only when a worker or a person acts.
+REFRESH_SECONDS = 0.5
+IDLE_REFRESH_SECONDS = 2.0
 
 
 def run_selector(store: storage.Store) -> None:
@@ -174,6 +179,12 @@ def live_steps(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -
 live_steps_fragment = st.fragment(run_every=REFRESH_SECONDS)(live_steps)
 
 
+@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+def idle_steps_fragment(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -> None:
+    """live_steps for a run that is not running: its own fragment, so its own timer."""
+    live_steps(store, run_id, budget_slot)
+
+
 def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
     """One page of the run's events, drawn once; for an active run, the live part under it."""
     st.subheader("Steps")
@@ -190,7 +201,8 @@ def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -
     if run.status in storage.ACTIVE_STATUSES and tail is not None:
         st.session_state[f"run_tail_{run.id}"] = tail
         st.session_state[_snapshot_key(run.id)] = (run, asked)
-        live_steps_fragment(store, run.id, budget_slot)
+        running = tail.status == "running"
+        (live_steps_fragment if running else idle_steps_fragment)(store, run.id, budget_slot)
     else:  # a finished run changes only when someone acts on it, which reruns the page
         with budget_slot:
             budget(run, asked)
