@@ -150,9 +150,9 @@ def open_run(browser, url: str, run_id: str, *wait_texts: str):  # noqa: ANN001
     """A new tab on the run; returns it and the seconds until each of `wait_texts` showed."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(300_000)  # ten tabs on a loaded 2-core machine take a while
     start = time.perf_counter()
-    page.goto(f"{url}/?run={run_id}")
+    page.goto(f"{url}/?run={run_id}", wait_until="commit")
     seen = []
     for text in wait_texts:
         page.get_by_text(text, exact=False).first.wait_for()
