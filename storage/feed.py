@@ -8,12 +8,12 @@ a page walks the (run_id, seq) unique index from a known seq in one direction an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
 from storage.engine import Store, reading
-from storage.events import EventRecord, _records
+from storage.events import EventRecord
 from storage.models import Event, Run, table_of
 
 _runs = table_of(Run)
@@ -28,6 +28,12 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "errors": ("error",),
     "guidance and steering": ("guidance", "halt_requested", "recovered", "status"),
 }
+
+
+def _records(rows: Any) -> list[EventRecord]:
+    # Its own copy of storage.events' row mapping: that module's hot path is changing elsewhere.
+    return [EventRecord(r[0], r[1], r[2], r[3], r[4] if r[4] is not None else {}) for r in rows]
+
 
 Direction = Literal["newest", "before", "after", "from"]
 
@@ -100,12 +106,3 @@ def step_start(store: Store, *, run_id: str, step: int) -> int | None:
     )
     with reading(store) as conn:
         return conn.execute(query).scalar()
-
-
-def last_step(store: Store, *, run_id: str) -> int:
-    """The highest model step recorded for the run (0 before any)."""
-    query = select(func.max(func.coalesce(_STEP, 0).cast(Integer))).where(
-        _events.c.run_id == run_id, _events.c.kind == "model_call"
-    )
-    with reading(store) as conn:
-        return int(conn.execute(query).scalar() or 0)
