@@ -25,6 +25,7 @@ from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
 from dashboard.components.watch import pending_count  # noqa: E402
+from dashboard.deep_link import default_page  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
 # The pending-approvals count follows a new request within a second: a refresh every half second
@@ -72,9 +73,9 @@ def pages_for(person: Person) -> list[StreamlitPage]:
     if not person.may("admin"):
         hidden.add(routes.POLICY_PAGE)
     shown = [spec for spec in PAGES if spec[0] not in hidden]
+    main = default_page([spec[0] for spec in shown], run=st.query_params.get("run"))
     return [
-        st.Page(path, title=title, icon=icon, default=index == 0)
-        for index, (path, title, icon) in enumerate(shown)
+        st.Page(path, title=title, icon=icon, default=path == main) for path, title, icon in shown
     ]
 
 

@@ -26,7 +26,7 @@ def history() -> AppTest:
 
 
 def shown_ids(at: AppTest) -> list[str]:
-    return [link.removeprefix("run?run=") for link in at.dataframe[0].value["Run"]]
+    return [link.removeprefix("./?run=") for link in at.dataframe[0].value["Run"]]
 
 
 def test_empty_store_says_how_to_start(store):

@@ -6,14 +6,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import storage
-from dashboard.components import event_feed
 from dashboard.components.charts import timeline_segments, usage_by_step
-from dashboard.components.event_feed import FIRST_READ
-from dashboard.routes import RUN_PAGE
+from dashboard.components.run_link import run_url
+from dashboard.deep_link import default_page
+from dashboard.routes import LAUNCH_PAGE, LIVE_PAGE, RUN_PAGE
 from tests.dashboard_fixtures import (
+    APP,
     HOSTILE_TEXT,
+    TIMEOUT,
     add_events,
     app_at,
     commands_of,
@@ -161,35 +164,18 @@ def test_rerun_with_changed_settings_queues_a_child_run_and_opens_it(store):
     assert at.title[0].value == f"Run {child.id}"
 
 
-def test_steps_arrive_incrementally_without_duplicates(store, monkeypatch):
+def test_a_full_run_draws_the_newest_page_with_what_arrived(store):
     run = make_run(store, "running")
     events = story(run.id)
     add_events(store, run.id, events[:5])
-    reads = []
-    real_events_after, real_last_events = storage.events_after, storage.last_events
-
-    def events_after(store_, *, run_id, after_seq=0, limit=None):
-        reads.append(("after", after_seq))
-        return real_events_after(store_, run_id=run_id, after_seq=after_seq, limit=limit)
-
-    def last_events(store_, *, run_id, n):
-        reads.append(("last", n))
-        return real_last_events(store_, run_id=run_id, n=n)
-
-    monkeypatch.setattr(storage, "events_after", events_after)
-    monkeypatch.setattr(storage, "last_events", last_events)
     at = open_run(run.id)
     assert shown_seqs(at) == [1, 2, 3, 4, 5, 6]  # create_run's status event, then five
     add_events(store, run.id, events[5:])
-    at.run()  # what the fragment's timer does
+    at.run()
     total = 1 + len(events)
     assert shown_seqs(at) == list(range(1, total + 1))
-    at.run()
-    assert shown_seqs(at) == list(range(1, total + 1))
-    # The newest events once, then only what is new on each refresh.
-    assert reads == [("last", FIRST_READ), ("after", 6), ("after", total)]
-    feed = at.session_state[f"run_feed_{run.id}"]
-    assert [e.seq for e in feed["events"]] == list(range(1, total + 1))
+    tail = at.session_state[f"run_tail_{run.id}"]
+    assert (tail.checked, tail.events, tail.follow) == (total, [], True)
 
 
 def test_model_and_tool_output_is_shown_as_text_never_markdown(store):
@@ -204,23 +190,6 @@ def test_model_and_tool_output_is_shown_as_text_never_markdown(store):
     assert markdown
     assert not [m for m in markdown if "![" in m or "<img" in m or "](http" in m]
     assert any("repetition" in w.value for w in at.warning)  # the drift names its monitor
-
-
-def test_only_the_newest_events_are_drawn_until_earlier_ones_are_asked_for(store, monkeypatch):
-    monkeypatch.setattr(event_feed, "FIRST_READ", 300)  # so "show earlier" also has to read
-    run = make_run(store, "running")
-    add_events(store, run.id, [("guidance", {"message": f"m{i}", "by": "a"}) for i in range(549)])
-    at = open_run(run.id)  # 550 events with create_run's status event
-    assert shown_seqs(at) == list(range(351, 551))
-    more = at.button(key=f"run_show_earlier_{run.id}")
-    assert more.label == "Show 200 earlier events (350 not shown)"
-    more.click().run()  # 100 of them are read now
-    assert shown_seqs(at) == list(range(151, 551))
-    at.button(key=f"run_show_earlier_{run.id}").click().run()  # the last 150
-    assert shown_seqs(at) == list(range(1, 551))
-    assert f"run_show_earlier_{run.id}" not in button_keys(at)
-    feed = at.session_state[f"run_feed_{run.id}"]
-    assert [e.seq for e in feed["events"]] == list(range(1, 551))
 
 
 def test_charts_are_drawn_from_the_events(store):
@@ -275,3 +244,15 @@ def test_the_header_names_the_policy_the_run_runs_under(store):
     )
     at = open_run(run.id)
     assert "policy: /srv/onloop.toml (1 rule)" in plain(at.caption[1].value)
+
+
+def test_the_main_page_opens_the_run_a_deep_link_names(store):
+    run = make_run(store, "succeeded")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run.id
+    at.run()  # the address is /?run=ID: no page named, so the router's main page
+    assert not at.exception
+    assert at.title[0].value == f"Run {run.id}"
+    assert default_page([LAUNCH_PAGE, RUN_PAGE], run=None) == LAUNCH_PAGE
+    assert default_page([LIVE_PAGE, RUN_PAGE], run=run.id) == RUN_PAGE
+    assert run_url("a b") == "./?run=a%20b"

@@ -1,8 +1,8 @@
-"""The turn the model is streaming right now, redrawn by a small fragment of its own.
+"""The turn the model is streaming right now, under the steps of a running run.
 
 The worker writes a running turn's output so far to the store a few times a second
 (storage.live_output) and deletes it once the turn is recorded as its model_call event, which the
-step feed then shows. Only this fragment reruns that often, not the page or the step feed.
+step feed then shows. The Run page's live fragment draws it under the newest steps.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import streamlit as st
 
 import storage
 
-LIVE_SECONDS = 0.5
 TAIL_CHARS = 3000  # the end of a long answer: what is arriving is what matters here
 
 
@@ -33,6 +32,3 @@ def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> 
             "recorded when its turn completes"
         )
         st.text(tail(partial.text))
-
-
-live_tail = st.fragment(run_every=LIVE_SECONDS)(render_live_tail)

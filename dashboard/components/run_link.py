@@ -13,8 +13,9 @@ RUN_PAGE = "views/run.py"  # relative to dashboard/app.py, the router's main scr
 
 
 def run_url(run_id: str) -> str:
-    """The Run page's address relative to any page of the app (keeps a server's base path)."""
-    return f"run?run={quote(run_id, safe='')}"
+    """The Run page's address relative to any page of the app (keeps a server's base path): the
+    main page with the run named, which the router opens as the Run page (dashboard/deep_link)."""
+    return f"./?run={quote(run_id, safe='')}"
 
 
 def run_page_link(run_id: str, *, label: str | None = None) -> None:

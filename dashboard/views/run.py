@@ -1,27 +1,36 @@
 """Run (?run=ID): one run's header, budget, controls, pending approvals, steps and charts.
 
-The steps refresh inside a fragment that reads only the newest events at first and then only the
-events after the last one seen (components/event_feed.py), so a run with thousands of steps stays
-fast.
-
-While the model streams a turn, its output so far is drawn under the steps by a smaller fragment
-that refreshes faster (components/live_tail.py), so tokens arrive without rerunning the page.
-
-When the run's status or its pending approvals change, the fragment reruns the whole page, so the
-controls and approval cards outside it always fit the run.
+A full run of the page draws one page of steps (components/event_feed.py: the newest 100, an older
+page, the page a model step starts on, or only some kinds), each one indexed read however long the
+run is. For an active run a fragment refreshes every REFRESH_SECONDS (IDLE_REFRESH_SECONDS while
+the run is queued, waiting or paused, when only a worker or a person can move it): it asks the
+pulse shared by every open page (components/run_pulse.py) whether the run moved, and draws only
+the budget and the steps that arrived since the page was drawn, plus the turn being streamed. When the run's
+status changes, an approval comes or goes, or the tail grows past a bound, it reruns the whole
+page once, so the controls and approval cards always fit the run and the page stays small.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import storage
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
 from dashboard.components.audit import render_audit, render_steering
 from dashboard.components.charts import render_run_charts
-from dashboard.components.event_feed import Feed, load_feed, render_feed
+from dashboard.components.event_feed import (
+    ALL,
+    Tail,
+    advance,
+    load_page,
+    render_events,
+    render_feed_controls,
+    render_pager,
+    view_of,
+)
 from dashboard.components.events import inert, plain
-from dashboard.components.live_tail import live_tail
+from dashboard.components.live_tail import render_live_tail
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
@@ -37,8 +46,11 @@ from dashboard.components.status import (
 from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
 
-REFRESH_SECONDS = 1.5
-CHART_EVENTS = 5000  # the charts draw at most the newest this many loaded events
+# How often the live part refreshes. Each refresh costs the server a Streamlit fragment rerun
+# (the pulse itself is a shared look-up, components/run_pulse.py): a running run's steps need
+# the fast one; a queued, waiting or paused run changes only when a worker or a person acts.
+REFRESH_SECONDS = 0.5
+IDLE_REFRESH_SECONDS = 2.0
 
 
 def run_selector(store: storage.Store) -> None:
@@ -134,37 +146,68 @@ def budget(run: storage.Run, approvals: list | None = None) -> None:
     )
 
 
-def charts(run_id: str, feed: Feed) -> None:
-    events = feed["events"][-CHART_EVENTS:]
-    if events and events[0].seq > 1:
+def charts(run_id: str, events: list[storage.EventRecord]) -> None:
+    if events:
         st.caption(
-            f"The charts cover events #{events[0].seq}–#{events[-1].seq}, the ones this page "
-            "has loaded; show earlier events to extend them."
+            f"The charts cover the events on this page (#{events[0].seq}–#{events[-1].seq}); "
+            "page back to see earlier ones."
         )
     render_run_charts(events, now=storage.utcnow(), key=f"run_charts_{run_id}")
 
 
-def run_view(store: storage.Store, run_id: str, drawn_as: tuple) -> None:
-    """The part of the page that refreshes itself: budget, steps and charts."""
-    run = storage.get_run(store, run_id=run_id)
-    pending = tuple(a.id for a in storage.pending_approvals(store, run_id=run_id))
-    if (run.status, pending) != drawn_as:
-        st.rerun()  # the controls and approval cards outside this fragment no longer fit
-    asked = storage.decisions(store, run_id=run_id) + storage.pending_approvals(
-        store, run_id=run_id
-    )
-    budget(run, asked)
-    feed = load_feed(store, run_id)
+def _snapshot_key(run_id: str) -> str:
+    return f"run_snapshot_{run_id}"
+
+
+def live_steps(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -> None:
+    """The refreshing part: the budget and the steps that arrived since the page was drawn."""
+    tail: Tail = st.session_state[f"run_tail_{run_id}"]
+    run, asked = st.session_state[_snapshot_key(run_id)]
+    change = advance(store, run_id, tail)
+    if change == "rerun":
+        st.rerun()  # fold the tail into a new page, with controls that fit the run
+    if change == "grew":
+        run = storage.get_run(store, run_id=run_id)  # its counters moved with the new steps
+        st.session_state[_snapshot_key(run_id)] = (run, asked)
+    with budget_slot:
+        budget(run, asked)
+    render_events(tail.events)
+    if tail.follow and run.status == "running":
+        render_live_tail(store, run_id, run.steps)
+
+
+live_steps_fragment = st.fragment(run_every=REFRESH_SECONDS)(live_steps)
+
+
+@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+def idle_steps_fragment(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -> None:
+    """live_steps for a run that is not running: its own fragment, so its own timer."""
+    live_steps(store, run_id, budget_slot)
+
+
+def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
+    """One page of the run's events, drawn once; for an active run, the live part under it."""
     st.subheader("Steps")
-    render_feed(store, run_id, feed)
-    if run.status == "running":
-        live_tail(store, run_id, run.steps)
+    view = view_of(run.id)
+    render_feed_controls(store, run, view)
+    events, tail = load_page(store, run.id, view)
+    render_pager(store, run, view, events)
+    if not events and view.show == ALL and tail is not None and tail.follow:
+        st.info("No steps yet: a worker picks queued runs up (`onloop up` or `onloop worker`).")
+    render_events(events)
+    asked = storage.decisions(store, run_id=run.id) + storage.pending_approvals(
+        store, run_id=run.id
+    )
+    if run.status in storage.ACTIVE_STATUSES and tail is not None:
+        st.session_state[f"run_tail_{run.id}"] = tail
+        st.session_state[_snapshot_key(run.id)] = (run, asked)
+        running = tail.status == "running"
+        (live_steps_fragment if running else idle_steps_fragment)(store, run.id, budget_slot)
+    else:  # a finished run changes only when someone acts on it, which reruns the page
+        with budget_slot:
+            budget(run, asked)
     st.subheader("Timeline")
-    charts(run_id, feed)
-
-
-live_run_view = st.fragment(run_every=REFRESH_SECONDS)(run_view)
-still_run_view = st.fragment(run_view)  # a finished run changes only when someone acts on it
+    charts(run.id, events)
 
 
 def main() -> None:
@@ -189,8 +232,8 @@ def main() -> None:
     render_decision_notices(key_prefix=f"run-{run.id}")
     for approval in approvals:
         render_approval_card(store, approval, key_prefix=f"run-{run.id}")
-    view = live_run_view if run.status in storage.ACTIVE_STATUSES else still_run_view
-    view(store, run.id, (run.status, tuple(a.id for a in approvals)))
+    budget_slot = st.container(key=f"run_budget_{run.id}")
+    steps(store, run, budget_slot)
     render_audit(store, run.id)
     render_steering(store, run)
 
