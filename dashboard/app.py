@@ -25,7 +25,7 @@ from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
 from dashboard.components.watch import pending_count  # noqa: E402
-from dashboard.deep_link import default_page  # noqa: E402
+from dashboard.deep_link import RUN_AT_ROOT, default_page, old_run_link  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
 # The pending-approvals count follows a new request within a second: a refresh every half second
@@ -73,10 +73,21 @@ def pages_for(person: Person) -> list[StreamlitPage]:
     if not person.may("admin"):
         hidden.add(routes.POLICY_PAGE)
     shown = [spec for spec in PAGES if spec[0] not in hidden]
-    main = default_page([spec[0] for spec in shown], run=st.query_params.get("run"))
-    return [
-        st.Page(path, title=title, icon=icon, default=path == main) for path, title, icon in shown
+    run = st.query_params.get("run")
+    main = default_page([spec[0] for spec in shown], run=run)
+    if main != routes.RUN_PAGE or not run:
+        return [
+            st.Page(path, title=title, icon=icon, default=path == main)
+            for path, title, icon in shown
+        ]
+    # The Run page is shown at `/?run=ID`; `/run` stays a (hidden) page that moves on there.
+    pages = [
+        st.Page(path, title=title, icon=icon, default=True, url_path=RUN_AT_ROOT)
+        if path == main
+        else st.Page(path, title=title, icon=icon)
+        for path, title, icon in shown
     ]
+    return [*pages, old_run_link(run)]
 
 
 def main() -> None:

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
 from dashboard.routes import RUN_PAGE
+
+RUN_AT_ROOT = "run-at-root"  # the Run page's own path while it is the page at `/` (never shown)
 
 
 def default_page(pages: Sequence[str], *, run: str | None) -> str:
@@ -20,3 +25,14 @@ def default_page(pages: Sequence[str], *, run: str | None) -> str:
     if run and RUN_PAGE in pages:
         return RUN_PAGE
     return pages[0]
+
+
+def old_run_link(run: str) -> StreamlitPage:
+    """A hidden page at `/run`, the address of links from before: it moves on to `/?run=ID`.
+    Without it the frontend finds no page at `/run` and covers the Run page with a "page not
+    found" dialog that leaves every widget under it inert."""
+
+    def forward() -> None:
+        st.switch_page(RUN_PAGE, query_params={"run": run})
+
+    return st.Page(forward, title="Run (old link)", url_path="run", visibility="hidden")

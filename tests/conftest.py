@@ -64,9 +64,19 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
         return real_create_connection(address, *args, **kwargs)
 
     def getaddrinfo(host: Any, port: Any, *args, **kwargs) -> Any:
-        if host is not None:  # asyncio resolves first (in its executor), then connects
+        # asyncio resolves first (in its executor), then connects: a name is checked before any
+        # DNS query leaves; an address literal (`10.0.0.1`, `2130706433`) resolves locally and
+        # is checked where it is connected to.
+        if host is not None and not _numeric(host):
             guard.check((host.decode() if isinstance(host, bytes) else host, port))
         return real_getaddrinfo(host, port, *args, **kwargs)
+
+    def _numeric(host: Any) -> bool:
+        try:
+            real_getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+        except (OSError, UnicodeError):
+            return False
+        return True
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

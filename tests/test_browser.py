@@ -129,7 +129,7 @@ def test_supervised_demo_run_approved_from_the_inbox(onloop_up, page):
         timeout=60,
         what="the run to succeed",
     )
-    page.goto(f"{url}/run?run={run_id}")
+    page.goto(f"{url}/?run={run_id}")
     page.get_by_text("wrote report.md", exact=False).first.wait_for()
     page.get_by_text("Succeeded", exact=False).first.wait_for()
     decided = storage.decisions(store, run_id=run_id)

@@ -53,5 +53,5 @@ def test_a_gated_mcp_call_approved_in_the_browser_runs(onloop_up_with_mcp, fake_
     )
     results = [e for e in storage.events_after(store, run_id=run.id) if e.kind == "tool_result"]
     assert results[0].payload["ok"] and "Asia/Tokyo" in results[0].payload["output"]
-    page.goto(f"{url}/run?run={run.id}")
+    page.goto(f"{url}/?run={run.id}")
     page.get_by_text("mcp__time__get_current_time", exact=False).first.wait_for()

@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 import storage
 from tests.run_helpers import wait_for
@@ -52,6 +53,9 @@ def test_a_deep_link_loads_without_failed_requests_and_old_links_still_open(dash
     page.goto(f"{url}/run?run={run.id}")  # a link from before: still the run, at its new address
     page.get_by_role("heading", name=f"Run {run.id}").wait_for()
     page.wait_for_url(re.compile(rf"{re.escape(url)}/\?run={run.id}$"))
+    # No "page not found" dialog covers it: its widgets take input (it left them inert once).
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    page.get_by_label("Guidance for the agent").fill("Keep it short.")
 
 
 def test_steps_written_while_the_page_is_open_show_once_in_order(dashboard, page):  # noqa: F811

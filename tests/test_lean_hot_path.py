@@ -157,7 +157,8 @@ def test_a_halt_during_a_tool_ends_it_through_the_watcher(store, waiter_module):
     driver = Driver(store, run, model).start()
     wait_for(lambda: count(store, run.id, "tool_started") == 1, what="the tool to start")
     assert per_call_threads() == []
-    assert sum(t.name == "onloop-halt-watch" for t in threading.enumerate()) == 1
+    watcher = watcher_for(store)  # one watcher thread for this store (earlier tests' may linger)
+    assert watcher._thread is not None and watcher._thread.is_alive()
     control.halt(store, run_id=run.id, by="ann")
     outcome = driver.join(20)  # long before the tool's 60 s
     assert outcome.status == "halted"
@@ -358,6 +359,12 @@ def test_the_process_watcher_map_does_not_keep_a_store_alive(tmp_path):
     port = StoreRunPort(opened, run.id)
     assert port.halt_requested() is False  # registered with the store's watcher
     port.close()
+    watcher = watcher_for(opened)
+    wait_for(
+        lambda: watcher_for(opened)._thread is None,
+        what="the watcher to stop (it holds the store only mid-poll)",
+    )
+    del watcher
     gone = weakref.ref(opened)
     opened.dispose()
     del port, opened

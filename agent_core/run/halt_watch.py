@@ -118,6 +118,8 @@ class HaltWatcher:
         while True:
             started = time.monotonic()
             with self._lock:
+                if self._store() is None:  # every port of this store is gone: nothing to watch
+                    self._runs.clear()
                 runs = list(self._runs)
                 if not runs:
                     self._thread = None  # the next registration starts a new one
