@@ -60,8 +60,9 @@ def app_at(page: str | None = None, *, query: dict[str, str] | None = None) -> A
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     if page is not None:
-        if query:
+        if query:  # pages register by the address (a run's page is at `/?run=ID`): run first
             at.query_params.update(query)
+            at.run()
         at.switch_page(page).run()
     return at
 

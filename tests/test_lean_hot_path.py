@@ -361,7 +361,7 @@ def test_the_process_watcher_map_does_not_keep_a_store_alive(tmp_path):
     port.close()
     watcher = watcher_for(opened)
     wait_for(
-        lambda: watcher_for(opened)._thread is None,
+        lambda w=watcher: w._thread is None,
         what="the watcher to stop (it holds the store only mid-poll)",
     )
     del watcher

@@ -50,7 +50,9 @@ def app_as(user: dict | None, page: str | None = None, query: dict | None = None
     at.user = user if user is not None else {"is_logged_in": False}
     at.run()
     if page is not None:
-        at.query_params.update(query or {})
+        if query:  # pages register by the address (a run's page is at `/?run=ID`): run first
+            at.query_params.update(query)
+            at.run()
         at.switch_page(page).run()
     assert not at.exception
     return at
