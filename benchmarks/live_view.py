@@ -312,7 +312,7 @@ def step_latency(
         raise SystemExit(f"benchmark runs stopped stepping: {describe_runs(server, stalled)}")
     opened = open_pages(
         context,
-        [f"{server.url}/run?run={run_id}" for run_id in watched],
+        [f"{server.url}/?run={run_id}" for run_id in watched],
         lambda page: wait_for_token(page, STEP_TOKEN),
     )
     time.sleep(3)  # settle: the first refreshes after load redraw what the page loaded with
@@ -353,7 +353,7 @@ def first_render(server: Server, context: Any, run_id: str, repeat: int) -> list
     for _ in range(repeat):
         page = context.new_page()
         page.add_init_script(OBSERVER)
-        page.goto(f"{server.url}/run?run={run_id}", wait_until="commit")
+        page.goto(f"{server.url}/?run={run_id}", wait_until="commit")
         if not wait_for_token(page, FIRST_TOKEN, timeout_s=120):
             times.append(float("inf"))
             page.close()
@@ -526,7 +526,7 @@ def phase_cpu(b: Bench) -> None:
     url = b.server.url
     kinds: list[tuple[str, Callable[[int], str]]] = [
         ("Live", lambda i: f"{url}/live"),
-        ("Run (waiting run)", lambda i: f"{url}/run?run={b.waiting[i % len(b.waiting)]}"),
+        ("Run (waiting run)", lambda i: f"{url}/?run={b.waiting[i % len(b.waiting)]}"),
     ]
     for label, url_of in kinds:
         for pages in b.counts:
@@ -574,7 +574,7 @@ def phase_open(b: Bench) -> None:
     for attempt in range(tries):
         page = b.context.new_page()
         page.add_init_script(OBSERVER)
-        page.goto(f"{b.server.url}/run?run={b.runs[attempt % len(b.runs)]}", wait_until="commit")
+        page.goto(f"{b.server.url}/?run={b.runs[attempt % len(b.runs)]}", wait_until="commit")
         found = wait_for_token(page, STEP_TOKEN)
         first = "Math.min(...Object.values(window.__seen)) - performance.timeOrigin"
         direct.append(page.evaluate(first) / 1000 if found else float("inf"))
