@@ -175,3 +175,15 @@ def test_the_refresh_reads_the_same_few_queries_for_5_or_50_runs(store):
         return len(seen)
 
     assert statements_per_rerun(5) == statements_per_rerun(50)
+
+
+def test_a_calm_board_refreshes_slower_and_a_running_run_brings_the_fast_timer_back(store):
+    """Only people move runs that wait or are paused: their board refreshes every 3 s; once a
+    run is running (or queued) again the page is back on the 1.5 s timer."""
+    waiting = make_run(store, "waiting")
+    make_run(store, "paused")
+    at = app_at(LIVE)
+    assert "refreshes every 3 s" in _captions(at)
+    storage.update_run(store, run_id=waiting.id, status="running")
+    at.run()
+    assert "refreshes every 1.5 s" in _captions(at)

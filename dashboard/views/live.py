@@ -26,7 +26,9 @@ from dashboard.routes import APPROVALS_PAGE, LAUNCH_PAGE
 from dashboard.store import get_store
 from storage.watch import LiveBoard
 
-REFRESH_SECONDS = 1.5
+REFRESH_SECONDS = 1.5  # while any run is running (or queued: a worker is about to move it)
+CALM_REFRESH_SECONDS = 3.0  # while every run waits for a person or is paused: only people move
+# them, and a new approval reaches every page within 0.5 s through the sidebar's count and toast
 ANNOUNCED = 5  # runs named in the banner; the rest are marked in place
 
 
@@ -69,18 +71,39 @@ def needs_you(board: LiveBoard) -> None:
             page_link(APPROVALS_PAGE, label="Open the approvals inbox")
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def active_runs(store: storage.Store) -> None:
+def calm(board: LiveBoard) -> bool:
+    """Nothing on the board moves by itself: every run waits for a person or is paused."""
+    return bool(board.runs) and all(run.status in ("waiting", "paused") for run in board.runs)
+
+
+def active_runs(store: storage.Store, *, calm_timer: bool) -> None:
     board = active_board(store)
+    if calm(board) != calm_timer:  # the board changed pace: the other timer takes over
+        st.rerun()
+    draw_board(board)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def busy_board(store: storage.Store) -> None:
+    active_runs(store, calm_timer=False)
+
+
+@st.fragment(run_every=CALM_REFRESH_SECONDS)
+def calm_board(store: storage.Store) -> None:
+    active_runs(store, calm_timer=True)
+
+
+def draw_board(board: LiveBoard) -> None:
     if not board.runs:
         st.info("No active runs — launch one on the Launch page.", icon=":material/info:")
         page_link(LAUNCH_PAGE, label="Go to Launch")
         return
     needs_you(board)
     waiting = sum(1 for run in board.runs if human_needed(run, board.pending_for(run.id)))
+    every = CALM_REFRESH_SECONDS if calm(board) else REFRESH_SECONDS
     st.caption(
         f"{len(board.runs)} active runs · {waiting} need a human · newest first · "
-        f"refreshes every {REFRESH_SECONDS:g} s"
+        f"refreshes every {every:g} s"
     )
     for run in board.runs:  # the store's order: by launch, never by state
         run_card(run, board.pending_for(run.id))
@@ -88,7 +111,8 @@ def active_runs(store: storage.Store) -> None:
 
 def main() -> None:
     st.title("Live runs")
-    active_runs(get_store())
+    store = get_store()
+    (calm_board if calm(active_board(store)) else busy_board)(store)
 
 
 main()
