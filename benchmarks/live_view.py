@@ -52,16 +52,13 @@ sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
 from tests.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
+from tests.test_browser import CHROMIUM  # noqa: E402
+from tests.test_browser import CHROMIUM_ARGS as BROWSER_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium with the flags the browser tests use, and: ten people have ten visible
+# windows, so one headless browser must not throttle its other tabs.
 CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # Ten people have ten visible windows: one headless browser must not throttle its other tabs.
+    *BROWSER_ARGS,
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",

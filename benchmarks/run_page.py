@@ -34,16 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
 from storage.feed import event_page  # noqa: E402
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TICKS = os.sysconf("SC_CLK_TCK")
 # Records when a marker text first appears in the page (epoch ms), for step-to-screen latency.
 OBSERVER = """() => {
