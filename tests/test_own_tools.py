@@ -161,3 +161,24 @@ def test_the_policy_file_refuses_two_servers_of_one_name():
         parse_policy(text, source="test")
     policy = parse_policy('tools = ["mypkg.tools"]\n', source="test")
     assert policy.tools == ["mypkg.tools"]
+
+
+def test_installed_packages_are_scanned_once_per_window_not_once_per_run(monkeypatch):
+    """Each run's start asks for the entry-point modules; the scan of installed packages (~6 ms)
+    is kept for ENTRY_POINTS_FRESH_S, then done again so a newly installed package shows up."""
+    from agent_core.tools import registry
+
+    scans = []
+
+    def fake_entry_points(group):
+        scans.append(group)
+        return [type("EP", (), {"module": f"pkg{len(scans)}.tools"})()]
+
+    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr(registry, "_entry_points_seen", None)
+    assert registry.entry_point_modules() == ["pkg1.tools"]
+    assert registry.entry_point_modules() == ["pkg1.tools"]
+    assert len(scans) == 1
+    monkeypatch.setattr(registry, "ENTRY_POINTS_FRESH_S", 0.0)
+    assert registry.entry_point_modules() == ["pkg2.tools"]
+    assert scans == [registry.ENTRY_POINT_GROUP] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import time
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,21 @@ class ToolLoadError(Exception):
     """A tool module cannot be used: it will not import, or its tools clash with others."""
 
 
+ENTRY_POINTS_FRESH_S = 10.0  # a package installed while a worker runs is seen within this
+_entry_points_seen: tuple[float, list[str]] | None = None
+
+
 def entry_point_modules() -> list[str]:
-    """The modules installed packages offer through the `onloop.tools` entry point group."""
-    return [ep.module for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    """The modules installed packages offer through the `onloop.tools` entry point group.
+
+    Scanning the installed packages takes ~6 ms, and every run's start asks: a worker starting
+    100 runs at once would spend most of a second on it, so the answer is kept briefly."""
+    global _entry_points_seen
+    now = time.monotonic()
+    if _entry_points_seen is None or now - _entry_points_seen[0] > ENTRY_POINTS_FRESH_S:
+        modules = [ep.module for ep in entry_points(group=ENTRY_POINT_GROUP)]
+        _entry_points_seen = (now, modules)
+    return list(_entry_points_seen[1])
 
 
 def module_tools(module_name: str) -> list[Tool]:
