@@ -89,10 +89,12 @@ def missing_mcp_tools(
 ) -> dict[str, Tool]:
     """Stand-ins for chosen MCP tools whose server is down now: calling one tells the model why,
     and the run goes on (a later run, or a restarted worker, tries the server again)."""
+    if not servers:  # nothing to stand in for; and the MCP SDK stays unimported (run starts
+        return {}  # wait on its import lock otherwise, a hundred of them at once)
     from agent_core.tools.mcp_client import shared_pool
     from agent_core.tools.mcp_config import PREFIX
 
-    status = {s.name: s for s in shared_pool().status(list(servers))} if servers else {}
+    status = {s.name: s for s in shared_pool().status(list(servers))}
     stand_ins: dict[str, Tool] = {}
     for name in names:
         server = name[len(PREFIX) :].split("__", 1)[0] if name.startswith(PREFIX) else ""
