@@ -370,3 +370,31 @@ def test_the_process_watcher_map_does_not_keep_a_store_alive(tmp_path):
     del port, opened
     gc.collect()
     assert gone() is None  # its engine and connections are not pinned by the watcher map
+
+
+def test_a_halt_cuts_a_trickling_answer_and_only_its_own_run(store, fake_openai):
+    """Attack on the shared model loop: a server that keeps a stream alive with a byte now and
+    then (no read timeout ever fires) while three runs share one client, one I/O loop and one
+    watcher. Halting one run cuts its stream at once; the other two streams go on and finish."""
+    slow = " ".join(f"w{n}" for n in range(30))
+    fake_openai.script([Reply(text=slow, chunk_delay_s=0.3) for _ in range(3)])
+    runs = [new_run(store, f"trickle {n}", model="openai", autonomy="autonomous") for n in range(3)]
+    workers = [Worker(store, concurrency=3, poll_s=0.01, model_factory=openai_for(fake_openai))]
+    threads = serve(workers)
+    try:
+        wait_for(lambda: len(fake_openai.requests) == 3, what="three streams to be open")
+        control.halt(store, run_id=runs[0].id, by="ann")
+        wait_for(
+            lambda: storage.get_run(store, run_id=runs[0].id).status == "halted",
+            what="the halted run to end while the others still stream",
+        )
+        assert all(storage.get_run(store, run_id=r.id).status == "running" for r in runs[1:])
+        settle(store, [r.id for r in runs], timeout=60)
+    finally:
+        stop(workers, threads)
+    assert_nothing_started_after_the_halt(store, runs[0].id)
+    assert count(store, runs[0].id, "model_call") == 0
+    for run in runs[1:]:
+        assert storage.get_run(store, run_id=run.id).status == "succeeded"
+        (turn,) = events_of(store, run.id, "model_call")
+        assert turn.payload["text"] == slow  # the whole answer: nothing cut it short
