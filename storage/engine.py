@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ from storage.errors import StoreError
 DATABASE_URL_ENV = "ONLOOP_DATABASE_URL"
 WORKSPACES_ENV = "ONLOOP_WORKSPACES"
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 90
 # Connections checked out with this option start a plain (deferred) transaction: readers in WAL
 # mode never block writers, so they must not take the write lock that BEGIN IMMEDIATE takes.
 READ_ONLY = "onloop_read_only"
@@ -41,9 +45,15 @@ class Store:
     url: str
     workspace_root: Path
     reader: Engine = field(init=False, repr=False)
+    # SQLite has one writer at a time. Its busy handler makes a blocked writer sleep 1, 2, 5 ...
+    # 100 ms between tries, so a hundred threads of one process queuing on the write lock wait far
+    # longer than the lock is held. They queue on this lock instead, woken the moment it is free;
+    # other processes still meet SQLite's own lock. None for PostgreSQL (row locks suffice).
+    write_gate: threading.RLock | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        self.write_gate = threading.RLock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -121,7 +131,13 @@ def make_engine(url: str) -> Engine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(
-                url, json_serializer=json_dumps, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+                url,
+                json_serializer=json_dumps,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                # A worker's runs read at once (writes take turns, write_turn): a SQLite
+                # connection is a file handle and a small cache, so keep enough of them.
+                pool_size=SQLITE_POOL_SIZE,
+                max_overflow=SQLITE_POOL_OVERFLOW,
             )
         else:  # one shared in-memory database: every checkout must see the same connection
             engine = create_engine(
@@ -176,9 +192,27 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 
 @contextmanager
+def write_turn(store: Store) -> Iterator[None]:
+    """This thread's turn to write (see Store.write_gate); on SQLite, held around every write
+    transaction of the process. A turn not given within the busy timeout fails as SQLite's own
+    lock would: "database is locked", which callers already treat as a transient error."""
+    gate = store.write_gate
+    if gate is None:
+        yield
+        return
+    if not gate.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        cause = sqlite3.OperationalError("database is locked")
+        raise DBAPIError.instance("BEGIN IMMEDIATE", (), cause, sqlite3.Error)
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+@contextmanager
 def writing(store: Store) -> Iterator[Connection]:
     """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
-    with store.engine.begin() as conn:
+    with write_turn(store), store.engine.begin() as conn:
         yield conn
 
 
@@ -192,7 +226,11 @@ def reading(store: Store) -> Iterator[Connection]:
 @contextmanager
 def write_session(store: Store) -> Iterator[Session]:
     """An ORM session in one write transaction, committed on exit; objects stay loaded after."""
-    with Session(store.engine, expire_on_commit=False) as session, session.begin():
+    with (
+        write_turn(store),
+        Session(store.engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from storage.engine import Store, json_dumps, reading, writing
+from storage.engine import Store, json_dumps, reading, write_turn, writing
 from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
@@ -189,6 +189,21 @@ def _append_sqlite(
     at = utcnow().isoformat(sep=" ", timespec="microseconds")
     body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
     tool, verdict = tool_fields(kind, payload)
+    with write_turn(store):
+        return _append_sqlite_turn(store, run_id, kind, at, body, tool, verdict, fence, usage)
+
+
+def _append_sqlite_turn(
+    store: Store,
+    run_id: str,
+    kind: str,
+    at: str,
+    body: str,
+    tool: str | None,
+    verdict: str | None,
+    fence: Fence | None,
+    usage: Mapping[str, float] | None,
+) -> int:
     pooled = store.engine.raw_connection()  # connect hooks applied: pragmas, no implicit BEGIN
     try:
         dbapi = cast(sqlite3.Connection, pooled.driver_connection)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agent_core.models import io_loop
 from agent_core.models.base import (
@@ -41,6 +42,7 @@ _NO_TOOLS = (
 # not JSON: the same request fails the same way every time.
 _BAD_ARGUMENTS = "failed to parse tool call arguments"
 _OPENAI_HOST = "api.openai.com"
+COMPLETIONS_PATH = "/chat/completions"
 
 
 class _AsyncClient(openai.AsyncOpenAI):
@@ -174,24 +176,23 @@ class OpenAIModel:
         raise failure
 
     async def _request(self, messages, tools, preview: _Preview):
-        # The conversation and the tools are plain JSON already: sent as the body's own fields
-        # (extra_body), they skip the SDK's recursive TypedDict transform, which costs more CPU
-        # than everything else in a call and grows with the conversation. Same JSON on the wire.
-        body: dict[str, Any] = {"messages": messages}
+        # The request goes as a plain JSON body through the client's `post` (the SDK's route for
+        # any endpoint): the conversation and tools are plain JSON already, and the SDK's
+        # recursive TypedDict transform would cost more CPU than everything else in a call.
+        body: dict[str, Any] = {"model": self.model_name, "messages": messages}
         if tools:
             body["tools"] = tools
-        request: dict[str, Any] = {"model": self.model_name, "messages": [], "extra_body": body}
         if self.max_output_tokens:
-            request[self._cap_param] = self.max_output_tokens
+            body[self._cap_param] = self.max_output_tokens
         try:
-            return await self._send(request, preview)
+            return await self._send(body, preview)
         except openai.APIStatusError as err:
             other = self._other_cap_param(err)
             if other is None:
                 raise
-            request[other] = request.pop(self._cap_param)
+            body[other] = body.pop(self._cap_param)
             self._cap_param = other
-            return await self._send(request, preview)
+            return await self._send(body, preview)
 
     def _other_cap_param(self, err: openai.APIStatusError) -> str | None:
         """The other name for the output cap, when the server refused the one we sent."""
@@ -203,13 +204,20 @@ class OpenAIModel:
             "max_tokens" if self._cap_param == "max_completion_tokens" else "max_completion_tokens"
         )
 
-    async def _send(self, request: dict[str, Any], preview: _Preview):
+    async def _send(self, body: dict[str, Any], preview: _Preview):
         async with io_loop.using(self._client) as client:  # not closed under this call
             if not self.stream:
-                completion = await client.chat.completions.create(**request)
+                completion = await client.post(COMPLETIONS_PATH, cast_to=ChatCompletion, body=body)
                 return (*_from_completion(completion, self.base_url), _finish_reason(completion))
-            stream = await client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
+            # Chunks come as the server's JSON objects (cast_to=object): building a pydantic
+            # model of every chunk cost a quarter of a streamed call's CPU. The SDK still sends,
+            # retries, decodes the events, stops at [DONE] and raises a server's error events.
+            stream = await client.post(
+                COMPLETIONS_PATH,
+                cast_to=object,
+                body={**body, "stream": True, "stream_options": {"include_usage": True}},
+                stream=True,
+                stream_cls=openai.AsyncStream[object],
             )
             turn = _StreamedTurn()
             async with stream:  # closes the response, also when the task is cancelled mid-stream
@@ -223,8 +231,7 @@ class OpenAIModel:
         finished = False
         try:
             async for chunk in stream:
-                choices = getattr(chunk, "choices", None) or []
-                finished = finished or any(getattr(c, "finish_reason", None) for c in choices)
+                finished = finished or any(_get(c, "finish_reason") for c in _choices(chunk))
                 yield chunk
         except openai.APITimeoutError:
             raise ModelError(
@@ -323,33 +330,35 @@ class _StreamedTurn:
         self.finish_reason: str | None = None
 
     def add(self, chunk: Any) -> None:
-        usage = getattr(chunk, "usage", None)
+        usage = _get(chunk, "usage")
         if usage is not None:  # the final chunk with empty `choices`, when include_usage is on
-            self.tokens_in = usage.prompt_tokens or 0
-            self.tokens_out = usage.completion_tokens or 0
-        for choice in getattr(chunk, "choices", None) or []:
-            if getattr(choice, "finish_reason", None):
-                self.finish_reason = choice.finish_reason
-            delta = getattr(choice, "delta", None)
+            self.tokens_in = _count(usage, "prompt_tokens")
+            self.tokens_out = _count(usage, "completion_tokens")
+        for choice in _choices(chunk):
+            if _text(choice, "finish_reason"):
+                self.finish_reason = _text(choice, "finish_reason")
+            delta = _get(choice, "delta")
             if delta is None:
                 continue
-            if delta.content or delta.refusal:
-                self.text.append(delta.content or delta.refusal)
-            for position, call in enumerate(delta.tool_calls or []):
-                self._add_call(call.index if call.index is not None else position, call)
+            said = _text(delta, "content") or _text(delta, "refusal")
+            if said:
+                self.text.append(said)
+            for position, call in enumerate(_list(delta, "tool_calls")):
+                self._add_call(_index(call, position), call)
 
     def _add_call(self, index: int, call: Any) -> None:
         slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": []})
-        if call.id and not slot["id"]:
-            slot["id"] = call.id
-        function = call.function
+        if _text(call, "id") and not slot["id"]:
+            slot["id"] = _text(call, "id")
+        function = _get(call, "function")
         if function is None:
             return
         # OpenAI sends the name once; some compatible servers repeat it in every delta.
-        if function.name and function.name != slot["name"]:
-            slot["name"] += function.name
-        if function.arguments:
-            slot["arguments"].append(function.arguments)
+        name = _text(function, "name")
+        if name and name != slot["name"]:
+            slot["name"] += name
+        if _text(function, "arguments"):
+            slot["arguments"].append(_text(function, "arguments"))
 
     def result(self) -> tuple[str, tuple[ToolCallRequest, ...], int, int, str]:
         calls = tuple(
@@ -358,6 +367,36 @@ class _StreamedTurn:
         )
         finish = self.finish_reason or "stop"
         return "".join(self.text), calls, self.tokens_in, self.tokens_out, finish
+
+
+# A streamed chunk is the server's JSON as parsed: read it without trusting its shape (a field of
+# the wrong type counts as absent), so an odd server yields an empty turn, never a crash.
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _text(value: Any, key: str) -> str:
+    found = _get(value, key)
+    return found if isinstance(found, str) else ""
+
+
+def _list(value: Any, key: str) -> list:
+    found = _get(value, key)
+    return found if isinstance(found, list) else []
+
+
+def _choices(chunk: Any) -> list:
+    return _list(chunk, "choices")
+
+
+def _count(value: Any, key: str) -> int:
+    found = _get(value, key)
+    return found if isinstance(found, int) and not isinstance(found, bool) else 0
+
+
+def _index(call: Any, position: int) -> int:
+    found = _get(call, "index")
+    return found if isinstance(found, int) and not isinstance(found, bool) else position
 
 
 class _Preview:
@@ -373,18 +412,19 @@ class _Preview:
     def add(self, chunk: Any) -> None:
         if self.on_delta is None:
             return
-        for choice in getattr(chunk, "choices", None) or []:
-            delta = getattr(choice, "delta", None)
+        for choice in _choices(chunk):
+            delta = _get(choice, "delta")
             if delta is None:
                 continue
-            self._pieces.append(delta.content or delta.refusal or "")
-            for position, call in enumerate(delta.tool_calls or []):
-                index = call.index if call.index is not None else position
-                function = call.function
-                if function is not None and function.name and index not in self.named:
+            self._pieces.append(_text(delta, "content") or _text(delta, "refusal"))
+            for position, call in enumerate(_list(delta, "tool_calls")):
+                index = _index(call, position)
+                function = _get(call, "function")
+                name = _text(function, "name")
+                if name and index not in self.named:
                     self.named.add(index)
-                    self._pieces.append(f"\n→ {function.name}(")
-                self._pieces.append((function.arguments if function is not None else None) or "")
+                    self._pieces.append(f"\n→ {name}(")
+                self._pieces.append(_text(function, "arguments"))
 
     def flush(self) -> None:
         taken = len(self._pieces)
