@@ -103,6 +103,13 @@ def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[st
 USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")  # runs' usage totals
 
 
+def check_usage(usage: Mapping[str, float] | None) -> None:
+    """ValueError for a name that is not one of USAGE (before anything is written)."""
+    for name in usage or ():
+        if name not in USAGE:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+
+
 def usage_values(usage: Mapping[str, float] | None) -> dict[str, Any]:
     """SET clauses adding `usage` (steps, tokens, cost...) to a run's totals, atomically."""
     values: dict[str, Any] = {}
@@ -147,11 +154,13 @@ def append_event(
     writer's `fence`, only while its claim holds (else LeaseLost and nothing is written).
     `usage` (steps, tool_calls, tokens_in, ...) is added to the run's totals in the same
     transaction, so a reader never sees the event without the usage it carries."""
-    usage_values(usage)  # an unknown name is refused before anything is written
-    if _SQLITE_RETURNING and store.engine.dialect.driver == "pysqlite":
-        return _append_sqlite(
+    check_usage(usage)  # an unknown name is refused before anything is written
+    if sqlite_fast(store):
+        seq = append_sqlite(
             store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage
         )
+        assert seq is not None  # only a step (step=True) may be turned down
+        return seq
     with writing(store) as conn:
         return append_in(conn, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage)
 
@@ -167,6 +176,16 @@ _SQLITE_BUMP_FENCED = (
     "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? AND worker_id = ? "
     "AND (? IS NULL OR claim_epoch = ?) RETURNING last_seq"
 )
+# A step's start (storage.halts.begin_step): only while the run is driven (DRIVEN there).
+_SQLITE_STEP = _SQLITE_BUMP.replace(
+    " WHERE id = ?", " WHERE id = ? AND status IN ('running', 'waiting')"
+)
+_SQLITE_STEP_FENCED = _SQLITE_BUMP_FENCED.replace(
+    " WHERE id = ?", " WHERE id = ? AND status IN ('running', 'waiting')"
+)
+_SQLITE_HALT_PENDING = (
+    "SELECT 1 FROM commands WHERE run_id = ? AND consumed_at IS NULL AND kind = 'halt' LIMIT 1"
+)
 _SQLITE_USAGE = (
     "UPDATE runs SET steps = steps + ?, tool_calls = tool_calls + ?, tokens_in = tokens_in + ?, "
     "tokens_out = tokens_out + ?, cost_usd = cost_usd + ?, updated_at = ? WHERE id = ?"
@@ -177,7 +196,12 @@ _SQLITE_INSERT = (
 )
 
 
-def _append_sqlite(
+def sqlite_fast(store: Store) -> bool:
+    """Whether the store takes the SQLite fast path (the stdlib driver, RETURNING)."""
+    return _SQLITE_RETURNING and store.engine.dialect.driver == "pysqlite"
+
+
+def append_sqlite(
     store: Store,
     *,
     run_id: str,
@@ -185,12 +209,16 @@ def _append_sqlite(
     payload: dict[str, Any],
     fence: Fence | None,
     usage: Mapping[str, float] | None = None,
-) -> int:
+    step: bool = False,
+) -> int | None:
+    """append_event on the SQLite fast path; its seq. With `step`, storage.halts.begin_step's
+    common case: the event only while the run is driven (by `fence`'s claim) and no halt is
+    pending; None (nothing written) otherwise, and the caller's Core path says why."""
     at = utcnow().isoformat(sep=" ", timespec="microseconds")
     body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
     tool, verdict = tool_fields(kind, payload)
     with write_turn(store):
-        return _append_sqlite_turn(store, run_id, kind, at, body, tool, verdict, fence, usage)
+        return _append_sqlite_turn(store, run_id, kind, at, body, tool, verdict, fence, usage, step)
 
 
 def _append_sqlite_turn(
@@ -203,20 +231,27 @@ def _append_sqlite_turn(
     verdict: str | None,
     fence: Fence | None,
     usage: Mapping[str, float] | None,
-) -> int:
+    step: bool,
+) -> int | None:
     pooled = store.engine.raw_connection()  # connect hooks applied: pragmas, no implicit BEGIN
     try:
         dbapi = cast(sqlite3.Connection, pooled.driver_connection)
         statement, params = "BEGIN IMMEDIATE", cast(tuple[Any, ...] | dict[str, str], ())
         try:
             dbapi.execute(statement)
-            statement, params = _SQLITE_BUMP, (run_id,)
+            statement, params = _SQLITE_STEP if step else _SQLITE_BUMP, (run_id,)
             if fence is not None:
-                statement = _SQLITE_BUMP_FENCED
+                statement = _SQLITE_STEP_FENCED if step else _SQLITE_BUMP_FENCED
                 params = (run_id, fence.worker_id, fence.epoch, fence.epoch)
             rows = dbapi.execute(statement, params).fetchall()
+            if step and rows:  # the row is locked now: a halt committed before is seen here
+                statement, params = _SQLITE_HALT_PENDING, (run_id,)
+                if dbapi.execute(statement, params).fetchall():
+                    rows = []
             if not rows:
                 dbapi.execute("ROLLBACK")
+                if step:
+                    return None
                 with reading(store) as conn:
                     raise refused(conn, run_id, fence)
             seq = rows[0][0]

@@ -15,7 +15,16 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, upd
 
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
-from storage.events import USAGE, append_in, insert_event, next_seq, no_run, usage_values
+from storage.events import (
+    USAGE,
+    append_in,
+    append_sqlite,
+    check_usage,
+    insert_event,
+    next_seq,
+    no_run,
+    sqlite_fast,
+)
 from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
 
@@ -121,7 +130,7 @@ def _start_step(
     One fenced UPDATE takes the seq (and adds the step's usage): it locks the run's row first,
     so a halt committed before it is seen by the check after it, and one committed after it
     gets a higher seq. Only a driven run (running, waiting) of this claim matches."""
-    usage_values(usage)  # an unknown name is refused before anything is written
+    check_usage(usage)  # an unknown name is refused before anything is written
     adds = bool(usage and any(usage.values()))
     returning = conn.dialect.update_returning
     bump = _bump_for(fence, adds, returning)
@@ -200,8 +209,16 @@ def begin_step(
     record what must not appear after a halt (a late model answer, a final answer). `usage`
     (steps, tokens_in, ...) is added to the run's totals in the same transaction: a reader
     never sees the event without the usage it carries."""
-    with writing(store) as conn:
-        seq = _start_step(conn, run_id, kind, as_fence(fence, worker_id), usage)
+    fence = as_fence(fence, worker_id)
+    check_usage(usage)
+    if sqlite_fast(store):  # the common case in raw SQL; a step turned down goes the Core way
+        seq = append_sqlite(
+            store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage, step=True
+        )
+        if seq is not None:
+            return seq
+    with writing(store) as conn:  # finds out why the step may not start, and raises
+        seq = _start_step(conn, run_id, kind, fence, usage)
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
