@@ -285,6 +285,15 @@ def begin_execution(
         "approval_id": approval_id,
         "args_hash": args_hash,
     }
+    if approval_id is None:  # nothing to consume: exactly a step's start
+        return begin_step(
+            store,
+            run_id=run_id,
+            kind="tool_started",
+            payload=payload,
+            fence=fence,
+            worker_id=worker_id,
+        )
     with writing(store) as conn:
         seq = _start_step(conn, run_id, "tool_started", as_fence(fence, worker_id))
         if approval_id is not None:

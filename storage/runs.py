@@ -264,16 +264,30 @@ def add_usage(
 
 def claim_next_run(store: Store, *, worker_id: str, lease_seconds: float) -> Run | None:
     """Take the oldest queued run for this worker, or None. No two workers get the same run."""
+    taken = claim_next_runs(store, worker_id=worker_id, lease_seconds=lease_seconds, limit=1)
+    return taken[0] if taken else None
+
+
+def claim_next_runs(store: Store, *, worker_id: str, lease_seconds: float, limit: int) -> list[Run]:
+    """Take up to `limit` of the oldest queued runs for this worker, oldest first, in one
+    transaction (a worker with a hundred free slots claims a hundred runs at once, not one by
+    one behind the runs it already started). No two workers get the same run."""
     # SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
-    # each other's locked row (and a halt's) instead of queueing behind it.
+    # each other's locked rows (and a halt's) instead of queueing behind them.
     query = (
         select(_runs.c.id)
         .where(*_CLAIMABLE)
         .order_by(_runs.c.created_at, _runs.c.id)
-        .limit(1)
+        .limit(max(1, limit))
         .with_for_update(skip_locked=True)
     )
     return _claim(store, query, worker_id, lease_seconds)
+
+
+def has_claimable_run(store: Store) -> bool:
+    """Whether a queued run waits for a worker: one indexed read, cheap enough to poll often."""
+    with reading(store) as conn:
+        return conn.execute(_ANY_CLAIMABLE).first() is not None
 
 
 def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> Run | None:
@@ -283,16 +297,19 @@ def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float
         .where(_runs.c.id == run_id, *_CLAIMABLE)
         .with_for_update(skip_locked=True)
     )
-    return _claim(store, query, worker_id, lease_seconds)
+    taken = _claim(store, query, worker_id, lease_seconds)
+    return taken[0] if taken else None
 
 
 # A run is claimable while it is queued and no halt waits for it. The claim is a conditional
 # UPDATE on both, in the same transaction as control.halt's row lock orders it against.
 _CLAIMABLE = (_runs.c.status == "queued", ~halt_pending_for(_runs.c.id))
+_ANY_CLAIMABLE = select(_runs.c.id).where(*_CLAIMABLE).limit(1)
 
 
-def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Run | None:
-    """The claim: the run's status, worker and lease, and a new epoch (the session's fence)."""
+def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> list[Run]:
+    """The claim of the runs `query` selects: each run's status, worker and lease, and a new
+    epoch (the session's fence); the runs taken, in the query's order."""
     now = utcnow()
     values: dict[str, Any] = {
         "status": "running",
@@ -303,23 +320,45 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> Ru
         "updated_at": now,
     }
     with write_session(store) as session:
-        run_id = session.scalars(query).first()
-        if run_id is None:
-            return None
+        run_ids = list(session.scalars(query))
+        if not run_ids:
+            return []
         # A run resumed with a pending approval goes on waiting for it: never "running" beside it.
-        if _asks_a_person(session, run_id):
-            values["status"] = "waiting"
-        take = update(_runs).where(_runs.c.id == run_id, *_CLAIMABLE).values(values)
-        if session.connection().execute(take).rowcount != 1:
-            return None
-        return session.get(Run, run_id, populate_existing=True)
+        asking = _asking_a_person(session, run_ids)
+        conn = session.connection()
+        taken = []
+        for status in ("running", "waiting"):
+            ids = [i for i in run_ids if (i in asking) == (status == "waiting")]
+            if not ids:
+                continue
+            take = (
+                update(_runs)
+                .where(_runs.c.id.in_(ids), *_CLAIMABLE)
+                .values({**values, "status": status})
+            )
+            if conn.dialect.update_returning:
+                taken += list(conn.execute(take.returning(_runs.c.id)).scalars())
+            else:  # SQLite before 3.35: the write lock is ours, so read-after-write is safe
+                conn.execute(take)
+                ours = (_runs.c.worker_id == worker_id, _runs.c.started_at == now)
+                taken += list(
+                    conn.execute(select(_runs.c.id).where(_runs.c.id.in_(ids), *ours)).scalars()
+                )
+        if not taken:
+            return []
+        runs = session.scalars(
+            select(Run).where(col(Run.id).in_(taken)).execution_options(populate_existing=True)
+        ).all()
+        order = {run_id: n for n, run_id in enumerate(run_ids)}
+        return sorted(runs, key=lambda run: order[run.id])
 
 
-def _asks_a_person(session: Any, run_id: str) -> bool:
-    pending = select(col(Approval.id)).where(
-        col(Approval.run_id) == run_id, col(Approval.status) == "pending"
+def _asking_a_person(session: Any, run_ids: list[str]) -> set[str]:
+    """Which of these runs have an approval pending (one read)."""
+    pending = select(col(Approval.run_id)).where(
+        col(Approval.run_id).in_(run_ids), col(Approval.status) == "pending"
     )
-    return session.scalars(pending.limit(1)).first() is not None
+    return set(session.scalars(pending.distinct()))
 
 
 def renew_lease(
