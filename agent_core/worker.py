@@ -291,8 +291,13 @@ class Worker:
         while not self.stop.wait(min(QUEUE_CHECK_S, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 return
-            if self._room() and storage.has_claimable_run(self.store):
-                return
+            try:
+                if self._room() and storage.has_claimable_run(self.store):
+                    return
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                return  # the poll meets the outage next, says so and backs off
 
     def _poll(self) -> None:
         """One round: lapsed leases end, finished threads go, free slots claim queued runs."""
