@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agent_core.conversation import (
     CUT_OFF_REQUEST,
@@ -40,6 +41,8 @@ from agent_core.run.finish import (
 from agent_core.tool_step import ToolStep
 from agent_core.tools import Tool, Workspace
 from storage import HaltRequested
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -210,7 +213,9 @@ class AgentLoop:
         if not every or self.model.provider == "demo" or self.usage.steps % every:
             return None
         try:
-            verdict = judge_progress(self.model, self.spec.goal, self.messages, threading.Event())
+            verdict = self._side_call(
+                lambda cancel: judge_progress(self.model, self.spec.goal, self.messages, cancel)
+            )
         except ModelError as exc:
             self.port.record("error", {"message": f"progress judge: {exc}", "where": "judge"})
             return None
@@ -259,6 +264,20 @@ class AgentLoop:
                 if armed.out_of_time:
                     self._check_budget()
                 raise
+
+    def _side_call(self, call: Callable[[threading.Event], T]) -> T:
+        """A call beside the conversation (the progress judge, the final goal check), cut like
+        the model's own call: by a halt, the worker's stop or the end of the working time."""
+        cancel = CancelSignal()
+        deadline = time.monotonic() + max(self.spec.budget.max_seconds - self._elapsed(), 0.0)
+        with self.port.arm(cancel, deadline) as armed:
+            try:
+                return call(cancel)
+            except ModelCancelled:
+                if armed.out_of_time:
+                    self._check_budget()
+                self.tool_step.check_halt()
+                raise Stop(Outcome("halted", "model call cancelled")) from None
 
     def _call_model(self, cancel: threading.Event) -> ModelTurn:
         """In the run's own thread: the `model_request` step (atomic with the halt check, right
@@ -362,7 +381,11 @@ class AgentLoop:
         if problems or not self.spec.policy.monitors.final_check or self.model.provider == "demo":
             return problems
         try:
-            check = check_goal(self.model, self.spec.goal, self.messages, claim.summary)
+            check = self._side_call(
+                lambda cancel: check_goal(
+                    self.model, self.spec.goal, self.messages, claim.summary, cancel
+                )
+            )
         except ModelError as exc:
             # Unknown is not "not met": the claim stands, and the record says it went unchecked.
             self.port.record("error", {"message": f"goal check: {exc}", "where": "goal_check"})

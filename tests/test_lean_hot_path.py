@@ -114,6 +114,30 @@ def test_a_halt_during_a_model_call_cancels_it_through_the_watcher(store, fake_o
     assert storage.get_run(store, run_id=run.id).status == "halted"
 
 
+@pytest.mark.parametrize("side", ["goal_check", "judge"])
+def test_a_halt_cuts_a_judge_or_goal_check_call_in_flight(store, fake_openai, side):
+    from agent_core.policy import MonitorSettings
+
+    if side == "goal_check":  # the answer, then the check of it hangs
+        policy = Policy(monitors=MonitorSettings(final_check=True))
+        first = Reply(text="All done.")
+    else:  # a step, then the progress judge hangs
+        policy = Policy(monitors=MonitorSettings(judge_every=1))
+        first = Reply(tool_calls=[{"name": "calculator", "arguments": {"expression": "1+1"}}])
+    fake_openai.script([first, Reply(text='{"met": true, "score": 1}', delay_s=60)])
+    run = new_run(store, "check slowly", model="openai", autonomy="autonomous", policy=policy)
+    workers = [Worker(store, concurrency=1, poll_s=0.01, model_factory=openai_for(fake_openai))]
+    threads = serve(workers)
+    try:
+        wait_for(lambda: len(fake_openai.requests) == 2, what="the side call to arrive")
+        control.halt(store, run_id=run.id, by="ann")
+        settle(store, [run.id], timeout=20)  # long before the 60 s answer
+    finally:
+        stop(workers, threads)
+    assert storage.get_run(store, run_id=run.id).status == "halted"
+    assert count(store, run.id, side) == 0
+
+
 def test_the_time_budget_cuts_a_model_call_without_a_timer(store, fake_openai):
     fake_openai.script([Reply(text="too late", delay_s=60)])
     run = new_run(store, "think too long", model="openai", autonomy="autonomous", max_seconds=1)

@@ -118,7 +118,11 @@ class GoalCheck:
 
 
 def check_goal(
-    model: ModelProvider, goal: str, messages: list[dict[str, Any]], answer: str
+    model: ModelProvider,
+    goal: str,
+    messages: list[dict[str, Any]],
+    answer: str,
+    cancel: threading.Event | None = None,
 ) -> GoalCheck:
     """A separate call asks whether the goal was met; an unreadable answer counts as not met."""
     prompt = [
@@ -129,7 +133,7 @@ def check_goal(
             f"Final answer: {answer[:2000]}",
         },
     ]
-    turn = model.complete(prompt, [], cancel=threading.Event())
+    turn = model.complete(prompt, [], cancel=cancel or threading.Event())
     met, reason = parse_goal_check(turn.text)
     return GoalCheck(met, reason, turn.tokens_in, turn.tokens_out, turn.cost_usd)
 
