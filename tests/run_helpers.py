@@ -75,3 +75,26 @@ class Driver:
             lambda: storage.pending_approvals(self.store, run_id=self.run_id),
             what="a pending approval",
         )[0]
+
+
+def in_threads(count: int, work) -> list:
+    """`work(index)` in `count` threads started together; what they returned, joined in a list
+    (an error in any thread fails the caller)."""
+    results: list = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def go(index: int) -> None:
+        try:
+            start.wait()
+            results.extend(work(index))
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    return results

@@ -4,7 +4,6 @@ agent runs through the worker."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from agent_core.decisions import approve
 from agent_core.demo_goals import DEMO_GOALS
 from storage import insights
 from tests.dashboard_seed import make_approval, make_run
-from tests.run_helpers import Driver, events_of, kinds, new_run
+from tests.run_helpers import Driver, events_of, in_threads, kinds, new_run
 from tests.test_schema import COLUMNS, DAY, INDEX_SQL, INDEXES, MIGRATION_NAMES, TABLES
 
 GOALS = {demo.key: demo.goal for demo in DEMO_GOALS}
@@ -160,27 +159,6 @@ def test_append_event_numbers_a_run_from_one(pg):
         storage.append_event(pg, run_id="missing", kind="x", payload={})
 
 
-def _in_threads(count: int, work) -> list:
-    results: list = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def go(index: int) -> None:
-        try:
-            start.wait()
-            results.extend(work(index))
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
-    return results
-
-
 def test_concurrent_appends_to_one_run_get_gapless_unique_seqs(pg):
     run = storage.create_run(pg, goal="four writers")
 
@@ -195,7 +173,7 @@ def test_concurrent_appends_to_one_run_get_gapless_unique_seqs(pg):
             for _ in range(25)
         ]
 
-    seqs = _in_threads(4, append_25)
+    seqs = in_threads(4, append_25)
     assert sorted(seqs) == list(range(2, 102))
     assert [e.seq for e in storage.events_after(pg, run_id=run.id)] == list(range(1, 102))
     assert [u["calls"] for u in insights.tool_usage(pg)] == [25, 25, 25, 25]
@@ -210,7 +188,7 @@ def test_four_claimers_never_take_the_same_run(pg):
             claimed.append(run.id)
         return claimed
 
-    claimed = _in_threads(4, claim_all)
+    claimed = in_threads(4, claim_all)
     assert sorted(claimed) == sorted(queued)  # each exactly once
     assert storage.count_runs(pg, status="running") == 20
     assert storage.claim_next_run(pg, worker_id="late", lease_seconds=60) is None
@@ -249,7 +227,7 @@ def test_two_deciders_at_once_exactly_one_wins(pg):
         except storage.InvalidState:
             return ["lost"]
 
-    assert sorted(_in_threads(4, decide)) == ["lost", "lost", "lost", "won"]
+    assert sorted(in_threads(4, decide)) == ["lost", "lost", "lost", "won"]
 
 
 def test_executions_racing_for_one_approval_exactly_one_consumes_it(pg):
@@ -267,7 +245,7 @@ def test_executions_racing_for_one_approval_exactly_one_consumes_it(pg):
         except storage.ApprovalUnusable:
             return ["refused"]
 
-    assert sorted(_in_threads(4, execute)) == ["refused", "refused", "refused", "started"]
+    assert sorted(in_threads(4, execute)) == ["refused", "refused", "refused", "started"]
     storage.send_command(pg, run_id=run.id, kind="halt", created_by="frank")
     with pytest.raises(storage.HaltRequested):
         storage.begin_execution(pg, run_id=run.id, approval_id=None, args_hash=None)

@@ -9,33 +9,8 @@ import storage
 from agent_core import control
 from agent_core.worker import Worker
 from tests.dashboard_seed import make_approval
-from tests.run_helpers import events_of, new_run, wait_for
-
-
-def _claim_in_threads(store: storage.Store, claimers: int, limit: int) -> list[list[str]]:
-    """Each claimer takes batches of `limit` until none is left; the ids each one took."""
-    start = threading.Barrier(claimers)
-    taken: list[list[str]] = [[] for _ in range(claimers)]
-    errors: list[BaseException] = []
-
-    def claim(index: int) -> None:
-        try:
-            start.wait()
-            while runs := storage.claim_next_runs(
-                store, worker_id=f"w{index}", lease_seconds=60, limit=limit
-            ):
-                assert len(runs) <= limit
-                taken[index] += [run.id for run in runs]
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(claimers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return taken
+from tests.halt_helpers import serve, settle, stop
+from tests.run_helpers import events_of, in_threads, new_run, wait_for
 
 
 def test_a_batch_takes_the_oldest_runs_in_order_each_once(any_store):
@@ -58,13 +33,21 @@ def test_a_batch_takes_the_oldest_runs_in_order_each_once(any_store):
 
 def test_four_batch_claimers_never_take_the_same_run(any_store):
     queued = {storage.create_run(any_store, goal=f"job {i}").id for i in range(40)}
-    taken = _claim_in_threads(any_store, claimers=4, limit=7)
-    every = [run_id for ids in taken for run_id in ids]
-    assert sorted(every) == sorted(queued)  # each exactly once
+
+    def claim_batches(index: int) -> list[tuple[str, str]]:
+        taken = []
+        while runs := storage.claim_next_runs(
+            any_store, worker_id=f"w{index}", lease_seconds=60, limit=7
+        ):
+            assert len(runs) <= 7
+            taken += [(run.id, f"w{index}") for run in runs]
+        return taken
+
+    taken = in_threads(4, claim_batches)
+    assert sorted(run_id for run_id, _ in taken) == sorted(queued)  # each exactly once
     assert storage.count_runs(any_store, status="running") == 40
-    for index, ids in enumerate(taken):
-        for run_id in ids:
-            assert storage.get_run(any_store, run_id=run_id).worker_id == f"w{index}"
+    for run_id, worker_id in taken:
+        assert storage.get_run(any_store, run_id=run_id).worker_id == worker_id
 
 
 def test_a_batch_skips_a_run_with_a_halt_pending_and_keeps_a_waiting_one_waiting(any_store):
@@ -91,18 +74,13 @@ def test_a_worker_claims_a_crowd_of_queued_runs_in_one_transaction(store, monkey
         return taken
 
     monkeypatch.setattr(storage, "claim_next_runs", counting)
-    worker = Worker(store, concurrency=12, poll_s=0.05)
-    thread = threading.Thread(target=worker.serve, daemon=True)
-    thread.start()
+    workers = [Worker(store, concurrency=12, poll_s=0.05)]
+    threads = serve(workers)
     try:
-        wait_for(
-            lambda: storage.count_runs(store, status="succeeded") == 12,
-            timeout=60,
-            what="all runs to succeed",
-        )
+        settle(store, [run.id for run in runs])
     finally:
-        worker.stop.set()
-        thread.join(15)
+        stop(workers, threads)
+    assert storage.count_runs(store, status="succeeded") == 12
     assert calls[0] == 12  # all twelve in the first claim
     for run in runs:
         assert len(events_of(store, run.id, "run_started")) == 1
