@@ -15,7 +15,8 @@ its commit time (same machine, same clock).
 
 Figures:
 - step-to-screen latency p50/p95 with 1, 5, 10 Run pages open on the active runs (target: p95
-  <= 1 s at 10 pages); steps never shown count as missed;
+  <= 1 s at 10 pages); steps never shown count as missed; with the CPU the dashboard and
+  Chromium used meanwhile (on one machine the browser's share decides the latency);
 - first render of a 2,500-event run seeded directly in the store: navigation start to the first
   event text in the page (target <= 2 s);
 - pending-approvals count lag: approval committed -> the sidebar shows the new count (target
@@ -138,6 +139,29 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu_seconds() -> float:
+    """CPU seconds of the Chromium processes this benchmark started (its descendants), whatever
+    else runs on the machine."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            if b"chrom" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
 
 
 def seed_long_run(path: Path) -> str:
@@ -314,8 +338,12 @@ def step_latency(
     )
     time.sleep(3)  # settle: the first refreshes after load redraw what the page loaded with
     began = now_ms()
+    dashboard_cpu, browser_cpu = cpu_seconds(server.dashboard_pid), browser_cpu_seconds()
     time.sleep(window)
     ended = now_ms()
+    span = (ended - began) / 1000
+    dashboard_cpu = (cpu_seconds(server.dashboard_pid) - dashboard_cpu) / span * 100
+    browser_cpu = (browser_cpu_seconds() - browser_cpu) / span * 100
     time.sleep(5)  # grace for the window's last steps to reach the pages
     latencies, missed = [], 0
     commits = token_commits(server.store, sorted(set(watched)))
@@ -336,6 +364,8 @@ def step_latency(
         "p50": percentile(latencies, 0.5),
         "p95": percentile(latencies, 0.95),
         "max": max(latencies, default=float("nan")),
+        "dashboard_cpu": dashboard_cpu,  # % of one core, the Streamlit process, over the window
+        "browser_cpu": browser_cpu,  # % of one core, all of Chromium's processes
     }
 
 
@@ -502,6 +532,10 @@ def phase_latency(b: Bench) -> None:
             f"max {fmt(f['max'])} over {f['steps']} steps, {f['missed']} never shown "
             "(target p95 <= 1 s)"
         )
+        print(
+            f"      CPU meanwhile: dashboard {f['dashboard_cpu']:.0f} %, Chromium "
+            f"{f['browser_cpu']:.0f} % of one core (2 cores in all)"
+        )
 
 
 def phase_approvals(b: Bench) -> None:
@@ -592,7 +626,9 @@ PHASES: dict[str, Callable[[Bench], None]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", default="1,5,10", help="open page counts, comma-separated")
+    parser.add_argument(
+        "--pages", help="open page counts, comma-separated (1,5,10; with --quick 1,5)"
+    )
     parser.add_argument("--runs", type=int, default=6, help="active runs during the latency phases")
     parser.add_argument("--window", type=float, default=40.0, help="seconds measured per phase")
     parser.add_argument("--model-delay", type=float, default=2.0, help="seconds per model call")
@@ -600,7 +636,7 @@ def main() -> None:
     parser.add_argument("--phases", default=",".join(PHASES), help="which figures, in this order")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    pages = "1,5" if args.quick and args.pages == "1,5,10" else args.pages
+    pages = args.pages or ("1,5" if args.quick else "1,5,10")
     counts = [int(n) for n in pages.split(",")]
     phases = [name.strip() for name in args.phases.split(",")]
     unknown = [name for name in phases if name not in PHASES]

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 import storage
+from dashboard.components.event_feed import FOLD_AFTER, PAGE_SIZE
 from tests.run_helpers import wait_for
 from tests.test_browser import page, serving  # noqa: F401  (fixture)
 
@@ -27,10 +28,11 @@ def dashboard(tmp_path):
         yield url, store
 
 
-def paused_run(store: storage.Store, events: int) -> storage.Run:
-    """A run no worker touches (paused), with `events` guidance events after its status event."""
+def paused_run(store: storage.Store, events: int, status: str = "paused") -> storage.Run:
+    """A run no worker touches (paused, or marked running with no worker driving it), with
+    `events` guidance events after its status event."""
     run = storage.create_run(store, goal="Watch me")
-    storage.update_run(store, run_id=run.id, status="paused", reason="paused by a test")
+    storage.update_run(store, run_id=run.id, status=status, reason=f"{status} by a test")
     for i in range(events):
         storage.append_event(store, run_id=run.id, kind="guidance", payload={"message": f"m{i}"})
     return run
@@ -58,18 +60,20 @@ def test_a_deep_link_loads_without_failed_requests_and_old_links_still_open(dash
     page.get_by_label("Guidance for the agent").fill("Keep it short.")
 
 
-def test_steps_written_while_the_page_is_open_show_once_in_order(dashboard, page):  # noqa: F811
+@pytest.mark.parametrize("status", ["paused", "running"])  # running: the held refresh appends
+def test_steps_written_while_the_page_is_open_show_once_in_order(dashboard, page, status):  # noqa: F811
     url, store = dashboard
-    run = paused_run(store, 5)
+    run = paused_run(store, 5, status)
     page.goto(f"{url}/?run={run.id}")
     page.get_by_text("m4", exact=True).wait_for()
-    for i in range(5, 135):  # past the tail's fold, in bursts the refresh catches in between
+    final = 4 + PAGE_SIZE + FOLD_AFTER + 30  # past the tail's fold
+    for i in range(5, final + 1):  # in bursts the refresh catches in between
         storage.append_event(store, run_id=run.id, kind="guidance", payload={"message": f"m{i}"})
         if i % 10 == 0:
             time.sleep(0.3)
     last = storage.get_run(store, run_id=run.id).last_seq
-    page.get_by_text("m134", exact=True).wait_for()
+    page.get_by_text(f"m{final}", exact=True).wait_for()
     wait_for(lambda: shown_seqs(page)[-1:] == [last], timeout=30, what="the last step")
     seqs = shown_seqs(page)
     assert seqs == list(range(seqs[0], last + 1))  # each once, in order, none missing
-    assert len(seqs) <= 100 + 40  # one page and at most one tail
+    assert len(seqs) <= PAGE_SIZE + FOLD_AFTER  # one page and at most one tail

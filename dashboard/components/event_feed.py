@@ -6,7 +6,8 @@ page replaces the one before it, so paging back never grows the page.
 
 While the newest page is shown, a fragment (views/run.py) keeps the tail: the events after the
 page was drawn. Its refresh asks the shared pulse (components/run_pulse.py) whether the run moved,
-reads only the events after the last seq it has seen, and draws only the tail; past FOLD_AFTER
+reads only the events after the last seq it has seen, and draws only the tail (a running run's
+refresh stays open and appends each event as it arrives, components/live_hold.py); past FOLD_AFTER
 events, or when one of them changes what the controls must offer, it reruns the page once, which
 folds the tail into a new newest page. Each seq is drawn once, in order: the tail starts exactly
 where the page ended.
@@ -25,7 +26,7 @@ from dashboard.components.run_pulse import fresh_pulse, shared_pulse
 from storage.feed import KIND_GROUPS, Direction, count_events, event_page, step_start
 
 PAGE_SIZE = 100  # events on one page
-FOLD_AFTER = 40  # tail events before the page folds them into a new newest page
+FOLD_AFTER = 100  # tail events before the page folds them into a new newest page (a full rerun)
 ALL = "all"
 # Events after which the controls or approval cards outside the fragment may no longer fit.
 RERUN_KINDS = frozenset({"status", "approval_requested", "approval_decided", "halt_requested"})

@@ -8,6 +8,7 @@ step feed then shows. The Run page's live fragment draws it under the newest ste
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import storage
 
@@ -21,14 +22,46 @@ def tail(text: str) -> str:
     return "…" + text[-(TAIL_CHARS - 1) :]
 
 
-def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> None:
+def streaming(store: storage.Store, run_id: str, recorded_steps: int) -> storage.LiveText | None:
     """The streaming turn, unless it is already recorded (a step the page has drawn)."""
     partial = storage.live_output(store, run_id=run_id)
     if partial is None or partial.step <= recorded_steps:
-        return
-    with st.container(border=True, key=f"run_live_{run_id}"):
+        return None
+    return partial
+
+
+def draw_turn(partial: storage.LiveText) -> None:
+    with st.container(border=True):
         st.caption(
             f":material/stream: step {partial.step} · the model is answering; the step is "
             "recorded when its turn completes"
         )
         st.text(tail(partial.text))
+
+
+def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> None:
+    """The streaming turn, unless it is already recorded (a step the page has drawn)."""
+    partial = streaming(store, run_id, recorded_steps)
+    if partial is not None:
+        draw_turn(partial)
+
+
+class TurnSlot:
+    """The streaming turn in one placeholder, redrawn only when what it shows changes (a held
+    refresh of the Run page re-reads it a few times a second; most reads find the same text)."""
+
+    def __init__(self, slot: DeltaGenerator) -> None:
+        self.slot = slot
+        self.shown: tuple[int, str] | None = None
+
+    def update(self, store: storage.Store, run_id: str, recorded_steps: int) -> None:
+        partial = streaming(store, run_id, recorded_steps)
+        now = None if partial is None else (partial.step, tail(partial.text))
+        if now == self.shown:
+            return
+        self.shown = now
+        if partial is None:
+            self.slot.empty()
+            return
+        with self.slot.container():
+            draw_turn(partial)

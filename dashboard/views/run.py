@@ -5,7 +5,9 @@ page, the page a model step starts on, or only some kinds), each one indexed rea
 run is. For an active run a fragment refreshes every REFRESH_SECONDS (IDLE_REFRESH_SECONDS while
 the run is queued, waiting or paused, when only a worker or a person can move it): it asks the
 pulse shared by every open page (components/run_pulse.py) whether the run moved, and draws only
-the budget and the steps that arrived since the page was drawn, plus the turn being streamed. When the run's
+the budget and the steps that arrived since the page was drawn, plus the turn being streamed. A
+running run's refresh then stays open for a while (components/live_hold.py) and appends each step
+as it arrives, so the browser pays for one rerun per hold instead of two a second. When the run's
 status changes, an approval comes or goes, or the tail grows past a bound, it reruns the whole
 page once, so the controls and approval cards always fit the run and the page stays small.
 """
@@ -30,7 +32,8 @@ from dashboard.components.event_feed import (
     view_of,
 )
 from dashboard.components.events import inert, plain
-from dashboard.components.live_tail import render_live_tail
+from dashboard.components.live_hold import hold
+from dashboard.components.live_tail import TurnSlot
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
@@ -159,8 +162,16 @@ def _snapshot_key(run_id: str) -> str:
     return f"run_snapshot_{run_id}"
 
 
+def _inline_key(run_id: str) -> str:
+    return f"run_live_inline_{run_id}"
+
+
 def live_steps(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -> None:
-    """The refreshing part: the budget and the steps that arrived since the page was drawn."""
+    """The refreshing part: the budget and the steps that arrived since the page was drawn.
+
+    Drawn once as part of the full page; each later refresh of a running run then stays open
+    (components/live_hold.py) and appends what arrives as it arrives.
+    """
     tail: Tail = st.session_state[f"run_tail_{run_id}"]
     run, asked = st.session_state[_snapshot_key(run_id)]
     change = advance(store, run_id, tail)
@@ -169,11 +180,39 @@ def live_steps(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -
     if change == "grew":
         run = storage.get_run(store, run_id=run_id)  # its counters moved with the new steps
         st.session_state[_snapshot_key(run_id)] = (run, asked)
-    with budget_slot:
+    status = budget_slot.empty()
+    with status.container():
         budget(run, asked)
-    render_events(tail.events)
-    if tail.follow and run.status == "running":
-        render_live_tail(store, run_id, run.steps)
+    events = st.container()
+    with events:
+        render_events(tail.events)
+    turn = TurnSlot(st.empty())
+    live = tail.follow and run.status == "running"
+    if live:
+        turn.update(store, run_id, run.steps)
+    if st.session_state.pop(_inline_key(run_id), False) or not live:
+        return  # part of a full run: the rest of the page is still to be drawn
+
+    def draw_events(fresh: list[storage.EventRecord]) -> None:
+        with events:
+            render_events(fresh)
+
+    def draw_status(moved: bool) -> None:
+        nonlocal run
+        if moved:
+            run = storage.get_run(store, run_id=run_id)
+            st.session_state[_snapshot_key(run_id)] = (run, asked)
+        with status.container():
+            budget(run, asked)
+
+    hold(
+        store,
+        run_id,
+        tail,
+        draw_events=draw_events,
+        draw_status=draw_status,
+        draw_turn=lambda: turn.update(store, run_id, run.steps),
+    )
 
 
 live_steps_fragment = st.fragment(run_every=REFRESH_SECONDS)(live_steps)
@@ -201,6 +240,7 @@ def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -
     if run.status in storage.ACTIVE_STATUSES and tail is not None:
         st.session_state[f"run_tail_{run.id}"] = tail
         st.session_state[_snapshot_key(run.id)] = (run, asked)
+        st.session_state[_inline_key(run.id)] = True
         running = tail.status == "running"
         (live_steps_fragment if running else idle_steps_fragment)(store, run.id, budget_slot)
     else:  # a finished run changes only when someone acts on it, which reruns the page
