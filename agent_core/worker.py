@@ -304,13 +304,9 @@ class Worker:
         storage.expire_leases(self.store)
         recover_lapsed(self.store, by=self.worker_id)  # lost workers' runs that may go on alone
         self._reap()
-        while (room := self._room()) and self._claim(min(room, CLAIM_BATCH)) == min(
-            room, CLAIM_BATCH
-        ):
-            pass
-
-    def _has_room(self) -> bool:
-        return self._room() > 0
+        while room := min(self._room(), CLAIM_BATCH):
+            if self._claim(room) < room:
+                break  # the queue is empty (or other workers took the rest)
 
     def _room(self) -> int:
         """How many more runs may start now. Runs waiting for a person hold no model or tool
@@ -329,9 +325,6 @@ class Worker:
 
     def start_heartbeat(self) -> None:
         threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True).start()
-
-    def _claim_one(self) -> bool:
-        return self._claim(1) == 1
 
     def _claim(self, limit: int) -> int:
         """Claim up to `limit` queued runs in one transaction and start them; how many."""
