@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import weakref
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -489,3 +490,54 @@ def test_a_steps_start_answers_the_same_on_the_sqlite_fast_path_as_on_core(store
         "HaltRequested",
         "NotFound",
     ]
+
+
+# -- streamed chunks read as the server's JSON: a hostile server's shapes never crash the read --
+
+
+HOSTILE_CHUNKS = [
+    '{"choices": "nonsense"}',
+    "[1, 2, 3]",
+    '"just a string"',
+    '{"choices": [null, 5, {"delta": null}, {"delta": {"content": 5, "tool_calls": {"a": 1}}}]}',
+    '{"choices": [{"delta": {"tool_calls": [{"index": "x", "id": 7, '
+    '"function": {"name": ["rm"], "arguments": {"a": 1}}}, "str", null]}}]}',
+    '{"choices": [{"delta": {"content": "o", "refusal": 3}, "finish_reason": 7}]}',
+    '{"choices": [{"delta": {"content": "k"}, "finish_reason": "stop"}], '
+    '"usage": {"prompt_tokens": "9", "completion_tokens": 3}}',
+]
+
+
+class _HostileStream(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (the handler's API)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = "".join(f"data: {chunk}\n\n" for chunk in HOSTILE_CHUNKS) + "data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body.encode())))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_stream_of_oddly_shaped_chunks_reads_as_what_is_well_formed():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileStream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        model = OpenAIModel("odd", api_key="k", base_url=base_url, max_retries=0)
+        seen: list[str] = []
+        turn = model.complete(
+            [{"role": "user", "content": "hi"}], [], cancel=CancelSignal(), on_delta=seen.append
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert turn.text == "ok"  # only the string pieces count
+    assert (turn.tokens_in, turn.tokens_out) == (0, 3)  # "9" is not a count
+    assert turn.finish_reason == "stop"
+    # The malformed tool-call deltas leave calls with no name and no arguments, which the loop
+    # answers with "unknown tool" and the list of tools; nothing of the wrong type gets through.
+    assert all(call.name == "" and call.arguments == "{}" for call in turn.tool_calls)
