@@ -104,10 +104,11 @@ def _drive(
     model_factory: ModelFactory | None,
     settings: Settings | None,
 ) -> Outcome:
-    with port._fenced():  # what a crashed session was streaming
-        storage.clear_live_output(store, run_id=run.id, fence=port.fence)
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
+    if resumed:  # what a crashed session was streaming (a run never started streamed nothing)
+        with port._fenced():
+            storage.clear_live_output(store, run_id=run.id, fence=port.fence)
     try:
         model = (model_factory or _default_factory(settings or load_settings()))(run)
         spec = _spec(store, run, events)
@@ -133,8 +134,9 @@ def _drive(
         )
     loop = AgentLoop(spec, model, port)
     try:
-        # Still waiting when it was resumed with an approval pending (the claim kept it "waiting").
-        pending = storage.pending_approvals(store, run_id=run.id, limit=1)
+        # Still waiting when it was resumed with an approval pending (the claim kept it "waiting");
+        # a run never started has asked nobody yet.
+        pending = resumed and storage.pending_approvals(store, run_id=run.id, limit=1)
         port.set_status(
             "waiting" if pending else "running", reason=None, model_name=model.model_name
         )
