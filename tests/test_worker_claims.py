@@ -7,7 +7,7 @@ import threading
 
 import storage
 from agent_core import control
-from agent_core.worker import Worker
+from agent_core.worker import Worker, drive_run
 from tests.dashboard_seed import make_approval
 from tests.halt_helpers import serve, settle, stop
 from tests.run_helpers import events_of, in_threads, new_run, wait_for
@@ -113,3 +113,19 @@ def test_a_run_queued_while_the_worker_idles_starts_before_the_next_poll(store):
     finally:
         worker.stop.set()
         thread.join(15)
+
+
+def test_a_halt_between_a_batch_claim_and_a_runs_start_stops_that_run_before_any_step(store):
+    # An operator halts one of a batch the worker has claimed but not yet started: that run must
+    # end halted with no step of any kind (the start's fast path sees the halt and turns it
+    # down), while the rest of the batch runs normally.
+    runs = [new_run(store, "2+2", model="demo", autonomy="autonomous") for _ in range(3)]
+    claimed = storage.claim_next_runs(store, worker_id="w1", lease_seconds=60, limit=3)
+    assert [run.id for run in claimed] == [run.id for run in runs]
+    control.halt(store, run_id=claimed[1].id, by="mallory's operator")
+    outcomes = [drive_run(store, run) for run in claimed]
+    assert [o.status for o in outcomes] == ["succeeded", "halted", "succeeded"]
+    halted = claimed[1].id
+    assert storage.get_run(store, run_id=halted).status == "halted"
+    stepped = {"run_started", "model_request", "model_call", "tool_call", "tool_started"}
+    assert not [e for e in storage.events_after(store, run_id=halted) if e.kind in stepped]
