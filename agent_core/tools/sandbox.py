@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_core.tools.user_net import launcher_argv
+
 BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
@@ -73,6 +75,10 @@ class SandboxStatus:
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot start here and the policy did not opt in to an unconfined shell."""
+
+
+class NetworkUnavailable(SandboxUnavailable):
+    """The policy grants the network but the sandbox's own network (pasta) cannot start here."""
 
 
 def sandbox_status() -> SandboxStatus:
@@ -137,12 +143,12 @@ def sandbox_env(workspace: Path) -> dict[str, str]:
 
 
 def _confined_system(binary: str | None, network: bool) -> list[str]:
-    """The start of every bwrap command line: new namespaces (the network only if granted), an
+    """The start of every bwrap command line: new namespaces (the network's own, always), an
     unprivileged user with no capabilities, and the system folders and /etc files, read-only."""
     argv = [binary or bwrap_binary()]
+    # The network namespace is always the sandbox's own: a grant links it to the outside through
+    # user_net (never --share-net, which would hand over the host's loopback and abstract sockets).
     argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-    if network:
-        argv.append("--share-net")
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL"]
     argv += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
     for path in SYSTEM_DIRS:
@@ -167,12 +173,36 @@ def sandbox_argv(
     fds = [_data_fd(PASSWD.format(home=ws)), _data_fd(GROUP)]
     argv += ["--ro-bind-data", str(fds[0]), "/etc/passwd"]
     argv += ["--ro-bind-data", str(fds[1]), "/etc/group"]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", *_memory_filesystems(limits.tmp_bytes)]
     argv += ["--bind", ws, ws, "--chdir", ws]
     for name, value in sandbox_env(workspace).items():
         argv += ["--setenv", name, value]
-    return argv + ["--", *command], fds
+    argv += _sealed_root()
+    argv += ["--", *command]
+    return (_with_user_net(argv, fds) if network else argv), fds
+
+
+def _memory_filesystems(tmp_bytes: int) -> list[str]:
+    """/dev and /tmp, the in-memory places a command may write, each capped: bwrap's --dev
+    tmpfs takes no size, so it is made read-only once /dev/shm (capped) is mounted in it."""
+    argv = ["--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    argv += ["--remount-ro", "/dev"]
+    return argv + ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+
+
+def _sealed_root() -> list[str]:
+    """bwrap's root is an uncapped tmpfs the sandbox's user owns (mount points, /etc): once
+    every mount is in place it becomes read-only. Last, before the command."""
+    return ["--remount-ro", "/"]
+
+
+def _with_user_net(argv: list[str], fds: list[int] | None = None) -> list[str]:
+    """The sandbox linked to the outside by its own user-mode network (pasta); fails closed,
+    naming the package to install, where pasta is missing."""
+    try:
+        return launcher_argv(argv, fds or [])
+    except RuntimeError as exc:
+        raise NetworkUnavailable(str(exc)) from None
 
 
 def _mirror(path: str) -> list[str]:
@@ -336,7 +366,7 @@ def server_argv(
     argv = _confined_system(binary, network)
     argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
     argv += ["--ro-bind", str(etc / "group"), "/etc/group"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", *_memory_filesystems(Limits().tmp_bytes)]
     for folder in program_folders([program, *command[1:]]):
         argv += ["--ro-bind", folder, folder]
     for writable in paths:
@@ -344,7 +374,8 @@ def server_argv(
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     for name, value in {**sandbox_env(scratch), **(env or {})}.items():
         argv += ["--setenv", name, value]
-    return argv + ["--", program, *command[1:]]
+    argv += [*_sealed_root(), "--", program, *command[1:]]
+    return _with_user_net(argv) if network else argv
 
 
 def _program(name: str) -> str:
