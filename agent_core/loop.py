@@ -114,6 +114,9 @@ class AgentLoop:
             if spent is not None:
                 self._stop_batch(calls[index:], spent, self.spec.policy.on_budget)
             self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+            spent = self.tool_step.disk_trip()
+            if spent is not None:
+                self._stop_batch(calls[index + 1 :], spent, self.spec.policy.on_budget)
             trip = self.monitor.check()
             if trip is not None:
                 self._stop_batch(calls[index + 1 :], trip, self.spec.policy.monitors.action)

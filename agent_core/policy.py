@@ -197,6 +197,8 @@ class SandboxSettings(BaseModel):
     memory_mb: int = Field(default=2048, ge=64)
     file_mb: int = Field(default=256, ge=1)
     processes: int = Field(default=256, ge=8)
+    # How much the workspace (and MCP servers' paths) may grow in one session of a run.
+    disk_mb: int = Field(default=1024, ge=1)
 
     @field_validator("secret_patterns")
     @classmethod

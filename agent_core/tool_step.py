@@ -12,13 +12,13 @@ from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
 from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.models.io_loop import CancelSignal
-from agent_core.monitors import RepetitionMonitor
+from agent_core.monitors import RepetitionMonitor, Trip
 from agent_core.outcome import stop
 from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
 from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
-from agent_core.run.tool_process import ToolStopped, tool_context
+from agent_core.run.tool_process import ToolStopped, run_disk_budget, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ class ToolStep:
         self.gate = ApprovalGate(spec, port)
         self._prior: list[Any] = []
         self.ledger = ActionLedger()  # what side-effecting calls really came to
+        self.disk = run_disk_budget(spec.policy, spec.workspace.real_root)
+
+    def disk_trip(self) -> Trip | None:
+        """The run's disk budget, checked after each tool call: spent, the run stops here."""
+        reason = self.disk.exceeded()
+        return Trip("budget_disk", reason) if reason is not None else None
 
     # -- halts and resumes ---------------------------------------------------------------
     def check_halt(self) -> None:
@@ -225,7 +231,7 @@ class ToolStep:
         cancel = CancelSignal()
         with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
             watch = ToolStopped(armed)
-            context = tool_context(self.spec.policy, cancel)
+            context = tool_context(self.spec.policy, cancel, self.disk)
             try:
                 output, ok = (
                     run_tool(tool, arguments, workspace=self.spec.workspace, context=context),

@@ -4,6 +4,7 @@ how a halt (seen by the process's halt watcher) ends a running tool's processes.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
@@ -12,6 +13,7 @@ from agent_core.policy import Policy
 from agent_core.run.halt_watch import Armed
 from agent_core.tools.builtins import ShellOffer, shell_offer
 from agent_core.tools.context import ToolContext
+from agent_core.tools.disk_budget import DiskBudget
 from agent_core.tools.sandbox import Limits
 
 MB = 1 << 20
@@ -27,7 +29,15 @@ def run_shell_offer(policy: Policy) -> ShellOffer:
     return shell_offer(unconfined_shell=settings.unconfined_shell, network=settings.network)
 
 
-def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
+def run_disk_budget(policy: Policy, workspace: Path) -> DiskBudget:
+    """The disk budget of one session of a run: its workspace and its MCP servers' paths."""
+    roots = [workspace, *(Path(p) for server in policy.mcp_servers for p in server.paths)]
+    return DiskBudget.start(roots, policy.sandbox.disk_mb)
+
+
+def tool_context(
+    policy: Policy, cancel: threading.Event, disk: DiskBudget | None = None
+) -> ToolContext:
     """The context one tool call runs with under `policy`."""
     settings = policy.sandbox
     return ToolContext(
@@ -37,9 +47,10 @@ def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
         limits=Limits(
             cpu_seconds=settings.cpu_seconds,
             memory_bytes=settings.memory_mb * MB,
-            file_bytes=settings.file_mb * MB,
+            file_bytes=min(settings.file_mb, settings.disk_mb) * MB,
             processes=settings.processes,
         ),
+        disk=disk,
         redact=run_redactor(policy),
         url_gate=url_gate(policy),
     )

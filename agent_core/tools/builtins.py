@@ -210,6 +210,7 @@ def run_shell(
             confined=not context.unconfined_shell,
             network=context.network,
             limits=context.limits,
+            guard=context.disk,
         )
     except SandboxUnavailable as exc:
         raise ToolError(f"run_shell is not available: {exc}") from None
@@ -223,6 +224,11 @@ def run_shell(
     )
     if result.cancelled:
         raise ToolError(f"{STOPPED_BY_HALT}. Output so far:\n" + (text or "(none)"))
+    if result.over_budget is not None:
+        raise ToolError(
+            f"the command was stopped and its processes ended: {result.over_budget}. "
+            "Output so far:\n" + (text or "(none)")
+        )
     if result.timed_out:
         raise ToolError(
             f"the command timed out after {timeout_s} s and was killed with its child "

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from agent_core.tools.sandbox import (
     Limits,
@@ -29,6 +29,14 @@ _CANCEL_POLL_S = 0.05  # how often a running command looks at its cancel event
 _TERM_GRACE_S = 0.5  # between TERM and KILL when a halt cancels a command
 
 
+class Guard(Protocol):
+    """What a running command is measured against (the run's disk budget)."""
+
+    def exceeded(self) -> str | None: ...
+
+    def interval(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class ShellResult:
     exit_code: int
@@ -38,6 +46,7 @@ class ShellResult:
     stderr_bytes: int
     timed_out: bool
     cancelled: bool = False  # ended by its cancel event (a halt, or the worker stopping)
+    over_budget: str | None = None  # why its guard (the run's disk budget) stopped it
 
 
 def run_command(
@@ -50,10 +59,12 @@ def run_command(
     confined: bool = True,
     network: bool = False,
     limits: Limits = Limits(),
+    guard: Guard | None = None,
 ) -> ShellResult:
     """Run `command` with /bin/sh in `cwd`, in the sandbox unless `confined` is False (an
     operator's explicit opt-in); end its processes on timeout, on `cancel`, and when it exits,
-    so a background process cannot outlive the call (nor keep its pipes open).
+    so a background process cannot outlive the call (nor keep its pipes open). `guard` is
+    asked now and then while it runs (the disk budget): a reason it gives stops the command.
 
     SandboxUnavailable when confined and the sandbox cannot start here.
     """
@@ -80,8 +91,9 @@ def run_command(
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Capture(proc.stdout, cap), _Capture(proc.stderr, cap)
     timed_out = cancelled = False
+    over: str | None = None
     try:
-        timed_out, cancelled = _wait(proc, timeout_s, cancel)
+        timed_out, cancelled, over = _wait(proc, timeout_s, cancel, guard)
     finally:
         _end_group(proc, graceful=cancelled)
         if cgroup is not None:
@@ -96,6 +108,7 @@ def run_command(
         stderr_bytes=err.total,
         timed_out=timed_out,
         cancelled=cancelled,
+        over_budget=over,
     )
 
 
@@ -114,20 +127,30 @@ def _command_line(
 
 
 def _wait(
-    proc: subprocess.Popen, timeout_s: float, cancel: threading.Event | None
-) -> tuple[bool, bool]:
-    """Wait for the command; (timed out, cancelled)."""
+    proc: subprocess.Popen,
+    timeout_s: float,
+    cancel: threading.Event | None,
+    guard: Guard | None = None,
+) -> tuple[bool, bool, str | None]:
+    """Wait for the command; (timed out, cancelled, why its guard stopped it)."""
     deadline = time.monotonic() + timeout_s
+    polled = cancel is not None or guard is not None
+    next_guard = time.monotonic() + (guard.interval() if guard is not None else 0.0)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return True, False
+            return True, False, None
         try:
-            proc.wait(timeout=min(left, _CANCEL_POLL_S) if cancel is not None else left)
-            return False, False
+            proc.wait(timeout=min(left, _CANCEL_POLL_S) if polled else left)
+            return False, False, None
         except subprocess.TimeoutExpired:
             if cancel is not None and cancel.is_set():
-                return False, True
+                return False, True, None
+        if guard is not None and time.monotonic() >= next_guard:
+            reason = guard.exceeded()
+            if reason is not None:
+                return False, False, reason
+            next_guard = time.monotonic() + guard.interval()
 
 
 def _end_group(proc: subprocess.Popen, *, graceful: bool) -> None:
