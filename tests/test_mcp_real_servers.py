@@ -117,11 +117,15 @@ def test_a_header_naming_a_missing_variable_keeps_the_server_down_and_says_so(po
 
 
 def test_mcp_server_fetch_reads_a_local_page_only_when_told_to(pool):
+    # Unconfined: a sandboxed server's granted network is its own and never reaches the host's
+    # loopback, where the site is (test_mcp_sandbox, test_sandbox_isolation).
+    unconfined = {"sandbox": False}
     with local_site() as site:
-        fetch = tools_of(pool, fetch_server())["mcp__fetch__fetch"]
+        fetch = tools_of(pool, fetch_server().model_copy(update=unconfined))["mcp__fetch__fetch"]
         with pytest.raises(ToolError, match="not a public address"):
             fetch.fn(url=f"{site}/article")
         pool.close()
-        fetch = tools_of(pool, fetch_server(allow_private=True))["mcp__fetch__fetch"]
+        private = fetch_server(allow_private=True).model_copy(update=unconfined)
+        fetch = tools_of(pool, private)["mcp__fetch__fetch"]
         text = fetch.fn(**fetch.validate({"url": f"{site}/article"}))
     assert "Tides of Brest" in text

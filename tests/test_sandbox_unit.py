@@ -36,9 +36,10 @@ def test_the_command_line_confines_by_default():
     assert argv[-4:] == ["--", "/bin/sh", "-c", "true"]
 
 
-def test_a_network_grant_shares_the_network_and_name_resolution():
+def test_a_network_grant_keeps_a_network_of_its_own_with_name_resolution():
     argv = _argv(network=True)
-    assert "--share-net" in argv
+    assert "--share-net" not in argv and "/etc/resolv.conf" in argv
+    assert argv[2].endswith("user_net.py")  # the launcher that links it through pasta
 
 
 def test_the_environment_is_an_allow_list(monkeypatch):
