@@ -1,0 +1,257 @@
+"""File tools against a symlink swapped between their check and their open, and other odd files.
+
+A racing thread swaps links (atomically, by renaming a new link over the old) while a tool is
+called thousands of times; not one call may touch the file outside the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent_core.tools import Workspace, builtin_tools, run_tool
+from agent_core.tools.errors import ToolError
+
+SECRET = "HOST-SECRET-0123456789"
+ROUNDS = 3_000
+
+
+def _call(ws: Workspace, name: str, **arguments: object) -> str:
+    try:
+        return run_tool(builtin_tools()[name], arguments, workspace=ws)
+    except ToolError as exc:
+        return f"error: {exc}"
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Path:
+    """A folder outside the workspace standing for the host's files."""
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET)
+    (outside / "keep.txt").write_text(SECRET)
+    return outside
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    root = tmp_path / "ws"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "secret.txt").write_text("inside")
+    (root / "real" / "keep.txt").write_text("inside")
+    (root / "inside.txt").write_text("inside")
+    return Workspace(root)
+
+
+def _swap(link: Path, targets: tuple[str, str], stop: threading.Event) -> None:
+    """Point `link` at each target in turn, atomically, until stopped."""
+    spare = link.with_name(link.name + ".next")
+    i = 0
+    while not stop.is_set():
+        try:
+            os.symlink(targets[i % 2], spare)
+            os.rename(spare, link)
+        except FileNotFoundError:
+            pass
+        i += 1
+
+
+def _swap_folder(folder: Path, outside: Path, stop: threading.Event) -> None:
+    """Replace a real folder with a link to `outside` and back, until stopped."""
+    parked = folder.with_name(folder.name + ".parked")
+    while not stop.is_set():
+        try:
+            os.rename(folder, parked)
+            os.symlink(outside, folder)
+            os.unlink(folder)
+            os.rename(parked, folder)
+        except OSError:  # a tool made a folder of that name meanwhile: start again from it
+            if os.path.islink(folder):
+                os.unlink(folder)
+            if os.path.isdir(parked) and not os.path.lexists(folder):
+                os.rename(parked, folder)
+            elif os.path.isdir(parked):
+                shutil.rmtree(parked)
+
+
+def _racing(swapper: Callable[[threading.Event], None]) -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=swapper, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_a_link_swapped_between_check_and_open_never_reads_a_host_file(ws, host):
+    link = ws.root / "x"
+    os.symlink("inside.txt", link)
+    race = _racing(lambda stop: _swap(link, ("inside.txt", str(host / "secret.txt")), stop))
+    next(race)
+    outputs = [_call(ws, "read_file", path="x") for _ in range(ROUNDS)]
+    next(race, None)
+    escapes = sum(SECRET in out for out in outputs)
+    assert escapes == 0, f"{escapes} of {ROUNDS} reads returned the host file"
+    assert any(out == "inside" for out in outputs)  # the link inside still works
+
+
+def test_a_parent_folder_swapped_for_a_link_never_reads_a_host_file(ws, host):
+    race = _racing(lambda stop: _swap_folder(ws.root / "real", host, stop))
+    next(race)
+    outputs = [_call(ws, "read_file", path="real/secret.txt") for _ in range(ROUNDS)]
+    next(race, None)
+    assert sum(SECRET in out for out in outputs) == 0
+
+
+def test_a_write_through_a_swapped_link_never_writes_the_host_file(ws, host):
+    link = ws.root / "x"
+    os.symlink("inside.txt", link)
+    race = _racing(lambda stop: _swap(link, ("inside.txt", str(host / "keep.txt")), stop))
+    next(race)
+    for _ in range(ROUNDS // 3):
+        _call(ws, "write_file", path="x", content="overwritten")
+    next(race, None)
+    assert (host / "keep.txt").read_text() == SECRET
+    assert (ws.root / "inside.txt").read_text() == "overwritten"
+
+
+def test_a_write_into_a_swapped_folder_never_creates_or_changes_host_files(ws, host):
+    race = _racing(lambda stop: _swap_folder(ws.root / "real", host, stop))
+    next(race)
+    for i in range(ROUNDS // 3):
+        _call(ws, "write_file", path="real/keep.txt", content="overwritten")
+        _call(ws, "write_file", path=f"real/new{i % 7}.txt", content="new")
+    next(race, None)
+    assert (host / "keep.txt").read_text() == SECRET
+    assert sorted(p.name for p in host.iterdir()) == ["keep.txt", "secret.txt"]
+
+
+def test_a_delete_through_a_swapped_folder_never_deletes_a_host_file(ws, host):
+    race = _racing(lambda stop: _swap_folder(ws.root / "real", host, stop))
+    next(race)
+    for _ in range(ROUNDS // 3):
+        _call(ws, "delete_files", paths=["real/keep.txt"])
+        (ws.root / "real.parked" / "keep.txt").exists()  # give the swapper a turn
+        if not (host / "keep.txt").exists():
+            break
+        if os.path.isdir(ws.root / "real") and not os.path.islink(ws.root / "real"):
+            try:
+                (ws.root / "real" / "keep.txt").write_text("inside")
+            except OSError:
+                pass
+    next(race, None)
+    assert (host / "keep.txt").read_text() == SECRET
+
+
+def test_a_listing_of_a_swapped_folder_never_shows_host_files(ws, host):
+    (host / "host-only-name.txt").write_text(SECRET)
+    race = _racing(lambda stop: _swap_folder(ws.root / "real", host, stop))
+    next(race)
+    outputs = [_call(ws, "list_files", path="real") for _ in range(ROUNDS // 3)]
+    next(race, None)
+    assert not any("host-only-name" in out for out in outputs)
+
+
+def _bounded(call: Callable[[], str], unblock: Callable[[], None]) -> str:
+    """Run `call` in a thread; if it hangs, unblock it so the test ends, and fail."""
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    if thread.is_alive():
+        unblock()
+        thread.join(timeout=10)
+        pytest.fail("the tool blocked on a FIFO")
+    return result[0]
+
+
+def _open_fifo_other_end(path: Path, flags: int) -> None:
+    try:
+        os.close(os.open(path, flags | os.O_NONBLOCK))
+    except OSError:
+        pass
+
+
+def test_writing_a_fifo_does_not_hang_and_is_refused(ws):
+    fifo = ws.root / "pipe"
+    os.mkfifo(fifo)
+    out = _bounded(
+        lambda: _call(ws, "write_file", path="pipe", content="x"),
+        lambda: _open_fifo_other_end(fifo, os.O_RDONLY),
+    )
+    assert out.startswith("error:") and "not a regular file" in out
+
+
+def test_reading_a_fifo_reached_through_a_link_does_not_hang(ws):
+    os.mkfifo(ws.root / "pipe")
+    os.symlink("pipe", ws.root / "notes.txt")
+    out = _bounded(
+        lambda: _call(ws, "read_file", path="notes.txt"),
+        lambda: _open_fifo_other_end(ws.root / "pipe", os.O_WRONLY),
+    )
+    assert out.startswith("error:") and "not a regular file" in out
+
+
+def test_a_hard_link_to_a_host_file_is_neither_read_nor_written_through(ws, host):
+    os.link(host / "secret.txt", ws.root / "linked.txt")
+    assert SECRET not in _call(ws, "read_file", path="linked.txt")
+    assert "hard link" in _call(ws, "read_file", path="linked.txt")
+    _call(ws, "write_file", path="linked.txt", content="overwritten")
+    assert (host / "secret.txt").read_text() == SECRET  # the name was replaced, not the inode
+    assert (ws.root / "linked.txt").read_text() == "overwritten"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/proc/self/root/{host}/secret.txt",  # the process's own root, then the host path
+        "/proc/self/cwd",
+        "/proc/thread-self/root/etc/hostname",
+        "/dev/zero",  # a device node outside
+        "../host/secret.txt",  # a relative link climbing out
+        "real/../../host/secret.txt",  # climbing out after a folder inside
+        "/{ws}/../host/secret.txt",  # an absolute link naming the workspace, then leaving it
+    ],
+)
+@pytest.mark.parametrize("tool", ["read_file", "write_file", "list_files"])
+def test_links_that_lead_out_are_refused_by_every_file_tool(ws, host, target, tool):
+    os.symlink(target.format(host=host, ws=str(ws.real_root).lstrip("/")), ws.root / "x")
+    arguments: dict[str, object] = {"path": "x"}
+    if tool == "write_file":
+        arguments["content"] = "overwritten"
+    out = _call(ws, tool, **arguments)
+    assert out.startswith("error:") and "outside the run's workspace" in out, out
+    assert (host / "secret.txt").read_text() == SECRET
+
+
+def test_links_that_stay_inside_still_work(ws):
+    os.symlink("real", ws.root / "alias")  # a folder link
+    os.symlink(str(ws.real_root / "inside.txt"), ws.root / "absolute")  # absolute, inside
+    os.symlink("alias/../inside.txt", ws.root / "dotted")  # '..' after a link: its parent
+    assert _call(ws, "read_file", path="alias/secret.txt") == "inside"
+    assert _call(ws, "read_file", path="absolute") == "inside"
+    assert _call(ws, "read_file", path="dotted") == "inside"
+    _call(ws, "write_file", path="alias/new.txt", content="via link")
+    assert (ws.root / "real" / "new.txt").read_text() == "via link"
+    assert os.path.islink(ws.root / "alias")
+
+
+def test_a_link_loop_is_a_clear_error_not_a_hang(ws):
+    os.symlink("b", ws.root / "a")
+    os.symlink("a", ws.root / "b")
+    out = _call(ws, "read_file", path="a")
+    assert out.startswith("error:") and "too many symlinks" in out
+
+
+def test_deleting_through_a_link_to_a_host_folder_is_refused(ws, host):
+    os.symlink(host, ws.root / "real" / "x")
+    out = _call(ws, "delete_files", paths=["real/x/secret.txt"])
+    assert out.startswith("error:") and "outside the run's workspace" in out
+    assert (host / "secret.txt").read_text() == SECRET
