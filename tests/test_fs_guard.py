@@ -6,16 +6,28 @@ called thousands of times; not one call may touch the file outside the workspace
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from typer.testing import CliRunner
 
+import storage
+from agent_core.cli import app
 from agent_core.tools import Workspace, builtin_tools, run_tool
 from agent_core.tools.errors import ToolError
+from agent_core.tools.sandbox import server_argv
+from agent_core.worker import prepare_workspace
+from storage.engine import writing
+from storage.models import Run
+from storage.private_files import NotOwnFolder
 
 SECRET = "HOST-SECRET-0123456789"
 ROUNDS = 3_000
@@ -255,3 +267,121 @@ def test_deleting_through_a_link_to_a_host_folder_is_refused(ws, host):
     out = _call(ws, "delete_files", paths=["real/x/secret.txt"])
     assert out.startswith("error:") and "outside the run's workspace" in out
     assert (host / "secret.txt").read_text() == SECRET
+
+
+# -- owner-only files and folders, whatever the umask -------------------------------------------
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The loosest umask a user could have: anything not set explicitly comes out world-readable."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _run(**fields: object) -> Run:
+    defaults: dict[str, object] = {
+        "id": "r-perm",
+        "own_workspace": False,
+        "workspace": None,
+        "seed_from": None,
+        "model": "scripted",
+    }
+    return cast(Run, SimpleNamespace(**{**defaults, **fields}))
+
+
+def test_a_new_store_and_its_wal_and_shm_are_owner_only(tmp_path, open_umask):
+    db = tmp_path / "fresh" / "onloop.db"
+    with storage.open_store(str(db)) as store:
+        with writing(store) as conn:
+            conn.exec_driver_sql("CREATE TABLE probe (a)")
+        files = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert _mode(db.parent) == 0o700  # a folder onloop made for its store
+
+
+def test_an_existing_loose_store_is_tightened_on_open_and_said_once(tmp_path, caplog):
+    db = tmp_path / "old.db"
+    storage.open_store(str(db)).dispose()
+    for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        f.touch()
+        os.chmod(f, 0o644)
+    caplog.set_level(logging.WARNING, logger="storage.private_files")
+    with storage.open_store(str(db)):
+        siblings = [f for f in (Path(f"{db}-wal"), Path(f"{db}-shm")) if f.exists()]
+        assert siblings and {_mode(f) for f in [db, *siblings]} == {0o600}
+    storage.open_store(str(db)).dispose()
+    about_db = [r for r in caplog.records if r.getMessage().startswith(f"{db} was readable")]
+    assert len(about_db) == 1 and "0644" in about_db[0].getMessage()
+
+
+def test_workspaces_and_their_parent_are_owner_only(tmp_path, open_umask):
+    root = tmp_path / "onloop-workspaces"
+    plain = prepare_workspace(_run(id="r-plain"), root)
+    demo = prepare_workspace(_run(id="r-demo", model="demo"), root)
+    source = tmp_path / "source"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("a")
+    seeded = prepare_workspace(_run(id="r-seed", seed_from=str(source)), root)
+    assert _mode(root) == 0o700
+    assert [_mode(w.root) for w in (plain, demo, seeded)] == [0o700] * 3
+    assert (seeded.root / "sub" / "a.txt").read_text() == "a"
+
+
+def test_existing_loose_workspaces_are_tightened(tmp_path):
+    root = tmp_path / "onloop-workspaces"
+    (root / "r-old").mkdir(parents=True)
+    os.chmod(root, 0o755)
+    os.chmod(root / "r-old", 0o775)
+    prepare_workspace(_run(id="r-old"), root)
+    assert _mode(root) == _mode(root / "r-old") == 0o700
+
+
+def test_a_persons_own_workspace_folder_keeps_its_mode(tmp_path):
+    own = tmp_path / "project"
+    own.mkdir()
+    os.chmod(own, 0o755)
+    workspace = prepare_workspace(_run(own_workspace=True, workspace=str(own)), tmp_path / "w")
+    assert workspace.root == own and _mode(own) == 0o755
+
+
+def test_the_sandboxed_servers_scratch_and_etc_files_are_owner_only(tmp_path, open_umask):
+    scratch = tmp_path / "mcp" / "server"
+    server_argv(["cat"], scratch=scratch, paths=[], network=False, binary="bwrap")
+    etc = scratch.with_name("server.etc")
+    assert _mode(scratch.parent) == _mode(scratch) == _mode(etc) == 0o700
+    assert _mode(etc / "passwd") == _mode(etc / "group") == 0o600
+
+
+def test_a_scratch_root_squatted_by_a_link_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, tmp_path / "mcp")
+    with pytest.raises(NotOwnFolder, match="a symlink"):
+        server_argv(["cat"], scratch=tmp_path / "mcp" / "s", paths=[], network=False)
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a folder another user owns needs root")
+def test_a_scratch_root_owned_by_another_user_is_refused(tmp_path):
+    squatted = tmp_path / "mcp"
+    squatted.mkdir(mode=0o777)
+    os.chown(squatted, 4242, 4242)
+    with pytest.raises(NotOwnFolder, match="owned by uid 4242"):
+        server_argv(["cat"], scratch=squatted / "s", paths=[], network=False)
+
+
+def test_policy_init_writes_an_owner_only_file(tmp_path, open_umask):
+    target = tmp_path / "onloop.toml"
+    result = CliRunner().invoke(app, ["policy", "init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert _mode(target) == 0o600
+
