@@ -28,8 +28,8 @@ from agent_core.tools.builtins import offered_tools
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
-from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
 
