@@ -384,4 +384,3 @@ def test_policy_init_writes_an_owner_only_file(tmp_path, open_umask):
     result = CliRunner().invoke(app, ["policy", "init", str(target)])
     assert result.exit_code == 0, result.output
     assert _mode(target) == 0o600
-
