@@ -85,9 +85,10 @@ def init(
 ) -> None:
     """Write the commented default policy to ./onloop.toml to edit."""
     from agent_core.policy_file import default_policy_text
+    from storage.private_files import write_private_file
 
     target = Path(path)
     if target.exists() and not force:
         raise _fail(f"{target} exists; pass --force to overwrite it")
-    target.write_text(default_policy_text(), "utf-8")
+    write_private_file(target, default_policy_text())  # 0600: it may come to hold a webhook URL
     typer.echo(f"wrote {target}; edit it, then check a call with: onloop policy check TOOL 'ARGS'")

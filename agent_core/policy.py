@@ -6,11 +6,11 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent_core.oversight.command_patterns import command_pattern
+from agent_core.oversight.host_names import canonical_pattern, url_host
 from agent_core.oversight.path_patterns import glob_may_match, path_matches
 from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
@@ -105,24 +105,14 @@ class Rule(BaseModel):
         )
 
 
-def url_host(url: Any) -> str | None:
-    """The lower-case host a URL names, or None when it names none."""
-    if not isinstance(url, str):
-        return None
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return None
-    return host.rstrip(".").lower() if host else None
-
-
 def _domain_hit(patterns: list[str], url: Any, loose: bool) -> bool:
-    """Whether the URL's host matches a host glob; a URL without a host matches deny and ask
-    rules (fail closed), never allow rules."""
+    """Whether the URL's host matches a host glob, both in their canonical spelling (IDNA ASCII,
+    lower case, one form per address); a URL without a readable host matches deny and ask rules
+    (fail closed), never allow rules."""
     host = url_host(url)
     if host is None:
         return loose
-    return any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
+    return any(fnmatch.fnmatchcase(host, canonical_pattern(p)) for p in patterns)
 
 
 def _check_regex(pattern: str, what: str) -> None:

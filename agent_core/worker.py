@@ -29,6 +29,7 @@ from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_to
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
 
@@ -50,6 +51,7 @@ def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> W
     demo's)."""
     if run.own_workspace:  # the person's own folder: never created or seeded here
         return Workspace(work_in(str(run.workspace), store_file=store_file))
+    private_folder(root)  # owner-only, whatever the umask: runs' files are nobody else's
     path = root / run.id
     if not path.exists():
         if run.seed_from:
@@ -58,7 +60,8 @@ def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> W
             from agent_core.demo_goals import seed_demo_workspace
 
             seed_demo_workspace(path)
-    path.mkdir(parents=True, exist_ok=True)
+        tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log
+    private_folder(path)
     return Workspace(path)
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.private_files import private_folder, write_private_file
+
 BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
@@ -327,11 +329,11 @@ def server_argv(
     synthetic /etc/passwd and /etc/group are files beside `scratch`, outside the sandbox's view.
     No rlimits either (no pre-exec hook there); bwrap's --die-with-parent still ends it with the
     worker."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    etc = scratch.with_name(scratch.name + ".etc")
-    etc.mkdir(exist_ok=True)
-    (etc / "passwd").write_text(PASSWD.format(home=scratch))
-    (etc / "group").write_text(GROUP)
+    private_folder(scratch.parent)  # owner-only, and refused if another user made it (/tmp)
+    private_folder(scratch)
+    etc = private_folder(scratch.with_name(scratch.name + ".etc"))
+    write_private_file(etc / "passwd", PASSWD.format(home=scratch))
+    write_private_file(etc / "group", GROUP)
     program = _program(command[0])
     argv = _confined_system(binary, network)
     argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]

@@ -12,6 +12,7 @@ import httpx
 from bs4 import BeautifulSoup
 from markdownify import MarkdownConverter
 
+from agent_core.oversight.host_names import canonical_host
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import tool
 from agent_core.tools.errors import ToolError
@@ -52,7 +53,9 @@ def _get(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ToolError(f"only http:// and https:// URLs can be fetched, not {url!r}")
-    host = parts.hostname
+    host = canonical_host(parts.hostname)  # the very spelling the policy's rules saw
+    if host is None:
+        raise ToolError(f"{parts.hostname!r} cannot be read as a host name; check the URL")
     refusal, private_ok = context.url_gate(url, redirected) if context.url_gate else (None, False)
     if refusal:
         raise ToolError(refusal)
@@ -63,7 +66,8 @@ def _get(
     if parts.port:
         netloc += f":{parts.port}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT}
+    named = f"[{host}]" if ":" in host else host
+    headers = {"Host": named + (f":{parts.port}" if parts.port else ""), "User-Agent": USER_AGENT}
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ToolError(f"fetching took longer than {TIMEOUT_S:g} s")

@@ -4,11 +4,15 @@ exists), a delete as every path it names. Shown beside the exact arguments, neve
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from agent_core.tools.errors import ToolError
+from agent_core.tools.workspace import Workspace
+from agent_core.tools.workspace_files import opened_file
 from dashboard.components.events import plain, shown
 
 MAX_DIFF_BYTES = 512 * 1024  # a bigger file is previewed, not diffed
@@ -43,15 +47,13 @@ def _current_text(path: str, workspace: str | None) -> str | None:
     """The file's text now, if it lies inside the run's workspace and is small text; else None."""
     if not workspace or not path:
         return None
-    root = Path(workspace).resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        return None
-    if target.stat().st_size > MAX_DIFF_BYTES:
-        return None
-    try:
-        return target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    try:  # the same walk as the file tools: no link swapped in leads out, no FIFO blocks
+        with opened_file(Workspace(Path(workspace)), path) as (fd, info):
+            if info.st_size > MAX_DIFF_BYTES:
+                return None
+            data = os.read(fd, MAX_DIFF_BYTES + 1)
+        return data.decode("utf-8")
+    except (ToolError, OSError, UnicodeDecodeError):
         return None
 
 
