@@ -144,6 +144,7 @@ def write_file(workspace: Workspace, path: str, content: str) -> str:
         content: The complete new text of the file.
     """
     target = workspace.resolve(path)
+    workspace.refuse_own(target, path)
     if target.is_dir():
         raise ToolError(f"{path!r} is a folder; name a file inside it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +170,9 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
         raise ToolError("paths is empty; name at least one file to delete")
     # Check every path before deleting any, so a bad path deletes nothing.
     targets = {path: workspace.resolve(path) for path in paths}
+    for path, target in targets.items():
+        # The link itself is onloop's when its name is, whatever it points to.
+        workspace.refuse_own(target, path)
     report = []
     for path, target in targets.items():
         if target.is_symlink() or target.is_file():
@@ -210,6 +214,7 @@ def run_shell(
             confined=not context.unconfined_shell,
             network=context.network,
             limits=context.limits,
+            protected=workspace.protected,
         )
     except SandboxUnavailable as exc:
         raise ToolError(f"run_shell is not available: {exc}") from None
@@ -221,6 +226,11 @@ def run_shell(
         )
         if part
     )
+    if result.removed:
+        text += (
+            f"\n[onloop removed what the command created where onloop reads its own files: "
+            f"{', '.join(result.removed)}; onloop's own files are not the agent's to write]"
+        )
     if result.cancelled:
         raise ToolError(f"{STOPPED_BY_HALT}. Output so far:\n" + (text or "(none)"))
     if result.timed_out:
