@@ -227,8 +227,8 @@ def describe(plan: Guard) -> str | None:
     shown = [p.relative_to(plan.root).as_posix() for p in plan.existing]
     if not shown:
         return None
-    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
     return (
         f"protected (the agent may read, never write, delete or replace): "
-        f"{', '.join(shown[:5])}{more}"
+        f"{', '.join(shown[:8])}{more}"
     )
