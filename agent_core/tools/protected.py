@@ -181,25 +181,25 @@ def guard(root: Path, protected: Protected) -> Guard:
 
 
 def _walk_names(root: Path, into: list[Path], links: dict[Path, str]) -> bool:
-    pending, seen = [root], 0
+    names = {n.casefold() for n in (*OWN_NAMES, *OWN_FOLDERS)}
+    pending, seen = [str(root)], 0
     while pending:
         folder = pending.pop()
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > WALK_CAP:
+                        return False
+                    if entry.name.casefold() in names:  # a folder of them is pinned whole
+                        if entry.is_symlink():
+                            links[Path(entry.path)] = os.readlink(entry.path)
+                        else:
+                            into.append(Path(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
         except OSError:
             continue
-        for entry in entries:
-            seen += 1
-            if seen > WALK_CAP:
-                return False
-            path = Path(entry.path)
-            if own_name(path.relative_to(root)):
-                if entry.is_symlink():
-                    links[path] = os.readlink(path)
-                else:
-                    into.append(path)  # a folder of them is pinned whole: no need to descend
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append(path)
     return True
 
 
