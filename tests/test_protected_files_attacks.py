@@ -341,3 +341,29 @@ def test_cli_workspace_says_what_it_protects_and_runs(tmp_path, project):
     line = next((x for x in done.stdout.splitlines() if x.startswith("protected")), done.stdout)
     for name in ("onloop.toml", "sub/onloop.toml", ".streamlit", "signin.toml", "onloop.db-wal"):
         assert name in line
+
+
+def test_the_launch_page_records_the_policy_at_queue_time_and_says_what_it_protects(
+    tmp_path, monkeypatch, project
+):
+    from tests.dashboard_fixtures import app_at, open_store
+
+    store = next(open_store(tmp_path, monkeypatch))
+    monkeypatch.setenv("ONLOOP_POLICY", str(project / "onloop.toml"))
+    monkeypatch.delenv("ONLOOP_AUTH")  # a dashboard without sign-in, on loopback
+    at = app_at()
+    at.text_area(key="launch_goal").input("tidy the project")
+    at.radio(key="launch_workspace_mode").set_value("own").run()
+    at.text_input(key="launch_workspace_folder").input(str(project)).run()
+    shown = " ".join(c.value for c in at.caption)
+    assert "protected" in shown and "onloop" in shown and "sub/onloop" in shown
+    (project / "onloop.toml").write_text(PERMISSIVE.replace("my project", "queued"))
+    at.button(key="launch_submit").click().run()
+    assert not at.exception
+    (run,) = storage.list_runs(store)
+    assert run.policy is not None and run.policy["rules"][0]["reason"] == "queued, my rules"
+    assert run.policy["origin"]["path"] == str(project / "onloop.toml")
+    (project / "onloop.toml").write_text(EVIL)  # after queueing: the run keeps what it recorded
+    assert storage.get_run(store, run_id=run.id).policy["rules"][0]["reason"] == (
+        "queued, my rules"
+    )
