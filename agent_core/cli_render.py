@@ -50,7 +50,10 @@ def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     p = payload
     if kind == "run_started":
         resumed = " (resumed)" if p.get("resumed") else ""
-        return f"▶ started{resumed}: {p.get('model_name')} · {p.get('autonomy')} · goal: {p.get('goal')}"
+        line = f"▶ started{resumed}: {p.get('model_name')} · {p.get('autonomy')} · goal: {p.get('goal')}"
+        if p.get("policy_changed"):
+            line += f"\n  ⚠ {p['policy_changed']}"
+        return line
     if kind == "model_call":
         text = _short(p.get("text", "")).strip()
         usage = f"{p.get('tokens_in', 0)}+{p.get('tokens_out', 0)} tok"

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -17,7 +18,7 @@ from agent_core.control import ControlError, halt
 from agent_core.decisions import DecisionError, approve, current_user, reject
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS, describe_limits
-from agent_core.run.tool_process import run_shell_offer
+from agent_core.run.tool_process import protection_line, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
@@ -76,6 +77,10 @@ def run_in_terminal(
     out(f"run {run.id} · {used} · policy: {policy.source}")
     if run.own_workspace or run.seed_from:
         out(workspace_line(run))
+    if run.own_workspace:  # say which of onloop's own files the folder holds: the agent may not
+        line = protection_line(Path(str(run.workspace)), policy, sqlite_path(url))
+        if line:
+            out(line)
     if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
         out(run_shell_offer(policy).describe())
     return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)

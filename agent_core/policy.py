@@ -12,14 +12,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.host_names import canonical_pattern, url_host
 from agent_core.oversight.path_patterns import glob_may_match, path_matches
-from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
+from agent_core.oversight.targets import (
+    LEXICAL_ROOT,
+    CallTargets,
+    Part,
+    PathTarget,
+    call_targets,
+    guess_kinds,
+)
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.mcp_config import McpServerSettings
+from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 
 Verdict = Literal["allow", "ask", "deny"]
 Autonomy = Literal["manual", "supervised", "autonomous"]
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
+OWN_FILES_RULE = "onloop's own files"
+READING_TOOLS = ("read_file", "list_files")  # may read onloop's files (not the secret ones)
 
 # What each autonomy level asks a human about when no rule matches.
 ASKS_FOR: dict[str, frozenset[str]] = {
@@ -210,6 +220,16 @@ class ModelLimits(BaseModel):
     max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
 
 
+class PolicyOrigin(BaseModel):
+    """The file a policy was read from, and its digest then: a run keeps the policy recorded
+    when it was queued, and says so when the file has changed since."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str  # absolute
+    sha256: str
+
+
 class Policy(BaseModel):
     """Rules plus the oversight settings that travel with them; each run stores the one it ran under."""
 
@@ -229,6 +249,7 @@ class Policy(BaseModel):
     tools: list[str] = Field(default_factory=list)  # modules of your own @tool functions
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
+    origin: PolicyOrigin | None = None  # set by load_policy, never by the file itself
 
     @field_validator("mcp_servers")
     @classmethod
@@ -286,11 +307,39 @@ def decide(
     try:
         kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
         targets = call_targets(arguments, kinds, workspace)
+        own = _own_file(tool, targets, workspace)
+        if own is not None:
+            return own
         return _decide(
             policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets
         )
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
+
+
+def _own_file(
+    tool: str, targets: CallTargets, workspace: Workspace | None
+) -> PolicyDecision | None:
+    """A deny, before any rule or person, for a call that would touch one of onloop's own files
+    (every spelling counts: its canonical path, where it really leads, its look-alikes)."""
+    space = workspace if workspace is not None else Workspace(LEXICAL_ROOT)
+    for part in targets.parts:
+        if part.path is None:
+            continue
+        for name in part.path.every(True):
+            if name.startswith("~"):
+                continue
+            what = space.protected.why(space.real_root / name)  # an absolute name stays itself
+            if what is None or (tool in READING_TOOLS and what not in SECRET):
+                continue
+            verb = "touch" if what in SECRET else "write, delete or replace"
+            return PolicyDecision(
+                "deny",
+                f"{name} is {what}: one of onloop's own files, which the agent may not {verb}"
+                + ("" if tool in READING_TOOLS or what in SECRET else " (read_file may read it)"),
+                OWN_FILES_RULE,
+            )
+    return None
 
 
 def _strongest(policy: Policy, tool, arguments, part: Part, kinds) -> tuple[int, Rule] | None:

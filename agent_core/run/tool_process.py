@@ -4,6 +4,7 @@ how a halt (seen by the process's halt watcher) ends a running tool's processes.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
@@ -12,6 +13,7 @@ from agent_core.policy import Policy
 from agent_core.run.halt_watch import Armed
 from agent_core.tools.builtins import ShellOffer, shell_offer
 from agent_core.tools.context import ToolContext
+from agent_core.tools.protected import Protected, describe, guard, own_files
 from agent_core.tools.sandbox import Limits
 
 MB = 1 << 20
@@ -20,6 +22,22 @@ MB = 1 << 20
 def run_redactor(policy: Policy) -> Redactor:
     """The redactor for a run: the worker's secret environment plus the policy's secrets."""
     return redactor_for(policy.sandbox.secret_env, policy.sandbox.secret_patterns)
+
+
+def run_protected(policy: Policy, store_file: Path | None) -> Protected:
+    """onloop's own files for a run under `policy`: its policy file, the store, the environment's
+    files, the policy's tool modules and MCP server programs."""
+    return own_files(
+        policy_file=policy.origin.path if policy.origin else None,
+        store_file=store_file,
+        tool_modules=policy.tools,
+        server_commands=[s.command for s in policy.mcp_servers if s.command],
+    )
+
+
+def protection_line(folder: Path, policy: Policy, store_file: Path | None) -> str | None:
+    """One line naming onloop's own files in a folder a run will work in, or None."""
+    return describe(guard(folder, run_protected(policy, store_file)))
 
 
 def run_shell_offer(policy: Policy) -> ShellOffer:

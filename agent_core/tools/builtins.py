@@ -151,6 +151,7 @@ def write_file(workspace: Workspace, path: str, content: str) -> str:
         path: The file, relative to the workspace.
         content: The complete new text of the file.
     """
+    workspace.refuse_own(workspace.resolve(path), path)
     data = content.encode("utf-8")
     replace_file(workspace, path, data)
     return f"wrote {len(data):,} bytes to {os.path.normpath(path.strip())}"
@@ -173,7 +174,8 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
         raise ToolError("paths is empty; name at least one file to delete")
     # Check every path before deleting any, so a bad path deletes nothing.
     for path in paths:
-        workspace.resolve(path)
+        # The link itself is onloop's when its name is, whatever it points to.
+        workspace.refuse_own(workspace.resolve(path), path)
     report = []
     for path in dict.fromkeys(paths):
         what = delete_file(workspace, path)  # removes a link itself, never what it points to
@@ -215,6 +217,7 @@ def run_shell(
             confined=not context.unconfined_shell,
             network=context.network,
             limits=context.limits,
+            protected=workspace.protected,
         )
     except SandboxUnavailable as exc:
         raise ToolError(f"run_shell is not available: {exc}") from None
@@ -226,6 +229,11 @@ def run_shell(
         )
         if part
     )
+    if result.removed:
+        text += (
+            f"\n[onloop removed what the command created where onloop reads its own files: "
+            f"{', '.join(result.removed)}; onloop's own files are not the agent's to write]"
+        )
     if result.cancelled:
         raise ToolError(f"{STOPPED_BY_HALT}. Output so far:\n" + (text or "(none)"))
     if result.timed_out:

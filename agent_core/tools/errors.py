@@ -13,3 +13,7 @@ class ToolArgumentError(ToolError):
 
 class WorkspaceEscape(ToolError):
     """A path points outside the run's workspace."""
+
+
+class OwnFileRefused(ToolError):
+    """A write would touch one of onloop's own files (policy, sign-in file, store...)."""

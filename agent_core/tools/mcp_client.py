@@ -30,6 +30,7 @@ from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.mcp_config import McpServerSettings, resolve_env_values
 from agent_core.tools.mcp_tools import mcp_tool_name, result_text, risk_of, schema_validator
+from agent_core.tools.protected import Protected
 from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,15 @@ class ServerStatus:
 class _Server:
     """One server's session, owned by a task on the pool's loop from start to stop."""
 
-    def __init__(self, settings: McpServerSettings, scratch_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: McpServerSettings,
+        scratch_root: Path | None = None,
+        protected: Protected | None = None,
+    ) -> None:
         self.settings = settings
         self.scratch_root = scratch_root
+        self.protected = protected
         self.session: ClientSession | None = None
         self.tools: list[types.Tool] = []
         self.error = ""
@@ -97,6 +104,7 @@ class _Server:
                     paths=[Path(p).resolve() for p in s.paths],
                     network=s.network,
                     env=env,
+                    protected=self.protected,
                 )
                 params = StdioServerParameters(
                     command=argv[0], args=argv[1:], env={"PATH": PATH_INSIDE}, cwd=scratch
@@ -172,6 +180,7 @@ class McpPool:
         # Sandboxed stdio servers get <scratch_root>/<server> as their HOME and cwd; the worker
         # sets <workspace root>/.mcp.
         self.scratch_root = scratch_root
+        self.protected: Protected | None = None  # onloop's own files (the worker sets them)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: dict[str, _Server] = {}
         self._lock = threading.Lock()
@@ -197,7 +206,7 @@ class McpPool:
                     return server  # it failed just now: every page view need not wait for it
             if server is not None:
                 self._stop(server)
-            server = _Server(settings, self.scratch_root)
+            server = _Server(settings, self.scratch_root, self.protected)
             self._servers[settings.name] = server
         self._start(server)
         return server

@@ -13,10 +13,11 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_core.tools.protected import Protected, guard, own_files
 from storage.private_files import private_folder, write_private_file
 
 BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
@@ -161,9 +162,11 @@ def sandbox_argv(
     network: bool,
     binary: str | None = None,
     limits: Limits = Limits(),
+    read_only: Sequence[str] = (),
 ) -> tuple[list[str], list[int]]:
     """The bwrap command line that runs `command` confined to `workspace`, and the file
-    descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close."""
+    descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close.
+    `read_only`: binds laid over the workspace (onloop's own files in it, protected.Guard)."""
     ws = str(workspace)
     argv = _confined_system(binary, network)
     fds = [_data_fd(PASSWD.format(home=ws)), _data_fd(GROUP)]
@@ -171,7 +174,7 @@ def sandbox_argv(
     argv += ["--ro-bind-data", str(fds[1]), "/etc/group"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
-    argv += ["--bind", ws, ws, "--chdir", ws]
+    argv += ["--bind", ws, ws, *read_only, "--chdir", ws]
     for name, value in sandbox_env(workspace).items():
         argv += ["--setenv", name, value]
     return argv + ["--", *command], fds
@@ -320,6 +323,7 @@ def server_argv(
     network: bool,
     env: dict[str, str] | None = None,
     binary: str | None = None,
+    protected: Protected | None = None,
 ) -> list[str]:
     """The bwrap command line for a long-lived stdio MCP server: the system read-only, `scratch`
     its one private writable folder (HOME and cwd), `paths` bound read-write, the program's own
@@ -343,6 +347,9 @@ def server_argv(
         argv += ["--ro-bind", folder, folder]
     for writable in paths:
         argv += ["--bind", str(writable), str(writable)]
+    for writable in paths:  # onloop's own files in them stay read-only (and pinned in place)
+        if writable.is_dir():
+            argv += guard(writable, protected or own_files()).bind_args()
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     for name, value in {**sandbox_env(scratch), **(env or {})}.items():
         argv += ["--setenv", name, value]

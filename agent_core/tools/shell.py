@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from agent_core.tools.protected import Guard, Protected, guard, sweep
 from agent_core.tools.sandbox import (
     Limits,
     PidsCgroup,
@@ -38,6 +39,7 @@ class ShellResult:
     stderr_bytes: int
     timed_out: bool
     cancelled: bool = False  # ended by its cancel event (a halt, or the worker stopping)
+    removed: tuple[str, ...] = ()  # onloop's own files the command created, removed after it
 
 
 def run_command(
@@ -50,14 +52,19 @@ def run_command(
     confined: bool = True,
     network: bool = False,
     limits: Limits = Limits(),
+    protected: Protected | None = None,
 ) -> ShellResult:
     """Run `command` with /bin/sh in `cwd`, in the sandbox unless `confined` is False (an
     operator's explicit opt-in); end its processes on timeout, on `cancel`, and when it exits,
     so a background process cannot outlive the call (nor keep its pipes open).
 
+    onloop's own files in `cwd` are bound read-only (with the folders above them pinned), and
+    any the command creates where onloop would read one is removed after it.
+
     SandboxUnavailable when confined and the sandbox cannot start here.
     """
-    argv, fds, cgroup = _command_line(command, cwd, confined, network, limits)
+    plan = guard(cwd, protected or Protected())
+    argv, fds, cgroup = _command_line(command, cwd, confined, network, limits, plan)
     try:
         proc = subprocess.Popen(
             argv,
@@ -88,6 +95,7 @@ def run_command(
             cgroup.remove()
     out.join(_DRAIN_SECONDS)
     err.join(_DRAIN_SECONDS)
+    removed = tuple(sweep(plan))
     return ShellResult(
         exit_code=proc.returncode,
         stdout=out.text(),
@@ -96,11 +104,12 @@ def run_command(
         stderr_bytes=err.total,
         timed_out=timed_out,
         cancelled=cancelled,
+        removed=removed,
     )
 
 
 def _command_line(
-    command: str, cwd: Path, confined: bool, network: bool, limits: Limits
+    command: str, cwd: Path, confined: bool, network: bool, limits: Limits, plan: Guard
 ) -> tuple[list[str], list[int], PidsCgroup | None]:
     if not confined:
         return ["/bin/sh", "-c", command], [], None
@@ -108,7 +117,11 @@ def _command_line(
     if not status.available:
         raise SandboxUnavailable(status.reason)
     argv, fds = sandbox_argv(
-        ["/bin/sh", "-c", command], workspace=cwd, network=network, limits=limits
+        ["/bin/sh", "-c", command],
+        workspace=cwd,
+        network=network,
+        limits=limits,
+        read_only=plan.bind_args(),
     )
     return argv, fds, PidsCgroup.create(limits.processes)
 

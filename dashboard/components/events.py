@@ -87,6 +87,8 @@ def _run_started(p: dict, stamp: str) -> None:
         f"{inert(p.get('model_name', ''))} · autonomy {inert(p.get('autonomy', '?'))} · "
         f"tools: {inert(tools)}",
     )
+    if p.get("policy_changed"):  # the run kept its recorded policy; the file moved on
+        st.warning(inert(p["policy_changed"], limit=800), icon=":material/policy:")
     shell = p.get("shell") or {}
     if shell.get("mode") in ("unconfined", "unavailable"):  # the sandbox did not hold: say why
         st.warning(inert(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")

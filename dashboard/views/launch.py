@@ -12,12 +12,14 @@ import storage
 from agent_core import control
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
 from agent_core.policy_file import PolicyError, load_policy
+from agent_core.run.tool_process import protection_line
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
 from dashboard.components.access import explain_missing, lacks
+from dashboard.components.events import inert
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person, get_store
@@ -171,7 +173,21 @@ def workspace_choice() -> tuple[str, str]:
         placeholder="e.g. ~/projects/notes",
         help=f"A relative path is taken from {Path.cwd()}.",
     )
+    _protection_note(mode, folder)
     return mode, folder
+
+
+def _protection_note(mode: str, folder: str) -> None:
+    """Under a folder the run will work in: which of onloop's own files it holds (read-only)."""
+    if mode != "own" or not folder.strip():
+        return
+    try:
+        where = work_in(folder, store_file=sqlite_path(get_store().url), words=LAUNCH_WORDS)
+        line = protection_line(where, load_policy(), sqlite_path(get_store().url))
+    except (WorkspaceChoiceError, PolicyError, OSError):
+        return  # the launch says what is wrong with it
+    if line:
+        st.caption(f":material/lock: {inert(line)}")
 
 
 def checked_folders(store: storage.Store, mode: str, folder: str) -> dict[str, Any]:
@@ -193,8 +209,13 @@ def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> 
     except WorkspaceChoiceError as error:
         st.error(f"The run was not queued: {error}", icon=":material/folder_off:")
         return
+    try:  # the policy in force is the one read now: a later edit of the file never applies
+        policy = load_policy().model_dump(mode="json")
+    except PolicyError as error:
+        st.error(f"The run was not queued: {error}", icon=":material/policy:")
+        return
     try:
-        run = control.launch(store, by=current_person(), **settings, **folders)
+        run = control.launch(store, by=current_person(), **settings, **folders, policy=policy)
     except (control.ControlError, storage.StoreError) as error:
         st.error(f"The run was not queued: {error}")
         return
