@@ -319,9 +319,9 @@ def _decide(
     if targets.escape is not None:
         return PolicyDecision("deny", targets.escape, "the run's workspace")
     matched = [_strongest(policy, tool, arguments, part, kinds) for part in targets.parts]
-    for hit in matched:
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "deny":
-            return _from_rule(*hit)
+            return _from_rule(*hit, part)
     if allowance is not None and allowance.covers(tool, args_hash):
         if not targets.doubts or (tool, args_hash) in allowance.calls:
             return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
@@ -329,9 +329,9 @@ def _decide(
         return PolicyDecision(
             "ask", f"the command cannot be fully checked ({'; '.join(targets.doubts)})", None
         )
-    for hit in matched:
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "ask":
-            return _from_rule(*hit)
+            return _from_rule(*hit, part)
     if all(hit is not None for hit in matched):
         return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
@@ -352,6 +352,9 @@ def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:
     return PolicyDecision("allow", f"every part is allowed ({labels})", labels)
 
 
-def _from_rule(index: int, rule: Rule) -> PolicyDecision:
+def _from_rule(index: int, rule: Rule, part: Part | None = None) -> PolicyDecision:
     reason = rule.reason or f"matched {rule.label(index)}"
+    path = part.path if part is not None else None
+    if path is not None and path.reached_by is not None:  # a folder read whole: name the file
+        reason = f"{reason} ({path.reached_by}, {path.spellings[0]!r} among them)"
     return PolicyDecision(rule.action, reason, rule.label(index))
