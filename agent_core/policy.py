@@ -295,7 +295,7 @@ def decide(
     """
     try:
         kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
-        targets = call_targets(arguments, kinds, workspace)
+        targets = call_targets(arguments, kinds, workspace, tool)
         return _decide(
             policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets
         )

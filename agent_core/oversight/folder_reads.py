@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent_core.oversight.shell_commands import Invocation
 
@@ -42,6 +43,8 @@ _GIT_READERS = frozenset(
     }
 )  # fmt: skip
 _GIT_WHOLE = frozenset({"stash", "clone", "bundle", "fast-export", "bisect", "worktree"})
+_GIT_LOGS = frozenset({"log", "reflog"})
+_GIT_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 _GIT_PATCH_FLAGS = ("-p", "-u", "--patch", "-U", "-L", "--word-diff", "--cc", "--ext-diff")
 INTERPRETERS = re.compile(
     r"(python|pypy)[0-9.]*|perl|ruby|node|nodejs|php|lua[0-9.]*|Rscript|deno|[gmn]?awk|sed"
@@ -53,7 +56,11 @@ _WALKING_CODE = re.compile(
     r"<[^<>\s]*\*[^<>\s]*>|system|popen|spawn|exec|subprocess|getline|\||`|\bqx\b"
 )
 # awk or sed code that runs programs: the programs cannot be read by the rules.
-_RUNNING_CODE = re.compile(r"system|getline|\||\be\b")
+_RUNNING_CODE = re.compile(r"system|getline|\||(?<![A-Za-z])e(?![A-Za-z])")
+_WHOLE_READING_TOOL = re.compile(
+    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|"
+    r"read_(dir|directory|folder|all|tree|recursive)"
+)
 _CODE_PATH = re.compile(r"[\w.~/@+-]*[./][\w.~/@+-]*")
 
 
@@ -122,19 +129,25 @@ def folder_reads(invocation: Invocation) -> FolderReads:
 def _tar(invocation: Invocation) -> FolderReads:
     """tar reads the folders it is given when it creates, appends to or updates an archive."""
     flags, operands = invocation.flags, invocation.operands
-    old_style = operands[0] if operands and re.fullmatch(r"[A-Za-z]+", operands[0]) else ""
     writes = flags & {"-c", "-r", "-u", "-A", "--create", "--append", "--update"}
-    if not writes and not set(old_style) & set("cru"):
-        return FolderReads()
-    return FolderReads(operands[1:] if old_style else operands, "tar c")
+    if writes:
+        return FolderReads(operands, "tar c")
+    old_style = operands[0] if operands and re.fullmatch(r"[A-Za-z]+", operands[0]) else ""
+    if set(old_style) & set("cru"):  # `tar czf out.tgz .`: the letters are the flags
+        return FolderReads(operands[1:], "tar c")
+    return FolderReads()
 
 
 def _git(invocation: Invocation) -> FolderReads:
     """git commands that show or pack file contents read the whole work tree, or their pathspecs."""
     words = list(invocation.operands)
+    # `git -C dir -c k=v diff`: the global options' values come first among the operands.
+    skip = len(invocation.flags & _GIT_VALUE_OPTIONS)
+    named = [i for i, w in enumerate(words[: skip + 1]) if w in _GIT_READERS or w in _GIT_LOGS]
+    words = words[named[0] :] if named else words[skip:]
     sub = words[0] if words else ""
     patch = any(f.startswith(_GIT_PATCH_FLAGS) for f in invocation.flags)
-    if sub not in _GIT_READERS and not (sub in ("log", "reflog") and patch):
+    if sub not in _GIT_READERS and not (sub in _GIT_LOGS and patch):
         return FolderReads()
     rest = words[1:]
     # A pathspec narrows what git reads; without one (or with a pattern git expands) it reads all.
@@ -142,6 +155,14 @@ def _git(invocation: Invocation) -> FolderReads:
     if magic or sub in _GIT_WHOLE or {"-a", "--all", "-A", "-u", "--update"} & invocation.flags:
         return FolderReads((WHOLE,), f"git {sub}")
     return FolderReads(tuple(rest), f"git {sub}", here_by_default=True)
+
+
+def reads_whole(tool: str, arguments: dict[str, Any]) -> bool:
+    """Whether a (non-shell) tool call reads its folder arguments whole: a recursive flag, or a
+    tool whose name says it searches contents or packs folders (an MCP grep, zip, archive)."""
+    flagged = any(arguments.get(k) is True for k in ("recursive", "recurse", "recursively"))
+    name = tool.rsplit("__", 1)[-1].lower()
+    return flagged or _WHOLE_READING_TOOL.search(name) is not None
 
 
 @dataclass

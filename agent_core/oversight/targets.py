@@ -24,6 +24,7 @@ from agent_core.oversight.folder_reads import (
     code_paths,
     folder_reads,
     inline_code,
+    reads_whole,
     walk_folder,
 )
 from agent_core.oversight.shell_commands import Invocation, read_command_line
@@ -78,7 +79,7 @@ def guess_kinds(arguments: dict[str, Any]) -> ArgumentKinds:
 
 
 def call_targets(
-    arguments: dict[str, Any], kinds: ArgumentKinds, workspace: Workspace | None
+    arguments: dict[str, Any], kinds: ArgumentKinds, workspace: Workspace | None, tool: str = ""
 ) -> CallTargets:
     lexical = workspace is None
     space = workspace if workspace is not None else Workspace(LEXICAL_ROOT)
@@ -96,11 +97,38 @@ def call_targets(
                 parts.append(Part(path=tool_path(space, raw, name, lexical)))
             except WorkspaceEscape as exc:
                 return CallTargets((), (), space.scrub(str(exc)), lexical)
+    if reads_whole(tool, arguments):
+        parts.extend(_tool_folder_parts(parts, space, lexical, doubts))
     for name in kinds.commands:
         command = arguments.get(name)
         if isinstance(command, str):
             parts.extend(_shell_parts(command, space, lexical, doubts))
     return CallTargets(tuple(parts) or (Part(),), tuple(dict.fromkeys(doubts)), None, lexical)
+
+
+def _tool_folder_parts(
+    named: list[Part], space: Workspace, lexical: bool, doubts: list[str]
+) -> list[Part]:
+    """A tool that reads its folder arguments whole (a recursive search or archive): every file."""
+    walk, found = Walk(), []
+    folders = [p for p in named if p.path is not None]
+    if not folders:
+        doubts.append("the tool reads a folder whole without naming it; its files are not known")
+    for part in folders:
+        assert part.path is not None
+        folder = part.path.spellings[0]
+        start = space.real_root / folder
+        if lexical or folder.startswith(("/", "~", "../")) or not start.exists():
+            doubts.append(f"the tool reads {folder!r} whole, which can be checked only in the run")
+            continue
+        before = len(walk.files)
+        walk_folder(space.real_root, start, walk)
+        via = f"the tool reads every file under {folder!r}"
+        for shown, real in walk.files[before:]:
+            found.append(Part(path=PathTarget(_unique([shown, real]), (), None, False, via)))
+    if walk.over_cap:
+        doubts.append(f"the tool reads more than {WALK_CAP:,} files, too many to check")
+    return found
 
 
 def tool_path(space: Workspace, raw: str, argument: str | None, lexical: bool) -> PathTarget:
@@ -124,13 +152,13 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     parts: list[Part] = []
     walk = Walk()
     several = len(line.invocations) > 1
-    for invocation in line.invocations:
+    for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
         if (why := code_doubt(invocation)) is not None:
             doubts.append(why)
         targets = [t for w in words for t in _shell_path(w, space, lexical, folders, doubts)]
-        several = len(line.invocations) > 1
-        targets += _folder_files(invocation, space, lexical, folders, several, walk, doubts)
+        earlier = {o for i in line.invocations[:index] for o in i.operands}
+        targets += _folder_files(invocation, space, lexical, folders, earlier, walk, doubts)
         parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
     for word in line.paths:
         found = _shell_path(word, space, lexical, folders, doubts, several)
@@ -151,7 +179,7 @@ def _folder_files(
     space: Workspace,
     lexical: bool,
     cds: list[str],
-    several: bool,
+    earlier: set[str],
     walk: Walk,
     doubts: list[str],
 ) -> list[PathTarget]:
@@ -173,7 +201,7 @@ def _folder_files(
             path = root / text
             if path.is_dir():
                 starts.append((folder, path))
-            elif not path.exists() and several and folder != "-":
+            elif not path.exists() and folder in earlier and folder not in ("{}", "-"):
                 starts.append((WHOLE, root))  # made by an earlier command: it may be any one
     if not starts and reads.here_by_default and not _names_existing(reads.folders, root):
         starts = [(WHOLE, root / cd) for cd in cds] + [(WHOLE, root)]
