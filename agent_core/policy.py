@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent_core.oversight.command_patterns import command_pattern
-from agent_core.oversight.path_patterns import glob_may_match, path_matches
+from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.mcp_config import McpServerSettings
@@ -165,9 +165,11 @@ def _path_hit(patterns: list[str], target: PathTarget, loose: bool) -> bool:
         return path_matches(pattern, name)
 
     names = target.every(loose)
-    if loose:
-        return any(hit(p, n) for p in patterns for n in names)
-    return all(any(hit(p, n) for p in patterns) for n in names)
+    if not (loose and target.unexpanded_glob):  # one regex for all the patterns: folder walks
+        together = tuple(patterns)
+        found = [any_path_matches(together, n) for n in names]
+        return any(found) if loose else all(found)
+    return any(hit(p, n) for p in patterns for n in names)
 
 
 class MonitorSettings(BaseModel):

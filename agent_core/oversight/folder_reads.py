@@ -176,9 +176,9 @@ class Walk:
 
 def walk_folder(root: Path, start: Path, walk: Walk, cap: int = WALK_CAP) -> None:
     """Every file under `start` (links to folders followed once, inside `root` only)."""
-    stack = [start]
+    stack = [(start, os.path.realpath(start) != os.path.normpath(start))]
     while stack and not walk.over_cap:
-        folder = stack.pop()
+        folder, inside_link = stack.pop()
         real = os.path.realpath(folder)
         if real in walk.seen or not (real == str(root) or real.startswith(str(root) + os.sep)):
             continue
@@ -189,11 +189,14 @@ def walk_folder(root: Path, start: Path, walk: Walk, cap: int = WALK_CAP) -> Non
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=True):
-                stack.append(Path(entry.path))
+                stack.append((Path(entry.path), inside_link or entry.is_symlink()))
                 if not entry.is_symlink():
                     continue
             if len(walk.files) >= cap:
                 walk.over_cap = True
                 return
             shown = os.path.relpath(entry.path, root)
-            walk.files.append((shown, os.path.relpath(os.path.realpath(entry.path), root)))
+            linked = entry.is_symlink() or inside_link  # only then may it lead elsewhere
+            walk.files.append(
+                (shown, os.path.relpath(os.path.realpath(entry.path), root) if linked else shown)
+            )
