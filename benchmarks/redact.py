@@ -38,8 +38,7 @@ def main() -> None:
         for i in range(options.secrets)
     }
     words = [
-        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9)))
-        for _ in range(size // 6)
+        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(size // 6)
     ]
     prose = " ".join(words)[:size]
     blob = base64.encodebytes(rng.randbytes(size * 3 // 4)).decode()[:size]
