@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.host_names import canonical_pattern, url_host
-from agent_core.oversight.path_patterns import glob_may_match, path_matches
+from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
     CallTargets,
@@ -165,9 +165,11 @@ def _path_hit(patterns: list[str], target: PathTarget, loose: bool) -> bool:
         return path_matches(pattern, name)
 
     names = target.every(loose)
-    if loose:
-        return any(hit(p, n) for p in patterns for n in names)
-    return all(any(hit(p, n) for p in patterns) for n in names)
+    if not (loose and target.unexpanded_glob):  # one regex for all the patterns: folder walks
+        together = tuple(patterns)
+        found = [any_path_matches(together, n) for n in names]
+        return any(found) if loose else all(found)
+    return any(hit(p, n) for p in patterns for n in names)
 
 
 class MonitorSettings(BaseModel):
@@ -306,7 +308,7 @@ def decide(
     """
     try:
         kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
-        targets = call_targets(arguments, kinds, workspace)
+        targets = call_targets(arguments, kinds, workspace, tool)
         own = _own_file(tool, targets, workspace)
         if own is not None:
             return own
@@ -358,9 +360,9 @@ def _decide(
     if targets.escape is not None:
         return PolicyDecision("deny", targets.escape, "the run's workspace")
     matched = [_strongest(policy, tool, arguments, part, kinds) for part in targets.parts]
-    for hit in matched:
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "deny":
-            return _from_rule(*hit)
+            return _from_rule(*hit, part)
     if allowance is not None and allowance.covers(tool, args_hash):
         if not targets.doubts or (tool, args_hash) in allowance.calls:
             return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
@@ -368,9 +370,9 @@ def _decide(
         return PolicyDecision(
             "ask", f"the command cannot be fully checked ({'; '.join(targets.doubts)})", None
         )
-    for hit in matched:
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "ask":
-            return _from_rule(*hit)
+            return _from_rule(*hit, part)
     if all(hit is not None for hit in matched):
         return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
@@ -391,6 +393,9 @@ def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:
     return PolicyDecision("allow", f"every part is allowed ({labels})", labels)
 
 
-def _from_rule(index: int, rule: Rule) -> PolicyDecision:
+def _from_rule(index: int, rule: Rule, part: Part | None = None) -> PolicyDecision:
     reason = rule.reason or f"matched {rule.label(index)}"
+    path = part.path if part is not None else None
+    if path is not None and path.reached_by is not None:  # a folder read whole: name the file
+        reason = f"{reason} ({path.reached_by}, {path.spellings[0]!r} among them)"
     return PolicyDecision(rule.action, reason, rule.label(index))

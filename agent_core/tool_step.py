@@ -225,7 +225,7 @@ class ToolStep:
         cancel = CancelSignal()
         with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
             watch = ToolStopped(armed)
-            context = tool_context(self.spec.policy, cancel)
+            context = tool_context(self.spec.policy, cancel, self.spec.workspace)
             try:
                 output, ok = (
                     run_tool(tool, arguments, workspace=self.spec.workspace, context=context),

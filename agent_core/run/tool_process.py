@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
+from agent_core.oversight.secret_files import secret_file_values
 from agent_core.oversight.web_gate import url_gate
 from agent_core.policy import Policy
 from agent_core.run.halt_watch import Armed
@@ -15,6 +16,7 @@ from agent_core.tools.builtins import ShellOffer, shell_offer
 from agent_core.tools.context import ToolContext
 from agent_core.tools.protected import Protected, describe, guard, own_files
 from agent_core.tools.sandbox import Limits
+from agent_core.tools.workspace import Workspace
 
 MB = 1 << 20
 
@@ -45,9 +47,17 @@ def run_shell_offer(policy: Policy) -> ShellOffer:
     return shell_offer(unconfined_shell=settings.unconfined_shell, network=settings.network)
 
 
-def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
-    """The context one tool call runs with under `policy`."""
+def tool_context(
+    policy: Policy, cancel: threading.Event, workspace: Workspace | None = None
+) -> ToolContext:
+    """The context one tool call runs with under `policy` (its output redacted of the values in
+    the workspace's secret files too)."""
     settings = policy.sandbox
+    # Files no tool may touch at all (the secrets rule) are secret; asked-for ones are not.
+    protected = [p for r in policy.rules if r.action == "deny" and r.tool == "*" for p in r.paths]
+    redact = run_redactor(policy)
+    if workspace is not None:
+        redact = redact.with_secrets(secret_file_values(workspace, protected))
     return ToolContext(
         cancel=cancel,
         network=settings.network,
@@ -58,7 +68,7 @@ def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
             file_bytes=settings.file_mb * MB,
             processes=settings.processes,
         ),
-        redact=run_redactor(policy),
+        redact=redact,
         url_gate=url_gate(policy),
     )
 
