@@ -186,8 +186,8 @@ def test_a_goal_has_a_length_limit_with_a_clear_message(store):
 
 
 def test_bidirectional_controls_are_neutralised_when_shown():
-    from agent_core.oversight.inert import visible as cli_plain
     from agent_core.oversight.inert import markdown as inert
+    from agent_core.oversight.inert import visible as cli_plain
     from agent_core.oversight.inert import visible as plain
     from dashboard.components.events import shown
 
