@@ -222,8 +222,18 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
+PLAIN_TEXT_DRAWS = {"text", "code"}  # never Markdown: inert.visible is enough there
+_markdown_context = [False]
+
+
 def trusted(node: ast.AST | None) -> bool:
     """Whether an expression's text is ours or already passed the inert-text helper."""
+    if (
+        _markdown_context[0]
+        and isinstance(node, ast.Call)
+        and _dotted(node.func) in {"inert.visible", "shown"}
+    ):
+        return False  # shown, not obeyed, on a terminal; in Markdown it still links and loads
     if node is None or isinstance(node, ast.Constant) or ast.unparse(node) in ALLOWED:
         return True
     if isinstance(node, ast.JoinedStr):
@@ -289,6 +299,9 @@ def findings(source: str, where: str, *, dashboard: bool) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call) or not _is_render_call(node, dashboard=dashboard):
             continue
+        func = node.func
+        plain = isinstance(func, ast.Attribute) and func.attr in PLAIN_TEXT_DRAWS
+        _markdown_context[0] = dashboard and not plain
         for arg in _drawn_arguments(node):
             if not trusted(arg):
                 found.append(f"{where}:{node.lineno}: {ast.unparse(node)[:160]}")
@@ -326,10 +339,11 @@ def test_the_scan_catches_an_unwrapped_payload():
         st.warning("MCP server " + server.stderr)
         head.text(approval.tool)
         st.json(x)
+        st.caption(f"New file {inert.visible(path)}: its text")
         """
     )
     dash = findings(bad, "x.py", dashboard=True)
-    assert [line.split(":")[1] for line in dash] == ["2", "3", "4", "5", "7", "8"]
+    assert [line.split(":")[1] for line in dash] == ["2", "3", "4", "5", "7", "8", "10"]
     assert findings("typer.echo(f'approved: {done.summary}')", "c.py", dashboard=False)
     assert findings("print(row.goal)", "c.py", dashboard=False)
     assert findings("typer.echo(json.dumps(x, ensure_ascii=False))", "c.py", dashboard=False)

@@ -29,6 +29,9 @@ _SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the 
 # Every character Markdown, GitHub-flavoured Markdown or Streamlit's additions give a meaning:
 # links and images ([ ] ( ) !), autolinks (< > : @ .), HTML (< > &), emphasis (* _ ~), code (`),
 # headings and lists (# + - . |), directives and icons (:), formulas ($), escapes (\).
+# GitHub-flavoured autolinks are found after escapes are undone, so a URL's "://" is defanged
+# visibly ("http[:]//host"): the person still reads the address, the page never links it.
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20})://")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'@^%/;?])")
 
 
@@ -67,7 +70,7 @@ def markdown(text: object, *, limit: int = 300) -> str:
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
         line = line[: limit - 1] + "…"
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", line)
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", _SCHEME.sub(r"\1[:]//", line))
 
 
 def json_text(value: object, *, indent: int | None = None) -> str:

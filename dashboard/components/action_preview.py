@@ -26,7 +26,7 @@ def render_action_preview(approval: Any, workspace: str | None) -> None:
 def _write_preview(path: str, content: str, workspace: str | None) -> None:
     before = _current_text(path, workspace)
     if before is None:
-        st.caption(f"New file {inert.visible(path)}: its text")
+        st.caption(f"New file {inert.markdown(path)}: its text")
         st.code(shown(content), language=None, wrap_lines=True)
         return
     diff = difflib.unified_diff(
@@ -36,7 +36,7 @@ def _write_preview(path: str, content: str, workspace: str | None) -> None:
         tofile=f"{path} (after)",
     )
     text = "".join(diff) or "(no change: the file already holds exactly this text)"
-    st.caption(f"{inert.visible(path)} exists: the change")
+    st.caption(f"{inert.markdown(path)} exists: the change")
     st.code(shown(text), language="diff", wrap_lines=True)
 
 
