@@ -16,6 +16,7 @@ from agent_core.cli_live import LiveLine
 from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.control import ControlError, halt
 from agent_core.decisions import DecisionError, approve, current_user, reject
+from agent_core.oversight import inert
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS, describe_limits
 from agent_core.run.tool_process import protection_line, run_shell_offer
@@ -245,7 +246,7 @@ class _Follower:
             try:
                 self._decide(approval)
             except DecisionError as exc:  # decided elsewhere (dashboard, another terminal)
-                self.out(f"  ({exc})")
+                self.out(f"  ({inert.visible(exc, newlines=False)})")
 
     def _decide(self, approval) -> None:
         by = current_user()
@@ -258,10 +259,10 @@ class _Follower:
                 f"{self.run_id} --note '...' (or use the dashboard)"
             )
             return
+        # One line, every control shown: the text cannot clear the screen or draw a fake request.
+        summary = inert.visible(approval.summary or approval.tool, newlines=False, tabs=False)
         answer = (
-            typer.prompt(
-                f"  Allow {approval.summary}? [y]es / [n]o / [a]lways for this run", default="y"
-            )
+            typer.prompt(f"  Allow {summary}? [y]es / [n]o / [a]lways for this run", default="y")
             .strip()
             .lower()
         )
