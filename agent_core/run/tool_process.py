@@ -4,6 +4,7 @@ how a halt (seen by the process's halt watcher) ends a running tool's processes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
@@ -27,11 +28,14 @@ def run_shell_offer(policy: Policy) -> ShellOffer:
     return shell_offer(unconfined_shell=settings.unconfined_shell, network=settings.network)
 
 
-def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
+def tool_context(
+    policy: Policy, cancel: threading.Event, halt_check: Callable[[], bool] | None = None
+) -> ToolContext:
     """The context one tool call runs with under `policy`."""
     settings = policy.sandbox
     return ToolContext(
         cancel=cancel,
+        halt_check=halt_check,
         network=settings.network,
         unconfined_shell=settings.unconfined_shell,
         limits=Limits(
@@ -43,6 +47,23 @@ def tool_context(policy: Policy, cancel: threading.Event) -> ToolContext:
         redact=run_redactor(policy),
         url_gate=url_gate(policy),
     )
+
+
+def store_halt_check(
+    armed: Armed, stopping: Callable[[], bool], halted: Callable[[], bool]
+) -> Callable[[], bool]:
+    """A tool's strict question (ToolContext.halt_check): the worker stopping, or a halt in the
+    store (`halted` reads it); either fires `armed`, so the run ends as the watcher would end it."""
+
+    def check() -> bool:
+        if armed.reason is None:
+            if stopping():
+                armed.fire("stopped")
+            elif halted():
+                armed.fire("halted")
+        return armed.reason in ("halted", "stopped")
+
+    return check
 
 
 class ToolStopped:
