@@ -8,7 +8,9 @@ parameter and reading `tool_context.stopped` (or calling `raise_if_stopped()`, o
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from agent_core.tools.errors import ToolCancelled
@@ -58,3 +60,22 @@ class ToolContext:
         self.raise_if_stopped()
         if self.halt_check is not None and self.halt_check():
             raise ToolCancelled()
+
+
+_current: ContextVar[ToolContext | None] = ContextVar("onloop_tool_context", default=None)
+
+
+@contextmanager
+def calling(context: ToolContext) -> Iterator[None]:
+    """While inside, current_context() is `context` (run_tool sets it around a tool's function)."""
+    token = _current.set(context)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_context() -> ToolContext | None:
+    """The context of the tool call running in this thread: for tools whose signature cannot take
+    a `tool_context` parameter (MCP tools, whose arguments are the server's)."""
+    return _current.get()
