@@ -195,9 +195,12 @@ class McpPool:
         """Like _run, and a set `cancel` cancels the call's task (the SDK then sends the server
         notifications/cancelled; the session stays up for other calls) and raises ToolCancelled
         within CANCEL_POLL_S."""
-        self._run(asyncio.sleep(0), 5)  # the loop is up
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        loop = self._loop
+        if loop is None:
+            self._run(asyncio.sleep(0), 5)  # starts the loop
+            loop = self._loop
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
