@@ -18,7 +18,7 @@ from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
 from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
-from agent_core.run.tool_process import ToolStopped, tool_context
+from agent_core.run.tool_process import ToolStopped, store_halt_check, tool_context
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
@@ -225,7 +225,8 @@ class ToolStep:
         cancel = CancelSignal()
         with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
             watch = ToolStopped(armed)
-            context = tool_context(self.spec.policy, cancel, self.spec.workspace)
+            check = store_halt_check(armed, self.port.should_stop, self.port.halt_recorded)
+            context = tool_context(self.spec.policy, cancel, self.spec.workspace, check)
             try:
                 output, ok = (
                     run_tool(tool, arguments, workspace=self.spec.workspace, context=context),

@@ -4,6 +4,7 @@ how a halt (seen by the process's halt watcher) ends a running tool's processes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from agent_core.outcome import stop
@@ -48,7 +49,10 @@ def run_shell_offer(policy: Policy) -> ShellOffer:
 
 
 def tool_context(
-    policy: Policy, cancel: threading.Event, workspace: Workspace | None = None
+    policy: Policy,
+    cancel: threading.Event,
+    workspace: Workspace | None = None,
+    halt_check: Callable[[], bool] | None = None,
 ) -> ToolContext:
     """The context one tool call runs with under `policy` (its output redacted of the values in
     the workspace's secret files too)."""
@@ -60,6 +64,7 @@ def tool_context(
         redact = redact.with_secrets(secret_file_values(workspace, protected))
     return ToolContext(
         cancel=cancel,
+        halt_check=halt_check,
         network=settings.network,
         unconfined_shell=settings.unconfined_shell,
         limits=Limits(
@@ -71,6 +76,23 @@ def tool_context(
         redact=redact,
         url_gate=url_gate(policy),
     )
+
+
+def store_halt_check(
+    armed: Armed, stopping: Callable[[], bool], halted: Callable[[], bool]
+) -> Callable[[], bool]:
+    """A tool's strict question (ToolContext.halt_check): the worker stopping, or a halt in the
+    store (`halted` reads it); either fires `armed`, so the run ends as the watcher would end it."""
+
+    def check() -> bool:
+        if armed.reason is None:
+            if stopping():
+                armed.fire("stopped")
+            elif halted():
+                armed.fire("halted")
+        return armed.reason in ("halted", "stopped")
+
+    return check
 
 
 class ToolStopped:

@@ -17,3 +17,10 @@ class WorkspaceEscape(ToolError):
 
 class OwnFileRefused(ToolError):
     """A write would touch one of onloop's own files (policy, sign-in file, store...)."""
+
+
+class ToolCancelled(ToolError):
+    """A halt (or the worker stopping) reached the call; nothing more of it happens."""
+
+    def __init__(self, message: str = "stopped by a halt before it finished") -> None:
+        super().__init__(message)
