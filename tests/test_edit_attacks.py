@@ -17,13 +17,13 @@ from agent_core.decisions import DecisionError, approve
 from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import Policy, Rule
 from agent_core.policy_file import default_policy_text, parse_policy
-from agent_core.tools import args_hash
+from agent_core.tools import args_hash, builtin_tools
 from agent_core.tools.sandbox import sandbox_status
 from tests.dashboard_seed import make_approval
 from tests.run_helpers import Driver, events_of, new_run, wait_for
 
 DEFAULT = parse_policy(default_policy_text(), source="defaults")
-EVIL = Rule(tool="*", domains=["evil.test", "*.evil.test"], action="deny", name="no evil hosts")
+EVIL = Rule(tool="fetch_url", domains=["evil.test", "*.evil.test"], action="deny", name="no evil hosts")
 POLICY = Policy(rules=[*DEFAULT.rules, EVIL])
 needs_sandbox = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
@@ -157,6 +157,7 @@ def driven(store, folder, call, *, policy: Policy = POLICY):
 
 def forge(store, approval, edited: dict, **extra) -> None:
     """The decision row as a raw store write: edited arguments pinned by their own hash."""
+    edited = builtin_tools()[approval.tool].validate(edited)  # defaults filled, as would run
     storage.decide_approval(
         store,
         approval_id=approval.id,
