@@ -23,7 +23,9 @@ from tests.dashboard_seed import make_approval
 from tests.run_helpers import Driver, events_of, new_run, wait_for
 
 DEFAULT = parse_policy(default_policy_text(), source="defaults")
-EVIL = Rule(tool="fetch_url", domains=["evil.test", "*.evil.test"], action="deny", name="no evil hosts")
+EVIL = Rule(
+    tool="fetch_url", domains=["evil.test", "*.evil.test"], action="deny", name="no evil hosts"
+)
 POLICY = Policy(rules=[*DEFAULT.rules, EVIL])
 needs_sandbox = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
@@ -77,7 +79,7 @@ DENIED_EDITS = [
     (SHELL, {"command": "echo $(rm -rf data)"}, "recursive"),
     (SHELL, {"command": "ls; rm -fR data"}, "recursive"),
     (SHELL, {"command": "ls && bash -c 'rm --recursive data'"}, "recursive"),
-    (SHELL, {"command": "sh -c \"find . -delete\""}, "recursive"),
+    (SHELL, {"command": 'sh -c "find . -delete"'}, "recursive"),
     (SHELL, {"command": "true || `git clean -fdx`"}, "recursive"),
     (SHELL, {"command": "/bin/rm -r -f data"}, "recursive"),
     (SHELL, {"command": "cat .env"}, "secret"),
@@ -221,8 +223,16 @@ def test_a_forged_edit_with_allow_for_the_run_runs_nothing_and_allows_nothing(st
     """An edit combined with 'allow for the rest of the run', written raw: fail closed."""
     model = ScriptedModel(
         [
-            {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "1"}}]},
-            {"tool_calls": [{"name": "write_file", "arguments": {"path": "b.txt", "content": "2"}}]},
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "1"}}
+                ]
+            },
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "b.txt", "content": "2"}}
+                ]
+            },
             "done",
         ]
     )

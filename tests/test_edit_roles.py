@@ -14,7 +14,7 @@ from pydantic import ValidationError
 import storage
 from agent_core.decisions import DecisionError, approve, review_of
 from agent_core.oversight.access import Person
-from agent_core.policy import Policy, RunAllowance, Rule, decide
+from agent_core.policy import Policy, Rule, RunAllowance, decide
 from agent_core.policy_file import default_policy_text, parse_policy
 from agent_core.tools import builtin_tools
 from tests.dashboard_seed import make_approval
@@ -32,9 +32,7 @@ READ = ("read_file", {"path": "notes.txt"}, "low")
 
 
 def deploys() -> Rule:
-    return Rule(
-        tool="*", paths=["deploy/"], action="ask", name="deploys", approve_role="admin"
-    )
+    return Rule(tool="*", paths=["deploy/"], action="ask", name="deploys", approve_role="admin")
 
 
 def asked(store, tmp_path, call, *, policy: Policy, autonomy: str = "supervised"):
@@ -78,7 +76,9 @@ def test_an_edit_into_an_admin_rule_needs_an_admin(store, tmp_path):
     edited = {"path": "deploy/app.cfg", "content": "x"}
     with pytest.raises(DecisionError, match=r"needs the admin role .*deploys"):
         approve(store, approval_id=approval.id, by=APPROVER, edited_arguments=edited)
-    assert approve(store, approval_id=approval.id, by=ADMIN, edited_arguments=edited).edited_arguments
+    assert approve(
+        store, approval_id=approval.id, by=ADMIN, edited_arguments=edited
+    ).edited_arguments
 
 
 def test_the_call_as_asked_under_an_admin_rule_needs_an_admin_too(store, tmp_path):
