@@ -51,7 +51,7 @@ class EditReview:
         """Why the edited call may not run at all, or None."""
         if self.decision.verdict != "deny":
             return None
-        return (
+        return _printable(
             f"the policy denies the edited call ({self.decision.rule or 'default'}: "
             f"{self.decision.reason})"
         )
@@ -59,15 +59,22 @@ class EditReview:
     def why_role(self) -> str:
         """Why the edited call needs `role`, in words for the person."""
         if self.decision.verdict == "ask" and self.decision.approve_role == "admin":
-            return f"the policy asks about it under {self.decision.rule}, which an admin approves"
-        return (
-            f"the policy flags it more strongly than the call the agent asked for "
-            f"({verdict_text(self.decision)} instead of {verdict_text(self.original)})"
-        )
+            why = f"the policy asks about it under {self.decision.rule}, which an admin approves"
+        else:
+            why = (
+                f"the policy flags it more strongly than the call the agent asked for "
+                f"({verdict_text(self.decision)} instead of {verdict_text(self.original)})"
+            )
+        return _printable(why)
+
+    @property
+    def verdict_line(self) -> str:
+        """The policy's verdict for the edited call, and the rule or reason, in one line."""
+        return _printable(verdict_text(self.decision))
 
     def summary(self) -> str:
         changed = "; ".join(self.changes) or "no change"
-        return f"{changed}; the policy for the edited call: {verdict_text(self.decision)}"
+        return f"{changed}; the policy for the edited call: {self.verdict_line}"
 
     def as_event(self) -> dict[str, Any]:
         """What the approval_decided event records about the edit."""
@@ -160,6 +167,11 @@ _NONE = object()
 
 def _value(value: Any) -> str:
     return "(none)" if value is _NONE else _shown(json.dumps(value, ensure_ascii=True))
+
+
+def _printable(text: str) -> str:
+    """Text with control characters (escapes, OSC, bidi) shown as codes, never taking effect."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _shown(text: str) -> str:
