@@ -401,7 +401,19 @@ def approve_cmd(
         allow_scope=scope,
     )
     typer.echo(f"approved: {_one_line(done.summary or done.tool)} (run {done.run_id})")
+    if done.edited_arguments is not None:
+        _say_what_changed(store, pending, done.edited_arguments)
     _resume_for(store, done)
+
+
+def _say_what_changed(store, pending, edited: dict) -> None:
+    """The approved edit as old → new per argument, and the policy's verdict for it."""
+    from agent_core.decisions import review_of
+
+    review = review_of(store, pending, edited)
+    for line in review.changes:
+        typer.echo(f"  edited {_one_line(line)}")
+    typer.echo(f"  the policy for the edited call: {_one_line(review.verdict_line)}")
 
 
 @app.command("reject")

@@ -68,6 +68,8 @@ def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
         note = f": {_one(p.get('note'))}" if p.get("note") else ""
         edited = p.get("edited_arguments")
         edit = f" with edited arguments {_args(edited)}" if edited is not None else ""
+        if isinstance(p.get("edit"), dict):  # the policy's verdict for the edited call
+            edit += f" (the policy for the edit: {_one(p['edit'].get('verdict'))})"
         return f"  ✋ {_one(p.get('decision'))}{edit} by {_one(p.get('decided_by'))}{note}"
     if kind == "tool_result":
         mark = "✓" if p.get("ok") else "✗"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.host_names import canonical_pattern, url_host
@@ -26,6 +26,7 @@ from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 
 Verdict = Literal["allow", "ask", "deny"]
+ApproveRole = Literal["approver", "admin"]  # who may approve what an ask rule asks about
 Autonomy = Literal["manual", "supervised", "autonomous"]
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
 OWN_FILES_RULE = "onloop's own files"
@@ -57,6 +58,17 @@ class Rule(BaseModel):
     action: Verdict
     reason: str = ""
     name: str | None = None
+    # An ask rule may need more than the approver role to approve (and an edit into it too).
+    approve_role: ApproveRole | None = None
+
+    @field_validator("approve_role")
+    @classmethod
+    def _role_on_ask_rules(
+        cls, role: ApproveRole | None, info: ValidationInfo
+    ) -> ApproveRole | None:
+        if role is not None and info.data.get("action") != "ask":
+            raise ValueError('approve_role applies to ask rules only (action = "ask")')
+        return role
 
     @field_validator("args")
     @classmethod
@@ -275,6 +287,8 @@ class PolicyDecision:
     verdict: Verdict
     reason: str
     rule: str | None = None
+    approve_role: ApproveRole = "approver"  # for `ask`: the role a person needs to approve it
+    default: bool = False  # decided by the tool's risk and the autonomy level, no rule
 
 
 @dataclass(frozen=True)
@@ -363,25 +377,31 @@ def _decide(
     for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "deny":
             return _from_rule(*hit, part)
-    if allowance is not None and allowance.covers(tool, args_hash):
+    role = _approve_role(matched)
+    # A run allowance was given by an approver: it never lifts what needs more to approve.
+    if allowance is not None and allowance.covers(tool, args_hash) and role == "approver":
         if not targets.doubts or (tool, args_hash) in allowance.calls:
             return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
     if targets.doubts:
-        return PolicyDecision(
-            "ask", f"the command cannot be fully checked ({'; '.join(targets.doubts)})", None
-        )
+        why = f"the command cannot be fully checked ({'; '.join(targets.doubts)})"
+        return PolicyDecision("ask", why, None, role)
     for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "ask":
-            return _from_rule(*hit, part)
+            return replace(_from_rule(*hit, part), approve_role=role)
     if all(hit is not None for hit in matched):
         return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
         return PolicyDecision("deny", f"unknown autonomy level {autonomy!r}; denied to be safe")
     if risk not in ("low", "medium", "high"):
         return PolicyDecision("deny", f"tool {tool!r} has unknown risk {risk!r}; denied to be safe")
-    if risk in ASKS_FOR[autonomy]:
-        return PolicyDecision("ask", f"{risk}-risk tool in {autonomy} mode")
-    return PolicyDecision("allow", f"{risk}-risk tool in {autonomy} mode")
+    verdict: Verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
+    return PolicyDecision(verdict, f"{risk}-risk tool in {autonomy} mode", default=True)
+
+
+def _approve_role(matched: list[tuple[int, Rule] | None]) -> ApproveRole:
+    """The largest role any matching ask rule names for approving the call."""
+    roles = {hit[1].approve_role for hit in matched if hit is not None and hit[1].action == "ask"}
+    return "admin" if "admin" in roles else "approver"
 
 
 def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:

@@ -66,6 +66,8 @@ class ToolStep:
             if not payload.get("allow_scope") or not isinstance(payload.get("approval_id"), int):
                 continue
             approval = self.port.approval(payload["approval_id"])
+            if approval.edited_arguments is not None:  # never an allowance (see ApprovalGate)
+                continue
             if approval.run_id == self.spec.run_id and approval.status == "approved":
                 scope = approval.allow_scope or ""
                 self.gate.allow(scope, approval.tool, approval.approved_hash or "")
@@ -134,16 +136,16 @@ class ToolStep:
             return self._result(call, text, ok=False, outcome="denied")
         approval_id = None
         if verdict.verdict == "ask":
-            decision = self.gate.wait_for_human(
+            gated = self.gate.wait_for_human(
                 call, tool, arguments, digest, verdict, model_text, earlier_approval
             )
             asked = arguments
-            refusal, arguments = self.gate.apply(tool, arguments, decision)
+            refusal, arguments = self.gate.apply(tool, arguments, gated)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
-            approval_id = decision.approval_id
+            approval_id = gated.decision.approval_id
             if args_hash(arguments) != digest:
-                edit = Edit(decision.decided_by, asked)
+                edit = Edit(gated.decision.decided_by, asked)
                 return self._execute(call, tool, arguments, approval_id, edit)
         return self._execute(call, tool, arguments, approval_id)
 

@@ -177,12 +177,39 @@ def _render_actions(
             key=f"{key}-edited",
             height=160,
         )
+        _render_edit_review(store, approval, st.session_state.get(f"{key}-edited"))
         st.button(
             "Approve edited arguments",
             key=f"{key}-approve-edited",
             disabled=locked,
             on_click=_decide,
             kwargs={**context, "action": "edited"},
+        )
+
+
+def _render_edit_review(store: storage.Store, approval: Approval, typed: str | None) -> None:
+    """What the edit changes and what the policy says of the edited call, before approving."""
+    if not typed:
+        return
+    try:
+        edited = decisions.parse_edited_arguments(typed)
+        review = decisions.review_of(store, approval, edited)
+    except decisions.DecisionError as error:
+        st.caption("The edited call")
+        st.text(inert.visible(f"Cannot be approved as typed: {error}"))
+        return
+    if not review.changes:
+        return
+    st.caption("What the edit changes (old → new)")
+    st.text(inert.visible("\n".join(review.changes)))
+    st.caption("The policy for the edited call")
+    st.text(inert.visible(review.verdict_line))
+    if review.refusal is not None:
+        st.error(f"Cannot be approved: {inert.markdown(review.refusal)}.", icon=":material/block:")
+    elif review.role != "approver":
+        st.warning(
+            f"Approving this edit needs the {review.role} role: {inert.markdown(review.why_role())}.",
+            icon=":material/shield_person:",
         )
 
 
@@ -203,14 +230,17 @@ def _decide(
     st.session_state.pop(_error_key(key), None)
     by, approval_id = current_person(), approval.id
     assert approval_id is not None  # rows read from the store always have their id
+    changed = ""
     try:
         if action == "reject":
             decisions.reject(store, approval_id=approval_id, by=by, note=note)
         elif action == "edited":
             edited = decisions.parse_edited_arguments(st.session_state.get(f"{key}-edited", ""))
-            decisions.approve(
+            done = decisions.approve(
                 store, approval_id=approval_id, by=by, note=note, edited_arguments=edited
             )
+            if done.edited_arguments is not None:
+                changed = decisions.review_of(store, approval, done.edited_arguments).summary()
         else:
             scope = _SCOPES[action]
             decisions.approve(store, approval_id=approval_id, by=by, note=note, allow_scope=scope)
@@ -220,6 +250,8 @@ def _decide(
     message = (
         f"{_OUTCOMES[action]}: approval {approval.id} in run {inert.markdown(approval.run_id)}."
     )
+    if changed:
+        message += f" {inert.markdown(changed)}."
     resumed = decisions.resume_for_decision(store, approval, by=by)
     if resumed:
         message += f" {inert.markdown(resumed)}."

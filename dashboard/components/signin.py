@@ -28,6 +28,8 @@ def gate() -> Person:
     if not st.user.is_logged_in:
         _signin_page()
     person = current_person()
+    if person.refused is not None:
+        _refused_page(person.refused)
     if person.role is None:
         _no_role_page(person)
     return person
@@ -59,8 +61,23 @@ def _signin_page() -> None:
     st.stop()
 
 
+def _refused_page(why: str) -> None:
+    """Claims onloop does not trust (see access.parse_claims): no role, and why, as plain text."""
+    st.title("Sign-in refused")
+    st.text(inert.visible(f"onloop does not trust what your sign-in provider sent: {why}."))
+    st.text("Nothing is shown. Ask the provider's admin to fix the claims, then sign in again.")
+    st.button("Sign out", key="signin_logout", icon=":material/logout:", on_click=st.logout)
+    st.stop()
+
+
 def _no_role_page(person: Person) -> None:
     st.title("You have no role here yet")
+    if person.unverified:
+        st.warning(
+            "Your sign-in provider says your e-mail address is not verified, so onloop does not "
+            "use it to give you a role: verify it with the provider, then sign in again.",
+            icon=":material/mark_email_unread:",
+        )
     st.write(
         f"You are signed in as **{inert.markdown(person.name)}**, but onloop's configuration gives you no role, "
         "so it shows you nothing. Ask an onloop admin to give you one:"
