@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_core.notify import post_webhook, waiting_message
 from agent_core.outcome import stop
+from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.policy import RunAllowance
 from agent_core.port import HumanDecision, RunPort
 from agent_core.tools import Tool, ToolError, args_hash
@@ -23,6 +25,30 @@ INTERRUPTED_REASON = (
 )
 
 
+@dataclass(frozen=True)
+class GateDecision:
+    """A person's decision, with the edited call's review when they edited the arguments (or
+    why the edit does not fit the tool)."""
+
+    decision: HumanDecision
+    edit: EditReview | str | None = None
+
+
+def _edit_refusal(gated: GateDecision) -> str | None:
+    """Why an edited approval may not run: it does not fit, the policy denies it, or it also
+    claims to allow the rest of the run (the decision paths refuse that; a raw write may not)."""
+    edit = gated.edit
+    if edit is None:
+        return None
+    if isinstance(edit, str):
+        return f"a person edited the arguments, but {edit}"
+    if edit.refusal is not None:
+        return f"a person edited the arguments, but {edit.refusal}"
+    if gated.decision.allow_scope:
+        return "an edited call cannot also be allowed for the rest of the run"
+    return None
+
+
 class ApprovalGate:
     """Approvals of one run, and what a person allowed for the rest of it."""
 
@@ -34,7 +60,7 @@ class ApprovalGate:
 
     def wait_for_human(
         self, call, tool: Tool, arguments, digest, verdict, model_text, earlier=None
-    ) -> HumanDecision:
+    ) -> GateDecision:
         """A person's decision on this one call. Only crash recovery passes `earlier`, the
         approval last asked for this very call; no other call ever sees a decision."""
         approval_id = self._reusable(earlier, forced=verdict.reason == INTERRUPTED_REASON)
@@ -63,23 +89,47 @@ class ApprovalGate:
             time.sleep(POLL_S)
         waited = time.monotonic() - started
         self.waited_s += waited
-        self.port.record(
-            "approval_decided",
-            {
-                "approval_id": approval_id,
-                "tool_call_id": call.id,
-                "tool": tool.name,
-                "decision": decision.decision,
-                "decided_by": decision.decided_by,
-                "note": decision.note,
-                "args_hash": decision.approved_hash or digest,
-                "edited_arguments": decision.edited_arguments,
-                "allow_scope": decision.allow_scope,
-                "waited_s": round(waited, 3),
-            },
-        )
+        payload = {
+            "approval_id": approval_id,
+            "tool_call_id": call.id,
+            "tool": tool.name,
+            "decision": decision.decision,
+            "decided_by": decision.decided_by,
+            "note": decision.note,
+            "args_hash": decision.approved_hash or digest,
+            "edited_arguments": decision.edited_arguments,
+            "allow_scope": decision.allow_scope,
+            "waited_s": round(waited, 3),
+        }
+        review: EditReview | str | None = None
+        if decision.decision == "approved" and decision.edited_arguments is not None:
+            review = self._review(tool, arguments, decision.edited_arguments)
+            payload["edited"] = True
+            payload["edit"] = (
+                review.as_event()
+                if isinstance(review, EditReview)
+                else {
+                    "verdict": "invalid",
+                    "reason": review,
+                }
+            )
+        self.port.record("approval_decided", payload)
         self.port.set_status("running", reason=None)
-        return decision
+        return GateDecision(decision, review)
+
+    def _review(self, tool: Tool, arguments: dict, edited: Any) -> EditReview | str:
+        """The edited call decided again here, whoever wrote the decision (fail closed)."""
+        try:
+            return review_edit(
+                self.spec.policy,
+                tool,
+                arguments,
+                edited,
+                autonomy=self.spec.autonomy,
+                workspace=self.spec.workspace,
+            )
+        except EditRefused as exc:
+            return str(exc)
 
     @staticmethod
     def _reusable(earlier, *, forced: bool) -> int | None:
@@ -118,9 +168,10 @@ class ApprovalGate:
         return approval_id
 
     def apply(
-        self, tool: Tool, arguments: dict, decision: HumanDecision
+        self, tool: Tool, arguments: dict, gated: GateDecision
     ) -> tuple[tuple[str, str] | None, dict]:
         """The arguments to run, or a refusal (text for the model, outcome) — fail closed."""
+        decision = gated.decision
         if decision.decision == "expired":
             return (
                 "Rejected: no human decided before the approval expired, so the action was "
@@ -130,6 +181,10 @@ class ApprovalGate:
         if decision.decision != "approved":
             note = f": {decision.note}" if decision.note else " (no note)"
             return (f"Rejected by a human{note}", "rejected"), arguments
+        refused = _edit_refusal(gated)
+        if refused is not None:
+            self.port.record("error", {"message": refused, "where": "approval"})
+            return (f"Error: {refused}; not run", "denied"), arguments
         to_run = decision.edited_arguments if decision.edited_arguments is not None else arguments
         try:
             to_run = tool.validate(to_run)

@@ -87,7 +87,9 @@ MaxOutputTokens = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    from agent_core.oversight import inert
+
+    typer.echo(f"error: {inert.visible(message)}", err=True)  # may quote a model's words
     return typer.Exit(code)
 
 
@@ -317,7 +319,8 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     import storage
-    from agent_core.cli_render import plain, run_as_dict
+    from agent_core.cli_render import run_as_dict
+    from agent_core.oversight import inert
 
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
@@ -329,8 +332,9 @@ def list_runs(
         typer.echo('no runs yet; start one with: onloop run "What is 17.5% of 2,340, plus 118?"')
     for r in found:
         typer.echo(
-            f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  {r.model_name:<12} "
-            f"{r.steps:>3} steps  {plain(r.goal[:60])}"
+            f"{r.id}  {r.status:<11} {r.created_at:%Y-%m-%d %H:%M}  "
+            f"{inert.visible(r.model_name, newlines=False):<12} "
+            f"{r.steps:>3} steps  {inert.visible(r.goal[:60], newlines=False, tabs=False)}"
         )
 
 
@@ -338,7 +342,8 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
-    from agent_core.cli_render import plain, render_event, run_as_dict, run_summary, workspace_line
+    from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
+    from agent_core.oversight import inert
 
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
@@ -346,7 +351,7 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     if json_out:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
-    typer.echo(f"goal: {plain(found.goal)}")
+    typer.echo(f"goal: {inert.visible(found.goal)}")
     typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
@@ -395,8 +400,20 @@ def approve_cmd(
         edited_arguments=edited,
         allow_scope=scope,
     )
-    typer.echo(f"approved: {done.summary or done.tool} (run {done.run_id})")
+    typer.echo(f"approved: {_one_line(done.summary or done.tool)} (run {done.run_id})")
+    if done.edited_arguments is not None:
+        _say_what_changed(store, pending, done.edited_arguments)
     _resume_for(store, done)
+
+
+def _say_what_changed(store, pending, edited: dict) -> None:
+    """The approved edit as old → new per argument, and the policy's verdict for it."""
+    from agent_core.decisions import review_of
+
+    review = review_of(store, pending, edited)
+    for line in review.changes:
+        typer.echo(f"  edited {_one_line(line)}")
+    typer.echo(f"  the policy for the edited call: {_one_line(review.verdict_line)}")
 
 
 @app.command("reject")
@@ -411,7 +428,7 @@ def reject_cmd(
     store = open_db(db)
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
-    typer.echo(f"rejected: {done.summary or done.tool} (run {done.run_id})")
+    typer.echo(f"rejected: {_one_line(done.summary or done.tool)} (run {done.run_id})")
     _resume_for(store, done)
 
 
@@ -421,7 +438,14 @@ def _resume_for(store, done) -> None:
 
     said = resume_for_decision(store, done, by=current_user())
     if said:
-        typer.echo(said)
+        typer.echo(_one_line(said))
+
+
+def _one_line(text: object) -> str:
+    """Run data on one terminal line: every control, escape and newline shown, not obeyed."""
+    from agent_core.oversight import inert
+
+    return inert.visible(text, newlines=False, tabs=False)
 
 
 @app.command()
@@ -516,11 +540,12 @@ def audit(
         typer.echo("no decisions recorded yet")
     _echo_steering(store, run_id)
     for a in rows:
-        note = f' note="{a.note}"' if a.note else ""
+        note = f' note="{_one_line(a.note)}"' if a.note else ""
         edited = " (edited arguments)" if a.edited_arguments is not None else ""
         typer.echo(
-            f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {a.decided_by}  run {a.run_id}"
-            f"  {a.tool}: {a.summary}{edited}  hash {(a.approved_hash or a.args_hash)[:12]}"
+            f"{a.decided_at:%Y-%m-%d %H:%M:%S}  {a.status:<8} by {_one_line(a.decided_by)}  "
+            f"run {a.run_id}  {_one_line(a.tool)}: {_one_line(a.summary)}{edited}  "
+            f"hash {(a.approved_hash or a.args_hash)[:12]}"
             f"{note}"
         )
 
@@ -532,11 +557,12 @@ def _echo_steering(store: storage.Store, run_id: str | None) -> None:
     if run_id:
         run = storage.get_run(store, run_id=run_id)
         typer.echo(
-            f"{run.created_at:%Y-%m-%d %H:%M:%S}  launched by {run.created_by}  run {run_id}"
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}  launched by {_one_line(run.created_by)}  run {run_id}"
         )
     for c in storage.command_history(store, run_id=run_id):
         typer.echo(
-            f"{c.created_at:%Y-%m-%d %H:%M:%S}  {c.kind:<8} by {c.created_by}  run {c.run_id}"
+            f"{c.created_at:%Y-%m-%d %H:%M:%S}  {c.kind:<8} by {_one_line(c.created_by)}  "
+            f"run {c.run_id}"
         )
 
 
@@ -548,5 +574,5 @@ def main() -> None:
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(2)

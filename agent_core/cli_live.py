@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import TextIO
+
+from agent_core.oversight import inert
 
 LIVE_EVERY_S = 0.25  # redraws a second, at most four
 PREFIX = "  … "
@@ -18,10 +19,9 @@ def live_line(text: str, width: int) -> str:
     """The end of the partial output that fits one terminal line of `width` columns.
 
     Newlines and runs of spaces become one space; control and format characters (terminal
-    escapes, bidirectional controls) are dropped, so model output cannot move the cursor.
+    escapes, bidirectional controls) are shown as escapes, so model output cannot move the cursor.
     """
-    printable = "".join(c for c in text if not unicodedata.category(c).startswith("C") or c == "\n")
-    flat = " ".join(printable.split())
+    flat = " ".join(inert.visible(text).split())
     room = max(width - len(PREFIX) - 1, 10)  # one column spare: a full line would wrap
     if len(flat) > room:
         flat = "…" + flat[-(room - 1) :]

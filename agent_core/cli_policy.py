@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from agent_core.oversight import inert
+
 # Imported lazily (fast `--help`): the policy engine loads the tools and the shell parser.
 DEFAULT_FILE = "onloop.toml"  # agent_core.policy_file.DEFAULT_FILE (a test keeps them equal)
 policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
@@ -16,7 +18,7 @@ PolicyPath = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {inert.visible(message)}", err=True)
     return typer.Exit(2)
 
 
@@ -41,10 +43,11 @@ def check(
     verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
     typer.echo(f"rule:    {verdict.rule or '(no rule matched: risk and autonomy decide)'}")
-    typer.echo(f"reason:  {verdict.reason}")
-    typer.echo(f"action:  {checked.description}  [{checked.tool.risk} risk, {autonomy}]")
+    typer.echo(f"reason:  {inert.visible(verdict.reason, newlines=False)}")
+    action = inert.visible(checked.description, newlines=False)  # built from the arguments
+    typer.echo(f"action:  {action}  [{checked.tool.risk} risk, {autonomy}]")
     typer.echo(f"policy:  {active.source}")
-    typer.echo(f"note:    {checked.note}")
+    typer.echo(f"note:    {inert.visible(checked.note, newlines=False)}")
 
 
 @policy_app.command("show")
@@ -85,9 +88,10 @@ def init(
 ) -> None:
     """Write the commented default policy to ./onloop.toml to edit."""
     from agent_core.policy_file import default_policy_text
+    from storage.private_files import write_private_file
 
     target = Path(path)
     if target.exists() and not force:
         raise _fail(f"{target} exists; pass --force to overwrite it")
-    target.write_text(default_policy_text(), "utf-8")
+    write_private_file(target, default_policy_text())  # 0600: it may come to hold a webhook URL
     typer.echo(f"wrote {target}; edit it, then check a call with: onloop policy check TOOL 'ARGS'")

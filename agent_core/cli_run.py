@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -15,9 +16,10 @@ from agent_core.cli_live import LiveLine
 from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.control import ControlError, halt
 from agent_core.decisions import DecisionError, approve, current_user, reject
+from agent_core.oversight import inert
 from agent_core.policy_file import load_policy
 from agent_core.providers import PROVIDERS, describe_limits
-from agent_core.run.tool_process import run_shell_offer
+from agent_core.run.tool_process import protection_line, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker import Worker
@@ -76,6 +78,10 @@ def run_in_terminal(
     out(f"run {run.id} · {used} · policy: {policy.source}")
     if run.own_workspace or run.seed_from:
         out(workspace_line(run))
+    if run.own_workspace:  # say which of onloop's own files the folder holds: the agent may not
+        line = protection_line(Path(str(run.workspace)), policy, sqlite_path(url))
+        if line:
+            out(line)
     if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
         out(run_shell_offer(policy).describe())
     return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)
@@ -240,7 +246,7 @@ class _Follower:
             try:
                 self._decide(approval)
             except DecisionError as exc:  # decided elsewhere (dashboard, another terminal)
-                self.out(f"  ({exc})")
+                self.out(f"  ({inert.visible(exc, newlines=False)})")
 
     def _decide(self, approval) -> None:
         by = current_user()
@@ -253,10 +259,10 @@ class _Follower:
                 f"{self.run_id} --note '...' (or use the dashboard)"
             )
             return
+        # One line, every control shown: the text cannot clear the screen or draw a fake request.
+        summary = inert.visible(approval.summary or approval.tool, newlines=False, tabs=False)
         answer = (
-            typer.prompt(
-                f"  Allow {approval.summary}? [y]es / [n]o / [a]lways for this run", default="y"
-            )
+            typer.prompt(f"  Allow {summary}? [y]es / [n]o / [a]lways for this run", default="y")
             .strip()
             .lower()
         )

@@ -21,6 +21,7 @@ from agent_core.policy_file import load_policy
 from agent_core.providers import describe_limits
 from agent_core.run.tool_process import run_shell_offer
 from agent_core.settings import Settings, load_settings
+from agent_core.tools.protected import SIGN_IN, register_own_file
 from agent_core.worker import Worker
 from agent_core.worker_pool import WorkerPool
 from agent_core.worker_warmup import warm_up
@@ -223,7 +224,8 @@ def serve_up(
         worker.serve()
     else:
         command = worker_command(concurrency=concurrency, policy_path=policy_path, limits=limits)
-        WorkerPool(command, processes, env=_pool_env(store), stop=stop).serve()
+        # The workers learn the sign-in file from the environment: none of their tools may write it.
+        WorkerPool(command, processes, env={**_pool_env(store), **signin_env}, stop=stop).serve()
     _terminate(dashboard)
     typer.echo("onloop stopped")
     return 0
@@ -255,6 +257,7 @@ def _signin(
             load_auth_config(path)
         except AccessConfigError as error:
             raise fail(str(error)) from None
+        register_own_file(path, SIGN_IN)  # this process's worker: no tool may write it
         return {AUTH_ENV: path}, ["--secrets.files", path]
     if insecure_no_auth:
         return {INSECURE_ENV: "1"}, []

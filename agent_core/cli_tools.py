@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agent_core.oversight import inert
+
 if TYPE_CHECKING:  # the tools are imported when the command runs, not for `--help`
     from agent_core.tools.decorator import Tool
 
@@ -36,7 +38,7 @@ def tools_command(
         policy = load_policy(policy_path)
         tools = known_tools(policy.tools, policy.mcp_servers)
     except (PolicyError, ToolLoadError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {inert.visible(exc)}", err=True)
         raise typer.Exit(2) from exc
     servers = []
     if policy.mcp_servers:
@@ -48,8 +50,10 @@ def tools_command(
         typer.echo(json.dumps({"tools": rows, "mcp_servers": servers}, indent=2))
         return
     for t in tools.values():
-        typer.echo(f"{t.name:40} {t.risk:6} ({t.risk_from})  from {t.source}")
+        name = inert.visible(t.name, newlines=False, tabs=False)  # an MCP server names its tools
+        typer.echo(f"{name:40} {t.risk:6} ({t.risk_from})  from {t.source}")
     for s in servers:
-        state = f"up, {s['tools']} tools" if s["up"] else f"DOWN: {s['error']}"
+        error = inert.visible(s["error"], newlines=False)  # a server's own words
+        state = f"up, {s['tools']} tools" if s["up"] else f"DOWN: {error}"
         typer.echo(f"MCP server {s['name']} ({s['transport']}: {s['where']}): {state}")
         typer.echo(f"  {s['confinement']}")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import getpass
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 import storage
 from agent_core.oversight.access import AccessDenied, Person, require
-from agent_core.tools import Tool, ToolError, args_hash, builtin_tools
-from storage.models import Approval
+from agent_core.oversight.edits import EditRefused, EditReview, review_edit
+from agent_core.policy import ApproveRole, Policy, decide
+from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
+from storage.models import Approval, Run
 
 AllowScope = Literal["tool", "arguments"] | None
 
@@ -47,26 +50,108 @@ def approve(
     edited_arguments: dict[str, Any] | None = None,
     allow_scope: AllowScope = None,
 ) -> Approval:
-    """Approve exactly these arguments (the original, or a person's edit checked against the schema)."""
+    """Approve exactly these arguments: the original, or a person's edit, which is a new call
+    (checked against the tool and decided by the run's policy: see oversight/edits.py)."""
     who = _approver(by)
     approval = _pending(store, approval_id)
     if allow_scope not in (None, "tool", "arguments"):
         raise DecisionError("allow scope must be 'tool' or 'arguments'")
-    to_run = approval.arguments
-    if edited_arguments is not None:
-        to_run = _validated(store, approval, edited_arguments)
-        if to_run == approval.arguments:
-            edited_arguments = None
+    review = _reviewed(store, approval, edited_arguments)
+    if review is None:
+        _holds(by, _role_for_original(store, approval), "the policy asks an admin about it")
+        to_run = approval.arguments
+    else:
+        if allow_scope is not None:
+            raise DecisionError(
+                "an edited call cannot also be allowed for the rest of the run; approve the "
+                "edit alone (later calls ask again), or allow the original without editing"
+            )
+        _holds(by, review.role, review.why_role())
+        to_run = review.arguments
     return _decide(
         store,
         approval_id=approval_id,
         decision="approved",
         decided_by=who,
         note=note or None,
-        edited_arguments=to_run if edited_arguments is not None else None,
+        edited_arguments=to_run if review is not None else None,
         approved_hash=args_hash(to_run),
         allow_scope=allow_scope,
     )
+
+
+def review_of(store: storage.Store, approval: Approval, edited: dict[str, Any]) -> EditReview:
+    """The edited call checked and decided as the worker will (for a page or the CLI to show);
+    DecisionError when it does not fit the tool."""
+    run = storage.get_run(store, run_id=approval.run_id)
+    tool = _edited_tool(store, approval)
+    try:
+        return review_edit(
+            _policy_of(run),
+            tool,
+            approval.arguments,
+            edited,
+            autonomy=run.autonomy,
+            workspace=Workspace(Path(run.workspace)) if run.workspace else None,
+        )
+    except EditRefused as exc:
+        raise DecisionError(str(exc)) from exc
+
+
+def _reviewed(
+    store: storage.Store, approval: Approval, edited: dict[str, Any] | None
+) -> EditReview | None:
+    """The review of a real edit (None when nothing changed); DecisionError when it may not run."""
+    if edited is None:
+        return None
+    review = review_of(store, approval, edited)
+    if review.arguments == approval.arguments:
+        return None
+    if review.refusal is not None:
+        raise DecisionError(
+            f"{review.refusal}; change the arguments, approve the original, or reject with a note"
+        )
+    return review
+
+
+def _holds(by: str | Person, role: ApproveRole, why: str) -> None:
+    """A signed-in person approving needs `role` (the CLI's OS user holds the store itself)."""
+    if role == "approver" or isinstance(by, str) or by.may(role):
+        return
+    has = f"the {by.role} role" if by.role else "no role"
+    raise DecisionError(
+        f"approving this needs the {role} role ({why}) and you have {has}; ask an onloop "
+        f"{role}, or reject with a note"
+    )
+
+
+def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
+    """The role the call as asked needs: only a policy with `approve_role` rules can ask more
+    than an approver; a call it cannot decide again here needs the admin (fail closed)."""
+    run = storage.get_run(store, run_id=approval.run_id)
+    policy = _policy_of(run)
+    if not any(rule.approve_role == "admin" for rule in policy.rules):
+        return "approver"
+    try:
+        tool = _edited_tool(store, approval)
+    except DecisionError:
+        return "admin"
+    decision = decide(
+        policy,
+        tool=tool.name,
+        risk=tool.risk,
+        arguments=approval.arguments,
+        autonomy=run.autonomy,
+        kinds=tool.argument_kinds,
+        workspace=Workspace(Path(run.workspace)) if run.workspace else None,
+    )
+    if decision.verdict == "allow":
+        return "approver"
+    return decision.approve_role if decision.verdict == "ask" else "admin"
+
+
+def _policy_of(run: Run) -> Policy:
+    return Policy.model_validate(run.policy or {})
 
 
 def reject(
@@ -157,25 +242,19 @@ def resume_for_decision(
     return f"run {run.id} was interrupted: it is queued to resume and will use this decision"
 
 
-def _validated(
-    store: storage.Store, approval: Approval, arguments: dict[str, Any]
-) -> dict[str, Any]:
+def _edited_tool(store: storage.Store, approval: Approval) -> Tool:
     tool_name = approval.tool
     tool = builtin_tools().get(tool_name) or _run_tool(store, approval.run_id, tool_name)
     if tool is None:
         raise DecisionError(f"tool {tool_name!r} is not known here; approve without editing")
-    try:
-        return tool.validate(arguments)
-    except ToolError as exc:
-        raise DecisionError(f"the edited arguments do not fit {tool_name}: {exc}") from exc
+    return tool
 
 
 def _run_tool(store: storage.Store, run_id: str, tool_name: str) -> Tool | None:
     """A tool of the run's own registry (its policy's modules and MCP servers), for an edit."""
-    from agent_core.policy import Policy
     from agent_core.tools.registry import ToolLoadError, known_tools
 
-    policy = Policy.model_validate(storage.get_run(store, run_id=run_id).policy or {})
+    policy = _policy_of(storage.get_run(store, run_id=run_id))
     try:
         return known_tools(policy.tools, policy.mcp_servers).get(tool_name)
     except ToolLoadError as exc:

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agent_core.oversight.command_patterns import command_pattern
-from agent_core.oversight.path_patterns import glob_may_match, path_matches
-from agent_core.oversight.targets import CallTargets, Part, PathTarget, call_targets, guess_kinds
+from agent_core.oversight.host_names import canonical_pattern, url_host
+from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
+from agent_core.oversight.targets import (
+    LEXICAL_ROOT,
+    CallTargets,
+    Part,
+    PathTarget,
+    call_targets,
+    guess_kinds,
+)
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.mcp_config import McpServerSettings
+from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 
 Verdict = Literal["allow", "ask", "deny"]
+ApproveRole = Literal["approver", "admin"]  # who may approve what an ask rule asks about
 Autonomy = Literal["manual", "supervised", "autonomous"]
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
+OWN_FILES_RULE = "onloop's own files"
+READING_TOOLS = ("read_file", "list_files")  # may read onloop's files (not the secret ones)
 
 # What each autonomy level asks a human about when no rule matches.
 ASKS_FOR: dict[str, frozenset[str]] = {
@@ -47,6 +58,17 @@ class Rule(BaseModel):
     action: Verdict
     reason: str = ""
     name: str | None = None
+    # An ask rule may need more than the approver role to approve (and an edit into it too).
+    approve_role: ApproveRole | None = None
+
+    @field_validator("approve_role")
+    @classmethod
+    def _role_on_ask_rules(
+        cls, role: ApproveRole | None, info: ValidationInfo
+    ) -> ApproveRole | None:
+        if role is not None and info.data.get("action") != "ask":
+            raise ValueError('approve_role applies to ask rules only (action = "ask")')
+        return role
 
     @field_validator("args")
     @classmethod
@@ -105,24 +127,14 @@ class Rule(BaseModel):
         )
 
 
-def url_host(url: Any) -> str | None:
-    """The lower-case host a URL names, or None when it names none."""
-    if not isinstance(url, str):
-        return None
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
-        return None
-    return host.rstrip(".").lower() if host else None
-
-
 def _domain_hit(patterns: list[str], url: Any, loose: bool) -> bool:
-    """Whether the URL's host matches a host glob; a URL without a host matches deny and ask
-    rules (fail closed), never allow rules."""
+    """Whether the URL's host matches a host glob, both in their canonical spelling (IDNA ASCII,
+    lower case, one form per address); a URL without a readable host matches deny and ask rules
+    (fail closed), never allow rules."""
     host = url_host(url)
     if host is None:
         return loose
-    return any(fnmatch.fnmatchcase(host, p.lower()) for p in patterns)
+    return any(fnmatch.fnmatchcase(host, canonical_pattern(p)) for p in patterns)
 
 
 def _check_regex(pattern: str, what: str) -> None:
@@ -165,9 +177,11 @@ def _path_hit(patterns: list[str], target: PathTarget, loose: bool) -> bool:
         return path_matches(pattern, name)
 
     names = target.every(loose)
-    if loose:
-        return any(hit(p, n) for p in patterns for n in names)
-    return all(any(hit(p, n) for p in patterns) for n in names)
+    if not (loose and target.unexpanded_glob):  # one regex for all the patterns: folder walks
+        together = tuple(patterns)
+        found = [any_path_matches(together, n) for n in names]
+        return any(found) if loose else all(found)
+    return any(hit(p, n) for p in patterns for n in names)
 
 
 class MonitorSettings(BaseModel):
@@ -222,6 +236,16 @@ class ModelLimits(BaseModel):
     max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
 
 
+class PolicyOrigin(BaseModel):
+    """The file a policy was read from, and its digest then: a run keeps the policy recorded
+    when it was queued, and says so when the file has changed since."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str  # absolute
+    sha256: str
+
+
 class Policy(BaseModel):
     """Rules plus the oversight settings that travel with them; each run stores the one it ran under."""
 
@@ -241,6 +265,7 @@ class Policy(BaseModel):
     tools: list[str] = Field(default_factory=list)  # modules of your own @tool functions
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
+    origin: PolicyOrigin | None = None  # set by load_policy, never by the file itself
 
     @field_validator("mcp_servers")
     @classmethod
@@ -264,6 +289,8 @@ class PolicyDecision:
     verdict: Verdict
     reason: str
     rule: str | None = None
+    approve_role: ApproveRole = "approver"  # for `ask`: the role a person needs to approve it
+    default: bool = False  # decided by the tool's risk and the autonomy level, no rule
 
 
 @dataclass(frozen=True)
@@ -297,12 +324,40 @@ def decide(
     """
     try:
         kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
-        targets = call_targets(arguments, kinds, workspace)
+        targets = call_targets(arguments, kinds, workspace, tool)
+        own = _own_file(tool, targets, workspace)
+        if own is not None:
+            return own
         return _decide(
             policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets
         )
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
+
+
+def _own_file(
+    tool: str, targets: CallTargets, workspace: Workspace | None
+) -> PolicyDecision | None:
+    """A deny, before any rule or person, for a call that would touch one of onloop's own files
+    (every spelling counts: its canonical path, where it really leads, its look-alikes)."""
+    space = workspace if workspace is not None else Workspace(LEXICAL_ROOT)
+    for part in targets.parts:
+        if part.path is None:
+            continue
+        for name in part.path.every(True):
+            if name.startswith("~"):
+                continue
+            what = space.protected.why(space.real_root / name)  # an absolute name stays itself
+            if what is None or (tool in READING_TOOLS and what not in SECRET):
+                continue
+            verb = "touch" if what in SECRET else "write, delete or replace"
+            return PolicyDecision(
+                "deny",
+                f"{name} is {what}: one of onloop's own files, which the agent may not {verb}"
+                + ("" if tool in READING_TOOLS or what in SECRET else " (read_file may read it)"),
+                OWN_FILES_RULE,
+            )
+    return None
 
 
 def _strongest(policy: Policy, tool, arguments, part: Part, kinds) -> tuple[int, Rule] | None:
@@ -321,28 +376,34 @@ def _decide(
     if targets.escape is not None:
         return PolicyDecision("deny", targets.escape, "the run's workspace")
     matched = [_strongest(policy, tool, arguments, part, kinds) for part in targets.parts]
-    for hit in matched:
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "deny":
-            return _from_rule(*hit)
-    if allowance is not None and allowance.covers(tool, args_hash):
+            return _from_rule(*hit, part)
+    role = _approve_role(matched)
+    # A run allowance was given by an approver: it never lifts what needs more to approve.
+    if allowance is not None and allowance.covers(tool, args_hash) and role == "approver":
         if not targets.doubts or (tool, args_hash) in allowance.calls:
             return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
     if targets.doubts:
-        return PolicyDecision(
-            "ask", f"the command cannot be fully checked ({'; '.join(targets.doubts)})", None
-        )
-    for hit in matched:
+        why = f"the command cannot be fully checked ({'; '.join(targets.doubts)})"
+        return PolicyDecision("ask", why, None, role)
+    for part, hit in zip(targets.parts, matched, strict=True):
         if hit is not None and hit[1].action == "ask":
-            return _from_rule(*hit)
+            return replace(_from_rule(*hit, part), approve_role=role)
     if all(hit is not None for hit in matched):
         return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
         return PolicyDecision("deny", f"unknown autonomy level {autonomy!r}; denied to be safe")
     if risk not in ("low", "medium", "high"):
         return PolicyDecision("deny", f"tool {tool!r} has unknown risk {risk!r}; denied to be safe")
-    if risk in ASKS_FOR[autonomy]:
-        return PolicyDecision("ask", f"{risk}-risk tool in {autonomy} mode")
-    return PolicyDecision("allow", f"{risk}-risk tool in {autonomy} mode")
+    verdict: Verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
+    return PolicyDecision(verdict, f"{risk}-risk tool in {autonomy} mode", default=True)
+
+
+def _approve_role(matched: list[tuple[int, Rule] | None]) -> ApproveRole:
+    """The largest role any matching ask rule names for approving the call."""
+    roles = {hit[1].approve_role for hit in matched if hit is not None and hit[1].action == "ask"}
+    return "admin" if "admin" in roles else "approver"
 
 
 def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:
@@ -354,6 +415,9 @@ def _allowed(hits: list[tuple[int, Rule]]) -> PolicyDecision:
     return PolicyDecision("allow", f"every part is allowed ({labels})", labels)
 
 
-def _from_rule(index: int, rule: Rule) -> PolicyDecision:
+def _from_rule(index: int, rule: Rule, part: Part | None = None) -> PolicyDecision:
     reason = rule.reason or f"matched {rule.label(index)}"
+    path = part.path if part is not None else None
+    if path is not None and path.reached_by is not None:  # a folder read whole: name the file
+        reason = f"{reason} ({path.reached_by}, {path.spellings[0]!r} among them)"
     return PolicyDecision(rule.action, reason, rule.label(index))

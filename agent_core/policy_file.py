@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from importlib import resources
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent_core.policy import Policy
+from agent_core.policy import Policy, PolicyOrigin
 
 DEFAULT_FILE = "onloop.toml"
 
@@ -33,22 +34,46 @@ def load_policy(path: str | os.PathLike | None = None) -> Policy:
         path = candidate
     file = Path(path)
     try:
-        text = file.read_text("utf-8")
-    except OSError as exc:
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise PolicyError(
-            f"cannot read policy file {file}: {exc.strerror or exc}; pass --policy PATH to a "
+            f"cannot read policy file {file}: {why or exc}; pass --policy PATH to a "
             "readable TOML file"
         ) from exc
-    return parse_policy(text, source=str(file))
+    origin = PolicyOrigin(path=os.path.abspath(file), sha256=file_digest(raw))
+    return parse_policy(text, source=str(file), origin=origin)
 
 
-def parse_policy(text: str, *, source: str) -> Policy:
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def changed_since(origin: PolicyOrigin | None) -> str | None:
+    """One line when the policy file a run's policy came from differs now (or is gone)."""
+    if origin is None:
+        return None
+    try:
+        now = file_digest(Path(origin.path).read_bytes())
+    except OSError:
+        now = None
+    if now == origin.sha256:
+        return None
+    state = "is gone" if now is None else "has changed"
+    return (
+        f"the policy file {origin.path} {state} since this run was queued; the run keeps the "
+        "policy recorded then (a new run reads the file again)"
+    )
+
+
+def parse_policy(text: str, *, source: str, origin: PolicyOrigin | None = None) -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
     try:
-        return Policy.model_validate({**data, "source": source})
+        return Policy.model_validate({**data, "source": source, "origin": origin})
     except ValidationError as exc:
         problems = []
         for error in exc.errors()[:3]:

@@ -55,6 +55,7 @@ class RunPort(Protocol):
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
+    def halt_recorded(self) -> bool: ...
     def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
     def arm(
         self, cancel: threading.Event, deadline: float | None = None
@@ -179,6 +180,14 @@ class StoreRunPort:
         if seen is not None:
             return seen
         return self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
+
+    def halt_recorded(self) -> bool:
+        """One indexed read of the store, never the watcher's view: asked by a running tool right
+        before it sends anything out (ToolContext.before_sending)."""
+        halted = self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
+        if halted:
+            self.watched.halted = True
+        return halted
 
     def _read(self, read: Callable[[], T]) -> T:
         """Reads ride out a database hiccup (a few seconds); a longer outage ends the session

@@ -18,7 +18,12 @@ from agent_core.policy import PolicyDecision, decide, repeatable
 from agent_core.port import RunPort
 from agent_core.run.finish import ActionLedger
 from agent_core.run.recovery import last_turn, unfinished_calls
-from agent_core.run.tool_process import ToolStopped, run_disk_budget, tool_context
+from agent_core.run.tool_process import (
+    ToolStopped,
+    run_disk_budget,
+    store_halt_check,
+    tool_context,
+)
 from agent_core.tools import Tool, ToolError, args_hash, run_tool
 
 if TYPE_CHECKING:
@@ -72,6 +77,8 @@ class ToolStep:
             if not payload.get("allow_scope") or not isinstance(payload.get("approval_id"), int):
                 continue
             approval = self.port.approval(payload["approval_id"])
+            if approval.edited_arguments is not None:  # never an allowance (see ApprovalGate)
+                continue
             if approval.run_id == self.spec.run_id and approval.status == "approved":
                 scope = approval.allow_scope or ""
                 self.gate.allow(scope, approval.tool, approval.approved_hash or "")
@@ -140,16 +147,16 @@ class ToolStep:
             return self._result(call, text, ok=False, outcome="denied")
         approval_id = None
         if verdict.verdict == "ask":
-            decision = self.gate.wait_for_human(
+            gated = self.gate.wait_for_human(
                 call, tool, arguments, digest, verdict, model_text, earlier_approval
             )
             asked = arguments
-            refusal, arguments = self.gate.apply(tool, arguments, decision)
+            refusal, arguments = self.gate.apply(tool, arguments, gated)
             if refusal is not None:
                 return self._result(call, refusal[0], ok=False, outcome=refusal[1])
-            approval_id = decision.approval_id
+            approval_id = gated.decision.approval_id
             if args_hash(arguments) != digest:
-                edit = Edit(decision.decided_by, asked)
+                edit = Edit(gated.decision.decided_by, asked)
                 return self._execute(call, tool, arguments, approval_id, edit)
         return self._execute(call, tool, arguments, approval_id)
 
@@ -231,7 +238,8 @@ class ToolStep:
         cancel = CancelSignal()
         with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
             watch = ToolStopped(armed)
-            context = tool_context(self.spec.policy, cancel, self.disk)
+            check = store_halt_check(armed, self.port.should_stop, self.port.halt_recorded)
+            context = tool_context(self.spec.policy, cancel, self.spec.workspace, check, self.disk)
             try:
                 output, ok = (
                     run_tool(tool, arguments, workspace=self.spec.workspace, context=context),

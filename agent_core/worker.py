@@ -18,17 +18,20 @@ from agent_core.models.base import ModelError, ModelProvider
 from agent_core.monitors import Budget, Usage
 from agent_core.outcome import Outcome, Stop
 from agent_core.policy import Policy
+from agent_core.policy_file import changed_since
 from agent_core.port import LOST_REASON, StoreRunPort
 from agent_core.providers import make_model
 from agent_core.run.auto_recovery import recover_lapsed
-from agent_core.run.tool_process import run_redactor, run_shell_offer
+from agent_core.run.tool_process import run_protected, run_redactor, run_shell_offer
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import Workspace
 from agent_core.tools.builtins import offered_tools
+from agent_core.tools.protected import Protected, own_files
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
 
@@ -43,13 +46,17 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> Workspace:
+def prepare_workspace(
+    run: Run, root: Path, store_file: Path | None = None, protected: Protected | None = None
+) -> Workspace:
     """The run's folder: the person's own (checked again: it may have changed since launch), or a
     per-run folder named by the run's id under this worker's `root` (ONLOOP_WORKSPACES: the
     machine that drives the run decides where), made on first use and seeded (a copy, or the
-    demo's)."""
+    demo's). `protected`: onloop's own files, which its tools may not write."""
+    protected = protected or own_files(store_file=store_file)
     if run.own_workspace:  # the person's own folder: never created or seeded here
-        return Workspace(work_in(str(run.workspace), store_file=store_file))
+        return Workspace(work_in(str(run.workspace), store_file=store_file), protected)
+    private_folder(root)  # owner-only, whatever the umask: runs' files are nobody else's
     path = root / run.id
     if not path.exists():
         if run.seed_from:
@@ -58,8 +65,9 @@ def prepare_workspace(run: Run, root: Path, store_file: Path | None = None) -> W
             from agent_core.demo_goals import seed_demo_workspace
 
             seed_demo_workspace(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return Workspace(path)
+        tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log
+    private_folder(path)
+    return Workspace(path, protected)
 
 
 def drive_run(
@@ -126,6 +134,9 @@ def _drive(
         "resumed": resumed,
         "shell": {"mode": shell.mode, "network": shell.network, "note": shell.describe()},
     }
+    changed = changed_since(spec.policy.origin)
+    if changed:  # the run keeps its recorded policy; the audit says the file moved on
+        started["policy_changed"] = changed
     try:  # a halt that came between the claim and here ends the run before it starts
         port.begin_step("run_started", started)
     except storage.HaltRequested:
@@ -166,6 +177,7 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         from agent_core.tools.mcp_client import shared_pool
 
         shared_pool().scratch_root = Path(store.workspace_root) / ".mcp"
+        shared_pool().protected = run_protected(policy, sqlite_path(store.url))
     try:  # the user's modules and the policy's MCP servers (started once per worker, reused)
         known = known_tools(policy.tools, policy.mcp_servers)
     except ToolLoadError as exc:
@@ -184,17 +196,19 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=_workspace(store, run),
+        workspace=_workspace(store, run, policy),
         policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
     )
 
 
-def _workspace(store: storage.Store, run: Run) -> Workspace:
+def _workspace(store: storage.Store, run: Run, policy: Policy) -> Workspace:
     """Prepare the run's folder; a per-run folder's path, as this worker resolved it, is what
     the run shows from now on (fenced: only while the run is this session's)."""
-    workspace = prepare_workspace(run, store.workspace_root, sqlite_path(store.url))
+    store_file = sqlite_path(store.url)
+    protected = run_protected(policy, store_file)
+    workspace = prepare_workspace(run, store.workspace_root, store_file, protected)
     if not run.own_workspace and str(workspace.root) != run.workspace and run.worker_id:
         fence = storage.Fence(run.worker_id, run.claim_epoch)
         storage.update_run(store, run_id=run.id, workspace=str(workspace.root), fence=fence)

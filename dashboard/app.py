@@ -19,6 +19,7 @@ from streamlit import config as streamlit_config  # noqa: E402
 from streamlit.navigation.page import StreamlitPage  # noqa: E402
 
 import storage  # noqa: E402
+from agent_core.oversight import inert  # noqa: E402
 from agent_core.oversight.access import Person  # noqa: E402
 from agent_core.settings import load_settings  # noqa: E402
 from dashboard import routes  # noqa: E402
@@ -97,7 +98,7 @@ def main() -> None:
     try:
         store = get_store()
     except storage.StoreError as error:
-        st.error(f"The dashboard cannot open its store: {error}")
+        st.error(f"The dashboard cannot open its store: {inert.markdown(error, limit=800)}")
         st.stop()
     with st.sidebar:
         whoami(person)

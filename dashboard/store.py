@@ -9,7 +9,7 @@ import streamlit as st
 
 import storage
 from agent_core.decisions import current_user as os_user
-from agent_core.oversight.access import Person, RoleRules, load_auth_config
+from agent_core.oversight.access import ClaimsRefused, Person, RoleRules, load_auth_config
 
 AUTH_ENV = "ONLOOP_AUTH"  # the sign-in file `onloop up --auth-config` hands the dashboard
 INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"  # `onloop up --insecure-no-auth` on a public address
@@ -56,12 +56,16 @@ def current_person() -> Person:
     name = next(
         (v for v in (claims.get("email"), claims.get("name")) if isinstance(v, str) and v), "?"
     )
-    subject = claims.get("sub")
+    try:
+        identity = rules.identity(claims)
+    except ClaimsRefused as refused:  # no role at all: the page says why
+        return Person(name=name, role=None, mode="oidc", subject=None, refused=str(refused))
     return Person(
         name=name,
-        role=rules.role_for(claims),
+        role=rules.role_of(identity),
         mode="oidc",
-        subject=subject if isinstance(subject, str) else None,
+        subject=identity.subject,
+        unverified=identity.unverified,
     )
 
 

@@ -17,7 +17,7 @@ List the module in the policy file (`tools = ["mypkg.tools"]`) or offer it throu
 
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import Tool, tool
-from agent_core.tools.errors import ToolError
+from agent_core.tools.errors import ToolCancelled, ToolError
 from agent_core.tools.workspace import Workspace
 
-__all__ = ["Tool", "ToolContext", "ToolError", "Workspace", "tool"]
+__all__ = ["Tool", "ToolCancelled", "ToolContext", "ToolError", "Workspace", "tool"]

@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from storage.errors import StoreError
+from storage.private_files import private_store_file
 
 DATABASE_URL_ENV = "ONLOOP_DATABASE_URL"
 WORKSPACES_ENV = "ONLOOP_WORKSPACES"
@@ -129,7 +130,7 @@ def make_engine(url: str) -> Engine:
             return engine
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_store_file(path)  # 0600 before SQLite opens it; its -wal/-shm follow
             engine = create_engine(
                 url,
                 json_serializer=json_dumps,

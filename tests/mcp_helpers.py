@@ -19,6 +19,14 @@ def time_server(**extra) -> McpServerSettings:
 
 
 def fetch_server(*, allow_private: bool = False) -> McpServerSettings:
+    """mcp-server-fetch. Where Node is installed its page extractor, readabilipy, uses its own
+    node_modules, which it installs on first use; a sandboxed server cannot (its installation is
+    read-only), so missing, the test fails and says how to install them."""
+    import readabilipy
+
+    js = Path(readabilipy.__file__).parent / "javascript"
+    if shutil.which("node") and shutil.which("npm") and not (js / "node_modules").is_dir():
+        pytest.fail(f"readabilipy's Node modules are not installed in {js}: run .ci/run")
     command = [sys.executable, "-m", "mcp_server_fetch", "--ignore-robots-txt"]
     if allow_private:  # the tests' site is on 127.0.0.1, which the server refuses by default
         command.append("--allow-private-ips")

@@ -9,7 +9,7 @@ CLIENT_SECRET = "client-secret-that-must-never-be-shown-9876543210"
 
 ROLES = """
 [roles]
-admin = ["ada@admin.test"]
+admin = ["ada@admin.test", "kate@admin.test"]
 approver = ["april@example.test"]
 operator = ["group:onloop-ops"]
 viewer = ["@example.test"]

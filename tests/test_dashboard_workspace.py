@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import storage
-from dashboard.components.events import inert
+from agent_core.oversight.inert import markdown as inert
 from dashboard.routes import RUN_PAGE
 from tests.dashboard_fixtures import app_at, open_store
 

@@ -184,7 +184,7 @@ def test_the_live_line_is_the_flattened_tail_that_fits_one_line():
     long = live_line("word " * 100, 40)
     assert len(long) == 39 and long.startswith("  … …") and long.endswith("word")
     # Terminal escapes and bidirectional controls cannot reach the terminal.
-    assert live_line("a\x1b[2Jb\u202ec\rd", 80) == "  … a[2Jbcd"
+    assert live_line("a\x1b[2Jb\u202ec\rd", 80) == "  … a\\x1b[2Jb<U+202E>c\\x0dd"
 
 
 def test_the_live_line_redraws_throttled_and_erases_before_other_output():

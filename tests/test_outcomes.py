@@ -186,8 +186,10 @@ def test_a_goal_has_a_length_limit_with_a_clear_message(store):
 
 
 def test_bidirectional_controls_are_neutralised_when_shown():
-    from agent_core.cli_render import plain as cli_plain
-    from dashboard.components.events import inert, plain, shown
+    from agent_core.oversight.inert import markdown as inert
+    from agent_core.oversight.inert import visible as cli_plain
+    from agent_core.oversight.inert import visible as plain
+    from dashboard.components.events import shown
 
     goal = "delete \u202etxt.sgol\u202c files"
     for text in (cli_plain(goal), plain(goal), shown(goal)):

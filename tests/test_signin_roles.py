@@ -15,7 +15,7 @@ from agent_core.oversight.access import (
     parse_role_rules,
     require,
 )
-from dashboard.components.events import inert
+from agent_core.oversight.inert import markdown as inert
 from tests import dashboard_fixtures as fx
 from tests import dashboard_seed as seed
 from tests.signin_helpers import CLIENT_SECRET, COOKIE_SECRET, PEOPLE, signed_in, write_signin_file
@@ -71,7 +71,10 @@ def test_roles_come_from_email_domain_and_group_and_the_largest_wins(tmp_path):
     for role, claims in PEOPLE.items():
         assert rules.role_for({**claims, "email_verified": True}) == role
     # An approver's address also matches the viewer domain: the larger role wins.
-    assert rules.role_for({"email": "APRIL@Example.test"}) == "approver"
+    assert (
+        rules.role_for({"sub": "s", "email": "APRIL@Example.test", "email_verified": True})
+        == "approver"
+    )
 
 
 def test_an_unverified_email_names_nobody(tmp_path):

@@ -9,6 +9,7 @@ store, so roles guard the dashboard, not the shell.
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ class AccessDenied(Exception):
     """A signed-in person whose role is too small for what they asked; the message names it."""
 
 
+class ClaimsRefused(Exception):
+    """ID-token claims onloop does not trust; the message says which and why, for the page."""
+
+
 class AccessConfigError(Exception):
     """A sign-in configuration onloop cannot use; the message names the fix."""
 
@@ -53,6 +58,8 @@ class Person:
     role: Role | None
     mode: Mode
     subject: str | None = None  # the provider's stable `sub` claim
+    refused: str | None = None  # why the provider's claims were not trusted (no role then)
+    unverified: bool = False  # the provider gave an e-mail address it has not verified
 
     @property
     def label(self) -> str:
@@ -84,28 +91,24 @@ class RoleRules:
     group_claim: str = "groups"
 
     def role_for(self, claims: Mapping[str, Any]) -> Role | None:
-        """The largest role any rule gives these ID-token claims, or None."""
-        keys = _claim_keys(claims, self.group_claim)
+        """The largest role any rule gives these ID-token claims, or None (also for claims
+        onloop refuses: see `identity`)."""
+        try:
+            return self.role_of(self.identity(claims))
+        except ClaimsRefused:
+            return None
+
+    def identity(self, claims: Mapping[str, Any]) -> Identity:
+        """Who the claims name, parsed strictly; ClaimsRefused says why they are not trusted."""
+        return parse_claims(claims, self.group_claim)
+
+    def role_of(self, identity: Identity) -> Role | None:
+        keys = identity.keys()
         best: Role | None = None
         for role in ROLES:
             if keys & {entry.lower() for entry in self.grants.get(role, ())}:
                 best = role
         return best
-
-
-def _claim_keys(claims: Mapping[str, Any], group_claim: str) -> set[str]:
-    keys: set[str] = set()
-    email = claims.get("email")
-    # An address the provider has not verified names nobody: anyone can type any address.
-    if isinstance(email, str) and "@" in email and claims.get("email_verified") is not False:
-        email = email.strip().lower()
-        keys |= {email, "@" + email.rsplit("@", 1)[1]}
-    groups = claims.get(group_claim)
-    if isinstance(groups, str):
-        groups = [groups]
-    if isinstance(groups, list):
-        keys |= {f"group:{g}".lower() for g in groups if isinstance(g, str)}
-    return keys
 
 
 def parse_role_rules(table: Mapping[str, Any]) -> RoleRules:
@@ -162,3 +165,83 @@ def load_auth_config(path: str | Path) -> RoleRules:
             'admin = ["you@example.org"]'
         )
     return parse_role_rules(roles)
+
+
+# An address onloop matches against `[roles]`: printable ASCII only (a non-ASCII letter such as
+# the Kelvin sign would lower-case into another person's ASCII address), one '@', a host name.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]{2,63}")
+_SUBJECT = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What onloop takes from an ID token: its subject, a verified address, its groups."""
+
+    subject: str
+    email: str | None  # lower case; None when absent or not verified by the provider
+    groups: tuple[str, ...] = ()
+    unverified: bool = False  # an address was given, but the provider has not verified it
+
+    def keys(self) -> set[str]:
+        """What `[roles]` entries this identity matches: address, @domain, group:name."""
+        keys = {f"group:{g}".lower() for g in self.groups}
+        if self.email is not None:
+            keys |= {self.email, "@" + self.email.split("@", 1)[1]}
+        return keys
+
+
+def parse_claims(claims: Mapping[str, Any], group_claim: str = "groups") -> Identity:
+    """The claims as an Identity, strictly: `email_verified` must be the boolean true for the
+    address to count; a claim of the wrong type or shape refuses the whole sign-in."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+        raise ClaimsRefused(
+            f"the provider's `sub` claim is {_kind(subject)}, not a plain identifier; onloop "
+            "needs one to name you in the audit (ask the provider's admin)"
+        )
+    email, unverified = _verified_email(claims)
+    return Identity(subject, email, _groups(claims.get(group_claim), group_claim), unverified)
+
+
+def _verified_email(claims: Mapping[str, Any]) -> tuple[str | None, bool]:
+    if "email" not in claims:
+        return None, False
+    email = claims["email"]
+    if not isinstance(email, str):
+        raise ClaimsRefused(f"the provider's `email` claim is {_kind(email)}, not an address")
+    local, at, domain = email.partition("@")
+    if not (at and _LOCAL.fullmatch(local) and _DOMAIN.fullmatch(domain)):
+        raise ClaimsRefused(
+            "the provider's `email` claim is not a plain address (one '@', ASCII letters, no "
+            "spaces or control characters), so onloop cannot match it to a role"
+        )
+    verified = claims.get("email_verified", False)
+    if verified is False:
+        return None, True  # anyone can type any address: an unverified one names nobody
+    if verified is not True:
+        raise ClaimsRefused(
+            f"the provider's `email_verified` claim is {_kind(verified)}, not the boolean true "
+            "or false, so onloop cannot tell whether your address is yours"
+        )
+    return email.lower(), False
+
+
+def _groups(value: Any, claim: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(g, str) and g.strip() for g in values):
+        raise ClaimsRefused(
+            f"the provider's `{claim}` claim is {_kind(value)}, not a list of names"
+        )
+    return tuple(values)
+
+
+def _kind(value: Any) -> str:
+    """A claim's type and (short, ASCII) value, for a message shown on the page."""
+    if value is None:
+        return "missing or null"
+    shown = repr(value).encode("ascii", "backslashreplace").decode("ascii")
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return f"{type(value).__name__} {shown}"

@@ -28,6 +28,74 @@ def path_matches(pattern: str, path: str) -> bool:
     return any(_match(parts, 0, names, start) for start in range(len(names) + 1))
 
 
+def any_path_matches(patterns: tuple[str, ...], path: str) -> bool:
+    """Whether any of `patterns` names `path`: path_matches for many patterns, in one regex."""
+    anchored, loose, regexes = _combined(patterns)
+    if any(re.search(r, path) for r in regexes):
+        return True
+    joined = "/".join(segments(path))
+    if loose is not None and loose.search(joined):
+        return True
+    return anchored is not None and not path.startswith(("/", "~")) and bool(anchored.match(joined))
+
+
+@lru_cache(maxsize=256)
+def _combined(patterns: tuple[str, ...]) -> tuple[re.Pattern | None, re.Pattern | None, tuple]:
+    """The glob patterns as two regexes (anchored, at any depth) over a path's segments joined
+    by '/', and the `re:` patterns."""
+    regexes = tuple(p[3:] for p in patterns if p.startswith("re:"))
+    globs = [p for p in patterns if not p.startswith("re:")]
+    anchored = [_glob_regex(segments(p)) for p in globs if p.startswith("/")]
+    loose = [_glob_regex(segments(p)) for p in globs if not p.startswith("/")]
+    return (
+        re.compile(f"(?:{'|'.join(anchored)})(?:/|$)", re.S) if anchored else None,
+        re.compile(f"(?:^|/)(?:{'|'.join(loose)})(?:/|$)", re.S) if loose else None,
+        regexes,
+    )
+
+
+def _glob_regex(parts: tuple[str, ...]) -> str:
+    while parts and parts[-1] == "**":
+        parts = parts[:-1]  # a folder covers what it holds: `a/**` is `a`
+    out = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            out.append("(?:[^/]+/)*")
+        else:
+            out.append(_segment_regex(part) + ("" if last else "/"))
+    return "".join(out) or "(?!)"
+
+
+def _segment_regex(part: str) -> str:
+    """One glob segment as a regex that never crosses '/' (as fnmatchcase on one segment)."""
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        i += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            j = i + (1 if i < len(part) and part[i] == "!" else 0)
+            j += 1 if j < len(part) and part[j] == "]" else 0
+            while j < len(part) and part[j] != "]":
+                j += 1
+            if j >= len(part):
+                out.append("\\[")
+                continue
+            body = part[i:j].replace("\\", "\\\\")
+            i = j + 1
+            if body.startswith("!"):
+                out.append(f"[^/{body[1:]}]")
+            else:
+                out.append(f"(?!/)[{body}]")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
 def glob_may_match(pattern: str, glob: str) -> bool:
     """Whether the shell glob `glob` could expand to a path `pattern` names (no files to look at).
 

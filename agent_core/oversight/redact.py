@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agent_core.oversight.encodings import WRAPPED, encoded_forms
+
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 MIN_SECRET_CHARS = 8  # shorter values ("1", "true", "dev") would redact ordinary words
 MIN_URL_PASSWORD_CHARS = 4
@@ -26,23 +28,51 @@ KNOWN_SHAPES = (
     r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
     r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
 )
+WRAP_LABELS = tuple(f"{how})]" for how in WRAPPED)
 _URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/:@\s]*:([^@\s]+)@", re.IGNORECASE)
 
 
 class Redactor:
-    """Replaces each secret with `[redacted NAME]` (or `[redacted]` for a pattern match)."""
+    """Replaces each secret with `[redacted NAME]` (or `[redacted]` for a pattern match), and
+    each common encoding of a secret value with `[redacted NAME (base64)]` and the like."""
 
     def __init__(self, secrets: Mapping[str, str], patterns: Iterable[str] = ()) -> None:
+        self._secrets = dict(secrets)
+        self._patterns = tuple(patterns)
         self._names = {value: name for name, value in secrets.items()}
         literal = [re.escape(v) for v in sorted(self._names, key=len, reverse=True)]
         parts = [f"(?P<literal>{'|'.join(literal)})"] if literal else []
-        parts += [f"(?:{p})" for p in (*KNOWN_SHAPES, *patterns)]
+        parts += [f"(?:{p})" for p in (*KNOWN_SHAPES, *self._patterns)]
         self._pattern = re.compile("|".join(parts))
+        self._encoded = {
+            form: f"[redacted {name} ({how})]"
+            for value, name in self._names.items()
+            for form, how in encoded_forms(value).items()
+        }
+        self._wrappable = [f for f, label in self._encoded.items() if label.endswith(WRAP_LABELS)]
+
+    def with_secrets(self, more: Mapping[str, str]) -> Redactor:
+        """This redactor with more secret values (a secret file's contents) added."""
+        return Redactor({**self._secrets, **more}, self._patterns) if more else self
 
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        return self._pattern.sub(self._replacement, text)
+        return self._decoded_forms(self._pattern.sub(self._replacement, text))
+
+    def _decoded_forms(self, text: str) -> str:
+        """Encoded secrets replaced: a quick `in` scan first, a regex only for what is there."""
+        found = [form for form in self._encoded if form in text]
+        wrapped: list[str] = []
+        if "\n" in text and self._wrappable:  # `base64` wraps its output every 76 characters
+            flat = text.replace("\r", "").replace("\n", "")
+            wrapped = [f for f in self._wrappable if f not in found and f in flat]
+        for form in sorted(found, key=len, reverse=True):
+            text = text.replace(form, self._encoded[form])
+        if not wrapped:
+            return text
+        pattern = _wrapped_pattern(tuple(wrapped))
+        return pattern.sub(lambda m: self._encoded[re.sub(r"[\r\n]", "", m.group(0))], text)
 
     def _replacement(self, match: re.Match[str]) -> str:
         literal = match.group("literal") if "literal" in self._pattern.groupindex else None
@@ -57,6 +87,13 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.payload(v) for v in value]
         return value
+
+
+@functools.lru_cache(maxsize=64)
+def _wrapped_pattern(wrapped: tuple[str, ...]) -> re.Pattern[str]:
+    """The encoded forms with a line break allowed between any two characters."""
+    forms = ["\r?\n?".join(re.escape(c) for c in form) for form in wrapped]
+    return re.compile("|".join(sorted(forms, key=len, reverse=True)))
 
 
 def secret_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -> dict[str, str]:

@@ -16,6 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_core.oversight.folder_reads import (
+    WALK_CAP,
+    WHOLE,
+    Walk,
+    code_doubt,
+    code_paths,
+    folder_reads,
+    inline_code,
+    reads_whole,
+    walk_folder,
+)
 from agent_core.oversight.shell_commands import Invocation, read_command_line
 from agent_core.oversight.shell_syntax import Word
 from agent_core.tools.decorator import ArgumentKinds
@@ -40,6 +51,7 @@ class PathTarget:
     aliases: tuple[str, ...] = ()  # backslashes as '/', unicode-folded, case-folded, after `cd`
     argument: str | None = None  # the tool argument it came from; None for a shell word
     unexpanded_glob: bool = False  # a shell glob that could not be expanded (no live workspace)
+    reached_by: str | None = None  # a file read because a folder is read whole ("grep -r .")
 
     def every(self, loose: bool) -> tuple[str, ...]:
         return self.spellings + self.aliases if loose else self.spellings
@@ -67,7 +79,7 @@ def guess_kinds(arguments: dict[str, Any]) -> ArgumentKinds:
 
 
 def call_targets(
-    arguments: dict[str, Any], kinds: ArgumentKinds, workspace: Workspace | None
+    arguments: dict[str, Any], kinds: ArgumentKinds, workspace: Workspace | None, tool: str = ""
 ) -> CallTargets:
     lexical = workspace is None
     space = workspace if workspace is not None else Workspace(LEXICAL_ROOT)
@@ -85,11 +97,38 @@ def call_targets(
                 parts.append(Part(path=tool_path(space, raw, name, lexical)))
             except WorkspaceEscape as exc:
                 return CallTargets((), (), space.scrub(str(exc)), lexical)
+    if reads_whole(tool, arguments):
+        parts.extend(_tool_folder_parts(parts, space, lexical, doubts))
     for name in kinds.commands:
         command = arguments.get(name)
         if isinstance(command, str):
             parts.extend(_shell_parts(command, space, lexical, doubts))
     return CallTargets(tuple(parts) or (Part(),), tuple(dict.fromkeys(doubts)), None, lexical)
+
+
+def _tool_folder_parts(
+    named: list[Part], space: Workspace, lexical: bool, doubts: list[str]
+) -> list[Part]:
+    """A tool that reads its folder arguments whole (a recursive search or archive): every file."""
+    walk, found = Walk(), []
+    folders = [p for p in named if p.path is not None]
+    if not folders:
+        doubts.append("the tool reads a folder whole without naming it; its files are not known")
+    for part in folders:
+        assert part.path is not None
+        folder = part.path.spellings[0]
+        start = space.real_root / folder
+        if lexical or folder.startswith(("/", "~", "../")) or not start.exists():
+            doubts.append(f"the tool reads {folder!r} whole, which can be checked only in the run")
+            continue
+        before = len(walk.files)
+        walk_folder(space.real_root, start, walk)
+        via = f"the tool reads every file under {folder!r}"
+        for shown, real in walk.files[before:]:
+            found.append(Part(path=PathTarget(_unique([shown, real]), (), None, False, via)))
+    if walk.over_cap:
+        doubts.append(f"the tool reads more than {WALK_CAP:,} files, too many to check")
+    return found
 
 
 def tool_path(space: Workspace, raw: str, argument: str | None, lexical: bool) -> PathTarget:
@@ -111,18 +150,85 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     if any(i.program in ("cd", "pushd") and not i.operands for i in line.invocations):
         doubts.append("cd without a folder goes to a home folder outside the workspace")
     parts: list[Part] = []
-    for invocation in line.invocations:
-        targets = [
-            t for w in invocation.paths for t in _shell_path(w, space, lexical, folders, doubts)
-        ]
+    walk = Walk()
+    several = len(line.invocations) > 1
+    for index, invocation in enumerate(line.invocations):
+        words = [*invocation.paths, *_embedded_paths(invocation)]
+        if (why := code_doubt(invocation)) is not None:
+            doubts.append(why)
+        targets = [t for w in words for t in _shell_path(w, space, lexical, folders, doubts)]
+        earlier = {o for i in line.invocations[:index] for o in i.operands}
+        targets += _folder_files(invocation, space, lexical, folders, earlier, walk, doubts)
         parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
     for word in line.paths:
-        parts.extend(Part(None, t) for t in _shell_path(word, space, lexical, folders, doubts))
+        found = _shell_path(word, space, lexical, folders, doubts, several)
+        parts.extend(Part(None, t) for t in found)
     return parts or [Part()]
 
 
+def _embedded_paths(invocation: Invocation) -> list[Word]:
+    """File names inside an interpreter's inline code, and after `REV:` in a git object name."""
+    words = [Word(p) for code in inline_code(invocation) for p in code_paths(code)]
+    if invocation.program == "git":
+        words += [Word(o.split(":", 1)[1]) for o in invocation.operands if ":" in o[1:]]
+    return words
+
+
+def _folder_files(
+    invocation: Invocation,
+    space: Workspace,
+    lexical: bool,
+    cds: list[str],
+    earlier: set[str],
+    walk: Walk,
+    doubts: list[str],
+) -> list[PathTarget]:
+    """Every file under the folders `invocation` reads whole, as parts the rules see."""
+    reads = folder_reads(invocation)
+    if not reads.folders and not reads.here_by_default:
+        return []
+    if lexical:
+        shown = ", ".join(repr(f) for f in reads.folders) or "the current folder"
+        doubts.append(f"{reads.how} reads every file under {shown}, seen only in a run's workspace")
+        return []
+    root = space.real_root
+    starts: list[tuple[str, Path]] = []
+    for folder in reads.folders:
+        for base in ["", *cds]:
+            text = _normal(posixpath.join(base, folder)) if base else _normal(folder)
+            if text.startswith(("/", "~", "../")) or text == "..":
+                continue
+            path = root / text
+            if path.is_dir():
+                starts.append((folder, path))
+            elif not path.exists() and folder in earlier and folder not in ("{}", "-"):
+                starts.append((WHOLE, root))  # made by an earlier command: it may be any one
+    if not starts and reads.here_by_default and not _names_existing(reads.folders, root):
+        starts = [(WHOLE, root / cd) for cd in cds] + [(WHOLE, root)]
+    found: list[PathTarget] = []
+    for folder, start in dict.fromkeys(starts):
+        before = len(walk.files)
+        walk_folder(root, start, walk)
+        via = f"{reads.how} reads every file under {folder!r}"
+        found += [PathTarget(_unique([s, r]), (), None, False, via) for s, r in walk.files[before:]]
+    if walk.over_cap:
+        doubts.append(f"{reads.how} reads more than {WALK_CAP:,} files, too many to check")
+    return found
+
+
+def _names_existing(words: tuple[str, ...], root: Path) -> bool:
+    return any(
+        not w.startswith(("/", "~")) and (root / _normal(w)).exists() for w in words if w.strip()
+    )
+
+
 def _shell_path(
-    word: Word, space: Workspace, lexical: bool, folders: list[str], doubts: list[str]
+    word: Word,
+    space: Workspace,
+    lexical: bool,
+    folders: list[str],
+    doubts: list[str],
+    several: bool = False,
 ) -> list[PathTarget]:
     """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
     targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
@@ -135,12 +241,16 @@ def _shell_path(
     if word.text.startswith(("/", "~")):
         return targets
     # As the shell does (no globstar): ** is *, dotfiles only for a pattern starting with '.'.
-    found = glob.iglob(word.text, root_dir=space.real_root)
-    matches = sorted(itertools.islice(found, GLOB_CAP))
+    # After `cd DIR` the shell expands it in DIR: each folder the line may be in counts.
+    patterns = [word.text] + [_normal(posixpath.join(f, word.text)) for f in folders]
+    found = itertools.chain(*(glob.iglob(p, root_dir=space.real_root) for p in patterns))
+    matches = sorted(set(itertools.islice(found, GLOB_CAP)))
     if len(matches) == GLOB_CAP:
         doubts.append(f"the pattern {word.text!r} matches more files than are checked")
-    if any(m.startswith("-") for m in matches):
+    if any(posixpath.basename(m).startswith("-") for m in matches):
         doubts.append(f"the pattern {word.text!r} expands to a file named like a flag")
+    if not matches and several:  # nothing now; an earlier command may make what it matches
+        return [_shell_spelling(word.text, space, lexical, folders, glob_=True)]
     return targets + [_shell_spelling(m, space, lexical, folders) for m in matches]
 
 

@@ -4,7 +4,7 @@ from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.canonical import args_hash, canonical_json
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import ArgumentKinds, Risk, Tool, tool
-from agent_core.tools.errors import ToolArgumentError, ToolError, WorkspaceEscape
+from agent_core.tools.errors import ToolArgumentError, ToolCancelled, ToolError, WorkspaceEscape
 from agent_core.tools.runner import run_tool
 from agent_core.tools.validate import parse_arguments
 from agent_core.tools.workspace import Workspace
@@ -16,6 +16,7 @@ __all__ = [
     "ToolArgumentError",
     "ToolContext",
     "ToolError",
+    "ToolCancelled",
     "Workspace",
     "WorkspaceEscape",
     "args_hash",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
@@ -17,6 +18,13 @@ from agent_core.tools.sandbox import SandboxUnavailable, sandbox_status
 from agent_core.tools.shell import OUTPUT_CAP, run_command
 from agent_core.tools.web import fetch_url
 from agent_core.tools.workspace import Workspace
+from agent_core.tools.workspace_files import (
+    delete_file,
+    entry_status,
+    opened_file,
+    replace_file,
+    walk_folder,
+)
 
 LIST_CAP = 500  # files shown by list_files
 READ_CAP = 100_000  # bytes returned by read_file
@@ -73,30 +81,37 @@ def list_files(workspace: Workspace, path: str = ".") -> str:
     Args:
         path: A folder relative to the workspace; "." is the whole workspace.
     """
-    start = workspace.resolve(path)
-    if start.is_file():
-        return f"{workspace.display(start)}  {_size(start.stat().st_size)}"
-    if not start.is_dir():
-        if start == workspace.real_root:  # a run that has not written anything yet
-            return "no files in ."
+    info, folder = entry_status(workspace, path)
+    shown = os.path.normpath(path.strip() or ".")
+    if info is None and shown == ".":  # a run that has not written anything yet
+        return "no files in ."
+    if info is None:
         raise ToolError(f"no folder {path!r} in the workspace; list_files('.') shows what exists")
+    if folder is None:
+        return f"{shown}  {_size(info.st_size)}"
     lines: list[str] = []
-    for folder, dirs, files in os.walk(start):  # does not descend into symlinked folders
-        dirs.sort()
-        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
-        for name in sorted(files + links):
+    try:
+        for name, entry in walk_folder(folder, shown):  # links are listed, never followed
             if len(lines) == LIST_CAP:
                 lines.append(f"[listing stopped at {LIST_CAP} files; list a subfolder for more]")
                 return "\n".join(lines)
-            lines.append(_file_line(workspace, os.path.join(folder, name)))
-    return "\n".join(lines) if lines else f"no files in {workspace.display(start)}"
+            kind = "(symlink)" if stat.S_ISLNK(entry.st_mode) else _size(entry.st_size)
+            lines.append(f"{name}  {kind}")
+    finally:
+        os.close(folder)
+    return "\n".join(lines) if lines else f"no files in {shown}"
 
 
-def _file_line(workspace: Workspace, full: str) -> str:
-    shown = workspace.display(full)
-    if os.path.islink(full):  # never stat through a link: it may point outside the workspace
-        return f"{shown}  (symlink)"
-    return f"{shown}  {_size(os.path.getsize(full))}"
+def _read_up_to(fd: int, cap: int) -> bytes:
+    chunks: list[bytes] = []
+    left = cap
+    while left > 0:
+        chunk = os.read(fd, min(left, 65_536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _size(n: int) -> str:
@@ -110,16 +125,9 @@ def read_file(workspace: Workspace, path: str) -> str:
     Args:
         path: The file, relative to the workspace.
     """
-    target = workspace.resolve(path)
-    if target.is_dir():
-        raise ToolError(f"{path!r} is a folder; use list_files to see what is in it")
-    if not target.exists():
-        raise ToolError(f"no file {path!r} in the workspace; list_files shows what exists")
-    if not target.is_file():
-        raise ToolError(f"{path!r} is not a regular file; read_file reads text files")
-    size = target.stat().st_size
-    with target.open("rb") as handle:
-        data = handle.read(READ_CAP)
+    with opened_file(workspace, path) as (fd, info):
+        size = info.st_size
+        data = _read_up_to(fd, READ_CAP)
     if b"\x00" in data[:8192]:
         raise ToolError(f"{path!r} looks like a binary file ({size:,} bytes); read_file reads text")
     # An incremental decoder drops a character cut in half at the cap instead of garbling it.
@@ -143,13 +151,10 @@ def write_file(workspace: Workspace, path: str, content: str) -> str:
         path: The file, relative to the workspace.
         content: The complete new text of the file.
     """
-    target = workspace.resolve(path)
-    if target.is_dir():
-        raise ToolError(f"{path!r} is a folder; name a file inside it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    workspace.refuse_own(workspace.resolve(path), path)
     data = content.encode("utf-8")
-    target.write_bytes(data)
-    return f"wrote {len(data):,} bytes to {workspace.display(target)}"
+    replace_file(workspace, path, data)
+    return f"wrote {len(data):,} bytes to {os.path.normpath(path.strip())}"
 
 
 def _describe_delete(a: dict) -> str:
@@ -168,13 +173,15 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
     if not paths:
         raise ToolError("paths is empty; name at least one file to delete")
     # Check every path before deleting any, so a bad path deletes nothing.
-    targets = {path: workspace.resolve(path) for path in paths}
+    for path in paths:
+        # The link itself is onloop's when its name is, whatever it points to.
+        workspace.refuse_own(workspace.resolve(path), path)
     report = []
-    for path, target in targets.items():
-        if target.is_symlink() or target.is_file():
-            target.unlink()
+    for path in dict.fromkeys(paths):
+        what = delete_file(workspace, path)  # removes a link itself, never what it points to
+        if what == "deleted":
             report.append(f"deleted {path}")
-        elif target.is_dir():
+        elif what == "folder":
             report.append(f"skipped {path}: it is a folder (delete_files removes files only)")
         else:
             report.append(f"skipped {path}: no such file")
@@ -210,7 +217,8 @@ def run_shell(
             confined=not context.unconfined_shell,
             network=context.network,
             limits=context.limits,
-            guard=context.disk,
+            budget=context.disk,
+            protected=workspace.protected,
         )
     except SandboxUnavailable as exc:
         raise ToolError(f"run_shell is not available: {exc}") from None
@@ -222,6 +230,11 @@ def run_shell(
         )
         if part
     )
+    if result.removed:
+        text += (
+            f"\n[onloop removed what the command created where onloop reads its own files: "
+            f"{', '.join(result.removed)}; onloop's own files are not the agent's to write]"
+        )
     if result.cancelled:
         raise ToolError(f"{STOPPED_BY_HALT}. Output so far:\n" + (text or "(none)"))
     if result.over_budget is not None:

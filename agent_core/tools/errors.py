@@ -13,3 +13,14 @@ class ToolArgumentError(ToolError):
 
 class WorkspaceEscape(ToolError):
     """A path points outside the run's workspace."""
+
+
+class OwnFileRefused(ToolError):
+    """A write would touch one of onloop's own files (policy, sign-in file, store...)."""
+
+
+class ToolCancelled(ToolError):
+    """A halt (or the worker stopping) reached the call; nothing more of it happens."""
+
+    def __init__(self, message: str = "stopped by a halt before it finished") -> None:
+        super().__init__(message)

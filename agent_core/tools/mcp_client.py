@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import logging
 import os
 import tempfile
@@ -26,14 +27,17 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
+from agent_core.tools.context import current_context
 from agent_core.tools.decorator import Tool
-from agent_core.tools.errors import ToolError
+from agent_core.tools.errors import ToolCancelled, ToolError
 from agent_core.tools.mcp_config import McpServerSettings, resolve_env_values
 from agent_core.tools.mcp_tools import mcp_tool_name, result_text, risk_of, schema_validator
+from agent_core.tools.protected import Protected
 from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # a server that would not start is tried again after this long
+CANCEL_POLL_S = 0.05  # a call in flight looks at its cancel event (a halt) this often
 T = TypeVar("T")
 
 
@@ -51,9 +55,15 @@ class ServerStatus:
 class _Server:
     """One server's session, owned by a task on the pool's loop from start to stop."""
 
-    def __init__(self, settings: McpServerSettings, scratch_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: McpServerSettings,
+        scratch_root: Path | None = None,
+        protected: Protected | None = None,
+    ) -> None:
         self.settings = settings
         self.scratch_root = scratch_root
+        self.protected = protected
         self.session: ClientSession | None = None
         self.tools: list[types.Tool] = []
         self.error = ""
@@ -97,6 +107,7 @@ class _Server:
                     paths=[Path(p).resolve() for p in s.paths],
                     network=s.network,
                     env=env,
+                    protected=self.protected,
                 )
                 params = StdioServerParameters(
                     command=argv[0], args=argv[1:], env={"PATH": PATH_INSIDE}, cwd=scratch
@@ -172,6 +183,7 @@ class McpPool:
         # Sandboxed stdio servers get <scratch_root>/<server> as their HOME and cwd; the worker
         # sets <workspace root>/.mcp.
         self.scratch_root = scratch_root
+        self.protected: Protected | None = None  # onloop's own files (the worker sets them)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: dict[str, _Server] = {}
         self._lock = threading.Lock()
@@ -186,6 +198,31 @@ class McpPool:
                 thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def _call(
+        self, coro: Coroutine[Any, Any, T], timeout: float, cancel: threading.Event | None
+    ) -> T:
+        """Like _run, and a set `cancel` cancels the call's task (the SDK then sends the server
+        notifications/cancelled; the session stays up for other calls) and raises ToolCancelled
+        within CANCEL_POLL_S."""
+        loop = self._loop
+        if loop is None:
+            self._run(asyncio.sleep(0), 5)  # starts the loop
+            loop = self._loop
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return future.result(max(0.0, min(left, CANCEL_POLL_S)))
+            except concurrent.futures.TimeoutError:
+                if cancel is not None and cancel.is_set():
+                    future.cancel()
+                    raise ToolCancelled() from None
+                if left <= 0:
+                    future.cancel()
+                    raise
+
     def _server(self, settings: McpServerSettings) -> _Server:
         """The running server for these settings, started (or restarted) when it is not up."""
         with self._lock:
@@ -197,7 +234,7 @@ class McpPool:
                     return server  # it failed just now: every page view need not wait for it
             if server is not None:
                 self._stop(server)
-            server = _Server(settings, self.scratch_root)
+            server = _Server(settings, self.scratch_root, self.protected)
             self._servers[settings.name] = server
         self._start(server)
         return server
@@ -253,10 +290,20 @@ class McpPool:
         if session is None:
             raise ToolError(f"{label} is not running: {server.error}; try another way")
         timeout = settings.timeout_s
+        context = current_context()
+        if context is not None:
+            context.before_sending()  # no call leaves after a recorded halt
         try:
-            result = self._run(
-                session.call_tool(tool_name, arguments, read_timeout_seconds=timeout), timeout + 5
+            result = self._call(
+                session.call_tool(tool_name, arguments, read_timeout_seconds=timeout),
+                timeout + 5,
+                context.cancel if context is not None else None,
             )
+        except ToolCancelled as exc:
+            raise ToolCancelled(
+                f"stopped by a halt: the call of {tool_name} on {label} was cancelled "
+                "(the server was sent notifications/cancelled); its result is not recorded"
+            ) from exc
         except TimeoutError as exc:
             raise ToolError(f"{label} did not answer {tool_name} within {timeout:g} s") from exc
         except Exception as exc:  # noqa: BLE001  # a crash or a protocol error

@@ -1,12 +1,14 @@
 """Run one tool call: validate the arguments, inject the workspace and context, turn failures into
-ToolError, and redact secrets from what goes back to the model."""
+ToolError, and redact secrets from what goes back to the model. The call runs on a tool thread
+(tool_threads) so that a halt never waits for a tool that ignores it."""
 
 from __future__ import annotations
 
 from agent_core.oversight.redact import redactor_for
-from agent_core.tools.context import CONTEXT_PARAMETER, ToolContext
+from agent_core.tools.context import CONTEXT_PARAMETER, ToolContext, calling
 from agent_core.tools.decorator import WORKSPACE_PARAMETER, Tool
 from agent_core.tools.errors import ToolError
+from agent_core.tools.tool_threads import call_stoppably
 from agent_core.tools.workspace import Workspace
 
 MAX_ERROR_CHARS = 500
@@ -23,8 +25,13 @@ def run_tool(
         kwargs[WORKSPACE_PARAMETER] = workspace
     if tool.wants_context:
         kwargs[CONTEXT_PARAMETER] = context
+
+    def work() -> object:
+        with calling(context):
+            return tool.fn(**kwargs)
+
     try:
-        output = tool.fn(**kwargs)
+        output = call_stoppably(work, context.cancel)
     except ToolError as exc:
         raise type(exc)(context.redact(workspace.scrub(str(exc)))) from exc
     except Exception as exc:  # a tool's bug or an OS error: the model gets one line, not a trace

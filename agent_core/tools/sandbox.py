@@ -13,11 +13,13 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_core.tools.protected import Protected, guard, own_files
 from agent_core.tools.user_net import launcher_argv
+from storage.private_files import private_folder, write_private_file
 
 BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
 INSTALL_HINT = (
@@ -165,16 +167,18 @@ def sandbox_argv(
     network: bool,
     binary: str | None = None,
     limits: Limits = Limits(),
+    read_only: Sequence[str] = (),
 ) -> tuple[list[str], list[int]]:
     """The bwrap command line that runs `command` confined to `workspace`, and the file
-    descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close."""
+    descriptors (synthetic /etc/passwd and /etc/group) the caller must pass and then close.
+    `read_only`: binds laid over the workspace (onloop's own files in it, protected.Guard)."""
     ws = str(workspace)
     argv = _confined_system(binary, network)
     fds = [_data_fd(PASSWD.format(home=ws)), _data_fd(GROUP)]
     argv += ["--ro-bind-data", str(fds[0]), "/etc/passwd"]
     argv += ["--ro-bind-data", str(fds[1]), "/etc/group"]
     argv += ["--proc", "/proc", *_memory_filesystems(limits.tmp_bytes)]
-    argv += ["--bind", ws, ws, "--chdir", ws]
+    argv += ["--bind", ws, ws, *read_only, "--chdir", ws]
     for name, value in sandbox_env(workspace).items():
         argv += ["--setenv", name, value]
     argv += _sealed_root()
@@ -348,6 +352,7 @@ def server_argv(
     network: bool,
     env: dict[str, str] | None = None,
     binary: str | None = None,
+    protected: Protected | None = None,
 ) -> list[str]:
     """The bwrap command line for a long-lived stdio MCP server: the system read-only, `scratch`
     its one private writable folder (HOME and cwd), `paths` bound read-write, the program's own
@@ -357,11 +362,11 @@ def server_argv(
     synthetic /etc/passwd and /etc/group are files beside `scratch`, outside the sandbox's view.
     No rlimits either (no pre-exec hook there); bwrap's --die-with-parent still ends it with the
     worker."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    etc = scratch.with_name(scratch.name + ".etc")
-    etc.mkdir(exist_ok=True)
-    (etc / "passwd").write_text(PASSWD.format(home=scratch))
-    (etc / "group").write_text(GROUP)
+    private_folder(scratch.parent)  # owner-only, and refused if another user made it (/tmp)
+    private_folder(scratch)
+    etc = private_folder(scratch.with_name(scratch.name + ".etc"))
+    write_private_file(etc / "passwd", PASSWD.format(home=scratch))
+    write_private_file(etc / "group", GROUP)
     program = _program(command[0])
     argv = _confined_system(binary, network)
     argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
@@ -371,6 +376,9 @@ def server_argv(
         argv += ["--ro-bind", folder, folder]
     for writable in paths:
         argv += ["--bind", str(writable), str(writable)]
+    for writable in paths:  # onloop's own files in them stay read-only (and pinned in place)
+        if writable.is_dir():
+            argv += guard(writable, protected or own_files()).bind_args()
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     for name, value in {**sandbox_env(scratch), **(env or {})}.items():
         argv += ["--setenv", name, value]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from agent_core.tools.protected import Guard, Protected, guard, sweep
 from agent_core.tools.sandbox import (
     Limits,
     PidsCgroup,
@@ -29,7 +30,7 @@ _CANCEL_POLL_S = 0.05  # how often a running command looks at its cancel event
 _TERM_GRACE_S = 0.5  # between TERM and KILL when a halt cancels a command
 
 
-class Guard(Protocol):
+class Budget(Protocol):
     """What a running command is measured against (the run's disk budget)."""
 
     def exceeded(self) -> str | None: ...
@@ -46,7 +47,8 @@ class ShellResult:
     stderr_bytes: int
     timed_out: bool
     cancelled: bool = False  # ended by its cancel event (a halt, or the worker stopping)
-    over_budget: str | None = None  # why its guard (the run's disk budget) stopped it
+    over_budget: str | None = None  # why its budget (the run's disk budget) stopped it
+    removed: tuple[str, ...] = ()  # onloop's own files the command created, removed after it
 
 
 def run_command(
@@ -59,16 +61,21 @@ def run_command(
     confined: bool = True,
     network: bool = False,
     limits: Limits = Limits(),
-    guard: Guard | None = None,
+    budget: Budget | None = None,
+    protected: Protected | None = None,
 ) -> ShellResult:
     """Run `command` with /bin/sh in `cwd`, in the sandbox unless `confined` is False (an
     operator's explicit opt-in); end its processes on timeout, on `cancel`, and when it exits,
-    so a background process cannot outlive the call (nor keep its pipes open). `guard` is
+    so a background process cannot outlive the call (nor keep its pipes open). `budget` is
     asked now and then while it runs (the disk budget): a reason it gives stops the command.
+
+    onloop's own files in `cwd` are bound read-only (with the folders above them pinned), and
+    any the command creates where onloop would read one is removed after it.
 
     SandboxUnavailable when confined and the sandbox cannot start here.
     """
-    argv, fds, cgroup = _command_line(command, cwd, confined, network, limits)
+    plan = guard(cwd, protected or Protected())
+    argv, fds, cgroup = _command_line(command, cwd, confined, network, limits, plan)
     try:
         proc = subprocess.Popen(
             argv,
@@ -93,13 +100,14 @@ def run_command(
     timed_out = cancelled = False
     over: str | None = None
     try:
-        timed_out, cancelled, over = _wait(proc, timeout_s, cancel, guard)
+        timed_out, cancelled, over = _wait(proc, timeout_s, cancel, budget)
     finally:
         _end_group(proc, graceful=cancelled)
         if cgroup is not None:
             cgroup.remove()
     out.join(_DRAIN_SECONDS)
     err.join(_DRAIN_SECONDS)
+    removed = tuple(sweep(plan))
     return ShellResult(
         exit_code=proc.returncode,
         stdout=out.text(),
@@ -109,11 +117,12 @@ def run_command(
         timed_out=timed_out,
         cancelled=cancelled,
         over_budget=over,
+        removed=removed,
     )
 
 
 def _command_line(
-    command: str, cwd: Path, confined: bool, network: bool, limits: Limits
+    command: str, cwd: Path, confined: bool, network: bool, limits: Limits, plan: Guard
 ) -> tuple[list[str], list[int], PidsCgroup | None]:
     if not confined:
         return ["/bin/sh", "-c", command], [], None
@@ -121,7 +130,11 @@ def _command_line(
     if not status.available:
         raise SandboxUnavailable(status.reason)
     argv, fds = sandbox_argv(
-        ["/bin/sh", "-c", command], workspace=cwd, network=network, limits=limits
+        ["/bin/sh", "-c", command],
+        workspace=cwd,
+        network=network,
+        limits=limits,
+        read_only=plan.bind_args(),
     )
     return argv, fds, PidsCgroup.create(limits.processes)
 
@@ -130,12 +143,12 @@ def _wait(
     proc: subprocess.Popen,
     timeout_s: float,
     cancel: threading.Event | None,
-    guard: Guard | None = None,
+    budget: Budget | None = None,
 ) -> tuple[bool, bool, str | None]:
-    """Wait for the command; (timed out, cancelled, why its guard stopped it)."""
+    """Wait for the command; (timed out, cancelled, why its budget stopped it)."""
     deadline = time.monotonic() + timeout_s
-    polled = cancel is not None or guard is not None
-    next_guard = time.monotonic() + (guard.interval() if guard is not None else 0.0)
+    polled = cancel is not None or budget is not None
+    next_check = time.monotonic() + (budget.interval() if budget is not None else 0.0)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -146,11 +159,11 @@ def _wait(
         except subprocess.TimeoutExpired:
             if cancel is not None and cancel.is_set():
                 return False, True, None
-        if guard is not None and time.monotonic() >= next_guard:
-            reason = guard.exceeded()
+        if budget is not None and time.monotonic() >= next_check:
+            reason = budget.exceeded()
             if reason is not None:
                 return False, False, reason
-            next_guard = time.monotonic() + guard.interval()
+            next_check = time.monotonic() + budget.interval()
 
 
 def _end_group(proc: subprocess.Popen, *, graceful: bool) -> None:

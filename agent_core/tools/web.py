@@ -1,5 +1,10 @@
 """fetch_url: one web page as readable text, with size and time caps, and no way to reach this
-machine's or its network's private addresses (checked on the resolved address of every hop)."""
+machine's or its network's private addresses (checked on the resolved address of every hop).
+
+A halt stops it at once (docs/security/halts.md): it is checked before every hop, the store itself
+is asked right before each request's bytes leave, and every blocking wait (connect, headers, body)
+looks at the call's cancel event at least every 0.1 s (stoppable_http), so no request starts after the halt and
+one in flight is cut."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ import httpx
 from bs4 import BeautifulSoup
 from markdownify import MarkdownConverter
 
+from agent_core.oversight.host_names import canonical_host
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import tool
-from agent_core.tools.errors import ToolError
+from agent_core.tools.errors import ToolCancelled, ToolError
+from agent_core.tools.stoppable_http import stoppable_transport
 
 MAX_BYTES = 2_000_000  # read at most this much of a body
 TIMEOUT_S = 20.0  # for the whole fetch, redirects included
@@ -35,9 +42,16 @@ def fetch_url(url: str, max_chars: int = 20_000, tool_context: ToolContext | Non
     if not 100 <= max_chars <= 100_000:
         raise ToolError("max_chars must be between 100 and 100000")
     deadline = time.monotonic() + TIMEOUT_S
-    with httpx.Client(verify=True, trust_env=False, follow_redirects=False) as client:
+    transport = stoppable_transport(context, TIMEOUT_S)
+    with httpx.Client(transport=transport, follow_redirects=False) as client:
         for hop in range(MAX_REDIRECTS + 1):
-            response, body = _get(client, url, context, redirected=hop > 0, deadline=deadline)
+            try:
+                context.before_sending()
+                response, body = _get(client, url, context, redirected=hop > 0, deadline=deadline)
+            except ToolCancelled as stopped:
+                raise ToolCancelled(
+                    f"stopped by a halt while fetching {url}; nothing more was requested"
+                ) from stopped
             location = response.headers.get("location")
             if response.is_redirect and location:
                 url = urljoin(url, location)
@@ -52,7 +66,9 @@ def _get(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ToolError(f"only http:// and https:// URLs can be fetched, not {url!r}")
-    host = parts.hostname
+    host = canonical_host(parts.hostname)  # the very spelling the policy's rules saw
+    if host is None:
+        raise ToolError(f"{parts.hostname!r} cannot be read as a host name; check the URL")
     refusal, private_ok = context.url_gate(url, redirected) if context.url_gate else (None, False)
     if refusal:
         raise ToolError(refusal)
@@ -63,7 +79,8 @@ def _get(
     if parts.port:
         netloc += f":{parts.port}"
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT}
+    named = f"[{host}]" if ":" in host else host
+    headers = {"Host": named + (f":{parts.port}" if parts.port else ""), "User-Agent": USER_AGENT}
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ToolError(f"fetching took longer than {TIMEOUT_S:g} s")
@@ -73,7 +90,7 @@ def _get(
     try:
         response = client.send(request, stream=True)
         try:
-            body = _read_capped(response, deadline)
+            body = _read_capped(response, deadline, context)
         finally:
             response.close()
     except httpx.TimeoutException as exc:
@@ -83,10 +100,11 @@ def _get(
     return response, body
 
 
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+def _read_capped(response: httpx.Response, deadline: float, context: ToolContext) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
+        context.raise_if_stopped()
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_BYTES:

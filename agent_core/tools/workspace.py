@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from agent_core.tools.errors import WorkspaceEscape
+from agent_core.tools.errors import OwnFileRefused, WorkspaceEscape
+from agent_core.tools.protected import Protected
 
 _FIX = "use a path relative to the workspace"
 
@@ -15,6 +16,7 @@ _FIX = "use a path relative to the workspace"
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    protected: Protected = field(default_factory=Protected)  # onloop's own files for this run
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -53,6 +55,15 @@ class Workspace:
             )
         # Normalise "a/./b" and trailing slashes without touching symlinks in the last component.
         return Path(os.path.normpath(candidate))
+
+    def refuse_own(self, target: Path, given: str) -> None:
+        """OwnFileRefused if writing `target` (as resolved) would write one of onloop's files."""
+        what = self.protected.why(target)
+        if what is not None:
+            raise OwnFileRefused(
+                f"{given!r} is {what}: one of onloop's own files, which no tool may write, "
+                "delete or replace; write to another file"
+            )
 
     def display(self, path: Path | str) -> str:
         """A path as the model should see it: relative to the workspace, '.' for the root."""

@@ -4,12 +4,17 @@ exists), a delete as every path it names. Shown beside the exact arguments, neve
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from dashboard.components.events import plain, shown
+from agent_core.oversight import inert
+from agent_core.tools.errors import ToolError
+from agent_core.tools.workspace import Workspace
+from agent_core.tools.workspace_files import opened_file
+from dashboard.components.events import shown
 
 MAX_DIFF_BYTES = 512 * 1024  # a bigger file is previewed, not diffed
 
@@ -25,7 +30,7 @@ def render_action_preview(approval: Any, workspace: str | None) -> None:
 def _write_preview(path: str, content: str, workspace: str | None) -> None:
     before = _current_text(path, workspace)
     if before is None:
-        st.caption(f"New file {plain(path)}: its text")
+        st.caption(f"New file {inert.markdown(path)}: its text")
         st.code(shown(content), language=None, wrap_lines=True)
         return
     diff = difflib.unified_diff(
@@ -35,7 +40,7 @@ def _write_preview(path: str, content: str, workspace: str | None) -> None:
         tofile=f"{path} (after)",
     )
     text = "".join(diff) or "(no change: the file already holds exactly this text)"
-    st.caption(f"{plain(path)} exists: the change")
+    st.caption(f"{inert.markdown(path)} exists: the change")
     st.code(shown(text), language="diff", wrap_lines=True)
 
 
@@ -43,15 +48,13 @@ def _current_text(path: str, workspace: str | None) -> str | None:
     """The file's text now, if it lies inside the run's workspace and is small text; else None."""
     if not workspace or not path:
         return None
-    root = Path(workspace).resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        return None
-    if target.stat().st_size > MAX_DIFF_BYTES:
-        return None
-    try:
-        return target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    try:  # the same walk as the file tools: no link swapped in leads out, no FIFO blocks
+        with opened_file(Workspace(Path(workspace)), path) as (fd, info):
+            if info.st_size > MAX_DIFF_BYTES:
+                return None
+            data = os.read(fd, MAX_DIFF_BYTES + 1)
+        return data.decode("utf-8")
+    except (ToolError, OSError, UnicodeDecodeError):
         return None
 
 
@@ -59,4 +62,4 @@ def _delete_preview(paths: list[str], *, key: str) -> None:
     unique = list(dict.fromkeys(paths))
     st.caption(f"Deletes {len(unique)} path{'' if len(unique) == 1 else 's'}")
     with st.container(height=min(40 + 24 * len(unique), 240), key=key):
-        st.text("\n".join(plain(p) for p in unique))
+        st.text("\n".join(inert.visible(p) for p in unique))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import storage
-from dashboard.components.events import inert
+from agent_core.oversight import inert
 from dashboard.components.watch import pending_list
 
 KEY = "announce"
@@ -27,7 +27,7 @@ def announce_new_approvals(store: storage.Store, total: int) -> None:
     for approval in new[:TOASTS_PER_REFRESH]:
         summary = approval.summary or f"call {approval.tool}"
         st.toast(
-            f"Run {inert(approval.run_id)} is waiting for approval: {inert(summary, limit=160)}",
+            f"Run {inert.markdown(approval.run_id)} is waiting for approval: {inert.markdown(summary, limit=160)}",
             icon=":material/front_hand:",
         )
     unnamed = total - last_total - len(new[:TOASTS_PER_REFRESH])

@@ -17,9 +17,9 @@ import streamlit as st
 import storage
 from agent_core import decisions
 from agent_core.decisions import AllowScope, not_driven
+from agent_core.oversight import inert
 from dashboard.components.access import explain_missing, lacks, needs_note
 from dashboard.components.action_preview import render_action_preview
-from dashboard.components.events import inert, plain
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_person
 from storage.models import Approval, utcnow
@@ -41,12 +41,12 @@ def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix
     with st.container(border=True, key=f"{key}-card"):
         _render_request(store, approval)
         if approval.status != "pending":
-            who = f" by {inert(approval.decided_by)}" if approval.decided_by else ""
+            who = f" by {inert.markdown(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
             return
         stalled = not_driven(store, approval)
         if stalled is not None:  # marked in the inbox: deciding also queues the run to resume
-            st.warning(inert(stalled, limit=600), icon=":material/link_off:")
+            st.warning(inert.markdown(stalled, limit=600), icon=":material/link_off:")
         problem = st.session_state.get(_error_key(key))
         if problem:
             st.error(problem)
@@ -73,7 +73,7 @@ def render_decision_notices(*, key_prefix: str) -> None:
 
 def _render_request(store: storage.Store, approval: Approval) -> None:
     head, badge = st.columns([6, 1], vertical_alignment="center")
-    head.text(approval.summary or f"call {approval.tool}")  # plain text: built from model output
+    head.text(inert.visible(approval.summary or f"call {approval.tool}"))  # from model output
     badge.badge(f"{approval.risk} risk", color=RISK_COLORS.get(approval.risk, "gray"))
     run_col, tool_col, when_col = st.columns([3, 1, 2])
     with run_col:
@@ -81,19 +81,23 @@ def _render_request(store: storage.Store, approval: Approval) -> None:
         _render_run(store, approval.run_id)
     with tool_col:
         st.caption("Tool")
-        st.text(approval.tool)
+        st.text(inert.visible(approval.tool))
     with when_col:
         st.caption("Asked")
         st.text(_age_and_expiry(approval))
     st.caption("Why the policy asked")
     rule = f" (rule: {approval.rule})" if approval.rule else ""
-    st.text(f"{approval.reason or 'the policy asks a human for this tool'}{rule}")
+    st.text(inert.visible(f"{approval.reason or 'the policy asks a human for this tool'}{rule}"))
     if approval.model_text:
         st.caption("What the model said before asking")
-        st.text(approval.model_text)
+        st.text(inert.visible(approval.model_text))
     render_action_preview(approval, _workspace_of(store, approval.run_id))
     st.caption("Arguments, exactly as they would run")
-    st.json(approval.arguments, expanded=True)
+    plain_json = json.dumps(approval.arguments, ensure_ascii=False, default=str)
+    if inert.json_text(approval.arguments) == plain_json:
+        st.json(approval.arguments, expanded=True)
+    else:  # st.json would draw the controls themselves: show their escapes, as they will run
+        st.code(inert.json_text(approval.arguments, indent=2), language="json", wrap_lines=True)
 
 
 def _workspace_of(store: storage.Store, run_id: str) -> str | None:
@@ -109,7 +113,7 @@ def _render_run(store: storage.Store, run_id: str) -> None:
     except storage.NotFound:
         goal = "(run not found)"
     run_page_link(run_id)
-    st.text(plain(goal))
+    st.text(inert.visible(goal))
 
 
 def _age_and_expiry(approval: Approval) -> str:
@@ -150,7 +154,7 @@ def _render_actions(
         ("reject", "Reject", "secondary"),
         (
             "allow_tool",
-            f"Approve + allow {inert(approval.tool)} for the rest of this run",
+            f"Approve + allow {inert.markdown(approval.tool)} for the rest of this run",
             "secondary",
         ),
         ("allow_arguments", "Approve + allow these exact arguments for this run", "secondary"),
@@ -169,16 +173,43 @@ def _render_actions(
     with st.expander("Approve with edited arguments", key=f"{key}-edit-expander"):
         st.text_area(
             "Arguments as a JSON object (checked against the tool's schema before saving)",
-            value=json.dumps(approval.arguments, indent=2, ensure_ascii=False),
+            value=inert.json_text(approval.arguments, indent=2),  # parses to the same arguments
             key=f"{key}-edited",
             height=160,
         )
+        _render_edit_review(store, approval, st.session_state.get(f"{key}-edited"))
         st.button(
             "Approve edited arguments",
             key=f"{key}-approve-edited",
             disabled=locked,
             on_click=_decide,
             kwargs={**context, "action": "edited"},
+        )
+
+
+def _render_edit_review(store: storage.Store, approval: Approval, typed: str | None) -> None:
+    """What the edit changes and what the policy says of the edited call, before approving."""
+    if not typed:
+        return
+    try:
+        edited = decisions.parse_edited_arguments(typed)
+        review = decisions.review_of(store, approval, edited)
+    except decisions.DecisionError as error:
+        st.caption("The edited call")
+        st.text(inert.visible(f"Cannot be approved as typed: {error}"))
+        return
+    if not review.changes:
+        return
+    st.caption("What the edit changes (old → new)")
+    st.text(inert.visible("\n".join(review.changes)))
+    st.caption("The policy for the edited call")
+    st.text(inert.visible(review.verdict_line))
+    if review.refusal is not None:
+        st.error(f"Cannot be approved: {inert.markdown(review.refusal)}.", icon=":material/block:")
+    elif review.role != "approver":
+        st.warning(
+            f"Approving this edit needs the {review.role} role: {inert.markdown(review.why_role())}.",
+            icon=":material/shield_person:",
         )
 
 
@@ -199,24 +230,31 @@ def _decide(
     st.session_state.pop(_error_key(key), None)
     by, approval_id = current_person(), approval.id
     assert approval_id is not None  # rows read from the store always have their id
+    changed = ""
     try:
         if action == "reject":
             decisions.reject(store, approval_id=approval_id, by=by, note=note)
         elif action == "edited":
             edited = decisions.parse_edited_arguments(st.session_state.get(f"{key}-edited", ""))
-            decisions.approve(
+            done = decisions.approve(
                 store, approval_id=approval_id, by=by, note=note, edited_arguments=edited
             )
+            if done.edited_arguments is not None:
+                changed = decisions.review_of(store, approval, done.edited_arguments).summary()
         else:
             scope = _SCOPES[action]
             decisions.approve(store, approval_id=approval_id, by=by, note=note, allow_scope=scope)
     except (decisions.DecisionError, storage.StoreError) as error:
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
         return
-    message = f"{_OUTCOMES[action]}: approval {approval.id} in run {inert(approval.run_id)}."
+    message = (
+        f"{_OUTCOMES[action]}: approval {approval.id} in run {inert.markdown(approval.run_id)}."
+    )
+    if changed:
+        message += f" {inert.markdown(changed)}."
     resumed = decisions.resume_for_decision(store, approval, by=by)
     if resumed:
-        message += f" {inert(resumed)}."
+        message += f" {inert.markdown(resumed)}."
     _add_notice(notices_key, "success", message)
 
 
@@ -232,12 +270,12 @@ def _record_problem(
     still_pending = approval.id is not None and _is_pending(store, approval.id)
     if action == "edited" and still_pending:
         st.session_state[_error_key(key)] = (
-            f"Nothing was saved: {inert(error)}. Fix the arguments and press Approve edited arguments "
+            f"Nothing was saved: {inert.markdown(error)}. Fix the arguments and press Approve edited arguments "
             "again, or press Approve to run the original arguments."
         )
         return
-    where = f"Approval {approval.id} in run {inert(approval.run_id)}"
-    message = f"{where} was not decided here: {inert(error)}."
+    where = f"Approval {approval.id} in run {inert.markdown(approval.run_id)}"
+    message = f"{where} was not decided here: {inert.markdown(error)}."
     if still_pending:  # e.g. the store was unreachable: the card stays, so say it there
         st.session_state[_error_key(key)] = message
     else:

@@ -1,50 +1,28 @@
 """One event of a run, rendered by kind.
 
-Model and tool output is untrusted: it is shown with st.text / st.code only, and any of it that
-has to sit inside Markdown (alerts, captions) goes through `inert` first, so no link, image or
-HTML it names is ever rendered or fetched.
+Model and tool output is untrusted: it is shown with st.text / st.code (through `inert.visible`),
+and any of it that has to sit inside Markdown (alerts, captions) goes through `inert.markdown`, so
+no link, image or HTML it names is ever rendered or fetched.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
+from agent_core.oversight import inert
 from dashboard.components.status import format_cost, format_duration, format_tokens
 from storage import EventRecord
 
 MAX_SHOWN_CHARS = 6000  # a tool can print megabytes; the page shows the start and says so
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'@^%])")
-
-
-# Bidirectional controls reorder what is shown (a goal can read the opposite of what it says);
-# they are shown as their code points instead of taking effect.
-_BIDI = {
-    c: f"<U+{c:04X}>"
-    for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
-
-
-def plain(text: object) -> str:
-    """Untrusted text with bidirectional-control characters neutralised."""
-    return str(text).translate(_BIDI)
-
-
-def inert(text: object, *, limit: int = 300) -> str:
-    """Untrusted text as one line of Markdown that renders literally (every special escaped)."""
-    line = " ".join(plain(text).split())
-    if len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", line)
 
 
 def shown(text: object) -> str:
     """Text cut to what a page can show, saying how much was left out."""
-    text = "" if text is None else plain(text)
+    text = inert.visible(text)
     if len(text) <= MAX_SHOWN_CHARS:
         return text
     return (
@@ -57,14 +35,14 @@ def render_event(event: EventRecord) -> None:
     stamp = f"#{event.seq} · {event.at:%H:%M:%S} UTC"
     render = _RENDERERS.get(event.kind)
     if render is None:
-        _caption(stamp, f"event {inert(event.kind)}")
+        _caption(stamp, f"event {inert.markdown(event.kind)}")
         _code_json(event.payload)
         return
     render(event.payload or {}, stamp)
 
 
 def _caption(stamp: str, title: str) -> None:
-    st.caption(f"{stamp} · {title}")  # callers pass only our words or inert() text
+    st.caption(f"{stamp} · {title}")  # callers pass only our words or inert.markdown() text
 
 
 def _code_json(value: Any) -> None:
@@ -73,9 +51,12 @@ def _code_json(value: Any) -> None:
 
 
 def _status(p: dict, stamp: str) -> None:
-    reason = f" — {inert(p['reason'])}" if p.get("reason") else ""
+    reason = f" — {inert.markdown(p['reason'])}" if p.get("reason") else ""
     resumed = " (resumed)" if p.get("resumed") else ""
-    _caption(stamp, f":material/flag: status → **{inert(p.get('status', '?'))}**{resumed}{reason}")
+    _caption(
+        stamp,
+        f":material/flag: status → **{inert.markdown(p.get('status', '?'))}**{resumed}{reason}",
+    )
 
 
 def _run_started(p: dict, stamp: str) -> None:
@@ -83,22 +64,24 @@ def _run_started(p: dict, stamp: str) -> None:
     verb = "resumed" if p.get("resumed") else "started"
     _caption(
         stamp,
-        f":material/rocket_launch: run {verb} · {inert(p.get('model', '?'))} "
-        f"{inert(p.get('model_name', ''))} · autonomy {inert(p.get('autonomy', '?'))} · "
-        f"tools: {inert(tools)}",
+        f":material/rocket_launch: run {verb} · {inert.markdown(p.get('model', '?'))} "
+        f"{inert.markdown(p.get('model_name', ''))} · autonomy {inert.markdown(p.get('autonomy', '?'))} · "
+        f"tools: {inert.markdown(tools)}",
     )
+    if p.get("policy_changed"):  # the run kept its recorded policy; the file moved on
+        st.warning(inert.markdown(p["policy_changed"], limit=800), icon=":material/policy:")
     shell = p.get("shell") or {}
     if shell.get("mode") in ("unconfined", "unavailable"):  # the sandbox did not hold: say why
-        st.warning(inert(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
+        st.warning(inert.markdown(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
     elif shell.get("note"):
-        _caption(stamp, f":material/shield: {inert(shell['note'])}")
+        _caption(stamp, f":material/shield: {inert.markdown(shell['note'])}")
 
 
 def _model_call(p: dict, stamp: str) -> None:
     tokens = int(p.get("tokens_in") or 0) + int(p.get("tokens_out") or 0)
     _caption(
         stamp,
-        f":material/psychology: **model step {inert(p.get('step', '?'))}** · "
+        f":material/psychology: **model step {inert.markdown(p.get('step', '?'))}** · "
         f"{format_tokens(tokens)} tokens · {format_cost(p.get('cost_usd'))} · "
         f"{format_duration(p.get('latency_s'))}",
     )
@@ -112,12 +95,12 @@ def _model_call(p: dict, stamp: str) -> None:
 
 def _tool_call(p: dict, stamp: str) -> None:
     verdict = p.get("verdict", "?")
-    rule = f" (rule {inert(p['rule'])})" if p.get("rule") else ""
-    reason = f": {inert(p['reason'])}" if p.get("reason") else ""
+    rule = f" (rule {inert.markdown(p['rule'])})" if p.get("rule") else ""
+    reason = f": {inert.markdown(p['reason'])}" if p.get("reason") else ""
     _caption(
         stamp,
-        f":material/build: **tool call {inert(p.get('tool', '?'))}** · "
-        f"{inert(p.get('risk', '?'))} risk · policy **{inert(verdict)}**{rule}{reason}",
+        f":material/build: **tool call {inert.markdown(p.get('tool', '?'))}** · "
+        f"{inert.markdown(p.get('risk', '?'))} risk · policy **{inert.markdown(verdict)}**{rule}{reason}",
     )
     _code_json(p.get("arguments", {}))
 
@@ -127,7 +110,7 @@ def _tool_result(p: dict, stamp: str) -> None:
     icon = ":material/check:" if p.get("ok") else ":material/close:"
     _caption(
         stamp,
-        f"{icon} **result of {inert(p.get('tool', '?'))}** · {inert(outcome)} · "
+        f"{icon} **result of {inert.markdown(p.get('tool', '?'))}** · {inert.markdown(outcome)} · "
         f"{format_duration(p.get('duration_s'))}",
     )
     st.code(shown(p.get("output", "")), language=None, wrap_lines=True)
@@ -136,8 +119,8 @@ def _tool_result(p: dict, stamp: str) -> None:
 def _approval_requested(p: dict, stamp: str) -> None:
     _caption(stamp, ":material/front_hand: **approval requested**")
     st.info(
-        f"Waiting for a human to approve **{inert(p.get('tool', '?'))}** "
-        f"({inert(p.get('risk', '?'))} risk): {inert(p.get('summary') or p.get('reason', ''))}",
+        f"Waiting for a human to approve **{inert.markdown(p.get('tool', '?'))}** "
+        f"({inert.markdown(p.get('risk', '?'))} risk): {inert.markdown(p.get('summary') or p.get('reason', ''))}",
         icon=":material/front_hand:",
     )
     _code_json(p.get("arguments", {}))
@@ -145,23 +128,23 @@ def _approval_requested(p: dict, stamp: str) -> None:
 
 def _approval_decided(p: dict, stamp: str) -> None:
     decision = p.get("decision", "?")
-    scope = f" · allowed for the rest of the run ({inert(p['allow_scope'])})"
+    scope = f" · allowed for the rest of the run ({inert.markdown(p['allow_scope'])})"
     scope = scope if p.get("allow_scope") else ""
     waited = format_duration(p.get("waited_s"))
     _caption(
         stamp,
-        f":material/gavel: **{inert(decision)}** by {inert(p.get('decided_by', '?'))} "
+        f":material/gavel: **{inert.markdown(decision)}** by {inert.markdown(p.get('decided_by', '?'))} "
         f"after {waited}{scope}",
     )
     if p.get("note"):
-        st.text(f"Note: {p['note']}")
+        st.text(f"Note: {inert.visible(p['note'])}")
     if p.get("edited_arguments") is not None:
         st.caption("Edited arguments that were approved")
         _code_json(p["edited_arguments"])
 
 
 def _guidance(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/chat: **guidance** from {inert(p.get('by') or 'a human')}")
+    _caption(stamp, f":material/chat: **guidance** from {inert.markdown(p.get('by') or 'a human')}")
     st.text(shown(p.get("message", "")))
 
 
@@ -169,8 +152,8 @@ def _drift(p: dict, stamp: str) -> None:
     _caption(stamp, ":material/warning: **drift**")
     action = "paused" if p.get("action") == "pause" else "halted"
     st.warning(
-        f"Monitor **{inert(p.get('monitor', '?'))}** stopped the run ({action}): "
-        f"{inert(p.get('detail', ''))}",
+        f"Monitor **{inert.markdown(p.get('monitor', '?'))}** stopped the run ({action}): "
+        f"{inert.markdown(p.get('detail', ''))}",
         icon=":material/warning:",
     )
 
@@ -181,7 +164,9 @@ def _final_answer(p: dict, stamp: str) -> None:
         st.success("Final answer: goal met", icon=":material/task_alt:")
     else:
         why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
-        st.warning(f"Final answer: goal not met ({inert(why, limit=600)})", icon=":material/flag:")
+        st.warning(
+            f"Final answer: goal not met ({inert.markdown(why, limit=600)})", icon=":material/flag:"
+        )
     st.text(shown(p.get("text", "")))
 
 
@@ -192,22 +177,22 @@ def _goal_check(p: dict, stamp: str) -> None:
 
 
 def _error(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/error: **error** in {inert(p.get('where') or 'the run')}")
-    st.error(inert(p.get("message", ""), limit=600), icon=":material/error:")
+    _caption(stamp, f":material/error: **error** in {inert.markdown(p.get('where') or 'the run')}")
+    st.error(inert.markdown(p.get("message", ""), limit=600), icon=":material/error:")
 
 
 def _model_request(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/send: asking the model (step {inert(p.get('step', '?'))})")
+    _caption(stamp, f":material/send: asking the model (step {inert.markdown(p.get('step', '?'))})")
 
 
 def _tool_started(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/play_arrow: {inert(p.get('tool') or 'tool')} started")
+    _caption(stamp, f":material/play_arrow: {inert.markdown(p.get('tool') or 'tool')} started")
 
 
 def _halt_requested(p: dict, stamp: str) -> None:
     _caption(
         stamp,
-        f":material/stop_circle: **halt requested** by {inert(p.get('by') or 'a human')}; "
+        f":material/stop_circle: **halt requested** by {inert.markdown(p.get('by') or 'a human')}; "
         "nothing new starts after this",
     )
 
@@ -215,8 +200,8 @@ def _halt_requested(p: dict, stamp: str) -> None:
 def _recovered(p: dict, stamp: str) -> None:
     _caption(
         stamp,
-        f":material/autorenew: **resumed automatically** after {inert(p.get('after') or '?')} "
-        f"(by {inert(p.get('by') or 'a worker')}); in flight was {inert(p.get('in_flight') or '?')}",
+        f":material/autorenew: **resumed automatically** after {inert.markdown(p.get('after') or '?')} "
+        f"(by {inert.markdown(p.get('by') or 'a worker')}); in flight was {inert.markdown(p.get('in_flight') or '?')}",
     )
 
 

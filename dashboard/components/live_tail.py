@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storage
+from agent_core.oversight import inert
 
 TAIL_CHARS = 3000  # the end of a long answer: what is arriving is what matters here
 
@@ -36,7 +37,7 @@ def draw_turn(partial: storage.LiveText) -> None:
             f":material/stream: step {partial.step} · the model is answering; the step is "
             "recorded when its turn completes"
         )
-        st.text(tail(partial.text))
+        st.text(inert.visible(tail(partial.text)))
 
 
 def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> None:

@@ -12,8 +12,8 @@ import streamlit as st
 
 import storage
 from agent_core import control
+from agent_core.oversight import inert
 from dashboard.components.access import explain_missing, lacks
-from dashboard.components.events import inert
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person
@@ -34,7 +34,10 @@ def _attempt(run_id: str, action: Callable[[], object], done: str) -> None:
     try:
         action()
     except (control.ControlError, storage.StoreError) as error:
-        st.session_state[_flash_key(run_id)] = ("error", f"Nothing was sent: {inert(error)}")
+        st.session_state[_flash_key(run_id)] = (
+            "error",
+            f"Nothing was sent: {inert.markdown(error)}",
+        )
         return
     st.session_state[_flash_key(run_id)] = ("success", done)
 
@@ -190,7 +193,7 @@ def rerun_form(store: storage.Store, run: storage.Run) -> None:
             max_seconds=float(minutes) * 60.0,
         )
     except (control.ControlError, storage.StoreError) as error:
-        st.error(f"The re-run was not queued: {inert(error)}")
+        st.error(f"The re-run was not queued: {inert.markdown(error)}")
         return
     st.switch_page(RUN_PAGE, query_params={"run": new.id})
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from dashboard.components.events import inert
+from agent_core.oversight import inert
 
 RUN_PAGE = "views/run.py"  # relative to dashboard/app.py, the router's main script
 
@@ -34,4 +34,4 @@ def page_link(page: str, *, label: str, query_params: dict[str, str] | None = No
     except StreamlitPageNotFoundError:
         url_path = page.rsplit("/", 1)[-1].removesuffix(".py")
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (query_params or {}).items())
-        st.markdown(f"[{inert(label)}]({url_path}{'?' + query if query else ''})")
+        st.markdown(f"[{inert.markdown(label)}]({url_path}{'?' + query if query else ''})")

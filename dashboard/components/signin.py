@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from agent_core.oversight import inert
 from agent_core.oversight.access import (
     WHAT_EACH_ROLE_ADDS,
     AccessConfigError,
     Person,
     is_loopback,
 )
-from dashboard.components.events import inert
 from dashboard.store import current_person, insecure, role_rules
 
 
@@ -19,13 +19,17 @@ def gate() -> Person:
     try:
         rules = role_rules()
     except AccessConfigError as error:
-        st.error(f"Sign-in is misconfigured, so nothing is shown: {error}")
+        st.error(
+            f"Sign-in is misconfigured, so nothing is shown: {inert.markdown(error, limit=800)}"
+        )
         st.stop()
     if rules is None:
         return _without_signin()
     if not st.user.is_logged_in:
         _signin_page()
     person = current_person()
+    if person.refused is not None:
+        _refused_page(person.refused)
     if person.role is None:
         _no_role_page(person)
     return person
@@ -57,10 +61,25 @@ def _signin_page() -> None:
     st.stop()
 
 
+def _refused_page(why: str) -> None:
+    """Claims onloop does not trust (see access.parse_claims): no role, and why, as plain text."""
+    st.title("Sign-in refused")
+    st.text(inert.visible(f"onloop does not trust what your sign-in provider sent: {why}."))
+    st.text("Nothing is shown. Ask the provider's admin to fix the claims, then sign in again.")
+    st.button("Sign out", key="signin_logout", icon=":material/logout:", on_click=st.logout)
+    st.stop()
+
+
 def _no_role_page(person: Person) -> None:
     st.title("You have no role here yet")
+    if person.unverified:
+        st.warning(
+            "Your sign-in provider says your e-mail address is not verified, so onloop does not "
+            "use it to give you a role: verify it with the provider, then sign in again.",
+            icon=":material/mark_email_unread:",
+        )
     st.write(
-        f"You are signed in as **{inert(person.name)}**, but onloop's configuration gives you no role, "
+        f"You are signed in as **{inert.markdown(person.name)}**, but onloop's configuration gives you no role, "
         "so it shows you nothing. Ask an onloop admin to give you one:"
     )
     st.markdown("\n".join(f"- **{role}**: {adds}" for role, adds in WHAT_EACH_ROLE_ADDS.items()))
@@ -71,7 +90,7 @@ def _no_role_page(person: Person) -> None:
 def whoami(person: Person) -> None:
     """The sidebar's line naming who is signed in, with their role and a way out."""
     if person.mode != "oidc":
-        st.caption(f":material/person: {inert(person.name)} ({person.mode}, no sign-in)")
+        st.caption(f":material/person: {inert.markdown(person.name)} ({person.mode}, no sign-in)")
         return
-    st.caption(f":material/person: {inert(person.name)} · {person.role}")
+    st.caption(f":material/person: {inert.markdown(person.name)} · {person.role}")
     st.button("Sign out", key="signin_logout", icon=":material/logout:", on_click=st.logout)

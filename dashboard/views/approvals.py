@@ -8,9 +8,9 @@ import streamlit as st
 
 import storage
 from agent_core import decisions
+from agent_core.oversight import inert
 from dashboard.components.access import lacks
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
-from dashboard.components.events import inert
 from dashboard.components.run_link import page_link
 from dashboard.store import current_person, get_store
 
@@ -86,7 +86,7 @@ def _render_batch_result() -> None:
         message, problems = result
         (st.warning if problems else st.success)(message)
         for problem in problems:
-            st.warning(inert(problem))
+            st.warning(inert.markdown(problem))
 
 
 @st.fragment(run_every=2)

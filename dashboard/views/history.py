@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 import storage
-from dashboard.components.events import plain
+from agent_core.oversight import inert
 from dashboard.components.run_export import EXPORT_MAX_RUNS, export_jsonl
 from dashboard.components.run_link import page_link, run_page_link, run_url
 from dashboard.components.status import elapsed_seconds, format_duration, model_label
@@ -82,7 +82,7 @@ def _table(runs: list[storage.Run]) -> dict[str, list]:
     return {
         "Run": [run_url(r.id) for r in runs],
         "Status": [r.status for r in runs],
-        "Goal": [plain(r.goal) for r in runs],
+        "Goal": [inert.visible(r.goal) for r in runs],
         "Model": [model_label(r.model, r.model_name) for r in runs],
         "Autonomy": [r.autonomy for r in runs],
         "Steps": [r.steps for r in runs],

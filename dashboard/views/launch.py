@@ -11,7 +11,9 @@ from streamlit.delta_generator import DeltaGenerator
 import storage
 from agent_core import control
 from agent_core.demo_goals import DEMO_GOALS, DemoGoal
+from agent_core.oversight import inert
 from agent_core.policy_file import PolicyError, load_policy
+from agent_core.run.tool_process import protection_line
 from agent_core.settings import Settings, load_settings
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
@@ -83,7 +85,8 @@ def tool_choice() -> list[str]:
     if shell.mode == "unavailable":
         tools = offered_tools(tools, shell)
         st.warning(
-            f"run_shell is not offered: {shell.reason}. Restart `onloop up` after installing.",
+            f"run_shell is not offered: {inert.markdown(shell.reason)}. Restart `onloop up` after "
+            "installing.",
             icon=":material/gpp_maybe:",
         )
     groups: dict[str, list[str]] = {}
@@ -92,19 +95,24 @@ def tool_choice() -> list[str]:
     chosen: list[str] = []
     for source, names in groups.items():
         key = "launch_tools" if source == "built-in" else f"launch_tools_{source}"
-        label = "Tools the agent may use" if source == "built-in" else f"Tools from {source}"
+        label = (
+            "Tools the agent may use"
+            if source == "built-in"
+            else f"Tools from {inert.markdown(source)}"
+        )
         chosen += st.multiselect(
             label,
             names,
             default=names,
-            format_func=lambda name: f"{name} ({tools[name].risk} risk)",
+            format_func=lambda name: f"{inert.visible(name)} ({tools[name].risk} risk)",
             key=key,
             help="Risk decides which calls ask a human first, given the autonomy level.",
         )
     for server in servers:
         if not server.up:
             st.warning(
-                f"MCP server {server.name} is not running here: {server.error}",
+                f"MCP server {inert.markdown(server.name)} is not running here: "
+                f"{inert.markdown(server.error, limit=800)}",
                 icon=":material/power_off:",
             )
     return chosen
@@ -116,7 +124,7 @@ def policy_tools() -> tuple[dict, list]:
         policy = load_policy()
         tools = known_tools(policy.tools, policy.mcp_servers)
     except (PolicyError, ToolLoadError) as error:
-        st.error(f"Only the built-in tools are listed: {error}")
+        st.error(f"Only the built-in tools are listed: {inert.markdown(error, limit=800)}")
         return builtin_tools(), []
     if not policy.mcp_servers:
         return tools, []
@@ -171,7 +179,21 @@ def workspace_choice() -> tuple[str, str]:
         placeholder="e.g. ~/projects/notes",
         help=f"A relative path is taken from {Path.cwd()}.",
     )
+    _protection_note(mode, folder)
     return mode, folder
+
+
+def _protection_note(mode: str, folder: str) -> None:
+    """Under a folder the run will work in: which of onloop's own files it holds (read-only)."""
+    if mode != "own" or not folder.strip():
+        return
+    try:
+        where = work_in(folder, store_file=sqlite_path(get_store().url), words=LAUNCH_WORDS)
+        line = protection_line(where, load_policy(), sqlite_path(get_store().url))
+    except (WorkspaceChoiceError, PolicyError, OSError):
+        return  # the launch says what is wrong with it
+    if line:
+        st.caption(f":material/lock: {inert.markdown(line, limit=800)}")
 
 
 def checked_folders(store: storage.Store, mode: str, folder: str) -> dict[str, Any]:
@@ -191,12 +213,20 @@ def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> 
     try:
         folders = checked_folders(store, *workspace)
     except WorkspaceChoiceError as error:
-        st.error(f"The run was not queued: {error}", icon=":material/folder_off:")
+        refusal = str(error)  # onloop's words about the folder the person typed here
+        st.error(f"The run was not queued: {refusal}", icon=":material/folder_off:")
+        return
+    try:  # the policy in force is the one read now: a later edit of the file never applies
+        policy = load_policy().model_dump(mode="json")
+    except PolicyError as error:
+        st.error(
+            f"The run was not queued: {inert.markdown(error, limit=800)}", icon=":material/policy:"
+        )
         return
     try:
-        run = control.launch(store, by=current_person(), **settings, **folders)
+        run = control.launch(store, by=current_person(), **settings, **folders, policy=policy)
     except (control.ControlError, storage.StoreError) as error:
-        st.error(f"The run was not queued: {error}")
+        st.error(f"The run was not queued: {inert.markdown(error)}")
         return
     st.switch_page(RUN_PAGE, query_params={"run": run.id})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import storage
-from dashboard.components.events import inert
+from agent_core.oversight import inert
 from dashboard.components.run_link import page_link, run_page_link
 from dashboard.components.status import (
     STATUS_COLORS,
@@ -36,20 +36,20 @@ def badge(status: str) -> str:
     """A status badge as Markdown (our own words: safe), so a card needs no extra element."""
     color = STATUS_COLORS.get(status, "gray")
     icon = STATUS_ICONS.get(status, ":material/circle:")
-    return f":{color}-badge[{icon} {inert(STATUS_WORDS.get(status, status))}]"
+    return f":{color}-badge[{icon} {inert.markdown(STATUS_WORDS.get(status, status))}]"
 
 
 def run_card(run: storage.Run, pending: int) -> None:
     """One run: keyed by its id, so a refresh updates it in place."""
     with st.container(border=True, key=f"live_run_{run.id}"):
-        st.markdown(f"{badge(run.status)} {inert(run.goal, limit=200)}")
+        st.markdown(f"{badge(run.status)} {inert.markdown(run.goal, limit=200)}")
         st.caption(
-            f"run {run.id} · {inert(model_label(run.model, run.model_name))} · "
+            f"run {run.id} · {inert.markdown(model_label(run.model, run.model_name))} · "
             f"{run.autonomy} · {run_usage(run)} · elapsed {format_duration(elapsed_seconds(run))}"
         )
         waits = human_needed(run, pending)
         if waits:
-            st.warning(f"Needs you: {inert(waits)}", icon=":material/front_hand:")
+            st.warning(f"Needs you: {inert.markdown(waits)}", icon=":material/front_hand:")
         run_page_link(run.id, label=f"Open run {run.id}")
 
 
@@ -64,7 +64,9 @@ def needs_you(board: LiveBoard) -> None:
     with st.container(border=True, key="live_needs_you"):
         st.error(f"{len(waiting)} {noun} you", icon=":material/front_hand:")
         for run, why in waiting[:ANNOUNCED]:
-            run_page_link(run.id, label=f"Run {run.id}: {inert(run.goal, limit=60)} — {why}")
+            run_page_link(
+                run.id, label=f"Run {run.id}: {inert.markdown(run.goal, limit=60)} — {why}"
+            )
         if len(waiting) > ANNOUNCED:
             st.caption(f"and {len(waiting) - ANNOUNCED} more, marked below")
         if board.pending:

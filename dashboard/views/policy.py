@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from agent_core.oversight import inert
 from agent_core.policy_check import CallCheckError, check_call, describe_rule
 from agent_core.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
@@ -19,7 +20,8 @@ if lacks("admin"):  # the menu hides this page below admin; a typed URL lands he
 try:
     policy = load_policy()
 except PolicyError as error:
-    st.error(f"The policy file cannot be used, so nothing runs under it: {error}")
+    policy_problem = str(error)  # the operator's own file, quoted by line (a path, a field)
+    st.error(f"The policy file cannot be used, so nothing runs under it: {policy_problem}")
     st.stop()
 
 st.caption(
@@ -81,7 +83,7 @@ st.subheader("Try a call", anchor=False)
 try:  # every tool a run could use: built-ins, your modules, the policy's MCP servers
     tools = known_tools(policy.tools, policy.mcp_servers)
 except ToolLoadError as error:
-    st.warning(f"Only the built-in tools are listed: {error}")
+    st.warning(f"Only the built-in tools are listed: {inert.markdown(error, limit=800)}")
     tools = builtin_tools()
 left, right = st.columns([1, 2])
 with left:
@@ -105,12 +107,12 @@ if st.button("Check", key="policy_check", type="primary"):
     try:
         checked = check_call(policy, tool_name=name, arguments_json=raw, autonomy=autonomy)
     except CallCheckError as error:
-        st.error(f"Fix the arguments first: {error}")
+        st.error(f"Fix the arguments first: {inert.markdown(error)}")
     else:
         result = checked.decision
         show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
         show(f"Verdict: {result.verdict.upper()}")
-        st.text(f"What it would do: {checked.description}")
+        st.text(f"What it would do: {inert.visible(checked.description)}")
         st.text(f"Rule: {result.rule or 'no rule matched (risk and autonomy decide)'}")
-        st.text(f"Reason: {result.reason}")
-        st.caption(checked.note)
+        st.text(f"Reason: {inert.visible(result.reason)}")
+        st.caption(inert.markdown(checked.note, limit=800))

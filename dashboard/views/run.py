@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storage
+from agent_core.oversight import inert
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
 from dashboard.components.audit import render_audit, render_steering
 from dashboard.components.charts import render_run_charts
@@ -31,7 +32,6 @@ from dashboard.components.event_feed import (
     render_pager,
     view_of,
 )
-from dashboard.components.events import inert, plain
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
 from dashboard.components.run_controls import render_controls
@@ -62,7 +62,9 @@ def run_selector(store: storage.Store) -> None:
         st.info("No runs yet — launch one on the Launch page.", icon=":material/info:")
         page_link(LAUNCH_PAGE, label="Go to Launch")
         return
-    labels = {r.id: f"{r.id} · {r.status} · {' '.join(plain(r.goal).split())[:80]}" for r in runs}
+    labels = {
+        r.id: f"{r.id} · {r.status} · {' '.join(inert.visible(r.goal).split())[:80]}" for r in runs
+    }
     choice = st.selectbox(
         "Open a run",
         list(labels),
@@ -80,15 +82,17 @@ def header(run: storage.Run) -> None:
     st.title(f"Run {run.id}")
     with st.container(border=True, key=f"run_goal_{run.id}"):
         st.caption("Goal")
-        st.text(plain(run.goal))
+        st.text(inert.visible(run.goal))
     parent = f" · re-run of {run.parent_run_id}" if run.parent_run_id else ""
     if run.policy:  # the policy it runs under, stored when a worker started it
         rules = len(run.policy.get("rules") or [])
         noun = "rule" if rules == 1 else "rules"
-        parent += f" · policy: {inert(str(run.policy.get('source', '?')))} ({rules} {noun})"
+        parent += (
+            f" · policy: {inert.markdown(str(run.policy.get('source', '?')))} ({rules} {noun})"
+        )
     st.caption(
-        f"{inert(model_label(run.model, run.model_name))} · autonomy {run.autonomy} "
-        f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert(run.created_by or '?')} "
+        f"{inert.markdown(model_label(run.model, run.model_name))} · autonomy {run.autonomy} "
+        f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert.markdown(run.created_by or '?')} "
         f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
     )
     st.caption(workspace_caption(run))
@@ -103,9 +107,11 @@ def header(run: storage.Run) -> None:
 
 def workspace_caption(run: storage.Run) -> str:
     """Where the run's tools read and write, said so that nobody mistakes a copy for the original."""
-    where = inert(run.workspace or "?")
+    where = inert.markdown(run.workspace or "?")
     if run.seed_from:
-        return f":material/folder_copy: Workspace {where}, a copy of {inert(run.seed_from)}"
+        return (
+            f":material/folder_copy: Workspace {where}, a copy of {inert.markdown(run.seed_from)}"
+        )
     if run.own_workspace:
         return f":material/folder_open: Workspace {where} (your folder: the run works in it)"
     return f":material/folder: Workspace {where}"
@@ -117,7 +123,7 @@ def budget(run: storage.Run, approvals: list | None = None) -> None:
     with badge:
         status_badge(run.status)
     if run.reason:
-        reason.text(run.reason)
+        reason.text(inert.visible(run.reason))
     spent = never_backwards(f"run_time_shown_{run.id}", working_seconds(run, approvals or []))
     bars = [
         (run.steps / run.max_steps, f"steps {run.steps} / {run.max_steps}"),
@@ -261,7 +267,9 @@ def main() -> None:
         run = storage.get_run(store, run_id=wanted)
     except storage.NotFound:
         st.title("Run")
-        st.error(f"No run with id {inert(wanted)}. Pick one below, or find it on the History page.")
+        st.error(
+            f"No run with id {inert.markdown(wanted)}. Pick one below, or find it on the History page."
+        )
         run_selector(store)
         return
     header(run)

@@ -12,6 +12,13 @@ const PEOPLE = {
   vic: { email: 'vic@example.test', name: 'Vic Viewer' },
   otto: { email: 'otto@ops.test', name: 'Otto Operator', groups: ['onloop-ops'] },
   nobody: { email: 'nobody@elsewhere.test', name: 'No Role' },
+  // Claims onloop must not trust: an admin's address, not verified or malformed.
+  mallory: { email: 'ada@admin.test', name: 'Mallory', email_verified: 'false' },
+  zero: { email: 'ada@admin.test', name: 'Zero', email_verified: 0 },
+  unset: { email: 'ada@admin.test', name: 'Unset', email_verified: undefined },
+  spaced: { email: ' ada@admin.test', name: 'Spaced' },
+  twice: { email: 'eve@evil.test@example.test', name: 'Twice' },
+  kelvin: { email: '\u212Aate@admin.test', name: 'Kelvin' },
 };
 
 const provider = new Provider(issuer, {

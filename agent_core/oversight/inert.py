@@ -1,0 +1,90 @@
+"""The one inert-text rule: text from a model, a tool, a server or a web page shown as text.
+
+Two surfaces, two functions:
+
+- `visible` for a terminal (and for plain-text page widgets, `st.text` / `st.code`, which do not
+  interpret Markdown): every control and format character is shown as a visible escape instead of
+  taking effect. ESC, CSI/OSC/DCS introducers, C1 controls, DEL, backspace and carriage return
+  (which overwrite what was drawn), bidirectional controls (which reorder it), zero-width and
+  line/paragraph separators, lone surrogates (which crash a terminal's encoder). Newline and tab
+  stay only where the caller allows them.
+- `markdown` for a Markdown page element (`st.markdown`, captions, alerts, toasts, labels): the
+  visible text on one line with every Markdown metacharacter escaped, so no link, image, autolink,
+  HTML, heading, emphasis, icon, colour directive or formula is ever rendered or fetched.
+
+The scan in tests/test_inert_scan.py holds every rendering call to these two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+# Categories whose characters act on the display instead of being drawn: controls (Cc),
+# format characters (Cf: bidi controls, zero-width, soft hyphen, tag characters), surrogates (Cs)
+# and the line and paragraph separators (Zl, Zp).
+_ACTING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the fast path
+# Every character Markdown, GitHub-flavoured Markdown or Streamlit's additions give a meaning:
+# links and images ([ ] ( ) !), autolinks (< > : @ .), HTML (< > &), emphasis (* _ ~), code (`),
+# headings and lists (# + - . |), directives and icons (:), formulas ($), escapes (\).
+# GitHub-flavoured autolinks are found after escapes are undone, so a URL's "://" is defanged
+# visibly ("http[:]//host"): the person still reads the address, the page never links it.
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20})://")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'@^%])")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"<U+{code:04X}>"
+
+
+def visible(text: object, *, newlines: bool = True, tabs: bool = True) -> str:
+    """Untrusted text for a terminal: every control and format character shown, not obeyed.
+
+    `newlines=False` / `tabs=False` for one-line contexts (an approval line, a prompt), where a
+    newline could draw a fake line below the real one.
+    """
+    text = "" if text is None else str(text)
+    if text.isascii() and text.isprintable():
+        return text  # the common case: nothing to show differently
+    if newlines:
+        text = text.replace("\r\n", "\n")  # a line ending, not an overwrite
+
+    def show(match: re.Match[str]) -> str:
+        char = match.group()
+        if (char == "\n" and newlines) or (char == "\t" and tabs):
+            return char
+        if unicodedata.category(char) in _ACTING:
+            return _escape(char)
+        return char
+
+    return _SUSPECT.sub(show, text)
+
+
+def markdown(text: object, *, limit: int = 300) -> str:
+    """Untrusted text as one line of Markdown that renders literally (every special escaped)."""
+    line = " ".join(visible(text).split())  # newlines and tabs become single spaces
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", _SCHEME.sub(r"\1[:]//", line))
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """A value as JSON that still parses to the same value, with every acting character escaped.
+
+    For JSON a person reads or edits (approval arguments): `\\u202e` instead of the character
+    itself, so an edit that keeps the text keeps the value.
+    """
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    return _SUSPECT.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in _ACTING:
+        return char
+    return json.dumps(char)[1:-1]  # ensure_ascii: \uXXXX, a surrogate pair above U+FFFF

@@ -1,0 +1,234 @@
+"""onloop's own files: the policy, the sign-in file, the store and its siblings, and whatever else
+onloop reads as configuration. A tool may read them; none may write, delete, rename or replace
+them, nor create one where onloop would look for it.
+
+Two kinds: files named explicitly for this worker (the policy file in force, $ONLOOP_AUTH, the
+store...) and names onloop reads wherever it is started (`onloop.toml`, `onloop.db`,
+`.streamlit/`), protected at any depth of a workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POLICY_NAME = "onloop.toml"
+STORE_NAME = "onloop.db"
+STORE_SIBLINGS = ("-wal", "-shm", "-journal")
+# Names onloop (or the dashboard's Streamlit) reads from the folder it starts in.
+OWN_NAMES = {
+    POLICY_NAME: "a policy file (onloop reads ./onloop.toml by default)",
+    **{STORE_NAME + s: "onloop's database (its default name)" for s in ("", *STORE_SIBLINGS)},
+}
+OWN_FOLDERS = {".streamlit": "the dashboard's Streamlit configuration and secrets"}
+SIGN_IN = "the sign-in file"
+# Never shown to a tool either: they hold the secret that signs dashboard sessions.
+SECRET = frozenset({SIGN_IN, OWN_FOLDERS[".streamlit"]})
+WALK_CAP = 100_000  # entries a workspace walk looks at; deeper names beyond it are not pinned
+_extra: dict[Path, str] = {}  # files this process names at start (the sign-in file of `up`)
+
+
+def register_own_file(path: str | os.PathLike, what: str) -> None:
+    """A file this process reads as configuration (e.g. `onloop up --auth-config`)."""
+    _extra[Path(os.path.abspath(path))] = what
+
+
+@dataclass(frozen=True)
+class OwnFile:
+    path: Path  # absolute
+    what: str
+
+
+@dataclass(frozen=True)
+class Protected:
+    """The files no tool may write in one run (besides the names protected everywhere)."""
+
+    files: tuple[OwnFile, ...] = ()
+
+    def why(self, path: str | os.PathLike) -> str | None:
+        """What onloop file the absolute `path` is (by its spelling or where it really leads)."""
+        given = Path(os.path.abspath(path))
+        for candidate in dict.fromkeys((given, Path(os.path.realpath(given)))):
+            found = self._explicit(candidate) or own_name(candidate)
+            if found:
+                return found
+        return None
+
+    def _explicit(self, path: Path) -> str | None:
+        for own in self.files:
+            if path == own.path or path.is_relative_to(own.path):
+                return own.what
+        return None
+
+    def inside(self, root: Path) -> list[OwnFile]:
+        """The explicit files under `root` (existing or not)."""
+        return [f for f in self.files if f.path != root and f.path.is_relative_to(root)]
+
+
+def own_name(path: Path | str) -> str | None:
+    """Whether a path's name is one onloop reads wherever it starts; case-folded, since some
+    file systems (and readers) take `Onloop.TOML` for the same file."""
+    parts = [p.casefold() for p in Path(path).parts]
+    for name, what in OWN_FOLDERS.items():
+        if name in parts:
+            return what
+    return OWN_NAMES.get(parts[-1]) if parts else None
+
+
+def store_files(store_file: Path | None) -> list[OwnFile]:
+    if store_file is None:
+        return []
+    return [OwnFile(Path(f"{store_file}{s}"), "onloop's database") for s in ("", *STORE_SIBLINGS)]
+
+
+def own_files(
+    *,
+    policy_file: str | None = None,
+    store_file: Path | None = None,
+    tool_modules: Iterable[str] = (),
+    server_commands: Iterable[list[str]] = (),
+) -> Protected:
+    """Every file this worker reads as configuration, for one run: the run's policy file, the
+    store, the files the environment names, the user's tool modules and MCP server scripts."""
+    found: dict[Path, str] = {}
+
+    def add(path: str | os.PathLike | None, what: str) -> None:
+        if path:
+            found.setdefault(Path(os.path.abspath(Path(path).expanduser())), what)
+
+    add(policy_file, "the policy file in force")
+    add(os.environ.get("ONLOOP_POLICY"), "the policy file ($ONLOOP_POLICY)")
+    add(os.environ.get("ONLOOP_AUTH"), SIGN_IN)
+    prices = os.environ.get("ONLOOP_PRICES", "").strip()
+    if prices and not prices.startswith("{"):
+        add(prices, "the price file ($ONLOOP_PRICES)")
+    for path, what in _extra.items():
+        add(path, what)
+    for module in tool_modules:
+        add(_module_file(module), f"the tool module {module}")
+    for command in server_commands:
+        for arg in command:
+            if os.path.isabs(arg) and os.path.isfile(arg):
+                add(arg, "an MCP server's program")
+    files = [OwnFile(p, w) for p, w in found.items()] + store_files(store_file)
+    # The real location too: a rule, a bind or a check may meet either spelling.
+    real = [OwnFile(Path(os.path.realpath(f.path)), f.what) for f in files]
+    return Protected(tuple({f.path: f for f in files + real}.values()))
+
+
+def _module_file(name: str) -> str | None:
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    # A package: its whole folder is code the worker imports.
+    return os.path.dirname(file) if os.path.basename(file) == "__init__.py" else file
+
+
+@dataclass
+class Guard:
+    """What a process's sandbox must pin in one writable folder: the protected entries that
+    exist (bound read-only) and the folders above them (bound onto themselves, so they cannot be
+    renamed away and replaced); what was absent is removed again if a command creates it."""
+
+    root: Path
+    protected: Protected
+    existing: list[Path] = field(default_factory=list)
+    absent: list[Path] = field(default_factory=list)  # explicit files not there yet
+    links: dict[Path, str] = field(default_factory=dict)  # links by a protected name -> target
+    complete: bool = True  # False when the walk stopped at WALK_CAP
+
+    @property
+    def pinned_folders(self) -> list[Path]:
+        folders = {p for f in self.existing for p in f.parents if p.is_relative_to(self.root)}
+        folders.discard(self.root)
+        return sorted(folders, key=lambda p: len(p.parts))
+
+    def bind_args(self) -> list[str]:
+        argv: list[str] = []
+        for folder in self.pinned_folders:
+            argv += ["--bind", str(folder), str(folder)]
+        for path in self.existing:
+            if self.protected.why(path) not in SECRET:
+                argv += ["--ro-bind", str(path), str(path)]
+            elif path.is_dir():  # hidden: an empty read-only folder in its place
+                argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
+            else:
+                argv += ["--ro-bind", "/dev/null", str(path)]
+        return argv
+
+
+def guard(root: Path, protected: Protected) -> Guard:
+    """The protected entries in `root` right now (a walk that never follows a link)."""
+    root = Path(os.path.realpath(root))
+    plan = Guard(root, protected)
+    for own in protected.inside(root):
+        if os.path.lexists(own.path) and not os.path.islink(own.path):
+            plan.existing.append(own.path)
+        elif not os.path.lexists(own.path):
+            plan.absent.append(own.path)
+    plan.complete = _walk_names(root, plan.existing, plan.links)
+    for link in plan.links:  # onloop would read through it: what it leads to is pinned too
+        target = Path(os.path.realpath(link))
+        if target.is_relative_to(root) and target != root and target.exists():
+            plan.existing.append(target)
+    plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
+    return plan
+
+
+def _walk_names(root: Path, into: list[Path], links: dict[Path, str]) -> bool:
+    names = {n.casefold() for n in (*OWN_NAMES, *OWN_FOLDERS)}
+    pending, seen = [str(root)], 0
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > WALK_CAP:
+                        return False
+                    if entry.name.casefold() in names:  # a folder of them is pinned whole
+                        if entry.is_symlink():
+                            links[Path(entry.path)] = os.readlink(entry.path)
+                        else:
+                            into.append(Path(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+        except OSError:
+            continue
+    return True
+
+
+def sweep(before: Guard) -> list[str]:
+    """Remove the protected entries a command created (they were not there before it): a policy
+    file, a store, a `.streamlit` folder, a link by such a name. What was removed, relative."""
+    after = guard(before.root, before.protected)
+    new = [p for p in after.existing if p not in before.existing]
+    new += [p for p in before.absent if os.path.lexists(p)]
+    new += [p for p, target in after.links.items() if before.links.get(p) != target]
+    removed = []
+    for path in sorted(set(new), key=lambda p: len(p.parts)):
+        if not os.path.lexists(path):
+            continue  # inside a folder removed just before
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.relative_to(before.root).as_posix())
+    return removed
+
+
+def describe(plan: Guard) -> str | None:
+    """One line: which of onloop's own files a folder holds, which the agent may read only."""
+    shown = [p.relative_to(plan.root).as_posix() for p in plan.existing]
+    if not shown:
+        return None
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return (
+        f"protected (the agent may read, never write, delete or replace): "
+        f"{', '.join(shown[:8])}{more}"
+    )

@@ -1,0 +1,119 @@
+"""HTTP connections a halt can stop: every blocking wait (connect, the answer's headers, its
+body) looks at the call's cancel event at least every POLL_S, and the store is asked right before
+each request's bytes leave (ToolContext.before_sending), so nothing is sent after a recorded halt
+and a request in flight is cut. Used by fetch_url through httpx."""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import time
+from typing import Any
+
+import httpcore
+import httpx
+from httpcore._backends.sync import SyncStream
+
+from agent_core.tools.context import ToolContext
+
+POLL_S = 0.1  # a blocked connect or read looks at the cancel event this often
+
+
+def stoppable_transport(context: ToolContext, timeout_s: float) -> httpx.HTTPTransport:
+    """httpx's transport, with every connection made by _StoppableBackend: httpx offers no public
+    way to name the network backend, so it is set on the pool httpx built (checked here)."""
+    transport = httpx.HTTPTransport(verify=True, trust_env=False)
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+        raise RuntimeError("httpx changed its transport: fetch_url cannot make requests stoppable")
+    pool._network_backend = _StoppableBackend(context, timeout_s)
+    return transport
+
+
+class _StoppableBackend(httpcore.SyncBackend):
+    """Connections whose every blocking wait ends within POLL_S of the call's cancel event."""
+
+    def __init__(self, context: ToolContext, timeout_s: float) -> None:
+        self.context = context
+        self.timeout_s = timeout_s
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        sock = _connect(host, port, time.monotonic() + (timeout or self.timeout_s), self.context)
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _StoppableStream(SyncStream(sock), self.context)
+
+
+def _connect(host: str, port: int, deadline: float, context: ToolContext) -> socket.socket:
+    """A TCP connection to `host` (the address fetch_url pinned), waiting at most until
+    `deadline` and never longer than POLL_S past a halt."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        failed = sock.connect_ex(address)
+        waiting = select.poll()
+        waiting.register(sock, select.POLLOUT)
+        while failed in (errno.EINPROGRESS, errno.EAGAIN):
+            context.raise_if_stopped()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore.ConnectTimeout("no connection in time")
+            if waiting.poll(min(left, POLL_S) * 1000):
+                failed = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if failed:
+            raise httpcore.ConnectError(os.strerror(failed))
+        context.raise_if_stopped()
+        sock.setblocking(True)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+class _StoppableStream(httpcore.NetworkStream):
+    """A connection that asks the store before every write (a request about to leave) and reads
+    in POLL_S slices, looking at the cancel event between them."""
+
+    def __init__(self, inner: httpcore.NetworkStream, context: ToolContext) -> None:
+        self.inner = inner
+        self.context = context
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.context.raise_if_stopped()
+            left = POLL_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("the server did not answer in time")
+            try:
+                return self.inner.read(max_bytes, min(left, POLL_S))
+            except httpcore.ReadTimeout:
+                continue  # nothing yet: look at the cancel event, then wait again
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.context.before_sending()
+        self.inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        self.context.raise_if_stopped()
+        secured = self.inner.start_tls(ssl_context, server_hostname, timeout)
+        return _StoppableStream(secured, self.context)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
