@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -88,10 +89,18 @@ def init(
 ) -> None:
     """Write the commented default policy to ./onloop.toml to edit."""
     from agent_core.policy_file import default_policy_text
-    from storage.private_files import write_private_file
 
     target = Path(path)
     if target.exists() and not force:
         raise _fail(f"{target} exists; pass --force to overwrite it")
-    write_private_file(target, default_policy_text())  # 0600: it may come to hold a webhook URL
+    # 0600 whatever the umask: it may come to hold a webhook URL. (Not storage.private_files:
+    # this command stays clear of the store's imports.)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(target, flags, 0o600)
+    except OSError as error:
+        raise _fail(f"cannot write {target}: {error.strerror}; choose another path") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(fd, 0o600)
+        file.write(default_policy_text())
     typer.echo(f"wrote {target}; edit it, then check a call with: onloop policy check TOOL 'ARGS'")

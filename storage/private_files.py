@@ -82,7 +82,7 @@ def _announce(path: Path, was: int, mode: int) -> None:
         if key in _announced:
             return
         _announced.add(key)
-    log.warning(
+    log.info(  # the log, not a person's terminal: a CLI command's stderr stays its own answer
         "%s was readable by other local users (mode %04o); made it owner-only (%04o)",
         path,
         was,

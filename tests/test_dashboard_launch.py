@@ -146,7 +146,13 @@ def test_a_signed_in_person_is_recorded_as_the_launcher(store, monkeypatch, tmp_
     )
     monkeypatch.setenv("ONLOOP_AUTH", str(signin))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.user = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana", "sub": "42"}
+    at.user = {
+        "is_logged_in": True,
+        "email": "ana@example.com",
+        "name": "Ana",
+        "sub": "42",
+        "email_verified": True,
+    }
     at.run()
     at.text_area(key="launch_goal").input("What time is it in Tokyo?")
     at.button(key="launch_submit").click().run()

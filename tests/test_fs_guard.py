@@ -153,13 +153,26 @@ def test_a_delete_through_a_swapped_folder_never_deletes_a_host_file(ws, host):
         (ws.root / "real.parked" / "keep.txt").exists()  # give the swapper a turn
         if not (host / "keep.txt").exists():
             break
-        if os.path.isdir(ws.root / "real") and not os.path.islink(ws.root / "real"):
-            try:
-                (ws.root / "real" / "keep.txt").write_text("inside")
-            except OSError:
-                pass
+        _refill_without_following(ws.root / "real", "keep.txt")
     next(race, None)
     assert (host / "keep.txt").read_text() == SECRET
+
+
+def _refill_without_following(folder: Path, name: str) -> None:
+    """Put the file back inside the real folder; never through the swapped-in link (the test's
+    own write must not race the swapper either)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return  # the link is in place right now
+    try:
+        file = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, dir_fd=fd)
+        os.write(file, b"inside")
+        os.close(file)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def test_a_listing_of_a_swapped_folder_never_shows_host_files(ws, host):
@@ -314,7 +327,7 @@ def test_an_existing_loose_store_is_tightened_on_open_and_said_once(tmp_path, ca
     for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         f.touch()
         os.chmod(f, 0o644)
-    caplog.set_level(logging.WARNING, logger="storage.private_files")
+    caplog.set_level(logging.INFO, logger="storage.private_files")
     with storage.open_store(str(db)):
         siblings = [f for f in (Path(f"{db}-wal"), Path(f"{db}-shm")) if f.exists()]
         assert siblings and {_mode(f) for f in [db, *siblings]} == {0o600}

@@ -27,12 +27,17 @@ import unicodedata
 _ACTING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the fast path
 # Every character Markdown, GitHub-flavoured Markdown or Streamlit's additions give a meaning:
-# links and images ([ ] ( ) !), autolinks (< > : @ .), HTML (< > &), emphasis (* _ ~), code (`),
-# headings and lists (# + - . |), directives and icons (:), formulas ($), escapes (\).
+# links and images ([ ] ( ) !), autolinks (< > : @), HTML (< > &), emphasis (* _ ~), code (`),
+# headings and tables (# |), directives and icons (:), formulas ($), escapes (\).
 # GitHub-flavoured autolinks are found after escapes are undone, so a URL's "://" is defanged
 # visibly ("http[:]//host"): the person still reads the address, the page never links it.
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20})://")
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'@^%])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#!|<>~:$&@])")
+# Characters that mean something only where a line starts (lists, headings, breaks, quotes), and
+# "www." (a GitHub-flavoured autolink without a scheme): escaped there alone, so ordinary words
+# ("apt-get", "notes.txt", "a+b") read the same in the page's source as on screen.
+_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
+_WWW = re.compile(r"(?i)\b(www)\.")
 
 
 def _escape(char: str) -> str:
@@ -70,7 +75,16 @@ def markdown(text: object, *, limit: int = 300) -> str:
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
         line = line[: limit - 1] + "…"
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", _SCHEME.sub(r"\1[:]//", line))
+    line = _MARKDOWN_SPECIALS.sub(r"\\\1", _SCHEME.sub(r"\1[:]//", line))
+    line = _WWW.sub(r"\1\\.", line)
+    match = _LINE_START.match(line)
+    if match is None:
+        return line
+    lead, mark = match.groups()
+    if mark[0].isdigit():  # "1." or "1)": an ordered list; escape what follows the number
+        cut = match.end()
+        return line[:cut] + "\\" + line[cut:]
+    return lead + "\\" + line[len(lead) :]
 
 
 def json_text(value: object, *, indent: int | None = None) -> str:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from agent_core.tools.protected import Protected, guard, own_files
 from agent_core.tools.user_net import launcher_argv
-from storage.private_files import private_folder, write_private_file
 
 BWRAP = "bwrap"  # looked up on PATH; ONLOOP_BWRAP names another (tests name a missing one)
 INSTALL_HINT = (
@@ -362,6 +361,10 @@ def server_argv(
     synthetic /etc/passwd and /etc/group are files beside `scratch`, outside the sandbox's view.
     No rlimits either (no pre-exec hook there); bwrap's --die-with-parent still ends it with the
     worker."""
+    # Here, not at the top: the policy's commands import this module for Limits and must stay
+    # clear of the store's imports (storage/__init__ loads SQLAlchemy).
+    from storage.private_files import private_folder, write_private_file
+
     private_folder(scratch.parent)  # owner-only, and refused if another user made it (/tmp)
     private_folder(scratch)
     etc = private_folder(scratch.with_name(scratch.name + ".etc"))
