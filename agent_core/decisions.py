@@ -11,7 +11,9 @@ import storage
 from agent_core.oversight.access import AccessDenied, Person, require
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.policy import ApproveRole, Policy, decide
+from agent_core.run.tool_process import run_protected
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
+from storage.engine import sqlite_path
 from storage.models import Approval, Run
 
 AllowScope = Literal["tool", "arguments"] | None
@@ -92,7 +94,7 @@ def review_of(store: storage.Store, approval: Approval, edited: dict[str, Any]) 
             approval.arguments,
             edited,
             autonomy=run.autonomy,
-            workspace=Workspace(Path(run.workspace)) if run.workspace else None,
+            workspace=_workspace_of(store, run),
         )
     except EditRefused as exc:
         raise DecisionError(str(exc)) from exc
@@ -143,7 +145,7 @@ def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
         arguments=approval.arguments,
         autonomy=run.autonomy,
         kinds=tool.argument_kinds,
-        workspace=Workspace(Path(run.workspace)) if run.workspace else None,
+        workspace=_workspace_of(store, run),
     )
     if decision.verdict == "allow":
         return "approver"
@@ -152,6 +154,16 @@ def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
 
 def _policy_of(run: Run) -> Policy:
     return Policy.model_validate(run.policy or {})
+
+
+def _workspace_of(store: storage.Store, run: Run) -> Workspace | None:
+    """The run's workspace as its worker sees it, with onloop's own files for the run (its
+    policy file, the sign-in file, the store under whatever name): an edit into one of them is
+    refused when it is decided, not only in the worker."""
+    if not run.workspace:
+        return None
+    protected = run_protected(_policy_of(run), sqlite_path(store.url))
+    return Workspace(Path(run.workspace), protected)
 
 
 def reject(

@@ -1,0 +1,141 @@
+"""Red-team variants on edited approvals (after issue 19): an edit into one of onloop's own files
+by a name only this run knows (its policy file, the sign-in file, the store), spellings of a
+path, JSON quirks (duplicate keys, numbers as strings, key order, nested values), and roles.
+Each is decided through `approve` (what the dashboard card and `onloop approve --args` call)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import storage
+from agent_core.decisions import DecisionError, approve, parse_edited_arguments
+from agent_core.oversight.access import Person
+from agent_core.policy import Policy, Rule
+from agent_core.policy_file import load_policy
+from tests.dashboard_seed import make_approval
+from tests.run_helpers import new_run
+
+WRITE = ("write_file", {"path": "notes.md", "content": "hello"}, "medium")
+DELETE = ("delete_files", {"paths": ["scratch.tmp"]}, "high")
+READ = ("read_file", {"path": "notes.md"}, "low")
+ALLOW_ALL = '[[rules]]\ntool = "*"\naction = "allow"\nreason = "mine"\n'
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "rules.toml").write_text(ALLOW_ALL)  # the run's policy, by another name than onloop's
+    (root / "login.toml").write_text('[auth]\ncookie_secret = "c"\n')  # the sign-in file
+    (root / "notes.md").write_text("notes")
+    (root / "scratch.tmp").write_text("x")
+    monkeypatch.setenv("ONLOOP_AUTH", str(root / "login.toml"))
+    return root
+
+
+@pytest.fixture
+def db(tmp_path: Path, folder: Path):
+    store = storage.open_store(f"sqlite:///{folder / 'state.sqlite'}")  # the store, in the folder
+    yield store
+    store.dispose()
+
+
+def asked(store, folder: Path, call, policy: Policy | None = None):
+    tool, arguments, risk = call
+    policy = policy or load_policy(folder / "rules.toml")
+    run = new_run(store, "edits", policy=policy, workspace=str(folder), model="scripted")
+    return make_approval(store, run, tool=tool, arguments=arguments, risk=risk, summary=tool)
+
+
+OWN_FILE_EDITS = {
+    "the run's policy file by its own name": (WRITE, {"path": "rules.toml", "content": "x"}),
+    "the policy, spelled ./": (WRITE, {"path": "./rules.toml", "content": "x"}),
+    "the policy with a trailing space": (WRITE, {"path": "rules.toml ", "content": "x"}),
+    "the policy with a trailing slash-dot": (WRITE, {"path": "rules.toml/.", "content": "x"}),
+    "the sign-in file": (WRITE, {"path": "login.toml", "content": "[roles]"}),
+    "the store under another name": (WRITE, {"path": "state.sqlite", "content": "x"}),
+    "the store's wal": (WRITE, {"path": "state.sqlite-wal", "content": "x"}),
+    "delete the policy among others": (DELETE, {"paths": ["scratch.tmp", "rules.toml"]}),
+    "read the sign-in file": (READ, {"path": "login.toml"}),
+    "onloop.toml by name": (WRITE, {"path": "sub/ONLOOP.toml", "content": "x"}),
+    "a streamlit secret": (WRITE, {"path": ".streamlit/secrets.toml", "content": "x"}),
+}
+
+
+@pytest.mark.parametrize("name", OWN_FILE_EDITS)
+def test_an_edit_into_onloops_own_files_is_refused_when_decided(db, folder, name):
+    call, edited = OWN_FILE_EDITS[name]
+    approval = asked(db, folder, call)
+    with pytest.raises(DecisionError, match="onloop's own files"):
+        approve(db, approval_id=approval.id, by="ada", edited_arguments=edited)
+    assert storage.get_approval(db, approval_id=approval.id).status == "pending"
+
+
+def test_an_everyday_edit_in_the_same_folder_is_approved(db, folder):
+    approval = asked(db, folder, WRITE)
+    done = approve(
+        db,
+        approval_id=approval.id,
+        by="ada",
+        edited_arguments={"path": "notes2.md", "content": "y"},
+    )
+    assert done.status == "approved" and done.edited_arguments["path"] == "notes2.md"
+
+
+# -- JSON quirks ----------------------------------------------------------------------------------
+def test_duplicate_keys_decide_and_run_the_value_shown(db, folder):
+    """JSON with "path" twice: the last one is what is decided, shown and stored, never the other."""
+    edited = parse_edited_arguments('{"path": "notes2.md", "path": "rules.toml", "content": "x"}')
+    approval = asked(db, folder, WRITE)
+    with pytest.raises(DecisionError, match="onloop's own files"):
+        approve(db, approval_id=approval.id, by="ada", edited_arguments=edited)
+    edited = parse_edited_arguments('{"path": "rules.toml", "path": "notes2.md", "content": "x"}')
+    done = approve(db, approval_id=approval.id, by="ada", edited_arguments=edited)
+    assert done.edited_arguments == {"path": "notes2.md", "content": "x"}
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        {"path": ["rules.toml"], "content": "x"},  # a list where a string is declared
+        {"path": {"p": "rules.toml"}, "content": "x"},  # a nested object
+        {"path": 7, "content": "x"},  # a number
+        {"path": "notes.md", "content": {"a": 1}},
+        {"path": "notes.md", "content": "x", "mode": "a"},  # an argument the tool never declared
+    ],
+)
+def test_values_of_the_wrong_type_are_refused(db, folder, edited):
+    approval = asked(db, folder, WRITE)
+    with pytest.raises(DecisionError, match="do not fit"):
+        approve(db, approval_id=approval.id, by="ada", edited_arguments=edited)
+
+
+def test_key_order_alone_is_no_edit(db, folder):
+    approval = asked(db, folder, WRITE)
+    reordered = json.loads('{"content": "hello", "path": "notes.md"}')
+    done = approve(db, approval_id=approval.id, by="ada", edited_arguments=reordered)
+    assert done.edited_arguments is None  # the agent's own call, approved as it asked
+
+
+def test_an_approver_cannot_edit_a_call_into_one_an_admin_must_approve(db, folder):
+    """A rule asks an admin about `deploy/`; an approver edits a harmless write there."""
+    rules = [
+        Rule(tool="write_file", paths=["deploy/**"], action="ask", approve_role="admin"),
+        Rule(tool="*", action="allow"),
+    ]
+    approval = asked(db, folder, WRITE, Policy(rules=rules))
+    approver = Person("ap@x.org", "approver", "oidc", subject="s")
+    for path in ("deploy/x", "./deploy/x", "deploy//x", "deploy/./x", "deploy/sub/../x"):
+        with pytest.raises(DecisionError, match="admin|outside the run"):
+            approve(
+                db, approval_id=approval.id, by=approver,
+                edited_arguments={"path": path, "content": "x"},
+            )  # fmt: skip
+    admin = Person("ad@x.org", "admin", "oidc", subject="t")
+    done = approve(
+        db, approval_id=approval.id, by=admin, edited_arguments={"path": "deploy/x", "content": "x"}
+    )
+    assert done.status == "approved"

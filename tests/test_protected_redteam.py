@@ -1,0 +1,129 @@
+"""Red-team variants on onloop's own files (after issue 19): spellings, other programs, other
+entry points, timing. Each attack runs through the real path; the ones that held are kept as
+regression guards. See docs/security/protected-files.md."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.tools.context import ToolContext
+from agent_core.tools.protected import own_files
+from tests import test_protected_files_attacks as base
+from tests.test_protected_files_attacks import COOKIE, own_state
+
+_project = pytest.fixture(base.project.__wrapped__, name="project")  # the same folder
+
+pytestmark = base.pytestmark
+
+
+def _shell_alone(folder: Path, command: str, **protected) -> str:
+    protected = protected or {"policy_file": str(folder / "onloop.toml")}
+    workspace = Workspace(folder, own_files(**protected))
+    try:
+        return run_tool(
+            builtin_tools()["run_shell"], {"command": command}, workspace=workspace,
+            context=ToolContext(),
+        )  # fmt: skip
+    except ToolError as failed:
+        return str(failed)
+
+
+# -- the shell, other programs that write a file -------------------------------------------------
+SHELL_VARIANTS = {
+    "dd of=": "dd if=evil of=onloop.toml",
+    "dd conv=notrunc": "dd if=evil of=onloop.toml conv=notrunc",
+    "tee": "tee onloop.toml < evil",
+    "tee -a the sign-in file": "echo '[roles]' | tee -a signin.toml",
+    "install": "install -m 644 evil onloop.toml",
+    "cp --remove-destination": "cp --remove-destination evil onloop.toml",
+    "cp -l (a hard link)": "cp -lf evil sub/onloop.toml",
+    "mv -T over the folder": "mkdir x && mv -T x .streamlit",
+    "rsync-like rename of a temp": "cp evil .t && mv -f .t sub/onloop.toml",
+    "python os.replace": "python3 -c \"import os; os.replace('evil', 'onloop.toml')\"",
+    "python os.rename of the folder": "python3 -c \"import os; os.rename('sub', 'sub2')\"",
+    "python open r+": "python3 -c \"f=open('onloop.toml','r+'); f.write('#')\"",
+    "python unlink the wal": "python3 -c \"import os; os.unlink('onloop.db-wal')\"",
+    "tar x over": "mkdir t && cp evil t/onloop.toml && tar cf a.tar -C t onloop.toml && tar xf a.tar",
+    "tar x --overwrite into sub": (
+        "mkdir -p t/sub && cp evil t/sub/onloop.toml && tar cf a.tar -C t sub && "
+        "tar xf a.tar --overwrite"
+    ),
+    "unzip -o": "mkdir z && cp evil z/onloop.toml && (cd z && zip -q ../a.zip onloop.toml) && "
+    "unzip -o a.zip",
+    "git checkout --": (
+        "git init -q . && git add onloop.toml && git -c user.email=a@b -c user.name=a commit -qm x"
+        " && cp evil n && git checkout -- onloop.toml; git stash -q; git stash pop -q; "
+        "git show HEAD:onloop.toml > /dev/null; git rm -q --cached onloop.toml; "
+        "git checkout HEAD -- sub 2>/dev/null; rm -rf sub/.git"
+    ),
+    "git rm": "git init -q . && git add -A && git rm -qf onloop.toml sub/onloop.toml",
+    "chmod the folder above": "chmod 0 sub; chmod 777 sub",
+    "touch -d (times)": "touch -d 2000-01-01 onloop.toml",
+    "setfattr-like: xattr": "python3 -c \"import os; os.setxattr('onloop.toml','user.x',b'1')\"",
+    "mount over it": "mount --bind evil onloop.toml",
+    "a hard link into a new folder": "mkdir h && ln onloop.toml h/x && echo x >> h/x",
+    "symlink the secrets folder and write": "ln -s .streamlit s && echo x > s/secrets.toml",
+    "symlink the secrets folder and read": "ln -s .streamlit s && cat s/secrets.toml",
+    "read the secrets through /proc": "cat /proc/self/root$(pwd)/signin.toml",
+    "find -exec": "find . -name onloop.toml -exec cp evil {} \\;",
+    "sed -i through a link": "ln -s onloop.toml l && sed -i --follow-symlinks 's/a/b/' l",
+}
+
+
+@pytest.mark.parametrize("name", SHELL_VARIANTS)
+def test_other_programs_in_the_shell_never_change_onloops_files(project, name):
+    before = own_state(project)
+    output = _shell_alone(project, SHELL_VARIANTS[name])
+    after = {k: v for k, v in own_state(project).items() if k in before}
+    assert after == before, output
+    assert COOKIE not in output
+    assert not [k for k in own_state(project) if k not in before and not os.path.islink(project / k)
+                and ("onloop.toml" in k or ".streamlit" in k)], output  # fmt: skip
+
+
+# -- hiding an entry from the walk, then writing or planting it ----------------------------------
+HIDE_THEN_WRITE = {
+    "an unreadable folder above the policy": ["chmod 311 sub", "cp evil sub/onloop.toml"],
+    "a folder with no permission at all": ["chmod 0 sub", "chmod 755 sub; cp evil sub/onloop.toml"],
+    "the workspace itself unreadable": ["chmod 311 .", "chmod 755 .; cp evil onloop.toml"],
+    "the secrets folder unreadable": ["chmod 0 .streamlit", "chmod 755 .streamlit"],
+}
+HIDE_THEN_PLANT = {
+    "plant, then hide its folder": ["mkdir p && cp evil p/onloop.toml && chmod 0 p", "chmod 755 p"],
+    "plant in an x-only folder": ["mkdir p && cp evil p/onloop.toml && chmod 111 p", "true"],
+    "plant a secrets folder, then hide": ["mkdir -p q/.streamlit && chmod 0 q", "chmod 755 q"],
+    "hide the root with a plant": ["mkdir p && cp evil p/onloop.toml && chmod 311 .", "true"],
+}
+
+
+@pytest.mark.parametrize("name", HIDE_THEN_WRITE)
+def test_a_folder_made_unreadable_does_not_unpin_what_is_inside(project, name):
+    before = own_state(project)
+    outputs = [_shell_alone(project, command) for command in HIDE_THEN_WRITE[name]]
+    _readable(project)
+    assert own_state(project) == before, outputs
+    assert all(COOKIE not in o for o in outputs)
+
+
+@pytest.mark.parametrize("name", HIDE_THEN_PLANT)
+def test_a_plant_in_a_folder_made_unreadable_is_still_removed(project, name):
+    before = own_state(project)
+    outputs = [_shell_alone(project, command) for command in HIDE_THEN_PLANT[name]]
+    _readable(project)
+    new = [k for k in own_state(project) if k not in before]
+    assert not new, outputs
+
+
+def _readable(folder: Path) -> None:
+    """Let the test itself look (a permission left by an attack must not hide its result)."""
+    for here, folders, _files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(here, name), 0o755)
+    os.chmod(folder, 0o755)
+    for here, folders, _files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(here, name), 0o755)
