@@ -5,6 +5,7 @@ regression guards. See docs/security/protected-files.md."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,39 @@ def _readable(folder: Path) -> None:
     for here, folders, _files in os.walk(folder):
         for name in folders:
             os.chmod(os.path.join(here, name), 0o755)
+
+
+# -- a folder flooded past the walk's cap --------------------------------------------------------
+FLOOD = "python3 -c \"import os; os.makedirs('{0}', exist_ok=True); [open('{0}/f%06d' % i, 'w').close() for i in range(100010)]\""  # noqa: E501
+FLOOD_THEN_PLANT = {
+    "flood a folder, plant in another": FLOOD.format("a")
+    + " && mkdir zz && cp evil zz/onloop.toml",
+    "flood the root, plant there": FLOOD.format(".") + " && rm onloop.toml 2>/dev/null; "
+    "mkdir -p q/.streamlit && ln -s evil zz.toml && mv zz.toml q/onloop.toml",
+}
+
+
+@pytest.mark.parametrize("name", FLOOD_THEN_PLANT)
+def test_a_plant_hidden_behind_a_flood_of_entries_is_still_removed(tmp_path, name):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "evil").write_text(base.EVIL)
+    output = _shell_alone(bare, FLOOD_THEN_PLANT[name])
+    planted = [p for p in ("zz/onloop.toml", "q/onloop.toml", "q/.streamlit") if
+               os.path.lexists(bare / p)]  # fmt: skip
+    assert not planted, output
+
+
+def test_a_workspace_past_the_cap_keeps_the_persons_own_deep_files_and_works(tmp_path):
+    """Ordinary work in a huge folder: a policy file of the person's own, deep past the walk's
+    cap, is not taken for a plant; the command runs and its output is kept."""
+    big = tmp_path / "big"
+    (big / "a").mkdir(parents=True)
+    for i in range(100_010):
+        (big / "a" / f"f{i:06d}").touch()
+    (big / "zz" / "deep").mkdir(parents=True)
+    (big / "zz" / "deep" / "onloop.toml").write_text(base.PERMISSIVE)
+    time.sleep(1.5)  # its ctime is now older than the command (ctime cannot be set back)
+    output = _shell_alone(big, "echo done > out.txt && cat zz/deep/onloop.toml")
+    assert (big / "out.txt").read_text() == "done\n"
+    assert (big / "zz" / "deep" / "onloop.toml").read_text() == base.PERMISSIVE, output

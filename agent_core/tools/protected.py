@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +143,7 @@ class Guard:
     absent: list[Path] = field(default_factory=list)  # explicit files not there yet
     links: dict[Path, str] = field(default_factory=dict)  # links by a protected name -> target
     complete: bool = True  # False when the walk stopped at WALK_CAP
+    started: float = field(default_factory=time.time)  # when it was taken (before the command)
 
     @property
     def pinned_folders(self) -> list[Path]:
@@ -162,8 +165,9 @@ class Guard:
         return argv
 
 
-def guard(root: Path, protected: Protected) -> Guard:
-    """The protected entries in `root` right now (a walk that never follows a link)."""
+def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard:
+    """The protected entries in `root` right now (a walk that never follows a link, of at most
+    `cap` entries; None: the whole folder)."""
     root = Path(os.path.realpath(root))
     plan = Guard(root, protected)
     for own in protected.inside(root):
@@ -171,7 +175,7 @@ def guard(root: Path, protected: Protected) -> Guard:
             plan.existing.append(own.path)
         elif not os.path.lexists(own.path):
             plan.absent.append(own.path)
-    plan.complete = _walk_names(root, plan.existing, plan.links)
+    plan.complete = _walk_names(root, plan.existing, plan.links, cap)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
         if target.is_relative_to(root) and target != root and target.exists():
@@ -180,16 +184,17 @@ def guard(root: Path, protected: Protected) -> Guard:
     return plan
 
 
-def _walk_names(root: Path, into: list[Path], links: dict[Path, str]) -> bool:
+def _walk_names(root: Path, into: list[Path], links: dict[Path, str], cap: int | None) -> bool:
+    """Breadth first: the shallow names (where onloop is most often started) are seen first."""
     names = {n.casefold() for n in (*OWN_NAMES, *OWN_FOLDERS)}
-    pending, seen = [str(root)], 0
+    pending, seen = deque([str(root)]), 0
     while pending:
-        folder = pending.pop()
+        folder = pending.popleft()
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     seen += 1
-                    if seen > WALK_CAP:
+                    if cap is not None and seen > cap:
                         return False
                     if entry.name.casefold() in names:  # a folder of them is pinned whole
                         if entry.is_symlink():
@@ -205,11 +210,21 @@ def _walk_names(root: Path, into: list[Path], links: dict[Path, str]) -> bool:
 
 def sweep(before: Guard) -> list[str]:
     """Remove the protected entries a command created (they were not there before it): a policy
-    file, a store, a `.streamlit` folder, a link by such a name. What was removed, relative."""
-    after = guard(before.root, before.protected)
-    new = [p for p in after.existing if p not in before.existing]
+    file, a store, a `.streamlit` folder, a link by such a name. What was removed, relative.
+
+    This walk has no cap: a command that floods the folder with entries must not hide a plant
+    behind them. Where the walk before the command stopped at its cap, an entry it did not see
+    counts as the command's only when its status changed since the command started (its ctime,
+    which no program can set back): creating, renaming or linking a name sets it.
+    """
+    after = guard(before.root, before.protected, cap=None)
+
+    def made(path: Path) -> bool:
+        return before.complete or _changed_since(path, before.started)
+
+    new = [p for p in after.existing if p not in before.existing and made(p)]
     new += [p for p in before.absent if os.path.lexists(p)]
-    new += [p for p, target in after.links.items() if before.links.get(p) != target]
+    new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
         if not os.path.lexists(path):
@@ -220,6 +235,13 @@ def sweep(before: Guard) -> list[str]:
             path.unlink(missing_ok=True)
         removed.append(path.relative_to(before.root).as_posix())
     return removed
+
+
+def _changed_since(path: Path, started: float) -> bool:
+    try:  # the kernel's clock for ctime is coarse: a second of slack, on the safe side
+        return os.lstat(path).st_ctime >= started - 1.0
+    except OSError:
+        return False
 
 
 def describe(plan: Guard) -> str | None:
