@@ -101,8 +101,24 @@ HIDE_THEN_PLANT = {
 }
 
 
+@pytest.fixture(params=["as root", "as the folder's owner"])
+def listing(request, monkeypatch):
+    """How the worker lists folders: as root (these tests' machine: permissions do not stop it),
+    or as an ordinary user, who may not list a folder without read and search permission."""
+    if request.param == "as the folder's owner":
+        real = os.scandir
+
+        def owner_scandir(path="."):
+            if os.stat(path).st_mode & 0o500 != 0o500:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr("agent_core.tools.protected.os.scandir", owner_scandir)
+    return request.param
+
+
 @pytest.mark.parametrize("name", HIDE_THEN_WRITE)
-def test_a_folder_made_unreadable_does_not_unpin_what_is_inside(project, name):
+def test_a_folder_made_unreadable_does_not_unpin_what_is_inside(project, name, listing):
     before = own_state(project)
     outputs = [_shell_alone(project, command) for command in HIDE_THEN_WRITE[name]]
     _readable(project)
@@ -111,7 +127,7 @@ def test_a_folder_made_unreadable_does_not_unpin_what_is_inside(project, name):
 
 
 @pytest.mark.parametrize("name", HIDE_THEN_PLANT)
-def test_a_plant_in_a_folder_made_unreadable_is_still_removed(project, name):
+def test_a_plant_in_a_folder_made_unreadable_is_still_removed(project, name, listing):
     before = own_state(project)
     outputs = [_shell_alone(project, command) for command in HIDE_THEN_PLANT[name]]
     _readable(project)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 import time
 from collections import deque
@@ -143,11 +144,13 @@ class Guard:
     absent: list[Path] = field(default_factory=list)  # explicit files not there yet
     links: dict[Path, str] = field(default_factory=dict)  # links by a protected name -> target
     complete: bool = True  # False when the walk stopped at WALK_CAP
+    sealed: list[Path] = field(default_factory=list)  # folders it could not list: bound read-only
     started: float = field(default_factory=time.time)  # when it was taken (before the command)
 
     @property
     def pinned_folders(self) -> list[Path]:
-        folders = {p for f in self.existing for p in f.parents if p.is_relative_to(self.root)}
+        held = [*self.existing, *self.sealed]
+        folders = {p for f in held for p in f.parents if p.is_relative_to(self.root)}
         folders.discard(self.root)
         return sorted(folders, key=lambda p: len(p.parts))
 
@@ -162,6 +165,9 @@ class Guard:
                 argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
             else:
                 argv += ["--ro-bind", "/dev/null", str(path)]
+        for folder in self.sealed:  # what is inside is unknown: nothing in it may change
+            if folder != self.root:
+                argv += ["--ro-bind", str(folder), str(folder)]
         return argv
 
 
@@ -170,12 +176,13 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     `cap` entries; None: the whole folder)."""
     root = Path(os.path.realpath(root))
     plan = Guard(root, protected)
+    _let_owner_list(root)  # the person's (or onloop's) folder: never left unlistable to us
     for own in protected.inside(root):
         if os.path.lexists(own.path) and not os.path.islink(own.path):
             plan.existing.append(own.path)
         elif not os.path.lexists(own.path):
             plan.absent.append(own.path)
-    plan.complete = _walk_names(root, plan.existing, plan.links, cap)
+    plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
         if target.is_relative_to(root) and target != root and target.exists():
@@ -184,8 +191,12 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     return plan
 
 
-def _walk_names(root: Path, into: list[Path], links: dict[Path, str], cap: int | None) -> bool:
-    """Breadth first: the shallow names (where onloop is most often started) are seen first."""
+def _walk_names(
+    root: Path, into: list[Path], links: dict[Path, str], cap: int | None, sealed: list[Path]
+) -> bool:
+    """Breadth first: the shallow names (where onloop is most often started) are seen first.
+    A folder it may not list goes to `sealed`: what it holds cannot be known, so it is pinned
+    whole (a command that hides a folder with chmod cannot unpin what is inside)."""
     names = {n.casefold() for n in (*OWN_NAMES, *OWN_FOLDERS)}
     pending, seen = deque([str(root)]), 0
     while pending:
@@ -203,9 +214,24 @@ def _walk_names(root: Path, into: list[Path], links: dict[Path, str], cap: int |
                             into.append(Path(entry.path))
                     elif entry.is_dir(follow_symlinks=False):
                         pending.append(entry.path)
+        except PermissionError:
+            sealed.append(Path(folder))
         except OSError:
             continue
     return True
+
+
+def _let_owner_list(folder: Path) -> bool:
+    """Give the owner back read and search on a folder of theirs they cannot list (as a
+    command may leave one with chmod); whether it changed."""
+    try:
+        info = os.lstat(folder)
+        if info.st_uid != os.geteuid() or info.st_mode & 0o500 == 0o500:
+            return False
+        os.chmod(folder, stat.S_IMODE(info.st_mode) | 0o700, follow_symlinks=False)
+        return True
+    except (OSError, NotImplementedError):
+        return False
 
 
 def sweep(before: Guard) -> list[str]:
@@ -218,6 +244,13 @@ def sweep(before: Guard) -> list[str]:
     which no program can set back): creating, renaming or linking a name sets it.
     """
     after = guard(before.root, before.protected, cap=None)
+    # A folder the command made unlistable (chmod 0 after planting in it): its owner may list
+    # it again, and the walk looks again, until nothing new is hidden.
+    for _ in range(1000):
+        hidden = [f for f in after.sealed if f not in before.sealed and _let_owner_list(f)]
+        if not hidden:
+            break
+        after = guard(before.root, before.protected, cap=None)
 
     def made(path: Path) -> bool:
         return before.complete or _changed_since(path, before.started)
