@@ -139,3 +139,70 @@ def test_an_approver_cannot_edit_a_call_into_one_an_admin_must_approve(db, folde
         db, approval_id=approval.id, by=admin, edited_arguments={"path": "deploy/x", "content": "x"}
     )
     assert done.status == "approved"
+
+
+# -- in the worker: a decision row written by any client ------------------------------------------
+@pytest.fixture
+def elsewhere(tmp_path: Path):
+    """A store outside the folder (a worker refuses a workspace that holds its store)."""
+    store = storage.open_store(f"sqlite:///{tmp_path / 'db' / 'onloop.db'}")
+    yield store
+    store.dispose()
+
+
+def _driven(store, folder: Path, call):
+    from agent_core.models.scripted import ScriptedModel
+    from tests.run_helpers import Driver
+
+    tool, arguments, _risk = call
+    model = ScriptedModel([{"tool_calls": [{"name": tool, "arguments": arguments}]}, "done"])
+    policy = Policy(rules=[Rule(tool="*", action="ask", reason="every call asks")])
+    policy = policy.model_copy(update={"origin": load_policy(folder / "rules.toml").origin})
+    run = new_run(store, "edits", policy=policy, workspace=str(folder), model="scripted")
+    driver = Driver(store, run, model).start()
+    return run, driver, driver.pending()
+
+
+def _forge(store, approval, edited: dict, digest: str | None = None) -> None:
+    from agent_core.tools import args_hash, builtin_tools
+
+    edited = builtin_tools()[approval.tool].validate(edited)
+    storage.decide_approval(
+        store, approval_id=approval.id, decision="approved", decided_by="raw-writer",
+        edited_arguments=edited, approved_hash=digest or args_hash(edited),
+    )  # fmt: skip
+
+
+FORGED = {
+    "the run's policy by its own name": {"path": "rules.toml", "content": "x"},
+    "the sign-in file": {"path": "./login.toml", "content": "x"},
+    "a streamlit config": {"path": ".streamlit/config.toml", "content": "x"},
+    "a planted onloop.toml": {"path": "deep/onloop.toml", "content": "x"},
+}
+
+
+@pytest.mark.parametrize("name", FORGED)
+def test_a_forged_edit_into_onloops_own_files_never_runs(elsewhere, folder, name):
+    db = elsewhere
+    from tests.run_helpers import events_of
+
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    run, driver, pending = _driven(db, folder, WRITE)
+    _forge(db, pending, FORGED[name])
+    driver.join()
+    result = events_of(db, run.id, "tool_result")[0].payload
+    assert result["outcome"] == "denied" and "onloop's own files" in result["output"], result
+    for file in ("rules.toml", "login.toml"):
+        assert (folder / file).read_bytes() == before[file]
+    assert not (folder / "deep").exists() and not (folder / ".streamlit").exists()
+
+
+def test_a_forged_edit_with_a_wrong_hash_never_runs(elsewhere, folder):
+    db = elsewhere
+    from tests.run_helpers import events_of
+
+    run, driver, pending = _driven(db, folder, WRITE)
+    _forge(db, pending, {"path": "other.md", "content": "x"}, digest="0" * 64)
+    driver.join()
+    result = events_of(db, run.id, "tool_result")[0].payload
+    assert result["outcome"] == "denied" and not (folder / "other.md").exists(), result

@@ -180,3 +180,81 @@ def test_a_workspace_past_the_cap_keeps_the_persons_own_deep_files_and_works(tmp
     output = _shell_alone(big, "echo done > out.txt && cat zz/deep/onloop.toml")
     assert (big / "out.txt").read_text() == "done\n"
     assert (big / "zz" / "deep" / "onloop.toml").read_text() == base.PERMISSIVE, output
+
+
+# -- a person's own tool, given the Workspace ----------------------------------------------------
+def _own_tools():
+    from agent_core.tools import tool
+
+    @tool("medium", paths=("target",))
+    def save_note(workspace: Workspace, target: str, text: str) -> str:
+        """Save a note.
+
+        Args:
+            target: Where, relative to the workspace.
+            text: What.
+        """
+        workspace.resolve(target).write_text(text)
+        return "saved"
+
+    @tool("medium")
+    def store_note(workspace: Workspace, filename: str, text: str) -> str:
+        """Save a note (its path argument not declared).
+
+        Args:
+            filename: Where, relative to the workspace.
+            text: What.
+        """
+        workspace.writable(filename).write_text(text)
+        return "saved"
+
+    return save_note, store_note
+
+
+@pytest.mark.parametrize(
+    "target", ["onloop.toml", "sub/ONLOOP.toml", "./onloop.toml/", ".streamlit/x", "signin.toml"]
+)
+def test_a_persons_own_tool_cannot_be_led_to_onloops_files(project, target):
+    from agent_core.policy import decide
+    from agent_core.policy_file import load_policy
+
+    declared, undeclared = _own_tools()
+    workspace = Workspace(project, own_files(policy_file=str(project / "onloop.toml")))
+    policy = load_policy(project / "onloop.toml")  # allows every call
+    before = own_state(project)
+    verdict = decide(
+        policy, tool=declared.name, risk=declared.risk, arguments={"target": target, "text": "x"},
+        autonomy="autonomous", kinds=declared.argument_kinds, workspace=workspace,
+    )  # fmt: skip
+    assert verdict.verdict == "deny" and verdict.rule == "onloop's own files"
+    with pytest.raises(ToolError, match="onloop's own files"):  # the Workspace's write path
+        run_tool(undeclared, {"filename": target, "text": "x"}, workspace=workspace)
+    assert own_state(project) == before
+    assert run_tool(undeclared, {"filename": "note.md", "text": "x"}, workspace=workspace)
+    assert (project / "note.md").read_text() == "x"  # everyday use still works
+
+
+# -- another name of a protected file: a hard link the person made --------------------------------
+HARD_LINKED = {
+    "append to the policy's other name": ("onloop.toml", "echo evil >> keep/copy.toml"),
+    "truncate the policy's other name": ("sub/onloop.toml", "truncate -s0 keep/copy.toml"),
+    "python r+ on the other name": (
+        "onloop.toml",
+        "python3 -c \"open('keep/copy.toml','r+').write('[sandbox]')\"",
+    ),  # fmt: skip
+    "read the sign-in file's other name": ("signin.toml", "cat keep/copy.toml"),
+    "read the streamlit secret's other name": (".streamlit/secrets.toml", "cat keep/copy.toml"),
+    "write the sign-in file's other name": ("signin.toml", "echo '[roles]' >> keep/copy.toml"),
+}
+
+
+@pytest.mark.parametrize("name", HARD_LINKED)
+def test_a_hard_link_to_a_protected_file_is_pinned_as_the_file(project, name):
+    original, command = HARD_LINKED[name]
+    (project / "keep").mkdir()
+    os.link(project / original, project / "keep" / "copy.toml")
+    before = own_state(project)
+    output = _shell_alone(project, command)
+    assert own_state(project) == before, output
+    assert COOKIE not in output
+    assert _shell_alone(project, "echo fine > keep/other.md").startswith("exit code 0")

@@ -151,7 +151,7 @@ def write_file(workspace: Workspace, path: str, content: str) -> str:
         path: The file, relative to the workspace.
         content: The complete new text of the file.
     """
-    workspace.refuse_own(workspace.resolve(path), path)
+    workspace.writable(path)
     data = content.encode("utf-8")
     replace_file(workspace, path, data)
     return f"wrote {len(data):,} bytes to {os.path.normpath(path.strip())}"
@@ -175,7 +175,7 @@ def delete_files(workspace: Workspace, paths: list[str]) -> str:
     # Check every path before deleting any, so a bad path deletes nothing.
     for path in paths:
         # The link itself is onloop's when its name is, whatever it points to.
-        workspace.refuse_own(workspace.resolve(path), path)
+        workspace.writable(path)
     report = []
     for path in dict.fromkeys(paths):
         what = delete_file(workspace, path)  # removes a link itself, never what it points to

@@ -145,6 +145,7 @@ class Guard:
     links: dict[Path, str] = field(default_factory=dict)  # links by a protected name -> target
     complete: bool = True  # False when the walk stopped at WALK_CAP
     sealed: list[Path] = field(default_factory=list)  # folders it could not list: bound read-only
+    aliases: dict[Path, Path] = field(default_factory=dict)  # another name (a hard link) -> own
     started: float = field(default_factory=time.time)  # when it was taken (before the command)
 
     @property
@@ -159,7 +160,7 @@ class Guard:
         for folder in self.pinned_folders:
             argv += ["--bind", str(folder), str(folder)]
         for path in self.existing:
-            if self.protected.why(path) not in SECRET:
+            if self.protected.why(self.aliases.get(path, path)) not in SECRET:
                 argv += ["--ro-bind", str(path), str(path)]
             elif path.is_dir():  # hidden: an empty read-only folder in its place
                 argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
@@ -187,8 +188,56 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
         target = Path(os.path.realpath(link))
         if target.is_relative_to(root) and target != root and target.exists():
             plan.existing.append(target)
+    _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
+
+
+def _files_of(entries: list[Path]) -> Iterable[Path]:
+    """The entries, and the files inside those that are folders (`.streamlit/`)."""
+    for entry in entries:
+        yield entry
+        if entry.is_dir() and not entry.is_symlink():
+            for here, _folders, files in os.walk(entry):
+                yield from (Path(here) / name for name in files)
+
+
+def _covered(path: Path, entries: list[Path]) -> bool:
+    return any(path == entry or path.is_relative_to(entry) for entry in entries)
+
+
+def _hard_links(plan: Guard, cap: int | None) -> None:
+    """Other names of a protected file (a hard link the person made, `cp -l`): writing through
+    one changes the file itself, so each is pinned as the file is (hidden when it is secret)."""
+    shared: dict[tuple[int, int], Path] = {}
+    for path in _files_of(plan.existing):
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            shared[(info.st_dev, info.st_ino)] = path
+    if not shared:
+        return
+    pending, seen = deque([str(plan.root)]), 0
+    while pending:
+        folder = pending.popleft()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if cap is not None and seen > cap:
+                        return
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        own = shared.get((info.st_dev, info.st_ino))
+                        if own is not None and not _covered(Path(entry.path), plan.existing):
+                            plan.existing.append(Path(entry.path))
+                            plan.aliases[Path(entry.path)] = own
+        except OSError:
+            continue
 
 
 def _walk_names(

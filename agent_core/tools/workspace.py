@@ -56,6 +56,14 @@ class Workspace:
         # Normalise "a/./b" and trailing slashes without touching symlinks in the last component.
         return Path(os.path.normpath(candidate))
 
+    def writable(self, relative: str) -> Path:
+        """`resolve` for a path a tool will write, rename or delete: OwnFileRefused when it is
+        one of onloop's own files (by its name, or where a link leads). Your own tools that
+        write take their path from here, so the model cannot lead them to a policy file."""
+        path = self.resolve(relative)
+        self.refuse_own(path, relative)
+        return path
+
     def refuse_own(self, target: Path, given: str) -> None:
         """OwnFileRefused if writing `target` (as resolved) would write one of onloop's files."""
         what = self.protected.why(target)
