@@ -206,3 +206,38 @@ def test_a_forged_edit_with_a_wrong_hash_never_runs(elsewhere, folder):
     driver.join()
     result = events_of(db, run.id, "tool_result")[0].payload
     assert result["outcome"] == "denied" and not (folder / "other.md").exists(), result
+
+
+def test_cli_approve_args_refuses_an_edit_into_the_runs_own_policy_in_one_line(tmp_path, folder):
+    from tests.test_cli import onloop
+
+    db = tmp_path / "db" / "onloop.db"
+    db.parent.mkdir()
+    store = storage.open_store(str(db))
+    approval = asked(store, folder, WRITE)
+    store.dispose()
+    for path in ("rules.toml", "login.toml", "./rules.toml "):
+        args = json.dumps({"path": path, "content": "x"})
+        done = onloop("approve", approval.run_id, "--args", args, "--db", str(db), cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "onloop's own files" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert (folder / "rules.toml").read_text() == ALLOW_ALL
+
+
+SHELL_NAMING_THE_POLICY = [
+    "echo x > rules.toml",
+    "sed -i s/a/b/ rules.t[o]ml",
+    "cd sub 2>/dev/null; cp notes.md ../rules.toml",
+    "echo x | tee -a ./login.toml",
+    'python3 -c \'open("rules.toml","w")\'',
+    "dd if=notes.md of=rules.toml",
+    "install notes.md rules.toml",
+]
+
+
+@pytest.mark.parametrize("command", SHELL_NAMING_THE_POLICY)
+def test_an_edit_into_a_shell_command_naming_the_runs_policy_is_refused(db, folder, command):
+    approval = asked(db, folder, ("run_shell", {"command": "ls"}, "high"))
+    with pytest.raises(DecisionError, match="onloop's own files"):
+        approve(db, approval_id=approval.id, by="ada", edited_arguments={"command": command})
