@@ -241,3 +241,26 @@ def test_an_edit_into_a_shell_command_naming_the_runs_policy_is_refused(db, fold
     approval = asked(db, folder, ("run_shell", {"command": "ls"}, "high"))
     with pytest.raises(DecisionError, match="onloop's own files"):
         approve(db, approval_id=approval.id, by="ada", edited_arguments={"command": command})
+
+
+def test_the_dashboard_card_refuses_an_edit_into_the_runs_own_policy(tmp_path, monkeypatch):
+    from tests import dashboard_seed as seed
+    from tests.test_edit_surfaces import inbox, key
+
+    store = next(seed.open_test_store(tmp_path, monkeypatch))
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "my-rules.toml").write_text(ALLOW_ALL)
+    policy = load_policy(folder / "my-rules.toml")
+    run = new_run(store, "edit", policy=policy, workspace=str(folder), model="scripted")
+    storage.update_run(store, run_id=run.id, status="waiting")
+    approval = make_approval(store, run, tool="write_file", arguments=WRITE[1], risk="medium",
+                             summary="write notes.md")  # fmt: skip
+    at = inbox()
+    at.text_area(key=key(approval, "edited")).input(
+        '{"path": "my-rules.toml", "content": "[sandbox]"}'
+    ).run()
+    assert any("Cannot be approved" in e.value for e in at.error)  # before pressing
+    at.button(key=key(approval, "approve-edited")).click().run()
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    assert (folder / "my-rules.toml").read_text() == ALLOW_ALL
