@@ -258,3 +258,23 @@ def test_a_hard_link_to_a_protected_file_is_pinned_as_the_file(project, name):
     assert own_state(project) == before, output
     assert COOKIE not in output
     assert _shell_alone(project, "echo fine > keep/other.md").startswith("exit code 0")
+
+
+# -- plants outside the walk's reach: the parent folder, a link to the host ----------------------
+ELSEWHERE = {
+    "a policy in the folder above": "cp evil ../onloop.toml; cp evil ../../onloop.toml",
+    "a secrets folder that is a link to the host's /tmp": "ln -s /tmp .streamlit",
+    "a policy that is a link to a host file": "ln -s /etc/hostname onloop.toml",
+    "a relative link up and out": "mkdir d && ln -s ../../../evil d/onloop.toml",
+    "a policy folder (a directory by that name)": "mkdir -p onloop.toml/x",
+}
+
+
+@pytest.mark.parametrize("name", ELSEWHERE)
+def test_a_plant_outside_or_through_a_link_does_not_stay(tmp_path, name):
+    bare = tmp_path / "up" / "bare"
+    bare.mkdir(parents=True)
+    (bare / "evil").write_text(base.EVIL)
+    output = _shell_alone(bare, ELSEWHERE[name])
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert not any(p.endswith("onloop.toml") or ".streamlit" in p for p in left), (output, left)
