@@ -278,3 +278,27 @@ def test_a_plant_outside_or_through_a_link_does_not_stay(tmp_path, name):
     output = _shell_alone(bare, ELSEWHERE[name])
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
     assert not any(p.endswith("onloop.toml") or ".streamlit" in p for p in left), (output, left)
+
+
+DEEP = """python3 -c "
+import os
+for i in range(120):
+    os.mkdir('a' * 60)
+    os.chdir('a' * 60)
+open('onloop.toml', 'w').write(open('/dev/null').read() + 'evil')
+os.mkdir('.streamlit')
+os.symlink('/tmp', 'x')
+os.rename('x', 'ONLOOP.TOML')
+" """
+
+
+def test_a_plant_deeper_than_the_path_limit_is_still_removed(tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    output = _shell_alone(bare, DEEP)
+    left = []
+    for _here, folders, files in os.walk(bare):
+        left += [n for n in (*folders, *files) if n.casefold() in ("onloop.toml", ".streamlit")]
+    assert not left, output
+    assert "onloop removed" in output
+    assert _shell_alone(bare, "echo ok > fine.md").startswith("exit code 0")  # still works

@@ -9,13 +9,15 @@ store...) and names onloop reads wherever it is started (`onloop.toml`, `onloop.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ OWN_FOLDERS = {".streamlit": "the dashboard's Streamlit configuration and secret
 SIGN_IN = "the sign-in file"
 # Never shown to a tool either: they hold the secret that signs dashboard sessions.
 SECRET = frozenset({SIGN_IN, OWN_FOLDERS[".streamlit"]})
+_BINDABLE = 4000  # bytes of a path a mount can name (PATH_MAX is 4096)
 WALK_CAP = 100_000  # entries a workspace walk looks at; deeper names beyond it are not pinned
 _extra: dict[Path, str] = {}  # files this process names at start (the sign-in file of `up`)
 
@@ -158,8 +161,11 @@ class Guard:
     def bind_args(self) -> list[str]:
         argv: list[str] = []
         for folder in self.pinned_folders:
-            argv += ["--bind", str(folder), str(folder)]
+            if len(str(folder)) < _BINDABLE:
+                argv += ["--bind", str(folder), str(folder)]
         for path in self.existing:
+            if len(str(path)) >= _BINDABLE:  # past the path limit: the sweep still looks there
+                continue
             if self.protected.why(self.aliases.get(path, path)) not in SECRET:
                 argv += ["--ro-bind", str(path), str(path)]
             elif path.is_dir():  # hidden: an empty read-only folder in its place
@@ -186,18 +192,19 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
-        if target.is_relative_to(root) and target != root and target.exists():
+        if target.is_relative_to(root) and target != root and _status(root, target):
             plan.existing.append(target)
     _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
 
 
-def _files_of(entries: list[Path]) -> Iterable[Path]:
+def _files_of(root: Path, entries: list[Path]) -> Iterable[Path]:
     """The entries, and the files inside those that are folders (`.streamlit/`)."""
     for entry in entries:
         yield entry
-        if entry.is_dir() and not entry.is_symlink():
+        info = _status(root, entry)
+        if info is not None and stat.S_ISDIR(info.st_mode):
             for here, _folders, files in os.walk(entry):
                 yield from (Path(here) / name for name in files)
 
@@ -210,12 +217,9 @@ def _hard_links(plan: Guard, cap: int | None) -> None:
     """Other names of a protected file (a hard link the person made, `cp -l`): writing through
     one changes the file itself, so each is pinned as the file is (hidden when it is secret)."""
     shared: dict[tuple[int, int], Path] = {}
-    for path in _files_of(plan.existing):
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+    for path in _files_of(plan.root, plan.existing):
+        info = _status(plan.root, path)
+        if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             shared[(info.st_dev, info.st_ino)] = path
     if not shared:
         return
@@ -251,23 +255,80 @@ def _walk_names(
     while pending:
         folder = pending.popleft()
         try:
-            with os.scandir(folder) as entries:
+            with _folder(root, Path(folder)) as (fd, entries):
                 for entry in entries:
                     seen += 1
                     if cap is not None and seen > cap:
                         return False
+                    path = os.path.join(folder, entry.name)
                     if entry.name.casefold() in names:  # a folder of them is pinned whole
                         if entry.is_symlink():
-                            links[Path(entry.path)] = os.readlink(entry.path)
+                            links[Path(path)] = os.readlink(entry.name, dir_fd=fd)
                         else:
-                            into.append(Path(entry.path))
+                            into.append(Path(path))
                     elif entry.is_dir(follow_symlinks=False):
-                        pending.append(entry.path)
+                        pending.append(path)
         except PermissionError:
             sealed.append(Path(folder))
         except OSError:
             continue
     return True
+
+
+@contextmanager
+def _folder(root: Path, folder: Path) -> Iterator[tuple[int, Iterator[os.DirEntry]]]:
+    """A folder of the walk, open, and its entries. Opened one name at a time from the root
+    when its path is longer than the system allows (a command can nest folders past it)."""
+    try:
+        fd = os.open(folder, _DIR)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        fd = _open_deep(root, folder)
+    try:
+        with os.scandir(fd) as entries:
+            yield fd, entries
+    finally:
+        os.close(fd)
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_deep(root: Path, folder: Path) -> int:
+    fd = os.open(root, _DIR)
+    try:
+        for name in folder.relative_to(root).parts:
+            inner = os.open(name, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _status(root: Path, path: Path) -> os.stat_result | None:
+    """lstat, however deep the path; None when it is gone."""
+    try:
+        with _folder(root, path.parent) as (fd, _entries):
+            return os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+    except (OSError, ValueError):  # gone, or (deep) not under the root
+        return None
+
+
+def _remove(root: Path, path: Path) -> bool:
+    """Remove a file, a link or a whole folder (never through a link), however deep."""
+    try:
+        with _folder(root, path.parent) as (fd, _entries):
+            info = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(path.name, dir_fd=fd, ignore_errors=True)
+            else:
+                os.unlink(path.name, dir_fd=fd)
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _let_owner_list(folder: Path) -> bool:
@@ -301,29 +362,21 @@ def sweep(before: Guard) -> list[str]:
             break
         after = guard(before.root, before.protected, cap=None)
 
+    root = before.root
+
     def made(path: Path) -> bool:
-        return before.complete or _changed_since(path, before.started)
+        info = _status(root, path)  # the kernel's ctime clock is coarse: a second of slack
+        return before.complete or (info is not None and info.st_ctime >= before.started - 1.0)
 
     new = [p for p in after.existing if p not in before.existing and made(p)]
     new += [p for p in before.absent if os.path.lexists(p)]
     new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
-        if not os.path.lexists(path):
-            continue  # inside a folder removed just before
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path.relative_to(before.root).as_posix())
+        if _remove(root, path):  # (False: inside a folder removed just before)
+            shown = path.relative_to(root).as_posix()
+            removed.append(shown if len(shown) <= 200 else f"{shown[:80]}…{shown[-80:]}")
     return removed
-
-
-def _changed_since(path: Path, started: float) -> bool:
-    try:  # the kernel's clock for ctime is coarse: a second of slack, on the safe side
-        return os.lstat(path).st_ctime >= started - 1.0
-    except OSError:
-        return False
 
 
 def describe(plan: Guard) -> str | None:
