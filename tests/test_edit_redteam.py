@@ -264,3 +264,22 @@ def test_the_dashboard_card_refuses_an_edit_into_the_runs_own_policy(tmp_path, m
     at.button(key=key(approval, "approve-edited")).click().run()
     assert storage.get_approval(store, approval_id=approval.id).status == "pending"
     assert (folder / "my-rules.toml").read_text() == ALLOW_ALL
+
+
+@pytest.mark.parametrize("value", ["500", 500.5, True, None, [500]])
+def test_a_number_given_as_another_type_is_refused_or_run_as_shown(db, folder, value):
+    """fetch_url's max_chars as a string, a float, a boolean, null, a list: refused, or (null:
+    the default) stored exactly as it will run, so the hash pins what the person saw."""
+    from agent_core.tools import args_hash
+
+    call = ("fetch_url", {"url": "http://127.0.0.1:9/a"}, "medium")
+    approval = asked(db, folder, call)
+    edited = {"url": "http://127.0.0.1:9/b", "max_chars": value}
+    try:
+        done = approve(db, approval_id=approval.id, by="ada", edited_arguments=edited)
+    except DecisionError as refused:
+        assert "do not fit" in str(refused)
+        return
+    assert done.approved_hash == args_hash(done.edited_arguments)
+    assert isinstance(done.edited_arguments["max_chars"], int)
+    assert not isinstance(done.edited_arguments["max_chars"], bool)
