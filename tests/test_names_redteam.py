@@ -9,6 +9,10 @@ name) was the name the audit recorded.
 from __future__ import annotations
 
 import os
+import sqlite3
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +23,12 @@ from agent_core.oversight.access import display_name, load_auth_config
 from agent_core.oversight.web_gate import url_gate
 from agent_core.policy import Policy, Rule, decide, url_host
 from agent_core.tools import Workspace, builtin_tools, run_tool
+from agent_core.tools.context import ToolContext
 from agent_core.tools.errors import ToolError
-from agent_core.tools.web import _public
+from agent_core.tools.web import _public, fetch_url
+from storage.private_files import private_store_file
 from tests import dashboard_fixtures as fx
+from tests.local_site import local_site
 from tests.signin_helpers import write_signin_file
 
 # -- host names -----------------------------------------------------------------------------------
@@ -328,3 +335,80 @@ def test_the_audit_does_not_record_an_unverified_address_as_the_actor(tmp_path, 
     at.button(key="launch_submit").click().run()
     (run,) = storage.list_runs(store)
     assert run.created_by == "ada@admin.test (unverified) (sub mallory)"
+
+
+# -- owner-only files through the real entry points, umask 000 ------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_onloop_run_under_umask_000_makes_an_owner_only_store_and_workspace(tmp_path):
+    db = tmp_path / "new" / "sub" / "onloop.db"
+    env = {**os.environ, "ONLOOP_WORKSPACES": str(tmp_path / "wsroot")}
+    argv = [sys.executable, "-m", "agent_core", "run", "What time is it?", "--model", "demo"]
+    argv += ["--autonomy", "autonomous", "--yes", "--db", str(db)]
+    done = subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        preexec_fn=lambda: os.umask(0),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _mode(db) == 0o600 and _mode(db.parent) == 0o700
+    (run_folder,) = (tmp_path / "wsroot").iterdir()
+    assert _mode(tmp_path / "wsroot") == 0o700 and _mode(run_folder) == 0o700
+    siblings = [Path(f"{db}{s}") for s in ("-wal", "-shm", "-journal")]
+    assert all(_mode(s) == 0o600 for s in siblings if s.exists())
+
+
+def test_a_rollback_journal_beside_a_new_store_is_owner_only(tmp_path):
+    db = tmp_path / "store" / "onloop.db"
+    old = os.umask(0)
+    try:
+        private_store_file(db)
+        conn = sqlite3.connect(db, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("CREATE TABLE probe (a)")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO probe VALUES (1)")
+            journal = Path(f"{db}-journal")
+            assert journal.exists() and _mode(journal) == 0o600
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    finally:
+        os.umask(old)
+    assert _mode(db) == 0o600 and _mode(db.parent) == 0o700
+
+
+# -- each redirect hop is judged in its canonical spelling ----------------------------------------
+
+REDIRECT_SPELLINGS = [
+    "http://BLOCKED.example./",
+    "http://%62locked.example/",
+    "//blocked.example/",  # scheme-relative: the same scheme as the page
+    "http://u@blocked.example/",
+    "http://bl\tocked.example/",  # httpx refuses the header itself
+    "http://blocked\u3002example/",
+    "http://[64:ff9b::7f00:1]/",  # a private address by way of NAT64
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://0xa9.0xfe.0xa9fe/",
+    "http://2852039166/",
+]
+
+
+@pytest.mark.parametrize("location", REDIRECT_SPELLINGS)
+def test_a_redirect_in_an_odd_spelling_is_refused(location):
+    policy = Policy(
+        rules=[
+            Rule(tool="fetch_url", domains=["127.0.0.1"], action="allow"),
+            Rule(tool="fetch_url", domains=["blocked.example"], action="deny"),
+        ]
+    )
+    context = ToolContext(url_gate=url_gate(policy))
+    with local_site(redirect_to=location) as site:
+        with pytest.raises(
+            ToolError, match="refuses|private, loopback|cannot resolve|could not fetch"
+        ):
+            fetch_url.fn(url=f"{site}/away", tool_context=context)
