@@ -301,3 +301,81 @@ def test_ordinary_words_read_the_same(text):
 def test_defanged_addresses_still_read_as_addresses():
     shown = _unescaped(inert.markdown("see https://example.test/a, www.example.test, a@b.test"))
     assert shown == "see https[:]//example.test/a, www[.]example.test, a[@]b.test"
+
+
+def _cli(tmp_path, *args: str | bytes) -> tuple[int, bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_core", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture
+def cli_store(tmp_path):
+    import storage
+
+    store = storage.open_store(str(tmp_path / "onloop.db"))
+    run = storage.create_run(store, goal="an ordinary goal")
+    store.dispose()
+    return tmp_path, run.id
+
+
+# Arguments a person pastes from a model's text or a log: raw bytes that are not UTF-8, and
+# terminal escapes the command then quotes back in its error line.
+NOT_UTF8 = {
+    "show c1 byte": ("show", b"\x9b2J"),
+    "show json": ("show", "--json", b"\xff\x1b[2J"),
+    "approve": ("approve", b"ab\xff"),
+    "reject": ("reject", b"\xfe\xfe"),
+    "audit run": ("audit", "--run", b"\xc3("),
+    "halt": ("halt", b"\xed\xa0\x80"),  # an encoded surrogate: not UTF-8 either
+    "resume": ("resume", b"\x80"),
+}
+
+
+@pytest.mark.parametrize("args", list(NOT_UTF8.values()), ids=list(NOT_UTF8))
+def test_arguments_that_are_not_utf8_get_one_line_not_a_traceback(cli_store, args):
+    folder, _ = cli_store
+    code, out = _cli(folder, *args)
+    assert code == 2, out
+    assert b"Traceback" not in out
+    assert b"\x1b" not in out and b"\x9b" not in out.replace(b"\\x9b", b"")
+    assert b"is not UTF-8 text" in out
+
+
+ECHOED = {
+    "show id": ("show", "\x1b[2J\u202erun"),
+    "runs status": ("runs", "--status", "\x1b]52;c;eA==\x07"),
+    "audit run": ("audit", "--run", "\x9b31m"),
+    "policy check tool": ("policy", "check", "run_shell\x1b[1A\x1b[2K", "{}"),
+    "approve id": ("approve", "\u2028Allow? [y]"),
+    "unknown command": ("sh\x1b[2Jow",),
+    "bad option value": ("runs", "--limit", "\x1b[2J"),
+}
+
+
+@pytest.mark.parametrize("args", list(ECHOED.values()), ids=list(ECHOED))
+def test_error_lines_quote_hostile_arguments_visibly(cli_store, args):
+    import unicodedata
+
+    folder, _ = cli_store
+    code, out = _cli(folder, *args)
+    text = out.decode("utf-8")
+    assert code != 0 and "Traceback" not in text
+    acting = [c for c in text if c not in "\n" and unicodedata.category(c) in {"Cc", "Cf", "Zl"}]
+    assert acting == [], text
+
+
+def test_ordinary_arguments_still_work(cli_store):
+    folder, run_id = cli_store
+    code, out = _cli(folder, "show", run_id)
+    assert code == 0 and b"an ordinary goal" in out
+    code, out = _cli(folder, "runs")
+    assert code == 0 and run_id.encode() in out

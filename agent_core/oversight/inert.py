@@ -110,3 +110,15 @@ def _json_escape(match: re.Match[str]) -> str:
     if unicodedata.category(char) not in _ACTING:
         return char
     return json.dumps(char)[1:-1]  # ensure_ascii: \uXXXX, a surrogate pair above U+FFFF
+
+
+def undecodable(args: list[str]) -> str | None:
+    """The first argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates),
+    shown with those bytes as `\\xff` escapes; None when every argument is UTF-8 text."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return f"the argument '{visible(raw, newlines=False, tabs=False)}'"
+    return None
