@@ -571,7 +571,9 @@ def main() -> None:
 
     bad = inert.undecodable(sys.argv[1:])
     if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
-        typer.echo(f"error: {bad} is not UTF-8 text; onloop takes UTF-8 arguments", err=True)
+        typer.echo(
+            f"error: {inert.visible(bad)} is not UTF-8 text; onloop takes UTF-8 arguments", err=True
+        )
         sys.exit(2)
     try:
         app()
