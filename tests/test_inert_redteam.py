@@ -379,3 +379,89 @@ def test_ordinary_arguments_still_work(cli_store):
     assert code == 0 and b"an ordinary goal" in out
     code, out = _cli(folder, "runs")
     assert code == 0 and run_id.encode() in out
+
+
+def _seed_each(store, payloads: list[str]) -> list[str]:
+    """One run per payload (goal, reason, events, a pending approval), so no payload is cut off
+    behind the others by the 300-character limit of a Markdown line."""
+    import storage
+    from agent_core.tools import args_hash
+
+    ids = []
+    for n, text in enumerate(payloads):
+        run = storage.create_run(store, goal=text, model_name=text[:40])
+        storage.update_run(store, run_id=run.id, status="waiting", reason=text)
+        storage.append_event(store, run_id=run.id, kind="model_call", payload={"text": text})
+        storage.append_event(
+            store, run_id=run.id, kind="tool_result", payload={"tool": text, "output": text}
+        )
+        arguments = {"path": text, "content": text}
+        seq = storage.append_event(
+            store,
+            run_id=run.id,
+            kind="approval_requested",
+            payload={"tool": "write_file", "arguments": arguments, "summary": text},
+        )
+        storage.create_approval(
+            store,
+            run_id=run.id,
+            request_seq=seq,
+            tool_call_id=f"ol{n:07d}",
+            tool="write_file",
+            arguments=arguments,
+            args_hash=args_hash(arguments),
+            risk="medium",
+            reason=text,
+            rule=None,
+            model_text=text,
+            summary=text,
+        )
+        ids.append(run.id)
+    return ids
+
+
+@pytest.mark.browser
+def test_dashboard_pages_link_nothing_from_each_payload_alone(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, serving
+    from tests.test_browser_inert import ACTIVE
+
+    env = {**os.environ}
+    for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    with witness() as (base, seen), serving(tmp_path, env) as (url, store, _):
+        payloads = [p.format(base=base) for p in NEW_MARKDOWN.values()]
+        payloads += [MARKDOWN[k].format(base=base) for k in ("www url", "email autolink")]
+        ids = _seed_each(store, payloads)
+        # Icons the page would draw from text: Streamlit's logo image and material symbols.
+        active = ACTIVE.replace(
+            "katex:",
+            'icons: Array.from(document.querySelectorAll(\'img[alt="Streamlit logo"], '
+            "[data-testid=stIconMaterial]'), e => e.alt || e.innerText)"
+            ".filter(t => t === 'Streamlit logo' || t === 'delete_forever'),\n  katex:",
+        )
+        visits = {
+            "live": (f"{url}/live", "Live"),
+            "approvals": (f"{url}/approvals", "Approvals"),
+            "history": (f"{url}/history", "History"),
+            **{f"run {n}": (f"{url}/?run={ids[n]}", f"Run {ids[n]}") for n in (0, 3, 5)},
+            "missing run": (f"{url}/?run=_www.example.test%20a@example.test", "No run with id"),
+        }
+        found = {}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            for name, (address, marker) in visits.items():
+                page.goto(address)
+                page.get_by_text(marker, exact=False).first.wait_for()
+                time.sleep(1.5)
+                found[name] = page.evaluate(active, base)
+                # The page's own anchors (skip link, heading anchors) repeat its address.
+                found[name]["links"] = [h for h in found[name]["links"] if not h.startswith(url)]
+            browser.close()
+        time.sleep(0.5)
+    problems = {name: {k: v for k, v in r.items() if v} for name, r in found.items()}
+    assert seen == [], f"the witness was asked for {seen}"
+    assert all(not p for p in problems.values()), problems
