@@ -17,6 +17,7 @@ The scan in tests/test_inert_scan.py holds every rendering call to these two.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -93,6 +94,12 @@ def markdown(text: object, *, limit: int = 300) -> str:
         cut = match.end()
         return line[:cut] + "\\" + line[cut:]
     return lead + "\\" + line[len(lead) :]
+
+
+def chart_label(text: object) -> str:
+    """Untrusted text for a plotly label or hover text: plotly reads a little HTML there (<a>,
+    <b>, <br>), so it is escaped, and controls are shown as in a terminal."""
+    return html.escape(visible(text, newlines=False, tabs=False))
 
 
 def json_text(value: object, *, indent: int | None = None) -> str:
