@@ -11,6 +11,7 @@ import glob
 import itertools
 import os
 import posixpath
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,10 @@ LEXICAL_NOTE = (
     "shell globs are compared with the rules' patterns instead of expanded)"
 )
 GLOB_CAP = 200  # files a shell glob is expanded to before the rest count as unknown
+# Shell settings that make `*` match dotfiles (bash dotglob, GLOBIGNORE; zsh globdots) or `**`
+# descend into folders (bash globstar; zsh, ksh and fish do it by themselves).
+_DOTS_SETTING = re.compile(r"dotglob|glob_?dots|GLOBIGNORE", re.IGNORECASE)
+_DEEP_SETTING = re.compile(r"globstar|\b(zsh|ksh|ksh93|mksh|fish)\b")
 
 
 @dataclass(frozen=True)
@@ -152,16 +157,21 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     parts: list[Part] = []
     walk = Walk()
     several = len(line.invocations) > 1
+    globbing = _Globbing(bool(_DOTS_SETTING.search(command)), bool(_DEEP_SETTING.search(command)))
     for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
         if (why := code_doubt(invocation)) is not None:
             doubts.append(why)
-        targets = [t for w in words for t in _shell_path(w, space, lexical, folders, doubts)]
+        targets = [
+            t
+            for w in words
+            for t in _shell_path(w, space, lexical, folders, doubts, globbing=globbing)
+        ]
         earlier = {o for i in line.invocations[:index] for o in i.operands}
         targets += _folder_files(invocation, space, lexical, folders, earlier, walk, doubts)
         parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
     for word in line.paths:
-        found = _shell_path(word, space, lexical, folders, doubts, several)
+        found = _shell_path(word, space, lexical, folders, doubts, several, globbing)
         parts.extend(Part(None, t) for t in found)
     return parts or [Part()]
 
@@ -194,6 +204,9 @@ def _folder_files(
     root = space.real_root
     starts: list[tuple[str, Path]] = []
     for folder in reads.folders:
+        if folder.startswith("/"):  # the workspace's own absolute location names a folder in it
+            inside = space.display(_normal(folder))
+            folder = folder if inside.startswith("/") else inside
         for base in ["", *cds]:
             text = _normal(posixpath.join(base, folder)) if base else _normal(folder)
             if text.startswith(("/", "~", "../")) or text == "..":
@@ -216,6 +229,14 @@ def _folder_files(
     return found
 
 
+@dataclass(frozen=True)
+class _Globbing:
+    """How the shell expands patterns in this line (after `shopt -s dotglob globstar`)."""
+
+    dots: bool = False
+    deep: bool = False
+
+
 def _names_existing(words: tuple[str, ...], root: Path) -> bool:
     return any(
         not w.startswith(("/", "~")) and (root / _normal(w)).exists() for w in words if w.strip()
@@ -229,6 +250,7 @@ def _shell_path(
     folders: list[str],
     doubts: list[str],
     several: bool = False,
+    globbing: _Globbing | None = None,
 ) -> list[PathTarget]:
     """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
     targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
@@ -243,7 +265,13 @@ def _shell_path(
     # As the shell does (no globstar): ** is *, dotfiles only for a pattern starting with '.'.
     # After `cd DIR` the shell expands it in DIR: each folder the line may be in counts.
     patterns = [word.text] + [_normal(posixpath.join(f, word.text)) for f in folders]
-    found = itertools.chain(*(glob.iglob(p, root_dir=space.real_root) for p in patterns))
+    how = globbing or _Globbing()
+    found = itertools.chain(
+        *(
+            glob.iglob(p, root_dir=space.real_root, recursive=how.deep, include_hidden=how.dots)
+            for p in patterns
+        )
+    )
     matches = sorted(set(itertools.islice(found, GLOB_CAP)))
     if len(matches) == GLOB_CAP:
         doubts.append(f"the pattern {word.text!r} matches more files than are checked")
