@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 
+import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight.redact import Redactor
 from tests.run_helpers import Driver, events_of, new_run
@@ -376,3 +377,30 @@ def test_in_a_run_a_dumped_or_spaced_secret_never_reaches_the_store(store, monke
     assert "[redacted PAYMENT_API_KEY" in everything
     for piece in ("9f8e7d6c", "9f 8e 7d", "f 8 e 7 d 6", "9F8E7D6C", "4b45 593d 736b"):
         assert piece not in everything, (piece, everything[:2000])
+
+
+def test_in_a_run_a_secret_files_value_in_the_models_own_words_is_not_stored(store):
+    # The model knows a value (from its goal, a guess, an earlier leak) and writes it in its text
+    # and in a tool call's arguments: the stored events hold no copy, spelled plainly or not.
+    value = "correct-horse-battery-staple-42"
+    model = ScriptedModel(
+        [
+            {
+                "text": f"I will use {value.upper()}",
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "o.txt", "content": value}}
+                ],
+            },
+            {"tool_calls": [{"name": "run_shell", "arguments": {"command": f"echo {value}"}}]},
+            f"The password is {' '.join(value)}.",
+        ]
+    )
+    run = new_run(store, "write it", model="scripted", policy=SHELL_OK, autonomy="autonomous")
+    root = store.workspace_root / run.id
+    (root / "app").mkdir(parents=True)
+    (root / "app" / ".env").write_text(f"DB_PASSWORD={value}\n")
+    Driver(store, run, model).start().join()
+    everything = " ".join(str(e.payload) for e in storage.events_after(store, run_id=run.id))
+    assert "[redacted app/.env line 1 value" in everything, everything[:3000]
+    for piece in ("horse-battery", "HORSE-BATTERY", "h o r s e"):
+        assert piece not in everything, (piece, everything[:3000])
