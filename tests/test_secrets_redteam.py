@@ -404,3 +404,57 @@ def test_in_a_run_a_secret_files_value_in_the_models_own_words_is_not_stored(sto
     assert "[redacted app/.env line 1 value" in everything, everything[:3000]
     for piece in ("horse-battery", "HORSE-BATTERY", "h o r s e"):
         assert piece not in everything, (piece, everything[:3000])
+
+
+# -- tools other than the shell (MCP servers that declare no argument kinds) ------------------------
+
+MCP_GOT_THROUGH = [
+    ("mcp__fs__read_file", {"file": "app/config/.env"}),
+    ("mcp__fs__read_file", {"filename": "app/config/.env"}),
+    ("mcp__fs__read_file", {"file_path": "app/config/.env"}),
+    ("mcp__fs__read_file", {"uri": "file://ABS/app/config/.env"}),
+    ("mcp__git__git_diff", {"repo_path": "."}),
+    ("mcp__git__git_show", {"repo_path": ".", "revision": "HEAD"}),
+]
+MCP_HELD = [
+    ("mcp__fs__read_multiple_files", {"paths": ["src/main.py", "app/config/.env"]}),
+    ("mcp__fs__read_multiple_files", {"paths": ["./app//config/.env"]}),
+    ("mcp__fs__read_text_file", {"path": "ABS/app/config/.env"}),
+    ("mcp__fs__read_media_file", {"path": "deploy/id_ed25519"}),
+    ("mcp__fs__read_text_file", {"path": "lnk/deep/er/.env"}),
+]
+
+
+def _tool(tool: str, arguments: dict, workspace):
+    from agent_core.policy import decide
+    from tests.test_recursive_secrets import EVERYTHING_OK
+
+    return decide(
+        EVERYTHING_OK,
+        tool=tool,
+        risk="low",
+        arguments=json.loads(json.dumps(arguments).replace("ABS", str(workspace.real_root))),
+        autonomy="autonomous",
+        args_hash="h",
+        workspace=workspace,
+    )
+
+
+@pytest.mark.parametrize(("tool", "arguments"), MCP_GOT_THROUGH + MCP_HELD)
+def test_an_mcp_tool_reading_a_secret_is_denied(tool, arguments, ws):
+    result = _tool(tool, arguments, ws)
+    assert result.verdict == "deny", (tool, arguments, result)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("mcp__fs__read_file", {"file_path": "src/main.py"}),
+        ("mcp__fs__directory_tree", {"path": "."}),  # names only
+        ("mcp__fs__search_files", {"path": ".", "pattern": "*.py"}),  # names only
+        ("mcp__git__git_status", {"repo_path": "."}),
+        ("mcp__web__fetch", {"url": "https://example.com/file.txt"}),
+    ],
+)
+def test_mcp_tools_that_reach_no_secret_stay_allowed(tool, arguments, ws):
+    assert _tool(tool, arguments, ws).verdict == "allow", (tool, arguments)

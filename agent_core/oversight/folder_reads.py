@@ -62,7 +62,7 @@ _WALKING_CODE = re.compile(
 # awk or sed code that runs programs: the programs cannot be read by the rules.
 _RUNNING_CODE = re.compile(r"system|getline|\||(?<![A-Za-z])e(?![A-Za-z])")
 _WHOLE_READING_TOOL = re.compile(
-    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|"
+    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|diff|git_(show|log)|"
     r"read_(dir|directory|folder|all|tree|recursive)"
 )
 _CODE_PATH = re.compile(r"[\w.~/@+-]*[./][\w.~/@+-]*")

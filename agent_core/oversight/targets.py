@@ -41,6 +41,11 @@ LEXICAL_NOTE = (
     "checked without a run's workspace: paths are normalised as text (symlinks are not followed, "
     "shell globs are compared with the rules' patterns instead of expanded)"
 )
+# Argument names that hold file or folder names, in tools that do not declare their kinds.
+_PATH_ARGUMENT = re.compile(
+    r"(^|_)(path|paths|file|files|filename|filenames|filepath|dir|dirname|directory|folder|uri)$",
+    re.IGNORECASE,
+)
 GLOB_CAP = 200  # files a shell glob is expanded to before the rest count as unknown
 # Shell settings that make `*` match dotfiles (bash dotglob, GLOBIGNORE; zsh globdots) or `**`
 # descend into folders (bash globstar; zsh, ksh and fish do it by themselves).
@@ -77,8 +82,14 @@ class CallTargets:
 
 
 def guess_kinds(arguments: dict[str, Any]) -> ArgumentKinds:
-    """For a tool that declares no kinds: `path`/`paths` read as paths, `command` as a shell line."""
-    names = tuple(k for k in ("path", "paths") if isinstance(arguments.get(k), str | list))
+    """For a tool that declares no kinds: arguments named like paths (`path`, `paths`, `file`,
+    `file_path`, `filename`, `repo_path`, `directory`, `uri`...) read as paths, `command` as a
+    shell line."""
+    names = tuple(
+        k
+        for k, v in arguments.items()
+        if isinstance(k, str) and _PATH_ARGUMENT.search(k) and isinstance(v, str | list)
+    )
     command = ("command",) if isinstance(arguments.get("command"), str) else ()
     return ArgumentKinds(paths=names, commands=command, guessed=True)
 
@@ -95,7 +106,11 @@ def call_targets(
         values = arguments.get(name)
         for raw in values if isinstance(values, list) else [values] if values is not None else []:
             if guessed:  # perhaps not a workspace path at all: matched as text, never refused
-                target = _shell_spelling(str(raw), space, lexical=True, folders=[])
+                text = str(raw)
+                text = text[7:] if text.lower().startswith("file://") else text
+                if text.startswith("/") and not lexical:  # the workspace's own absolute name
+                    text = space.display(_normal(text))
+                target = _shell_spelling(text, space, lexical=True, folders=[])
                 parts.append(Part(path=PathTarget(target.spellings, target.aliases, name)))
                 continue
             try:
