@@ -92,6 +92,10 @@ GOT_THROUGH = [
     "fdfind . app -H -X cat",
     "toybox grep -r KEY .",
     "sift KEY",
+    # a script the line writes, then runs
+    "echo \"print(open('app/config/.env').read())\" > s.py && python3 s.py",
+    "cat > s.py <<'PY'\nprint(open('deploy/id_ed25519').read())\nPY\npython3 s.py",
+    "printf 'import glob\\nprint(glob.glob(1))' > t.py; python3 t.py",
     # git plumbing that prints patches of the work tree or index
     "git diff-tree -p HEAD",
     "git diff-index -p HEAD",

@@ -28,7 +28,12 @@ from agent_core.oversight.folder_reads import (
     reads_whole,
     walk_folder,
 )
-from agent_core.oversight.shell_commands import Invocation, read_command_line
+from agent_core.oversight.shell_commands import (
+    CODE_RUNNERS,
+    SHELLS,
+    Invocation,
+    read_command_line,
+)
 from agent_core.oversight.shell_syntax import Word
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.errors import WorkspaceEscape
@@ -175,6 +180,9 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     globbing = _Globbing(bool(_DOTS_SETTING.search(command)), bool(_DEEP_SETTING.search(command)))
     for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
+        if (script := _script_written_here(invocation, line.invocations[:index])) is not None:
+            doubts.append("the line writes a script and runs it, which rules cannot read fully")
+            words += [Word(p) for code in script for p in code_paths(code)]
         if (why := code_doubt(invocation)) is not None:
             doubts.append(why)
         targets = [
@@ -197,6 +205,16 @@ def _embedded_paths(invocation: Invocation) -> list[Word]:
     if invocation.program == "git":
         words += [Word(o.split(":", 1)[1]) for o in invocation.operands if ":" in o[1:]]
     return words
+
+
+def _script_written_here(invocation: Invocation, earlier: list[Invocation]) -> list[str] | None:
+    """What earlier commands of the line gave (`echo CODE > s.py && python3 s.py`), when the
+    script `invocation` runs is a file one of them names; None when it runs no such file."""
+    runs_code = CODE_RUNNERS.fullmatch(invocation.program) or invocation.program in SHELLS
+    script = next((o for o in invocation.operands if o != "-"), None) if runs_code else None
+    if script is None or not any(script in (w.text for w in i.paths) for i in earlier):
+        return None
+    return [t for i in earlier for t in (*i.operands, i.stdin or "")]
 
 
 def _folder_files(
