@@ -192,6 +192,8 @@ ORDINARY = [
     "python3 src/main.py <<< 'some input'",
     "sort -u src/main.py",
     "git log --oneline",
+    "git diff-tree --no-commit-id --name-only -r HEAD",
+    "git diff-index --quiet HEAD",
     "wc -l src/main.py",
 ]
 
@@ -419,6 +421,8 @@ MCP_GOT_THROUGH = [
     ("mcp__fs__read_file", {"uri": "file://ABS/app/config/.env"}),
     ("mcp__git__git_diff", {"repo_path": "."}),
     ("mcp__git__git_show", {"repo_path": ".", "revision": "HEAD"}),
+    ("mcp__git__git_diff_unstaged", {"repo_path": "."}),
+    ("mcp__fs__read_file", {"filepath": "deploy/id_ed25519"}),
 ]
 MCP_HELD = [
     ("mcp__fs__read_multiple_files", {"paths": ["src/main.py", "app/config/.env"]}),
@@ -457,6 +461,7 @@ def test_an_mcp_tool_reading_a_secret_is_denied(tool, arguments, ws):
         ("mcp__fs__directory_tree", {"path": "."}),  # names only
         ("mcp__fs__search_files", {"path": ".", "pattern": "*.py"}),  # names only
         ("mcp__git__git_status", {"repo_path": "."}),
+        ("mcp__git__git_log", {"repo_path": ".", "max_count": 5}),  # commit messages only
         ("mcp__web__fetch", {"url": "https://example.com/file.txt"}),
     ],
 )

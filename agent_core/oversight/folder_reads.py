@@ -46,11 +46,12 @@ _GIT_READERS = frozenset(
     {
         "diff", "show", "archive", "cat-file", "grep", "format-patch", "fast-export", "bundle",
         "stash", "difftool", "range-diff", "whatchanged", "blame", "annotate", "clone", "add",
-        "checkout-index", "bisect", "worktree", "diff-tree", "diff-index", "diff-files",
+        "checkout-index", "bisect", "worktree",
     }
 )  # fmt: skip
 _GIT_WHOLE = frozenset({"stash", "clone", "bundle", "fast-export", "bisect", "worktree"})
-_GIT_LOGS = frozenset({"log", "reflog"})
+# git subcommands that print contents only with a patch flag (names or hashes otherwise).
+_GIT_LOGS = frozenset({"log", "reflog", "diff-tree", "diff-index", "diff-files"})
 _GIT_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 _GIT_PATCH_FLAGS = ("-p", "-u", "--patch", "-U", "-L", "--word-diff", "--cc", "--ext-diff")
 _INLINE_FLAGS = frozenset({"-c", "-e", "-E", "-r", "--eval", "--exec", "-n", "-p"})
@@ -62,7 +63,7 @@ _WALKING_CODE = re.compile(
 # awk or sed code that runs programs: the programs cannot be read by the rules.
 _RUNNING_CODE = re.compile(r"system|getline|\||(?<![A-Za-z])e(?![A-Za-z])")
 _WHOLE_READING_TOOL = re.compile(
-    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|diff|git_(show|log)|"
+    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|diff|git_show|"
     r"read_(dir|directory|folder|all|tree|recursive)"
 )
 _CODE_PATH = re.compile(r"[\w.~/@+-]*[./][\w.~/@+-]*")
