@@ -567,6 +567,14 @@ def _echo_steering(store: storage.Store, run_id: str | None) -> None:
 
 
 def main() -> None:
+    from agent_core.oversight import inert
+
+    bad = inert.undecodable(sys.argv[1:])
+    if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
+        typer.echo(
+            f"error: {inert.visible(bad)} is not UTF-8 text; onloop takes UTF-8 arguments", err=True
+        )
+        sys.exit(2)
     try:
         app()
     except KeyboardInterrupt:

@@ -123,7 +123,7 @@ def _drive(
     except (ModelError, ValueError, OSError) as exc:
         port.record("error", {"message": str(exc), "where": "start"})
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
-    port.redactor = run_redactor(spec.policy)
+    port.redactor = run_redactor(spec.policy, spec.workspace)  # its secret files' values too
     shell = run_shell_offer(spec.policy)
     started = {
         "goal": run.goal,

@@ -9,7 +9,13 @@ import streamlit as st
 
 import storage
 from agent_core.decisions import current_user as os_user
-from agent_core.oversight.access import ClaimsRefused, Person, RoleRules, load_auth_config
+from agent_core.oversight.access import (
+    ClaimsRefused,
+    Person,
+    RoleRules,
+    display_name,
+    load_auth_config,
+)
 
 AUTH_ENV = "ONLOOP_AUTH"  # the sign-in file `onloop up --auth-config` hands the dashboard
 INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"  # `onloop up --insecure-no-auth` on a public address
@@ -53,15 +59,13 @@ def current_person() -> Person:
     if not user.get("is_logged_in"):
         return Person(name="(not signed in)", role=None, mode="oidc", subject=None)
     claims = user.to_dict()
-    name = next(
-        (v for v in (claims.get("email"), claims.get("name")) if isinstance(v, str) and v), "?"
-    )
     try:
         identity = rules.identity(claims)
     except ClaimsRefused as refused:  # no role at all: the page says why
+        name = display_name(claims, None)
         return Person(name=name, role=None, mode="oidc", subject=None, refused=str(refused))
     return Person(
-        name=name,
+        name=display_name(claims, identity),
         role=rules.role_of(identity),
         mode="oidc",
         subject=identity.subject,

@@ -99,7 +99,7 @@ def test_the_status_line_shows_usage_and_model(store):
     storage.update_run(store, run_id=run.id, model="openai", model_name="gpt-4o-mini")
     at = app_at(LIVE)
     line = next(c.value for c in at.caption if run.id in c.value)
-    assert "openai · gpt\\-4o\\-mini" in line
+    assert "openai · gpt-4o-mini" in line
     assert "step 2/30 · 400 tokens · $0.0032" in line
 
 

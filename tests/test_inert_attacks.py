@@ -142,3 +142,23 @@ def test_the_approval_prompt_and_follower_lines_show_the_corpus_inert(tmp_path, 
     for text in hostile(BASE):
         line = render_event("approval_requested", {"summary": text, "reason": text}, 1)
         assert line is not None and acting(line, allowed="") == [], line
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "read\u202efdp.exe",  # right-to-left override reverses the axis label
+        '<a href="http://127.0.0.1:9/x">tool</a>',
+        "<b>bold</b><br>second line",
+        '<img src="http://127.0.0.1:9/i.png">',
+        "tool\x1b]8;;http://127.0.0.1:9/\x07link\x1b]8;;\x07",
+        "two\nlines\tand tab",
+        "zero\u200bwidth\u2066isolate",
+    ],
+)
+def test_chart_labels_carry_no_markup_and_no_acting_characters(name):
+    from dashboard.components.insight_charts import label
+
+    shown = label(name)
+    assert "<" not in shown and ">" not in shown, shown
+    assert acting(shown, allowed="") == [], shown

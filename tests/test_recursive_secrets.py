@@ -323,3 +323,19 @@ def test_inline_code_that_names_or_globs_the_secrets_is_denied_not_only_asked(co
 )
 def test_awk_or_sed_code_that_runs_programs_asks(command, clean_ws):
     assert shell(command, clean_ws).verdict == "ask", (command, shell(command, clean_ws))
+
+
+@pytest.mark.parametrize(
+    "command", ["grep -r TODO .", "rg TODO", "git diff", "tar cf - . | wc -c", "cp -r . ../copy"]
+)
+def test_a_folder_read_may_read_the_policy_file_in_it_but_never_the_sign_in_secrets(
+    tmp_path, command
+):
+    """onloop's own files may be read (only written never): a project that holds onloop.toml can
+    still be searched whole; the dashboard's .streamlit secrets cannot be reached that way."""
+    ws = make(tmp_path / "ws", {"onloop.toml": "[sandbox]\n", "src/a.py": "# TODO\n"})
+    assert shell(command, ws).verdict == "allow"
+    (ws.root / ".streamlit").mkdir()
+    (ws.root / ".streamlit" / "secrets.toml").write_text('cookie_secret = "s3cret-cookie"\n')
+    decision = shell(command, ws)
+    assert decision.verdict == "deny" and ".streamlit" in decision.reason

@@ -106,7 +106,7 @@ class RoleRules:
         keys = identity.keys()
         best: Role | None = None
         for role in ROLES:
-            if keys & {entry.lower() for entry in self.grants.get(role, ())}:
+            if keys & {ascii_lower(entry) for entry in self.grants.get(role, ())}:
                 best = role
         return best
 
@@ -185,10 +185,32 @@ class Identity:
 
     def keys(self) -> set[str]:
         """What `[roles]` entries this identity matches: address, @domain, group:name."""
-        keys = {f"group:{g}".lower() for g in self.groups}
+        keys = {ascii_lower(f"group:{g}") for g in self.groups}
         if self.email is not None:
             keys |= {self.email, "@" + self.email.split("@", 1)[1]}
         return keys
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """`text` with only A-Z folded: Unicode lower-casing turns the Kelvin sign into `k` and
+    `İ` into `i̇`, so a group named with them would match another group's rule."""
+    return text.translate(_ASCII_LOWER)
+
+
+def display_name(claims: Mapping[str, Any], identity: Identity | None) -> str:
+    """What pages and the audit call a signed-in person: the verified address, else what the
+    provider sent marked as unverified (anyone can type `ada@admin.test` as a name)."""
+    if identity is not None and identity.email is not None:
+        return identity.email
+    for key in ("email", "preferred_username", "name"):
+        value = claims.get(key)
+        if isinstance(value, str) and value.strip():
+            shown = value.encode("ascii", "backslashreplace").decode("ascii")[:80]
+            return f"{shown} (unverified)"
+    return "(no name)"
 
 
 def parse_claims(claims: Mapping[str, Any], group_claim: str = "groups") -> Identity:

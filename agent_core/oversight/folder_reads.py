@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_core.oversight.shell_commands import Invocation
+from agent_core.oversight.shell_commands import CODE_RUNNERS, Invocation, stdin_is_code
 
 WALK_CAP = 5_000  # files looked at under the folders one call reads; past it the call asks
 WHOLE = "."  # the workspace, or the folder a command runs in
@@ -24,7 +24,8 @@ _GREPS = frozenset({"grep", "egrep", "fgrep", "zgrep", "bzgrep", "xzgrep", "zipg
 # Programs that read the folders they are given, recursively, whatever their flags.
 _ALWAYS = frozenset(
     {
-        "rg", "ag", "ack", "ack-grep", "pt", "ugrep", "ug", "rgrep", "7z", "7za", "7zr", "pax",
+        "rg", "ripgrep", "ag", "ack", "ack-grep", "pt", "sift", "ugrep", "ug", "rgrep", "7z", "7za",
+        "7zr", "pax",
         "rar", "jar", "mksquashfs", "genisoimage", "xorriso", "rclone", "unison",
         # moving or linking a folder gives every file in it a new, innocent-looking name
         "mv", "ln", "link", "install",
@@ -33,7 +34,13 @@ _ALWAYS = frozenset(
 # Programs that read the folders they are given when told to recurse (-r, -R, -a).
 _WHEN_RECURSIVE = _GREPS | {"cp", "scp", "rsync", "diff", "zip", "gzip", "bzip2", "xz", "zstd"}
 # Programs that read the current folder when they are given no folder that exists.
-_DEFAULT_HERE = _GREPS | {"rg", "ag", "ack", "ack-grep", "pt", "ugrep", "ug", "rgrep", "find"}
+_DEFAULT_HERE = _GREPS | {
+    "rg", "ripgrep", "ag", "ack", "ack-grep", "pt", "sift", "ugrep", "ug", "rgrep", "find",
+}  # fmt: skip
+_TARS = frozenset({"tar", "gtar", "bsdtar", "star"})
+_FINDERS = frozenset({"fd", "fdfind"})  # `fd -x cat`: runs a program on every file it finds
+# Options naming a file that lists the files to read (`tar -T list`, `sort --files0-from=list`).
+_NAME_LIST_FLAGS = ("--files-from", "--files0-from", "--null-files-from")
 # git subcommands that print, copy or pack file contents (of the work tree, index or history).
 _GIT_READERS = frozenset(
     {
@@ -43,12 +50,10 @@ _GIT_READERS = frozenset(
     }
 )  # fmt: skip
 _GIT_WHOLE = frozenset({"stash", "clone", "bundle", "fast-export", "bisect", "worktree"})
-_GIT_LOGS = frozenset({"log", "reflog"})
+# git subcommands that print contents only with a patch flag (names or hashes otherwise).
+_GIT_LOGS = frozenset({"log", "reflog", "diff-tree", "diff-index", "diff-files"})
 _GIT_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 _GIT_PATCH_FLAGS = ("-p", "-u", "--patch", "-U", "-L", "--word-diff", "--cc", "--ext-diff")
-INTERPRETERS = re.compile(
-    r"(python|pypy)[0-9.]*|perl|ruby|node|nodejs|php|lua[0-9.]*|Rscript|deno|[gmn]?awk|sed"
-)
 _INLINE_FLAGS = frozenset({"-c", "-e", "-E", "-r", "--eval", "--exec", "-n", "-p"})
 # Inline code that lists folders, expands globs or runs other programs may reach any file.
 _WALKING_CODE = re.compile(
@@ -58,7 +63,7 @@ _WALKING_CODE = re.compile(
 # awk or sed code that runs programs: the programs cannot be read by the rules.
 _RUNNING_CODE = re.compile(r"system|getline|\||(?<![A-Za-z])e(?![A-Za-z])")
 _WHOLE_READING_TOOL = re.compile(
-    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|"
+    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|diff|git_show|"
     r"read_(dir|directory|folder|all|tree|recursive)"
 )
 _CODE_PATH = re.compile(r"[\w.~/@+-]*[./][\w.~/@+-]*")
@@ -75,14 +80,18 @@ class FolderReads:
 
 def inline_code(invocation: Invocation) -> tuple[str, ...]:
     """The program text an interpreter runs from its arguments (python -c, awk 'prog', sed)."""
-    program = invocation.program
-    if not INTERPRETERS.fullmatch(program) or not invocation.operands:
+    program, operands = invocation.program, invocation.operands
+    if re.fullmatch(r"[gmn]?awk|sed", program):
+        return operands[:1] if not invocation.flags & {"-f"} else ()
+    if not CODE_RUNNERS.fullmatch(program):
         return ()
-    if re.fullmatch(r"[gmn]?awk|sed", program) and not invocation.flags & {"-f"}:
-        return invocation.operands[:1]
-    if invocation.flags & _INLINE_FLAGS:
-        return invocation.operands[:1]
-    return ()
+    code = [invocation.stdin] if invocation.stdin and stdin_is_code(program, operands) else []
+    if program.startswith(("sqlite", "duckdb")):  # `sqlite3 db "select readfile('.env')"`
+        return (*code, *operands[1:])
+    inline = invocation.flags & _INLINE_FLAGS or any(
+        f.startswith("--eval") for f in invocation.flags
+    )
+    return (*code, *operands[:1]) if inline else tuple(code)
 
 
 def code_paths(code: str) -> list[str]:
@@ -104,8 +113,12 @@ def folder_reads(invocation: Invocation) -> FolderReads:
     program, flags, operands = invocation.program, invocation.flags, invocation.operands
     if program == "git":
         return _git(invocation)
-    if program == "tar":
+    if any(f.startswith(_NAME_LIST_FLAGS) for f in flags) and program not in ("du", "wc"):
+        return FolderReads((WHOLE,), f"{program} --files-from (it reads the files a list names)")
+    if program in _TARS:
         return _tar(invocation)
+    if program in _FINDERS and flags & {"-x", "-X", "--exec", "--exec-batch"}:
+        return FolderReads((WHOLE,), f"{program} --exec")
     if program in ("cpio", "afio"):
         if flags & {"-o", "-p", "--create", "--pass-through"}:
             return FolderReads((WHOLE,), "cpio (it reads the files named on its input)")
@@ -116,9 +129,13 @@ def folder_reads(invocation: Invocation) -> FolderReads:
     code = inline_code(invocation) if program != "sed" else ()
     if any(_WALKING_CODE.search(c) for c in code):
         return FolderReads((WHOLE,), f"{program} code that lists folders or runs programs")
-    if program == "zip" and "-R" in flags:
+    if program == "zip" and flags & {"-R", "-@", "--names-stdin"}:
         return FolderReads((WHOLE, *operands), "zip -R")
-    recursive = bool(flags & _RECURSIVE_FLAGS) or any(f.startswith("--recurs") for f in flags)
+    long_recursive = ("--rec", "--deref") if program in _GREPS else ("--rec",)
+    recursive = bool(flags & _RECURSIVE_FLAGS) or any(f.startswith(long_recursive) for f in flags)
+    if program in _GREPS and (flags & {"-d"} or any(f.startswith("--di") for f in flags)):
+        # `grep -d recurse`, `--directories=recurse`: the value may be an operand or glued on
+        recursive = recursive or any(w.text.endswith("recurse") for w in invocation.paths)
     recursive = recursive or (program in _ARCHIVE_FLAG_PROGRAMS and "-a" in flags)
     if program in _ALWAYS or (program in _WHEN_RECURSIVE and recursive):
         label = program if program in _ALWAYS else f"{program} -r"
@@ -130,6 +147,8 @@ def _tar(invocation: Invocation) -> FolderReads:
     """tar reads the folders it is given when it creates, appends to or updates an archive."""
     flags, operands = invocation.flags, invocation.operands
     writes = flags & {"-c", "-r", "-u", "-A", "--create", "--append", "--update"}
+    if writes and "-T" in flags:  # names read from a file or from input
+        return FolderReads((WHOLE,), "tar -T (it reads the files a list names)")
     if writes:
         return FolderReads(operands, "tar c")
     old_style = operands[0] if operands and re.fullmatch(r"[A-Za-z]+", operands[0]) else ""

@@ -17,6 +17,7 @@ The scan in tests/test_inert_scan.py holds every rendering call to these two.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -29,15 +30,22 @@ _SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the 
 # Every character Markdown, GitHub-flavoured Markdown or Streamlit's additions give a meaning:
 # links and images ([ ] ( ) !), autolinks (< > : @), HTML (< > &), emphasis (* _ ~), code (`),
 # headings and tables (# |), directives and icons (:), formulas ($), escapes (\).
-# GitHub-flavoured autolinks are found after escapes are undone, so a URL's "://" is defanged
-# visibly ("http[:]//host"): the person still reads the address, the page never links it.
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20})://")
+# Streamlit's page finds GitHub-flavoured autolinks (`http://`, `https://`, `www.`, an e-mail
+# address) and its icons (`:material/home:`, `:streamlit:`) in the text *after*
+# Markdown escapes are undone, and after any punctuation (`_http://`, `~www.`): a backslash does
+# not stop them. So they are defanged visibly, wherever they stand: "http[:]//host",
+# "www[.]host", "admin[@]host.org", "[:]material/home:". The person still reads the address, the
+# page never links, mails or draws it. (The browser test in tests/test_inert_redteam.py found
+# every one of these linking or drawing despite the escapes.)
+_SCHEME = re.compile(r"(?i)([a-z][a-z0-9+.\-]{0,20}):(?=//)")
+_WWW = re.compile(r"(?i)(www)\.")
+_EMAIL_AT = re.compile(r"@(?=[\w\-]+(?:\.[\w\-]+)+)")
+_ICON = re.compile(r"(?i):(?=material[/_]|streamlit:)")  # Streamlit draws these in text
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#!|<>~:$&@])")
-# Characters that mean something only where a line starts (lists, headings, breaks, quotes), and
-# "www." (a GitHub-flavoured autolink without a scheme): escaped there alone, so ordinary words
-# ("apt-get", "notes.txt", "a+b") read the same in the page's source as on screen.
+# Characters that mean something only where a line starts (lists, headings, breaks, quotes):
+# escaped there alone, so ordinary words ("apt-get", "notes.txt", "a+b") read the same in the
+# page's source as on screen.
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
-_WWW = re.compile(r"(?i)\b(www)\.")
 
 
 def _escape(char: str) -> str:
@@ -75,8 +83,9 @@ def markdown(text: object, *, limit: int = 300) -> str:
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
         line = line[: limit - 1] + "…"
-    line = _MARKDOWN_SPECIALS.sub(r"\\\1", _SCHEME.sub(r"\1[:]//", line))
-    line = _WWW.sub(r"\1\\.", line)
+    line = _ICON.sub("[:]", _SCHEME.sub(r"\1[:]", line))
+    line = _EMAIL_AT.sub("[@]", _WWW.sub(r"\1[.]", line))
+    line = _MARKDOWN_SPECIALS.sub(r"\\\1", line)
     match = _LINE_START.match(line)
     if match is None:
         return line
@@ -85,6 +94,12 @@ def markdown(text: object, *, limit: int = 300) -> str:
         cut = match.end()
         return line[:cut] + "\\" + line[cut:]
     return lead + "\\" + line[len(lead) :]
+
+
+def chart_label(text: object) -> str:
+    """Untrusted text for a plotly label or hover text: plotly reads a little HTML there (<a>,
+    <b>, <br>), so it is escaped, and controls are shown as in a terminal."""
+    return html.escape(visible(text, newlines=False, tabs=False))
 
 
 def json_text(value: object, *, indent: int | None = None) -> str:
@@ -102,3 +117,15 @@ def _json_escape(match: re.Match[str]) -> str:
     if unicodedata.category(char) not in _ACTING:
         return char
     return json.dumps(char)[1:-1]  # ensure_ascii: \uXXXX, a surrogate pair above U+FFFF
+
+
+def undecodable(args: list[str]) -> str | None:
+    """The first argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates),
+    shown with those bytes as `\\xff` escapes; None when every argument is UTF-8 text."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return f"the argument '{visible(raw, newlines=False, tabs=False)}'"
+    return None

@@ -15,11 +15,20 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agent_core.oversight.encodings import WRAPPED, encoded_forms
+from agent_core.oversight.encodings import (
+    WRAPPED,
+    dump_blocks,
+    encoded_forms,
+    loose_needles,
+    loose_spans,
+    packed_blobs,
+    skeleton,
+)
 
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 MIN_SECRET_CHARS = 8  # shorter values ("1", "true", "dev") would redact ordinary words
 MIN_URL_PASSWORD_CHARS = 4
+LOOSE_WINDOW = 16_384  # characters of output walked at a time for a loosely spelled secret
 KNOWN_SHAPES = (
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
     r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",
@@ -50,6 +59,17 @@ class Redactor:
             for form, how in encoded_forms(value).items()
         }
         self._wrappable = [f for f, label in self._encoded.items() if label.endswith(WRAP_LABELS)]
+        self._loose = {
+            needle: f"[redacted {name} ({how})]"
+            for value, name in self._names.items()
+            for needle, how in loose_needles(value).items()
+        }
+        self._dumped = {
+            form: f"[redacted {name} (hex dump)]"
+            for value, name in self._names.items()
+            for form in (value.encode(), value.encode("utf-16-le"), value.encode("utf-16-be"))
+            if len(value) >= MIN_SECRET_CHARS
+        }
 
     def with_secrets(self, more: Mapping[str, str]) -> Redactor:
         """This redactor with more secret values (a secret file's contents) added."""
@@ -58,7 +78,56 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        return self._decoded_forms(self._pattern.sub(self._replacement, text))
+        text = self._decoded_forms(self._pattern.sub(self._replacement, text))
+        return self._loosely_spelled(self._hex_dumps(self._packed(text)))
+
+    def _packed(self, text: str) -> str:
+        """gzip or zlib data written in base64 whose inflated text holds a secret: replaced."""
+        if not self._names:
+            return text
+        for start, end, inflated in reversed(packed_blobs(text)):
+            shown = self._decoded_forms(self._pattern.sub(self._replacement, inflated))
+            if shown != inflated:
+                names = sorted(set(re.findall(r"\[redacted ([^\]()]+?)(?: \(|\])", shown)))
+                label = ", ".join(names) or "secret"
+                text = f"{text[:start]}[redacted {label} (compressed, base64)]{text[end:]}"
+        return text
+
+    def _loosely_spelled(self, text: str) -> str:
+        """A secret split over lines, spaced out, coloured, escaped (\\u0073, &#115;, %2573),
+        upper-cased or ROT13'd: found in the text's skeleton, then replaced where it lies."""
+        if not self._loose:
+            return text
+        flat = skeleton(text)
+        present = {n: label for n, label in self._loose.items() if n in flat}
+        if not present:
+            return text
+        spans = sorted(_windowed_spans(text, present))
+        pieces, done = [], 0
+        for start, end, needle in spans:
+            if start < done:  # overlaps one already replaced
+                continue
+            pieces += [text[done:start], present[needle]]
+            done = end
+        return "".join([*pieces, text[done:]])
+
+    def _hex_dumps(self, text: str) -> str:
+        """A secret in a hex dump (xxd, od -x, hexdump -C, wrapped xxd -p): its lines replaced."""
+        if not self._dumped or len(text) < MIN_SECRET_CHARS * 2:
+            return text
+        hits: dict[int, str] = {}
+        lines = text.split("\n")
+        for streams, owners in dump_blocks(lines):
+            for form, label in self._dumped.items():
+                for stream in streams:
+                    at = stream.find(form)
+                    while at >= 0:
+                        last = owners[at + len(form) - 1]
+                        hits.update(dict.fromkeys(range(owners[at], last + 1), label))
+                        at = stream.find(form, at + 1)
+        if not hits:
+            return text
+        return "\n".join(hits.get(i, line) for i, line in enumerate(lines))
 
     def _decoded_forms(self, text: str) -> str:
         """Encoded secrets replaced: a quick `in` scan first, a regex only for what is there."""
@@ -87,6 +156,24 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.payload(v) for v in value]
         return value
+
+
+def _windowed_spans(text: str, present: dict[str, str]) -> list[tuple[int, int, str]]:
+    """Where the loosely spelled needles lie: looked for in overlapping windows first (the walk
+    is slow on a megabyte), in the whole text only for a needle spread wider than a window."""
+    if len(text) <= 2 * LOOSE_WINDOW:
+        return loose_spans(text, present)
+    spans: set[tuple[int, int, str]] = set()
+    for start in range(0, len(text), LOOSE_WINDOW // 2):
+        chunk = text[start : start + LOOSE_WINDOW]
+        flat = skeleton(chunk)
+        here = {n: label for n, label in present.items() if n in flat}
+        if here:
+            spans.update((a + start, b + start, n) for a, b, n in loose_spans(chunk, here))
+        if start + LOOSE_WINDOW >= len(text):
+            break
+    spread = {n: label for n, label in present.items() if all(n != s[2] for s in spans)}
+    return [*spans, *(loose_spans(text, spread) if spread else [])]
 
 
 @functools.lru_cache(maxsize=64)

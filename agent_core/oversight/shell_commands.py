@@ -20,6 +20,14 @@ SYSTEM_BIN = frozenset(
     {"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
 )
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "yash", "fish", "su"})
+# Programs that run code given inline (-c, -e, --eval) or on their input (`python3 <<EOF`).
+CODE_RUNNERS = re.compile(
+    r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby|node|nodejs|bun|deno|php[0-9.]*|lua(jit)?[0-9.]*|"
+    r"Rscript|R|julia|tclsh[0-9.]*|wish|expect|emacs|guile|racket|sbcl|clisp|ocaml|ghci?|"
+    r"pwsh|powershell|osascript|jshell|groovy|scala|kotlinc?|elixir|iex|erl|escript|octave|"
+    r"gnuplot|sqlite3?|duckdb|psql|mysql"
+)
+_INLINE_WORDS = frozenset({"-c", "-e", "-E", "-r", "--eval", "--exec", "eval", "-eval", "-Command"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 Inner = list[Word] | None  # the wrapped command's words, when a wrapper runs one
 
@@ -32,6 +40,7 @@ class Invocation:
     flags: frozenset[str]
     operands: tuple[str, ...]
     paths: tuple[Word, ...]  # words that may name files: operands, --opt=values, redirections
+    stdin: str | None = None  # the literal here-doc or here-string fed to it (code, for python3)
 
     @property
     def text(self) -> str:
@@ -83,7 +92,7 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
         line.doubts.append(f"the command name {words[0].text!r} is a pattern the shell expands")
     wrapper = WRAPPERS.get(program)
     inner = wrapper(words[1:], command, line, depth) if wrapper is not None else None
-    if (why := _inline_code(program, words[1:])) is not None:
+    if (why := _inline_code(program, words[1:], command.stdin_script)) is not None:
         line.doubts.append(why)
     own = words[1 : len(words) - len(inner)] if inner else words[1:]
     read = read_flags(program, [w.text for w in own])
@@ -92,7 +101,8 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     paths += [Word(v) for v in _attached_values(own)]
     if "/" in program:
         paths.append(Word(program))
-    line.invocations.append(Invocation(program, read.flags, read.operands, tuple(paths)))
+    stdin = command.stdin_script
+    line.invocations.append(Invocation(program, read.flags, read.operands, tuple(paths), stdin))
     if inner:
         _invoke(inner, command, line, depth)
 
@@ -109,14 +119,25 @@ def _attached_values(words: list[Word]) -> list[str]:
     return [v for v in values if v]
 
 
-def _inline_code(program: str, words: list[Word]) -> str | None:
+def _inline_code(program: str, words: list[Word], command_stdin: str | None) -> str | None:
     """Why an interpreter's inline code (python -c, perl -e...) cannot be read by the rules."""
-    if re.fullmatch(
-        r"(python|pypy)[0-9.]*|perl|ruby|node|nodejs|php|lua[0-9.]*|Rscript|deno", program
-    ):
-        if any(w.text in ("-c", "-e", "-E", "-r", "--eval", "--exec", "eval") for w in words):
-            return f"{program} runs inline code, which rules cannot read"
+    if not CODE_RUNNERS.fullmatch(program):
+        return None
+    if any(w.text in _INLINE_WORDS or w.text.startswith("--eval") for w in words):
+        return f"{program} runs inline code, which rules cannot read"
+    if program.startswith(("sqlite", "duckdb")) and len(words) > 1:
+        return f"{program} runs the SQL it is given, which rules cannot read"
+    if command_stdin is not None and stdin_is_code(program, [w.text for w in words]):
+        return f"{program} runs code from its input, which rules cannot read"
     return None
+
+
+def stdin_is_code(program: str, arguments: list[str] | tuple[str, ...]) -> bool:
+    """Whether what `program` reads on its input is code: `python3 <<EOF`, `sqlite3 db <<<'…'`."""
+    if not CODE_RUNNERS.fullmatch(program):
+        return False
+    script = [a for a in arguments if a == "-" or not a.startswith("-")]
+    return not script or script[0] == "-" or program.startswith(("sqlite", "duckdb", "psql", "my"))
 
 
 # -- wrappers: programs that run another command given in their arguments ------------------------
@@ -250,6 +271,7 @@ WRAPPERS: dict[str, Callable] = {
     "chronic": _run_rest(),
     "unbuffer": _run_rest(),
     "busybox": _run_rest(),
+    "toybox": _run_rest(),
     "timeout": _run_rest(takes_value="sk", skip=1),
     "xargs": _xargs,
     "trap": _trap,

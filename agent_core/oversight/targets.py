@@ -11,6 +11,7 @@ import glob
 import itertools
 import os
 import posixpath
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,12 @@ from agent_core.oversight.folder_reads import (
     reads_whole,
     walk_folder,
 )
-from agent_core.oversight.shell_commands import Invocation, read_command_line
+from agent_core.oversight.shell_commands import (
+    CODE_RUNNERS,
+    SHELLS,
+    Invocation,
+    read_command_line,
+)
 from agent_core.oversight.shell_syntax import Word
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.errors import WorkspaceEscape
@@ -40,7 +46,16 @@ LEXICAL_NOTE = (
     "checked without a run's workspace: paths are normalised as text (symlinks are not followed, "
     "shell globs are compared with the rules' patterns instead of expanded)"
 )
+# Argument names that hold file or folder names, in tools that do not declare their kinds.
+_PATH_ARGUMENT = re.compile(
+    r"(^|_)(path|paths|file|files|filename|filenames|filepath|dir|dirname|directory|folder|uri)$",
+    re.IGNORECASE,
+)
 GLOB_CAP = 200  # files a shell glob is expanded to before the rest count as unknown
+# Shell settings that make `*` match dotfiles (bash dotglob, GLOBIGNORE; zsh globdots) or `**`
+# descend into folders (bash globstar; zsh, ksh and fish do it by themselves).
+_DOTS_SETTING = re.compile(r"dotglob|glob_?dots|GLOBIGNORE", re.IGNORECASE)
+_DEEP_SETTING = re.compile(r"globstar|\b(zsh|ksh|ksh93|mksh|fish)\b")
 
 
 @dataclass(frozen=True)
@@ -72,8 +87,14 @@ class CallTargets:
 
 
 def guess_kinds(arguments: dict[str, Any]) -> ArgumentKinds:
-    """For a tool that declares no kinds: `path`/`paths` read as paths, `command` as a shell line."""
-    names = tuple(k for k in ("path", "paths") if isinstance(arguments.get(k), str | list))
+    """For a tool that declares no kinds: arguments named like paths (`path`, `paths`, `file`,
+    `file_path`, `filename`, `repo_path`, `directory`, `uri`...) read as paths, `command` as a
+    shell line."""
+    names = tuple(
+        k
+        for k, v in arguments.items()
+        if isinstance(k, str) and _PATH_ARGUMENT.search(k) and isinstance(v, str | list)
+    )
     command = ("command",) if isinstance(arguments.get("command"), str) else ()
     return ArgumentKinds(paths=names, commands=command, guessed=True)
 
@@ -90,7 +111,11 @@ def call_targets(
         values = arguments.get(name)
         for raw in values if isinstance(values, list) else [values] if values is not None else []:
             if guessed:  # perhaps not a workspace path at all: matched as text, never refused
-                target = _shell_spelling(str(raw), space, lexical=True, folders=[])
+                text = str(raw)
+                text = text[7:] if text.lower().startswith("file://") else text
+                if text.startswith("/") and not lexical:  # the workspace's own absolute name
+                    text = space.display(_normal(text))
+                target = _shell_spelling(text, space, lexical=True, folders=[])
                 parts.append(Part(path=PathTarget(target.spellings, target.aliases, name)))
                 continue
             try:
@@ -152,16 +177,24 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     parts: list[Part] = []
     walk = Walk()
     several = len(line.invocations) > 1
+    globbing = _Globbing(bool(_DOTS_SETTING.search(command)), bool(_DEEP_SETTING.search(command)))
     for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
+        if (script := _script_written_here(invocation, line.invocations[:index])) is not None:
+            doubts.append("the line writes a script and runs it, which rules cannot read fully")
+            words += [Word(p) for code in script for p in code_paths(code)]
         if (why := code_doubt(invocation)) is not None:
             doubts.append(why)
-        targets = [t for w in words for t in _shell_path(w, space, lexical, folders, doubts)]
+        targets = [
+            t
+            for w in words
+            for t in _shell_path(w, space, lexical, folders, doubts, globbing=globbing)
+        ]
         earlier = {o for i in line.invocations[:index] for o in i.operands}
         targets += _folder_files(invocation, space, lexical, folders, earlier, walk, doubts)
         parts.extend([Part(invocation, t) for t in targets] or [Part(invocation)])
     for word in line.paths:
-        found = _shell_path(word, space, lexical, folders, doubts, several)
+        found = _shell_path(word, space, lexical, folders, doubts, several, globbing)
         parts.extend(Part(None, t) for t in found)
     return parts or [Part()]
 
@@ -172,6 +205,16 @@ def _embedded_paths(invocation: Invocation) -> list[Word]:
     if invocation.program == "git":
         words += [Word(o.split(":", 1)[1]) for o in invocation.operands if ":" in o[1:]]
     return words
+
+
+def _script_written_here(invocation: Invocation, earlier: list[Invocation]) -> list[str] | None:
+    """What earlier commands of the line gave (`echo CODE > s.py && python3 s.py`), when the
+    script `invocation` runs is a file one of them names; None when it runs no such file."""
+    runs_code = CODE_RUNNERS.fullmatch(invocation.program) or invocation.program in SHELLS
+    script = next((o for o in invocation.operands if o != "-"), None) if runs_code else None
+    if script is None or not any(script in (w.text for w in i.paths) for i in earlier):
+        return None
+    return [t for i in earlier for t in (*i.operands, i.stdin or "")]
 
 
 def _folder_files(
@@ -194,6 +237,9 @@ def _folder_files(
     root = space.real_root
     starts: list[tuple[str, Path]] = []
     for folder in reads.folders:
+        if folder.startswith("/"):  # the workspace's own absolute location names a folder in it
+            inside = space.display(_normal(folder))
+            folder = folder if inside.startswith("/") else inside
         for base in ["", *cds]:
             text = _normal(posixpath.join(base, folder)) if base else _normal(folder)
             if text.startswith(("/", "~", "../")) or text == "..":
@@ -216,6 +262,14 @@ def _folder_files(
     return found
 
 
+@dataclass(frozen=True)
+class _Globbing:
+    """How the shell expands patterns in this line (after `shopt -s dotglob globstar`)."""
+
+    dots: bool = False
+    deep: bool = False
+
+
 def _names_existing(words: tuple[str, ...], root: Path) -> bool:
     return any(
         not w.startswith(("/", "~")) and (root / _normal(w)).exists() for w in words if w.strip()
@@ -229,6 +283,7 @@ def _shell_path(
     folders: list[str],
     doubts: list[str],
     several: bool = False,
+    globbing: _Globbing | None = None,
 ) -> list[PathTarget]:
     """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
     targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
@@ -243,7 +298,13 @@ def _shell_path(
     # As the shell does (no globstar): ** is *, dotfiles only for a pattern starting with '.'.
     # After `cd DIR` the shell expands it in DIR: each folder the line may be in counts.
     patterns = [word.text] + [_normal(posixpath.join(f, word.text)) for f in folders]
-    found = itertools.chain(*(glob.iglob(p, root_dir=space.real_root) for p in patterns))
+    how = globbing or _Globbing()
+    found = itertools.chain(
+        *(
+            glob.iglob(p, root_dir=space.real_root, recursive=how.deep, include_hidden=how.dots)
+            for p in patterns
+        )
+    )
     matches = sorted(set(itertools.islice(found, GLOB_CAP)))
     if len(matches) == GLOB_CAP:
         doubts.append(f"the pattern {word.text!r} matches more files than are checked")

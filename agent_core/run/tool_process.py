@@ -23,9 +23,15 @@ from agent_core.tools.workspace import Workspace
 MB = 1 << 20
 
 
-def run_redactor(policy: Policy) -> Redactor:
-    """The redactor for a run: the worker's secret environment plus the policy's secrets."""
-    return redactor_for(policy.sandbox.secret_env, policy.sandbox.secret_patterns)
+def run_redactor(policy: Policy, workspace: Workspace | None = None) -> Redactor:
+    """The redactor for a run: the worker's secret environment plus the policy's secrets, and
+    (given the run's workspace) the values in its secret files."""
+    redact = redactor_for(policy.sandbox.secret_env, policy.sandbox.secret_patterns)
+    if workspace is None:
+        return redact
+    # Files no tool may touch at all (the secrets rule) are secret; asked-for ones are not.
+    protected = [p for r in policy.rules if r.action == "deny" and r.tool == "*" for p in r.paths]
+    return redact.with_secrets(secret_file_values(workspace, protected))
 
 
 def run_protected(policy: Policy, store_file: Path | None) -> Protected:
@@ -65,11 +71,7 @@ def tool_context(
     """The context one tool call runs with under `policy` (its output redacted of the values in
     the workspace's secret files too)."""
     settings = policy.sandbox
-    # Files no tool may touch at all (the secrets rule) are secret; asked-for ones are not.
-    protected = [p for r in policy.rules if r.action == "deny" and r.tool == "*" for p in r.paths]
-    redact = run_redactor(policy)
-    if workspace is not None:
-        redact = redact.with_secrets(secret_file_values(workspace, protected))
+    redact = run_redactor(policy, workspace)
     return ToolContext(
         cancel=cancel,
         halt_check=halt_check,

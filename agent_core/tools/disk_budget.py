@@ -5,6 +5,7 @@ file; this caps them all together (many small files, a fork of writers, sparse f
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -23,27 +24,52 @@ RAISE_HINT = (
 def disk_usage(root: Path) -> int:
     """Bytes a folder takes, counted on the safe side: a file's length even where it is sparse
     (copied out, it is written in full), each entry at least a block, hard links once, links
-    never followed."""
+    never followed. A folder its command closed (chmod 000) is opened for the walk, then closed
+    again: it still counts."""
     total, seen = 0, set()
     stack = [str(root)]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue  # gone, or not a folder (a file root is counted below)
-        for entry in entries:
+    opened: list[tuple[str, int]] = []  # folders opened for this walk, and their own mode
+    try:
+        while stack:
+            folder = stack.pop()
             try:
-                info = entry.stat(follow_symlinks=False)
+                _open_up(folder, opened)
+                entries = list(os.scandir(folder))
             except OSError:
-                continue
-            if (info.st_dev, info.st_ino) in seen:
-                continue
-            seen.add((info.st_dev, info.st_ino))
-            total += max(info.st_size, info.st_blocks * 512, MIN_ENTRY_BYTES)
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
+                continue  # gone, or not a folder (a file root is counted below)
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if (info.st_dev, info.st_ino) in seen:
+                    continue
+                seen.add((info.st_dev, info.st_ino))
+                total += max(info.st_size, info.st_blocks * 512, MIN_ENTRY_BYTES)
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(entry.path)
+    finally:
+        for folder, mode in reversed(opened):  # deepest first: their parents are still open
+            try:
+                os.chmod(folder, mode)
+            except OSError:
+                pass  # gone meanwhile
     return total
+
+
+def _open_up(folder: str, opened: list[tuple[str, int]]) -> None:
+    """Let this walk list `folder` and read its entries' sizes. A command can take the read and
+    search permissions off a folder it made (chmod 000) so that a worker that is not root would
+    skip it and not count what it holds. The folder is the worker's own (the sandbox's user is
+    the worker's), so its owner bits are opened; disk_usage puts them back after the walk."""
+    if os.geteuid() == 0:
+        return  # root reads every folder anyway
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or (info.st_mode & 0o500) == 0o500:
+        return
+    if info.st_uid == os.geteuid():
+        os.chmod(folder, stat.S_IMODE(info.st_mode) | 0o500)
+        opened.append((folder, stat.S_IMODE(info.st_mode)))
 
 
 @dataclass

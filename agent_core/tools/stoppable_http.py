@@ -38,6 +38,9 @@ class _StoppableBackend(httpcore.SyncBackend):
     def __init__(self, context: ToolContext, timeout_s: float) -> None:
         self.context = context
         self.timeout_s = timeout_s
+        # The whole fetch's end: each read's own timeout restarts with every byte, so an answer
+        # trickling header bytes (or an endless stream of 1xx answers) would never trip it.
+        self.deadline = time.monotonic() + timeout_s
 
     def connect_tcp(
         self,
@@ -47,11 +50,12 @@ class _StoppableBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        sock = _connect(host, port, time.monotonic() + (timeout or self.timeout_s), self.context)
+        deadline = min(time.monotonic() + (timeout or self.timeout_s), self.deadline)
+        sock = _connect(host, port, deadline, self.context)
         for option in socket_options or ():
             sock.setsockopt(*option)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _StoppableStream(SyncStream(sock), self.context)
+        return _StoppableStream(SyncStream(sock), self.context, self.deadline)
 
 
 def _connect(host: str, port: int, deadline: float, context: ToolContext) -> socket.socket:
@@ -85,15 +89,20 @@ class _StoppableStream(httpcore.NetworkStream):
     """A connection that asks the store before every write (a request about to leave) and reads
     in POLL_S slices, looking at the cancel event between them."""
 
-    def __init__(self, inner: httpcore.NetworkStream, context: ToolContext) -> None:
+    def __init__(
+        self, inner: httpcore.NetworkStream, context: ToolContext, deadline: float
+    ) -> None:
         self.inner = inner
         self.context = context
+        self.deadline = deadline  # the whole fetch's end, whatever each read's timeout says
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = self.deadline
+        if timeout is not None:
+            deadline = min(deadline, time.monotonic() + timeout)
         while True:
             self.context.raise_if_stopped()
-            left = POLL_S if deadline is None else deadline - time.monotonic()
+            left = deadline - time.monotonic()
             if left <= 0:
                 raise httpcore.ReadTimeout("the server did not answer in time")
             try:
@@ -113,7 +122,7 @@ class _StoppableStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         self.context.raise_if_stopped()
         secured = self.inner.start_tls(ssl_context, server_hostname, timeout)
-        return _StoppableStream(secured, self.context)
+        return _StoppableStream(secured, self.context, self.deadline)
 
     def get_extra_info(self, info: str) -> Any:
         return self.inner.get_extra_info(info)

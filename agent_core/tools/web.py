@@ -133,11 +133,34 @@ def _address(host: str, port: int, private_ok: bool) -> str:
     return addresses[0]
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway or tunnel delivers to: NAT64
+# (RFC 6052), IPv4-compatible (deprecated, still tunnelled by sit), IPv4-translated (RFC 2765).
+_EMBEDS_IPV4_LAST_32 = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a site's own translator
+
+
 def _public(address: str) -> bool:
+    """Whether an address is on the public internet, and so is every IPv4 address it carries."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if not (ip.is_global and not ip.is_multicast):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        return all(_public(str(v4)) for v4 in _carried_ipv4(ip))
+    return True
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address hands on: mapped, 6to4, Teredo, NAT64 and the like."""
+    carried = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        carried.extend(ip.teredo)  # the Teredo server and the client behind it
+    if any(ip in network for network in _EMBEDS_IPV4_LAST_32):
+        carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return carried
 
 
 HIDDEN = ("head", "script", "style", "noscript", "template", "iframe", "svg", "img")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from agent_core.oversight import inert
 from storage import EventRecord
 
 LANES = ("model call", "tool", "human wait", "paused")
@@ -99,7 +99,7 @@ def timeline_figure(segments: Sequence[Segment]) -> go.Figure:
                 x=[max(s.seconds, 0.05) for s in rows],  # a zero-length bar would not show
                 marker_color=LANE_COLORS[lane],
                 # Plotly reads a little HTML in hover text: escape the tool names models chose.
-                customdata=[[html.escape(s.label), f"{s.seconds:.2f}"] for s in rows],
+                customdata=[[inert.chart_label(s.label), f"{s.seconds:.2f}"] for s in rows],
                 hovertemplate="%{customdata[0]}<br>%{customdata[1]} s<extra></extra>",
             )
         )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from agent_core.oversight import inert
 from storage.models import FINISHED_STATUSES, RUN_STATUSES
 
 # Plotly colour names; outcome colours match the status badges where they can.
@@ -32,8 +32,8 @@ BAR_WIDTH_MS = DAY_MS * 0.8  # bars on a date axis are as wide as this many mill
 
 
 def label(text: object) -> str:
-    """Plotly reads a little HTML in labels and hover text: names from events are escaped."""
-    return html.escape(str(text))
+    """Plotly reads a little HTML in labels and hover text: names from events are made inert."""
+    return inert.chart_label(text)
 
 
 def _layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
