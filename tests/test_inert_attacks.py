@@ -162,3 +162,11 @@ def test_chart_labels_carry_no_markup_and_no_acting_characters(name):
     shown = label(name)
     assert "<" not in shown and ">" not in shown, shown
     assert acting(shown, allowed="") == [], shown
+
+
+@pytest.mark.parametrize("payload", list(MARKDOWN.values()), ids=list(MARKDOWN))
+def test_a_persons_name_is_as_inert_as_any_text_but_its_address(payload):
+    text = payload.format(base=BASE)
+    html = _MD.render(inert.person(text, limit=10_000))
+    assert not [tag for tag in _ACTIVE_HTML if tag in html], html
+    assert inert.person("april@example.test") == "april\\@example.test"  # not april[@]...

@@ -56,6 +56,7 @@ TERMINAL_DRAWS = {"echo", "secho", "print", "prompt", "confirm", "write"}  # typ
 WRAPPERS = {
     "inert.markdown",
     "inert.visible",
+    "inert.person",  # inert.markdown, but an e-mail address reads as itself
     "shown",  # dashboard.components.events.shown: inert.visible, cut to what a page can show
     "format_cost",
     "format_tokens",

@@ -80,11 +80,24 @@ def visible(text: object, *, newlines: bool = True, tabs: bool = True) -> str:
 
 def markdown(text: object, *, limit: int = 300) -> str:
     """Untrusted text as one line of Markdown that renders literally (every special escaped)."""
+    return _markdown(text, limit, addresses=False)
+
+
+def person(text: object, *, limit: int = 120) -> str:
+    """Who someone is (the sign-in provider's e-mail, the OS user, a `--by` name) for Markdown:
+    inert like `markdown`, except that an e-mail address reads as itself (Streamlit may show it
+    as a mailto link: it loads nothing)."""
+    return _markdown(text, limit, addresses=True)
+
+
+def _markdown(text: object, limit: int, *, addresses: bool) -> str:
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
         line = line[: limit - 1] + "…"
     line = _ICON.sub("[:]", _SCHEME.sub(r"\1[:]", line))
-    line = _EMAIL_AT.sub("[@]", _WWW.sub(r"\1[.]", line))
+    line = _WWW.sub(r"\1[.]", line)
+    if not addresses:
+        line = _EMAIL_AT.sub("[@]", line)
     line = _MARKDOWN_SPECIALS.sub(r"\\\1", line)
     match = _LINE_START.match(line)
     if match is None:

@@ -41,7 +41,7 @@ def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix
     with st.container(border=True, key=f"{key}-card"):
         _render_request(store, approval)
         if approval.status != "pending":
-            who = f" by {inert.markdown(approval.decided_by)}" if approval.decided_by else ""
+            who = f" by {inert.person(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
             return
         stalled = not_driven(store, approval)

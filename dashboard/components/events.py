@@ -133,7 +133,7 @@ def _approval_decided(p: dict, stamp: str) -> None:
     waited = format_duration(p.get("waited_s"))
     _caption(
         stamp,
-        f":material/gavel: **{inert.markdown(decision)}** by {inert.markdown(p.get('decided_by', '?'))} "
+        f":material/gavel: **{inert.markdown(decision)}** by {inert.person(p.get('decided_by', '?'))} "
         f"after {waited}{scope}",
     )
     if p.get("note"):

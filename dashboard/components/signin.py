@@ -79,7 +79,7 @@ def _no_role_page(person: Person) -> None:
             icon=":material/mark_email_unread:",
         )
     st.write(
-        f"You are signed in as **{inert.markdown(person.name)}**, but onloop's configuration gives you no role, "
+        f"You are signed in as **{inert.person(person.name)}**, but onloop's configuration gives you no role, "
         "so it shows you nothing. Ask an onloop admin to give you one:"
     )
     st.markdown("\n".join(f"- **{role}**: {adds}" for role, adds in WHAT_EACH_ROLE_ADDS.items()))
@@ -90,7 +90,7 @@ def _no_role_page(person: Person) -> None:
 def whoami(person: Person) -> None:
     """The sidebar's line naming who is signed in, with their role and a way out."""
     if person.mode != "oidc":
-        st.caption(f":material/person: {inert.markdown(person.name)} ({person.mode}, no sign-in)")
+        st.caption(f":material/person: {inert.person(person.name)} ({person.mode}, no sign-in)")
         return
-    st.caption(f":material/person: {inert.markdown(person.name)} · {person.role}")
+    st.caption(f":material/person: {inert.person(person.name)} · {person.role}")
     st.button("Sign out", key="signin_logout", icon=":material/logout:", on_click=st.logout)

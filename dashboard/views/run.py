@@ -92,7 +92,7 @@ def header(run: storage.Run) -> None:
         )
     st.caption(
         f"{inert.markdown(model_label(run.model, run.model_name))} · autonomy {run.autonomy} "
-        f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert.markdown(run.created_by or '?')} "
+        f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert.person(run.created_by or '?')} "
         f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
     )
     st.caption(workspace_caption(run))
