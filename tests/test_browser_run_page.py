@@ -31,8 +31,15 @@ def dashboard(tmp_path):
 def paused_run(store: storage.Store, events: int, status: str = "paused") -> storage.Run:
     """A run no worker touches (paused, or marked running with no worker driving it), with
     `events` guidance events after its status event."""
-    run = storage.create_run(store, goal="Watch me")
-    storage.update_run(store, run_id=run.id, status=status, reason=f"{status} by a test")
+    for _ in range(20):
+        run = storage.create_run(store, goal="Watch me")
+        storage.update_run(store, run_id=run.id, status=status, reason=f"{status} by a test")
+        # `onloop up`'s worker looks for queued runs every 0.1 s: it may claim this one between
+        # its creation and the status change. Such a run is left to the worker; take another.
+        if storage.get_run(store, run_id=run.id).claim_epoch == 0:
+            break
+    else:
+        raise AssertionError("the worker claimed every run before the test could set its status")
     for i in range(events):
         storage.append_event(store, run_id=run.id, kind="guidance", payload={"message": f"m{i}"})
     return run

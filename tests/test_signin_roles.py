@@ -15,7 +15,7 @@ from agent_core.oversight.access import (
     parse_role_rules,
     require,
 )
-from agent_core.oversight.inert import markdown as inert
+from agent_core.oversight.inert import person as inert
 from tests import dashboard_fixtures as fx
 from tests import dashboard_seed as seed
 from tests.signin_helpers import CLIENT_SECRET, COOKIE_SECRET, PEOPLE, signed_in, write_signin_file
