@@ -20,7 +20,8 @@ from agent_core.oversight.targets import (
     call_targets,
     guess_kinds,
 )
-from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.canonical import args_hash
+from agent_core.tools.decorator import ArgumentKinds, Tool
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
@@ -333,6 +334,28 @@ def decide(
         )
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
+
+
+def decide_call(
+    policy: Policy,
+    tool: Tool,
+    arguments: dict[str, Any],
+    *,
+    autonomy: str,
+    workspace: Workspace | None = None,
+) -> PolicyDecision:
+    """The verdict for `tool` called with `arguments`, as the worker gives it, without what a
+    person allowed for the run (an edited call, a call checked by hand)."""
+    return decide(
+        policy,
+        tool=tool.name,
+        risk=tool.risk,
+        arguments=arguments,
+        autonomy=autonomy,
+        args_hash=args_hash(arguments),
+        kinds=tool.argument_kinds,
+        workspace=workspace,
+    )
 
 
 def _own_file(

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from agent_core.decisions import DecisionError, parse_edited_arguments
 from agent_core.oversight.targets import LEXICAL_NOTE
-from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide
-from agent_core.tools import Tool, ToolError, args_hash
+from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide_call
+from agent_core.tools import Tool, ToolError
 from agent_core.tools.registry import ToolLoadError, known_tools
 
 
@@ -55,14 +55,5 @@ def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy:
         arguments = tool.validate(parse_edited_arguments(arguments_json))
     except (DecisionError, ToolError) as exc:
         raise CallCheckError(str(exc).replace("the edited arguments", "the arguments")) from exc
-    decision = decide(
-        policy,
-        tool=tool.name,
-        risk=tool.risk,
-        arguments=arguments,
-        autonomy=autonomy,
-        args_hash=args_hash(arguments),
-        kinds=tool.argument_kinds,
-        workspace=None,
-    )
+    decision = decide_call(policy, tool, arguments, autonomy=autonomy)
     return CallCheck(tool, arguments, decision)

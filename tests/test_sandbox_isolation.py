@@ -20,8 +20,7 @@ import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.policy import Policy, Rule, SandboxSettings
 from agent_core.run.tool_process import run_disk_budget
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
-from agent_core.tools.context import ToolContext
+from agent_core.tools import Workspace
 from agent_core.tools.disk_budget import DiskBudget, disk_usage
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.sandbox import (
@@ -31,32 +30,14 @@ from agent_core.tools.sandbox import (
     sandbox_status,
     server_argv,
 )
-from agent_core.tools.user_net import host_addresses, pasta_binary
+from agent_core.tools.user_net import host_addresses
 from tests.run_helpers import Driver, events_of, new_run
+from tests.sandbox_helpers import MB, needs_pasta, pasta_required, shell_output  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
 )
-needs_pasta = pytest.mark.skipif(pasta_binary() is None, reason="pasta (passt) is not installed")
-MB = 1 << 20
 SMALL_TMP = Limits(tmp_bytes=4 * MB)
-
-
-def _keep(text: str) -> str:
-    return text
-
-
-def _shell(ws: Workspace, command: str, **context) -> str:
-    context.setdefault("redact", _keep)
-    try:
-        return run_tool(
-            builtin_tools()["run_shell"],
-            {"command": command, "timeout_s": 60},
-            workspace=ws,
-            context=ToolContext(**context),
-        )
-    except ToolError as exc:
-        return f"ToolError: {exc}"
 
 
 @pytest.fixture
@@ -151,7 +132,7 @@ def _targets(listener: _Listener, tmp_path: Path) -> list[tuple[int, object]]:
 @needs_pasta
 def test_a_granted_network_reaches_no_host_service(ws, listener, tmp_path):
     targets = _targets(listener, tmp_path)
-    output = _shell(ws, CONNECT.format(targets=repr(targets)), network=True)
+    output = shell_output(ws, CONNECT.format(targets=repr(targets)), network=True)
     assert "CONNECTED" not in output, output
     assert output.count("BLOCKED") == len(targets), output
     assert listener.seen == []
@@ -164,7 +145,7 @@ def test_udp_to_a_host_loopback_service_never_arrives(ws, listener):
         f"[s.sendto(b'x', (h, {listener.port})) for h in ('127.0.0.1', 'localhost')]; "
         "print('sent')\""
     )
-    assert "sent" in _shell(ws, command, network=True)
+    assert "sent" in shell_output(ws, command, network=True)
     listener.udp.settimeout(1.0)  # a datagram that arrived would be queued by now
     with pytest.raises(TimeoutError):
         listener.udp.recvfrom(100)
@@ -172,7 +153,7 @@ def test_udp_to_a_host_loopback_service_never_arrives(ws, listener):
 
 @needs_pasta
 def test_a_granted_network_has_a_route_and_a_resolver_of_its_own(ws):
-    output = _shell(
+    output = shell_output(
         ws, "cat /proc/net/route /etc/resolv.conf; ls /sys/class/net 2>/dev/null", network=True
     )
     routes = [line.split() for line in output.splitlines() if "\t" in line or "00000000" in line]
@@ -196,7 +177,7 @@ def test_a_sandboxed_mcp_server_with_network_reaches_no_host_service(tmp_path, l
 
 def test_without_pasta_a_granted_network_fails_closed_naming_the_package(ws, monkeypatch):
     monkeypatch.setenv("ONLOOP_PASTA", "/nonexistent/pasta")
-    output = _shell(ws, "echo command-ran", network=True)
+    output = shell_output(ws, "echo command-ran", network=True)
     assert "command-ran" not in output and "apt-get install passt" in output
     with pytest.raises(NetworkUnavailable, match="passt"):
         server_argv(["true"], scratch=ws.root / "s", paths=[], network=True)
@@ -231,7 +212,7 @@ def test_no_command_line_ever_shares_the_host_network(tmp_path):
     ],
 )
 def test_dev_shm_and_tmp_hold_no_more_than_their_cap(ws, command):
-    output = _shell(ws, f"{command}; du -sk /dev/shm /tmp", limits=SMALL_TMP)
+    output = shell_output(ws, f"{command}; du -sk /dev/shm /tmp", limits=SMALL_TMP)
     sizes = [int(line.split()[0]) for line in output.splitlines() if line.endswith(("shm", "tmp"))]
     assert len(sizes) == 2 and all(kb <= 4096 + 64 for kb in sizes), output
 
@@ -250,7 +231,7 @@ def test_dev_shm_and_tmp_hold_no_more_than_their_cap(ws, command):
     ],
 )
 def test_dev_the_root_and_mount_points_are_not_writable(ws, command):
-    output = _shell(ws, command + "; echo exit=$?")
+    output = shell_output(ws, command + "; echo exit=$?")
     assert "exit=0" not in output and "Read-only file system" in output, output
 
 
@@ -282,7 +263,7 @@ def test_a_sandboxed_mcp_server_has_capped_dev_shm_and_tmp(tmp_path):
 )
 def test_a_command_over_the_disk_budget_is_stopped(ws, command):
     budget = DiskBudget.start([ws.real_root], 2)
-    output = _shell(ws, f"{command}; sleep 30; echo finished", disk=budget)
+    output = shell_output(ws, f"{command}; sleep 30; echo finished", disk=budget)
     assert "finished" not in output and "disk budget of 2 MB" in output, output
     assert "[sandbox] disk_mb" in output
     assert disk_usage(ws.real_root) < 200 * MB  # stopped soon, far from filling the disk
@@ -290,7 +271,7 @@ def test_a_command_over_the_disk_budget_is_stopped(ws, command):
 
 def test_hard_links_count_once_and_the_budget_holds_below_it(ws):
     budget = DiskBudget.start([ws.real_root], 2)
-    output = _shell(
+    output = shell_output(
         ws, "head -c 1000000 /dev/zero > a; for i in $(seq 20); do ln a l$i; done", disk=budget
     )
     assert output.startswith("exit code 0") and budget.exceeded() is None

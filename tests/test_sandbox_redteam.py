@@ -20,30 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
-from agent_core.tools.context import ToolContext
+from agent_core.tools import Workspace
 from agent_core.tools.disk_budget import DiskBudget, disk_usage
 from agent_core.tools.sandbox import sandbox_status
 from agent_core.tools.user_net import host_addresses, pasta_binary
+from tests.sandbox_helpers import MB, needs_pasta, pasta_required, shell_output  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
 )
-needs_pasta = pytest.mark.skipif(pasta_binary() is None, reason="pasta (passt) is not installed")
-MB = 1 << 20
-
-
-def _shell(ws: Workspace, command: str, **context) -> str:
-    context.setdefault("redact", lambda text: text)
-    try:
-        return run_tool(
-            builtin_tools()["run_shell"],
-            {"command": command, "timeout_s": 60},
-            workspace=ws,
-            context=ToolContext(**context),
-        )
-    except ToolError as exc:
-        return f"ToolError: {exc}"
 
 
 @pytest.fixture
@@ -150,7 +135,7 @@ def _host_spellings() -> list[str]:
 @needs_pasta
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS + _host_spellings())
 def test_no_spelling_of_this_machine_reaches_a_host_service(ws, listener, host):
-    output = _shell(ws, CONNECT.format(hosts=[host], port=listener.port), network=True)
+    output = shell_output(ws, CONNECT.format(hosts=[host], port=listener.port), network=True)
     assert "CONNECTED" not in output, output
     assert "BLOCKED" in output or "UNRESOLVED" in output, output
     assert listener.seen == []
@@ -159,7 +144,7 @@ def test_no_spelling_of_this_machine_reaches_a_host_service(ws, listener, host):
 @needs_pasta
 @pytest.mark.parametrize("network", [False, True], ids=["no-network", "network"])
 def test_proc_net_shows_none_of_the_hosts_sockets(ws, listener, network):
-    output = _shell(
+    output = shell_output(
         ws, "cat /proc/net/tcp /proc/net/tcp6 /proc/net/unix /proc/net/udp", network=network
     )
     assert f":{listener.port:04X}" not in output, output
@@ -184,7 +169,7 @@ def test_proc_net_shows_none_of_the_hosts_sockets(ws, listener, network):
     ],
 )
 def test_no_host_socket_folder_is_in_view(ws, path):
-    output = _shell(ws, f"ls -A {path}; echo listed=$?")
+    output = shell_output(ws, f"ls -A {path}; echo listed=$?")
     assert "listed=0" not in output or output.count("\n") <= 4, output
 
 
@@ -195,7 +180,7 @@ def test_a_socket_a_host_process_binds_in_the_workspace_is_reachable_by_design(w
     sock.bind(str(ws.real_root / "host.sock"))
     sock.listen(1)
     try:
-        output = _shell(
+        output = shell_output(
             ws,
             "python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('host.sock');"
             " print('CONNECTED')\"",
@@ -217,7 +202,7 @@ def test_system_v_ipc_made_in_the_sandbox_ends_with_it(ws):
     """Segments, queues and semaphores live in the sandbox's own IPC namespace: they are gone
     with the command, never left holding the host's memory."""
     before = _sysv_ipc()
-    output = _shell(
+    output = shell_output(
         ws,
         'python3 -c "import ctypes; c = ctypes.CDLL(None); '
         "print('shm', c.shmget(0, 16 << 20, 0o1600), 'msg', c.msgget(0, 0o1600), "
@@ -242,9 +227,9 @@ BACKGROUND_WRITERS = [
 @pytest.mark.parametrize("network", [False, True], ids=["no-network", "network"])
 @pytest.mark.parametrize("writer", BACKGROUND_WRITERS)
 def test_no_background_process_writes_after_the_command_ends(ws, writer, network):
-    if network and pasta_binary() is None:
-        pytest.skip("pasta (passt) is not installed")
-    output = _shell(ws, f"{writer} echo started", network=network)
+    if network:
+        assert pasta_binary() is not None, "pasta is not installed: run .ci/run (Debian passt)"
+    output = shell_output(ws, f"{writer} echo started", network=network)
     assert "started" in output, output
     threading.Event().wait(2.5)  # the writers' sleep is 1 s: a survivor would have written
     assert not (ws.real_root / "late").exists()
@@ -257,7 +242,7 @@ def test_a_halt_ends_a_background_writer_that_ignores_term(ws):
         "trap '' TERM; sleep 30"
     )
     threading.Timer(1.0, cancel.set).start()
-    output = _shell(ws, command, cancel=cancel)
+    output = shell_output(ws, command, cancel=cancel)
     assert "exit code 0" not in output
     size = (ws.real_root / "w").stat().st_size
     threading.Event().wait(1.5)
@@ -282,35 +267,35 @@ DODGES = [
 @pytest.mark.parametrize("command", DODGES)
 def test_a_disk_budget_dodge_is_still_counted(ws, command):
     budget = DiskBudget.start([ws.real_root], 2)
-    output = _shell(ws, f"{command}; sleep 30; echo finished", disk=budget)
+    output = shell_output(ws, f"{command}; sleep 30; echo finished", disk=budget)
     grown = disk_usage(ws.real_root) - budget.baseline[ws.real_root]
     assert "disk budget of 2 MB" in output or grown <= 2 * MB, output
     assert "finished" not in output or grown <= 2 * MB, output
 
 
-@pytest.mark.parametrize("mode", [0o000, 0o400, 0o100, 0o200])
-def test_a_folder_its_command_closed_still_counts_for_a_worker_that_is_not_root(mode):
-    """As root every folder reads anyway; as the worker's own user (the sandbox's files are its)
-    a command could chmod 000 a folder so the walk skips it. Checked in a child as nobody."""
-    if os.getuid() != 0:
-        pytest.skip("needs root to become another user for the check")
-    shared = Path(tempfile.mkdtemp(prefix="onloop-redteam-"))  # pytest's own is root's alone
-    shared.chmod(0o777)
+def _closed_folder_sizes(base: Path, mode: int) -> tuple[int, int, int]:
+    """As the user running it: a 3 MB file in a folder, the folder closed to `mode`; the
+    workspace's measured size before and after, and the folder's mode after the walk."""
+    root = base / "ws"
+    (root / "closed" / "inner").mkdir(parents=True)
+    (root / "closed" / "inner" / "big").write_bytes(b"x" * (3 * MB))
+    before = disk_usage(root)
+    (root / "closed" / "inner").chmod(mode)
+    (root / "closed").chmod(mode)
+    after = disk_usage(root)
+    return before, after, (root / "closed").stat().st_mode & 0o777
+
+
+def _as_nobody(base: Path, mode: int) -> tuple[int, int, int]:
+    """The same check in a child that became `nobody` (root reads every folder anyway)."""
+    base.chmod(0o777)
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover  # the child reports through the pipe
         try:
             os.setgid(65534)
             os.setuid(65534)
-            root = shared / "ws"
-            (root / "closed" / "inner").mkdir(parents=True)
-            (root / "closed" / "inner" / "big").write_bytes(b"x" * (3 * MB))
-            before = disk_usage(root)
-            (root / "closed" / "inner").chmod(mode)
-            (root / "closed").chmod(mode)
-            after = disk_usage(root)
-            modes = ((root / "closed").stat().st_mode & 0o777, mode)
-            os.write(write, f"{before} {after} {modes[0]} {modes[1]}".encode())
+            os.write(write, " ".join(map(str, _closed_folder_sizes(base, mode))).encode())
         except BaseException as exc:
             os.write(write, repr(exc).encode())
         finally:
@@ -319,17 +304,32 @@ def test_a_folder_its_command_closed_still_counts_for_a_worker_that_is_not_root(
     os.waitpid(child, 0)
     said = os.read(read, 2000).decode()
     os.close(read)
-    subprocess.run(["chmod", "-R", "u+rwx", str(shared)], check=False)
-    shutil.rmtree(shared, ignore_errors=True)
-    before, after, left, wanted = (int(n) for n in said.split()) if said[:1].isdigit() else [said]
+    assert said[:1].isdigit(), said
+    before, after, left = (int(n) for n in said.split())
+    return before, after, left
+
+
+@pytest.mark.parametrize("mode", [0o000, 0o400, 0o100, 0o200])
+def test_a_folder_its_command_closed_still_counts_for_a_worker_that_is_not_root(mode):
+    """As root every folder reads anyway; as the worker's own user (the sandbox's files are its)
+    a command could chmod 000 a folder so the walk skips it. Run as root (CI), the check runs in
+    a child that becomes nobody; run as another user, it runs as that user."""
+    base = Path(tempfile.mkdtemp(prefix="onloop-redteam-"))  # pytest's own is root's alone
+    try:
+        if os.getuid() == 0:
+            before, after, left = _as_nobody(base, mode)
+        else:
+            before, after, left = _closed_folder_sizes(base, mode)
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(base)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
     assert after == before >= 3 * MB
-    assert left == wanted  # the walk put the folder's mode back
+    assert left == mode  # the walk put the folder's mode back
 
 
+@needs_pasta
 def test_everyday_work_with_a_network_and_a_budget_still_works(ws):
     """Ordinary use: a local server and client inside the sandbox, files within the budget."""
-    if pasta_binary() is None:
-        pytest.skip("pasta (passt) is not installed")
     budget = DiskBudget.start([ws.real_root], 20)
     command = (
         "mkdir -p src && head -c 1000000 /dev/urandom > src/data && "
@@ -338,6 +338,6 @@ def test_everyday_work_with_a_network_and_a_budget_still_works(ws):
         "print(len(u.urlopen('http://127.0.0.1:8765/src/data').read()))\"; kill %1"
     )
     started = time.monotonic()
-    output = _shell(ws, command, network=True, disk=budget)
+    output = shell_output(ws, command, network=True, disk=budget)
     assert "1000000" in output and budget.exceeded() is None, output
     assert time.monotonic() - started < 60

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.policy import ApproveRole, Policy, PolicyDecision, decide
-from agent_core.tools import Tool, ToolError, Workspace, args_hash
+from agent_core.policy import ApproveRole, Policy, PolicyDecision, decide_call
+from agent_core.tools import Tool, ToolError, Workspace
 
 _SHOWN = 80  # characters of one value in a change line
 
@@ -140,16 +140,7 @@ def _decide(
     policy: Policy, tool: Tool, arguments: dict, autonomy: str, workspace: Workspace | None
 ) -> PolicyDecision:
     """The verdict as the worker gives it to a call, without what a person allowed for the run."""
-    return decide(
-        policy,
-        tool=tool.name,
-        risk=tool.risk,
-        arguments=arguments,
-        autonomy=autonomy,
-        args_hash=args_hash(arguments),
-        kinds=tool.argument_kinds,
-        workspace=workspace,
-    )
+    return decide_call(policy, tool, arguments, autonomy=autonomy, workspace=workspace)
 
 
 def argument_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
