@@ -1,3 +1,3 @@
-from agent_core.cli import main
+from agent_core.cli.app import main
 
 main()

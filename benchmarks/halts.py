@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable without installing
 
 import storage  # noqa: E402
-from agent_core import control  # noqa: E402
 from agent_core.models.openai_model import OpenAIModel  # noqa: E402
-from agent_core.worker import Worker  # noqa: E402
+from agent_core.oversight import control  # noqa: E402
+from agent_core.worker.claim_loop import Worker  # noqa: E402
 from tests.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 
 

@@ -114,7 +114,7 @@ def median(values: Iterable[float]) -> float:
 
 def bench_policy_file(folder: Path) -> Path:
     """The default policy without the final goal check (no peer makes that extra call)."""
-    from agent_core.policy_file import default_policy_text
+    from agent_core.oversight.policy_file import default_policy_text
 
     text = default_policy_text()
     if "final_check = true" not in text:
@@ -140,7 +140,7 @@ class OnloopBench:
 
     def __init__(self, base_url: str, *, db_url: str | None = None, folder: Path | None = None):
         import storage
-        from agent_core.policy_file import load_policy
+        from agent_core.oversight.policy_file import load_policy
 
         self._tmp = None if folder else tempfile.TemporaryDirectory(prefix="onloop-bench-")
         self.folder = folder or Path(self._tmp.name)  # type: ignore[union-attr]

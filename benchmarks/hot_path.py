@@ -140,7 +140,7 @@ def _model_factory(base_url: str):
 
 def _new_run(store, goal: str, max_steps: int = 100):
     import storage
-    from agent_core.policy import Policy
+    from agent_core.oversight.policy import Policy
 
     return storage.create_run(
         store,
@@ -157,7 +157,7 @@ def statements_per_step(steps: int) -> dict:
     from sqlalchemy import event
 
     import storage
-    from agent_core.worker import drive_run
+    from agent_core.worker.claim_loop import drive_run
 
     server = Server(0.0, calls=steps)
     tmp = tempfile.mkdtemp()
@@ -214,7 +214,7 @@ def _serve(worker) -> threading.Thread:
 def waiting_runs(runs: int) -> dict:
     """`runs` runs waiting at once on a server that answers after 30 s: threads and RSS."""
     import storage
-    from agent_core.worker import Worker
+    from agent_core.worker.claim_loop import Worker
 
     server = Server(30.0)
     tmp = tempfile.mkdtemp()
@@ -259,7 +259,7 @@ def waiting_runs(runs: int) -> dict:
 def calls_per_second(runs: int, concurrency: int) -> dict:
     """`runs` runs x 5 model calls against a zero-latency server, one worker: model calls/s."""
     import storage
-    from agent_core.worker import Worker
+    from agent_core.worker.claim_loop import Worker
 
     server = Server(0.0)
     tmp = tempfile.mkdtemp()

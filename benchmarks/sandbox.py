@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable without
 
 import storage  # noqa: E402
 from agent_core.models.scripted import ScriptedModel  # noqa: E402
-from agent_core.policy import Policy, Rule  # noqa: E402
+from agent_core.oversight.policy import Policy, Rule  # noqa: E402
 from agent_core.tools.sandbox import sandbox_status  # noqa: E402
 from agent_core.tools.shell import run_command  # noqa: E402
-from agent_core.worker import drive_run  # noqa: E402
+from agent_core.worker.claim_loop import drive_run  # noqa: E402
 
 
 def p95(values: list[float]) -> float:

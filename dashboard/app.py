@@ -19,13 +19,13 @@ from streamlit import config as streamlit_config  # noqa: E402
 from streamlit.navigation.page import StreamlitPage  # noqa: E402
 
 import storage  # noqa: E402
+from agent_core.models.settings import load_settings  # noqa: E402
 from agent_core.oversight import inert  # noqa: E402
-from agent_core.oversight.access import Person  # noqa: E402
-from agent_core.settings import load_settings  # noqa: E402
+from agent_core.oversight.signin_roles import Person  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
+from dashboard.components.shared_reads import pending_count  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
-from dashboard.components.watch import pending_count  # noqa: E402
 from dashboard.deep_link import RUN_AT_ROOT, default_page, old_run_link  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 

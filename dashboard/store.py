@@ -8,8 +8,8 @@ from functools import lru_cache
 import streamlit as st
 
 import storage
-from agent_core.decisions import current_user as os_user
-from agent_core.oversight.access import (
+from agent_core.oversight.decisions import current_user as os_user
+from agent_core.oversight.signin_roles import (
     ClaimsRefused,
     Person,
     RoleRules,

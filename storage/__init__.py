@@ -1,6 +1,7 @@
 """The store: the one channel between dashboards, workers and the CLI (SQLite or any URL)."""
 
 from storage.approvals import (
+    begin_execution,
     count_pending_approvals,
     create_approval,
     decide_approval,
@@ -30,7 +31,6 @@ from storage.errors import (
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.fence import Fence
 from storage.halts import (
-    begin_execution,
     begin_step,
     halt_pending,
     halt_requested_by,
@@ -38,6 +38,7 @@ from storage.halts import (
     mark_driven,
     runs_with_halt_pending,
 )
+from storage.lapsed_runs import hand_to_a_person, lapsed_runs, recover_run
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
     ACTIVE_STATUSES,
@@ -54,7 +55,6 @@ from storage.models import (
     SchemaMigration,
     utcnow,
 )
-from storage.recovery import hand_to_a_person, lapsed_runs, recover_run
 from storage.runs import (
     add_usage,
     claim_next_run,

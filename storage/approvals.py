@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select, update
 from sqlmodel import col
 
-from storage.engine import Store, read_session, write_session
+from storage.engine import Store, read_session, write_session, writing
 from storage.errors import (
     ApprovalExpired,
     ApprovalUnusable,
@@ -20,7 +20,7 @@ from storage.errors import (
 )
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, as_fence
-from storage.halts import DRIVEN, halted_by, pending_halt_by
+from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by, start_step_in
 from storage.models import Approval, Command, Run, table_of, utcnow
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
@@ -265,3 +265,41 @@ def _unusable(conn: Connection, run_id: str, approval_id: int, digest: str | Non
         f"approval {approval_id} cannot authorise this execution: {why}; one approval "
         f"authorises exactly one execution of exactly the approved arguments (args {digest})"
     )
+
+
+def begin_execution(
+    store: Store,
+    *,
+    run_id: str,
+    approval_id: int | None = None,
+    args_hash: str | None = None,
+    tool_call_id: str | None = None,
+    tool: str | None = None,
+    worker_id: str | None = None,
+    fence: Fence | None = None,
+) -> int:
+    """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
+    halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
+    this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
+    event. Returns its seq; nothing is written when it refuses."""
+    payload = {
+        "tool_call_id": tool_call_id,
+        "tool": tool,
+        "approval_id": approval_id,
+        "args_hash": args_hash,
+    }
+    if approval_id is None:  # nothing to consume: exactly a step's start
+        return begin_step(
+            store,
+            run_id=run_id,
+            kind="tool_started",
+            payload=payload,
+            fence=fence,
+            worker_id=worker_id,
+        )
+    with writing(store) as conn:
+        seq = start_step_in(conn, run_id, "tool_started", as_fence(fence, worker_id))
+        if approval_id is not None:
+            consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
+        insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)
+    return seq

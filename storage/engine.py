@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from storage.errors import StoreError
 from storage.private_files import private_store_file
+from storage.schema import READ_ONLY, migrate
 
 DATABASE_URL_ENV = "ONLOOP_DATABASE_URL"
 WORKSPACES_ENV = "ONLOOP_WORKSPACES"
@@ -30,7 +31,6 @@ SQLITE_POOL_SIZE = 10
 SQLITE_POOL_OVERFLOW = 90
 # Connections checked out with this option start a plain (deferred) transaction: readers in WAL
 # mode never block writers, so they must not take the write lock that BEGIN IMMEDIATE takes.
-READ_ONLY = "onloop_read_only"
 
 
 def json_dumps(value: Any) -> str:
@@ -244,7 +244,6 @@ def read_session(store: Store) -> Iterator[Session]:
 
 def open_store(url: str | None = None) -> Store:
     """Open (and create or upgrade) the store at `url` (default: see database_url)."""
-    from storage.schema import migrate  # schema needs nothing from here; avoid a cycle
 
     url = database_url(url)
     engine = make_engine(url)

@@ -117,7 +117,7 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
-def _start_step(
+def start_step_in(
     conn: Connection,
     run_id: str,
     kind: str,
@@ -218,7 +218,7 @@ def begin_step(
         if seq is not None:
             return seq
     with writing(store) as conn:  # finds out why the step may not start, and raises
-        seq = _start_step(conn, run_id, kind, fence, usage)
+        seq = start_step_in(conn, run_id, kind, fence, usage)
         insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
     return seq
 
@@ -259,46 +259,6 @@ def mark_driven(
             kind="status",
             payload={"status": status, "reason": reason},
         )
-    return seq
-
-
-def begin_execution(
-    store: Store,
-    *,
-    run_id: str,
-    approval_id: int | None = None,
-    args_hash: str | None = None,
-    tool_call_id: str | None = None,
-    tool: str | None = None,
-    worker_id: str | None = None,
-    fence: Fence | None = None,
-) -> int:
-    """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
-    halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
-    this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
-    event. Returns its seq; nothing is written when it refuses."""
-    from storage.approvals import consume_approval  # approvals imports this module
-
-    payload = {
-        "tool_call_id": tool_call_id,
-        "tool": tool,
-        "approval_id": approval_id,
-        "args_hash": args_hash,
-    }
-    if approval_id is None:  # nothing to consume: exactly a step's start
-        return begin_step(
-            store,
-            run_id=run_id,
-            kind="tool_started",
-            payload=payload,
-            fence=fence,
-            worker_id=worker_id,
-        )
-    with writing(store) as conn:
-        seq = _start_step(conn, run_id, "tool_started", as_fence(fence, worker_id))
-        if approval_id is not None:
-            consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
-        insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)
     return seq
 
 

@@ -35,7 +35,7 @@ MIN_PREFIX = 4
 LEASE_LOST_REASON = "worker lost (lease expired)"
 STORE_LOST_REASON = "the database went away while the run was driven"
 # Interrupted for these reasons, a run is resumed by any worker without a person when the step
-# in flight is safe to repeat (agent_core.run.recovery); otherwise a person resumes it.
+# in flight is safe to repeat (agent_core.run.unfinished_calls); otherwise a person resumes it.
 AUTO_RECOVERABLE = (LEASE_LOST_REASON, STORE_LOST_REASON)
 _USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
 # Fields update_run may set; id, seq and creation are the store's business.

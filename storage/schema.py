@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
 from sqlmodel import SQLModel, col
 
-from storage.engine import READ_ONLY  # engine imports this module lazily: no cycle
 from storage.models import (
     TOOL_EVENT_KINDS,
     Event,
@@ -27,6 +26,9 @@ from storage.models import (
 
 # Any arbitrary constant: PostgreSQL serialises concurrent migrators on this advisory lock.
 _PG_MIGRATION_LOCK = 7_130_001
+
+# The execution option that marks a connection as a reader (engine.py opens readers with it).
+READ_ONLY = "onloop_read_only"
 
 
 @dataclass(frozen=True)

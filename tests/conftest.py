@@ -113,7 +113,7 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
 def fresh_dashboard_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Autouse. Tests write and rerun a page within milliseconds, so every AppTest run reads the
     store afresh; the shared reads' TTL has its own tests (test_dashboard_watch.py)."""
-    from dashboard.components.watch import SHARED
+    from dashboard.components.shared_reads import SHARED
 
     monkeypatch.setattr(SHARED, "ttl", 0.0)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 import storage
-from agent_core import control
-from agent_core.worker import Worker
+from agent_core.oversight import control
+from agent_core.worker.claim_loop import Worker
 from tests.run_helpers import wait_for
 
 STARTS = ("run_started", "model_request", "tool_started")  # each begins work

@@ -200,7 +200,7 @@ def _events(store: storage.Store, run_id: str, text: str) -> None:
 
 
 def _decided_approval(store: storage.Store, run_id: str, text: str) -> storage.Approval:
-    from agent_core import decisions
+    from agent_core.oversight import decisions
 
     arguments = {"paths": [text]}
     seq = storage.append_event(

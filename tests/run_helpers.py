@@ -9,8 +9,8 @@ from typing import Any
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy
-from agent_core.worker import Worker, drive_run
+from agent_core.oversight.policy import Policy
+from agent_core.worker.claim_loop import Worker, drive_run
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
 from agent_core.tools.user_net import pasta_binary
 

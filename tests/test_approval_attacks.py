@@ -17,12 +17,12 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 import storage
-from agent_core import control, decisions
-from agent_core.decisions import DecisionError, approve, reject
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import MonitorSettings, Policy
+from agent_core.oversight import control, decisions
+from agent_core.oversight.decisions import DecisionError, approve, reject
+from agent_core.oversight.policy import MonitorSettings, Policy
 from agent_core.tools import Workspace, args_hash, builtin_tools, registry, tool
-from agent_core.worker import drive_run
+from agent_core.worker.claim_loop import drive_run
 from storage.models import table_of
 from tests.run_helpers import Driver, events_of, new_run, wait_for
 from tests.test_storage_concurrency import _run_processes

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import storage
-from agent_core import control
-from agent_core.decisions import approve, reject
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy
+from agent_core.oversight import control
+from agent_core.oversight.decisions import approve, reject
+from agent_core.oversight.policy import Policy
 from agent_core.tools import args_hash
 from storage.insights import decisions_per_tool
 from tests.run_helpers import Driver, events_of, kinds, new_run, wait_for

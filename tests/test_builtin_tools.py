@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools import builtins as builtins_module
 from tests.process_helpers import gone_eventually, unique_sleep
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from agent_core.models.base import ModelTurn, ToolCallRequest
 from agent_core.run.call_ids import CallIds
-from agent_core.run.recovery import unfinished_calls
+from agent_core.run.unfinished_calls import unfinished_calls
 
 
 def turn(*model_ids: str) -> ModelTurn:

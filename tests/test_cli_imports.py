@@ -79,8 +79,8 @@ def test_policy_init_writes_the_file_without_the_store_or_the_model_sdks(tmp_pat
 
 
 def test_policy_init_default_path_is_the_policy_files_default():
-    from agent_core.cli_policy import DEFAULT_FILE
-    from agent_core.policy_file import DEFAULT_FILE as POLICY_DEFAULT
+    from agent_core.cli.policy import DEFAULT_FILE
+    from agent_core.oversight.policy_file import DEFAULT_FILE as POLICY_DEFAULT
 
     assert DEFAULT_FILE == POLICY_DEFAULT
 
@@ -89,7 +89,7 @@ def test_a_store_command_still_gives_a_one_line_error(tmp_path):
     # The user-error list is imported lazily now: a store error still prints one line, code 2.
     env = {k: v for k, v in os.environ.items() if k != "ONLOOP_DATABASE_URL"}
     (tmp_path / "onloop.db").write_bytes(b"")
-    from agent_core.cli import user_errors
+    from agent_core.cli.errors import user_errors
 
     assert len(user_errors()) == 5
     done = subprocess.run(

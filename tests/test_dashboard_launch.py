@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
-from agent_core.demo_goals import DEMO_GOALS
+from agent_core.models.demo_goals import DEMO_GOALS
 from agent_core.tools import builtin_tools
 from dashboard import routes
 from tests.dashboard_fixtures import (

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import event
 
 import storage
-from dashboard.components import watch
+from dashboard.components import shared_reads as watch
 from dashboard.store import get_store
-from storage.watch import SharedReads, live_board, pending_approval_count
+from storage.shared_reads import SharedReads, live_board, pending_approval_count
 from tests.dashboard_fixtures import app_at, make_run, open_store, request_approval
 
 

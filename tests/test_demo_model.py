@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.conversation import (
+from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
+from agent_core.models.demo import DemoModel, arithmetic_expression, match_goal
+from agent_core.models.demo_goals import DEMO_GOALS, SEED_DIR, demo_goal, seed_demo_workspace
+from agent_core.run.conversation import (
     assistant_message,
     guidance_message,
     initial_messages,
     tool_message,
 )
-from agent_core.demo_goals import DEMO_GOALS, SEED_DIR, demo_goal, seed_demo_workspace
-from agent_core.models.base import ModelCancelled, ModelError, ModelTurn, ToolCallRequest
-from agent_core.models.demo import DemoModel, arithmetic_expression, match_goal
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 
 TEMP_FILES = {"build.tmp", "cache.tmp", "scratch.tmp", "tmp/download.part", "tmp/session.lock"}
 

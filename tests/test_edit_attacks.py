@@ -13,10 +13,10 @@ import os
 import pytest
 
 import storage
-from agent_core.decisions import DecisionError, approve
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy, Rule
-from agent_core.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.decisions import DecisionError, approve
+from agent_core.oversight.policy import Policy, Rule
+from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.tools import args_hash, builtin_tools
 from agent_core.tools.sandbox import sandbox_status
 from tests.dashboard_seed import make_approval

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.decisions import DecisionError, approve, parse_edited_arguments
-from agent_core.oversight.access import Person
-from agent_core.policy import Policy, Rule
-from agent_core.policy_file import load_policy
+from agent_core.oversight.decisions import DecisionError, approve, parse_edited_arguments
+from agent_core.oversight.policy import Policy, Rule
+from agent_core.oversight.policy_file import load_policy
+from agent_core.oversight.signin_roles import Person
 from tests.dashboard_seed import make_approval
 from tests.run_helpers import new_run
 

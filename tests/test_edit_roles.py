@@ -12,10 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 import storage
-from agent_core.decisions import DecisionError, approve, review_of
-from agent_core.oversight.access import Person
-from agent_core.policy import Policy, Rule, RunAllowance, decide
-from agent_core.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.decisions import DecisionError, approve, review_of
+from agent_core.oversight.policy import Policy, Rule, RunAllowance, decide
+from agent_core.oversight.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.signin_roles import Person
 from agent_core.tools import builtin_tools
 from tests.dashboard_seed import make_approval
 from tests.run_helpers import new_run

@@ -8,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 import storage
 from agent_core.oversight.inert import markdown as inert
-from agent_core.policy import Policy
-from agent_core.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from tests import dashboard_seed as seed
 from tests.run_helpers import new_run
 from tests.test_cli import onloop

@@ -11,7 +11,7 @@ import pytest
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import drive_run
+from agent_core.worker.claim_loop import drive_run
 from tests.run_helpers import new_run
 
 FAR = timedelta(hours=1)  # "the lease lapsed": expire_leases is told the time, never waited for

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
+from agent_core.oversight.policy import Policy, Rule, decide
 from agent_core.oversight.web_gate import url_gate
-from agent_core.policy import Policy, Rule, decide
 from agent_core.tools import ToolContext, ToolError
 from agent_core.tools.web import fetch_url
 from tests.local_site import local_site

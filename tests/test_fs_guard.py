@@ -20,11 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 import storage
-from agent_core.cli import app
-from agent_core.tools import Workspace, builtin_tools, run_tool
+from agent_core.cli.app import app
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import Workspace, builtin_tools
 from agent_core.tools.errors import ToolError
 from agent_core.tools.sandbox import server_argv
-from agent_core.worker import prepare_workspace
+from agent_core.worker.claim_loop import prepare_workspace
 from storage.engine import writing
 from storage.models import Run
 from storage.private_files import NotOwnFolder

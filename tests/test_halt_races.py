@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core import control
-from agent_core.decisions import DecisionError, approve
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import Worker
+from agent_core.oversight import control
+from agent_core.oversight.decisions import DecisionError, approve
+from agent_core.worker.claim_loop import Worker
 from tests.fake_openai import Reply
 from tests.halt_helpers import (
     assert_nothing_started_after_the_halt,
@@ -140,7 +140,7 @@ class ToolWitness:
     """The same at the tool's side: a tool running without a recorded start is an escape."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, store: storage.Store) -> None:
-        import agent_core.tool_step as tool_step
+        import agent_core.run.tool_step as tool_step
 
         self.store, self.runs, self.escapes = store, {}, []
         self._lock = threading.Lock()

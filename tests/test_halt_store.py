@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select, text
 
 import storage
-from agent_core import control
 from agent_core.models.scripted import ScriptedModel
-from agent_core.port import StoreRunPort
-from agent_core.worker import Worker, drive_run
+from agent_core.oversight import control
+from agent_core.run.port import StoreRunPort
+from agent_core.worker.claim_loop import Worker, drive_run
 from storage.events import append_in
 from storage.models import Command, Run, table_of
 from tests.halt_helpers import CALC, assert_nothing_started_after_the_halt, count, halt_seq

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 import pytest
 
 import storage
-from agent_core import control
 from agent_core.models.scripted import ScriptedModel
+from agent_core.oversight import control
+from agent_core.oversight.policy import Policy, Rule
 from agent_core.oversight.web_gate import url_gate
-from agent_core.policy import Policy, Rule
 from agent_core.tools import ToolContext, ToolError
 from agent_core.tools.web import fetch_url
-from agent_core.worker import Worker
+from agent_core.worker.claim_loop import Worker
 from tests.halt_helpers import (
     assert_nothing_started_after_the_halt,
     halt_seq,

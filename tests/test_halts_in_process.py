@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.policy import Policy
+from agent_core.oversight.policy import Policy
 from agent_core.tools.mcp_client import close_shared_pool, shared_pool
 from agent_core.tools.mcp_config import McpServerSettings
 from tests.halt_helpers import halt_seq

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.oversight.host_names import canonical_host, canonical_pattern
+from agent_core.oversight.policy import Policy, Rule, decide, url_host
 from agent_core.oversight.web_gate import url_gate
-from agent_core.policy import Policy, Rule, decide, url_host
+from agent_core.tools.host_names import canonical_host, canonical_pattern
 
 
 def _verdict(policy: Policy, url: str) -> str:

@@ -18,9 +18,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 import storage
-from agent_core import cli_run
-from agent_core.cli_live import live_line
-from agent_core.cli_render import render_event
+from agent_core.cli import run as cli_run
+from agent_core.cli.live_line import live_line
+from agent_core.cli.render import render_event
 from agent_core.oversight import inert
 from tests.inert_payloads import MARKDOWN, TERMINAL, hostile, seed_hostile
 

@@ -71,13 +71,13 @@ WRAPPERS = {
     "badge",
     "run_summary",
     "workspace_line",
-    "render_event",  # agent_core.cli_render: the whole line passes inert.visible
+    "render_event",  # agent_core.cli.render: the whole line passes inert.visible
     "_age_and_expiry",
     "describe_limits",
     "needs_note",
     "_plural",
-    "_one",  # agent_core.cli_render: inert.visible on one line
-    "_one_line",  # agent_core.cli: the same
+    "_one",  # agent_core.cli.render: inert.visible on one line
+    "_one_line",  # agent_core.cli.app: the same
     "version",
     "shown_url",  # the store's URL with any password masked: configured by the person
     "_model_line",

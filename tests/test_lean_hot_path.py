@@ -15,16 +15,16 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 import storage
-from agent_core import control
 from agent_core.models import io_loop
 from agent_core.models.base import ModelCancelled
 from agent_core.models.io_loop import CancelSignal
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy
-from agent_core.port import StoreRunPort
-from agent_core.run.halt_watch import watcher_for
-from agent_core.worker import Worker
+from agent_core.oversight import control
+from agent_core.oversight.policy import Policy
+from agent_core.run.halt_watcher import watcher_for
+from agent_core.run.port import StoreRunPort
+from agent_core.worker.claim_loop import Worker
 from tests.fake_openai import Reply
 from tests.halt_helpers import assert_nothing_started_after_the_halt, count, serve, settle, stop
 from tests.run_helpers import Driver, events_of, new_run, wait_for
@@ -117,7 +117,7 @@ def test_a_halt_during_a_model_call_cancels_it_through_the_watcher(store, fake_o
 
 @pytest.mark.parametrize("side", ["goal_check", "judge"])
 def test_a_halt_cuts_a_judge_or_goal_check_call_in_flight(store, fake_openai, side):
-    from agent_core.policy import MonitorSettings
+    from agent_core.oversight.policy import MonitorSettings
 
     if side == "goal_check":  # the answer, then the check of it hangs
         policy = Policy(monitors=MonitorSettings(final_check=True))

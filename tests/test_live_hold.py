@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import storage
 from dashboard.components import live_hold, run_pulse
-from dashboard.components.watch import SHARED
+from dashboard.components.shared_reads import SHARED
 from dashboard.routes import RUN_PAGE
 from tests.dashboard_fixtures import TIMEOUT, app_at, make_run, open_store, request_approval
 

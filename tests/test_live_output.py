@@ -15,13 +15,13 @@ import threading
 import pytest
 
 import storage
-from agent_core import port as port_module
-from agent_core.cli_live import CLEAR, LiveLine, live_line
-from agent_core.cli_run import _Follower
+from agent_core.cli.live_line import CLEAR, LiveLine, live_line
+from agent_core.cli.run import _Follower
 from agent_core.models.demo import DemoModel
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
-from agent_core.port import StoreRunPort
+from agent_core.run import port as port_module
+from agent_core.run.port import StoreRunPort
 from agent_core.tools import builtin_tools
 from dashboard.routes import RUN_PAGE
 from storage.live import MAX_LIVE_CHARS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import storage
 from agent_core.models.base import ModelError
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import MonitorSettings, Policy, Rule
+from agent_core.oversight.policy import MonitorSettings, Policy, Rule
 from tests.run_helpers import Driver, events_of, kinds, new_run
 
 

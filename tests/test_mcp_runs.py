@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
-from agent_core.policy import Policy, Rule
+from agent_core.oversight.policy import Policy, Rule
 from agent_core.tools.mcp_client import close_shared_pool
 from agent_core.tools.mcp_config import McpServerSettings
 from tests import dashboard_seed as seed

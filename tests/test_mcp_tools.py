@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.policy import Policy, Rule, decide
+from agent_core.oversight.policy import Policy, Rule, decide
 from agent_core.tools import ToolArgumentError, ToolError, args_hash
 from agent_core.tools.mcp_client import McpPool
 from agent_core.tools.mcp_config import McpServerSettings

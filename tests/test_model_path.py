@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.control import resume_run
 from agent_core.models.base import ModelError
 from agent_core.models.openai_model import DEFAULT_MAX_OUTPUT_TOKENS, OpenAIModel
-from agent_core.policy import ModelLimits, Policy
-from agent_core.providers import call_limits, make_model
-from agent_core.settings import Settings
+from agent_core.models.providers import call_limits, make_model
+from agent_core.models.settings import ModelLimits, Settings
+from agent_core.oversight.control import resume_run
+from agent_core.oversight.policy import Policy
 from tests.fake_openai import Reply
 from tests.run_helpers import Driver, events_of, new_run
 
@@ -412,7 +412,7 @@ def test_bad_limit_flags_get_one_line_naming_the_fix(tmp_path):
 
 
 def test_judge_invalid_calls_and_cut_off_steps_are_shown():
-    from agent_core.cli_render import render_event
+    from agent_core.cli.render import render_event
 
     judge = {"score": 0.2, "reason": "going in circles", "threshold": 0.3}
     assert render_event("judge", judge, 7) == (

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import threading
 
-from agent_core.judge import judge_progress, parse_score
 from agent_core.models.scripted import ScriptedModel
-from agent_core.monitors import Budget, RepetitionMonitor, Usage, check_budget, normalise_arguments
-from agent_core.policy import MonitorSettings
+from agent_core.oversight.judge import judge_progress, parse_score
+from agent_core.oversight.monitors import (
+    Budget,
+    RepetitionMonitor,
+    Usage,
+    check_budget,
+    normalise_arguments,
+)
+from agent_core.oversight.policy import MonitorSettings
 
 
 def monitor(polling=()):

@@ -19,10 +19,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
-from agent_core.oversight.access import display_name, load_auth_config
+from agent_core.oversight.policy import Policy, Rule, decide, url_host
+from agent_core.oversight.signin_roles import display_name, load_auth_config
 from agent_core.oversight.web_gate import url_gate
-from agent_core.policy import Policy, Rule, decide, url_host
-from agent_core.tools import Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
 from agent_core.tools.errors import ToolError
 from agent_core.tools.web import _public, fetch_url

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import storage
-from agent_core import control
-from agent_core.cli_render import render_event
-from agent_core.decisions import approve, resume_for_decision
+from agent_core.cli.render import render_event
 from agent_core.models.base import ModelError
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import MonitorSettings, Policy
+from agent_core.oversight import control
+from agent_core.oversight.decisions import approve, resume_for_decision
+from agent_core.oversight.policy import MonitorSettings, Policy
 from agent_core.run.finish import parse_goal_check
 from storage.insights import success_rate
 from tests.run_helpers import Driver, events_of, new_run
@@ -74,7 +74,7 @@ def test_a_claim_that_contradicts_a_rejected_write_is_unmet(store):
 
 
 def control_reject(store, driver) -> None:
-    from agent_core.decisions import reject
+    from agent_core.oversight.decisions import reject
 
     reject(store, approval_id=driver.pending().id, by="rita", note="not now")
 

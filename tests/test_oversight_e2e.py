@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import storage
-from agent_core import control
-from agent_core.decisions import decide_many
-from agent_core.demo_goals import DEMO_GOALS
+from agent_core.models.demo_goals import DEMO_GOALS
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import ASKS_FOR, MonitorSettings, Policy
+from agent_core.oversight import control
+from agent_core.oversight.decisions import decide_many
+from agent_core.oversight.policy import ASKS_FOR, MonitorSettings, Policy
 from tests.run_helpers import Driver, events_of, new_run, wait_for
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.policy import Policy
-from agent_core.policy_check import CallCheckError, check_call
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.policy_check import CallCheckError, check_call
 from agent_core.tools import ToolArgumentError
 from agent_core.tools.mcp_client import close_shared_pool
 from agent_core.tools.registry import ToolLoadError, known_tools
@@ -154,7 +154,7 @@ def test_an_entry_point_module_is_loaded_like_a_listed_one(tool_module, monkeypa
 
 
 def test_the_policy_file_refuses_two_servers_of_one_name():
-    from agent_core.policy_file import PolicyError, parse_policy
+    from agent_core.oversight.policy_file import PolicyError, parse_policy
 
     text = '[[mcp_servers]]\nname = "a"\ncommand = ["x"]\n[[mcp_servers]]\nname = "a"\nurl = "http://127.0.0.1:1/mcp"\n'
     with pytest.raises(PolicyError, match="given twice: a"):

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.policy import Policy, Rule, RunAllowance, decide
-from agent_core.policy_check import check_call
-from agent_core.policy_file import PolicyError, default_policy_text, load_policy, parse_policy
+from agent_core.oversight.policy import Policy, Rule, RunAllowance, decide
+from agent_core.oversight.policy_check import check_call
+from agent_core.oversight.policy_file import (
+    PolicyError,
+    default_policy_text,
+    load_policy,
+    parse_policy,
+)
 from agent_core.tools import ArgumentKinds, builtin_tools
 from agent_core.tools.decorator import make_tool
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 import storage
-from agent_core.decisions import approve
-from agent_core.demo_goals import DEMO_GOALS
+from agent_core.models.demo_goals import DEMO_GOALS
+from agent_core.oversight.decisions import approve
 from storage import insights
 from tests.dashboard_seed import make_approval, make_run
 from tests.run_helpers import Driver, events_of, in_threads, kinds, new_run

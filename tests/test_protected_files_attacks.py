@@ -16,15 +16,16 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core import control
-from agent_core.decisions import approve
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy_file import load_policy
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.oversight import control
+from agent_core.oversight.decisions import approve
+from agent_core.oversight.policy_file import load_policy
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
 from agent_core.tools.protected import own_files
 from agent_core.tools.sandbox import sandbox_status
-from agent_core.worker import drive_run
+from agent_core.worker.claim_loop import drive_run
 from tests.run_helpers import events_of, new_run
 
 pytestmark = pytest.mark.skipif(
@@ -322,7 +323,7 @@ def test_a_resumed_run_keeps_its_recorded_policy_and_says_the_file_changed(db, t
     assert [c.payload["verdict"] for c in calls] == ["deny", "deny"]  # still the recorded policy
     note = events_of(db, run.id, "run_started")[-1].payload["policy_changed"]
     assert str(folder / "onloop.toml") in note and "has changed" in note
-    from agent_core.cli_render import render_event
+    from agent_core.cli.render import render_event
 
     last = events_of(db, run.id, "run_started")[-1]
     assert "has changed since this run was queued" in (

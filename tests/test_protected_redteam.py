@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
 from agent_core.tools.protected import own_files
 from tests import test_protected_files_attacks as base
@@ -215,8 +216,8 @@ def _own_tools():
     "target", ["onloop.toml", "sub/ONLOOP.toml", "./onloop.toml/", ".streamlit/x", "signin.toml"]
 )
 def test_a_persons_own_tool_cannot_be_led_to_onloops_files(project, target):
-    from agent_core.policy import decide
-    from agent_core.policy_file import load_policy
+    from agent_core.oversight.policy import decide
+    from agent_core.oversight.policy_file import load_policy
 
     declared, undeclared = _own_tools()
     workspace = Workspace(project, own_files(policy_file=str(project / "onloop.toml")))

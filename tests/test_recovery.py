@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy
-from agent_core.run.auto_recovery import recover_lapsed
+from agent_core.oversight.policy import Policy
+from agent_core.run.auto_resume import recover_lapsed
 from storage.runs import LEASE_LOST_REASON
 from tests.run_helpers import Driver, events_of, new_run
 
@@ -104,7 +104,7 @@ def test_runs_stopped_for_other_reasons_are_left_alone(any_store):
 
 
 def test_a_recovery_is_shown_by_onloop_show_and_on_the_run_page(tmp_path, monkeypatch):
-    from agent_core.cli_render import render_event
+    from agent_core.cli.render import render_event
     from dashboard.routes import RUN_PAGE
     from tests.dashboard_fixtures import add_events, app_at, make_run, open_store, plain
 

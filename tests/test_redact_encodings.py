@@ -10,11 +10,11 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from agent_core.oversight.confinement import tool_context
+from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.oversight.redact import Redactor
-from agent_core.policy_file import default_policy_text, parse_policy
-from agent_core.run.tool_process import tool_context
+from agent_core.run.tool_runner import run_tool
 from agent_core.tools import Workspace, builtin_tools
-from agent_core.tools.runner import run_tool
 
 SECRET = "sk_live_9f8e7d6c5b4a/+=?&"  # has bytes that URL-encoding and base64 treat specially
 REDACT = Redactor({"PAYMENT_API_KEY": SECRET})

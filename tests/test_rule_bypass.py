@@ -12,8 +12,8 @@ import os
 import pytest
 
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy, Rule, decide
-from agent_core.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.policy import Policy, Rule, decide
+from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.tools import Workspace, builtin_tools
 from tests.run_helpers import Driver, events_of, new_run
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
 from agent_core.tools.sandbox import Limits, PidsCgroup, sandbox_status
 from tests.process_helpers import gone_eventually, unique_sleep

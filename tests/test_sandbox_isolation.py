@@ -18,8 +18,8 @@ import pytest
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy, Rule, SandboxSettings
-from agent_core.run.tool_process import run_disk_budget
+from agent_core.oversight.confinement import run_disk_budget
+from agent_core.oversight.policy import Policy, Rule, SandboxSettings
 from agent_core.tools import Workspace
 from agent_core.tools.disk_budget import DiskBudget, disk_usage
 from agent_core.tools.mcp_config import McpServerSettings

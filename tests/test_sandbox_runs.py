@@ -15,8 +15,9 @@ import pytest
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.policy import Policy, Rule, SandboxSettings
-from agent_core.tools import ToolError, Workspace, builtin_tools, run_tool
+from agent_core.oversight.policy import Policy, Rule, SandboxSettings
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.sandbox import sandbox_status
 from tests.process_helpers import gone_eventually, running_with, unique_sleep
 from tests.run_helpers import Driver, events_of, new_run, wait_for
@@ -126,7 +127,7 @@ import os
 import sys
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import Worker
+from agent_core.worker.claim_loop import Worker
 
 store = storage.open_store(sys.argv[1])
 model = ScriptedModel([{"tool_calls": [{"name": "run_shell",
@@ -256,8 +257,8 @@ def test_the_cli_says_why_the_shell_is_missing_and_announces_an_unconfined_one(t
 # -- a careless operator: "allow run_shell for the rest of this run" ----------------------------
 @needs_sandbox
 def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(store):
-    from agent_core.decisions import approve, reject
-    from agent_core.policy_file import default_policy_text, parse_policy
+    from agent_core.oversight.decisions import approve, reject
+    from agent_core.oversight.policy_file import default_policy_text, parse_policy
 
     policy = parse_policy(default_policy_text(), source="the shipped default")
     run = new_run(store, "tidy up", model="scripted", policy=policy, autonomy="supervised")

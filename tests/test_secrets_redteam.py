@@ -165,7 +165,7 @@ def test_the_reads_that_name_or_walk_a_secret_are_denied_not_only_asked(command,
 
 
 def test_a_user_secrets_pattern_with_an_unusual_name_holds_for_folder_reads(ws):
-    from agent_core.policy import Policy, Rule
+    from agent_core.oversight.policy import Policy, Rule
 
     (ws.real_root / "conf" / "nested").mkdir(parents=True)
     (ws.real_root / "conf" / "nested" / "prod-creds.yaml").write_text("token: abcdefabcdef\n")
@@ -434,7 +434,7 @@ MCP_HELD = [
 
 
 def _tool(tool: str, arguments: dict, workspace):
-    from agent_core.policy import decide
+    from agent_core.oversight.policy import decide
     from tests.test_recursive_secrets import EVERYTHING_OK
 
     return decide(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from agent_core.oversight.access import ClaimsRefused, load_auth_config, parse_claims
+from agent_core.oversight.signin_roles import ClaimsRefused, load_auth_config, parse_claims
 from tests import dashboard_fixtures as fx
 from tests.signin_helpers import write_signin_file
 

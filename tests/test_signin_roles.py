@@ -6,8 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
-from agent_core import control, decisions
-from agent_core.oversight.access import (
+from agent_core.oversight import control, decisions
+from agent_core.oversight.inert import person as inert
+from agent_core.oversight.signin_roles import (
     AccessConfigError,
     Person,
     is_loopback,
@@ -15,7 +16,6 @@ from agent_core.oversight.access import (
     parse_role_rules,
     require,
 )
-from agent_core.oversight.inert import person as inert
 from tests import dashboard_fixtures as fx
 from tests import dashboard_seed as seed
 from tests.signin_helpers import CLIENT_SECRET, COOKIE_SECRET, PEOPLE, signed_in, write_signin_file
@@ -39,7 +39,7 @@ def replay(button):
 def buttons_unlocked(monkeypatch):
     """The pages draw every button enabled (as if one forgot to lock them), while the session
     still belongs to whoever signed in: only agent_core's own check stands in the way."""
-    import dashboard.components.access as page_access
+    import dashboard.components.role_buttons as page_access
 
     admin = Person(name="drawn-as-admin", role="admin", mode="oidc", subject="x")
     monkeypatch.setattr(page_access, "current_person", lambda: admin)

@@ -9,6 +9,7 @@ from typing import Literal, Optional
 
 import pytest
 
+from agent_core.run.tool_runner import run_tool
 from agent_core.tools import (
     Tool,
     ToolArgumentError,
@@ -17,7 +18,6 @@ from agent_core.tools import (
     args_hash,
     canonical_json,
     parse_arguments,
-    run_tool,
     tool,
 )
 

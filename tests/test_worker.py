@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 import storage
-from agent_core import control
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import Worker
+from agent_core.oversight import control
+from agent_core.worker.claim_loop import Worker
 from tests.run_helpers import Driver, events_of, new_run, wait_for
 
 ARITHMETIC = "What is 17.5% of 2,340, plus 118?"
@@ -185,7 +185,7 @@ def test_a_decision_made_while_the_run_was_not_driven_is_used_on_resume(store):
     pending = driver.pending()
     driver.stop.set()  # the worker goes away while the run waits for a person
     assert driver.join().status == "interrupted"
-    from agent_core.decisions import approve
+    from agent_core.oversight.decisions import approve
 
     approve(store, approval_id=pending.id, by="night shift")
     control.resume_run(store, run_id=run.id, by="test")

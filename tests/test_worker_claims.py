@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 import storage
-from agent_core import control
-from agent_core.worker import Worker, drive_run
+from agent_core.oversight import control
+from agent_core.worker.claim_loop import Worker, drive_run
 from tests.dashboard_seed import make_approval
 from tests.halt_helpers import serve, settle, stop
 from tests.run_helpers import events_of, in_threads, new_run, wait_for

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.policy import Policy
+from agent_core.oversight.policy import Policy
 from tests.postgres_server import PostgresServer, start_server, stop_server
 from tests.run_helpers import events_of, new_run, wait_for
 

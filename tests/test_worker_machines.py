@@ -9,7 +9,7 @@ from pathlib import Path
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.worker import drive_run
+from agent_core.worker.claim_loop import drive_run
 from storage.engine import shown_url
 from tests.run_helpers import new_run, wait_for
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core.worker_pool import (
+from agent_core.worker.supervisor import (
     ProcessesError,
     WorkerPool,
     cpu_count,
@@ -87,7 +87,7 @@ def test_processes_values():
 
 CHILD = """
 import os, sys
-from agent_core.worker_pool import SUPERVISOR_ENV, die_with_supervisor
+from agent_core.worker.supervisor import SUPERVISOR_ENV, die_with_supervisor
 os.environ[SUPERVISOR_ENV] = str(os.getppid() + int(sys.argv[1]))
 die_with_supervisor()
 print("stayed", SUPERVISOR_ENV in os.environ)

@@ -12,11 +12,11 @@ import sys
 PROBE = """
 import json, sys
 import storage
-from agent_core.policy import Policy
-from agent_core.policy_file import load_policy
-from agent_core.settings import load_settings
-from agent_core.worker import drive_run
-from agent_core.worker_warmup import warm_up
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.policy_file import load_policy
+from agent_core.models.settings import load_settings
+from agent_core.worker.claim_loop import drive_run
+from agent_core.worker.warmup import warm_up
 
 policy = load_policy(None) if sys.argv[1] == "default" else Policy(tools=[sys.argv[1]])
 warmed = warm_up(policy, load_settings())
@@ -60,10 +60,10 @@ def test_the_first_run_loads_no_module_after_the_warm_up(tmp_path):
 
 OPENAI_PROBE = """
 import json, sys
-from agent_core.policy import Policy
-from agent_core.providers import make_model
-from agent_core.settings import load_settings
-from agent_core.worker_warmup import warm_up
+from agent_core.oversight.policy import Policy
+from agent_core.models.providers import make_model
+from agent_core.models.settings import load_settings
+from agent_core.worker.warmup import warm_up
 
 warm_up(Policy(), load_settings())
 before = set(sys.modules)
@@ -87,9 +87,9 @@ def test_with_a_model_server_configured_the_sdk_and_its_transport_load_before_th
 
 def test_a_tool_module_that_does_not_load_does_not_stop_the_worker(caplog, monkeypatch):
     monkeypatch.delenv("ONLOOP_WARM_UP", raising=False)
-    from agent_core.policy import Policy
-    from agent_core.settings import load_settings
-    from agent_core.worker_warmup import warm_up
+    from agent_core.models.settings import load_settings
+    from agent_core.oversight.policy import Policy
+    from agent_core.worker.warmup import warm_up
 
     with caplog.at_level("WARNING", logger="onloop.worker"):
         assert warm_up(Policy(tools=["no_such_module_for_onloop"]), load_settings()) >= 0

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.tools import Workspace, WorkspaceEscape, builtin_tools, run_tool
+from agent_core.run.tool_runner import run_tool
+from agent_core.tools import Workspace, WorkspaceEscape, builtin_tools
 
 ESCAPES = ["../x", "/etc/passwd", "a/../../x", "a/../b", "..", "~/x", "x\x00y", "..\\x"]
 

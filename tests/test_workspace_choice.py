@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import storage
-from agent_core import control
 from agent_core.models.demo import DemoModel
+from agent_core.oversight import control
 from agent_core.tools import workspace_choice
 from agent_core.tools.workspace_choice import (
     WorkspaceChoiceError,
@@ -19,7 +19,7 @@ from agent_core.tools.workspace_choice import (
     seed_workspace,
     work_in,
 )
-from agent_core.worker import drive_run
+from agent_core.worker.claim_loop import drive_run
 from tests.run_helpers import events_of, new_run
 from tests.test_cli import onloop
 

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent_core.demo_goals import DEMO_GOALS
 from agent_core.models.base import (
     FINISH_TOOL,
     ModelCancelled,
@@ -22,6 +21,7 @@ from agent_core.models.base import (
     OnDelta,
     ToolCallRequest,
 )
+from agent_core.models.demo_goals import DEMO_GOALS
 from agent_core.models.demo_plans import plan_cleanup, plan_drift, plan_invoices, plan_report
 from agent_core.models.demo_steps import (
     GUIDANCE_PREFIX,

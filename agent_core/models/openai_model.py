@@ -21,7 +21,7 @@ from agent_core.models.base import (
     ToolCallRequest,
 )
 from agent_core.models.prices import Prices, cost_usd
-from agent_core.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
+from agent_core.models.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"

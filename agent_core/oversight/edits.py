@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.policy import ApproveRole, Policy, PolicyDecision, decide_call
+from agent_core.oversight.policy import ApproveRole, Policy, PolicyDecision, decide_call
 from agent_core.tools import Tool, ToolError, Workspace
 
 _SHOWN = 80  # characters of one value in a change line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent_core.policy import Policy, url_host
+from agent_core.oversight.policy import Policy, url_host
 
 WEB_TOOL = "fetch_url"
 

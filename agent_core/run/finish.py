@@ -14,9 +14,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.judge import transcript
 from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
-from agent_core.monitors import normalise_arguments
+from agent_core.oversight.judge import transcript
+from agent_core.oversight.monitors import normalise_arguments
 
 FINISH = FINISH_TOOL
 FINISH_SPEC: dict[str, Any] = {

@@ -5,7 +5,6 @@ from agent_core.tools.canonical import args_hash, canonical_json
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import ArgumentKinds, Risk, Tool, tool
 from agent_core.tools.errors import ToolArgumentError, ToolCancelled, ToolError, WorkspaceEscape
-from agent_core.tools.runner import run_tool
 from agent_core.tools.validate import parse_arguments
 from agent_core.tools.workspace import Workspace
 
@@ -23,6 +22,5 @@ __all__ = [
     "builtin_tools",
     "canonical_json",
     "parse_arguments",
-    "run_tool",
     "tool",
 ]

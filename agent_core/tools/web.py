@@ -17,10 +17,10 @@ import httpx
 from bs4 import BeautifulSoup
 from markdownify import MarkdownConverter
 
-from agent_core.oversight.host_names import canonical_host
 from agent_core.tools.context import ToolContext
 from agent_core.tools.decorator import tool
 from agent_core.tools.errors import ToolCancelled, ToolError
+from agent_core.tools.host_names import canonical_host
 from agent_core.tools.stoppable_http import stoppable_transport
 
 MAX_BYTES = 2_000_000  # read at most this much of a body

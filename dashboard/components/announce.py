@@ -6,7 +6,7 @@ import streamlit as st
 
 import storage
 from agent_core.oversight import inert
-from dashboard.components.watch import pending_list
+from dashboard.components.shared_reads import pending_list
 
 KEY = "announce"
 TOASTS_PER_REFRESH = 3

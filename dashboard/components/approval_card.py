@@ -15,11 +15,10 @@ from typing import Literal
 import streamlit as st
 
 import storage
-from agent_core import decisions
-from agent_core.decisions import AllowScope, not_driven
-from agent_core.oversight import inert
-from dashboard.components.access import explain_missing, lacks, needs_note
+from agent_core.oversight import decisions, inert
+from agent_core.oversight.decisions import AllowScope, not_driven
 from dashboard.components.action_preview import render_action_preview
+from dashboard.components.role_buttons import explain_missing, lacks, needs_note
 from dashboard.components.run_link import run_page_link
 from dashboard.store import current_person
 from storage.models import Approval, utcnow
@@ -225,7 +224,7 @@ _OUTCOMES = {
 def _decide(
     *, store: storage.Store, approval: Approval, key: str, notices_key: str, action: str
 ) -> None:
-    """Widget callback: record the decision through agent_core.decisions and note the outcome."""
+    """Widget callback: record the decision through agent_core.oversight.decisions and note the outcome."""
     note = (st.session_state.get(f"{key}-note") or "").strip() or None
     st.session_state.pop(_error_key(key), None)
     by, approval_id = current_person(), approval.id

@@ -23,7 +23,7 @@ import streamlit as st
 
 import storage
 from dashboard.components.event_feed import Tail, advance
-from dashboard.components.watch import pending_count
+from dashboard.components.shared_reads import pending_count
 
 HOLD_SECONDS = 10.0  # longest one refresh stays open; then the fragment's next rerun redraws all
 POLL_SECONDS = 0.1  # how often a held refresh looks at the shared pulse (a dictionary look-up)

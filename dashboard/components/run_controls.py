@@ -1,6 +1,6 @@
 """Steering one run from the Run page: halt (confirmed), pause, guidance, resume and re-run.
 
-Every action only writes rows through agent_core.control; the worker that drives the run reads
+Every action only writes rows through agent_core.oversight.control; the worker that drives the run reads
 them before its next model call or tool. Outcomes are kept in session state and shown once.
 """
 
@@ -11,9 +11,8 @@ from collections.abc import Callable
 import streamlit as st
 
 import storage
-from agent_core import control
-from agent_core.oversight import inert
-from dashboard.components.access import explain_missing, lacks
+from agent_core.oversight import control, inert
+from dashboard.components.role_buttons import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agent_core.oversight import inert
-from agent_core.oversight.access import (
+from agent_core.oversight.signin_roles import (
     WHAT_EACH_ROLE_ADDS,
     AccessConfigError,
     Person,

@@ -7,10 +7,9 @@ from typing import Literal
 import streamlit as st
 
 import storage
-from agent_core import decisions
-from agent_core.oversight import inert
-from dashboard.components.access import lacks
+from agent_core.oversight import decisions, inert
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
+from dashboard.components.role_buttons import lacks
 from dashboard.components.run_link import page_link
 from dashboard.store import current_person, get_store
 

@@ -9,17 +9,16 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import storage
-from agent_core import control
-from agent_core.demo_goals import DEMO_GOALS, DemoGoal
-from agent_core.oversight import inert
-from agent_core.policy_file import PolicyError, load_policy
-from agent_core.run.tool_process import protection_line
-from agent_core.settings import Settings, load_settings
+from agent_core.models.demo_goals import DEMO_GOALS, DemoGoal
+from agent_core.models.settings import Settings, load_settings
+from agent_core.oversight import control, inert
+from agent_core.oversight.confinement import protection_line
+from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
-from dashboard.components.access import explain_missing, lacks
+from dashboard.components.role_buttons import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person, get_store

@@ -11,6 +11,7 @@ import streamlit as st
 import storage
 from agent_core.oversight import inert
 from dashboard.components.run_link import page_link, run_page_link
+from dashboard.components.shared_reads import active_board
 from dashboard.components.status import (
     STATUS_COLORS,
     STATUS_ICONS,
@@ -21,10 +22,9 @@ from dashboard.components.status import (
     model_label,
     run_usage,
 )
-from dashboard.components.watch import active_board
 from dashboard.routes import APPROVALS_PAGE, LAUNCH_PAGE
 from dashboard.store import get_store
-from storage.watch import LiveBoard
+from storage.shared_reads import LiveBoard
 
 REFRESH_SECONDS = 1.5  # while any run is running (or queued: a worker is about to move it)
 CALM_REFRESH_SECONDS = 3.0  # while every run waits for a person or is paused: only people move

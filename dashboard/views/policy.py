@@ -7,11 +7,11 @@ import json
 import streamlit as st
 
 from agent_core.oversight import inert
-from agent_core.policy_check import CallCheckError, check_call, describe_rule
-from agent_core.policy_file import PolicyError, load_policy
+from agent_core.oversight.policy_check import CallCheckError, check_call, describe_rule
+from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
-from dashboard.components.access import lacks
+from dashboard.components.role_buttons import lacks
 
 st.title("Policy")
 if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here

@@ -1,13 +1,13 @@
 """The store reads every open page repeats, shared by all viewers of this dashboard process.
 
 Each answer is at most SHARED_TTL_SECONDS old; within that time ten open tabs asking the same
-question cost one query (see storage.watch.SharedReads).
+question cost one query (see storage.shared_reads.SharedReads).
 """
 
 from __future__ import annotations
 
 import storage
-from storage.watch import LiveBoard, SharedReads, live_board, pending_approval_count
+from storage.shared_reads import LiveBoard, SharedReads, live_board, pending_approval_count
 
 SHARED_TTL_SECONDS = 0.25
 SHARED = SharedReads(ttl=SHARED_TTL_SECONDS)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_core.policy import MonitorSettings
+from agent_core.oversight.policy import MonitorSettings
 
 MAX_CYCLE = 3  # cycles of period 2 and 3 are caught (period 1 is `repetition`)
 

@@ -13,8 +13,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agent_core.policy import Policy
-    from agent_core.settings import Settings
+    from agent_core.models.settings import Settings
+    from agent_core.oversight.policy import Policy
 
 log = logging.getLogger("onloop.worker")
 OFF_ENV = "ONLOOP_WARM_UP"  # "0" skips the warm-up: benchmarks/start.py measures the difference
@@ -46,7 +46,7 @@ def _models(policy: Policy, settings: Settings) -> None:
     from agent_core.models import demo  # noqa: F401
 
     if settings.openai_configured:  # the SDK is the slowest import a run makes
-        from agent_core.providers import make_model
+        from agent_core.models.providers import make_model
 
         # A client, built and dropped: the SDK imports its HTTP transport when the first one is
         # made (no connection is opened here).
@@ -57,7 +57,7 @@ def _models(policy: Policy, settings: Settings) -> None:
 
 
 def _policy_schema(policy: Policy, settings: Settings) -> None:
-    from agent_core.policy import Policy as PolicyModel
+    from agent_core.oversight.policy import Policy as PolicyModel
 
     PolicyModel.model_validate(policy.model_dump(mode="json"))  # the run's policy is re-read
 
@@ -69,12 +69,16 @@ def _shell_parser(policy: Policy, settings: Settings) -> None:
 
 
 def _demo(policy: Policy, settings: Settings) -> None:
-    from agent_core import demo_goals  # noqa: F401  (seeds the demo's workspaces)
-    from agent_core.models import demo_plans, demo_report, demo_steps  # noqa: F401
+    from agent_core.models import (  # noqa: F401
+        demo_goals,  # noqa: F401  (seeds the demo's workspaces)
+        demo_plans,
+        demo_report,
+        demo_steps,
+    )
 
 
 def _tools(policy: Policy, settings: Settings) -> None:
-    from agent_core.run.tool_process import run_shell_offer
+    from agent_core.oversight.confinement import run_shell_offer
     from agent_core.tools.builtins import offered_tools
     from agent_core.tools.registry import known_tools
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import storage
-from agent_core.policy import Policy, repeatable
-from agent_core.run.recovery import unfinished_calls
+from agent_core.oversight.policy import Policy, repeatable
+from agent_core.run.unfinished_calls import unfinished_calls
 from agent_core.tools import builtin_tools
 from storage.runs import AUTO_RECOVERABLE
 

@@ -1,13 +1,13 @@
 """What the person at the keyboard may press: buttons they lack the role for are disabled.
 
-Disabling is only a courtesy: agent_core.decisions and agent_core.control refuse the write itself.
+Disabling is only a courtesy: agent_core.oversight.decisions and agent_core.oversight.control refuse the write itself.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from agent_core.oversight.access import Role
+from agent_core.oversight.signin_roles import Role
 from dashboard.store import current_person
 
 

@@ -47,10 +47,11 @@ def _options(
     """A control room for autonomous LLM agents. Start with: onloop up"""
 
 
-from agent_core.cli_policy import policy_app  # noqa: E402
+from agent_core.cli.errors import fail, user_errors  # noqa: E402
+from agent_core.cli.policy import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
-from agent_core.cli_tools import tools_command  # noqa: E402
+from agent_core.cli.tools import tools_command  # noqa: E402
 
 app.command("tools")(tools_command)
 
@@ -86,24 +87,6 @@ MaxOutputTokens = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    from agent_core.oversight import inert
-
-    typer.echo(f"error: {inert.visible(message)}", err=True)  # may quote a model's words
-    return typer.Exit(code)
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """The errors a user's input can cause: printed as one line, never as a traceback."""
-    import storage
-    from agent_core import control
-    from agent_core.decisions import DecisionError
-    from agent_core.models.base import ModelError
-    from agent_core.policy_file import PolicyError
-
-    return (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)
-
-
 def open_db(db: str | None) -> storage.Store:
     import storage
 
@@ -127,7 +110,7 @@ def open_existing_db(db: str | None) -> storage.Store:
 
 def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):
     """The environment's settings, with the model-call limits this command line gave."""
-    from agent_core.settings import load_settings
+    from agent_core.models.settings import load_settings
 
     if request_timeout is not None and request_timeout <= 0:
         raise fail("--request-timeout must be above 0 seconds")
@@ -173,7 +156,7 @@ def run(
     db: Db = None,
 ) -> None:
     """Queue a run and drive it here, printing each step and asking approvals on the terminal."""
-    from agent_core.cli_run import run_in_terminal
+    from agent_core.cli.run import run_in_terminal
 
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     code = run_in_terminal(
@@ -205,7 +188,7 @@ Processes = Annotated[
 
 
 def processes_from(value: str) -> int:
-    from agent_core.worker_pool import ProcessesError, parse_processes
+    from agent_core.worker.supervisor import ProcessesError, parse_processes
 
     try:
         return parse_processes(value)
@@ -230,7 +213,7 @@ def worker(
     db: Db = None,
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
-    from agent_core.worker_pool import die_with_supervisor
+    from agent_core.worker.supervisor import die_with_supervisor
 
     die_with_supervisor()  # a child of `--processes N`: it ends when its supervisor does
     count = processes_from(processes)
@@ -238,7 +221,7 @@ def worker(
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     if count > 1:
-        from agent_core.cli_serve import serve_pool, worker_command
+        from agent_core.cli.serve import serve_pool, worker_command
 
         command = worker_command(
             concurrency=concurrency,
@@ -248,7 +231,7 @@ def worker(
             limits=(request_timeout, max_retries, max_output_tokens),
         )
         raise typer.Exit(serve_pool(open_db(db), command, count, policy_path=policy))
-    from agent_core.cli_serve import serve_worker
+    from agent_core.cli.serve import serve_worker
 
     serve_worker(
         open_db(db),
@@ -288,7 +271,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
-    from agent_core.cli_serve import serve_up
+    from agent_core.cli.serve import serve_up
 
     count = processes_from(processes)
     if concurrency < 1:
@@ -319,7 +302,7 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     import storage
-    from agent_core.cli_render import run_as_dict
+    from agent_core.cli.render import run_as_dict
     from agent_core.oversight import inert
 
     if status is not None and status not in storage.RUN_STATUSES:
@@ -342,7 +325,7 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
-    from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
+    from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
     from agent_core.oversight import inert
 
     store = open_existing_db(db)
@@ -384,7 +367,7 @@ def approve_cmd(
     db: Db = None,
 ) -> None:
     """Approve the action a run is waiting on."""
-    from agent_core.decisions import approve, current_user, parse_edited_arguments
+    from agent_core.oversight.decisions import approve, current_user, parse_edited_arguments
 
     store = open_db(db)
     pending = _pending_of(store, run_id)
@@ -408,7 +391,7 @@ def approve_cmd(
 
 def _say_what_changed(store, pending, edited: dict) -> None:
     """The approved edit as old → new per argument, and the policy's verdict for it."""
-    from agent_core.decisions import review_of
+    from agent_core.oversight.decisions import review_of
 
     review = review_of(store, pending, edited)
     for line in review.changes:
@@ -423,7 +406,7 @@ def reject_cmd(
     db: Db = None,
 ) -> None:
     """Reject the action a run is waiting on; the model reads the note."""
-    from agent_core.decisions import current_user, reject
+    from agent_core.oversight.decisions import current_user, reject
 
     store = open_db(db)
     pending = _pending_of(store, run_id)
@@ -434,7 +417,7 @@ def reject_cmd(
 
 def _resume_for(store, done) -> None:
     """A decision on an interrupted run's approval queues the run, so it is never a no-op."""
-    from agent_core.decisions import current_user, resume_for_decision
+    from agent_core.oversight.decisions import current_user, resume_for_decision
 
     said = resume_for_decision(store, done, by=current_user())
     if said:
@@ -451,8 +434,8 @@ def _one_line(text: object) -> str:
 @app.command()
 def halt(run_id: RunId, db: Db = None) -> None:
     """Halt a run: no new model call or tool execution starts after this."""
-    from agent_core import control
-    from agent_core.decisions import current_user
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import current_user
 
     found = control.halt(open_db(db), run_id=run_id, by=current_user())
     typer.echo(f"halt sent to run {found.id}")
@@ -461,8 +444,8 @@ def halt(run_id: RunId, db: Db = None) -> None:
 @app.command()
 def pause(run_id: RunId, db: Db = None) -> None:
     """Pause a run at its next step boundary."""
-    from agent_core import control
-    from agent_core.decisions import current_user
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import current_user
 
     found = control.pause(open_db(db), run_id=run_id, by=current_user())
     typer.echo(f"pause sent to run {found.id}; resume it with: onloop resume {found.id}")
@@ -475,8 +458,8 @@ def guide(
     db: Db = None,
 ) -> None:
     """Send guidance that the agent reads at its next step."""
-    from agent_core import control
-    from agent_core.decisions import current_user
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import current_user
 
     found = control.guide(open_db(db), run_id=run_id, by=current_user(), message=message)
     typer.echo(f"guidance queued for run {found.id}")
@@ -500,9 +483,9 @@ def resume(
     db: Db = None,
 ) -> None:
     """Continue a paused, interrupted, halted or failed run from its stored events."""
-    from agent_core import control
-    from agent_core.cli_run import drive_in_terminal
-    from agent_core.decisions import current_user
+    from agent_core.cli.run import drive_in_terminal
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import current_user
 
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_db(db)

@@ -5,17 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agent_core.conversation import (
-    CUT_OFF_REQUEST,
-    assistant_message,
-    guidance_message,
-    not_run_reason,
-    rebuild,
-)
-from agent_core.judge import judge_progress
 from agent_core.models.base import (
     ModelCancelled,
     ModelError,
@@ -24,12 +15,17 @@ from agent_core.models.base import (
     ToolCallRequest,
 )
 from agent_core.models.io_loop import CancelSignal
-from agent_core.monitors import Budget, RepetitionMonitor, Trip, Usage, check_budget
-from agent_core.outcome import Outcome, Stop
-from agent_core.policy import Policy
-from agent_core.port import RunPort
+from agent_core.oversight.judge import judge_progress
+from agent_core.oversight.monitors import RepetitionMonitor, Trip, check_budget
 from agent_core.run import context_window
 from agent_core.run.call_ids import CallIds
+from agent_core.run.conversation import (
+    CUT_OFF_REQUEST,
+    assistant_message,
+    guidance_message,
+    not_run_reason,
+    rebuild,
+)
 from agent_core.run.finish import (
     FINISH,
     FINISH_SPEC,
@@ -38,24 +34,13 @@ from agent_core.run.finish import (
     check_goal,
     claim_of,
 )
-from agent_core.tool_step import ToolStep
-from agent_core.tools import Tool, Workspace
+from agent_core.run.outcome import Outcome, Stop
+from agent_core.run.port import RunPort
+from agent_core.run.spec import RunSpec
+from agent_core.run.tool_step import ToolStep
 from storage import HaltRequested
 
 T = TypeVar("T")
-
-
-@dataclass
-class RunSpec:
-    run_id: str
-    goal: str
-    autonomy: str
-    budget: Budget
-    tools: dict[str, Tool]
-    workspace: Workspace
-    policy: Policy
-    usage: Usage = field(default_factory=Usage)  # what earlier sessions of this run used
-    prior_events: list[Any] = field(default_factory=list)  # for resume
 
 
 class AgentLoop:
@@ -184,7 +169,7 @@ class AgentLoop:
         self._cut_offs += 1
         self.messages.append({"role": "user", "content": CUT_OFF_REQUEST})  # as rebuild() does
         if self._cut_offs >= 2:
-            from agent_core.settings import OUTPUT_CAP_HINT
+            from agent_core.models.settings import OUTPUT_CAP_HINT
 
             cap = getattr(self.model, "max_output_tokens", None)
             at = f" of {cap} tokens" if cap else ""

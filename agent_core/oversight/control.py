@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import storage
-from agent_core.oversight.access import AccessDenied, Person, require
+from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from storage.models import ACTIVE_STATUSES, Run
 
 RESUMABLE = ("paused", "interrupted", "halted", "failed")

@@ -8,19 +8,17 @@ from typing import Annotated
 
 import typer
 
+from agent_core.cli.errors import fail
 from agent_core.oversight import inert
 
 # Imported lazily (fast `--help`): the policy engine loads the tools and the shell parser.
-DEFAULT_FILE = "onloop.toml"  # agent_core.policy_file.DEFAULT_FILE (a test keeps them equal)
+DEFAULT_FILE = (
+    "onloop.toml"  # agent_core.oversight.policy_file.DEFAULT_FILE (a test keeps them equal)
+)
 policy_app = typer.Typer(help="Inspect and test the approval policy.", no_args_is_help=True)
 PolicyPath = Annotated[
     str | None, typer.Option("--policy", help="Policy file (default ./onloop.toml).")
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {inert.visible(message)}", err=True)
-    return typer.Exit(2)
 
 
 @policy_app.command("check")
@@ -33,14 +31,14 @@ def check(
     policy: PolicyPath = None,
 ) -> None:
     """Print the verdict for one call and the rule (or default) that produced it."""
-    from agent_core.policy_check import CallCheckError, check_call
-    from agent_core.policy_file import load_policy
+    from agent_core.oversight.policy_check import CallCheckError, check_call
+    from agent_core.oversight.policy_file import load_policy
 
     active = load_policy(policy)
     try:
         checked = check_call(active, tool_name=tool, arguments_json=arguments, autonomy=autonomy)
     except CallCheckError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
     typer.echo(f"rule:    {verdict.rule or '(no rule matched: risk and autonomy decide)'}")
@@ -54,8 +52,8 @@ def check(
 @policy_app.command("show")
 def show(policy: PolicyPath = None) -> None:
     """List the active rules in order, and the oversight settings."""
-    from agent_core.policy_check import describe_rule
-    from agent_core.policy_file import load_policy
+    from agent_core.oversight.policy_check import describe_rule
+    from agent_core.oversight.policy_file import load_policy
 
     active = load_policy(policy)
     typer.echo(f"policy: {active.source}")
@@ -76,8 +74,8 @@ def show(policy: PolicyPath = None) -> None:
         f"same error x{m.repeat_same_error}, same message x{m.repeat_same_message}, "
         f"judge every {m.judge_every or '-'} steps -> {m.action}"
     )
-    from agent_core.providers import describe_limits
-    from agent_core.settings import load_settings
+    from agent_core.models.providers import describe_limits
+    from agent_core.models.settings import load_settings
 
     typer.echo(f"model calls: {describe_limits(load_settings(), active.model)}")
 
@@ -88,18 +86,18 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write the commented default policy to ./onloop.toml to edit."""
-    from agent_core.policy_file import default_policy_text
+    from agent_core.oversight.policy_file import default_policy_text
 
     target = Path(path)
     if target.exists() and not force:
-        raise _fail(f"{target} exists; pass --force to overwrite it")
+        raise fail(f"{target} exists; pass --force to overwrite it")
     # 0600 whatever the umask: it may come to hold a webhook URL. (Not storage.private_files:
     # this command stays clear of the store's imports.)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(target, flags, 0o600)
     except OSError as error:
-        raise _fail(f"cannot write {target}: {error.strerror}; choose another path") from None
+        raise fail(f"cannot write {target}: {error.strerror}; choose another path") from None
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         os.fchmod(fd, 0o600)
         file.write(default_policy_text())

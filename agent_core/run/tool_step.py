@@ -5,29 +5,24 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import storage
-from agent_core.approval_gate import INTERRUPTED_REASON, ApprovalGate
-from agent_core.conversation import not_run_reason, tool_message
 from agent_core.models.base import ToolCallRequest
 from agent_core.models.io_loop import CancelSignal
-from agent_core.monitors import RepetitionMonitor, Trip
-from agent_core.outcome import stop
-from agent_core.policy import PolicyDecision, decide, repeatable
-from agent_core.port import RunPort
+from agent_core.oversight.confinement import run_disk_budget, tool_context
+from agent_core.oversight.monitors import RepetitionMonitor, Trip
+from agent_core.oversight.policy import PolicyDecision, decide, repeatable
+from agent_core.run.approval_gate import INTERRUPTED_REASON, ApprovalGate
+from agent_core.run.conversation import not_run_reason, tool_message
 from agent_core.run.finish import ActionLedger
-from agent_core.run.recovery import last_turn, unfinished_calls
-from agent_core.run.tool_process import (
-    ToolStopped,
-    run_disk_budget,
-    store_halt_check,
-    tool_context,
-)
-from agent_core.tools import Tool, ToolError, args_hash, run_tool
-
-if TYPE_CHECKING:
-    from agent_core.loop import RunSpec
+from agent_core.run.outcome import stop
+from agent_core.run.port import RunPort
+from agent_core.run.spec import RunSpec
+from agent_core.run.tool_process import ToolStopped, store_halt_check
+from agent_core.run.tool_runner import run_tool
+from agent_core.run.unfinished_calls import last_turn, unfinished_calls
+from agent_core.tools import Tool, ToolError, args_hash
 
 
 @dataclass(frozen=True)

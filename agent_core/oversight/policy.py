@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from agent_core.models.settings import ModelLimits
 from agent_core.oversight.command_patterns import command_pattern
-from agent_core.oversight.host_names import canonical_pattern, url_host
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
@@ -22,6 +22,7 @@ from agent_core.oversight.targets import (
 )
 from agent_core.tools.canonical import args_hash
 from agent_core.tools.decorator import ArgumentKinds, Tool
+from agent_core.tools.host_names import canonical_pattern, url_host
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
@@ -224,17 +225,6 @@ class SandboxSettings(BaseModel):
             except re.error as exc:
                 raise ValueError(f"secret pattern {pattern!r} is not a valid regex: {exc}") from exc
         return patterns
-
-
-class ModelLimits(BaseModel):
-    """The [model] table: limits of each model call. An unset key falls to the environment
-    (ONLOOP_REQUEST_TIMEOUT, ...), then the defaults; a command-line flag beats them all."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    request_timeout_s: float | None = Field(default=None, gt=0)
-    max_retries: int | None = Field(default=None, ge=0, le=10)
-    max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
 
 
 class PolicyOrigin(BaseModel):

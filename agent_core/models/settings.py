@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_core.models.base import ModelError
@@ -82,3 +82,14 @@ def load_settings() -> Settings:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "a setting"
         raise ModelError(f"{name}: {error['msg']} (got {error.get('input')!r})") from None
+
+
+class ModelLimits(BaseModel):
+    """The [model] table: limits of each model call. An unset key falls to the environment
+    (ONLOOP_REQUEST_TIMEOUT, ...), then the defaults; a command-line flag beats them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import storage
-from agent_core.oversight.access import AccessDenied, Person, require
+from agent_core.oversight.confinement import run_protected
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
-from agent_core.policy import ApproveRole, Policy, decide
-from agent_core.run.tool_process import run_protected
+from agent_core.oversight.policy import ApproveRole, Policy, decide
+from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
 from storage.engine import sqlite_path
 from storage.models import Approval, Run
@@ -242,7 +242,7 @@ def resume_for_decision(
 ) -> str | None:
     """After a decision on an interrupted run's approval, queue the run to resume so the decision
     takes effect (never a silent no-op); what happened, for the person, or None."""
-    from agent_core.control import ControlError, resume_run
+    from agent_core.oversight.control import ControlError, resume_run
 
     run = storage.get_run(store, run_id=approval.run_id)
     if run.status != "interrupted":

@@ -15,19 +15,19 @@ from pathlib import Path
 import typer
 
 import storage
-from agent_core.oversight.access import AccessConfigError, is_loopback, load_auth_config
-from agent_core.policy import Policy
-from agent_core.policy_file import load_policy
-from agent_core.providers import describe_limits
-from agent_core.run.tool_process import run_shell_offer
-from agent_core.settings import Settings, load_settings
+from agent_core.models.providers import describe_limits
+from agent_core.models.settings import Settings, load_settings
+from agent_core.oversight.confinement import run_shell_offer
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.policy_file import load_policy
+from agent_core.oversight.signin_roles import AccessConfigError, is_loopback, load_auth_config
 from agent_core.tools.protected import SIGN_IN, register_own_file
-from agent_core.worker import Worker
-from agent_core.worker_pool import WorkerPool
-from agent_core.worker_warmup import warm_up
+from agent_core.worker.claim_loop import Worker
+from agent_core.worker.supervisor import WorkerPool
+from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
-DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -161,7 +161,7 @@ def serve_up(
     auth_config: str | None = None,
     insecure_no_auth: bool = False,
 ) -> int:
-    from agent_core.cli import fail
+    from agent_core.cli.errors import fail
 
     settings = settings or load_settings()
     policy = load_policy(policy_path)  # a malformed policy stops everything here
@@ -249,7 +249,7 @@ def _signin(
     The sign-in file becomes Streamlit's only secrets file (its [auth] table is what st.login
     reads); only its path travels, never a value from it.
     """
-    from agent_core.cli import fail
+    from agent_core.cli.errors import fail
 
     if auth_config:
         path = str(Path(auth_config).resolve())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent_core.policy import Policy, PolicyOrigin
+from agent_core.oversight.policy import Policy, PolicyOrigin
 
 DEFAULT_FILE = "onloop.toml"
 
@@ -20,7 +20,9 @@ class PolicyError(Exception):
 
 
 def default_policy_text() -> str:
-    return resources.files("agent_core").joinpath("default_policy.toml").read_text("utf-8")
+    return (
+        resources.files("agent_core.oversight").joinpath("default_policy.toml").read_text("utf-8")
+    )
 
 
 def load_policy(path: str | os.PathLike | None = None) -> Policy:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_core.decisions import DecisionError, parse_edited_arguments
+from agent_core.oversight.decisions import DecisionError, parse_edited_arguments
+from agent_core.oversight.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide_call
 from agent_core.oversight.targets import LEXICAL_NOTE
-from agent_core.policy import ASKS_FOR, Policy, PolicyDecision, Rule, decide_call
 from agent_core.tools import Tool, ToolError
 from agent_core.tools.registry import ToolLoadError, known_tools
 

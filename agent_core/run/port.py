@@ -15,9 +15,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 import storage
-from agent_core.outcome import stop
 from agent_core.oversight.redact import Redactor, redactor_for
-from agent_core.run.halt_watch import Armed, WatchedRun, watcher_for
+from agent_core.run.halt_watcher import Armed, WatchedRun, watcher_for
+from agent_core.run.outcome import stop
 from storage.models import utcnow
 from storage.transient import brief, retrying
 

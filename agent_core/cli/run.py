@@ -12,17 +12,17 @@ from pathlib import Path
 import typer
 
 import storage
-from agent_core.cli_live import LiveLine
-from agent_core.cli_render import render_event, run_as_dict, run_summary, workspace_line
-from agent_core.control import ControlError, halt
-from agent_core.decisions import DecisionError, approve, current_user, reject
+from agent_core.cli.live_line import LiveLine
+from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
+from agent_core.models.providers import PROVIDERS, describe_limits
+from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight import inert
-from agent_core.policy_file import load_policy
-from agent_core.providers import PROVIDERS, describe_limits
-from agent_core.run.tool_process import protection_line, run_shell_offer
-from agent_core.settings import Settings, load_settings
+from agent_core.oversight.confinement import protection_line, run_shell_offer
+from agent_core.oversight.control import ControlError, halt
+from agent_core.oversight.decisions import DecisionError, approve, current_user, reject
+from agent_core.oversight.policy_file import load_policy
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
-from agent_core.worker import Worker
+from agent_core.worker.claim_loop import Worker
 from storage.engine import sqlite_path
 from storage.models import AUTONOMY_LEVELS
 
@@ -88,7 +88,7 @@ def run_in_terminal(
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
-    from agent_core.cli import fail
+    from agent_core.cli.errors import fail
 
     if not goal.strip():
         raise fail('the goal is empty; say what the agent should achieve, e.g. onloop run "..."')
@@ -106,7 +106,7 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
 
 
 def _check_tools(names: list[str] | None, policy) -> None:
-    from agent_core.cli import fail
+    from agent_core.cli.errors import fail
     from agent_core.tools.mcp_config import PREFIX
     from agent_core.tools.registry import ToolLoadError, known_tools
 
@@ -125,7 +125,7 @@ def _check_tools(names: list[str] | None, policy) -> None:
 
 def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | None]:
     """create_run's folder arguments, made absolute, or a one-line refusal naming the fix."""
-    from agent_core.cli import fail
+    from agent_core.cli.errors import fail
 
     if workspace and seed_from:
         raise fail(

@@ -5,18 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agent_core.notify import post_webhook, waiting_message
-from agent_core.outcome import stop
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
-from agent_core.policy import RunAllowance
-from agent_core.port import HumanDecision, RunPort
+from agent_core.oversight.notify import post_webhook, waiting_message
+from agent_core.oversight.policy import RunAllowance
+from agent_core.run.outcome import stop
+from agent_core.run.port import HumanDecision, RunPort
+from agent_core.run.spec import RunSpec
 from agent_core.tools import Tool, ToolError, args_hash
 from storage.models import utcnow
-
-if TYPE_CHECKING:
-    from agent_core.loop import RunSpec
 
 POLL_S = 0.2
 INTERRUPTED_REASON = (

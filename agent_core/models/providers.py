@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_core.models.base import ModelError, ModelProvider
-from agent_core.policy import ModelLimits
-from agent_core.settings import Settings
+from agent_core.models.settings import ModelLimits, Settings
 
 PROVIDERS = ("demo", "openai", "scripted")
 

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import storage
-from agent_core.loop import AgentLoop, RunSpec
 from agent_core.models.base import ModelError, ModelProvider
-from agent_core.monitors import Budget, Usage
-from agent_core.outcome import Outcome, Stop
-from agent_core.policy import Policy
-from agent_core.policy_file import changed_since
-from agent_core.port import LOST_REASON, StoreRunPort
-from agent_core.providers import make_model
-from agent_core.run.auto_recovery import recover_lapsed
-from agent_core.run.tool_process import run_protected, run_redactor, run_shell_offer
-from agent_core.settings import Settings, load_settings
+from agent_core.models.providers import make_model
+from agent_core.models.settings import Settings, load_settings
+from agent_core.oversight.confinement import run_protected, run_redactor, run_shell_offer
+from agent_core.oversight.monitors import Budget, Usage
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.policy_file import changed_since
+from agent_core.run.auto_resume import recover_lapsed
+from agent_core.run.loop import AgentLoop
+from agent_core.run.outcome import Outcome, Stop
+from agent_core.run.port import LOST_REASON, StoreRunPort
+from agent_core.run.spec import RunSpec
 from agent_core.tools import Workspace
 from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
@@ -62,7 +63,7 @@ def prepare_workspace(
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
         elif run.model == "demo":
-            from agent_core.demo_goals import seed_demo_workspace
+            from agent_core.models.demo_goals import seed_demo_workspace
 
             seed_demo_workspace(path)
         tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log

@@ -1,0 +1,23 @@
+"""How the command line ends on a user's mistake: one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import typer
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    from agent_core.oversight import inert
+
+    typer.echo(f"error: {inert.visible(message)}", err=True)  # may quote a model's words
+    return typer.Exit(code)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user's input can cause: printed as one line, never as a traceback."""
+    import storage
+    from agent_core.models.base import ModelError
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import DecisionError
+    from agent_core.oversight.policy_file import PolicyError
+
+    return (storage.StoreError, control.ControlError, DecisionError, ModelError, PolicyError)

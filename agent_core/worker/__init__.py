@@ -1,0 +1,1 @@
+"""The worker: the claim loop, the `--processes N` supervisor, and warm-up."""
