@@ -1,1 +1,2 @@
-"""The agent core: the loop, its models and tools, the policy, the worker and the CLI."""
+"""The agent core, in rooms with arrows only downward: tools < models < oversight < run < worker <
+cli (all above storage). See docs/architecture.md."""

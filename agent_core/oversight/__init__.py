@@ -1,1 +1,2 @@
-"""Oversight: what a tool call will really touch, and what keeps a run inside what a person allowed."""
+"""Oversight: the policy and its rules (what a call will really touch), drift monitors and the
+judge, redaction and inert text, human decisions and control of runs, sign-in roles."""

@@ -1,1 +1,2 @@
-"""One run: call ids, crash recovery, the halt watch (the loop, tool step and gate move here in time)."""
+"""One run: the loop, each tool call's step and approval gate, the conversation rebuilt from the
+record, how a session ends, crash recovery, and the halt watcher that cuts waits short."""
