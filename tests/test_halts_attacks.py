@@ -131,7 +131,7 @@ def test_a_halt_cuts_a_request_whose_headers_never_come(store):
 
 def test_a_halt_just_before_the_first_request_sends_nothing(store, monkeypatch):
     """The halt is recorded after the tool started, while it checks the URL (before connecting)."""
-    import agent_core.run.tool_process as tool_process
+    import agent_core.oversight.confinement as tool_process
 
     checking, halted = threading.Event(), threading.Event()
     real_gate = tool_process.url_gate
