@@ -21,7 +21,7 @@ from storage.models import utcnow
 
 # The halt watcher's one read per poll tells a waiting run of its decision (or expiry) and cancels
 # its token on a halt; this is only how often the run looks again by itself should that read fail.
-RECHECK_S = 5.0
+RECHECK_S = 30.0
 INTERRUPTED_REASON = (
     "the worker stopped while this call was being carried out, so it may or may not have "
     "taken effect; it will not run again without a human's approval"
