@@ -35,6 +35,7 @@ from storage.halts import (
     halt_pending,
     halt_requested_by,
     halt_run,
+    halts_and_decisions,
     mark_driven,
     runs_with_halt_pending,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "get_approval",
     "get_run",
     "halt_pending",
+    "halts_and_decisions",
     "halt_requested_by",
     "halt_run",
     "hand_to_a_person",

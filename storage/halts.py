@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
 
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
@@ -77,6 +77,14 @@ _HALTED_AMONG = (
     )
     .distinct()
 )
+# The same read, and which of the approvals the process's waiting runs wait on no longer wait for a
+# person (decided, or past their expiry): the runs waiting here learn of decisions from it.
+_HALTED_OR_DECIDED_AMONG = _HALTED_AMONG.add_columns(literal("halt")).union_all(
+    select(_approvals.c.run_id, literal("decided")).where(
+        _approvals.c.id.in_(bindparam("approval_ids", expanding=True)),
+        or_(_approvals.c.status != "pending", _approvals.c.expires_at <= bindparam("now")),
+    )
+)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
     _runs.c.id == bindparam("rid")
 )
@@ -89,6 +97,22 @@ def runs_with_halt_pending(store: Store, *, run_ids: list[str]) -> set[str]:
         return set()
     with reading(store) as conn:
         return set(conn.execute(_HALTED_AMONG, {"ids": list(run_ids)}).scalars())
+
+
+def halts_and_decisions(
+    store: Store, *, run_ids: list[str], approval_ids: list[int]
+) -> tuple[set[str], set[str]]:
+    """Which of `run_ids` have a halt waiting, and which runs' approvals among `approval_ids` no
+    longer wait for a person (decided, or expired undecided): ONE read for all the runs a process
+    drives, what its halt watcher polls (ix_commands_run_consumed, the approvals' primary key)."""
+    if not approval_ids:
+        return runs_with_halt_pending(store, run_ids=run_ids), set()
+    if not run_ids:
+        return set(), set()
+    params = {"ids": list(run_ids), "approval_ids": list(approval_ids), "now": utcnow()}
+    with reading(store) as conn:
+        rows = conn.execute(_HALTED_OR_DECIDED_AMONG, params).all()
+    return {r[0] for r in rows if r[1] == "halt"}, {r[0] for r in rows if r[1] == "decided"}
 
 
 def halt_pending(store: Store, *, run_id: str) -> bool:

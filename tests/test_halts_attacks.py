@@ -131,10 +131,10 @@ def test_a_halt_cuts_a_request_whose_headers_never_come(store):
 
 def test_a_halt_just_before_the_first_request_sends_nothing(store, monkeypatch):
     """The halt is recorded after the tool started, while it checks the URL (before connecting)."""
-    import agent_core.oversight.confinement as tool_process
+    import agent_core.oversight.confinement as confinement
 
     checking, halted = threading.Event(), threading.Event()
-    real_gate = tool_process.url_gate
+    real_gate = confinement.url_gate
 
     def slow_gate(policy):
         gate = real_gate(policy)
@@ -146,7 +146,7 @@ def test_a_halt_just_before_the_first_request_sends_nothing(store, monkeypatch):
 
         return check
 
-    monkeypatch.setattr(tool_process, "url_gate", slow_gate)
+    monkeypatch.setattr(confinement, "url_gate", slow_gate)
     with witness_server() as witness:
         run = fetch_run(store, witness)
         with worker_running(store, fetch_script(f"{witness.base}/end?data=secret")):

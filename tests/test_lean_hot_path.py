@@ -17,13 +17,13 @@ from sqlalchemy import text
 import storage
 from agent_core.models import io_loop
 from agent_core.models.base import ModelCancelled
-from agent_core.models.io_loop import CancelSignal
 from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
 from agent_core.oversight.policy import Policy
 from agent_core.run.halt_watcher import watcher_for
 from agent_core.run.port import StoreRunPort
+from agent_core.tools.cancel_token import CancelReason, CancelToken
 from agent_core.worker.claim_loop import Worker
 from tests.fake_openai import Reply
 from tests.halt_helpers import assert_nothing_started_after_the_halt, count, serve, settle, stop
@@ -54,7 +54,7 @@ def test_many_model_calls_start_no_thread_per_call(fake_openai):
     before = {t.ident for t in threading.enumerate()}  # earlier tests' threads may still end
     started: set[str] = set()
     for n in range(1, 30):
-        cancel = CancelSignal()
+        cancel = CancelToken()
         turn = model.complete([{"role": "user", "content": f"q{n}"}], [], cancel=cancel)
         assert turn.text == f"answer {n}"
         started |= {t.name for t in threading.enumerate() if t.ident not in before}
@@ -64,10 +64,10 @@ def test_many_model_calls_start_no_thread_per_call(fake_openai):
 
 
 @pytest.mark.parametrize("stream", [True, False])
-def test_a_cancel_signal_cuts_a_call_before_the_server_sends_a_byte(fake_openai, stream):
+def test_a_cancel_token_cuts_a_call_before_the_server_sends_a_byte(fake_openai, stream):
     fake_openai.script([Reply(text="too late", delay_s=60)])
     model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, stream=stream)
-    cancel = CancelSignal()
+    cancel = CancelToken()
     outcome: dict[str, BaseException] = {}
 
     def call() -> None:
@@ -80,20 +80,21 @@ def test_a_cancel_signal_cuts_a_call_before_the_server_sends_a_byte(fake_openai,
     caller.start()
     wait_for(lambda: len(fake_openai.requests) == 1, what="the request to arrive")
     cancel.set()
-    caller.join(10)  # the 60 s answer never comes: the signal woke the waiter
+    caller.join(10)  # the 60 s answer never comes: the token woke the waiter
     assert not caller.is_alive()
     assert isinstance(outcome.get("error"), ModelCancelled)
 
 
-def test_a_cancel_signal_runs_its_callbacks_once_and_at_once_when_already_set():
-    signal = CancelSignal()
+def test_a_cancel_token_runs_its_callbacks_once_and_keeps_its_first_reason():
+    signal = CancelToken()
     calls: list[str] = []
     remove = signal.on_set(lambda: calls.append("a"))
     signal.on_set(lambda: calls.append("b"))
     remove()
+    assert signal.cancel(CancelReason.HALTED)
+    assert not signal.cancel(CancelReason.DEADLINE)
     signal.set()
-    signal.set()
-    assert calls == ["b"]
+    assert calls == ["b"] and signal.reason is CancelReason.HALTED
     signal.on_set(lambda: calls.append("c"))  # set already: runs now
     assert calls == ["b", "c"] and signal.is_set()
 
@@ -197,10 +198,9 @@ def test_one_watcher_query_covers_every_run_of_the_process(store):
     for run in runs:
         storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
     ports = [StoreRunPort(store, run.id) for run in runs]
-    signals = [CancelSignal() for _ in ports]
-    arms = [port.arm(signal) for port, signal in zip(ports, signals, strict=True)]
-    for arm in arms:
-        arm.__enter__()
+    for port in ports:
+        assert port.watched  # registered with the process's halt watcher
+    signals = [port.token for port in ports]
     statements: list[str] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -215,11 +215,10 @@ def test_one_watcher_query_covers_every_run_of_the_process(store):
         wait_for(lambda: watcher_for(store).polls >= polls + 2, what="two more polls")
     finally:
         sa_event.remove(store.engine, "before_cursor_execute", seen)
-        for arm in arms:
-            arm.__exit__(None, None, None)
         for port in ports:
             port.close()
     assert [s.is_set() for s in signals] == [False, False, True, False, False]
+    assert signals[2].reason is CancelReason.HALTED
     assert ports[2].halt_requested() and not ports[0].halt_requested()
     # One statement per poll for all five runs, not one per run.
     assert statements and len(statements) <= watcher_for(store).polls
@@ -530,7 +529,7 @@ def test_a_stream_of_oddly_shaped_chunks_reads_as_what_is_well_formed():
         model = OpenAIModel("odd", api_key="k", base_url=base_url, max_retries=0)
         seen: list[str] = []
         turn = model.complete(
-            [{"role": "user", "content": "hi"}], [], cancel=CancelSignal(), on_delta=seen.append
+            [{"role": "user", "content": "hi"}], [], cancel=CancelToken(), on_delta=seen.append
         )
     finally:
         server.shutdown()

@@ -1,7 +1,7 @@
 """One model I/O loop per process: a daemon thread running asyncio, where every model request
 of every run in this process waits on the network, instead of a thread per call.
 
-A run's thread submits a coroutine and blocks on its result; a `CancelSignal` (a halt, the
+A run's thread submits a coroutine and blocks on its result; the run's CancelToken (a halt, the
 worker's stop, the time budget) cancels the task at once, closing its HTTP stream."""
 
 from __future__ import annotations
@@ -15,44 +15,15 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
+from agent_core.tools.cancel_token import CancelToken
+
 T = TypeVar("T")
 THREAD_NAME = "onloop-model-io"
-WAIT_SLICE_S = 0.1  # how often a waiter looks at a plain threading.Event (a CancelSignal wakes it)
+WAIT_SLICE_S = 0.1  # how often a waiter looks at a plain threading.Event (a CancelToken wakes it)
 
 
 class Cancelled(Exception):
     """The call was cancelled by its signal before it finished."""
-
-
-class CancelSignal(threading.Event):
-    """A threading.Event whose `set()` also runs the callbacks registered with `on_set` (once,
-    in the setting thread), so a waiter is woken without polling."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._callbacks: list[Callable[[], None]] = []
-        self._callbacks_lock = threading.Lock()
-
-    def set(self) -> None:
-        with self._callbacks_lock:
-            super().set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback()
-
-    def on_set(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Run `callback` when the signal is set (at once if it is); returns its remover."""
-        with self._callbacks_lock:
-            if not self.is_set():
-                self._callbacks.append(callback)
-                return lambda: self._forget(callback)
-        callback()
-        return lambda: None
-
-    def _forget(self, callback: Callable[[], None]) -> None:
-        with self._callbacks_lock:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
 
 
 class _IOLoop:
@@ -110,11 +81,11 @@ def call(
 ) -> T:
     """Run `coroutine` on the I/O loop and wait for its result in the calling thread.
 
-    Setting `cancel` cancels the task at once (Cancelled here). A CancelSignal wakes this wait
+    Setting `cancel` cancels the task at once (Cancelled here). A CancelToken wakes this wait
     directly; a plain threading.Event is looked at every WAIT_SLICE_S. `tick`, if given, is
     called in this thread every `every` seconds while the call is in flight."""
     future = asyncio.run_coroutine_threadsafe(coroutine, io_loop())
-    remove = cancel.on_set(lambda: _cancel(future)) if isinstance(cancel, CancelSignal) else None
+    remove = cancel.on_set(lambda: _cancel(future)) if isinstance(cancel, CancelToken) else None
     slice_s = every if tick is not None else (None if remove is not None else WAIT_SLICE_S)
     if remove is None and slice_s is not None:
         slice_s = min(slice_s, WAIT_SLICE_S)

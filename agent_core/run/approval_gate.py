@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import storage
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.notify import post_webhook, waiting_message
 from agent_core.oversight.policy import RunAllowance
-from agent_core.run.outcome import stop
+from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import HumanDecision, RunPort
 from agent_core.run.spec import RunSpec
 from agent_core.tools import Tool, ToolError, args_hash
+from agent_core.tools.cancel_token import CancelReason
 from storage.models import utcnow
 
-POLL_S = 0.2
+# The halt watcher's one read per poll tells a waiting run of its decision (or expiry) and cancels
+# its token on a halt; this is only how often the run looks again by itself should that read fail.
+RECHECK_S = 30.0
 INTERRUPTED_REASON = (
     "the worker stopped while this call was being carried out, so it may or may not have "
     "taken effect; it will not run again without a human's approval"
@@ -58,33 +63,25 @@ class ApprovalGate:
 
     def wait_for_human(
         self, call, tool: Tool, arguments, digest, verdict, model_text, earlier=None
-    ) -> GateDecision:
-        """A person's decision on this one call. Only crash recovery passes `earlier`, the
-        approval last asked for this very call; no other call ever sees a decision."""
+    ) -> GateDecision | Outcome:
+        """A person's decision on this one call, or the run's end when it ends while asking.
+        Only crash recovery passes `earlier`, the approval last asked for this very call; no
+        other call ever sees a decision."""
         approval_id = self._reusable(earlier, forced=verdict.reason == INTERRUPTED_REASON)
         if approval_id is None:  # (a reused pending one: the claim already left the run waiting)
-            approval_id = self._open_approval(call, tool, arguments, digest, verdict, model_text)
+            try:
+                approval_id = self._open_approval(
+                    call, tool, arguments, digest, verdict, model_text
+                )
+            except storage.HaltRequested:  # nothing was written: no approval, no waiting
+                return ended(self.port.token, "before the approval was asked")
         started = time.monotonic()
-        while (decision := self.port.decision(approval_id)) is None:
-            if self.port.should_stop():
-                raise stop("interrupted", "the worker stopped while waiting for a human")
-            if self.port.halt_requested():
-                cancelled = self.port.cancel_approval(approval_id)
-                by = cancelled.decided_by if cancelled else "a human"
-                if cancelled is not None and cancelled.decision == "cancelled":
-                    self.port.record(
-                        "approval_decided",
-                        {
-                            "approval_id": approval_id,
-                            "tool_call_id": call.id,
-                            "tool": tool.name,
-                            "decision": "cancelled",
-                            "decided_by": by,
-                            "note": cancelled.note,
-                        },
-                    )
-                raise stop("halted", f"halted by {by} while waiting for approval")
-            time.sleep(POLL_S)
+        with self.port.awaiting(approval_id) as wake:
+            decision = self._wait(approval_id, wake)
+        if isinstance(decision, Outcome):
+            return decision
+        if decision is None:
+            return self._halted_while_waiting(call, tool, approval_id)
         waited = time.monotonic() - started
         self.waited_s += waited
         payload = {
@@ -114,6 +111,40 @@ class ApprovalGate:
         self.port.record("approval_decided", payload)
         self.port.set_status("running", reason=None)
         return GateDecision(decision, review)
+
+    def _wait(self, approval_id: int, wake: threading.Event) -> HumanDecision | Outcome | None:
+        """The decision; the run's end when the worker stops; None when a halt came first.
+        Woken by the halt watcher's shared read (a decision, an expiry) or the run's token."""
+        token = self.port.token
+        while True:
+            wake.clear()  # before the read: a decision after it wakes the wait below
+            decision = self.port.decision(approval_id)
+            if decision is not None:
+                return decision
+            if self.port.should_stop() or token.reason is CancelReason.LOST:
+                return ended(token, "while waiting for a human")
+            if stopping(token) or self.port.halt_requested():
+                return None
+            wake.wait(RECHECK_S)
+
+    def _halted_while_waiting(self, call, tool: Tool, approval_id: int) -> Outcome:
+        """A halt came while the approval waited: it is cancelled by that halt, named by whom."""
+        self.port.token.cancel(CancelReason.HALTED)
+        cancelled = self.port.cancel_approval(approval_id)
+        by = cancelled.decided_by if cancelled else "a human"
+        if cancelled is not None and cancelled.decision == "cancelled":
+            self.port.record(
+                "approval_decided",
+                {
+                    "approval_id": approval_id,
+                    "tool_call_id": call.id,
+                    "tool": tool.name,
+                    "decision": "cancelled",
+                    "decided_by": by,
+                    "note": cancelled.note,
+                },
+            )
+        return Outcome("halted", f"halted by {by} while waiting for approval")
 
     def _review(self, tool: Tool, arguments: dict, edited: Any) -> EditReview | str:
         """The edited call decided again here, whoever wrote the decision (fail closed)."""

@@ -1,7 +1,7 @@
 """One halt watcher per process and store: a single daemon thread that, every HALT_POLL_S, asks
-the store in ONE indexed query which of the runs driven here have a halt pending, and cancels
-what those runs have in flight (a model call, a running tool). It also cancels on the worker's
-stop (lease lost, shutdown) and when a call's deadline (the run's time budget) passes.
+the store in ONE indexed query which of the runs driven here have a halt pending and which of
+those waiting for a person have their approval decided, then cancels the run's CancelToken (a
+halt, the worker's stop, the working time of a model call passing) or wakes the waiting run.
 
 It is an early warning that cuts waits short; the store's transactions (begin_step,
 begin_execution, request_approval, mark_driven, finish_session) still decide every halt."""
@@ -18,53 +18,49 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import storage
+from agent_core.tools.cancel_token import CancelReason, CancelToken
 
 log = logging.getLogger("onloop.halt_watch")
-HALT_POLL_S = 0.1  # how often the process looks for halts of the runs it drives (one query)
+HALT_POLL_S = 0.1  # how often the process looks for halts and decisions of its runs (one query)
 FRESH_S = 0.25  # a view at most this old answers halt_requested() without a read of its own
 
 
 @dataclass(eq=False)
-class Armed:
-    """One cancellable piece of work of a run: its signal, its deadline, and why it was cut."""
-
-    cancel: threading.Event
-    deadline: float | None = None  # time.monotonic() after which the work is cancelled
-    reason: str | None = None  # "halted" | "stopped" | "deadline", once cancelled here
-
-    def fire(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-            self.cancel.set()
-
-    @property
-    def out_of_time(self) -> bool:
-        return self.reason == "deadline"
-
-
-@dataclass(eq=False)
 class WatchedRun:
-    """A run driven in this process, as the watcher sees it."""
+    """A run driven in this process, as the watcher sees it: its token is cancelled here."""
 
     run_id: str
-    stop: threading.Event
+    stop: threading.Event  # the worker's word to stop driving the run
+    token: CancelToken
     watcher: HaltWatcher
     halted: bool = False  # a pending halt was seen (stays True: halts are never taken back)
     registered_at: float = field(default_factory=time.monotonic)
-    armed: list[Armed] = field(default_factory=list)
+    deadline: float | None = None  # time.monotonic() after which the token is cancelled
+    awaited: int | None = None  # the approval the run waits for a person to decide
+    wake: threading.Event = field(default_factory=threading.Event)  # set: look at it again
 
     @contextmanager
-    def arm(self, cancel: threading.Event, deadline: float | None = None) -> Iterator[Armed]:
-        """While inside, a halt, the stop or the deadline sets `cancel` within ~HALT_POLL_S."""
-        armed = Armed(cancel, deadline)
-        with self.watcher._lock:
-            self.armed.append(armed)
-        self.watcher._check(self, armed)  # already halted or stopped: cancel at once
+    def until(self, deadline: float) -> Iterator[None]:
+        """While inside, passing `deadline` (time.monotonic()) cancels the token (DEADLINE)."""
+        self.deadline = deadline
+        self.watcher._check(self)  # already halted, stopped or late: cancelled at once
         try:
-            yield armed
+            yield
         finally:
-            with self.watcher._lock:
-                self.armed.remove(armed)
+            self.deadline = None
+
+    @contextmanager
+    def awaiting(self, approval_id: int) -> Iterator[threading.Event]:
+        """While inside, the watcher's shared read looks at the approval too: the event it yields
+        is set when it is decided (or expired), or when the token is cancelled."""
+        self.wake.clear()
+        remove = self.token.on_set(self.wake.set)
+        self.awaited = approval_id
+        try:
+            yield self.wake
+        finally:
+            self.awaited = None
+            remove()
 
     def halt_seen(self) -> bool | None:
         """True/False from a poll at most FRESH_S old that began after this run registered;
@@ -88,8 +84,8 @@ class HaltWatcher:
         self._polled_at = float("-inf")  # when the last successful poll began
         self.polls = 0
 
-    def register(self, run_id: str, stop: threading.Event) -> WatchedRun:
-        watched = WatchedRun(run_id, stop, self)
+    def register(self, run_id: str, stop: threading.Event, token: CancelToken) -> WatchedRun:
+        watched = WatchedRun(run_id, stop, token, self)
         with self._lock:
             self._runs.append(watched)
             if self._thread is None:
@@ -131,11 +127,14 @@ class HaltWatcher:
         store = self._store()
         if store is None:  # every port of this store is gone
             return
+        awaited = {r.awaited: r for r in runs if r.awaited is not None}
         try:
-            halted = storage.runs_with_halt_pending(store, run_ids=[r.run_id for r in runs])
+            halted, decided = storage.halts_and_decisions(
+                store, run_ids=[r.run_id for r in runs], approval_ids=list(awaited)
+            )
         except Exception as error:  # a busy store: look again at the next poll
             log.debug("halt watch: %s", error)
-            halted = set()
+            halted, decided = set(), set()
         else:
             with self._lock:
                 self._polled_at = started
@@ -143,19 +142,18 @@ class HaltWatcher:
         for watched in runs:
             if watched.run_id in halted:
                 watched.halted = True
-            with self._lock:
-                armed = list(watched.armed)
-            for item in armed:
-                self._check(watched, item)
+            self._check(watched)
+            if watched.run_id in decided and watched.awaited is not None:
+                watched.wake.set()
 
     @staticmethod
-    def _check(watched: WatchedRun, armed: Armed) -> None:
+    def _check(watched: WatchedRun) -> None:
         if watched.halted:
-            armed.fire("halted")
+            watched.token.cancel(CancelReason.HALTED)
         elif watched.stop.is_set():
-            armed.fire("stopped")
-        elif armed.deadline is not None and time.monotonic() >= armed.deadline:
-            armed.fire("deadline")
+            watched.token.cancel(CancelReason.STOPPED)
+        elif watched.deadline is not None and time.monotonic() >= watched.deadline:
+            watched.token.cancel(CancelReason.DEADLINE)
 
 
 _watchers: weakref.WeakKeyDictionary[storage.Store, HaltWatcher] = weakref.WeakKeyDictionary()

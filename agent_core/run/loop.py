@@ -14,7 +14,6 @@ from agent_core.models.base import (
     ModelTurn,
     ToolCallRequest,
 )
-from agent_core.models.io_loop import CancelSignal
 from agent_core.oversight.judge import judge_progress
 from agent_core.oversight.monitors import RepetitionMonitor, Trip, check_budget
 from agent_core.run import context_window
@@ -34,10 +33,11 @@ from agent_core.run.finish import (
     check_goal,
     claim_of,
 )
-from agent_core.run.outcome import Outcome, Stop
+from agent_core.run.outcome import RUN_AGAIN, NextStep, Outcome, RunAgain, ended
 from agent_core.run.port import RunPort
 from agent_core.run.spec import RunSpec
 from agent_core.run.tool_step import ToolStep
+from agent_core.tools.cancel_token import CancelReason
 from storage import HaltRequested
 
 T = TypeVar("T")
@@ -63,54 +63,78 @@ class AgentLoop:
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
         self._cut_offs = 0  # replies in a row cut off by the output cap
-        self._cancel_call = CancelSignal()  # set by a halt, the stop, or when time runs out
+        self.token = port.token  # the run's: a halt, the worker's stop, its time running out
 
     def run(self) -> Outcome:
+        """Turns until one ends the run. The store's refusal of a write (a halt came first,
+        another claim holds the run) is the one end that arrives as an exception, from any
+        write: the port has cancelled the run's token with it, which says how the run ends."""
         try:
-            for message in self.tool_step.finish_interrupted(self.messages):
-                self.messages.append(message)
-            while True:
-                self._between_steps()
-                turn = self._call_model_in_time()
-                not_run = not_run_reason(turn.finish_reason)
-                finishing = [c for c in turn.tool_calls if self._is_finish(c)]
-                self._tool_calls([c for c in turn.tool_calls if c not in finishing], turn, not_run)
-                if self._cut_short(turn):
-                    continue
-                if not turn.tool_calls:
-                    return self._finish(Claim(True, turn.text, structured=False))
-                if finishing:
-                    claim = self._claim(finishing, turn, not_run)
-                    if claim is not None:
-                        return self._finish(claim)
-                self.monitor.end_turn()
-                self._check_drift(judge=True)
-        except Stop as stop:
-            return stop.outcome
+            resumed = self.tool_step.finish_interrupted(self.messages)
+            if isinstance(resumed, Outcome):
+                return resumed
+            self.messages.extend(resumed)
+            while isinstance(step := self._turn(), RunAgain):
+                pass
+            return step
+        except HaltRequested:  # LeaseLost too
+            return ended(self.token)
+
+    def _turn(self) -> NextStep:
+        """One turn: the step boundary, the model call, its tool calls, the monitors."""
+        end = self._between_steps()
+        if end is not None:
+            return end
+        turn = self._call_model_in_time()
+        if isinstance(turn, Outcome):
+            return turn
+        not_run = not_run_reason(turn.finish_reason)
+        finishing = [c for c in turn.tool_calls if self._is_finish(c)]
+        end = self._tool_calls([c for c in turn.tool_calls if c not in finishing], turn, not_run)
+        if end is not None:
+            return end
+        cut = self._cut_short(turn)
+        if isinstance(cut, Outcome):
+            return cut
+        if cut:
+            return RUN_AGAIN
+        if not turn.tool_calls:
+            return self._finish(Claim(True, turn.text, structured=False))
+        if finishing:
+            claim = self._claim(finishing, turn, not_run)
+            if claim is not None:
+                return self._finish(claim)
+        self.monitor.end_turn()
+        return self._check_drift(judge=True) or RUN_AGAIN
 
     def _is_finish(self, call: ToolCallRequest) -> bool:
         return call.name == FINISH and FINISH not in self.spec.tools
 
-    def _tool_calls(self, calls: list[ToolCallRequest], turn: ModelTurn, not_run) -> None:
+    def _tool_calls(self, calls: list[ToolCallRequest], turn: ModelTurn, not_run) -> Outcome | None:
         """Each call in turn, with budgets checked before and the monitors after each one: a
-        batch of identical calls stops at the threshold, and a person is asked once."""
+        batch of identical calls stops at the threshold, and a person is asked once. The run's
+        end when it ends on the way, else None."""
         for index, call in enumerate(calls):
             spent = None if not_run else self._budget_trip(steps=False)
             if spent is not None:
-                self._stop_batch(calls[index:], spent, self.spec.policy.on_budget)
-            self.messages.append(self.tool_step.handle(call, turn.text, not_run=not_run))
+                return self._stop_batch(calls[index:], spent, self.spec.policy.on_budget)
+            message = self.tool_step.handle(call, turn.text, not_run=not_run)
+            if isinstance(message, Outcome):
+                return message
+            self.messages.append(message)
             spent = self.tool_step.disk_trip()
             if spent is not None:
-                self._stop_batch(calls[index + 1 :], spent, self.spec.policy.on_budget)
+                return self._stop_batch(calls[index + 1 :], spent, self.spec.policy.on_budget)
             trip = self.monitor.check()
             if trip is not None:
-                self._stop_batch(calls[index + 1 :], trip, self.spec.policy.monitors.action)
+                return self._stop_batch(calls[index + 1 :], trip, self.spec.policy.monitors.action)
+        return None
 
-    def _stop_batch(self, rest: list[ToolCallRequest], trip: Trip, action: str) -> None:
+    def _stop_batch(self, rest: list[ToolCallRequest], trip: Trip, action: str) -> Outcome:
         for call in rest:
             reason = f"the run stopped first ({trip.monitor}: {trip.detail[:200]})"
             self.messages.append(self.tool_step.skip(call, reason))
-        self._trip(trip, action)
+        return self._trip(trip, action)
 
     def _claim(self, finishing: list[ToolCallRequest], turn: ModelTurn, not_run) -> Claim | None:
         """The model's finish statement, or None when it cannot end the run (sent with other
@@ -127,39 +151,41 @@ class AgentLoop:
         return None
 
     # -- step boundary: commands, budgets ---------------------------------------------------
-    def _between_steps(self) -> None:
-        """One indexed read of the run's commands (a halt among them wins), then the budgets."""
+    def _between_steps(self) -> Outcome | None:
+        """One indexed read of the run's commands (a halt among them wins), then the budgets:
+        the run's end, or None to go on."""
         if self.port.should_stop():
-            raise Stop(Outcome("interrupted", "the worker stopped; resume the run to continue"))
+            return ended(self.token)
         for command in self.port.take_commands():
             if command.kind == "halt":
-                raise Stop(Outcome("halted", f"halted by {command.by or 'a human'}"))
+                self.token.cancel(CancelReason.HALTED)
+                return Outcome("halted", f"halted by {command.by or 'a human'}")
             if command.kind == "pause":
-                raise Stop(Outcome("paused", f"paused by {command.by or 'a human'}"))
+                return Outcome("paused", f"paused by {command.by or 'a human'}")
             if command.kind == "guidance" and command.message:
                 self.port.record("guidance", {"message": command.message, "by": command.by})
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
-        self._check_budget()
+        return self._check_budget()
 
-    def _check_budget(self) -> None:
+    def _check_budget(self) -> Outcome | None:
         trip = self._budget_trip(steps=True)
         if trip is not None:
-            self._trip(trip, self.spec.policy.on_budget)
+            return self._trip(trip, self.spec.policy.on_budget)
+        return None
 
     def _budget_trip(self, *, steps: bool) -> Trip | None:
         self.usage.seconds = self._elapsed()
         return check_budget(self.spec.budget, self.usage, steps=steps)
 
-    def _cut_short(self, turn: ModelTurn) -> bool:
-        """A reply the server did not let end is never a final answer: True to ask again."""
+    def _cut_short(self, turn: ModelTurn) -> bool | Outcome:
+        """A reply the server did not let end is never a final answer: True to ask again, the
+        run's end when it cannot go on."""
         if turn.finish_reason == "content_filter":
-            raise Stop(
-                Outcome(
-                    "paused",
-                    "the model server's content filter stopped the reply (finish_reason "
-                    "content_filter); rephrase the goal or send guidance, then resume the run",
-                )
+            return Outcome(
+                "paused",
+                "the model server's content filter stopped the reply (finish_reason "
+                "content_filter); rephrase the goal or send guidance, then resume the run",
             )
         if turn.finish_reason != "length":
             self._cut_offs = 0
@@ -173,12 +199,10 @@ class AgentLoop:
 
             cap = getattr(self.model, "max_output_tokens", None)
             at = f" of {cap} tokens" if cap else ""
-            raise Stop(
-                Outcome(
-                    "paused",
-                    f"the model's reply was cut off by the output cap{at} twice in a row; "
-                    f"{OUTPUT_CAP_HINT}, then resume the run",
-                )
+            return Outcome(
+                "paused",
+                f"the model's reply was cut off by the output cap{at} twice in a row; "
+                f"{OUTPUT_CAP_HINT}, then resume the run",
             )
         return True
 
@@ -190,12 +214,15 @@ class AgentLoop:
         working = time.monotonic() - self._session_start - self.tool_step.gate.waited_s
         return self._base_seconds + max(working, 0.0)
 
-    def _check_drift(self, *, judge: bool) -> None:
+    def _check_drift(self, *, judge: bool) -> Outcome | None:
         trip = self.monitor.check() or (self._judge() if judge else None)
+        if isinstance(trip, Outcome):
+            return trip
         if trip is not None:
-            self._trip(trip, self.spec.policy.monitors.action)
+            return self._trip(trip, self.spec.policy.monitors.action)
+        return None
 
-    def _judge(self) -> Trip | None:
+    def _judge(self) -> Trip | Outcome | None:
         """Every K steps, with a real model, a separate call rates progress toward the goal."""
         every = self.spec.policy.monitors.judge_every
         if not every or self.model.provider == "demo" or self.usage.steps % every:
@@ -207,6 +234,8 @@ class AgentLoop:
         except ModelError as exc:
             self.port.record("error", {"message": f"progress judge: {exc}", "where": "judge"})
             return None
+        if isinstance(verdict, Outcome):
+            return verdict
         self.usage.tokens += verdict.tokens_in + verdict.tokens_out
         self.usage.cost_usd += verdict.cost_usd
         threshold = self.spec.policy.monitors.judge_threshold
@@ -228,46 +257,46 @@ class AgentLoop:
             )
         return None
 
-    def _trip(self, trip: Trip, action: str) -> None:
+    def _trip(self, trip: Trip, action: str) -> Outcome:
         self.port.record(
             "drift", {"monitor": trip.monitor, "detail": trip.detail, "action": action}
         )
         reason = f"{trip.monitor}: {trip.detail}"
         if action == "halt":
-            raise Stop(Outcome("halted", reason))
+            return Outcome("halted", reason)
         if action == "fail":
-            raise Stop(Outcome("failed", reason))
-        raise Stop(Outcome("paused", reason))
+            return Outcome("failed", reason)
+        return Outcome("paused", reason)
 
     # -- the model call, cancellable by a halt ------------------------------------------------
-    def _call_model_in_time(self) -> ModelTurn:
-        """The model call, cancelled when the run's working time runs out (the budget trips), a
-        person halts the run or the worker stops: the process's halt watcher sets the signal."""
-        cancel = self._cancel_call = CancelSignal()
+    def _call_model_in_time(self) -> ModelTurn | Outcome:
+        """The model call, cut by the run's token when its working time runs out (the budget
+        trips), a person halts the run or the worker stops: the process's halt watcher sets it."""
         deadline = time.monotonic() + max(self.spec.budget.max_seconds - self._elapsed(), 0.0)
-        with self.port.arm(cancel, deadline) as armed:
-            try:
-                return self._call_model(cancel)
-            except Stop:
-                if armed.out_of_time:
-                    self._check_budget()
-                raise
+        with self.port.working_until(deadline):
+            turn = self._call_model()
+        if isinstance(turn, Outcome) and self.token.reason is CancelReason.DEADLINE:
+            return self._check_budget() or turn
+        return turn
 
-    def _side_call(self, call: Callable[[threading.Event], T]) -> T:
+    def _side_call(self, call: Callable[[threading.Event], T]) -> T | Outcome:
         """A call beside the conversation (the progress judge, the final goal check), cut like
         the model's own call: by a halt, the worker's stop or the end of the working time."""
-        cancel = CancelSignal()
         deadline = time.monotonic() + max(self.spec.budget.max_seconds - self._elapsed(), 0.0)
-        with self.port.arm(cancel, deadline) as armed:
+        with self.port.working_until(deadline):
             try:
-                return call(cancel)
+                return call(self.token)
             except ModelCancelled:
-                if armed.out_of_time:
-                    self._check_budget()
-                self.tool_step.check_halt()
-                raise Stop(Outcome("halted", "model call cancelled")) from None
+                pass
+        if self.token.reason is CancelReason.DEADLINE:
+            return self._check_budget() or ended(self.token)
+        return self._cancelled()
 
-    def _call_model(self, cancel: threading.Event) -> ModelTurn:
+    def _cancelled(self) -> Outcome:
+        """The model call was cancelled: by what the token (or a last look at the run) says."""
+        return self.tool_step.stopped() or Outcome("halted", "model call cancelled")
+
+    def _call_model(self) -> ModelTurn | Outcome:
         """In the run's own thread: the `model_request` step (atomic with the halt check, right
         before the request), the call, and its record; no thread of its own."""
         specs = [t.spec() for t in self.spec.tools.values()]
@@ -283,32 +312,35 @@ class AgentLoop:
         try:
             try:
                 self.port.begin_step("model_request", {"step": step})
-            except HaltRequested as halted:
-                raise Stop(
-                    Outcome("halted", "halted by a human before the model request")
-                ) from halted
-            turn = self._complete(specs, cancel, on_delta)
+            except HaltRequested:
+                return ended(self.token, "before the model request")
+            turn = self._complete(specs, on_delta)
+            if isinstance(turn, Outcome):
+                return turn
             try:
                 return self._record_turn(turn)
-            except HaltRequested as halted:  # the answer came after a halt: drop it, keep its cost
+            except HaltRequested:  # the answer came after a halt: drop it, keep its cost
+                if self.token.reason is CancelReason.LOST:
+                    return ended(self.token)
                 self.port.add_usage(
                     tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
                 )
-                raise Stop(Outcome("halted", "halted by a human during the model call")) from halted
+                return ended(self.token, "during the model call")
         finally:
             self.port.end_partial()  # after the model_call event, so readers never miss the turn
 
-    def _complete(self, specs: list[dict], cancel: threading.Event, on_delta) -> ModelTurn:
+    def _complete(self, specs: list[dict], on_delta) -> ModelTurn | Outcome:
         try:
-            return self.model.complete(list(self.messages), specs, cancel=cancel, on_delta=on_delta)
+            return self.model.complete(
+                list(self.messages), specs, cancel=self.token, on_delta=on_delta
+            )
         except ModelCancelled:
-            self.tool_step.check_halt()
-            raise Stop(Outcome("halted", "model call cancelled")) from None
+            return self._cancelled()
         except ModelError as error:
             self.port.record("error", {"message": str(error), "where": "model"})
             if context_window.is_overflow(str(error)):  # pause and ask, never fail the run
-                self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
-            raise Stop(Outcome("failed", f"model error: {error}")) from None
+                return self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
+            return Outcome("failed", f"model error: {error}")
 
     def _record_turn(self, answer: ModelTurn) -> ModelTurn:
         # From here on every call is named by onloop's own id, never the model's (see call_ids).
@@ -344,6 +376,8 @@ class AgentLoop:
         """The run ends as the model says, unless what its tools did (or, with a real model, a
         final check against the goal) says the goal was not met: then `unmet`, with why."""
         problems = [] if not claim.goal_met else self._contradictions(claim)
+        if isinstance(problems, Outcome):  # the final check was cut: the run ends that way
+            return problems
         payload = {
             "text": claim.summary,
             "goal_met": claim.goal_met and not problems,
@@ -361,7 +395,7 @@ class AgentLoop:
             return Outcome("unmet", "; ".join(problems)[:1000], claim.summary)
         return Outcome("succeeded", None, claim.summary)
 
-    def _contradictions(self, claim: Claim) -> list[str]:
+    def _contradictions(self, claim: Claim) -> list[str] | Outcome:
         problems = [
             f"the final answer claims the goal was met, but {what} and never done"
             for what in self.tool_step.ledger.unresolved()
@@ -378,6 +412,8 @@ class AgentLoop:
             # Unknown is not "not met": the claim stands, and the record says it went unchecked.
             self.port.record("error", {"message": f"goal check: {exc}", "where": "goal_check"})
             return []
+        if isinstance(check, Outcome):
+            return check
         self.usage.tokens += check.tokens_in + check.tokens_out
         self.usage.cost_usd += check.cost_usd
         self.port.record(

@@ -16,13 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import storage
 from agent_core.oversight.redact import Redactor, redactor_for
-from agent_core.run.halt_watcher import Armed, WatchedRun, watcher_for
-from agent_core.run.outcome import stop
+from agent_core.run.halt_watcher import WatchedRun, watcher_for
+from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
 from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
-LOST_REASON = "another worker holds the run now (this worker's lease lapsed)"
 READ_PATIENCE_S = 10.0  # how long a read waits out the database before the session gives up
 T = TypeVar("T")
 PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4 times a second
@@ -55,11 +54,13 @@ class RunPort(Protocol):
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
-    def halt_recorded(self) -> bool: ...
+    def cancelled_now(self) -> bool: ...
     def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
-    def arm(
-        self, cancel: threading.Event, deadline: float | None = None
-    ) -> AbstractContextManager[Armed]: ...
+
+    token: CancelToken
+
+    def working_until(self, deadline: float) -> AbstractContextManager[None]: ...
+    def awaiting(self, approval_id: int) -> AbstractContextManager[threading.Event]: ...
     def begin_execution(self, **call: Any) -> int: ...
     def should_stop(self) -> bool: ...
     def request_approval(self, **request: Any) -> int: ...
@@ -77,12 +78,15 @@ class StoreRunPort:
     """RunPort over the store; `stop` is set by the worker when it shuts down or loses the lease.
 
     Given `worker_id` (and `epoch`, the claim's), every write for the run is fenced: the store
-    refuses it once the claim no longer holds, and the port then stops the loop at once (Stop,
-    `interrupted`) and sets `stop`, so a stale driver starts no model call or tool."""
+    refuses it once the claim no longer holds, and the port then cancels the run's token (LOST),
+    sets `stop` and lets the refusal rise to the loop, so a stale driver starts no model call or
+    tool. A refused step (a halt) cancels the token too (HALTED): the store has the last word."""
 
     store: storage.Store
     run_id: str
     stop: threading.Event = field(default_factory=threading.Event)
+    # The run's one cancellation token (see cancel_token): everything it blocks on honours it.
+    token: CancelToken = field(default_factory=CancelToken)
     worker_id: str | None = None  # set: steps start only while the run is still this worker's
     epoch: int | None = None  # the claim's epoch (runs.claim_epoch): its writes carry it
     _held: list[HumanCommand] = field(default_factory=list)
@@ -96,7 +100,7 @@ class StoreRunPort:
         """This run in the process's halt watcher for its store (registered on first use,
         unregistered by close() or when the port is gone)."""
         if self._watched is None:
-            self._watched = watcher_for(self.store).register(self.run_id, self.stop)
+            self._watched = watcher_for(self.store).register(self.run_id, self.stop, self.token)
             weakref.finalize(self, self._watched.close)
         return self._watched
 
@@ -104,12 +108,16 @@ class StoreRunPort:
         if self._watched is not None:
             self._watched.close()
 
-    def arm(
-        self, cancel: threading.Event, deadline: float | None = None
-    ) -> AbstractContextManager[Armed]:
-        """While inside, a halt of the run, the worker's stop or `deadline` (time.monotonic())
-        sets `cancel` within ~0.1 s: the process's one halt watcher looks for all its runs."""
-        return self.watched.arm(cancel, deadline)
+    def working_until(self, deadline: float) -> AbstractContextManager[None]:
+        """While inside, passing `deadline` (time.monotonic()) cancels the token within ~0.1 s,
+        as a halt or the worker's stop does at any time: the process's one halt watcher looks
+        for all its runs."""
+        return self.watched.until(deadline)
+
+    def awaiting(self, approval_id: int) -> AbstractContextManager[threading.Event]:
+        """While inside, the halt watcher's one read also looks at this approval: the event is
+        set when it is decided or expired (or the token is cancelled); no read of its own."""
+        return self.watched.awaiting(approval_id)
 
     @property
     def fence(self) -> storage.Fence | None:
@@ -117,13 +125,18 @@ class StoreRunPort:
 
     @contextmanager
     def _fenced(self) -> Iterator[None]:
-        """A refused write (another claim holds the run) ends this driver's session at once."""
+        """A refused write ends this driver's session at once: another claim holds the run (the
+        token LOST) or a halt came first (HALTED); the refusal rises to the loop."""
         try:
             yield
         except storage.LeaseLost as lost:
             self.stop.set()
+            self.token.cancel(CancelReason.LOST)
             log.warning("stopped driving run %s: %s", self.run_id, lost)
-            raise stop("interrupted", LOST_REASON) from lost
+            raise
+        except storage.HaltRequested:
+            self.token.cancel(CancelReason.HALTED)
+            raise
 
     def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
         """Append an event; `usage` it carries is added to the run's totals in the same
@@ -141,15 +154,13 @@ class StoreRunPort:
             )
 
     def set_status(self, status: str, **fields: Any) -> None:
-        """running <-> waiting: only while the run is still driven, else Stop (see mark_driven)."""
+        """running <-> waiting: only while the run is still driven, else HaltRequested (see
+        mark_driven), the token cancelled."""
         fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
-        try:
-            with self._fenced():
-                storage.mark_driven(
-                    self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
-                )
-        except storage.HaltRequested as gone:
-            raise stop("halted", "the run was halted or lost while it was being driven") from gone
+        with self._fenced():
+            storage.mark_driven(
+                self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
+            )
 
     def add_usage(self, **amounts: Any) -> None:
         with self._fenced():
@@ -181,13 +192,16 @@ class StoreRunPort:
             return seen
         return self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
 
-    def halt_recorded(self) -> bool:
-        """One indexed read of the store, never the watcher's view: asked by a running tool right
-        before it sends anything out (ToolContext.before_sending)."""
-        halted = self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id))
-        if halted:
+    def cancelled_now(self) -> bool:
+        """Whether the run must stop now: the worker's stop, or a halt read from the store itself
+        (one indexed read, never the watcher's view); either cancels the token. Asked by a running
+        tool right before it sends anything out (ToolContext.halt_check, before_sending)."""
+        if self.stop.is_set():
+            self.token.cancel(CancelReason.STOPPED)
+        elif self._read(lambda: storage.halt_pending(self.store, run_id=self.run_id)):
             self.watched.halted = True
-        return halted
+            self.token.cancel(CancelReason.HALTED)
+        return self.token.reason in (CancelReason.HALTED, CancelReason.STOPPED, CancelReason.LOST)
 
     def _read(self, read: Callable[[], T]) -> T:
         """Reads ride out a database hiccup (a few seconds); a longer outage ends the session
@@ -216,20 +230,21 @@ class StoreRunPort:
             return storage.begin_execution(self.store, run_id=self.run_id, fence=self.fence, **call)
 
     def should_stop(self) -> bool:
-        return self.stop.is_set()
+        """The worker's stop (shutdown, a lapsed lease); it cancels the token (STOPPED)."""
+        if self.stop.is_set():
+            self.token.cancel(CancelReason.STOPPED)
+            return True
+        return False
 
     def request_approval(self, **request: Any) -> int:
         """Open an approval and set the run waiting, in one transaction; returns its id."""
         for shown in ("model_text", "summary", "reason"):  # the arguments stay: their hash binds
             if isinstance(request.get(shown), str):
                 request[shown] = self.redactor(request[shown])
-        try:
-            with self._fenced():
-                approval = storage.request_approval(
-                    self.store, run_id=self.run_id, fence=self.fence, **request
-                )
-        except storage.HaltRequested as gone:  # nothing was written: no approval, no waiting
-            raise stop("halted", "halted by a human before the approval was asked") from gone
+        with self._fenced():  # a halt first: HaltRequested, nothing written, the token cancelled
+            approval = storage.request_approval(
+                self.store, run_id=self.run_id, fence=self.fence, **request
+            )
         return _id(approval.id)
 
     def approvals_requested_after(self, seq: int) -> dict[int, Any]:
@@ -288,8 +303,9 @@ class StoreRunPort:
             storage.set_live_output(
                 self.store, run_id=self.run_id, step=step, text=text, fence=self.fence
             )
-        except storage.LeaseLost as lost:  # the loop sees `stop` at its next poll and cuts the call
+        except storage.LeaseLost as lost:  # the token cuts the call in flight
             self.stop.set()
+            self.token.cancel(CancelReason.LOST)
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             return
         except SQLAlchemyError as error:  # a busy store: the preview waits, the run goes on

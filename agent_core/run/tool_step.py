@@ -9,20 +9,19 @@ from typing import Any
 
 import storage
 from agent_core.models.base import ToolCallRequest
-from agent_core.models.io_loop import CancelSignal
 from agent_core.oversight.confinement import run_disk_budget, tool_context
 from agent_core.oversight.monitors import RepetitionMonitor, Trip
 from agent_core.oversight.policy import PolicyDecision, decide, repeatable
 from agent_core.run.approval_gate import INTERRUPTED_REASON, ApprovalGate
 from agent_core.run.conversation import not_run_reason, tool_message
 from agent_core.run.finish import ActionLedger
-from agent_core.run.outcome import stop
+from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import RunPort
 from agent_core.run.spec import RunSpec
-from agent_core.run.tool_process import ToolStopped, store_halt_check
 from agent_core.run.tool_runner import run_tool
 from agent_core.run.unfinished_calls import last_turn, unfinished_calls
 from agent_core.tools import Tool, ToolError, args_hash
+from agent_core.tools.cancel_token import CancelReason
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,13 @@ class ToolStep:
         return Trip("budget_disk", reason) if reason is not None else None
 
     # -- halts and resumes ---------------------------------------------------------------
-    def check_halt(self) -> None:
-        if self.port.should_stop():
-            raise stop("interrupted", "the worker stopped; resume the run to continue")
-        if self.port.halt_requested():
-            raise stop("halted", "halted by a human")
+    def stopped(self) -> Outcome | None:
+        """The run's end when it must stop now (the worker's stop, a halt: the watcher's fresh
+        view, else one read; either cancels the run's token), else None."""
+        token = self.port.token
+        if not self.port.should_stop() and not stopping(token) and self.port.halt_requested():
+            token.cancel(CancelReason.HALTED)
+        return ended(token) if stopping(token) else None
 
     def replay(self, events: list[Any]) -> None:
         """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
@@ -78,15 +79,17 @@ class ToolStep:
                 scope = approval.allow_scope or ""
                 self.gate.allow(scope, approval.tool, approval.approved_hash or "")
 
-    def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | Outcome:
         """Results for the last model turn's calls that never got one (the run was interrupted):
-        a call that may have run goes back to a human; the others go through the policy again."""
+        a call that may have run goes back to a human; the others go through the policy again.
+        The run's end instead when it ends on the way."""
         turn = last_turn(self._prior)
         if turn is None:
             return []
         approvals = self.port.approvals_requested_after(turn.seq)
-        return [
-            self.handle(
+        results = []
+        for item in unfinished_calls(self._prior, approvals):
+            result = self.handle(
                 item.call,
                 item.text,
                 force_ask=INTERRUPTED_REASON if self._ask_again(item) else None,
@@ -94,8 +97,10 @@ class ToolStep:
                 earlier_approval=item.approval,
                 not_run=not_run_reason(turn.payload.get("finish_reason")),
             )
-            for item in unfinished_calls(self._prior, approvals)
-        ]
+            if isinstance(result, Outcome):
+                return result
+            results.append(result)
+        return results
 
     def _ask_again(self, item: Any) -> bool:
         """A call that may have run goes to a human, unless the policy marks it repeatable."""
@@ -113,8 +118,11 @@ class ToolStep:
         force_ask: str | None = None,
         already_recorded: bool = False,
         earlier_approval: Any = None,
-    ) -> dict[str, Any]:
-        self.check_halt()
+    ) -> dict[str, Any] | Outcome:
+        """The call's result message for the model, or the run's end when it ends here."""
+        end = self.stopped()
+        if end is not None:
+            return end
         tool, arguments, problem = self._parse(call) if not_run is None else (None, None, not_run)
         if problem is not None:
             # One cut-off reply is one event, handled by the cut-off rule: its calls' identical
@@ -145,6 +153,8 @@ class ToolStep:
             gated = self.gate.wait_for_human(
                 call, tool, arguments, digest, verdict, model_text, earlier_approval
             )
+            if isinstance(gated, Outcome):
+                return gated
             asked = arguments
             refusal, arguments = self.gate.apply(tool, arguments, gated)
             if refusal is not None:
@@ -225,44 +235,45 @@ class ToolStep:
         arguments: dict,
         approval_id: int | None = None,
         edit: Edit | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | Outcome:
         refused = self._begin(call, tool, arguments, approval_id)
+        if isinstance(refused, Outcome):
+            return refused
         if refused is not None:
             return self._result(call, refused, ok=False, outcome="denied")
         started = time.monotonic()
-        cancel = CancelSignal()
-        with self.port.arm(cancel) as armed:  # a halt while the tool runs ends its processes
-            watch = ToolStopped(armed)
-            check = store_halt_check(armed, self.port.should_stop, self.port.halt_recorded)
-            context = tool_context(self.spec.policy, cancel, self.spec.workspace, check, self.disk)
-            try:
-                output, ok = (
-                    run_tool(tool, arguments, workspace=self.spec.workspace, context=context),
-                    True,
-                )
-            except ToolError as exc:
-                output, ok = f"Error: {exc}", False
+        token = self.port.token  # a halt while the tool runs ends its processes
+        check = self.port.cancelled_now
+        context = tool_context(self.spec.policy, token, self.spec.workspace, check, self.disk)
+        try:
+            output, ok = (
+                run_tool(tool, arguments, workspace=self.spec.workspace, context=context),
+                True,
+            )
+        except ToolError as exc:
+            output, ok = f"Error: {exc}", False
+        cut = stopping(token)
         result = self._result(
             call,
             output,
             ok=ok,
-            outcome="halted" if watch.stopped else "ok" if ok else "error",
+            outcome="halted" if cut else "ok" if ok else "error",
             duration_s=time.monotonic() - started,
             arguments=arguments,
             edit=edit,
             usage={"tool_calls": 1},  # counted with its result, in one transaction
         )
-        watch.stop_if_stopped()
-        return result
+        return ended(token, "while a tool ran") if cut else result
 
     def _begin(
         self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None
-    ) -> str | None:
+    ) -> str | Outcome | None:
         """The last step before the tool starts, one transaction ordered against any halt by the
         store: no halt pending, the approval (if any) consumed by this execution of exactly these
-        arguments, and a `tool_started` event. A refusal's text for the model, or None."""
+        arguments, and a `tool_started` event. A refusal's text for the model, the run's end
+        (the store refused: a halt came first, or another claim holds the run), or None."""
         if self.port.should_stop():
-            raise stop("interrupted", "the worker stopped; resume the run to continue")
+            return ended(self.port.token)
         try:
             self.port.begin_execution(
                 tool_call_id=call.id,
@@ -270,8 +281,8 @@ class ToolStep:
                 approval_id=approval_id,
                 args_hash=args_hash(arguments),
             )
-        except storage.HaltRequested as halted:
-            raise stop("halted", "halted by a human before the tool started") from halted
+        except storage.HaltRequested:  # the port cancelled the token with it
+            return ended(self.port.token, "before the tool started")
         except storage.ApprovalUnusable as exc:
             self.port.record("error", {"message": str(exc), "where": "approval"})
             return f"Error: {exc}; not run"

@@ -26,7 +26,8 @@ def _no_redaction(text: str) -> str:
 
 @dataclass(frozen=True)
 class ToolContext:
-    # Set within ~0.1 s of a halt of the run or of its worker stopping (the halt watcher).
+    # The run's CancelToken (agent_core.tools.cancel_token) in a run: set within ~0.1 s of a
+    # halt of the run or of its worker stopping (the halt watcher), or when the store refuses.
     cancel: threading.Event = field(default_factory=threading.Event)
     network: bool = False  # the policy grants this run's processes the network
     unconfined_shell: bool = False  # the operator opted in to a shell without the sandbox
@@ -37,7 +38,7 @@ class ToolContext:
     # text, or None; and whether a rule allows private addresses for that URL's host.
     url_gate: Callable[[str, bool], tuple[str | None, bool]] | None = None
     # Reads the store now (one indexed read), not the watcher's view: True when a halt of the
-    # run is recorded or its worker stops (and then `cancel` is set). None outside a run.
+    # run is recorded or its worker stops (and then the token `cancel` is set). None outside a run.
     halt_check: Callable[[], bool] | None = None
 
     @property

@@ -22,8 +22,8 @@ from agent_core.oversight.policy import Policy
 from agent_core.oversight.policy_file import changed_since
 from agent_core.run.auto_resume import recover_lapsed
 from agent_core.run.loop import AgentLoop
-from agent_core.run.outcome import Outcome, Stop
-from agent_core.run.port import LOST_REASON, StoreRunPort
+from agent_core.run.outcome import LOST_REASON, Outcome, ended
+from agent_core.run.port import StoreRunPort
 from agent_core.run.spec import RunSpec
 from agent_core.tools import Workspace
 from agent_core.tools.builtins import offered_tools
@@ -88,9 +88,7 @@ def drive_run(
     )
     try:
         return _drive(store, run, port, model_factory, settings)
-    except Stop as lost:  # a write was refused: the run is another claim's; leave it alone
-        return _finish(store, port, run, lost.outcome, run.active_seconds)
-    except storage.LeaseLost:  # the same, refused outside the port (the workspace's path)
+    except storage.LeaseLost:  # a write was refused: the run is another claim's; leave it alone
         return _finish(store, port, run, Outcome("interrupted", LOST_REASON), run.active_seconds)
     except Exception as error:
         if not is_transient(error):
@@ -153,8 +151,8 @@ def _drive(
             "waiting" if pending else "running", reason=None, model_name=model.model_name
         )
         outcome = loop.run()
-    except Stop as stopped:  # halted or lost before the loop began
-        outcome = stopped.outcome
+    except storage.HaltRequested:  # halted or lost before the loop began (the token says which)
+        outcome = ended(port.token)
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
         if is_transient(exc):  # not the run's fault: it ends interrupted (drive_run)
             raise
