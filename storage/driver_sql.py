@@ -38,7 +38,7 @@ class Compiled:
             merged[name] = process(merged[name])
         if self.order is None:
             return merged
-        return tuple(merged[name] for name in self.order)  # KeyError: a value not given
+        return tuple(map(merged.__getitem__, self.order))  # KeyError: a value not given
 
 
 _COMPILED: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, Compiled]] = (
@@ -48,7 +48,10 @@ _COMPILED: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, Compiled]] = (
 
 def compiled(dialect: Dialect, statement: ClauseElement) -> Compiled:
     """`statement` compiled for `dialect`, once; statements passed here are module constants."""
-    known = _COMPILED.setdefault(dialect, {})
+    return _compile(_COMPILED.setdefault(dialect, {}), dialect, statement)
+
+
+def _compile(known: dict[ClauseElement, Compiled], dialect: Dialect, statement: Any) -> Compiled:
     found = known.get(statement)
     if found is None:
         done = statement.compile(dialect=dialect)
@@ -74,10 +77,11 @@ class DriverTransaction:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
         self._dialect = dialect
+        self._known = _COMPILED.setdefault(dialect, {})
         self.last: tuple[str, Any] = ("", ())  # the statement running, for an error's message
 
     def execute(self, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
-        found = compiled(self._dialect, statement)
+        found = self._known.get(statement) or _compile(self._known, self._dialect, statement)
         self.last = (found.sql, found.parameters(values))
         self._cursor.execute(*self.last)
         return self._cursor
