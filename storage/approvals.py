@@ -6,10 +6,10 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlmodel import col
 
-from storage.engine import Store, read_session, write_session, writing
+from storage.engine import Store, read_session, write_session
 from storage.errors import (
     ApprovalExpired,
     ApprovalUnusable,
@@ -18,9 +18,9 @@ from storage.errors import (
     NotFound,
     StoreError,
 )
-from storage.events import append_in, insert_event, next_seq, no_run
+from storage.events import Guard, append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, as_fence
-from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by, start_step_in
+from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
@@ -229,24 +229,19 @@ def _set_waiting(conn: Connection, run_id: str, reason: str, fence: Fence | None
     append_in(conn, run_id=run_id, kind="status", payload={"status": "waiting", "reason": reason})
 
 
-def consume_approval(
-    conn: Connection, *, run_id: str, approval_id: int, args_hash: str | None
-) -> None:
-    """Inside the transaction that starts a tool: use up the approval for exactly these
-    arguments, or ApprovalUnusable (not approved, already consumed, of another run or other args)."""
-    consume = (
-        update(_approvals)
-        .where(
-            _approvals.c.id == approval_id,
-            _approvals.c.run_id == run_id,
-            _approvals.c.status == "approved",
-            _approvals.c.consumed_at.is_(None),
-            _approvals.c.approved_hash == args_hash,
-        )
-        .values(consumed_at=utcnow())
+# Used up by the one execution it authorises: approved, not used yet, of this run and exactly
+# these arguments (IS NOT DISTINCT FROM: an approval without a hash matches only a call without).
+_CONSUME = (
+    update(_approvals)
+    .where(
+        _approvals.c.id == bindparam("approval_id"),
+        _approvals.c.run_id == bindparam("rid"),
+        _approvals.c.status == "approved",
+        _approvals.c.consumed_at.is_(None),
+        _approvals.c.approved_hash.is_not_distinct_from(bindparam("args_hash")),
     )
-    if conn.execute(consume).rowcount != 1:
-        raise _unusable(conn, run_id, approval_id, args_hash)
+    .values(consumed_at=bindparam("now"))
+)
 
 
 def _unusable(conn: Connection, run_id: str, approval_id: int, digest: str | None) -> StoreError:
@@ -288,18 +283,20 @@ def begin_execution(
         "approval_id": approval_id,
         "args_hash": args_hash,
     }
-    if approval_id is None:  # nothing to consume: exactly a step's start
-        return begin_step(
-            store,
-            run_id=run_id,
-            kind="tool_started",
-            payload=payload,
-            fence=fence,
-            worker_id=worker_id,
-        )
-    with writing(store) as conn:
-        seq = start_step_in(conn, run_id, "tool_started", as_fence(fence, worker_id))
-        if approval_id is not None:
-            consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
-        insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)
-    return seq
+    guards: tuple[Guard, ...] = ()
+    if approval_id is not None:  # used up in the same transaction, or nothing is written
+
+        def unusable(conn: Connection) -> Exception:
+            return _unusable(conn, run_id, approval_id, args_hash)
+
+        values = {"approval_id": approval_id, "rid": run_id, "args_hash": args_hash}
+        guards = (Guard(_CONSUME, {**values, "now": utcnow()}, "one changed", unusable),)
+    return begin_step(
+        store,
+        run_id=run_id,
+        kind="tool_started",
+        payload=payload,
+        fence=fence,
+        worker_id=worker_id,
+        guards=guards,
+    )

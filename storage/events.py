@@ -1,17 +1,17 @@
-"""The append-only event record: the hot path, in SQLAlchemy Core with prebuilt statements."""
+"""The append-only event record: the hot path, with statements built once."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, bindparam, insert, or_, select, text, update
+from sqlalchemy.sql import ClauseElement
 
-from storage.engine import Store, json_dumps, reading, write_turn, writing
+from storage.driver_sql import DriverTransaction, driver_transaction
+from storage.engine import Store, reading
 from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
@@ -40,9 +40,12 @@ _BUMP_SEQ_PLAIN = (
     update(_runs).where(_runs.c.id == bindparam("rid")).values(last_seq=_runs.c.last_seq + 1)
 )
 _READ_SEQ = select(_runs.c.last_seq).where(_runs.c.id == bindparam("rid"))
-_INSERT_EVENT = _events.insert()
+_EVENT_COLUMNS = ("run_id", "seq", "kind", "at", "payload", "tool", "verdict")
+# Every event row is written by this one statement, whichever transaction it is part of; inline:
+# no RETURNING of the id (nobody reads it).
+_INSERT_EVENT = insert(_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}).inline()
 # One more tool call on its run's day (storage.models.ToolCallCount). Plain SQL: SQLite and
-# PostgreSQL spell this upsert the same way, and sqlite3 on the fast path takes it as it is.
+# PostgreSQL spell this upsert the same way.
 _COUNT_TOOL_CALL_SQL = (
     "INSERT INTO tool_call_counts (day, tool, verdict, calls) "
     "SELECT date(created_at), :tool, :verdict, 1 FROM runs WHERE id = :rid "
@@ -78,22 +81,26 @@ def next_seq(conn: Connection, run_id: str, fence: Fence | None = None) -> int:
     return seq
 
 
-def insert_event(conn: Connection, *, run_id: str, seq: int, kind: str, payload: dict) -> None:
+def event_row(*, run_id: str, seq: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An event's column values (the `tool` and `verdict` columns copied from its payload)."""
     tool, verdict = tool_fields(kind, payload)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "run_id": run_id,
-            "seq": seq,
-            "kind": kind,
-            "at": utcnow(),
-            "payload": payload,
-            "tool": tool,
-            "verdict": verdict,
-        },
-    )
+    return {
+        "run_id": run_id,
+        "seq": seq,
+        "kind": kind,
+        "at": utcnow(),
+        "payload": payload,
+        "tool": tool,
+        "verdict": verdict,
+    }
+
+
+def insert_event(conn: Connection, *, run_id: str, seq: int, kind: str, payload: dict) -> None:
+    """Write an event inside the caller's Core transaction (write_event writes one on its own)."""
+    row = event_row(run_id=run_id, seq=seq, kind=kind, payload=payload)
+    conn.execute(_INSERT_EVENT, row)
     if kind == "tool_call":
-        conn.execute(_COUNT_TOOL_CALL, _count_params(run_id, tool, verdict))
+        conn.execute(_COUNT_TOOL_CALL, _count_params(run_id, row["tool"], row["verdict"]))
 
 
 def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[str, str]:
@@ -154,124 +161,121 @@ def append_event(
     writer's `fence`, only while its claim holds (else LeaseLost and nothing is written).
     `usage` (steps, tool_calls, tokens_in, ...) is added to the run's totals in the same
     transaction, so a reader never sees the event without the usage it carries."""
-    check_usage(usage)  # an unknown name is refused before anything is written
-    if sqlite_fast(store):
-        seq = append_sqlite(
-            store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage
-        )
-        assert seq is not None  # only a step (step=True) may be turned down
-        return seq
-    with writing(store) as conn:
-        return append_in(conn, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage)
+    return write_event(store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage)
 
 
-# The SQLite fast path (stdlib sqlite3 driver). A Core execution costs ~35 us of Python per
-# statement, several times what SQLite itself needs, and Core managed only ~0.3x raw sqlite3;
-# so the hot path runs on the pooled DBAPI connection (pragmas applied by the connect hook). It
-# writes exactly what the Core path writes: the same JSON serialiser and SQLAlchemy's datetime
-# text format ("YYYY-MM-DD HH:MM:SS.ffffff"); tests hold both paths to the same results.
-_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
-_SQLITE_BUMP = "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"
-_SQLITE_BUMP_FENCED = (
-    "UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? AND worker_id = ? "
-    "AND (? IS NULL OR claim_epoch = ?) RETURNING last_seq"
-)
-# A step's start (storage.halts.begin_step): only while the run is driven (DRIVEN there).
-_SQLITE_STEP = _SQLITE_BUMP.replace(
-    " WHERE id = ?", " WHERE id = ? AND status IN ('running', 'waiting')"
-)
-_SQLITE_STEP_FENCED = _SQLITE_BUMP_FENCED.replace(
-    " WHERE id = ?", " WHERE id = ? AND status IN ('running', 'waiting')"
-)
-_SQLITE_HALT_PENDING = (
-    "SELECT 1 FROM commands WHERE run_id = ? AND consumed_at IS NULL AND kind = 'halt' LIMIT 1"
-)
-_SQLITE_USAGE = (
-    "UPDATE runs SET steps = steps + ?, tool_calls = tool_calls + ?, tokens_in = tokens_in + ?, "
-    "tokens_out = tokens_out + ?, cost_usd = cost_usd + ?, updated_at = ? WHERE id = ?"
-)
-_SQLITE_INSERT = (
-    "INSERT INTO events (run_id, seq, kind, at, payload, tool, verdict) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A statement a write of one event runs once the run's row is locked (its seq taken): the
+    event is written only if the guard holds, else nothing is and `refusal` says why (read after
+    the rollback). `statement` is built once (a module constant), so it is compiled once."""
+
+    statement: ClauseElement
+    values: Mapping[str, Any]
+    holds: Literal["no row", "one changed"]
+    refusal: Callable[[Connection], Exception]
+
+
+class _Refused(Exception):
+    def __init__(self, refusal: Callable[[Connection], Exception]) -> None:
+        self.refusal = refusal
+
+
+_BUMPS: dict[tuple[str, tuple[str, ...], bool], Any] = {}
+
+
+def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool) -> Any:
+    """The UPDATE taking the run's next seq, built once per shape: fenced by worker or claim or
+    not, only in `statuses` or in any, with RETURNING or without."""
+    held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
+    shape = (held_by, statuses, returning)
+    bump = _BUMPS.get(shape)
+    if bump is None:
+        where = [_runs.c.id == bindparam("rid")]
+        if statuses:
+            where.append(or_(*(_runs.c.status == status for status in statuses)))
+        if fence is not None:
+            where.append(_runs.c.worker_id == bindparam("wid"))
+            if fence.epoch is not None:
+                where.append(_runs.c.claim_epoch == bindparam("epoch"))
+        bump = update(_runs).where(*where).values(last_seq=_runs.c.last_seq + 1)
+        bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
+    return bump
+
+
+_ADD_USAGE = (
+    update(_runs)
+    .where(_runs.c.id == bindparam("rid"))
+    .values({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
+    .values(updated_at=bindparam("now"))
 )
 
 
-def sqlite_fast(store: Store) -> bool:
-    """Whether the store takes the SQLite fast path (the stdlib driver, RETURNING)."""
-    return _SQLITE_RETURNING and store.engine.dialect.driver == "pysqlite"
-
-
-def append_sqlite(
+def write_event(
     store: Store,
     *,
     run_id: str,
     kind: str,
     payload: dict[str, Any],
-    fence: Fence | None,
+    fence: Fence | None = None,
     usage: Mapping[str, float] | None = None,
-    step: bool = False,
-) -> int | None:
-    """append_event on the SQLite fast path; its seq. With `step`, storage.halts.begin_step's
-    common case: the event only while the run is driven (by `fence`'s claim) and no halt is
-    pending; None (nothing written) otherwise, and the caller's Core path says why."""
-    at = utcnow().isoformat(sep=" ", timespec="microseconds")
-    body = json_dumps(payload)  # serialise before taking the write lock, not while holding it
-    tool, verdict = tool_fields(kind, payload)
-    with write_turn(store):
-        return _append_sqlite_turn(store, run_id, kind, at, body, tool, verdict, fence, usage, step)
+    statuses: tuple[str, ...] = (),
+    guards: Sequence[Guard] = (),
+    refusal: Callable[[Connection], Exception] | None = None,
+) -> int:
+    """One event in a write transaction of its own (the hot path: see storage.driver_sql);
+    its seq. Written only while `fence`'s claim holds, the run is in one of `statuses` (any
+    when empty) and every guard holds, with `usage` added to the run's totals; else nothing is
+    written and `refusal` (default: no such run, or LeaseLost) says why."""
+    check_usage(usage)  # an unknown name is refused before anything is written
+    row = event_row(run_id=run_id, seq=0, kind=kind, payload=payload)
+    adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE}
+    try:
+        with driver_transaction(store) as transaction:
+            seq = _take_seq(transaction, store, run_id, fence, statuses)
+            if seq is None:
+                raise _Refused(refusal or (lambda conn: refused(conn, run_id, fence)))
+            for guard in guards:
+                if guard.holds == "no row":
+                    held = not transaction.rows(guard.statement, guard.values)
+                else:
+                    held = transaction.changed(guard.statement, guard.values) == 1
+                if not held:
+                    raise _Refused(guard.refusal)
+            transaction.execute(_INSERT_EVENT, {**row, "seq": seq})
+            if kind == "tool_call":
+                counted = _count_params(run_id, row["tool"], row["verdict"])
+                transaction.execute(_COUNT_TOOL_CALL, counted)
+            if any(adds.values()):
+                transaction.execute(_ADD_USAGE, {**adds, "rid": run_id, "now": row["at"]})
+    except _Refused as refused_write:  # rolled back: say why from what the store holds now
+        with reading(store) as conn:
+            raise refused_write.refusal(conn) from None
+    return seq
 
 
-def _append_sqlite_turn(
+def _take_seq(
+    transaction: DriverTransaction,
     store: Store,
     run_id: str,
-    kind: str,
-    at: str,
-    body: str,
-    tool: str | None,
-    verdict: str | None,
     fence: Fence | None,
-    usage: Mapping[str, float] | None,
-    step: bool,
+    statuses: tuple[str, ...],
 ) -> int | None:
-    pooled = store.engine.raw_connection()  # connect hooks applied: pragmas, no implicit BEGIN
-    try:
-        dbapi = cast(sqlite3.Connection, pooled.driver_connection)
-        statement, params = "BEGIN IMMEDIATE", cast(tuple[Any, ...] | dict[str, str], ())
-        try:
-            dbapi.execute(statement)
-            statement, params = _SQLITE_STEP if step else _SQLITE_BUMP, (run_id,)
-            if fence is not None:
-                statement = _SQLITE_STEP_FENCED if step else _SQLITE_BUMP_FENCED
-                params = (run_id, fence.worker_id, fence.epoch, fence.epoch)
-            rows = dbapi.execute(statement, params).fetchall()
-            if step and rows:  # the row is locked now: a halt committed before is seen here
-                statement, params = _SQLITE_HALT_PENDING, (run_id,)
-                if dbapi.execute(statement, params).fetchall():
-                    rows = []
-            if not rows:
-                dbapi.execute("ROLLBACK")
-                if step:
-                    return None
-                with reading(store) as conn:
-                    raise refused(conn, run_id, fence)
-            seq = rows[0][0]
-            statement, params = _SQLITE_INSERT, (run_id, seq, kind, at, body, tool, verdict)
-            dbapi.execute(statement, params)
-            if kind == "tool_call":
-                statement, params = _COUNT_TOOL_CALL_SQL, _count_params(run_id, tool, verdict)
-                dbapi.execute(statement, params)
-            if usage and any(usage.values()):
-                amounts = tuple(usage.get(name, 0) for name in USAGE)
-                statement, params = _SQLITE_USAGE, (*amounts, at, run_id)
-                dbapi.execute(statement, params)
-            dbapi.execute("COMMIT")
-        except sqlite3.Error as error:
-            if dbapi.in_transaction:
-                dbapi.execute("ROLLBACK")
-            raise DBAPIError.instance(statement, params, error, sqlite3.Error) from error
-        return seq
-    finally:
-        pooled.close()  # back to the pool
+    """Bump the run's last_seq where the write may go; its new value, or None (no match). The
+    UPDATE locks the run's row first, so what is read after it is read as of that lock."""
+    returning = store.engine.dialect.update_returning
+    values: dict[str, Any] = {"rid": run_id}
+    if fence is not None:
+        values["wid"] = fence.worker_id
+        if fence.epoch is not None:
+            values["epoch"] = fence.epoch
+    bump = _bump_for(fence, statuses, returning)
+    if returning:
+        rows = transaction.rows(bump, values)
+        return rows[0][0] if rows else None
+    if not transaction.changed(bump, values):  # SQLite older than 3.35: the lock is ours
+        return None
+    return transaction.rows(_READ_SEQ, {"rid": run_id})[0][0]
 
 
 def _records(rows: Any) -> list[EventRecord]:

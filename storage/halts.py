@@ -8,23 +8,14 @@ event has a lower seq than the halt's began before the halt; no step starts afte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
 
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
-from storage.events import (
-    USAGE,
-    append_in,
-    append_sqlite,
-    check_usage,
-    insert_event,
-    next_seq,
-    no_run,
-    sqlite_fast,
-)
+from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
 from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
 
@@ -141,69 +132,6 @@ def halted_by(by: str | None) -> str:
     return f"halted by {by or 'a human'}"
 
 
-def start_step_in(
-    conn: Connection,
-    run_id: str,
-    kind: str,
-    fence: Fence | None,
-    usage: Mapping[str, float] | None = None,
-) -> int:
-    """Inside a write transaction: the step's seq, or HaltRequested when it must not start
-    (LeaseLost when the writer's claim no longer holds: its lease lapsed; another took it).
-
-    One fenced UPDATE takes the seq (and adds the step's usage): it locks the run's row first,
-    so a halt committed before it is seen by the check after it, and one committed after it
-    gets a higher seq. Only a driven run (running, waiting) of this claim matches."""
-    check_usage(usage)  # an unknown name is refused before anything is written
-    adds = bool(usage and any(usage.values()))
-    returning = conn.dialect.update_returning
-    bump = _bump_for(fence, adds, returning)
-    params: dict[str, Any] = {"rid": run_id}
-    if fence is not None:
-        params["wid"] = fence.worker_id
-        if fence.epoch is not None:
-            params["epoch"] = fence.epoch
-    if usage and adds:
-        params.update({f"add_{name}": usage.get(name, 0) for name in USAGE}, now=utcnow())
-    if returning:
-        seq = conn.execute(bump, params).scalar()
-    else:  # SQLite older than 3.35: the write lock is already ours, so read-after-write is safe
-        bumped = conn.execute(bump, params).rowcount
-        seq = conn.execute(select(_runs.c.last_seq).where(_runs.c.id == run_id)).scalar()
-        seq = seq if bumped else None
-    if seq is None:
-        raise _not_started(conn, run_id, kind, fence)
-    by = pending_halt_by(conn, run_id)
-    if by is not None:
-        raise HaltRequested(f"run {run_id} was {halted_by(by)}; {kind} not started")
-    return seq
-
-
-_BUMPS: dict[tuple[str, bool, bool], Any] = {}
-
-
-def _bump_for(fence: Fence | None, adds: bool, returning: bool) -> Any:
-    """The step's UPDATE, built once per shape (fenced or not, adding usage or not), so each
-    step only binds values: SQLAlchemy caches the compiled form."""
-    held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
-    shape = (held_by, adds, returning)
-    bump = _BUMPS.get(shape)
-    if bump is None:
-        held = []
-        if fence is not None:
-            held.append(_runs.c.worker_id == bindparam("wid"))
-            if fence.epoch is not None:
-                held.append(_runs.c.claim_epoch == bindparam("epoch"))
-        values: dict[str, Any] = {"last_seq": _runs.c.last_seq + 1}
-        if adds:
-            values.update({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
-            values["updated_at"] = bindparam("now")
-        where = (_runs.c.id == bindparam("rid"), _runs.c.status.in_(DRIVEN), *held)
-        bump = update(_runs).where(*where).values(values)
-        bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
-    return bump
-
-
 def _not_started(conn: Connection, run_id: str, kind: str, fence: Fence | None) -> Exception:
     """Why the step's UPDATE matched nothing: no run, a lost claim, a halt, or a run not driven."""
     row = conn.execute(_OWNER, {"rid": run_id}).first()
@@ -226,25 +154,36 @@ def begin_step(
     worker_id: str | None = None,
     fence: Fence | None = None,
     usage: Mapping[str, float] | None = None,
+    guards: Sequence[Guard] = (),
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
     HaltRequested and no event. One write transaction; returns the event's seq. Also used to
     record what must not appear after a halt (a late model answer, a final answer). `usage`
     (steps, tokens_in, ...) is added to the run's totals in the same transaction: a reader
-    never sees the event without the usage it carries."""
+    never sees the event without the usage it carries. `guards`: what else the step needs,
+    checked after the halt (a tool's approval, consumed by it).
+
+    One fenced UPDATE takes the seq: it locks the run's row first, so a halt committed before
+    it is seen by the check after it, and one committed after it gets a higher seq. Only a
+    driven run (running, waiting) of this claim matches."""
     fence = as_fence(fence, worker_id)
-    check_usage(usage)
-    if sqlite_fast(store):  # the common case in raw SQL; a step turned down goes the Core way
-        seq = append_sqlite(
-            store, run_id=run_id, kind=kind, payload=payload, fence=fence, usage=usage, step=True
-        )
-        if seq is not None:
-            return seq
-    with writing(store) as conn:  # finds out why the step may not start, and raises
-        seq = start_step_in(conn, run_id, kind, fence, usage)
-        insert_event(conn, run_id=run_id, seq=seq, kind=kind, payload=payload)
-    return seq
+
+    def not_started(conn: Connection) -> Exception:
+        return _not_started(conn, run_id, kind, fence)
+
+    no_halt = Guard(_FIRST_HALT, {"rid": run_id}, "no row", not_started)
+    return write_event(
+        store,
+        run_id=run_id,
+        kind=kind,
+        payload=payload,
+        fence=fence,
+        usage=usage,
+        statuses=DRIVEN,
+        guards=(no_halt, *guards),
+        refusal=not_started,
+    )
 
 
 def mark_driven(

@@ -1,5 +1,6 @@
 """The lean hot path: no thread per model call or tool, one halt watcher per process, usage with
-its event in one transaction, one model client per process reused across runs and closed."""
+its event in one transaction, one model client per process reused across runs and closed.
+A step's start, column by column on SQLite and PostgreSQL: tests/store/test_step_start.py."""
 
 from __future__ import annotations
 
@@ -422,73 +423,6 @@ def test_a_halt_cuts_a_trickling_answer_and_only_its_own_run(store, fake_openai)
         assert storage.get_run(store, run_id=run.id).status == "succeeded"
         (turn,) = events_of(store, run.id, "model_call")
         assert turn.payload["text"] == slow  # the whole answer: nothing cut it short
-
-
-# -- the SQLite fast path of a step's start: the same answers as the Core path -----------------
-
-
-def _step_outcomes(store, monkeypatch, fast: bool) -> list:
-    """begin_step in each situation a step meets, on one path; what it returned or raised, and
-    what it left in the store."""
-    import storage.halts as halts
-
-    monkeypatch.setattr(halts, "sqlite_fast", lambda _store: fast)
-    outcomes = []
-    usage = {"steps": 1, "tokens_in": 3, "tokens_out": 2, "cost_usd": 0.25}
-
-    def attempt(run_id, fence):
-        try:
-            seq = storage.begin_step(
-                store, run_id=run_id, kind="tool_call", payload={"n": 1}, usage=usage, fence=fence
-            )
-            result: object = ("seq", seq)
-        except (storage.HaltRequested, storage.LeaseLost, storage.NotFound) as error:
-            result = (type(error).__name__, str(error).replace(run_id, "RUN"))
-        try:
-            run = storage.get_run(store, run_id=run_id)
-            events = [(e.kind, e.payload) for e in storage.events_after(store, run_id=run_id)]
-            left: object = (run.steps, run.tokens_in, run.cost_usd, run.last_seq, events[-1:])
-        except storage.NotFound:
-            left = None
-        outcomes.append((result, left))
-
-    def driven(goal):
-        run = new_run(store, goal, model="scripted")
-        storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
-        storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
-        return storage.get_run(store, run_id=run.id)
-
-    run = driven("starts")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))  # the common case
-    attempt(run.id, None)  # unfenced
-    run = driven("halted")
-    control.halt(store, run_id=run.id, by="ann")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))
-    run = driven("another worker's")
-    attempt(run.id, storage.Fence("x"))
-    attempt(run.id, storage.Fence("w", run.claim_epoch + 1))  # an older claim's session
-    run = driven("paused")
-    storage.update_run(store, run_id=run.id, status="paused")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))
-    attempt("no-such-run", storage.Fence("w"))
-    return outcomes
-
-
-def test_a_steps_start_answers_the_same_on_the_sqlite_fast_path_as_on_core(store, monkeypatch):
-    assert storage.events.sqlite_fast(store)  # else this compares the Core path with itself
-    fast = _step_outcomes(store, monkeypatch, fast=True)
-    core = _step_outcomes(store, monkeypatch, fast=False)
-    assert [r for r, _ in fast] == [r for r, _ in core]
-    assert [left for _, left in fast] == [left for _, left in core]
-    assert [r[0] for r, _ in fast] == [
-        "seq",
-        "seq",
-        "HaltRequested",
-        "LeaseLost",
-        "LeaseLost",
-        "HaltRequested",
-        "NotFound",
-    ]
 
 
 # -- streamed chunks read as the server's JSON: a hostile server's shapes never crash the read --

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, update
 
 import storage
 from storage import events as events_module
+from storage.engine import writing
 from storage.models import Run, table_of
 from storage.schema import rebuild_tool_call_counts
 
@@ -377,11 +378,10 @@ def test_append_event_to_an_unknown_run_writes_nothing(store):
         assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == 0
 
 
-@pytest.mark.parametrize("route", ["core-returning", "core-no-returning"])
-def test_the_portable_append_path_matches_the_sqlite_fast_path(store, monkeypatch, route):
-    """Other databases take the Core path; it must number and store events the same way."""
-    monkeypatch.setattr(events_module, "_SQLITE_RETURNING", False)
-    if route == "core-no-returning":
+@pytest.mark.parametrize("route", ["returning", "no-returning"])
+def test_appends_number_events_with_and_without_returning(store, monkeypatch, route):
+    """SQLite older than 3.35 has no RETURNING: the seq is read after the bump instead."""
+    if route == "no-returning":
         monkeypatch.setattr(store.engine.dialect, "update_returning", False)
     run = storage.create_run(store, goal="portable")
     assert storage.append_event(store, run_id=run.id, kind="guidance", payload={"m": 1}) == 2
@@ -400,13 +400,20 @@ TOOL_EVENTS = [  # kind, payload, the (tool, verdict) columns append_event write
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("route", ["sqlite-fast-path", "core"])
-def test_append_event_copies_tool_and_verdict_into_their_columns(store, monkeypatch, route):
-    if route == "core":
-        monkeypatch.setattr(events_module, "_SQLITE_RETURNING", False)
+def _append(store, route: str, **event: Any) -> None:
+    """An event in a transaction of its own, or inside a larger one (a halt's, a claim's)."""
+    if route == "own-transaction":
+        storage.append_event(store, **event)
+    else:
+        with writing(store) as conn:
+            events_module.append_in(conn, **event)
+
+
+@pytest.mark.parametrize("route", ["own-transaction", "inside-a-transaction"])
+def test_append_event_copies_tool_and_verdict_into_their_columns(store, route):
     run = storage.create_run(store, goal="use tools")
     for kind, payload, _ in TOOL_EVENTS:
-        storage.append_event(store, run_id=run.id, kind=kind, payload=payload)
+        _append(store, route, run_id=run.id, kind=kind, payload=payload)
     with store.engine.connect() as conn:
         query = "SELECT tool, verdict FROM events WHERE run_id = ? AND seq > 1 ORDER BY seq"
         columns = [tuple(row) for row in conn.exec_driver_sql(query, (run.id,))]
@@ -416,16 +423,14 @@ def test_append_event_copies_tool_and_verdict_into_their_columns(store, monkeypa
     ]
 
 
-@pytest.mark.parametrize("route", ["sqlite-fast-path", "core"])
-def test_append_event_counts_tool_calls_by_their_runs_day(store, monkeypatch, route):
-    if route == "core":
-        monkeypatch.setattr(events_module, "_SQLITE_RETURNING", False)
+@pytest.mark.parametrize("route", ["own-transaction", "inside-a-transaction"])
+def test_append_event_counts_tool_calls_by_their_runs_day(store, route):
     runs = [storage.create_run(store, goal=f"run {i}") for i in range(3)]
     for run, day in zip(runs, (1, 1, 2), strict=True):
         _set_created(store, run.id, datetime(2025, 5, day, 23, 59))
     for run in runs:
         for kind, payload, _ in TOOL_EVENTS + TOOL_EVENTS[:1]:
-            storage.append_event(store, run_id=run.id, kind=kind, payload=payload)
+            _append(store, route, run_id=run.id, kind=kind, payload=payload)
 
     def counts():
         query = "SELECT day, tool, verdict, calls FROM tool_call_counts ORDER BY day, tool, verdict"
@@ -446,9 +451,9 @@ def test_append_event_counts_tool_calls_by_their_runs_day(store, monkeypatch, ro
     assert counts() == kept  # what the appends kept is what a recount of the events gives
 
 
-def test_fast_path_writes_timestamps_in_sqlalchemys_format(store):
-    run = storage.create_run(store, goal="formats")  # its first event goes through Core
-    storage.append_event(store, run_id=run.id, kind="status", payload={})  # the fast path
+def test_appends_write_timestamps_in_sqlalchemys_format(store):
+    run = storage.create_run(store, goal="formats")  # its first event: inside a transaction
+    storage.append_event(store, run_id=run.id, kind="status", payload={})  # in its own
     raw = sqlite3.connect(store.engine.url.database)
     stamps = [row[0] for row in raw.execute("SELECT at FROM events ORDER BY seq")]
     raw.close()
