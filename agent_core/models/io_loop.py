@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
+from agent_core.tools import shared_clients
+
 T = TypeVar("T")
 THREAD_NAME = "onloop-model-io"
 WAIT_SLICE_S = 0.1  # how often a waiter looks at a plain threading.Event (a CancelSignal wakes it)
@@ -213,3 +215,4 @@ def _forget_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 atexit.register(close_clients)
+shared_clients.on_close(close_clients)  # a stopping worker closes its runs' connections

@@ -67,7 +67,7 @@ class AgentLoop:
 
     def run(self) -> Outcome:
         try:
-            for message in self.tool_step.finish_interrupted(self.messages):
+            for message in self.tool_step.finish_interrupted():
                 self.messages.append(message)
             while True:
                 self._between_steps()

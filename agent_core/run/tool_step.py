@@ -78,7 +78,7 @@ class ToolStep:
                 scope = approval.allow_scope or ""
                 self.gate.allow(scope, approval.tool, approval.approved_hash or "")
 
-    def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def finish_interrupted(self) -> list[dict[str, Any]]:
         """Results for the last model turn's calls that never got one (the run was interrupted):
         a call that may have run goes back to a human; the others go through the policy again."""
         turn = last_turn(self._prior)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ from agent_core.run.loop import AgentLoop
 from agent_core.run.outcome import Outcome, Stop
 from agent_core.run.port import LOST_REASON, StoreRunPort
 from agent_core.run.spec import RunSpec
-from agent_core.tools import Workspace
+from agent_core.tools import Workspace, shared_clients
 from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
@@ -116,8 +115,7 @@ def _drive(
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     if resumed:  # what a crashed session was streaming (a run never started streamed nothing)
-        with port._fenced():
-            storage.clear_live_output(store, run_id=run.id, fence=port.fence)
+        port.clear_partial()
     try:
         model = (model_factory or _default_factory(settings or load_settings()))(run)
         spec = _spec(store, run, events)
@@ -427,9 +425,6 @@ class Worker:
             run_stop.set()
         for thread, _, _ in active:
             thread.join(timeout)
-        mcp_client = sys.modules.get("agent_core.tools.mcp_client")
-        if mcp_client is not None:  # the MCP servers this worker started stop with it
-            mcp_client.close_shared_pool()
-        io_loop = sys.modules.get("agent_core.models.io_loop")
-        if io_loop is not None:  # the model clients this worker's runs shared: connections closed
-            io_loop.close_clients()
+        # The MCP servers this worker started stop with it; the model clients its runs shared
+        # close their connections.
+        shared_clients.close_all()
