@@ -13,6 +13,7 @@ from pathlib import Path
 
 import storage
 from agent_core.models.base import ModelError, ModelProvider
+from agent_core.models.demo_goals import seed_demo_workspace
 from agent_core.models.providers import make_model
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_protected, run_redactor, run_shell_offer
@@ -62,8 +63,6 @@ def prepare_workspace(
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
         elif run.model == "demo":
-            from agent_core.models.demo_goals import seed_demo_workspace
-
             seed_demo_workspace(path)
         tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log
     private_folder(path)
@@ -173,6 +172,7 @@ def _default_factory(settings: Settings) -> ModelFactory:
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
     policy = Policy.model_validate(run.policy or {})
     if policy.mcp_servers:  # sandboxed stdio servers get <workspace root>/.mcp/<server>
+        # The MCP SDK is imported only by a worker whose runs use servers (it is slow to load).
         from agent_core.tools.mcp_client import shared_pool
 
         shared_pool().scratch_root = Path(store.workspace_root) / ".mcp"
