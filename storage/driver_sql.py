@@ -46,11 +46,6 @@ _COMPILED: weakref.WeakKeyDictionary[Dialect, dict[ClauseElement, Compiled]] = (
 )
 
 
-def compiled(dialect: Dialect, statement: ClauseElement) -> Compiled:
-    """`statement` compiled for `dialect`, once; statements passed here are module constants."""
-    return _compile(_COMPILED.setdefault(dialect, {}), dialect, statement)
-
-
 def _compile(known: dict[ClauseElement, Compiled], dialect: Dialect, statement: Any) -> Compiled:
     found = known.get(statement)
     if found is None:

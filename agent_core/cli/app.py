@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-# Fast start: this module imports only typer and the standard library. `--help`, `policy init`
-# and other commands that never touch the store stay quick; storage (SQLAlchemy), the tools, the
-# model SDKs and the dashboard are imported inside the commands that need them
-# (tests/test_cli_imports.py holds this).
+# Fast start: this module imports only typer, the standard library and our light modules (the
+# command groups, errors, event lines, inert text). `--help`, `policy init` and other commands
+# that never touch the store stay quick; storage (SQLAlchemy), the policy engine, the worker, the
+# tools, the model SDKs and the dashboard are imported inside the commands that need them
+# (tests/test_cli_imports.py holds this). Every import inside a function here is one of those.
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -49,6 +50,13 @@ def _options(
 
 from agent_core.cli.errors import fail, user_errors  # noqa: E402
 from agent_core.cli.policy import policy_app  # noqa: E402
+from agent_core.cli.render import (  # noqa: E402
+    render_event,
+    run_as_dict,
+    run_summary,
+    workspace_line,
+)
+from agent_core.oversight import inert  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
 from agent_core.cli.tools import tools_command  # noqa: E402
@@ -302,8 +310,6 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     import storage
-    from agent_core.cli.render import run_as_dict
-    from agent_core.oversight import inert
 
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
@@ -325,8 +331,6 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
-    from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
-    from agent_core.oversight import inert
 
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
@@ -426,8 +430,6 @@ def _resume_for(store, done) -> None:
 
 def _one_line(text: object) -> str:
     """Run data on one terminal line: every control, escape and newline shown, not obeyed."""
-    from agent_core.oversight import inert
-
     return inert.visible(text, newlines=False, tabs=False)
 
 
@@ -550,8 +552,6 @@ def _echo_steering(store: storage.Store, run_id: str | None) -> None:
 
 
 def main() -> None:
-    from agent_core.oversight import inert
-
     bad = inert.undecodable(sys.argv[1:])
     if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
         typer.echo(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from agent_core.oversight import inert
+
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    from agent_core.oversight import inert
-
     typer.echo(f"error: {inert.visible(message)}", err=True)  # may quote a model's words
     return typer.Exit(code)
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors a user's input can cause: printed as one line, never as a traceback."""
+    # Imported here, when a command fails or runs, not for `--help` (fast start: the store
+    # loads SQLAlchemy, the policy engine the tools).
     import storage
     from agent_core.models.base import ModelError
     from agent_core.oversight import control

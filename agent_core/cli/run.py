@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.cli.errors import fail
 from agent_core.cli.live_line import LiveLine
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.models.providers import PROVIDERS, describe_limits
@@ -21,6 +22,8 @@ from agent_core.oversight.confinement import protection_line, run_shell_offer
 from agent_core.oversight.control import ControlError, halt
 from agent_core.oversight.decisions import DecisionError, approve, current_user, reject
 from agent_core.oversight.policy_file import load_policy
+from agent_core.tools.mcp_config import PREFIX
+from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker.claim_loop import Worker
 from storage.engine import sqlite_path
@@ -88,8 +91,6 @@ def run_in_terminal(
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
-    from agent_core.cli.errors import fail
-
     if not goal.strip():
         raise fail('the goal is empty; say what the agent should achieve, e.g. onloop run "..."')
     if provider not in PROVIDERS or provider == "scripted":
@@ -106,10 +107,6 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
 
 
 def _check_tools(names: list[str] | None, policy) -> None:
-    from agent_core.cli.errors import fail
-    from agent_core.tools.mcp_config import PREFIX
-    from agent_core.tools.registry import ToolLoadError, known_tools
-
     try:
         known = known_tools(policy.tools, policy.mcp_servers)
     except ToolLoadError as exc:
@@ -125,8 +122,6 @@ def _check_tools(names: list[str] | None, policy) -> None:
 
 def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | None]:
     """create_run's folder arguments, made absolute, or a one-line refusal naming the fix."""
-    from agent_core.cli.errors import fail
-
     if workspace and seed_from:
         raise fail(
             "pass either --workspace (work in the folder) or --seed-from (work on a copy of it), "

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.cli.errors import fail
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_shell_offer
@@ -161,8 +162,6 @@ def serve_up(
     auth_config: str | None = None,
     insecure_no_auth: bool = False,
 ) -> int:
-    from agent_core.cli.errors import fail
-
     settings = settings or load_settings()
     policy = load_policy(policy_path)  # a malformed policy stops everything here
     signin_env, signin_args = _signin(auth_config, host, insecure_no_auth)
@@ -249,8 +248,6 @@ def _signin(
     The sign-in file becomes Streamlit's only secrets file (its [auth] table is what st.login
     reads); only its path travels, never a value from it.
     """
-    from agent_core.cli.errors import fail
-
     if auth_config:
         path = str(Path(auth_config).resolve())
         try:

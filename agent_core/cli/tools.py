@@ -31,6 +31,7 @@ def tools_command(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """List every tool a run could use: name, source, risk and where it came from, schema."""
+    # Here, not at the top: `onloop --help` stays fast (the tools, the policy engine, MCP's SDK).
     from agent_core.oversight.policy_file import PolicyError, load_policy
     from agent_core.tools.registry import ToolLoadError, known_tools
 

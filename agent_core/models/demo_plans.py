@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from agent_core.models.demo_report import build_report, folder_counts, short_summary
@@ -67,31 +68,54 @@ def _reading_text(number: int, notes: list[str], paths: list[str]) -> str:
 def _write_step(
     t: Transcript, report: str, notes: list[str], read: dict[str, str], paths: list[str]
 ) -> Step:
-    path = REPORT_PATH
+    return _write_file(
+        t,
+        REPORT_PATH,
+        report,
+        avoid=paths,
+        asking=f"I've read all {len(notes)} files. Writing their summary to {REPORT_PATH}.",
+        done=lambda target: f"Done: I read {len(notes)} files and wrote {target}.",
+        shown=short_summary(notes, read),
+        again="writing the same summary there.",
+    )
+
+
+def _write_file(
+    t: Transcript,
+    path: str,
+    content: str,
+    *,
+    avoid: list[str],
+    asking: str,
+    done: Callable[[str], str],
+    shown: str,
+    again: str,
+    failed_tail: str = "",
+) -> Step:
+    """Write `content` to `path`; when a person rejects the write and names another file (one
+    not in `avoid`), write it there; when it cannot be written, the answer holds the content."""
     writes = t.calls("write_file")
-    summary = short_summary(notes, read)
     if not writes:
         return Call(
-            f"I've read all {len(notes)} files. Writing their summary to {path}.",
+            asking,
             "write_file",
-            {"path": path, "content": report},
-            fallback=_not_written(path, "this run doesn't offer the write_file tool", report),
+            {"path": path, "content": content},
+            fallback=_not_written(path, "this run doesn't offer the write_file tool", content),
         )
     last = writes[-1]
     target = last.ran.get("path", path)
     if last.ok:
-        return Final(
-            f"Done: I read {len(notes)} files and wrote {target}.{_edited(last)}\n\n{summary}"
-        )
-    avoid = [w.args.get("path", "") for w in writes] + paths
-    renamed = other_name(last.note, ".md", avoid) if last.outcome == "rejected" else None
+        return Final(f"{done(target)}{_edited(last)}\n\n{shown}")
+    avoid = [w.args.get("path", "") for w in writes] + avoid
+    suffix = path[path.rfind(".") :]
+    renamed = other_name(last.note, suffix, avoid) if last.outcome == "rejected" else None
     if renamed:
         return Call(
-            f'You rejected {target} and asked for "{renamed}"; writing the same summary there.',
+            f'You rejected {target} and asked for "{renamed}"; {again}',
             "write_file",
-            {"path": renamed, "content": report},
+            {"path": renamed, "content": content},
         )
-    return Final(_not_written(target, failure_reason(last), report), goal_met=False)
+    return Final(_not_written(target, failure_reason(last), content) + failed_tail, goal_met=False)
 
 
 def _edited(done) -> str:
@@ -161,33 +185,20 @@ def _sum_and_write(t: Transcript, found: dict[str, Decimal], missing: list[str])
     rows = [f"{p},{amount:.2f}" for p, amount in found.items()]
     csv = "\n".join(["file,total", *rows, f"TOTAL,{grand:.2f}"]) + "\n"
     skipped = f" ({', '.join(missing)} had no total line.)" if missing else ""
-    writes = t.calls("write_file")
-    if not writes:
-        return Call(
-            f"The grand total is ${grand:,.2f}. Writing {len(found)} rows and a TOTAL row "
-            f"to {CSV_PATH}.{skipped}",
-            "write_file",
-            {"path": CSV_PATH, "content": csv},
-            fallback=_not_written(CSV_PATH, "this run doesn't offer the write_file tool", csv),
-        )
-    last = writes[-1]
-    target = last.ran.get("path", CSV_PATH)
-    if last.ok:
-        return Final(
-            f"Done: {target} lists {len(found)} invoices; the grand total is ${grand:,.2f}."
-            f"{skipped}{_edited(last)}\n\n{csv}"
-        )
-    avoid = [w.args.get("path", "") for w in writes] + list(found)
-    renamed = other_name(last.note, ".csv", avoid) if last.outcome == "rejected" else None
-    if renamed:
-        return Call(
-            f'You rejected {target} and asked for "{renamed}"; writing the CSV there.',
-            "write_file",
-            {"path": renamed, "content": csv},
-        )
-    return Final(
-        _not_written(target, failure_reason(last), csv) + f"\nGrand total: ${grand:,.2f}.",
-        goal_met=False,
+    return _write_file(
+        t,
+        CSV_PATH,
+        csv,
+        avoid=list(found),
+        asking=f"The grand total is ${grand:,.2f}. Writing {len(found)} rows and a TOTAL row "
+        f"to {CSV_PATH}.{skipped}",
+        done=lambda target: (
+            f"Done: {target} lists {len(found)} invoices; the grand total is "
+            f"${grand:,.2f}.{skipped}"
+        ),
+        shown=csv,
+        again="writing the CSV there.",
+        failed_tail=f"\nGrand total: ${grand:,.2f}.",
     )
 
 

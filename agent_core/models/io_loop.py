@@ -15,6 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
+from agent_core.tools import shared_clients
 from agent_core.tools.cancel_token import CancelToken
 
 T = TypeVar("T")
@@ -184,3 +185,4 @@ def _forget_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 atexit.register(close_clients)
+shared_clients.on_close(close_clients)  # a stopping worker closes its runs' connections

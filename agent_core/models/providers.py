@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_core.models.base import ModelError, ModelProvider
+from agent_core.models.prices import load_prices
 from agent_core.models.settings import ModelLimits, Settings
 
 PROVIDERS = ("demo", "openai", "scripted")
@@ -24,6 +25,7 @@ def call_limits(settings: Settings, limits: ModelLimits | None = None) -> dict[s
 
 def describe_limits(settings: Settings, limits: ModelLimits | None = None) -> str:
     """The model-call limits in force, for the headers of `onloop run`, `worker` and `up`."""
+    # The model SDKs load on first use (a worker's warm-up loads them while no run waits).
     from agent_core.models import openai_model as defaults
 
     chosen = call_limits(settings, limits)
@@ -44,13 +46,12 @@ def make_model(
     settings: Settings,
     limits: ModelLimits | None = None,
 ) -> ModelProvider:
-    if provider == "demo":
+    if provider == "demo":  # each model's module on first use: see describe_limits
         from agent_core.models.demo import DemoModel
 
         return DemoModel()
     if provider == "openai":
         from agent_core.models.openai_model import OpenAIModel
-        from agent_core.models.prices import load_prices
 
         if not settings.openai_configured:
             raise ModelError(

@@ -9,10 +9,12 @@ from typing import Any, Literal
 
 import storage
 from agent_core.oversight.confinement import run_protected
+from agent_core.oversight.control import ControlError, resume_run
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.policy import ApproveRole, Policy, decide
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
+from agent_core.tools.registry import ToolLoadError, known_tools
 from storage.engine import sqlite_path
 from storage.models import Approval, Run
 
@@ -242,8 +244,6 @@ def resume_for_decision(
 ) -> str | None:
     """After a decision on an interrupted run's approval, queue the run to resume so the decision
     takes effect (never a silent no-op); what happened, for the person, or None."""
-    from agent_core.oversight.control import ControlError, resume_run
-
     run = storage.get_run(store, run_id=approval.run_id)
     if run.status != "interrupted":
         return None
@@ -264,8 +264,6 @@ def _edited_tool(store: storage.Store, approval: Approval) -> Tool:
 
 def _run_tool(store: storage.Store, run_id: str, tool_name: str) -> Tool | None:
     """A tool of the run's own registry (its policy's modules and MCP servers), for an edit."""
-    from agent_core.tools.registry import ToolLoadError, known_tools
-
     policy = _policy_of(storage.get_run(store, run_id=run_id))
     try:
         return known_tools(policy.tools, policy.mcp_servers).get(tool_name)

@@ -51,11 +51,22 @@ def judge_progress(
     return Verdict(score, reason, turn.tokens_in, turn.tokens_out, turn.cost_usd)
 
 
-def parse_score(text: str) -> tuple[float, str]:
+def answer_object(text: str) -> dict[str, Any] | None:
+    """The JSON object in a model's answer (from its first `{` to its last `}`), or None."""
     match = re.search(r"\{.*\}", text or "", re.DOTALL)
-    if match:
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(0))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_score(text: str) -> tuple[float, str]:
+    data = answer_object(text)
+    if data is not None:
         try:
-            data = json.loads(match.group(0))
             score = float(data["score"])
             return min(max(score, 0.0), 1.0), str(data.get("reason", ""))[:500]
         except (ValueError, KeyError, TypeError):

@@ -9,13 +9,12 @@ contradicts it) and, with a real model, against a final check of the goal.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
-from agent_core.oversight.judge import transcript
+from agent_core.oversight.judge import answer_object, transcript
 from agent_core.oversight.monitors import normalise_arguments
 
 FINISH = FINISH_TOOL
@@ -139,12 +138,7 @@ def check_goal(
 
 
 def parse_goal_check(text: str) -> tuple[bool, str]:
-    match = re.search(r"\{.*\}", text or "", re.DOTALL)
-    if match:
-        try:
-            data = json.loads(match.group(0))
-            if isinstance(data.get("met"), bool):
-                return data["met"], str(data.get("reason", ""))[:500]
-        except (ValueError, AttributeError):
-            pass
+    data = answer_object(text)
+    if data is not None and isinstance(data.get("met"), bool):
+        return data["met"], str(data.get("reason", ""))[:500]
     return False, f"the goal check's answer could not be read: {(text or '').strip()[:200]!r}"

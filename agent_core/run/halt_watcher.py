@@ -177,8 +177,3 @@ def _forget_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def watching_threads() -> int:
-    """How many halt-watch threads run in this process (one per store with runs driven)."""
-    return sum(1 for t in threading.enumerate() if t.name == "onloop-halt-watch")

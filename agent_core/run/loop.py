@@ -70,7 +70,7 @@ class AgentLoop:
         another claim holds the run) is the one end that arrives as an exception, from any
         write: the port has cancelled the run's token with it, which says how the run ends."""
         try:
-            resumed = self.tool_step.finish_interrupted(self.messages)
+            resumed = self.tool_step.finish_interrupted()
             if isinstance(resumed, Outcome):
                 return resumed
             self.messages.extend(resumed)

@@ -9,7 +9,6 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -318,9 +317,14 @@ class StoreRunPort:
     def end_partial(self) -> None:
         """The turn is over (recorded, failed or cancelled): its partial output goes."""
         if self._partial is not None:
-            self._partial = None
-            with self._fenced():
-                storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
+            self.clear_partial()
+
+    def clear_partial(self) -> None:
+        """The run's partial output in the store goes, whoever wrote it (a resumed run: what a
+        crashed session was streaming)."""
+        self._partial = None
+        with self._fenced():
+            storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
 
 
 def _id(value: int | None) -> int:
@@ -340,7 +344,3 @@ def _as_decision(approval: Any) -> HumanDecision:
         allow_scope=approval.allow_scope,
         approval_id=approval.id,
     )
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

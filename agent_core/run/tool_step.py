@@ -79,7 +79,7 @@ class ToolStep:
                 scope = approval.allow_scope or ""
                 self.gate.allow(scope, approval.tool, approval.approved_hash or "")
 
-    def finish_interrupted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | Outcome:
+    def finish_interrupted(self) -> list[dict[str, Any]] | Outcome:
         """Results for the last model turn's calls that never got one (the run was interrupted):
         a call that may have run goes back to a human; the others go through the policy again.
         The run's end instead when it ends on the way."""

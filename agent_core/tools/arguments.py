@@ -14,7 +14,13 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from agent_core.tools.errors import ToolArgumentError
-from agent_core.tools.validate import _article, _json_type, _short, _signature, describe_type
+from agent_core.tools.validate import (
+    describe_type,
+    json_type,
+    short_repr,
+    what_it_takes,
+    with_article,
+)
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _SCALARS = (str, int, float, bool)
@@ -111,8 +117,8 @@ def _checked_default(hint: Any, default: Any, where: str) -> Any:
     except ValidationError:
         wanted = describe_type(_property_of(hint))
         raise TypeError(
-            f"{where}: the default must be {_article(wanted)}, got {_json_type(default)} "
-            f"{_short(default)}"
+            f"{where}: the default must be {with_article(wanted)}, got {json_type(default)} "
+            f"{short_repr(default)}"
         ) from None
     return default
 
@@ -130,8 +136,8 @@ def pydantic_validator(model: type[BaseModel], parameters: dict) -> Callable[[An
     def validate(arguments: Any) -> dict:
         if not isinstance(arguments, dict):
             raise ToolArgumentError(
-                f"arguments must be a JSON object, got {_json_type(arguments)}; "
-                f"{_signature(parameters)}"
+                f"arguments must be a JSON object, got {json_type(arguments)}; "
+                f"{what_it_takes(parameters)}"
             )
         # null for an optional argument means "not given"; a whole float is fine as an integer
         given = {
@@ -144,7 +150,7 @@ def pydantic_validator(model: type[BaseModel], parameters: dict) -> Callable[[An
         except ValidationError as exc:
             problems = [_problem(error, properties, required) for error in exc.errors()]
             raise ToolArgumentError(
-                "; ".join(dict.fromkeys(problems)) + f"; {_signature(parameters)}"
+                "; ".join(dict.fromkeys(problems)) + f"; {what_it_takes(parameters)}"
             ) from None
         return {name: copy.deepcopy(getattr(checked, name)) for name in properties}
 
@@ -175,7 +181,5 @@ def _problem(error: Any, properties: dict, required: set[str]) -> str:
         prop = prop.get("items", {})
     if "enum" in prop:
         choices = ", ".join(repr(c) for c in prop["enum"])
-        return f"{label} must be one of {choices}, got {_short(value)}"
-    return (
-        f"{label} must be {_article(describe_type(prop))}, got {_json_type(value)} {_short(value)}"
-    )
+        return f"{label} must be one of {choices}, got {short_repr(value)}"
+    return f"{label} must be {with_article(describe_type(prop))}, got {json_type(value)} {short_repr(value)}"

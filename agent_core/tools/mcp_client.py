@@ -27,6 +27,7 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
+from agent_core.tools import shared_clients
 from agent_core.tools.context import current_context
 from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolCancelled, ToolError
@@ -387,3 +388,6 @@ def close_shared_pool() -> None:
         pool, _shared = _shared, None
     if pool is not None:
         pool.close()
+
+
+shared_clients.on_close(close_shared_pool)  # a stopping worker stops its MCP servers

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.decorator import Tool
+from agent_core.tools.errors import ToolError
+from agent_core.tools.mcp_config import PREFIX, McpServerSettings
 
 if TYPE_CHECKING:
     from agent_core.tools.mcp_client import McpPool
-    from agent_core.tools.mcp_config import McpServerSettings
 
 ENTRY_POINT_GROUP = "onloop.tools"
 
@@ -76,7 +77,7 @@ def known_tools(
     for name in dict.fromkeys([*modules, *entry_point_modules()]):
         add_tools(registry, module_tools(name))
     if mcp_servers:
-        if pool is None:
+        if pool is None:  # the MCP SDK is imported only where a policy names servers (slow)
             from agent_core.tools.mcp_client import shared_pool
 
             pool = shared_pool()
@@ -92,7 +93,6 @@ def missing_mcp_tools(
     if not servers:  # nothing to stand in for; and the MCP SDK stays unimported (run starts
         return {}  # wait on its import lock otherwise, a hundred of them at once)
     from agent_core.tools.mcp_client import shared_pool
-    from agent_core.tools.mcp_config import PREFIX
 
     status = {s.name: s for s in shared_pool().status(list(servers))}
     stand_ins: dict[str, Tool] = {}
@@ -108,8 +108,6 @@ def _unavailable(name: str, server: str, why: str) -> Tool:
     message = f"MCP server {server!r} is not running ({why}); {name} cannot be used in this run"
 
     def refuse(arguments: dict) -> dict:
-        from agent_core.tools.errors import ToolError
-
         raise ToolError(message)
 
     def never(**_: object) -> str:

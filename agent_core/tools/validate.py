@@ -27,7 +27,7 @@ def parse_arguments(raw: str) -> dict:
             'send one JSON object such as {"path": "notes.txt"}'
         ) from None
     if not isinstance(value, dict):
-        raise ToolArgumentError(f"arguments must be a JSON object, got {_json_type(value)}")
+        raise ToolArgumentError(f"arguments must be a JSON object, got {json_type(value)}")
     return value
 
 
@@ -64,13 +64,15 @@ def describe_type(prop: dict) -> str:
     return str(kind)
 
 
-def _article(words: str) -> str:
+def with_article(words: str) -> str:
+    """'a string', 'an integer'; 'one of ...' as it is."""
     if words.startswith("one of"):
         return words
     return ("an " if words[:1] in ("a", "e", "i", "o", "u") else "a ") + words
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What JSON calls the type of `value` (a model's argument): string, integer, array, ..."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -81,12 +83,13 @@ def _json_type(value: Any) -> str:
     return "object" if isinstance(value, dict) else type(value).__name__
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """A value as Python writes it, cut to 60 characters (an error message quotes it)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _signature(schema: dict) -> str:
+def what_it_takes(schema: dict) -> str:
     """What the tool takes, so the model can retry correctly in one go."""
     required = set(schema.get("required", []))
     parts = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import storage
 from agent_core.models.base import ModelError, ModelProvider
+from agent_core.models.demo_goals import seed_demo_workspace
 from agent_core.models.providers import make_model
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_protected, run_redactor, run_shell_offer
@@ -25,7 +25,7 @@ from agent_core.run.loop import AgentLoop
 from agent_core.run.outcome import LOST_REASON, Outcome, ended
 from agent_core.run.port import StoreRunPort
 from agent_core.run.spec import RunSpec
-from agent_core.tools import Workspace
+from agent_core.tools import Workspace, shared_clients
 from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
@@ -63,8 +63,6 @@ def prepare_workspace(
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
         elif run.model == "demo":
-            from agent_core.models.demo_goals import seed_demo_workspace
-
             seed_demo_workspace(path)
         tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log
     private_folder(path)
@@ -114,8 +112,7 @@ def _drive(
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == "run_started" for e in events)
     if resumed:  # what a crashed session was streaming (a run never started streamed nothing)
-        with port._fenced():
-            storage.clear_live_output(store, run_id=run.id, fence=port.fence)
+        port.clear_partial()
     try:
         model = (model_factory or _default_factory(settings or load_settings()))(run)
         spec = _spec(store, run, events)
@@ -173,6 +170,7 @@ def _default_factory(settings: Settings) -> ModelFactory:
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
     policy = Policy.model_validate(run.policy or {})
     if policy.mcp_servers:  # sandboxed stdio servers get <workspace root>/.mcp/<server>
+        # The MCP SDK is imported only by a worker whose runs use servers (it is slow to load).
         from agent_core.tools.mcp_client import shared_pool
 
         shared_pool().scratch_root = Path(store.workspace_root) / ".mcp"
@@ -425,9 +423,6 @@ class Worker:
             run_stop.set()
         for thread, _, _ in active:
             thread.join(timeout)
-        mcp_client = sys.modules.get("agent_core.tools.mcp_client")
-        if mcp_client is not None:  # the MCP servers this worker started stop with it
-            mcp_client.close_shared_pool()
-        io_loop = sys.modules.get("agent_core.models.io_loop")
-        if io_loop is not None:  # the model clients this worker's runs shared: connections closed
-            io_loop.close_clients()
+        # The MCP servers this worker started stop with it; the model clients its runs shared
+        # close their connections.
+        shared_clients.close_all()

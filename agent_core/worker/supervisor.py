@@ -116,9 +116,6 @@ class WorkerPool:
             self.shutdown()
         return USAGE_EXIT if self.gave_up else 0
 
-    def pids(self) -> list[int]:
-        return [c.process.pid for c in self.children if c.process and c.process.poll() is None]
-
     def _tend(self, child: Child) -> None:
         now = time.monotonic()
         if child.process is None:

@@ -10,11 +10,14 @@ import gc
 import logging
 import os
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from agent_core.models.settings import Settings
-    from agent_core.oversight.policy import Policy
+from agent_core.models.providers import make_model
+from agent_core.models.settings import Settings
+from agent_core.oversight.confinement import run_shell_offer
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.shell_syntax import read_shell
+from agent_core.tools.builtins import offered_tools
+from agent_core.tools.registry import known_tools
 
 log = logging.getLogger("onloop.worker")
 OFF_ENV = "ONLOOP_WARM_UP"  # "0" skips the warm-up: benchmarks/start.py measures the difference
@@ -42,12 +45,13 @@ def warm_up(policy: Policy, settings: Settings) -> float:
     return time.perf_counter() - started
 
 
+# The imports inside functions below are the warm-up's work: what a run would load on first use.
+
+
 def _models(policy: Policy, settings: Settings) -> None:
     from agent_core.models import demo  # noqa: F401
 
     if settings.openai_configured:  # the SDK is the slowest import a run makes
-        from agent_core.models.providers import make_model
-
         # A client, built and dropped: the SDK imports its HTTP transport when the first one is
         # made (no connection is opened here).
         model = make_model("openai", None, settings, policy.model)
@@ -57,29 +61,16 @@ def _models(policy: Policy, settings: Settings) -> None:
 
 
 def _policy_schema(policy: Policy, settings: Settings) -> None:
-    from agent_core.oversight.policy import Policy as PolicyModel
-
-    PolicyModel.model_validate(policy.model_dump(mode="json"))  # the run's policy is re-read
+    Policy.model_validate(policy.model_dump(mode="json"))  # the run's policy is re-read
 
 
 def _shell_parser(policy: Policy, settings: Settings) -> None:
-    from agent_core.oversight.shell_syntax import read_shell
-
     read_shell("ls -la | head -n 1")
 
 
 def _demo(policy: Policy, settings: Settings) -> None:
-    from agent_core.models import (  # noqa: F401
-        demo_goals,  # noqa: F401  (seeds the demo's workspaces)
-        demo_plans,
-        demo_report,
-        demo_steps,
-    )
+    from agent_core.models import demo_plans, demo_report, demo_steps  # noqa: F401
 
 
 def _tools(policy: Policy, settings: Settings) -> None:
-    from agent_core.oversight.confinement import run_shell_offer
-    from agent_core.tools.builtins import offered_tools
-    from agent_core.tools.registry import known_tools
-
     offered_tools(known_tools(policy.tools, policy.mcp_servers), run_shell_offer(policy))

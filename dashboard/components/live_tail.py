@@ -40,13 +40,6 @@ def draw_turn(partial: storage.LiveText) -> None:
         st.text(inert.visible(tail(partial.text)))
 
 
-def render_live_tail(store: storage.Store, run_id: str, recorded_steps: int) -> None:
-    """The streaming turn, unless it is already recorded (a step the page has drawn)."""
-    partial = streaming(store, run_id, recorded_steps)
-    if partial is not None:
-        draw_turn(partial)
-
-
 class TurnSlot:
     """The streaming turn in one placeholder, redrawn only when what it shows changes (a held
     refresh of the Run page re-reads it a few times a second; most reads find the same text)."""

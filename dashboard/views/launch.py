@@ -127,7 +127,7 @@ def policy_tools() -> tuple[dict, list]:
         return builtin_tools(), []
     if not policy.mcp_servers:
         return tools, []
-    from agent_core.tools.mcp_client import shared_pool
+    from agent_core.tools.mcp_client import shared_pool  # the MCP SDK loads only when needed
 
     return tools, shared_pool().status(policy.mcp_servers)
 
