@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fake_openai import FakeOpenAIServer
 
 # --- network guard ---------------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def fake_openai():
-    """A Chat Completions server on 127.0.0.1 (see tests/fake_openai.py)."""
+    """A Chat Completions server on 127.0.0.1 (see tests/support/fake_openai.py)."""
     server = FakeOpenAIServer().start()
     yield server
     server.stop()
@@ -112,7 +112,7 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def fresh_dashboard_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Autouse. Tests write and rerun a page within milliseconds, so every AppTest run reads the
-    store afresh; the shared reads' TTL has its own tests (test_dashboard_watch.py)."""
+    store afresh; the shared reads' TTL has its own tests (dashboard/test_shared_reads.py)."""
     from dashboard.components.shared_reads import SHARED
 
     monkeypatch.setattr(SHARED, "ttl", 0.0)
@@ -138,7 +138,7 @@ def pytest_runtest_makereport(item, call):
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-from tests.postgres_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
+from tests.support.postgres_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

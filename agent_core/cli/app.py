@@ -5,7 +5,7 @@ from __future__ import annotations
 # Fast start: this module imports only typer and the standard library. `--help`, `policy init`
 # and other commands that never touch the store stay quick; storage (SQLAlchemy), the tools, the
 # model SDKs and the dashboard are imported inside the commands that need them
-# (tests/test_cli_imports.py holds this).
+# (tests/cli/test_fast_start.py holds this).
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Literal
