@@ -119,13 +119,30 @@ def fresh_dashboard_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(tmp_path):
-    """A fresh store in a temporary SQLite file."""
+def store(request, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh store in a temporary SQLite file: the one store fixture.
+
+    A module marked `store_for("dashboard")` gets it where the routed app's get_store() opens it
+    too (tests/support/dashboard_fixtures.open_store); `store_for("page")` where a page run on its
+    own by AppTest does (tests/support/dashboard_seed.open_test_store)."""
     import storage
 
-    opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
-    yield opened
-    opened.dispose()
+    marker = request.node.get_closest_marker("store_for")
+    reader = marker.args[0] if marker else None
+    if reader == "dashboard":
+        from tests.support.dashboard_fixtures import open_store
+
+        yield from open_store(tmp_path, monkeypatch)
+    elif reader == "page":
+        from tests.support.dashboard_seed import open_test_store
+
+        yield from open_test_store(tmp_path, monkeypatch)
+    elif reader is None:
+        opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+        yield opened
+        opened.dispose()
+    else:
+        raise ValueError(f"store_for takes 'dashboard' or 'page', not {reader!r}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

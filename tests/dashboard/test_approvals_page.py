@@ -15,9 +15,7 @@ from tests.support import dashboard_seed as seed
 HOSTILE = "![x](http://evil.invalid/p.png) <img src=http://evil.invalid/i.png> **bold**"
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from seed.open_test_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
 
 def inbox() -> AppTest:

@@ -12,10 +12,7 @@ import storage
 from dashboard.components.run_export import export_jsonl, export_lines
 from tests.support import dashboard_seed as seed
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from seed.open_test_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
 
 def history() -> AppTest:

@@ -15,7 +15,6 @@ from tests.support.dashboard_fixtures import (
     APP,
     TIMEOUT,
     app_at,
-    open_store,
     request_approval,
     runs_in_every_status,
 )
@@ -30,9 +29,7 @@ ALL_PAGES = [
 ]
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 def test_launch_is_the_first_page_and_renders_on_an_empty_store(store):

@@ -17,12 +17,9 @@ import storage
 from dashboard.components import live_hold, run_pulse
 from dashboard.components.shared_reads import SHARED
 from dashboard.routes import RUN_PAGE
-from tests.support.dashboard_fixtures import TIMEOUT, app_at, make_run, open_store, request_approval
+from tests.support.dashboard_fixtures import TIMEOUT, app_at, make_run, request_approval
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 def held_page(url: str, run_id: str) -> None:

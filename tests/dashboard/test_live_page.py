@@ -21,7 +21,6 @@ from dashboard.store import get_store
 from tests.support.dashboard_fixtures import (
     app_at,
     make_run,
-    open_store,
     request_approval,
     runs_in_every_status,
 )
@@ -29,9 +28,7 @@ from tests.support.dashboard_fixtures import (
 LIVE = LIVE_PAGE
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 def _captions(at) -> str:

@@ -11,10 +11,7 @@ from streamlit.testing.v1 import AppTest
 import storage
 from tests.support import dashboard_seed as seed
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from seed.open_test_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
 
 def inbox() -> AppTest:

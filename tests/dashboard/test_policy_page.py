@@ -6,13 +6,15 @@ import json
 
 import pytest
 
-from tests.support.dashboard_fixtures import app_at, open_store
+from tests.support.dashboard_fixtures import app_at
+
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def in_tmp_folder(tmp_path, monkeypatch):
+    """The page reads onloop.toml from the working folder: the test's own."""
     monkeypatch.chdir(tmp_path)
-    yield from open_store(tmp_path, monkeypatch)
 
 
 def _check(at, tool: str, arguments: dict, autonomy: str = "supervised"):

@@ -21,7 +21,6 @@ from tests.support.dashboard_fixtures import (
     app_at,
     commands_of,
     make_run,
-    open_store,
     plain,
     request_approval,
     runs_in_every_status,
@@ -32,9 +31,7 @@ RUN = RUN_PAGE
 SEQ = re.compile(r"^#(\d+) · ")
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 def open_run(run_id: str):

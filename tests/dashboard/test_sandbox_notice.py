@@ -7,12 +7,9 @@ import pytest
 
 import storage
 from dashboard import routes
-from tests.support.dashboard_fixtures import add_events, app_at, make_run, open_store
+from tests.support.dashboard_fixtures import add_events, app_at, make_run
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 def test_launch_does_not_offer_the_shell_without_the_sandbox_and_says_why(store, monkeypatch):

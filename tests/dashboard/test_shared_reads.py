@@ -11,12 +11,9 @@ import storage
 from dashboard.components import shared_reads as watch
 from dashboard.store import get_store
 from storage.shared_reads import SharedReads, live_board, pending_approval_count
-from tests.support.dashboard_fixtures import app_at, make_run, open_store, request_approval
+from tests.support.dashboard_fixtures import app_at, make_run, request_approval
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 class Clock:

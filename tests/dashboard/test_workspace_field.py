@@ -10,12 +10,9 @@ import pytest
 import storage
 from agent_core.oversight.inert import markdown as inert
 from dashboard.routes import RUN_PAGE
-from tests.support.dashboard_fixtures import app_at, open_store
+from tests.support.dashboard_fixtures import app_at
 
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from open_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("dashboard")  # the routed app (AppTest) reads this store
 
 
 @pytest.fixture

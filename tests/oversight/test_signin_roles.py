@@ -28,7 +28,8 @@ from tests.support.signin_helpers import (
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def signed_in_store(tmp_path, monkeypatch):
+    """The store the routed app reads, with sign-in required (the people of PEOPLE)."""
     monkeypatch.setenv("ONLOOP_AUTH", str(write_signin_file(tmp_path)))
     monkeypatch.delenv("ONLOOP_INSECURE_NO_AUTH", raising=False)
     yield from fx.open_store(tmp_path, monkeypatch)
@@ -123,57 +124,59 @@ def test_require_names_the_role_and_the_audit_label_names_the_person():
 # --- the writes refuse, whatever called them ----------------------------------------------------
 
 
-def test_a_viewer_cannot_decide_steer_or_launch_and_nothing_is_written(store):
-    run = seed.make_run(store, status="waiting")
-    approval = seed.make_approval(store, run)
+def test_a_viewer_cannot_decide_steer_or_launch_and_nothing_is_written(signed_in_store):
+    run = seed.make_run(signed_in_store, status="waiting")
+    approval = seed.make_approval(signed_in_store, run)
     viewer = person("viewer")
     with pytest.raises(decisions.DecisionError, match="needs the approver role"):
-        decisions.approve(store, approval_id=approval.id, by=viewer)
+        decisions.approve(signed_in_store, approval_id=approval.id, by=viewer)
     with pytest.raises(decisions.DecisionError, match="needs the approver role"):
-        decisions.reject(store, approval_id=approval.id, by=viewer)
+        decisions.reject(signed_in_store, approval_id=approval.id, by=viewer)
     assert decisions.decide_many(
-        store, approval_ids=[approval.id], decision="approve", by=viewer
+        signed_in_store, approval_ids=[approval.id], decision="approve", by=viewer
     ) == [
         f"approval {approval.id}: this needs the approver role and you have the viewer role; "
         "ask an onloop admin"
     ]
     for steer in (control.halt, control.pause, control.rerun):
         with pytest.raises(control.ControlError, match="needs the operator role"):
-            steer(store, run_id=run.id, by=viewer)
+            steer(signed_in_store, run_id=run.id, by=viewer)
     with pytest.raises(control.ControlError, match="needs the operator role"):
-        control.guide(store, run_id=run.id, by=viewer, message="stop")
+        control.guide(signed_in_store, run_id=run.id, by=viewer, message="stop")
     with pytest.raises(control.ControlError, match="needs the operator role"):
-        control.resume_run(store, run_id=run.id, by=viewer)
+        control.resume_run(signed_in_store, run_id=run.id, by=viewer)
     with pytest.raises(control.ControlError, match="needs the operator role"):
-        control.launch(store, by=viewer, goal="anything")
-    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
-    assert storage.get_run(store, run_id=run.id).status == "waiting"
-    assert len(storage.list_runs(store)) == 1
-    assert storage.pending_commands(store, run_id=run.id) == []
+        control.launch(signed_in_store, by=viewer, goal="anything")
+    assert storage.get_approval(signed_in_store, approval_id=approval.id).status == "pending"
+    assert storage.get_run(signed_in_store, run_id=run.id).status == "waiting"
+    assert len(storage.list_runs(signed_in_store)) == 1
+    assert storage.pending_commands(signed_in_store, run_id=run.id) == []
 
 
-def test_an_operator_steers_but_cannot_decide(store):
-    run = seed.make_run(store, status="waiting")
-    approval = seed.make_approval(store, run)
+def test_an_operator_steers_but_cannot_decide(signed_in_store):
+    run = seed.make_run(signed_in_store, status="waiting")
+    approval = seed.make_approval(signed_in_store, run)
     with pytest.raises(decisions.DecisionError, match="needs the approver role"):
-        decisions.approve(store, approval_id=approval.id, by=person("operator"))
-    control.pause(store, run_id=run.id, by=person("operator"))
-    (command,) = storage.pending_commands(store, run_id=run.id)
+        decisions.approve(signed_in_store, approval_id=approval.id, by=person("operator"))
+    control.pause(signed_in_store, run_id=run.id, by=person("operator"))
+    (command,) = storage.pending_commands(signed_in_store, run_id=run.id)
     assert command.created_by == "otto@ops.test (sub sub-otto)"
 
 
-def test_an_approver_decision_names_email_and_subject(store):
-    approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
-    decisions.approve(store, approval_id=approval.id, by=person("approver"))
-    row = storage.get_approval(store, approval_id=approval.id)
+def test_an_approver_decision_names_email_and_subject(signed_in_store):
+    approval = seed.make_approval(signed_in_store, seed.make_run(signed_in_store, status="waiting"))
+    decisions.approve(signed_in_store, approval_id=approval.id, by=person("approver"))
+    row = storage.get_approval(signed_in_store, approval_id=approval.id)
     assert row.decided_by == "april@example.test (sub sub-april)"
 
 
 # --- every page, every role ----------------------------------------------------------------------
 
 
-def test_not_signed_in_sees_only_the_signin_page(store):
-    seed.make_approval(store, seed.make_run(store, status="waiting", goal="secret goal"))
+def test_not_signed_in_sees_only_the_signin_page(signed_in_store):
+    seed.make_approval(
+        signed_in_store, seed.make_run(signed_in_store, status="waiting", goal="secret goal")
+    )
     at = app_as(None)
     assert at.button(key="signin_login").label == "Sign in"
     shown = " ".join(m.value for m in at.markdown) + " ".join(t.value for t in at.title)
@@ -182,8 +185,8 @@ def test_not_signed_in_sees_only_the_signin_page(store):
     assert not at.sidebar.children or not list(at.sidebar.metric)
 
 
-def test_signed_in_without_a_role_sees_only_ask_an_admin(store):
-    seed.make_run(store, status="waiting", goal="secret goal")
+def test_signed_in_without_a_role_sees_only_ask_an_admin(signed_in_store):
+    seed.make_run(signed_in_store, status="waiting", goal="secret goal")
     at = app_as(signed_in(None))
     assert at.title[0].value == "You have no role here yet"
     assert inert("nobody@elsewhere.test") in at.markdown[0].value
@@ -201,7 +204,7 @@ PAGES_BY_ROLE = {
 
 
 @pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
-def test_each_role_gets_its_pages_and_its_name_in_the_sidebar(store, role):
+def test_each_role_gets_its_pages_and_its_name_in_the_sidebar(signed_in_store, role):
     at = app_as(signed_in(role))
     sidebar = " ".join(c.value for c in at.sidebar.caption)
     assert f"{inert(PEOPLE[role]['email'])} · {role}" in sidebar
@@ -211,8 +214,8 @@ def test_each_role_gets_its_pages_and_its_name_in_the_sidebar(store, role):
 
 
 @pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
-def test_each_role_on_the_approvals_page(store, role):
-    approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
+def test_each_role_on_the_approvals_page(signed_in_store, role):
+    approval = seed.make_approval(signed_in_store, seed.make_run(signed_in_store, status="waiting"))
     at = app_as(signed_in(role), "views/approvals.py")
     approve = at.button(key=f"inbox-approval-{approval.id}-approve")
     may = role in ("approver", "admin")
@@ -222,8 +225,8 @@ def test_each_role_on_the_approvals_page(store, role):
 
 
 @pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
-def test_each_role_on_the_run_page(store, role):
-    run = seed.make_run(store, status="running")
+def test_each_role_on_the_run_page(signed_in_store, role):
+    run = seed.make_run(signed_in_store, status="running")
     at = app_as(signed_in(role), "views/run.py", {"run": run.id})
     may = role != "viewer"
     assert at.button(key=f"run_halt_{run.id}").disabled is (not may)
@@ -242,7 +245,7 @@ PAGE_FILES = {
 
 
 @pytest.mark.parametrize("role", list(PAGES_BY_ROLE))
-def test_each_role_opens_exactly_its_pages(store, role):
+def test_each_role_opens_exactly_its_pages(signed_in_store, role):
     for title, path in PAGE_FILES.items():
         if title in PAGES_BY_ROLE[role]:
             at = app_as(signed_in(role), path)
@@ -253,7 +256,7 @@ def test_each_role_opens_exactly_its_pages(store, role):
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator", "approver"])
-def test_the_policy_page_itself_refuses_below_admin(store, role):
+def test_the_policy_page_itself_refuses_below_admin(signed_in_store, role):
     at = AppTest.from_file(str(seed.PAGES / "policy.py"), default_timeout=fx.TIMEOUT)
     at.user = signed_in(role)
     at.run()
@@ -265,60 +268,60 @@ def test_the_policy_page_itself_refuses_below_admin(store, role):
 # --- replaying the widget -------------------------------------------------------------------
 
 
-def test_a_forged_press_of_a_disabled_button_is_discarded(store):
+def test_a_forged_press_of_a_disabled_button_is_discarded(signed_in_store):
     """Streamlit drops a client's change to a widget drawn disabled: no callback, no write."""
-    approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
+    approval = seed.make_approval(signed_in_store, seed.make_run(signed_in_store, status="waiting"))
     at = app_as(signed_in("viewer"), "views/approvals.py")
     button = at.button(key=f"inbox-approval-{approval.id}-approve")
     assert button.disabled
     replay(button).run()
-    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    assert storage.get_approval(signed_in_store, approval_id=approval.id).status == "pending"
 
 
 def test_a_viewer_pressing_approve_is_refused_where_the_decision_is_written(
-    store, buttons_unlocked
+    signed_in_store, buttons_unlocked
 ):
-    approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
+    approval = seed.make_approval(signed_in_store, seed.make_run(signed_in_store, status="waiting"))
     at = app_as(signed_in("viewer"), "views/approvals.py")
     button = at.button(key=f"inbox-approval-{approval.id}-approve")
     assert not button.disabled  # the page let it through; the write must not
     button.click().run()
-    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    assert storage.get_approval(signed_in_store, approval_id=approval.id).status == "pending"
     shown = [e.value for e in (*at.error, *at.warning)]
     assert any("needs the approver role" in m and "you have the viewer role" in m for m in shown)
     at.checkbox(key=f"inbox-select-{approval.id}").check().run()
     at.button(key="inbox-batch-approve").click().run()
-    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    assert storage.get_approval(signed_in_store, approval_id=approval.id).status == "pending"
 
 
 def test_a_viewer_pressing_halt_pause_and_rerun_is_refused_where_they_are_written(
-    store, buttons_unlocked
+    signed_in_store, buttons_unlocked
 ):
-    run = seed.make_run(store, status="running")
+    run = seed.make_run(signed_in_store, status="running")
     at = app_as(signed_in("viewer"), "views/run.py", {"run": run.id})
     at.button(key=f"run_pause_{run.id}").click().run()
     at.button(key=f"run_halt_{run.id}").click().run()
     at.button(key=f"run_halt_confirm_{run.id}").click().run()
-    assert storage.pending_commands(store, run_id=run.id) == []
-    assert storage.get_run(store, run_id=run.id).status == "running"
+    assert storage.pending_commands(signed_in_store, run_id=run.id) == []
+    assert storage.get_run(signed_in_store, run_id=run.id).status == "running"
     assert any("needs the operator role" in e.value for e in at.error)
-    done = seed.make_run(store, status="succeeded")
+    done = seed.make_run(signed_in_store, status="succeeded")
     at = app_as(signed_in("viewer"), "views/run.py", {"run": done.id})
     at.button(key=f"run_rerun_{done.id}").click().run()
-    assert len(storage.list_runs(store)) == 2
+    assert len(storage.list_runs(signed_in_store)) == 2
     assert any("needs the operator role" in e.value for e in at.error)
 
 
-def test_an_approver_approves_and_the_run_page_names_them(store):
-    run = seed.make_run(store, status="waiting")
-    approval = seed.make_approval(store, run)
+def test_an_approver_approves_and_the_run_page_names_them(signed_in_store):
+    run = seed.make_run(signed_in_store, status="waiting")
+    approval = seed.make_approval(signed_in_store, run)
     at = app_as(signed_in("approver"), "views/approvals.py")
     at.button(key=f"inbox-approval-{approval.id}-approve").click().run()
-    row = storage.get_approval(store, approval_id=approval.id)
+    row = storage.get_approval(signed_in_store, approval_id=approval.id)
     assert (row.status, row.decided_by) == ("approved", "april@example.test (sub sub-april)")
 
 
-def test_no_page_shows_a_signin_secret(store):
+def test_no_page_shows_a_signin_secret(signed_in_store):
     for role in PAGES_BY_ROLE:
         for title in PAGES_BY_ROLE[role]:
             at = app_as(signed_in(role), PAGE_FILES[title])
@@ -365,11 +368,11 @@ def test_a_public_address_without_signin_shows_nothing(no_signin, monkeypatch):
     assert not at.button and not at.title
 
 
-def test_the_run_page_names_who_launched_and_who_steered(store):
-    run = control.launch(store, by=person("approver"), goal="tidy")
+def test_the_run_page_names_who_launched_and_who_steered(signed_in_store):
+    run = control.launch(signed_in_store, by=person("approver"), goal="tidy")
     at = app_as(signed_in("operator"), "views/run.py", {"run": run.id})
     at.button(key=f"run_pause_{run.id}").click().run()
-    (command,) = storage.command_history(store, run_id=run.id)
+    (command,) = storage.command_history(signed_in_store, run_id=run.id)
     assert (command.kind, command.created_by) == ("pause", "otto@ops.test (sub sub-otto)")
     at = app_as(signed_in("viewer"), "views/run.py", {"run": run.id})
     (table,) = [d.value for d in at.dataframe if "what" in d.value.columns]
@@ -380,10 +383,10 @@ def test_the_run_page_names_who_launched_and_who_steered(store):
     ]
 
 
-def test_resume_records_who_resumed(store):
-    run = seed.make_run(store, status="paused")
-    control.resume_run(store, run_id=run.id, by=person("operator"))
-    last = storage.events_after(store, run_id=run.id)[-1]
+def test_resume_records_who_resumed(signed_in_store):
+    run = seed.make_run(signed_in_store, status="paused")
+    control.resume_run(signed_in_store, run_id=run.id, by=person("operator"))
+    last = storage.events_after(signed_in_store, run_id=run.id)[-1]
     assert last.payload == {
         "status": "queued",
         "reason": None,

@@ -6,19 +6,10 @@ import multiprocessing
 import sqlite3
 import threading
 
-import pytest
-
 import storage
 
 WORKERS = 4
 EVENTS_EACH = 200
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = storage.open_store(str(tmp_path / "onloop.db"))
-    yield opened
-    opened.dispose()
 
 
 def _seqs(store, run_id: str) -> list[int]:

@@ -15,9 +15,7 @@ DAY2 = datetime(2025, 5, 2, 15, 30)
 OLD = datetime(2024, 1, 1, 12, 0)
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from seed.open_test_store(tmp_path, monkeypatch)
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
 
 def decide_at(store, approval, decision: str, *, asked: datetime, waited_s: float) -> None:

@@ -20,13 +20,6 @@ from storage.schema import rebuild_tool_call_counts
 # ---------------------------------------------------------------- fixtures and helpers
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = storage.open_store(str(tmp_path / "onloop.db"))
-    yield opened
-    opened.dispose()
-
-
 def _set_created(store, run_id: str, when: datetime) -> None:
     """Tests pin creation times; the store itself never rewrites created_at."""
     with store.engine.begin() as conn:

@@ -16,11 +16,14 @@ from tests.support import dashboard_seed as seed
 from tests.support.mcp_helpers import misbehaving, time_server
 from tests.support.run_helpers import Driver, events_of, new_run
 
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    yield from seed.open_test_store(tmp_path, monkeypatch)
-    close_shared_pool()  # the worker's MCP servers stop with it
+
+@pytest.fixture(autouse=True)
+def mcp_servers_stop_after_the_store():
+    """Set up before the store, so torn down after it: the worker's MCP servers stop with it."""
+    yield
+    close_shared_pool()
 
 
 @pytest.fixture
