@@ -9,6 +9,26 @@ from typing import Any
 import pytest
 
 from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.suite_layout import mark_items, misplaced_test_files
+
+# --- layout and markers ----------------------------------------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every test file lives in a feature folder (tests/store/, tests/run/, ...)."""
+    misplaced = misplaced_test_files()
+    if misplaced:
+        raise pytest.UsageError(
+            f"test files outside the feature folders: {', '.join(misplaced)}; move each into "
+            "the folder of what it tests (tests/store/, tests/run/, tests/oversight/, ...)"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """browser, postgres, slow and peers, applied by folder, fixture and module (see
+    tests/support/suite_layout.py); peers run only when `-m` names them."""
+    mark_items(config, items)
+
 
 # --- network guard ---------------------------------------------------------------------------
 
