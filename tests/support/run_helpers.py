@@ -98,3 +98,11 @@ def in_threads(count: int, work) -> list:
         thread.join(30)
     assert not errors, errors
     return results
+
+
+OLD_PER_CALL_THREADS = ("model-", "onloop-model-gpt", "onloop-model-fake", "halt-watch")
+
+
+def per_call_threads() -> list[str]:
+    """Threads named like the ones the old hot path started per model call or per tool."""
+    return [t.name for t in threading.enumerate() if t.name.startswith(OLD_PER_CALL_THREADS)]

@@ -1,25 +1,21 @@
-"""The lean hot path: no thread per model call or tool, one halt watcher per process, usage with
-its event in one transaction, one model client per process reused across runs and closed."""
+"""The model call on the lean hot path: no thread per call, cancelled at once by a signal or a halt,
+one model client per process reused across runs and closed, and a hostile server's stream
+chunks read without a crash."""
 
 from __future__ import annotations
 
 import gc
-import sys
-import textwrap
 import threading
 import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import event as sa_event
-from sqlalchemy import text
 
 import storage
 from agent_core.models import io_loop
 from agent_core.models.base import ModelCancelled
 from agent_core.models.io_loop import CancelSignal
 from agent_core.models.openai_model import OpenAIModel
-from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
 from agent_core.oversight.policy import Policy
 from agent_core.run.halt_watcher import watcher_for
@@ -33,14 +29,7 @@ from tests.support.halt_helpers import (
     settle,
     stop,
 )
-from tests.support.run_helpers import Driver, events_of, new_run, wait_for
-
-OLD_PER_CALL_THREADS = ("model-", "onloop-model-gpt", "onloop-model-fake", "halt-watch")
-
-
-def per_call_threads() -> list[str]:
-    """Threads named like the ones the old hot path started per model call or per tool."""
-    return [t.name for t in threading.enumerate() if t.name.startswith(OLD_PER_CALL_THREADS)]
+from tests.support.run_helpers import Driver, events_of, new_run, per_call_threads, wait_for
 
 
 def openai_for(fake_openai):
@@ -152,166 +141,6 @@ def test_the_time_budget_cuts_a_model_call_without_a_timer(store, fake_openai):
     assert outcome.status == "paused"  # a spent budget pauses and asks
     assert [e.payload["monitor"] for e in events_of(store, run.id, "drift")] == ["budget_time"]
     assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
-
-
-# -- a running tool: ended by the one watcher -------------------------------------------------
-
-WAITER = '''
-    from agent_core.tools.context import ToolContext
-    from onloop import tool
-
-
-    @tool(risk="low")
-    def wait_here(seconds: int = 60, tool_context: ToolContext | None = None) -> str:
-        """Wait until the run is halted, or `seconds` pass.
-
-        Args:
-            seconds: How long to wait at most.
-        """
-        assert tool_context is not None
-        return "cut short" if tool_context.cancel.wait(seconds) else "waited"
-'''
-
-
-@pytest.fixture
-def waiter_module(tmp_path, monkeypatch):
-    (tmp_path / "lean_waiter_demo.py").write_text(textwrap.dedent(WAITER))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "lean_waiter_demo"
-    sys.modules.pop("lean_waiter_demo", None)
-
-
-def test_a_halt_during_a_tool_ends_it_through_the_watcher(store, waiter_module):
-    policy = Policy(tools=[waiter_module])
-    run = new_run(store, "wait", model="scripted", autonomy="autonomous", policy=policy)
-    model = ScriptedModel([{"tool_calls": [{"name": "wait_here", "arguments": {}}]}, "never"])
-    driver = Driver(store, run, model).start()
-    wait_for(lambda: count(store, run.id, "tool_started") == 1, what="the tool to start")
-    assert per_call_threads() == []
-    watcher = watcher_for(store)  # one watcher thread for this store (earlier tests' may linger)
-    assert watcher._thread is not None and watcher._thread.is_alive()
-    control.halt(store, run_id=run.id, by="ann")
-    outcome = driver.join(20)  # long before the tool's 60 s
-    assert outcome.status == "halted"
-    (result,) = events_of(store, run.id, "tool_result")
-    assert result.payload["outcome"] == "halted" and result.payload["output"] == "cut short"
-    assert storage.get_run(store, run_id=run.id).tool_calls == 1
-
-
-def test_one_watcher_query_covers_every_run_of_the_process(store):
-    runs = [new_run(store, f"run {n}", model="scripted") for n in range(5)]
-    for run in runs:
-        storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
-    ports = [StoreRunPort(store, run.id) for run in runs]
-    signals = [CancelSignal() for _ in ports]
-    arms = [port.arm(signal) for port, signal in zip(ports, signals, strict=True)]
-    for arm in arms:
-        arm.__enter__()
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "commands" in statement and threading.current_thread().name == "onloop-halt-watch":
-            statements.append(statement)
-
-    sa_event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        control.halt(store, run_id=runs[2].id, by="ann")
-        wait_for(lambda: signals[2].is_set(), what="the halted run's signal")
-        polls = watcher_for(store).polls
-        wait_for(lambda: watcher_for(store).polls >= polls + 2, what="two more polls")
-    finally:
-        sa_event.remove(store.engine, "before_cursor_execute", seen)
-        for arm in arms:
-            arm.__exit__(None, None, None)
-        for port in ports:
-            port.close()
-    assert [s.is_set() for s in signals] == [False, False, True, False, False]
-    assert ports[2].halt_requested() and not ports[0].halt_requested()
-    # One statement per poll for all five runs, not one per run.
-    assert statements and len(statements) <= watcher_for(store).polls
-    assert all(" IN " in s.upper() for s in statements)
-
-
-# -- the store: usage with its event, one read per step boundary ------------------------------
-
-
-def test_a_refused_step_adds_no_usage(store):
-    run = new_run(store, "halted before the answer", model="scripted")
-    storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
-    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
-    control.halt(store, run_id=run.id, by="ann")
-    with pytest.raises(storage.HaltRequested):
-        storage.begin_step(
-            store,
-            run_id=run.id,
-            kind="model_call",
-            payload={"text": "late"},
-            usage={"steps": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5},
-            fence=storage.Fence("w"),
-        )
-    after = storage.get_run(store, run_id=run.id)
-    assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
-
-
-def test_an_unknown_usage_name_writes_nothing(store):
-    run = new_run(store, "typo", model="scripted")
-    before = storage.events_after(store, run_id=run.id)
-    with pytest.raises(ValueError, match="unknown usage 'token'"):
-        storage.append_event(store, run_id=run.id, kind="judge", payload={}, usage={"token": 1})
-    assert storage.events_after(store, run_id=run.id) == before
-
-
-def test_a_reader_never_sees_a_model_call_without_its_usage(store):
-    script = [
-        {"tool_calls": [{"name": "calculator", "arguments": {"expression": f"{n}+1"}}]}
-        for n in range(12)
-    ]
-    model = ScriptedModel([*script, {"text": "done", "tokens_in": 3, "tokens_out": 1}])
-    run = new_run(store, "count", model="scripted", autonomy="autonomous", max_steps=50)
-    mismatches: list[tuple[int, int]] = []
-    done = threading.Event()
-
-    def read() -> None:
-        query = text(
-            "SELECT (SELECT count(*) FROM events WHERE run_id = :r AND kind = 'model_call'), "
-            "(SELECT steps FROM runs WHERE id = :r)"
-        )
-        while not done.is_set():
-            with store.reader.connect() as conn:  # one snapshot
-                calls, steps = conn.execute(query, {"r": run.id}).one()
-            if calls != steps:
-                mismatches.append((calls, steps))
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        outcome = Driver(store, run, model).start().join(60)
-    finally:
-        done.set()
-        reader.join()
-    assert outcome.status == "succeeded"
-    assert mismatches == []
-    assert storage.get_run(store, run_id=run.id).steps == 13
-
-
-def test_a_step_boundary_reads_the_commands_once(store):
-    run = new_run(store, "count reads", model="scripted", autonomy="autonomous")
-    model = ScriptedModel(["the answer"])
-    reads: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "FROM commands" in statement and threading.current_thread().name != "onloop-halt-watch":
-            reads.append(statement)
-
-    sa_event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        assert Driver(store, run, model).start().join().status == "succeeded"
-    finally:
-        sa_event.remove(store.engine, "before_cursor_execute", seen)
-    # One step: one read at its boundary; each step start checks for a halt inside its own
-    # transaction (model_request, model_call, final_answer, run_started), never an ORM read.
-    boundary = [s for s in reads if "consumed_at IS NULL ORDER BY" in s]
-    assert len(boundary) == 1
 
 
 # -- one model client per process, reused across runs, closed at shutdown ----------------------
@@ -429,73 +258,6 @@ def test_a_halt_cuts_a_trickling_answer_and_only_its_own_run(store, fake_openai)
         assert storage.get_run(store, run_id=run.id).status == "succeeded"
         (turn,) = events_of(store, run.id, "model_call")
         assert turn.payload["text"] == slow  # the whole answer: nothing cut it short
-
-
-# -- the SQLite fast path of a step's start: the same answers as the Core path -----------------
-
-
-def _step_outcomes(store, monkeypatch, fast: bool) -> list:
-    """begin_step in each situation a step meets, on one path; what it returned or raised, and
-    what it left in the store."""
-    import storage.halts as halts
-
-    monkeypatch.setattr(halts, "sqlite_fast", lambda _store: fast)
-    outcomes = []
-    usage = {"steps": 1, "tokens_in": 3, "tokens_out": 2, "cost_usd": 0.25}
-
-    def attempt(run_id, fence):
-        try:
-            seq = storage.begin_step(
-                store, run_id=run_id, kind="tool_call", payload={"n": 1}, usage=usage, fence=fence
-            )
-            result: object = ("seq", seq)
-        except (storage.HaltRequested, storage.LeaseLost, storage.NotFound) as error:
-            result = (type(error).__name__, str(error).replace(run_id, "RUN"))
-        try:
-            run = storage.get_run(store, run_id=run_id)
-            events = [(e.kind, e.payload) for e in storage.events_after(store, run_id=run_id)]
-            left: object = (run.steps, run.tokens_in, run.cost_usd, run.last_seq, events[-1:])
-        except storage.NotFound:
-            left = None
-        outcomes.append((result, left))
-
-    def driven(goal):
-        run = new_run(store, goal, model="scripted")
-        storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
-        storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
-        return storage.get_run(store, run_id=run.id)
-
-    run = driven("starts")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))  # the common case
-    attempt(run.id, None)  # unfenced
-    run = driven("halted")
-    control.halt(store, run_id=run.id, by="ann")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))
-    run = driven("another worker's")
-    attempt(run.id, storage.Fence("x"))
-    attempt(run.id, storage.Fence("w", run.claim_epoch + 1))  # an older claim's session
-    run = driven("paused")
-    storage.update_run(store, run_id=run.id, status="paused")
-    attempt(run.id, storage.Fence("w", run.claim_epoch))
-    attempt("no-such-run", storage.Fence("w"))
-    return outcomes
-
-
-def test_a_steps_start_answers_the_same_on_the_sqlite_fast_path_as_on_core(store, monkeypatch):
-    assert storage.events.sqlite_fast(store)  # else this compares the Core path with itself
-    fast = _step_outcomes(store, monkeypatch, fast=True)
-    core = _step_outcomes(store, monkeypatch, fast=False)
-    assert [r for r, _ in fast] == [r for r, _ in core]
-    assert [left for _, left in fast] == [left for _, left in core]
-    assert [r[0] for r, _ in fast] == [
-        "seq",
-        "seq",
-        "HaltRequested",
-        "LeaseLost",
-        "LeaseLost",
-        "HaltRequested",
-        "NotFound",
-    ]
 
 
 # -- streamed chunks read as the server's JSON: a hostile server's shapes never crash the read --
