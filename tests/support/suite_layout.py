@@ -1,10 +1,10 @@
 """Which tests are slow, which start PostgreSQL, which compare peers, and where test files live.
 
 The markers are applied here by folder, fixture and module (tests/conftest.py calls
-`mark_items`), so no test file has to remember them. `slow`: modules whose tests start real
-processes or servers (workers, sandboxes, MCP servers, `onloop` commands, benchmarks) or drive a
-many AppTest pages (the sign-in roles); the fast loop (`-m "not browser and not postgres and not
-slow"`) leaves them out, `.ci/run` runs them."""
+`mark_items`), so no test file has to remember them. `slow`: single tests over ~2 s, and modules
+whose tests start real processes or servers (workers, sandboxes, MCP servers, `onloop` commands,
+benchmarks) or drive many AppTest pages (the sign-in roles). The fast loop
+(`-m "not browser and not postgres and not slow"`) leaves them out; `.ci/run` runs them."""
 
 from __future__ import annotations
 
@@ -63,6 +63,19 @@ SLOW_MODULES = frozenset(
     }
 )
 
+# Single tests over ~2 s (measured with --durations) in modules that are otherwise quick.
+SLOW_TESTS = frozenset(
+    {
+        "dashboard/test_workspace_field.py::test_work_on_a_copy_records_the_source_and_a_fresh_folder",
+        "models/test_model_calls.py::test_a_halt_cuts_a_trickling_answer_and_only_its_own_run",
+        "models/test_model_calls.py::test_the_process_watcher_map_does_not_keep_a_store_alive",
+        "oversight/test_edit_surfaces.py::test_cli_refuses_a_denied_edit_in_one_line",
+        "run/test_live_output.py::test_onloop_run_on_a_terminal_shows_the_turn_as_it_streams",
+        "tools/test_workspace_choice.py::test_cli_run_in_a_folder_and_show_names_it",
+        "tools/test_workspace_choice.py::test_cli_seed_from_and_its_refusals",
+    }
+)
+
 # The LangGraph and Agents SDK halves of the benchmark smoke tests: they guard the peers'
 # side of a comparison, nothing of onloop (the onloop halves of the same scripts stay in).
 PEERS = frozenset(
@@ -95,11 +108,12 @@ def mark_items(config: pytest.Config, items: list[pytest.Item]) -> None:
         module = _where(item)
         if module.startswith("browser/"):
             item.add_marker(pytest.mark.browser)
-        if module in SLOW_MODULES:
+        test = f"{module}::{getattr(item, 'originalname', item.name)}"
+        if module in SLOW_MODULES or test in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
         if _uses_postgres(item):
             item.add_marker(pytest.mark.postgres)
-        if f"{module}::{item.originalname}" in PEERS:  # type: ignore[attr-defined]
+        if test in PEERS:
             item.add_marker(pytest.mark.peers)
             item.add_marker(pytest.mark.slow)
             if not peers_asked:
