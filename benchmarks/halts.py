@@ -25,7 +25,7 @@ import storage  # noqa: E402
 from agent_core.models.openai_model import OpenAIModel  # noqa: E402
 from agent_core.oversight import control  # noqa: E402
 from agent_core.worker.claim_loop import Worker  # noqa: E402
-from tests.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 
 
 def median_us(action, count: int) -> float:

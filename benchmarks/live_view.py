@@ -6,7 +6,7 @@
     python benchmarks/live_view.py --quick --phases approvals,cpu   # some figures only
 
 Starts `onloop up` on a temporary SQLite store, with its worker talking to a local
-OpenAI-compatible server (tests/fake_openai.py) that answers each model call after --model-delay
+OpenAI-compatible server (tests/support/fake_openai.py) that answers each model call after --model-delay
 seconds (2 s) with one calculator call. Each call's expression carries a unique number
 (424242xxxxxx), so a page's text can be matched to the event that carried it whatever the Run
 page's layout. A MutationObserver in every page records when each number first appears
@@ -52,9 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
-from tests.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
-from tests.test_browser import CHROMIUM  # noqa: E402
-from tests.test_browser import CHROMIUM_ARGS as BROWSER_ARGS  # noqa: E402
+from tests.browser.test_journeys import CHROMIUM  # noqa: E402
+from tests.browser.test_journeys import CHROMIUM_ARGS as BROWSER_ARGS  # noqa: E402
+from tests.support.fake_openai import FakeOpenAIServer, Reply  # noqa: E402
 
 # Debian's Chromium with the flags the browser tests use, and: ten people have ten visible
 # windows, so one headless browser must not throttle its other tabs.

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
 from storage.feed import event_page  # noqa: E402
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 # Records when a marker text first appears in the page (epoch ms), for step-to-screen latency.

@@ -7,7 +7,7 @@ Prints the median wall time of `onloop --help`, `onloop worker --help` and `onlo
 processes each given queued runs (one at a time), the median time from a run's claim to its
 `run_started` event for the worker's first run and for its later runs: with the demo model
 (no delay) and with the openai model against a local zero-latency Chat Completions server
-(tests/fake_openai.py), each with the worker's warm-up and without it (ONLOOP_WARM_UP=0),
+(tests/support/fake_openai.py), each with the worker's warm-up and without it (ONLOOP_WARM_UP=0),
 interleaved.
 """
 
@@ -64,7 +64,7 @@ def cli_medians(repeat: int) -> dict[str, float]:
 def claim_to_start(runs: int, model: str, warm: bool) -> list[float]:
     """Seconds from claim to run_started for each run of one fresh worker, in claim order."""
     import storage
-    from tests.fake_openai import FakeOpenAIServer
+    from tests.support.fake_openai import FakeOpenAIServer
 
     server = FakeOpenAIServer().start()
     server.script(["The answer is 527.5."] * runs * 3)  # an answer, then the goal check's

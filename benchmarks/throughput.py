@@ -12,7 +12,7 @@ Run from the repo root: `python benchmarks/throughput.py [--quick] [--postgres] 
    (Run.finished_at). Prints wall time, wall / ideal, wall / the ideal of that many slots ("x
    slots": 100 runs on 10 slots take 10 waves, 25 s), model calls/s and the seconds the bench
    itself spent creating the runs (inside the wall time: a user's runs arrive that way too).
-   `--postgres` repeats it on a throwaway PostgreSQL cluster (tests/postgres_server.py).
+   `--postgres` repeats it on a throwaway PostgreSQL cluster (tests/support/postgres_server.py).
 2. The whole machine: the same at zero latency (`--zero-runs` runs; `--zero-concurrency`), model
    calls/s for each process count.
 3. Memory per waiting run: one worker at `--concurrency` = `--memory-runs`, warmed up and idle
@@ -153,7 +153,12 @@ def _db_urls(args: argparse.Namespace, stack: ExitStack) -> list[tuple[str, obje
     urls: list[tuple[str, object]] = [("sqlite", None)]
     if args.postgres:
         sys.path.insert(0, str(ROOT))
-        from tests.postgres_server import INSTALL_HINT, server_binaries, start_server, stop_server
+        from tests.support.postgres_server import (
+            INSTALL_HINT,
+            server_binaries,
+            start_server,
+            stop_server,
+        )
 
         if server_binaries() is None:
             raise SystemExit(f"--postgres: {INSTALL_HINT}")

@@ -8,7 +8,27 @@ from typing import Any
 
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.suite_layout import mark_items, misplaced_test_files
+
+# --- layout and markers ----------------------------------------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every test file lives in a feature folder (tests/store/, tests/run/, ...)."""
+    misplaced = misplaced_test_files()
+    if misplaced:
+        raise pytest.UsageError(
+            f"test files outside the feature folders: {', '.join(misplaced)}; move each into "
+            "the folder of what it tests (tests/store/, tests/run/, tests/oversight/, ...)"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """browser, postgres, slow and peers, applied by folder, fixture and module (see
+    tests/support/suite_layout.py); peers run only when `-m` names them."""
+    mark_items(config, items)
+
 
 # --- network guard ---------------------------------------------------------------------------
 
@@ -92,7 +112,7 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def fake_openai():
-    """A Chat Completions server on 127.0.0.1 (see tests/fake_openai.py)."""
+    """A Chat Completions server on 127.0.0.1 (see tests/support/fake_openai.py)."""
     server = FakeOpenAIServer().start()
     yield server
     server.stop()
@@ -112,20 +132,37 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def fresh_dashboard_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Autouse. Tests write and rerun a page within milliseconds, so every AppTest run reads the
-    store afresh; the shared reads' TTL has its own tests (test_dashboard_watch.py)."""
+    store afresh; the shared reads' TTL has its own tests (dashboard/test_shared_reads.py)."""
     from dashboard.components.shared_reads import SHARED
 
     monkeypatch.setattr(SHARED, "ttl", 0.0)
 
 
 @pytest.fixture
-def store(tmp_path):
-    """A fresh store in a temporary SQLite file."""
+def store(request, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh store in a temporary SQLite file: the one store fixture.
+
+    A module marked `store_for("dashboard")` gets it where the routed app's get_store() opens it
+    too (tests/support/dashboard_fixtures.open_store); `store_for("page")` where a page run on its
+    own by AppTest does (tests/support/dashboard_seed.open_test_store)."""
     import storage
 
-    opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
-    yield opened
-    opened.dispose()
+    marker = request.node.get_closest_marker("store_for")
+    reader = marker.args[0] if marker else None
+    if reader == "dashboard":
+        from tests.support.dashboard_fixtures import open_store
+
+        yield from open_store(tmp_path, monkeypatch)
+    elif reader == "page":
+        from tests.support.dashboard_seed import open_test_store
+
+        yield from open_test_store(tmp_path, monkeypatch)
+    elif reader is None:
+        opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+        yield opened
+        opened.dispose()
+    else:
+        raise ValueError(f"store_for takes 'dashboard' or 'page', not {reader!r}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -138,7 +175,7 @@ def pytest_runtest_makereport(item, call):
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-from tests.postgres_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
+from tests.support.postgres_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 # command groups, errors, event lines, inert text). `--help`, `policy init` and other commands
 # that never touch the store stay quick; storage (SQLAlchemy), the policy engine, the worker, the
 # tools, the model SDKs and the dashboard are imported inside the commands that need them
-# (tests/test_cli_imports.py holds this). Every import inside a function here is one of those.
+# (tests/cli/test_fast_start.py holds this). Every import inside a function here is one of those.
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Literal

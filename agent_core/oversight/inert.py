@@ -12,7 +12,7 @@ Two surfaces, two functions:
   visible text on one line with every Markdown metacharacter escaped, so no link, image, autolink,
   HTML, heading, emphasis, icon, colour directive or formula is ever rendered or fetched.
 
-The scan in tests/test_inert_scan.py holds every rendering call to these two.
+The scan in tests/oversight/test_inert_scan.py holds every rendering call to these two.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the 
 # Markdown escapes are undone, and after any punctuation (`_http://`, `~www.`): a backslash does
 # not stop them. So they are defanged visibly, wherever they stand: "http[:]//host",
 # "www[.]host", "admin[@]host.org", "[:]material/home:". The person still reads the address, the
-# page never links, mails or draws it. (The browser test in tests/test_inert_redteam.py found
+# page never links, mails or draws it. (The browser test in tests/oversight/test_inert_redteam.py found
 # every one of these linking or drawing despite the escapes.)
 _SCHEME = re.compile(r"(?i)([a-z][a-z0-9+.\-]{0,20}):(?=//)")
 _WWW = re.compile(r"(?i)(www)\.")

@@ -24,10 +24,10 @@ from agent_core.tools.cancel_token import CancelReason
 from agent_core.tools.mcp_client import close_shared_pool
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.sandbox import sandbox_status
-from tests.fake_openai import Reply
-from tests.halts_witness import witness_server
-from tests.process_helpers import running_with, unique_sleep
-from tests.run_helpers import Driver, events_of, new_run, wait_for
+from tests.support.fake_openai import Reply
+from tests.support.halts_witness import witness_server
+from tests.support.process_helpers import running_with, unique_sleep
+from tests.support.run_helpers import Driver, events_of, new_run, wait_for
 
 WITHIN_S = 1.0
 ALLOW_ALL = [Rule(tool="*", action="allow")]
@@ -112,7 +112,7 @@ def test_a_halt_during_fetch_url_mid_redirect_ends_it_within_a_second(store, por
 def test_a_halt_during_an_mcp_call_ends_it_within_a_second(store, ports, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.touch()
-    server = [sys.executable, str(TESTS / "mcp_halts_server.py"), str(notes)]
+    server = [sys.executable, str(TESTS / "support" / "mcp_halts_server.py"), str(notes)]
     settings = McpServerSettings(name="halts", command=server, sandbox=False, timeout_s=90)
     policy = Policy(mcp_servers=[settings])
     run = new_run(store, "nap", model="scripted", autonomy="autonomous", policy=policy)

@@ -1,0 +1,201 @@
+"""The side-by-side benchmarks (benchmarks/chat_server.py, peers.py, throughput.py) run end to end
+in a tiny configuration, so they cannot rot. Nothing here asserts a timing: only that every
+framework made the conversation it was given and the scripts print their tables.
+
+The onloop and bare-openai parts always run; LangGraph and the Agents SDK parts run when the
+`bench` extra is installed (`pip install -e '.[bench]'`), and are skipped saying so otherwise."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+PEERS_INSTALLED = all(
+    importlib.util.find_spec(m) is not None for m in ("langgraph", "langchain_openai", "agents")
+)
+NO_PEERS = "the bench extra is not installed: pip install -e '.[bench]'"
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "calculator",
+            "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
+        },
+    }
+]
+FINISH = {"type": "function", "function": {"name": "finish", "parameters": {"type": "object"}}}
+
+
+def run_script(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done
+
+
+@pytest.fixture
+def chat_server():
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "chat_server.py"), "--steps", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening http://127.0.0.1:"), line
+        yield line.split(" ", 1)[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_chat_server_scripts_the_conversation(chat_server):
+    client = openai.OpenAI(base_url=chat_server, api_key="k", max_retries=0)
+    user = [{"role": "user", "content": "add"}]
+
+    first = client.chat.completions.create(model="bench", messages=user, tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "calculator",
+        {"expression": "0+1"},
+    )
+    assert first.choices[0].finish_reason == "tool_calls"
+
+    # After steps-1 tool results (3 steps by default here; 2 through the model name): the end.
+    one_result = user + [{"role": "tool", "tool_call_id": call.id, "content": "1"}]
+    assistant = {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]}
+    history = user + [assistant, one_result[-1]]
+    second = client.chat.completions.create(model="bench", messages=history, tools=TOOLS)
+    assert second.choices[0].message.tool_calls[0].function.arguments == '{"expression": "1+1"}'
+    text = client.chat.completions.create(model="bench-s2", messages=history, tools=TOOLS)
+    assert text.choices[0].message.content == "Done after 1 tool calls."
+    assert not text.choices[0].message.tool_calls
+
+    # onloop's way to end: the finish tool, streamed, with usage at the end.
+    stream = client.chat.completions.create(
+        model="bench-s2",
+        messages=history,
+        tools=TOOLS + [FINISH],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
+    assert [c.function.name for c in calls] == ["finish"]
+    assert json.loads(calls[0].function.arguments)["goal_met"] is True
+    assert chunks[-1].usage.total_tokens == 19
+
+    # onloop's final goal check gets a yes.
+    check = client.chat.completions.create(
+        model="bench",
+        messages=[{"role": "system", "content": "You check whether an agent met its goal."}],
+    )
+    assert json.loads(check.choices[0].message.content)["met"] is True
+
+    with urllib.request.urlopen(f"{chat_server}/stats") as response:
+        assert json.loads(response.read()) == {"requests": 5, "inflight": 0}
+
+
+def test_chat_server_refuses_what_it_cannot_answer(chat_server):
+    bad = urllib.request.Request(
+        f"{chat_server}/chat/completions", data=b"{not json", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad)
+    assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{chat_server}/embeddings")
+    assert missing.value.code == 404
+
+
+def test_peers_onloop_and_bare_openai():
+    done = run_script(
+        "benchmarks/peers.py", "--steps", "3", "--reps", "1", "--warmup", "0",
+        "--frameworks", "bare,onloop",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^bare openai \(no store\)\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
+    assert re.search(r"^onloop \(claim->end\)\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
+    assert re.search(r"^ratio onloop / bare: \d+\.\d+$", done.stdout, re.M), done.stdout
+
+
+@pytest.mark.skipif(not PEERS_INSTALLED, reason=NO_PEERS)
+def test_peers_langgraph_and_agents_sdk():
+    done = run_script(
+        "benchmarks/peers.py", "--steps", "3", "--reps", "1", "--warmup", "0",
+        "--frameworks", "langgraph,agents",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^LangGraph\+SqliteSaver\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
+    assert re.search(r"^Agents SDK\+SQLiteSess\.\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
+
+
+def test_peers_names_a_wrong_framework_in_one_line():
+    done = run_script("benchmarks/peers.py", "--frameworks", "bare,crewai")
+    assert done.returncode == 2
+    assert "--frameworks takes bare,onloop,langgraph,agents (got ['crewai'])" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(400)
+def test_throughput_onloop_workers_and_memory():
+    done = run_script(
+        "benchmarks/throughput.py", "--runs", "3", "--calls", "2", "--latency-ms", "50",
+        "--concurrency", "2", "--processes", "1", "--zero-runs", "3", "--zero-concurrency", "2",
+        "--memory-runs", "2", "--memory-latency-ms", "3000", "--skip", "peers",
+        timeout=380,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    # every run succeeded (the "ok" column), at latency and at zero latency
+    row = r"^sqlite\s+1\s+2(\s+[\d.]+){4}\s+3\s+[\d.]+$"
+    assert re.search(row, done.stdout, re.M), done.stdout
+    assert re.search(r"^\s+1\s+[\d.]+\s+[\d.]+\s+3\s+[\d.]+$", done.stdout, re.M), done.stdout
+    assert re.search(r"MB per waiting run$", done.stdout, re.M), done.stdout
+    assert re.search(r"^threads idle \d+, 2 waiting \d+$", done.stdout, re.M), done.stdout
+
+
+def test_throughput_peers_on_asyncio():
+    done = run_script(
+        "benchmarks/throughput.py", "--runs", "3", "--calls", "2", "--latency-ms", "50",
+        "--skip", "latency,zero,memory",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^bare openai \(asyncio\)\s+[\d.]+\s+[\d.]+\s+[\d.]+$", done.stdout, re.M)
+    lines = ("LangGraph+AsyncSqliteSaver", "Agents SDK+SQLiteSession")
+    for label in lines:
+        if PEERS_INSTALLED:
+            assert re.search(rf"^{re.escape(label)}\s+[\d.]+\s+[\d.]+\s+[\d.]+$", done.stdout, re.M)
+        else:
+            assert f"{label:<26} skipped, not installed" in done.stdout
+
+
+def test_throughput_names_a_wrong_section_in_one_line():
+    done = run_script("benchmarks/throughput.py", "--skip", "latency,warp")
+    assert done.returncode == 2
+    assert "--skip takes latency,zero,memory,peers (got ['warp'])" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_chat_server_load_client(chat_server):
+    done = run_script(
+        "benchmarks/chat_server.py", "--load", chat_server, "--connections", "4",
+        "--seconds", "0.3", "--latency-ms", "5", "--stream",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^\d+ requests in [\d.]+ s over 4 connections: \d+ requests/s", done.stdout)

@@ -1,0 +1,97 @@
+"""A step's writes and reads in the store: usage with its event in one transaction, one read of the
+commands per step boundary. A step's start, column by column on SQLite and PostgreSQL:
+test_step_start.py."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+
+import storage
+from agent_core.models.scripted import ScriptedModel
+from agent_core.oversight import control
+from tests.support.run_helpers import Driver, new_run
+
+# -- the store: usage with its event, one read per step boundary ------------------------------
+
+
+def test_a_refused_step_adds_no_usage(store):
+    run = new_run(store, "halted before the answer", model="scripted")
+    storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
+    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
+    control.halt(store, run_id=run.id, by="ann")
+    with pytest.raises(storage.HaltRequested):
+        storage.begin_step(
+            store,
+            run_id=run.id,
+            kind="model_call",
+            payload={"text": "late"},
+            usage={"steps": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5},
+            fence=storage.Fence("w"),
+        )
+    after = storage.get_run(store, run_id=run.id)
+    assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
+
+
+def test_an_unknown_usage_name_writes_nothing(store):
+    run = new_run(store, "typo", model="scripted")
+    before = storage.events_after(store, run_id=run.id)
+    with pytest.raises(ValueError, match="unknown usage 'token'"):
+        storage.append_event(store, run_id=run.id, kind="judge", payload={}, usage={"token": 1})
+    assert storage.events_after(store, run_id=run.id) == before
+
+
+def test_a_reader_never_sees_a_model_call_without_its_usage(store):
+    script = [
+        {"tool_calls": [{"name": "calculator", "arguments": {"expression": f"{n}+1"}}]}
+        for n in range(12)
+    ]
+    model = ScriptedModel([*script, {"text": "done", "tokens_in": 3, "tokens_out": 1}])
+    run = new_run(store, "count", model="scripted", autonomy="autonomous", max_steps=50)
+    mismatches: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        query = text(
+            "SELECT (SELECT count(*) FROM events WHERE run_id = :r AND kind = 'model_call'), "
+            "(SELECT steps FROM runs WHERE id = :r)"
+        )
+        while not done.is_set():
+            with store.reader.connect() as conn:  # one snapshot
+                calls, steps = conn.execute(query, {"r": run.id}).one()
+            if calls != steps:
+                mismatches.append((calls, steps))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        outcome = Driver(store, run, model).start().join(60)
+    finally:
+        done.set()
+        reader.join()
+    assert outcome.status == "succeeded"
+    assert mismatches == []
+    assert storage.get_run(store, run_id=run.id).steps == 13
+
+
+def test_a_step_boundary_reads_the_commands_once(store):
+    run = new_run(store, "count reads", model="scripted", autonomy="autonomous")
+    model = ScriptedModel(["the answer"])
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "FROM commands" in statement and threading.current_thread().name != "onloop-halt-watch":
+            reads.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert Driver(store, run, model).start().join().status == "succeeded"
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", seen)
+    # One step: one read at its boundary; each step start checks for a halt inside its own
+    # transaction (model_request, model_call, final_answer, run_started), never an ORM read.
+    boundary = [s for s in reads if "consumed_at IS NULL ORDER BY" in s]
+    assert len(boundary) == 1

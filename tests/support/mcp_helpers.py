@@ -1,0 +1,47 @@
+"""MCP server settings for the tests: real servers (PyPI, npm) and one that misbehaves."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_core.tools.mcp_config import McpServerSettings
+
+NODE_MODULES = Path(__file__).parents[1] / "mcp_node" / "node_modules"
+
+
+def time_server(**extra) -> McpServerSettings:
+    command = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
+    return McpServerSettings(name="time", command=command, timeout_s=30, **extra)
+
+
+def fetch_server(*, allow_private: bool = False) -> McpServerSettings:
+    """mcp-server-fetch. Where Node is installed its page extractor, readabilipy, uses its own
+    node_modules, which it installs on first use; a sandboxed server cannot (its installation is
+    read-only), so missing, the test fails and says how to install them."""
+    import readabilipy
+
+    js = Path(readabilipy.__file__).parent / "javascript"
+    if shutil.which("node") and shutil.which("npm") and not (js / "node_modules").is_dir():
+        pytest.fail(f"readabilipy's Node modules are not installed in {js}: run .ci/run")
+    command = [sys.executable, "-m", "mcp_server_fetch", "--ignore-robots-txt"]
+    if allow_private:  # the tests' site is on 127.0.0.1, which the server refuses by default
+        command.append("--allow-private-ips")
+    return McpServerSettings(name="fetch", command=command, timeout_s=30, network=True)
+
+
+def misbehaving(timeout_s: float = 30, **extra) -> McpServerSettings:
+    command = [sys.executable, str(Path(__file__).parent / "mcp_misbehaving.py")]
+    return McpServerSettings(name="bad", command=command, timeout_s=timeout_s, **extra)
+
+
+def node_server(package: str, name: str, *args: str, **extra) -> McpServerSettings:
+    """A server from tests/mcp_node (installed by .ci/run); missing, the test fails and says how
+    to install it (a skip would let a broken install pass unseen)."""
+    entry = NODE_MODULES / "@modelcontextprotocol" / package / "dist" / "index.js"
+    if shutil.which("node") is None or not entry.exists():
+        pytest.fail(f"{package} is not installed: run .ci/run, which installs tests/mcp_node")
+    return McpServerSettings(name=name, command=["node", str(entry), *args], timeout_s=60, **extra)

@@ -1,0 +1,116 @@
+"""Runs that use MCP tools, end to end: the real OpenAI client against the local fake server, a
+real MCP server, the policy gating the call, a person approving it in the dashboard."""
+
+from __future__ import annotations
+
+import getpass
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import storage
+from agent_core.oversight.policy import Policy, Rule
+from agent_core.tools.mcp_client import close_shared_pool
+from agent_core.tools.mcp_config import McpServerSettings
+from tests.support import dashboard_seed as seed
+from tests.support.mcp_helpers import misbehaving, time_server
+from tests.support.run_helpers import Driver, events_of, new_run
+
+pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
+
+
+@pytest.fixture(autouse=True)
+def mcp_servers_stop_after_the_store():
+    """Set up before the store, so torn down after it: the worker's MCP servers stop with it."""
+    yield
+    close_shared_pool()
+
+
+@pytest.fixture
+def openai_here(fake_openai, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    return fake_openai
+
+
+def openai_run(store, goal: str, policy: Policy, **settings):
+    return new_run(store, goal, model="openai", model_name="gpt-test", policy=policy, **settings)
+
+
+def test_a_gated_mcp_call_is_approved_in_the_dashboard_and_runs(store, openai_here):
+    policy = Policy(
+        mcp_servers=[time_server()],
+        rules=[Rule(tool="mcp__time__*", action="ask", reason="time calls need a person")],
+    )
+    openai_here.script(
+        [
+            {
+                "tool_calls": [
+                    {"name": "mcp__time__get_current_time", "arguments": {"timezone": "Asia/Tokyo"}}
+                ]
+            },
+            "It is morning in Tokyo.",
+        ]
+    )
+    run = openai_run(store, "what time is it in Tokyo?", policy, autonomy="autonomous")
+    driver = Driver(store, run).start()
+    approval = driver.pending()
+    [call] = events_of(store, run.id, "tool_call")
+    assert (call.payload["risk"], call.payload["verdict"]) == ("low", "ask")  # the rule wins
+
+    at = AppTest.from_file(str(seed.PAGES / "approvals.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown) + " ".join(t.value for t in at.text)
+    assert "mcp__time__get_current_time" in shown and "Asia/Tokyo" in shown
+    at.button(key=f"inbox-approval-{approval.id}-approve").click().run()
+
+    assert driver.join(60).status == "succeeded"
+    [result] = events_of(store, run.id, "tool_result")
+    assert result.payload["ok"] and '"timezone": "Asia/Tokyo"' in result.payload["output"]
+    decided = storage.get_approval(store, approval_id=approval.id)
+    assert (decided.status, decided.decided_by) == ("approved", f"{getpass.getuser()} (local)")
+    assert openai_here.requests[0]["tools"][-2]["function"]["name"].startswith("mcp__time__")
+
+
+def test_a_server_that_crashes_mid_call_is_a_tool_error_and_the_run_goes_on(store, openai_here):
+    policy = Policy(mcp_servers=[misbehaving()])
+    openai_here.script(
+        [
+            {"tool_calls": [{"name": "mcp__bad__crash", "arguments": {}}]},
+            {
+                "tool_calls": [
+                    {"name": "mcp__bad__wipe_everything", "arguments": {"confirm": False}}
+                ]
+            },
+            "The server crashed once; it answered after a restart.",
+        ]
+    )
+    run = openai_run(store, "try the bad server", policy, autonomy="autonomous")
+    # The run survives the crash; the crashed call was never done again, so it cannot claim
+    # the goal met: it ends `unmet`, not `failed`.
+    outcome = Driver(store, run).start().join(60)
+    assert outcome.status == "unmet" and "mcp__bad__crash" in (outcome.reason or "")
+    crashed, again = events_of(store, run.id, "tool_result")
+    assert not crashed.payload["ok"] and "failed on crash" in crashed.payload["output"]
+    assert again.payload["ok"] and again.payload["output"] == "nothing"
+
+
+def test_a_chosen_tool_of_a_server_that_is_down_tells_the_model_why(store, openai_here):
+    gone = McpServerSettings(name="gone", command=["/nonexistent/server"], timeout_s=10)
+    openai_here.script(
+        [
+            {"tool_calls": [{"name": "mcp__gone__search", "arguments": {"q": "x"}}]},
+            "That server is down.",
+        ]
+    )
+    run = openai_run(
+        store,
+        "search",
+        Policy(mcp_servers=[gone]),
+        autonomy="autonomous",
+        tools=["calculator", "mcp__gone__search"],
+    )
+    assert Driver(store, run).start().join(60).status == "succeeded"
+    [result] = events_of(store, run.id, "tool_result")
+    assert not result.payload["ok"] and "'gone' is not running" in result.payload["output"]
