@@ -41,13 +41,8 @@ from storage.halts import (
 from storage.lapsed_runs import hand_to_a_person, lapsed_runs, recover_run
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
-    ACTIVE_STATUSES,
     APPROVAL_STATUSES,
-    AUTONOMY_LEVELS,
     COMMAND_KINDS,
-    FINISHED_STATUSES,
-    RESUMABLE_STATUSES,
-    RUN_STATUSES,
     Approval,
     Command,
     Event,
@@ -74,8 +69,27 @@ from storage.runs import (
     update_run,
 )
 from storage.schema import SCHEMA_VERSION, current_version
+from storage.vocabulary import (
+    ACTIVE_STATUSES,
+    AUTONOMY_LEVELS,
+    FINISHED_STATUSES,
+    RESUMABLE_STATUSES,
+    RUN_STATUSES,
+    Autonomy,
+    EventKind,
+    Risk,
+    RunStatus,
+    UsageName,
+    Verdict,
+)
 
 __all__ = [
+    "Autonomy",
+    "EventKind",
+    "Risk",
+    "RunStatus",
+    "UsageName",
+    "Verdict",
     "ACTIVE_STATUSES",
     "APPROVAL_STATUSES",
     "AUTONOMY_LEVELS",

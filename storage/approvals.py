@@ -22,6 +22,8 @@ from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, as_fence
 from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by, start_step_in
 from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.record import ApprovalRequested, Status, ToolStarted
+from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
 ALLOW_SCOPES = (None, "tool", "arguments")
@@ -211,8 +213,8 @@ def request_approval(
         session.add(approval)
         session.flush()  # its id, for the event
         deadline = expires_at.isoformat() if expires_at else None
-        payload = {**request, "approval_id": approval.id, "expires_at": deadline}
-        insert_event(conn, run_id=run_id, seq=seq, kind="approval_requested", payload=payload)
+        asked = ApprovalRequested(**request, approval_id=approval.id, expires_at=deadline)
+        insert_event(conn, run_id=run_id, seq=seq, **asked.row())
         _set_waiting(conn, run_id, waiting_reason, fence)
     return approval
 
@@ -226,7 +228,7 @@ def _set_waiting(conn: Connection, run_id: str, reason: str, fence: Fence | None
     waiting = {"status": "waiting", "reason": reason, "updated_at": utcnow()}
     if conn.execute(update(_runs).where(_runs.c.id == run_id, *ours).values(waiting)).rowcount != 1:
         raise HaltRequested(f"run {run_id} is no longer driven; no approval asked")
-    append_in(conn, run_id=run_id, kind="status", payload={"status": "waiting", "reason": reason})
+    append_in(conn, run_id=run_id, **Status(status=RunStatus.WAITING, reason=reason).row())
 
 
 def consume_approval(
@@ -282,18 +284,14 @@ def begin_execution(
     halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
     this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
     event. Returns its seq; nothing is written when it refuses."""
-    payload = {
-        "tool_call_id": tool_call_id,
-        "tool": tool,
-        "approval_id": approval_id,
-        "args_hash": args_hash,
-    }
+    started = ToolStarted(
+        tool_call_id=tool_call_id, tool=tool, approval_id=approval_id, args_hash=args_hash
+    )
     if approval_id is None:  # nothing to consume: exactly a step's start
         return begin_step(
             store,
             run_id=run_id,
-            kind="tool_started",
-            payload=payload,
+            **started.row(),
             fence=fence,
             worker_id=worker_id,
         )
@@ -301,5 +299,5 @@ def begin_execution(
         seq = start_step_in(conn, run_id, "tool_started", as_fence(fence, worker_id))
         if approval_id is not None:
             consume_approval(conn, run_id=run_id, approval_id=approval_id, args_hash=args_hash)
-        insert_event(conn, run_id=run_id, seq=seq, kind="tool_started", payload=payload)
+        insert_event(conn, run_id=run_id, seq=seq, **started.row())
     return seq

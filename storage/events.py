@@ -15,6 +15,8 @@ from storage.engine import Store, json_dumps, reading, write_turn, writing
 from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
+from storage.record import parse_event
+from storage.vocabulary import USAGE_NAMES
 
 _runs = table_of(Run)
 _events = table_of(Event)
@@ -27,6 +29,11 @@ class EventRecord:
     kind: str
     at: datetime
     payload: dict[str, Any]
+
+    def exported(self) -> dict[str, Any]:
+        """The event as a run export shows it, its payload read through its kind's model."""
+        payload = parse_event(self.kind, self.payload).payload()
+        return {"seq": self.seq, "kind": self.kind, "at": self.at.isoformat(), "payload": payload}
 
 
 # Built once: SQLAlchemy caches the compiled form, so each append only binds values.
@@ -100,22 +107,19 @@ def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[st
     return {"rid": run_id, "tool": tool or "", "verdict": verdict or ""}
 
 
-USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")  # runs' usage totals
-
-
 def check_usage(usage: Mapping[str, float] | None) -> None:
-    """ValueError for a name that is not one of USAGE (before anything is written)."""
+    """ValueError for a name that is not one of USAGE_NAMES (before anything is written)."""
     for name in usage or ():
-        if name not in USAGE:
-            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+        if name not in USAGE_NAMES:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE_NAMES)}")
 
 
 def usage_values(usage: Mapping[str, float] | None) -> dict[str, Any]:
     """SET clauses adding `usage` (steps, tokens, cost...) to a run's totals, atomically."""
     values: dict[str, Any] = {}
     for name, amount in (usage or {}).items():
-        if name not in USAGE:
-            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+        if name not in USAGE_NAMES:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE_NAMES)}")
         if amount:
             values[name] = _runs.c[name] + amount
     if values:
@@ -261,7 +265,7 @@ def _append_sqlite_turn(
                 statement, params = _COUNT_TOOL_CALL_SQL, _count_params(run_id, tool, verdict)
                 dbapi.execute(statement, params)
             if usage and any(usage.values()):
-                amounts = tuple(usage.get(name, 0) for name in USAGE)
+                amounts = tuple(usage.get(name, 0) for name in USAGE_NAMES)
                 statement, params = _SQLITE_USAGE, (*amounts, at, run_id)
                 dbapi.execute(statement, params)
             dbapi.execute("COMMIT")

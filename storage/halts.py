@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, upd
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
 from storage.events import (
-    USAGE,
     append_in,
     append_sqlite,
     check_usage,
@@ -27,12 +26,12 @@ from storage.events import (
 )
 from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.record import ApprovalDecided, HaltRequest, Status
+from storage.vocabulary import DRIVEN, HALTABLE_AT_ONCE, USAGE_NAMES, RunStatus
 
 _runs = table_of(Run)
 _commands = table_of(Command)
 _approvals = table_of(Approval)
-HALTABLE_AT_ONCE = ("queued", "paused", "interrupted")  # nobody drives these: end them here
-DRIVEN = ("running", "waiting")  # a worker drives these; only then may a step start
 HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
 
 
@@ -140,7 +139,7 @@ def start_step_in(
         if fence.epoch is not None:
             params["epoch"] = fence.epoch
     if usage and adds:
-        params.update({f"add_{name}": usage.get(name, 0) for name in USAGE}, now=utcnow())
+        params.update({f"add_{name}": usage.get(name, 0) for name in USAGE_NAMES}, now=utcnow())
     if returning:
         seq = conn.execute(bump, params).scalar()
     else:  # SQLite older than 3.35: the write lock is already ours, so read-after-write is safe
@@ -172,7 +171,7 @@ def _bump_for(fence: Fence | None, adds: bool, returning: bool) -> Any:
                 held.append(_runs.c.claim_epoch == bindparam("epoch"))
         values: dict[str, Any] = {"last_seq": _runs.c.last_seq + 1}
         if adds:
-            values.update({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
+            values.update({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE_NAMES})
             values["updated_at"] = bindparam("now")
         where = (_runs.c.id == bindparam("rid"), _runs.c.status.in_(DRIVEN), *held)
         bump = update(_runs).where(*where).values(values)
@@ -240,7 +239,7 @@ def mark_driven(
     never turn a halted run back into a running one.
     """
     if status not in DRIVEN:
-        raise ValueError(f"mark_driven moves between {DRIVEN}, not to {status!r}")
+        raise ValueError(f"mark_driven moves between running and waiting, not to {status!r}")
     fence = as_fence(fence, worker_id)
     with writing(store) as conn:
         seq = next_seq(conn, run_id, fence)  # LeaseLost when the claim no longer holds
@@ -256,8 +255,7 @@ def mark_driven(
             conn,
             run_id=run_id,
             seq=seq,
-            kind="status",
-            payload={"status": status, "reason": reason},
+            **Status(status=RunStatus(status), reason=reason).row(),
         )
     return seq
 
@@ -282,14 +280,14 @@ def _cancel_pending_approvals(conn: Connection, run_id: str, by: str | None) -> 
                 note=f"cancelled: the run was halted by {who} while this approval waited",
             )
         )
-        payload = {
-            "approval_id": approval_id,
-            "tool_call_id": tool_call_id,
-            "tool": tool,
-            "decision": "cancelled",
-            "decided_by": who,
-        }
-        append_in(conn, run_id=run_id, kind="approval_decided", payload=payload)
+        decided = ApprovalDecided(
+            approval_id=approval_id,
+            tool_call_id=tool_call_id,
+            tool=tool,
+            decision="cancelled",
+            decided_by=who,
+        )
+        append_in(conn, run_id=run_id, **decided.row())
 
 
 def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
@@ -322,11 +320,11 @@ def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
             if ended != 1:  # the row lock makes this impossible; refuse rather than guess
                 raise InvalidState(f"run {run_id} changed while being halted; try again")
             _cancel_pending_approvals(conn, run_id, by)
-            payload = {"status": "halted", "reason": reason}
-            return "halted", append_in(conn, run_id=run_id, kind="status", payload=payload)
+            halted = Status(status=RunStatus.HALTED, reason=reason)
+            return "halted", append_in(conn, run_id=run_id, **halted.row())
         if status in HALTABLE_BY_COMMAND:
             command: dict[str, Any] = {"run_id": run_id, "kind": "halt", "created_by": by}
             conn.execute(_commands.insert().values(payload={}, created_at=utcnow(), **command))
-            asked = {"by": by, "status": status}
-            return status, append_in(conn, run_id=run_id, kind="halt_requested", payload=asked)
+            asked = HaltRequest(by=by, status=status)
+            return status, append_in(conn, run_id=run_id, **asked.row())
     raise InvalidState(f"run {run_id} is already {status}; nothing to halt")

@@ -12,6 +12,7 @@ import storage
 from agent_core.oversight.policy import Policy, repeatable
 from agent_core.run.unfinished_calls import unfinished_calls
 from agent_core.tools import builtin_tools
+from storage.record import ToolCall, parse_event
 from storage.runs import AUTO_RECOVERABLE
 
 log = logging.getLogger("onloop.recovery")
@@ -49,8 +50,9 @@ def assess(
     """(why a person must resume it, or None; what was in flight) for an interrupted run."""
     risks: dict[str, str] = {name: tool.risk for name, tool in builtin_tools().items()}
     for event in events:  # the risk each call was recorded with (MCP tools: their annotations)
-        if event.kind == "tool_call" and event.payload.get("tool") and event.payload.get("risk"):
-            risks[str(event.payload["tool"])] = str(event.payload["risk"])
+        call = parse_event(event.kind, event.payload)
+        if isinstance(call, ToolCall) and call.tool and call.risk:
+            risks[str(call.tool)] = str(call.risk)
     unfinished = unfinished_calls(events, approvals)
     ran = [u.call.name for u in unfinished if u.may_have_run]
     risky = [name for name in ran if not repeatable(policy, name, risks.get(name))]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # succeeded | failed | halted | paused | interrupted
+    status: str  # a storage.RunStatus a session ends in: any but queued, running, waiting
     reason: str | None = None
     result: str | None = None
 

@@ -19,6 +19,7 @@ from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import Armed, WatchedRun, watcher_for
 from agent_core.run.outcome import stop
 from storage.models import utcnow
+from storage.record import EventPayload
 from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
@@ -46,17 +47,17 @@ class HumanDecision:
     approval_id: int | None = None  # onloop's id of the approval this decides
 
 
-Usage = Mapping[str, float]  # steps, tool_calls, tokens_in, tokens_out, cost_usd
+UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to the run totals
 
 
 class RunPort(Protocol):
-    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
+    def record(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
     def set_status(self, status: str, **fields: Any) -> None: ...
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
     def halt_recorded(self) -> bool: ...
-    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
+    def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
     def arm(
         self, cancel: threading.Event, deadline: float | None = None
     ) -> AbstractContextManager[Armed]: ...
@@ -125,10 +126,10 @@ class StoreRunPort:
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             raise stop("interrupted", LOST_REASON) from lost
 
-    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+    def record(self, event: EventPayload, usage: UsageAdded | None = None) -> int:
         """Append an event; `usage` it carries is added to the run's totals in the same
         transaction."""
-        payload = self.redactor.payload(payload)  # secrets never reach the store
+        kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         extra = {"usage": usage} if usage else {}
         with self._fenced():
             return storage.append_event(
@@ -194,10 +195,10 @@ class StoreRunPort:
         interrupted (the worker), and the run resumes from its events."""
         return retrying(read, what=f"run {self.run_id}", log=log, give_up_after=READ_PATIENCE_S)
 
-    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+    def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested),
         with the `usage` the event carries added to the run's totals in the same transaction."""
-        payload = self.redactor.payload(payload)  # secrets never reach the store
+        kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         with self._fenced():
             return storage.begin_step(
                 self.store,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.decorator import Tool
+from storage.vocabulary import Risk
 
 if TYPE_CHECKING:
     from agent_core.tools.mcp_client import McpPool
@@ -119,7 +120,7 @@ def _unavailable(name: str, server: str, why: str) -> Tool:
         name=name,
         description=f"(unavailable) {message}",
         parameters={"type": "object", "properties": {}},
-        risk="low",
+        risk=Risk.LOW,
         fn=never,
         source=f"mcp {server}",
         risk_from="stand-in: the server is down",
