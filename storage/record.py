@@ -3,15 +3,16 @@
 The events table stores `kind` and the payload as JSON (without `kind`). Writers build a model
 and store `payload()`: exactly the fields they set, so a field a writer leaves out stays out of
 the JSON as before. Readers go through `parse_event`, which never fails: a field older releases
-did not write reads as its default, a key no model names is kept (extra), and a payload of the
-wrong shape is read as it is, unchecked, rather than refused (an old store opens unchanged).
+did not write reads as its default, a key no model names is kept (extra), and a field of the
+wrong type reads as its default too (the payload itself is kept as stored, for exports), so
+readers always see typed values and an old or odd store opens unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 from storage.vocabulary import EventKind, RunStatus, Verdict
 
@@ -24,11 +25,13 @@ class EventPayload(BaseModel):
     kind: str
     # Fields the JSON leaves out, rather than writing null, when the writer has nothing for them.
     absent_when_none: ClassVar[frozenset[str]] = frozenset()
+    _stored: dict[str, Any] | None = PrivateAttr(default=None)  # as read, when it did not fit
 
     def payload(self) -> dict[str, Any]:
         """The JSON the store keeps: the fields this event was given, never its kind."""
-        # warnings off: a payload read unchecked (see parse_event) is given back as it was
-        dumped = self.model_dump(mode="json", exclude_unset=True, exclude={"kind"}, warnings=False)
+        if self._stored is not None:
+            return dict(self._stored)
+        dumped = self.model_dump(mode="json", exclude_unset=True, exclude={"kind"})
         return {k: v for k, v in dumped.items() if v is not None or k not in self.absent_when_none}
 
     def row(self) -> dict[str, Any]:
@@ -264,13 +267,18 @@ if set(MODELS) != set(EventKind):  # one model per kind, and a kind for every mo
 
 
 def parse_event(kind: str, payload: Any) -> EventPayload:
-    """The stored event as its model. Never raises: see the module's docstring."""
-    data = {**(payload if isinstance(payload, dict) else {}), "kind": kind}
+    """The stored event as its model (EVENTS would give the same). Never raises: see the
+    module's docstring."""
+    stored = payload if isinstance(payload, dict) else {}
     model = MODELS.get(kind, OtherEvent)
     try:
-        return EVENTS.validate_python(data) if model is not OtherEvent else OtherEvent(**data)
-    except ValidationError:
-        return model.model_construct(**data)
+        return model.model_validate({**stored, "kind": kind})
+    except ValidationError as error:
+        unfit = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+        fitting = {k: v for k, v in stored.items() if k not in unfit}
+        parsed = model.model_validate({**fitting, "kind": kind})
+        parsed._stored = stored
+        return parsed
 
 
 def parse_as(model: type[E], payload: Any) -> E:

@@ -105,7 +105,7 @@ def _render_event(e: EventPayload) -> str | None:
     if isinstance(e, record.Recovered):
         return f"↻ resumed automatically after {_one(e.after)}: in flight was {_one(e.in_flight)}"
     if isinstance(e, record.Status):
-        if isinstance(e.status, str) and e.status in UNDER_WAY:
+        if e.status in UNDER_WAY:
             return None
         reason = f": {_one(e.reason)}" if e.reason else ""
         return f"● {_one(e.status)}{reason}"
