@@ -236,7 +236,7 @@ class _Follower:
             line = render_event(event.kind, event.payload, event.seq)
             if line:
                 self.out(line)
-            if event.kind == "approval_requested":
+            if event.kind == EventKind.APPROVAL_REQUESTED:
                 self._answer()
 
     def _answer(self) -> None:

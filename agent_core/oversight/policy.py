@@ -28,7 +28,7 @@ from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import Autonomy, Risk
 
-Verdict = Literal["allow", "ask", "deny"]
+Verdict = Literal["allow", "ask", "deny"]  # what a rule may say: storage.Verdict but `invalid`
 ApproveRole = Literal["approver", "admin"]  # who may approve what an ask rule asks about
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
 OWN_FILES_RULE = "onloop's own files"

@@ -14,6 +14,7 @@ from agent_core.run.unfinished_calls import unfinished_calls
 from agent_core.tools import builtin_tools
 from storage.record import ToolCall, parse_event
 from storage.runs import AUTO_RECOVERABLE
+from storage.vocabulary import EventKind
 
 log = logging.getLogger("onloop.recovery")
 RECOVER_BATCH = 20  # runs looked at per worker poll
@@ -56,7 +57,7 @@ def assess(
     unfinished = unfinished_calls(events, approvals)
     ran = [u.call.name for u in unfinished if u.may_have_run]
     risky = [name for name in ran if not repeatable(policy, name, risks.get(name))]
-    if sum(1 for e in events if e.kind == "recovered") >= MAX_AUTOMATIC:
+    if sum(1 for e in events if e.kind == EventKind.RECOVERED) >= MAX_AUTOMATIC:
         return f"resumed automatically {MAX_AUTOMATIC} times already; resume it yourself", {}
     if risky:
         return (
@@ -70,7 +71,7 @@ def assess(
 def _in_flight(events: Sequence[Any], ran: list[str]) -> str:
     if ran:
         return f"tool call {', '.join(ran)} (safe to repeat)"
-    last = next((e.kind for e in reversed(events) if e.kind != "status"), None)
-    if last == "model_request":
+    last = next((e.kind for e in reversed(events) if e.kind != EventKind.STATUS), None)
+    if last == EventKind.MODEL_REQUEST:
         return "a model call (safe to repeat)"
     return "nothing that may have run"

@@ -27,7 +27,7 @@ class Unfinished:
 
 
 def last_turn(events: Sequence[Any]) -> Any | None:
-    return next((e for e in reversed(events) if e.kind == "model_call"), None)
+    return next((e for e in reversed(events) if e.kind == EventKind.MODEL_CALL), None)
 
 
 def unfinished_calls(events: Sequence[Any], approvals: Mapping[int, Any]) -> list[Unfinished]:
@@ -40,7 +40,7 @@ def unfinished_calls(events: Sequence[Any], approvals: Mapping[int, Any]) -> lis
     for event in events:
         if event.seq <= turn.seq:
             continue
-        if event.kind == "tool_result":
+        if event.kind == EventKind.TOOL_RESULT:
             stretches.append([])
         else:
             stretches[-1].append(event)

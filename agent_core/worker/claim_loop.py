@@ -36,7 +36,7 @@ from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.record import Error, RunStarted
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
-from storage.vocabulary import FINISHED_STATUSES
+from storage.vocabulary import FINISHED_STATUSES, EventKind
 
 log = logging.getLogger("onloop.worker")
 ModelFactory = Callable[[Run], ModelProvider]
@@ -116,7 +116,7 @@ def _drive(
     settings: Settings | None,
 ) -> Outcome:
     events = storage.events_after(store, run_id=run.id)
-    resumed = any(e.kind == "run_started" for e in events)
+    resumed = any(e.kind == EventKind.RUN_STARTED for e in events)
     if resumed:  # what a crashed session was streaming (a run never started streamed nothing)
         with port._fenced():
             storage.clear_live_output(store, run_id=run.id, fence=port.fence)
