@@ -6,12 +6,13 @@ with why. This file is read by vulture, never imported.
 """
 
 # ruff: noqa: B018
+import storage
 from agent_core.cli import app, serve
 from agent_core.models import demo_goals, io_loop, scripted
 from agent_core.oversight import policy, signin_roles
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
-from storage import engine, insights, models
+from storage import engine, insights, models, record, vocabulary
 
 # Signatures another library calls: the parameter must be there, named so.
 app._options.show_version  # typer's --version option (its callback does the work)
@@ -32,3 +33,17 @@ signin_roles.RoleRules.role_for  # the rules' verdict on raw claims; the pages u
 
 # In another part of issue 20's work: Autonomy becomes a StrEnum (typed events).
 policy.Autonomy
+
+# Python calls a module's __getattr__ (PEP 562): storage loads its API on first use.
+storage.__getattr__
+# Fields of the typed record that writers set and exports and the dashboard's JSON view show
+# whole (payload()), so no reader names them; they are part of the stored shape all the same.
+record.ToolResult.requested_arguments
+record.Status.automatic
+record.FinalAnswer.claimed_goal_met
+# The usage names as members: UsageName is iterated (USAGE_NAMES), its members never named.
+vocabulary.UsageName.STEPS
+vocabulary.UsageName.TOOL_CALLS
+vocabulary.UsageName.TOKENS_IN
+vocabulary.UsageName.TOKENS_OUT
+vocabulary.UsageName.COST_USD

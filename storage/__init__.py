@@ -1,154 +1,35 @@
-"""The store: the one channel between dashboards, workers and the CLI (SQLite or any URL)."""
+"""The store: the one channel between dashboards, workers and the CLI (SQLite or any URL).
 
-from storage.approvals import (
-    begin_execution,
-    count_pending_approvals,
-    create_approval,
-    decide_approval,
-    decisions,
-    get_approval,
-    pending_approvals,
-    request_approval,
-)
-from storage.commands import (
-    CommandRow,
-    command_history,
-    consume_command,
-    pending_command_rows,
-    pending_commands,
-    send_command,
-)
-from storage.engine import Store, database_url, open_store
-from storage.errors import (
-    ApprovalExpired,
-    ApprovalUnusable,
-    HaltRequested,
-    InvalidState,
-    LeaseLost,
-    NotFound,
-    StoreError,
-)
-from storage.events import EventRecord, append_event, events_after, last_events
-from storage.fence import Fence
-from storage.halts import (
-    begin_step,
-    halt_pending,
-    halt_requested_by,
-    halt_run,
-    halts_and_decisions,
-    mark_driven,
-    runs_with_halt_pending,
-)
-from storage.lapsed_runs import hand_to_a_person, lapsed_runs, recover_run
-from storage.live import LiveText, clear_live_output, live_output, set_live_output
-from storage.models import (
-    ACTIVE_STATUSES,
-    APPROVAL_STATUSES,
-    AUTONOMY_LEVELS,
-    COMMAND_KINDS,
-    FINISHED_STATUSES,
-    RESUMABLE_STATUSES,
-    RUN_STATUSES,
-    Approval,
-    Command,
-    Event,
-    Run,
-    SchemaMigration,
-    utcnow,
-)
-from storage.runs import (
-    add_usage,
-    claim_next_run,
-    claim_next_runs,
-    claim_run,
-    count_runs,
-    create_run,
-    expire_leases,
-    finish_session,
-    get_run,
-    has_claimable_run,
-    list_runs,
-    release_run,
-    renew_lease,
-    requeue_run,
-    run_statuses,
-    update_run,
-)
-from storage.schema import SCHEMA_VERSION, current_version
+`storage.X` is loaded on first use (storage/api.py lists it): importing the light modules,
+storage.vocabulary and storage.record, costs no database driver, so a command that needs only
+the vocabulary (`onloop policy init`) never loads the store.
+"""
 
-__all__ = [
-    "ACTIVE_STATUSES",
-    "APPROVAL_STATUSES",
-    "AUTONOMY_LEVELS",
-    "COMMAND_KINDS",
-    "FINISHED_STATUSES",
-    "RESUMABLE_STATUSES",
-    "RUN_STATUSES",
-    "SCHEMA_VERSION",
-    "Approval",
-    "ApprovalExpired",
-    "ApprovalUnusable",
-    "Command",
-    "Event",
-    "EventRecord",
-    "Fence",
-    "HaltRequested",
-    "InvalidState",
-    "LeaseLost",
-    "LiveText",
-    "NotFound",
-    "Run",
-    "SchemaMigration",
-    "Store",
-    "StoreError",
-    "add_usage",
-    "append_event",
-    "begin_execution",
-    "begin_step",
-    "claim_next_run",
-    "claim_next_runs",
-    "has_claimable_run",
-    "claim_run",
-    "clear_live_output",
-    "consume_command",
-    "count_pending_approvals",
-    "count_runs",
-    "create_approval",
-    "create_run",
-    "current_version",
-    "database_url",
-    "decide_approval",
-    "decisions",
-    "events_after",
-    "expire_leases",
-    "finish_session",
-    "get_approval",
-    "get_run",
-    "halt_pending",
-    "halts_and_decisions",
-    "halt_requested_by",
-    "halt_run",
-    "hand_to_a_person",
-    "lapsed_runs",
-    "last_events",
-    "list_runs",
-    "mark_driven",
-    "live_output",
-    "open_store",
-    "pending_approvals",
-    "pending_commands",
-    "pending_command_rows",
-    "CommandRow",
-    "runs_with_halt_pending",
-    "command_history",
-    "recover_run",
-    "release_run",
-    "renew_lease",
-    "request_approval",
-    "requeue_run",
-    "run_statuses",
-    "send_command",
-    "set_live_output",
-    "update_run",
-    "utcnow",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.api import *  # noqa: F403
+    from storage.api import __all__ as __all__
+
+
+_loaded = False
+_LIGHT = frozenset({"record", "vocabulary"})  # submodules that load no database driver
+
+
+def __getattr__(name: str) -> Any:
+    global _loaded
+    if name.startswith("__") or _loaded:  # dunders: the import system asks about the package
+        raise AttributeError(f"module 'storage' has no attribute {name!r}")
+    if name in _LIGHT:  # `from storage import record` stays light: the submodule alone
+        return importlib.import_module(f"storage.{name}")
+    api = importlib.import_module("storage.api")
+    # All at once, once, over what the submodules' import bound here (storage.lapsed_runs is
+    # the function, not the module), as an eager __init__ would have.
+    globals().update({exported: getattr(api, exported) for exported in api.__all__})
+    _loaded = True
+    if name not in globals():
+        raise AttributeError(f"module 'storage' has no attribute {name!r}")
+    return globals()[name]

@@ -22,6 +22,8 @@ from storage.events import Guard, append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, as_fence
 from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.record import ApprovalRequested, Status, ToolStarted
+from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
 ALLOW_SCOPES = (None, "tool", "arguments")
@@ -211,8 +213,8 @@ def request_approval(
         session.add(approval)
         session.flush()  # its id, for the event
         deadline = expires_at.isoformat() if expires_at else None
-        payload = {**request, "approval_id": approval.id, "expires_at": deadline}
-        insert_event(conn, run_id=run_id, seq=seq, kind="approval_requested", payload=payload)
+        asked = ApprovalRequested(**request, approval_id=approval.id, expires_at=deadline)
+        insert_event(conn, run_id=run_id, seq=seq, **asked.row())
         _set_waiting(conn, run_id, waiting_reason, fence)
     return approval
 
@@ -226,7 +228,7 @@ def _set_waiting(conn: Connection, run_id: str, reason: str, fence: Fence | None
     waiting = {"status": "waiting", "reason": reason, "updated_at": utcnow()}
     if conn.execute(update(_runs).where(_runs.c.id == run_id, *ours).values(waiting)).rowcount != 1:
         raise HaltRequested(f"run {run_id} is no longer driven; no approval asked")
-    append_in(conn, run_id=run_id, kind="status", payload={"status": "waiting", "reason": reason})
+    append_in(conn, run_id=run_id, **Status(status=RunStatus.WAITING, reason=reason).row())
 
 
 # Used up by the one execution it authorises: approved, not used yet, of this run and exactly
@@ -277,12 +279,9 @@ def begin_execution(
     halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
     this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
     event. Returns its seq; nothing is written when it refuses."""
-    payload = {
-        "tool_call_id": tool_call_id,
-        "tool": tool,
-        "approval_id": approval_id,
-        "args_hash": args_hash,
-    }
+    started = ToolStarted(
+        tool_call_id=tool_call_id, tool=tool, approval_id=approval_id, args_hash=args_hash
+    )
     guards: tuple[Guard, ...] = ()
     if approval_id is not None:  # used up in the same transaction, or nothing is written
 
@@ -294,8 +293,7 @@ def begin_execution(
     return begin_step(
         store,
         run_id=run_id,
-        kind="tool_started",
-        payload=payload,
+        **started.row(),
         fence=fence,
         worker_id=worker_id,
         guards=guards,

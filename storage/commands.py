@@ -12,7 +12,8 @@ from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, NotFound, StoreError
 from storage.events import no_run
 from storage.fence import Fence, hold
-from storage.models import COMMAND_KINDS, FINISHED_STATUSES, Command, Run, table_of, utcnow
+from storage.models import COMMAND_KINDS, Command, Run, table_of, utcnow
+from storage.vocabulary import FINISHED_STATUSES
 
 _commands = table_of(Command)
 

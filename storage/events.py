@@ -15,6 +15,8 @@ from storage.engine import Store, reading
 from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
+from storage.record import parse_event
+from storage.vocabulary import USAGE_NAMES
 
 _runs = table_of(Run)
 _events = table_of(Event)
@@ -27,6 +29,11 @@ class EventRecord:
     kind: str
     at: datetime
     payload: dict[str, Any]
+
+    def exported(self) -> dict[str, Any]:
+        """The event as a run export shows it, its payload read through its kind's model."""
+        payload = parse_event(self.kind, self.payload).payload()
+        return {"seq": self.seq, "kind": self.kind, "at": self.at.isoformat(), "payload": payload}
 
 
 # Built once: SQLAlchemy caches the compiled form, so each append only binds values.
@@ -107,22 +114,19 @@ def _count_params(run_id: str, tool: str | None, verdict: str | None) -> dict[st
     return {"rid": run_id, "tool": tool or "", "verdict": verdict or ""}
 
 
-USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")  # runs' usage totals
-
-
 def check_usage(usage: Mapping[str, float] | None) -> None:
-    """ValueError for a name that is not one of USAGE (before anything is written)."""
+    """ValueError for a name that is not one of USAGE_NAMES (before anything is written)."""
     for name in usage or ():
-        if name not in USAGE:
-            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+        if name not in USAGE_NAMES:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE_NAMES)}")
 
 
 def usage_values(usage: Mapping[str, float] | None) -> dict[str, Any]:
     """SET clauses adding `usage` (steps, tokens, cost...) to a run's totals, atomically."""
     values: dict[str, Any] = {}
     for name, amount in (usage or {}).items():
-        if name not in USAGE:
-            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE)}")
+        if name not in USAGE_NAMES:
+            raise ValueError(f"unknown usage {name!r}; one of {', '.join(USAGE_NAMES)}")
         if amount:
             values[name] = _runs.c[name] + amount
     if values:
@@ -206,7 +210,7 @@ def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool) -
 _ADD_USAGE = (
     update(_runs)
     .where(_runs.c.id == bindparam("rid"))
-    .values({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE})
+    .values({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE_NAMES})
     .values(updated_at=bindparam("now"))
 )
 
@@ -229,7 +233,7 @@ def write_event(
     written and `refusal` (default: no such run, or LeaseLost) says why."""
     check_usage(usage)  # an unknown name is refused before anything is written
     row = event_row(run_id=run_id, seq=0, kind=kind, payload=payload)
-    adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE}
+    adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE_NAMES}
     try:
         with driver_transaction(store) as transaction:
             seq = _take_seq(transaction, store, run_id, fence, statuses)

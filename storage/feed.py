@@ -15,18 +15,21 @@ from sqlalchemy import bindparam, func, select
 from storage.engine import Store, reading
 from storage.events import EventRecord
 from storage.models import Event, Run, table_of
+from storage.record import ModelCall, ModelRequest, field
+from storage.vocabulary import EventKind
 
 _runs = table_of(Run)
 _events = table_of(Event)
 _COLUMNS = (_events.c.run_id, _events.c.seq, _events.c.kind, _events.c.at, _events.c.payload)
 
 # What the Run page's filter offers, in its words: each name stands for the event kinds it shows.
+K = EventKind
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
-    "tool calls": ("tool_call", "tool_started", "tool_result"),
-    "approvals": ("approval_requested", "approval_decided"),
-    "drift": ("drift", "judge", "goal_check"),
-    "errors": ("error",),
-    "guidance and steering": ("guidance", "halt_requested", "recovered", "status"),
+    "tool calls": (K.TOOL_CALL, K.TOOL_STARTED, K.TOOL_RESULT),
+    "approvals": (K.APPROVAL_REQUESTED, K.APPROVAL_DECIDED),
+    "drift": (K.DRIFT, K.JUDGE, K.GOAL_CHECK),
+    "errors": (K.ERROR,),
+    "guidance and steering": (K.GUIDANCE, K.HALT_REQUESTED, K.RECOVERED, K.STATUS),
 }
 
 
@@ -95,8 +98,9 @@ def count_events(store: Store, *, run_id: str, kinds: tuple[str, ...] | None = N
         return int(conn.execute(query).scalar() or 0)
 
 
-_STEP = _events.c.payload["step"].as_integer()
-_STEP_KINDS = ("model_request", "model_call")
+_STEP = _events.c.payload[field(ModelCall, "step")].as_integer()
+_STEP_KINDS = (EventKind.MODEL_REQUEST, EventKind.MODEL_CALL)
+field(ModelRequest, "step")  # both kinds name the step alike
 
 
 def step_start(store: Store, *, run_id: str, step: int) -> int | None:

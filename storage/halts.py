@@ -18,12 +18,12 @@ from storage.errors import HaltRequested, InvalidState
 from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
 from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.record import ApprovalDecided, HaltRequest, Status
+from storage.vocabulary import DRIVEN, HALTABLE_AT_ONCE, RunStatus
 
 _runs = table_of(Run)
 _commands = table_of(Command)
 _approvals = table_of(Approval)
-HALTABLE_AT_ONCE = ("queued", "paused", "interrupted")  # nobody drives these: end them here
-DRIVEN = ("running", "waiting")  # a worker drives these; only then may a step start
 HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
 
 
@@ -180,7 +180,7 @@ def begin_step(
         payload=payload,
         fence=fence,
         usage=usage,
-        statuses=DRIVEN,
+        statuses=tuple(sorted(DRIVEN)),  # one shape of the compiled statement
         guards=(no_halt, *guards),
         refusal=not_started,
     )
@@ -203,7 +203,7 @@ def mark_driven(
     never turn a halted run back into a running one.
     """
     if status not in DRIVEN:
-        raise ValueError(f"mark_driven moves between {DRIVEN}, not to {status!r}")
+        raise ValueError(f"mark_driven moves between running and waiting, not to {status!r}")
     fence = as_fence(fence, worker_id)
     with writing(store) as conn:
         seq = next_seq(conn, run_id, fence)  # LeaseLost when the claim no longer holds
@@ -219,8 +219,7 @@ def mark_driven(
             conn,
             run_id=run_id,
             seq=seq,
-            kind="status",
-            payload={"status": status, "reason": reason},
+            **Status(status=RunStatus(status), reason=reason).row(),
         )
     return seq
 
@@ -245,14 +244,14 @@ def _cancel_pending_approvals(conn: Connection, run_id: str, by: str | None) -> 
                 note=f"cancelled: the run was halted by {who} while this approval waited",
             )
         )
-        payload = {
-            "approval_id": approval_id,
-            "tool_call_id": tool_call_id,
-            "tool": tool,
-            "decision": "cancelled",
-            "decided_by": who,
-        }
-        append_in(conn, run_id=run_id, kind="approval_decided", payload=payload)
+        decided = ApprovalDecided(
+            approval_id=approval_id,
+            tool_call_id=tool_call_id,
+            tool=tool,
+            decision="cancelled",
+            decided_by=who,
+        )
+        append_in(conn, run_id=run_id, **decided.row())
 
 
 def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
@@ -285,11 +284,11 @@ def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
             if ended != 1:  # the row lock makes this impossible; refuse rather than guess
                 raise InvalidState(f"run {run_id} changed while being halted; try again")
             _cancel_pending_approvals(conn, run_id, by)
-            payload = {"status": "halted", "reason": reason}
-            return "halted", append_in(conn, run_id=run_id, kind="status", payload=payload)
+            halted = Status(status=RunStatus.HALTED, reason=reason)
+            return "halted", append_in(conn, run_id=run_id, **halted.row())
         if status in HALTABLE_BY_COMMAND:
             command: dict[str, Any] = {"run_id": run_id, "kind": "halt", "created_by": by}
             conn.execute(_commands.insert().values(payload={}, created_at=utcnow(), **command))
-            asked = {"by": by, "status": status}
-            return status, append_in(conn, run_id=run_id, kind="halt_requested", payload=asked)
+            asked = HaltRequest(by=by, status=status)
+            return status, append_in(conn, run_id=run_id, **asked.row())
     raise InvalidState(f"run {run_id} is already {status}; nothing to halt")

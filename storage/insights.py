@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 
 from storage.engine import Store, reading
-from storage.models import FINISHED_STATUSES, Approval, Event, Run, ToolCallCount, table_of
+from storage.models import Approval, Event, Run, ToolCallCount, table_of
+from storage.record import Drift, field
+from storage.vocabulary import FINISHED_STATUSES, EventKind
 
 _runs = table_of(Run)
 _events = table_of(Event)
@@ -28,7 +30,8 @@ _VERDICT_COUNTS = {"allow": "allowed", "ask": "asked", "deny": "denied"}
 # A literal in the SQL, not a bound parameter: ix_events_drift is partial (kind = 'drift'), and a
 # database can use it only when it sees the value while planning (a PostgreSQL generic plan does
 # not; SQLite looks at bound values).
-_DRIFT = literal("drift", literal_execute=True)
+_DRIFT = literal(EventKind.DRIFT.value, literal_execute=True)
+_MONITOR, _ACTION = field(Drift, "monitor"), field(Drift, "action")
 LATENCY_SAMPLE = 20_000  # the most recent decisions used for the latency figures
 
 
@@ -177,8 +180,8 @@ def _runs_created(since: datetime, until: datetime | None = None) -> Select:
 
 def drift_stops_by_monitor(store: Store, *, since: datetime | None = None) -> list[dict]:
     """[{"monitor", "action", "stops"}] from 'drift' events, most stops first."""
-    monitor = func.coalesce(_events.c.payload["monitor"].as_string(), literal("unknown"))
-    action = func.coalesce(_events.c.payload["action"].as_string(), literal("unknown"))
+    monitor = func.coalesce(_events.c.payload[_MONITOR].as_string(), literal("unknown"))
+    action = func.coalesce(_events.c.payload[_ACTION].as_string(), literal("unknown"))
     query = (
         select(monitor.label("monitor"), action.label("action"), func.count().label("n"))
         .where(_events.c.kind == _DRIFT)

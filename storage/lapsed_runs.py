@@ -12,6 +12,8 @@ from storage.engine import Store, read_session, writing
 from storage.events import append_in, no_run
 from storage.halts import pending_halt_by
 from storage.models import Run, table_of, utcnow
+from storage.record import Recovered, Status
+from storage.vocabulary import RunStatus
 
 _runs = table_of(Run)
 
@@ -52,11 +54,11 @@ def recover_run(store: Store, *, run_id: str, expect_reason: str, detail: dict[s
     with writing(store) as conn:
         if not _still_lapsed(conn, run_id, expect_reason):
             return False
-        append_in(conn, run_id=run_id, kind="recovered", payload=detail)
+        append_in(conn, run_id=run_id, **Recovered(**detail).row())
         queued = {"status": "queued", "reason": None, "finished_at": None, "updated_at": utcnow()}
         conn.execute(update(_runs).where(_runs.c.id == run_id).values(queued))
-        payload = {"status": "queued", "reason": None, "resumed": True, "automatic": True}
-        append_in(conn, run_id=run_id, kind="status", payload=payload)
+        queued_again = Status(status=RunStatus.QUEUED, reason=None, resumed=True, automatic=True)
+        append_in(conn, run_id=run_id, **queued_again.row())
     return True
 
 
@@ -68,6 +70,6 @@ def hand_to_a_person(store: Store, *, run_id: str, expect_reason: str, reason: s
             return False
         values = {"reason": reason, "updated_at": utcnow()}
         conn.execute(update(_runs).where(_runs.c.id == run_id).values(values))
-        payload = {"status": "interrupted", "reason": reason}
-        append_in(conn, run_id=run_id, kind="status", payload=payload)
+        still = Status(status=RunStatus.INTERRUPTED, reason=reason)
+        append_in(conn, run_id=run_id, **still.row())
     return True

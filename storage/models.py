@@ -15,22 +15,9 @@ from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
-RUN_STATUSES = (
-    "queued",
-    "running",
-    "waiting",
-    "paused",
-    "succeeded",
-    "unmet",
-    "failed",
-    "halted",
-    "interrupted",
-)
-ACTIVE_STATUSES = ("queued", "running", "waiting", "paused")
-FINISHED_STATUSES = ("succeeded", "unmet", "failed", "halted")  # unmet: finished, goal not met
-TOOL_EVENT_KINDS = ("tool_call", "tool_result")  # events whose payload names a tool
-RESUMABLE_STATUSES = ("paused", "interrupted", "halted", "failed")
-AUTONOMY_LEVELS = ("manual", "supervised", "autonomous")
+from storage.record import ToolCall, ToolResult, field
+from storage.vocabulary import TOOL_EVENT_KINDS, Autonomy, EventKind, RunStatus
+
 COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
 # cancelled: the run was halted while the approval waited (decided_by names who halted it)
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
@@ -54,8 +41,8 @@ class Run(SQLModel, table=True):
     goal: str
     model: str = "demo"  # provider: demo | openai | scripted
     model_name: str = "demo"  # e.g. gpt-4o-mini
-    autonomy: str = "supervised"
-    status: str = "queued"
+    autonomy: str = Autonomy.SUPERVISED.value
+    status: str = RunStatus.QUEUED.value
     tools: list[str] | None = Field(default=None, sa_column=Column(JSON))  # None = all tools
     max_steps: int = 30
     max_seconds: float = 600.0
@@ -201,12 +188,16 @@ class SchemaMigration(SQLModel, table=True):
     applied_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
+_TOOL = field(ToolCall, "tool") and field(ToolResult, "tool")
+_VERDICT = field(ToolCall, "verdict")
+
+
 def tool_fields(kind: str, payload: dict[str, Any]) -> tuple[str | None, str | None]:
     """An event's (tool, verdict) columns: the payload's strings, for the kinds that carry them."""
     if kind not in TOOL_EVENT_KINDS:
         return None, None
-    tool = payload.get("tool")
-    verdict = payload.get("verdict") if kind == "tool_call" else None
+    tool = payload.get(_TOOL)
+    verdict = payload.get(_VERDICT) if kind == EventKind.TOOL_CALL else None
     return (
         tool if isinstance(tool, str) else None,
         verdict if isinstance(verdict, str) else None,

@@ -18,15 +18,15 @@ from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
-from storage.models import (
+from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.record import Status
+from storage.vocabulary import (
     AUTONOMY_LEVELS,
+    DRIVEN,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
-    Approval,
-    Command,
-    Run,
-    table_of,
-    utcnow,
+    USAGE_NAMES,
+    RunStatus,
 )
 
 _runs = table_of(Run)
@@ -37,7 +37,6 @@ STORE_LOST_REASON = "the database went away while the run was driven"
 # Interrupted for these reasons, a run is resumed by any worker without a person when the step
 # in flight is safe to repeat (agent_core.run.unfinished_calls); otherwise a person resumes it.
 AUTO_RECOVERABLE = (LEASE_LOST_REASON, STORE_LOST_REASON)
-_USAGE = ("steps", "tool_calls", "tokens_in", "tokens_out", "cost_usd")
 # Fields update_run may set; id, seq and creation are the store's business.
 _UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
 
@@ -122,8 +121,8 @@ def create_run(
     with write_session(store) as session:
         session.add(run)
         session.flush()
-        payload = {"status": "queued", "reason": None}
-        seq = append_in(session.connection(), run_id=run_id, kind="status", payload=payload)
+        queued = Status(status=RunStatus.QUEUED, reason=None)
+        seq = append_in(session.connection(), run_id=run_id, **queued.row())
         set_committed_value(run, "last_seq", seq)  # the Core bump is already in the database
     return run
 
@@ -252,7 +251,9 @@ def add_usage(
 ) -> None:
     """Add to a run's usage totals in one atomic UPDATE (no read-modify-write); given the
     driver's `fence`, only while its claim holds (else LeaseLost)."""
-    amounts = dict(zip(_USAGE, (steps, tool_calls, tokens_in, tokens_out, cost_usd), strict=True))
+    amounts = dict(
+        zip(USAGE_NAMES, (steps, tool_calls, tokens_in, tokens_out, cost_usd), strict=True)
+    )
     values: dict[str, Any] = {name: _runs.c[name] + amount for name, amount in amounts.items()}
     values["updated_at"] = utcnow()
     held = () if fence is None else fence.clauses()
@@ -327,7 +328,7 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> li
         asking = _asking_a_person(session, run_ids)
         conn = session.connection()
         taken = []
-        for status in ("running", "waiting"):
+        for status in (RunStatus.RUNNING, RunStatus.WAITING):
             ids = [i for i in run_ids if (i in asking) == (status == "waiting")]
             if not ids:
                 continue
@@ -391,7 +392,7 @@ def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
     """Running or waiting runs whose lease lapsed become "interrupted" (or "halted", when a halt
     waits for them: nobody will drive them again to honour it); returns their ids."""
     now = now or utcnow()
-    lapsed = (_runs.c.status.in_(("running", "waiting")), _runs.c.lease_expires_at < now)
+    lapsed = (_runs.c.status.in_(DRIVEN), _runs.c.lease_expires_at < now)
     expired: list[str] = []
     with writing(store) as conn:
         for run_id in conn.scalars(select(_runs.c.id).where(*lapsed)).all():
@@ -400,8 +401,8 @@ def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
             ending.update(worker_id=None, lease_expires_at=None, updated_at=now)
             interrupt = update(_runs).where(_runs.c.id == run_id, *lapsed).values(ending)
             if conn.execute(interrupt).rowcount:
-                payload = {"status": ending["status"], "reason": ending["reason"]}
-                append_in(conn, run_id=run_id, kind="status", payload=payload)
+                ended = Status(status=ending["status"], reason=ending["reason"])
+                append_in(conn, run_id=run_id, **ended.row())
                 expired.append(run_id)
     return expired
 
@@ -446,8 +447,8 @@ def finish_session(
             ending.update(_ended(by, status, None, now))
         released = {"worker_id": None, "lease_expires_at": None, "updated_at": now}
         conn.execute(update(_runs).where(_runs.c.id == run_id).values({**released, **ending}))
-        payload = {"status": ending["status"], "reason": ending.get("reason")}
-        insert_event(conn, run_id=run_id, seq=seq, kind="status", payload=payload)
+        ended = Status(status=ending["status"], reason=ending.get("reason"))
+        insert_event(conn, run_id=run_id, seq=seq, **ended.row())
     return str(ending["status"])
 
 
@@ -504,13 +505,11 @@ def requeue_run(
         run.status, run.worker_id, run.lease_expires_at = "queued", None, None
         run.reason, run.finished_at, run.updated_at = None, None, utcnow()
         if reset_budget:
-            for name in (*_USAGE, "active_seconds"):
+            for name in (*USAGE_NAMES, "active_seconds"):
                 setattr(run, name, 0)
         session.flush()
-        payload = {"status": "queued", "reason": None, "resumed": True}
-        if by is not None:
-            payload["by"] = by
-        seq = append_in(conn, run_id=run_id, kind="status", payload=payload)
+        resumed = Status(status=RunStatus.QUEUED, reason=None, resumed=True, by=by)
+        seq = append_in(conn, run_id=run_id, **resumed.row())
         set_committed_value(run, "last_seq", seq)
     return run
 
@@ -526,8 +525,6 @@ def _halt_instead(session: Any, run: Run, by: str) -> Run:
     )
     run.finished_at = run.updated_at = utcnow()
     session.flush()
-    payload = {"status": "halted", "reason": run.reason}
-    set_committed_value(
-        run, "last_seq", append_in(conn, run_id=run.id, kind="status", payload=payload)
-    )
+    halted = Status(status=RunStatus.HALTED, reason=run.reason)
+    set_committed_value(run, "last_seq", append_in(conn, run_id=run.id, **halted.row()))
     return run

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from storage.engine import Store, read_session, reading
-from storage.models import ACTIVE_STATUSES, Approval, Run, table_of
+from storage.models import Approval, Run, table_of
+from storage.vocabulary import ACTIVE_STATUSES
 
 T = TypeVar("T")
 _approvals = table_of(Approval)

@@ -50,12 +50,6 @@ def _options(
 
 from agent_core.cli.errors import fail, user_errors  # noqa: E402
 from agent_core.cli.policy import policy_app  # noqa: E402
-from agent_core.cli.render import (  # noqa: E402
-    render_event,
-    run_as_dict,
-    run_summary,
-    workspace_line,
-)
 from agent_core.oversight import inert  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
@@ -310,6 +304,7 @@ def list_runs(
 ) -> None:
     """List runs, newest first."""
     import storage
+    from agent_core.cli.render import run_as_dict  # the typed record (pydantic): not on --help
 
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
@@ -331,6 +326,7 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
+    from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
 
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)

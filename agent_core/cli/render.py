@@ -6,6 +6,9 @@ import json
 from typing import Any
 
 from agent_core.oversight import inert
+from storage import record
+from storage.record import EventPayload, parse_event
+from storage.vocabulary import UNDER_WAY, Verdict
 
 _MAX = 400
 
@@ -21,6 +24,12 @@ def _args(arguments: Any) -> str:
     return _short(json.dumps(arguments, ensure_ascii=False), 200)
 
 
+_VERDICT_MARKS: dict[str, str] = {
+    Verdict.ALLOW: "",
+    Verdict.ASK: " — needs approval",
+    Verdict.DENY: " — denied",
+    Verdict.INVALID: " — invalid, not run",
+}
 _ENDED = {
     "length": " — cut off by the output cap",
     "content_filter": " — stopped by the server's content filter",
@@ -34,78 +43,72 @@ def _one(text: object) -> str:
 
 def render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
     """One or a few lines for an event (every control shown, not obeyed); None to skip it."""
-    line = _render_event(kind, payload, seq)
+    line = _render_event(parse_event(kind, payload))
     return None if line is None else inert.visible(line)
 
 
-def _render_event(kind: str, payload: dict[str, Any], seq: int) -> str | None:
+def _render_event(e: EventPayload) -> str | None:
     """One or a few lines for an event; None for events not worth a line."""
-    p = payload
-    if kind == "run_started":
-        resumed = " (resumed)" if p.get("resumed") else ""
-        line = f"▶ started{resumed}: {_one(p.get('model_name'))} · {_one(p.get('autonomy'))} · goal: {_one(p.get('goal'))}"
-        if p.get("policy_changed"):
-            line += f"\n  ⚠ {_one(p['policy_changed'])}"
-        return line
-    if kind == "model_call":
-        text = _short(p.get("text", "")).strip()
-        usage = f"{_one(p.get('tokens_in', 0))}+{_one(p.get('tokens_out', 0))} tok"
-        ended = _ENDED.get(str(p.get("finish_reason")), "")
-        lines = [f"[step {_one(p.get('step'))}] {text or '(no text)'}  ({usage}){ended}"]
-        return "\n".join(lines)
-    if kind == "tool_call":
-        verdict = p.get("verdict")
-        mark = {
-            "allow": "",
-            "ask": " — needs approval",
-            "deny": " — denied",
-            "invalid": " — invalid, not run",
-        }.get(str(verdict), "")
-        return f"  → {_one(p.get('tool'))}({_args(p.get('arguments'))}) [{_one(p.get('risk'))} risk]{mark}"
-    if kind == "approval_requested":
-        return f"  ? approval needed: {_one(p.get('summary'))} — {_one(p.get('reason'))}"
-    if kind == "approval_decided":
-        note = f": {_one(p.get('note'))}" if p.get("note") else ""
-        edited = p.get("edited_arguments")
-        edit = f" with edited arguments {_args(edited)}" if edited is not None else ""
-        if isinstance(p.get("edit"), dict):  # the policy's verdict for the edited call
-            edit += f" (the policy for the edit: {_one(p['edit'].get('verdict'))})"
-        return f"  ✋ {_one(p.get('decision'))}{edit} by {_one(p.get('decided_by'))}{note}"
-    if kind == "tool_result":
-        mark = "✓" if p.get("ok") else "✗"
-        if p.get("edited_by"):
-            mark += f" (ran as edited by {_one(p.get('edited_by'))}: {_args(p.get('arguments'))})"
-        output = _short(p.get("output", "")).strip().replace("\n", "\n      ")
-        return f"    {mark} {output}"
-    if kind == "guidance":
-        return f"  ✎ guidance from {_one(p.get('by') or 'a human')}: {_one(p.get('message'))}"
-    if kind == "judge":
-        score, threshold = p.get("score"), p.get("threshold")
-        shown = f"{score:.2f}" if isinstance(score, int | float) else _one(score)
-        return (
-            f"  ⚖ progress judge: {shown} (pauses below {_one(threshold)}): {_one(p.get('reason'))}"
+    if isinstance(e, record.RunStarted):
+        resumed = " (resumed)" if e.resumed else ""
+        line = (
+            f"▶ started{resumed}: {_one(e.model_name)} · {_one(e.autonomy)} · goal: {_one(e.goal)}"
         )
-    if kind == "drift":
-        return f"  ⚠ drift ({_one(p.get('monitor'))}): {_one(p.get('detail'))} → {_one(p.get('action'))}"
-    if kind == "final_answer":
-        if p.get("goal_met", True):
-            return f"■ final answer (goal met):\n{p.get('text', '')}"
-        why = "; ".join(_one(x) for x in p.get("problems") or []) or "the agent said so"
-        return f"■ final answer (goal NOT met: {why}):\n{p.get('text', '')}"
-    if kind == "goal_check":
-        return f"  ⚖ goal check: {'met' if p.get('met') else 'not met'}: {_one(p.get('reason'))}"
-    if kind == "error":
-        return f"  ! error ({_one(p.get('where'))}): {_one(p.get('message'))}"
-    if kind == "halt_requested":
-        return f"■ halt requested by {_one(p.get('by') or 'a human')}"
-    if kind == "recovered":
-        return f"↻ resumed automatically after {_one(p.get('after'))}: in flight was {_one(p.get('in_flight'))}"
-    if kind == "status":
-        status = p.get("status")
-        if status in ("running", "waiting", "queued"):
+        if e.policy_changed:
+            line += f"\n  ⚠ {_one(e.policy_changed)}"
+        return line
+    if isinstance(e, record.ModelCall):
+        text = _short(e.text).strip()
+        usage = f"{_one(e.tokens_in)}+{_one(e.tokens_out)} tok"
+        ended = _ENDED.get(str(e.finish_reason), "")
+        return f"[step {_one(e.step)}] {text or '(no text)'}  ({usage}){ended}"
+    if isinstance(e, record.ToolCall):
+        mark = _VERDICT_MARKS.get(str(e.verdict), "")
+        return f"  → {_one(e.tool)}({_args(e.arguments)}) [{_one(e.risk)} risk]{mark}"
+    if isinstance(e, record.ApprovalRequested):
+        return f"  ? approval needed: {_one(e.summary)} — {_one(e.reason)}"
+    if isinstance(e, record.ApprovalDecided):
+        note = f": {_one(e.note)}" if e.note else ""
+        edit = (
+            f" with edited arguments {_args(e.edited_arguments)}"
+            if e.edited_arguments is not None
+            else ""
+        )
+        if isinstance(e.edit, dict):  # the policy's verdict for the edited call
+            edit += f" (the policy for the edit: {_one(e.edit.get('verdict'))})"
+        return f"  ✋ {_one(e.decision)}{edit} by {_one(e.decided_by)}{note}"
+    if isinstance(e, record.ToolResult):
+        mark = "✓" if e.ok else "✗"
+        if e.edited_by:
+            mark += f" (ran as edited by {_one(e.edited_by)}: {_args(e.arguments)})"
+        output = _short(e.output).strip().replace("\n", "\n      ")
+        return f"    {mark} {output}"
+    if isinstance(e, record.Guidance):
+        return f"  ✎ guidance from {_one(e.by or 'a human')}: {_one(e.message)}"
+    if isinstance(e, record.Judge):
+        score = e.score
+        shown = f"{score:.2f}" if isinstance(score, int | float) else _one(score)
+        return f"  ⚖ progress judge: {shown} (pauses below {_one(e.threshold)}): {_one(e.reason)}"
+    if isinstance(e, record.Drift):
+        return f"  ⚠ drift ({_one(e.monitor)}): {_one(e.detail)} → {_one(e.action)}"
+    if isinstance(e, record.FinalAnswer):
+        if e.goal_met:
+            return f"■ final answer (goal met):\n{e.text}"
+        why = "; ".join(_one(x) for x in e.problems or []) or "the agent said so"
+        return f"■ final answer (goal NOT met: {why}):\n{e.text}"
+    if isinstance(e, record.GoalCheck):
+        return f"  ⚖ goal check: {'met' if e.met else 'not met'}: {_one(e.reason)}"
+    if isinstance(e, record.Error):
+        return f"  ! error ({_one(e.where)}): {_one(e.message)}"
+    if isinstance(e, record.HaltRequest):
+        return f"■ halt requested by {_one(e.by or 'a human')}"
+    if isinstance(e, record.Recovered):
+        return f"↻ resumed automatically after {_one(e.after)}: in flight was {_one(e.in_flight)}"
+    if isinstance(e, record.Status):
+        if e.status in UNDER_WAY:
             return None
-        reason = f": {_one(p.get('reason'))}" if p.get("reason") else ""
-        return f"● {_one(status)}{reason}"
+        reason = f": {_one(e.reason)}" if e.reason else ""
+        return f"● {_one(e.status)}{reason}"
     return None
 
 
@@ -129,8 +132,5 @@ def run_summary(run: Any) -> str:
 def run_as_dict(run: Any, events: list[Any] | None = None) -> dict[str, Any]:
     data = run.model_dump(mode="json")
     if events is not None:
-        data["events"] = [
-            {"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "payload": e.payload}
-            for e in events
-        ]
+        data["events"] = [e.exported() for e in events]
     return data

@@ -27,7 +27,8 @@ from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker.claim_loop import Worker
 from storage.engine import sqlite_path
-from storage.models import AUTONOMY_LEVELS
+from storage.record import ModelCall, parse_as
+from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, UNDER_WAY, EventKind, RunStatus
 
 FOLLOW_POLL_S = 0.15
 
@@ -172,13 +173,13 @@ def drive_in_terminal(
         typer.echo(json.dumps(run_as_dict(final, events), indent=2))
     else:
         typer.echo(run_summary(final))
-        if final.status in ("paused", "interrupted", "halted", "failed"):
+        if final.status in RESUMABLE_STATUSES:
             typer.echo(f"resume it with: onloop resume {final.id}")
-    return 0 if final.status == "succeeded" else 1
+    return 0 if final.status == RunStatus.SUCCEEDED else 1
 
 
 def _still_active(store: storage.Store, run_id: str) -> bool:
-    return storage.get_run(store, run_id=run_id).status in ("queued", "running", "waiting")
+    return storage.get_run(store, run_id=run_id).status in UNDER_WAY
 
 
 def _err(message: str) -> None:
@@ -225,12 +226,12 @@ class _Follower:
     def drain(self) -> None:
         for event in storage.events_after(self.store, run_id=self.run_id, after_seq=self.seq):
             self.seq = event.seq
-            if event.kind == "model_call":
-                self.step = max(self.step, int(event.payload.get("step") or 0))
+            if event.kind == EventKind.MODEL_CALL:
+                self.step = max(self.step, int(parse_as(ModelCall, event.payload).step or 0))
             line = render_event(event.kind, event.payload, event.seq)
             if line:
                 self.out(line)
-            if event.kind == "approval_requested":
+            if event.kind == EventKind.APPROVAL_REQUESTED:
                 self._answer()
 
     def _answer(self) -> None:

@@ -6,9 +6,8 @@ from typing import Any
 
 import storage
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
-from storage.models import ACTIVE_STATUSES, Run
-
-RESUMABLE = ("paused", "interrupted", "halted", "failed")
+from storage.models import Run
+from storage.vocabulary import ACTIVE_STATUSES, RESUMABLE_STATUSES, UNDER_WAY, RunStatus
 
 
 class ControlError(Exception):
@@ -44,7 +43,7 @@ def halt(store: storage.Store, *, run_id: str, by: str | Person) -> Run:
 def pause(store: storage.Store, *, run_id: str, by: str | Person) -> Run:
     by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
-    if run.status not in ("running", "waiting", "queued"):
+    if run.status not in UNDER_WAY:
         raise ControlError(f"run {run.id} is {run.status}; only a running run can be paused")
     storage.send_command(store, run_id=run.id, kind="pause", created_by=by)
     return run
@@ -56,7 +55,7 @@ def guide(store: storage.Store, *, run_id: str, by: str | Person, message: str) 
     if not message:
         raise ControlError("the guidance is empty; type what the agent should do differently")
     run = storage.get_run(store, run_id=run_id)
-    if run.status not in ACTIVE_STATUSES and run.status != "interrupted":
+    if run.status not in ACTIVE_STATUSES and run.status != RunStatus.INTERRUPTED:
         raise ControlError(
             f"run {run.id} is {run.status}; guidance reaches only active runs "
             f"(resume it with guidance instead: onloop resume {run.id} --guidance ...)"
@@ -86,7 +85,7 @@ def resume_run(
     """
     by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
-    if run.status not in RESUMABLE:
+    if run.status not in RESUMABLE_STATUSES:
         raise ControlError(
             f"run {run.id} is {run.status}; only paused, interrupted, halted or failed runs resume"
         )

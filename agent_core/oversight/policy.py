@@ -26,19 +26,19 @@ from agent_core.tools.host_names import canonical_pattern, url_host
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
+from storage.vocabulary import Autonomy, Risk
 
-Verdict = Literal["allow", "ask", "deny"]
+Verdict = Literal["allow", "ask", "deny"]  # what a rule may say: storage.Verdict but `invalid`
 ApproveRole = Literal["approver", "admin"]  # who may approve what an ask rule asks about
-Autonomy = Literal["manual", "supervised", "autonomous"]
 _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
 OWN_FILES_RULE = "onloop's own files"
 READING_TOOLS = ("read_file", "list_files")  # may read onloop's files (not the secret ones)
 
 # What each autonomy level asks a human about when no rule matches.
 ASKS_FOR: dict[str, frozenset[str]] = {
-    "manual": frozenset({"low", "medium", "high"}),
-    "supervised": frozenset({"medium", "high"}),
-    "autonomous": frozenset({"high"}),
+    Autonomy.MANUAL: frozenset(Risk),
+    Autonomy.SUPERVISED: frozenset({Risk.MEDIUM, Risk.HIGH}),
+    Autonomy.AUTONOMOUS: frozenset({Risk.HIGH}),
 }
 
 
@@ -409,7 +409,7 @@ def _decide(
         return _allowed([hit for hit in matched if hit is not None])
     if autonomy not in ASKS_FOR:
         return PolicyDecision("deny", f"unknown autonomy level {autonomy!r}; denied to be safe")
-    if risk not in ("low", "medium", "high"):
+    if risk not in tuple(Risk):
         return PolicyDecision("deny", f"tool {tool!r} has unknown risk {risk!r}; denied to be safe")
     verdict: Verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
     return PolicyDecision(verdict, f"{risk}-risk tool in {autonomy} mode", default=True)

@@ -18,6 +18,7 @@ from agent_core.run.spec import RunSpec
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.cancel_token import CancelReason
 from storage.models import utcnow
+from storage.record import ApprovalDecided, Error
 
 # The halt watcher's one read per poll tells a waiting run of its decision (or expiry) and cancels
 # its token on a halt; this is only how often the run looks again by itself should that read fail.
@@ -84,23 +85,11 @@ class ApprovalGate:
             return self._halted_while_waiting(call, tool, approval_id)
         waited = time.monotonic() - started
         self.waited_s += waited
-        payload = {
-            "approval_id": approval_id,
-            "tool_call_id": call.id,
-            "tool": tool.name,
-            "decision": decision.decision,
-            "decided_by": decision.decided_by,
-            "note": decision.note,
-            "args_hash": decision.approved_hash or digest,
-            "edited_arguments": decision.edited_arguments,
-            "allow_scope": decision.allow_scope,
-            "waited_s": round(waited, 3),
-        }
         review: EditReview | str | None = None
+        edit: dict[str, Any] | None = None
         if decision.decision == "approved" and decision.edited_arguments is not None:
             review = self._review(tool, arguments, decision.edited_arguments)
-            payload["edited"] = True
-            payload["edit"] = (
+            edit = (
                 review.as_event()
                 if isinstance(review, EditReview)
                 else {
@@ -108,7 +97,22 @@ class ApprovalGate:
                     "reason": review,
                 }
             )
-        self.port.record("approval_decided", payload)
+        self.port.record(
+            ApprovalDecided(
+                approval_id=approval_id,
+                tool_call_id=call.id,
+                tool=tool.name,
+                decision=decision.decision,
+                decided_by=decision.decided_by,
+                note=decision.note,
+                args_hash=decision.approved_hash or digest,
+                edited_arguments=decision.edited_arguments,
+                allow_scope=decision.allow_scope,
+                waited_s=round(waited, 3),
+                edited=True if edit is not None else None,
+                edit=edit,
+            )
+        )
         self.port.set_status("running", reason=None)
         return GateDecision(decision, review)
 
@@ -134,15 +138,14 @@ class ApprovalGate:
         by = cancelled.decided_by if cancelled else "a human"
         if cancelled is not None and cancelled.decision == "cancelled":
             self.port.record(
-                "approval_decided",
-                {
-                    "approval_id": approval_id,
-                    "tool_call_id": call.id,
-                    "tool": tool.name,
-                    "decision": "cancelled",
-                    "decided_by": by,
-                    "note": cancelled.note,
-                },
+                ApprovalDecided(
+                    approval_id=approval_id,
+                    tool_call_id=call.id,
+                    tool=tool.name,
+                    decision="cancelled",
+                    decided_by=by,
+                    note=cancelled.note,
+                )
             )
         return Outcome("halted", f"halted by {by} while waiting for approval")
 
@@ -212,7 +215,7 @@ class ApprovalGate:
             return (f"Rejected by a human{note}", "rejected"), arguments
         refused = _edit_refusal(gated)
         if refused is not None:
-            self.port.record("error", {"message": refused, "where": "approval"})
+            self.port.record(Error(message=refused, where="approval"))
             return (f"Error: {refused}; not run", "denied"), arguments
         to_run = decision.edited_arguments if decision.edited_arguments is not None else arguments
         try:
@@ -224,11 +227,7 @@ class ApprovalGate:
             ), arguments
         if decision.approved_hash is None or args_hash(to_run) != decision.approved_hash:
             self.port.record(
-                "error",
-                {
-                    "message": "arguments do not match the approved hash; not run",
-                    "where": "approval",
-                },
+                Error(message="arguments do not match the approved hash; not run", where="approval")
             )
             return (
                 "Error: the arguments do not match what the human approved; not run",

@@ -12,7 +12,9 @@ import storage
 from agent_core.oversight.policy import Policy, repeatable
 from agent_core.run.unfinished_calls import unfinished_calls
 from agent_core.tools import builtin_tools
+from storage.record import ToolCall, parse_event
 from storage.runs import AUTO_RECOVERABLE
+from storage.vocabulary import EventKind
 
 log = logging.getLogger("onloop.recovery")
 RECOVER_BATCH = 20  # runs looked at per worker poll
@@ -49,12 +51,13 @@ def assess(
     """(why a person must resume it, or None; what was in flight) for an interrupted run."""
     risks: dict[str, str] = {name: tool.risk for name, tool in builtin_tools().items()}
     for event in events:  # the risk each call was recorded with (MCP tools: their annotations)
-        if event.kind == "tool_call" and event.payload.get("tool") and event.payload.get("risk"):
-            risks[str(event.payload["tool"])] = str(event.payload["risk"])
+        call = parse_event(event.kind, event.payload)
+        if isinstance(call, ToolCall) and call.tool and call.risk:
+            risks[str(call.tool)] = str(call.risk)
     unfinished = unfinished_calls(events, approvals)
     ran = [u.call.name for u in unfinished if u.may_have_run]
     risky = [name for name in ran if not repeatable(policy, name, risks.get(name))]
-    if sum(1 for e in events if e.kind == "recovered") >= MAX_AUTOMATIC:
+    if sum(1 for e in events if e.kind == EventKind.RECOVERED) >= MAX_AUTOMATIC:
         return f"resumed automatically {MAX_AUTOMATIC} times already; resume it yourself", {}
     if risky:
         return (
@@ -68,7 +71,7 @@ def assess(
 def _in_flight(events: Sequence[Any], ran: list[str]) -> str:
     if ran:
         return f"tool call {', '.join(ran)} (safe to repeat)"
-    last = next((e.kind for e in reversed(events) if e.kind != "status"), None)
-    if last == "model_request":
+    last = next((e.kind for e in reversed(events) if e.kind != EventKind.STATUS), None)
+    if last == EventKind.MODEL_REQUEST:
         return "a model call (safe to repeat)"
     return "nothing that may have run"

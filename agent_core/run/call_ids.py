@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from agent_core.models.base import ModelTurn
+from storage.record import ModelCall, parse_as
+from storage.vocabulary import EventKind
 
 PREFIX = "ol"
 WIDTH = 7
@@ -23,8 +25,9 @@ class CallIds:
     def __init__(self, prior_events: Iterable[Any] = ()) -> None:
         self._used: set[str] = set()
         for event in prior_events:
-            if event.kind == "model_call":
-                self._used |= {str(c.get("id")) for c in event.payload.get("tool_calls", [])}
+            if event.kind == EventKind.MODEL_CALL:
+                answer = parse_as(ModelCall, event.payload)
+                self._used |= {str(c.get("id")) for c in answer.tool_calls}
         self._next = len(self._used) + 1
 
     def _take(self) -> str:

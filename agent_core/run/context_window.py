@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from storage.record import Drift, parse_as
+from storage.vocabulary import EventKind
+
 MONITOR = "context_window"
 _OVERFLOW = re.compile(
     r"context_length_exceeded|maximum context length|context (?:length|window|size)"
@@ -28,9 +31,9 @@ def overflows_in_a_row(events: list[Any]) -> int:
     """How many context-window pauses came since the last model call that worked."""
     count = 0
     for event in events:
-        if event.kind == "model_call":
+        if event.kind == EventKind.MODEL_CALL:
             count = 0
-        elif event.kind == "drift" and event.payload.get("monitor") == MONITOR:
+        elif event.kind == EventKind.DRIFT and parse_as(Drift, event.payload).monitor == MONITOR:
             count += 1
     return count
 

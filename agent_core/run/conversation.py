@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from storage.record import Guidance, ModelCall, ToolResult, parse_event
+
 SYSTEM_PROMPT = """You are an autonomous agent working toward the user's goal with tools.
 Work in small steps: say briefly what you are about to do and why, then call a tool.
 After each result, check whether you got closer to the goal and correct yourself when a tool
@@ -78,15 +80,13 @@ def rebuild(goal: str, events: Iterable[Any]) -> list[dict[str, Any]]:
     """Messages from events: model calls, tool results and guidance, in the order they happened."""
     messages = initial_messages(goal)
     for event in events:
-        payload = event.payload
-        if event.kind == "model_call":
-            messages.append(
-                assistant_message(payload.get("text", ""), payload.get("tool_calls", []))
-            )
-            if payload.get("finish_reason") == "length" and not payload.get("tool_calls"):
+        step = parse_event(event.kind, event.payload)
+        if isinstance(step, ModelCall):
+            messages.append(assistant_message(step.text, step.tool_calls))
+            if step.finish_reason == "length" and not step.tool_calls:
                 messages.append({"role": "user", "content": CUT_OFF_REQUEST})
-        elif event.kind == "tool_result":
-            messages.append(tool_message(payload["tool_call_id"], payload.get("output", "")))
-        elif event.kind == "guidance":
-            messages.append(guidance_message(payload.get("message", "")))
+        elif isinstance(step, ToolResult):
+            messages.append(tool_message(step.tool_call_id, step.output))
+        elif isinstance(step, Guidance):
+            messages.append(guidance_message(step.message))
     return messages

@@ -16,6 +16,8 @@ from typing import Any
 from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
 from agent_core.oversight.judge import answer_object, transcript
 from agent_core.oversight.monitors import normalise_arguments
+from storage.record import ToolResult, parse_as
+from storage.vocabulary import EventKind
 
 FINISH = FINISH_TOOL
 FINISH_SPEC: dict[str, Any] = {
@@ -88,15 +90,12 @@ class ActionLedger:
 
     def replay(self, events: list[Any], risks: dict[str, str]) -> None:
         for event in events:
-            payload = event.payload if isinstance(event.payload, dict) else {}
-            if event.kind == "tool_result":
-                tool = str(payload.get("tool", ""))
-                self.note(
-                    tool,
-                    risks.get(tool, "low"),
-                    str(payload.get("outcome", "ok")),
-                    payload.get("arguments", ""),
-                )
+            if event.kind == EventKind.TOOL_RESULT:
+                result = parse_as(ToolResult, event.payload)
+                tool = str(result.tool if result.given("tool") else "")
+                outcome = result.outcome if result.given("outcome") else "ok"
+                arguments = result.arguments if result.given("arguments") else ""
+                self.note(tool, risks.get(tool, "low"), str(outcome), arguments)
 
     def unresolved(self) -> list[str]:
         """Side-effecting actions that never happened: "tool(args) was rejected"."""

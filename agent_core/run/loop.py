@@ -39,6 +39,16 @@ from agent_core.run.spec import RunSpec
 from agent_core.run.tool_step import ToolStep
 from agent_core.tools.cancel_token import CancelReason
 from storage import HaltRequested
+from storage.record import (
+    Drift,
+    Error,
+    FinalAnswer,
+    GoalCheck,
+    Guidance,
+    Judge,
+    ModelCall,
+    ModelRequest,
+)
 
 T = TypeVar("T")
 
@@ -163,7 +173,7 @@ class AgentLoop:
             if command.kind == "pause":
                 return Outcome("paused", f"paused by {command.by or 'a human'}")
             if command.kind == "guidance" and command.message:
-                self.port.record("guidance", {"message": command.message, "by": command.by})
+                self.port.record(Guidance(message=command.message, by=command.by))
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
         return self._check_budget()
@@ -232,7 +242,7 @@ class AgentLoop:
                 lambda cancel: judge_progress(self.model, self.spec.goal, self.messages, cancel)
             )
         except ModelError as exc:
-            self.port.record("error", {"message": f"progress judge: {exc}", "where": "judge"})
+            self.port.record(Error(message=f"progress judge: {exc}", where="judge"))
             return None
         if isinstance(verdict, Outcome):
             return verdict
@@ -240,15 +250,14 @@ class AgentLoop:
         self.usage.cost_usd += verdict.cost_usd
         threshold = self.spec.policy.monitors.judge_threshold
         self.port.record(
-            "judge",
-            {
-                "score": verdict.score,
-                "reason": verdict.reason,
-                "threshold": threshold,
-                "tokens_in": verdict.tokens_in,
-                "tokens_out": verdict.tokens_out,
-                "cost_usd": verdict.cost_usd,
-            },
+            Judge(
+                score=verdict.score,
+                reason=verdict.reason,
+                threshold=threshold,
+                tokens_in=verdict.tokens_in,
+                tokens_out=verdict.tokens_out,
+                cost_usd=verdict.cost_usd,
+            ),
             usage=_usage_of(verdict),
         )
         if verdict.score < threshold:
@@ -258,9 +267,7 @@ class AgentLoop:
         return None
 
     def _trip(self, trip: Trip, action: str) -> Outcome:
-        self.port.record(
-            "drift", {"monitor": trip.monitor, "detail": trip.detail, "action": action}
-        )
+        self.port.record(Drift(monitor=trip.monitor, detail=trip.detail, action=action))
         reason = f"{trip.monitor}: {trip.detail}"
         if action == "halt":
             return Outcome("halted", reason)
@@ -311,7 +318,7 @@ class AgentLoop:
 
         try:
             try:
-                self.port.begin_step("model_request", {"step": step})
+                self.port.begin_step(ModelRequest(step=step))
             except HaltRequested:
                 return ended(self.token, "before the model request")
             turn = self._complete(specs, on_delta)
@@ -337,7 +344,7 @@ class AgentLoop:
         except ModelCancelled:
             return self._cancelled()
         except ModelError as error:
-            self.port.record("error", {"message": str(error), "where": "model"})
+            self.port.record(Error(message=str(error), where="model"))
             if context_window.is_overflow(str(error)):  # pause and ask, never fail the run
                 return self._trip(Trip(context_window.MONITOR, context_window.REASON), "pause")
             return Outcome("failed", f"model error: {error}")
@@ -346,18 +353,17 @@ class AgentLoop:
         # From here on every call is named by onloop's own id, never the model's (see call_ids).
         turn, calls = self.call_ids.number(answer)
         self.port.begin_step(  # not recorded once a halt is: the answer came too late
-            "model_call",
-            {
-                "step": self.usage.steps + 1,
-                "text": turn.text,
-                "tool_calls": calls,
-                "tokens_in": turn.tokens_in,
-                "tokens_out": turn.tokens_out,
-                "cost_usd": turn.cost_usd,
-                "latency_s": round(turn.latency_s, 4),
-                "model_name": turn.model_name,
-                "finish_reason": turn.finish_reason,
-            },
+            ModelCall(
+                step=self.usage.steps + 1,
+                text=turn.text,
+                tool_calls=calls,
+                tokens_in=turn.tokens_in,
+                tokens_out=turn.tokens_out,
+                cost_usd=turn.cost_usd,
+                latency_s=round(turn.latency_s, 4),
+                model_name=turn.model_name,
+                finish_reason=turn.finish_reason,
+            ),
             usage={  # in the event's own transaction
                 "steps": 1,
                 "tokens_in": turn.tokens_in,
@@ -378,15 +384,15 @@ class AgentLoop:
         problems = [] if not claim.goal_met else self._contradictions(claim)
         if isinstance(problems, Outcome):  # the final check was cut: the run ends that way
             return problems
-        payload = {
-            "text": claim.summary,
-            "goal_met": claim.goal_met and not problems,
-            "claimed_goal_met": claim.goal_met,
-            "structured": claim.structured,
-            "problems": problems,
-        }
+        answer = FinalAnswer(
+            text=claim.summary,
+            goal_met=claim.goal_met and not problems,
+            claimed_goal_met=claim.goal_met,
+            structured=claim.structured,
+            problems=problems,
+        )
         try:
-            self.port.begin_step("final_answer", payload)
+            self.port.begin_step(answer)
         except HaltRequested:
             return Outcome("halted", "halted by a human before the final answer")
         if not claim.goal_met:
@@ -410,21 +416,20 @@ class AgentLoop:
             )
         except ModelError as exc:
             # Unknown is not "not met": the claim stands, and the record says it went unchecked.
-            self.port.record("error", {"message": f"goal check: {exc}", "where": "goal_check"})
+            self.port.record(Error(message=f"goal check: {exc}", where="goal_check"))
             return []
         if isinstance(check, Outcome):
             return check
         self.usage.tokens += check.tokens_in + check.tokens_out
         self.usage.cost_usd += check.cost_usd
         self.port.record(
-            "goal_check",
-            {
-                "met": check.met,
-                "reason": check.reason,
-                "tokens_in": check.tokens_in,
-                "tokens_out": check.tokens_out,
-                "cost_usd": check.cost_usd,
-            },
+            GoalCheck(
+                met=check.met,
+                reason=check.reason,
+                tokens_in=check.tokens_in,
+                tokens_out=check.tokens_out,
+                cost_usd=check.cost_usd,
+            ),
             usage=_usage_of(check),
         )
         return [] if check.met else [f"the final goal check found it not met: {check.reason}"]

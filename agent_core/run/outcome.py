@@ -17,7 +17,7 @@ LOST_REASON = "another worker holds the run now (this worker's lease lapsed)"
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # succeeded | unmet | failed | halted | paused | interrupted
+    status: str  # a storage.RunStatus a session ends in: any but queued, running, waiting
     reason: str | None = None
     result: str | None = None
 

@@ -18,6 +18,7 @@ from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
+from storage.record import EventPayload
 from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
@@ -44,17 +45,17 @@ class HumanDecision:
     approval_id: int | None = None  # onloop's id of the approval this decides
 
 
-Usage = Mapping[str, float]  # steps, tool_calls, tokens_in, tokens_out, cost_usd
+UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to the run totals
 
 
 class RunPort(Protocol):
-    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
+    def record(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
     def set_status(self, status: str, **fields: Any) -> None: ...
     def add_usage(self, **amounts: Any) -> None: ...
     def take_commands(self) -> list[HumanCommand]: ...
     def halt_requested(self) -> bool: ...
     def cancelled_now(self) -> bool: ...
-    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int: ...
+    def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
 
     token: CancelToken
 
@@ -137,10 +138,10 @@ class StoreRunPort:
             self.token.cancel(CancelReason.HALTED)
             raise
 
-    def record(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+    def record(self, event: EventPayload, usage: UsageAdded | None = None) -> int:
         """Append an event; `usage` it carries is added to the run's totals in the same
         transaction."""
-        payload = self.redactor.payload(payload)  # secrets never reach the store
+        kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         extra = {"usage": usage} if usage else {}
         with self._fenced():
             return storage.append_event(
@@ -207,10 +208,10 @@ class StoreRunPort:
         interrupted (the worker), and the run resumes from its events."""
         return retrying(read, what=f"run {self.run_id}", log=log, give_up_after=READ_PATIENCE_S)
 
-    def begin_step(self, kind: str, payload: dict[str, Any], usage: Usage | None = None) -> int:
+    def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested),
         with the `usage` the event carries added to the run's totals in the same transaction."""
-        payload = self.redactor.payload(payload)  # secrets never reach the store
+        kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         with self._fenced():
             return storage.begin_step(
                 self.store,

@@ -22,6 +22,16 @@ from agent_core.run.tool_runner import run_tool
 from agent_core.run.unfinished_calls import last_turn, unfinished_calls
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.cancel_token import CancelReason
+from storage.record import (
+    ApprovalDecided,
+    Error,
+    ModelCall,
+    ToolCall,
+    ToolResult,
+    parse_as,
+    parse_event,
+)
+from storage.vocabulary import Verdict
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,12 @@ class ToolStep:
         self._prior = events
         self.ledger.replay(events, {name: t.risk for name, t in self.spec.tools.items()})
         for event in events:
-            payload = event.payload
-            if event.kind != "approval_decided" or payload.get("decision") != "approved":
+            decided = parse_event(event.kind, event.payload)
+            if not isinstance(decided, ApprovalDecided) or decided.decision != "approved":
                 continue
-            if not payload.get("allow_scope") or not isinstance(payload.get("approval_id"), int):
+            if not decided.allow_scope or not isinstance(decided.approval_id, int):
                 continue
-            approval = self.port.approval(payload["approval_id"])
+            approval = self.port.approval(decided.approval_id)
             if approval.edited_arguments is not None:  # never an allowance (see ApprovalGate)
                 continue
             if approval.run_id == self.spec.run_id and approval.status == "approved":
@@ -95,7 +105,7 @@ class ToolStep:
                 force_ask=INTERRUPTED_REASON if self._ask_again(item) else None,
                 already_recorded=item.recorded,
                 earlier_approval=item.approval,
-                not_run=not_run_reason(turn.payload.get("finish_reason")),
+                not_run=not_run_reason(parse_as(ModelCall, turn.payload).finish_reason),
             )
             if isinstance(result, Outcome):
                 return result
@@ -132,18 +142,8 @@ class ToolStep:
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
         if not already_recorded:
-            self.port.record(
-                "tool_call",
-                {
-                    "tool_call_id": call.id,
-                    "tool": tool.name,
-                    "arguments": arguments,
-                    "risk": tool.risk,
-                    "verdict": verdict.verdict,
-                    "rule": verdict.rule,
-                    "reason": verdict.reason,
-                    "args_hash": digest,
-                },
+            self._record_call(
+                call, verdict.verdict, verdict.reason, verdict.rule, arguments, digest
             )
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
@@ -196,20 +196,33 @@ class ToolStep:
     ) -> dict[str, Any]:
         """A call that cannot run is recorded as sent (and counted), then refused."""
         if not recorded:
-            tool = self.spec.tools.get(call.name)
-            self.port.record(
-                "tool_call",
-                {
-                    "tool_call_id": call.id,
-                    "tool": call.name,
-                    "arguments": call.arguments,  # the raw text, exactly as the model sent it
-                    "risk": tool.risk if tool is not None else "unknown",
-                    "verdict": "invalid",
-                    "rule": None,
-                    "reason": problem,
-                },
-            )
+            self._record_call(call, "invalid", problem)
         return self._result(call, problem, ok=False, outcome="invalid", watched=watched)
+
+    def _record_call(
+        self,
+        call: ToolCallRequest,
+        verdict: str,
+        reason: str,
+        rule: str | None = None,
+        arguments: dict | None = None,
+        digest: str | None = None,
+    ) -> None:
+        """The call's one `tool_call` event: with the arguments as validated and their hash, or
+        (a call that cannot run) the raw text exactly as the model sent it and no hash."""
+        tool = self.spec.tools.get(call.name)
+        self.port.record(
+            ToolCall(
+                tool_call_id=call.id,
+                tool=call.name,
+                arguments=call.arguments if arguments is None else arguments,
+                risk=tool.risk if tool is not None else "unknown",
+                verdict=Verdict(verdict),
+                rule=rule,
+                reason=reason,
+                args_hash=digest,
+            )
+        )
 
     def _verdict(
         self, tool: Tool, arguments: dict, digest: str, force: str | None
@@ -284,7 +297,7 @@ class ToolStep:
         except storage.HaltRequested:  # the port cancelled the token with it
             return ended(self.port.token, "before the tool started")
         except storage.ApprovalUnusable as exc:
-            self.port.record("error", {"message": str(exc), "where": "approval"})
+            self.port.record(Error(message=str(exc), where="approval"))
             return f"Error: {exc}; not run"
         return None
 
@@ -304,23 +317,21 @@ class ToolStep:
         if edit is not None and arguments is not None:
             # The model must hear what really ran, not what it asked for.
             output += edited_note(edit.by, call.name, arguments)
-        payload: dict[str, Any] = {
-            "tool_call_id": call.id,
-            "tool": call.name,
-            "ok": ok,
-            "output": output,
-            "duration_s": round(duration_s, 4),
-            "outcome": outcome,
-        }
-        if arguments is not None:
-            payload["arguments"] = arguments
-        if edit is not None:
-            payload["edited_by"] = edit.by
-            payload["requested_arguments"] = edit.requested
+        result = ToolResult(
+            tool_call_id=call.id,
+            tool=call.name,
+            ok=ok,
+            output=output,
+            duration_s=round(duration_s, 4),
+            outcome=outcome,
+            arguments=arguments,
+            edited_by=edit.by if edit is not None else None,
+            requested_arguments=edit.requested if edit is not None else None,
+        )
         if usage:
-            self.port.record("tool_result", payload, usage=usage)
+            self.port.record(result, usage=usage)
         else:
-            self.port.record("tool_result", payload)
+            self.port.record(result)
         if watched:
             self.monitor.observe(call.name, call.arguments, ok, output)
         tool = self.spec.tools.get(call.name)
@@ -332,26 +343,16 @@ class ToolStep:
     def skip(self, call: ToolCallRequest, reason: str) -> dict[str, Any]:
         """A call of the same turn left unrun because the run stops here: recorded, so a resume
         does not run it behind the person's back; the model reads why."""
-        self.port.record(
-            "tool_call",
-            {
-                "tool_call_id": call.id,
-                "tool": call.name,
-                "arguments": call.arguments,
-                "risk": getattr(self.spec.tools.get(call.name), "risk", "unknown"),
-                "verdict": "invalid",
-                "rule": None,
-                "reason": reason,
-            },
-        )
+        self._record_call(call, "invalid", reason)
         output = f"Error: not run: {reason}"
-        payload = {
-            "tool_call_id": call.id,
-            "tool": call.name,
-            "ok": False,
-            "output": output,
-            "duration_s": 0.0,
-            "outcome": "skipped",
-        }
-        self.port.record("tool_result", payload)
+        self.port.record(
+            ToolResult(
+                tool_call_id=call.id,
+                tool=call.name,
+                ok=False,
+                output=output,
+                duration_s=0.0,
+                outcome="skipped",
+            )
+        )
         return tool_message(call.id, output)

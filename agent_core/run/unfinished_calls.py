@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_core.models.base import ToolCallRequest
+from storage.record import ApprovalRequested, ModelCall, ToolCall, parse_as
+from storage.vocabulary import EventKind, Verdict
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Unfinished:
 
 
 def last_turn(events: Sequence[Any]) -> Any | None:
-    return next((e for e in reversed(events) if e.kind == "model_call"), None)
+    return next((e for e in reversed(events) if e.kind == EventKind.MODEL_CALL), None)
 
 
 def unfinished_calls(events: Sequence[Any], approvals: Mapping[int, Any]) -> list[Unfinished]:
@@ -33,32 +35,34 @@ def unfinished_calls(events: Sequence[Any], approvals: Mapping[int, Any]) -> lis
     turn = last_turn(events)
     if turn is None:
         return []
-    raw_calls = turn.payload.get("tool_calls", [])
+    answer = parse_as(ModelCall, turn.payload)
     stretches: list[list[Any]] = [[]]
     for event in events:
         if event.seq <= turn.seq:
             continue
-        if event.kind == "tool_result":
+        if event.kind == EventKind.TOOL_RESULT:
             stretches.append([])
         else:
             stretches[-1].append(event)
     done = len(stretches) - 1
-    text = turn.payload.get("text", "")
     out = []
-    for index, raw in enumerate(raw_calls[done:], start=done):
+    for index, raw in enumerate(answer.tool_calls[done:], start=done):
         stretch = stretches[-1] if index == done else []
         call = ToolCallRequest(str(raw["id"]), raw["name"], raw["arguments"])
-        out.append(_unfinished(call, text, stretch, approvals))
+        out.append(_unfinished(call, answer.text, stretch, approvals))
     return out
 
 
 def _unfinished(
     call: ToolCallRequest, text: str, stretch: list[Any], approvals: Mapping[int, Any]
 ) -> Unfinished:
-    started = [e for e in stretch if e.kind == "tool_call"]
-    asked = [e for e in stretch if e.kind == "approval_requested" and e.seq in approvals]
-    rows = [(approvals[e.seq], "approval_id" in e.payload) for e in asked]
-    may_have_run = any(e.payload.get("verdict") == "allow" for e in started) or any(
+    started = [parse_as(ToolCall, e.payload) for e in stretch if e.kind == EventKind.TOOL_CALL]
+    asked = [e for e in stretch if e.kind == EventKind.APPROVAL_REQUESTED and e.seq in approvals]
+    rows = [
+        (approvals[e.seq], parse_as(ApprovalRequested, e.payload).given("approval_id"))
+        for e in asked
+    ]
+    may_have_run = any(c.verdict == Verdict.ALLOW for c in started) or any(
         # A consumed approval started its tool. One stored before approvals were consumed
         # (no approval_id in its request) may have started it once approved.
         row.consumed_at is not None or (not numbered and row.status == "approved")

@@ -7,15 +7,15 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from agent_core.tools.arguments import arguments_model, chat_schema, pydantic_validator
 from agent_core.tools.context import CONTEXT_PARAMETER
 from agent_core.tools.docstrings import parse_docstring
 from agent_core.tools.validate import schema_validator
+from storage.vocabulary import Risk
 
-Risk = Literal["low", "medium", "high"]
-RISKS: tuple[str, ...] = ("low", "medium", "high")
+RISKS: tuple[str, ...] = tuple(Risk)
 WORKSPACE_PARAMETER = "workspace"  # injected by run_tool, never part of the schema
 INJECTED = (WORKSPACE_PARAMETER, CONTEXT_PARAMETER)
 
@@ -90,7 +90,7 @@ class Tool:
 
 
 def tool(
-    risk: Risk | Callable[..., str] = "low",
+    risk: Risk | str | Callable[..., str] = Risk.LOW,
     *,
     name: str | None = None,
     polling: bool = False,
@@ -106,7 +106,7 @@ def tool(
     Args description for a parameter, or uses a type the schema cannot express.
     """
     if callable(risk):  # used bare: @tool
-        return make_tool(risk, risk="low")
+        return make_tool(risk, risk=Risk.LOW)
 
     def decorate(fn: Callable[..., str]) -> Tool:
         return make_tool(
@@ -124,7 +124,7 @@ def tool(
 def make_tool(
     fn: Callable[..., str],
     *,
-    risk: str = "low",
+    risk: Risk | str = Risk.LOW,
     name: str | None = None,
     polling: bool = False,
     describe: Callable[[dict], str] | None = None,
@@ -151,7 +151,7 @@ def make_tool(
         name=name,
         description=parsed.summary,
         parameters=parameters,
-        risk=risk,  # type: ignore[arg-type]  # checked against RISKS above
+        risk=Risk(risk),  # checked against RISKS above
         fn=fn,
         polling=polling,
         describer=describe,

@@ -35,6 +35,7 @@ from agent_core.tools.mcp_config import McpServerSettings, resolve_env_values
 from agent_core.tools.mcp_tools import mcp_tool_name, result_text, risk_of, schema_validator
 from agent_core.tools.protected import Protected
 from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
+from storage.vocabulary import Risk
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # a server that would not start is tried again after this long
@@ -337,7 +338,7 @@ class McpPool:
             name=name,
             description=(mcp_tool.description or mcp_tool.title or mcp_tool.name)[:1024],
             parameters=schema,
-            risk=risk,  # type: ignore[arg-type]  # one of the three by construction
+            risk=Risk(risk),  # one of the three by construction
             fn=call,
             source=f"mcp {settings.name}",
             risk_from=risk_from,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Risk = Literal["low", "medium", "high"]
+from storage.vocabulary import Risk
+
 ENV_PREFIX = "env:"
 PREFIX = "mcp__"  # MCP tools are named mcp__<server>__<tool>
 

@@ -13,6 +13,7 @@ from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.mcp_config import PREFIX, McpServerSettings
+from storage.vocabulary import Risk
 
 if TYPE_CHECKING:
     from agent_core.tools.mcp_client import McpPool
@@ -117,7 +118,7 @@ def _unavailable(name: str, server: str, why: str) -> Tool:
         name=name,
         description=f"(unavailable) {message}",
         parameters={"type": "object", "properties": {}},
-        risk="low",
+        risk=Risk.LOW,
         fn=never,
         source=f"mcp {server}",
         risk_from="stand-in: the server is down",

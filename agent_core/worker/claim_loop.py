@@ -31,10 +31,12 @@ from agent_core.tools.protected import Protected, own_files
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
-from storage.models import FINISHED_STATUSES, Run, utcnow
+from storage.models import Run, utcnow
 from storage.private_files import FOLDER_MODE, private_folder, tighten
+from storage.record import Error, RunStarted
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
+from storage.vocabulary import FINISHED_STATUSES, EventKind
 
 log = logging.getLogger("onloop.worker")
 ModelFactory = Callable[[Run], ModelProvider]
@@ -110,31 +112,31 @@ def _drive(
     settings: Settings | None,
 ) -> Outcome:
     events = storage.events_after(store, run_id=run.id)
-    resumed = any(e.kind == "run_started" for e in events)
+    resumed = any(e.kind == EventKind.RUN_STARTED for e in events)
     if resumed:  # what a crashed session was streaming (a run never started streamed nothing)
         port.clear_partial()
     try:
         model = (model_factory or _default_factory(settings or load_settings()))(run)
         spec = _spec(store, run, events)
     except (ModelError, ValueError, OSError) as exc:
-        port.record("error", {"message": str(exc), "where": "start"})
+        port.record(Error(message=str(exc), where="start"))
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
     port.redactor = run_redactor(spec.policy, spec.workspace)  # its secret files' values too
     shell = run_shell_offer(spec.policy)
-    started = {
-        "goal": run.goal,
-        "model": run.model,
-        "model_name": model.model_name,
-        "autonomy": run.autonomy,
-        "tools": sorted(spec.tools),
-        "resumed": resumed,
-        "shell": {"mode": shell.mode, "network": shell.network, "note": shell.describe()},
-    }
     changed = changed_since(spec.policy.origin)
-    if changed:  # the run keeps its recorded policy; the audit says the file moved on
-        started["policy_changed"] = changed
+    started = RunStarted(
+        goal=run.goal,
+        model=run.model,
+        model_name=model.model_name,
+        autonomy=run.autonomy,
+        tools=sorted(spec.tools),
+        resumed=resumed,
+        shell={"mode": shell.mode, "network": shell.network, "note": shell.describe()},
+        # the run keeps its recorded policy; the audit says the file moved on
+        policy_changed=changed or None,
+    )
     try:  # a halt that came between the claim and here ends the run before it starts
-        port.begin_step("run_started", started)
+        port.begin_step(started)
     except storage.HaltRequested:
         return _finish(
             store, port, run, Outcome("halted", "halted before it started"), run.active_seconds
@@ -154,7 +156,7 @@ def _drive(
         if is_transient(exc):  # not the run's fault: it ends interrupted (drive_run)
             raise
         log.exception("run %s crashed", run.id)
-        port.record("error", {"message": f"{type(exc).__name__}: {exc}", "where": "loop"})
+        port.record(Error(message=f"{type(exc).__name__}: {exc}", where="loop"))
         outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
     return _finish(store, port, run, outcome, loop.elapsed())
 

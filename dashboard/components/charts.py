@@ -12,7 +12,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from agent_core.oversight import inert
-from storage import EventRecord
+from dashboard.components.events import or_default
+from storage import EventRecord, record
+from storage.record import parse_as, parse_event
+from storage.vocabulary import EventKind, RunStatus
 
 LANES = ("model call", "tool", "human wait", "paused")
 LANE_COLORS = {
@@ -50,25 +53,25 @@ def timeline_segments(events: Sequence[EventRecord], *, now: datetime) -> list[S
     asked: dict[str, tuple[datetime, str]] = {}  # approval key -> (asked at, tool)
     paused_at: datetime | None = None
     for event in events:
-        p = event.payload or {}
-        if event.kind == "model_call":
-            start, end = _ended(event, p.get("latency_s"))
-            segments.append(Segment("model call", f"step {p.get('step', '?')}", start, end))
-        elif event.kind == "tool_result":
-            start, end = _ended(event, p.get("duration_s"))
-            segments.append(Segment("tool", str(p.get("tool", "?")), start, end))
-        elif event.kind == "approval_requested":
-            asked[_approval_key(p)] = (event.at, str(p.get("tool", "?")))
-        elif event.kind == "approval_decided":
-            start_tool = asked.pop(_approval_key(p), None)
+        e = parse_event(event.kind, event.payload)
+        if isinstance(e, record.ModelCall):
+            start, end = _ended(event, e.latency_s)
+            segments.append(Segment("model call", f"step {or_default(e.step, '?')}", start, end))
+        elif isinstance(e, record.ToolResult):
+            start, end = _ended(event, e.duration_s)
+            segments.append(Segment("tool", str(or_default(e.tool, "?")), start, end))
+        elif isinstance(e, record.ApprovalRequested):
+            asked[_approval_key(e)] = (event.at, str(or_default(e.tool, "?")))
+        elif isinstance(e, record.ApprovalDecided):
+            start_tool = asked.pop(_approval_key(e), None)
             if start_tool is not None:
-                label = f"{start_tool[1]}: {p.get('decision', '?')}"
+                label = f"{start_tool[1]}: {or_default(e.decision, '?')}"
                 segments.append(Segment("human wait", label, start_tool[0], event.at))
-        elif event.kind == "status":
-            status = p.get("status")
-            if status == "paused" and paused_at is None:
+        elif isinstance(e, record.Status):
+            status = e.status
+            if status == RunStatus.PAUSED and paused_at is None:
                 paused_at = event.at
-            elif status != "paused" and paused_at is not None:
+            elif status != RunStatus.PAUSED and paused_at is not None:
                 segments.append(Segment("paused", "paused", paused_at, event.at))
                 paused_at = None
     for start, tool in asked.values():  # still waiting
@@ -78,8 +81,8 @@ def timeline_segments(events: Sequence[EventRecord], *, now: datetime) -> list[S
     return segments
 
 
-def _approval_key(payload: dict) -> str:
-    return str(payload.get("approval_id") or payload.get("tool_call_id") or "?")
+def _approval_key(e: record.ApprovalRequested | record.ApprovalDecided) -> str:
+    return str(e.approval_id or e.tool_call_id or "?")
 
 
 def timeline_figure(segments: Sequence[Segment]) -> go.Figure:
@@ -120,12 +123,12 @@ def usage_by_step(events: Sequence[EventRecord]) -> list[tuple[int, int, float]]
     tokens, cost = 0, 0.0
     rows: list[tuple[int, int, float]] = []
     for event in events:
-        if event.kind != "model_call":
+        if event.kind != EventKind.MODEL_CALL:
             continue
-        p = event.payload or {}
-        tokens += int(p.get("tokens_in") or 0) + int(p.get("tokens_out") or 0)
-        cost += float(p.get("cost_usd") or 0.0)
-        rows.append((int(p.get("step") or len(rows) + 1), tokens, cost))
+        call = parse_as(record.ModelCall, event.payload)
+        tokens += int(call.tokens_in or 0) + int(call.tokens_out or 0)
+        cost += float(call.cost_usd or 0.0)
+        rows.append((int(call.step or len(rows) + 1), tokens, cost))
     return rows
 
 

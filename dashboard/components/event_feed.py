@@ -24,12 +24,20 @@ import storage
 from dashboard.components.events import render_event
 from dashboard.components.run_pulse import fresh_pulse, shared_pulse
 from storage.feed import KIND_GROUPS, Direction, count_events, event_page, step_start
+from storage.vocabulary import EventKind
 
 PAGE_SIZE = 100  # events on one page
 FOLD_AFTER = 100  # tail events before the page folds them into a new newest page (a full rerun)
 ALL = "all"
 # Events after which the controls or approval cards outside the fragment may no longer fit.
-RERUN_KINDS = frozenset({"status", "approval_requested", "approval_decided", "halt_requested"})
+RERUN_KINDS = frozenset(
+    {
+        EventKind.STATUS,
+        EventKind.APPROVAL_REQUESTED,
+        EventKind.APPROVAL_DECIDED,
+        EventKind.HALT_REQUESTED,
+    }
+)
 
 
 @dataclass

@@ -15,7 +15,9 @@ import streamlit as st
 
 from agent_core.oversight import inert
 from dashboard.components.status import format_cost, format_duration, format_tokens
-from storage import EventRecord
+from storage import EventRecord, record
+from storage.record import parse_event
+from storage.vocabulary import EventKind
 
 MAX_SHOWN_CHARS = 6000  # a tool can print megabytes; the page shows the start and says so
 
@@ -38,7 +40,12 @@ def render_event(event: EventRecord) -> None:
         _caption(stamp, f"event {inert.markdown(event.kind)}")
         _code_json(event.payload)
         return
-    render(event.payload or {}, stamp)
+    render(parse_event(event.kind, event.payload), stamp)
+
+
+def or_default(value: Any, default: Any) -> Any:
+    """A field the event left out (None) shown as `default`."""
+    return default if value is None else value
 
 
 def _caption(stamp: str, title: str) -> None:
@@ -50,176 +57,176 @@ def _code_json(value: Any) -> None:
     st.code(shown(text), language="json", wrap_lines=True)
 
 
-def _status(p: dict, stamp: str) -> None:
-    reason = f" — {inert.markdown(p['reason'])}" if p.get("reason") else ""
-    resumed = " (resumed)" if p.get("resumed") else ""
+def _status(e: record.Status, stamp: str) -> None:
+    reason = f" — {inert.markdown(e.reason)}" if e.reason else ""
+    resumed = " (resumed)" if e.resumed else ""
     _caption(
         stamp,
-        f":material/flag: status → **{inert.markdown(p.get('status', '?'))}**{resumed}{reason}",
+        f":material/flag: status → **{inert.markdown(or_default(e.status, '?'))}**{resumed}{reason}",
     )
 
 
-def _run_started(p: dict, stamp: str) -> None:
-    tools = ", ".join(p.get("tools") or []) or "no tools"
-    verb = "resumed" if p.get("resumed") else "started"
+def _run_started(e: record.RunStarted, stamp: str) -> None:
+    tools = ", ".join(e.tools or []) or "no tools"
+    verb = "resumed" if e.resumed else "started"
     _caption(
         stamp,
-        f":material/rocket_launch: run {verb} · {inert.markdown(p.get('model', '?'))} "
-        f"{inert.markdown(p.get('model_name', ''))} · autonomy {inert.markdown(p.get('autonomy', '?'))} · "
+        f":material/rocket_launch: run {verb} · {inert.markdown(or_default(e.model, '?'))} "
+        f"{inert.markdown(or_default(e.model_name, ''))} · autonomy {inert.markdown(or_default(e.autonomy, '?'))} · "
         f"tools: {inert.markdown(tools)}",
     )
-    if p.get("policy_changed"):  # the run kept its recorded policy; the file moved on
-        st.warning(inert.markdown(p["policy_changed"], limit=800), icon=":material/policy:")
-    shell = p.get("shell") or {}
+    if e.policy_changed:  # the run kept its recorded policy; the file moved on
+        st.warning(inert.markdown(e.policy_changed, limit=800), icon=":material/policy:")
+    shell = e.shell or {}
     if shell.get("mode") in ("unconfined", "unavailable"):  # the sandbox did not hold: say why
         st.warning(inert.markdown(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
     elif shell.get("note"):
         _caption(stamp, f":material/shield: {inert.markdown(shell['note'])}")
 
 
-def _model_call(p: dict, stamp: str) -> None:
-    tokens = int(p.get("tokens_in") or 0) + int(p.get("tokens_out") or 0)
+def _model_call(e: record.ModelCall, stamp: str) -> None:
+    tokens = int(e.tokens_in or 0) + int(e.tokens_out or 0)
     _caption(
         stamp,
-        f":material/psychology: **model step {inert.markdown(p.get('step', '?'))}** · "
-        f"{format_tokens(tokens)} tokens · {format_cost(p.get('cost_usd'))} · "
-        f"{format_duration(p.get('latency_s'))}",
+        f":material/psychology: **model step {inert.markdown(or_default(e.step, '?'))}** · "
+        f"{format_tokens(tokens)} tokens · {format_cost(e.cost_usd)} · "
+        f"{format_duration(e.latency_s)}",
     )
-    if p.get("text"):
-        st.text(shown(p["text"]))
-    calls = p.get("tool_calls") or []
+    if e.text:
+        st.text(shown(e.text))
+    calls = e.tool_calls or []
     if calls:
         lines = [f"{c.get('name', '?')} {c.get('arguments', '')}" for c in calls]
         st.code(shown("\n".join(lines)), language=None)
 
 
-def _tool_call(p: dict, stamp: str) -> None:
-    verdict = p.get("verdict", "?")
-    rule = f" (rule {inert.markdown(p['rule'])})" if p.get("rule") else ""
-    reason = f": {inert.markdown(p['reason'])}" if p.get("reason") else ""
+def _tool_call(e: record.ToolCall, stamp: str) -> None:
+    rule = f" (rule {inert.markdown(e.rule)})" if e.rule else ""
+    reason = f": {inert.markdown(e.reason)}" if e.reason else ""
     _caption(
         stamp,
-        f":material/build: **tool call {inert.markdown(p.get('tool', '?'))}** · "
-        f"{inert.markdown(p.get('risk', '?'))} risk · policy **{inert.markdown(verdict)}**{rule}{reason}",
+        f":material/build: **tool call {inert.markdown(or_default(e.tool, '?'))}** · "
+        f"{inert.markdown(or_default(e.risk, '?'))} risk · policy **{inert.markdown(or_default(e.verdict, '?'))}**{rule}{reason}",
     )
-    _code_json(p.get("arguments", {}))
+    _code_json(or_default(e.arguments, {}))
 
 
-def _tool_result(p: dict, stamp: str) -> None:
-    outcome = p.get("outcome") or ("ok" if p.get("ok") else "error")
-    icon = ":material/check:" if p.get("ok") else ":material/close:"
+def _tool_result(e: record.ToolResult, stamp: str) -> None:
+    outcome = e.outcome or ("ok" if e.ok else "error")
+    icon = ":material/check:" if e.ok else ":material/close:"
     _caption(
         stamp,
-        f"{icon} **result of {inert.markdown(p.get('tool', '?'))}** · {inert.markdown(outcome)} · "
-        f"{format_duration(p.get('duration_s'))}",
+        f"{icon} **result of {inert.markdown(or_default(e.tool, '?'))}** · {inert.markdown(outcome)} · "
+        f"{format_duration(e.duration_s)}",
     )
-    st.code(shown(p.get("output", "")), language=None, wrap_lines=True)
+    st.code(shown(e.output), language=None, wrap_lines=True)
 
 
-def _approval_requested(p: dict, stamp: str) -> None:
+def _approval_requested(e: record.ApprovalRequested, stamp: str) -> None:
     _caption(stamp, ":material/front_hand: **approval requested**")
     st.info(
-        f"Waiting for a human to approve **{inert.markdown(p.get('tool', '?'))}** "
-        f"({inert.markdown(p.get('risk', '?'))} risk): {inert.markdown(p.get('summary') or p.get('reason', ''))}",
+        f"Waiting for a human to approve **{inert.markdown(or_default(e.tool, '?'))}** "
+        f"({inert.markdown(or_default(e.risk, '?'))} risk): {inert.markdown(e.summary or or_default(e.reason, ''))}",
         icon=":material/front_hand:",
     )
-    _code_json(p.get("arguments", {}))
+    _code_json(or_default(e.arguments, {}))
 
 
-def _approval_decided(p: dict, stamp: str) -> None:
-    decision = p.get("decision", "?")
-    scope = f" · allowed for the rest of the run ({inert.markdown(p['allow_scope'])})"
-    scope = scope if p.get("allow_scope") else ""
-    waited = format_duration(p.get("waited_s"))
+def _approval_decided(e: record.ApprovalDecided, stamp: str) -> None:
+    scope = f" · allowed for the rest of the run ({inert.markdown(e.allow_scope)})"
+    scope = scope if e.allow_scope else ""
+    waited = format_duration(e.waited_s)
     _caption(
         stamp,
-        f":material/gavel: **{inert.markdown(decision)}** by {inert.person(p.get('decided_by', '?'))} "
+        f":material/gavel: **{inert.markdown(or_default(e.decision, '?'))}** by {inert.person(or_default(e.decided_by, '?'))} "
         f"after {waited}{scope}",
     )
-    if p.get("note"):
-        st.text(f"Note: {inert.visible(p['note'])}")
-    if p.get("edited_arguments") is not None:
+    if e.note:
+        st.text(f"Note: {inert.visible(e.note)}")
+    if e.edited_arguments is not None:
         st.caption("Edited arguments that were approved")
-        _code_json(p["edited_arguments"])
+        _code_json(e.edited_arguments)
 
 
-def _guidance(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/chat: **guidance** from {inert.markdown(p.get('by') or 'a human')}")
-    st.text(shown(p.get("message", "")))
+def _guidance(e: record.Guidance, stamp: str) -> None:
+    _caption(stamp, f":material/chat: **guidance** from {inert.markdown(e.by or 'a human')}")
+    st.text(shown(e.message))
 
 
-def _drift(p: dict, stamp: str) -> None:
+def _drift(e: record.Drift, stamp: str) -> None:
     _caption(stamp, ":material/warning: **drift**")
-    action = "paused" if p.get("action") == "pause" else "halted"
+    action = "paused" if e.action == "pause" else "halted"
     st.warning(
-        f"Monitor **{inert.markdown(p.get('monitor', '?'))}** stopped the run ({action}): "
-        f"{inert.markdown(p.get('detail', ''))}",
+        f"Monitor **{inert.markdown(or_default(e.monitor, '?'))}** stopped the run ({action}): "
+        f"{inert.markdown(or_default(e.detail, ''))}",
         icon=":material/warning:",
     )
 
 
-def _final_answer(p: dict, stamp: str) -> None:
+def _final_answer(e: record.FinalAnswer, stamp: str) -> None:
     _caption(stamp, ":material/task_alt: **final answer**")
-    if p.get("goal_met", True):
+    if e.goal_met:
         st.success("Final answer: goal met", icon=":material/task_alt:")
     else:
-        why = "; ".join(str(x) for x in p.get("problems") or []) or "the agent said so"
+        why = "; ".join(str(x) for x in e.problems or []) or "the agent said so"
         st.warning(
             f"Final answer: goal not met ({inert.markdown(why, limit=600)})", icon=":material/flag:"
         )
-    st.text(shown(p.get("text", "")))
+    st.text(shown(e.text))
 
 
-def _goal_check(p: dict, stamp: str) -> None:
-    verdict = "met" if p.get("met") else "not met"
+def _goal_check(e: record.GoalCheck, stamp: str) -> None:
+    verdict = "met" if e.met else "not met"
     _caption(stamp, f":material/fact_check: **goal check**: {verdict}")
-    st.text(shown(p.get("reason", "")))
+    st.text(shown(or_default(e.reason, "")))
 
 
-def _error(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/error: **error** in {inert.markdown(p.get('where') or 'the run')}")
-    st.error(inert.markdown(p.get("message", ""), limit=600), icon=":material/error:")
+def _error(e: record.Error, stamp: str) -> None:
+    _caption(stamp, f":material/error: **error** in {inert.markdown(e.where or 'the run')}")
+    st.error(inert.markdown(or_default(e.message, ""), limit=600), icon=":material/error:")
 
 
-def _model_request(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/send: asking the model (step {inert.markdown(p.get('step', '?'))})")
+def _model_request(e: record.ModelRequest, stamp: str) -> None:
+    _caption(
+        stamp, f":material/send: asking the model (step {inert.markdown(or_default(e.step, '?'))})"
+    )
 
 
-def _tool_started(p: dict, stamp: str) -> None:
-    _caption(stamp, f":material/play_arrow: {inert.markdown(p.get('tool') or 'tool')} started")
+def _tool_started(e: record.ToolStarted, stamp: str) -> None:
+    _caption(stamp, f":material/play_arrow: {inert.markdown(e.tool or 'tool')} started")
 
 
-def _halt_requested(p: dict, stamp: str) -> None:
+def _halt_requested(e: record.HaltRequest, stamp: str) -> None:
     _caption(
         stamp,
-        f":material/stop_circle: **halt requested** by {inert.markdown(p.get('by') or 'a human')}; "
+        f":material/stop_circle: **halt requested** by {inert.markdown(e.by or 'a human')}; "
         "nothing new starts after this",
     )
 
 
-def _recovered(p: dict, stamp: str) -> None:
+def _recovered(e: record.Recovered, stamp: str) -> None:
     _caption(
         stamp,
-        f":material/autorenew: **resumed automatically** after {inert.markdown(p.get('after') or '?')} "
-        f"(by {inert.markdown(p.get('by') or 'a worker')}); in flight was {inert.markdown(p.get('in_flight') or '?')}",
+        f":material/autorenew: **resumed automatically** after {inert.markdown(e.after or '?')} "
+        f"(by {inert.markdown(e.by or 'a worker')}); in flight was {inert.markdown(e.in_flight or '?')}",
     )
 
 
-_RENDERERS: dict[str, Callable[[dict, str], None]] = {
-    "status": _status,
-    "run_started": _run_started,
-    "model_call": _model_call,
-    "tool_call": _tool_call,
-    "tool_result": _tool_result,
-    "approval_requested": _approval_requested,
-    "approval_decided": _approval_decided,
-    "guidance": _guidance,
-    "drift": _drift,
-    "final_answer": _final_answer,
-    "goal_check": _goal_check,
-    "error": _error,
-    "model_request": _model_request,
-    "tool_started": _tool_started,
-    "halt_requested": _halt_requested,
-    "recovered": _recovered,
+_RENDERERS: dict[str, Callable[[Any, str], None]] = {
+    EventKind.STATUS: _status,
+    EventKind.RUN_STARTED: _run_started,
+    EventKind.MODEL_CALL: _model_call,
+    EventKind.TOOL_CALL: _tool_call,
+    EventKind.TOOL_RESULT: _tool_result,
+    EventKind.APPROVAL_REQUESTED: _approval_requested,
+    EventKind.APPROVAL_DECIDED: _approval_decided,
+    EventKind.GUIDANCE: _guidance,
+    EventKind.DRIFT: _drift,
+    EventKind.FINAL_ANSWER: _final_answer,
+    EventKind.GOAL_CHECK: _goal_check,
+    EventKind.ERROR: _error,
+    EventKind.MODEL_REQUEST: _model_request,
+    EventKind.TOOL_STARTED: _tool_started,
+    EventKind.HALT_REQUESTED: _halt_requested,
+    EventKind.RECOVERED: _recovered,
 }

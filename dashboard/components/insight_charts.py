@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from agent_core.oversight import inert
-from storage.models import FINISHED_STATUSES, RUN_STATUSES
+from storage.vocabulary import FINISHED_STATUSES, RUN_STATUSES
 
 # Plotly colour names; outcome colours match the status badges where they can.
 STATUS_COLORS = {

@@ -16,8 +16,9 @@ from dashboard.components.role_buttons import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person
+from storage.vocabulary import UNDER_WAY
 
-PAUSABLE = ("queued", "running", "waiting")
+PAUSABLE = UNDER_WAY
 
 
 def _flash_key(run_id: str) -> str:

@@ -18,9 +18,7 @@ EVENT_BATCH = 2_000
 def run_record(run: storage.Run, events: list[storage.EventRecord]) -> dict[str, Any]:
     """One run as exported: its columns (ISO timestamps) and its events in order."""
     record = run.model_dump(mode="json")
-    record["events"] = [
-        {"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "payload": e.payload} for e in events
-    ]
+    record["events"] = [e.exported() for e in events]
     return record
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 import streamlit as st
 
 from storage.models import Run, utcnow
+from storage.vocabulary import DRIVEN
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
 STATUS_COLORS: dict[str, BadgeColor] = {
@@ -83,7 +84,7 @@ def elapsed_seconds(run: Run, now: datetime | None = None) -> float:
     """Time the run has spent: wall time while it runs, else its recorded active time."""
     if run.started_at is None:
         return run.active_seconds
-    if run.status in ("running", "waiting"):
+    if run.status in DRIVEN:
         # started_at is when this session began; earlier sessions are summed in active_seconds.
         session = max(0.0, ((now or utcnow()) - run.started_at).total_seconds())
         return run.active_seconds + session
@@ -96,7 +97,7 @@ def elapsed_seconds(run: Run, now: datetime | None = None) -> float:
 def working_seconds(run: Run, approvals: list, now: datetime | None = None) -> float:
     """The time the budget counts (as the worker does): time waiting for a person is left out,
     so the time bar stops while a run waits and does not jump back when the run ends."""
-    if run.status not in ("running", "waiting") or run.started_at is None:
+    if run.status not in DRIVEN or run.started_at is None:
         return elapsed_seconds(run)
     now = now or utcnow()
     session = max(0.0, (now - run.started_at).total_seconds())

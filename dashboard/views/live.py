@@ -25,6 +25,7 @@ from dashboard.components.status import (
 from dashboard.routes import APPROVALS_PAGE, LAUNCH_PAGE
 from dashboard.store import get_store
 from storage.shared_reads import LiveBoard
+from storage.vocabulary import RunStatus
 
 REFRESH_SECONDS = 1.5  # while any run is running (or queued: a worker is about to move it)
 CALM_REFRESH_SECONDS = 3.0  # while every run waits for a person or is paused: only people move
@@ -75,7 +76,9 @@ def needs_you(board: LiveBoard) -> None:
 
 def calm(board: LiveBoard) -> bool:
     """Nothing on the board moves by itself: every run waits for a person or is paused."""
-    return bool(board.runs) and all(run.status in ("waiting", "paused") for run in board.runs)
+    return bool(board.runs) and all(
+        run.status in (RunStatus.WAITING, RunStatus.PAUSED) for run in board.runs
+    )
 
 
 def active_runs(store: storage.Store, *, calm_timer: bool) -> None:

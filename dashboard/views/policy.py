@@ -12,6 +12,7 @@ from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
 from dashboard.components.role_buttons import lacks
+from storage.vocabulary import Autonomy
 
 st.title("Policy")
 if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here
@@ -95,7 +96,7 @@ with left:
     )
     autonomy = st.radio(
         "Autonomy",
-        ["manual", "supervised", "autonomous"],
+        [level.value for level in Autonomy],
         index=1,
         key="policy_autonomy",
         horizontal=True,

@@ -250,7 +250,7 @@ def _drive(store: storage.Store, script: list, model: type[ScriptedModel] = Scri
 
 def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(any_store, monkeypatch):
     _halt_right_after(
-        monkeypatch, any_store, "record", lambda kind, payload, **_: kind == "tool_call"
+        monkeypatch, any_store, "record", lambda event, **_: event.kind == "tool_call"
     )
     run_id = _drive(any_store, [{"tool_calls": [CALC]}, "done"])
     assert_nothing_started_after_the_halt(any_store, run_id)
@@ -266,8 +266,8 @@ def test_a_halt_between_the_step_check_and_the_request_stops_the_request(any_sto
 
 
 def test_a_halt_while_the_answer_is_on_its_way_drops_the_answer(any_store, monkeypatch):
-    def halt_on_request(kind, payload, **_):
-        return kind == "model_request"
+    def halt_on_request(event, **_):
+        return event.kind == "model_request"
 
     _halt_right_after(monkeypatch, any_store, "begin_step", halt_on_request)
     # This model answers even when the loop cancels, so the answer always comes after the halt.
