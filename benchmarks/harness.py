@@ -213,7 +213,7 @@ class OnloopBench:
 
     def wait(self, run_ids: Sequence[str], timeout_s: float = 600.0, poll_s: float = 0.05) -> None:
         import storage
-        from storage.models import FINISHED_STATUSES
+        from storage.vocabulary import FINISHED_STATUSES
 
         deadline = time.monotonic() + timeout_s
         left = list(run_ids)

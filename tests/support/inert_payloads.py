@@ -127,13 +127,25 @@ def witness() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
+def _unclaimed(store: storage.Store, status: str, reason: str, **fields: Any) -> storage.Run:
+    """A run no worker drives, left in `status`. A dashboard's own worker (`onloop up`) may claim
+    a queued run between its creation and the status change: such a run is left to it."""
+    for _ in range(20):
+        run = storage.create_run(store, **fields)
+        storage.update_run(store, run_id=run.id, status=status, reason=reason)
+        if storage.get_run(store, run_id=run.id).claim_epoch == 0:
+            return storage.get_run(store, run_id=run.id)
+    raise AssertionError("the worker claimed every run before the test could set its status")
+
+
 def seed_hostile(store: storage.Store, base: str) -> dict[str, Any]:
     """Runs, events, approvals and decisions carrying every payload, where a model, a tool or a
     server would put them. Returns the runs and the pending approval."""
     text = one_of_each(base)
-    waiting = storage.create_run(store, goal=f"goal {text}", model_name=f"m {text[:80]}")
-    storage.update_run(store, run_id=waiting.id, status="waiting", reason=f"reason {text}")
-    done = storage.create_run(store, goal=f"done {text}")
+    waiting = _unclaimed(
+        store, "waiting", f"reason {text}", goal=f"goal {text}", model_name=f"m {text[:80]}"
+    )
+    done = _unclaimed(store, "paused", "decided below", goal=f"done {text}")
     decided = _decided_approval(store, done.id, text)
     storage.update_run(store, run_id=done.id, status="failed", reason=f"failed {text}")
     for run in (waiting, done):
