@@ -85,3 +85,49 @@ def test_user_docs_name_no_issues(page: Path):
     """Docs say what is, not which issue made it so: that history belongs in git."""
     text = page.read_text(encoding="utf-8")
     assert not re.findall(r"\bissues? #?\d+", text, re.IGNORECASE)
+
+
+TEST_FILE = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*test_\w+\.py)\b")
+
+
+def named_test_files(text: str) -> list[str]:
+    """Every test file a page names (in prose, code spans or code blocks), as written."""
+    return TEST_FILE.findall(text)
+
+
+def problem_with_test_file(name: str, page: Path) -> str | None:
+    """Why `name`, as `page` writes it, does not name a test file a reader can find (or None):
+    a path from the repository's root (`tests/run/test_loop.py`), or a link relative to the page
+    (`../tests/run/test_loop.py`), to a file that exists; a bare name is not enough."""
+    if name.startswith("tests/"):
+        file = ROOT / name
+    elif name.startswith("."):
+        file = (page.parent / name).resolve()
+    else:
+        return f"{name}: not a path from the repository's root (tests/...)"
+    if not file.is_relative_to(ROOT / "tests") or not file.is_file():
+        return f"{name}: no such test file"
+    return None
+
+
+def test_the_test_file_finder_reads_paths_and_bare_names():
+    text = "See `tests/run/test_loop.py` and test_old.py; [x](../tests/a/test_b.py)."
+    assert named_test_files(text) == [
+        "tests/run/test_loop.py",
+        "test_old.py",
+        "../tests/a/test_b.py",
+    ]
+    page = ROOT / "docs" / "security" / "halts.md"
+    assert problem_with_test_file("tests/run/test_loop.py", page) is None
+    assert problem_with_test_file("../../tests/run/test_loop.py", page) is None
+    assert "not a path" in problem_with_test_file("test_loop.py", page)
+    assert "no such" in problem_with_test_file("tests/test_loop.py", page)  # where it was before
+    assert "no such" in problem_with_test_file("../tests/run/test_loop.py", page)  # docs/tests/...
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_test_file_named_exists_at_its_path(page: Path):
+    """A moved or renamed test file shows up here, not in a reader's failed search."""
+    text = page.read_text(encoding="utf-8")
+    wrong = [p for name in named_test_files(text) if (p := problem_with_test_file(name, page))]
+    assert not wrong, f"{page.relative_to(ROOT)}: " + "; ".join(wrong)
