@@ -53,8 +53,12 @@ def _chosen(measured, autonomy: str, allow_for_run: bool) -> list[Measurement]:
 
 
 def _named(calls: list[Call]) -> list[str]:
-    return [f"{c.tool} {c.arguments.get('command') or c.arguments.get('path') or c.arguments}"
-            for c in calls]  # fmt: skip
+    """The calls as a person reads them in a failure message."""
+    named = []
+    for call in calls:
+        what = call.arguments.get("command") or call.arguments.get("path") or call.arguments
+        named.append(f"{call.tool} {what}")
+    return named
 
 
 # -- the labels ---------------------------------------------------------------------------------
