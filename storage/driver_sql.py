@@ -96,7 +96,12 @@ def driver_transaction(store: Store) -> Iterator[DriverTransaction]:
     dialect = store.engine.dialect
     driver_error = dialect.loaded_dbapi.Error
     with write_turn(store):
-        pooled = store.engine.raw_connection()  # connect hooks applied: pragmas, no implicit BEGIN
+        try:  # connect hooks applied: pragmas, no implicit BEGIN
+            pooled = store.engine.raw_connection()
+        except driver_error as error:  # no connection (the server is away): as Core says it
+            raise DBAPIError.instance(
+                None, None, error, driver_error, connection_invalidated=True, dialect=dialect
+            ) from error
         cursor = pooled.cursor()
         transaction = DriverTransaction(cursor, dialect)
         try:
