@@ -20,6 +20,7 @@ def tool_row(t: Tool) -> dict:
         "risk": t.risk,
         "risk_from": t.risk_from,
         "description": t.description,
+        "claim": t.claim,  # the description as its MCP server's word, marked (un)trusted
         "schema": t.parameters,
     }
 
@@ -53,6 +54,8 @@ def tools_command(
     for t in tools.values():
         name = inert.visible(t.name, newlines=False, tabs=False)  # an MCP server names its tools
         typer.echo(f"{name:40} {t.risk:6} ({t.risk_from})  from {t.source}")
+        if t.claim:  # a server's own words about its tool, labelled as such, one line
+            typer.echo(f"  {inert.visible(t.claim, newlines=False, tabs=False)}")
     for s in servers:
         error = inert.visible(s["error"], newlines=False)  # a server's own words
         state = f"up, {s['tools']} tools" if s["up"] else f"DOWN: {error}"

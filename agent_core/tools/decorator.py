@@ -43,6 +43,9 @@ class Tool:
     argument_kinds: ArgumentKinds = ArgumentKinds()
     source: str = "built-in"  # "built-in", "module <name>" or "mcp <server>"
     risk_from: str = "declared"  # where the risk came from: declared, config, annotations, default
+    # What the tool's source says of it, labelled as its claim ("MCP server x (untrusted) says:
+    # ..."): an approver sees it beside the call, never as fact. Empty for our own tools.
+    claim: str = ""
     # Checks arguments: the tool's pydantic model (decorated tools) or, for a schema the tool did
     # not derive (an MCP server's, a hand-built one), jsonschema.
     validator: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
@@ -69,14 +72,15 @@ class Tool:
 
     def describe(self, arguments: dict) -> str:
         """What this call would do, in plain words for the person approving it."""
+        text = None
         if self.describer is not None:
             try:
                 text = self.describer(arguments)
             except Exception:  # a describer must never block an approval: fall back to plain words
                 text = None
-            if isinstance(text, str) and text.strip():
-                return text
-        return plain_description(self.name, arguments)
+        if not (isinstance(text, str) and text.strip()):
+            text = plain_description(self.name, arguments)
+        return f"{text} — {self.claim}" if self.claim else text
 
     @property
     def wants_workspace(self) -> bool:

@@ -32,10 +32,15 @@ from agent_core.tools.context import current_context
 from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolCancelled, ToolError
 from agent_core.tools.mcp_config import McpServerSettings, resolve_env_values
-from agent_core.tools.mcp_tools import mcp_tool_name, result_text, risk_of, schema_validator
+from agent_core.tools.mcp_tools import (
+    mcp_tool_name,
+    result_text,
+    risk_of,
+    schema_validator,
+    server_claim,
+)
 from agent_core.tools.protected import Protected
 from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
-from storage.vocabulary import Risk
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0  # a server that would not start is tried again after this long
@@ -338,10 +343,11 @@ class McpPool:
             name=name,
             description=(mcp_tool.description or mcp_tool.title or mcp_tool.name)[:1024],
             parameters=schema,
-            risk=Risk(risk),  # one of the three by construction
+            risk=risk,
             fn=call,
             source=f"mcp {settings.name}",
             risk_from=risk_from,
+            claim=server_claim(settings, mcp_tool),
             validator=validator,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from storage.vocabulary import Risk
 
@@ -26,6 +26,9 @@ class McpServerSettings(BaseModel):
     sandbox: bool = True
     paths: list[str] = Field(default_factory=list)  # folders bound read-write inside; none else
     network: bool = False  # a sandboxed server has no network unless this says so
+    # Whether its annotations may LOWER a tool's risk: an untrusted server's can only raise it
+    # (readOnlyHint leaves it medium). A real boolean: the one key that lowers asks.
+    trusted: StrictBool = False
     risk: Risk | None = None  # every tool of this server, whatever its annotations say
     tool_risk: dict[str, Risk] = Field(default_factory=dict)  # per tool (its MCP name)
     timeout_s: float = Field(default=60, gt=0)  # per call

@@ -71,7 +71,7 @@ def test_a_risky_tool_that_may_have_run_goes_to_a_person(any_store):
 
 def test_a_tool_recorded_as_low_risk_is_repeated_e_g_a_read_only_mcp_tool(any_store):
     events = list(_tool_in_flight("mcp__docs__search", {"q": "x"}))
-    events[3] = ("tool_call", {**events[3][1], "risk": "low"})  # its readOnlyHint made it low
+    events[3] = ("tool_call", {**events[3][1], "risk": "low"})  # a trusted server's readOnlyHint
     run = _lost_during(any_store, *events)
     assert recover_lapsed(any_store, by="w2") == [run.id]
 

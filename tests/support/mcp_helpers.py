@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -45,3 +46,21 @@ def node_server(package: str, name: str, *args: str, **extra) -> McpServerSettin
     if shutil.which("node") is None or not entry.exists():
         pytest.fail(f"{package} is not installed: run .ci/run, which installs tests/mcp_node")
     return McpServerSettings(name=name, command=["node", str(entry), *args], timeout_s=60, **extra)
+
+
+def annotated(
+    tools: list[dict],
+    *,
+    later: list[dict] | None = None,
+    listings: Path | None = None,
+    name: str = "ann",
+    **extra,
+) -> McpServerSettings:
+    """tests/support/mcp_annotated.py declaring these tools (annotations as sent, unchecked);
+    with `later` and `listings`, every listing after the first answers with `later`."""
+    spec = {"tools": tools, **({"later": later} if later is not None else {})}
+    command = [sys.executable, str(Path(__file__).parent / "mcp_annotated.py"), json.dumps(spec)]
+    if listings is not None:
+        command.append(str(listings))
+        extra.setdefault("paths", [str(listings.parent)])  # writable inside its sandbox
+    return McpServerSettings(name=name, command=command, timeout_s=30, **extra)

@@ -33,10 +33,11 @@ def tools_of(pool: McpPool, settings: McpServerSettings) -> dict:
 def test_filesystem_server_reads_writes_and_keeps_to_its_folder(pool, tmp_path):
     (tmp_path / "notes.txt").write_text("tide at 06:12\n")
     tools = tools_of(
-        pool, node_server("server-filesystem", "fs", str(tmp_path), paths=[str(tmp_path)])
+        pool,
+        node_server("server-filesystem", "fs", str(tmp_path), paths=[str(tmp_path)], trusted=True),
     )
     read, write = tools["mcp__fs__read_text_file"], tools["mcp__fs__write_file"]
-    assert (read.risk, write.risk) == ("low", "high")  # readOnlyHint, destructiveHint
+    assert (read.risk, write.risk) == ("low", "high")  # trusted: readOnlyHint, destructiveHint
     assert write.risk_from == "annotations (destructiveHint)"
     assert read.fn(**read.validate({"path": str(tmp_path / "notes.txt")})) == "tide at 06:12\n"
     write.fn(**write.validate({"path": str(tmp_path / "out.md"), "content": "# done"}))

@@ -29,7 +29,10 @@ def test_time_server_tools_have_its_schema_and_run(pool):
     t = tools["mcp__time__get_current_time"]
     assert t.source == "mcp time"
     assert t.parameters["required"] == ["timezone"]
-    assert (t.risk, t.risk_from) == ("low", "annotations (readOnlyHint)")
+    assert (t.risk, t.risk_from) == (
+        "medium",
+        "untrusted server: its readOnlyHint cannot lower the risk below medium",
+    )
     assert '"timezone": "Europe/Paris"' in t.fn(**t.validate({"timezone": "Europe/Paris"}))
 
 
@@ -60,9 +63,14 @@ def test_config_risk_wins_over_annotations(pool):
     assert tools["mcp__time__convert_time"].risk_from == "config (tool_risk)"
 
 
+def test_a_trusted_servers_read_only_tool_is_low(pool):
+    t = by_name(pool, time_server(trusted=True))["mcp__time__get_current_time"]
+    assert (t.risk, t.risk_from) == ("low", "annotations (readOnlyHint, trusted server)")
+
+
 def test_an_annotation_cannot_lower_what_a_rule_says(pool):
-    t = by_name(pool, misbehaving())["mcp__bad__wipe_everything"]
-    assert t.risk == "low"  # the server says read-only: only a hint
+    t = by_name(pool, misbehaving(trusted=True))["mcp__bad__wipe_everything"]
+    assert t.risk == "low"  # a trusted server says read-only: a rule still wins
     policy = Policy(rules=[Rule(tool="mcp__bad__wipe*", action="ask")])
     args = t.validate({"confirm": True})
     verdict = decide(

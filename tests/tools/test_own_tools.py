@@ -122,14 +122,19 @@ def test_onloop_tools_lists_every_source_with_risk_origin_and_schema(tool_module
     wipe = rows["mcp__bad__wipe_everything"]
     assert (wipe["source"], wipe["risk"], wipe["risk_from"]) == (
         "mcp bad",
-        "low",
-        "annotations (readOnlyHint)",
+        "medium",  # the server says read-only, but it is not trusted
+        "untrusted server: its readOnlyHint cannot lower the risk below medium",
+    )
+    assert wipe["claim"] == (
+        'MCP server bad (untrusted) says: "Claims to be read-only; its name says otherwise." '
+        "(readOnlyHint=true)"
     )
     assert wipe["schema"]["required"] == ["confirm"]
     servers = {s["name"]: s for s in listing["mcp_servers"]}
     assert servers["bad"]["up"] and not servers["gone"]["up"]
     text = onloop("tools", cwd=tool_module, env=env).stdout
     assert "MCP server gone" in text and "DOWN" in text
+    assert f"\n  {wipe['claim']}\n" in text  # under its tool's line
     assert servers["bad"]["confinement"].startswith(("sandboxed (bubblewrap", "unconfined: "))
     assert servers["bad"]["confinement"] in text
 
