@@ -73,10 +73,13 @@ from storage.schema import SCHEMA_VERSION, current_version
 from storage.vocabulary import (
     ACTIVE_STATUSES,
     AUTONOMY_LEVELS,
+    CALL_CLASSES,
+    CLASS_RANK,
     FINISHED_STATUSES,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
     Autonomy,
+    CallClass,
     EventKind,
     Risk,
     RunStatus,
@@ -86,6 +89,9 @@ from storage.vocabulary import (
 
 __all__ = [
     "Autonomy",
+    "CallClass",
+    "CALL_CLASSES",
+    "CLASS_RANK",
     "EventKind",
     "Risk",
     "RunStatus",

@@ -149,9 +149,15 @@ class Approval(SQLModel, table=True):
     note: str | None = None
     edited_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     approved_hash: str | None = None  # sha256 of the arguments that may run
-    allow_scope: str | None = None  # None | "tool" | "arguments": allow for the rest of the run
+    # What a person allowed for the rest of the run with this approval: None, or the scope's
+    # kind ("call", "prefix", "folder", "domain"; "tool" and "arguments" in older stores) ...
+    allow_scope: str | None = None
     # Set once, by storage.begin_execution, when the one execution it authorises starts.
     consumed_at: NaiveDatetime | None = None
+    # (Schema 7) ... and the allow rule the scope became (oversight/scopes.py), e.g.
+    # {"tool": "run_shell", "commands": ["git commit"], "up_to": "write"}.
+    allow_rule: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    call_class: str | None = None  # what the call does (storage.vocabulary.CallClass)
 
 
 class Command(SQLModel, table=True):

@@ -274,6 +274,26 @@ def _fencing(conn: Connection) -> None:
     add_column_if_missing(conn, "runs", "claim_epoch", "INTEGER NOT NULL DEFAULT 0")
 
 
+# Version 7: the columns a decision writes now include the allowance's rule and the call's class.
+_DECISION_COLUMNS_7 = f"{_DECISION_COLUMNS}, allow_rule, call_class"
+
+
+def _classes_and_scoped_allowances(conn: Connection) -> None:
+    """approvals.call_class (what the call does) and approvals.allow_rule (the scoped allowance a
+    person gave with it); SQLite's guard then covers both, as PostgreSQL's whole-row one does."""
+    add_column_if_missing(conn, "approvals", "allow_rule", "JSON")
+    add_column_if_missing(conn, "approvals", "call_class", "VARCHAR")
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("DROP TRIGGER IF EXISTS approvals_decision_no_update"))
+        conn.execute(
+            text(
+                f"""CREATE TRIGGER approvals_decision_no_update
+                BEFORE UPDATE OF {_DECISION_COLUMNS_7} ON approvals WHEN OLD.status != 'pending'
+                BEGIN SELECT RAISE(ABORT, 'approval {DECISIONS_NEVER_EDITED}'); END"""
+            )
+        )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -290,6 +310,11 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)", _fencing
+    ),
+    Migration(
+        7,
+        "approvals.call_class and approvals.allow_rule (classes and scoped allowances)",
+        _classes_and_scoped_allowances,
     ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -87,6 +87,27 @@ class EventKind(StrEnum):
     ERROR = "error"
 
 
+class CallClass(StrEnum):
+    """What a tool call does, mildest first (oversight/call_classes.py says which a call is).
+
+    The policy's `[classes]` table gives each a verdict per autonomy level; an allowance given
+    for a call covers later calls of its own class or a milder one, never a riskier one.
+    """
+
+    READ = "read"  # inspects: ls, cat, grep, git status/diff/log, read_file
+    BUILD = "build"  # builds or tests the project's own code inside the sandbox
+    WRITE = "write"  # creates or edits files inside the workspace
+    NETWORK = "network"  # sends requests or data to another host
+    INSTALL = "install"  # fetches and runs third-party code (pip install, npm install)
+    GUARDED = "guarded"  # .git/, hooks, CI config, package manifests: runs elsewhere or later
+    DESTRUCTIVE = "destructive"  # loses work or history for good (rm -r, reset --hard, push -f)
+    ESCALATION = "escalation"  # reaches for more power than the sandbox gives (sudo, chmod 777)
+
+
+CALL_CLASSES = tuple(CallClass)
+CLASS_RANK = {c: rank for rank, c in enumerate(CALL_CLASSES)}  # higher: riskier
+
+
 TOOL_EVENT_KINDS = frozenset({EventKind.TOOL_CALL, EventKind.TOOL_RESULT})  # payload names a tool
 
 

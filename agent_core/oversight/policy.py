@@ -26,7 +26,7 @@ from agent_core.tools.host_names import canonical_pattern, url_host
 from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
-from storage.vocabulary import Autonomy, Risk
+from storage.vocabulary import CLASS_RANK, Autonomy, CallClass, Risk
 
 Verdict = Literal["allow", "ask", "deny"]  # what a rule may say: storage.Verdict but `invalid`
 ApproveRole = Literal["approver", "admin"]  # who may approve what an ask rule asks about
@@ -62,6 +62,19 @@ class Rule(BaseModel):
     name: str | None = None
     # An ask rule may need more than the approver role to approve (and an edit into it too).
     approve_role: ApproveRole | None = None
+    # An allow rule may cover only calls of this class or a milder one (storage.CLASS_RANK):
+    # a part of another class, or one that could not be classified, is not matched. Every scoped
+    # allowance and every rule made from a decision carries one, so it never widens.
+    up_to: CallClass | None = None
+
+    @field_validator("up_to")
+    @classmethod
+    def _ceiling_on_allow_rules(
+        cls, ceiling: CallClass | None, info: ValidationInfo
+    ) -> CallClass | None:
+        if ceiling is not None and info.data.get("action") != "allow":
+            raise ValueError('up_to applies to allow rules only (action = "allow")')
+        return ceiling
 
     @field_validator("approve_role")
     @classmethod
@@ -103,13 +116,19 @@ class Rule(BaseModel):
         arguments: dict[str, Any],
         part: Part | None = None,
         kinds: ArgumentKinds | None = None,
+        part_class: CallClass | None = None,
     ) -> bool:
-        """Whether this rule covers one part of a call (a path it touches, a program it runs).
+        """Whether this rule covers one part of a call (a path it touches, a program it runs),
+        whose class (oversight/call_classes.py) is `part_class`.
 
         Deny and ask rules match when any spelling of the part matches; allow rules only when
         every spelling does (a link `notes.md -> .env` is not allowed by a rule for `*.md`).
         """
         if not fnmatch.fnmatchcase(tool, self.tool):
+            return False
+        if self.up_to is not None and (
+            part_class is None or CLASS_RANK[CallClass(part_class)] > CLASS_RANK[self.up_to]
+        ):
             return False
         part = part if part is not None else Part()
         kinds = kinds if kinds is not None else ArgumentKinds()

@@ -31,6 +31,7 @@ COLUMNS = {
         "id", "run_id", "request_seq", "tool_call_id", "tool", "arguments", "args_hash", "risk",
         "reason", "rule", "model_text", "summary", "status", "requested_at", "expires_at",
         "decided_at", "decided_by", "note", "edited_arguments", "approved_hash", "allow_scope", "consumed_at",
+        "allow_rule", "call_class",
     ],
     "commands": ["id", "run_id", "kind", "payload", "created_by", "created_at", "consumed_at"],
     "tool_call_counts": ["day", "tool", "verdict", "calls"],
@@ -68,6 +69,7 @@ MIGRATION_NAMES = [
     (4, "approvals consumed by exactly one execution"),
     (5, "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)"),
     (6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)"),
+    (7, "approvals.call_class and approvals.allow_rule (classes and scoped allowances)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -146,7 +148,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 6
+    assert storage.SCHEMA_VERSION == 7
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -237,8 +239,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6]
-    assert storage.current_version(store.engine) == 6
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6, 7]
+    assert storage.current_version(store.engine) == 7
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
