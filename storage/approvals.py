@@ -26,7 +26,8 @@ from storage.record import ApprovalRequested, Status, ToolStarted
 from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
-ALLOW_SCOPES = (None, "tool", "arguments")
+# None, the scopes of oversight/scopes.py, and those stores before scopes may hold.
+ALLOW_SCOPES = (None, "call", "prefix", "folder", "domain", "tool", "arguments")
 _approvals = table_of(Approval)
 _commands = table_of(Command)
 _runs = table_of(Run)
@@ -111,12 +112,14 @@ def decide_approval(
     edited_arguments: dict[str, Any] | None = None,
     approved_hash: str | None = None,
     allow_scope: str | None = None,
+    allow_rule: dict[str, Any] | None = None,
 ) -> Approval:
     """Record the decision on a pending approval; a decided approval is never changed again."""
     if decision not in DECISIONS:
         raise StoreError(f"unknown decision {decision!r}; use one of {', '.join(DECISIONS)}")
     if allow_scope not in ALLOW_SCOPES:
-        raise StoreError(f"unknown allow_scope {allow_scope!r}; use None, 'tool' or 'arguments'")
+        names = ", ".join(str(s) for s in ALLOW_SCOPES[1:6])
+        raise StoreError(f"unknown allow_scope {allow_scope!r}; use None or one of {names}")
     now = utcnow()
     decide = (
         update(_approvals)
@@ -129,6 +132,7 @@ def decide_approval(
             edited_arguments=copy.deepcopy(edited_arguments),
             approved_hash=approved_hash,
             allow_scope=allow_scope,
+            allow_rule=copy.deepcopy(allow_rule),
         )
     )
     if decision in (

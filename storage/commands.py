@@ -21,6 +21,8 @@ _commands = table_of(Command)
 def _check_command(run: Run, kind: str, payload: dict[str, Any]) -> None:
     if kind not in COMMAND_KINDS:
         raise StoreError(f"unknown command {kind!r}; use one of {', '.join(COMMAND_KINDS)}")
+    if kind == "revoke" and not isinstance(payload.get("approval_id"), int):
+        raise StoreError("revoke needs the approval_id whose allowance is withdrawn")
     if kind == "guidance" and not str(payload.get("message") or "").strip():
         raise StoreError("guidance needs a message: say what the agent should do differently")
     if run.status == "succeeded" or (run.status in FINISHED_STATUSES and kind != "resume"):

@@ -18,7 +18,8 @@ from sqlmodel import Field, SQLModel
 from storage.record import ToolCall, ToolResult, field
 from storage.vocabulary import TOOL_EVENT_KINDS, Autonomy, EventKind, RunStatus
 
-COMMAND_KINDS = ("halt", "pause", "resume", "guidance")
+# revoke: withdraw what an approval allowed for the rest of the run (payload: approval_id)
+COMMAND_KINDS = ("halt", "pause", "resume", "guidance", "revoke")
 # cancelled: the run was halted while the approval waited (decided_by names who halted it)
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
 

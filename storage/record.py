@@ -107,7 +107,7 @@ class ApprovalRequested(EventPayload):
 
 class ApprovalDecided(EventPayload):
     kind: Literal["approval_decided"] = "approval_decided"
-    absent_when_none = frozenset({"edited", "edit"})
+    absent_when_none = frozenset({"edited", "edit", "allow_rule"})
     approval_id: int | None = None
     tool_call_id: str | None = None
     tool: str | None = None
@@ -117,6 +117,7 @@ class ApprovalDecided(EventPayload):
     args_hash: str | None = None
     edited_arguments: Any = None
     allow_scope: str | None = None
+    allow_rule: dict[str, Any] | None = None  # what the scope allows (oversight/scopes.py)
     waited_s: Number | None = None
     edited: bool | None = None
     edit: dict[str, Any] | None = None  # the policy's verdict for the edited call
@@ -147,6 +148,14 @@ class ToolResult(EventPayload):
 class Guidance(EventPayload):
     kind: Literal["guidance"] = "guidance"
     message: str = ""
+    by: str | None = None
+
+
+class AllowanceRevoked(EventPayload):
+    """What an approval allowed for the rest of the run is withdrawn from here on."""
+
+    kind: Literal["allowance_revoked"] = "allowance_revoked"
+    approval_id: int | None = None
     by: str | None = None
 
 
@@ -229,6 +238,7 @@ RecordedEvent = Annotated[
     | ToolStarted
     | ToolResult
     | Guidance
+    | AllowanceRevoked
     | HaltRequest
     | Drift
     | Judge
@@ -252,6 +262,7 @@ MODELS: dict[str, type[EventPayload]] = {
         ToolStarted,
         ToolResult,
         Guidance,
+        AllowanceRevoked,
         HaltRequest,
         Drift,
         Judge,

@@ -77,6 +77,7 @@ class EventKind(StrEnum):
     TOOL_STARTED = "tool_started"
     TOOL_RESULT = "tool_result"
     GUIDANCE = "guidance"
+    ALLOWANCE_REVOKED = "allowance_revoked"
     HALT_REQUESTED = "halt_requested"
     DRIFT = "drift"
     JUDGE = "judge"

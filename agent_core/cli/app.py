@@ -9,7 +9,7 @@ from __future__ import annotations
 # (tests/cli/test_fast_start.py holds this). Every import inside a function here is one of those.
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -341,6 +341,17 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
         if line:
             typer.echo(line)
     typer.echo(run_summary(found))
+    _offer_scopes(store, found.id)
+
+
+def _offer_scopes(store: storage.Store, run_id: str) -> None:
+    """For a run waiting on a person: what `onloop approve --allow` may allow with it."""
+    from agent_core.oversight.decisions import scopes_of
+
+    for approval in storage.pending_approvals(store, run_id=run_id):
+        typer.echo(f"waiting for approval {approval.id}: onloop approve {run_id} [--allow SCOPE]")
+        for scope in scopes_of(store, approval):
+            typer.echo(f"  --allow {scope.kind}: {inert.visible(scope.label, newlines=False)}")
 
 
 def _pending_of(store: storage.Store, run_id: str):
@@ -362,7 +373,13 @@ def approve_cmd(
     note: Annotated[str | None, typer.Option(help="A note the model reads.")] = None,
     args: Annotated[str | None, typer.Option(help="Edited arguments as JSON.")] = None,
     allow: Annotated[
-        str | None, typer.Option(help="Also allow for the rest of the run: 'tool' or 'arguments'.")
+        str | None,
+        typer.Option(
+            help="Also allow calls like it for the rest of the run: 'call' (these exact "
+            "arguments), 'prefix' (shell commands starting the same way), 'folder' (this tool "
+            "under the same folder) or 'domain' (this tool to the same host); never a riskier "
+            "class of call. `onloop show RUN_ID` lists the scopes the waiting call offers."
+        ),
     ] = None,
     db: Db = None,
 ) -> None:
@@ -371,9 +388,6 @@ def approve_cmd(
 
     store = open_db(db)
     pending = _pending_of(store, run_id)
-    if allow not in (None, "tool", "arguments"):
-        raise fail(f"--allow takes 'tool' or 'arguments', not {allow!r}")
-    scope: Literal["tool", "arguments"] | None = allow  # type: ignore[assignment]
     edited = parse_edited_arguments(args) if args else None
     done = approve(
         store,
@@ -381,7 +395,7 @@ def approve_cmd(
         by=current_user(),
         note=note,
         edited_arguments=edited,
-        allow_scope=scope,
+        allow_scope=allow,
     )
     typer.echo(f"approved: {_one_line(done.summary or done.tool)} (run {done.run_id})")
     if done.edited_arguments is not None:
@@ -447,6 +461,24 @@ def pause(run_id: RunId, db: Db = None) -> None:
 
     found = control.pause(open_db(db), run_id=run_id, by=current_user())
     typer.echo(f"pause sent to run {found.id}; resume it with: onloop resume {found.id}")
+
+
+@app.command()
+def revoke(
+    run_id: RunId,
+    approval_id: Annotated[
+        int, typer.Argument(help="The approval whose allowance ends (`onloop show` names it).")
+    ],
+    db: Db = None,
+) -> None:
+    """Withdraw what an approval allowed for the rest of a run: such calls ask again."""
+    from agent_core.oversight import control
+    from agent_core.oversight.decisions import current_user
+
+    found = control.revoke_allowance(
+        open_db(db), run_id=run_id, approval_id=approval_id, by=current_user()
+    )
+    typer.echo(f"revoked for run {found.id}: calls approval {approval_id} allowed ask again")
 
 
 @app.command()

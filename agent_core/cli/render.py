@@ -76,7 +76,11 @@ def _render_event(e: EventPayload) -> str | None:
         )
         if isinstance(e.edit, dict):  # the policy's verdict for the edited call
             edit += f" (the policy for the edit: {_one(e.edit.get('verdict'))})"
-        return f"  ✋ {_one(e.decision)}{edit} by {_one(e.decided_by)}{note}"
+        allowed = (e.allow_rule or {}).get("name") or (
+            f"{e.allow_scope} allowed for the run" if e.allow_scope else ""
+        )
+        allowed = f" · {_one(allowed)} (approval {e.approval_id})" if allowed else ""
+        return f"  ✋ {_one(e.decision)}{edit} by {_one(e.decided_by)}{note}{allowed}"
     if isinstance(e, record.ToolResult):
         mark = "✓" if e.ok else "✗"
         if e.edited_by:
@@ -85,6 +89,9 @@ def _render_event(e: EventPayload) -> str | None:
         return f"    {mark} {output}"
     if isinstance(e, record.Guidance):
         return f"  ✎ guidance from {_one(e.by or 'a human')}: {_one(e.message)}"
+    if isinstance(e, record.AllowanceRevoked):
+        who = _one(e.by or "a human")
+        return f"  ⊘ {who} revoked what approval {e.approval_id} allowed for the run"
     if isinstance(e, record.Judge):
         score = e.score
         shown = f"{score:.2f}" if isinstance(score, int | float) else _one(score)

@@ -20,7 +20,13 @@ from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight import inert
 from agent_core.oversight.confinement import protection_line, run_shell_offer
 from agent_core.oversight.control import ControlError, halt
-from agent_core.oversight.decisions import DecisionError, approve, current_user, reject
+from agent_core.oversight.decisions import (
+    DecisionError,
+    approve,
+    current_user,
+    reject,
+    scopes_of,
+)
 from agent_core.oversight.policy_file import load_policy
 from agent_core.tools.mcp_config import PREFIX
 from agent_core.tools.registry import ToolLoadError, known_tools
@@ -244,6 +250,15 @@ class _Follower:
             except DecisionError as exc:  # decided elsewhere (dashboard, another terminal)
                 self.out(f"  ({inert.visible(exc, newlines=False)})")
 
+    def _scope(self, approval) -> str:
+        """The scope a person picks for "always", narrowest first (1: this exact call)."""
+        offered = scopes_of(self.store, approval)
+        for number, scope in enumerate(offered, 1):
+            self.out(f"    {number}. {inert.visible(scope.label, newlines=False)}")
+        picked = typer.prompt("  Allow for the rest of the run", default="1").strip()
+        index = int(picked) - 1 if picked.isdigit() else 0
+        return offered[index if 0 <= index < len(offered) else 0].kind
+
     def _decide(self, approval) -> None:
         by = current_user()
         if self.yes:
@@ -263,7 +278,8 @@ class _Follower:
             .lower()
         )
         if answer.startswith("a"):
-            approve(self.store, approval_id=approval.id, by=by, allow_scope="tool")
+            scope = self._scope(approval)
+            approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)
         elif answer.startswith("y"):
             approve(self.store, approval_id=approval.id, by=by)
         else:

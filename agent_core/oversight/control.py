@@ -66,6 +66,27 @@ def guide(store: storage.Store, *, run_id: str, by: str | Person, message: str) 
     return run
 
 
+def revoke_allowance(
+    store: storage.Store, *, run_id: str, approval_id: int, by: str | Person
+) -> Run:
+    """Withdraw what an approval of this run allowed for the rest of it; the run's worker reads
+    it before its next step (a run not driven now reads it when it resumes)."""
+    by = _operator(by)
+    run = storage.get_run(store, run_id=run_id)
+    approval = storage.get_approval(store, approval_id=approval_id)
+    if approval.run_id != run.id or approval.status != "approved" or not approval.allow_scope:
+        raise ControlError(
+            f"approval {approval_id} allowed nothing for the rest of run {run.id}; "
+            "`onloop show RUN_ID` lists what its approvals allowed"
+        )
+    if run.status in storage.FINISHED_STATUSES:
+        raise ControlError(f"run {run.id} already {run.status}; its allowances ended with it")
+    storage.send_command(
+        store, run_id=run.id, kind="revoke", payload={"approval_id": approval_id}, created_by=by
+    )
+    return run
+
+
 def resume_run(
     store: storage.Store,
     *,

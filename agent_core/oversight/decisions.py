@@ -12,13 +12,14 @@ from agent_core.oversight.confinement import run_protected
 from agent_core.oversight.control import ControlError, resume_run
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.policy import ApproveRole, Policy, decide
+from agent_core.oversight.scopes import Scope, offered_scopes
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
 from storage.engine import sqlite_path
 from storage.models import Approval, Run
 
-AllowScope = Literal["tool", "arguments"] | None
+AllowScope = str | None  # a kind of oversight/scopes.py: call, prefix, folder, domain
 
 
 class DecisionError(Exception):
@@ -58,8 +59,7 @@ def approve(
     (checked against the tool and decided by the run's policy: see oversight/edits.py)."""
     who = _approver(by)
     approval = _pending(store, approval_id)
-    if allow_scope not in (None, "tool", "arguments"):
-        raise DecisionError("allow scope must be 'tool' or 'arguments'")
+    scope = _scope(store, approval, allow_scope)
     review = _reviewed(store, approval, edited_arguments)
     if review is None:
         _holds(by, _role_for_original(store, approval), "the policy asks an admin about it")
@@ -80,8 +80,40 @@ def approve(
         note=note or None,
         edited_arguments=to_run if review is not None else None,
         approved_hash=args_hash(to_run),
-        allow_scope=allow_scope,
+        allow_scope=scope.kind if scope is not None else None,
+        allow_rule=scope.rule_dict() if scope is not None else None,
     )
+
+
+def scopes_of(store: storage.Store, approval: Approval) -> list[Scope]:
+    """What a person may allow for the rest of the run with this approval, narrowest first:
+    computed here from the call as asked, never taken from the page or the prompt."""
+    run = storage.get_run(store, run_id=approval.run_id)
+    try:
+        kinds = _edited_tool(store, approval).argument_kinds
+    except DecisionError:
+        kinds = None  # a tool not known here: its arguments are read by their names
+    return offered_scopes(
+        approval.tool, approval.risk, approval.arguments, kinds, _workspace_of(store, run)
+    )
+
+
+def _scope(store: storage.Store, approval: Approval, kind: AllowScope) -> Scope | None:
+    if kind is None:
+        return None
+    if kind == "arguments":  # the name before scopes
+        kind = "call"
+    offered = scopes_of(store, approval)
+    for scope in offered:
+        if scope.kind == kind:
+            return scope
+    names = ", ".join(s.kind for s in offered)
+    if kind == "tool":
+        raise DecisionError(
+            "a whole tool can no longer be allowed for the run (it let riskier calls of the same "
+            f"tool through unasked); allow one of the scopes offered for this call: {names}"
+        )
+    raise DecisionError(f"{kind!r} is not a scope offered for this call; choose one of: {names}")
 
 
 def review_of(store: storage.Store, approval: Approval, edited: dict[str, Any]) -> EditReview:

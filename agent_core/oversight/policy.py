@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agent_core.models.settings import ModelLimits
+from agent_core.oversight.call_classes import classify_part
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
@@ -304,14 +305,48 @@ class PolicyDecision:
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """One thing a person allowed for the rest of a run, with the approval that gave it: this
+    exact call (`rule` None), or the allow rule a scope became (oversight/scopes.py)."""
+
+    approval_id: int | None
+    tool: str
+    digest: str
+    rule: Rule | None = None
+
+
+@dataclass(frozen=True)
 class RunAllowance:
-    """What a human allowed for the rest of one run: whole tools, or exact (tool, args hash) pairs."""
+    """What people allowed for the rest of one run; each entry revocable by its approval."""
 
-    tools: frozenset[str] = frozenset()
-    calls: frozenset[tuple[str, str]] = frozenset()
+    entries: tuple[Allowed, ...] = ()
 
-    def covers(self, tool: str, args_hash: str) -> bool:
-        return tool in self.tools or (tool, args_hash) in self.calls
+    def adding(
+        self,
+        scope: str,
+        tool: str,
+        digest: str,
+        rule: dict[str, Any] | None,
+        approval_id: int | None = None,
+    ) -> RunAllowance:
+        """With one more: a scoped rule (only ever a capped allow rule), else the exact call (an
+        allowance stored before scopes, "tool", covers only the call it approved)."""
+        made = None
+        if scope in ("prefix", "folder", "domain") and rule is not None:
+            made = Rule.model_validate(rule)
+            if made.action != "allow" or made.up_to is None:
+                made = None
+        return RunAllowance((*self.entries, Allowed(approval_id, tool, digest, made)))
+
+    def revoking(self, approval_id: int) -> RunAllowance:
+        return RunAllowance(tuple(e for e in self.entries if e.approval_id != approval_id))
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(e.rule for e in self.entries if e.rule is not None)
+
+    def covers_call(self, tool: str, args_hash: str) -> bool:
+        return any(e.rule is None and (e.tool, e.digest) == (tool, args_hash) for e in self.entries)
 
 
 def decide(
@@ -338,9 +373,20 @@ def decide(
         own = _own_file(tool, targets, workspace)
         if own is not None:
             return own
-        return _decide(
-            policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets
-        )
+        if allowance is not None:
+            allowed = _run_allowance(
+                allowance, tool, risk, arguments, args_hash, kinds, targets, workspace
+            )
+            if allowed is not None:
+                held = _decide(
+                    policy, tool, risk, arguments, autonomy, args_hash, None, kinds, targets
+                )
+                if held.verdict == "deny" or (
+                    held.verdict == "ask" and held.approve_role != "approver"
+                ):
+                    return held  # a deny, or what needs an admin, is never lifted
+                return allowed if held.verdict == "ask" else held
+        return _decide(policy, tool, risk, arguments, autonomy, args_hash, None, kinds, targets)
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
 
@@ -414,10 +460,6 @@ def _decide(
         if hit is not None and hit[1].action == "deny":
             return _from_rule(*hit, part)
     role = _approve_role(matched)
-    # A run allowance was given by an approver: it never lifts what needs more to approve.
-    if allowance is not None and allowance.covers(tool, args_hash) and role == "approver":
-        if not targets.doubts or (tool, args_hash) in allowance.calls:
-            return PolicyDecision("allow", "a human allowed this for the rest of the run", None)
     if targets.doubts:
         why = f"the command cannot be fully checked ({'; '.join(targets.doubts)})"
         return PolicyDecision("ask", why, None, role)
@@ -432,6 +474,30 @@ def _decide(
         return PolicyDecision("deny", f"tool {tool!r} has unknown risk {risk!r}; denied to be safe")
     verdict: Verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
     return PolicyDecision(verdict, f"{risk}-risk tool in {autonomy} mode", default=True)
+
+
+def _run_allowance(
+    allowance: RunAllowance, tool, risk, arguments, digest, kinds, targets: CallTargets, workspace
+) -> PolicyDecision | None:
+    """An allow when what people allowed for the run covers this call: the exact call, or every
+    part by a scoped rule of its class or a milder one (a command the policy cannot fully read
+    is covered only as the exact call)."""
+    if allowance.covers_call(tool, digest):
+        return PolicyDecision("allow", "a person allowed this exact call for the rest of the run")
+    if targets.doubts or targets.escape is not None or not allowance.rules:
+        return None
+    named: list[str] = []
+    for part in targets.parts:
+        part_class = classify_part(tool, risk, arguments, part, workspace).call_class
+        rule = next(
+            (r for r in allowance.rules if r.matches(tool, arguments, part, kinds, part_class)),
+            None,
+        )
+        if rule is None:
+            return None
+        named.append(rule.name or "a scoped allowance")
+    names = list(dict.fromkeys(named))
+    return PolicyDecision("allow", "; ".join(names), names[0] if len(names) == 1 else None)
 
 
 def _approve_role(matched: list[tuple[int, Rule] | None]) -> ApproveRole:

@@ -108,6 +108,7 @@ class ApprovalGate:
                 args_hash=decision.approved_hash or digest,
                 edited_arguments=decision.edited_arguments,
                 allow_scope=decision.allow_scope,
+                allow_rule=decision.allow_rule,
                 waited_s=round(waited, 3),
                 edited=True if edit is not None else None,
                 edit=edit,
@@ -234,13 +235,28 @@ class ApprovalGate:
                 "denied",
             ), to_run
         if decision.allow_scope:
-            self.allow(decision.allow_scope, tool.name, args_hash(to_run))
+            self.allow(
+                decision.allow_scope,
+                tool.name,
+                args_hash(to_run),
+                decision.allow_rule,
+                decision.approval_id,
+            )
         return None, to_run
 
-    def allow(self, scope: str, tool: str, digest: str) -> None:
-        if scope == "tool":
-            self.allowance = RunAllowance(self.allowance.tools | {tool}, self.allowance.calls)
-        elif scope == "arguments":
-            self.allowance = RunAllowance(
-                self.allowance.tools, self.allowance.calls | {(tool, digest)}
-            )
+    def allow(
+        self,
+        scope: str,
+        tool: str,
+        digest: str,
+        rule: dict[str, Any] | None,
+        approval_id: int | None,
+    ) -> None:
+        """Add what a person allowed for the rest of the run: this exact call, or the rule its
+        scope became (capped at the approved call's class). An allowance stored by a release
+        before scopes ("tool") covers only the call it approved: a whole tool could widen."""
+        self.allowance = self.allowance.adding(scope, tool, digest, rule, approval_id)
+
+    def revoke(self, approval_id: int) -> None:
+        """Withdraw what approval `approval_id` allowed (a person's revoke, or its replay)."""
+        self.allowance = self.allowance.revoking(approval_id)

@@ -40,6 +40,7 @@ from agent_core.run.tool_step import ToolStep
 from agent_core.tools.cancel_token import CancelReason
 from storage import HaltRequested
 from storage.record import (
+    AllowanceRevoked,
     Drift,
     Error,
     FinalAnswer,
@@ -176,6 +177,9 @@ class AgentLoop:
                 self.port.record(Guidance(message=command.message, by=command.by))
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
+            if command.kind == "revoke" and command.approval_id is not None:
+                self.port.record(AllowanceRevoked(approval_id=command.approval_id, by=command.by))
+                self.tool_step.gate.revoke(command.approval_id)
         return self._check_budget()
 
     def _check_budget(self) -> Outcome | None:

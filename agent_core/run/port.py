@@ -29,9 +29,10 @@ PARTIAL_EVERY_S = 0.25  # a streaming turn's partial output is written at most 4
 
 @dataclass(frozen=True)
 class HumanCommand:
-    kind: str  # halt | pause | resume | guidance
+    kind: str  # halt | pause | resume | guidance | revoke
     message: str = ""
     by: str | None = None
+    approval_id: int | None = None  # revoke: the approval whose allowance is withdrawn
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class HumanDecision:
     edited_arguments: dict[str, Any] | None
     allow_scope: str | None
     approval_id: int | None = None  # onloop's id of the approval this decides
+    allow_rule: dict[str, Any] | None = None  # the scoped allowance's rule (oversight/scopes.py)
 
 
 UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to the run totals
@@ -180,8 +182,11 @@ class StoreRunPort:
                 storage.consume_command(
                     self.store, command_id=row.id, run_id=self.run_id, fence=self.fence
                 )
-            message = str((row.payload or {}).get("message", ""))
-            taken.append(HumanCommand(row.kind, message, row.created_by))
+            payload = row.payload or {}
+            message = str(payload.get("message", ""))
+            approval_id = payload.get("approval_id")
+            approval_id = approval_id if isinstance(approval_id, int) else None
+            taken.append(HumanCommand(row.kind, message, row.created_by, approval_id))
         return taken
 
     def halt_requested(self) -> bool:
@@ -344,4 +349,5 @@ def _as_decision(approval: Any) -> HumanDecision:
         edited_arguments=approval.edited_arguments,
         allow_scope=approval.allow_scope,
         approval_id=approval.id,
+        allow_rule=approval.allow_rule,
     )

@@ -23,6 +23,7 @@ from agent_core.run.unfinished_calls import last_turn, unfinished_calls
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.cancel_token import CancelReason
 from storage.record import (
+    AllowanceRevoked,
     ApprovalDecided,
     Error,
     ModelCall,
@@ -73,11 +74,15 @@ class ToolStep:
 
     def replay(self, events: list[Any]) -> None:
         """Restore what a human allowed for the rest of the run, keyed on approval ids: only an
-        approval of this run, approved with a scope, counts (its tool and approved hash)."""
+        approval of this run, approved with a scope, counts (its tool and approved hash, or the
+        rule its scope became), until an allowance_revoked event withdraws it."""
         self._prior = events
         self.ledger.replay(events, {name: t.risk for name, t in self.spec.tools.items()})
         for event in events:
             decided = parse_event(event.kind, event.payload)
+            if isinstance(decided, AllowanceRevoked) and isinstance(decided.approval_id, int):
+                self.gate.revoke(decided.approval_id)
+                continue
             if not isinstance(decided, ApprovalDecided) or decided.decision != "approved":
                 continue
             if not decided.allow_scope or not isinstance(decided.approval_id, int):
@@ -87,7 +92,13 @@ class ToolStep:
                 continue
             if approval.run_id == self.spec.run_id and approval.status == "approved":
                 scope = approval.allow_scope or ""
-                self.gate.allow(scope, approval.tool, approval.approved_hash or "")
+                self.gate.allow(
+                    scope,
+                    approval.tool,
+                    approval.approved_hash or "",
+                    approval.allow_rule,
+                    approval.id,
+                )
 
     def finish_interrupted(self) -> list[dict[str, Any]] | Outcome:
         """Results for the last model turn's calls that never got one (the run was interrupted):

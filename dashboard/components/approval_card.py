@@ -16,7 +16,7 @@ import streamlit as st
 
 import storage
 from agent_core.oversight import decisions, inert
-from agent_core.oversight.decisions import AllowScope, not_driven
+from agent_core.oversight.decisions import not_driven
 from dashboard.components.action_preview import render_action_preview
 from dashboard.components.role_buttons import explain_missing, lacks, needs_note
 from dashboard.components.run_link import run_page_link
@@ -27,11 +27,6 @@ BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray
 ButtonKind = Literal["primary", "secondary"]
 RISK_COLORS: dict[str, BadgeColor] = {"low": "green", "medium": "orange", "high": "red"}
 NOTICE_SECONDS = 60.0  # how long an outcome stays listed above the cards
-_SCOPES: dict[str, AllowScope] = {
-    "approve": None,
-    "allow_tool": "tool",
-    "allow_arguments": "arguments",
-}
 
 
 def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix: str) -> None:
@@ -151,13 +146,15 @@ def _render_actions(
     buttons: list[tuple[str, str, ButtonKind]] = [
         ("approve", "Approve", "primary"),
         ("reject", "Reject", "secondary"),
-        (
-            "allow_tool",
-            f"Approve + allow {inert.markdown(approval.tool)} for the rest of this run",
-            "secondary",
-        ),
-        ("allow_arguments", "Approve + allow these exact arguments for this run", "secondary"),
+        ("allow", "Approve + allow for this run", "secondary"),
     ]
+    scopes = {s.kind: s.label for s in decisions.scopes_of(store, approval)}
+    st.selectbox(
+        "Approve + allow for this run: calls like this one, never a riskier kind",
+        options=list(scopes),
+        format_func=lambda kind: inert.markdown(scopes.get(kind, kind), limit=200),
+        key=f"{key}-scope",
+    )
     with st.container(horizontal=True, key=f"{key}-actions"):  # wraps instead of truncating
         for action, label, kind in buttons:
             st.button(
@@ -216,8 +213,7 @@ _OUTCOMES = {
     "approve": "Approved",
     "reject": "Rejected",
     "edited": "Approved with edited arguments",
-    "allow_tool": "Approved, and the tool is allowed for the rest of the run",
-    "allow_arguments": "Approved, and these arguments are allowed for the rest of the run",
+    "allow": "Approved, and calls like it are allowed for the rest of the run",
 }
 
 
@@ -241,7 +237,7 @@ def _decide(
             if done.edited_arguments is not None:
                 changed = decisions.review_of(store, approval, done.edited_arguments).summary()
         else:
-            scope = _SCOPES[action]
+            scope = st.session_state.get(f"{key}-scope") or "call" if action == "allow" else None
             decisions.approve(store, approval_id=approval_id, by=by, note=note, allow_scope=scope)
     except (decisions.DecisionError, storage.StoreError) as error:
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)

@@ -25,7 +25,7 @@ def render_audit(store: storage.Store, run_id: str) -> None:
                     "tool": a.tool,
                     "what": a.summary,
                     "edited arguments": "yes" if a.edited_arguments is not None else "",
-                    "allowed for the run": a.allow_scope or "",
+                    "allowed for the run": (a.allow_rule or {}).get("name") or a.allow_scope or "",
                     "arguments sha256": (a.approved_hash or a.args_hash)[:16],
                     "note": a.note or "",
                 }

@@ -133,7 +133,8 @@ def _approval_requested(e: record.ApprovalRequested, stamp: str) -> None:
 
 
 def _approval_decided(e: record.ApprovalDecided, stamp: str) -> None:
-    scope = f" · allowed for the rest of the run ({inert.markdown(e.allow_scope)})"
+    allowed = (e.allow_rule or {}).get("name") or f"{e.allow_scope} allowed for the rest of the run"
+    scope = f" · {inert.markdown(str(allowed), limit=200)}"
     scope = scope if e.allow_scope else ""
     waited = format_duration(e.waited_s)
     _caption(
@@ -151,6 +152,15 @@ def _approval_decided(e: record.ApprovalDecided, stamp: str) -> None:
 def _guidance(e: record.Guidance, stamp: str) -> None:
     _caption(stamp, f":material/chat: **guidance** from {inert.markdown(e.by or 'a human')}")
     st.text(shown(e.message))
+
+
+def _allowance_revoked(e: record.AllowanceRevoked, stamp: str) -> None:
+    by = inert.markdown(e.by or "a human")
+    _caption(
+        stamp,
+        f":material/remove_moderator: **allowance revoked** by {by}: what approval "
+        f"{e.approval_id} allowed for the rest of the run asks again",
+    )
 
 
 def _drift(e: record.Drift, stamp: str) -> None:
@@ -221,6 +231,7 @@ _RENDERERS: dict[str, Callable[[Any, str], None]] = {
     EventKind.APPROVAL_REQUESTED: _approval_requested,
     EventKind.APPROVAL_DECIDED: _approval_decided,
     EventKind.GUIDANCE: _guidance,
+    EventKind.ALLOWANCE_REVOKED: _allowance_revoked,
     EventKind.DRIFT: _drift,
     EventKind.FINAL_ANSWER: _final_answer,
     EventKind.GOAL_CHECK: _goal_check,

@@ -130,7 +130,7 @@ def test_an_edit_the_policy_would_allow_or_ask_is_approved_and_pinned(store, fol
     assert done.edited_arguments == edited and done.approved_hash == args_hash(edited)
 
 
-@pytest.mark.parametrize("scope", ["tool", "arguments"])
+@pytest.mark.parametrize("scope", ["call", "arguments"])
 def test_an_edit_cannot_also_allow_for_the_rest_of_the_run(store, folder, scope):
     approval = asked(store, folder, WRITE)
     edited = {"path": "report.md", "content": "fine"}

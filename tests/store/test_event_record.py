@@ -79,10 +79,19 @@ def _steered_run(store: storage.Store) -> str:
 
 
 def _halted_while_asking(store: storage.Store) -> str:
-    model = ScriptedModel([_calls(("write_file", {"path": "c.txt", "content": "c"}))])
-    run = new_run(store, "write c", model="scripted")
+    """c.txt approved and allowed again for the run; that allowance revoked while d.txt waits
+    (the worker reads the revoke after d); halted while e.txt waits."""
+    model = ScriptedModel(
+        [_calls(("write_file", {"path": f"{name}.txt", "content": name})) for name in "cde"]
+    )
+    run = new_run(store, "write c, d and e", model="scripted")
     driver = Driver(store, run, model).start()
-    driver.pending()
+    first = driver.pending()
+    decisions.approve(store, approval_id=first.id, by="bob", allow_scope="call")
+    second = driver.pending(after=first.id)
+    control.revoke_allowance(store, run_id=run.id, approval_id=first.id, by="bob")
+    decisions.approve(store, approval_id=second.id, by="bob")
+    driver.pending(after=second.id)
     control.halt(store, run_id=run.id, by="bob")
     assert driver.join().status == "halted"
     return run.id

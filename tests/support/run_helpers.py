@@ -70,9 +70,14 @@ class Driver:
         assert not self.thread.is_alive(), "the run did not finish in time"
         return self.outcome
 
-    def pending(self):
+    def pending(self, after: int = 0):
+        """The run's first pending approval (with `after`, one newer than that approval id)."""
         return wait_for(
-            lambda: storage.pending_approvals(self.store, run_id=self.run_id),
+            lambda: [
+                a
+                for a in storage.pending_approvals(self.store, run_id=self.run_id)
+                if (a.id or 0) > after
+            ],
             what="a pending approval",
         )[0]
 

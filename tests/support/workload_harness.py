@@ -6,10 +6,11 @@ never let it run (`refuse`). The harness gives each call the verdict onloop's po
 (`decide_call`, a real Workspace seeded with the task's files) and counts where the two disagree.
 No model and no worker: policy decisions only, so the whole suite takes well under a second.
 
-"Allow for the run" is modelled as the approval gate applies it today (ApprovalGate.allow with
-scope "tool"): at the first ask of a tool that the person approves (every call not labelled
-`refuse`), the whole tool is allowed for the rest of the run; the policy's deny rules and
-commands it cannot fully read still win, as `decide` with a RunAllowance has them.
+"Allow for the run" is modelled as the approval gate applies it (ApprovalGate.allow): at each
+ask the person approves (every call not labelled `refuse`), they also allow the widest scope
+offered for it (a command prefix, a folder, a domain; oversight/scopes.py), capped at the call's
+class; the policy's deny rules and commands it cannot fully read still win, as `decide` with a
+RunAllowance has them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance, decide, decide_call
+from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance, decide
+from agent_core.oversight.scopes import offered_scopes
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.tools import args_hash
 from agent_core.tools.builtins import builtin_tools
@@ -129,32 +131,31 @@ def replay(
     policy: Policy,
     allow_for_run: bool = False,
 ) -> list[Verdict]:
-    """Each call's verdict in order; with `allow_for_run`, a person chooses "allow for the run"
-    at the first ask of each tool they approve."""
+    """Each call's verdict in order; with `allow_for_run`, a person approving an ask also allows
+    the widest scope offered for it (oversight/scopes.py) for the rest of the run."""
     tools = builtin_tools()
     allowance = RunAllowance()
     verdicts = []
     for call in workload.calls:
         tool = tools[call.tool]
         arguments = tool.validate(call.arguments)  # a typo in the data fails here, loudly
-        if allowance.tools:
-            decision = decide(
-                policy,
-                tool=tool.name,
-                risk=tool.risk,
-                arguments=arguments,
-                autonomy=autonomy,
-                args_hash=args_hash(arguments),
-                allowance=allowance,
-                kinds=tool.argument_kinds,
-                workspace=workspace,
-            )
-        else:
-            decision = decide_call(policy, tool, arguments, autonomy=autonomy, workspace=workspace)
+        digest = args_hash(arguments)
+        decision = decide(
+            policy,
+            tool=tool.name,
+            risk=tool.risk,
+            arguments=arguments,
+            autonomy=autonomy,
+            args_hash=digest,
+            allowance=allowance,
+            kinds=tool.argument_kinds,
+            workspace=workspace,
+        )
         verdicts.append(Verdict(call, decision))
         approved = call.label != "refuse"
         if allow_for_run and decision.verdict == "ask" and approved:
-            allowance = RunAllowance(allowance.tools | {tool.name}, allowance.calls)
+            widest = offered_scopes(tool.name, tool.risk, arguments, tool.argument_kinds, workspace)
+            allowance = allowance.adding(widest[-1].kind, tool.name, digest, widest[-1].rule_dict())
     return verdicts
 
 

@@ -1,0 +1,154 @@
+"""Scoped allowances: what "allow…" on an approval may cover, narrowest first.
+
+A person who approves a call may also allow, for the rest of the run, calls like it:
+
+- `call`    this exact call again (same tool, same arguments);
+- `prefix`  shell commands starting the same way (`git commit *`, `pytest *`);
+- `folder`  the same tool on paths under the same folder (`write_file` under `docs/`);
+- `domain`  the same tool to the same host (`fetch_url` to `docs.python.org`).
+
+Every scope but `call` becomes an allow rule (oversight/policy.py `Rule`) whose `up_to` is the
+approved call's class: it covers later calls of that class or a milder one, never a riskier one
+(`git push *` allowed for a plain push does not cover `git push --force`). The policy's deny
+rules still win over it, a command the policy cannot fully read still asks, and an ask that needs
+an admin is never lifted by it. A call that could not be classified offers only `call`: a rule
+without a ceiling could widen to anything.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agent_core.oversight.call_classes import Classified, classify_part, severest
+from agent_core.oversight.policy import Rule
+from agent_core.oversight.shell_commands import Invocation
+from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
+from agent_core.tools.decorator import ArgumentKinds
+from agent_core.tools.host_names import url_host
+from agent_core.tools.workspace import Workspace
+
+ScopeKind = Literal["call", "prefix", "folder", "domain"]
+SCOPE_KINDS: tuple[ScopeKind, ...] = ("call", "prefix", "folder", "domain")
+# Scopes of stores written before scopes existed, still honoured when a run resumes.
+LEGACY_SCOPES = ("tool", "arguments")
+# Programs whose first operand is a subcommand: the prefix keeps it (`git commit`, `npm test`).
+_SUBCOMMANDS = frozenset(
+    {
+        "git", "npm", "pnpm", "yarn", "cargo", "go", "docker", "podman", "kubectl", "helm",
+        "pip", "pip3", "uv", "poetry", "gh", "make", "just", "tox", "nox", "brew", "apt",
+        "apt-get", "dotnet", "mvn", "gradle", "bundle", "rake", "terraform", "conda", "hatch",
+    }
+)  # fmt: skip
+# ... and those whose second operand is one too (`npm run build`, `uv run pytest`).
+_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run"), ("uv", "run"), ("poetry", "run")}
+_MODULE_RUNNERS = frozenset({"python", "python3", "py"})  # `python -m pytest` -> that module
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One way to allow calls like an approved one for the rest of a run."""
+
+    kind: ScopeKind
+    label: str  # plain words for a button or a prompt: "`git commit *` commands"
+    rule: Rule | None  # the allow rule it becomes; None for `call` (the exact arguments' hash)
+
+    def rule_dict(self) -> dict[str, Any] | None:
+        return None if self.rule is None else self.rule.model_dump(exclude_defaults=True)
+
+
+def offered_scopes(
+    tool: str,
+    risk: str,
+    arguments: dict[str, Any],
+    kinds: ArgumentKinds | None = None,
+    workspace: Workspace | None = None,
+) -> list[Scope]:
+    """The scopes a person may pick when approving this call, narrowest first; `call` always."""
+    kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
+    targets = call_targets(arguments, kinds, workspace, tool)
+    scopes = [Scope("call", "this exact call", None)]
+    if targets.escape is not None or targets.doubts:
+        return scopes  # a call the policy cannot fully read is allowed once at a time
+    classified = severest(
+        classify_part(tool, risk, arguments, part, workspace) for part in targets.parts
+    )
+    if classified.call_class is None:
+        return scopes
+    made = (_prefix(tool, kinds, targets), _folder(kinds, targets, tool), _domain(tool, arguments))
+    scopes.extend(_capped(m, classified) for m in made if m is not None)
+    return scopes
+
+
+def _capped(made: tuple[ScopeKind, str, Rule], classified: Classified) -> Scope:
+    kind, label, rule = made
+    ceiling = classified.call_class
+    rule = rule.model_copy(
+        update={
+            "up_to": ceiling,
+            "name": f"allowed for the run: {label} (up to {ceiling})",
+            "reason": f"a person allowed {label} for the rest of the run, up to {ceiling} calls",
+        }
+    )
+    return Scope(kind, label, Rule.model_validate(rule.model_dump()))  # validated again
+
+
+def _prefix(
+    tool: str, kinds: ArgumentKinds, targets: CallTargets
+) -> tuple[ScopeKind, str, Rule] | None:
+    if not kinds.commands:
+        return None
+    invocations = list(
+        dict.fromkeys(p.invocation for p in targets.parts if p.invocation is not None)
+    )
+    prefixes = list(dict.fromkeys(command_prefix(i) for i in invocations))
+    if not prefixes:
+        return None
+    label = " and ".join(f"`{p} *`" for p in prefixes) + " commands"
+    return "prefix", label, Rule(tool=tool, commands=prefixes, action="allow")
+
+
+def command_prefix(invocation: Invocation) -> str:
+    """The words a command starts with, as a command pattern: `git commit`, `npm run build`,
+    `python -m pytest`, `pytest`."""
+    program, operands = invocation.program, invocation.operands
+    if program in _MODULE_RUNNERS and "-m" in invocation.flags and operands:
+        return shlex.join([program, "-m", operands[0]])
+    if program in _SUBCOMMANDS and operands and not operands[0].startswith(("/", ".")):
+        words = [program, operands[0]]
+        if (program, operands[0]) in _TWO_WORDS and len(operands) > 1:
+            words.append(operands[1])
+        return shlex.join(words)
+    return shlex.quote(program)
+
+
+def _folder(
+    kinds: ArgumentKinds, targets: CallTargets, tool: str
+) -> tuple[ScopeKind, str, Rule] | None:
+    if kinds.commands or not kinds.paths:
+        return None  # a shell command's scope is its prefix
+    names = [p.path.spellings[0] for p in targets.parts if p.path is not None]
+    if not names:
+        return None
+    folders = {posixpath.dirname(n.rstrip("/")) for n in names}
+    common = posixpath.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
+    if common in ("", "."):
+        return (
+            "folder",
+            f"`{tool}` anywhere in the workspace",
+            Rule(tool=tool, paths=["/**"], action="allow"),
+        )
+    return (
+        "folder",
+        f"`{tool}` under `{common}/`",
+        Rule(tool=tool, paths=[f"/{common}/"], action="allow"),
+    )
+
+
+def _domain(tool: str, arguments: dict[str, Any]) -> tuple[ScopeKind, str, Rule] | None:
+    host = url_host(arguments.get("url"))
+    if host is None:
+        return None
+    return "domain", f"`{tool}` to {host}", Rule(tool=tool, domains=[host], action="allow")
