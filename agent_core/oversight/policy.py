@@ -332,9 +332,12 @@ class RunAllowance:
         """With one more: a scoped rule (only ever a capped allow rule), else the exact call (an
         allowance stored before scopes, "tool", covers only the call it approved)."""
         made = None
-        if scope in ("prefix", "folder", "domain") and rule is not None:
-            made = Rule.model_validate(rule)
-            if made.action != "allow" or made.up_to is None:
+        if scope in ("prefix", "folder", "domain") and isinstance(rule, dict):
+            try:
+                made = Rule.model_validate(rule)
+            except ValueError:  # (pydantic's ValidationError) a row no approve() wrote
+                made = None
+            if made is not None and (made.action != "allow" or made.up_to is None):
                 made = None
         return RunAllowance((*self.entries, Allowed(approval_id, tool, digest, made)))
 

@@ -19,6 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import storage
 from agent_core.oversight import inert
+from dashboard.components.allowances import render_allowances
 from dashboard.components.approval_card import render_approval_card, render_decision_notices
 from dashboard.components.audit import render_audit, render_steering
 from dashboard.components.charts import render_run_charts
@@ -280,6 +281,10 @@ def main() -> None:
     render_decision_notices(key_prefix=f"run-{run.id}")
     for approval in approvals:
         render_approval_card(store, approval, key_prefix=f"run-{run.id}")
+    render_allowances(store, run)
+    problem = st.session_state.pop(f"run_allowance_error_{run.id}", None)
+    if problem:
+        st.error(inert.markdown(problem))
     budget_slot = st.container(key=f"run_budget_{run.id}")
     steps(store, run, budget_slot)
     render_audit(store, run.id)

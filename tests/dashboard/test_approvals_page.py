@@ -124,16 +124,30 @@ def test_invalid_edited_arguments_write_nothing(store, typed, problem):
     assert at.button(key=card_key(approval, "approve"))  # the card is still there to retry
 
 
-@pytest.mark.parametrize(
-    ("button", "scope"), [("allow_tool", "tool"), ("allow_arguments", "arguments")]
-)
-def test_approve_and_allow_for_the_rest_of_the_run(store, button, scope):
+def test_approve_and_allow_this_exact_call_for_the_rest_of_the_run(store):
     approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
     at = inbox()
-    at.button(key=card_key(approval, button)).click().run()
+    assert at.selectbox(key=card_key(approval, "scope")).value == "call"  # the narrowest first
+    at.button(key=card_key(approval, "allow")).click().run()
     row = storage.get_approval(store, approval_id=approval.id)
-    assert (row.status, row.allow_scope) == ("approved", scope)
+    assert (row.status, row.allow_scope, row.allow_rule) == ("approved", "call", None)
     assert row.approved_hash == args_hash(approval.arguments)
+
+
+def test_approve_and_allow_a_wider_scope_stores_the_capped_rule_it_became(store):
+    run = seed.make_run(store, status="waiting")
+    approval = seed.make_approval(
+        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+    )
+    at = inbox()
+    options = at.selectbox(key=card_key(approval, "scope")).options
+    assert len(options) == 2 and "git push" in options[1]
+    at.selectbox(key=card_key(approval, "scope")).set_value("prefix").run()
+    at.button(key=card_key(approval, "allow")).click().run()
+    row = storage.get_approval(store, approval_id=approval.id)
+    assert (row.status, row.allow_scope) == ("approved", "prefix")
+    assert row.allow_rule is not None
+    assert (row.allow_rule["commands"], row.allow_rule["up_to"]) == (["git push"], "network")
 
 
 def test_a_decision_made_elsewhere_first_is_reported_not_overwritten(store):

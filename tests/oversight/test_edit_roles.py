@@ -13,10 +13,9 @@ from pydantic import ValidationError
 
 import storage
 from agent_core.oversight.decisions import DecisionError, approve, review_of
-from agent_core.oversight.policy import Policy, Rule, RunAllowance, decide
+from agent_core.oversight.policy import Policy, Rule
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.oversight.signin_roles import Person
-from agent_core.tools import builtin_tools
 from tests.support.dashboard_seed import make_approval
 from tests.support.run_helpers import new_run
 
@@ -116,32 +115,6 @@ def test_the_review_names_the_changes_and_the_new_verdict(store, tmp_path):
     assert review.decision.verdict == "ask" and review.decision.rule == "docs are reviewed"
     assert review.role == "admin" and review.escalates
     assert "\x1b" not in review.summary()  # a terminal never receives the escape
-
-
-def test_a_run_allowance_never_lifts_an_admin_rule():
-    policy = Policy(rules=[deploys()])
-    tool = builtin_tools()["write_file"]
-    allowance = RunAllowance(tools=frozenset({"write_file"}))
-    verdict = decide(
-        policy,
-        tool="write_file",
-        risk=tool.risk,
-        arguments={"path": "deploy/app.cfg", "content": "x"},
-        autonomy="supervised",
-        allowance=allowance,
-        kinds=tool.argument_kinds,
-    )
-    assert verdict.verdict == "ask" and verdict.approve_role == "admin"
-    elsewhere = decide(
-        policy,
-        tool="write_file",
-        risk=tool.risk,
-        arguments={"path": "notes.md", "content": "x"},
-        autonomy="supervised",
-        allowance=allowance,
-        kinds=tool.argument_kinds,
-    )
-    assert elsewhere.verdict == "allow"  # the allowance still covers the rest
 
 
 def test_approve_role_belongs_on_ask_rules_only():

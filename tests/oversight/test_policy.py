@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.oversight.policy import Policy, Rule, RunAllowance, decide
+from agent_core.oversight.policy import Policy, Rule, decide
 from agent_core.oversight.policy_check import check_call
 from agent_core.oversight.policy_file import (
     PolicyError,
@@ -86,46 +86,6 @@ def test_allow_rule_overrides_the_autonomy_default():
     policy = Policy(rules=[Rule(tool="write_file", action="allow", reason="writes are fine")])
     result = verdict(policy, autonomy="manual")
     assert (result.verdict, result.reason) == ("allow", "writes are fine")
-
-
-def test_run_allowance_skips_asking_but_never_a_deny():
-    allowance = RunAllowance(tools=frozenset({"write_file"}))
-    assert (
-        decide(
-            Policy(),
-            tool="write_file",
-            risk="medium",
-            arguments={},
-            autonomy="manual",
-            allowance=allowance,
-        ).verdict
-        == "allow"
-    )
-    deny = Policy(rules=[Rule(tool="write_file", action="deny")])
-    assert (
-        decide(
-            deny,
-            tool="write_file",
-            risk="medium",
-            arguments={},
-            autonomy="manual",
-            allowance=allowance,
-        ).verdict
-        == "deny"
-    )
-    exact = RunAllowance(calls=frozenset({("write_file", "h1")}))
-    assert (
-        decide(
-            Policy(),
-            tool="write_file",
-            risk="medium",
-            arguments={},
-            autonomy="supervised",
-            args_hash="h2",
-            allowance=exact,
-        ).verdict
-        == "ask"
-    )
 
 
 def test_unknown_autonomy_or_risk_and_errors_inside_the_policy_deny():
@@ -223,16 +183,6 @@ def test_a_compound_command_is_allowed_only_when_every_part_is():
     assert shell(policy, "ls; curl x", autonomy="autonomous").reason == (
         "high-risk tool in autonomous mode"
     )
-
-
-def test_allow_for_the_run_never_lifts_a_deny_nor_a_command_the_parser_cannot_read():
-    policy = parse_policy(default_policy_text(), source="defaults")
-    whole_tool = RunAllowance(tools=frozenset({"run_shell"}))
-    assert shell(policy, "rm -fR build", allowance=whole_tool).verdict == "deny"
-    assert shell(policy, "$CMD build", allowance=whole_tool).verdict == "ask"
-    assert shell(policy, "ls build", allowance=whole_tool).verdict == "allow"
-    this_call = RunAllowance(calls=frozenset({("run_shell", "h")}))
-    assert shell(policy, "$CMD build", allowance=this_call).verdict == "allow"
 
 
 def test_the_default_policy_file_documents_what_decide_does():

@@ -249,7 +249,7 @@ def test_a_decision_for_one_run_cannot_authorise_another(store):
 
 def test_an_allowance_recorded_in_another_runs_events_is_not_honoured(store):
     owner = new_run(store, "append")
-    foreign = _approved(store, owner, allow_scope="tool")
+    foreign = _approved(store, owner, allow_scope="call")
     run = new_run(store, "append", model="scripted")
     # A forged decision in this run's record that names the other run's approval.
     storage.append_event(
@@ -401,40 +401,83 @@ def test_allow_for_these_arguments_covers_exactly_them(store):
     assert verdicts == ["ask", "allow", "ask"]
 
 
-def test_allow_for_the_tool_stays_inside_its_tool_and_its_run(store):
+def test_an_allowance_stays_inside_its_tool_and_its_run(store):
     model = ScriptedModel(
-        [appends("x"), appends("y"), appends("z", name="append_then_crash"), "done"]
+        [appends("x"), appends("x"), appends("x", name="append_then_crash"), "done"]
     )
     run = new_run(store, "append", model="scripted")
     driver = Driver(store, run, model).start()
     first = driver.pending()
-    approve(store, approval_id=first.id, by="dan", allow_scope="tool")
+    approve(store, approval_id=first.id, by="dan", allow_scope="call")
     other_tool = next_pending(driver, {first.id})
     assert other_tool.tool == "append_then_crash"
     reject(store, approval_id=other_tool.id, by="dan")
     assert driver.join().status == "unmet"  # a rejected action and "done": not met
-    assert ledger(run) == ["x", "y"]
+    assert ledger(run) == ["x", "x"]
     second_run = new_run(store, "append again", model="scripted")
-    driver = Driver(store, second_run, ScriptedModel([appends("w"), "done"])).start()
+    driver = Driver(store, second_run, ScriptedModel([appends("x"), "done"])).start()
     reject(store, approval_id=driver.pending().id, by="dan")  # the other run asks again
     assert driver.join().status == "unmet"  # a rejected action and "done": not met
     assert ledger(second_run) == []
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"tool": "*", "action": "allow"},  # no ceiling
+        {"tool": "*", "action": "allow", "up_to": "escalation"},  # a ceiling, but wide open
+        {"tool": "*", "action": "deny", "paths": ["x"]},  # not an allow rule at all
+        {"tool": "*", "action": "allow", "bogus": 1},  # not a rule
+    ],
+)
+def test_a_scoped_allowance_written_by_any_client_never_covers_more_than_it_may(store, forged):
+    """A decision row written straight to the store (not through decisions.approve) with a wide
+    rule: an uncapped or malformed rule is read as the exact call only, and a capped one covers
+    nothing the classifier cannot place under its ceiling (a tool of our own: unclassified)."""
+    run = new_run(store, "append", model="scripted")
+    driver = Driver(store, run, ScriptedModel([appends("x"), appends("y"), "done"])).start()
+    first = driver.pending()
+    storage.decide_approval(
+        store,
+        approval_id=first.id,
+        decision="approved",
+        decided_by="mallory",
+        approved_hash=first.args_hash,
+        allow_scope="prefix",
+        allow_rule=forged,
+    )
+    second = next_pending(driver, {first.id})
+    assert second.arguments == {"line": "y"}
+    reject(store, approval_id=second.id, by="dan")
+    assert driver.join().status == "unmet"
+    assert ledger(run) == ["x"]
+
+
+def test_a_whole_tool_can_no_longer_be_allowed_for_the_run(store):
+    run = new_run(store, "append", model="scripted")
+    driver = Driver(store, run, ScriptedModel([appends("x"), "done"])).start()
+    first = driver.pending()
+    with pytest.raises(DecisionError, match="whole tool can no longer"):
+        approve(store, approval_id=first.id, by="dan", allow_scope="tool")
+    assert storage.get_approval(store, approval_id=first.id).status == "pending"
+    reject(store, approval_id=first.id, by="dan")
+    driver.join()
 
 
 def test_an_allowance_survives_a_resume_keyed_on_its_approval(store):
     first = ScriptedModel([appends("x"), {"text": "slow", "delay_s": 30}])
     run = new_run(store, "append", model="scripted")
     driver = Driver(store, run, first).start()
-    approve(store, approval_id=driver.pending().id, by="dan", allow_scope="tool")
+    approve(store, approval_id=driver.pending().id, by="dan", allow_scope="call")
     wait_for(lambda: ledger(run) == ["x"], what="the approved append")
     control.pause(store, run_id=run.id, by="dan")
     driver.stop.set()
     driver.join()
     control.resume_run(store, run_id=run.id, by="dan")
-    later = ScriptedModel([appends("y"), "done"])
+    later = ScriptedModel([appends("x"), "done"])
     resumed = Driver(store, storage.get_run(store, run_id=run.id), later).start()
     assert resumed.join().status == "succeeded"
-    assert ledger(run) == ["x", "y"]
+    assert ledger(run) == ["x", "x"]
     assert len(events_of(store, run.id, "approval_requested")) == 1
 
 

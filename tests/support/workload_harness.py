@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance, decide
-from agent_core.oversight.scopes import offered_scopes
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
+from agent_core.oversight.scopes import offered_scopes
 from agent_core.tools import args_hash
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.workspace import Workspace
