@@ -48,7 +48,7 @@ E = TypeVar("E", bound=EventPayload)
 
 class RunStarted(EventPayload):
     kind: Literal["run_started"] = "run_started"
-    absent_when_none = frozenset({"policy_changed"})
+    absent_when_none = frozenset({"policy_changed", "known_hosts"})
     goal: str | None = None
     model: str | None = None
     model_name: str | None = None
@@ -57,6 +57,9 @@ class RunStarted(EventPayload):
     resumed: bool = False
     shell: dict[str, Any] | None = None  # mode, network, note
     policy_changed: str | None = None  # how the policy file moved on since the run began
+    # Hosts the goal or the workspace named when the run first started: host -> where
+    # (oversight/known_hosts.py); a resumed session keeps the first session's.
+    known_hosts: dict[str, str] | None = None
 
 
 class ModelRequest(EventPayload):

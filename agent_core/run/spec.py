@@ -22,4 +22,6 @@ class RunSpec:
     workspace: Workspace
     policy: Policy
     usage: Usage = field(default_factory=Usage)  # what earlier sessions of this run used
+    # Hosts the project names (oversight/known_hosts.py): a plain read from one is not egress.
+    known_hosts: dict[str, str] = field(default_factory=dict)
     prior_events: list[Any] = field(default_factory=list)  # for resume

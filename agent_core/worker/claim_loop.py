@@ -17,6 +17,7 @@ from agent_core.models.demo_goals import seed_demo_workspace
 from agent_core.models.providers import make_model
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_protected, run_redactor, run_shell_offer
+from agent_core.oversight.known_hosts import project_hosts
 from agent_core.oversight.monitors import Budget, Usage
 from agent_core.oversight.policy import Policy
 from agent_core.oversight.policy_file import changed_since
@@ -33,7 +34,7 @@ from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
 from storage.engine import sqlite_path
 from storage.models import Run, utcnow
 from storage.private_files import FOLDER_MODE, private_folder, tighten
-from storage.record import Error, RunStarted
+from storage.record import Error, RunStarted, parse_as
 from storage.runs import STORE_LOST_REASON
 from storage.transient import Backoff, brief, is_transient, retrying
 from storage.vocabulary import FINISHED_STATUSES, EventKind
@@ -134,6 +135,7 @@ def _drive(
         shell={"mode": shell.mode, "network": shell.network, "note": shell.describe()},
         # the run keeps its recorded policy; the audit says the file moved on
         policy_changed=changed or None,
+        known_hosts=spec.known_hosts,
     )
     try:  # a halt that came between the claim and here ends the run before it starts
         port.begin_step(started)
@@ -189,17 +191,31 @@ def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         if unknown:
             raise ValueError(f"unknown tools {unknown}; available: {sorted(known)}")
         tools = {name: tools[name] for name in run.tools if name in tools}
+    workspace = _workspace(store, run, policy)
     return RunSpec(
         run_id=run.id,
         goal=run.goal,
         autonomy=run.autonomy,
         budget=Budget(run.max_steps, run.max_seconds, run.max_tokens, run.max_cost_usd),
         tools=tools,
-        workspace=_workspace(store, run, policy),
+        workspace=workspace,
         policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
+        known_hosts=_known_hosts(run, workspace, events),
     )
+
+
+def _known_hosts(run: Run, workspace: Workspace, events: list) -> dict[str, str]:
+    """The hosts the first session found (the workspace as it was before the agent acted);
+    found now for a run starting (or one started before onloop recorded them)."""
+    for event in events:
+        if event.kind == EventKind.RUN_STARTED:
+            first = parse_as(RunStarted, event.payload).known_hosts
+            if first is not None:
+                return dict(first)
+            break
+    return project_hosts(workspace.real_root, run.goal)
 
 
 def _workspace(store: storage.Store, run: Run, policy: Policy) -> Workspace:
