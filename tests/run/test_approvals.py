@@ -111,19 +111,58 @@ def test_arguments_that_do_not_match_the_approved_hash_are_refused(store):
     assert not (Path(run.workspace) / "a.txt").exists()
 
 
-def test_allow_for_the_rest_of_the_run_stops_asking_for_that_tool(store):
-    writes = [
-        {"tool_calls": [{"name": "write_file", "arguments": {"path": f"f{i}.txt", "content": "x"}}]}
-        for i in range(3)
+def _writes(*paths: str) -> list[dict]:
+    return [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": p, "content": "x"}}]}
+        for p in paths
     ]
-    model = ScriptedModel([*writes, "three files"])
-    run = new_run(store, "write three", model="scripted")
+
+
+def test_a_folder_allowed_for_the_rest_of_the_run_stops_asking_there_only(store):
+    model = ScriptedModel([*_writes("docs/a.md", "docs/b.md", "src/c.py"), "done"])
+    run = new_run(store, "write three", model="scripted", autonomy="manual")
     driver = Driver(store, run, model).start()
-    approve(store, approval_id=driver.pending().id, by="dan", allow_scope="tool")
+    first = driver.pending()
+    approve(store, approval_id=first.id, by="dan", allow_scope="folder")
+    elsewhere = driver.pending(after=first.id)  # docs/b.md ran unasked; src/ asks
+    assert elsewhere.arguments["path"] == "src/c.py"
+    approve(store, approval_id=elsewhere.id, by="dan")
     assert driver.join().status == "succeeded"
-    assert len(events_of(store, run.id, "approval_requested")) == 1
     verdicts = [e.payload["verdict"] for e in events_of(store, run.id, "tool_call")]
-    assert verdicts == ["ask", "allow", "allow"]
+    assert verdicts == ["ask", "allow", "ask"]
+    decided = events_of(store, run.id, "approval_decided")[0].payload
+    assert decided["allow_scope"] == "folder"
+    assert (
+        decided["allow_rule"]["paths"] == ["/docs/"] and decided["allow_rule"]["up_to"] == "write"
+    )
+
+
+def test_a_revoked_allowance_asks_again_and_stays_revoked_after_a_resume(store):
+    writes = _writes("docs/a.md", "docs/b.md", "src/x.py", "docs/c.md")
+    model = ScriptedModel([*writes, {"text": "slow", "delay_s": 30}])
+    run = new_run(store, "write", model="scripted", autonomy="manual")
+    driver = Driver(store, run, model).start()
+    first = driver.pending()
+    approve(store, approval_id=first.id, by="dan", allow_scope="folder")
+    waiting = driver.pending(after=first.id)  # docs/b.md ran unasked; src/x.py waits
+    control.revoke_allowance(store, run_id=run.id, approval_id=first.id, by="dan")
+    approve(store, approval_id=waiting.id, by="dan")
+    again = driver.pending(after=waiting.id)  # read the revoke before the next step: asks
+    assert again.arguments["path"] == "docs/c.md"
+    approve(store, approval_id=again.id, by="dan")
+    wait_for(lambda: len(events_of(store, run.id, "tool_result")) == 4, what="c.md written")
+    control.pause(store, run_id=run.id, by="dan")
+    driver.stop.set()
+    driver.join()
+    revoked = events_of(store, run.id, "allowance_revoked")
+    assert [(e.payload["approval_id"], e.payload["by"]) for e in revoked] == [(first.id, "dan")]
+    control.resume_run(store, run_id=run.id, by="dan")
+    later = ScriptedModel([*_writes("docs/d.md"), "done"])
+    resumed = Driver(store, storage.get_run(store, run_id=run.id), later).start()
+    last = resumed.pending(after=again.id)  # the replayed record keeps it revoked
+    assert last.arguments["path"] == "docs/d.md"
+    approve(store, approval_id=last.id, by="dan")
+    assert resumed.join().status == "succeeded"
 
 
 def test_autonomous_still_asks_for_high_risk_and_manual_asks_for_everything(store):
