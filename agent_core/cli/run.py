@@ -24,6 +24,7 @@ from agent_core.oversight.decisions import (
     DecisionError,
     approve,
     current_user,
+    parse_edited_arguments,
     reject,
     scopes_of,
 )
@@ -144,6 +145,9 @@ def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | 
     return None, None
 
 
+CHOICES = "[y]es / [n]o / [e]dit / [a]lways for this run"
+
+
 def drive_in_terminal(
     store: storage.Store, run, *, yes: bool, json_out: bool, settings: Settings | None = None
 ) -> int:
@@ -159,6 +163,15 @@ def drive_in_terminal(
         try:
             follower.follow(lambda: _still_active(store, run.id))
         except KeyboardInterrupt:
+            left = storage.get_run(store, run_id=run.id)
+            waiting = storage.pending_approvals(store, run_id=run.id)
+            decide = (
+                f", waiting for a decision: onloop approve {run.id} | onloop reject {run.id} "
+                "--note '...' (or on the dashboard)"
+                if waiting
+                else ""
+            )
+            _err(f"\nrun {run.id} keeps going on its worker ({left.status}){decide}")
             return 130
     else:
         thread = worker.start(claimed)
@@ -166,7 +179,7 @@ def drive_in_terminal(
         try:
             follower.follow(thread.is_alive)
         except KeyboardInterrupt:
-            _err(f"\nhalting run {run.id} ...")
+            _err(f"\nhalting run {run.id} (Ctrl-C; nothing further runs) ...")
             with contextlib.suppress(ControlError):  # it ended by itself meanwhile
                 halt(store, run_id=run.id, by=current_user())
             thread.join(10)
@@ -272,16 +285,41 @@ class _Follower:
             return
         # One line, every control shown: the text cannot clear the screen or draw a fake request.
         summary = inert.visible(approval.summary or approval.tool, newlines=False, tabs=False)
-        answer = (
-            typer.prompt(f"  Allow {summary}? [y]es / [n]o / [a]lways for this run", default="y")
-            .strip()
-            .lower()
+        try:
+            answer = self._choice(f"  Allow {summary}? {CHOICES}")
+            if answer == "a":
+                scope = self._scope(approval)
+                approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)
+            elif answer == "y":
+                approve(self.store, approval_id=approval.id, by=by)
+            elif answer == "e":
+                self._edit(approval, by)
+            else:
+                note = typer.prompt("  Note for the agent (why, or what to do instead)", default="")
+                reject(self.store, approval_id=approval.id, by=by, note=note or None)
+        except (typer.Abort, EOFError):  # Ctrl-C or Ctrl-D at the prompt: as Ctrl-C anywhere
+            raise KeyboardInterrupt from None
+
+    def _choice(self, question: str) -> str:
+        """y, n, e or a; Enter alone (or anything else) asks again: nothing is approved by default."""
+        while True:
+            answer = str(typer.prompt(question, default="", show_default=False)).strip().lower()
+            if answer[:1] in ("y", "n", "e", "a"):
+                return answer[:1]
+            self.out("  type y (approve), n (reject), e (edit the arguments) or a (always)")
+
+    def _edit(self, approval, by: str) -> None:
+        """Approve edited arguments typed as JSON; a mistake says why and asks again."""
+        self.out(
+            f"  arguments now: {inert.visible(inert.json_text(approval.arguments), newlines=False)}"
         )
-        if answer.startswith("a"):
-            scope = self._scope(approval)
-            approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)
-        elif answer.startswith("y"):
-            approve(self.store, approval_id=approval.id, by=by)
-        else:
-            note = typer.prompt("  Note for the agent (why, or what to do instead)", default="")
-            reject(self.store, approval_id=approval.id, by=by, note=note or None)
+        while True:
+            typed = typer.prompt("  Edited arguments as JSON (empty: keep them)", default="")
+            try:
+                edited = parse_edited_arguments(typed) if typed.strip() else None
+                approve(self.store, approval_id=approval.id, by=by, edited_arguments=edited)
+                return
+            except DecisionError as exc:
+                if "already" in str(exc):
+                    raise
+                self.out(f"  ({inert.visible(exc, newlines=False)})")

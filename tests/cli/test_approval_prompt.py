@@ -1,0 +1,75 @@
+"""The terminal's approval prompt: nothing is approved by Enter alone, edits are typed as JSON,
+"always" offers scopes narrowest first, and Ctrl-C leaves no decision behind."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+import storage
+from agent_core.cli import run as cli_run
+from tests.support import dashboard_seed as seed
+
+
+def follower(store, run_id, answers, monkeypatch):
+    """A terminal follower whose prompts get `answers` in order; what it printed and was asked."""
+    printed: list[str] = []
+    asked: list[str] = []
+    queue = list(answers)
+
+    def prompt(text, **_):
+        asked.append(text)
+        answer = queue.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(cli_run.typer, "prompt", prompt)
+    found = cli_run._Follower(store, run_id, yes=False, out=printed.append)
+    found.interactive = True
+    return found, printed, asked
+
+
+def pending(store, **approval):
+    run = seed.make_run(store, status="waiting")
+    return run, seed.make_approval(store, run, **approval)
+
+
+def test_enter_alone_approves_nothing_and_asks_again(store, monkeypatch):
+    run, approval = pending(store)
+    terminal, printed, asked = follower(store, run.id, ["", "  ", "maybe", "n", ""], monkeypatch)
+    terminal._decide(approval)
+    assert asked[0].endswith("[y]es / [n]o / [e]dit / [a]lways for this run")
+    assert len([q for q in asked if "Allow" in q]) == 4
+    assert any("type y (approve)" in line for line in printed)
+    assert storage.get_approval(store, approval_id=approval.id).status == "rejected"
+
+
+def test_edit_approves_the_typed_arguments_after_a_mistake_is_explained(store, monkeypatch):
+    run, approval = pending(store, tool="write_file", arguments={"path": "a.md", "content": "x"})
+    answers = ["e", "{not json", '{"path": "a.md", "content": "fixed"}']
+    terminal, printed, _ = follower(store, run.id, answers, monkeypatch)
+    terminal._decide(approval)
+    decided = storage.get_approval(store, approval_id=approval.id)
+    assert decided.status == "approved"
+    assert decided.edited_arguments == {"path": "a.md", "content": "fixed"}
+    assert any("not valid JSON" in line for line in printed)
+
+
+def test_always_offers_scopes_narrowest_first_and_defaults_to_the_exact_call(store, monkeypatch):
+    run, approval = pending(store, tool="run_shell", arguments={"command": "git push origin main"})
+    terminal, printed, _ = follower(store, run.id, ["a", "1"], monkeypatch)
+    terminal._decide(approval)
+    assert printed[0].strip() == "1. this exact call"
+    assert "git push" in printed[1]
+    decided = storage.get_approval(store, approval_id=approval.id)
+    assert (decided.status, decided.allow_scope) == ("approved", "call")
+
+
+@pytest.mark.parametrize("interrupt", [typer.Abort(), EOFError(), KeyboardInterrupt()])
+def test_ctrl_c_at_the_prompt_decides_nothing(store, monkeypatch, interrupt):
+    run, approval = pending(store)
+    terminal, _, _ = follower(store, run.id, [interrupt], monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        terminal._decide(approval)
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
