@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[model]" is a policy table, not markup
 )
 
 
@@ -346,6 +347,7 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
 
 def _offer_scopes(store: storage.Store, run_id: str) -> None:
     """For a run waiting on a person: what `onloop approve --allow` may allow with it."""
+    import storage
     from agent_core.oversight.decisions import scopes_of
 
     for approval in storage.pending_approvals(store, run_id=run_id):

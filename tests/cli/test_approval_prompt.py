@@ -73,3 +73,13 @@ def test_ctrl_c_at_the_prompt_decides_nothing(store, monkeypatch, interrupt):
     with pytest.raises(KeyboardInterrupt):
         terminal._decide(approval)
     assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+
+
+def test_help_keeps_the_bracketed_names_of_policy_tables():
+    from typer.testing import CliRunner
+
+    from agent_core.cli.app import app
+
+    shown = CliRunner().invoke(app, ["up", "--help"], terminal_width=200).output
+    assert "request_timeout_s under [model] in the policy" in shown
+    assert "[auth] for OpenID Connect" in shown and "[roles]" in shown
