@@ -83,3 +83,27 @@ def test_help_keeps_the_bracketed_names_of_policy_tables():
     shown = CliRunner().invoke(app, ["up", "--help"], terminal_width=200).output
     assert "request_timeout_s under [model] in the policy" in shown
     assert "[auth] for OpenID Connect" in shown and "[roles]" in shown
+
+
+def test_show_lists_the_scopes_and_revoke_withdraws_an_allowance(store, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from agent_core.cli.app import app
+    from agent_core.oversight.decisions import approve
+
+    run, approval = pending(store, tool="run_shell", arguments={"command": "git push origin main"})
+    db = ["--db", store.url]
+    shown = CliRunner().invoke(app, ["show", run.id, *db], terminal_width=200).output
+    assert f"waiting for approval {approval.id}: onloop approve {run.id} [--allow SCOPE]" in shown
+    assert "--allow call: this exact call" in shown
+    assert "--allow prefix: `git push *` commands" in shown
+    approve(store, approval_id=approval.id, by="dan", allow_scope="call")
+    revoked = CliRunner().invoke(app, ["revoke", run.id, str(approval.id), *db])
+    assert revoked.exit_code == 0, revoked.output
+    assert "ask again" in revoked.output
+    [sent] = [c for c in storage.command_history(store, run_id=run.id) if c.kind == "revoke"]
+    assert sent.payload == {"approval_id": approval.id}
+    other = seed.make_approval(store, run)
+    refused = CliRunner().invoke(app, ["revoke", run.id, str(other.id), *db])
+    assert refused.exit_code == 1 and "allowed nothing for the rest of run" in refused.output
+    assert "Traceback" not in refused.output
