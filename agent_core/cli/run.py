@@ -145,7 +145,11 @@ def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | 
     return None, None
 
 
-CHOICES = "[y]es / [n]o / [e]dit / [a]lways for this run"
+def choices(default: str) -> str:
+    """The answers, the one Enter gives in capitals: `[y]es / [N]o / [e]dit / [a]lways ...`."""
+    words = {"y": "[y]es", "n": "[n]o", "e": "[e]dit", "a": "[a]lways for this run"}
+    words[default] = f"[{default.upper()}]{words[default][3:]}"
+    return " / ".join(words.values())
 
 
 def drive_in_terminal(
@@ -285,8 +289,9 @@ class _Follower:
             return
         # One line, every control shown: the text cannot clear the screen or draw a fake request.
         summary = inert.visible(approval.summary or approval.tool, newlines=False, tabs=False)
+        default = "y" if approval.risk == "low" else "n"  # Enter never approves a risky call
         try:
-            answer = self._choice(f"  Allow {summary}? {CHOICES}")
+            answer = self._choice(f"  Allow {summary}? {choices(default)}", default)
             if answer == "a":
                 scope = self._scope(approval)
                 approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)
@@ -300,12 +305,14 @@ class _Follower:
         except (typer.Abort, EOFError):  # Ctrl-C or Ctrl-D at the prompt: as Ctrl-C anywhere
             raise KeyboardInterrupt from None
 
-    def _choice(self, question: str) -> str:
-        """y, n, e or a; Enter alone (or anything else) asks again: nothing is approved by default."""
+    def _choice(self, question: str, default: str) -> str:
+        """y, n, e or a; Enter alone is `default` (n unless the call is low risk); anything
+        else asks again."""
         while True:
-            answer = str(typer.prompt(question, default="", show_default=False)).strip().lower()
-            if answer[:1] in ("y", "n", "e", "a"):
-                return answer[:1]
+            typed = str(typer.prompt(question, default="", show_default=False)).strip().lower()
+            answer = typed[:1] or default
+            if answer in ("y", "n", "e", "a"):
+                return answer
             self.out("  type y (approve), n (reject), e (edit the arguments) or a (always)")
 
     def _edit(self, approval, by: str) -> None:

@@ -35,14 +35,23 @@ def pending(store, **approval):
     return run, seed.make_approval(store, run, **approval)
 
 
-def test_enter_alone_approves_nothing_and_asks_again(store, monkeypatch):
-    run, approval = pending(store)
-    terminal, printed, asked = follower(store, run.id, ["", "  ", "maybe", "n", ""], monkeypatch)
+def test_enter_alone_rejects_a_risky_call_and_anything_unclear_asks_again(store, monkeypatch):
+    run, approval = pending(store, risk="high")
+    terminal, printed, asked = follower(store, run.id, ["maybe", "", "why not"], monkeypatch)
     terminal._decide(approval)
-    assert asked[0].endswith("[y]es / [n]o / [e]dit / [a]lways for this run")
-    assert len([q for q in asked if "Allow" in q]) == 4
+    assert asked[0].endswith("[y]es / [N]o / [e]dit / [a]lways for this run")
+    assert len([q for q in asked if "Allow" in q]) == 2
     assert any("type y (approve)" in line for line in printed)
-    assert storage.get_approval(store, approval_id=approval.id).status == "rejected"
+    rejected = storage.get_approval(store, approval_id=approval.id)
+    assert (rejected.status, rejected.note) == ("rejected", "why not")
+
+
+def test_enter_alone_approves_a_low_risk_call(store, monkeypatch):
+    run, approval = pending(store, risk="low")
+    terminal, _, asked = follower(store, run.id, [""], monkeypatch)
+    terminal._decide(approval)
+    assert asked[0].endswith("[Y]es / [n]o / [e]dit / [a]lways for this run")
+    assert storage.get_approval(store, approval_id=approval.id).status == "approved"
 
 
 def test_edit_approves_the_typed_arguments_after_a_mistake_is_explained(store, monkeypatch):
