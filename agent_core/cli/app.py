@@ -309,9 +309,13 @@ def list_runs(
 
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
-    found = storage.list_runs(open_existing_db(db), status=status, limit=limit)
+    store = open_existing_db(db)
+    found = storage.list_runs(store, status=status, limit=limit)
     if json_out:
         typer.echo(json.dumps([run_as_dict(r) for r in found], indent=2))
+        return
+    if not found and status is not None and storage.list_runs(store, limit=1):
+        typer.echo(f"no {status} runs; `onloop runs` lists runs of every status")
         return
     if not found:
         typer.echo('no runs yet; start one with: onloop run "What is 17.5% of 2,340, plus 118?"')

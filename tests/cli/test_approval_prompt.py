@@ -116,3 +116,13 @@ def test_show_lists_the_scopes_and_revoke_withdraws_an_allowance(store, monkeypa
     refused = CliRunner().invoke(app, ["revoke", run.id, str(other.id), *db])
     assert refused.exit_code == 1 and "allowed nothing for the rest of run" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_an_empty_filter_says_what_it_filtered(store):
+    from typer.testing import CliRunner
+
+    from agent_core.cli.app import app
+
+    seed.make_run(store, status="succeeded")
+    shown = CliRunner().invoke(app, ["runs", "--status", "waiting", "--db", store.url]).output
+    assert shown.strip() == "no waiting runs; `onloop runs` lists runs of every status"
