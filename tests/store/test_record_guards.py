@@ -56,6 +56,10 @@ def test_an_event_cannot_be_updated_or_deleted(any_store, sql):
         "UPDATE approvals SET approved_hash = 'forged', decided_by = 'mallory' WHERE id = :aid",
         "UPDATE approvals SET status = 'pending' WHERE id = :aid",
         "DELETE FROM approvals WHERE id = :aid",
+        # schema 7: what the allowance became, and the call's class, are part of the decision
+        "UPDATE approvals SET allow_scope = 'prefix', allow_rule = '{\"tool\": \"*\", "
+        "\"action\": \"allow\", \"up_to\": \"escalation\"}' WHERE id = :aid",
+        "UPDATE approvals SET call_class = 'read' WHERE id = :aid",
     ],
 )
 def test_a_decided_approval_cannot_be_edited_or_deleted(any_store, sql):
