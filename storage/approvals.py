@@ -188,6 +188,7 @@ def request_approval(
     summary: str = "",
     expires_at: datetime | None = None,
     waiting_reason: str = "",
+    call_class: str | None = None,
     worker_id: str | None = None,
     fence: Fence | None = None,
 ) -> Approval:
@@ -206,6 +207,7 @@ def request_approval(
         "summary": summary,
         "model_text": model_text,
         "args_hash": args_hash,
+        "call_class": call_class,
     }
     with write_session(store) as session:
         conn = session.connection()

@@ -82,7 +82,7 @@ class ModelCall(EventPayload):
 
 class ToolCall(EventPayload):
     kind: Literal["tool_call"] = "tool_call"
-    absent_when_none = frozenset({"args_hash"})
+    absent_when_none = frozenset({"args_hash", "call_class"})
     tool_call_id: str | None = None
     tool: str | None = None
     arguments: Any = None  # an invalid call's raw text, as sent
@@ -91,6 +91,7 @@ class ToolCall(EventPayload):
     rule: str | None = None
     reason: str | None = None
     args_hash: str | None = None  # left out for a call that could not run
+    call_class: str | None = None  # what the call does (storage.CallClass), when classified
 
 
 class ApprovalRequested(EventPayload):
@@ -106,6 +107,7 @@ class ApprovalRequested(EventPayload):
     args_hash: str | None = None
     approval_id: int | None = None  # not written before approvals were consumed by id
     expires_at: str | None = None
+    call_class: str | None = None  # what the call does (storage.CallClass); None: unclassified
 
 
 class ApprovalDecided(EventPayload):

@@ -8,13 +8,26 @@ risk. A call's class is the riskiest of its parts' classes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.oversight.targets import Part
+from agent_core.oversight.guarded_files import guarded_file
+from agent_core.oversight.program_classes import program_class
+from agent_core.oversight.shell_commands import Invocation
+from agent_core.oversight.targets import Part, PathTarget
+from agent_core.oversight.weakened_tests import weakens
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import CLASS_RANK, CallClass
+
+READ, WRITE, NETWORK = CallClass.READ, CallClass.WRITE, CallClass.NETWORK
+INSTALL, GUARDED, DESTRUCTIVE = CallClass.INSTALL, CallClass.GUARDED, CallClass.DESTRUCTIVE
+_READ_TOOLS = ("read_file", "list_files", "calculator", "current_time")
+MIN_SHRUNK = 20  # characters a file must have for "replaced by less than half" to count
+MAX_NAMED_DELETES = 5  # delete_files of more files at once is destructive
+MAX_COMPARED = 512 * 1024  # bytes of an existing file compared with its rewrite
+_URL = re.compile(r"^(https?|ftp|wss?)://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,117 @@ def classify_part(
     workspace: Workspace | None = None,
 ) -> Classified:
     """The class of one part of a call of `tool` (declared `risk`) with `arguments`."""
-    return UNCLASSIFIED  # (interface: the classifier fills this in)
+    if part.invocation is not None:
+        return _shell_part(part.invocation, part.path)
+    if part.path is not None and part.path.argument is None:  # `{ ...; } > file` in a shell line
+        return _written(part.path, Classified(WRITE, "the command line writes this file"))
+    if tool in _READ_TOOLS:
+        return Classified(READ, f"`{tool}` only reads")
+    if tool == "write_file" and part.path is not None:
+        return _written(part.path, _write_file(part.path, arguments, workspace))
+    if tool == "delete_files":
+        return _deleting(arguments, part, workspace)
+    if tool == "fetch_url" or (risk != "low" and _url_argument(arguments)):
+        return Classified(NETWORK, f"`{tool}` sends a request to another host")
+    if risk == "low":
+        return Classified(READ, f"`{tool}` is declared low risk (it only reads)")
+    return UNCLASSIFIED
+
+
+def _shell_part(invocation: Invocation, path: PathTarget | None) -> Classified:
+    found = program_class(invocation)
+    classified = Classified(*found) if found is not None else UNCLASSIFIED
+    if path is None:
+        return classified
+    if any(name in invocation.writes for name in path.spellings) or _writes_to(invocation, path):
+        written = classified
+        if classified.call_class is None or CLASS_RANK[classified.call_class] < CLASS_RANK[WRITE]:
+            written = Classified(WRITE, f"`{invocation.program}` writes {path.spellings[0]}")
+        return _written(path, written)
+    return classified
+
+
+def _writes_to(invocation: Invocation, path: PathTarget) -> bool:
+    """Whether a program that changes files touches this path (git stages: not a write)."""
+    found = program_class(invocation)
+    if found is None or invocation.program == "git":
+        return False
+    return CLASS_RANK[found[0]] >= CLASS_RANK[WRITE] and found[0] not in (NETWORK, INSTALL)
+
+
+def _written(path: PathTarget, classified: Classified) -> Classified:
+    """A write to a guarded file (.git/, CI, hooks, manifests) is its own class."""
+    guarded = guarded_file(path.spellings)
+    if guarded is None:
+        return classified
+    if (
+        classified.call_class is not None
+        and CLASS_RANK[classified.call_class] > CLASS_RANK[GUARDED]
+    ):
+        return classified
+    return Classified(GUARDED, f"writes {path.spellings[0]}, {guarded}")
+
+
+def _write_file(
+    path: PathTarget, arguments: dict[str, Any], workspace: Workspace | None
+) -> Classified:
+    name = path.spellings[0]
+    old = _existing_text(name, workspace)
+    content = arguments.get("content")
+    if isinstance(content, str):
+        weaker = weakens(name, old, content)
+        if weaker is not None:
+            return Classified(GUARDED, weaker)
+    if old is None:
+        return Classified(WRITE, f"`write_file` creates {name} inside the workspace")
+    new = content if isinstance(content, str) else ""
+    if len(old.strip()) >= MIN_SHRUNK and len(new.strip()) * 2 < len(old.strip()):
+        return Classified(
+            DESTRUCTIVE,
+            f"`write_file` replaces {name} with less than half of it ({len(new)} of "
+            f"{len(old)} characters): the rest would be lost",
+        )
+    return Classified(WRITE, f"`write_file` edits {name} inside the workspace")
+
+
+def _deleting(arguments: dict[str, Any], part: Part, workspace: Workspace | None) -> Classified:
+    paths = arguments.get("paths")
+    names = paths if isinstance(paths, list) else [paths]
+    if part.path is not None:
+        guarded = _written(part.path, UNCLASSIFIED)
+        if guarded.call_class is not None:
+            return Classified(DESTRUCTIVE, f"deletes {part.path.spellings[0]}: {guarded.why}")
+        if _is_folder(part.path.spellings[0], workspace):
+            return Classified(DESTRUCTIVE, f"deletes the folder {part.path.spellings[0]}")
+    if len(names) > MAX_NAMED_DELETES:
+        return Classified(DESTRUCTIVE, f"deletes {len(names)} files at once")
+    return Classified(WRITE, "`delete_files` deletes named files of the workspace")
+
+
+def _existing_text(name: str, workspace: Workspace | None) -> str | None:
+    """The file's text now, or None when it does not exist (or cannot be read as text)."""
+    if workspace is None:
+        return None
+    try:
+        path = workspace.real_root / name
+        if not path.is_file():
+            return None
+        return path.read_bytes()[:MAX_COMPARED].decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _is_folder(name: str, workspace: Workspace | None) -> bool:
+    if workspace is None:
+        return name.endswith("/")
+    try:
+        return (workspace.real_root / name).is_dir()
+    except OSError:
+        return True
+
+
+def _url_argument(arguments: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and _URL.match(v.strip()) is not None for v in arguments.values())
 
 
 def severest(classified: Iterable[Classified]) -> Classified:

@@ -52,6 +52,11 @@ _GIT_READERS = frozenset(
 _GIT_WHOLE = frozenset({"stash", "clone", "bundle", "fast-export", "bisect", "worktree"})
 # git subcommands that print contents only with a patch flag (names or hashes otherwise).
 _GIT_LOGS = frozenset({"log", "reflog", "diff-tree", "diff-index", "diff-files"})
+# Flags that make `git diff`/`git show` print names and counts only, never a line of a file.
+_GIT_NAMES_ONLY = frozenset(
+    {"--stat", "--name-only", "--name-status", "--numstat", "--shortstat", "--summary", "--quiet",
+     "--dirstat", "--raw", "--no-patch", "-s"}
+)  # fmt: skip
 _GIT_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 _GIT_PATCH_FLAGS = ("-p", "-u", "--patch", "-U", "-L", "--word-diff", "--cc", "--ext-diff")
 _INLINE_FLAGS = frozenset({"-c", "-e", "-E", "-r", "--eval", "--exec", "-n", "-p"})
@@ -168,6 +173,10 @@ def _git(invocation: Invocation) -> FolderReads:
     patch = any(f.startswith(_GIT_PATCH_FLAGS) for f in invocation.flags)
     if sub not in _GIT_READERS and not (sub in _GIT_LOGS and patch):
         return FolderReads()
+    if sub == "stash" and words[1:2] == ["list"] and not patch:
+        return FolderReads()  # names of stashes, no contents
+    if sub in ("diff", "show") and not patch and _GIT_NAMES_ONLY & invocation.flags:
+        return FolderReads()  # file names and counts of changed lines, no contents
     rest = words[1:]
     # A pathspec narrows what git reads; without one (or with a pattern git expands) it reads all.
     magic = [p for p in rest if re.search(r"[*?\[]|^:", p)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agent_core.models.settings import ModelLimits
-from agent_core.oversight.call_classes import classify_part
+from agent_core.oversight.call_classes import Classified, classify_part, severest
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
@@ -220,6 +221,33 @@ class MonitorSettings(BaseModel):
     action: Literal["pause", "halt"] = "pause"
 
 
+class ClassVerdicts(BaseModel):
+    """What a call of one class gets under each autonomy level when no rule matches it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manual: Verdict = "ask"
+    supervised: Verdict = "ask"
+    autonomous: Verdict = "ask"
+
+
+def _verdicts(manual: Verdict, supervised: Verdict, autonomous: Verdict) -> ClassVerdicts:
+    return ClassVerdicts(manual=manual, supervised=supervised, autonomous=autonomous)
+
+
+# The shipped `[classes]` table (default_policy.toml says the same; a test keeps them equal).
+SHIPPED_CLASSES: dict[CallClass, ClassVerdicts] = {
+    CallClass.READ: _verdicts("ask", "allow", "allow"),
+    CallClass.BUILD: _verdicts("ask", "allow", "allow"),
+    CallClass.WRITE: _verdicts("ask", "allow", "allow"),
+    CallClass.NETWORK: _verdicts("ask", "ask", "ask"),
+    CallClass.INSTALL: _verdicts("ask", "ask", "ask"),
+    CallClass.GUARDED: _verdicts("ask", "ask", "ask"),
+    CallClass.DESTRUCTIVE: _verdicts("ask", "ask", "ask"),
+    CallClass.ESCALATION: _verdicts("ask", "ask", "ask"),
+}
+
+
 class SandboxSettings(BaseModel):
     """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
 
@@ -271,12 +299,25 @@ class Policy(BaseModel):
     # mid-call the run resumes by itself and runs them again. None: the low-risk tools.
     repeat_on_recovery: list[str] | None = None
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
+    # Verdicts by what a call does (oversight/call_classes.py). A policy file always has them
+    # (the shipped table for every class it does not set); a Policy built in code without them
+    # decides by the tool's risk alone, as releases before classes did.
+    classes: dict[CallClass, ClassVerdicts] | None = None
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     model: ModelLimits = Field(default_factory=ModelLimits)
     tools: list[str] = Field(default_factory=list)  # modules of your own @tool functions
     mcp_servers: list[McpServerSettings] = Field(default_factory=list)
     source: str = "built-in defaults"
     origin: PolicyOrigin | None = None  # set by load_policy, never by the file itself
+
+    @field_validator("classes")
+    @classmethod
+    def _every_class(
+        cls, given: dict[CallClass, ClassVerdicts] | None
+    ) -> dict[CallClass, ClassVerdicts] | None:
+        if given is None:
+            return None
+        return {c: given.get(c, SHIPPED_CLASSES[c]) for c in CallClass}
 
     @field_validator("mcp_servers")
     @classmethod
@@ -301,7 +342,9 @@ class PolicyDecision:
     reason: str
     rule: str | None = None
     approve_role: ApproveRole = "approver"  # for `ask`: the role a person needs to approve it
-    default: bool = False  # decided by the tool's risk and the autonomy level, no rule
+    default: bool = False  # decided by the call's class (or tool's risk) and the autonomy level
+    call_class: str | None = None  # what the call does: its riskiest part's class
+    class_why: str = ""  # why it is that class, in a few words
 
 
 @dataclass(frozen=True)
@@ -363,12 +406,15 @@ def decide(
     allowance: RunAllowance | None = None,
     kinds: ArgumentKinds | None = None,
     workspace: Workspace | None = None,
+    known_hosts: Mapping[str, str] | None = None,
 ) -> PolicyDecision:
     """The verdict for one call; any failure inside the policy means deny (fail closed).
 
     `kinds` says which arguments are paths and shell commands (`Tool.argument_kinds`); for a
-    tool that declares none, arguments named `path` and `paths` are read as paths (as text). With `workspace`, paths are resolved
-    in it (symlinks followed, shell globs expanded); without, they are normalised as text.
+    tool that declares none, arguments named `path` and `paths` are read as paths (as text). With
+    `workspace`, paths are resolved in it (symlinks followed, shell globs expanded); without,
+    they are normalised as text. `known_hosts`: hosts the project names (a plain read from one
+    is not egress; oversight/known_hosts.py).
     """
     try:
         kinds = kinds if kinds is not None and kinds != ArgumentKinds() else guess_kinds(arguments)
@@ -376,22 +422,28 @@ def decide(
         own = _own_file(tool, targets, workspace)
         if own is not None:
             return own
-        if allowance is not None:
-            allowed = _run_allowance(
-                allowance, tool, risk, arguments, args_hash, kinds, targets, workspace
-            )
-            if allowed is not None:
-                held = _decide(
-                    policy, tool, risk, arguments, autonomy, args_hash, None, kinds, targets
-                )
-                if held.verdict == "deny" or (
-                    held.verdict == "ask" and held.approve_role != "approver"
-                ):
-                    return held  # a deny, or what needs an admin, is never lifted
-                return allowed if held.verdict == "ask" else held
-        return _decide(policy, tool, risk, arguments, autonomy, args_hash, None, kinds, targets)
+        classes = [
+            _classify(tool, risk, arguments, part, workspace, known_hosts) for part in targets.parts
+        ]
+        held = _decide(policy, tool, risk, arguments, autonomy, kinds, targets, classes)
+        if allowance is not None and held.verdict == "ask" and held.approve_role == "approver":
+            allowed = _run_allowance(allowance, tool, arguments, args_hash, kinds, targets, classes)
+            if allowed is not None:  # never a deny, nor what needs an admin (held says so)
+                return replace(allowed, call_class=held.call_class, class_why=held.class_why)
+        return held
     except Exception as exc:  # noqa: BLE001 - invariant 2: errors in the policy deny
         return PolicyDecision("deny", f"the policy could not decide ({exc}); denied to be safe")
+
+
+def _classify(tool, risk, arguments, part: Part, workspace, known_hosts) -> Classified:
+    """The part's class; a plain read (fetch_url) from a host the project names is a read."""
+    found = classify_part(tool, risk, arguments, part, workspace)
+    if found.call_class is CallClass.NETWORK and tool == "fetch_url" and known_hosts:
+        host = url_host(arguments.get("url"))
+        if host is not None and host in known_hosts:
+            where = known_hosts[host]
+            return Classified(CallClass.READ, f"reads a page of {host}, named in {where}")
+    return found
 
 
 def decide_call(
@@ -443,44 +495,75 @@ def _own_file(
     return None
 
 
-def _strongest(policy: Policy, tool, arguments, part: Part, kinds) -> tuple[int, Rule] | None:
+def _strongest(
+    policy: Policy, tool, arguments, part: Part, kinds, part_class=None
+) -> tuple[int, Rule] | None:
     """The matching rule with the strongest action; the first in file order among equals."""
     best: tuple[int, Rule] | None = None
     for index, rule in enumerate(policy.rules):
-        if rule.matches(tool, arguments, part, kinds):
+        if rule.matches(tool, arguments, part, kinds, part_class):
             if best is None or _STRENGTH[rule.action] > _STRENGTH[best[1].action]:
                 best = (index, rule)
     return best
 
 
 def _decide(
-    policy, tool, risk, arguments, autonomy, args_hash, allowance, kinds, targets: CallTargets
+    policy, tool, risk, arguments, autonomy, kinds, targets: CallTargets, classes
 ) -> PolicyDecision:
     if targets.escape is not None:
         return PolicyDecision("deny", targets.escape, "the run's workspace")
-    matched = [_strongest(policy, tool, arguments, part, kinds) for part in targets.parts]
-    for part, hit in zip(targets.parts, matched, strict=True):
+    parts = targets.parts
+    matched = [
+        _strongest(policy, tool, arguments, part, kinds, found.call_class)
+        for part, found in zip(parts, classes, strict=True)
+    ]
+    call = severest(classes)
+
+    def tag(decision: PolicyDecision) -> PolicyDecision:
+        named = str(call.call_class) if call.call_class is not None else None
+        return replace(decision, call_class=named, class_why=call.why)
+
+    for part, hit in zip(parts, matched, strict=True):
         if hit is not None and hit[1].action == "deny":
-            return _from_rule(*hit, part)
+            return tag(_from_rule(*hit, part))
     role = _approve_role(matched)
     if targets.doubts:
         why = f"the command cannot be fully checked ({'; '.join(targets.doubts)})"
-        return PolicyDecision("ask", why, None, role)
-    for part, hit in zip(targets.parts, matched, strict=True):
+        return tag(PolicyDecision("ask", why, None, role))
+    for part, hit in zip(parts, matched, strict=True):
         if hit is not None and hit[1].action == "ask":
-            return replace(_from_rule(*hit, part), approve_role=role)
+            return tag(replace(_from_rule(*hit, part), approve_role=role))
     if all(hit is not None for hit in matched):
-        return _allowed([hit for hit in matched if hit is not None])
+        return tag(_allowed([hit for hit in matched if hit is not None]))
     if autonomy not in ASKS_FOR:
         return PolicyDecision("deny", f"unknown autonomy level {autonomy!r}; denied to be safe")
     if risk not in tuple(Risk):
         return PolicyDecision("deny", f"tool {tool!r} has unknown risk {risk!r}; denied to be safe")
-    verdict: Verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
-    return PolicyDecision(verdict, f"{risk}-risk tool in {autonomy} mode", default=True)
+    unmatched = [found for found, hit in zip(classes, matched, strict=True) if hit is None]
+    verdict, reason = _by_default(policy, risk, autonomy, unmatched)
+    return tag(PolicyDecision(verdict, reason, default=True))
+
+
+def _by_default(policy: Policy, risk, autonomy, parts: list[Classified]) -> tuple[Verdict, str]:
+    """The strongest verdict among parts no rule matched: each by its class's verdict in the
+    policy's `[classes]` table, or (unclassified, or no table) by the tool's risk; the reason
+    names the part that decided, the riskiest among equals."""
+    judged: list[tuple[Verdict, int, str]] = []
+    for found in parts:
+        verdict: Verdict
+        if policy.classes is not None and found.call_class is not None:
+            verdict = getattr(policy.classes[found.call_class], autonomy)
+            rank = CLASS_RANK[found.call_class]
+            judged.append((verdict, rank, f"{found.why} ({found.call_class})"))
+        else:
+            verdict = "ask" if risk in ASKS_FOR[autonomy] else "allow"
+            judged.append((verdict, len(CLASS_RANK), f"{risk}-risk tool"))
+    verdict, _, why = max(judged, key=lambda j: (_STRENGTH[j[0]], j[1]))
+    return verdict, f"{why} in {autonomy} mode"
 
 
 def _run_allowance(
-    allowance: RunAllowance, tool, risk, arguments, digest, kinds, targets: CallTargets, workspace
+    allowance: RunAllowance, tool, arguments, digest, kinds, targets: CallTargets, classes
 ) -> PolicyDecision | None:
     """An allow when what people allowed for the run covers this call: the exact call, or every
     part by a scoped rule of its class or a milder one (a command the policy cannot fully read
@@ -490,8 +573,8 @@ def _run_allowance(
     if targets.doubts or targets.escape is not None or not allowance.rules:
         return None
     named: list[str] = []
-    for part in targets.parts:
-        part_class = classify_part(tool, risk, arguments, part, workspace).call_class
+    for part, found in zip(targets.parts, classes, strict=True):
+        part_class = found.call_class
         rule = next(
             (r for r in allowance.rules if r.matches(tool, arguments, part, kinds, part_class)),
             None,

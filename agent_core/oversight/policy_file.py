@@ -74,6 +74,7 @@ def parse_policy(text: str, *, source: str, origin: PolicyOrigin | None = None) 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
+    data.setdefault("classes", {})  # a file without the table gets the shipped one
     try:
         return Policy.model_validate({**data, "source": source, "origin": origin})
     except ValidationError as exc:

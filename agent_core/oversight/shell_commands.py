@@ -41,6 +41,7 @@ class Invocation:
     operands: tuple[str, ...]
     paths: tuple[Word, ...]  # words that may name files: operands, --opt=values, redirections
     stdin: str | None = None  # the literal here-doc or here-string fed to it (code, for python3)
+    writes: tuple[str, ...] = ()  # files its output is redirected into (>, >>, &>)
 
     @property
     def text(self) -> str:
@@ -52,6 +53,7 @@ class Invocation:
 class CommandLine:
     invocations: list[Invocation] = field(default_factory=list)
     paths: list[Word] = field(default_factory=list)  # redirections of compound statements
+    writes: list[str] = field(default_factory=list)  # those of them that write
     doubts: list[str] = field(default_factory=list)
 
 
@@ -69,6 +71,7 @@ def _read(script: str, line: CommandLine, depth: int) -> None:
     reading = read_shell(script)
     line.doubts.extend(reading.doubts)
     line.paths.extend(Word(p) for p in reading.redirects)
+    line.writes.extend(reading.writes)
     for command in reading.commands:
         _invoke(command.words, command, line, depth)
 
@@ -102,7 +105,10 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     if "/" in program:
         paths.append(Word(program))
     stdin = command.stdin_script
-    line.invocations.append(Invocation(program, read.flags, read.operands, tuple(paths), stdin))
+    writes = tuple(command.writes)
+    line.invocations.append(
+        Invocation(program, read.flags, read.operands, tuple(paths), stdin, writes)
+    )
     if inner:
         _invoke(inner, command, line, depth)
 

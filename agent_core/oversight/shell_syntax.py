@@ -46,12 +46,14 @@ class SimpleCommand:
     words: list[Word]  # the program first
     redirects: list[str] = field(default_factory=list)  # files it reads or writes by redirection
     stdin_script: str | None = None  # literal here-doc / here-string fed to it
+    writes: list[str] = field(default_factory=list)  # the redirects that write (>, >>, &>, >|)
 
 
 @dataclass
 class ShellReading:
     commands: list[SimpleCommand] = field(default_factory=list)
     redirects: list[str] = field(default_factory=list)  # on compound statements, not one command
+    writes: list[str] = field(default_factory=list)  # those of them that write
     doubts: list[str] = field(default_factory=list)  # why the reading may be incomplete
 
 
@@ -138,6 +140,8 @@ def _redirect(node, into: list[str], command: SimpleCommand | None, reading) -> 
             reading.doubts.append(f"the redirection target {_text(destination)!r} is computed")
         elif not (operator in (">&", "<&") and (word.text.isdigit() or word.text == "-")):
             into.append(word.text)
+            if ">" in operator:  # >, >>, >|, &>, &>>, >& a file: written (created or replaced)
+                (command.writes if command is not None else reading.writes).append(word.text)
     for child in node.children:
         if child.type == "heredoc_body" or (
             node.type == "herestring_redirect" and child.is_named and child != destination

@@ -194,6 +194,7 @@ class ApprovalGate:
             model_text=model_text or "",
             expires_at=expires,
             waiting_reason=f"waiting for approval of {tool.name}",
+            call_class=verdict.call_class,
         )
         if self.spec.policy.webhook_url:
             message = waiting_message(self.spec.run_id, self.spec.goal, summary, verdict.reason)

@@ -154,7 +154,13 @@ class ToolStep:
         verdict = self._verdict(tool, arguments, digest, force_ask)
         if not already_recorded:
             self._record_call(
-                call, verdict.verdict, verdict.reason, verdict.rule, arguments, digest
+                call,
+                verdict.verdict,
+                verdict.reason,
+                verdict.rule,
+                arguments,
+                digest,
+                verdict.call_class,
             )
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
@@ -218,6 +224,7 @@ class ToolStep:
         rule: str | None = None,
         arguments: dict | None = None,
         digest: str | None = None,
+        call_class: str | None = None,
     ) -> None:
         """The call's one `tool_call` event: with the arguments as validated and their hash, or
         (a call that cannot run) the raw text exactly as the model sent it and no hash."""
@@ -232,6 +239,7 @@ class ToolStep:
                 rule=rule,
                 reason=reason,
                 args_hash=digest,
+                call_class=call_class,
             )
         )
 
@@ -250,6 +258,7 @@ class ToolStep:
             allowance=self.gate.allowance,
             kinds=tool.argument_kinds,
             workspace=self.spec.workspace,
+            known_hosts=self.spec.known_hosts,
         )
 
     def _execute(

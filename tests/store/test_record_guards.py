@@ -57,8 +57,8 @@ def test_an_event_cannot_be_updated_or_deleted(any_store, sql):
         "UPDATE approvals SET status = 'pending' WHERE id = :aid",
         "DELETE FROM approvals WHERE id = :aid",
         # schema 7: what the allowance became, and the call's class, are part of the decision
-        "UPDATE approvals SET allow_scope = 'prefix', allow_rule = '{\"tool\": \"*\", "
-        "\"action\": \"allow\", \"up_to\": \"escalation\"}' WHERE id = :aid",
+        'UPDATE approvals SET allow_scope = \'prefix\', allow_rule = \'{"tool": "*", '
+        '"action": "allow", "up_to": "escalation"}\' WHERE id = :aid',
         "UPDATE approvals SET call_class = 'read' WHERE id = :aid",
     ],
 )

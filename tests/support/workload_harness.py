@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agent_core.oversight.known_hosts import project_hosts
 from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance, decide
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.oversight.scopes import offered_scopes
@@ -136,6 +137,7 @@ def replay(
     tools = builtin_tools()
     allowance = RunAllowance()
     verdicts = []
+    known = project_hosts(workspace.real_root)  # as the worker finds them when the run starts
     for call in workload.calls:
         tool = tools[call.tool]
         arguments = tool.validate(call.arguments)  # a typo in the data fails here, loudly
@@ -150,6 +152,7 @@ def replay(
             allowance=allowance,
             kinds=tool.argument_kinds,
             workspace=workspace,
+            known_hosts=known,
         )
         verdicts.append(Verdict(call, decision))
         approved = call.label != "refuse"

@@ -1,0 +1,129 @@
+"""The class of one `git` invocation, by its subcommand and flags in any spelling."""
+
+from __future__ import annotations
+
+from agent_core.oversight.shell_commands import Invocation
+from storage.vocabulary import CallClass
+
+Found = tuple[CallClass, str] | None
+READ, WRITE, NETWORK = CallClass.READ, CallClass.WRITE, CallClass.NETWORK
+GUARDED, DESTRUCTIVE, ESCALATION = CallClass.GUARDED, CallClass.DESTRUCTIVE, CallClass.ESCALATION
+
+_READS = frozenset(
+    """status log diff show blame rev-parse ls-files ls-tree cat-file shortlog describe
+    grep whatchanged reflog name-rev merge-base rev-list show-ref for-each-ref count-objects
+    cherry var help version check-ignore check-attr verify-commit verify-tag range-diff
+    annotate show-branch""".split()
+)
+_WRITES = frozenset(
+    """add commit checkout switch restore stash merge cherry-pick revert mv rm init apply am
+    notes worktree tag branch sparse-checkout submodule bisect format-patch archive""".split()
+)
+_NETWORK = frozenset({"fetch", "pull", "clone", "ls-remote", "push", "remote-update", "send-email",
+                      "request-pull", "svn", "p4"})  # fmt: skip
+# Configuration that makes git run a program of the caller's choosing.
+_CODE_CONFIG = ("core.hookspath", "core.sshcommand", "core.pager", "core.editor", "core.fsmonitor",
+                "alias.", "diff.external", "filter.", "credential.helper", "sequence.editor",
+                "gpg.program", "protocol.ext", "uploadpack.packobjectshook", "core.gitproxy",
+                "include.path", "includeif.")  # fmt: skip
+
+
+def git_class(invocation: Invocation) -> Found:
+    flags, operands = invocation.flags, list(invocation.operands)
+    values = [o for o in operands if "=" in o and "." in o.split("=", 1)[0]]
+    if "-c" in flags or "--config-env" in flags or "--exec-path" in flags:
+        if any(v.lower().startswith(_CODE_CONFIG) for v in values) or "--exec-path" in flags:
+            return ESCALATION, "`git -c` sets configuration that makes git run another program"
+    sub, rest = _subcommand(flags, operands)
+    if sub is None:
+        return (READ, "`git` with no subcommand only prints its help") if not operands else None
+    if sub in ("commit", "push", "merge", "am", "rebase") and (
+        "--no-verify" in flags or (sub == "commit" and "-n" in flags)
+    ):
+        return ESCALATION, f"`git {sub} --no-verify` skips the project's hooks"
+    if sub == "push":
+        return _push(flags, rest)
+    if sub in ("config", "remote"):
+        return _settings(sub, flags, rest)
+    found = _destructive(sub, flags, rest)
+    if found is not None:
+        return found
+    if sub in _READS:
+        return READ, f"`git {sub}` only reads"
+    if sub == "stash" and rest[:1] in (["list"], ["show"]):
+        return READ, f"`git stash {rest[0]}` only reads"
+    if sub == "branch" and not rest:
+        return READ, "`git branch` lists branches"
+    if sub == "tag" and (not rest or "-l" in flags or "--list" in flags):
+        return READ, "`git tag` lists tags"
+    if sub in _WRITES:
+        return WRITE, f"`git {sub}` changes the local repository (recoverable from its history)"
+    if sub in _NETWORK:
+        return NETWORK, f"`git {sub}` talks to a remote repository"
+    if sub in ("gc", "prune", "repack", "maintenance", "fsck"):
+        return WRITE, f"`git {sub}` tidies the repository's own storage"
+    if sub in ("filter-branch", "filter-repo", "replace"):
+        return DESTRUCTIVE, f"`git {sub}` rewrites the repository's history"
+    return None
+
+
+def _subcommand(flags: frozenset[str], operands: list[str]) -> tuple[str | None, list[str]]:
+    """The subcommand and the words after it: the first operand, past the values of `-C` and
+    `-c` (a word that is no subcommand leaves the call unclassified)."""
+    skip = len(flags & {"-C", "-c"})
+    if len(operands) <= skip:
+        return None, []
+    return operands[skip], operands[skip + 1 :]
+
+
+def _push(flags: frozenset[str], rest: list[str]) -> Found:
+    forced = {"-f", "--force", "--force-with-lease", "--force-if-includes", "--mirror", "--prune",
+              "--delete", "-d"}  # fmt: skip
+    if flags & forced or any(r.startswith("+") or r.startswith(":") for r in rest):
+        return DESTRUCTIVE, "`git push` with force, delete or mirror rewrites what others have"
+    return NETWORK, "`git push` publishes to a remote (visible to others)"
+
+
+def _settings(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
+    if sub == "remote":
+        if not rest or rest[0] in ("-v", "show", "get-url"):
+            return READ, "`git remote` lists the remotes"
+        return GUARDED, "`git remote` changes where the repository fetches and pushes"
+    reading = {"--get", "--get-all", "--list", "-l", "--get-regexp", "--show-origin"}
+    if flags & reading or (len(rest) == 1 and "=" not in rest[0]):
+        return READ, "`git config` reads a setting"
+    if any(r.lower().startswith(_CODE_CONFIG) for r in rest):
+        return ESCALATION, "`git config` sets a value that makes git run another program"
+    return GUARDED, "`git config` changes the repository's settings"
+
+
+def _destructive(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
+    if sub == "reset" and (flags & {"--hard", "--merge", "--keep"}):
+        return DESTRUCTIVE, "`git reset --hard` discards uncommitted work for good"
+    if sub == "reset":
+        return WRITE, "`git reset` unstages changes (the files keep them)"
+    if sub == "clean":
+        return DESTRUCTIVE, "`git clean` deletes untracked files for good"
+    if sub in ("checkout", "restore") and ("." in rest or "--" in flags and rest or "-f" in flags):
+        if sub == "checkout" and flags & {"-b", "-B"} and "." not in rest:
+            return None
+        return DESTRUCTIVE, f"`git {sub}` over files discards their uncommitted changes"
+    if sub == "branch" and flags & {"-D", "--delete", "-d", "-f", "--force", "-M"}:
+        return DESTRUCTIVE, "`git branch -D` drops a branch that may hold unmerged work"
+    if sub == "tag" and flags & {"-d", "--delete", "-f", "--force"}:
+        return DESTRUCTIVE, "`git tag -d` deletes or moves a tag"
+    if sub == "stash" and rest[:1] in (["drop"], ["clear"]):
+        return DESTRUCTIVE, f"`git stash {rest[0]}` throws stashed work away"
+    if sub == "commit" and "--amend" in flags:
+        return DESTRUCTIVE, "`git commit --amend` rewrites the last commit"
+    if sub == "rebase":
+        return DESTRUCTIVE, "`git rebase` rewrites commits"
+    if sub == "gc" and any(f.startswith("--prune") for f in flags) or sub == "prune":
+        return DESTRUCTIVE, "`git gc --prune` deletes unreachable commits for good"
+    if sub == "reflog" and rest[:1] in (["expire"], ["delete"]):
+        return DESTRUCTIVE, "`git reflog expire` forgets where commits were"
+    if sub == "update-ref" and "-d" in flags:
+        return DESTRUCTIVE, "`git update-ref -d` deletes a ref"
+    if sub in ("switch", "checkout") and flags & {"-f", "--force", "--discard-changes"}:
+        return DESTRUCTIVE, f"`git {sub} -f` discards local changes"
+    return None

@@ -1,0 +1,212 @@
+"""The class of one program a shell command runs (its flags and operands read as the shell would).
+
+Each function returns (class, why) or None when the program is not known here: an unknown program
+is never taken for a read, a build or a write; the tool's risk decides it.
+"""
+
+from __future__ import annotations
+
+from agent_core.oversight.git_classes import git_class
+from agent_core.oversight.shell_commands import Invocation
+from storage.vocabulary import CallClass
+
+Found = tuple[CallClass, str] | None
+READ, BUILD, WRITE = CallClass.READ, CallClass.BUILD, CallClass.WRITE
+NETWORK, INSTALL, GUARDED = CallClass.NETWORK, CallClass.INSTALL, CallClass.GUARDED
+DESTRUCTIVE, ESCALATION = CallClass.DESTRUCTIVE, CallClass.ESCALATION
+
+# Programs that only look: they print what they read and change nothing.
+_READERS = frozenset(
+    """ls cat head tail less more grep egrep fgrep rg ag ack wc pwd echo printf stat file du df
+    diff cmp sort uniq cut tr nl tree which whereis type basename dirname realpath readlink date
+    whoami id uname printenv true false test [ jq yq column comm join paste fold fmt od hexdump
+    xxd md5sum sha1sum sha256sum sha512sum b2sum cksum seq sleep cd pushd popd zcat zgrep bzcat
+    xzcat strings expr ps free uptime hostname locale man help history tac rev look wait nproc
+    command hash getconf lsof pgrep time""".split()
+)
+_ESCALATORS = frozenset({"sudo", "su", "doas", "pkexec", "runuser", "setpriv", "nsenter",
+                         "unshare", "chroot", "mount", "umount", "setcap", "capsh", "insmod",
+                         "modprobe", "sysctl", "iptables", "nft", "visudo", "passwd", "useradd",
+                         "usermod", "crontab", "systemctl", "launchctl"})  # fmt: skip
+_NETWORK = frozenset({"curl", "wget", "ssh", "scp", "sftp", "nc", "ncat", "netcat", "telnet",
+                      "ftp", "rsync", "http", "https", "xh", "aria2c", "socat", "twine", "ping",
+                      "dig", "nslookup", "host", "gsutil", "aws", "gcloud", "az"})  # fmt: skip
+_TESTERS = frozenset({"pytest", "py.test", "tox", "nox", "ruff", "mypy", "flake8", "pylint",
+                      "black", "isort", "pyright", "eslint", "tsc", "jest", "vitest", "mocha",
+                      "prettier", "cargo-test", "ctest", "bandit", "coverage"})  # fmt: skip
+_FORMATTERS = frozenset({"black", "isort", "prettier", "gofmt", "rustfmt", "clang-format"})
+_BUILD_SUBCOMMANDS = {
+    "npm": frozenset({"test", "t", "run", "run-script", "audit", "ls", "list", "outdated", "view",
+                      "start", "build", "ci-info", "pack", "version"}),
+    "pnpm": frozenset({"test", "run", "audit", "ls", "list", "outdated", "build", "start"}),
+    "yarn": frozenset({"test", "run", "audit", "list", "outdated", "build", "start"}),
+    "cargo": frozenset({"build", "test", "check", "clippy", "fmt", "run", "bench", "doc", "tree"}),
+    "go": frozenset({"build", "test", "vet", "fmt", "run", "list", "doc", "env", "version"}),
+    "make": frozenset(),  # any target: the project's own Makefile, run in the sandbox
+    "uv": frozenset({"run", "lock", "tree"}),
+    "poetry": frozenset({"run", "check", "show", "build"}),
+    "dotnet": frozenset({"build", "test", "run"}),
+    "mvn": frozenset({"test", "compile", "verify", "package"}),
+    "gradle": frozenset({"test", "build", "check"}),
+}  # fmt: skip
+_INSTALLERS = {
+    "pip": frozenset({"install", "download", "wheel"}),
+    "pip3": frozenset({"install", "download", "wheel"}),
+    "npm": frozenset({"install", "i", "ci", "add", "update", "exec", "x", "rebuild"}),
+    "pnpm": frozenset({"install", "i", "add", "update", "dlx", "exec"}),
+    "yarn": frozenset({"install", "add", "upgrade", "dlx"}),
+    "uv": frozenset({"add", "sync", "pip", "tool"}),
+    "poetry": frozenset({"add", "install", "update", "lock"}),
+    "cargo": frozenset({"install", "add", "update"}),
+    "go": frozenset({"install", "get", "mod"}),
+    "gem": frozenset({"install", "update"}),
+    "bundle": frozenset({"install", "update", "add"}),
+    "apt": frozenset({"install", "upgrade", "update"}),
+    "apt-get": frozenset({"install", "upgrade", "update", "dist-upgrade"}),
+    "brew": frozenset({"install", "upgrade", "tap"}),
+    "conda": frozenset({"install", "update", "create"}),
+    "pipx": frozenset({"install", "run", "inject"}),
+}  # fmt: skip
+_PIP_READS = frozenset({"show", "list", "freeze", "check", "config", "debug", "inspect", "help"})
+_FETCH_AND_RUN = frozenset({"npx", "bunx", "pnpx", "uvx"})
+# Interpreters running a script file of the workspace (inline code is a doubt of its own).
+_SCRIPT_RUNNERS = {
+    "python": (".py",), "python3": (".py",), "py": (".py",), "node": (".js", ".mjs", ".cjs"),
+    "ruby": (".rb",), "bash": (".sh",), "sh": (".sh",), "deno": (".ts", ".js"), "bun": (".ts", ".js"),
+}  # fmt: skip
+
+
+def program_class(invocation: Invocation) -> Found:
+    """The class of `invocation` by its program, flags and operands."""
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    if program in _ESCALATORS:
+        return ESCALATION, f"`{program}` reaches for more power than the sandbox gives"
+    if program == "git":
+        return git_class(invocation)
+    if program in ("python", "python3", "py") and "-m" in flags and operands:
+        return _python_module(operands[0], operands[1:])
+    if program in _SCRIPT_RUNNERS and operands and operands[0].endswith(_SCRIPT_RUNNERS[program]):
+        if not flags & {"-c", "-e", "--eval", "-p", "--print"}:
+            return BUILD, f"`{program}` runs the project's own script inside the sandbox"
+    for table, kind in ((_INSTALLERS, INSTALL), (_BUILD_SUBCOMMANDS, BUILD)):
+        if program in table and operands and (not table[program] or operands[0] in table[program]):
+            return _subcommand(program, operands[0], kind)
+    if program in ("pip", "pip3") and operands and operands[0] in _PIP_READS:
+        return READ, f"`{program} {operands[0]}` only reports"
+    if program == "make":
+        return BUILD, "`make` builds the project's own targets inside the sandbox"
+    if program in _FETCH_AND_RUN:
+        return INSTALL, f"`{program}` fetches a package and runs it"
+    if program in _NETWORK:
+        return _network(program, flags)
+    for check in (_file_changes, _permissions, _finder, _editors):
+        found = check(invocation)
+        if found is not None:
+            return found
+    if program in _TESTERS:
+        if program in _FORMATTERS or "--fix" in flags or operands[:1] == ("format",):
+            return WRITE, f"`{program}` rewrites files of the workspace"
+        return BUILD, f"`{program}` checks the project's own code inside the sandbox"
+    if program in _READERS:
+        return READ, f"`{program}` only reads"
+    return None
+
+
+def _python_module(module: str, rest: tuple[str, ...]) -> Found:
+    if module in ("pip", "pip3"):
+        if rest and rest[0] in _PIP_READS:
+            return READ, f"`pip {rest[0]}` only reports"
+        return INSTALL, "`python -m pip` installs code from a registry"
+    if module in ("venv", "virtualenv"):
+        return WRITE, f"`python -m {module}` creates a virtual environment in the workspace"
+    if module in ("http.server", "smtpd", "ftplib"):
+        return NETWORK, f"`python -m {module}` serves or connects over the network"
+    if module in ("json.tool", "tabnanny", "pydoc", "site", "this", "platform"):
+        return READ, f"`python -m {module}` only reads"
+    if module in _TESTERS or module in ("unittest", "doctest", "compileall", "py_compile"):
+        return BUILD, f"`python -m {module}` checks the project's own code inside the sandbox"
+    return None
+
+
+def _subcommand(program: str, sub: str, kind: CallClass) -> Found:
+    if kind is INSTALL:
+        return INSTALL, f"`{program} {sub}` installs third-party code from a registry"
+    return BUILD, f"`{program} {sub}` builds or tests the project's own code inside the sandbox"
+
+
+def _network(program: str, flags: frozenset[str]) -> Found:
+    sending = {"-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F", "--form",
+               "-T", "--upload-file", "--post-data", "--post-file", "--body-file"}  # fmt: skip
+    if flags & sending:
+        return NETWORK, f"`{program}` sends data to another host"
+    return NETWORK, f"`{program}` connects to another host"
+
+
+def _file_changes(invocation: Invocation) -> Found:
+    """rm, mv, cp, mkdir, touch, truncate, shred, dd, ln, tee, rmdir."""
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    globbed = any(word.glob for word in invocation.paths)
+    if program == "rm":
+        if flags & {"-r", "-R", "--recursive"} or globbed or len(operands) > 3:
+            return DESTRUCTIVE, "`rm` deletes several files or a folder for good"
+        return WRITE, "`rm` deletes the named files of the workspace"
+    if program in ("shred", "wipe", "srm"):
+        return DESTRUCTIVE, f"`{program}` destroys files for good"
+    if program == "truncate" or (program == "dd" and any(o.startswith("of=") for o in operands)):
+        return DESTRUCTIVE, f"`{program}` overwrites a file's contents in place"
+    if program in ("mv", "cp", "ln", "install"):
+        if "-f" in flags and program != "cp":
+            return DESTRUCTIVE, f"`{program} -f` replaces what is already there"
+        return WRITE, f"`{program}` creates or moves files inside the workspace"
+    if program in ("mkdir", "touch", "tee", "rmdir", "mktemp", "unzip", "tar", "gzip", "gunzip",
+                   "zip", "patch", "split", "csplit"):  # fmt: skip
+        if program == "tar" and flags & {"-t", "--list"}:
+            return READ, "`tar -t` lists an archive"
+        if program == "unzip" and "-l" in flags:
+            return READ, "`unzip -l` lists an archive"
+        return WRITE, f"`{program}` writes files inside the workspace"
+    return None
+
+
+def _permissions(invocation: Invocation) -> Found:
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    if program not in ("chmod", "chown", "chgrp", "chattr", "setfacl"):
+        return None
+    modes = " ".join(operands[:1])
+    if program == "chmod" and any(m in modes for m in ("777", "666", "s", "a+w", "o+w", "+t")):
+        return ESCALATION, f"`chmod {modes}` opens files to everyone or sets privilege bits"
+    if program in ("chown", "chgrp") and "root" in modes:
+        return ESCALATION, f"`{program} {modes}` hands files to root"
+    if flags & {"-R", "-r", "--recursive"}:
+        return DESTRUCTIVE, f"`{program} -R` changes every file under a folder at once"
+    if program == "chmod" and modes in ("+x", "u+x", "755", "744", "700", "644", "600"):
+        return WRITE, f"`chmod {modes}` changes one file's mode"
+    return GUARDED, f"`{program}` changes who may use the files"
+
+
+def _finder(invocation: Invocation) -> Found:
+    if invocation.program not in ("find", "fd", "locate"):
+        return None
+    acting = {"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
+              "-fprintf", "-fls", "-x", "--exec", "-X", "--exec-batch"}  # fmt: skip
+    words = set(invocation.flags) | set(invocation.operands)
+    if "-delete" in words:
+        return DESTRUCTIVE, "`find -delete` deletes every file it matches"
+    if words & acting:
+        return None  # what it runs is read as its own invocation; -fprint writes: not known here
+    return READ, f"`{invocation.program}` only lists files"
+
+
+def _editors(invocation: Invocation) -> Found:
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    if program in ("sed", "perl", "ruby") and any(
+        f.startswith(("-i", "--in-place")) for f in flags
+    ):
+        backed_up = any(len(f) > 2 and f.startswith("-i") or "=" in f for f in flags)
+        files = [o for o in operands[1:]] if program == "sed" else list(operands)
+        if not backed_up and (len(files) > 1 or any(w.glob for w in invocation.paths)):
+            return DESTRUCTIVE, f"`{program} -i` rewrites several files in place with no backup"
+        return WRITE, f"`{program} -i` edits a file of the workspace in place"
+    if program in ("sed", "awk", "gawk", "mawk"):
+        return READ, f"`{program}` prints what it reads"
+    return None
