@@ -27,7 +27,7 @@ from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
 # None, the scopes of oversight/scopes.py, and those stores before scopes may hold.
-ALLOW_SCOPES = (None, "call", "prefix", "folder", "domain", "tool", "arguments")
+ALLOW_SCOPES = (None, "call", "prefix", "file", "folder", "domain", "tool", "arguments")
 _approvals = table_of(Approval)
 _commands = table_of(Command)
 _runs = table_of(Run)
@@ -118,7 +118,7 @@ def decide_approval(
     if decision not in DECISIONS:
         raise StoreError(f"unknown decision {decision!r}; use one of {', '.join(DECISIONS)}")
     if allow_scope not in ALLOW_SCOPES:
-        names = ", ".join(str(s) for s in ALLOW_SCOPES[1:6])
+        names = ", ".join(str(s) for s in ALLOW_SCOPES[1:7])
         raise StoreError(f"unknown allow_scope {allow_scope!r}; use None or one of {names}")
     now = utcnow()
     decide = (

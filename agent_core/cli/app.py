@@ -383,7 +383,8 @@ def approve_cmd(
         typer.Option(
             help="Also allow calls like it for the rest of the run: 'call' (these exact "
             "arguments), 'prefix' (shell commands starting the same way), 'folder' (this tool "
-            "under the same folder) or 'domain' (this tool to the same host); never a riskier "
+            "under the same folder), 'file' (this tool on the same files) or 'domain' (this "
+            "tool to the same host); never a riskier "
             "class of call. `onloop show RUN_ID` lists the scopes the waiting call offers."
         ),
     ] = None,

@@ -35,13 +35,18 @@ def check(
     from agent_core.oversight.policy_file import load_policy
 
     active = load_policy(policy)
+    from agent_core.oversight.policy_check import class_line
+
     try:
         checked = check_call(active, tool_name=tool, arguments_json=arguments, autonomy=autonomy)
     except CallCheckError as exc:
         raise fail(str(exc)) from exc
     verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
-    typer.echo(f"rule:    {verdict.rule or '(no rule matched: risk and autonomy decide)'}")
+    typer.echo(
+        f"rule:    {verdict.rule or '(no rule matched: class or risk, and autonomy decide)'}"
+    )
+    typer.echo(f"class:   {class_line(verdict)}")
     typer.echo(f"reason:  {inert.visible(verdict.reason, newlines=False)}")
     action = inert.visible(checked.description, newlines=False)  # built from the arguments
     typer.echo(f"action:  {action}  [{checked.tool.risk} risk, {autonomy}]")

@@ -55,6 +55,8 @@ def _combined(patterns: tuple[str, ...]) -> tuple[re.Pattern | None, re.Pattern 
 
 
 def _glob_regex(parts: tuple[str, ...]) -> str:
+    if parts and all(part == "**" for part in parts):
+        return "[^/]+"  # `**` (or `/**`) names every path, as path_matches has it
     while parts and parts[-1] == "**":
         parts = parts[:-1]  # a folder covers what it holds: `a/**` is `a`
     out = []

@@ -375,7 +375,7 @@ class RunAllowance:
         """With one more: a scoped rule (only ever a capped allow rule), else the exact call (an
         allowance stored before scopes, "tool", covers only the call it approved)."""
         made = None
-        if scope in ("prefix", "folder", "domain") and isinstance(rule, dict):
+        if scope in ("prefix", "file", "folder", "domain") and isinstance(rule, dict):
             try:
                 made = Rule.model_validate(rule)
             except ValueError:  # (pydantic's ValidationError) a row no approve() wrote

@@ -39,6 +39,16 @@ def describe_rule(rule: Rule, limit: int = 6) -> str:
     return "; ".join(parts) or "any"
 
 
+def class_line(decision: PolicyDecision) -> str:
+    """The call's class and why, as one line of plain text (inert: the why quotes the call)."""
+    from agent_core.oversight import inert
+
+    if decision.call_class is None:
+        return "unclassified (the tool's risk decides)"
+    why = inert.visible(decision.class_why, newlines=False)
+    return f"{decision.call_class}: {why}"
+
+
 def check_call(policy: Policy, *, tool_name: str, arguments_json: str, autonomy: str) -> CallCheck:
     try:
         tools = known_tools(policy.tools, policy.mcp_servers)

@@ -4,7 +4,9 @@ A person who approves a call may also allow, for the rest of the run, calls like
 
 - `call`    this exact call again (same tool, same arguments);
 - `prefix`  shell commands starting the same way (`git commit *`, `pytest *`);
-- `folder`  the same tool on paths under the same folder (`write_file` under `docs/`);
+- `folder`  the same tool on paths under the same folder (`write_file` under `docs/`); for a
+            call riskier than a write (a manifest, CI config, a destructive edit) only `file`,
+            the same tool on the same files (`write_file` to `pyproject.toml`);
 - `domain`  the same tool to the same host (`fetch_url` to `docs.python.org`).
 
 Every scope but `call` becomes an allow rule (oversight/policy.py `Rule`) whose `up_to` is the
@@ -29,9 +31,12 @@ from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.host_names import url_host
 from agent_core.tools.workspace import Workspace
+from storage.vocabulary import CLASS_RANK, CallClass
 
-ScopeKind = Literal["call", "prefix", "folder", "domain"]
-SCOPE_KINDS: tuple[ScopeKind, ...] = ("call", "prefix", "folder", "domain")
+WRITE_RANK = CLASS_RANK[CallClass.WRITE]
+
+ScopeKind = Literal["call", "prefix", "file", "folder", "domain"]
+SCOPE_KINDS: tuple[ScopeKind, ...] = ("call", "prefix", "file", "folder", "domain")
 # Scopes of stores written before scopes existed, still honoured when a run resumes.
 LEGACY_SCOPES = ("tool", "arguments")
 # Programs whose first operand is a subcommand: the prefix keeps it (`git commit`, `npm test`).
@@ -77,7 +82,8 @@ def offered_scopes(
     )
     if classified.call_class is None:
         return scopes
-    made = (_prefix(tool, kinds, targets), _folder(kinds, targets, tool), _domain(tool, arguments))
+    folder = _folder(kinds, targets, tool, narrow=CLASS_RANK[classified.call_class] > WRITE_RANK)
+    made = (_prefix(tool, kinds, targets), folder, _domain(tool, arguments))
     scopes.extend(_capped(m, classified) for m in made if m is not None)
     return scopes
 
@@ -125,13 +131,21 @@ def command_prefix(invocation: Invocation) -> str:
 
 
 def _folder(
-    kinds: ArgumentKinds, targets: CallTargets, tool: str
+    kinds: ArgumentKinds, targets: CallTargets, tool: str, narrow: bool
 ) -> tuple[ScopeKind, str, Rule] | None:
     if kinds.commands or not kinds.paths:
         return None  # a shell command's scope is its prefix
     names = [p.path.spellings[0] for p in targets.parts if p.path is not None]
     if not names:
         return None
+    if narrow:  # riskier than a write: these files only, never their neighbours
+        files = sorted(set(names))
+        shown = ", ".join(f"`{n}`" for n in files[:3]) + (" and more" if len(files) > 3 else "")
+        return (
+            "file",
+            f"`{tool}` to {shown}",
+            Rule(tool=tool, paths=[f"/{n}" for n in files], action="allow"),
+        )
     folders = {posixpath.dirname(n.rstrip("/")) for n in names}
     common = posixpath.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
     if common in ("", "."):

@@ -7,7 +7,12 @@ import json
 import streamlit as st
 
 from agent_core.oversight import inert
-from agent_core.oversight.policy_check import CallCheckError, check_call, describe_rule
+from agent_core.oversight.policy_check import (
+    CallCheckError,
+    check_call,
+    class_line,
+    describe_rule,
+)
 from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
@@ -35,8 +40,11 @@ st.markdown(
     "inside the workspace and each program a shell command runs. A call is allowed only when "
     "every part of it is; when several rules match, deny wins over ask and ask over allow, "
     "whatever their order; a shell command that cannot be fully read is asked about. When no "
-    "rule matches, the tool's risk and the run's autonomy decide: *manual* asks for everything, "
-    "*supervised* for medium and high risk, *autonomous* for high risk only."
+    "rule matches, what the call does decides: each part gets a class (read, build, write, "
+    "network, install, guarded, destructive, escalation) and the class a verdict per autonomy "
+    "level (the table below); a part that fits no class is decided by the tool's risk: "
+    "*manual* asks for everything, *supervised* for medium and high risk, *autonomous* for high "
+    "risk only."
 )
 
 st.subheader("Rules", anchor=False)
@@ -59,6 +67,17 @@ if policy.rules:
     )
 else:
     st.info("No rules: every verdict comes from the tool's risk and the run's autonomy.")
+
+if policy.classes is not None:
+    st.subheader("Classes", anchor=False)
+    st.dataframe(
+        [
+            {"class": str(name), **verdicts.model_dump()}
+            for name, verdicts in policy.classes.items()
+        ],
+        hide_index=True,
+        key="policy_classes",
+    )
 
 m = policy.monitors
 settings = {
@@ -114,6 +133,7 @@ if st.button("Check", key="policy_check", type="primary"):
         show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
         show(f"Verdict: {result.verdict.upper()}")
         st.text(f"What it would do: {inert.visible(checked.description)}")
-        st.text(f"Rule: {result.rule or 'no rule matched (risk and autonomy decide)'}")
+        st.text(f"Rule: {result.rule or 'no rule matched (class or risk, and autonomy decide)'}")
+        st.text(f"Class: {class_line(result)}")
         st.text(f"Reason: {inert.visible(result.reason)}")
         st.caption(inert.markdown(checked.note, limit=800))

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import typer
 
@@ -113,9 +116,14 @@ def test_show_lists_the_scopes_and_revoke_withdraws_an_allowance(store, monkeypa
     [sent] = [c for c in storage.command_history(store, run_id=run.id) if c.kind == "revoke"]
     assert sent.payload == {"approval_id": approval.id}
     other = seed.make_approval(store, run)
-    refused = CliRunner().invoke(app, ["revoke", run.id, str(other.id), *db])
-    assert refused.exit_code == 1 and "allowed nothing for the rest of run" in refused.output
-    assert "Traceback" not in refused.output
+    refused = subprocess.run(
+        [sys.executable, "-m", "agent_core", "revoke", run.id, str(other.id), *db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "allowed nothing for the rest of run" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_an_empty_filter_says_what_it_filtered(store):

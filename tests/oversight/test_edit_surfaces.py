@@ -53,7 +53,9 @@ def test_the_card_shows_the_edit_as_old_to_new_with_the_new_verdict(page_store, 
     at.text_area(key=key(approval, "edited")).input('{"path": "b.txt", "content": "hello"}').run()
     shown = [t.value for t in at.text]
     assert 'path: "notes.txt" → "b.txt"' in shown
-    assert "ask (medium-risk tool in supervised mode)" in shown
+    assert "allow (`write_file` creates b.txt inside the workspace (write) in supervised mode)" in (
+        shown
+    )
     assert not at.error
     at.button(key=key(approval, "approve-edited")).click().run()
     row = storage.get_approval(page_store, approval_id=approval.id)
@@ -118,7 +120,7 @@ def test_cli_refuses_a_denied_edit_in_one_line(tmp_path):
         assert len(done.stderr.strip().splitlines()) == 1
     both = onloop(
         "approve", approval.run_id, "--args", '{"path": "b.txt", "content": "x"}',
-        "--allow", "tool", "--db", str(db), cwd=tmp_path,
+        "--allow", "call", "--db", str(db), cwd=tmp_path,
     )  # fmt: skip
     assert both.returncode == 2 and "rest of the run" in both.stderr
     store = storage.open_store(str(db))
@@ -138,5 +140,6 @@ def test_cli_says_what_an_approved_edit_changed_and_the_policy_verdict(tmp_path)
     assert done.returncode == 0, done.stderr
     assert '  edited path: "notes.txt" → "b.txt"' in done.stdout
     assert (
-        "the policy for the edited call: ask (medium-risk tool in supervised mode)" in done.stdout
+        "the policy for the edited call: allow (`write_file` creates b.txt inside the workspace "
+        "(write) in supervised mode)" in done.stdout
     )

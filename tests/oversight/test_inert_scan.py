@@ -163,6 +163,8 @@ TRUSTED_NAMES = {
 }
 # Exact expressions that are ours although their names are generic, with why.
 ALLOWED = {
+    "question",  # cli/run.py _choice: "Allow {inert.visible(summary)}? [y]es..." built in _decide
+    "text",  # allowances.py: joined from inert.markdown pieces and our words
     "line",  # cli.py/cli_live.py: a render_event / live_line result (inert.visible inside)
     "message",  # cli_run.py: `_err`/`write` forward lines built above from inert output
     "said",

@@ -269,3 +269,29 @@ def test_a_policy_file_in_the_old_syntax_keeps_working_and_now_sees_canonical_pa
     assert check("delete_files", paths=["a.tmp", "keys//id_rsa/"]) == "deny"  # was ask
     assert check("run_shell", command="rm -rf build") == "deny"
     assert check("read_file", path="notes.md") == "allow"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "**",
+        "/**",
+        "**/**",
+        "/**/",
+        "a/**",
+        "**/*.md",
+        "/docs/",
+        "*.env",
+        ".env",
+        "/a/**/b",
+        "[!.]*",
+    ],
+)
+def test_patterns_matched_together_name_the_same_paths_as_one_by_one(pattern):
+    """Folder walks match many patterns in one regex: it must agree with the one-pattern path
+    (a deny rule for `**` once missed every file at the workspace's root that way)."""
+    from agent_core.oversight.path_patterns import any_path_matches, path_matches
+
+    paths = ["todo.md", "a/b.md", "a", ".env", "app/.env", "docs/x/y.md", "a/x/b", "/abs", "~/x"]
+    for path in paths:
+        assert any_path_matches((pattern,), path) == path_matches(pattern, path), (pattern, path)

@@ -22,14 +22,14 @@ DEFAULT = parse_policy(default_policy_text(), source="defaults")
 CARELESS = Policy(rules=[*DEFAULT.rules, Rule(tool="*", action="allow", name="allow everything")])
 
 
-def verdict(policy, tool, workspace=None, **arguments):
+def verdict(policy, tool, workspace=None, autonomy="autonomous", **arguments):
     declared = TOOLS[tool]
     return decide(
         policy,
         tool=tool,
         risk=declared.risk,
         arguments=arguments,
-        autonomy="autonomous",
+        autonomy=autonomy,
         args_hash="h",
         kinds=declared.argument_kinds,
         workspace=workspace,
@@ -412,7 +412,9 @@ def test_legacy_command_regex_sees_each_program_not_the_raw_line():
 
 def test_ordinary_commands_are_not_denied():
     for command in ("rm x", "rm -f a.tmp b.tmp", "ls -la", "echo hello > out.txt", "git status"):
-        assert verdict(DEFAULT, "run_shell", command=command).verdict == "ask", command
+        assert verdict(DEFAULT, "run_shell", command=command).verdict != "deny", command
+        manual = verdict(DEFAULT, "run_shell", command=command, autonomy="manual")
+        assert manual.verdict == "ask", command
     for path in ("notes.md", "src/env.py", "environment.txt", "keys/readme.txt", "aws/notes"):
         assert verdict(DEFAULT, "read_file", path=path).verdict == "allow", path
 

@@ -152,6 +152,7 @@ def test_a_deny_rule_wins_over_any_allowance():
 
 
 def test_a_folder_scope_covers_that_folder_only_and_only_writes(tmp_path):
+    """Under `manual`, where every write asks, so what the allowance covers shows."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "src").mkdir()
     (tmp_path / ".git" / "hooks").mkdir(parents=True)
@@ -159,20 +160,27 @@ def test_a_folder_scope_covers_that_folder_only_and_only_writes(tmp_path):
     space = Workspace(tmp_path)
     write = {"path": "docs/a.md", "content": "x"}
     allowed = allowing("write_file", write, "folder", space)
+
+    def decided(tool: str, call: dict) -> str:
+        return verdict(allowed, tool, call, workspace=space, autonomy="manual").verdict
+
     for path in ["docs/b.md", "docs/deep/c.md", "./docs//d.md"]:
-        call = {"path": path, "content": "y"}
-        assert verdict(allowed, "write_file", call, workspace=space).verdict == "allow", path
+        assert decided("write_file", {"path": path, "content": "y"}) == "allow", path
     for path in ["src/app.py", "docs/../src/app.py", "docs/../.git/hooks/pre-commit"]:
-        call = {"path": path, "content": "y"}
-        assert verdict(allowed, "write_file", call, workspace=space).verdict != "allow", path
-    deleting = {"paths": ["docs/old.md"]}
-    assert verdict(allowed, "delete_files", deleting, workspace=space).verdict == "ask"
+        assert decided("write_file", {"path": path, "content": "y"}) != "allow", path
+    assert decided("delete_files", {"paths": ["docs/old.md"]}) == "ask"  # another tool
+    shrinking = {"path": "docs/old.md", "content": ""}  # most of the file lost: destructive
+    (tmp_path / "docs" / "old.md").write_text("a long file that would be lost\n" * 3)
+    assert decided("write_file", shrinking) == "ask"
 
 
 def test_a_folder_scope_at_the_root_still_never_covers_guarded_files(tmp_path):
     space = Workspace(tmp_path)
     allowed = allowing("write_file", {"path": "notes.md", "content": "x"}, "folder", space)
-    assert verdict(allowed, "write_file", {"path": "todo.md", "content": "y"}, workspace=space)
+    todo = {"path": "todo.md", "content": "y"}
+    assert verdict(allowed, "write_file", todo, workspace=space, autonomy="manual").verdict == (
+        "allow"
+    )
     for guarded in [".git/hooks/pre-commit", ".github/workflows/ci.yml", "package.json"]:
         call = {"path": guarded, "content": "y"}
         assert verdict(allowed, "write_file", call, workspace=space).verdict == "ask", guarded
@@ -237,3 +245,17 @@ def test_up_to_belongs_on_allow_rules_only():
         Rule(tool="*", commands=["git push"], action="ask", up_to="network")
     with pytest.raises(ValidationError):
         Rule(tool="*", action="allow", up_to="sometimes")  # type: ignore[arg-type]
+
+
+def test_a_call_riskier_than_a_write_offers_its_own_files_not_their_folder(tmp_path):
+    space = Workspace(tmp_path)
+    manifest = {"path": "pyproject.toml", "content": "[project]\nname = 'x'\n"}
+    kinds = [s.kind for s in offered("write_file", manifest, space)]
+    assert kinds == ["call", "file"]
+    allowed = allowing("write_file", manifest, "file", space)
+    again = {"path": "pyproject.toml", "content": "[project]\nname = 'y'\n"}
+    assert verdict(allowed, "write_file", again, workspace=space).verdict == "allow"
+    for other in ["package.json", "requirements.txt", ".github/workflows/ci.yml", "a.md"]:
+        call = {"path": other, "content": "{}"}
+        decided = verdict(allowed, "write_file", call, workspace=space, autonomy="manual")
+        assert decided.verdict == "ask", other

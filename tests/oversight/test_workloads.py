@@ -188,21 +188,16 @@ def test_supervised_asks_about_every_risky_call(measured):
     assert unasked == [], _named(unasked)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 21: the shipped policy asks about everything the shell does"
-)
 def test_supervised_needless_asks_are_at_most_a_tenth_of_asks(measured):
     summed = total(_chosen(measured, "supervised", False))
     assert summed.needless * 10 <= summed.asks, f"{summed.needless} needless of {summed.asks} asks"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: allow for the run covers the whole tool")
 def test_the_widest_allowance_at_each_first_ask_lets_no_risky_call_through(measured):
     unasked = total(_chosen(measured, "supervised", True)).unasked
     assert unasked == [], _named(unasked)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: autonomous lets medium-risk tools through")
 def test_autonomous_asks_before_destructive_escalation_or_new_domain_egress(measured):
     unasked = total(_chosen(measured, "autonomous", False)).unasked
     missed = [c for c in unasked if c.concern in NEVER_UNASKED]
