@@ -65,7 +65,7 @@ def test_the_card_shows_the_edit_as_old_to_new_with_the_new_verdict(page_store, 
     }
     notices = [s.value for s in at.success]
     assert any(inert('path: "notes.txt" → "b.txt"') in n for n in notices), notices
-    assert any(inert("the policy for the edited call: ask") in n for n in notices)
+    assert any(inert("the policy for the edited call: allow") in n for n in notices)
 
 
 @pytest.mark.parametrize(

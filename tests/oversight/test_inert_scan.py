@@ -85,6 +85,7 @@ WRAPPERS = {
     "_workers_line",
     "describe",  # run_shell_offer(...).describe(): onloop's own words about the sandbox
     "describe_rule",  # a rule from the operator's policy file
+    "class_line",  # policy_check: a class name of ours and inert.visible(class_why)
     "describe_model",
     "run_usage",
     "page_link",
