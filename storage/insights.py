@@ -85,7 +85,8 @@ def success_rate(store: Store, *, since: datetime | None = None) -> dict:
     return {"finished": finished, "succeeded": won, "rate": won / finished if finished else None}
 
 
-def _wait_seconds(dialect: str) -> Any:
+def wait_seconds(dialect: str) -> Any:
+    """Seconds from an approval's request to its decision, as SQL for this dialect."""
     if dialect == "sqlite":
         days = func.julianday(_approvals.c.decided_at) - func.julianday(_approvals.c.requested_at)
         return days * 86_400.0
@@ -97,7 +98,7 @@ def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
 
     Expired approvals are left out (nobody answered). Figures cover the latest LATENCY_SAMPLE.
     """
-    waits = _wait_seconds(store.engine.dialect.name).label("wait")
+    waits = wait_seconds(store.engine.dialect.name).label("wait")
     query = (
         select(waits)
         .where(_approvals.c.status.in_(DECIDED_BY_PEOPLE), _approvals.c.decided_at.is_not(None))
@@ -111,12 +112,12 @@ def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
     return {
         "decided": len(seconds),
         "median_s": statistics.median(seconds) if seconds else None,
-        "p90_s": _percentile(seconds, 0.9),
+        "p90_s": percentile(seconds, 0.9),
         "waits_s": seconds,
     }
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
+def percentile(values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile: the smallest value with `fraction` of the values at or below it."""
     if not values:
         return None
