@@ -36,9 +36,17 @@ def label(text: object) -> str:
     return inert.chart_label(text)
 
 
-def _layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
+def layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
     figure.update_layout(title=title, height=320, margin=_MARGIN, **extra)
     return figure
+
+
+def count_axis(most: int) -> dict[str, object]:
+    """A y axis of counts: from 0 up, whole numbers only (plotly ticks 0.5 steps under ~5)."""
+    axis: dict[str, object] = {"rangemode": "nonnegative", "tickformat": ",d"}
+    if most <= 10:
+        axis["dtick"] = 1
+    return axis
 
 
 def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
@@ -79,7 +87,7 @@ def runs_by_outcome(rows: list[dict]) -> go.Figure:
                 )
             )
     day_axis(figure, days)
-    return _layout(figure, "Runs per day by outcome", barmode="stack", yaxis_title="runs")
+    return layout(figure, "Runs per day by outcome", barmode="stack", yaxis_title="runs")
 
 
 def daily_success_rate(rows: list[dict]) -> list[tuple[str, float]]:
@@ -105,7 +113,7 @@ def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
         )
     )
     day_axis(figure, [p[0] for p in points])
-    return _layout(
+    return layout(
         figure,
         "Success rate per day (succeeded of finished)",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
@@ -128,7 +136,7 @@ def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) ->
         annotation_text=f"p90 {p90_s:.0f} s",
         annotation_position="top right",
     )
-    return _layout(
+    return layout(
         figure,
         "Time from approval request to decision",
         xaxis_title="seconds",
@@ -144,7 +152,7 @@ def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
         values = [r[decision] for r in rows]
         if any(values):
             figure.add_trace(go.Bar(name=decision, x=tools, y=values, marker_color=color))
-    return _layout(figure, "Approvals and rejections per tool", barmode="group")
+    return layout(figure, "Approvals and rejections per tool", barmode="group")
 
 
 def usage_figure(rows: list[dict]) -> go.Figure:
@@ -174,7 +182,7 @@ def usage_figure(rows: list[dict]) -> go.Figure:
     figure.update_yaxes(title_text="tokens", secondary_y=False)
     figure.update_yaxes(title_text="USD", secondary_y=True)
     day_axis(figure, days)
-    return _layout(figure, "Tokens and cost per day")
+    return layout(figure, "Tokens and cost per day")
 
 
 def drift_figure(rows: list[dict]) -> go.Figure:
@@ -193,7 +201,7 @@ def drift_figure(rows: list[dict]) -> go.Figure:
                 marker_color=ACTION_COLORS.get(action, "#9E9E9E"),
             )
         )
-    return _layout(figure, "Drift stops by monitor", barmode="stack", yaxis_title="stops")
+    return layout(figure, "Drift stops by monitor", barmode="stack", yaxis_title="stops")
 
 
 def tool_usage_figure(rows: list[dict]) -> go.Figure:
@@ -210,4 +218,4 @@ def tool_usage_figure(rows: list[dict]) -> go.Figure:
                 marker_color=color,
             )
         )
-    return _layout(figure, "Most used tools", barmode="stack", xaxis_title="calls")
+    return layout(figure, "Most used tools", barmode="stack", xaxis_title="calls")

@@ -1,4 +1,5 @@
-"""Insights: how runs turn out, how fast people answer, what it costs, where agents drift."""
+"""Insights: how runs turn out, how often they ask people and how people answer, what it costs,
+where agents drift."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.components import fatigue_section
 from dashboard.components import insight_charts as charts
 from dashboard.components.run_link import page_link
 from dashboard.components.status import format_cost, format_duration, format_tokens
@@ -134,12 +136,14 @@ def main() -> None:
         required=True,
         key=f"{KEY}-period",
     )
-    data = _figures(store.url, _since(period or "All time"))
+    since = _since(period or "All time")
+    data = _figures(store.url, since)
     if not data["runs"]:
         st.info(f"No runs were created in the last {period}; choose a longer period.")
         return
     _render_metrics(data)
     _render_charts(data)
+    fatigue_section.render(store, since)
     st.caption(f"Figures are recounted at most every {CACHE_SECONDS // 60} minutes.")
 
 

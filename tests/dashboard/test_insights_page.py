@@ -55,7 +55,16 @@ def test_every_chart_on_a_history_with_runs_in_every_status(store):
     assert shown["Runs"] == "9"
     assert shown["Success rate"] == "25%"  # 1 succeeded of 4 finished (+ unmet, failed, halted)
     assert shown["Tokens"] == "135"
-    assert len(at.get("plotly_chart")) == 7
+    keys = [c.key for c in at.get("plotly_chart")]
+    assert len([k for k in keys if not k.startswith("insights-fatigue-")]) == 7
+    assert (
+        sorted(k for k in keys if k.startswith("insights-fatigue-"))
+        == [
+            "insights-fatigue-classes",
+            "insights-fatigue-trend",
+            "insights-fatigue-wait",
+        ]
+    )  # the one decided approval: "How often onloop asks" (tests/dashboard/test_insights_fatigue.py)
     assert not [c.value for c in at.caption if c.value.startswith("No ")]
 
 
