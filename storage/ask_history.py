@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, select
 
+from storage.approvals import YES_SUFFIX
 from storage.engine import Store, reading
 from storage.insights import wait_seconds
 from storage.models import Approval, Event, Run, table_of
@@ -27,9 +28,6 @@ _runs = table_of(Run)
 _approvals = table_of(Approval)
 _events = table_of(Event)
 DECISION_SAMPLE = 20_000  # the most recent decisions whose times to decide are read
-# `onloop run --yes` approves every ask in the name of "<user> (--yes)" (agent_core/cli/run.py):
-# a setting, not a person deciding, so it counts apart and has no time to decide.
-AUTOMATIC_SUFFIX = " (--yes)"
 _REVOKED = literal(EventKind.ALLOWANCE_REVOKED.value, literal_execute=True)
 _REVOKED_ID = payload_field(AllowanceRevoked, "approval_id")
 
@@ -100,7 +98,7 @@ def _of_period(query: Select, picked: list[Any]) -> Select:
 
 
 def _automatic() -> Any:
-    return _approvals.c.decided_by.endswith(AUTOMATIC_SUFFIX, autoescape=True)
+    return _approvals.c.decided_by.endswith(YES_SUFFIX, autoescape=True)
 
 
 def _flag(condition: Any) -> Any:

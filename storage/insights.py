@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select
 
+from storage.approvals import YES_SUFFIX
 from storage.engine import Store, reading
 from storage.models import Approval, Event, Run, ToolCallCount, table_of
 from storage.record import Drift, field
@@ -93,15 +94,22 @@ def wait_seconds(dialect: str) -> Any:
     return func.extract("epoch", _approvals.c.decided_at - _approvals.c.requested_at)
 
 
+_by_a_person = _approvals.c.decided_by.is_(None) | ~_approvals.c.decided_by.endswith(
+    YES_SUFFIX, autoescape=True
+)
+
+
 def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
     """{"decided", "median_s", "p90_s", "waits_s"}: request-to-decision time of human decisions.
 
-    Expired approvals are left out (nobody answered). Figures cover the latest LATENCY_SAMPLE.
+    Expired approvals are left out (nobody answered), and so are those `onloop run --yes` gave
+    (nobody looked). Figures cover the latest LATENCY_SAMPLE.
     """
     waits = wait_seconds(store.engine.dialect.name).label("wait")
     query = (
         select(waits)
         .where(_approvals.c.status.in_(DECIDED_BY_PEOPLE), _approvals.c.decided_at.is_not(None))
+        .where(_by_a_person)
         .order_by(_approvals.c.requested_at.desc())
         .limit(LATENCY_SAMPLE)
     )

@@ -41,7 +41,12 @@ def time_to_decide_figure(
         figure,
         "Time to decide (decisions by people)",
         xaxis={"type": "category", "title": "time from the ask to the decision"},
-        yaxis={**count_axis(max(counts, default=0)), "title": "decisions"},
+        # Room above the tallest bar for the line's words.
+        yaxis={
+            **count_axis(max(counts, default=0)),
+            "title": "decisions",
+            "range": [0, max(counts, default=0) * 1.25 + 0.5],
+        },
         showlegend=False,
     )
 
@@ -84,6 +89,6 @@ def asks_per_run_figure(per_day: list[dict]) -> go.Figure:
     return layout(
         figure,
         "Asks per run, by the day runs were created",
-        yaxis={"rangemode": "nonnegative", "title": "asks per run"},
+        yaxis={"rangemode": "tozero", "title": "asks per run"},
         showlegend=False,
     )

@@ -75,25 +75,25 @@ def _metrics(f: Fatigue) -> None:
         "Asks per run", _number(f.asks_per_run), help=f"{f.asks:,} asks, {f.runs:,} runs"
     )
     columns[1].metric(
-        "Asks per 100 tool calls",
+        "Per 100 tool calls",
         _number(f.asks_per_100_calls),
         help=f"{f.tool_calls:,} tool calls",
     )
     columns[2].metric(
-        "Approved unchanged",
+        "Unchanged",
         _percent(f.share("approved unchanged")),
-        help="Approved as asked: no edit, no note. The rest: "
+        help="Asks approved as asked: no edit, no note. The rest: "
         + ", ".join(f"{name} {n:,}" for name, n in f.outcomes.items() if n),
     )
     wait_help = "From the ask to a person's decision (expired asks and --yes left out)."
     if f.sampled:
         wait_help += f" The latest {f.decisions:,} decisions."
-    columns[3].metric("Median time to decide", format_duration(f.median_s), help=wait_help)
-    columns[4].metric("p90 time to decide", format_duration(f.p90_s), help=wait_help)
+    columns[3].metric("Median to decide", format_duration(f.median_s), help=wait_help)
+    columns[4].metric("p90 to decide", format_duration(f.p90_s), help=wait_help)
     columns[5].metric(
-        f"Decided in under {FAST_S:g} s",
+        f"Under {FAST_S:g} s",
         f"{f.fast:,} ({_percent(f.fast_share)})",
-        help="Faster than anyone reads an ask: rubber-stamping.",
+        help="Decisions faster than anyone reads an ask: rubber-stamping.",
     )
 
 
