@@ -79,7 +79,13 @@ class AskHistory:
     asks_on_record: int = 0  # every ask in the store, whatever the period
 
 
-def _picked(since: datetime | None, model: str | None, run_id: str | None) -> list[Any]:
+@dataclass(frozen=True)
+class _Period:
+    since: datetime | None
+    runs: list[Any]  # WHERE clauses on runs; none: every run
+
+
+def _picked(since: datetime | None, model: str | None, run_id: str | None) -> _Period:
     clauses: list[Any] = []
     if since is not None:
         clauses.append(_runs.c.created_at >= since)
@@ -87,14 +93,23 @@ def _picked(since: datetime | None, model: str | None, run_id: str | None) -> li
         clauses.append((_runs.c.model == model) | (_runs.c.model_name == model))
     if run_id is not None:
         clauses.append(_runs.c.id == run_id)
-    return clauses
+    return _Period(since, clauses)
 
 
-def _of_period(query: Select, picked: list[Any]) -> Select:
-    """Approvals of the period's runs; all of them (no join) when the period is all time."""
-    if not picked:
+def _of_period(query: Select, period: _Period, *, by_status: bool = False) -> Select:
+    """Approvals of the period's runs; all of them (no join) when the period is all time.
+
+    `by_status`: a query that reads ix_approvals_status_requested_at. A run's asks come after it
+    was created, so `requested_at >= since` leaves out none of them and lets the database range
+    over that index instead of every decision (elsewhere it would make SQLite scan the table
+    rather than go from the period's runs to their approvals through ix_approvals_run_id).
+    """
+    if not period.runs:
         return query
-    return query.join(_runs, _runs.c.id == _approvals.c.run_id).where(*picked)
+    query = query.join(_runs, _runs.c.id == _approvals.c.run_id).where(*period.runs)
+    if by_status and period.since is not None:
+        query = query.where(_approvals.c.requested_at >= period.since)
+    return query
 
 
 def _automatic() -> Any:
@@ -105,7 +120,7 @@ def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
 
 
-def _groups_query(picked: list[Any]) -> Select:
+def _groups_query(picked: _Period) -> Select:
     a = _approvals.c
     edited = _flag(and_(a.approved_hash.is_not(None), a.approved_hash != a.args_hash))
     noted = _flag(and_(a.note.is_not(None), a.note != ""))
@@ -124,7 +139,7 @@ def _groups_query(picked: list[Any]) -> Select:
     return _of_period(query, picked).group_by(*traits)
 
 
-def _decisions_query(picked: list[Any], dialect: str) -> Select:
+def _decisions_query(picked: _Period, dialect: str) -> Select:
     a = _approvals.c
     query = (
         select(a.decided_by, a.status, wait_seconds(dialect).label("wait"))
@@ -134,23 +149,23 @@ def _decisions_query(picked: list[Any], dialect: str) -> Select:
         .order_by(a.requested_at.desc(), a.id.desc())
         .limit(DECISION_SAMPLE)
     )
-    return _of_period(query, picked)
+    return _of_period(query, picked, by_status=True)
 
 
-def _runs_query(picked: list[Any]) -> Select:
+def _runs_query(picked: _Period) -> Select:
     day = func.date(_runs.c.created_at).label("day")
     calls = func.coalesce(func.sum(_runs.c.tool_calls), 0).label("tool_calls")
-    return select(day, func.count().label("runs"), calls).where(*picked).group_by(day)
+    return select(day, func.count().label("runs"), calls).where(*picked.runs).group_by(day)
 
 
-def _asks_per_day_query(picked: list[Any]) -> Select:
+def _asks_per_day_query(picked: _Period) -> Select:
     day = func.date(_runs.c.created_at).label("day")
     query = select(day, func.count().label("asks")).select_from(_approvals)
-    query = query.join(_runs, _runs.c.id == _approvals.c.run_id).where(*picked)
+    query = query.join(_runs, _runs.c.id == _approvals.c.run_id).where(*picked.runs)
     return query.group_by(day)
 
 
-def _revoked_query(picked: list[Any]) -> Select:
+def _revoked_query(picked: _Period) -> Select:
     """allowance_revoked events, looked for only in the runs where someone gave an allowance."""
     allowed = select(_approvals.c.run_id).where(_approvals.c.allow_scope.is_not(None))
     allowed = _of_period(allowed, picked)
