@@ -3,11 +3,12 @@ where agents drift."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
+from agent_core.oversight.fatigue import since_days
 from dashboard.components import fatigue_section
 from dashboard.components import insight_charts as charts
 from dashboard.components.run_link import page_link
@@ -24,9 +25,7 @@ PERIODS = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
 def _since(period: str) -> datetime | None:
     """The first day of the period at 00:00 UTC (whole days, so cached figures stay valid)."""
     days = PERIODS[period]
-    if days is None:
-        return None
-    return datetime.combine(utcnow().date() - timedelta(days=days - 1), time.min)
+    return None if days is None else since_days(days, today=utcnow())
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner="Counting the history…")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -172,3 +172,9 @@ def test_sqlite_and_postgresql_count_the_same(any_store):
     assert (figures.decisions, figures.fast, figures.revoked) == (11, 7, 2)
     assert figures.median_s == pytest.approx(1.2, abs=1e-6)
     assert figures.allowances == FIGURES["allowances"]
+
+
+def test_a_period_of_days_starts_at_midnight_utc_today_included():
+    afternoon = datetime(2025, 5, 3, 15, 30)
+    assert fatigue.since_days(1, today=afternoon) == datetime(2025, 5, 3)
+    assert fatigue.since_days(30, today=afternoon) == datetime(2025, 4, 4)
