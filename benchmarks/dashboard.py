@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import storage  # noqa: E402
+from agent_core.oversight import fatigue  # noqa: E402
 from storage import insights  # noqa: E402
 from storage.models import tool_fields  # noqa: E402
 from storage.schema import rebuild_tool_call_counts  # noqa: E402
@@ -234,6 +235,9 @@ def time_queries(store: storage.Store, big_run: str, typical_run: str, repeat: i
         for label, since in periods:
             action = functools.partial(query, store, since=since)
             report(f"Insights {name} ({label})", median_ms(action, repeat), QUERY_TARGET_MS)
+    for label, since in periods:  # every read of storage.ask_history, then the figures
+        action = functools.partial(fatigue.fatigue, store, since=since)
+        report(f"Insights approval fatigue ({label})", median_ms(action, repeat), QUERY_TARGET_MS)
 
 
 def render_ms(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select
 
+from storage.approvals import YES_SUFFIX
 from storage.engine import Store, reading
 from storage.models import Approval, Event, Run, ToolCallCount, table_of
 from storage.record import Drift, field
@@ -85,22 +86,30 @@ def success_rate(store: Store, *, since: datetime | None = None) -> dict:
     return {"finished": finished, "succeeded": won, "rate": won / finished if finished else None}
 
 
-def _wait_seconds(dialect: str) -> Any:
+def wait_seconds(dialect: str) -> Any:
+    """Seconds from an approval's request to its decision, as SQL for this dialect."""
     if dialect == "sqlite":
         days = func.julianday(_approvals.c.decided_at) - func.julianday(_approvals.c.requested_at)
         return days * 86_400.0
     return func.extract("epoch", _approvals.c.decided_at - _approvals.c.requested_at)
 
 
+_by_a_person = _approvals.c.decided_by.is_(None) | ~_approvals.c.decided_by.endswith(
+    YES_SUFFIX, autoescape=True
+)
+
+
 def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
     """{"decided", "median_s", "p90_s", "waits_s"}: request-to-decision time of human decisions.
 
-    Expired approvals are left out (nobody answered). Figures cover the latest LATENCY_SAMPLE.
+    Expired approvals are left out (nobody answered), and so are those `onloop run --yes` gave
+    (nobody looked). Figures cover the latest LATENCY_SAMPLE.
     """
-    waits = _wait_seconds(store.engine.dialect.name).label("wait")
+    waits = wait_seconds(store.engine.dialect.name).label("wait")
     query = (
         select(waits)
         .where(_approvals.c.status.in_(DECIDED_BY_PEOPLE), _approvals.c.decided_at.is_not(None))
+        .where(_by_a_person)
         .order_by(_approvals.c.requested_at.desc())
         .limit(LATENCY_SAMPLE)
     )
@@ -111,12 +120,12 @@ def approval_latency(store: Store, *, since: datetime | None = None) -> dict:
     return {
         "decided": len(seconds),
         "median_s": statistics.median(seconds) if seconds else None,
-        "p90_s": _percentile(seconds, 0.9),
+        "p90_s": percentile(seconds, 0.9),
         "waits_s": seconds,
     }
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
+def percentile(values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile: the smallest value with `fraction` of the values at or below it."""
     if not values:
         return None

@@ -570,6 +570,27 @@ def audit(
         )
 
 
+@app.command()
+def insights(
+    days: Annotated[
+        int,
+        typer.Option(help="The runs created in the last N days (UTC, today included); 0: all."),
+    ] = 30,
+    model: Annotated[str | None, typer.Option(help="Only runs of this provider or model.")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Only this run (its whole life; no --days).")
+    ] = None,
+    json_out: Json = False,
+    db: Db = None,
+) -> None:
+    """Approval fatigue: asks per run and per 100 tool calls, how asks ended, time to decide,
+    decisions under 2 s and who makes them, asks by class, rule and tool, allowances."""
+    from agent_core.cli.insights import check_days, show_insights
+
+    check_days(days)
+    show_insights(open_existing_db(db), days=days, model=model, run_id=run_id, json_out=json_out)
+
+
 def _echo_steering(store: storage.Store, run_id: str | None) -> None:
     """Who launched the run (with --run) and every halt, pause and guidance people sent."""
     import storage

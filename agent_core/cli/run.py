@@ -33,6 +33,7 @@ from agent_core.tools.mcp_config import PREFIX
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
 from agent_core.worker.claim_loop import Worker
+from storage.approvals import YES_SUFFIX
 from storage.engine import sqlite_path
 from storage.record import ModelCall, parse_as
 from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, UNDER_WAY, EventKind, RunStatus
@@ -279,7 +280,7 @@ class _Follower:
     def _decide(self, approval) -> None:
         by = current_user()
         if self.yes:
-            approve(self.store, approval_id=approval.id, by=f"{by} (--yes)")
+            approve(self.store, approval_id=approval.id, by=f"{by}{YES_SUFFIX}")
             return
         if not self.interactive:
             self.out(

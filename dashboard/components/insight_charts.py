@@ -36,9 +36,17 @@ def label(text: object) -> str:
     return inert.chart_label(text)
 
 
-def _layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
+def layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
     figure.update_layout(title=title, height=320, margin=_MARGIN, **extra)
     return figure
+
+
+def count_axis(most: int) -> dict[str, object]:
+    """A y axis of counts: from 0 up, whole numbers only (plotly ticks 0.5 steps under ~5)."""
+    axis: dict[str, object] = {"rangemode": "nonnegative", "tickformat": ",d"}
+    if most <= 10:
+        axis["dtick"] = 1
+    return axis
 
 
 def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
@@ -79,7 +87,13 @@ def runs_by_outcome(rows: list[dict]) -> go.Figure:
                 )
             )
     day_axis(figure, days)
-    return _layout(figure, "Runs per day by outcome", barmode="stack", yaxis_title="runs")
+    most = max((sum(c.get(d, 0) for c in counts.values()) for d in days), default=0)
+    return layout(
+        figure,
+        "Runs per day by outcome",
+        barmode="stack",
+        yaxis={**count_axis(most), "title": "runs"},
+    )
 
 
 def daily_success_rate(rows: list[dict]) -> list[tuple[str, float]]:
@@ -105,7 +119,7 @@ def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
         )
     )
     day_axis(figure, [p[0] for p in points])
-    return _layout(
+    return layout(
         figure,
         "Success rate per day (succeeded of finished)",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
@@ -128,11 +142,11 @@ def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) ->
         annotation_text=f"p90 {p90_s:.0f} s",
         annotation_position="top right",
     )
-    return _layout(
+    return layout(
         figure,
         "Time from approval request to decision",
-        xaxis_title="seconds",
-        yaxis_title="approvals",
+        xaxis={"title": "seconds", "rangemode": "nonnegative"},
+        yaxis={**count_axis(len(waits_s)), "title": "approvals"},
         showlegend=False,
     )
 
@@ -144,7 +158,10 @@ def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
         values = [r[decision] for r in rows]
         if any(values):
             figure.add_trace(go.Bar(name=decision, x=tools, y=values, marker_color=color))
-    return _layout(figure, "Approvals and rejections per tool", barmode="group")
+    most = max((r[d] for r in rows for d in DECISION_COLORS), default=0)
+    return layout(
+        figure, "Approvals and rejections per tool", barmode="group", yaxis=count_axis(most)
+    )
 
 
 def usage_figure(rows: list[dict]) -> go.Figure:
@@ -171,10 +188,11 @@ def usage_figure(rows: list[dict]) -> go.Figure:
         ),
         secondary_y=True,
     )
-    figure.update_yaxes(title_text="tokens", secondary_y=False)
-    figure.update_yaxes(title_text="USD", secondary_y=True)
+    most = max((r["tokens"] for r in rows), default=0)
+    figure.update_yaxes(title_text="tokens", secondary_y=False, **count_axis(most))
+    figure.update_yaxes(title_text="USD", rangemode="nonnegative", secondary_y=True)
     day_axis(figure, days)
-    return _layout(figure, "Tokens and cost per day")
+    return layout(figure, "Tokens and cost per day")
 
 
 def drift_figure(rows: list[dict]) -> go.Figure:
@@ -193,7 +211,13 @@ def drift_figure(rows: list[dict]) -> go.Figure:
                 marker_color=ACTION_COLORS.get(action, "#9E9E9E"),
             )
         )
-    return _layout(figure, "Drift stops by monitor", barmode="stack", yaxis_title="stops")
+    most = max(totals.values(), default=0)
+    return layout(
+        figure,
+        "Drift stops by monitor",
+        barmode="stack",
+        yaxis={**count_axis(most), "title": "stops"},
+    )
 
 
 def tool_usage_figure(rows: list[dict]) -> go.Figure:
@@ -210,4 +234,7 @@ def tool_usage_figure(rows: list[dict]) -> go.Figure:
                 marker_color=color,
             )
         )
-    return _layout(figure, "Most used tools", barmode="stack", xaxis_title="calls")
+    most = max((r["calls"] for r in rows), default=0)
+    return layout(
+        figure, "Most used tools", barmode="stack", xaxis={**count_axis(most), "title": "calls"}
+    )

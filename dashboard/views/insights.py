@@ -1,12 +1,15 @@
-"""Insights: how runs turn out, how fast people answer, what it costs, where agents drift."""
+"""Insights: how runs turn out, how often they ask people and how people answer, what it costs,
+where agents drift."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
+from agent_core.oversight.fatigue import since_days
+from dashboard.components import fatigue_section
 from dashboard.components import insight_charts as charts
 from dashboard.components.run_link import page_link
 from dashboard.components.status import format_cost, format_duration, format_tokens
@@ -22,9 +25,7 @@ PERIODS = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
 def _since(period: str) -> datetime | None:
     """The first day of the period at 00:00 UTC (whole days, so cached figures stay valid)."""
     days = PERIODS[period]
-    if days is None:
-        return None
-    return datetime.combine(utcnow().date() - timedelta(days=days - 1), time.min)
+    return None if days is None else since_days(days, today=utcnow())
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner="Counting the history…")
@@ -134,12 +135,14 @@ def main() -> None:
         required=True,
         key=f"{KEY}-period",
     )
-    data = _figures(store.url, _since(period or "All time"))
+    since = _since(period or "All time")
+    data = _figures(store.url, since)
     if not data["runs"]:
         st.info(f"No runs were created in the last {period}; choose a longer period.")
         return
     _render_metrics(data)
     _render_charts(data)
+    fatigue_section.render(store, since)
     st.caption(f"Figures are recounted at most every {CACHE_SECONDS // 60} minutes.")
 
 

@@ -60,6 +60,7 @@ def imported_by(*args: str, cwd) -> tuple[set[str], str]:
         ["run", "--help"],
         ["runs", "--help"],
         ["tools", "--help"],
+        ["insights", "--help"],
         ["policy", "--help"],
         ["policy", "check", "--help"],
         ["--version"],

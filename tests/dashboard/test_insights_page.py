@@ -55,7 +55,16 @@ def test_every_chart_on_a_history_with_runs_in_every_status(store):
     assert shown["Runs"] == "9"
     assert shown["Success rate"] == "25%"  # 1 succeeded of 4 finished (+ unmet, failed, halted)
     assert shown["Tokens"] == "135"
-    assert len(at.get("plotly_chart")) == 7
+    keys = [c.key for c in at.get("plotly_chart")]
+    assert len([k for k in keys if not k.startswith("insights-fatigue-")]) == 7
+    assert (
+        sorted(k for k in keys if k.startswith("insights-fatigue-"))
+        == [
+            "insights-fatigue-classes",
+            "insights-fatigue-trend",
+            "insights-fatigue-wait",
+        ]
+    )  # the one decided approval: "How often onloop asks" (tests/dashboard/test_insights_fatigue.py)
     assert not [c.value for c in at.caption if c.value.startswith("No ")]
 
 
@@ -100,3 +109,38 @@ def test_insights_render_inside_the_routed_app(store):
     at.switch_page("views/insights.py").run()
     assert not at.exception
     assert metrics(at)["Runs"] == "9"
+
+
+def test_count_axes_start_at_zero_in_whole_numbers():
+    """Three runs tick 0 1 2 3, never 0.5; an all-zero day never draws a negative axis."""
+    day = "2025-05-01"
+    figures = {
+        "runs": (
+            insight_charts.runs_by_outcome([{"day": day, "status": "failed", "runs": 3}]),
+            "y",
+        ),
+        "waits": (insight_charts.approval_wait_figure([1.0, 2.0], 1.5, 2.0), "y"),
+        "decisions": (
+            insight_charts.decisions_per_tool_figure(
+                [{"tool": "t", "approved": 2, "rejected": 0, "expired": 0}]
+            ),
+            "y",
+        ),
+        "drift": (
+            insight_charts.drift_figure([{"monitor": "m", "action": "pause", "stops": 1}]),
+            "y",
+        ),
+        "tools": (
+            insight_charts.tool_usage_figure(
+                [{"tool": "t", "calls": 4, "allowed": 4, "asked": 0, "denied": 0}]
+            ),
+            "x",
+        ),
+    }
+    for name, (figure, axis) in figures.items():
+        shown = figure.layout[f"{axis}axis"]
+        assert (shown.rangemode, shown.tickformat, shown.dtick) == ("nonnegative", ",d", 1), name
+    zero = [{"day": day, "tokens": 0, "cost_usd": 0.0}]
+    usage = insight_charts.usage_figure(zero).layout
+    assert usage.yaxis.rangemode == usage.yaxis2.rangemode == "nonnegative"
+    assert usage.yaxis.dtick == 1

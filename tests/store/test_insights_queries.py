@@ -18,7 +18,9 @@ OLD = datetime(2024, 1, 1, 12, 0)
 pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
 
 
-def decide_at(store, approval, decision: str, *, asked: datetime, waited_s: float) -> None:
+def decide_at(
+    store, approval, decision: str, *, asked: datetime, waited_s: float, by: str = "x"
+) -> None:
     """Decide a pending approval as if asked at `asked` and answered `waited_s` later (one write:
     a decided approval can no longer be changed)."""
     table = storage.Approval.__table__
@@ -28,7 +30,7 @@ def decide_at(store, approval, decision: str, *, asked: datetime, waited_s: floa
             .where(table.c.id == approval.id)
             .values(
                 status=decision,
-                decided_by="x",
+                decided_by=by,
                 requested_at=asked,
                 decided_at=asked + timedelta(seconds=waited_s),
             )
@@ -98,6 +100,15 @@ def test_approval_latency_median_and_p90_of_human_decisions(store, history):
     assert sorted(result["waits_s"]) == pytest.approx(waits, abs=0.01)
     later = insights.approval_latency(store, since=DAY1 + timedelta(minutes=5))
     assert later["decided"] == 5 and later["median_s"] == pytest.approx(80.0, abs=0.01)
+
+
+def test_approval_latency_leaves_out_what_yes_approved(store, history):
+    approval = seed.make_approval(store, history["a"])
+    decide_at(store, approval, "approved", asked=DAY1, waited_s=1)
+    yes = seed.make_approval(store, history["a"])
+    decide_at(store, yes, "approved", asked=DAY1, waited_s=0.1, by="ann (--yes)")
+    result = insights.approval_latency(store)
+    assert result["decided"] == 1 and result["median_s"] == pytest.approx(1.0, abs=0.01)
 
 
 def test_approval_latency_with_no_decisions(store, history):

@@ -66,6 +66,7 @@ SLOW_MODULES = frozenset(
 # Single tests over ~2 s (measured with --durations) in modules that are otherwise quick.
 SLOW_TESTS = frozenset(
     {
+        "cli/test_insights_cli.py::test_a_yes_run_counts_as_approved_by_yes_not_as_a_person",
         "dashboard/test_workspace_field.py::test_work_on_a_copy_records_the_source_and_a_fresh_folder",
         "models/test_model_calls.py::test_a_halt_cuts_a_trickling_answer_and_only_its_own_run",
         "models/test_model_calls.py::test_the_process_watcher_map_does_not_keep_a_store_alive",
