@@ -173,7 +173,10 @@ def test_names_from_the_store_are_shown_not_obeyed(store):
 def test_a_yes_run_counts_as_approved_by_yes_not_as_a_person(tmp_path):
     db = str(tmp_path / "onloop.db")
     goal = "Extract the totals of the sample invoices into invoices.csv"
-    assert onloop("run", goal, "--yes", "--db", db, cwd=tmp_path).returncode == 0
+    assert (
+        onloop("run", goal, "--yes", "--autonomy", "manual", "--db", db, cwd=tmp_path).returncode
+        == 0
+    )
     data = json.loads(onloop("insights", "--json", "--db", db, cwd=tmp_path).stdout)
     assert data["asks"] >= 1
     assert data["outcomes"]["approved by --yes"] == data["asks"]
