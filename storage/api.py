@@ -47,9 +47,18 @@ from storage.models import (
     Approval,
     Command,
     Event,
+    ProjectRule,
     Run,
     SchemaMigration,
     utcnow,
+)
+from storage.project_rules import (
+    active_project_rules,
+    add_project_rule,
+    edit_project_rule,
+    project_rule_history,
+    project_rules_mark,
+    revoke_project_rule,
 )
 from storage.runs import (
     add_usage,
@@ -88,6 +97,13 @@ from storage.vocabulary import (
 )
 
 __all__ = [
+    "ProjectRule",
+    "active_project_rules",
+    "add_project_rule",
+    "edit_project_rule",
+    "project_rule_history",
+    "project_rules_mark",
+    "revoke_project_rule",
     "Autonomy",
     "CallClass",
     "CALL_CLASSES",

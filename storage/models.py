@@ -174,6 +174,28 @@ class Command(SQLModel, table=True):
     consumed_at: NaiveDatetime | None = None
 
 
+class ProjectRule(SQLModel, table=True):
+    """One version of a rule people added to the project (every run of this store) from a
+    decision or the Policy page. Never updated or deleted: an edit or a revoke is a new version
+    of the same key, so the table is its own audit trail."""
+
+    __tablename__ = "project_rules"
+    __table_args__ = (
+        UniqueConstraint("rule_key", "version"),
+        Index("ix_project_rules_key", "rule_key", "version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_key: str  # the same for every version of one rule
+    version: int
+    rule: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # a policy Rule
+    status: str = "active"  # active | revoked
+    created_by: str
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    from_approval_id: int | None = None  # the approval it was made from, if any
+    note: str | None = None
+
+
 class LiveOutput(SQLModel, table=True):
     """What the model has streamed so far in a run's current turn: one row per run, rewritten a
     few times a second while the turn streams and deleted once its model_call event is recorded.

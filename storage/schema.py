@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, col
 from storage.models import (
     TOOL_EVENT_KINDS,
     Event,
+    ProjectRule,
     SchemaMigration,
     ToolCallCount,
     table_of,
@@ -294,6 +295,35 @@ def _classes_and_scoped_allowances(conn: Connection) -> None:
         )
 
 
+# Version 8: rules people add to the project, versioned; a version is never edited or deleted.
+PROJECT_RULES_APPEND_ONLY = "project rules are append-only: edit or revoke makes a new version"
+_PROJECT_RULE_GUARDS = {
+    "sqlite": (
+        f"""CREATE TRIGGER IF NOT EXISTS project_rules_no_update BEFORE UPDATE ON project_rules
+        BEGIN SELECT RAISE(ABORT, '{PROJECT_RULES_APPEND_ONLY}'); END""",
+        f"""CREATE TRIGGER IF NOT EXISTS project_rules_no_delete BEFORE DELETE ON project_rules
+        BEGIN SELECT RAISE(ABORT, '{PROJECT_RULES_APPEND_ONLY}'); END""",
+    ),
+    "postgresql": (
+        f"""CREATE OR REPLACE FUNCTION onloop_project_rules_append_only() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+          RAISE EXCEPTION '{PROJECT_RULES_APPEND_ONLY}'
+            USING ERRCODE = 'integrity_constraint_violation';
+        END $$""",
+        "DROP TRIGGER IF EXISTS project_rules_append_only ON project_rules",
+        "CREATE TRIGGER project_rules_append_only BEFORE UPDATE OR DELETE ON project_rules "
+        "FOR EACH ROW EXECUTE FUNCTION onloop_project_rules_append_only()",
+    ),
+}
+
+
+def _project_rules(conn: Connection) -> None:
+    """project_rules (version 1 makes it on a blank store), and triggers keeping it append-only."""
+    table_of(ProjectRule).create(conn, checkfirst=True)
+    for statement in _PROJECT_RULE_GUARDS.get(conn.dialect.name, ()):
+        conn.execute(text(statement))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -316,6 +346,7 @@ MIGRATIONS: list[Migration] = [
         "approvals.call_class and approvals.allow_rule (classes and scoped allowances)",
         _classes_and_scoped_allowances,
     ),
+    Migration(8, "project_rules (rules from decisions, versioned and append-only)", _project_rules),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -54,6 +54,9 @@ from agent_core.cli.policy import policy_app  # noqa: E402
 from agent_core.oversight import inert  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
+from agent_core.cli.rules import rules_app  # noqa: E402
+
+app.add_typer(rules_app, name="rules")
 from agent_core.cli.tools import tools_command  # noqa: E402
 
 app.command("tools")(tools_command)
@@ -388,6 +391,14 @@ def approve_cmd(
             "class of call. `onloop show RUN_ID` lists the scopes the waiting call offers."
         ),
     ] = None,
+    project: Annotated[
+        bool,
+        typer.Option(
+            "--project",
+            help="With --allow: allow it in every run of this store from now on (a project "
+            "rule; `onloop rules` lists and revokes them).",
+        ),
+    ] = False,
     db: Db = None,
 ) -> None:
     """Approve the action a run is waiting on."""
@@ -403,6 +414,7 @@ def approve_cmd(
         note=note,
         edited_arguments=edited,
         allow_scope=allow,
+        for_project=project,
     )
     typer.echo(f"approved: {_one_line(done.summary or done.tool)} (run {done.run_id})")
     if done.edited_arguments is not None:

@@ -12,6 +12,12 @@ from agent_core.oversight.confinement import run_protected
 from agent_core.oversight.control import ControlError, resume_run
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.policy import ApproveRole, Policy, decide
+from agent_core.oversight.project_rules import (
+    ProjectRuleError,
+    add_rule,
+    checked_rule_dict,
+    with_project_rules,
+)
 from agent_core.oversight.scopes import Scope, offered_scopes
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
@@ -54,12 +60,17 @@ def approve(
     note: str | None = None,
     edited_arguments: dict[str, Any] | None = None,
     allow_scope: AllowScope = None,
+    for_project: bool = False,
 ) -> Approval:
     """Approve exactly these arguments: the original, or a person's edit, which is a new call
-    (checked against the tool and decided by the run's policy: see oversight/edits.py)."""
+    (checked against the tool and decided by the run's policy: see oversight/edits.py).
+
+    With `allow_scope`, calls like it are allowed for the rest of the run; with `for_project`
+    too (an admin's), in every run of this store from now on, as a project rule."""
     who = _approver(by)
     approval = _pending(store, approval_id)
     scope = _scope(store, approval, allow_scope)
+    project_rule = _project_rule(by, scope) if for_project else None
     review = _reviewed(store, approval, edited_arguments)
     if review is None:
         _holds(by, _role_for_original(store, approval), "the policy asks an admin about it")
@@ -72,7 +83,7 @@ def approve(
             )
         _holds(by, review.role, review.why_role())
         to_run = review.arguments
-    return _decide(
+    decided = _decide(
         store,
         approval_id=approval_id,
         decision="approved",
@@ -83,6 +94,34 @@ def approve(
         allow_scope=scope.kind if scope is not None else None,
         allow_rule=scope.rule_dict() if scope is not None else None,
     )
+    if project_rule is not None:
+        add_rule(store, project_rule, by=who, from_approval_id=approval_id, note=note or None)
+    return decided
+
+
+def _project_rule(by: str | Person, scope: Scope | None) -> dict[str, Any]:
+    """The project rule a scope becomes; only an admin adds one (the CLI's user holds the store)."""
+    if not isinstance(by, str) and not by.may("admin"):
+        has = f"the {by.role} role" if by.role else "no role"
+        raise DecisionError(
+            f"allowing calls in the whole project needs the admin role and you have {has}; "
+            "allow it for this run instead, or ask an onloop admin"
+        )
+    rule = scope.rule_dict() if scope is not None else None
+    if scope is None or rule is None:
+        raise DecisionError(
+            "a project rule needs a scope wider than this exact call (a command prefix, a "
+            "folder, files or a domain); choose one, or allow it for this run only"
+        )
+    label = scope.label
+    rule.update(
+        name=f"allowed in this project: {label} (up to {rule.get('up_to')})",
+        reason=f"an admin allowed {label} in this project, up to {rule.get('up_to')} calls",
+    )
+    try:
+        return checked_rule_dict(rule)
+    except ProjectRuleError as exc:
+        raise DecisionError(f"this scope cannot be a project rule: {exc}") from exc
 
 
 def scopes_of(store: storage.Store, approval: Approval) -> list[Scope]:
@@ -123,7 +162,7 @@ def review_of(store: storage.Store, approval: Approval, edited: dict[str, Any]) 
     tool = _edited_tool(store, approval)
     try:
         return review_edit(
-            _policy_of(run),
+            _policy_now(store, run),
             tool,
             approval.arguments,
             edited,
@@ -165,7 +204,7 @@ def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
     """The role the call as asked needs: only a policy with `approve_role` rules can ask more
     than an approver; a call it cannot decide again here needs the admin (fail closed)."""
     run = storage.get_run(store, run_id=approval.run_id)
-    policy = _policy_of(run)
+    policy = _policy_now(store, run)
     if not any(rule.approve_role == "admin" for rule in policy.rules):
         return "approver"
     try:
@@ -188,6 +227,11 @@ def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
 
 def _policy_of(run: Run) -> Policy:
     return Policy.model_validate(run.policy or {})
+
+
+def _policy_now(store: storage.Store, run: Run) -> Policy:
+    """The run's policy with the project's rules as they are now, as its worker decides."""
+    return with_project_rules(_policy_of(run), storage.active_project_rules(store))
 
 
 def _workspace_of(store: storage.Store, run: Run) -> Workspace | None:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agent_core.oversight.suggestions import suggest
 from storage.insights import percentile
 from storage.vocabulary import CALL_CLASSES
 
@@ -65,11 +66,9 @@ class HasSavedAsks(Protocol):
 
 
 Suggest = Callable[["Store"], Sequence[HasSavedAsks]]
-# Where the Insights page and `onloop insights` get the suggested rules whose savings they show:
-# None shows no savings line. The suggestions engine plugs in here, once:
-#     from agent_core.oversight.suggestions import suggest
-#     SUGGESTIONS: Suggest | None = suggest
-SUGGESTIONS: Suggest | None = None
+# Where the Insights page and `onloop insights` get the suggested rules whose savings they show
+# (None shows no savings line; tests put a fake here).
+SUGGESTIONS: Suggest | None = suggest
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,8 @@ def figures(history: AskHistory, *, suggestions: Sequence[HasSavedAsks] | None =
         allowances=_allowances(groups),
         revoked=history.revoked,
         per_day=[{**asdict(d), "asks_per_run": _ratio(d.asks, d.runs)} for d in history.per_day],
-        savings=None if suggestions is None else _savings(suggestions, history.asks_on_record),
+        # no suggestion yet: no savings line (nothing to say that is worth a line)
+        savings=_savings(suggestions, history.asks_on_record) if suggestions else None,
     )
 
 

@@ -154,7 +154,7 @@ class ApprovalGate:
         """The edited call decided again here, whoever wrote the decision (fail closed)."""
         try:
             return review_edit(
-                self.spec.policy,
+                self.port.with_project_rules(self.spec.policy),
                 tool,
                 arguments,
                 edited,

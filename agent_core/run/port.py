@@ -14,6 +14,8 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 import storage
+from agent_core.oversight.policy import Policy
+from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.tools.cancel_token import CancelReason, CancelToken
@@ -73,6 +75,7 @@ class RunPort(Protocol):
     def cancel_approval(self, approval_id: int) -> HumanDecision | None: ...
     def partial(self, step: int, text: str) -> None: ...
     def end_partial(self) -> None: ...
+    def with_project_rules(self, policy: Policy) -> Policy: ...
 
 
 @dataclass
@@ -96,6 +99,15 @@ class StoreRunPort:
     _partial_at: float = float("-inf")
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
     _watched: WatchedRun | None = None
+    _project: ProjectRules | None = None
+
+    def with_project_rules(self, policy: Policy) -> Policy:
+        """The run's policy with the project's rules as they are now (read again only when one
+        changed): a rule added on the Policy page applies to the next call of every run."""
+        if self._project is None:
+            self._project = ProjectRules(self.store)
+        project = self._project
+        return self._read(lambda: project.applied_to(policy))
 
     @property
     def watched(self) -> WatchedRun:

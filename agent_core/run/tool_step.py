@@ -249,7 +249,7 @@ class ToolStep:
         if force is not None:
             return PolicyDecision("ask", force, None)
         return decide(
-            self.spec.policy,
+            self.port.with_project_rules(self.spec.policy),
             tool=tool.name,
             risk=tool.risk,
             arguments=arguments,

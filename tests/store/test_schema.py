@@ -16,7 +16,7 @@ from storage.models import SchemaMigration, table_of
 
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
-    "schema_migrations",
+    "schema_migrations", "project_rules",
 }  # fmt: skip
 COLUMNS = {
     "runs": [
@@ -37,6 +37,10 @@ COLUMNS = {
     "tool_call_counts": ["day", "tool", "verdict", "calls"],
     "live_output": ["run_id", "step", "text", "updated_at"],
     "schema_migrations": ["version", "name", "applied_at"],
+    "project_rules": [
+        "id", "rule_key", "version", "rule", "status", "created_by", "created_at",
+        "from_approval_id", "note",
+    ],
 }  # fmt: skip
 DAY = "date(created_at)"  # an index on an expression: SQLite reports no column name for it
 INDEXES = {
@@ -55,6 +59,7 @@ INDEXES = {
     "tool_call_counts": {},
     "live_output": {},
     "schema_migrations": {},
+    "project_rules": {"ix_project_rules_key": ["rule_key", "version"]},
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
@@ -70,6 +75,7 @@ MIGRATION_NAMES = [
     (5, "runs.seed_from (copy-in workspaces) and live_output (a turn's streamed partial output)"),
     (6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)"),
     (7, "approvals.call_class and approvals.allow_rule (classes and scoped allowances)"),
+    (8, "project_rules (rules from decisions, versioned and append-only)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -79,6 +85,7 @@ TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both st
         "approvals_consumed_once",
         "approvals_consumed_if_approved",
     },
+    "project_rules": {"project_rules_no_update", "project_rules_no_delete"},
 }
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
@@ -148,7 +155,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 7
+    assert storage.SCHEMA_VERSION == 8
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -239,8 +246,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6, 7]
-    assert storage.current_version(store.engine) == 7
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert storage.current_version(store.engine) == 8
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
