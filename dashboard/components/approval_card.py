@@ -148,6 +148,8 @@ def _render_actions(
         ("reject", "Reject", "secondary"),
         ("allow", "Approve + allow for this run", "secondary"),
     ]
+    if not lacks("admin"):  # a project rule: every run of this store, from now on
+        buttons.append(("project", "Approve + allow in this project", "secondary"))
     scopes = {s.kind: s.label for s in decisions.scopes_of(store, approval)}
     st.selectbox(
         "Approve + allow for this run: calls like this one, never a riskier kind",
@@ -214,6 +216,7 @@ _OUTCOMES = {
     "reject": "Rejected",
     "edited": "Approved with edited arguments",
     "allow": "Approved, and calls like it are allowed for the rest of the run",
+    "project": "Approved, and calls like it are allowed in this project from now on (a rule)",
 }
 
 
@@ -237,8 +240,16 @@ def _decide(
             if done.edited_arguments is not None:
                 changed = decisions.review_of(store, approval, done.edited_arguments).summary()
         else:
-            scope = st.session_state.get(f"{key}-scope") or "call" if action == "allow" else None
-            decisions.approve(store, approval_id=approval_id, by=by, note=note, allow_scope=scope)
+            wide = action in ("allow", "project")
+            scope = st.session_state.get(f"{key}-scope") or "call" if wide else None
+            decisions.approve(
+                store,
+                approval_id=approval_id,
+                by=by,
+                note=note,
+                allow_scope=scope,
+                for_project=action == "project",
+            )
     except (decisions.DecisionError, storage.StoreError) as error:
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
         return

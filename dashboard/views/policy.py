@@ -16,7 +16,9 @@ from agent_core.oversight.policy_check import (
 from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
+from dashboard.components.project_rules import render_project_rules
 from dashboard.components.role_buttons import lacks
+from dashboard.store import get_store
 from storage.vocabulary import Autonomy
 
 st.title("Policy")
@@ -98,6 +100,8 @@ settings = {
 }
 st.subheader("Oversight settings", anchor=False)
 st.table([{"setting": k, "value": v} for k, v in settings.items()])
+
+render_project_rules(get_store())
 
 st.subheader("Try a call", anchor=False)
 try:  # every tool a run could use: built-ins, your modules, the policy's MCP servers

@@ -86,6 +86,7 @@ WRAPPERS = {
     "describe",  # run_shell_offer(...).describe(): onloop's own words about the sandbox
     "describe_rule",  # a rule from the operator's policy file
     "class_line",  # policy_check: a class name of ours and inert.visible(class_why)
+    "_line",  # cli/rules.py: the whole line passes inert.visible
     "describe_model",
     "run_usage",
     "page_link",
@@ -103,6 +104,10 @@ WRAPPERS = {
 TRUSTED_NAMES = {
     "id",
     "run_id",
+    "rule_key",  # a project rule's key: we mint it
+    "version",
+    "min_approvals",
+    "number",
     "approval_id",
     "status",
     "steps",
@@ -166,6 +171,7 @@ TRUSTED_NAMES = {
 ALLOWED = {
     "question",  # cli/run.py _choice: "Allow {inert.visible(summary)}? [y]es..." built in _decide
     "text",  # allowances.py: joined from inert.markdown pieces and our words
+    "origin",  # project_rules.py: our words and an approval id
     "line",  # cli.py/cli_live.py: a render_event / live_line result (inert.visible inside)
     "message",  # cli_run.py: `_err`/`write` forward lines built above from inert output
     "said",
