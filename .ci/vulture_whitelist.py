@@ -23,6 +23,7 @@ engine._install_sqlite_hooks.on_connect.dbapi_connection.isolation_level  # sqli
 models.SchemaMigration.applied_at  # a column the migrations write and tests/test_schema reads
 
 # Used by the tests and benchmarks (vulture reads the product code only).
+suggestions.Suggestion.approved  # how many approvals a suggestion stands on (tests, --json)
 scripted.ScriptedModel  # the scripted model tests drive runs with
 engine.Store.is_sqlite
 insights.QUERIES  # every insight query, run by tests/test_postgres and benchmarks/dashboard

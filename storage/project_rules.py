@@ -20,7 +20,6 @@ from storage.errors import NotFound, StoreError
 from storage.models import ProjectRule, table_of
 
 _rules = table_of(ProjectRule)
-STATUSES = ("active", "revoked")
 
 
 def add_project_rule(

@@ -36,9 +36,6 @@ from storage.vocabulary import CLASS_RANK, CallClass
 WRITE_RANK = CLASS_RANK[CallClass.WRITE]
 
 ScopeKind = Literal["call", "prefix", "file", "folder", "domain"]
-SCOPE_KINDS: tuple[ScopeKind, ...] = ("call", "prefix", "file", "folder", "domain")
-# Scopes of stores written before scopes existed, still honoured when a run resumes.
-LEGACY_SCOPES = ("tool", "arguments")
 # Programs whose first operand is a subcommand: the prefix keeps it (`git commit`, `npm test`).
 _SUBCOMMANDS = frozenset(
     {
