@@ -9,7 +9,7 @@ with why. This file is read by vulture, never imported.
 import storage
 from agent_core.cli import app, serve
 from agent_core.models import demo_goals, io_loop, scripted
-from agent_core.oversight import policy, signin_roles
+from agent_core.oversight import policy, signin_roles, suggestions
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
 from storage import engine, insights, models, record, vocabulary
