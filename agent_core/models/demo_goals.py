@@ -29,23 +29,27 @@ DEMO_GOALS: tuple[DemoGoal, ...] = (
         title="Summarise the workspace",
         goal="Summarise the files in the workspace into report.md",
         shows=(
-            "Reads each note, then asks before writing report.md; reject it with "
-            '"call it summary.md" to watch it correct itself.'
+            "Reads each note and writes report.md: edits inside the run's workspace need "
+            "nobody under supervised (choose manual to be asked, and reject with "
+            '"call it summary.md" to watch it correct itself).'
         ),
     ),
     DemoGoal(
         key="invoices",
         title="Extract invoice totals",
         goal="Extract the totals of the sample invoices into invoices.csv",
-        shows="Reads four invoices, sums them with the calculator and asks before writing a CSV.",
+        shows=(
+            "Reads four invoices, sums them with the calculator and writes a CSV (asked first "
+            "under manual)."
+        ),
     ),
     DemoGoal(
         key="cleanup",
         title="Clean up temporary files",
         goal="Clean up the temporary files in the workspace",
         shows=(
-            "A high-risk delete that asks even when autonomous; reject it with "
-            '"keep cache.tmp" and it retries without that file.'
+            "Deleting five files at once is destructive: it asks even when autonomous; "
+            'reject it with "keep cache.tmp" and it retries without that file.'
         ),
     ),
     DemoGoal(

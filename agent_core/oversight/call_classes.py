@@ -25,7 +25,7 @@ READ, WRITE, NETWORK = CallClass.READ, CallClass.WRITE, CallClass.NETWORK
 INSTALL, GUARDED, DESTRUCTIVE = CallClass.INSTALL, CallClass.GUARDED, CallClass.DESTRUCTIVE
 _READ_TOOLS = ("read_file", "list_files", "calculator", "current_time")
 MIN_SHRUNK = 20  # characters a file must have for "replaced by less than half" to count
-MAX_NAMED_DELETES = 5  # delete_files of more files at once is destructive
+MAX_NAMED_DELETES = 3  # delete_files of more files at once is destructive
 MAX_COMPARED = 512 * 1024  # bytes of an existing file compared with its rewrite
 _URL = re.compile(r"^(https?|ftp|wss?)://", re.IGNORECASE)
 

@@ -131,15 +131,25 @@ def _launch_demo(page, url: str, title: str, autonomy: str | None = None) -> str
     return re.search(r"run=([0-9a-f]+)", page.url).group(1)
 
 
-def test_supervised_demo_run_approved_from_the_inbox(onloop_up, page):
+def test_supervised_demo_runs_its_edits_and_asks_before_deleting(onloop_up, page):
     url, store = onloop_up
-    run_id = _launch_demo(page, url, "Summarise the workspace")
-    # Steps arrive on the run page without a reload.
+    report = _launch_demo(page, url, "Summarise the workspace")
+    # Steps arrive on the run page without a reload; reading and writing its own workspace's
+    # files needs nobody under `supervised`.
     page.get_by_text("list_files").first.wait_for()
     page.get_by_text("read_file").first.wait_for()
+    wait_for(
+        lambda: storage.get_run(store, run_id=report).status == "succeeded",
+        timeout=60,
+        what="the report run to succeed unasked",
+    )
+    assert storage.decisions(store, run_id=report) == []
+    assert (Path(storage.get_run(store, run_id=report).workspace) / "report.md").exists()
+    run_id = _launch_demo(page, url, "Clean up temporary files")
     wait_for(lambda: storage.count_pending_approvals(store), timeout=60, what="the approval")
     page.get_by_role("link", name=re.compile("Approvals")).first.click()
-    page.get_by_text(re.compile(r"write \d+ bytes to report\.md")).first.wait_for()
+    page.get_by_text(re.compile(r"delete 5 files")).first.wait_for()
+    page.get_by_text(re.compile(r"deletes 5 files at once \(destructive\)")).first.wait_for()
     page.get_by_role("button", name="Approve", exact=True).first.click()
     wait_for(
         lambda: storage.get_run(store, run_id=run_id).status == "succeeded",
@@ -147,12 +157,12 @@ def test_supervised_demo_run_approved_from_the_inbox(onloop_up, page):
         what="the run to succeed",
     )
     page.goto(f"{url}/?run={run_id}")
-    page.get_by_text("wrote report.md", exact=False).first.wait_for()
     page.get_by_text("Succeeded", exact=False).first.wait_for()
     decided = storage.decisions(store, run_id=run_id)
-    assert decided[0].status == "approved" and decided[0].tool == "write_file"
+    assert decided[0].status == "approved" and decided[0].tool == "delete_files"
+    assert decided[0].call_class == "destructive"
     workspace = Path(storage.get_run(store, run_id=run_id).workspace)
-    assert (workspace / "report.md").exists()
+    assert not (workspace / "build.tmp").exists()
 
 
 def test_halt_from_the_run_page_stops_further_steps(onloop_up, page):
