@@ -51,6 +51,7 @@ def _options(
 
 from agent_core.cli.errors import fail, user_errors  # noqa: E402
 from agent_core.cli.policy import policy_app  # noqa: E402
+from agent_core.cli.stores import open_db, open_existing_db  # noqa: E402
 from agent_core.oversight import inert  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
@@ -91,27 +92,6 @@ MaxOutputTokens = Annotated[
         "$ONLOOP_MAX_OUTPUT_TOKENS; max_output_tokens under [model] in the policy).",
     ),
 ]
-
-
-def open_db(db: str | None) -> storage.Store:
-    import storage
-
-    return storage.open_store(storage.database_url(db))
-
-
-def open_existing_db(db: str | None) -> storage.Store:
-    """The store for a command that only reads: a missing SQLite file is an error, never created."""
-    import storage
-    from storage.engine import sqlite_path
-
-    url = storage.database_url(db)
-    path = sqlite_path(url)
-    if path is not None and not path.exists():
-        raise fail(
-            f"no onloop store at {path}; pass --db with the right file, or start a run first "
-            "(`onloop run`, `onloop up`)"
-        )
-    return storage.open_store(url)
 
 
 def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):

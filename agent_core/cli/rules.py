@@ -24,7 +24,7 @@ Key = Annotated[str, typer.Argument(help="The rule's key, as `onloop rules list`
 
 
 def _store(db: str | None):
-    from agent_core.cli.app import open_existing_db
+    from agent_core.cli.stores import open_existing_db
 
     return open_existing_db(db)
 
