@@ -41,6 +41,8 @@ def test_run_json_and_yes_approves_everything(tmp_path):
         "run",
         "Extract the totals of the sample invoices into invoices.csv",
         "--yes",
+        "--autonomy",
+        "manual",  # under supervised, writing the CSV in its own workspace asks nobody
         "--json",
         "--db",
         str(tmp_path / "x.db"),
@@ -176,12 +178,13 @@ def test_policy_check_prints_the_verdict_and_the_rule(tmp_path):
         "policy",
         "check",
         "delete_files",
-        '{"paths": ["a.tmp", "b.tmp"]}',
+        '{"paths": ["a.tmp", "b.tmp", "c.tmp", "d.tmp"]}',
         "--autonomy",
         "autonomous",
         cwd=tmp_path,
     )
-    assert "verdict: ask" in asked.stdout and "delete 2 files: a.tmp, b.tmp" in asked.stdout
+    assert "verdict: ask" in asked.stdout and "delete 4 files: a.tmp, b.tmp" in asked.stdout
+    assert "class:   destructive: deletes 4 files at once" in asked.stdout
     for args, expected in [
         (("nope",), "unknown tool 'nope'"),
         (("read_file", "[1]"), "must be a JSON object"),
