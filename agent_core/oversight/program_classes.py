@@ -69,6 +69,9 @@ _INSTALLERS = {
 }  # fmt: skip
 _PIP_READS = frozenset({"show", "list", "freeze", "check", "config", "debug", "inspect", "help"})
 _FETCH_AND_RUN = frozenset({"npx", "bunx", "pnpx", "uvx"})
+# Wrappers that only run the command after them, which is read (and classed) as its own part.
+_PASS_THROUGH = frozenset({"env", "nohup", "setsid", "time", "nice", "ionice", "stdbuf",
+                           "chronic", "unbuffer", "timeout", "flock", "exec", "builtin"})  # fmt: skip
 # Interpreters running a script file of the workspace (inline code is a doubt of its own).
 _SCRIPT_RUNNERS = {
     "python": (".py",), "python3": (".py",), "py": (".py",), "node": (".js", ".mjs", ".cjs"),
@@ -109,6 +112,8 @@ def program_class(invocation: Invocation) -> Found:
         return BUILD, f"`{program}` checks the project's own code inside the sandbox"
     if program in _READERS:
         return READ, f"`{program}` only reads"
+    if program in _PASS_THROUGH:
+        return READ, f"`{program}` only runs the command after it (classed on its own)"
     return None
 
 
