@@ -12,7 +12,7 @@ import posixpath
 from agent_core.run.attempt_words import quoted
 from agent_core.run.code_changes import is_code, only_comments
 from agent_core.run.goal_asks import GoalAsks, read_goal
-from agent_core.run.work_ledger import WorkLedger
+from agent_core.run.work_ledger import ORIGINAL_CAP, WorkLedger
 from agent_core.tools.errors import ToolError
 from agent_core.tools.protected import OWN_FOLDERS, OWN_NAMES
 from agent_core.tools.workspace import Workspace
@@ -138,9 +138,13 @@ def _exists(workspace: Workspace | None, path: str) -> bool:
 
 
 def _content(workspace: Workspace | None, path: str, ledger: WorkLedger) -> str | None:
+    """The file as it is now (None: too big or unreadable, so not compared)."""
     try:
         if workspace is not None:
-            return workspace.resolve(path).read_text("utf-8")
+            target = workspace.resolve(path)
+            if target.stat().st_size > ORIGINAL_CAP:
+                return None
+            return target.read_text("utf-8")
     except (OSError, UnicodeDecodeError, ToolError):
         pass
     return ledger.written.get(path)

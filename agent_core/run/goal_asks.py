@@ -8,19 +8,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A goal opening with one of these is a question (or asks for words only, not for work).
+# A goal opening with one of these is a question (or asks for words only, not for work); an
+# auxiliary opening one only with a question mark ("Do the tests pass?", not "Do a cleanup").
 _QUESTION_WORDS = frozenset(
-    "what why how when where which who whom whose is are am was were do does did can could should "
-    "would will shall may might has have had explain describe define tell say compose".split()
+    "what why how when where which who whom whose explain describe define tell say compose".split()
 )
+_AUXILIARIES = frozenset(
+    "is are am was were do does did can could should would will shall may might has have had".split()
+)
+_POLITE = re.compile(r"^(?:please\s+)?(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(\w+)")
+# Work that takes tools whatever its object; and verbs that take tools only when their object
+# is in the workspace ("write hello.py", "summarise the files"; not "write a poem").
 _ACTION_WORDS = frozenset(
-    "write create make fix repair delete remove rename move copy run install update edit add "
-    "append prepend change modify implement refactor save generate build fetch download convert "
-    "replace clean format commit deploy read summarise summarize list count extract find search "
-    "check test patch merge sort migrate upgrade configure setup initialise initialize produce "
-    "export import compile lint verify scan collect gather tidy organise organize translate "
-    "rewrite insert strip trim normalise normalize correct resolve debug review analyse analyze "
-    "inspect parse process archive compress backup".split()
+    "fix repair delete remove rename move copy run install update edit append prepend modify "
+    "implement refactor save fetch download build deploy commit patch merge migrate upgrade "
+    "configure setup initialise initialize compile lint test clean scan archive compress backup "
+    "read extract search inspect parse process tidy organise organize replace insert strip trim "
+    "normalise normalize debug cleanup".split()
+)
+_SOFT_WORDS = frozenset(
+    "write create make generate produce draft list summarise summarize translate rewrite convert "
+    "count find review analyse analyze check verify add change correct export import format sort "
+    "collect gather resolve".split()
+)
+_WORKSPACE_WORDS = re.compile(
+    r"\b(files?|folders?|director(y|ies)|workspace|repo(sitory)?|project|code|scripts?|tests?|"
+    r"build|bugs?|functions?|class(es)?|modules?|packages?|pages?|site|urls?|commands?|shell|"
+    r"server|database|logs?|config(uration)?|https?://\S+)\b",
+    re.I,
 )
 # Verbs whose objects are changed (each file written), not only read.
 _CHANGE_WORDS = frozenset(
@@ -107,16 +122,21 @@ class GoalAsks:
 def read_goal(goal: str) -> GoalAsks:
     text = " ".join(goal.split())
     words = re.findall(r"[a-z]+", text.lower())
-    lead = [w for w in words[:4] if w not in ("please", "now", "then", "just", "kindly")]
-    question = text.rstrip().endswith("?") or bool(lead and lead[0] in _QUESTION_WORDS)
     named = tuple(dict.fromkeys(m.group(1) for m in _FILE.finditer(text)))
     outputs = _outputs(text)
     verbs = set(words[:12])
-    first = next((w for w in words if w in _ACTION_WORDS | _CHANGE_WORDS), "")
+    first = next((w for w in words if w in _ACTION_WORDS | _SOFT_WORDS | _CHANGE_WORDS), "")
     count, every, suffixes = _how_many(text)
+    works = bool(
+        outputs
+        or named
+        or verbs & _ACTION_WORDS
+        or (verbs & (_SOFT_WORDS | _CHANGE_WORDS) and _WORKSPACE_WORDS.search(text))
+    )
+    question = _is_question(text, words)
     return GoalAsks(
         question=question,
-        action=not question and bool(outputs or named or verbs & _ACTION_WORDS),
+        action=not question and works,
         outputs=outputs,
         count=count,
         every=every,
@@ -127,6 +147,18 @@ def read_goal(goal: str) -> GoalAsks:
         code_fix=_code_fix(text),
         named=named,
     )
+
+
+def _is_question(text: str, words: list[str]) -> bool:
+    """A question, or a goal that asks for words only; never a polite request for work ("Can
+    you fix calc.py?")."""
+    polite = _POLITE.match(text.lower())
+    if polite and polite.group(1) in _ACTION_WORDS | _SOFT_WORDS | _CHANGE_WORDS:
+        return False
+    lead = [w for w in words[:4] if w not in ("please", "now", "then", "just", "kindly")]
+    opening = lead[0] if lead else ""
+    asked = text.rstrip().endswith("?")
+    return asked or opening in _QUESTION_WORDS or (opening in _AUXILIARIES and asked)
 
 
 def _code_fix(text: str) -> bool:

@@ -206,6 +206,15 @@ FALSE_CLAIMS: tuple[Case, ...] = (
         source="https://github.com/NorthlandPositronics/Cogtrix/issues/1869",
     ),
     Case(
+        "a polite request answered in words",
+        "Can you fix the bug in calc.py?",
+        ("Sure, I fixed it.", "Fixed: add() adds now."),
+        False,
+        "no tool was used, though the goal asks for an action",
+        CALC,
+        source="https://github.com/NorthlandPositronics/Cogtrix/pull/1873",
+    ),
+    Case(
         "finish with no work",
         "Create hello.py that prints hello",
         (finish(True, "Created hello.py."),),
@@ -503,6 +512,12 @@ REAL_SUCCESSES: tuple[Case, ...] = (
             act(write("hello.py", "print('hello')\n")),
             "Created hello.py.",
         ),
+        True,
+    ),
+    Case(
+        "words are the work",
+        "Write a short poem about the sea",
+        ("Grey water folds on itself.", "Grey water folds on itself, and the gulls agree."),
         True,
     ),
     Case(

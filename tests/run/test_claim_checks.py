@@ -29,6 +29,17 @@ def test_a_goal_says_what_it_asks_for():
     assert not read_goal("Fix the typo in the comments of calc.py").code_fix
 
 
+def test_a_question_is_told_from_a_polite_request_for_work():
+    for question in ("Do the tests pass?", "Explain recursion", "say done"):
+        assert read_goal(question).question, question
+    for request in ("Can you fix the bug in calc.py?", "Could you please summarise the files?"):
+        asks = read_goal(request)
+        assert asks.action and not asks.question, request
+    poem = read_goal("Write a poem about the sea")  # words are the work: no tool needed
+    assert not poem.question and not poem.action
+    assert read_goal("Write a poem into poem.md").action
+
+
 def test_a_shell_line_aims_at_files_and_checks(tmp_path: Path):
     for name in ("a.tmp", "b.tmp", "c.md"):
         (tmp_path / name).write_text(name)
