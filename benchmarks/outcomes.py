@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable without
 
 import storage  # noqa: E402
 from agent_core.tools.sandbox import sandbox_status  # noqa: E402
-from tests.run.outcome_cases import FALSE_CLAIMS, REAL_SUCCESSES  # noqa: E402
+from tests.run.outcome_claims import FALSE_CLAIMS  # noqa: E402
+from tests.run.outcome_successes import REAL_SUCCESSES  # noqa: E402
 from tests.support.outcome_harness import Ended, drive_all  # noqa: E402
 
 
