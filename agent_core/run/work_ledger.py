@@ -239,7 +239,8 @@ class WorkLedger:
         return {p for a in self.attempts for p in a.effects.writes if self._steered(a, "write")}
 
     def worked(self) -> bool:
-        return any(a.done for a in self.attempts)
+        """Whether any call did its work (a bad exit the next step explained counts: `diff`)."""
+        return any(a.done or (a.exited_badly and a.explained) for a in self.attempts)
 
     # -- contents, to tell a change of code from a change of comments ------------------------
     def _keep_original(self, path: str) -> None:

@@ -180,6 +180,16 @@ REAL_SUCCESSES: tuple[Case, ...] = (
         files={"src/app.py": "print('hi')\n"},
     ),
     Case(
+        "diff exits 1 because the files differ",
+        "Compare a.txt with b.txt and write the differences into changes.txt",
+        (
+            act(shell("diff a.txt b.txt > changes.txt")),
+            "Wrote the differences into changes.txt: line 2 differs.",
+        ),
+        True,
+        files={"a.txt": "one\ntwo\n", "b.txt": "one\nthree\n"},
+    ),
+    Case(
         "cp failed, file written directly",
         "Copy data.csv to backup/data.csv",
         (

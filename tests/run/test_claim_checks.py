@@ -81,6 +81,10 @@ def test_a_bad_exit_is_a_failure_unless_the_next_step_speaks_of_it():
     explained.note("run_shell", "ok", {"command": "grep -rn TODO src"}, "exit code 1\n(no output)")
     explained.turn("grep found no match: there is nothing to do.", [])
     assert explained.unresolved() == []
+    looked = WorkLedger()
+    looked.note("run_shell", "ok", {"command": "cat conf.yaml"}, "exit code 1\nNo such file")
+    looked.turn("", [("list_files", {"path": "."})])  # it looks into it, without a word
+    assert looked.unresolved() == []
     checks = WorkLedger()
     checks.note("run_shell", "ok", {"command": "pytest -q"}, "exit code 1\n1 failed")
     checks.turn("That failure is expected and unrelated.", [])
