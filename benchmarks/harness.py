@@ -244,8 +244,9 @@ class OnloopBench:
             ended,
         )
 
-    def wait_idle_ready(self, steps: int = 1, runs: int | None = None) -> None:
-        """Warm the workers up: one short run per worker process, each finished."""
+    def wait_idle_ready(self, steps: int = 2, runs: int | None = None) -> None:
+        """Warm the workers up: one short run per worker process, each finished (one calculator
+        call, then finish: a finish with no work at all ends `unmet` for this goal)."""
         ids = self.create_runs(runs or max(1, len(self.workers)), steps)
         self.wait(ids, timeout_s=300)
         bad = [t for t in (self.times(i) for i in ids) if t.status != "succeeded"]

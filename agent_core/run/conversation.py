@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from agent_core.run.goal_asks import read_goal
 from storage.record import Guidance, ModelCall, ToolResult, parse_event
 
 SYSTEM_PROMPT = """You are an autonomous agent working toward the user's goal with tools.
@@ -19,6 +20,12 @@ GUIDANCE_PREFIX = "Guidance from a human: "
 CUT_OFF_REQUEST = (
     "Your last reply was cut off by the output limit before it ended. Give your complete "
     "answer again, shorter."
+)
+# A text-only first reply to a goal that asks for work: the model is asked to act, once.
+ACT_REQUEST = (
+    "You answered without using a tool, but the goal asks for work, not only an answer. Do the "
+    "work now with your tools. If you cannot, call finish with goal_met=false and say why. A "
+    "reply with no tool call ends the run as your final answer."
 )
 # Why the calls of a reply that did not end normally are not run (their tool messages say it).
 NOT_RUN = {
@@ -72,21 +79,40 @@ def tool_message(tool_call_id: str, content: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": tool_call_id, "content": content}
 
 
+def act_request() -> dict[str, Any]:
+    return {"role": "user", "content": ACT_REQUEST}
+
+
+def asks_to_act(goal: str, *, called: bool, asked: bool) -> bool:
+    """Whether a text-only reply is sent back with ACT_REQUEST instead of ending the run: no tool
+    was called in the run yet, the model was not asked already (nor guided by a person), and the
+    goal is not a question."""
+    return not called and not asked and not read_goal(goal).question
+
+
 def guidance_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": GUIDANCE_PREFIX + text}
 
 
 def rebuild(goal: str, events: Iterable[Any]) -> list[dict[str, Any]]:
-    """Messages from events: model calls, tool results and guidance, in the order they happened."""
+    """Messages from events: model calls, tool results and guidance, in the order they happened
+    (with the requests the loop added: to finish a cut-off reply, to act instead of answering)."""
     messages = initial_messages(goal)
+    called = asked = False
     for event in events:
         step = parse_event(event.kind, event.payload)
         if isinstance(step, ModelCall):
             messages.append(assistant_message(step.text, step.tool_calls))
             if step.finish_reason == "length" and not step.tool_calls:
                 messages.append({"role": "user", "content": CUT_OFF_REQUEST})
+            elif step.finish_reason != "content_filter" and not step.tool_calls:
+                if asks_to_act(goal, called=called, asked=asked):
+                    messages.append(act_request())
+                    asked = True
+            called = called or any(c.get("name") != "finish" for c in step.tool_calls)
         elif isinstance(step, ToolResult):
             messages.append(tool_message(step.tool_call_id, step.output))
         elif isinstance(step, Guidance):
             messages.append(guidance_message(step.message))
+            asked = True  # a person has spoken: their word, not the act request, comes next
     return messages

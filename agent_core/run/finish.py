@@ -2,8 +2,8 @@
 
 The model ends a run by calling `finish(goal_met, summary)`. A final message without that call
 counts as a claim that the goal was met. A claim of success is then held against what the
-run's tools really did (a side-effecting call whose last attempt was rejected, denied or failed
-contradicts it) and, with a real model, against a final check of the goal.
+run's tools really did (claim_checks.py: the work ledger's targets, checks, files the goal names)
+and, with a real model and `final_check` on, against a judge given a summary of the whole run.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from typing import Any
 
 from agent_core.models.base import FINISH_TOOL, ModelProvider, ToolCallRequest
 from agent_core.oversight.judge import answer_object, transcript
-from agent_core.oversight.monitors import normalise_arguments
-from storage.record import ToolResult, parse_as
-from storage.vocabulary import EventKind
 
 FINISH = FINISH_TOOL
 FINISH_SPEC: dict[str, Any] = {
@@ -44,10 +41,12 @@ NOT_ALONE = (
     "Error: not run: call finish alone, in a reply of its own, after you have seen the results "
     "of your other tool calls."
 )
-FAILED_OUTCOMES = ("rejected", "denied", "error")  # "invalid" never started
-GOAL_CHECK_PROMPT = """You check whether an autonomous agent met its goal. Given the goal, its
-recent steps (with the real tool results) and its final answer, decide whether the goal was
-really met. Answer with JSON only: {"met": true|false, "reason": "<one sentence>"}"""
+GOAL_CHECK_PROMPT = """You check whether an autonomous agent met its goal. Given the goal, a
+summary of everything its tools did in the whole run (from the record, not from the agent: files
+read and written with their sizes, commands with their exit codes, URLs, refusals), its last steps
+and its final answer, decide whether the goal was really met. Answer with JSON only:
+{"met": true|false, "reason": "<one sentence>"}"""
+LAST_STEPS = 8  # messages shown after the run's summary
 
 
 @dataclass(frozen=True)
@@ -72,40 +71,6 @@ def claim_of(call: ToolCallRequest, text: str) -> Claim | str:
     return Claim(args["goal_met"], summary, structured=True)
 
 
-class ActionLedger:
-    """What side-effecting calls (medium or high risk) of this run came to: a tool whose last
-    attempt did not happen, with no successful call of the same arguments, is unresolved."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[str, str, str]] = {}  # tool -> (outcome, key, shown)
-        self._done: set[tuple[str, str]] = set()  # (tool, key) that ran and worked
-
-    def note(self, tool: str, risk: str, outcome: str, arguments: Any) -> None:
-        if risk not in ("medium", "high"):
-            return
-        key = normalise_arguments(arguments)
-        self._last[tool] = (outcome, key, key[:160])
-        if outcome == "ok":
-            self._done.add((tool, key))
-
-    def replay(self, events: list[Any], risks: dict[str, str]) -> None:
-        for event in events:
-            if event.kind == EventKind.TOOL_RESULT:
-                result = parse_as(ToolResult, event.payload)
-                tool = str(result.tool if result.given("tool") else "")
-                outcome = result.outcome if result.given("outcome") else "ok"
-                arguments = result.arguments if result.given("arguments") else ""
-                self.note(tool, risks.get(tool, "low"), str(outcome), arguments)
-
-    def unresolved(self) -> list[str]:
-        """Side-effecting actions that never happened: "tool(args) was rejected"."""
-        return [
-            f"{tool}({shown}) was {outcome}"
-            for tool, (outcome, key, shown) in self._last.items()
-            if outcome in FAILED_OUTCOMES and (tool, key) not in self._done
-        ]
-
-
 @dataclass(frozen=True)
 class GoalCheck:
     met: bool
@@ -118,17 +83,20 @@ class GoalCheck:
 def check_goal(
     model: ModelProvider,
     goal: str,
+    summary: str,
     messages: list[dict[str, Any]],
     answer: str,
     cancel: threading.Event | None = None,
 ) -> GoalCheck:
-    """A separate call asks whether the goal was met; an unreadable answer counts as not met."""
+    """A separate call asks whether the goal was met, given `summary`, the whole run's tool work
+    (run_summary.summarise); an unreadable answer counts as not met."""
+    last = transcript(messages[:2] + messages[2:][-LAST_STEPS:])
     prompt = [
         {"role": "system", "content": GOAL_CHECK_PROMPT},
         {
             "role": "user",
-            "content": f"Goal: {goal}\n\nRecent steps:\n{transcript(messages)}\n\n"
-            f"Final answer: {answer[:2000]}",
+            "content": f"Goal: {goal}\n\nWhat the run's tools did (the whole run):\n{summary}\n\n"
+            f"Last steps:\n{last}\n\nFinal answer: {answer[:2000]}",
         },
     ]
     turn = model.complete(prompt, [], cancel=cancel or threading.Event())

@@ -18,8 +18,13 @@ from agent_core.oversight.judge import judge_progress
 from agent_core.oversight.monitors import RepetitionMonitor, Trip, check_budget
 from agent_core.run import context_window
 from agent_core.run.call_ids import CallIds
+from agent_core.run.claim_checks import problems_with_claim
 from agent_core.run.conversation import (
+    ACT_REQUEST,
     CUT_OFF_REQUEST,
+    GUIDANCE_PREFIX,
+    act_request,
+    asks_to_act,
     assistant_message,
     guidance_message,
     not_run_reason,
@@ -35,6 +40,7 @@ from agent_core.run.finish import (
 )
 from agent_core.run.outcome import RUN_AGAIN, NextStep, Outcome, RunAgain, ended
 from agent_core.run.port import RunPort
+from agent_core.run.run_summary import summarise
 from agent_core.run.spec import RunSpec
 from agent_core.run.tool_step import ToolStep
 from agent_core.tools.cancel_token import CancelReason
@@ -74,6 +80,11 @@ class AgentLoop:
         self._base_seconds = spec.usage.seconds
         self._session_start = time.monotonic()
         self._cut_offs = 0  # replies in a row cut off by the output cap
+        self._asked_to_act = any(  # or a person has guided the run: as rebuild() reads it
+            m.get("content") == ACT_REQUEST or str(m.get("content")).startswith(GUIDANCE_PREFIX)
+            for m in self.messages
+            if m.get("role") == "user"
+        )
         self.token = port.token  # the run's: a halt, the worker's stop, its time running out
 
     def run(self) -> Outcome:
@@ -110,6 +121,8 @@ class AgentLoop:
         if cut:
             return RUN_AGAIN
         if not turn.tool_calls:
+            if self._ask_to_act():
+                return RUN_AGAIN
             return self._finish(Claim(True, turn.text, structured=False))
         if finishing:
             claim = self._claim(finishing, turn, not_run)
@@ -117,6 +130,17 @@ class AgentLoop:
                 return self._finish(claim)
         self.monitor.end_turn()
         return self._check_drift(judge=True) or RUN_AGAIN
+
+    def _ask_to_act(self) -> bool:
+        """A text-only first reply to a goal that asks for work is not a final answer: the model
+        is asked, once, to act (or to finish with goal_met=false); rebuild() asks the same."""
+        called = self.tool_step.ledger.called
+        if not asks_to_act(self.spec.goal, called=called, asked=self._asked_to_act):
+            return False
+        self._asked_to_act = True
+        self.messages.append(act_request())
+        self.monitor.end_turn()
+        return True
 
     def _is_finish(self, call: ToolCallRequest) -> bool:
         return call.name == FINISH and FINISH not in self.spec.tools
@@ -177,6 +201,7 @@ class AgentLoop:
                 self.port.record(Guidance(message=command.message, by=command.by))
                 self.messages.append(guidance_message(command.message))
                 self.monitor.reset()
+                self._asked_to_act = True
             if command.kind == "revoke" and command.approval_id is not None:
                 self.port.record(AllowanceRevoked(approval_id=command.approval_id, by=command.by))
                 self.tool_step.gate.revoke(command.approval_id)
@@ -380,6 +405,7 @@ class AgentLoop:
         self.usage.cost_usd += turn.cost_usd
         self.messages.append(assistant_message(turn.text, calls))
         self.monitor.start_turn(turn.text)
+        self.tool_step.ledger.turn(turn.text, [(c.name, c.arguments) for c in turn.tool_calls])
         return turn
 
     def _finish(self, claim: Claim) -> Outcome:
@@ -406,16 +432,18 @@ class AgentLoop:
         return Outcome("succeeded", None, claim.summary)
 
     def _contradictions(self, claim: Claim) -> list[str] | Outcome:
+        ledger = self.tool_step.ledger
         problems = [
-            f"the final answer claims the goal was met, but {what} and never done"
-            for what in self.tool_step.ledger.unresolved()
+            f"the final answer claims the goal was met, but {what}"
+            for what in problems_with_claim(self.spec.goal, ledger, self.spec.workspace)
         ]
         if problems or not self.spec.policy.monitors.final_check or self.model.provider == "demo":
             return problems
+        summary = summarise(ledger)
         try:
             check = self._side_call(
                 lambda cancel: check_goal(
-                    self.model, self.spec.goal, self.messages, claim.summary, cancel
+                    self.model, self.spec.goal, summary, self.messages, claim.summary, cancel
                 )
             )
         except ModelError as exc:

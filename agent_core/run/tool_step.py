@@ -13,13 +13,14 @@ from agent_core.oversight.confinement import run_disk_budget, tool_context
 from agent_core.oversight.monitors import RepetitionMonitor, Trip
 from agent_core.oversight.policy import PolicyDecision, decide, repeatable
 from agent_core.run.approval_gate import INTERRUPTED_REASON, ApprovalGate
+from agent_core.run.call_effects import Effects
 from agent_core.run.conversation import not_run_reason, tool_message
-from agent_core.run.finish import ActionLedger
 from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import RunPort
 from agent_core.run.spec import RunSpec
 from agent_core.run.tool_runner import run_tool
 from agent_core.run.unfinished_calls import last_turn, unfinished_calls
+from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.cancel_token import CancelReason
 from storage.record import (
@@ -55,7 +56,7 @@ class ToolStep:
         self.monitor = monitor
         self.gate = ApprovalGate(spec, port)
         self._prior: list[Any] = []
-        self.ledger = ActionLedger()  # what side-effecting calls really came to
+        self.ledger = WorkLedger(spec.workspace, spec.tools)  # what every call came to, by target
         self.disk = run_disk_budget(spec.policy, spec.workspace.real_root)
 
     def disk_trip(self) -> Trip | None:
@@ -77,7 +78,7 @@ class ToolStep:
         approval of this run, approved with a scope, counts (its tool and approved hash, or the
         rule its scope became), until an allowance_revoked event withdraws it."""
         self._prior = events
-        self.ledger.replay(events, {name: t.risk for name, t in self.spec.tools.items()})
+        self.ledger.replay(events)
         for event in events:
             decided = parse_event(event.kind, event.payload)
             if isinstance(decided, AllowanceRevoked) and isinstance(decided.approval_id, int):
@@ -274,6 +275,7 @@ class ToolStep:
             return refused
         if refused is not None:
             return self._result(call, refused, ok=False, outcome="denied")
+        planned = self.ledger.plan(tool.name, arguments)  # before it runs: `rm *.tmp`'s files
         started = time.monotonic()
         token = self.port.token  # a halt while the tool runs ends its processes
         check = self.port.cancelled_now
@@ -295,6 +297,7 @@ class ToolStep:
             arguments=arguments,
             edit=edit,
             usage={"tool_calls": 1},  # counted with its result, in one transaction
+            planned=planned,
         )
         return ended(token, "while a tool ran") if cut else result
 
@@ -333,6 +336,7 @@ class ToolStep:
         edit: Edit | None = None,
         watched: bool = True,
         usage: dict[str, float] | None = None,
+        planned: Effects | None = None,
     ) -> dict[str, Any]:
         if edit is not None and arguments is not None:
             # The model must hear what really ran, not what it asked for.
@@ -354,9 +358,13 @@ class ToolStep:
             self.port.record(result)
         if watched:
             self.monitor.observe(call.name, call.arguments, ok, output)
-        tool = self.spec.tools.get(call.name)
         self.ledger.note(
-            call.name, tool.risk if tool else "low", outcome, arguments or call.arguments
+            call.name,
+            outcome,
+            arguments if arguments is not None else call.arguments,
+            output,
+            planned=planned,
+            requested=edit.requested if edit is not None else None,
         )
         return tool_message(call.id, output)
 

@@ -199,3 +199,14 @@ def test_chat_server_load_client(chat_server):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^\d+ requests in [\d.]+ s over 4 connections: \d+ requests/s", done.stdout)
+
+
+def test_outcomes_prints_the_suite_figures():
+    done = run_script("benchmarks/outcomes.py", "--only", "report", "--cases")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "outcome suite: 2 cases, structural check only (no judge)" in done.stdout
+    assert "false claims ended unmet with the reason: 1/1" in done.stdout
+    assert "real successes ended succeeded:           1/1" in done.stdout
+    none = run_script("benchmarks/outcomes.py", "--only", "no such case")
+    assert none.returncode == 2 and "--cases lists them" in none.stderr
+    assert "Traceback" not in none.stderr

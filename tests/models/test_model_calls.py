@@ -150,7 +150,9 @@ def test_the_time_budget_cuts_a_model_call_without_a_timer(store, fake_openai):
 def test_runs_share_one_client_and_the_worker_closes_it(store, fake_openai):
     io_loop.close_clients()
     fake_openai.script(["one", "two", "three"])
-    runs = [new_run(store, f"run {n}", model="openai", autonomy="autonomous") for n in range(3)]
+    runs = [
+        new_run(store, f"What is {n}?", model="openai", autonomy="autonomous") for n in range(3)
+    ]
     worker = Worker(store, concurrency=1, poll_s=0.01, model_factory=openai_for(fake_openai))
     threads = serve([worker])
     try:
@@ -239,7 +241,9 @@ def test_a_halt_cuts_a_trickling_answer_and_only_its_own_run(store, fake_openai)
     watcher. Halting one run cuts its stream at once; the other two streams go on and finish."""
     slow = " ".join(f"w{n}" for n in range(30))
     fake_openai.script([Reply(text=slow, chunk_delay_s=0.3) for _ in range(3)])
-    runs = [new_run(store, f"trickle {n}", model="openai", autonomy="autonomous") for n in range(3)]
+    runs = [
+        new_run(store, f"Trickle {n}?", model="openai", autonomy="autonomous") for n in range(3)
+    ]
     workers = [Worker(store, concurrency=3, poll_s=0.01, model_factory=openai_for(fake_openai))]
     threads = serve(workers)
     try:

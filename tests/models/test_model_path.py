@@ -52,7 +52,7 @@ def complete(model: OpenAIModel, messages=MESSAGES):
     return model.complete(messages, TOOLS, cancel=threading.Event())
 
 
-def drive(store, model, goal="Summarise the notes in the workspace.", **settings):
+def drive(store, model, goal="What do the notes in the workspace say?", **settings):
     run = new_run(store, goal, model="openai", autonomy="autonomous", **settings)
     outcome = Driver(store, run, model).start().join()
     return run, outcome

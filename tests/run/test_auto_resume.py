@@ -46,7 +46,8 @@ def test_a_run_lost_during_a_model_call_resumes_by_itself_once(any_store):
     assert storage.get_run(any_store, run_id=run.id).status == "queued"
     [recovered] = events_of(any_store, run.id, "recovered")
     assert recovered.payload["by"] == "w2" and "model call" in recovered.payload["in_flight"]
-    outcome = Driver(any_store, run, ScriptedModel(["done"])).start().join()
+    add = {"tool_calls": [{"name": "calculator", "arguments": {"expression": "2+3"}}]}
+    outcome = Driver(any_store, run, ScriptedModel([add, "it is 5"])).start().join()
     assert outcome.status == "succeeded"
 
 

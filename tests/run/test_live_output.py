@@ -164,7 +164,7 @@ def test_a_halt_mid_stream_clears_the_partial_output(store, fake_openai):
 
 
 def test_a_new_session_clears_what_a_crashed_one_left(store):
-    run = new_run(store, "g")
+    run = new_run(store, "What is g?")
     storage.set_live_output(store, run_id=run.id, step=1, text="half an answ")
     driver = Driver(store, run, ScriptedModel(["done"])).start()
     assert driver.join().status == "succeeded"

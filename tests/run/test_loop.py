@@ -75,7 +75,8 @@ def test_tool_errors_are_reported_so_the_model_can_correct_itself(store):
     model = ScriptedModel(
         [
             {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.txt"}}]},
-            "The file does not exist.",
+            {"tool_calls": [{"name": "list_files", "arguments": {}}]},
+            "There is no missing.txt: the workspace is empty.",
         ]
     )
     run = new_run(store, "read a file", model="scripted")

@@ -159,11 +159,20 @@ def test_a_context_window_error_pauses_and_resume_sends_a_shorter_history(store)
 def test_a_real_models_claim_is_checked_against_the_goal(store, fake_openai, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    fake_openai.script(["All done.", '{"met": false, "reason": "nothing was written"}'])
+    write = {"name": "write_file", "arguments": {"path": "report.md", "content": "TODO"}}
+    verdict = '{"met": false, "reason": "the report is a placeholder"}'
+    fake_openai.script([{"tool_calls": [write]}, "All done.", verdict])
     policy = Policy(monitors=MonitorSettings(final_check=True))
-    run = new_run(store, "write a report", model="openai", model_name="gpt-4o-mini", policy=policy)
+    run = new_run(
+        store,
+        "write a report into report.md",
+        model="openai",
+        model_name="gpt-4o-mini",
+        autonomy="autonomous",
+        policy=policy,
+    )
     outcome = Driver(store, run).start().join()
-    assert outcome.status == "unmet" and "nothing was written" in outcome.reason
+    assert outcome.status == "unmet" and "the report is a placeholder" in outcome.reason
     check = events_of(store, run.id, "goal_check")[0].payload
     assert check["met"] is False
     offered = [t["function"]["name"] for t in fake_openai.requests[0]["tools"]]

@@ -16,8 +16,8 @@ from agent_core.run.auto_resume import assess
 from agent_core.run.call_ids import CallIds
 from agent_core.run.context_window import overflows_in_a_row
 from agent_core.run.conversation import rebuild
-from agent_core.run.finish import ActionLedger
 from agent_core.run.unfinished_calls import unfinished_calls
+from agent_core.run.work_ledger import WorkLedger
 from dashboard.components import charts, events
 from dashboard.components.run_export import run_record
 from storage.record import MODELS, parse_event
@@ -59,7 +59,7 @@ def read_everywhere(
         "assessed": assess(stored, {}, Policy()),
         "call_ids": CallIds(stored),
         "overflows": overflows_in_a_row(stored),
-        "ledger": ActionLedger().replay(stored, {}),
+        "ledger": WorkLedger().replay(stored),
         "timeline": charts.timeline_segments(stored, now=storage.utcnow()),
         "usage": charts.usage_by_step(stored),
         "cli_export": run_as_dict(run, stored)["events"],

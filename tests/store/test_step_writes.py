@@ -78,7 +78,7 @@ def test_a_reader_never_sees_a_model_call_without_its_usage(store):
 
 
 def test_a_step_boundary_reads_the_commands_once(store):
-    run = new_run(store, "count reads", model="scripted", autonomy="autonomous")
+    run = new_run(store, "How many reads?", model="scripted", autonomy="autonomous")
     model = ScriptedModel(["the answer"])
     reads: list[str] = []
 

@@ -1,8 +1,9 @@
 """A real HTTP server on 127.0.0.1 that speaks the Chat Completions protocol, scripted per request.
 
 Use it through the `fake_openai` fixture: `fake_openai.script([...])` queues one reply per
-request (a str = a text answer, a dict of `Reply` fields, or a `Reply`); `.requests` holds the
-JSON bodies received and `.headers` their headers (lower-cased names).
+request (a str = a text answer, a dict of `Reply` fields, a `Reply`, or a function of the
+request's JSON body returning one of those: a judge that answers from what it was shown);
+`.requests` holds the JSON bodies received and `.headers` their headers (lower-cased names).
 
 Like llama.cpp's `llama-server`, it refuses (500, "Failed to parse tool call arguments as JSON")
 a request whose history holds an assistant tool call with arguments that are not JSON, without
@@ -18,6 +19,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,7 +54,7 @@ class FakeOpenAIServer:
     """A threaded Chat Completions server; start(), then point the SDK at `.base_url`."""
 
     def __init__(self) -> None:
-        self._replies: list[Reply] = []
+        self._replies: list[Reply | Callable[[dict], Reply | dict | str]] = []
         self._lock = threading.Lock()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
@@ -93,10 +95,12 @@ class FakeOpenAIServer:
                 return False
         return True
 
-    def script(self, replies: list[Reply | dict | str]) -> None:
+    def script(
+        self, replies: list[Reply | dict | str | Callable[[dict], Reply | dict | str]]
+    ) -> None:
         """Queue replies, one per incoming chat request, in order."""
         with self._lock:
-            self._replies.extend(_as_reply(reply) for reply in replies)
+            self._replies.extend(r if callable(r) else _as_reply(r) for r in replies)
 
     @property
     def remaining(self) -> int:
@@ -110,7 +114,8 @@ class FakeOpenAIServer:
             refusal = self._refusal(body)
             if refusal is not None:
                 return refusal
-            return self._replies.pop(0) if self._replies else None
+            reply = self._replies.pop(0) if self._replies else None
+        return _as_reply(reply(body)) if callable(reply) else reply
 
     def _refusal(self, body: dict) -> Reply | None:
         """What a strict server answers before it generates anything (no reply is used up)."""

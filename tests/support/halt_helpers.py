@@ -14,7 +14,7 @@ STARTS = ("run_started", "model_request", "tool_started")  # each begins work
 # Never after a halt either: a model answer that arrives after it is dropped (its cost kept).
 LATE = (*STARTS, "model_call", "final_answer")
 RAN = ("ok", "error")  # tool_result outcomes of a tool that really ran
-SETTLED = ("succeeded", "failed", "halted", "paused", "interrupted")
+SETTLED = ("succeeded", "unmet", "failed", "halted", "paused", "interrupted")
 CALC = {"name": "calculator", "arguments": {"expression": "6*7"}}
 
 

@@ -44,6 +44,7 @@ SLOW_MODULES = frozenset(
         "run/test_halts_in_process.py",
         "run/test_halts_in_tools.py",
         "run/test_halts_redteam.py",
+        "run/test_outcome_suite.py",
         "store/test_concurrent_writers.py",
         "tools/test_fs_guard.py",
         "tools/test_mcp_real_servers.py",

@@ -113,7 +113,9 @@ def test_a_chosen_tool_of_a_server_that_is_down_tells_the_model_why(store, opena
         autonomy="autonomous",
         tools=["calculator", "mcp__gone__search"],
     )
-    assert Driver(store, run).start().join(60).status == "succeeded"
+    outcome = Driver(store, run).start().join(60)
+    # The only call failed, so "that server is down" is no success (issue 22): unmet, saying why.
+    assert outcome.status == "unmet" and "no tool call did any work" in (outcome.reason or "")
     [result] = events_of(store, run.id, "tool_result")
     assert not result.payload["ok"] and "'gone' is not running" in result.payload["output"]
 

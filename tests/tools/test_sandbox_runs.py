@@ -198,7 +198,7 @@ def no_bwrap(monkeypatch):
 
 
 def test_without_bwrap_the_shell_is_not_offered_and_the_run_says_why(store, no_bwrap):
-    run = new_run(store, "list", model="scripted", autonomy="autonomous")
+    run = new_run(store, "What can you do here?", model="scripted", autonomy="autonomous")
     outcome = Driver(store, run, ScriptedModel(["nothing to do"])).start().join()
     assert outcome.status == "succeeded"
     started = events_of(store, run.id, "run_started")[0].payload

@@ -27,7 +27,7 @@ def _drive_on(url: str, workspaces: Path, run_id: str, monkeypatch) -> storage.R
 def test_a_per_run_folder_is_resolved_by_the_worker_that_drives_the_run(
     any_store, tmp_path, monkeypatch
 ):
-    run = new_run(any_store, "work here", model="scripted")
+    run = new_run(any_store, "What is here?", model="scripted")
     assert Path(run.workspace).parent == tmp_path / "workspaces"  # the queuing machine's idea
     driven = _drive_on(any_store.url, tmp_path / "elsewhere", run.id, monkeypatch)
     assert driven.workspace == str((tmp_path / "elsewhere" / run.id).resolve())
@@ -38,7 +38,7 @@ def test_a_per_run_folder_is_resolved_by_the_worker_that_drives_the_run(
 def test_a_persons_own_folder_stays_as_chosen(any_store, tmp_path, monkeypatch):
     own = tmp_path / "mine"
     own.mkdir()
-    run = new_run(any_store, "work in my folder", model="scripted", workspace=str(own))
+    run = new_run(any_store, "What is in my folder?", model="scripted", workspace=str(own))
     driven = _drive_on(any_store.url, tmp_path / "elsewhere", run.id, monkeypatch)
     assert driven.workspace == str(own)
 

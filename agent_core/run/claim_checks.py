@@ -1,0 +1,156 @@
+"""A claim of success held against what the run's tools did, with no judge: actions rejected,
+denied or failed and never done another way; a command that exited badly with no word about it;
+a check (tests, a build) whose last run failed; a file the goal asks for that was never written;
+fewer files gone through than the goal names; a "fix" that changed only comments; "done" with
+no work at all. Each problem is one plain sentence."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+from agent_core.run.attempt_words import quoted
+from agent_core.run.code_changes import is_code, only_comments
+from agent_core.run.goal_asks import GoalAsks, read_goal
+from agent_core.run.work_ledger import ORIGINAL_CAP, WorkLedger
+from agent_core.tools.errors import ToolError
+from agent_core.tools.protected import OWN_FOLDERS, OWN_NAMES
+from agent_core.tools.workspace import Workspace
+
+LISTING_CAP = 2000  # files in the workspace a goal's "all files" is compared with
+_SHOWN = 5  # files named in a reason
+
+
+def problems_with_claim(goal: str, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+    """Why a claim that the goal was met does not match what happened (empty: nothing found)."""
+    asks = read_goal(goal)
+    problems = ledger.unresolved() + ledger.failed_checks()
+    problems += unwritten(asks, ledger, workspace)
+    problems += partial(asks, ledger, workspace)
+    problems += comment_only(asks, ledger, workspace)
+    if asks.action and not ledger.worked() and (not problems or not ledger.attempts):
+        what = "no tool call did any work" if ledger.called else "no tool was used"
+        return [f"{what}, though the goal asks for an action", *problems]
+    return problems
+
+
+def unwritten(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+    """Files the goal asks to write ("into report.md") that no call wrote."""
+    written = ledger.files("writes") | ledger.redirected()
+    names = {posixpath.basename(p) for p in written}
+    ran_commands = any(a.done and a.effects.command for a in ledger.attempts)
+    found = []
+    for output in asks.outputs:
+        path = posixpath.normpath(output)
+        if path in written or ("/" not in path and path in names):
+            continue
+        if ran_commands and _exists(workspace, path):
+            continue  # perhaps written by a script a command ran: onloop cannot tell
+        found.append(f"{path}, which the goal asks for, was never written")
+    return found
+
+
+def partial(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+    """Fewer files read (or changed, or deleted) than the goal names or implies."""
+    if not (asks.count or asks.every):
+        return []
+    if asks.deletes_each:
+        touched, verb = ledger.files("deletes"), "deleted"
+    elif asks.changes_each:
+        touched, verb = ledger.files("writes") | ledger.files("deletes"), "changed"
+    else:
+        touched = ledger.files("reads") | ledger.files("writes") | ledger.files("deletes")
+        verb = "read"
+    made = {p for p, old in ledger.originals.items() if old is None} | set(asks.outputs)
+    done = {p for p in touched if _fits(asks, p) and p not in made}
+    where = f" in {asks.folder}/" if asks.folder else ""
+    listed = _listing(workspace) if workspace is not None else None
+    gone = ledger.files("deletes")
+    expected = {p for p in (listed or set()) | gone if _fits(asks, p) and p not in made}
+    missing = expected - done
+    if asks.count:  # the number is the scope: "each of the 5 chapter files"
+        if len(done) >= asks.count:
+            return []
+        which = f"; not {verb}: {_names(missing)}" if missing else ""
+        return [
+            f"only {len(done)} of the {asks.count} files the goal names{where} were {verb}{which}"
+        ]
+    if listed is None:
+        return []
+    if not missing:
+        return []
+    return [
+        f"only {len(expected) - len(missing)} of the {len(expected)} files{where} the goal asks "
+        f"for were {verb}; not {verb}: {_names(missing)}"
+    ]
+
+
+def comment_only(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+    """A fix whose only change to code is to comments or whitespace, or no change at all."""
+    if not asks.code_fix:
+        return []
+    changed, cosmetic = [], []
+    for path in sorted(p for p in ledger.files("writes") if is_code(p)):
+        old = ledger.originals.get(path, "")
+        new = _content(workspace, path, ledger)
+        if path not in ledger.originals or old is None or new is None:
+            changed.append(path)  # new, or not known: a real change as far as onloop can tell
+        elif only_comments(path, old, new):
+            cosmetic.append(path)
+        elif old != new:
+            changed.append(path)
+    if changed:
+        return []
+    if cosmetic:
+        return [f"the only change to code ({_names(cosmetic)}) was to comments or whitespace"]
+    named = [n for n in asks.named if is_code(n)]
+    if named:
+        return [f"{_names(named)}, which the goal asks to change, was not changed"]
+    return []
+
+
+def _fits(asks: GoalAsks, path: str) -> bool:
+    if asks.folder and not (path + "/").startswith(asks.folder.rstrip("/") + "/"):
+        return False
+    return not asks.suffixes or path.lower().endswith(asks.suffixes)
+
+
+def _listing(workspace: Workspace) -> set[str] | None:
+    """The workspace's files (hidden ones and onloop's own left out), or None past the cap."""
+    root = workspace.real_root
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in OWN_FOLDERS]
+        for name in files:
+            if name.startswith(".") or name in OWN_NAMES:
+                continue
+            found.add(os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/"))
+            if len(found) > LISTING_CAP:
+                return None
+    return found
+
+
+def _exists(workspace: Workspace | None, path: str) -> bool:
+    try:
+        return workspace is not None and workspace.resolve(path).is_file()
+    except (OSError, ToolError):
+        return False
+
+
+def _content(workspace: Workspace | None, path: str, ledger: WorkLedger) -> str | None:
+    """The file as it is now (None: too big or unreadable, so not compared)."""
+    try:
+        if workspace is not None:
+            target = workspace.resolve(path)
+            if target.stat().st_size > ORIGINAL_CAP:
+                return None
+            return target.read_text("utf-8")
+    except (OSError, UnicodeDecodeError, ToolError):
+        pass
+    return ledger.written.get(path)
+
+
+def _names(paths: object) -> str:
+    items = sorted(str(p) for p in paths)  # type: ignore[attr-defined]
+    shown = ", ".join(quoted(p, 80) for p in items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
