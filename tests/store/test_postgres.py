@@ -76,6 +76,7 @@ def test_a_blank_database_migrates_to_the_pinned_schema(pg):
     assert _pg_triggers(pg) == {
         ("events", "events_append_only"),
         ("approvals", "approvals_decision_never_edited"),
+        ("project_rules", "project_rules_append_only"),
     }
     with pg.engine.connect() as conn:
         rows = conn.execute(text("SELECT version, name FROM schema_migrations ORDER BY version"))
