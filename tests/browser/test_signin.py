@@ -111,7 +111,7 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     url, store, browser = signed_in_world
     april = sign_in(browser, url, "april")
     expect(april.get_by_text("april@example.test · approver")).to_be_visible()
-    run_id = _launch_demo(april, url, "Summarise the workspace")
+    run_id = _launch_demo(april, url, "Clean up temporary files")  # a destructive delete asks
     wait_for(lambda: storage.count_pending_approvals(store), timeout=90, what="the approval")
 
     vic = sign_in(browser, url, "vic")
@@ -119,7 +119,7 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     expect(vic.get_by_role("link", name="Launch")).to_have_count(0)
     expect(vic.get_by_role("link", name="Policy")).to_have_count(0)
     vic.goto(f"{url}/approvals")
-    vic.get_by_text(re.compile(r"write \d+ bytes to report\.md")).first.wait_for()
+    vic.get_by_text(re.compile(r"delete 5 files")).first.wait_for()
     expect(vic.get_by_role("button", name="Approve", exact=True).first).to_be_disabled()
     expect(vic.get_by_role("button", name="Reject", exact=True).first).to_be_disabled()
     shot(vic, "viewer-approvals")
@@ -132,7 +132,7 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     otto = sign_in(browser, url, "otto")  # an operator: steers, cannot decide
     otto.goto(f"{url}/run?run={run_id}")
     expect(otto.get_by_role("button", name="Approve", exact=True).first).to_be_disabled()
-    otto.get_by_label("Guidance for the agent").fill("Keep the report short.")
+    otto.get_by_label("Guidance for the agent").fill("Keep the rest of the files.")
     otto.get_by_role("button", name="Send guidance").click()
     otto.get_by_text("Guidance sent").wait_for()
     otto_label = "otto@ops.test (sub otto)"
