@@ -33,7 +33,7 @@ def test_the_run_page_shows_the_turn_while_it_streams(onloop_up_openai, fake_ope
     url, store = onloop_up_openai
     # Held after the first 32 characters (chunks 1-8 carry 4 each) until the test lets it go.
     fake_openai.script([Reply(text=HELD, hold_at=(9,))])
-    run = storage.create_run(store, goal="Summarise my notes", model="openai", model_name="m")
+    run = storage.create_run(store, goal="What do my notes say?", model="openai", model_name="m")
     page.goto(f"{url}/?run={run.id}")
     page.get_by_text(HELD[:32], exact=True).wait_for()
     page.get_by_text("the model is answering", exact=False).first.wait_for()
