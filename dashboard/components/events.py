@@ -82,6 +82,8 @@ def _run_started(e: record.RunStarted, stamp: str) -> None:
         st.warning(inert.markdown(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
     elif shell.get("note"):
         _caption(stamp, f":material/shield: {inert.markdown(shell['note'])}")
+    if e.drift_checks:
+        _caption(stamp, f":material/monitor_heart: {inert.markdown(e.drift_checks)}")
 
 
 def _model_call(e: record.ModelCall, stamp: str) -> None:
