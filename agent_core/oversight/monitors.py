@@ -31,12 +31,12 @@ from agent_core.oversight.run_digest import RunDigest
 from agent_core.oversight.signatures import (
     attempt_of,
     content_lines,
-    digest,
     error_signature,
     is_error,
     normalise_arguments,
     parsed_arguments,
     result_signature,
+    strip_volatile,
 )
 from agent_core.oversight.workspace_state import DELETED, Reader, WorkspaceState
 
@@ -123,17 +123,19 @@ class RepetitionMonitor:
             self._turn_new = True  # waiting is not idling
             return
         self._waits = 0
-        shape = digest(f"{tool}({normalise_arguments(without_waits(args))})")
-        asked = self.memory.news([f"call {shape}"], self._index)  # a question not asked lately
-        step = self._observation(tool, args, ok, output, asked)
+        shaped = normalise_arguments(without_waits(args))
+        asked = self.memory.news([f"call {tool}({shaped})"], self._index)  # not asked lately
+        step = self._observation(tool, args, ok, output, shaped, asked)
         self.steps.append(step)
         if step.novel or step.waiting or asked:
             self._turn_new = True  # the model said the same, but did something else
 
     def _observation(
-        self, tool: str, args: dict, ok: bool, output: str, asked: bool
+        self, tool: str, args: dict, ok: bool, output: str, shaped: str, asked: bool
     ) -> Observation:
         index = self._index
+        clean = strip_volatile(output)
+        lines = content_lines(clean, cleaned=True)
         call = f"{tool}({normalise_arguments(args)})"
         command = command_of(args)
         failed = is_error(ok, output, command)
@@ -142,7 +144,7 @@ class RepetitionMonitor:
         churn = self.state.rewritten(changes) if changes and command is None else False
         poll = self.polls.recognises(tool, args)
         if failed:
-            error = error_signature(output, tool)
+            error = error_signature(clean, tool, cleaned=True)
             news = self.memory.news([f"error {error}"], index)
             waiting = (
                 (poll and says_waiting(output))
@@ -152,13 +154,12 @@ class RepetitionMonitor:
             key = f"{tool}|error|{error}"
         else:
             error = ""
-            news = self.memory.news(content_lines(output), index)
+            news = self.memory.news(lines, index)
             if tool in self.actions:
                 news |= asked  # an action not taken before is progress onloop cannot see
             waiting = (poll and says_waiting(output)) or says_try_later(output)
-            empty = not content_lines(output)  # the same nothing from different calls is not
-            answer = f"{normalise_arguments(without_waits(args))}|" if empty else ""  # a repeat
-            key = f"{tool}|result|{answer}{result_signature(output)}"
+            answer = "" if lines else f"{shaped}|"  # the same nothing from other calls: no repeat
+            key = f"{tool}|result|{answer}{result_signature(clean, cleaned=True)}"
             self._saw_read(tool, args, output, index)
         wrote = new_state and not churn
         if changes:
@@ -170,8 +171,7 @@ class RepetitionMonitor:
         for path, state in changes:
             self.digest.touched(path, deleted=state == DELETED)
         self.digest.note(tool, call, output, failed, news)
-        first = next((line for line in content_lines(output)[:1]), "")
-        return Observation(tool, call, key, error, news, waiting, wrote, first)
+        return Observation(tool, call, key, error, news, waiting, wrote, lines[0] if lines else "")
 
     def _retried(self, error: str, output: str) -> bool:
         """The same error with a higher attempt counter than last time: a retry in progress."""

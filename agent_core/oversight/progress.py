@@ -17,6 +17,7 @@ class Memory:
         self.horizon = horizon
         self.cap = cap
         self._seen: dict[int, int] = {}  # hash of the thing -> step it was last seen at
+        self._pruned = 0  # the step the memory was last pruned at
 
     def news(self, things: Iterable[str], index: int) -> bool:
         """Remember `things` as seen at `index`; whether any was not seen within the horizon."""
@@ -28,12 +29,14 @@ class Memory:
             if last is None or index - last > self.horizon:
                 new = True
             seen[key] = index
-        if len(seen) > self.cap:
+        if index - self._pruned >= self.horizon or len(seen) > self.cap:
             self._prune(index)
         return new
 
     def _prune(self, index: int) -> None:
-        """Forget what fell out of the horizon (amortised: runs once per `cap` new things)."""
+        """Forget what fell out of the horizon: once a horizon, so each step pays for its own
+        things only, and whenever the memory outgrows its cap."""
+        self._pruned = index
         keep = {k: v for k, v in self._seen.items() if index - v <= self.horizon}
         if len(keep) > self.cap // 2:  # a horizon's worth of distinct things: keep the newest
             keep = dict(sorted(keep.items(), key=lambda item: item[1])[-(self.cap // 2) :])

@@ -27,8 +27,8 @@ _VOLATILE = (
     # durations: 0.52s, 3.1 s, 120ms, 2 minutes, 1m2s, "about 5 minutes ago"
     (
         re.compile(
-            r"\b\d+(\.\d+)?\s?(ms|µs|us|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)"
-            r"(\s?\d+(\.\d+)?\s?(ms|s|sec|seconds?))?\b(\s+ago)?",
+            r"\b\d+(\.\d+)?[ \t]?(ms|µs|us|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)"
+            r"([ \t]?\d+(\.\d+)?[ \t]?(ms|s|sec|seconds?))?\b([ \t]+ago)?",
             re.I,
         ),
         "<duration>",
@@ -123,14 +123,16 @@ def strip_volatile(text: str) -> str:
     return text
 
 
-def result_signature(output: str) -> str:
-    return digest(" ".join(strip_volatile(output).split()))
+def result_signature(output: str, *, cleaned: bool = False) -> str:
+    """`cleaned`: the output has been through strip_volatile already."""
+    return digest(" ".join((output if cleaned else strip_volatile(output)).split()))
 
 
-def content_lines(output: str) -> list[str]:
+def content_lines(output: str, *, cleaned: bool = False) -> list[str]:
     """The output's lines that say something (the shell's framing left out), normalised and cut
     to LINES_CAP lines (its first and last halves, so growing output is seen where it grows)."""
-    lines = [" ".join(line.split())[:LINE_CAP] for line in strip_volatile(output).splitlines()]
+    text = output if cleaned else strip_volatile(output)
+    lines = [" ".join(line.split())[:LINE_CAP] for line in text.splitlines()]
     lines = [line for line in lines if line and not _BOILERPLATE.match(line)]
     if len(lines) > LINES_CAP:
         lines = lines[: LINES_CAP // 2] + lines[-LINES_CAP // 2 :]
@@ -162,11 +164,11 @@ def attempt_of(text: str) -> int | None:
     return int(match.group(3)) if match else None
 
 
-def error_signature(output: str, tool: str = "") -> str:
+def error_signature(output: str, tool: str = "", *, cleaned: bool = False) -> str:
     """What identifies a failure across its retellings: the failing tests and exit code when a
     test run failed, else the error's type and first error line, with positions, attempt counters
     and the name of an unknown tool taken out."""
-    text = strip_volatile(output)
+    text = output if cleaned else strip_volatile(output)
     text = _ATTEMPT.sub(r"\1 <n>", text)
     text, unknown = _UNKNOWN_TOOL.subn(lambda m: f"{m.group(1)} {m.group(2)} <name>", text)
     if unknown:

@@ -28,6 +28,7 @@ _PATH_KEYS = ("path", "file", "file_path", "filepath", "filename", "target", "de
 _CONTENT_KEYS = ("content", "contents", "text", "body", "data", "code", "new_content")
 _SPLIT = re.compile(r"\|\||&&|[;|\n]")
 _REDIRECT = re.compile(r"(?<![<&])\d?>>?\s*([^\s;&|<>()]+)")
+_DUPLICATE = re.compile(r"\d?>&\d")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 TARGETS_CAP = 20  # files one call is looked at for
 DIGESTS_PER_FILE = 32
@@ -66,7 +67,7 @@ def shell_writes(command: str) -> tuple[list[str], list[str]]:
     """The files a command line writes and those it removes, as far as its text says."""
     written = [t for t in _REDIRECT.findall(command) if not t.startswith(("&", "/dev/"))]
     removed: list[str] = []
-    for segment in _SPLIT.split(command):
+    for segment in _SPLIT.split(_REDIRECT.sub(" ", _DUPLICATE.sub(" ", command))):
         words = _words(segment)
         if not words:
             continue
@@ -86,7 +87,8 @@ def shell_writes(command: str) -> tuple[list[str], list[str]]:
             removed += operands
         elif program == "git" and operands[:1] in (["checkout"], ["restore"]):
             written += [w for w in operands[1:] if w != "--"]
-    return written[:TARGETS_CAP], removed[:TARGETS_CAP]
+    written = list(dict.fromkeys(written))
+    return written[:TARGETS_CAP], list(dict.fromkeys(removed))[:TARGETS_CAP]
 
 
 class WorkspaceState:
