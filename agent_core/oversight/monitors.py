@@ -42,6 +42,7 @@ from agent_core.oversight.workspace_state import DELETED, Reader, WorkspaceState
 
 __all__ = ["Budget", "RepetitionMonitor", "Trip", "Usage", "check_budget", "normalise_arguments"]
 HORIZON_WINDOWS = 5  # what was seen within this many windows is not news
+ACK_CAP = 160  # an answer this short, on one line, acknowledges an action ("sent", "created")
 _READ_TOOL = ("read", "view", "open", "cat", "get_file")
 
 
@@ -83,10 +84,10 @@ class RepetitionMonitor:
     """Watches one session of a run: `observe()` each finished call, `start_turn()`/`end_turn()`
     around each model turn, `check()` after every call (a batch stops at the threshold).
 
-    `polling`: tools declared as polls (besides the policy's patterns); `actions`: tools whose
-    every new call is itself progress (side effects onloop cannot see, such as sending a
-    message); `reader`: a workspace path -> the digest of its content, for files a shell
-    command writes."""
+    `polling`: tools declared as polls (besides the policy's patterns); `actions`: side-effecting
+    tools, whose new call answered by a short acknowledgement ("sent") is progress onloop cannot
+    see (one that returns content, such as a fetched page, is judged by its content);
+    `reader`: a workspace path -> the digest of its content, for files a shell command writes."""
 
     def __init__(
         self,
@@ -155,8 +156,8 @@ class RepetitionMonitor:
         else:
             error = ""
             news = self.memory.news(lines, index)
-            if tool in self.actions:
-                news |= asked  # an action not taken before is progress onloop cannot see
+            if tool in self.actions and len(lines) <= 1 and len(clean) <= ACK_CAP:
+                news |= asked  # an action not taken before, acknowledged: progress unseen
             waiting = (poll and says_waiting(output)) or says_try_later(output)
             answer = "" if lines else f"{shaped}|"  # the same nothing from other calls: no repeat
             key = f"{tool}|result|{answer}{result_signature(clean, cleaned=True)}"

@@ -190,3 +190,16 @@ def test_every_check_reads_a_bounded_window_however_long_the_run():
         m.observe("read_file", {"path": f"f{step}.py"}, True, f"text of file {step}")
         assert m.check() is None
     assert len(m.steps) == MonitorSettings().window
+
+
+def test_a_new_action_acknowledged_is_progress_but_a_fetched_page_is_judged_by_its_content():
+    m = RepetitionMonitor(MonitorSettings(), actions=frozenset({"send_message", "fetch_url"}))
+    for i in range(8):
+        m.observe("send_message", {"to": f"user{i}@example.test", "text": "shipped"}, True, "sent")
+        assert m.check() is None
+    page = "<html><nav>Home | Login</nav><div id='root'></div></html>\n(rendered by JavaScript)"
+    for i in range(3):
+        m.observe("fetch_url", {"url": f"https://spa.example/p/{i}"}, True, page)
+        assert m.check() is None
+    m.observe("fetch_url", {"url": "https://spa.example/p/3"}, True, page)
+    assert m.check().monitor == "repetition"
