@@ -12,7 +12,9 @@ not), and runs of calls with nothing new; each costs O(window) per call, however
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from agent_core.oversight import drift_checks
 from agent_core.oversight.drift_checks import Observation, Trip
@@ -39,6 +41,8 @@ from agent_core.oversight.signatures import (
     strip_volatile,
 )
 from agent_core.oversight.workspace_state import DELETED, Reader, WorkspaceState
+from storage.record import ToolResult, parse_as
+from storage.vocabulary import EventKind
 
 __all__ = ["Budget", "RepetitionMonitor", "Trip", "Usage", "check_budget", "normalise_arguments"]
 HORIZON_WINDOWS = 5  # what was seen within this many windows is not news
@@ -238,6 +242,18 @@ class RepetitionMonitor:
                 f"said the same thing {n} turns in a row with nothing new: {tail[-1][:200]}",
             )
         return None
+
+    def recall(self, events: Iterable[Any]) -> None:
+        """A resumed session: take in what earlier sessions' calls observed (what was seen, the
+        files' state, the judge's account of the run), then start the counts again, as after a
+        person steps in."""
+        for event in events:
+            if event.kind != EventKind.TOOL_RESULT:
+                continue
+            result = parse_as(ToolResult, event.payload)
+            if result.tool and result.outcome not in ("skipped", "halted"):
+                self.observe(result.tool, result.arguments or {}, result.ok, result.output)
+        self.reset()
 
     def summary(self) -> str:
         """The run so far in a few lines, for the progress judge."""

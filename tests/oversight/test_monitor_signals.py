@@ -3,6 +3,8 @@ workspace's state, what was seen lately, and the `[monitors]` settings that tune
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from agent_core.oversight.monitors import RepetitionMonitor
@@ -24,6 +26,7 @@ from agent_core.oversight.workspace_state import (
     workspace_reader,
 )
 from agent_core.tools.workspace import Workspace
+from storage.record import ToolResult
 
 
 def test_results_lose_times_durations_pids_temp_paths_ids_and_colours_but_keep_numbers():
@@ -203,3 +206,30 @@ def test_a_new_action_acknowledged_is_progress_but_a_fetched_page_is_judged_by_i
         assert m.check() is None
     m.observe("fetch_url", {"url": "https://spa.example/p/3"}, True, page)
     assert m.check().monitor == "repetition"
+
+
+def test_a_resumed_session_remembers_the_run_but_counts_afresh():
+    earlier = [
+        ToolResult(
+            tool="write_file",
+            ok=True,
+            output="wrote",
+            outcome="ok",
+            arguments={"path": "notes.md", "content": "x"},
+        ),
+        *[
+            ToolResult(
+                tool="read_file", ok=True, output="same", outcome="ok", arguments={"path": "a"}
+            )
+            for _ in range(6)
+        ],
+        ToolResult(tool="teleport", ok=False, output="Error: not run", outcome="skipped"),
+    ]
+    events = [SimpleNamespace(kind="tool_result", payload=r.payload()) for r in earlier]
+    events.append(SimpleNamespace(kind="guidance", payload={"message": "go on"}))
+    m = RepetitionMonitor(MonitorSettings())
+    m.recall(events)
+    assert m.check() is None and "Files changed: notes.md." in m.summary()
+    assert "7 tool calls (read_file x6, write_file x1)" in m.summary()
+    m.observe("read_file", {"path": "a"}, True, "same")  # seen before the resume: no news
+    assert not m.steps[-1].novel and m.check() is None
