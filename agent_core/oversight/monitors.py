@@ -40,7 +40,7 @@ from agent_core.oversight.signatures import (
     result_signature,
     strip_volatile,
 )
-from agent_core.oversight.workspace_state import DELETED, Reader, WorkspaceState
+from agent_core.oversight.workspace_state import CONTENT_KEYS, DELETED, Reader, WorkspaceState
 from storage.record import ToolResult, parse_as
 from storage.vocabulary import EventKind
 
@@ -190,13 +190,14 @@ class RepetitionMonitor:
         return before is not None and attempt > before
 
     def _saw_read(self, tool: str, args: dict, output: str, index: int) -> None:
+        """A whole file read: its content is a state the file has had."""
         path = args.get("path")
-        if isinstance(path, str) and tool.lower().startswith(_READ_TOOL):
+        if isinstance(path, str) and set(args) == {"path"} and tool.lower().startswith(_READ_TOOL):
             self.state.saw(path, output, index)
 
     def _remember_written(self, args: dict, index: int) -> None:
         """Reading back what was just written is no news."""
-        for key in ("content", "contents", "text", "body", "data", "code", "new_content"):
+        for key in CONTENT_KEYS:
             if isinstance(args.get(key), str):
                 self.memory.news(content_lines(args[key]), index)
 

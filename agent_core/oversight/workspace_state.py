@@ -25,7 +25,7 @@ from agent_core.tools.workspace_files import opened_file
 DELETED = "<deleted>"
 Reader = Callable[[str], str | None]  # a workspace path -> its content's digest, None if absent
 _PATH_KEYS = ("path", "file", "file_path", "filepath", "filename", "target", "dest")
-_CONTENT_KEYS = ("content", "contents", "text", "body", "data", "code", "new_content")
+CONTENT_KEYS = ("content", "contents", "text", "body", "data", "code", "new_content")
 _SPLIT = re.compile(r"\|\||&&|[;|\n]")
 _REDIRECT = re.compile(r"(?<![<&])\d?>>?\s*([^\s;&|<>()]+)")
 _DUPLICATE = re.compile(r"\d?>&\d")
@@ -104,7 +104,7 @@ class WorkspaceState:
         """(path, digest) for each file the call changed; [] when it changed none it names."""
         path = next((arguments[k] for k in _PATH_KEYS if isinstance(arguments.get(k), str)), None)
         content = next(
-            (arguments[k] for k in _CONTENT_KEYS if isinstance(arguments.get(k), str)), None
+            (arguments[k] for k in CONTENT_KEYS if isinstance(arguments.get(k), str)), None
         )
         if ok and path and content is not None:
             return [(_clean(path), content_digest(content))]
