@@ -128,8 +128,9 @@ def is_pure_wait(tool: str, arguments: dict[str, Any]) -> bool:
 
 
 def says_try_later(output: str) -> bool:
-    """Whether an answer says "not now" (rate limited, 503): retrying it is waiting."""
-    return _TRY_LATER.search(output[:4000]) is not None
+    """Whether an answer opens with "not now" (rate limited, 503): retrying it is waiting. Only
+    its start is read: a page that mentions rate limits further down is not a refusal."""
+    return _TRY_LATER.search(output[:300]) is not None
 
 
 def says_waiting(output: str) -> bool:
