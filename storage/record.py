@@ -66,7 +66,10 @@ class RunStarted(EventPayload):
 
 class ModelRequest(EventPayload):
     kind: Literal["model_request"] = "model_request"
+    absent_when_none = frozenset({"purpose"})
     step: int | None = None
+    # A request beside the conversation: "judge" (the progress judge); None: the step's own.
+    purpose: str | None = None
 
 
 class ModelCall(EventPayload):

@@ -240,6 +240,12 @@ class AgentLoop:
         if not every or self.usage.steps % every:
             return None
         summary = self.monitor.summary()
+        # Recorded like the step's own request, in one transaction with the halt check: a halt
+        # that came first ends the run here (HaltRequested), and no request starts after it.
+        try:
+            self.port.begin_step(ModelRequest(step=self.usage.steps, purpose="judge"))
+        except HaltRequested:
+            return ended(self.token, "before the progress judge's request")
         try:
             verdict = self._side_call(
                 lambda cancel: judge_progress(

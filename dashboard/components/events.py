@@ -199,9 +199,9 @@ def _error(e: record.Error, stamp: str) -> None:
 
 
 def _model_request(e: record.ModelRequest, stamp: str) -> None:
-    _caption(
-        stamp, f":material/send: asking the model (step {inert.markdown(or_default(e.step, '?'))})"
-    )
+    what = "to judge the run's progress" if e.purpose == "judge" else ""
+    step = inert.markdown(or_default(e.step, "?"))
+    _caption(stamp, f":material/send: asking the model {what} (step {step})".replace("  ", " "))
 
 
 def _tool_started(e: record.ToolStarted, stamp: str) -> None:

@@ -74,6 +74,9 @@ def test_off_goal_work_is_paused_by_the_judge_at_its_fifth_step(
     assert drift.payload["monitor"] == "progress_judge"  # no structural check tripped first
     [judge] = events_of(store, run.id, "judge")
     assert judge.payload["score"] == 0.1 and judge.payload["threshold"] == 0.3
+    # The judge's request is recorded like a step's, ordered against halts (run/test_halt_races)
+    requests = [e.payload for e in events_of(store, run.id, "model_request")]
+    assert requests[-1] == {"step": 5, "purpose": "judge"} and len(requests) == 6
     asked = fake_openai.requests[5]["messages"][1]["content"]  # the sixth request: the judge
     assert f"Goal: {goal}" in asked and "5 tool calls (write_file x5); 0 failed." in asked
     assert all(path in asked for path, _ in writes)  # files changed over the whole run
