@@ -42,6 +42,7 @@ storage.__getattr__
 record.ToolResult.requested_arguments
 record.Status.automatic
 record.FinalAnswer.claimed_goal_met
+record.Recovered.repeats  # set by auto_resume (a dict payload), shown whole
 # The usage names as members: UsageName is iterated (USAGE_NAMES), its members never named.
 vocabulary.UsageName.STEPS
 vocabulary.UsageName.TOOL_CALLS

@@ -48,7 +48,7 @@ E = TypeVar("E", bound=EventPayload)
 
 class RunStarted(EventPayload):
     kind: Literal["run_started"] = "run_started"
-    absent_when_none = frozenset({"policy_changed", "known_hosts"})
+    absent_when_none = frozenset({"policy_changed", "known_hosts", "drift_checks"})
     goal: str | None = None
     model: str | None = None
     model_name: str | None = None
@@ -60,11 +60,16 @@ class RunStarted(EventPayload):
     # Hosts the goal or the workspace named when the run first started: host -> where
     # (oversight/known_hosts.py); a resumed session keeps the first session's.
     known_hosts: dict[str, str] | None = None
+    # What watches the run for drift: the structural checks, and the progress judge or why not.
+    drift_checks: str | None = None
 
 
 class ModelRequest(EventPayload):
     kind: Literal["model_request"] = "model_request"
+    absent_when_none = frozenset({"purpose"})
     step: int | None = None
+    # A request beside the conversation: "judge" (the progress judge); None: the step's own.
+    purpose: str | None = None
 
 
 class ModelCall(EventPayload):

@@ -75,9 +75,13 @@ def show(policy: PolicyPath = None) -> None:
         f"{active.on_budget} · webhook: {'set' if active.webhook_url else 'none'}"
     )
     typer.echo(
-        f"monitors: same call x{m.repeat_same_call}, A-B over {m.alternating_window}, "
+        f"monitors: same outcome x{m.repeat_same_call}, cycles over {m.alternating_window}, "
         f"same error x{m.repeat_same_error}, same message x{m.repeat_same_message}, "
-        f"judge every {m.judge_every or '-'} steps -> {m.action}"
+        f"nothing new x{m.no_progress}, polls still waiting x{m.poll_patience}, "
+        f"window {m.window}, judge every {m.judge_every or '-'} steps (real models) -> {m.action}"
+    )
+    typer.echo(
+        f"polls: tools {', '.join(m.poll_tools) or 'none'}; {len(m.poll_commands)} command patterns"
     )
     from agent_core.models.providers import describe_limits
     from agent_core.models.settings import load_settings

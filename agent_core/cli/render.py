@@ -56,6 +56,8 @@ def _render_event(e: EventPayload) -> str | None:
         )
         if e.policy_changed:
             line += f"\n  ⚠ {_one(e.policy_changed)}"
+        if e.drift_checks:
+            line += f"\n  drift: {_one(e.drift_checks)}"
         return line
     if isinstance(e, record.ModelCall):
         text = _short(e.text).strip()

@@ -1,26 +1,53 @@
-"""Drift monitors: budgets, and repetition judged by outcomes (a call together with its result).
+"""Drift monitors: budgets, and loops judged by what calls observed, not by how they were asked.
 
-Modelled on OpenHands' stuck detector: a loop is the same *action and observation* repeating,
-the same error (after what varies in it is normalised away), or a short cycle of them. A call
-whose result changes (a build status that moves on) is progress, whatever tool made it.
+Each finished call becomes an Observation: its outcome (the file contents it left, its error's
+signature, or its normalised result) and whether that was news: output lines not seen lately,
+contents a file never had, an action not taken before. A call that returns what was already
+seen, an empty page past the end of a file, a file going back to earlier contents, or output
+that only grows by lines already seen is not progress. The checks (drift_checks) then look for
+repeats, polls that keep waiting, cycles of period 2 to 8, errors that come back (in a row or
+not), and runs of calls with nothing new; each costs O(window) per call, however long the run.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from agent_core.oversight import drift_checks
+from agent_core.oversight.drift_checks import Observation, Trip
 from agent_core.oversight.policy import MonitorSettings
+from agent_core.oversight.polling import (
+    PollRules,
+    command_of,
+    compile_commands,
+    is_pure_wait,
+    says_try_later,
+    says_waiting,
+    without_waits,
+)
+from agent_core.oversight.progress import Memory
+from agent_core.oversight.run_digest import RunDigest
+from agent_core.oversight.signatures import (
+    attempt_of,
+    content_lines,
+    error_signature,
+    is_error,
+    normalise_arguments,
+    parsed_arguments,
+    result_signature,
+    strip_volatile,
+)
+from agent_core.oversight.workspace_state import CONTENT_KEYS, DELETED, Reader, WorkspaceState
+from storage.record import ToolResult, parse_as
+from storage.vocabulary import EventKind
 
-MAX_CYCLE = 3  # cycles of period 2 and 3 are caught (period 1 is `repetition`)
-
-
-@dataclass(frozen=True)
-class Trip:
-    monitor: str
-    detail: str
+__all__ = ["Budget", "RepetitionMonitor", "Trip", "Usage", "check_budget", "normalise_arguments"]
+HORIZON_WINDOWS = 5  # what was seen within this many windows is not news
+ACK_CAP = 160  # an answer this short, on one line, acknowledges an action ("sent", "created")
+_READ_TOOL = ("read", "view", "open", "cat", "get_file")
 
 
 @dataclass
@@ -57,86 +84,122 @@ def check_budget(budget: Budget, usage: Usage, *, steps: bool = True) -> Trip | 
     return None
 
 
-def normalise_arguments(arguments: Any) -> str:
-    """Arguments as canonical text, so {"a":1,"b":2} and {"b": 2, "a": 1} count as the same call."""
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return " ".join(arguments.split())
-    if isinstance(arguments, dict):
-        arguments = {
-            k: (" ".join(v.split()) if isinstance(v, str) else v) for k, v in arguments.items()
-        }
-    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-
-
-# What varies between two reports of the same error: times, ids, addresses, positions, numbers.
-_VARYING = (
-    (
-        re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
-        "<time>",
-    ),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<id>"),
-    (re.compile(r"\d+(\.\d+)?"), "<n>"),
-)
-_EXIT = re.compile(r"\Aexit code (-?\d+)\b")
-
-
-def normalise_error(text: str) -> str:
-    """An error's text with what varies between reports of the same error replaced."""
-    text = " ".join(text.split())[:2000]
-    for pattern, placeholder in _VARYING:
-        text = pattern.sub(placeholder, text)
-    return text[:500]
-
-
-def is_error(ok: bool, output: str) -> bool:
-    """A failed call, or a command that ran and exited non-zero (the shell reports its exit)."""
-    if not ok:
-        return True
-    match = _EXIT.match(output)
-    return match is not None and match.group(1) != "0"
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One finished call: what was asked (tool and arguments) and what came of it."""
-
-    call: str
-    result: str
-    error: str  # the normalised error, "" when the call worked
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.call, self.result)
-
-
-@dataclass
 class RepetitionMonitor:
-    """Remembers the run's calls with their results, and its turns; trips on loops that make no
-    progress. `check()` runs after every tool call, so a batch stops at the threshold."""
+    """Watches one session of a run: `observe()` each finished call, `start_turn()`/`end_turn()`
+    around each model turn, `check()` after every call (a batch stops at the threshold).
 
-    settings: MonitorSettings
-    polling_tools: frozenset[str] = frozenset()
-    steps: list[Observation] = field(default_factory=list)
-    idle_messages: list[str] = field(default_factory=list)  # consecutive turns with nothing new
-    _seen: set[tuple[str, str]] = field(default_factory=set)
-    _turn_text: str | None = None
-    _turn_new: bool = False
+    `polling`: tools declared as polls (besides the policy's patterns); `actions`: side-effecting
+    tools, whose new call answered by a short acknowledgement ("sent") is progress onloop cannot
+    see (one that returns content, such as a fetched page, is judged by its content);
+    `reader`: a workspace path -> the digest of its content, for files a shell command writes."""
 
-    def observe(self, tool: str, arguments: Any, ok: bool, output: str) -> None:
-        call = f"{tool}({normalise_arguments(arguments)})"
-        result = " ".join(output.split())[:4000]
-        error = normalise_error(output) if is_error(ok, output) else ""
-        step = Observation(call, result, error)
-        if step.key not in self._seen and not error:
-            self._turn_new = True  # a result not seen before is progress
-        self._seen.add(step.key)
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        polling: frozenset[str] = frozenset(),
+        *,
+        actions: frozenset[str] = frozenset(),
+        reader: Reader | None = None,
+    ) -> None:
+        self.settings = settings
+        self.polls = PollRules(
+            tools=tuple(settings.poll_tools),
+            commands=compile_commands(settings.poll_commands),
+            declared=frozenset(polling),
+        )
+        self.actions = actions
+        self.steps: deque[Observation] = deque(maxlen=settings.window)
+        self.memory = Memory(horizon=settings.window * HORIZON_WINDOWS)
+        self.state = WorkspaceState(reader)
+        self.digest = RunDigest()
+        self.idle_messages: deque[str] = deque(maxlen=settings.repeat_same_message)
+        self._index = 0
+        self._attempts: dict[str, int] = {}  # error signature -> its last attempt counter
+        self._waits = 0  # calls in a row that only waited
+        self._turn_text: str | None = None
+        self._turn_new = False
+
+    # -- feeding ---------------------------------------------------------------------------
+    def observe(self, tool: str, arguments: object, ok: bool, output: str) -> None:
+        args = parsed_arguments(arguments)
+        self._index += 1
+        if is_pure_wait(tool, args):
+            self._waits += 1
+            self._turn_new = True  # waiting is not idling
+            return
+        self._waits = 0
+        shaped = normalise_arguments(without_waits(args))
+        asked = self.memory.news([f"call {tool}({shaped})"], self._index)  # not asked lately
+        step = self._observation(tool, args, ok, output, shaped, asked)
         self.steps.append(step)
+        if step.novel or step.waiting or asked:
+            self._turn_new = True  # the model said the same, but did something else
+
+    def _observation(
+        self, tool: str, args: dict, ok: bool, output: str, shaped: str, asked: bool
+    ) -> Observation:
+        index = self._index
+        clean = strip_volatile(output)
+        lines = content_lines(clean, cleaned=True)
+        call = f"{tool}({normalise_arguments(args)})"
+        command = command_of(args)
+        failed = is_error(ok, output, command)
+        changes = self.state.changes(tool, args, ok, output)
+        new_state, _ = self.state.apply(changes, index)
+        churn = self.state.rewritten(changes) if changes and command is None else False
+        poll = self.polls.recognises(tool, args)
+        if failed:
+            error = error_signature(clean, tool, cleaned=True)
+            news = self.memory.news([f"error {error}"], index)
+            waiting = (
+                (poll and says_waiting(output))
+                or says_try_later(output)
+                or self._retried(error, output)
+            )
+            key = f"{tool}|error|{error}"
+        else:
+            error = ""
+            news = self.memory.news(lines, index)
+            if tool in self.actions and len(lines) <= 1 and len(clean) <= ACK_CAP:
+                news |= asked  # an action not taken before, acknowledged: progress unseen
+            waiting = (poll and says_waiting(output)) or says_try_later(output)
+            answer = "" if lines else f"{shaped}|"  # the same nothing from other calls: no repeat
+            key = f"{tool}|result|{answer}{result_signature(clean, cleaned=True)}"
+            self._saw_read(tool, args, output, index)
+        wrote = new_state and not churn
+        if changes:
+            key = f"{tool}|state|" + "|".join(f"{path}={state}" for path, state in changes)
+            self._remember_written(args, index)
+            news = wrote or (news and command is not None)
+        elif news:
+            self.state.learnt()
+        for path, state in changes:
+            self.digest.touched(path, deleted=state == DELETED)
+        self.digest.note(tool, call, output, failed, news)
+        return Observation(tool, call, key, error, news, waiting, wrote, lines[0] if lines else "")
+
+    def _retried(self, error: str, output: str) -> bool:
+        """The same error with a higher attempt counter than last time: a retry in progress."""
+        attempt = attempt_of(output)
+        if attempt is None:
+            return False
+        before = self._attempts.pop(error, None)
+        self._attempts[error] = attempt
+        if len(self._attempts) > 256:
+            del self._attempts[next(iter(self._attempts))]
+        return before is not None and attempt > before
+
+    def _saw_read(self, tool: str, args: dict, output: str, index: int) -> None:
+        """A whole file read: its content is a state the file has had."""
+        path = args.get("path")
+        if isinstance(path, str) and set(args) == {"path"} and tool.lower().startswith(_READ_TOOL):
+            self.state.saw(path, output, index)
+
+    def _remember_written(self, args: dict, index: int) -> None:
+        """Reading back what was just written is no news."""
+        for key in CONTENT_KEYS:
+            if isinstance(args.get(key), str):
+                self.memory.news(content_lines(args[key]), index)
 
     def start_turn(self, text: str) -> None:
         self._turn_text = " ".join(text.split())
@@ -152,48 +215,28 @@ class RepetitionMonitor:
             self.idle_messages.append(self._turn_text)
         self._turn_text = None
 
+    # -- checking --------------------------------------------------------------------------
     def check(self) -> Trip | None:
-        return self._repeated() or self._cycle() or self._same_error() or self._same_message()
+        s = self.settings
+        steps = list(self.steps)  # at most `window` of them
+        return (
+            drift_checks.repetition(steps, s.repeat_same_call)
+            or drift_checks.polling(steps, s.poll_patience)
+            or drift_checks.cycle(steps, max(s.alternating_window // 2, 2))
+            or drift_checks.same_error(steps, s.repeat_same_error)
+            or drift_checks.no_progress(steps, s.no_progress)
+            or self._only_waiting()
+            or self._same_message()
+        )
 
-    def _repeated(self) -> Trip | None:
-        n = self.settings.repeat_same_call
-        tail = self.steps[-n:]
-        if len(tail) == n and len({s.key for s in tail}) == 1:
-            return Trip(
-                "repetition",
-                f"called {tail[-1].call[:200]} {n} times in a row with the same result: "
-                f"{tail[-1].result[:120]}",
-            )
-        return None
-
-    def _cycle(self) -> Trip | None:
-        repeats = max(self.settings.alternating_window // 2, 2)
-        keys = [s.key for s in self.steps]
-        for period in range(2, MAX_CYCLE + 1):
-            window = keys[-period * repeats :]
-            if len(window) < period * repeats:
-                continue
-            pattern = window[:period]
-            if len(set(pattern)) == period and all(
-                k == pattern[i % period] for i, k in enumerate(window)
-            ):
-                names = " → ".join(call[:80] for call, _ in pattern)
-                return Trip(
-                    "alternation",
-                    f"cycled {repeats} times through {names} with the same results",
-                )
-        return None
-
-    def _same_error(self) -> Trip | None:
-        n = self.settings.repeat_same_error
-        tail = self.steps[-n:]
-        if len(tail) == n and tail[-1].error and len({s.error for s in tail}) == 1:
-            return Trip("same_error", f"the same error {n} times: {tail[-1].result[:200]}")
-        return None
+    def _only_waiting(self) -> Trip | None:
+        if self._waits < self.settings.poll_patience:
+            return None
+        return Trip("polling", f"waited {self._waits} times in a row without checking anything")
 
     def _same_message(self) -> Trip | None:
         n = self.settings.repeat_same_message
-        tail = self.idle_messages[-n:]
+        tail = list(self.idle_messages)[-n:]
         if len(tail) == n and len(set(tail)) == 1:
             return Trip(
                 "same_message",
@@ -201,8 +244,25 @@ class RepetitionMonitor:
             )
         return None
 
+    def recall(self, events: Iterable[Any]) -> None:
+        """A resumed session: take in what earlier sessions' calls observed (what was seen, the
+        files' state, the judge's account of the run), then start the counts again, as after a
+        person steps in."""
+        for event in events:
+            if event.kind != EventKind.TOOL_RESULT:
+                continue
+            result = parse_as(ToolResult, event.payload)
+            if result.tool and result.outcome not in ("skipped", "halted"):
+                self.observe(result.tool, result.arguments or {}, result.ok, result.output)
+        self.reset()
+
+    def summary(self) -> str:
+        """The run so far in a few lines, for the progress judge."""
+        return self.digest.summary()
+
     def reset(self) -> None:
-        """After a human steps in (resume, guidance) the count starts again."""
+        """After a human steps in (resume, guidance) the counts start again; what the run has
+        seen and the workspace's state are kept."""
         self.steps.clear()
         self.idle_messages.clear()
-        self._seen.clear()
+        self._waits = 0

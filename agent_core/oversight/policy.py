@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from agent_core.models.settings import ModelLimits
 from agent_core.oversight.call_classes import Classified, classify_part, severest
 from agent_core.oversight.command_patterns import command_pattern
+from agent_core.oversight.monitor_settings import MonitorSettings
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
@@ -205,20 +206,6 @@ def _path_hit(patterns: list[str], target: PathTarget, loose: bool) -> bool:
         found = [any_path_matches(together, n) for n in names]
         return any(found) if loose else all(found)
     return any(hit(p, n) for p in patterns for n in names)
-
-
-class MonitorSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    repeat_same_call: int = Field(default=4, ge=2)
-    alternating_window: int = Field(default=6, ge=4)
-    repeat_same_error: int = Field(default=3, ge=2)
-    repeat_same_message: int = Field(default=3, ge=2)
-    judge_every: int = Field(default=0, ge=0)  # steps between progress checks; 0 = off
-    judge_threshold: float = Field(default=0.3, ge=0, le=1)
-    # With a real model, a run that claims its goal met gets one more call that checks it.
-    final_check: bool = False
-    action: Literal["pause", "halt"] = "pause"
 
 
 class ClassVerdicts(BaseModel):

@@ -14,8 +14,8 @@ from agent_core.models.base import (
     ModelTurn,
     ToolCallRequest,
 )
-from agent_core.oversight.judge import judge_progress
-from agent_core.oversight.monitors import RepetitionMonitor, Trip, check_budget
+from agent_core.oversight.judge import judge_every, judge_progress
+from agent_core.oversight.monitors import Trip, check_budget
 from agent_core.run import context_window
 from agent_core.run.call_ids import CallIds
 from agent_core.run.claim_checks import problems_with_claim
@@ -30,6 +30,7 @@ from agent_core.run.conversation import (
     not_run_reason,
     rebuild,
 )
+from agent_core.run.drift_watch import monitor_for
 from agent_core.run.finish import (
     FINISH,
     FINISH_SPEC,
@@ -71,10 +72,7 @@ class AgentLoop:
             context_window.overflows_in_a_row(spec.prior_events),
         )
         self.call_ids = CallIds(spec.prior_events)
-        polling = frozenset(spec.policy.polling_tools) | {
-            t.name for t in spec.tools.values() if t.polling
-        }
-        self.monitor = RepetitionMonitor(spec.policy.monitors, polling)
+        self.monitor = monitor_for(spec)
         self.tool_step = ToolStep(spec, port, self.monitor)
         self.tool_step.replay(spec.prior_events)
         self._base_seconds = spec.usage.seconds
@@ -263,12 +261,21 @@ class AgentLoop:
 
     def _judge(self) -> Trip | Outcome | None:
         """Every K steps, with a real model, a separate call rates progress toward the goal."""
-        every = self.spec.policy.monitors.judge_every
-        if not every or self.model.provider == "demo" or self.usage.steps % every:
+        every = judge_every(self.spec.policy.monitors, self.model.provider)
+        if not every or self.usage.steps % every:
             return None
+        summary = self.monitor.summary()
+        # Recorded like the step's own request, in one transaction with the halt check: a halt
+        # that came first ends the run here (HaltRequested), and no request starts after it.
+        try:
+            self.port.begin_step(ModelRequest(step=self.usage.steps, purpose="judge"))
+        except HaltRequested:
+            return ended(self.token, "before the progress judge's request")
         try:
             verdict = self._side_call(
-                lambda cancel: judge_progress(self.model, self.spec.goal, self.messages, cancel)
+                lambda cancel: judge_progress(
+                    self.model, self.spec.goal, self.messages, cancel, summary
+                )
             )
         except ModelError as exc:
             self.port.record(Error(message=f"progress judge: {exc}", where="judge"))

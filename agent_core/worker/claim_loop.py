@@ -17,6 +17,7 @@ from agent_core.models.demo_goals import seed_demo_workspace
 from agent_core.models.providers import make_model
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_protected, run_redactor, run_shell_offer
+from agent_core.oversight.judge import drift_checks_note
 from agent_core.oversight.known_hosts import project_hosts
 from agent_core.oversight.monitors import Budget, Usage
 from agent_core.oversight.policy import Policy
@@ -136,6 +137,7 @@ def _drive(
         # the run keeps its recorded policy; the audit says the file moved on
         policy_changed=changed or None,
         known_hosts=spec.known_hosts,
+        drift_checks=drift_checks_note(spec.policy.monitors, model.provider),
     )
     try:  # a halt that came between the claim and here ends the run before it starts
         port.begin_step(started)

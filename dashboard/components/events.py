@@ -82,6 +82,8 @@ def _run_started(e: record.RunStarted, stamp: str) -> None:
         st.warning(inert.markdown(shell.get("note", ""), limit=800), icon=":material/gpp_maybe:")
     elif shell.get("note"):
         _caption(stamp, f":material/shield: {inert.markdown(shell['note'])}")
+    if e.drift_checks:
+        _caption(stamp, f":material/monitor_heart: {inert.markdown(e.drift_checks)}")
 
 
 def _model_call(e: record.ModelCall, stamp: str) -> None:
@@ -197,9 +199,9 @@ def _error(e: record.Error, stamp: str) -> None:
 
 
 def _model_request(e: record.ModelRequest, stamp: str) -> None:
-    _caption(
-        stamp, f":material/send: asking the model (step {inert.markdown(or_default(e.step, '?'))})"
-    )
+    what = "to judge the run's progress" if e.purpose == "judge" else ""
+    step = inert.markdown(or_default(e.step, "?"))
+    _caption(stamp, f":material/send: asking the model {what} (step {step})".replace("  ", " "))
 
 
 def _tool_started(e: record.ToolStarted, stamp: str) -> None:

@@ -88,12 +88,13 @@ settings = {
     else "none (waits for a person)",
     "when a budget is spent": policy.on_budget,
     "webhook on waiting": "configured" if policy.webhook_url else "none",
-    "polling tools (exempt from repetition)": ", ".join(policy.polling_tools) or "none",
-    "same call / A-B window / same error / same message": (
+    "same outcome / cycles / same error / same message / nothing new": (
         f"{m.repeat_same_call} / {m.alternating_window} / {m.repeat_same_error} / "
-        f"{m.repeat_same_message}"
+        f"{m.repeat_same_message} / {m.no_progress} (over the last {m.window} calls)"
     ),
-    "progress judge": f"every {m.judge_every} steps, below {m.judge_threshold}"
+    "polls": f"tools {', '.join(m.poll_tools + policy.polling_tools) or 'none'}; "
+    f"{len(m.poll_commands)} command patterns; {m.poll_patience} polls still waiting",
+    "progress judge (real models)": f"every {m.judge_every} steps, below {m.judge_threshold}"
     if m.judge_every
     else "off",
     "a tripped monitor": m.action,

@@ -1,5 +1,5 @@
-"""The side-by-side benchmarks (benchmarks/chat_server.py, peers.py, throughput.py) run end to end
-in a tiny configuration, so they cannot rot. Nothing here asserts a timing: only that every
+"""The side-by-side benchmarks (benchmarks/chat_server.py, peers.py, throughput.py) and the drift
+monitors' (monitors.py) run end to end in a tiny configuration, so they cannot rot. Nothing here asserts a timing: only that every
 framework made the conversation it was given and the scripts print their tables.
 
 The onloop and bare-openai parts always run; LangGraph and the Agents SDK parts run when the
@@ -210,3 +210,13 @@ def test_outcomes_prints_the_suite_figures():
     none = run_script("benchmarks/outcomes.py", "--only", "no such case")
     assert none.returncode == 2 and "--cases lists them" in none.stderr
     assert "Traceback" not in none.stderr
+
+
+def test_monitors_benchmark_prints_the_suites_figures_and_the_cost_table():
+    done = run_script("benchmarks/monitors.py", "--steps", "200", "--reps", "1")
+    assert done.returncode == 0, done.stderr
+    rows = {
+        tuple(line.split()[2:4]) for line in done.stdout.splitlines() if line.startswith("issue")
+    }
+    assert ("identical", "36/36") in rows and ("varied", "36/36") in rows, done.stdout
+    assert done.stdout.count("0/34") >= 2 and "call 200" in done.stdout, done.stdout

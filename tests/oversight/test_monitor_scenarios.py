@@ -5,7 +5,9 @@ of the point where the default thresholds can see them; legitimate work (polling
 reading many files, retries after a transient error, edit-test cycles, the same narration with
 different work) must never trip a monitor. `detectable` is the number of tool calls after which
 the loop is visible to the default settings (repeat_same_call 4, alternating_window 6 = three
-rounds of a cycle, repeat_same_error 3, repeat_same_message 3) or a budget is spent.
+rounds of a cycle, repeat_same_error 3, repeat_same_message 3, poll_patience 10 for a poll that
+keeps saying it is still on its way) or a budget is spent. Issue 22's larger suite, written from
+reported failures and run in two wordings: test_drift_scenarios.py.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ STUCK = [
         "polling whose output never changes",
         repeat(turn(call("job_status", job="build")), 12) + [done()],
         world={"job_status": ["status: pending"]},
-        detectable=4,
+        detectable=10,  # a poll still waiting gets poll_patience polls (issue 22)
     ),
     Scenario(
         "twelve identical calls in one turn",

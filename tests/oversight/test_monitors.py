@@ -1,11 +1,8 @@
-"""Drift monitors: repetition, alternation, same error, same message, budgets, the judge."""
+"""Drift monitors: repetition, alternation, same error, same message, budgets (the judge:
+test_progress_judge.py)."""
 
 from __future__ import annotations
 
-import threading
-
-from agent_core.models.scripted import ScriptedModel
-from agent_core.oversight.judge import judge_progress, parse_score
 from agent_core.oversight.monitors import (
     Budget,
     RepetitionMonitor,
@@ -38,20 +35,47 @@ def test_the_same_call_whose_result_changes_is_progress():
         assert m.check() is None
 
 
-def test_different_arguments_do_not_trip():
+def test_different_arguments_with_different_results_do_not_trip():
     m = monitor()
     for i in range(10):
-        m.observe("read_file", {"path": f"f{i}"}, True, "x")
+        m.observe("read_file", {"path": f"f{i}"}, True, f"text of f{i}")
         assert m.check() is None
 
 
-def test_a_polling_tool_is_exempt_only_while_its_output_changes():
+def test_new_calls_returning_a_result_already_seen_trip():
+    """`cat a.py`, `head -n 400 a.py`, `sed -n 1,400p a.py`: new calls, nothing new observed."""
+    m = monitor()
+    commands = ["cat a.py", "head -n 400 a.py", "sed -n '1,400p' a.py", "cat ./a.py"]
+    for command in commands[:3]:
+        m.observe("run_shell", {"command": command}, True, "exit code 0\ndef f():\n    return 1")
+        assert m.check() is None
+    m.observe("run_shell", {"command": commands[3]}, True, "exit code 0\ndef f():\n    return 1")
+    trip = m.check()
+    assert trip.monitor == "repetition" and "with different arguments" in trip.detail
+
+
+def test_a_poll_that_is_still_waiting_gets_poll_patience_then_trips():
+    """Issue 22: CI that says "running" five times then "passed" is legitimate waiting, so a
+    poll whose output says it is still on its way is given `poll_patience` polls (10), not the
+    four of `repeat_same_call`; one whose output moves on is progress at any count."""
     m = monitor(polling=["job_status"])
     for i in range(6):
         m.observe("job_status", {"id": 1}, True, f"running, step {i}")
         assert m.check() is None
-    for _ in range(4):
+    for _ in range(9):
         m.observe("job_status", {"id": 1}, True, "running, step 5")
+        assert m.check() is None
+    m.observe("job_status", {"id": 1}, True, "running, step 5")
+    trip = m.check()
+    assert trip.monitor == "polling" and "10 times" in trip.detail
+
+
+def test_a_poll_whose_final_answer_does_not_change_is_a_repeat():
+    m = monitor(polling=["job_status"])
+    for _ in range(3):
+        m.observe("job_status", {"id": 1}, True, "completed: failure")
+        assert m.check() is None
+    m.observe("job_status", {"id": 1}, True, "completed: failure")
     assert m.check().monitor == "repetition"
 
 
@@ -75,16 +99,26 @@ def test_a_b_c_cycles_trip():
     assert m.check().monitor == "alternation"
 
 
-def test_same_error_three_times_trips_but_successes_in_between_reset_it():
+def test_the_same_error_coming_back_trips_even_when_not_back_to_back():
+    """Issue 22: errors that come back but not back to back are the same failure; a success in
+    between does not make them new (the old monitor counted only errors in a row)."""
     m = monitor()
     m.observe("x", {"n": 1}, False, "Error: boom")
     m.observe("x", {"n": 2}, True, "fine")
     m.observe("x", {"n": 3}, False, "Error: boom")
-    m.observe("x", {"n": 4}, False, "Error: boom")
     assert m.check() is None
-    m.observe("x", {"n": 5}, False, "Error:   boom")
+    m.observe("x", {"n": 4}, False, "Error:   boom")
     trip = m.check()
-    assert trip is not None and trip.monitor == "same_error"
+    assert trip.monitor == "same_error" and "within the last 4 calls" in trip.detail
+
+
+def test_new_file_contents_between_two_errors_start_the_count_again():
+    m = monitor()
+    for attempt in range(4):
+        m.observe("run_tests", {"target": "a"}, False, "Error: ImportError: no module x")
+        assert m.check() is None
+        m.observe("write_file", {"path": "a.py", "content": f"fix {attempt}"}, True, "wrote")
+        assert m.check() is None
 
 
 def test_errors_are_compared_after_what_varies_is_normalised():
@@ -144,27 +178,3 @@ def test_budgets_each_trip_with_what_was_used():
 
 def test_normalised_arguments():
     assert normalise_arguments({"b": 2, "a": "x  y"}) == normalise_arguments('{"a":"x y","b":2}')
-
-
-def test_judge_reads_json_or_a_bare_number_and_fails_closed():
-    assert parse_score('{"score": 0.8, "reason": "nearly"}') == (0.8, "nearly")
-    assert parse_score("Score: 0.2 — wandering")[0] == 0.2
-    assert parse_score("no idea")[0] == 0.0
-    assert parse_score('{"score": 7}')[0] == 1.0
-
-
-def test_judge_calls_the_model_with_goal_and_recent_steps():
-    model = ScriptedModel([{"text": '{"score": 0.1, "reason": "looping"}', "tokens_in": 9}])
-    messages = [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "g"},
-        {
-            "role": "assistant",
-            "content": "reading",
-            "tool_calls": [{"id": "1", "function": {"name": "read_file", "arguments": "{}"}}],
-        },
-    ]
-    verdict = judge_progress(model, "find the bug", messages, threading.Event())
-    assert verdict.score == 0.1 and verdict.reason == "looping" and verdict.tokens_in == 9
-    sent = model.calls[0]
-    assert "find the bug" in sent[1]["content"] and "read_file" in sent[1]["content"]

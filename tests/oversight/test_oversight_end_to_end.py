@@ -1,4 +1,5 @@
-"""Oversight end to end: every demo goal at every autonomy level, guidance, webhooks, the judge."""
+"""Oversight end to end: every demo goal at every autonomy level, guidance, webhooks (the
+progress judge: test_progress_judge.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from agent_core.models.demo_goals import DEMO_GOALS
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
 from agent_core.oversight.decisions import decide_many
-from agent_core.oversight.policy import ASKS_FOR, MonitorSettings, Policy
+from agent_core.oversight.policy import ASKS_FOR, Policy
 from tests.support.run_helpers import Driver, events_of, new_run, wait_for
 
 
@@ -155,20 +156,3 @@ def test_webhook_is_posted_when_a_run_waits_for_a_human(store):
     message = _Hook.received[0]
     assert message["run_id"] == run.id and pending.summary in message["text"]
     assert message["text"].startswith(f"onloop run {run.id} is waiting for approval")
-
-
-def test_progress_judge_pauses_a_run_that_wanders(store):
-    policy = Policy(monitors=MonitorSettings(judge_every=2, judge_threshold=0.5))
-    model = ScriptedModel(
-        [
-            {"text": "a", "tool_calls": [{"name": "calculator", "arguments": {"expression": "1"}}]},
-            {"text": "b", "tool_calls": [{"name": "calculator", "arguments": {"expression": "2"}}]},
-            '{"score": 0.2, "reason": "it keeps doing arithmetic unrelated to the goal"}',
-        ]
-    )
-    run = new_run(store, "write a poem", model="scripted", policy=policy, autonomy="autonomous")
-    outcome = Driver(store, run, model).start().join()
-    assert outcome.status == "paused" and "progress_judge" in outcome.reason
-    drift = events_of(store, run.id, "drift")[0].payload
-    assert drift["monitor"] == "progress_judge" and "unrelated" in drift["detail"]
-    assert events_of(store, run.id, "judge")[0].payload["score"] == 0.2

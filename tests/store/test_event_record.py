@@ -18,6 +18,7 @@ import pytest
 import storage
 from agent_core.cli.render import render_event
 from agent_core.models.base import ModelError
+from agent_core.models.openai_model import OpenAIModel
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control, decisions
 from agent_core.oversight.policy import MonitorSettings, Policy, Rule
@@ -36,10 +37,11 @@ def _calls(*calls: tuple[str, dict]) -> dict:
     return {"text": "working", "tool_calls": [{"name": n, "arguments": a} for n, a in calls]}
 
 
-def _checked_run(store: storage.Store) -> str:
-    """Allowed and invalid calls, the progress judge, the final goal check: succeeded."""
+def _checked_run(store: storage.Store, fake_openai) -> str:
+    """Allowed and invalid calls, the progress judge, the final goal check: succeeded. A real
+    model's run (the fake Chat Completions server): scripted runs are never judged."""
     policy = Policy(monitors=MonitorSettings(judge_every=1, judge_threshold=0.5, final_check=True))
-    model = ScriptedModel(
+    fake_openai.script(
         [
             _calls(("calculator", {"expression": "1+1"}), ("no_such_tool", {})),
             '{"score": 0.9, "reason": "on track"}',
@@ -47,7 +49,8 @@ def _checked_run(store: storage.Store) -> str:
             '{"met": true, "reason": "the sum was given"}',
         ]
     )
-    run = new_run(store, "add 1 and 1", model="scripted", policy=policy)
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, max_retries=0)
+    run = new_run(store, "add 1 and 1", model="openai", policy=policy)
     assert Driver(store, run, model).start().join().status == "succeeded"
     return run.id
 
@@ -109,11 +112,12 @@ def _lost_then_recovered(store: storage.Store) -> str:
 
 
 def test_every_kind_written_by_its_writer_reads_back_through_every_reader(
-    store, monkeypatch, tmp_path
+    store, monkeypatch, tmp_path, fake_openai
 ):
     monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
     halted = _halted_while_asking(store)
-    runs = [_checked_run(store), _steered_run(store), halted, _lost_then_recovered(store)]
+    checked = _checked_run(store, fake_openai)
+    runs = [checked, _steered_run(store), halted, _lost_then_recovered(store)]
     written: set[str] = set()
     verdicts: set[str] = set()
     for run_id in runs:

@@ -1,0 +1,187 @@
+"""The workspace's state as the run's tool calls leave it: a content digest per changed file.
+
+Read from the tool events, never from a scan of the workspace: `write_file`'s content, the paths
+`delete_files` reports deleted, a file a read returned (so recreating it as it was is no news),
+and the files a shell command writes (redirections, `tee`, `sed -i`, `cp`, `mv`, `rm`, `touch`,
+`git checkout/restore`), digested from disk when the run gives a reader. A file that goes back to
+content it has had before (undo and redo, delete then recreate) has not made progress.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from agent_core.oversight.polling import command_of
+from agent_core.oversight.signatures import digest
+from agent_core.tools.errors import ToolError
+from agent_core.tools.workspace import Workspace
+from agent_core.tools.workspace_files import opened_file
+
+DELETED = "<deleted>"
+Reader = Callable[[str], str | None]  # a workspace path -> its content's digest, None if absent
+_PATH_KEYS = ("path", "file", "file_path", "filepath", "filename", "target", "dest")
+CONTENT_KEYS = ("content", "contents", "text", "body", "data", "code", "new_content")
+_SPLIT = re.compile(r"\|\||&&|[;|\n]")
+_REDIRECT = re.compile(r"(?<![<&])\d?>>?\s*([^\s;&|<>()]+)")
+_DUPLICATE = re.compile(r"\d?>&\d")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+TARGETS_CAP = 20  # files one call is looked at for
+DIGESTS_PER_FILE = 32
+FILES_CAP = 4096
+READ_CAP = 1 << 20  # bytes of a file digested; a longer one adds its size
+
+
+def content_digest(text: str) -> str:
+    """A file's content as state: trailing spaces and blank lines at the end do not count."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return digest("\n".join(lines))
+
+
+def _clean(path: str) -> str:
+    path = posixpath.normpath(path.strip().replace("\\", "/"))
+    return path.removeprefix("./")
+
+
+def _words(segment: str) -> list[str]:
+    try:
+        words = shlex.split(segment, posix=True)
+    except ValueError:
+        words = segment.split()
+    while words and (_ENV.match(words[0]) or words[0] in ("sudo", "env", "command", "nohup")):
+        words = words[1:]
+    return words
+
+
+def _operands(words: list[str]) -> list[str]:
+    return [w for w in words[1:] if not w.startswith("-")]
+
+
+def shell_writes(command: str) -> tuple[list[str], list[str]]:
+    """The files a command line writes and those it removes, as far as its text says."""
+    written = [t for t in _REDIRECT.findall(command) if not t.startswith(("&", "/dev/"))]
+    removed: list[str] = []
+    for segment in _SPLIT.split(_REDIRECT.sub(" ", _DUPLICATE.sub(" ", command))):
+        words = _words(segment)
+        if not words:
+            continue
+        program, operands = posixpath.basename(words[0]), _operands(words)
+        if program == "tee" or program == "touch":
+            written += operands
+        elif program in ("sed", "perl", "ruby") and any(w.startswith("-i") for w in words):
+            scripts = {i + 1 for i, w in enumerate(words) if w in ("-e", "--expression")}
+            files = [w for i, w in enumerate(words) if i and i not in scripts and w[:1] not in "-"]
+            written += files if scripts else files[1:]
+        elif program in ("cp", "install", "ln") and len(operands) >= 2:
+            written.append(operands[-1])
+        elif program == "mv" and len(operands) >= 2:
+            removed += operands[:-1]
+            written.append(operands[-1])
+        elif program in ("rm", "unlink"):
+            removed += operands
+        elif program == "git" and operands[:1] in (["checkout"], ["restore"]):
+            written += [w for w in operands[1:] if w != "--"]
+    written = list(dict.fromkeys(written))
+    return written[:TARGETS_CAP], list(dict.fromkeys(removed))[:TARGETS_CAP]
+
+
+class WorkspaceState:
+    """Each file's digest now, and the digests it has had (a bounded memory per file)."""
+
+    def __init__(self, reader: Reader | None = None) -> None:
+        self.reader = reader
+        self.current: dict[str, str] = {}
+        self.had: dict[str, dict[str, int]] = {}  # path -> digest -> when last seen
+        self.rewrites: dict[str, int] = {}  # path -> writes since the run last learnt something
+
+    def changes(self, tool: str, arguments: dict[str, Any], ok: bool, output: str) -> list:
+        """(path, digest) for each file the call changed; [] when it changed none it names."""
+        path = next((arguments[k] for k in _PATH_KEYS if isinstance(arguments.get(k), str)), None)
+        content = next(
+            (arguments[k] for k in CONTENT_KEYS if isinstance(arguments.get(k), str)), None
+        )
+        if ok and path and content is not None:
+            return [(_clean(path), content_digest(content))]
+        name = tool.lower()
+        if ok and ("delete" in name or "remove" in name):
+            said = [line[8:] for line in output.splitlines() if line.startswith("deleted ")]
+            gone = said or _listed(arguments)
+            return [(_clean(p), DELETED) for p in gone[:TARGETS_CAP]]
+        command = command_of(arguments)
+        if command is None:
+            return []
+        written, removed = shell_writes(command)
+        if self.reader is not None:
+            return [(_clean(p), self.reader(_clean(p)) or DELETED) for p in written + removed]
+        made = digest(f"command {command}")
+        return [(_clean(p), made) for p in written] + [(_clean(p), DELETED) for p in removed]
+
+    def saw(self, path: str, text: str, index: int) -> None:
+        """A read returned a file's content: that content is a state the file has had."""
+        self._remember(_clean(path), content_digest(text), index)
+
+    def apply(self, changes: list, index: int) -> tuple[bool, bool]:
+        """Record the changes; (any file reached content it never had, any file changed)."""
+        new = changed = False
+        for path, state in changes:
+            changed |= self.current.get(path) != state
+            new |= state not in self.had.get(path, {})
+            self.current[path] = state
+            self._remember(path, state, index)
+        return new, changed
+
+    def rewritten(self, changes: list) -> bool:
+        """Whether the call rewrote a file already written twice since the run last learnt
+        something: churn, however new the text (a plan rewritten every turn)."""
+        churn = False
+        for path, _ in changes:
+            count = self.rewrites.get(path, 0)
+            churn |= count >= 2
+            self.rewrites[path] = count + 1
+        return churn
+
+    def learnt(self) -> None:
+        """Something new was observed: rewriting a file is no churn until it is rewritten twice."""
+        if self.rewrites:
+            self.rewrites.clear()
+
+    def _remember(self, path: str, state: str, index: int) -> None:
+        had = self.had.pop(path, None) or {}
+        had.pop(state, None)
+        had[state] = index
+        if len(had) > DIGESTS_PER_FILE:
+            del had[next(iter(had))]
+        self.had[path] = had  # most recently touched last
+        if len(self.had) > FILES_CAP:
+            oldest = next(iter(self.had))
+            del self.had[oldest]
+            self.current.pop(oldest, None)
+
+
+def _listed(arguments: dict[str, Any]) -> list[str]:
+    paths = arguments.get("paths", arguments.get("path"))
+    if isinstance(paths, str):
+        return [paths]
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+
+
+def workspace_reader(workspace: Workspace) -> Reader:
+    """Digests of the workspace's files as they are now, read like read_file reads them (never
+    through a link out of the workspace); None for a file that is not there or cannot be read."""
+
+    def read(path: str) -> str | None:
+        try:
+            with opened_file(workspace, path) as (fd, info):
+                data = os.read(fd, READ_CAP)
+        except (ToolError, OSError):
+            return None
+        text = data.decode("utf-8", "replace")
+        return content_digest(text if info.st_size <= READ_CAP else f"{text}{info.st_size}")
+
+    return read
