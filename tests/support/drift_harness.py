@@ -19,7 +19,7 @@ is a trip on legitimate work).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -252,10 +252,3 @@ def replay(scenario: Scenario, make_monitor: Callable[..., Any]) -> int | None:
         if monitor.check() is not None:
             return ran
     return None
-
-
-def both(builders: list[Builder]) -> Iterator[tuple[Scenario, Wording]]:
-    for varied in (False, True):
-        wording = Wording(varied)
-        for build in builders:
-            yield build(wording), wording
