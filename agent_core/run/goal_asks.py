@@ -86,6 +86,10 @@ _SCOPE = re.compile(
     re.I,
 )
 _WHOLE = frozenset({"workspace", "repo", "repository", "project", "current", "folder", "directory"})
+_NOT_FOLDERS = frozenset(
+    [*_NUMBERS, "a", "an", "one", "order", "turn", "turns", "time", "place", "parallel",
+     "sequence", "batch", "batches", "bulk", "total", "all", "each", "place", "memory"]
+)  # fmt: skip
 _KINDS = {
     "python": (".py",),
     "markdown": (".md", ".markdown"),
@@ -119,9 +123,21 @@ class GoalAsks:
     named: tuple[str, ...]  # every file name the goal mentions
 
 
+def _base(word: str) -> str:
+    """A verb's base form when an -ing, -ed or -s form of a known verb ("renaming" -> rename)."""
+    known = _ACTION_WORDS | _SOFT_WORDS | _CHANGE_WORDS | _DELETE_WORDS
+    if word in known:
+        return word
+    for cut, add in (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""), ("es", ""),
+                     ("s", "")):  # fmt: skip
+        if word.endswith(cut) and word[: -len(cut)] + add in known:
+            return word[: -len(cut)] + add
+    return word
+
+
 def read_goal(goal: str) -> GoalAsks:
     text = " ".join(goal.split())
-    words = re.findall(r"[a-z]+", text.lower())
+    words = [_base(w) for w in re.findall(r"[a-z]+", text.lower())]
     named = tuple(dict.fromkeys(m.group(1) for m in _FILE.finditer(text)))
     outputs = _outputs(text)
     verbs = set(words[:12])
@@ -205,4 +221,6 @@ def _folder(text: str) -> str | None:
     folder = match.group(1).strip("./") or None
     if folder is None or folder.lower() in _WHOLE or _FILE.fullmatch(folder):
         return None
+    if "/" not in match.group(0) and folder.lower() in _NOT_FOLDERS:
+        return None  # "files in one turn", "files in order": words, not a folder
     return folder

@@ -51,7 +51,7 @@ def renaming_across_files_in_one_turn(w: Wording) -> Scenario:
         for i in range(12)
     )
     return Scenario(
-        "renaming across twelve files in one turn",
+        "renaming a function everywhere in one turn (twelve modules)",
         (Turn(w.say(0, "Renaming everywhere."), writes),),
     )
 

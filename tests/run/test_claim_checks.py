@@ -100,3 +100,13 @@ def test_a_change_to_comments_or_layout_only_is_told_apart():
     assert not only_comments("calc.py", old, "def add(a, b):\n    return a + b\n")
     assert only_comments("calc.js", "f(a - 1)", "f(a - 1) // fixed /* really */")
     assert not only_comments("notes.md", "a", "b")  # not code: never called comment-only
+
+
+def test_a_goal_is_read_through_inflections_and_words_that_are_not_folders():
+    from agent_core.run.goal_asks import read_goal
+
+    renaming = read_goal("Renaming the helper across all files in one turn")
+    assert renaming.changes_each and renaming.folder is None and renaming.every
+    assert read_goal("Rename each of the 3 files in docs/").folder == "docs"
+    assert read_goal("Deleted files in order").deletes_each
+    assert read_goal("Summarise all files in the notes folder").folder == "notes"
