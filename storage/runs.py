@@ -91,11 +91,16 @@ def create_run(
     created_by: str | None = None,
     workspace: str | None = None,
     seed_from: str | None = None,
+    claimed_by: str | None = None,
+    lease_seconds: float = 30.0,
 ) -> Run:
     """A new queued run (and its first "status" event).
 
     `workspace`: the person's own folder to work in (absolute), checked by the caller; default a
     fresh per-run folder named by the run's id, which starts as a copy of `seed_from` if given.
+    `claimed_by`: a driver's worker id: the run is created already claimed by it (running, with
+    a lease of `lease_seconds`), in the same transaction, so no worker can take it in between
+    (`onloop run` drives its own run with its own model settings).
     """
     goal = _validate_new_run(goal, autonomy, max_steps, max_seconds)
     _validate_folders(workspace, seed_from)
@@ -118,6 +123,8 @@ def create_run(
         parent_run_id=parent_run_id,
         created_by=created_by,
     )
+    if claimed_by is not None:
+        _claimed(run, claimed_by, lease_seconds, waiting=False)
     with write_session(store) as session:
         session.add(run)
         session.flush()
@@ -125,6 +132,16 @@ def create_run(
         seq = append_in(session.connection(), run_id=run_id, **queued.row())
         set_committed_value(run, "last_seq", seq)  # the Core bump is already in the database
     return run
+
+
+def _claimed(run: Run, worker_id: str, lease_seconds: float, *, waiting: bool) -> None:
+    """Set `run` claimed by `worker_id` (a new epoch, a lease, this session's start), as _claim
+    does for a queued run; waiting when an approval is pending."""
+    now = utcnow()
+    run.status = (RunStatus.WAITING if waiting else RunStatus.RUNNING).value
+    run.worker_id, run.claim_epoch = worker_id, (run.claim_epoch or 0) + 1
+    run.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    run.started_at = run.updated_at = now
 
 
 def get_run(store: Store, *, run_id: str) -> Run:
@@ -466,6 +483,8 @@ def requeue_run(
     clear_stops: bool = False,
     more: dict[str, Any] | None = None,
     by: str | None = None,
+    claimed_by: str | None = None,
+    lease_seconds: float = 30.0,
 ) -> Run:
     """Queue a paused/interrupted/halted/failed run again so a worker resumes it from its events.
 
@@ -474,7 +493,8 @@ def requeue_run(
     refuses (InvalidState) when the run is no longer in the status the caller saw (a halt came
     first). clear_stops consumes pending halt and pause commands (a person resumes a stopped
     run); without it a pending halt ends the run `halted` instead of queueing it. `by`, the
-    person who resumed it, is recorded in the status event.
+    person who resumed it, is recorded in the status event. `claimed_by`: the run is claimed
+    by this driver in the same transaction (as create_run's), so no worker takes it in between.
     """
     if set(more or {}) - _UPDATABLE:
         raise TypeError(f"requeue_run cannot set {', '.join(sorted(set(more or {}) - _UPDATABLE))}")
@@ -507,6 +527,9 @@ def requeue_run(
         if reset_budget:
             for name in (*USAGE_NAMES, "active_seconds"):
                 setattr(run, name, 0)
+        if claimed_by is not None:
+            waiting = bool(_asking_a_person(session, [run_id]))
+            _claimed(run, claimed_by, lease_seconds, waiting=waiting)
         session.flush()
         resumed = Status(status=RunStatus.QUEUED, reason=None, resumed=True, by=by)
         seq = append_in(conn, run_id=run_id, **resumed.row())

@@ -515,9 +515,12 @@ def resume(
     from agent_core.cli.run import drive_in_terminal
     from agent_core.oversight import control
     from agent_core.oversight.decisions import current_user
+    from agent_core.worker.claim_loop import Worker
 
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_db(db)
+    # Driven here: claimed by this process as it is queued again, so no worker takes it.
+    worker = Worker(store, concurrency=1, settings=settings) if wait else None
     found = control.resume_run(
         store,
         run_id=run_id,
@@ -525,11 +528,13 @@ def resume(
         extra_steps=more_steps,
         extra_seconds=more_minutes * 60,
         message=guidance,
+        claimed_by=worker.worker_id if worker else None,
+        lease_seconds=worker.lease_seconds if worker else 30.0,
     )
-    if not wait:
+    if worker is None:
         typer.echo(f"run {found.id} queued again; a worker will continue it")
         return
-    raise typer.Exit(drive_in_terminal(store, found, yes=yes, json_out=False, settings=settings))
+    raise typer.Exit(drive_in_terminal(store, found, worker, yes=yes, json_out=False))
 
 
 @app.command()

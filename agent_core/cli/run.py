@@ -1,4 +1,4 @@
-"""`onloop run`: queue a run, drive it in this process, print its steps, ask approvals here."""
+"""`onloop run`: create a run, drive it in this process, print its steps, ask approvals here."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from agent_core.worker.claim_loop import Worker
 from storage.approvals import YES_SUFFIX
 from storage.engine import sqlite_path
 from storage.record import ModelCall, parse_as
-from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, UNDER_WAY, EventKind, RunStatus
+from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, EventKind, RunStatus
 
 FOLLOW_POLL_S = 0.15
 
@@ -67,6 +67,9 @@ def run_in_terminal(
     url = storage.database_url(db)
     workspace, seed_from = _check_folders(workspace, seed_from, sqlite_path(url))
     store = storage.open_store(url)
+    # Claimed by this process as it is created: a worker on the same store (`onloop up`) never
+    # takes it, and the run uses this shell's model settings (which never enter the store).
+    worker = Worker(store, concurrency=1, settings=settings)
     run = storage.create_run(
         store,
         goal=goal,
@@ -80,6 +83,8 @@ def run_in_terminal(
         created_by=current_user(),
         workspace=workspace,
         seed_from=seed_from,
+        claimed_by=worker.worker_id,
+        lease_seconds=worker.lease_seconds,
     )
     out = _err if json_out else typer.echo
     used = settings.describe_model(run.model_name) if provider == "openai" else provider
@@ -96,7 +101,7 @@ def run_in_terminal(
             out(line)
     if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
         out(run_shell_offer(policy).describe())
-    return drive_in_terminal(store, run, yes=yes, json_out=json_out, settings=settings)
+    return drive_in_terminal(store, run, worker, yes=yes, json_out=json_out)
 
 
 def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings) -> None:
@@ -154,32 +159,14 @@ def choices(default: str) -> str:
 
 
 def drive_in_terminal(
-    store: storage.Store, run, *, yes: bool, json_out: bool, settings: Settings | None = None
+    store: storage.Store, run, worker: Worker, *, yes: bool, json_out: bool
 ) -> int:
-    """Claim the run here, follow its events until it stops, and answer approvals on the terminal."""
-    worker = Worker(store, concurrency=1, settings=settings)
-    claimed = storage.claim_run(
-        store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=worker.lease_seconds
-    )
+    """Drive the run `worker` claimed when it was created or resumed (so no other worker took
+    it), follow its events until it stops, and answer approvals on the terminal."""
     out = _err if json_out else typer.echo
     follower = _Follower(store, run.id, yes=yes, out=out)
-    if claimed is None:  # a running worker (e.g. `onloop up`) took it first: follow it here
-        out(f"a worker picked run {run.id} up; following it here (Ctrl-C leaves it running)")
-        try:
-            follower.follow(lambda: _still_active(store, run.id))
-        except KeyboardInterrupt:
-            left = storage.get_run(store, run_id=run.id)
-            waiting = storage.pending_approvals(store, run_id=run.id)
-            decide = (
-                f", waiting for a decision: onloop approve {run.id} | onloop reject {run.id} "
-                "--note '...' (or on the dashboard)"
-                if waiting
-                else ""
-            )
-            _err(f"\nrun {run.id} keeps going on its worker ({left.status}){decide}")
-            return 130
-    else:
-        thread = worker.start(claimed)
+    if run.worker_id == worker.worker_id:  # not when a pending halt ended it instead
+        thread = worker.start(run)
         worker.start_heartbeat()
         try:
             follower.follow(thread.is_alive)
@@ -191,6 +178,8 @@ def drive_in_terminal(
             follower.drain()
         finally:
             worker.stop.set()
+    else:
+        follower.drain()
     final = storage.get_run(store, run_id=run.id)
     if json_out:
         events = storage.events_after(store, run_id=run.id)
@@ -200,10 +189,6 @@ def drive_in_terminal(
         if final.status in RESUMABLE_STATUSES:
             typer.echo(f"resume it with: onloop resume {final.id}")
     return 0 if final.status == RunStatus.SUCCEEDED else 1
-
-
-def _still_active(store: storage.Store, run_id: str) -> bool:
-    return storage.get_run(store, run_id=run_id).status in UNDER_WAY
 
 
 def _err(message: str) -> None:

@@ -98,11 +98,15 @@ def resume_run(
     extra_cost_usd: float = 0.0,
     message: str | None = None,
     seen_status: str | None = None,
+    claimed_by: str | None = None,
+    lease_seconds: float = 30.0,
 ) -> Run:
     """Queue a paused, interrupted, halted or failed run again; a worker rebuilds it from events.
 
     seen_status: the status the person saw when they asked (a page); if the run has changed
     since (say a halt landed), the resume is refused rather than undoing what came after.
+    claimed_by: a driver's worker id (`onloop resume` drives it here): the run is claimed by it
+    in the same transaction, so no other worker takes it in between.
     """
     by = _operator(by)
     run = storage.get_run(store, run_id=run_id)
@@ -119,6 +123,8 @@ def resume_run(
             clear_stops=True,
             by=by,
             more=_more_budget(run, extra_steps, extra_seconds, extra_tokens, extra_cost_usd),
+            claimed_by=claimed_by,
+            lease_seconds=lease_seconds,
         )
     except storage.InvalidState as error:
         raise ControlError(str(error)) from error
