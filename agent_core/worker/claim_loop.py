@@ -167,10 +167,24 @@ def _drive(
 
 def _default_factory(settings: Settings) -> ModelFactory:
     def build(run: Run) -> ModelProvider:
+        if run.model == "openai" and not settings.openai_configured:
+            raise ModelError(missing_model_settings(run))
         limits = Policy.model_validate(run.policy or {}).model
         return make_model(run.model, run.model_name, settings, limits)
 
     return build
+
+
+def missing_model_settings(run: Run) -> str:
+    """Why this worker cannot drive an openai run, and the fix: the model's settings live in the
+    environment of the process that drives a run (never in the store), and this worker's has
+    none, e.g. it took over a run an `onloop run` started in another shell and then lost."""
+    return (
+        f"the worker that took run {run.id} ({run.worker_id or 'this worker'}) has no "
+        "OPENAI_API_KEY or OPENAI_BASE_URL in its environment (a run's model settings are never "
+        f"stored with it); continue it from a shell where they are set: onloop resume {run.id}, "
+        "or restart onloop up / onloop worker with them set"
+    )
 
 
 def _spec(store: storage.Store, run: Run, events: list) -> RunSpec:
