@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import typer
 
 import storage
 from agent_core.cli.errors import fail
+from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight.confinement import run_shell_offer
@@ -167,67 +169,75 @@ def serve_up(
     signin_env, signin_args = _signin(auth_config, host, insecure_no_auth)
     url_db = storage.database_url(db)
     store = storage.open_store(url_db)
-    if not _port_free(host, port):
-        raise fail(f"port {port} on {host} is in use; pick another with --port")
-    env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
-    env.pop(AUTH_ENV, None)
-    env.pop(INSECURE_ENV, None)
-    env.update(signin_env)
-    if policy_path:
-        env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(DASHBOARD_APP),
-        "--server.port",
-        str(port),
-        "--server.address",
-        host,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-        "--client.toolbarMode",
-        "minimal",
-        *signin_args,
-    ]
-    dashboard = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
     url = f"http://{host}:{port}"
-    worker = None
-    if processes == 1:  # the worker drives runs in this process, as always
-        worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
-    stop = worker.stop if worker else threading.Event()
-    _stop_on_signals(stop)
-    if worker is not None:
-        warm_up(policy, settings)  # while the dashboard starts, before the first claim
-    if not _wait_healthy(url, dashboard):
-        dashboard.terminate()
-        detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
-        raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
-    typer.echo(
-        f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
-        f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
-        f"  {run_shell_offer(policy).describe()}\n"
-        f"  {_signin_line(auth_config, insecure_no_auth)}\n"
-        f"  workers: {_workers_line(processes, concurrency)}\n"
-        "  Ctrl-C stops the dashboard and the worker"
-    )
-    threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
-    if worker is not None:
-        worker.serve()
-    else:
-        command = worker_command(concurrency=concurrency, policy_path=policy_path, limits=limits)
-        # The workers learn the sign-in file from the environment: none of their tools may write it.
-        WorkerPool(command, processes, env={**_pool_env(store), **signin_env}, stop=stop).serve()
-    _terminate(dashboard)
-    typer.echo("onloop stopped")
-    return 0
+    lock = hold_up_lock(store, url)  # a second `up` on this store says so and stops here
+    if lock.cleared:
+        typer.echo(f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it")
+    with contextlib.closing(lock):  # released as this `up` stops, however it stops
+        if not _port_free(host, port):
+            raise fail(f"port {port} on {host} is in use; pick another with --port")
+        env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
+        env.pop(AUTH_ENV, None)
+        env.pop(INSECURE_ENV, None)
+        env.update(signin_env)
+        if policy_path:
+            env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(DASHBOARD_APP),
+            "--server.port",
+            str(port),
+            "--server.address",
+            host,
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--client.toolbarMode",
+            "minimal",
+            *signin_args,
+        ]
+        dashboard = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        worker = None
+        if processes == 1:  # the worker drives runs in this process, as always
+            worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
+        stop = worker.stop if worker else threading.Event()
+        _stop_on_signals(stop)
+        if worker is not None:
+            warm_up(policy, settings)  # while the dashboard starts, before the first claim
+        if not _wait_healthy(url, dashboard):
+            dashboard.terminate()
+            detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
+            raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
+        typer.echo(
+            f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
+            f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
+            f"  {run_shell_offer(policy).describe()}\n"
+            f"  {_signin_line(auth_config, insecure_no_auth)}\n"
+            f"  workers: {_workers_line(processes, concurrency)}\n"
+            "  Ctrl-C stops the dashboard and the worker"
+        )
+        threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
+        if worker is not None:
+            worker.serve()
+        else:
+            command = worker_command(
+                concurrency=concurrency, policy_path=policy_path, limits=limits
+            )
+            # The workers learn the sign-in file from the environment: none of their tools may write it.
+            WorkerPool(
+                command, processes, env={**_pool_env(store), **signin_env}, stop=stop
+            ).serve()
+        _terminate(dashboard)
+        typer.echo("onloop stopped")
+        return 0
 
 
 def _workers_line(processes: int, concurrency: int) -> str:
