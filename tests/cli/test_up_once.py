@@ -20,13 +20,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_up(tmp_path: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
+def _start_up(
+    tmp_path: Path, port: int, db: str = "onloop.db"
+) -> tuple[subprocess.Popen, list[str]]:
     """A real `onloop up`, and its output up to the line saying it is up."""
     env = {**os.environ, "ONLOOP_DEMO_DELAY": "0"}
     for name in ("ONLOOP_AUTH", "ONLOOP_INSECURE_NO_AUTH", "ONLOOP_DATABASE_URL"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", "onloop.db"],
+        [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", db],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -107,3 +109,20 @@ def test_a_crashed_up_leaves_a_stale_lock_the_next_up_names_and_clears(tmp_path)
     finally:
         _stop(after)
     assert not lock.exists()
+
+
+def test_a_second_up_on_one_postgresql_database_names_the_first(tmp_path, postgres_url):
+    port = _free_port()
+    first, _ = _start_up(tmp_path, port, db=postgres_url)
+    try:
+        second = onloop_up("--port", str(_free_port()), "--db", postgres_url, cwd=tmp_path)
+        assert second.returncode == 2
+        (line,) = second.stderr.strip().splitlines()
+        assert "onloop up is already running on this database" in line
+        assert f"pid {first.pid}" in line and f"http://127.0.0.1:{port}" in line
+        assert f"kill {first.pid}" in line and "onloop is up" not in second.stdout
+    finally:
+        out = _stop(first)
+    assert first.returncode == 0, out
+    # The server freed the lock with its connection: the next `up` starts.
+    _stop(_start_up(tmp_path, port, db=postgres_url)[0])
