@@ -141,7 +141,8 @@ def run(
     json_out: Json = False,
     db: Db = None,
 ) -> None:
-    """Queue a run and drive it here, printing each step and asking approvals on the terminal."""
+    """Start a run and drive it here (no worker takes it), printing each step and asking
+    approvals on the terminal."""
     from agent_core.cli.run import run_in_terminal
 
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
