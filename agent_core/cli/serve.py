@@ -20,6 +20,7 @@ from agent_core.cli.errors import fail
 from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
+from agent_core.oversight import inert
 from agent_core.oversight.confinement import run_shell_offer
 from agent_core.oversight.policy import Policy
 from agent_core.oversight.policy_file import load_policy
@@ -172,7 +173,8 @@ def serve_up(
     url = f"http://{host}:{port}"
     lock = hold_up_lock(store, url)  # a second `up` on this store says so and stops here
     if lock.cleared:
-        typer.echo(f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it")
+        gone = f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it"
+        typer.echo(inert.visible(gone, newlines=False))  # the file's words: anyone's
     with contextlib.closing(lock):  # released as this `up` stops, however it stops
         if not _port_free(host, port):
             raise fail(f"port {port} on {host} is in use; pick another with --port")

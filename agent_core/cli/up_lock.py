@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from agent_core.cli.errors import fail
-from agent_core.oversight import inert
 from storage.engine import Store, sqlite_path
 
 LOCK_SUFFIX = ".up.lock"
@@ -67,7 +66,7 @@ def _facts(address: str) -> dict[str, Any]:
 def _describe(facts: dict[str, Any]) -> str:
     where = f" on {facts['host']}" if facts.get("host") not in (None, socket.gethostname()) else ""
     shown = f"pid {facts.get('pid', '?')}{where}, serving {facts.get('url', '?')}"
-    return inert.visible(f"{shown}, started {facts.get('started', '?')}", newlines=False)
+    return f"{shown}, started {facts.get('started', '?')}"  # shown through inert by the caller
 
 
 def _hold_file(path: Path, address: str) -> UpLock:
@@ -84,7 +83,7 @@ def _hold_file(path: Path, address: str) -> UpLock:
             pid = holder.get("pid", "?")
             raise fail(
                 f"onloop up is already running on this store ({_describe(holder)}); open "
-                f"{inert.visible(holder.get('url', 'it'), newlines=False)}, or stop it with "
+                f"{holder.get('url', 'it')}, or stop it with "
                 f"Ctrl-C in its terminal (or kill {pid}) first, or pass another --db"
             ) from None
         try:
@@ -133,7 +132,7 @@ def _hold_advisory(store: Store, address: str) -> UpLock:
     facts = _holder_facts(holder)
     raise fail(
         f"onloop up is already running on this database ({_describe(facts)}); open "
-        f"{inert.visible(facts.get('url', 'it'), newlines=False)}, or stop it with Ctrl-C in its "
+        f"{facts.get('url', 'it')}, or stop it with Ctrl-C in its "
         f"terminal (or kill {facts.get('pid', 'its process')} on its machine) first"
     )
 
