@@ -167,3 +167,33 @@ def test_a_heartbeat_that_finds_its_claim_gone_stops_the_driver(any_store):
     assert not storage.renew_lease(
         any_store, run_id=run.id, worker_id="w", lease_seconds=30, epoch=claimed.claim_epoch
     )
+
+
+def test_a_run_created_or_resumed_claimed_is_never_claimable(any_store):
+    """`onloop run` and `onloop resume` take their run in the transaction that (re)queues it: no
+    worker's claim can come in between; the driver's fence holds from the first write."""
+    run = storage.create_run(any_store, goal="drive me here", claimed_by="cli", lease_seconds=30)
+    assert (run.status, run.worker_id, run.claim_epoch) == ("running", "cli", 1)
+    assert storage.get_run(any_store, run_id=run.id).lease_expires_at is not None
+    assert not storage.has_claimable_run(any_store)
+    assert storage.claim_next_runs(any_store, worker_id="w1", lease_seconds=30, limit=5) == []
+    storage.append_event(
+        any_store, run_id=run.id, kind="guidance", payload={}, fence=storage.Fence("cli", 1)
+    )
+    storage.create_approval(
+        any_store,
+        run_id=run.id,
+        request_seq=2,
+        tool_call_id="call-1",
+        tool="delete_files",
+        arguments={"paths": ["a.tmp"]},
+        args_hash="h1",
+        risk="high",
+    )
+    _lapse_and_requeue(any_store, run.id)
+    assert storage.claim_run(any_store, run_id=run.id, worker_id="w1", lease_seconds=30)
+    assert storage.expire_leases(any_store, now=storage.utcnow() + FAR) == [run.id]
+    again = storage.requeue_run(any_store, run_id=run.id, claimed_by="cli2", lease_seconds=30)
+    # Resumed with its approval still pending: it goes on waiting, driven by the new claim only.
+    assert (again.status, again.worker_id, again.claim_epoch) == ("waiting", "cli2", 3)
+    assert storage.claim_next_runs(any_store, worker_id="w1", lease_seconds=30, limit=5) == []
