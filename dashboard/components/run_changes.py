@@ -60,7 +60,8 @@ def run_changes(store: storage.Store, run: storage.Run) -> list[FileChange]:
     )
 
 
-def summary(changes: list[FileChange]) -> str:
+def change_summary(changes: list[FileChange]) -> str:
+    """How many files of each kind of change: counts and our own words."""
     counts = Counter(c.change for c in changes)
     return " · ".join(f"{counts[k]} {WORDS[k]}" for k in WORDS if counts[k])
 
@@ -78,7 +79,7 @@ def render_changes(store: storage.Store, run: storage.Run) -> None:
         )
         return
     st.caption(
-        f"{len(changes)} files: {summary(changes)} · from the run's recorded tool calls"
+        f"{len(changes)} files: {change_summary(changes)} · from the run's recorded tool calls"
         + (
             "; its workspace is gone, so each file is shown as the run last wrote it"
             if gone
@@ -89,12 +90,15 @@ def render_changes(store: storage.Store, run: storage.Run) -> None:
         render_change(run.id, number, change)
 
 
+def change_title(change: FileChange) -> str:
+    """The file's line: our icon and word for the change, the path through inert.markdown."""
+    return f"{ICONS[change.change]} **{WORDS[change.change]}** {inert.markdown(change.path)}"
+
+
 def render_change(run_id: str, number: int, change: FileChange) -> None:
     with st.container(border=True, key=f"run_change_{run_id}_{number}"):
         calls = ", ".join(change.calls)
-        st.markdown(
-            f"{ICONS[change.change]} **{WORDS[change.change]}** {inert.markdown(change.path)}"
-        )
+        st.markdown(change_title(change))
         st.caption(f"by {inert.markdown(calls, limit=200)}")
         for note in change.notes:
             st.caption(inert.markdown(note))

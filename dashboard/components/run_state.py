@@ -70,6 +70,11 @@ NEXT_STEPS: dict[str, NextStep] = {
 }
 
 
+def next_line(step: NextStep) -> str:
+    """The next step as one line of Markdown: only our own words (NEXT_STEPS)."""
+    return f"{step.icon} **Next:** {step.text}"
+
+
 def latest(store: storage.Store, run_id: str, kind: str) -> storage.EventRecord | None:
     """The run's newest event of `kind` (one indexed read)."""
     found = event_page(store, run_id=run_id, direction="newest", n=1, kinds=(kind,))
@@ -97,7 +102,7 @@ def render_state(
         step = NEXT_STEPS.get(run.status, NextStep(":material/help:", "Nothing to do."))
         if approvals:
             step = NEXT_STEPS["waiting"]
-        st.markdown(f"{step.icon} **Next:** {step.text}")
+        st.markdown(next_line(step))
         if approvals:
             pending(approvals)
         if answer is not None:

@@ -35,19 +35,18 @@ from dashboard.components.event_feed import (
 )
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
+from dashboard.components.run_changes import render_changes
 from dashboard.components.run_controls import render_controls
-from dashboard.components.run_link import page_link
+from dashboard.components.run_header import describe, run_selector
+from dashboard.components.run_pulse import fresh_pulse
+from dashboard.components.run_state import final_answer, render_state
 from dashboard.components.status import (
-    AUTONOMY_HELP,
     format_cost,
     format_duration,
     format_tokens,
-    model_label,
     never_backwards,
-    status_badge,
     working_seconds,
 )
-from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
 
 # How often the live part refreshes. Each refresh costs the server a Streamlit fragment rerun
@@ -58,12 +57,7 @@ IDLE_REFRESH_SECONDS = 2.0
 
 
 def budget(run: storage.Run, approvals: list | None = None) -> None:
-    """Status and how much of each budget is spent."""
-    badge, reason = st.columns([1, 3], vertical_alignment="center")
-    with badge:
-        status_badge(run.status)
-    if run.reason:
-        reason.text(inert.visible(run.reason))
+    """How much of each budget is spent (the status and its reason are at the top of the page)."""
     spent = never_backwards(f"run_time_shown_{run.id}", working_seconds(run, approvals or []))
     bars = [
         (run.steps / run.max_steps, f"steps {run.steps} / {run.max_steps}"),
@@ -170,16 +164,17 @@ def idle_steps_fragment(store: storage.Store, run_id: str, budget_slot: DeltaGen
     live_steps(store, run_id, budget_slot)
 
 
-def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
+def steps(
+    store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator, answer: str | None
+) -> None:
     """One page of the run's events, drawn once; for an active run, the live part under it."""
-    st.subheader("Steps")
     view = view_of(run.id)
     render_feed_controls(store, run, view)
     events, tail = load_page(store, run.id, view)
     render_pager(store, run, view, events)
     if not events and view.show == ALL and tail is not None and tail.follow:
         st.info("No steps yet: a worker picks queued runs up (`onloop up` or `onloop worker`).")
-    render_events(events)
+    render_events(events, answer)
     asked = storage.decisions(store, run_id=run.id) + storage.pending_approvals(
         store, run_id=run.id
     )
@@ -194,6 +189,39 @@ def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -
             budget(run, asked)
     st.subheader("Timeline")
     charts(run.id, events)
+
+
+VIEWS = {"steps": "Steps", "changes": "Changes"}
+
+
+@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+def watch_status(store: storage.Store, run_id: str) -> None:
+    """Under the Changes view of an active run: reruns the page when the run's status changes."""
+    tail: Tail = st.session_state[f"run_watch_{run_id}"]
+    if advance(store, run_id, tail) == "rerun":
+        st.rerun()
+
+
+def changes(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
+    """The Changes view: what the run did to its workspace's files, with the budget above it."""
+    asked = storage.decisions(store, run_id=run.id) + storage.pending_approvals(
+        store, run_id=run.id
+    )
+    with budget_slot:
+        budget(run, asked)
+    st.button(
+        "Refresh changes",
+        key=f"run_changes_refresh_{run.id}",
+        icon=":material/refresh:",
+        help="Reads the run's newest tool calls and its workspace again.",
+    )
+    render_changes(store, run)
+    if run.status in storage.ACTIVE_STATUSES:
+        pulse, read_at = fresh_pulse(store, run.id)
+        if pulse is not None:
+            watch = Tail(pulse.last_seq, pulse.status, read_at, None, follow=False)
+            st.session_state[f"run_watch_{run.id}"] = watch
+            watch_status(store, run.id)
 
 
 def main() -> None:
@@ -212,9 +240,12 @@ def main() -> None:
         )
         run_selector(store)
         return
-    header(run)
-    render_controls(store, run)
+    st.title(f"Run {run.id}")
     approvals = storage.pending_approvals(store, run_id=run.id)
+    answer = final_answer(store, run)
+    render_state(store, run, approvals, answer)  # first: what state it is in and what to do
+    describe(run)
+    render_controls(store, run)
     if approvals:
         st.subheader("Waiting for you")
     render_decision_notices(key_prefix=f"run-{run.id}")
@@ -225,7 +256,19 @@ def main() -> None:
     if problem:
         st.error(inert.markdown(problem))
     budget_slot = st.container(key=f"run_budget_{run.id}")
-    steps(store, run, budget_slot)
+    shown = st.segmented_control(
+        "Show",
+        list(VIEWS),
+        default="steps",
+        required=True,
+        format_func=VIEWS.__getitem__,
+        key=f"run_view_pick_{run.id}",
+        label_visibility="collapsed",
+    )
+    if shown == "changes":
+        changes(store, run, budget_slot)
+    else:
+        steps(store, run, budget_slot, answer)
     render_audit(store, run.id)
     render_steering(store, run)
 
