@@ -67,8 +67,13 @@ def _caption(stamp: str, title: str) -> None:
     st.caption(f"{stamp} · {title}")  # callers pass only our words or inert.markdown() text
 
 
+ONE_LINE_JSON = 100  # characters: shorter arguments show on one line
+
+
 def _code_json(value: Any) -> None:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > ONE_LINE_JSON:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     st.code(shown(text), language="json", wrap_lines=True)
 
 
