@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agent_core.oversight.polling import command_of
 from agent_core.oversight.workspace_state import call_writes
 from agent_core.tools.errors import ToolError
 from agent_core.tools.workspace import Workspace
@@ -141,8 +142,9 @@ def workspace_changes(
             continue
         written, removed = call_writes(name, arguments, step.output)
         touched = [(p, UNKNOWN if c is None else text_content(c.encode())) for p, c in written]
+        by_command = command_of(arguments) is not None
         for path, after in [*touched, *((p, ABSENT) for p in removed)]:
-            if _glob(path):
+            if by_command and _glob(path):
                 continue  # a pattern the shell expanded: which files it named is not recorded
             track = tracks.get(path) or _start(path, seen_reads, seed, started_empty)
             tracks[path] = track
