@@ -244,8 +244,8 @@ def main() -> None:
     approvals = storage.pending_approvals(store, run_id=run.id)
     answer = final_answer(store, run)
     render_state(store, run, approvals, answer)  # first: what state it is in and what to do
+    render_controls(store, run)  # then the ways to act on it, then what it is
     describe(run)
-    render_controls(store, run)
     if approvals:
         st.subheader("Waiting for you")
     render_decision_notices(key_prefix=f"run-{run.id}")
