@@ -62,7 +62,7 @@ def run_changes(store: storage.Store, run: storage.Run) -> list[FileChange]:
 
 def change_summary(changes: list[FileChange]) -> str:
     """How many files of each kind of change: counts and our own words."""
-    counts = Counter(c.change for c in changes)
+    counts: Counter[str] = Counter(c.change for c in changes)
     return " · ".join(f"{counts[k]} {WORDS[k]}" for k in WORDS if counts[k])
 
 

@@ -4,7 +4,6 @@ and the view lists each file with a correct unified diff, every byte of it inert
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -150,5 +149,3 @@ def test_a_run_that_wrote_nothing_says_so(store):
     at = app_at("views/run.py", query={"run": run.id})
     at.segmented_control(key=f"run_view_pick_{run.id}").set_value("changes").run()
     assert "No files created, changed or deleted" in at.info[0].value
-    shutil.rmtree(Path(run.workspace or "/nonexistent"), ignore_errors=True)
-
