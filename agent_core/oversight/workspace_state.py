@@ -91,6 +91,26 @@ def shell_writes(command: str) -> tuple[list[str], list[str]]:
     return written[:TARGETS_CAP], list(dict.fromkeys(removed))[:TARGETS_CAP]
 
 
+def call_writes(
+    tool: str, arguments: dict[str, Any], output: str
+) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """What a call that ran wrote and removed, read as WorkspaceState.changes reads it: each file
+    written with the content the call gave it (None: a command wrote it), and the files removed."""
+    path = next((arguments[k] for k in _PATH_KEYS if isinstance(arguments.get(k), str)), None)
+    content = next((arguments[k] for k in CONTENT_KEYS if isinstance(arguments.get(k), str)), None)
+    if path and content is not None:
+        return [(_clean(path), content)], []
+    name = tool.lower()
+    if "delete" in name or "remove" in name:
+        said = [line[8:] for line in output.splitlines() if line.startswith("deleted ")]
+        return [], [_clean(p) for p in (said or _listed(arguments))[:TARGETS_CAP]]
+    command = command_of(arguments)
+    if command is None:
+        return [], []
+    written, removed = shell_writes(command)
+    return [(_clean(p), None) for p in written], [_clean(p) for p in removed]
+
+
 class WorkspaceState:
     """Each file's digest now, and the digests it has had (a bounded memory per file)."""
 

@@ -111,9 +111,10 @@ def advance(store: storage.Store, run_id: str, tail: Tail) -> Change:
     return "grew"
 
 
-def render_events(events: list[storage.EventRecord]) -> None:
+def render_events(events: list[storage.EventRecord], answer: str | None = None) -> None:
+    """Draw events in order (`answer`: the final answer the top of the page already shows)."""
     for event in events:
-        render_event(event)
+        render_event(event, answer)
 
 
 def _go(run_id: str, direction: Direction, seq: int = 0) -> None:

@@ -32,15 +32,30 @@ def shown(text: object) -> str:
     )
 
 
-def render_event(event: EventRecord) -> None:
-    """Draw one event: a caption naming it, then its body."""
+def render_event(event: EventRecord, answer: str | None = None) -> None:
+    """Draw one event: a caption naming it, then its body.
+
+    `answer`: the run's final answer when the top of the page shows it; a step whose text is that
+    answer then says so instead of printing it again.
+    """
     stamp = f"#{event.seq} · {event.at:%H:%M:%S} UTC"
     render = _RENDERERS.get(event.kind)
     if render is None:
         _caption(stamp, f"event {inert.markdown(event.kind)}")
         _code_json(event.payload)
         return
-    render(parse_event(event.kind, event.payload), stamp)
+    parsed = parse_event(event.kind, event.payload)
+    if _is_the_answer(parsed, answer):
+        render(parsed.model_copy(update={"text": ""}), stamp)
+        st.caption("Its text is the final answer, shown at the top of the page.")
+        return
+    render(parsed, stamp)
+
+
+def _is_the_answer(parsed: Any, answer: str | None) -> bool:
+    if not answer or not isinstance(parsed, record.ModelCall | record.FinalAnswer):
+        return False
+    return (parsed.text or "").strip() == answer.strip()
 
 
 def or_default(value: Any, default: Any) -> Any:
@@ -52,8 +67,13 @@ def _caption(stamp: str, title: str) -> None:
     st.caption(f"{stamp} · {title}")  # callers pass only our words or inert.markdown() text
 
 
+ONE_LINE_JSON = 100  # characters: shorter arguments show on one line
+
+
 def _code_json(value: Any) -> None:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) > ONE_LINE_JSON:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     st.code(shown(text), language="json", wrap_lines=True)
 
 
@@ -97,9 +117,9 @@ def _model_call(e: record.ModelCall, stamp: str) -> None:
     if e.text:
         st.text(shown(e.text))
     calls = e.tool_calls or []
-    if calls:
-        lines = [f"{c.get('name', '?')} {c.get('arguments', '')}" for c in calls]
-        st.code(shown("\n".join(lines)), language=None)
+    if calls:  # their arguments show once, on the tool call events that follow
+        names = ", ".join(str(c.get("name", "?")) for c in calls)
+        st.caption(f":material/arrow_forward: asks for {inert.markdown(names)}")
 
 
 def _tool_call(e: record.ToolCall, stamp: str) -> None:
@@ -130,8 +150,7 @@ def _approval_requested(e: record.ApprovalRequested, stamp: str) -> None:
         f"Waiting for a human to approve **{inert.markdown(or_default(e.tool, '?'))}** "
         f"({inert.markdown(or_default(e.risk, '?'))} risk): {inert.markdown(e.summary or or_default(e.reason, ''))}",
         icon=":material/front_hand:",
-    )
-    _code_json(or_default(e.arguments, {}))
+    )  # the arguments are on the tool call just above: shown once
 
 
 def _approval_decided(e: record.ApprovalDecided, stamp: str) -> None:
@@ -184,7 +203,8 @@ def _final_answer(e: record.FinalAnswer, stamp: str) -> None:
         st.warning(
             f"Final answer: goal not met ({inert.markdown(why, limit=600)})", icon=":material/flag:"
         )
-    st.text(shown(e.text))
+    if e.text:
+        st.text(shown(e.text))
 
 
 def _goal_check(e: record.GoalCheck, stamp: str) -> None:

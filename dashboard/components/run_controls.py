@@ -134,13 +134,17 @@ def guidance_form(store: storage.Store, run: storage.Run) -> None:
 
 def resume_form(store: storage.Store, run: storage.Run) -> None:
     with st.form(key=f"run_resume_form_{run.id}", border=False):
-        st.number_input(
+        guidance, extra = st.columns([3, 1])
+        guidance.text_input(
+            "Guidance for the agent, read as it resumes (optional)",
+            key=f"run_resume_message_{run.id}",
+        )
+        extra.number_input(
             "Extra steps (0 = enough to continue)",
             min_value=0,
             value=0,
             key=f"run_resume_steps_{run.id}",
         )
-        st.text_input("Guidance to resume with (optional)", key=f"run_resume_message_{run.id}")
         st.form_submit_button(
             "Resume",
             key=f"run_resume_{run.id}",
@@ -199,38 +203,45 @@ def rerun_form(store: storage.Store, run: storage.Run) -> None:
 
 
 def render_controls(store: storage.Store, run: storage.Run) -> None:
-    """The buttons that fit the run's status (the page redraws when the status changes)."""
+    """Every way to steer the run that fits its status, in one box (the page redraws when the
+    status changes): halt and pause, resume with guidance, guidance while it is under way, or a
+    re-run once it has ended. A run takes guidance in one place only."""
     render_flash(run.id)
     explain_missing("operator", "steering runs (halt, pause, resume, guide, re-run)")
     locked = lacks("operator")
     active = run.status in storage.ACTIVE_STATUSES
-    if active and st.session_state.get(_confirm_key(run.id)):
-        halt_confirmation(store, run)
-    halt_col, pause_col, _ = st.columns([1, 1, 2])
-    if active:
-        confirm = _confirm_key(run.id)
-        halt_col.button(
-            "Halt",
-            key=f"run_halt_{run.id}",
-            icon=":material/stop_circle:",
-            disabled=locked,
-            on_click=lambda: st.session_state.update({confirm: True}),
-            width="stretch",
-        )
-    if run.status in PAUSABLE:
-        pause_col.button(
-            "Pause",
-            key=f"run_pause_{run.id}",
-            icon=":material/pause:",
-            disabled=locked,
-            on_click=_pause,
-            args=(store, run.id),
-            width="stretch",
-        )
-    if run.status in storage.RESUMABLE_STATUSES:
-        with st.expander("Resume", expanded=run.status == "paused", key=f"run_resume_box_{run.id}"):
+    with st.container(border=True, key=f"run_controls_{run.id}"):
+        if active and st.session_state.get(_confirm_key(run.id)):
+            halt_confirmation(store, run)
+        if active:
+            halt_col, pause_col, _ = st.columns([1, 1, 2])
+            confirm = _confirm_key(run.id)
+            halt_col.button(
+                "Halt",
+                key=f"run_halt_{run.id}",
+                icon=":material/stop_circle:",
+                disabled=locked,
+                on_click=lambda: st.session_state.update({confirm: True}),
+                width="stretch",
+            )
+            if run.status in PAUSABLE:
+                pause_col.button(
+                    "Pause",
+                    key=f"run_pause_{run.id}",
+                    icon=":material/pause:",
+                    disabled=locked,
+                    on_click=_pause,
+                    args=(store, run.id),
+                    width="stretch",
+                )
+        if run.status == "paused":  # the next step: resume, in the open
             resume_form(store, run)
-    if active:
-        guidance_form(store, run)
-    else:
-        rerun_form(store, run)
+        elif run.status in storage.RESUMABLE_STATUSES:
+            with st.expander(
+                "Resume", key=f"run_resume_box_{run.id}", icon=":material/play_arrow:"
+            ):
+                resume_form(store, run)
+        if run.status in PAUSABLE:
+            guidance_form(store, run)
+        if not active:
+            rerun_form(store, run)

@@ -35,19 +35,18 @@ from dashboard.components.event_feed import (
 )
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
+from dashboard.components.run_changes import render_changes
 from dashboard.components.run_controls import render_controls
-from dashboard.components.run_link import page_link
+from dashboard.components.run_header import describe, run_selector
+from dashboard.components.run_pulse import fresh_pulse
+from dashboard.components.run_state import final_answer, render_state
 from dashboard.components.status import (
-    AUTONOMY_HELP,
     format_cost,
     format_duration,
     format_tokens,
-    model_label,
     never_backwards,
-    status_badge,
     working_seconds,
 )
-from dashboard.routes import LAUNCH_PAGE
 from dashboard.store import get_store
 
 # How often the live part refreshes. Each refresh costs the server a Streamlit fragment rerun
@@ -57,74 +56,8 @@ REFRESH_SECONDS = 0.5
 IDLE_REFRESH_SECONDS = 2.0
 
 
-def run_selector(store: storage.Store) -> None:
-    runs = storage.list_runs(store, limit=100)
-    if not runs:
-        st.info("No runs yet — launch one on the Launch page.", icon=":material/info:")
-        page_link(LAUNCH_PAGE, label="Go to Launch")
-        return
-    labels = {
-        r.id: f"{r.id} · {r.status} · {' '.join(inert.visible(r.goal).split())[:80]}" for r in runs
-    }
-    choice = st.selectbox(
-        "Open a run",
-        list(labels),
-        index=None,
-        format_func=labels.__getitem__,
-        key="run_pick",
-        placeholder="Pick one of the 100 newest runs",
-    )
-    if choice:
-        st.query_params["run"] = choice
-        st.rerun()
-
-
-def header(run: storage.Run) -> None:
-    st.title(f"Run {run.id}")
-    with st.container(border=True, key=f"run_goal_{run.id}"):
-        st.caption("Goal")
-        st.text(inert.visible(run.goal))
-    parent = f" · re-run of {run.parent_run_id}" if run.parent_run_id else ""
-    if run.policy:  # the policy it runs under, stored when a worker started it
-        rules = len(run.policy.get("rules") or [])
-        noun = "rule" if rules == 1 else "rules"
-        parent += (
-            f" · policy: {inert.markdown(str(run.policy.get('source', '?')))} ({rules} {noun})"
-        )
-    st.caption(
-        f"{inert.markdown(model_label(run.model, run.model_name))} · autonomy {run.autonomy} "
-        f"({AUTONOMY_HELP.get(run.autonomy, '')}) · launched by {inert.person(run.created_by or '?')} "
-        f"at {run.created_at:%Y-%m-%d %H:%M} UTC{parent}"
-    )
-    st.caption(workspace_caption(run))
-    if ((run.policy or {}).get("sandbox") or {}).get("unconfined_shell"):
-        st.warning(
-            "This run's shell is UNCONFINED: its policy opts out of the sandbox "
-            "([sandbox] unconfined_shell = true), so commands can read and write whatever the "
-            "worker's user can, and use the network.",
-            icon=":material/gpp_maybe:",
-        )
-
-
-def workspace_caption(run: storage.Run) -> str:
-    """Where the run's tools read and write, said so that nobody mistakes a copy for the original."""
-    where = inert.markdown(run.workspace or "?")
-    if run.seed_from:
-        return (
-            f":material/folder_copy: Workspace {where}, a copy of {inert.markdown(run.seed_from)}"
-        )
-    if run.own_workspace:
-        return f":material/folder_open: Workspace {where} (your folder: the run works in it)"
-    return f":material/folder: Workspace {where}"
-
-
 def budget(run: storage.Run, approvals: list | None = None) -> None:
-    """Status and how much of each budget is spent."""
-    badge, reason = st.columns([1, 3], vertical_alignment="center")
-    with badge:
-        status_badge(run.status)
-    if run.reason:
-        reason.text(inert.visible(run.reason))
+    """How much of each budget is spent (the status and its reason are at the top of the page)."""
     spent = never_backwards(f"run_time_shown_{run.id}", working_seconds(run, approvals or []))
     bars = [
         (run.steps / run.max_steps, f"steps {run.steps} / {run.max_steps}"),
@@ -231,16 +164,17 @@ def idle_steps_fragment(store: storage.Store, run_id: str, budget_slot: DeltaGen
     live_steps(store, run_id, budget_slot)
 
 
-def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
+def steps(
+    store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator, answer: str | None
+) -> None:
     """One page of the run's events, drawn once; for an active run, the live part under it."""
-    st.subheader("Steps")
     view = view_of(run.id)
     render_feed_controls(store, run, view)
     events, tail = load_page(store, run.id, view)
     render_pager(store, run, view, events)
     if not events and view.show == ALL and tail is not None and tail.follow:
         st.info("No steps yet: a worker picks queued runs up (`onloop up` or `onloop worker`).")
-    render_events(events)
+    render_events(events, answer)
     asked = storage.decisions(store, run_id=run.id) + storage.pending_approvals(
         store, run_id=run.id
     )
@@ -255,6 +189,39 @@ def steps(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -
             budget(run, asked)
     st.subheader("Timeline")
     charts(run.id, events)
+
+
+VIEWS = {"steps": "Steps", "changes": "Changes"}
+
+
+@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+def watch_status(store: storage.Store, run_id: str) -> None:
+    """Under the Changes view of an active run: reruns the page when the run's status changes."""
+    tail: Tail = st.session_state[f"run_watch_{run_id}"]
+    if advance(store, run_id, tail) == "rerun":
+        st.rerun()
+
+
+def changes(store: storage.Store, run: storage.Run, budget_slot: DeltaGenerator) -> None:
+    """The Changes view: what the run did to its workspace's files, with the budget above it."""
+    asked = storage.decisions(store, run_id=run.id) + storage.pending_approvals(
+        store, run_id=run.id
+    )
+    with budget_slot:
+        budget(run, asked)
+    st.button(
+        "Refresh changes",
+        key=f"run_changes_refresh_{run.id}",
+        icon=":material/refresh:",
+        help="Reads the run's newest tool calls and its workspace again.",
+    )
+    render_changes(store, run)
+    if run.status in storage.ACTIVE_STATUSES:
+        pulse, read_at = fresh_pulse(store, run.id)
+        if pulse is not None:
+            watch = Tail(pulse.last_seq, pulse.status, read_at, None, follow=False)
+            st.session_state[f"run_watch_{run.id}"] = watch
+            watch_status(store, run.id)
 
 
 def main() -> None:
@@ -273,9 +240,12 @@ def main() -> None:
         )
         run_selector(store)
         return
-    header(run)
-    render_controls(store, run)
+    st.title(f"Run {run.id}")
     approvals = storage.pending_approvals(store, run_id=run.id)
+    answer = final_answer(store, run)
+    render_state(store, run, approvals, answer)  # first: what state it is in and what to do
+    render_controls(store, run)  # then the ways to act on it, then what it is
+    describe(run)
     if approvals:
         st.subheader("Waiting for you")
     render_decision_notices(key_prefix=f"run-{run.id}")
@@ -286,7 +256,19 @@ def main() -> None:
     if problem:
         st.error(inert.markdown(problem))
     budget_slot = st.container(key=f"run_budget_{run.id}")
-    steps(store, run, budget_slot)
+    shown = st.segmented_control(
+        "Show",
+        list(VIEWS),
+        default="steps",
+        required=True,
+        format_func=VIEWS.__getitem__,
+        key=f"run_view_pick_{run.id}",
+        label_visibility="collapsed",
+    )
+    if shown == "changes":
+        changes(store, run, budget_slot)
+    else:
+        steps(store, run, budget_slot, answer)
     render_audit(store, run.id)
     render_steering(store, run)
 

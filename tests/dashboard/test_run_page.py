@@ -80,7 +80,9 @@ def test_every_status_renders_with_the_controls_that_fit_it(store, status):
     assert (f"run_halt_{run.id}" in keys) is active
     assert (f"run_pause_{run.id}" in keys) is (status in ("queued", "running", "waiting"))
     assert (f"run_resume_{run.id}" in keys) is (status in storage.RESUMABLE_STATUSES)
-    assert (f"run_guidance_send_{run.id}" in keys) is active
+    # Guidance in one place: its own box while under way, the Resume form's field once paused.
+    under_way = status in ("queued", "running", "waiting")
+    assert (f"run_guidance_send_{run.id}" in keys) is under_way
     assert (f"run_rerun_{run.id}" in keys) is (not active)
     progress = [p.proto.text for p in at.get("progress")]
     assert progress[0] == "steps " + ("0 / 30" if status == "queued" else "2 / 30")

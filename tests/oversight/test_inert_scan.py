@@ -98,6 +98,9 @@ WRAPPERS = {
     "rule.label",
     "Path.cwd",
     "AUTONOMY_HELP.get",
+    "change_summary",  # run_changes: counts and our own words for kinds of change
+    "change_title",  # run_changes: our icon and word, the path through inert.markdown
+    "next_line",  # run_state: the next step, from our own NEXT_STEPS
 }
 # Values that are ours: ids we mint, statuses and verdicts from fixed sets, counts, paths the
 # person typed or configured. Matched on the expression's source text (last attribute name).

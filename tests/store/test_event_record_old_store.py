@@ -111,7 +111,7 @@ def test_every_reader_reads_the_old_events_as_the_old_release_did(tmp_path, monk
     assert approval == [
         "#12 · 10:00:00 UTC · :material/gavel: **approved** by ann after 2.5 s\n"
         "Note: six is better\nEdited arguments that were approved\n"
-        '{\n  "path": "s.txt",\n  "content": "6"\n}'
+        '{"path": "s.txt", "content": "6"}'  # short arguments show on one line
     ]
 
     older = read_everywhere(monkeypatch, store, "old000000001")
