@@ -256,7 +256,7 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     _make_v1_store(path)
     store = storage.open_store(str(path))
     assert [v for v, _, _ in _migrations(store)] == [v for v, _ in MIGRATION_NAMES]
-    assert storage.current_version(store.engine) == 8
+    assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
