@@ -36,7 +36,7 @@ def open_signed_link(store: storage.Store, person: Person) -> None:
     if earlier is not None:
         _refuse(
             f"This link was already used ({earlier.used_at:%Y-%m-%d %H:%M} UTC, by "
-            f"{inert.person(earlier.used_by)}); each link opens once. Find the item on the "
+            f"{earlier.used_by}); each link opens once. Find the item on the "
             "Approvals page."
         )
         return
@@ -66,7 +66,7 @@ def _run_of(store: storage.Store, item: SignedItem, person: Person) -> str:
 
 
 def _refuse(why: str) -> None:
-    st.error(why, icon=":material/link_off:")
+    st.error(inert.person(why, limit=800), icon=":material/link_off:")  # names who used it
     if st.button("Open the dashboard", key="signed_link_home", icon=":material/home:"):
         st.query_params.clear()
         st.rerun()

@@ -35,6 +35,7 @@ from dashboard.components.event_feed import (
 )
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
+from dashboard.components.notify_deliveries import render_notify_deliveries
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_link import page_link
 from dashboard.components.status import (
@@ -288,6 +289,7 @@ def main() -> None:
     budget_slot = st.container(key=f"run_budget_{run.id}")
     steps(store, run, budget_slot)
     render_audit(store, run.id)
+    render_notify_deliveries(store, run.id)
     render_steering(store, run)
 
 

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import storage
 from agent_core.oversight.notify.links import signed_link
+from dashboard.routes import RUN_PAGE
 from tests.support import dashboard_fixtures as fx
 from tests.support.signin_helpers import signed_in, write_signin_file
 
@@ -105,3 +106,20 @@ def test_a_person_not_signed_in_gets_the_sign_in_page_only(signed_in_store):
     assert "inbox_selected" not in at.session_state
     assert SECRET_GOAL not in _shown(at)
     assert storage.use_link(signed_in_store, nonce=link["nonce"], item=link["item"], by="t") is None
+
+
+def test_the_run_page_lists_each_delivery_and_opens_on_a_failure(local_store):
+    run = fx.make_run(local_store, "halted")
+    for channel, ok, error in [("slack", True, None), ("email", False, "SMTP x:587: <b>535</b>")]:
+        storage.record_delivery(
+            local_store,
+            storage.NotifyDelivery(
+                run_id=run.id, event="run_halted", channel=channel, target="t", ok=ok, error=error
+            ),
+        )
+    at = fx.app_at(RUN_PAGE, query={"run": run.id})
+    [section] = [e for e in at.expander if e.label.startswith("Notifications")]
+    assert section.label == "Notifications (2 sent, 1 failed)"
+    table = section.dataframe[0].value
+    assert list(table["channel"]) == ["email", "slack"]
+    assert list(table["result"]) == ["failed: SMTP x:587: <b>535</b>", "delivered"]
