@@ -25,6 +25,7 @@ from agent_core.oversight.signin_roles import Person  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.components.shared_reads import pending_count  # noqa: E402
+from dashboard.components.signed_link import open_signed_link  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
 from dashboard.deep_link import RUN_AT_ROOT, default_page, old_run_link  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
@@ -100,6 +101,7 @@ def main() -> None:
     except storage.StoreError as error:
         st.error(f"The dashboard cannot open its store: {inert.markdown(error, limit=800)}")
         st.stop()
+    open_signed_link(store, person)  # a notification's link: checked, then to its item
     with st.sidebar:
         whoami(person)
         sidebar_status(store)

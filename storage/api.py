@@ -52,6 +52,14 @@ from storage.models import (
     SchemaMigration,
     utcnow,
 )
+from storage.notifications import (
+    LinkUse,
+    NotifyDelivery,
+    deliveries,
+    notify_key,
+    record_delivery,
+    use_link,
+)
 from storage.project_rules import (
     active_project_rules,
     add_project_rule,
@@ -97,6 +105,12 @@ from storage.vocabulary import (
 )
 
 __all__ = [
+    "LinkUse",
+    "NotifyDelivery",
+    "deliveries",
+    "notify_key",
+    "record_delivery",
+    "use_link",
     "ProjectRule",
     "active_project_rules",
     "add_project_rule",

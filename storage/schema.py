@@ -24,6 +24,7 @@ from storage.models import (
     tool_fields,
     utcnow,
 )
+from storage.notify_tables import LinkUse, NotifyDelivery, NotifyKey
 
 # Any arbitrary constant: PostgreSQL serialises concurrent migrators on this advisory lock.
 _PG_MIGRATION_LOCK = 7_130_001
@@ -324,6 +325,13 @@ def _project_rules(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _notifications(conn: Connection) -> None:
+    """notify_keys (the link-signing key), notify_deliveries and link_uses (version 1 makes them
+    on a blank store)."""
+    for model in (NotifyKey, NotifyDelivery, LinkUse):
+        table_of(model).create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -347,6 +355,11 @@ MIGRATIONS: list[Migration] = [
         _classes_and_scoped_allowances,
     ),
     Migration(8, "project_rules (rules from decisions, versioned and append-only)", _project_rules),
+    Migration(
+        10,
+        "notify_keys, notify_deliveries and link_uses (notifications and their signed links)",
+        _notifications,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

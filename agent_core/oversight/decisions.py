@@ -200,6 +200,12 @@ def _holds(by: str | Person, role: ApproveRole, why: str) -> None:
     )
 
 
+def role_to_approve(store: storage.Store, approval: Approval) -> ApproveRole:
+    """The role deciding this approval needs, as the dashboard's buttons and the decision check
+    it (a notification's link asks the same)."""
+    return _role_for_original(store, approval)
+
+
 def _role_for_original(store: storage.Store, approval: Approval) -> ApproveRole:
     """The role the call as asked needs: only a policy with `approve_role` rules can ask more
     than an approver; a call it cannot decide again here needs the admin (fail closed)."""

@@ -90,14 +90,38 @@ def person(text: object, *, limit: int = 120) -> str:
     return _markdown(text, limit, addresses=True)
 
 
-def _markdown(text: object, limit: int, *, addresses: bool) -> str:
+def _one_line(text: object, limit: int) -> str:
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
         line = line[: limit - 1] + "…"
+    return line
+
+
+def _defanged(line: str, *, addresses: bool = False) -> str:
+    """Addresses a reader would follow (a scheme's `//`, `www.`, an e-mail address) and
+    Streamlit's icons, shown so that nothing links them: "http[:]//host", "www[.]host"."""
     line = _ICON.sub("[:]", _SCHEME.sub(r"\1[:]", line))
     line = _WWW.sub(r"\1[.]", line)
-    if not addresses:
-        line = _EMAIL_AT.sub("[@]", line)
+    return line if addresses else _EMAIL_AT.sub("[@]", line)
+
+
+def plain(text: object, *, limit: int = 1000) -> str:
+    """Untrusted text as one line of a plain-text message or a header (an e-mail's Subject and
+    body, an ntfy push and its Title): controls shown, no CR or LF to start a header of its own,
+    no address a mail client or a phone would link."""
+    return _defanged(_one_line(text, limit))
+
+
+def chat(text: object, *, limit: int = 300) -> str:
+    """Untrusted text for Slack: one plain line with `&`, `<` and `>` escaped as Slack asks,
+    so no `<url|label>` link, `<!channel>` mention or `<@user>` ping is ever made, and no
+    address is linked. (It goes in `plain_text` objects, where `*_~` format nothing.)"""
+    line = plain(text, limit=limit)
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _markdown(text: object, limit: int, *, addresses: bool) -> str:
+    line = _defanged(_one_line(text, limit), addresses=addresses)
     line = _MARKDOWN_SPECIALS.sub(r"\\\1", line)
     match = _LINE_START.match(line)
     if match is None:

@@ -14,6 +14,7 @@ from agent_core.models.settings import ModelLimits
 from agent_core.oversight.call_classes import Classified, classify_part, severest
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.monitor_settings import MonitorSettings
+from agent_core.oversight.notify_settings import NotifySettings, WebhookChannel
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
@@ -279,13 +280,14 @@ class Policy(BaseModel):
 
     rules: list[Rule] = Field(default_factory=list)
     approval_timeout_s: float | None = Field(default=None, gt=0)
-    webhook_url: str | None = None
+    webhook_url: str | None = None  # older files: [notify.webhook] url says the same
     on_budget: Literal["pause", "halt", "fail"] = "pause"
     polling_tools: list[str] = Field(default_factory=list)
     # Tool-name globs whose calls are safe to repeat (idempotent or read-only): after a crash
     # mid-call the run resumes by itself and runs them again. None: the low-risk tools.
     repeat_on_recovery: list[str] | None = None
     monitors: MonitorSettings = Field(default_factory=MonitorSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     # Verdicts by what a call does (oversight/call_classes.py). A policy file always has them
     # (the shipped table for every class it does not set); a Policy built in code without them
     # decides by the tool's risk alone, as releases before classes did.
@@ -305,6 +307,13 @@ class Policy(BaseModel):
         if given is None:
             return None
         return {c: given.get(c, SHIPPED_CLASSES[c]) for c in CallClass}
+
+    def notifications(self) -> NotifySettings:
+        """The `[notify]` table, with an older file's top-level webhook_url as its webhook."""
+        if self.webhook_url and self.notify.webhook is None:
+            old = WebhookChannel.model_construct(url=self.webhook_url)  # as it was: unchecked
+            return self.notify.model_copy(update={"webhook": old})
+        return self.notify
 
     @field_validator("mcp_servers")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 
 import storage
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
-from agent_core.oversight.notify import post_webhook, waiting_message
+from agent_core.oversight.notify.notice import approval_notice
 from agent_core.oversight.policy import RunAllowance
 from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import HumanDecision, RunPort
@@ -196,9 +196,13 @@ class ApprovalGate:
             waiting_reason=f"waiting for approval of {tool.name}",
             call_class=verdict.call_class,
         )
-        if self.spec.policy.webhook_url:
-            message = waiting_message(self.spec.run_id, self.spec.goal, summary, verdict.reason)
-            post_webhook(self.spec.policy.webhook_url, message)
+        notice = approval_notice(
+            run_id=self.spec.run_id,
+            goal=self.spec.goal,
+            approval_id=approval_id,
+            role=verdict.approve_role,
+        )
+        self.port.notify(notice, self.spec.policy.notifications())
         return approval_id
 
     def apply(

@@ -14,6 +14,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 import storage
+from agent_core.oversight.notify.notice import Notice
+from agent_core.oversight.notify.sender import SENDER
+from agent_core.oversight.notify_settings import NotifySettings
 from agent_core.oversight.policy import Policy
 from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
@@ -76,6 +79,7 @@ class RunPort(Protocol):
     def partial(self, step: int, text: str) -> None: ...
     def end_partial(self) -> None: ...
     def with_project_rules(self, policy: Policy) -> Policy: ...
+    def notify(self, notice: Notice, settings: NotifySettings) -> None: ...
 
 
 @dataclass
@@ -252,6 +256,10 @@ class StoreRunPort:
             self.token.cancel(CancelReason.STOPPED)
             return True
         return False
+
+    def notify(self, notice: Notice, settings: NotifySettings) -> None:
+        """Tell people on the policy's channels, off this thread (oversight/notify/sender.py)."""
+        SENDER.submit(self.store, settings, notice)
 
     def request_approval(self, **request: Any) -> int:
         """Open an approval and set the run waiting, in one transaction; returns its id."""

@@ -20,6 +20,7 @@ from agent_core.oversight.confinement import run_protected, run_redactor, run_sh
 from agent_core.oversight.judge import drift_checks_note
 from agent_core.oversight.known_hosts import project_hosts
 from agent_core.oversight.monitors import Budget, Usage
+from agent_core.oversight.notify.notice import end_notice
 from agent_core.oversight.policy import Policy
 from agent_core.oversight.policy_file import changed_since
 from agent_core.run.auto_resume import recover_lapsed
@@ -269,11 +270,25 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
         log=log,
     )
     if status == outcome.status:
+        _tell(port, run, outcome)
         return outcome
     reason = retrying(
         lambda: storage.get_run(store, run_id=run.id).reason, what=f"reading run {run.id}", log=log
     )
+    _tell(port, run, Outcome(status, reason))
     return Outcome(status, reason)
+
+
+def _tell(port: StoreRunPort, run: Run, outcome: Outcome) -> None:
+    """Say on the policy's channels that the run finished, was halted or paused by itself."""
+    notice = end_notice(
+        run_id=run.id,
+        goal=run.goal,
+        status=outcome.status,
+        reason=port.redactor(outcome.reason or ""),
+    )
+    if notice is not None:
+        port.notify(notice, Policy.model_validate(run.policy or {}).notifications())
 
 
 class Worker:

@@ -18,6 +18,7 @@ from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
+from dashboard.components.notify_choice import notify_choice, with_notify_choice
 from dashboard.components.role_buttons import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
@@ -205,7 +206,9 @@ def checked_folders(store: storage.Store, mode: str, folder: str) -> dict[str, A
     return {}
 
 
-def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> None:
+def launch(
+    store: storage.Store, settings: dict, workspace: tuple[str, str], notify: dict | None = None
+) -> None:
     if not settings["goal"].strip():
         st.error("The goal is empty: describe what the agent should achieve, or pick a demo goal.")
         return
@@ -216,7 +219,7 @@ def launch(store: storage.Store, settings: dict, workspace: tuple[str, str]) -> 
         st.error(f"The run was not queued: {refusal}", icon=":material/folder_off:")
         return
     try:  # the policy in force is the one read now: a later edit of the file never applies
-        policy = load_policy().model_dump(mode="json")
+        policy = with_notify_choice(load_policy(), notify)
     except PolicyError as error:
         st.error(
             f"The run was not queued: {inert.markdown(error, limit=800)}", icon=":material/policy:"
@@ -254,6 +257,7 @@ def main() -> None:
     tools = tool_choice()
     workspace = workspace_choice()
     limits = budgets()
+    notify = notify_choice()
     explain_missing("operator", "launching runs")
     if st.button(
         "Launch run",
@@ -273,6 +277,7 @@ def main() -> None:
                 **limits,
             },
             workspace,
+            notify,
         )
 
 

@@ -35,6 +35,7 @@ from dashboard.components.event_feed import (
 )
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
+from dashboard.components.notify_deliveries import render_notify_deliveries
 from dashboard.components.run_changes import render_changes
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_header import describe, run_selector
@@ -270,6 +271,7 @@ def main() -> None:
     else:
         steps(store, run, budget_slot, answer)
     render_audit(store, run.id)
+    render_notify_deliveries(store, run.id)
     render_steering(store, run)
 
 

@@ -220,3 +220,10 @@ def test_monitors_benchmark_prints_the_suites_figures_and_the_cost_table():
     }
     assert ("identical", "36/36") in rows and ("varied", "36/36") in rows, done.stdout
     assert done.stdout.count("0/34") >= 2 and "call 200" in done.stdout, done.stdout
+
+
+def test_notify_benchmark_measures_both_receivers():
+    done = run_script("benchmarks/notify.py", "--samples", "2")
+    assert done.returncode == 0, done.stderr
+    assert "2 approval requests" in done.stdout, done.stdout
+    assert "SMTP (STARTTLS + login): p50" in done.stdout and "webhook (HTTP POST):" in done.stdout
