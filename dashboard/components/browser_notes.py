@@ -47,7 +47,7 @@ class BrowserNote:
 def new_notes(
     store: storage.Store,
     person: Person,
-    state: MutableMapping[str, Any],
+    state: MutableMapping[str | int, Any],  # st.session_state: what this tab saw
     *,
     pending: list[storage.Approval],
     active: tuple[storage.Run, ...],

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-ELEMENT_ID = "onloop-notify-permission"
-
 _MARKUP = """
 <div id="onloop-notify-permission" hidden>
   <button type="button" data-part="ask">
