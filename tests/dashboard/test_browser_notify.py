@@ -89,23 +89,39 @@ def test_each_new_approval_is_one_note_once_and_its_link_opens_it(local_store):
     assert check_link(storage.notify_key(store), link).ident == str(approval.id)
     at.run()
     assert notes(at) == []  # once per tab
-    assert earlier.id not in {int(n["tag"].rsplit("-", 1)[1]) for n in notes(at)}
+    assert f"onloop-approval-{earlier.id}" != note["tag"]
 
 
-def test_a_viewer_hears_of_no_approval_an_approver_does(signed_in_store):
-    store = signed_in_store
-    waiting = run_with(store, "waiting")
+def tabs_told(store, run_id: str, roles: tuple[str, ...]) -> dict[str, list[str]]:
+    """One signed-in tab per role; after a new approval, the tags each was told."""
     tabs = {}
-    for role in ("viewer", "approver"):
+    for role in roles:
         tabs[role] = AppTest.from_file(str(fx.APP), default_timeout=fx.TIMEOUT)
         tabs[role].user = signed_in(role)
         tabs[role].run()
         assert not tabs[role].exception
-    approval = ask(store, waiting.id)
+    approval = ask(store, run_id)
     for at in tabs.values():
         at.run()
-    assert notes(tabs["viewer"]) == []
-    assert [n["tag"] for n in notes(tabs["approver"])] == [f"onloop-approval-{approval.id}"]
+    return {
+        role: [n["tag"].replace(str(approval.id), "ID") for n in notes(at)]
+        for role, at in tabs.items()
+    }
+
+
+def test_a_viewer_hears_of_no_approval_an_approver_does(signed_in_store):
+    waiting = run_with(signed_in_store, "waiting")
+    told = tabs_told(signed_in_store, waiting.id, ("viewer", "approver"))
+    assert told == {"viewer": [], "approver": ["onloop-approval-ID"]}
+
+
+def test_an_approval_that_needs_an_admin_is_told_to_admins_only(signed_in_store):
+    rule = {"tool": "delete_files", "action": "ask", "approve_role": "admin", "name": "deletes"}
+    policy = Policy.model_validate({"rules": [rule]}).model_dump(mode="json")
+    run = storage.create_run(signed_in_store, goal="clean up", policy=policy)
+    storage.update_run(signed_in_store, run_id=run.id, status="waiting")
+    told = tabs_told(signed_in_store, run.id, ("approver", "admin"))
+    assert told == {"approver": [], "admin": ["onloop-approval-ID"]}
 
 
 def test_run_ends_the_run_asks_for_are_told_a_persons_pause_is_not(local_store):
