@@ -1,6 +1,7 @@
 """How soon people hear of an approval request: from the request written to the store to the
 message at a real SMTP server (STARTTLS and a login) and at a webhook receiver, over real runs
-(a worker's drive_run with a scripted model whose write asks a person).
+(a worker's drive_run with a scripted model whose write asks a person); and to the
+`new Notification(...)` in an open dashboard tab (`onloop up`, Debian's Chromium).
 
 Run from the repo root: `python benchmarks/notify.py [--samples 20]`. Needs aiosmtpd and
 cryptography (the test extra).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,10 @@ from agent_core.oversight.decisions import approve  # noqa: E402
 from agent_core.oversight.notify.sender import SENDER  # noqa: E402
 from agent_core.oversight.policy import Policy  # noqa: E402
 from agent_core.worker.claim_loop import drive_run  # noqa: E402
+from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
+from tests.browser.test_run_page_links import paused_run  # noqa: E402
+from tests.dashboard.test_browser_notify import ask  # noqa: E402
+from tests.support.notification_spy import notes_made, notifying_context  # noqa: E402
 from tests.support.notify_receivers import (  # noqa: E402
     SMTP_PASSWORD,
     SMTP_USER,
@@ -77,6 +83,32 @@ def _percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
 
 
+def _browser_tab(samples: int) -> list[float]:
+    """Seconds from each approval written to the store to its Notification in an open tab."""
+    from playwright.sync_api import sync_playwright
+
+    took = []
+    with tempfile.TemporaryDirectory() as folder, serving(Path(folder), dict(os.environ)) as up:
+        url, store, _ = up
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = notifying_context(browser).new_page()
+            page.goto(url)
+            page.get_by_text("Pending approvals").wait_for(timeout=30_000)
+            time.sleep(2)  # the tab's first look
+            for n in range(samples):
+                run = paused_run(store, 0, "waiting")
+                time.sleep(random.uniform(0, 1))  # any phase of the tab's refresh
+                approval = ask(store, run.id, summary=f"write {n}")
+                page.wait_for_function(f"window.onloopNotes.length > {n}", timeout=30_000)
+                made = notes_made(page)[n]
+                assert made["tag"] == f"onloop-approval-{approval.id}", made
+                requested = approval.requested_at.replace(tzinfo=UTC).timestamp()
+                took.append(made["at"] / 1000 - requested)
+            browser.close()
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
@@ -103,7 +135,10 @@ def main() -> None:
         print(f"{args.samples} approval requests, request written -> message received:")
         print(f"  SMTP (STARTTLS + login): {_percentiles(mail)}")
         print(f"  webhook (HTTP POST):     {_percentiles(hook)}")
-        print(f"  (measured {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores)")
+    tab = _browser_tab(args.samples)
+    print(f"{args.samples} approval requests, written -> Notification constructed in a tab:")
+    print(f"  browser tab (Chromium):  {_percentiles(tab)}")
+    print(f"  (measured {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from agent_core.oversight import inert  # noqa: E402
 from agent_core.oversight.signin_roles import Person  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
+from dashboard.components.browser_notify import browser_notifications  # noqa: E402
 from dashboard.components.shared_reads import pending_count  # noqa: E402
 from dashboard.components.signed_link import open_signed_link  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
@@ -105,6 +106,7 @@ def main() -> None:
     with st.sidebar:
         whoami(person)
         sidebar_status(store)
+        browser_notifications(store, person)  # permission asked on a click; new items pop up
         st.caption("Active model")
         st.text(load_settings().describe_model())  # holds a configured URL: text, not Markdown
     page.run()

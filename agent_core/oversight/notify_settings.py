@@ -107,6 +107,8 @@ class NotifySettings(BaseModel):
     dashboard_url: str = "http://localhost:8501"
     events: list[NotifyEvent] = Field(default_factory=lambda: list(EVENTS))
     link_ttl_s: float = Field(default=86_400, gt=0)
+    # Open dashboard tabs whose person turned notifications on show them (docs/notifications.md).
+    browser: bool = True
     email: EmailChannel | None = None
     slack: WebhookChannel | None = None
     teams: WebhookChannel | None = None
