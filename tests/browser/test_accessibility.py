@@ -1,0 +1,114 @@
+"""axe-core (tests/a11y, npm) in real Chromium over every page of the dashboard: no serious or
+critical violation. `python -m pytest tests/browser/test_accessibility.py` (docs/dashboard.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import storage
+from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS, _wait_until_idle, serving
+from tests.support.a11y_seed import seed_every_page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (Path(__file__).parents[1] / "a11y/node_modules/axe-core/axe.min.js").exists(),
+        reason="needs axe-core in tests/a11y/node_modules (.ci/run installs it)",
+    ),
+]
+AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = {"serious", "critical"}
+# Rules that fail whatever impact axe gives them: axe calls a skipped heading level "moderate",
+# but a screen reader's outline of the page is what people navigate by.
+ALWAYS = {"heading-order", "scrollable-region-focusable"}
+# Rule id -> the exact selectors axe may not judge there, each with why we cannot fix it.
+EXCLUDED: dict[str, list[str]] = {}
+
+# Page -> (path, a text the loaded page shows).
+PAGES = {
+    "launch": ("/", "Goal"),  # the first page a role may open is the one at /
+    "live": ("/live", "Live"),
+    "approvals": ("/approvals", "Approvals"),
+    "run": ("/?run={story}", "Summarise the workspace"),
+    "run-waiting": ("/?run={waiting}", "Clean up temporary files"),
+    "history": ("/history", "History"),
+    "insights": ("/insights", "Insights"),
+    "policy": ("/policy", "Policy"),
+}
+
+
+@pytest.fixture(scope="module")
+def seeded_dashboard(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
+    """`onloop up` (demo model) over a store seeded for every page, and one Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("a11y")
+    store = storage.open_store(str(folder / "onloop.db"))
+    ids = {name: run.id for name, run in seed_every_page(store).items()}
+    store.dispose()
+    env = {**os.environ}
+    for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    with serving(folder, env) as (url, _, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield url, ids, browser
+        browser.close()
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe on the page as it is; the serious and critical violations, excluded ones removed."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    found = []
+    for violation in results["violations"]:
+        if violation["impact"] not in BLOCKING and violation["id"] not in ALWAYS:
+            continue
+        allowed = EXCLUDED.get(violation["id"], [])
+        nodes = [n for n in violation["nodes"] if ", ".join(n["target"]) not in allowed]
+        if nodes:
+            found.append({**violation, "nodes": nodes})
+    return found
+
+
+def axe_all(page) -> dict[str, list]:
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return {
+        v["id"]: [v["impact"], len(v["nodes"]), [n["target"] for n in v["nodes"]]]
+        for v in results["violations"]
+    }
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"][:8]:
+            lines.append(f"    {node['target']}: {node['failureSummary'][:300]!r}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_has_no_serious_accessibility_violation(seeded_dashboard, name):
+    url, ids, browser = seeded_dashboard
+    path, marker = PAGES[name]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(url + path.format(**ids))
+        page.get_by_text(marker, exact=False).first.wait_for()
+        _wait_until_idle(page)
+        page.get_by_text("Pending approvals").first.wait_for()
+        _wait_until_idle(page)
+        violations = axe_violations(page)
+        if os.environ.get("ONLOOP_AXE_REPORT"):  # every impact, for the figures in the docs
+            with open(os.environ["ONLOOP_AXE_REPORT"], "a") as out:
+                out.write(json.dumps({"page": name, "all": axe_all(page)}) + "\n")
+        assert not violations, describe(violations)
+    finally:
+        context.close()
