@@ -49,7 +49,7 @@ st.markdown(
     "risk only."
 )
 
-st.subheader("Rules", anchor=False)
+st.header("Rules", anchor=False)
 if policy.rules:
     st.dataframe(
         [
@@ -71,7 +71,7 @@ else:
     st.info("No rules: every verdict comes from the tool's risk and the run's autonomy.")
 
 if policy.classes is not None:
-    st.subheader("Classes", anchor=False)
+    st.header("Classes", anchor=False)
     st.dataframe(
         [
             {"class": str(name), **verdicts.model_dump()}
@@ -99,12 +99,12 @@ settings = {
     else "off",
     "a tripped monitor": m.action,
 }
-st.subheader("Oversight settings", anchor=False)
+st.header("Oversight settings", anchor=False)
 st.table([{"setting": k, "value": v} for k, v in settings.items()])
 
 render_project_rules(get_store())
 
-st.subheader("Try a call", anchor=False)
+st.header("Try a call", anchor=False)
 try:  # every tool a run could use: built-ins, your modules, the policy's MCP servers
     tools = known_tools(policy.tools, policy.mcp_servers)
 except ToolLoadError as error:

@@ -47,7 +47,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_the_section_shows_every_figure_of_the_period(store):
     fatigue_seed.seed_asks(store)
     at = insights_page()
-    assert "How often onloop asks" in [h.value for h in at.subheader]
+    assert "How often onloop asks" in [h.value for h in at.header]
     shown = metrics(at)
     assert shown["Asks per run"] == "5.0"
     assert shown["Per 100 tool calls"] == "37.5"
