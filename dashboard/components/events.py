@@ -99,7 +99,8 @@ def _model_call(e: record.ModelCall, stamp: str) -> None:
     calls = e.tool_calls or []
     if calls:
         lines = [f"{c.get('name', '?')} {c.get('arguments', '')}" for c in calls]
-        st.code(shown("\n".join(lines)), language=None)
+        # Wrapped: a block that scrolls sideways cannot be scrolled from the keyboard.
+        st.code(shown("\n".join(lines)), language=None, wrap_lines=True)
 
 
 def _tool_call(e: record.ToolCall, stamp: str) -> None:

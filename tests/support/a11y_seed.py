@@ -7,6 +7,18 @@ from datetime import timedelta
 import storage
 from tests.support import dashboard_fixtures, dashboard_seed
 
+WIDE = "summary.md " + "and a long line of the report " * 12
+WIDE_STEP = {
+    "step": 3,
+    "text": "Writing the summary.",
+    "tool_calls": [{"id": "c3", "name": "write_file", "arguments": f'{{"path": "{WIDE}"}}'}],
+    "tokens_in": 90,
+    "tokens_out": 40,
+    "cost_usd": 0.001,
+    "latency_s": 0.3,
+    "model_name": "demo",
+}
+
 
 def seed_every_page(store: storage.Store) -> dict[str, storage.Run]:
     """Finished runs over a few days (History, Insights), a run with a whole story (Run page),
@@ -25,7 +37,9 @@ def seed_every_page(store: storage.Store) -> dict[str, storage.Run]:
             cost_usd=0.004 * (day + 1),
         )
     story = dashboard_seed.make_run(store, goal="Summarise the workspace", status="succeeded")
-    dashboard_fixtures.add_events(store, story.id, dashboard_fixtures.story(story.id))
+    events = dashboard_fixtures.story(story.id)
+    events.insert(-2, ("model_call", WIDE_STEP))  # a line wider than the page: a scrolling block
+    dashboard_fixtures.add_events(store, story.id, events)
     runs["story"] = story
     waiting = dashboard_seed.make_run(store, goal="Clean up temporary files", status="waiting")
     dashboard_seed.make_approval(store, waiting)
