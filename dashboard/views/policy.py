@@ -128,7 +128,7 @@ with left:
 with right:
     example = {k: v.get("default", "") for k, v in tools[name].parameters["properties"].items()}
     raw = st.text_area("Arguments (JSON)", value=json.dumps(example), key=f"policy_args_{name}")
-if st.button("Check", key="policy_check", type="primary"):
+if st.button("Check this call", key="policy_check", type="primary"):
     try:
         checked = check_call(policy, tool_name=name, arguments_json=raw, autonomy=autonomy)
     except CallCheckError as error:
