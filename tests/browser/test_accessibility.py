@@ -65,6 +65,7 @@ def seeded_dashboard(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
         yield url, ids, browser
         browser.close()
 
+
 # Code blocks that scroll but take no keyboard focus: a keyboard user cannot read their end.
 SCROLLING_BLOCKS = """() => Array.from(document.querySelectorAll('pre'))
   .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
