@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
-from storage.vocabulary import RUN_STATUSES
 from dashboard.components import insight_charts
+from storage.vocabulary import RUN_STATUSES
 from tests.support import dashboard_seed as seed
 
 pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
