@@ -19,7 +19,7 @@ from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
-from dashboard.components.role_buttons import explain_missing, lacks
+from dashboard.components.role_buttons import page_needs
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person, get_store
@@ -236,6 +236,7 @@ def main() -> None:
     store = get_store()
     settings = load_settings()
     st.title("Launch a run")
+    page_needs("operator")
     st.caption("State a goal, not a prompt: the agent plans and acts until it is met.")
     demo_goal_buttons()
     goal = st.text_area(
@@ -256,13 +257,12 @@ def main() -> None:
     tools = tool_choice()
     workspace = workspace_choice()
     limits = budgets()
-    explain_missing("operator", "launching runs")
     if st.button(
         "Launch run",
         type="primary",
         key="launch_submit",
         icon=":material/send:",
-        disabled=lacks("operator") or missing is not None,
+        disabled=missing is not None,
         help=f"Off: {missing}." if missing else None,
     ):
         launch(

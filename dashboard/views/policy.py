@@ -17,14 +17,12 @@ from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
 from dashboard.components.project_rules import render_project_rules
-from dashboard.components.role_buttons import lacks
+from dashboard.components.role_buttons import page_needs
 from dashboard.store import get_store
 from storage.vocabulary import Autonomy
 
 st.title("Policy")
-if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here
-    st.error("The Policy page needs the admin role; ask an onloop admin.")
-    st.stop()
+page_needs("admin")
 try:
     policy = load_policy()
 except PolicyError as error:
