@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import storage
-from tests.browser.test_journeys import CHROMIUM, CHROMIUM_ARGS, _wait_until_idle, serving
+from tests.browser.test_journeys import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _free_port,
+    _wait_until_idle,
+    serving,
+)
 from tests.support.a11y_seed import seed_every_page
+from tests.support.signin_helpers import write_signin_file
 
 pytestmark = [
     pytest.mark.browser,
@@ -124,5 +135,56 @@ def test_page_has_no_serious_accessibility_violation(seeded_dashboard, name, siz
                 out.write(json.dumps({"page": f"{name} {size}", "all": axe_all(page)}) + "\n")
         assert not violations, describe(violations)
         assert page.evaluate(SCROLLING_BLOCKS) == []
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def signin_dashboard(tmp_path_factory) -> Iterator[tuple[str, Any]]:
+    """`onloop up --auth-config`: everyone meets the sign-in page first. The provider is never
+    asked (nobody presses Sign in), so it need not run."""
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("a11y-signin")
+    port = _free_port()
+    signin = write_signin_file(folder, port=port)
+    db = folder / "onloop.db"
+    env = {k: v for k, v in os.environ.items() if k not in ("ONLOOP_DATABASE_URL", "ONLOOP_AUTH")}
+    command = [sys.executable, "-m", "agent_core", "up", "--port", str(port), "--db", str(db)]
+    process = subprocess.Popen(
+        [*command, "--auth-config", str(signin)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    first = process.stdout.readline() if process.stdout else ""
+    try:
+        assert first.startswith("onloop is up: http://127.0.0.1:"), first
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield f"http://127.0.0.1:{port}", browser
+            browser.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_signin_page_has_no_serious_accessibility_violation(signin_dashboard, size):
+    url, browser = signin_dashboard
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(url)
+        page.get_by_role("button", name="Sign in").wait_for()
+        _wait_until_idle(page)
+        violations = axe_violations(page)
+        if os.environ.get("ONLOOP_AXE_REPORT"):
+            with open(os.environ["ONLOOP_AXE_REPORT"], "a") as out:
+                out.write(json.dumps({"page": f"sign-in {size}", "all": axe_all(page)}) + "\n")
+        assert not violations, describe(violations)
     finally:
         context.close()
