@@ -51,7 +51,7 @@ PAGES = {
     "approvals": ("/approvals", "text=delete 3 files"),
     "run": ("/?run={story}", 'pre:has-text("summary.md and a long line")'),  # the step feed
     "run-waiting": ("/?run={waiting}", "text=Clean up temporary files"),
-    "history": ("/history", "text=Summarise the notes, day 4"),
+    "history": ("/history", '[data-testid="data-grid-canvas"]'),  # the table draws on a canvas
     "insights": ("/insights", "text=How often onloop asks"),
     "policy": ("/policy", "text=Try a call"),
 }
@@ -60,10 +60,19 @@ SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "hei
 
 
 @pytest.fixture(scope="module")
-def seeded_dashboard(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
-    """`onloop up` (demo model) over a store seeded for every page, and one Chromium."""
+def chromium() -> Iterator[Any]:
+    """One Chromium for the module (one Playwright per thread: a second would refuse to start)."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_dashboard(tmp_path_factory, chromium) -> Iterator[tuple[str, dict[str, str], Any]]:
+    """`onloop up` (demo model) over a store seeded for every page, and the browser."""
     folder = tmp_path_factory.mktemp("a11y")
     store = storage.open_store(str(folder / "onloop.db"))
     ids = {name: run.id for name, run in seed_every_page(store).items()}
@@ -71,10 +80,8 @@ def seeded_dashboard(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ}
     for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)
-    with serving(folder, env) as (url, _, _), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield url, ids, browser
-        browser.close()
+    with serving(folder, env) as (url, _, _):
+        yield url, ids, chromium
 
 
 # Code blocks that scroll but take no keyboard focus: a keyboard user cannot read their end.
@@ -140,11 +147,9 @@ def test_page_has_no_serious_accessibility_violation(seeded_dashboard, name, siz
 
 
 @pytest.fixture(scope="module")
-def signin_dashboard(tmp_path_factory) -> Iterator[tuple[str, Any]]:
+def signin_dashboard(tmp_path_factory, chromium) -> Iterator[tuple[str, Any]]:
     """`onloop up --auth-config`: everyone meets the sign-in page first. The provider is never
     asked (nobody presses Sign in), so it need not run."""
-    from playwright.sync_api import sync_playwright
-
     folder = tmp_path_factory.mktemp("a11y-signin")
     port = _free_port()
     signin = write_signin_file(folder, port=port)
@@ -162,10 +167,7 @@ def signin_dashboard(tmp_path_factory) -> Iterator[tuple[str, Any]]:
     first = process.stdout.readline() if process.stdout else ""
     try:
         assert first.startswith("onloop is up: http://127.0.0.1:"), first
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield f"http://127.0.0.1:{port}", browser
-            browser.close()
+        yield f"http://127.0.0.1:{port}", chromium
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)

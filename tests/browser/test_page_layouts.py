@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.test_accessibility import seeded_dashboard  # noqa: F401  (fixture)
+from tests.browser.test_accessibility import chromium, seeded_dashboard  # noqa: F401  (fixtures)
 from tests.browser.test_journeys import ARTIFACTS, _wait_until_idle
 
 pytestmark = pytest.mark.browser
