@@ -33,9 +33,9 @@ def page_needs(role: Role) -> None:
     page out; a typed or shared address still reaches it, and gets this instead of "Page not
     found"."""
     if lacks(role):
-        have = current_person().role or "no"
         st.error(
-            f"This page needs the {role} role; you have the {have} role. Ask an onloop admin.",
+            f"This page needs the {role} role; you have the {current_person().role or 'no'} "
+            "role. Ask an onloop admin.",
             icon=":material/lock:",
         )
         st.stop()
