@@ -141,7 +141,10 @@ def _port_free(host: str, port: int) -> bool:
 
 def _theme_flags() -> list[str]:
     """The dashboard's [theme] (.streamlit/config.toml beside it) as flags: Streamlit reads that
-    file only from its working folder, and `onloop up` runs wherever the person is."""
+    file only from its working folder, and `onloop up` runs wherever the person is. An install
+    without the repository's folder (a wheel) gets Streamlit's own theme."""
+    if not THEME_FILE.is_file():
+        return []
     with THEME_FILE.open("rb") as file:
         theme = tomllib.load(file)["theme"]
     return [part for key, value in theme.items() for part in (f"--theme.{key}", str(value))]

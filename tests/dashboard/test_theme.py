@@ -19,3 +19,8 @@ def test_the_theme_file_becomes_flags_streamlit_knows():
     known = set(config._config_options or {})
     assert {flag.removeprefix("--") for flag in pairs} <= known
     assert pairs["--theme.textColor"] == "#0a0a0a"  # the contrast fix (see the file's comment)
+
+
+def test_without_the_theme_file_streamlit_keeps_its_own(monkeypatch, tmp_path):
+    monkeypatch.setattr("agent_core.cli.serve.THEME_FILE", tmp_path / "absent.toml")
+    assert _theme_flags() == []
