@@ -76,12 +76,21 @@ def pages_for(person: Person) -> list[StreamlitPage]:
     if not person.may("admin"):
         hidden.add(routes.POLICY_PAGE)
     shown = [spec for spec in PAGES if spec[0] not in hidden]
+    # Out of the menu, still at their address: the page says which role it needs (page_needs).
+    unlisted = [
+        st.Page(path, title=title, icon=icon, visibility="hidden")
+        for path, title, icon in PAGES
+        if path in hidden
+    ]
     run = st.query_params.get("run")
     main = default_page([spec[0] for spec in shown], run=run)
     if main != routes.RUN_PAGE or not run:
         return [
-            st.Page(path, title=title, icon=icon, default=path == main)
-            for path, title, icon in shown
+            *(
+                st.Page(path, title=title, icon=icon, default=path == main)
+                for path, title, icon in shown
+            ),
+            *unlisted,
         ]
     # The Run page is shown at `/?run=ID`; `/run` stays a (hidden) page that moves on there.
     pages = [
@@ -90,7 +99,7 @@ def pages_for(person: Person) -> list[StreamlitPage]:
         else st.Page(path, title=title, icon=icon)
         for path, title, icon in shown
     ]
-    return [*pages, old_run_link(run)]
+    return [*pages, *unlisted, old_run_link(run)]
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
 DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+THEME_FILE = DASHBOARD_APP.parents[1] / ".streamlit" / "config.toml"
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -140,6 +142,17 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _theme_flags() -> list[str]:
+    """The dashboard's [theme] (.streamlit/config.toml beside it) as flags: Streamlit reads that
+    file only from its working folder, and `onloop up` runs wherever the person is. An install
+    without the repository's folder (a wheel) gets Streamlit's own theme."""
+    if not THEME_FILE.is_file():
+        return []
+    with THEME_FILE.open("rb") as file:
+        theme = tomllib.load(file)["theme"]
+    return [part for key, value in theme.items() for part in (f"--theme.{key}", str(value))]
+
+
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -202,6 +215,7 @@ def serve_up(
             "none",
             "--client.toolbarMode",
             "minimal",
+            *_theme_flags(),
             *signin_args,
         ]
         dashboard = subprocess.Popen(

@@ -40,6 +40,17 @@ def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
 
 
+def why_unavailable(provider: str, settings: Settings) -> str | None:
+    """Why a run on `provider` cannot start with these settings (what is missing), or None.
+    The worker refuses such a run (make_model); Launch says so before anyone queues it."""
+    if provider == "openai" and not settings.openai_configured:
+        return (
+            "the openai model needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server such "
+            "as Ollama)"
+        )
+    return None
+
+
 def make_model(
     provider: str,
     model_name: str | None,
@@ -53,11 +64,9 @@ def make_model(
     if provider == "openai":
         from agent_core.models.openai_model import OpenAIModel
 
-        if not settings.openai_configured:
-            raise ModelError(
-                "the openai model needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server such "
-                "as Ollama); set one, or use --model demo"
-            )
+        missing = why_unavailable(provider, settings)
+        if missing:
+            raise ModelError(f"{missing}; set one, or use --model demo")
         try:
             prices = load_prices(settings.prices)
         except ValueError as exc:

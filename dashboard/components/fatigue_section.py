@@ -42,7 +42,7 @@ def _number(value: float | None) -> str:
 
 
 def render(store: Store, since: datetime | None) -> None:
-    st.subheader("How often onloop asks")
+    st.header("How often onloop asks")
     model = st.selectbox(
         "Model",
         [ALL_MODELS, *_models(store.url)],

@@ -11,17 +11,18 @@ from plotly.subplots import make_subplots
 from agent_core.oversight import inert
 from storage.vocabulary import FINISHED_STATUSES, RUN_STATUSES
 
-# Plotly colour names; outcome colours match the status badges where they can.
+# Tableau 10, one hue per status (no two statuses share a colour family), in the badges' sense
+# where it can: green succeeded, red failed, orange waiting, violet paused, blue running.
 STATUS_COLORS = {
-    "queued": "#9E9E9E",
+    "queued": "#BAB0AC",
     "running": "#4C78A8",
     "waiting": "#F58518",
     "paused": "#B279A2",
     "succeeded": "#54A24B",
-    "unmet": "#E8A33D",
+    "unmet": "#EECA3B",
     "failed": "#E45756",
-    "halted": "#9D2E2E",
-    "interrupted": "#ECA82C",
+    "halted": "#9D755D",
+    "interrupted": "#72B7B2",
 }
 DECISION_COLORS = {"approved": "#54A24B", "rejected": "#E45756", "expired": "#9E9E9E"}
 VERDICT_COLORS = {"allowed": "#4C78A8", "asked": "#F58518", "denied": "#E45756"}
@@ -41,12 +42,19 @@ def layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
     return figure
 
 
-def count_axis(most: int) -> dict[str, object]:
-    """A y axis of counts: from 0 up, whole numbers only (plotly ticks 0.5 steps under ~5)."""
-    axis: dict[str, object] = {"rangemode": "nonnegative", "tickformat": ",d"}
+def count_axis(most: float) -> dict[str, object]:
+    """An axis of counts from 0 (fixed, so an all-zero chart never shows -1) to a little over the
+    largest stack, in whole numbers (plotly ticks 0.2 or 0.5 steps under ~5)."""
+    axis: dict[str, object] = {"range": [0, max(most, 1) * 1.08], "tickformat": ",d"}
     if most <= 10:
         axis["dtick"] = 1
     return axis
+
+
+def cost_axis(most_usd: float) -> dict[str, object]:
+    """A US-dollar axis from $0, in round cents (tenths of a cent for small sums)."""
+    top = max(most_usd, 0.001) * 1.1
+    return {"range": [0, top], "tickformat": "$.3f" if top < 0.1 else "$,.2f"}
 
 
 def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
@@ -145,7 +153,7 @@ def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) ->
     return layout(
         figure,
         "Time from approval request to decision",
-        xaxis={"title": "seconds", "rangemode": "nonnegative"},
+        xaxis={"title": "seconds", "rangemode": "tozero"},
         yaxis={**count_axis(len(waits_s)), "title": "approvals"},
         showlegend=False,
     )
@@ -190,7 +198,8 @@ def usage_figure(rows: list[dict]) -> go.Figure:
     )
     most = max((r["tokens"] for r in rows), default=0)
     figure.update_yaxes(title_text="tokens", secondary_y=False, **count_axis(most))
-    figure.update_yaxes(title_text="USD", rangemode="nonnegative", secondary_y=True)
+    most_usd = max((r["cost_usd"] for r in rows), default=0.0)
+    figure.update_yaxes(title_text="USD", secondary_y=True, **cost_axis(most_usd))
     day_axis(figure, days)
     return layout(figure, "Tokens and cost per day")
 

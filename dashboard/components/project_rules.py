@@ -27,7 +27,7 @@ _DONE = "policy_project_done"
 
 
 def render_project_rules(store: storage.Store) -> None:
-    st.subheader("Project rules", anchor=False)
+    st.header("Project rules", anchor=False)
     st.caption(
         "Rules for every run of this store, added from an approval (Approve + allow in this "
         "project), a suggestion below, or here. They follow the policy file's rules: a deny "
@@ -132,7 +132,7 @@ def _revoke(*, store: storage.Store, key: str) -> None:
 
 
 def _render_suggestions(store: storage.Store) -> None:
-    st.subheader("Suggested rules", anchor=False)
+    st.header("Suggested rules", anchor=False)
     found = suggest(store)
     if not found:
         st.caption(

@@ -26,3 +26,16 @@ def explain_missing(role: Role, what: str) -> None:
         st.caption(
             f":material/lock: You can watch; {what} needs the {role} role. Ask an onloop admin."
         )
+
+
+def page_needs(role: Role) -> None:
+    """Stop a page for anyone below `role`, saying which role it needs. The menu leaves such a
+    page out; a typed or shared address still reaches it, and gets this instead of "Page not
+    found"."""
+    if lacks(role):
+        st.error(
+            f"This page needs the {role} role; you have the {current_person().role or 'no'} "
+            "role. Ask an onloop admin.",
+            icon=":material/lock:",
+        )
+        st.stop()

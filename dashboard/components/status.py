@@ -22,6 +22,17 @@ STATUS_COLORS: dict[str, BadgeColor] = {
     "halted": "red",
     "interrupted": "yellow",
 }
+# The badge colours as text on white (Streamlit's own badge text colours, each 4.5:1 or more), for
+# places a badge cannot go, such as a table cell.
+TEXT_COLORS: dict[BadgeColor, str] = {
+    "red": "#9e303b",
+    "orange": "#9b4519",
+    "yellow": "#956b0f",
+    "blue": "#244fb4",
+    "green": "#0c5a44",
+    "violet": "#6f33b8",
+    "gray": "#686255",
+}
 STATUS_ICONS = {
     "queued": ":material/schedule:",
     "running": ":material/play_circle:",
@@ -58,6 +69,11 @@ def status_badge(status: str) -> None:
         icon=STATUS_ICONS.get(status),
         color=STATUS_COLORS.get(status, "gray"),
     )
+
+
+def status_text_style(status: str) -> str:
+    """CSS for a status word in a table cell: its badge's colour, bold."""
+    return f"color: {TEXT_COLORS[STATUS_COLORS.get(status, 'gray')]}; font-weight: 600"
 
 
 def model_label(model: str, model_name: str | None) -> str:

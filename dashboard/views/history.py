@@ -6,13 +6,20 @@ import math
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 import storage
 from agent_core.oversight import inert
 from dashboard.components.run_export import EXPORT_MAX_RUNS, export_jsonl
 from dashboard.components.run_link import page_link, run_page_link, run_url
-from dashboard.components.status import elapsed_seconds, format_duration, model_label
+from dashboard.components.status import (
+    elapsed_seconds,
+    format_duration,
+    model_label,
+    status_text_style,
+)
 from dashboard.store import get_store
 from storage.insights import models_in_use
 
@@ -87,27 +94,35 @@ def _table(runs: list[storage.Run]) -> dict[str, list]:
         "Autonomy": [r.autonomy for r in runs],
         "Steps": [r.steps for r in runs],
         "Tokens": [r.tokens_in + r.tokens_out for r in runs],
-        "Cost (USD)": [r.cost_usd for r in runs],
+        "Cost": [r.cost_usd for r in runs],
         "Duration": [format_duration(elapsed_seconds(r)) for r in runs],
         "Created (UTC)": [r.created_at for r in runs],
     }
 
 
+def _styled(runs: list[storage.Run]) -> Styler:
+    """The table with each status in its badge's colour."""
+    return pd.DataFrame(_table(runs)).style.map(status_text_style, subset=["Status"])
+
+
 def _render_runs(runs: list[storage.Run]) -> None:
+    # Widths fit the ten columns in the main area at 1440 px (checked in Chromium:
+    # tests/browser/test_page_layouts.py); the goal wraps into its tooltip when longer.
     selection = st.dataframe(
-        _table(runs),
+        _styled(runs),
         key=f"{KEY}-table",
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
         column_config={
+            # The link text is the run id alone (the address is ./?run=ID).
             "Run": st.column_config.LinkColumn(
-                "Run", display_text=r"run\?run=(.*)", help="Opens the run in a new tab"
+                "Run", display_text=r"\?run=([0-9a-f]+)$", help="Opens the run in a new tab"
             ),
-            "Goal": st.column_config.TextColumn("Goal", width="large"),
-            "Cost (USD)": st.column_config.NumberColumn("Cost (USD)", format="$%.4f"),
+            "Goal": st.column_config.TextColumn("Goal", width=175),
+            "Cost": st.column_config.NumberColumn("Cost", format="$%.4f", help="In US dollars"),
             "Created (UTC)": st.column_config.DatetimeColumn(
-                "Created (UTC)", format="YYYY-MM-DD HH:mm:ss"
+                "Created (UTC)", format="YYYY-MM-DD HH:mm"
             ),
         },
     )

@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import storage
 from agent_core.models.demo_goals import DEMO_GOALS, DemoGoal
+from agent_core.models.providers import why_unavailable
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight import control, inert
 from agent_core.oversight.confinement import protection_line
@@ -19,7 +20,7 @@ from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
 from dashboard.components.notify_choice import notify_choice, with_notify_choice
-from dashboard.components.role_buttons import explain_missing, lacks
+from dashboard.components.role_buttons import page_needs
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person, get_store
@@ -59,23 +60,24 @@ def _demo_button(column: DeltaGenerator, goal: DemoGoal) -> None:
     )
 
 
-def model_choice(settings: Settings) -> tuple[str, str]:
-    """The provider and model name the person picked, warning when OpenAI is not set up here."""
+def model_choice(settings: Settings) -> tuple[str, str, str | None]:
+    """The provider and model name the person picked, and why that model cannot run here (the
+    worker's own check, agent_core.models.providers), or None when it can."""
     labels = {"demo": "Demo model (offline)", "openai": "OpenAI-compatible API"}
     # The default lives in session state because a demo-goal button also sets this widget.
     st.session_state.setdefault("launch_model", settings.default_provider)
     model = st.selectbox("Model", MODELS, format_func=labels.__getitem__, key="launch_model")
     if model == "demo":
-        return "demo", "demo"
-    if not settings.openai_configured:
+        return "demo", "demo", None
+    missing = why_unavailable(model, settings)
+    if missing:
         st.warning(
-            "No OpenAI key or base URL is set for this dashboard. The run will fail unless the "
-            "worker that takes it has OPENAI_API_KEY (or OPENAI_BASE_URL for a local server) "
-            "set; set it and restart `onloop up`, or pick the demo model.",
+            f"Launch is off: {missing}, and this dashboard has neither. Set one and restart "
+            "`onloop up`, or pick the demo model.",
             icon=":material/key_off:",
         )
     name = st.text_input("Model name", value=settings.openai_model, key="launch_model_name")
-    return "openai", name.strip() or settings.openai_model
+    return "openai", name.strip() or settings.openai_model, missing
 
 
 def tool_choice() -> list[str]:
@@ -237,6 +239,7 @@ def main() -> None:
     store = get_store()
     settings = load_settings()
     st.title("Launch a run")
+    page_needs("operator")
     st.caption("State a goal, not a prompt: the agent plans and acts until it is met.")
     demo_goal_buttons()
     goal = st.text_area(
@@ -245,7 +248,7 @@ def main() -> None:
         height=110,
         placeholder="e.g. Summarise the files in the workspace into report.md",
     )
-    model, model_name = model_choice(settings)
+    model, model_name, missing = model_choice(settings)
     autonomy = st.radio(
         "Autonomy",
         storage.AUTONOMY_LEVELS,
@@ -258,13 +261,13 @@ def main() -> None:
     workspace = workspace_choice()
     limits = budgets()
     notify = notify_choice()
-    explain_missing("operator", "launching runs")
     if st.button(
         "Launch run",
         type="primary",
         key="launch_submit",
         icon=":material/send:",
-        disabled=lacks("operator"),
+        disabled=missing is not None,
+        help=f"Off: {missing}." if missing else None,
     ):
         launch(
             store,

@@ -65,9 +65,10 @@ def needs_you(board: LiveBoard) -> None:
     with st.container(border=True, key="live_needs_you"):
         st.error(f"{len(waiting)} {noun} you", icon=":material/front_hand:")
         for run, why in waiting[:ANNOUNCED]:
-            run_page_link(
-                run.id, label=f"Run {run.id}: {inert.markdown(run.goal, limit=60)} — {why}"
-            )
+            # The goal and the reason as text, which wraps on a phone; a link's text never wraps
+            # (it is cut off with an ellipsis), so the link is only the run's id.
+            st.markdown(f"{inert.markdown(run.goal, limit=60)} — {inert.markdown(why)}")
+            run_page_link(run.id, label=f"Run {run.id}")
         if len(waiting) > ANNOUNCED:
             st.caption(f"and {len(waiting) - ANNOUNCED} more, marked below")
         if board.pending:

@@ -17,14 +17,12 @@ from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.registry import ToolLoadError, known_tools
 from dashboard.components.project_rules import render_project_rules
-from dashboard.components.role_buttons import lacks
+from dashboard.components.role_buttons import page_needs
 from dashboard.store import get_store
 from storage.vocabulary import Autonomy
 
 st.title("Policy")
-if lacks("admin"):  # the menu hides this page below admin; a typed URL lands here
-    st.error("The Policy page needs the admin role; ask an onloop admin.")
-    st.stop()
+page_needs("admin")
 try:
     policy = load_policy()
 except PolicyError as error:
@@ -49,7 +47,7 @@ st.markdown(
     "risk only."
 )
 
-st.subheader("Rules", anchor=False)
+st.header("Rules", anchor=False)
 if policy.rules:
     st.dataframe(
         [
@@ -71,7 +69,7 @@ else:
     st.info("No rules: every verdict comes from the tool's risk and the run's autonomy.")
 
 if policy.classes is not None:
-    st.subheader("Classes", anchor=False)
+    st.header("Classes", anchor=False)
     st.dataframe(
         [
             {"class": str(name), **verdicts.model_dump()}
@@ -99,12 +97,12 @@ settings = {
     else "off",
     "a tripped monitor": m.action,
 }
-st.subheader("Oversight settings", anchor=False)
+st.header("Oversight settings", anchor=False)
 st.table([{"setting": k, "value": v} for k, v in settings.items()])
 
 render_project_rules(get_store())
 
-st.subheader("Try a call", anchor=False)
+st.header("Try a call", anchor=False)
 try:  # every tool a run could use: built-ins, your modules, the policy's MCP servers
     tools = known_tools(policy.tools, policy.mcp_servers)
 except ToolLoadError as error:
@@ -128,7 +126,7 @@ with left:
 with right:
     example = {k: v.get("default", "") for k, v in tools[name].parameters["properties"].items()}
     raw = st.text_area("Arguments (JSON)", value=json.dumps(example), key=f"policy_args_{name}")
-if st.button("Check", key="policy_check", type="primary"):
+if st.button("Check this call", key="policy_check", type="primary"):
     try:
         checked = check_call(policy, tool_name=name, arguments_json=raw, autonomy=autonomy)
     except CallCheckError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import storage
 from dashboard.components.run_export import export_jsonl, export_lines
+from dashboard.components.status import STATUS_COLORS, TEXT_COLORS
 from tests.support import dashboard_seed as seed
 
 pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
@@ -165,3 +167,15 @@ def test_history_renders_inside_the_routed_app(store):
     at.switch_page("views/history.py").run()
     assert not at.exception
     assert len(shown_ids(at)) == 9
+
+
+def test_each_status_is_drawn_in_its_badge_colour(store):
+    runs = seed.runs_in_every_status(store)
+    at = history()
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    statuses = list(at.dataframe[0].value["Status"])
+    for status in ("failed", "succeeded", "waiting", "paused"):
+        row = statuses.index(status)
+        colour = TEXT_COLORS[STATUS_COLORS[status]]
+        assert re.search(rf"row{row}_col1[^{{]*{{ color: {colour}", styles), (status, styles)
+    assert len(set(STATUS_COLORS[s] for s in runs)) >= 6  # the colours tell statuses apart

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import storage
 from dashboard.components import insight_charts
+from storage.vocabulary import RUN_STATUSES
 from tests.support import dashboard_seed as seed
 
 pytestmark = pytest.mark.store_for("page")  # a page run on its own by AppTest reads this store
@@ -139,8 +140,31 @@ def test_count_axes_start_at_zero_in_whole_numbers():
     }
     for name, (figure, axis) in figures.items():
         shown = figure.layout[f"{axis}axis"]
-        assert (shown.rangemode, shown.tickformat, shown.dtick) == ("nonnegative", ",d", 1), name
+        assert (shown.range[0], shown.tickformat, shown.dtick) == (0, ",d", 1), name
+        assert shown.range[1] >= 1, name
     zero = [{"day": day, "tokens": 0, "cost_usd": 0.0}]
     usage = insight_charts.usage_figure(zero).layout
-    assert usage.yaxis.rangemode == usage.yaxis2.rangemode == "nonnegative"
-    assert usage.yaxis.dtick == 1
+    assert usage.yaxis.range[0] == usage.yaxis2.range[0] == 0
+    assert usage.yaxis.dtick == 1 and usage.yaxis2.tickformat == "$.3f"
+
+
+def test_the_cost_axis_starts_at_zero_dollars():
+    rows = [{"day": "2025-05-01", "tokens": 900, "cost_usd": 0.012}]
+    rows.append({"day": "2025-05-02", "tokens": 400, "cost_usd": 0.019})
+    cost = insight_charts.usage_figure(rows).layout.yaxis2
+    assert cost.range[0] == 0 and cost.range[1] > 0.019 and cost.tickformat == "$.3f"
+    dear = insight_charts.usage_figure([{**rows[0], "cost_usd": 4.5}]).layout.yaxis2
+    assert dear.tickformat == "$,.2f"
+
+
+def test_each_status_has_its_own_colour():
+    colours = insight_charts.STATUS_COLORS
+    assert set(colours) == set(RUN_STATUSES)
+    assert len(set(colours.values())) == len(colours)
+    rgb = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in colours.values()]
+    closest = min(
+        sum(abs(a - b) for a, b in zip(x, y, strict=True))
+        for i, x in enumerate(rgb)
+        for y in rgb[i + 1 :]
+    )
+    assert closest >= 60  # unmet and interrupted were 26 apart (two near-identical yellows)

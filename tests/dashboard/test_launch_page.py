@@ -112,10 +112,23 @@ def test_an_empty_goal_is_refused_with_the_fix(store):
     assert storage.count_runs(store) == 0
 
 
-def test_openai_without_configuration_warns_and_still_queues(store):
+def test_openai_without_configuration_turns_launch_off_and_says_why(store):
     at = app_at()
     at.selectbox(key="launch_model").select("openai").run()
-    assert "OPENAI_API_KEY" in at.warning[0].value
+    assert "Launch is off" in at.warning[0].value and "OPENAI_API_KEY" in at.warning[0].value
+    assert "OPENAI_BASE_URL" in at.warning[0].value and "demo model" in at.warning[0].value
+    start = at.button(key="launch_submit")
+    assert start.disabled and "OPENAI_API_KEY" in start.help
+    at.text_area(key="launch_goal").input("What is 2+2?").run()
+    assert at.button(key="launch_submit").disabled and storage.count_runs(store) == 0
+    at.selectbox(key="launch_model").select("demo").run()  # the demo model always runs
+    assert not at.button(key="launch_submit").disabled and not at.warning
+
+
+def test_openai_with_a_base_url_queues_with_its_model_name(store, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    at = app_at()
+    assert not at.button(key="launch_submit").disabled
     at.text_input(key="launch_model_name").input("llama3.1:8b")
     at.text_area(key="launch_goal").input("What is 2+2?")
     at.button(key="launch_submit").click().run()

@@ -21,6 +21,7 @@ from dashboard.store import get_store
 from tests.support.dashboard_fixtures import (
     app_at,
     make_run,
+    plain,
     request_approval,
     runs_in_every_status,
 )
@@ -73,8 +74,9 @@ def test_only_active_runs_are_listed_and_those_waiting_for_a_human_are_marked(st
         link = links[f"Open run {runs[status].id}"]
         assert (link.page, link.query_string) == ("run", f"run={runs[status].id}")
     announced = [label for label in links if label.startswith("Run ")]
-    assert len(announced) == 2
-    assert any(runs["waiting"].id in label and "1 pending approval" in label for label in announced)
+    assert sorted(announced) == sorted(f"Run {runs[s].id}" for s in ("waiting", "paused"))
+    reasons = [plain(m.value) for m in at.markdown if " — " in m.value]
+    assert any("a waiting run" in r and "1 pending approval" in r for r in reasons), reasons
     assert links["Open the approvals inbox"].page == "approvals"
 
 
@@ -142,8 +144,9 @@ def test_a_run_that_starts_waiting_keeps_its_place_and_is_announced(store):
     assert at.error[0].value == "1 run needs you"
     announced = [link.proto for link in at.get("page_link") if link.proto.label.startswith("Run ")]
     assert [link.query_string for link in announced] == [f"run={older.id}"]
-    assert "run number 0" in announced[0].label
-    assert "waiting for a human: 1 pending approval" in announced[0].label
+    assert announced[0].label == f"Run {older.id}"
+    (reason,) = [plain(m.value) for m in at.markdown if " — " in m.value]
+    assert "run number 0" in reason and "waiting for a human: 1 pending approval" in reason
 
 
 def test_the_refresh_reads_the_same_few_queries_for_5_or_50_runs(store):

@@ -172,6 +172,7 @@ TRUSTED_NAMES = {
 }
 # Exact expressions that are ours although their names are generic, with why.
 ALLOWED = {
+    "missing",  # launch.py: providers.why_unavailable, our words naming the variables to set
     "question",  # cli/run.py _choice: "Allow {inert.visible(summary)}? [y]es..." built in _decide
     "text",  # allowances.py: joined from inert.markdown pieces and our words
     "origin",  # project_rules.py: our words and an approval id
