@@ -19,6 +19,7 @@ from storage.models import (
     Event,
     ProjectRule,
     SchemaMigration,
+    Snooze,
     ToolCallCount,
     table_of,
     tool_fields,
@@ -324,6 +325,11 @@ def _project_rules(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _snoozes(conn: Connection) -> None:
+    """snoozes: "not now" on the inbox, one row per put-off (version 1 makes it on a blank store)."""
+    table_of(Snooze).create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "create runs, events, approvals and commands", _create_tables),
     Migration(
@@ -347,6 +353,7 @@ MIGRATIONS: list[Migration] = [
         _classes_and_scoped_allowances,
     ),
     Migration(8, "project_rules (rules from decisions, versioned and append-only)", _project_rules),
+    Migration(9, "snoozes (an approval put off in one person's inbox, never a decision)", _snoozes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

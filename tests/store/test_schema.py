@@ -16,7 +16,7 @@ from storage.models import SchemaMigration, table_of
 
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
-    "schema_migrations", "project_rules",
+    "schema_migrations", "project_rules", "snoozes",
 }  # fmt: skip
 COLUMNS = {
     "runs": [
@@ -41,6 +41,7 @@ COLUMNS = {
         "id", "rule_key", "version", "rule", "status", "created_by", "created_at",
         "from_approval_id", "note",
     ],
+    "snoozes": ["id", "approval_id", "who", "until", "at"],
 }  # fmt: skip
 DAY = "date(created_at)"  # an index on an expression: SQLite reports no column name for it
 INDEXES = {
@@ -60,6 +61,7 @@ INDEXES = {
     "live_output": {},
     "schema_migrations": {},
     "project_rules": {"ix_project_rules_key": ["rule_key", "version"]},
+    "snoozes": {"ix_snoozes_who_until": ["who", "until"]},
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
@@ -76,6 +78,7 @@ MIGRATION_NAMES = [
     (6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)"),
     (7, "approvals.call_class and approvals.allow_rule (classes and scoped allowances)"),
     (8, "project_rules (rules from decisions, versioned and append-only)"),
+    (9, "snoozes (an approval put off in one person's inbox, never a decision)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -155,7 +158,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 8
+    assert storage.SCHEMA_VERSION == 9
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -246,8 +249,8 @@ def test_a_version_1_store_upgrades_to_the_blank_schema_and_keeps_its_rows(tmp_p
     path = tmp_path / "v1.db"
     _make_v1_store(path)
     store = storage.open_store(str(path))
-    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert storage.current_version(store.engine) == 8
+    assert [v for v, _, _ in _migrations(store)] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert storage.current_version(store.engine) == 9
     blank = storage.open_store(str(tmp_path / "blank.db"))
     assert _schema(store) == _schema(blank)  # ix_runs_created_at is gone, the new ones are there
     blank.dispose()
