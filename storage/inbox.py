@@ -49,7 +49,7 @@ def snoozed_approvals(
     """Pending approvals `who` put off and when each comes back, soonest first."""
     now = now or utcnow()
     query = (
-        select(Approval, Snooze.until)
+        select(Approval, col(Snooze.until))
         .join(Snooze, col(Snooze.approval_id) == col(Approval.id))
         .where(col(Approval.status) == "pending", col(Snooze.who) == who, col(Snooze.until) > now)
         .order_by(col(Snooze.until), col(Approval.id))

@@ -197,7 +197,7 @@ class ProjectRule(SQLModel, table=True):
 
 
 class Snooze(SQLModel, table=True):
-    """"Not now" on the inbox: one person hides a pending approval from their list until a time.
+    """Not now on the inbox: one person hides a pending approval from their list until a time.
     Never a decision: the run keeps waiting and the approval's expiry is unchanged."""
 
     __tablename__ = "snoozes"

@@ -80,7 +80,6 @@ def _render_controls(
 ) -> None:
     explain_missing("approver", "deciding approvals")
     locked = lacks("approver")
-    help_text = needs_note("approver") if locked else None
     keys = KEYS if inbox else {}
     with st.container(horizontal=True, key=f"{key}-actions"):  # wraps instead of truncating
         st.button(
@@ -88,28 +87,29 @@ def _render_controls(
             key=f"{key}-approve",
             type="primary",
             disabled=locked,
-            help=help_text,
+            help=needs_note("approver") if locked else None,
             shortcut=keys.get("approve"),
             on_click=decide,
             kwargs={**context, "action": "approve"},
         )
-        reject = {"on_click": decide, "kwargs": {**context, "action": "reject"}}
-        if inbox:  # the keyboard path: Reject opens a note field, Enter in it rejects
-            reject = {"on_click": _toggle, "args": (f"{key}-rejecting",)}
-        st.button(
+        st.button(  # in the inbox Reject opens a note field first; Enter in it rejects
             "Reject",
             key=f"{key}-reject",
             disabled=locked,
-            help=help_text,
+            help=needs_note("approver") if locked else None,
             shortcut=keys.get("reject"),
-            **reject,
+            on_click=_toggle if inbox else decide,
+            args=(f"{key}-rejecting",) if inbox else None,
+            kwargs=None if inbox else {**context, "action": "reject"},
         )
         if inbox:
             st.button(
                 "Edit",
                 key=f"{key}-edit",
                 disabled=locked,
-                help=help_text or "Open the arguments to change them before approving.",
+                help=needs_note("approver")
+                if locked
+                else "Open the arguments to change them before approving.",
                 shortcut=keys["edit"],
                 on_click=_open_editor,
                 args=(key,),

@@ -40,9 +40,7 @@ def render_list(store: storage.Store, pending: list[Approval]) -> None:
     ids = [a.id for a in pending]
     labels = _labels(store, pending)
     with st.container(horizontal=True, key="inbox-nav"):
-        st.button(
-            "Previous", key="inbox-previous", shortcut="k", on_click=_move, args=(ids, -1)
-        )
+        st.button("Previous", key="inbox-previous", shortcut="k", on_click=_move, args=(ids, -1))
         st.button("Next", key="inbox-next", shortcut="j", on_click=_move, args=(ids, 1))
     with st.container(key="inbox-list"):
         st.radio(LIST_LABEL, options=ids, format_func=labels.get, key=SELECTED)

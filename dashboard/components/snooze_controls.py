@@ -1,4 +1,4 @@
-""""Not now" in the inbox: put an approval off for a while, see what is put off, bring it back.
+"""Not now in the inbox: put an approval off for a while, see what is put off, bring it back.
 
 A snooze hides the approval from this person's list only, until the time passes (storage.inbox).
 It is never a decision: the run keeps waiting and the approval's expiry is unchanged.
@@ -59,7 +59,7 @@ def _snooze(store: storage.Store, approval: Approval, span: timedelta, key: str)
 
 
 def render_snoozed_line(store: storage.Store, *, key: str) -> None:
-    """"N put off (back at …)" and a button that brings them all back now."""
+    """The line "N put off (back at …)" and a button that brings them all back now."""
     who = current_person().label
     snoozed = storage.snoozed_approvals(store, who=who)
     if not snoozed:
@@ -72,7 +72,10 @@ def render_snoozed_line(store: storage.Store, *, key: str) -> None:
             "Bring them back now",
             key=f"{key}-unsnooze",
             type="tertiary",
-            on_click=storage.unsnooze_approvals,
-            args=(store,),
-            kwargs={"who": who},
+            on_click=_bring_back,
+            args=(store, who),
         )
+
+
+def _bring_back(store: storage.Store, who: str) -> None:
+    storage.unsnooze_approvals(store, who=who)

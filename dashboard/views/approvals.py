@@ -25,6 +25,7 @@ EMPTY = (
     "No approvals waiting. Runs in supervised mode ask here before risky actions — "
     "launch one on the Launch page."
 )
+EMPTY_PUT_OFF = "Nothing waiting for you now: the approvals still waiting are put off (below)."
 # The list scrolls on its own so that the selected approval's controls stay on the first screen,
 # under the list on a phone (Streamlit stacks columns below 640 px).
 STYLE = """<style>
@@ -46,9 +47,7 @@ def inbox() -> None:
     render_decision_notices(key_prefix=KEY, limit=1)
     render_batch_result()
     if not pending:
-        put_off = " (some are put off: see below)" if total else ""
-        st.info(EMPTY.replace("No approvals waiting.", f"No approvals waiting{put_off}."),
-                icon=":material/inbox:")
+        st.info(EMPTY_PUT_OFF if total else EMPTY, icon=":material/inbox:")
         render_snoozed_line(store, key=KEY)
         page_link("views/launch.py", label="Go to the Launch page")
         return

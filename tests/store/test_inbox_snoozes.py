@@ -71,9 +71,7 @@ def test_a_decided_approval_leaves_the_snoozed_list_and_cannot_be_put_off(any_st
     approval = make_approval(any_store, run)
     until = storage.utcnow() + timedelta(hours=1)
     storage.snooze_approval(any_store, approval_id=approval.id, who=ME, until=until)
-    storage.decide_approval(
-        any_store, approval_id=approval.id, decision="rejected", decided_by=YOU
-    )
+    storage.decide_approval(any_store, approval_id=approval.id, decision="rejected", decided_by=YOU)
     assert storage.snoozed_approvals(any_store, who=ME) == []
     with pytest.raises(storage.InvalidState, match="already rejected by bob; nothing to put off"):
         storage.snooze_approval(any_store, approval_id=approval.id, who=ME, until=until)
