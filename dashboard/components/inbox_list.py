@@ -44,7 +44,8 @@ def render_list(store: storage.Store, pending: list[Approval]) -> None:
         st.button("Next", key="inbox-next", shortcut="j", on_click=_move, args=(ids, 1))
     with st.container(key="inbox-list"):
         st.radio(LIST_LABEL, options=ids, format_func=labels.get, key=SELECTED)
-    st.caption(KEY_HELP)
+    with st.container(key="inbox-keys"):  # hidden on a phone, which has no keys to press
+        st.caption(KEY_HELP)
 
 
 def _move(ids: list[int | None], step: int) -> None:

@@ -30,7 +30,10 @@ EMPTY_PUT_OFF = "Nothing waiting for you now: the approvals still waiting are pu
 # under the list on a phone (Streamlit stacks columns below 640 px).
 STYLE = """<style>
 .st-key-inbox-list { max-height: 52vh; overflow-y: auto; }
-@media (max-width: 640px) { .st-key-inbox-list { max-height: 150px; } }
+@media (max-width: 640px) {
+  .st-key-inbox-list { max-height: 150px; }
+  .st-key-inbox-keys { display: none; }
+}
 </style>"""
 
 
