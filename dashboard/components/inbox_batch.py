@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import streamlit as st
 
 import storage
 from agent_core.oversight import decisions, inert
+from dashboard.components.approval_decide import NOTICE_SECONDS
 from dashboard.components.role_buttons import lacks
 from dashboard.store import current_person
 
@@ -56,10 +58,12 @@ def render_batch(store: storage.Store, pending: list[storage.Approval]) -> None:
 
 
 def render_batch_result() -> None:
-    """What the last batch did; shown even when it emptied the inbox."""
-    result = st.session_state.pop(f"{KEY}-batch-result", None)
-    if result:
-        message, problems = result
+    """What the last batch did, for a minute; shown even when it emptied the inbox."""
+    result = st.session_state.get(f"{KEY}-batch-result")
+    if result and time.monotonic() - result[2] > NOTICE_SECONDS:
+        st.session_state.pop(f"{KEY}-batch-result")
+    elif result:
+        message, problems, _ = result
         (st.warning if problems else st.success)(message)
         for problem in problems:
             st.warning(inert.markdown(problem))
@@ -73,7 +77,8 @@ def _decide_selected(store: storage.Store, ids: list[int], decision: Decision) -
     )
     done = len(ids) - len(problems)
     verb = "Approved" if decision == "approve" else "Rejected"
-    st.session_state[f"{KEY}-batch-result"] = (f"{verb} {done} of {len(ids)} ticked.", problems)
+    message = f"{verb} {done} of {len(ids)} ticked."
+    st.session_state[f"{KEY}-batch-result"] = (message, problems, time.monotonic())
     for approval_id in ids:
         st.session_state.pop(select_key(approval_id), None)
 

@@ -15,6 +15,7 @@ from dashboard.components.approval_decide import render_decision_notices
 from dashboard.components.inbox_batch import render_batch, render_batch_result
 from dashboard.components.inbox_list import render_list, selected_approval
 from dashboard.components.run_link import page_link
+from dashboard.components.shared_reads import pending_count
 from dashboard.components.snooze_controls import render_snoozed_line
 from dashboard.store import current_person, get_store
 
@@ -37,16 +38,34 @@ STYLE = """<style>
 </style>"""
 
 
+# A new request (or one decided elsewhere) redraws the inbox within WATCH_SECONDS: a shared,
+# cached COUNT for all open tabs. The list itself redraws every REFRESH_SECONDS for the ages and
+# the approvals whose Not now has run out.
+WATCH_SECONDS = 0.5
+REFRESH_SECONDS = 5
+SEEN_KEY = f"{KEY}-seen-count"
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def watch_for_changes() -> None:
+    count = pending_count(get_store())
+    seen = st.session_state.get(SEEN_KEY)
+    st.session_state[SEEN_KEY] = count
+    if seen is not None and seen != count:
+        st.rerun(scope="app")
+
+
 def _show_more() -> None:
     st.session_state[SHOWN_KEY] = st.session_state.get(SHOWN_KEY, SHOWN) + SHOWN
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=REFRESH_SECONDS)
 def inbox() -> None:
     store = get_store()
     who = current_person().label
     pending = storage.inbox_approvals(store, who=who, limit=st.session_state.get(SHOWN_KEY, SHOWN))
     total = storage.count_pending_approvals(store)
+    st.session_state[SEEN_KEY] = total  # the watcher redraws the page when this changes
     render_decision_notices(key_prefix=KEY, limit=1)
     render_batch_result()
     if not pending:
@@ -55,7 +74,7 @@ def inbox() -> None:
         page_link("views/launch.py", label="Go to the Launch page")
         return
     listed = f"the first {len(pending)} listed" if len(pending) < total else "all listed"
-    st.caption(f"**{total} waiting** ({listed}). This list refreshes every 2 seconds.")
+    st.caption(f"**{total} waiting** ({listed}). New requests show up here by themselves.")
     chosen = selected_approval(pending)
     list_side, detail_side = st.columns([2, 3], gap="medium")
     with list_side:
@@ -75,3 +94,4 @@ def inbox() -> None:
 st.html(STYLE)
 st.title("Approvals")
 inbox()
+watch_for_changes()

@@ -120,6 +120,6 @@ def test_a_put_off_approval_comes_back_by_itself(served, browser):
     expect(listing.get_by_text("delete file 1.tmp")).to_be_visible()
     expect(page.get_by_text("1 put off (back at")).to_be_visible()
     assert listing.get_by_text("delete file 0.tmp").count() == 0
-    # The list refreshes every 2 s: once the 15 s are over, it is back without a reload.
+    # The list redraws itself every 5 s: once the 15 s are over, it is back without a reload.
     expect(listing.get_by_text("delete file 0.tmp")).to_be_visible(timeout=30_000)
     assert storage.get_approval(store, approval_id=first.id).status == "pending"
