@@ -36,6 +36,7 @@ __all__ = ["RISK_COLORS", "age_text", "render_approval_card", "render_decision_n
 
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
 RISK_COLORS: dict[str, BadgeColor] = {"low": "green", "medium": "orange", "high": "red"}
+SELECTED = "inbox-selected"  # the inbox list's selection (an approval id)
 # The inbox's keys. Streamlit keeps R (rerun) and C (clear caches) for itself: Reject is X.
 KEYS = {"approve": "a", "reject": "x", "edit": "e", "snooze": "n", "open": "o"}
 
@@ -63,6 +64,7 @@ def render_approval_card(
             "approval": approval,
             "key": key,
             "notices_key": notices_key(key_prefix),
+            "selected_key": SELECTED if inbox else None,
         }
         _render_controls(store, approval, key=key, context=context, inbox=inbox)
         _render_details(store, approval)

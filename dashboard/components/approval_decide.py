@@ -48,13 +48,23 @@ def render_decision_notices(*, key_prefix: str, limit: int = 10) -> None:
 
 
 def decide(
-    *, store: storage.Store, approval: Approval, key: str, notices_key: str, action: str
+    *,
+    store: storage.Store,
+    approval: Approval,
+    key: str,
+    notices_key: str,
+    action: str,
+    selected_key: str | None = None,
 ) -> None:
     """Widget callback: record the decision through agent_core.oversight.decisions and note the outcome.
 
     `action` "reject" takes the note from the card's note field; "reject-noted" from the note
-    field the Reject key opened (the inbox's keyboard path).
+    field the Reject key opened (the inbox's keyboard path). With `selected_key` (the inbox) only
+    the selected approval is decided: while a key press redraws the page, the card it replaces is
+    still on screen for a moment with the same keys, and a key must not decide that one too.
     """
+    if selected_key is not None and st.session_state.get(selected_key) != approval.id:
+        return
     field = f"{key}-reject-note" if action == "reject-noted" else f"{key}-note"
     action = "reject" if action == "reject-noted" else action
     note = (st.session_state.get(field) or "").strip() or None

@@ -11,10 +11,9 @@ import streamlit as st
 
 import storage
 from agent_core.oversight import inert
-from dashboard.components.approval_card import RISK_COLORS, age_text
+from dashboard.components.approval_card import RISK_COLORS, SELECTED, age_text
 from storage.models import Approval
 
-SELECTED = "inbox-selected"
 _POSITION = "inbox-position"
 LIST_LABEL = "Waiting for you: riskiest first, then oldest"
 KEY_HELP = (

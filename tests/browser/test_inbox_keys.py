@@ -21,6 +21,7 @@ from tests.support.inbox_browser import (
 from tests.support.run_helpers import wait_for
 
 pytestmark = pytest.mark.browser
+WAIT_MS = 30_000  # a loaded machine draws slowly; still a bounded wait
 ME = f"{getpass.getuser()} (local)"  # no sign-in: the OS user at the keyboard
 
 
@@ -54,13 +55,20 @@ def _waiting(store: storage.Store, count: int) -> list[storage.Approval]:
     ]
 
 
+def _idle(page) -> None:
+    """Wait until Streamlit has finished redrawing after the last key (its status widget left)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget").filter(has_text="Running")).to_have_count(0)
+
+
 def _open_inbox(browser, url: str, size: dict[str, int]):
     from playwright.sync_api import expect
 
     page = browser.new_context(viewport=size).new_page()
     page.set_default_timeout(30_000)
     page.goto(f"{url}/approvals")
-    expect(approve_button(page)).to_be_visible()
+    expect(approve_button(page)).to_be_visible(timeout=WAIT_MS)
     return page
 
 
@@ -78,6 +86,7 @@ def test_approve_is_on_the_first_screen(served, browser, size):
 def test_decisions_by_keyboard_land_in_the_store(served, browser):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=WAIT_MS)
     url, store = served
     first, second, third = _waiting(store, 3)
     page = _open_inbox(browser, url, SIZES["desktop"])
@@ -85,6 +94,7 @@ def test_decisions_by_keyboard_land_in_the_store(served, browser):
     expect(card.get_by_text("delete file 0.tmp")).to_be_visible()
     page.keyboard.press("j")  # next
     expect(card.get_by_text("delete file 1.tmp")).to_be_visible()
+    _idle(page)
     page.keyboard.press("a")  # approve: one key
     wait_for(
         lambda: storage.get_approval(store, approval_id=second.id).status == "approved",
@@ -93,6 +103,7 @@ def test_decisions_by_keyboard_land_in_the_store(served, browser):
     )
     assert storage.get_approval(store, approval_id=second.id).decided_by == ME
     expect(card.get_by_text("delete file 2.tmp")).to_be_visible()  # the next one is selected
+    _idle(page)
     page.keyboard.press("x")  # reject: the note field opens with the cursor in it
     note = page.get_by_label("Why reject?")
     expect(note).to_be_focused()
@@ -110,6 +121,7 @@ def test_decisions_by_keyboard_land_in_the_store(served, browser):
 def test_a_put_off_approval_comes_back_by_itself(served, browser):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=WAIT_MS)
     url, store = served
     first, second = _waiting(store, 2)
     storage.snooze_approval(
