@@ -1,4 +1,4 @@
-"""The inbox's compact list: one line per pending approval (risk, action, tool, run, age), the
+"""The inbox's compact list: one line per pending approval (risk, action, tool, run; its age), the
 selected one decided beside it (desktop) or under it (phone), moved through with J and K.
 
 The selection is the radio's value (an approval id). When the selected approval leaves the list
@@ -42,7 +42,14 @@ def render_list(store: storage.Store, pending: list[Approval]) -> None:
         st.button("Previous", key="inbox-previous", shortcut="k", on_click=_move, args=(ids, -1))
         st.button("Next", key="inbox-next", shortcut="j", on_click=_move, args=(ids, 1))
     with st.container(key="inbox-list"):
-        st.radio(LIST_LABEL, options=ids, format_func=labels.get, key=SELECTED)
+        # The age goes in the captions: a label that changes would reset the choice on screen.
+        st.radio(
+            LIST_LABEL,
+            options=ids,
+            format_func=labels.get,
+            captions=[f"waiting {age_text(a)}" for a in pending],
+            key=SELECTED,
+        )
     with st.container(key="inbox-keys"):  # hidden on a phone, which has no keys to press
         st.caption(KEY_HELP)
 
@@ -59,13 +66,13 @@ def _labels(store: storage.Store, pending: list[Approval]) -> dict[int | None, s
 
 
 def _label(approval: Approval, goal: str) -> str:
-    """risk · action · tool · run · age, all model-written text made inert."""
+    """risk · action · tool · run, all model-written text made inert."""
     color = RISK_COLORS.get(approval.risk, "gray")
     action = inert.markdown(approval.summary or f"call {approval.tool}", limit=90)
     run = f"run {inert.markdown(approval.run_id[:8])} ({inert.markdown(goal, limit=40)})"
     return (
         f":{color}-badge[{inert.markdown(approval.risk)} risk] **{action}** · "
-        f"{inert.markdown(approval.tool)} · {run} · {age_text(approval)}"
+        f"{inert.markdown(approval.tool)} · {run}"
     )
 
 

@@ -73,6 +73,7 @@ WRAPPERS = {
     "workspace_line",
     "render_event",  # agent_core.cli.render: the whole line passes inert.visible
     "_age_and_expiry",
+    "age_text",  # approval_card: a duration in our words
     "describe_limits",
     "needs_note",
     "_plural",
