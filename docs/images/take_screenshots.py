@@ -3,7 +3,7 @@
     python docs/images/take_screenshots.py
 
 Launches three demo goals on a temporary store, photographs the Run page of the report once
-it succeeded, then the Approvals inbox with the other two waiting at 1440×900
+it succeeded, then the Approvals inbox with the runs that wait at 1440×900
 and at phone size (390×844); writes docs/images/run-page.png, approvals.png and
 approvals-phone.png.
 """
@@ -109,13 +109,13 @@ def main() -> None:
                 time.sleep(1)
                 page.screenshot(path=str(HERE / "run-page.png"))
                 page.goto(f"{url}/approvals")
-                expect(page.locator(".st-key-inbox-list label")).to_have_count(2)
+                expect(page.get_by_text("Waiting for you")).to_be_visible()
                 settle(page)
                 page.screenshot(path=str(HERE / "approvals.png"))
                 phone = browser.new_page(viewport=PHONE)
                 phone.set_default_timeout(60_000)
                 phone.goto(f"{url}/approvals")
-                expect(phone.locator(".st-key-inbox-list label")).to_have_count(2)
+                expect(phone.get_by_text("Waiting for you")).to_be_visible()
                 settle(phone)
                 phone.screenshot(path=str(HERE / "approvals-phone.png"))
                 print(f"run {run_id}: wrote run-page.png, approvals.png, approvals-phone.png")
