@@ -16,6 +16,7 @@ puts it off for an hour. Target: p95 <= 1.5 s at both sizes; a decision in <= 2 
 from __future__ import annotations
 
 import argparse
+import getpass
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from tests.support.inbox_browser import (  # noqa: E402
     dashboard,
 )
 
+ME = f"{getpass.getuser()} (local)"  # no sign-in: the OS user at the keyboard
 ON_FIRST_SCREEN = """(id) => {
   const button = document.querySelector(`.st-key-inbox-approval-${id}-approve button`);
   if (!button) return false;
@@ -91,19 +93,12 @@ def keystrokes(page, store: storage.Store, run: storage.Run) -> dict[str, int]:
     return counts
 
 
-ME = ""
-
-
 def main() -> None:
-    global ME
-    import getpass
-
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
     args = parser.parse_args()
-    ME = f"{getpass.getuser()} (local)"
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{Path(scratch) / 'onloop.db'}"
         store = storage.open_store(url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, delete, exists, select
+from sqlalchemy import Exists, case, delete, exists, select
 from sqlmodel import col
 
 from storage.engine import Store, read_session, write_session
@@ -21,7 +21,7 @@ _RISK_RANK = case({"high": 0, "medium": 1, "low": 2}, value=col(Approval.risk), 
 _snoozes = table_of(Snooze)
 
 
-def _snoozed_by(who: str, now: datetime):  # type: ignore[no-untyped-def]
+def _snoozed_by(who: str, now: datetime) -> Exists:
     return exists().where(
         _snoozes.c.approval_id == col(Approval.id),
         _snoozes.c.who == who,
