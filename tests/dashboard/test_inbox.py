@@ -184,3 +184,17 @@ def test_the_pending_count_shows_above_other_pages_for_phones(store, monkeypatch
     at = app_at("views/history.py")
     labels = [link.proto.label for link in at.get("page_link")]
     assert "1 approval waiting: answer them" in labels
+
+
+def test_open_the_run_key_goes_to_the_run_page(store, monkeypatch):
+    from tests.support.dashboard_fixtures import app_at, route_like_a_running_server
+
+    route_like_a_running_server(monkeypatch)
+    run = seed.make_run(store, status="waiting", goal="Clean up temporary files")
+    approval = seed.make_approval(store, run)
+    at = app_at("views/approvals.py")
+    at.button(key=card_key(approval, "open")).click().run()  # the O key
+    assert not at.exception
+    assert at.query_params.get("run") in (run.id, [run.id])
+    headings = [*at.title, *at.header, *at.subheader]
+    assert any(run.id in h.value for h in headings), [h.value for h in headings]
