@@ -68,6 +68,25 @@ def sidebar_status(store: storage.Store) -> None:
         st.page_link(routes.APPROVALS_PAGE, label="Answer them", icon=":material/front_hand:")
 
 
+# On a phone the sidebar starts folded: the count shows above the page too (only there).
+PHONE_ONLY = """<style>
+@media (min-width: 641px) { .st-key-phone-pending { display: none; } }
+</style>"""
+
+
+@st.fragment(run_every=2)
+def phone_pending(store: storage.Store) -> None:
+    """The pending count above every page but Approvals (which leads with it), for phones."""
+    count = pending_count(store)
+    if count:
+        with st.container(key="phone-pending"):
+            st.page_link(
+                routes.APPROVALS_PAGE,
+                label=f"{count} approval{'' if count == 1 else 's'} waiting: answer them",
+                icon=":material/front_hand:",
+            )
+
+
 def pages_for(person: Person) -> list[StreamlitPage]:
     """The pages this person's role opens: Launch from operator up, Policy for admins only."""
     hidden = set()
@@ -118,6 +137,9 @@ def main() -> None:
         browser_notifications(store, person)  # permission asked on a click; new items pop up
         st.caption("Active model")
         st.text(load_settings().describe_model())  # holds a configured URL: text, not Markdown
+    if page.title != "Approvals":
+        st.html(PHONE_ONLY)
+        phone_pending(store)
     page.run()
 
 

@@ -39,6 +39,12 @@ from storage.halts import (
     mark_driven,
     runs_with_halt_pending,
 )
+from storage.inbox import (
+    inbox_approvals,
+    snooze_approval,
+    snoozed_approvals,
+    unsnooze_approvals,
+)
 from storage.lapsed_runs import hand_to_a_person, lapsed_runs, recover_run
 from storage.live import LiveText, clear_live_output, live_output, set_live_output
 from storage.models import (
@@ -50,6 +56,7 @@ from storage.models import (
     ProjectRule,
     Run,
     SchemaMigration,
+    Snooze,
     utcnow,
 )
 from storage.notifications import (
@@ -105,6 +112,11 @@ from storage.vocabulary import (
 )
 
 __all__ = [
+    "Snooze",
+    "inbox_approvals",
+    "snooze_approval",
+    "snoozed_approvals",
+    "unsnooze_approvals",
     "LinkUse",
     "NotifyDelivery",
     "deliveries",

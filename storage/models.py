@@ -196,6 +196,20 @@ class ProjectRule(SQLModel, table=True):
     note: str | None = None
 
 
+class Snooze(SQLModel, table=True):
+    """Not now on the inbox: one person hides a pending approval from their list until a time.
+    Never a decision: the run keeps waiting and the approval's expiry is unchanged."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_who_until", "who", "until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    approval_id: int = Field(foreign_key="approvals.id")
+    who: str  # the person whose inbox it leaves (as decided_by names people)
+    until: NaiveDatetime  # back in the list from then on
+    at: NaiveDatetime = Field(default_factory=utcnow)
+
+
 class LiveOutput(SQLModel, table=True):
     """What the model has streamed so far in a run's current turn: one row per run, rewritten a
     few times a second while the turn streams and deleted once its model_call event is recorded.

@@ -19,6 +19,7 @@ from storage.models import (
     Event,
     ProjectRule,
     SchemaMigration,
+    Snooze,
     ToolCallCount,
     table_of,
     tool_fields,
@@ -325,6 +326,11 @@ def _project_rules(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
+def _snoozes(conn: Connection) -> None:
+    """snoozes: "not now" on the inbox, one row per put-off (version 1 makes it on a blank store)."""
+    table_of(Snooze).create(conn, checkfirst=True)
+
+
 def _notifications(conn: Connection) -> None:
     """notify_keys (the link-signing key), notify_deliveries and link_uses (version 1 makes them
     on a blank store)."""
@@ -355,6 +361,7 @@ MIGRATIONS: list[Migration] = [
         _classes_and_scoped_allowances,
     ),
     Migration(8, "project_rules (rules from decisions, versioned and append-only)", _project_rules),
+    Migration(9, "snoozes (an approval put off in one person's inbox, never a decision)", _snoozes),
     Migration(
         10,
         "notify_keys, notify_deliveries and link_uses (notifications and their signed links)",

@@ -1,74 +1,215 @@
-"""One approval as a card: what the agent wants to do, why it was asked, and the human's answer.
+"""One approval as a card: what the agent wants to do, the controls to answer it, then why.
 
-Decisions run in widget callbacks, so the write lands before the page (or fragment) reruns and the
-card disappears from the inbox on that rerun. What happened is kept in session state: errors the
-person can fix stay inside the card; outcomes are listed by `render_decision_notices`.
+The controls come right under the one-line action so that they are on the first screen; the
+details (run, tool, age, why the policy asked, a readable preview, the exact arguments folded)
+follow. In the inbox (`inbox=True`) each control has one key and Reject, Edit and Not now open a
+field with the cursor in it. Decisions themselves run in approval_decide's callbacks.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from typing import Literal
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 import storage
 from agent_core.oversight import decisions, inert
 from agent_core.oversight.decisions import not_driven
 from dashboard.components.action_preview import render_action_preview
+from dashboard.components.approval_decide import (
+    decide,
+    error_key,
+    notices_key,
+    render_decision_notices,
+)
+from dashboard.components.approval_edit import render_edit
+from dashboard.components.keyboard import focus_field
 from dashboard.components.role_buttons import explain_missing, lacks, needs_note
 from dashboard.components.run_link import run_page_link
-from dashboard.store import current_person
+from dashboard.components.snooze_controls import render_snooze_choices
 from storage.models import Approval, utcnow
 
+__all__ = ["RISK_COLORS", "age_text", "render_approval_card", "render_decision_notices"]
+
 BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
-ButtonKind = Literal["primary", "secondary"]
 RISK_COLORS: dict[str, BadgeColor] = {"low": "green", "medium": "orange", "high": "red"}
-NOTICE_SECONDS = 60.0  # how long an outcome stays listed above the cards
+SELECTED = "inbox-selected"  # the inbox list's selection (an approval id)
+# The inbox's keys. Streamlit keeps R (rerun) and C (clear caches) for itself: Reject is X.
+KEYS = {"approve": "a", "reject": "x", "edit": "e", "snooze": "n", "open": "o"}
 
 
-def render_approval_card(store: storage.Store, approval: Approval, *, key_prefix: str) -> None:
-    """The card for one approval, with Approve / Reject / edit / allow while it is pending."""
+def render_approval_card(
+    store: storage.Store, approval: Approval, *, key_prefix: str, inbox: bool = False
+) -> None:
+    """The card for one approval, with Approve / Reject / Edit / Allow… while it is pending."""
     key = f"{key_prefix}-approval-{approval.id}"
     with st.container(border=True, key=f"{key}-card"):
-        _render_request(store, approval)
+        _render_action_line(approval)
         if approval.status != "pending":
             who = f" by {inert.person(approval.decided_by)}" if approval.decided_by else ""
             st.caption(f"Already {approval.status}{who}.")
+            _render_details(store, approval)
             return
         stalled = not_driven(store, approval)
         if stalled is not None:  # marked in the inbox: deciding also queues the run to resume
             st.warning(inert.markdown(stalled, limit=600), icon=":material/link_off:")
-        problem = st.session_state.get(_error_key(key))
+        problem = st.session_state.get(error_key(key))
         if problem:
             st.error(problem)
-        _render_actions(store, approval, key=key, notices_key=_notices_key(key_prefix))
+        context = {
+            "store": store,
+            "approval": approval,
+            "key": key,
+            "notices_key": notices_key(key_prefix),
+            "selected_key": SELECTED if inbox else None,
+        }
+        _render_controls(store, approval, key=key, context=context, inbox=inbox)
+        _render_details(store, approval)
+        render_edit(store, approval, key=key, context=context, locked=lacks("approver"))
 
 
-def render_decision_notices(*, key_prefix: str) -> None:
-    """Outcomes of recent decisions made with cards under `key_prefix`, newest first.
-
-    Each outcome also pops up once as a toast. (Callbacks cannot show it themselves: inside a
-    fragment, elements drawn by a callback replace the top of the page.)
-    """
-    notices = st.session_state.get(_notices_key(key_prefix), [])
-    fresh = [n for n in notices if time.monotonic() - n["at"] < NOTICE_SECONDS]
-    st.session_state[_notices_key(key_prefix)] = fresh
-    for notice in reversed(fresh):
-        success = notice["level"] == "success"
-        (st.success if success else st.warning)(notice["message"])
-        if not notice["toasted"]:
-            notice["toasted"] = True
-            icon = ":material/check:" if success else ":material/warning:"
-            st.toast(notice["message"], icon=icon)
-
-
-def _render_request(store: storage.Store, approval: Approval) -> None:
+def _render_action_line(approval: Approval) -> None:
     head, badge = st.columns([6, 1], vertical_alignment="center")
     head.text(inert.visible(approval.summary or f"call {approval.tool}"))  # from model output
     badge.badge(f"{approval.risk} risk", color=RISK_COLORS.get(approval.risk, "gray"))
+
+
+def _render_controls(
+    store: storage.Store, approval: Approval, *, key: str, context: dict, inbox: bool
+) -> None:
+    explain_missing("approver", "deciding approvals")
+    locked = lacks("approver")
+    keys = KEYS if inbox else {}
+    with st.container(horizontal=True, key=f"{key}-actions"):  # wraps instead of truncating
+        st.button(
+            "Approve",
+            key=f"{key}-approve",
+            type="primary",
+            disabled=locked,
+            help=needs_note("approver") if locked else None,
+            shortcut=keys.get("approve"),
+            on_click=decide,
+            kwargs={**context, "action": "approve"},
+        )
+        st.button(  # in the inbox Reject opens a note field first; Enter in it rejects
+            "Reject",
+            key=f"{key}-reject",
+            disabled=locked,
+            help=needs_note("approver") if locked else None,
+            shortcut=keys.get("reject"),
+            on_click=_toggle if inbox else decide,
+            args=(f"{key}-rejecting",) if inbox else None,
+            kwargs=None if inbox else {**context, "action": "reject"},
+        )
+        if inbox:
+            st.button(
+                "Edit",
+                key=f"{key}-edit",
+                disabled=locked,
+                help=needs_note("approver")
+                if locked
+                else "Open the arguments to change them before approving.",
+                shortcut=keys["edit"],
+                on_click=_open_editor,
+                args=(key,),
+            )
+        _render_allow(store, approval, key=key, context=context, locked=locked)
+        if inbox:
+            st.button(
+                "Not now",
+                key=f"{key}-snooze",
+                help="Put it off for a while: it leaves your list and comes back. Never a "
+                "rejection: the run keeps waiting.",
+                shortcut=keys["snooze"],
+                on_click=_toggle,
+                args=(f"{key}-snoozing",),
+            )
+            if st.button("Open the run", key=f"{key}-open", shortcut=keys["open"]):
+                _open_run(approval.run_id)
+    if inbox:
+        _render_opened(approval, key=key, context=context, locked=locked)
+    st.text_input(
+        "Note for the agent (optional; a rejection's note tells the model what to do instead)",
+        key=f"{key}-note",
+    )
+
+
+def _render_allow(
+    store: storage.Store, approval: Approval, *, key: str, context: dict, locked: bool
+) -> None:
+    """Allow…: approve and let calls like this one through (for the run, or as a project rule)."""
+    with st.popover("Allow…", key=f"{key}-allow-menu", disabled=locked):
+        scopes = {s.kind: s.label for s in decisions.scopes_of(store, approval)}
+        st.selectbox(
+            "Approve + allow for this run: calls like this one, never a riskier kind",
+            options=list(scopes),
+            format_func=lambda kind: inert.markdown(scopes.get(kind, kind), limit=200),
+            key=f"{key}-scope",
+        )
+        st.button(
+            "Approve + allow for this run",
+            key=f"{key}-allow",
+            disabled=locked,
+            on_click=decide,
+            kwargs={**context, "action": "allow"},
+        )
+        if not lacks("admin"):  # a project rule: every run of this store, from now on
+            st.button(
+                "Approve + allow in this project",
+                key=f"{key}-project",
+                disabled=locked,
+                on_click=decide,
+                kwargs={**context, "action": "project"},
+            )
+
+
+def _render_opened(approval: Approval, *, key: str, context: dict, locked: bool) -> None:
+    """What the Reject and Not now keys opened, with the cursor placed where it is needed."""
+    if st.session_state.get(f"{key}-rejecting"):
+        with st.form(f"{key}-reject-form", border=True, enter_to_submit=True):
+            st.text_input(
+                "Why reject? The agent reads this and tries something else (optional; "
+                "Enter rejects)",
+                key=f"{key}-reject-note",
+            )
+            st.form_submit_button(
+                "Reject with this note",
+                key=f"{key}-reject-submit",
+                disabled=locked,
+                on_click=decide,
+                kwargs={**context, "action": "reject-noted"},
+            )
+        if st.session_state.pop(f"{key}-focus-reject", False):
+            focus_field(f"{key}-reject-note")
+    if st.session_state.get(f"{key}-snoozing"):
+        render_snooze_choices(context["store"], approval, key=key)
+    if st.session_state.pop(f"{key}-focus-edit", False):
+        focus_field(f"{key}-edited")
+
+
+def _toggle(flag: str) -> None:
+    opened = not st.session_state.get(flag)
+    st.session_state[flag] = opened
+    if opened and flag.endswith("-rejecting"):
+        st.session_state[flag.replace("-rejecting", "-focus-reject")] = True
+
+
+def _open_editor(key: str) -> None:
+    st.session_state[f"{key}-edit-expander"] = True
+    st.session_state[f"{key}-focus-edit"] = True
+
+
+def _open_run(run_id: str) -> None:
+    try:
+        st.switch_page("views/run.py", query_params={"run": run_id})
+    except StreamlitPageNotFoundError:  # a page run on its own has no router: link instead
+        run_page_link(run_id)
+
+
+def _render_details(store: storage.Store, approval: Approval) -> None:
     run_col, tool_col, when_col = st.columns([3, 1, 2])
     with run_col:
         st.caption("Run")
@@ -86,12 +227,12 @@ def _render_request(store: storage.Store, approval: Approval) -> None:
         st.caption("What the model said before asking")
         st.text(inert.visible(approval.model_text))
     render_action_preview(approval, _workspace_of(store, approval.run_id))
-    st.caption("Arguments, exactly as they would run")
-    plain_json = json.dumps(approval.arguments, ensure_ascii=False, default=str)
-    if inert.json_text(approval.arguments) == plain_json:
-        st.json(approval.arguments, expanded=True)
-    else:  # st.json would draw the controls themselves: show their escapes, as they will run
-        st.code(inert.json_text(approval.arguments, indent=2), language="json", wrap_lines=True)
+    with st.expander("Arguments, exactly as they would run (JSON)", key=f"args-{approval.id}"):
+        plain_json = json.dumps(approval.arguments, ensure_ascii=False, default=str)
+        if inert.json_text(approval.arguments) == plain_json:
+            st.json(approval.arguments, expanded=True)
+        else:  # st.json would draw the controls themselves: show their escapes, as they will run
+            st.code(inert.json_text(approval.arguments, indent=2), language="json", wrap_lines=True)
 
 
 def _workspace_of(store: storage.Store, run_id: str) -> str | None:
@@ -112,7 +253,7 @@ def _render_run(store: storage.Store, run_id: str) -> None:
 
 def _age_and_expiry(approval: Approval) -> str:
     now = utcnow()
-    text = f"{_duration(now - approval.requested_at)} ago"
+    text = f"{age_text(approval)} ago"
     if approval.expires_at is not None:
         left = approval.expires_at - now
         if left.total_seconds() > 0:
@@ -120,6 +261,11 @@ def _age_and_expiry(approval: Approval) -> str:
         else:
             text += f"; expired {_duration(-left)} ago (the run treats it as rejected)"
     return text
+
+
+def age_text(approval: Approval) -> str:
+    """How long the approval has waited, e.g. "4 min"."""
+    return _duration(utcnow() - approval.requested_at)
 
 
 def _duration(delta: timedelta) -> str:
@@ -131,179 +277,3 @@ def _duration(delta: timedelta) -> str:
     if seconds < 48 * 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} days"
-
-
-def _render_actions(
-    store: storage.Store, approval: Approval, *, key: str, notices_key: str
-) -> None:
-    st.text_input(
-        "Note for the agent (optional; a rejection's note tells the model what to do instead)",
-        key=f"{key}-note",
-    )
-    context = {"store": store, "approval": approval, "key": key, "notices_key": notices_key}
-    explain_missing("approver", "deciding approvals")
-    locked = lacks("approver")
-    buttons: list[tuple[str, str, ButtonKind]] = [
-        ("approve", "Approve", "primary"),
-        ("reject", "Reject", "secondary"),
-        ("allow", "Approve + allow for this run", "secondary"),
-    ]
-    if not lacks("admin"):  # a project rule: every run of this store, from now on
-        buttons.append(("project", "Approve + allow in this project", "secondary"))
-    scopes = {s.kind: s.label for s in decisions.scopes_of(store, approval)}
-    st.selectbox(
-        "Approve + allow for this run: calls like this one, never a riskier kind",
-        options=list(scopes),
-        format_func=lambda kind: inert.markdown(scopes.get(kind, kind), limit=200),
-        key=f"{key}-scope",
-    )
-    with st.container(horizontal=True, key=f"{key}-actions"):  # wraps instead of truncating
-        for action, label, kind in buttons:
-            st.button(
-                label,
-                key=f"{key}-{action}",
-                type=kind,
-                disabled=locked,
-                help=needs_note("approver") if locked else None,
-                on_click=_decide,
-                kwargs={**context, "action": action},
-            )
-    with st.expander("Approve with edited arguments", key=f"{key}-edit-expander"):
-        st.text_area(
-            "Arguments as a JSON object (checked against the tool's schema before saving)",
-            value=inert.json_text(approval.arguments, indent=2),  # parses to the same arguments
-            key=f"{key}-edited",
-            height=160,
-        )
-        _render_edit_review(store, approval, st.session_state.get(f"{key}-edited"))
-        st.button(
-            "Approve edited arguments",
-            key=f"{key}-approve-edited",
-            disabled=locked,
-            on_click=_decide,
-            kwargs={**context, "action": "edited"},
-        )
-
-
-def _render_edit_review(store: storage.Store, approval: Approval, typed: str | None) -> None:
-    """What the edit changes and what the policy says of the edited call, before approving."""
-    if not typed:
-        return
-    try:
-        edited = decisions.parse_edited_arguments(typed)
-        review = decisions.review_of(store, approval, edited)
-    except decisions.DecisionError as error:
-        st.caption("The edited call")
-        st.text(inert.visible(f"Cannot be approved as typed: {error}"))
-        return
-    if not review.changes:
-        return
-    st.caption("What the edit changes (old → new)")
-    st.text(inert.visible("\n".join(review.changes)))
-    st.caption("The policy for the edited call")
-    st.text(inert.visible(review.verdict_line))
-    if review.refusal is not None:
-        st.error(f"Cannot be approved: {inert.markdown(review.refusal)}.", icon=":material/block:")
-    elif review.role != "approver":
-        st.warning(
-            f"Approving this edit needs the {review.role} role: {inert.markdown(review.why_role())}.",
-            icon=":material/shield_person:",
-        )
-
-
-_OUTCOMES = {
-    "approve": "Approved",
-    "reject": "Rejected",
-    "edited": "Approved with edited arguments",
-    "allow": "Approved, and calls like it are allowed for the rest of the run",
-    "project": "Approved, and calls like it are allowed in this project from now on (a rule)",
-}
-
-
-def _decide(
-    *, store: storage.Store, approval: Approval, key: str, notices_key: str, action: str
-) -> None:
-    """Widget callback: record the decision through agent_core.oversight.decisions and note the outcome."""
-    note = (st.session_state.get(f"{key}-note") or "").strip() or None
-    st.session_state.pop(_error_key(key), None)
-    by, approval_id = current_person(), approval.id
-    assert approval_id is not None  # rows read from the store always have their id
-    changed = ""
-    try:
-        if action == "reject":
-            decisions.reject(store, approval_id=approval_id, by=by, note=note)
-        elif action == "edited":
-            edited = decisions.parse_edited_arguments(st.session_state.get(f"{key}-edited", ""))
-            done = decisions.approve(
-                store, approval_id=approval_id, by=by, note=note, edited_arguments=edited
-            )
-            if done.edited_arguments is not None:
-                changed = decisions.review_of(store, approval, done.edited_arguments).summary()
-        else:
-            wide = action in ("allow", "project")
-            scope = st.session_state.get(f"{key}-scope") or "call" if wide else None
-            decisions.approve(
-                store,
-                approval_id=approval_id,
-                by=by,
-                note=note,
-                allow_scope=scope,
-                for_project=action == "project",
-            )
-    except (decisions.DecisionError, storage.StoreError) as error:
-        _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)
-        return
-    message = (
-        f"{_OUTCOMES[action]}: approval {approval.id} in run {inert.markdown(approval.run_id)}."
-    )
-    if changed:
-        message += f" {inert.markdown(changed)}."
-    resumed = decisions.resume_for_decision(store, approval, by=by)
-    if resumed:
-        message += f" {inert.markdown(resumed)}."
-    _add_notice(notices_key, "success", message)
-
-
-def _record_problem(
-    store: storage.Store,
-    approval: Approval,
-    error: Exception,
-    *,
-    key: str,
-    notices_key: str,
-    action: str,
-) -> None:
-    still_pending = approval.id is not None and _is_pending(store, approval.id)
-    if action == "edited" and still_pending:
-        st.session_state[_error_key(key)] = (
-            f"Nothing was saved: {inert.markdown(error)}. Fix the arguments and press Approve edited arguments "
-            "again, or press Approve to run the original arguments."
-        )
-        return
-    where = f"Approval {approval.id} in run {inert.markdown(approval.run_id)}"
-    message = f"{where} was not decided here: {inert.markdown(error)}."
-    if still_pending:  # e.g. the store was unreachable: the card stays, so say it there
-        st.session_state[_error_key(key)] = message
-    else:
-        _add_notice(notices_key, "warning", message)
-
-
-def _is_pending(store: storage.Store, approval_id: int) -> bool:
-    try:
-        return storage.get_approval(store, approval_id=approval_id).status == "pending"
-    except storage.StoreError:
-        return False
-
-
-def _add_notice(notices_key: str, level: str, message: str) -> None:
-    notices = st.session_state.setdefault(notices_key, [])
-    notices.append({"level": level, "message": message, "at": time.monotonic(), "toasted": False})
-    del notices[:-10]
-
-
-def _error_key(key: str) -> str:
-    return f"{key}-problem"
-
-
-def _notices_key(key_prefix: str) -> str:
-    return f"{key_prefix}-decision-notices"

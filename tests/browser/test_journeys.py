@@ -19,6 +19,8 @@ import storage
 from tests.support.run_helpers import wait_for
 
 pytestmark = pytest.mark.browser
+# The inbox's Approve has the shortcut A, which its accessible name includes.
+APPROVE = re.compile(r"^Approve( Shortcut A)?$")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -150,7 +152,7 @@ def test_supervised_demo_runs_its_edits_and_asks_before_deleting(onloop_up, page
     page.get_by_role("link", name=re.compile("Approvals")).first.click()
     page.get_by_text(re.compile(r"delete 5 files")).first.wait_for()
     page.get_by_text(re.compile(r"deletes 5 files at once \(destructive\)")).first.wait_for()
-    page.get_by_role("button", name="Approve", exact=True).first.click()
+    page.get_by_role("button", name=APPROVE).first.click()
     wait_for(
         lambda: storage.get_run(store, run_id=run_id).status == "succeeded",
         timeout=60,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -14,6 +15,8 @@ from tests.support.mcp_helpers import time_server
 from tests.support.run_helpers import wait_for
 
 pytestmark = pytest.mark.browser
+# The inbox's Approve has the shortcut A, which its accessible name includes.
+APPROVE = re.compile(r"^Approve( Shortcut A)?$")
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def test_a_gated_mcp_call_approved_in_the_browser_runs(onloop_up_with_mcp, fake_
     wait_for(lambda: storage.count_pending_approvals(store), timeout=90, what="the approval")
     page.goto(f"{url}/approvals")
     page.get_by_text("Asia/Tokyo", exact=False).first.wait_for()
-    page.get_by_role("button", name="Approve", exact=True).first.click()
+    page.get_by_role("button", name=APPROVE).first.click()
     wait_for(
         lambda: storage.get_run(store, run_id=run.id).status == "succeeded",
         timeout=60,

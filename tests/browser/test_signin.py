@@ -27,6 +27,9 @@ pytestmark = [
     pytest.mark.skipif(not oidc_provider.available(), reason="needs node and tests/oidc (.ci/run)"),
 ]
 ONLY_LOCAL = re.compile(r"^(?!https?://127\.0\.0\.1[:/])")  # fonts.googleapis.com and the like
+# The inbox's Approve has the shortcut A, which its accessible name includes.
+APPROVE = re.compile(r"^Approve( Shortcut A)?$")
+REJECT = re.compile(r"^Reject( Shortcut X)?$")
 
 
 @pytest.fixture
@@ -120,8 +123,8 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     expect(vic.get_by_role("link", name="Policy")).to_have_count(0)
     vic.goto(f"{url}/approvals")
     vic.get_by_text(re.compile(r"delete 5 files")).first.wait_for()
-    expect(vic.get_by_role("button", name="Approve", exact=True).first).to_be_disabled()
-    expect(vic.get_by_role("button", name="Reject", exact=True).first).to_be_disabled()
+    expect(vic.get_by_role("button", name=APPROVE).first).to_be_disabled()
+    expect(vic.get_by_role("button", name=REJECT).first).to_be_disabled()
     shot(vic, "viewer-approvals")
     vic.goto(f"{url}/run?run={run_id}")
     expect(vic.get_by_role("button", name="Halt")).to_be_disabled()
@@ -131,7 +134,7 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
 
     otto = sign_in(browser, url, "otto")  # an operator: steers, cannot decide
     otto.goto(f"{url}/run?run={run_id}")
-    expect(otto.get_by_role("button", name="Approve", exact=True).first).to_be_disabled()
+    expect(otto.get_by_role("button", name=APPROVE).first).to_be_disabled()
     otto.get_by_label("Guidance for the agent").fill("Keep the rest of the files.")
     otto.get_by_role("button", name="Send guidance").click()
     otto.get_by_text("Guidance sent").wait_for()
@@ -140,7 +143,7 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     assert (guidance.kind, guidance.created_by) == ("guidance", otto_label)
 
     april.goto(f"{url}/approvals")
-    april.get_by_role("button", name="Approve", exact=True).first.click()
+    april.get_by_role("button", name=APPROVE).first.click()
     wait_for(
         lambda: storage.get_run(store, run_id=run_id).status == "succeeded",
         timeout=90,

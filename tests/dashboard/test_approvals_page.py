@@ -81,11 +81,16 @@ def test_approve_records_who_and_the_hash(store):
     assert "No approvals waiting" in at.info[0].value  # the card left the inbox
 
 
-def test_reject_with_a_note(store):
+def test_reject_opens_a_note_field_and_sending_it_rejects(store):
     approval = seed.make_approval(store, seed.make_run(store, status="waiting"))
     at = inbox()
-    at.text_input(key=card_key(approval, "note")).input("keep b.tmp, it is in use")
-    at.button(key=card_key(approval, "reject")).click().run()
+    assert card_key(approval, "reject-note") not in [t.key for t in at.text_input]  # not open
+    at.button(key=card_key(approval, "reject")).click().run()  # the X key presses it
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    field = at.text_input(key=card_key(approval, "reject-note"))
+    assert field.label.startswith("Why reject? The agent reads this")
+    field.input("keep b.tmp, it is in use")
+    at.button(key=card_key(approval, "reject-submit")).click().run()  # Enter in the field
     row = storage.get_approval(store, approval_id=approval.id)
     assert (row.status, row.decided_by, row.note) == ("rejected", me(), "keep b.tmp, it is in use")
     assert row.approved_hash is None
@@ -185,7 +190,7 @@ def test_batch_approve_selected_with_one_note(store):
     at = inbox()
     assert at.button(key="inbox-batch-approve").disabled
     select(at, first, third)
-    assert at.button(key="inbox-batch-approve").label == "Approve selected (2)"
+    assert at.button(key="inbox-batch-approve").label == "Approve ticked (2)"
     at.text_input(key="inbox-batch-note").input("batch ok")
     at.button(key="inbox-batch-approve").click().run()
     for approval in (first, third):
@@ -193,7 +198,7 @@ def test_batch_approve_selected_with_one_note(store):
         assert (row.status, row.note, row.decided_by) == ("approved", "batch ok", me())
         assert row.approved_hash == args_hash(approval.arguments)
     assert storage.get_approval(store, approval_id=second.id).status == "pending"
-    assert any("Approved 2 of 2 selected" in s.value for s in at.success)
+    assert any("Approved 2 of 2 ticked" in s.value for s in at.success)
 
 
 def test_batch_reject_reports_each_failure(store):
@@ -208,7 +213,7 @@ def test_batch_reject_reports_each_failure(store):
     assert (row.status, row.note) == ("rejected", "not now")
     assert storage.get_approval(store, approval_id=second.id).decided_by == "bob"
     warnings = [w.value for w in at.warning]
-    assert "Rejected 1 of 2 selected." in warnings
+    assert "Rejected 1 of 2 ticked." in warnings
     assert any(f"approval {second.id}" in w and "already approved by bob" in w for w in warnings)
 
 
@@ -260,7 +265,7 @@ def test_a_long_inbox_shows_the_oldest_first_and_more_on_request(store):
     approvals = [seed.make_approval(store, run) for _ in range(30)]
     at = inbox()
     assert len(at.checkbox) == 25
-    assert any("the oldest 25 of 30 waiting" in c.value for c in at.caption)
+    assert any("30 waiting** (the first 25 listed)" in c.value for c in at.caption)
     at.button(key="inbox-show-more").click().run()
     assert [c.key for c in at.checkbox] == [f"inbox-select-{a.id}" for a in approvals]
 
@@ -274,4 +279,4 @@ def test_select_all_shown_then_reject(store):
     at.button(key="inbox-batch-reject").click().run()
     rows = [storage.get_approval(store, approval_id=a.id) for a in approvals]
     assert [(r.status, r.note) for r in rows] == [("rejected", None)] * 3
-    assert "Rejected 3 of 3 selected." in [s.value for s in at.success]
+    assert "Rejected 3 of 3 ticked." in [s.value for s in at.success]

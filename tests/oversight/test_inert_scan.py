@@ -73,6 +73,7 @@ WRAPPERS = {
     "workspace_line",
     "render_event",  # agent_core.cli.render: the whole line passes inert.visible
     "_age_and_expiry",
+    "age_text",  # approval_card: a duration in our words
     "describe_limits",
     "needs_note",
     "_plural",
@@ -225,6 +226,15 @@ ALLOWED = {
     "index",
     "policy_problem",  # policy.py: a PolicyError about the operator's own policy file
     "refusal",  # launch.py: a WorkspaceChoiceError about the folder the person typed
+    "EDIT_LABEL",  # approval_edit: our words
+    "KEY_HELP",  # inbox_list: our words naming the keys
+    "LIST_LABEL",  # inbox_list: our words
+    "SHOWN",  # approvals: a number of ours
+    "times",  # snooze_controls: times of day formatted from the store's datetimes
+    "more",  # snooze_controls: "…" or nothing
+    "total",  # approvals: a count
+    "EMPTY_PUT_OFF",  # approvals: our words
+    "listed",  # approvals: our words and a count
 }
 
 

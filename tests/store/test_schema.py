@@ -16,7 +16,8 @@ from storage.models import SchemaMigration, table_of
 
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
-    "schema_migrations", "project_rules", "notify_keys", "notify_deliveries", "link_uses",
+    "schema_migrations", "project_rules", "snoozes", "notify_keys", "notify_deliveries",
+    "link_uses",
 }  # fmt: skip
 COLUMNS = {
     "runs": [
@@ -41,6 +42,7 @@ COLUMNS = {
         "id", "rule_key", "version", "rule", "status", "created_by", "created_at",
         "from_approval_id", "note",
     ],
+    "snoozes": ["id", "approval_id", "who", "until", "at"],
     "notify_keys": ["id", "secret", "created_at"],
     "notify_deliveries": [
         "id", "run_id", "approval_id", "event", "channel", "target", "ok", "error", "attempts", "at",
@@ -65,6 +67,7 @@ INDEXES = {
     "live_output": {},
     "schema_migrations": {},
     "project_rules": {"ix_project_rules_key": ["rule_key", "version"]},
+    "snoozes": {"ix_snoozes_who_until": ["who", "until"]},
     "notify_keys": {},
     "notify_deliveries": {"ix_notify_deliveries_run": ["run_id", "id"]},
     "link_uses": {},
@@ -84,6 +87,7 @@ MIGRATION_NAMES = [
     (6, "runs.claim_epoch (fencing tokens: a stale worker's writes are refused)"),
     (7, "approvals.call_class and approvals.allow_rule (classes and scoped allowances)"),
     (8, "project_rules (rules from decisions, versioned and append-only)"),
+    (9, "snoozes (an approval put off in one person's inbox, never a decision)"),
     (10, "notify_keys, notify_deliveries and link_uses (notifications and their signed links)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
