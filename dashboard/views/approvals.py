@@ -10,11 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 import storage
-from dashboard.components.approval_card import render_approval_card
+from dashboard.components.approval_card import SELECTED, render_approval_card
 from dashboard.components.approval_decide import render_decision_notices
 from dashboard.components.inbox_batch import render_batch, render_batch_result
 from dashboard.components.inbox_list import render_list, selected_approval
 from dashboard.components.run_link import page_link
+from dashboard.components.run_state import INBOX_SELECTED
 from dashboard.components.shared_reads import pending_count
 from dashboard.components.snooze_controls import render_snoozed_line
 from dashboard.store import current_person, get_store
@@ -91,7 +92,19 @@ def inbox() -> None:
         render_approval_card(store, chosen, key_prefix=KEY, inbox=True)
 
 
+def _open_on_the_asked_approval() -> None:
+    """Select the approval a link or the Run page's "Decide in the inbox" named, once."""
+    asked = st.session_state.pop(INBOX_SELECTED, None)
+    wanted = st.query_params.get("approval")
+    if wanted is not None:
+        del st.query_params["approval"]
+        asked = int(wanted) if wanted.isdigit() else asked
+    if isinstance(asked, int):
+        st.session_state[SELECTED] = asked
+
+
 st.html(STYLE)
 st.title("Approvals")
+_open_on_the_asked_approval()
 inbox()
 watch_for_changes()

@@ -198,3 +198,20 @@ def test_open_the_run_key_goes_to_the_run_page(store, monkeypatch):
     assert at.query_params.get("run") in (run.id, [run.id])
     headings = [*at.title, *at.header, *at.subheader]
     assert any(run.id in h.value for h in headings), [h.value for h in headings]
+
+
+def test_the_inbox_opens_on_the_approval_a_run_page_or_a_link_named(store):
+    old_high, new_high, medium = three_waiting(store)
+    at = AppTest.from_file(str(seed.PAGES / "approvals.py"), default_timeout=30)
+    at.session_state["inbox_selected"] = medium.id  # set by the Run page's "Decide in the inbox"
+    at.run()
+    assert not at.exception
+    assert (at.radio[0].value, shown_card(at)) == (medium.id, medium.id)
+    at.button(key="inbox-previous").click().run()  # once only: the page's own moves still work
+    assert shown_card(at) == new_high.id
+
+    at = AppTest.from_file(str(seed.PAGES / "approvals.py"), default_timeout=30)
+    at.query_params["approval"] = str(new_high.id)
+    at.run()
+    assert shown_card(at) == new_high.id
+    assert "approval" not in at.query_params
