@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import storage
+from dashboard.components.approval_card import SELECTED
 from dashboard.components.run_state import INBOX_SELECTED, NEXT_STEPS
 from tests.support.dashboard_fixtures import (
     HOSTILE_TEXT,
@@ -77,7 +78,9 @@ def test_a_waiting_run_names_the_action_and_opens_the_inbox_on_it(store):
     line = [m for m in markdown_of(at) if ":material/front_hand:" in m and "risk" in m]
     assert line and "delete\\_files" in line[0]
     at.button(key=f"run_state_decide_{approval.id}").click().run()
-    assert at.session_state[INBOX_SELECTED] == approval.id
+    # The Approvals page opened and took the request: its list selects that approval.
+    assert INBOX_SELECTED not in at.session_state
+    assert at.session_state[SELECTED] == approval.id
 
 
 def test_a_finished_run_shows_its_answer_once_and_each_calls_arguments_once(store):
