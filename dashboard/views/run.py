@@ -188,7 +188,7 @@ def steps(
     else:  # a finished run changes only when someone acts on it, which reruns the page
         with budget_slot:
             budget(run, asked)
-    st.subheader("Timeline")
+    st.header("Timeline")
     charts(run.id, events)
 
 
@@ -248,7 +248,7 @@ def main() -> None:
     render_controls(store, run)  # then the ways to act on it, then what it is
     describe(run)
     if approvals:
-        st.subheader("Waiting for you")
+        st.header("Waiting for you")
     render_decision_notices(key_prefix=f"run-{run.id}")
     for approval in approvals:
         render_approval_card(store, approval, key_prefix=f"run-{run.id}")

@@ -38,11 +38,7 @@ BLOCKING = {"serious", "critical"}
 # but a screen reader's outline of the page is what people navigate by.
 ALWAYS = {"heading-order", "scrollable-region-focusable"}
 # Rule id -> the exact selectors axe may not judge there, each with why we cannot fix it.
-EXCLUDED: dict[str, list[str]] = {
-    # The Run page is being rewritten (issue 23 part 3, dashboard/views/run.py): its sections are
-    # h3 under the page's h1. Exact selectors, so a heading the rewrite adds is judged again.
-    "heading-order": ["#steps", "#waiting-for-you"],
-}
+EXCLUDED: dict[str, list[str]] = {}  # none today: every page is judged whole
 
 # Page -> (path, what the page shows once its content is drawn: a Playwright selector).
 PAGES = {

@@ -8,6 +8,15 @@ import storage
 from tests.support import dashboard_fixtures, dashboard_seed
 
 WIDE = "summary.md " + "and a long line of the report " * 12
+WIDE_CALL = {
+    "tool_call_id": "c3",
+    "tool": "write_file",
+    "arguments": {"path": WIDE},
+    "risk": "medium",
+    "verdict": "allow",
+    "rule": None,
+    "reason": "writes in the workspace",
+}
 WIDE_STEP = {
     "step": 3,
     "text": "Writing the summary.",
@@ -38,7 +47,8 @@ def seed_every_page(store: storage.Store) -> dict[str, storage.Run]:
         )
     story = dashboard_seed.make_run(store, goal="Summarise the workspace", status="succeeded")
     events = dashboard_fixtures.story(story.id)
-    events.insert(-2, ("model_call", WIDE_STEP))  # a line wider than the page: a scrolling block
+    # A line wider than the page (would be a scrolling block): its arguments show on the tool call.
+    events[-2:-2] = [("model_call", WIDE_STEP), ("tool_call", WIDE_CALL)]
     dashboard_fixtures.add_events(store, story.id, events)
     runs["story"] = story
     waiting = dashboard_seed.make_run(store, goal="Clean up temporary files", status="waiting")
