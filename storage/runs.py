@@ -21,6 +21,7 @@ from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import Status
+from storage.versions import check_version
 from storage.vocabulary import (
     AUTONOMY_LEVELS,
     DRIVEN,
@@ -127,6 +128,8 @@ def create_run(
     if claimed_by is not None:
         _claimed(run, claimed_by, lease_seconds, waiting=False)
     with write_session(store) as session:
+        if claimed_by is not None:
+            check_version(session.connection())
         session.add(run)
         session.flush()
         _flushed(session, run)
@@ -346,6 +349,7 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> li
         "updated_at": now,
     }
     with write_session(store) as session:
+        check_version(session.connection())  # a newer onloop's store: no claim (StoreNewer)
         run_ids = list(session.scalars(query))
         if not run_ids:
             return []
@@ -538,6 +542,7 @@ def requeue_run(
             for name in (*USAGE_NAMES, "active_seconds"):
                 setattr(run, name, 0)
         if claimed_by is not None:
+            check_version(conn)
             waiting = bool(_asking_a_person(session, [run_id]))
             _claimed(run, claimed_by, lease_seconds, waiting=waiting)
         session.flush()
