@@ -12,7 +12,7 @@ from agent_core.models import demo_goals, io_loop, scripted
 from agent_core.oversight import policy, signin_roles, suggestions
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
-from storage import engine, insights, models, record, vocabulary
+from storage import clock, engine, insights, models, record, vocabulary
 
 # Signatures another library calls: the parameter must be there, named so.
 app._options.show_version  # typer's --version option (its callback does the work)
@@ -49,3 +49,8 @@ vocabulary.UsageName.TOOL_CALLS
 vocabulary.UsageName.TOKENS_IN
 vocabulary.UsageName.TOKENS_OUT
 vocabulary.UsageName.COST_USD
+# SQLAlchemy's compiler finds these by decoration and class attribute (storage/clock.py).
+clock.db_now.inherit_cache
+clock._postgresql
+clock._sqlite
+clock._other

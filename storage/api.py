@@ -93,7 +93,8 @@ from storage.runs import (
     run_statuses,
     update_run,
 )
-from storage.schema import SCHEMA_VERSION, current_version
+from storage.schema import SCHEMA_VERSION
+from storage.versions import StoreNewer, current_version
 from storage.vocabulary import (
     ACTIVE_STATUSES,
     AUTONOMY_LEVELS,
@@ -163,6 +164,7 @@ __all__ = [
     "SchemaMigration",
     "Store",
     "StoreError",
+    "StoreNewer",
     "add_usage",
     "append_event",
     "begin_execution",

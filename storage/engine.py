@@ -22,7 +22,8 @@ from sqlmodel import Session
 
 from storage.errors import StoreError
 from storage.private_files import private_store_file
-from storage.schema import READ_ONLY, migrate
+from storage.schema import READ_ONLY
+from storage.versions import migrate
 
 DATABASE_URL_ENV = "ONLOOP_DATABASE_URL"
 WORKSPACES_ENV = "ONLOOP_WORKSPACES"
@@ -252,4 +253,7 @@ def open_store(url: str | None = None) -> Store:
     except DBAPIError as error:
         engine.dispose()
         raise cannot_open(url, error.orig or error) from error
+    except StoreError:  # a newer store (storage.versions), or no copy before upgrading it
+        engine.dispose()
+        raise
     return Store(engine=engine, url=url, workspace_root=workspace_root_for(url))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from storage.clock import db_now
 from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
@@ -20,6 +21,7 @@ from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import Status
+from storage.versions import check_version
 from storage.vocabulary import (
     AUTONOMY_LEVELS,
     DRIVEN,
@@ -126,8 +128,11 @@ def create_run(
     if claimed_by is not None:
         _claimed(run, claimed_by, lease_seconds, waiting=False)
     with write_session(store) as session:
+        if claimed_by is not None:
+            check_version(session.connection())
         session.add(run)
         session.flush()
+        _flushed(session, run)
         queued = Status(status=RunStatus.QUEUED, reason=None)
         seq = append_in(session.connection(), run_id=run_id, **queued.row())
         set_committed_value(run, "last_seq", seq)  # the Core bump is already in the database
@@ -140,8 +145,14 @@ def _claimed(run: Run, worker_id: str, lease_seconds: float, *, waiting: bool) -
     now = utcnow()
     run.status = (RunStatus.WAITING if waiting else RunStatus.RUNNING).value
     run.worker_id, run.claim_epoch = worker_id, (run.claim_epoch or 0) + 1
-    run.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    run.lease_expires_at = db_now(lease_seconds)  # type: ignore[assignment]  # SQL; see _flushed
     run.started_at = run.updated_at = now
+
+
+def _flushed(session: Any, run: Run) -> None:
+    """After the flush of a run `_claimed` set: read back the lease the database computed."""
+    if run.worker_id is not None:
+        session.refresh(run, ["lease_expires_at"])
 
 
 def get_run(store: Store, *, run_id: str) -> Run:
@@ -333,11 +344,12 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> li
         "status": "running",
         "worker_id": worker_id,
         "claim_epoch": _runs.c.claim_epoch + 1,
-        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "lease_expires_at": db_now(lease_seconds),  # the database's clock (storage.clock)
         "started_at": now,  # this session's start; earlier sessions are in active_seconds
         "updated_at": now,
     }
     with write_session(store) as session:
+        check_version(session.connection())  # a newer onloop's store: no claim (StoreNewer)
         run_ids = list(session.scalars(query))
         if not run_ids:
             return []
@@ -384,11 +396,10 @@ def renew_lease(
 ) -> bool:
     """Extend this worker's lease (of the claim with this epoch, if given); False when the run
     is no longer this worker's."""
-    now = utcnow()
     query = (
         update(_runs)
         .where(_runs.c.id == run_id, *Fence(worker_id, epoch).clauses())
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .values(lease_expires_at=db_now(lease_seconds), updated_at=utcnow())
     )
     with writing(store) as conn:
         return conn.execute(query).rowcount > 0
@@ -407,9 +418,12 @@ def release_run(store: Store, *, run_id: str, worker_id: str) -> None:
 
 def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
     """Running or waiting runs whose lease lapsed become "interrupted" (or "halted", when a halt
-    waits for them: nobody will drive them again to honour it); returns their ids."""
-    now = now or utcnow()
-    lapsed = (_runs.c.status.in_(DRIVEN), _runs.c.lease_expires_at < now)
+    waits for them: nobody will drive them again to honour it); returns their ids. Lapsed by the
+    database's clock (storage.clock), whatever this process's says; `now`: by this moment instead
+    (tests look into the future with it)."""
+    deadline = db_now() if now is None else now
+    now = utcnow()
+    lapsed = (_runs.c.status.in_(DRIVEN), _runs.c.lease_expires_at < deadline)
     expired: list[str] = []
     with writing(store) as conn:
         for run_id in conn.scalars(select(_runs.c.id).where(*lapsed)).all():
@@ -528,9 +542,11 @@ def requeue_run(
             for name in (*USAGE_NAMES, "active_seconds"):
                 setattr(run, name, 0)
         if claimed_by is not None:
+            check_version(conn)
             waiting = bool(_asking_a_person(session, [run_id]))
             _claimed(run, claimed_by, lease_seconds, waiting=waiting)
         session.flush()
+        _flushed(session, run)
         resumed = Status(status=RunStatus.QUEUED, reason=None, resumed=True, by=by)
         seq = append_in(conn, run_id=run_id, **resumed.row())
         set_committed_value(run, "last_seq", seq)

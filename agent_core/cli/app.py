@@ -620,4 +620,8 @@ def main() -> None:
         if not isinstance(exc, user_errors()):
             raise
         typer.echo(f"error: {_one_line(exc)}", err=True)
-        sys.exit(2)
+        # 3: the store is a newer onloop's; a supervisor does not restart such a worker
+        import storage
+        from agent_core.worker.supervisor import NEWER_STORE_EXIT
+
+        sys.exit(NEWER_STORE_EXIT if isinstance(exc, storage.StoreNewer) else 2)

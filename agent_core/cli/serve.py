@@ -241,17 +241,20 @@ def serve_up(
             "  Ctrl-C stops the dashboard and the worker"
         )
         threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
-        if worker is not None:
-            worker.serve()
-        else:
-            command = worker_command(
-                concurrency=concurrency, policy_path=policy_path, limits=limits
-            )
-            # The workers learn the sign-in file from the environment: none of their tools may write it.
-            WorkerPool(
-                command, processes, env={**_pool_env(store), **signin_env}, stop=stop
-            ).serve()
-        _terminate(dashboard)
+        try:  # the dashboard stops with the worker, also when the worker stops on an error
+            if worker is not None:
+                worker.serve()
+            else:
+                command = worker_command(
+                    concurrency=concurrency, policy_path=policy_path, limits=limits
+                )
+                # The workers learn the sign-in file from the environment: none of their tools
+                # may write it.
+                WorkerPool(
+                    command, processes, env={**_pool_env(store), **signin_env}, stop=stop
+                ).serve()
+        finally:
+            _terminate(dashboard)
         typer.echo("onloop stopped")
         return 0
 

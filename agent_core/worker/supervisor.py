@@ -26,6 +26,7 @@ USAGE_EXIT = 2  # a child that exits 2 met a user error (bad option, policy): re
 STOP_GRACE_S = 30.0  # a stopping child finishes its runs' current writes and queues them again
 STABLE_S = 60.0  # a child that lived this long had no crash loop: its backoff starts over
 MAX_BACKOFF_S = 30.0
+NEWER_STORE_EXIT = 3  # the store is a newer onloop's (storage.StoreNewer): no restart helps
 PR_SET_PDEATHSIG = 1
 
 
@@ -129,6 +130,11 @@ class WorkerPool:
         if self.stop.is_set():
             return
         lived = now - child.started
+        if code == NEWER_STORE_EXIT:
+            self.gave_up = f"worker process {child.slot + 1} stopped: the store is newer than it"
+            log.error("%s; stopping the others", self.gave_up)
+            self.stop.set()
+            return
         if code == USAGE_EXIT and child.starts == 1 and lived < STABLE_S:
             # A bad option or policy file at the first start: every restart would fail the same
             # way. (A restarted child may meet a passing outage instead: it is retried.)

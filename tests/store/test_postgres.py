@@ -81,7 +81,7 @@ def test_a_blank_database_migrates_to_the_pinned_schema(pg):
     with pg.engine.connect() as conn:
         rows = conn.execute(text("SELECT version, name FROM schema_migrations ORDER BY version"))
         assert [tuple(row) for row in rows] == MIGRATION_NAMES
-    assert storage.schema.migrate(pg.engine) == []  # opening again changes nothing
+    assert storage.versions.migrate(pg.engine) == []  # opening again changes nothing
     storage.open_store(pg.url).dispose()
     assert storage.current_version(pg.engine) == storage.SCHEMA_VERSION
 
@@ -91,7 +91,7 @@ def test_lost_migration_records_are_reapplied_without_touching_events(pg):
     storage.append_event(pg, run_id=run.id, kind="tool_call", payload={"tool": "read_file"})
     with pg.engine.begin() as conn:
         conn.execute(text("DELETE FROM schema_migrations"))
-    migrated = storage.schema.migrate(pg.engine)
+    migrated = storage.versions.migrate(pg.engine)
     assert migrated == [v for v, _ in MIGRATION_NAMES]  # the backfill changes nothing
     with pg.engine.connect() as conn:
         counts = conn.execute(text("SELECT tool, verdict, calls FROM tool_call_counts")).all()

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import event, inspect, select
 
 import storage
-from storage import insights, schema
+from storage import insights, schema, versions
 from storage.models import SchemaMigration, table_of
 
 TABLES = {
@@ -180,7 +180,7 @@ def test_reopening_a_migrated_store_changes_nothing(tmp_path):
     before = _migrations(first)
     first.dispose()
     second = storage.open_store(path)
-    assert schema.migrate(second.engine) == []
+    assert versions.migrate(second.engine) == []
     assert _migrations(second) == before
     second.dispose()
 
@@ -426,7 +426,7 @@ def test_a_later_migration_is_applied_on_open(tmp_path, monkeypatch):
     assert "ix_runs_parent_run_id" in _indexes(store, "runs")
     assert [(v, n) for v, n, _ in _migrations(store)][-1] == (after, "add run labels")
     assert storage.current_version(store.engine) == after
-    assert schema.migrate(store.engine) == []  # and once applied, it stays applied
+    assert versions.migrate(store.engine) == []  # and once applied, it stays applied
     store.dispose()
 
 

@@ -257,7 +257,9 @@ def test_claim_takes_the_oldest_queued_run_once(store):
     claimed = storage.claim_next_run(store, worker_id="w1", lease_seconds=60)
     assert claimed.id == older.id and claimed.status == "running" and claimed.worker_id == "w1"
     assert claimed.started_at is not None
-    assert claimed.lease_expires_at - claimed.started_at == timedelta(seconds=60)
+    # The lease is the database's clock plus 60 s (storage.clock); started_at the worker's.
+    lease = claimed.lease_expires_at - claimed.started_at
+    assert timedelta(seconds=59) < lease < timedelta(seconds=61)
     assert storage.claim_next_run(store, worker_id="w2", lease_seconds=60).id == newer.id
     assert storage.claim_next_run(store, worker_id="w3", lease_seconds=60) is None
 

@@ -26,6 +26,7 @@ SLOW_MODULES = frozenset(
         "benchmarks/test_benchmarks_smoke.py",
         "cli/test_commands.py",
         "cli/test_fast_start.py",
+        "cli/test_store_versions.py",
         "cli/test_up_signin.py",
         "models/test_model_path.py",
         "oversight/test_edit_redteam.py",
