@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 from typing import Any
 
 import pytest
@@ -127,6 +128,22 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONLOOP_DEMO_DELAY", "0")
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL", "ONLOOP_POLICY"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """Autouse. Streamlit's AppTest runs a page as `__main__` and leaves it there; a later test's
+    spawned process (multiprocessing "spawn") would then run that page as its own main script
+    before its target, and die there. Each test gets back the `__main__` it started with."""
+    main = sys.modules["__main__"]
+    kept = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    yield
+    sys.modules["__main__"] = main
+    for name in ("__file__", "__spec__"):
+        if name in kept:
+            setattr(main, name, kept[name])
+        elif hasattr(main, name):
+            delattr(main, name)
 
 
 @pytest.fixture(autouse=True)

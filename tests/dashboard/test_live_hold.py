@@ -185,7 +185,7 @@ def test_the_full_page_never_holds_only_its_later_refreshes_do(store, monkeypatc
     run = make_run(store, "running")
     app = app_at(RUN_PAGE, query={"run": run.id})
     assert not app.exception and held == []
-    assert "Timeline" in [s.value for s in app.subheader]  # what comes after it was drawn
+    assert "Timeline" in [s.value for s in app.header]  # what comes after it was drawn
 
 
 def turn_page(url: str, run_id: str, updates: int) -> None:

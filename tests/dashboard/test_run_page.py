@@ -94,7 +94,7 @@ def test_the_pending_approval_is_shown_inline_and_can_be_approved(store):
     run = make_run(store, "waiting")
     approval = request_approval(store, run.id)
     at = open_run(run.id)
-    assert at.subheader[0].value == "Waiting for you"
+    assert at.header[0].value == "Waiting for you"
     approve = f"run-{run.id}-approval-{approval.id}-approve"
     at.button(key=approve).click().run()
     assert storage.get_approval(store, approval_id=approval.id).status == "approved"

@@ -155,4 +155,4 @@ def test_webhook_is_posted_when_a_run_waits_for_a_human(store):
         server.shutdown()
     message = _Hook.received[0]
     assert message["run_id"] == run.id and pending.summary in message["text"]
-    assert message["text"].startswith(f"onloop run {run.id} is waiting for approval")
+    assert message["text"].startswith(f"onloop run {run.id} waits for an approver's decision")
