@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_core.models.base import ToolCallRequest
-from storage.record import ApprovalRequested, ModelCall, ToolCall, parse_as
+from storage.record import ApprovalDecided, ApprovalRequested, ModelCall, ToolCall, parse_as
 from storage.vocabulary import EventKind, Verdict
 
 
@@ -63,10 +63,29 @@ def _unfinished(
         for e in asked
     ]
     may_have_run = any(c.verdict == Verdict.ALLOW for c in started) or any(
-        # A consumed approval started its tool. One stored before approvals were consumed
-        # (no approval_id in its request) may have started it once approved.
-        row.consumed_at is not None or (not numbered and row.status == "approved")
+        # A consumed approval started its tool (consuming and tool_started are one transaction).
+        row.consumed_at is not None or (not numbered and _run_by_an_old_worker(row.id, stretch))
         for row, numbered in rows
     )
     latest = rows[-1][0] if rows else None
     return Unfinished(call, text, bool(started), may_have_run, latest)
+
+
+def _run_by_an_old_worker(approval_id: int, stretch: list[Any]) -> bool:
+    """Whether a release from before approvals were consumed (schema 3 and earlier: its requests
+    carry no approval_id) may have started the call this approval allowed. Its worker, on seeing
+    the decision, wrote approval_decided (without the tool, which every later release writes)
+    and ran the call at once; approved while no such worker drove the run (say just before or
+    after an upgrade), the call never started and the approval carries over unused: it runs the
+    call once, consumed like any other."""
+    for event in stretch:
+        if event.kind != EventKind.APPROVAL_DECIDED:
+            continue
+        decided = parse_as(ApprovalDecided, event.payload)
+        if (
+            decided.approval_id == approval_id
+            and decided.decision == "approved"
+            and not decided.given("tool")
+        ):
+            return True
+    return False

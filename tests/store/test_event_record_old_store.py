@@ -4,6 +4,8 @@ typed events printed for these very payloads)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import storage
 from agent_core.run.conversation import CUT_OFF_REQUEST
 from agent_core.run.unfinished_calls import unfinished_calls
@@ -139,14 +141,29 @@ def test_fields_older_releases_left_out_read_as_their_defaults(tmp_path):
     assert parse_as(FinalAnswer, kinds["final_answer"]).goal_met is True
 
 
-def test_an_approval_asked_before_approvals_were_numbered_may_have_run_once_approved(tmp_path):
-    """Crash recovery reads `approval_id` being absent, not null, as the old release did."""
+def test_an_approval_asked_before_approvals_were_numbered_ran_only_once_its_worker_saw_it(tmp_path):
+    """Crash recovery reads `approval_id` being absent, not null, as the old release did. That
+    release's worker wrote approval_decided (without the tool) on seeing the decision and ran the
+    call at once: only then may the call have run. Approved while no such worker drove the run
+    (just before or after an upgrade), it never started; today's approval_decided (with the tool)
+    comes before the consuming start, so it alone says nothing either."""
     store = _old_store(tmp_path)
     stored = storage.events_after(store, run_id="old000000001")[:5]  # up to the request
-    approved = type("Row", (), {"consumed_at": None, "status": "approved"})()
-    pending = type("Row", (), {"consumed_at": None, "status": "pending"})()
-    [call] = unfinished_calls(stored, {5: approved})
-    assert call.may_have_run and call.recorded
-    [call] = unfinished_calls(stored, {5: pending})
-    assert not call.may_have_run
+    approved = SimpleNamespace(id=3, consumed_at=None, status="approved")
+    pending = SimpleNamespace(id=3, consumed_at=None, status="pending")
+    consumed = SimpleNamespace(id=3, consumed_at=storage.utcnow(), status="approved")
+    decided = {"approval_id": 3, "tool_call_id": "x1", "decision": "approved", "decided_by": "bob"}
+    by_the_old_worker = SimpleNamespace(seq=6, kind="approval_decided", payload=decided)
+    by_today = SimpleNamespace(seq=6, kind="approval_decided", payload={**decided, "tool": "w"})
+    another = SimpleNamespace(seq=6, kind="approval_decided", payload={**decided, "approval_id": 4})
+    for events, row, may_have_run in (
+        (stored, approved, False),
+        (stored, pending, False),
+        ([*stored, by_the_old_worker], approved, True),
+        ([*stored, another], approved, False),
+        ([*stored, by_today], approved, False),
+        ([*stored, by_today], consumed, True),
+    ):
+        [call] = unfinished_calls(events, {5: row})
+        assert (call.may_have_run, call.recorded) == (may_have_run, True), (events[-1], row)
     assert PREVIOUS[9][1]["approval_id"] == 1  # the previous release numbered them

@@ -60,6 +60,8 @@ SLOW_MODULES = frozenset(
         "worker/test_faults.py",
         "worker/test_machines.py",
         "worker/test_supervisor.py",
+        "worker/test_upgrade_keeps_decisions.py",
+        "worker/test_upgraded_stores.py",
         "worker/test_warmup.py",
         "worker/test_workers.py",
     }
