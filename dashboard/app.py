@@ -28,6 +28,7 @@ from dashboard.components.browser_notify import browser_notifications  # noqa: E
 from dashboard.components.shared_reads import pending_count  # noqa: E402
 from dashboard.components.signed_link import open_signed_link  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
+from dashboard.components.store_trouble import store_trouble_banner  # noqa: E402
 from dashboard.deep_link import RUN_AT_ROOT, default_page, old_run_link  # noqa: E402
 from dashboard.store import get_store  # noqa: E402
 
@@ -56,6 +57,11 @@ PAGES = [
 @st.fragment(run_every=SIDEBAR_REFRESH_SECONDS)
 def sidebar_status(store: storage.Store) -> None:
     """Pending approvals, refreshed on its own so a new request shows up on any page."""
+    with store_trouble_banner(store, key="sidebar"):
+        _pending_metric(store)
+
+
+def _pending_metric(store: storage.Store) -> None:
     count = pending_count(store)
     announce_new_approvals(store, count)  # a toast on whatever page is open
     st.metric(
@@ -77,14 +83,15 @@ PHONE_ONLY = """<style>
 @st.fragment(run_every=2)
 def phone_pending(store: storage.Store) -> None:
     """The pending count above every page but Approvals (which leads with it), for phones."""
-    count = pending_count(store)
-    if count:
-        with st.container(key="phone-pending"):
-            st.page_link(
-                routes.APPROVALS_PAGE,
-                label=f"{count} approval{'' if count == 1 else 's'} waiting: answer them",
-                icon=":material/front_hand:",
-            )
+    with store_trouble_banner(store, key="phone"):
+        count = pending_count(store)
+        if count:
+            with st.container(key="phone-pending"):
+                st.page_link(
+                    routes.APPROVALS_PAGE,
+                    label=f"{count} approval{'' if count == 1 else 's'} waiting: answer them",
+                    icon=":material/front_hand:",
+                )
 
 
 def pages_for(person: Person) -> list[StreamlitPage]:
@@ -130,6 +137,11 @@ def main() -> None:
     except storage.StoreError as error:
         st.error(f"The dashboard cannot open its store: {inert.markdown(error, limit=800)}")
         st.stop()
+    with store_trouble_banner(store, key="page"):  # full, read-only, I/O: a banner
+        _serve(store, person, page)
+
+
+def _serve(store: storage.Store, person: Person, page: StreamlitPage) -> None:
     open_signed_link(store, person)  # a notification's link: checked, then to its item
     with st.sidebar:
         whoami(person)

@@ -24,6 +24,7 @@ from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
 from storage.record import EventPayload
+from storage.store_faults import store_fault
 from storage.transient import brief, retrying
 
 log = logging.getLogger("onloop.port")
@@ -334,8 +335,13 @@ class StoreRunPort:
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             return
         except SQLAlchemyError as error:  # a busy store: the preview waits, the run goes on
-            log.warning(
-                "could not write the partial output of run %s: %s", self.run_id, brief(error)
+            # A disk fault (full, read-only) is said once by the worker, not once per preview.
+            quiet = store_fault(error) is not None
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING,
+                "could not write the partial output of run %s: %s",
+                self.run_id,
+                brief(error),
             )
             return
         self._partial = text

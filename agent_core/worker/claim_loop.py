@@ -33,11 +33,13 @@ from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
 from agent_core.tools.registry import ToolLoadError, known_tools, missing_mcp_tools
 from agent_core.tools.workspace_choice import copy_from, seed_workspace, work_in
+from agent_core.worker.outage import Outage
 from storage.engine import sqlite_path
 from storage.models import Run, utcnow
 from storage.private_files import FOLDER_MODE, private_folder, tighten
 from storage.record import Error, RunStarted, parse_as
 from storage.runs import STORE_LOST_REASON
+from storage.store_faults import store_fault
 from storage.transient import Backoff, brief, is_transient, retrying
 from storage.vocabulary import FINISHED_STATUSES, EventKind
 
@@ -81,19 +83,24 @@ def drive_run(
     stop: threading.Event | None = None,
     model_factory: ModelFactory | None = None,
     settings: Settings | None = None,
+    outage: Outage | None = None,
 ) -> Outcome:
     """Drive one claimed run until it ends, pauses or its worker stops; record how it ended.
 
     Every write is fenced by the claim (worker and epoch): once another claim holds the run, the
-    store refuses this session's writes and the session ends at once, writing nothing more."""
+    store refuses this session's writes and the session ends at once, writing nothing more.
+    With `outage` (a worker's), a disk fault of the store (full, read-only, I/O) cuts the session
+    off: it waits until the store takes writes again, then ends `interrupted`, saying why."""
     port = StoreRunPort(
         store, run.id, stop or threading.Event(), worker_id=run.worker_id, epoch=run.claim_epoch
     )
     try:
-        return _drive(store, run, port, model_factory, settings)
+        return _drive(store, run, port, model_factory, settings, outage)
     except storage.LeaseLost:  # a write was refused: the run is another claim's; leave it alone
         return _finish(store, port, run, Outcome("interrupted", LOST_REASON), run.active_seconds)
     except Exception as error:
+        if outage is not None and outage.met(error):
+            return _cut_off(store, port, run, outage)
         if not is_transient(error):
             raise
         # Nothing is retried blindly (a write cut off in its commit may have committed): the
@@ -113,6 +120,7 @@ def _drive(
     port: StoreRunPort,
     model_factory: ModelFactory | None,
     settings: Settings | None,
+    outage: Outage | None = None,
 ) -> Outcome:
     events = storage.events_after(store, run_id=run.id)
     resumed = any(e.kind == EventKind.RUN_STARTED for e in events)
@@ -158,12 +166,39 @@ def _drive(
     except storage.HaltRequested:  # halted or lost before the loop began (the token says which)
         outcome = ended(port.token)
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
-        if is_transient(exc):  # not the run's fault: it ends interrupted (drive_run)
+        if is_transient(exc) or store_fault(exc):  # not the run's: it ends interrupted (drive_run)
             raise
         log.exception("run %s crashed", run.id)
         port.record(Error(message=f"{type(exc).__name__}: {exc}", where="loop"))
         outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
-    return _finish(store, port, run, outcome, loop.elapsed())
+    return _finish(store, port, run, outcome, loop.elapsed(), outage)
+
+
+def _cut_off(store, port: StoreRunPort, run: Run, outage: Outage) -> Outcome:
+    """A session the store's disk fault cut off: once the store takes writes, it ends
+    interrupted with the fault as its reason (resumable); nothing is written before."""
+    fault = outage.wait_to_write(run.id)
+    if fault is None:  # the worker stopped first: the lease lapses, and the run is ended then
+        return Outcome("interrupted", "the worker stopped while the store could not be written")
+    try:
+        ending = Outcome("interrupted", fault.reason())
+        return _finish(store, port, run, ending, run.active_seconds, outage)
+    finally:
+        outage.done(run.id)
+
+
+def _written(write, *, what: str, run_id: str, outage: Outage | None):
+    """`write` (safe to repeat) done, through passing outages (retrying) and, with `outage`,
+    through disk faults: it waits for the store to take writes, then writes."""
+    while True:
+        try:
+            return retrying(write, what=what, log=log)
+        except Exception as error:
+            if outage is None or not outage.met(error):
+                raise
+            if outage.wait_to_write(run_id) is None:
+                raise
+            outage.done(run_id)
 
 
 def _default_factory(settings: Settings) -> ModelFactory:
@@ -248,7 +283,14 @@ def _workspace(store: storage.Store, run: Run, policy: Policy) -> Workspace:
     return workspace
 
 
-def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: float) -> Outcome:
+def _finish(
+    store,
+    port: StoreRunPort,
+    run: Run,
+    outcome: Outcome,
+    seconds: float,
+    outage: Outage | None = None,
+) -> Outcome:
     """Record how the session ended and release the run; a pending halt wins (storage)."""
     fields: dict = {"reason": port.redactor(outcome.reason or "") or None}
     fields["active_seconds"] = round(seconds, 3)
@@ -257,7 +299,7 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
     if outcome.status in FINISHED_STATUSES:
         fields["finished_at"] = utcnow()
     # Safe to repeat: once one attempt committed, the fence refuses the next (it writes nothing).
-    status = retrying(
+    status = _written(
         lambda: storage.finish_session(
             store,
             run_id=run.id,
@@ -267,7 +309,8 @@ def _finish(store, port: StoreRunPort, run: Run, outcome: Outcome, seconds: floa
             **fields,
         ),
         what=f"ending run {run.id} ({outcome.status})",
-        log=log,
+        run_id=run.id,
+        outage=outage,
     )
     if status == outcome.status:
         _tell(port, run, outcome)
@@ -319,6 +362,7 @@ class Worker:
         self.stop = threading.Event()
         self._active: dict[str, tuple[threading.Thread, threading.Event, int]] = {}
         self._lock = threading.Lock()
+        self.outage = Outage(store, self.stop)  # the store's disk fails: no claims till fixed
 
     def serve(self) -> None:
         """Claim and drive runs until stop is set; then stop active runs as interrupted."""
@@ -326,9 +370,15 @@ class Worker:
         backoff = Backoff()
         try:
             while not self.stop.is_set():
+                if self.outage.fault is not None:  # claims wait until the store takes writes
+                    if self.outage.recover():
+                        self._renew_leases()  # before any lapsed lease is ended
+                    continue
                 try:
                     self._poll()
                 except Exception as error:  # the worker outlives the database's hiccups
+                    if self.outage.met(error):
+                        continue
                     if not is_transient(error):
                         raise
                     delay = backoff.wait()
@@ -357,7 +407,7 @@ class Worker:
                 if self._room() and storage.has_claimable_run(self.store):
                     return
             except Exception as error:
-                if not is_transient(error):
+                if not is_transient(error) and store_fault(error) is None:
                     raise
                 return  # the poll meets the outage next, says so and backs off
 
@@ -419,6 +469,7 @@ class Worker:
                 stop=run_stop,
                 model_factory=self.model_factory,
                 settings=self.settings,
+                outage=self.outage,
             )
             if run_stop.is_set() and not self.stop.is_set():
                 log.warning(
@@ -444,25 +495,32 @@ class Worker:
 
     def _heartbeat(self) -> None:
         while not self.stop.wait(self.lease_seconds / 3):
-            with self._lock:
-                active = list(self._active.items())
-            for run_id, (_, run_stop, epoch) in active:
-                try:
-                    kept = storage.renew_lease(
-                        self.store,
-                        run_id=run_id,
-                        worker_id=self.worker_id,
-                        lease_seconds=self.lease_seconds,
-                        epoch=epoch,
-                    )
-                except Exception as error:  # try again next beat, before the lease lapses
-                    if not is_transient(error):
-                        log.exception("could not renew the lease of run %s", run_id)
-                    else:
-                        log.warning("could not renew the lease of run %s: %s", run_id, brief(error))
-                    continue
-                if not kept:
-                    run_stop.set()
+            self._renew_leases()
+
+    def _renew_leases(self) -> None:
+        with self._lock:
+            active = list(self._active.items())
+        for run_id, (_, run_stop, epoch) in active:
+            if self.outage.fault is not None:
+                return  # nothing can be written: the store's outage is said once, elsewhere
+            try:
+                kept = storage.renew_lease(
+                    self.store,
+                    run_id=run_id,
+                    worker_id=self.worker_id,
+                    lease_seconds=self.lease_seconds,
+                    epoch=epoch,
+                )
+            except Exception as error:  # try again next beat, before the lease lapses
+                if self.outage.met(error):
+                    return
+                if not is_transient(error):
+                    log.exception("could not renew the lease of run %s", run_id)
+                else:
+                    log.warning("could not renew the lease of run %s: %s", run_id, brief(error))
+                continue
+            if not kept:
+                run_stop.set()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         self.stop.set()

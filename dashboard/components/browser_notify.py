@@ -19,6 +19,7 @@ from agent_core.oversight.signin_roles import Person
 from dashboard.components.browser_notes import BrowserNote, new_notes
 from dashboard.components.notify_permission import notify_permission
 from dashboard.components.shared_reads import active_board, pending_list
+from dashboard.components.store_trouble import store_trouble_banner
 
 # A new approval shows within a second and a bit (the issue asks p95 <= 2 s); the reads are the
 # shared ones every open page makes already (one query per interval for all tabs).
@@ -64,6 +65,11 @@ def browser_notifications(store: storage.Store, person: Person) -> None:
 
 @st.fragment(run_every=BROWSER_REFRESH_SECONDS)
 def _watch(store: storage.Store, person: Person, link_ttl_s: float) -> None:
+    with store_trouble_banner(store, key="browser-notify"):  # a disk fault: a banner
+        _notify(store, person, link_ttl_s)
+
+
+def _notify(store: storage.Store, person: Person, link_ttl_s: float) -> None:
     notes = new_notes(
         store,
         person,
