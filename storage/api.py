@@ -93,6 +93,14 @@ from storage.runs import (
     run_statuses,
     update_run,
 )
+from storage.identity import (
+    STORE_IDENTITY_ENV,
+    StoreChanged,
+    StoreIdentity,
+    check_expected,
+    check_same_store,
+    store_identity,
+)
 from storage.schema import SCHEMA_VERSION
 from storage.versions import StoreNewer, current_version
 from storage.vocabulary import (
@@ -165,6 +173,12 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreNewer",
+    "StoreChanged",
+    "StoreIdentity",
+    "STORE_IDENTITY_ENV",
+    "check_expected",
+    "check_same_store",
+    "store_identity",
     "add_usage",
     "append_event",
     "begin_execution",

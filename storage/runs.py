@@ -21,6 +21,7 @@ from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import Status
+from storage.identity import check_same_in
 from storage.versions import check_version
 from storage.vocabulary import (
     AUTONOMY_LEVELS,
@@ -350,6 +351,7 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> li
     }
     with write_session(store) as session:
         check_version(session.connection())  # a newer onloop's store: no claim (StoreNewer)
+        check_same_in(store, session.connection())  # nor one that replaced ours (StoreChanged)
         run_ids = list(session.scalars(query))
         if not run_ids:
             return []

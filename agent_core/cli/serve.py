@@ -53,6 +53,8 @@ def serve_worker(
     poll_seconds: float = 0.5,
     settings: Settings | None = None,
 ) -> None:
+    # A child of `onloop up` or `--processes N`: the store must be the one its supervisor opened.
+    storage.check_expected(store, os.environ.pop(storage.STORE_IDENTITY_ENV, None))
     policy = load_policy(policy_path)
     settings = settings or load_settings()
     worker = Worker(
@@ -122,7 +124,10 @@ def serve_pool(
 
 
 def _pool_env(store: storage.Store) -> dict[str, str]:
-    return {**os.environ, DATABASE_URL_ENV: store.url}
+    """The children's environment: the store's URL, and its identity (a child that opens a file
+    that replaced it since refuses it)."""
+    token = storage.store_identity(store).token()
+    return {**os.environ, DATABASE_URL_ENV: store.url, storage.STORE_IDENTITY_ENV: token}
 
 
 def _model_line(settings: Settings, policy: Policy) -> str:
@@ -241,6 +246,8 @@ def serve_up(
             "  Ctrl-C stops the dashboard and the worker"
         )
         threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
+        pool: WorkerPool | None = None
+        code = 0
         try:  # the dashboard stops with the worker, also when the worker stops on an error
             if worker is not None:
                 worker.serve()
@@ -250,11 +257,14 @@ def serve_up(
                 )
                 # The workers learn the sign-in file from the environment: none of their tools
                 # may write it.
-                WorkerPool(
+                pool = WorkerPool(
                     command, processes, env={**_pool_env(store), **signin_env}, stop=stop
-                ).serve()
+                )
+                code = pool.serve()
         finally:
             _terminate(dashboard)
+        if pool is not None and pool.gave_up:
+            raise fail(f"{pool.gave_up}; its message is above", code=code)
         typer.echo("onloop stopped")
         return 0
 
