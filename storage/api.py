@@ -39,6 +39,14 @@ from storage.halts import (
     mark_driven,
     runs_with_halt_pending,
 )
+from storage.identity import (
+    STORE_IDENTITY_ENV,
+    StoreChanged,
+    StoreIdentity,
+    check_expected,
+    check_same_store,
+    store_identity,
+)
 from storage.inbox import (
     inbox_approvals,
     snooze_approval,
@@ -92,14 +100,6 @@ from storage.runs import (
     requeue_run,
     run_statuses,
     update_run,
-)
-from storage.identity import (
-    STORE_IDENTITY_ENV,
-    StoreChanged,
-    StoreIdentity,
-    check_expected,
-    check_same_store,
-    store_identity,
 )
 from storage.schema import SCHEMA_VERSION
 from storage.versions import StoreNewer, current_version

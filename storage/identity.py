@@ -86,7 +86,7 @@ def store_identity(store: Store) -> StoreIdentity:
 
 
 def _where(store: Store) -> str:
-    from storage.engine import sqlite_path, shown_url
+    from storage.engine import shown_url, sqlite_path
 
     return str(sqlite_path(store.url) or shown_url(store.url))
 

@@ -19,9 +19,9 @@ from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
+from storage.identity import check_same_in
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import Status
-from storage.identity import check_same_in
 from storage.versions import check_version
 from storage.vocabulary import (
     AUTONOMY_LEVELS,

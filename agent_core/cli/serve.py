@@ -18,6 +18,7 @@ import typer
 
 import storage
 from agent_core.cli.errors import fail
+from agent_core.cli.port_holder import port_in_use
 from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
@@ -28,7 +29,7 @@ from agent_core.oversight.policy_file import load_policy
 from agent_core.oversight.signin_roles import AccessConfigError, is_loopback, load_auth_config
 from agent_core.tools.protected import SIGN_IN, register_own_file
 from agent_core.worker.claim_loop import Worker
-from agent_core.worker.supervisor import WorkerPool
+from agent_core.worker.supervisor import SUPERVISOR_ENV, WorkerPool
 from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
@@ -194,18 +195,19 @@ def serve_up(
         gone = f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it"
         typer.echo(inert.visible(gone, newlines=False))  # the file's words: anyone's
     with contextlib.closing(lock):  # released as this `up` stops, however it stops
-        if not _port_free(host, port):
-            raise fail(f"port {port} on {host} is in use; pick another with --port")
+        if not _port_free(host, port):  # named: a leftover dashboard, another up, a program
+            raise fail(port_in_use(host, port))
         env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
         env.pop(AUTH_ENV, None)
         env.pop(INSECURE_ENV, None)
         env.update(signin_env)
         if policy_path:
             env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
+        env[SUPERVISOR_ENV] = str(os.getpid())  # the dashboard dies with this process
         command = [
             sys.executable,
             "-m",
-            "streamlit",
+            "agent_core.cli.dashboard_process",  # `streamlit run` that dies with `up`
             "run",
             str(DASHBOARD_APP),
             "--server.port",
@@ -223,8 +225,16 @@ def serve_up(
             *_theme_flags(),
             *signin_args,
         ]
+        # From this (the main) thread: the parent-death signal follows the thread that started
+        # the child. Its own process group: stopping it stops whatever it started too.
         dashboard = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            process_group=0,
         )
         worker = None
         if processes == 1:  # the worker drives runs in this process, as always
@@ -234,7 +244,7 @@ def serve_up(
         if worker is not None:
             warm_up(policy, settings)  # while the dashboard starts, before the first claim
         if not _wait_healthy(url, dashboard):
-            dashboard.terminate()
+            _terminate(dashboard)
             detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
             raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
         typer.echo(
@@ -319,9 +329,18 @@ def _watch(dashboard: subprocess.Popen, stop: threading.Event) -> None:
 
 
 def _terminate(process: subprocess.Popen) -> None:
+    """Stop the dashboard's process group (it leads it): SIGTERM, then SIGKILL after 10 s."""
     if process.poll() is None:
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass

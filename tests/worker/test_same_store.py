@@ -65,7 +65,9 @@ def test_a_replaced_store_is_not_claimed_from(processes, tmp_path):
     text = pool.text()
     assert code == STORE_CHANGED_EXIT, text
     assert "Traceback" not in text, text
-    assert any(f"the store at {db} was replaced by another file" in line for line in error_lines(text))
+    assert any(
+        f"the store at {db} was replaced by another file" in line for line in error_lines(text)
+    )
     assert wait_for(lambda: not any(alive(pid) for pid in pids), 60, "no worker left")
     with storage.open_store(url) as replaced:
         run = storage.get_run(replaced, run_id=queued)
