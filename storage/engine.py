@@ -260,7 +260,7 @@ def open_store(url: str | None = None) -> Store:
         engine.dispose()
         raise
     try:
-        identity = identify(engine, sqlite_path(url))
+        identity = identify(engine)
     except (DBAPIError, OSError) as error:
         engine.dispose()
         raise cannot_open(url, getattr(error, "orig", None) or error) from error

@@ -19,9 +19,9 @@ On a mismatch, StoreChanged: one line saying what happened, the path, and what t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import col
@@ -30,13 +30,17 @@ from storage.errors import StoreError
 from storage.models import SchemaMigration
 from storage.schema import READ_ONLY
 
-if TYPE_CHECKING:
-    from storage.engine import Store
-
 # Set by a supervisor (`onloop up`, `--processes N`) in its children: the identity of the store
 # it opened, so a child (re)started after a replacement refuses the new file.
 STORE_IDENTITY_ENV = "ONLOOP_STORE_IDENTITY"
 HELP = "docs/operations.md, Deleted or replaced store"
+
+
+class Store(Protocol):
+    """What the checks need of storage.engine.Store (which imports this module)."""
+
+    engine: Engine
+    identity: StoreIdentity | None
 
 
 class StoreChanged(StoreError):
@@ -50,6 +54,7 @@ class StoreIdentity:
     created: str | None
     device: int | None = None
     inode: int | None = None
+    where: str = field(default="", compare=False)  # the file, or the URL without a password
 
     def token(self) -> str:
         """A one-line form for the environment of a child process."""
@@ -67,28 +72,32 @@ def _store_id(conn: Connection) -> str | None:
     return found.isoformat() if found is not None else None
 
 
-def identify(engine: Engine, path: Path | None) -> StoreIdentity:
+def _file_of(engine: Engine) -> Path | None:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database)).expanduser().resolve()
+
+
+def identify(engine: Engine) -> StoreIdentity:
     """The identity of the store behind `engine` (just opened and migrated)."""
     with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         created = _store_id(conn)
+    path = _file_of(engine)
     if path is None:
-        return StoreIdentity(created)
+        return StoreIdentity(created, where=engine.url.render_as_string(hide_password=True))
     stat = os.stat(path)
-    return StoreIdentity(created, stat.st_dev, stat.st_ino)
+    return StoreIdentity(created, stat.st_dev, stat.st_ino, where=str(path))
 
 
 def store_identity(store: Store) -> StoreIdentity:
     if store.identity is None:
-        from storage.engine import sqlite_path
-
-        store.identity = identify(store.engine, sqlite_path(store.url))
+        store.identity = identify(store.engine)
     return store.identity
 
 
 def _where(store: Store) -> str:
-    from storage.engine import shown_url, sqlite_path
-
-    return str(sqlite_path(store.url) or shown_url(store.url))
+    return store_identity(store).where
 
 
 def _deleted(where: str) -> StoreChanged:
