@@ -9,14 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import typer
 
 import storage
+from agent_core.cli.dashboard_process import start_dashboard, stop_dashboard, wait_healthy
 from agent_core.cli.errors import fail
 from agent_core.cli.port_holder import port_in_use
 from agent_core.cli.up_lock import hold_up_lock
@@ -29,12 +28,11 @@ from agent_core.oversight.policy_file import load_policy
 from agent_core.oversight.signin_roles import AccessConfigError, is_loopback, load_auth_config
 from agent_core.tools.protected import SIGN_IN, register_own_file
 from agent_core.worker.claim_loop import Worker
-from agent_core.worker.supervisor import SUPERVISOR_ENV, WorkerPool
+from agent_core.worker.supervisor import WorkerPool
 from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
-DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-THEME_FILE = DASHBOARD_APP.parents[1] / ".streamlit" / "config.toml"
+THEME_FILE = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -159,18 +157,6 @@ def _theme_flags() -> list[str]:
     return [part for key, value in theme.items() for part in (f"--theme.{key}", str(value))]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.3)
-    return False
-
-
 def serve_up(
     *,
     db: str | None,
@@ -203,39 +189,7 @@ def serve_up(
         env.update(signin_env)
         if policy_path:
             env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
-        env[SUPERVISOR_ENV] = str(os.getpid())  # the dashboard dies with this process
-        command = [
-            sys.executable,
-            "-m",
-            "agent_core.cli.dashboard_process",  # `streamlit run` that dies with `up`
-            "run",
-            str(DASHBOARD_APP),
-            "--server.port",
-            str(port),
-            "--server.address",
-            host,
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-            "--client.toolbarMode",
-            "minimal",
-            *_theme_flags(),
-            *signin_args,
-        ]
-        # From this (the main) thread: the parent-death signal follows the thread that started
-        # the child. Its own process group: stopping it stops whatever it started too.
-        dashboard = subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            process_group=0,
-        )
+        dashboard = start_dashboard(host, port, env, [*_theme_flags(), *signin_args])
         worker = None
         if processes == 1:  # the worker drives runs in this process, as always
             worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
@@ -243,8 +197,8 @@ def serve_up(
         _stop_on_signals(stop)
         if worker is not None:
             warm_up(policy, settings)  # while the dashboard starts, before the first claim
-        if not _wait_healthy(url, dashboard):
-            _terminate(dashboard)
+        if not wait_healthy(url, dashboard):
+            stop_dashboard(dashboard)
             detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
             raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
         typer.echo(
@@ -272,7 +226,7 @@ def serve_up(
                 )
                 code = pool.serve()
         finally:
-            _terminate(dashboard)
+            stop_dashboard(dashboard)
         if pool is not None and pool.gave_up:
             raise fail(f"{pool.gave_up}; its message is above", code=code)
         typer.echo("onloop stopped")
@@ -326,21 +280,3 @@ def _signin_line(auth_config: str | None, insecure_no_auth: bool) -> str:
 def _watch(dashboard: subprocess.Popen, stop: threading.Event) -> None:
     dashboard.wait()
     stop.set()
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    """Stop the dashboard's process group (it leads it): SIGTERM, then SIGKILL after 10 s."""
-    if process.poll() is None:
-        _signal_group(process, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
