@@ -20,6 +20,7 @@ class Holder:
     pid: int
     command: list[str]
     parent: list[str]  # its parent's command line ([] when it is gone or unreadable)
+    parent_pid: int | None
     store: str | None  # for an onloop dashboard: the store it serves, if this user may read it
 
     @property
@@ -91,7 +92,8 @@ def who_holds(port: int) -> Holder | None:
         if links & sockets:
             pid = int(entry.name)
             parent = _parent(pid)
-            return Holder(pid, _command(pid), _command(parent) if parent else [], _store_of(pid))
+            command = _command(parent) if parent else []
+            return Holder(pid, _command(pid), command, parent, _store_of(pid))
     return None
 
 
@@ -111,8 +113,8 @@ def port_in_use(host: str, port: int) -> str:
     serving = f", serving {holder.store}" if holder.store else ""
     if holder.is_dashboard and holder.owned_by_up:
         return (
-            f"{where} is held by the dashboard of another onloop up (dashboard pid {holder.pid}"
-            f"{serving}); pick another with --port"
+            f"{where} is held by the dashboard of another onloop up (pid {holder.parent_pid}, "
+            f"its dashboard pid {holder.pid}{serving}); pick another with --port"
         )
     if holder.is_dashboard:
         return (

@@ -82,6 +82,8 @@ def test_a_second_up_on_the_same_store_names_the_first_and_starts_nothing(tmp_pa
         # Another store in the same folder is another matter: the lock is the store's.
         other = onloop_up("--port", str(first_port), "--db", "other.db", cwd=tmp_path)
         assert "already running" not in other.stderr and "port" in other.stderr
+        assert "is held by the dashboard of another onloop up" in other.stderr  # named
+        assert f"(pid {first.pid}, its dashboard pid " in other.stderr
     finally:
         out = _stop(first)
     assert first.returncode == 0, out

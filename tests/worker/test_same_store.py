@@ -34,7 +34,7 @@ def test_a_deleted_store_stops_the_worker_with_one_line(tmp_path):
     db = tmp_path / "onloop.db"
     url = f"sqlite:///{db}"
     store = storage.open_store(url)
-    pool = Pool(url, tmp_path, "--concurrency", "1", delay="0.3")
+    pool = Pool(url, tmp_path, "--concurrency", "1", delay="1")  # a run still going
     pool.wait_started(1)
     run = new_run(store, GOAL)
     wait_for(lambda: storage.get_run(store, run_id=run.id).status == "running", 60, "a run")
