@@ -39,6 +39,14 @@ from storage.halts import (
     mark_driven,
     runs_with_halt_pending,
 )
+from storage.identity import (
+    STORE_IDENTITY_ENV,
+    StoreChanged,
+    StoreIdentity,
+    check_expected,
+    check_same_store,
+    store_identity,
+)
 from storage.inbox import (
     inbox_approvals,
     snooze_approval,
@@ -165,6 +173,12 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreNewer",
+    "StoreChanged",
+    "StoreIdentity",
+    "STORE_IDENTITY_ENV",
+    "check_expected",
+    "check_same_store",
+    "store_identity",
     "add_usage",
     "append_event",
     "begin_execution",

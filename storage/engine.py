@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from storage.errors import StoreError
+from storage.identity import StoreIdentity, identify
 from storage.private_files import private_store_file
 from storage.schema import READ_ONLY
 from storage.versions import migrate
@@ -52,6 +53,8 @@ class Store:
     # longer than the lock is held. They queue on this lock instead, woken the moment it is free;
     # other processes still meet SQLite's own lock. None for PostgreSQL (row locks suffice).
     write_gate: threading.RLock | None = field(init=False, repr=False)
+    # Which store this is (storage.identity): taken on open, checked before every claim.
+    identity: StoreIdentity | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
@@ -256,4 +259,9 @@ def open_store(url: str | None = None) -> Store:
     except StoreError:  # a newer store (storage.versions), or no copy before upgrading it
         engine.dispose()
         raise
-    return Store(engine=engine, url=url, workspace_root=workspace_root_for(url))
+    try:
+        identity = identify(engine)
+    except (DBAPIError, OSError) as error:
+        engine.dispose()
+        raise cannot_open(url, getattr(error, "orig", None) or error) from error
+    return Store(engine=engine, url=url, workspace_root=workspace_root_for(url), identity=identity)

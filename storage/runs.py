@@ -19,6 +19,7 @@ from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, holds, refused
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
+from storage.identity import check_same_in
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import Status
 from storage.versions import check_version
@@ -350,6 +351,7 @@ def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> li
     }
     with write_session(store) as session:
         check_version(session.connection())  # a newer onloop's store: no claim (StoreNewer)
+        check_same_in(store, session.connection())  # nor one that replaced ours (StoreChanged)
         run_ids = list(session.scalars(query))
         if not run_ids:
             return []

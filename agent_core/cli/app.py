@@ -620,8 +620,11 @@ def main() -> None:
         if not isinstance(exc, user_errors()):
             raise
         typer.echo(f"error: {_one_line(exc)}", err=True)
-        # 3: the store is a newer onloop's; a supervisor does not restart such a worker
+        # 3: the store is a newer onloop's, 4: it was deleted or replaced; a supervisor does
+        # not restart such a worker
         import storage
-        from agent_core.worker.supervisor import NEWER_STORE_EXIT
+        from agent_core.worker.supervisor import NEWER_STORE_EXIT, STORE_CHANGED_EXIT
 
-        sys.exit(NEWER_STORE_EXIT if isinstance(exc, storage.StoreNewer) else 2)
+        if isinstance(exc, storage.StoreNewer):
+            sys.exit(NEWER_STORE_EXIT)
+        sys.exit(STORE_CHANGED_EXIT if isinstance(exc, storage.StoreChanged) else 2)

@@ -9,15 +9,15 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import typer
 
 import storage
+from agent_core.cli.dashboard_process import start_dashboard, stop_dashboard, wait_healthy
 from agent_core.cli.errors import fail
+from agent_core.cli.port_holder import port_in_use
 from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
@@ -32,8 +32,7 @@ from agent_core.worker.supervisor import WorkerPool
 from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
-DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-THEME_FILE = DASHBOARD_APP.parents[1] / ".streamlit" / "config.toml"
+THEME_FILE = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -53,6 +52,8 @@ def serve_worker(
     poll_seconds: float = 0.5,
     settings: Settings | None = None,
 ) -> None:
+    # A child of `onloop up` or `--processes N`: the store must be the one its supervisor opened.
+    storage.check_expected(store, os.environ.pop(storage.STORE_IDENTITY_ENV, None))
     policy = load_policy(policy_path)
     settings = settings or load_settings()
     worker = Worker(
@@ -122,7 +123,10 @@ def serve_pool(
 
 
 def _pool_env(store: storage.Store) -> dict[str, str]:
-    return {**os.environ, DATABASE_URL_ENV: store.url}
+    """The children's environment: the store's URL, and its identity (a child that opens a file
+    that replaced it since refuses it)."""
+    token = storage.store_identity(store).token()
+    return {**os.environ, DATABASE_URL_ENV: store.url, storage.STORE_IDENTITY_ENV: token}
 
 
 def _model_line(settings: Settings, policy: Policy) -> str:
@@ -153,18 +157,6 @@ def _theme_flags() -> list[str]:
     return [part for key, value in theme.items() for part in (f"--theme.{key}", str(value))]
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.3)
-    return False
-
-
 def serve_up(
     *,
     db: str | None,
@@ -189,38 +181,15 @@ def serve_up(
         gone = f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it"
         typer.echo(inert.visible(gone, newlines=False))  # the file's words: anyone's
     with contextlib.closing(lock):  # released as this `up` stops, however it stops
-        if not _port_free(host, port):
-            raise fail(f"port {port} on {host} is in use; pick another with --port")
+        if not _port_free(host, port):  # named: a leftover dashboard, another up, a program
+            raise fail(port_in_use(host, port))
         env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
         env.pop(AUTH_ENV, None)
         env.pop(INSECURE_ENV, None)
         env.update(signin_env)
         if policy_path:
             env["ONLOOP_POLICY"] = str(Path(policy_path).resolve())
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(DASHBOARD_APP),
-            "--server.port",
-            str(port),
-            "--server.address",
-            host,
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-            "--client.toolbarMode",
-            "minimal",
-            *_theme_flags(),
-            *signin_args,
-        ]
-        dashboard = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        dashboard = start_dashboard(host, port, env, [*_theme_flags(), *signin_args])
         worker = None
         if processes == 1:  # the worker drives runs in this process, as always
             worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
@@ -228,8 +197,8 @@ def serve_up(
         _stop_on_signals(stop)
         if worker is not None:
             warm_up(policy, settings)  # while the dashboard starts, before the first claim
-        if not _wait_healthy(url, dashboard):
-            dashboard.terminate()
+        if not wait_healthy(url, dashboard):
+            stop_dashboard(dashboard)
             detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
             raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
         typer.echo(
@@ -241,6 +210,8 @@ def serve_up(
             "  Ctrl-C stops the dashboard and the worker"
         )
         threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
+        pool: WorkerPool | None = None
+        code = 0
         try:  # the dashboard stops with the worker, also when the worker stops on an error
             if worker is not None:
                 worker.serve()
@@ -250,11 +221,14 @@ def serve_up(
                 )
                 # The workers learn the sign-in file from the environment: none of their tools
                 # may write it.
-                WorkerPool(
+                pool = WorkerPool(
                     command, processes, env={**_pool_env(store), **signin_env}, stop=stop
-                ).serve()
+                )
+                code = pool.serve()
         finally:
-            _terminate(dashboard)
+            stop_dashboard(dashboard)
+        if pool is not None and pool.gave_up:
+            raise fail(f"{pool.gave_up}; its message is above", code=code)
         typer.echo("onloop stopped")
         return 0
 
@@ -306,12 +280,3 @@ def _signin_line(auth_config: str | None, insecure_no_auth: bool) -> str:
 def _watch(dashboard: subprocess.Popen, stop: threading.Event) -> None:
     dashboard.wait()
     stop.set()
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()

@@ -413,6 +413,7 @@ class Worker:
 
     def _poll(self) -> None:
         """One round: lapsed leases end, finished threads go, free slots claim queued runs."""
+        storage.check_same_store(self.store)  # deleted or replaced: StoreChanged, no claim
         storage.expire_leases(self.store)
         recover_lapsed(self.store, by=self.worker_id)  # lost workers' runs that may go on alone
         self._reap()

@@ -27,7 +27,15 @@ STOP_GRACE_S = 30.0  # a stopping child finishes its runs' current writes and qu
 STABLE_S = 60.0  # a child that lived this long had no crash loop: its backoff starts over
 MAX_BACKOFF_S = 30.0
 NEWER_STORE_EXIT = 3  # the store is a newer onloop's (storage.StoreNewer): no restart helps
+STORE_CHANGED_EXIT = 4  # the store was deleted or replaced (storage.StoreChanged): nor here
 PR_SET_PDEATHSIG = 1
+
+
+# A child's exit that no restart mends: the pool stops and exits with the same code.
+FINAL = {
+    NEWER_STORE_EXIT: "the store is newer than it",
+    STORE_CHANGED_EXIT: "the store was deleted or replaced",
+}
 
 
 class ProcessesError(ValueError):
@@ -105,6 +113,7 @@ class WorkerPool:
         self.check_s = check_s
         self.children = [Child(slot) for slot in range(processes)]
         self.gave_up: str | None = None
+        self.exit_code = 0  # the code serve() returns once it gave up
 
     def serve(self) -> int:
         """Run until stopped; 0 after a clean stop, 2 when a child's own start keeps failing."""
@@ -115,7 +124,7 @@ class WorkerPool:
                 self.stop.wait(self.check_s)
         finally:
             self.shutdown()
-        return USAGE_EXIT if self.gave_up else 0
+        return self.exit_code if self.gave_up else 0
 
     def _tend(self, child: Child) -> None:
         now = time.monotonic()
@@ -130,17 +139,13 @@ class WorkerPool:
         if self.stop.is_set():
             return
         lived = now - child.started
-        if code == NEWER_STORE_EXIT:
-            self.gave_up = f"worker process {child.slot + 1} stopped: the store is newer than it"
-            log.error("%s; stopping the others", self.gave_up)
-            self.stop.set()
+        if code in FINAL:
+            self._give_up(code, f"worker process {child.slot + 1} stopped: {FINAL[code]}")
             return
         if code == USAGE_EXIT and child.starts == 1 and lived < STABLE_S:
             # A bad option or policy file at the first start: every restart would fail the same
             # way. (A restarted child may meet a passing outage instead: it is retried.)
-            self.gave_up = f"worker process {child.slot + 1} could not start (exit {code})"
-            log.error("%s; stopping the others", self.gave_up)
-            self.stop.set()
+            self._give_up(code, f"worker process {child.slot + 1} could not start (exit {code})")
             return
         child.failures = 1 if lived >= STABLE_S else child.failures + 1
         delay = min(MAX_BACKOFF_S, 0.5 * 2 ** (child.failures - 1))
@@ -154,6 +159,11 @@ class WorkerPool:
             lived,
             delay,
         )
+
+    def _give_up(self, code: int, why: str) -> None:
+        self.gave_up, self.exit_code = why, code
+        log.error("%s; stopping the others", why)
+        self.stop.set()
 
     def _start(self, child: Child) -> None:
         env = {**self.env, SUPERVISOR_ENV: str(os.getpid())}

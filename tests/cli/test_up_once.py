@@ -12,6 +12,8 @@ from pathlib import Path
 
 from agent_core.cli.up_lock import LOCK_SUFFIX
 from tests.cli.test_up_signin import onloop_up
+from tests.support.run_helpers import wait_for
+from tests.worker.test_supervisor import alive
 
 
 def _free_port() -> int:
@@ -80,6 +82,8 @@ def test_a_second_up_on_the_same_store_names_the_first_and_starts_nothing(tmp_pa
         # Another store in the same folder is another matter: the lock is the store's.
         other = onloop_up("--port", str(first_port), "--db", "other.db", cwd=tmp_path)
         assert "already running" not in other.stderr and "port" in other.stderr
+        assert "is held by the dashboard of another onloop up" in other.stderr  # named
+        assert f"(pid {first.pid}, its dashboard pid " in other.stderr
     finally:
         out = _stop(first)
     assert first.returncode == 0, out
@@ -95,8 +99,8 @@ def test_a_crashed_up_leaves_a_stale_lock_the_next_up_names_and_clears(tmp_path)
     dashboard = _children(crashed.pid)
     crashed.kill()  # no clean stop: the lock file stays, its flock goes with the process
     crashed.wait(60)
-    for child in dashboard:  # the orphaned dashboard, so the port is free again
-        os.kill(child, signal.SIGKILL)
+    # Its dashboard dies with it (a parent-death signal; tests/cli/test_up_supervision.py).
+    wait_for(lambda: not any(alive(child) for child in dashboard), 60, "no orphan dashboard")
     lock = tmp_path / f"onloop.db{LOCK_SUFFIX}"
     assert f'"pid": {crashed.pid}' in lock.read_text()
     second_port = _free_port()
