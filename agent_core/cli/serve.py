@@ -32,7 +32,7 @@ from agent_core.worker.supervisor import WorkerPool
 from agent_core.worker.warmup import warm_up
 from storage.engine import DATABASE_URL_ENV, shown_url
 
-THEME_FILE = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
+THEME_FILE = Path(__file__).resolve().parents[2] / "dashboard" / "theme.toml"  # package data
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -147,7 +147,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _theme_flags() -> list[str]:
-    """The dashboard's [theme] (.streamlit/config.toml beside it) as flags: Streamlit reads that
+    """The dashboard's [theme] (dashboard/theme.toml, installed with the package) as flags: Streamlit reads that
     file only from its working folder, and `onloop up` runs wherever the person is. An install
     without the repository's folder (a wheel) gets Streamlit's own theme."""
     if not THEME_FILE.is_file():
