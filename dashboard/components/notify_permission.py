@@ -14,7 +14,6 @@ import streamlit as st
 _MARKUP = """
 <div id="onloop-notify-permission" hidden>
   <button type="button" data-part="ask">
-    <span class="material-symbols-rounded" aria-hidden="true">notifications</span>
     Notify me in this browser
   </button>
   <p data-part="why">New approvals for your role, and run ends, pop up while a tab is open.</p>
@@ -28,7 +27,6 @@ _MARKUP = """
 }
 #onloop-notify-permission button:hover { border-color: currentColor; }
 #onloop-notify-permission button:focus-visible { outline: 2px solid currentColor; }
-#onloop-notify-permission .material-symbols-rounded { font-size: 1.2rem; }
 #onloop-notify-permission p { font-size: 0.875rem; margin: 0.3rem 0 0; opacity: 0.85; }
 #onloop-notify-permission p:empty { display: none; }
 </style>
