@@ -123,3 +123,39 @@ def test_the_run_page_lists_each_delivery_and_opens_on_a_failure(local_store):
     table = section.dataframe[0].value
     assert list(table["channel"]) == ["email", "slack"]
     assert list(table["result"]) == ["failed: SMTP x:587: <b>535</b>", "delivered"]
+
+
+def test_links_forged_another_way_open_nothing_and_use_nothing_up(local_store, tmp_path):
+    """A hostile sender's variants: a link signed with another store's key (another onloop they
+    run), the signature in capitals, an item of the other kind under the same signature, a
+    control character in the item, and the approval's id padded with a zero."""
+    _, approval = _approval(local_store)
+    link = _link(local_store, f"approval-{approval.id}")
+    elsewhere = storage.open_store(str(tmp_path / "theirs.db"))
+    try:
+        theirs = dict(
+            parse_qsl(
+                urlsplit(
+                    signed_link(
+                        storage.notify_key(elsewhere),
+                        "http://dash.test",
+                        item=f"approval-{approval.id}",
+                        ttl_s=600,
+                    )
+                ).query
+            )
+        )
+    finally:
+        elsewhere.dispose()
+    assert storage.notify_key(local_store) != storage.notify_key(elsewhere)
+    for forged in (
+        theirs,
+        {**link, "sig": link["sig"].upper()},
+        {**link, "item": f"run-{approval.id}"},
+        {**link, "item": f"approval-{approval.id}\n"},
+        {**link, "item": f"approval-0{approval.id}"},
+    ):
+        _refused(_open(forged), "not one onloop signed")
+    # None of them spent the real link: it still opens, once.
+    at = _open(link)
+    assert at.session_state["inbox_selected"] == approval.id
