@@ -144,7 +144,7 @@ def decide_approval(
     ):  # in the UPDATE itself: no decision slips in past the deadline
         expires = _approvals.c.expires_at
         decide = decide.where(or_(expires.is_(None), expires > now))
-    with write_session(store) as session:
+    with write_session(store, durable=True) as session:  # on disk before the run acts on it
         # Conditional UPDATE: of two simultaneous deciders exactly one matches the pending row.
         changed = session.connection().execute(decide).rowcount
         approval = session.get(Approval, approval_id)
@@ -306,4 +306,5 @@ def begin_execution(
         fence=fence,
         worker_id=worker_id,
         guards=guards,
+        durable=True,  # on disk before the tool's effect starts (storage.durability)
     )

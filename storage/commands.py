@@ -39,7 +39,7 @@ def send_command(
 ) -> Command:
     """Leave a command for the run's worker, which picks it up before its next step."""
     payload = copy.deepcopy(payload or {})
-    with write_session(store) as session:
+    with write_session(store, durable=kind == "halt") as session:  # a halt: on disk at once
         # The run's row lock orders a halt against storage.begin_execution on PostgreSQL (SQLite's
         # BEGIN IMMEDIATE already serialises them): a tool starts either before the halt or never.
         run = session.get(Run, run_id, with_for_update=True)

@@ -20,6 +20,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
+from storage.durability import full_before, normal_after, sync_commit_on
 from storage.engine import Store, write_turn
 
 
@@ -89,10 +90,11 @@ class DriverTransaction:
 
 
 @contextmanager
-def driver_transaction(store: Store) -> Iterator[DriverTransaction]:
+def driver_transaction(store: Store, *, durable: bool = False) -> Iterator[DriverTransaction]:
     """A write transaction on a pooled driver connection (BEGIN IMMEDIATE on SQLite, in this
     process's write turn), committed on exit, rolled back on any exception. A driver error comes
-    out as SQLAlchemy's DBAPIError, as from Core; a lost connection leaves the pool."""
+    out as SQLAlchemy's DBAPIError, as from Core; a lost connection leaves the pool. `durable`:
+    on disk when this returns (storage.durability: the transaction before a tool's effect)."""
     dialect = store.engine.dialect
     driver_error = dialect.loaded_dbapi.Error
     with write_turn(store):
@@ -104,10 +106,14 @@ def driver_transaction(store: Store) -> Iterator[DriverTransaction]:
             ) from error
         cursor = pooled.cursor()
         transaction = DriverTransaction(cursor, dialect)
+        switched = False
         try:
+            switched = durable and full_before(pooled)
             if dialect.name == "sqlite":  # the write lock up front, as Core's begin hook takes it
                 transaction.last = ("BEGIN IMMEDIATE", ())
                 cursor.execute("BEGIN IMMEDIATE")
+            elif durable:
+                sync_commit_on(pooled, cursor.execute)
             yield transaction
             transaction.last = ("COMMIT", ())
             pooled.commit()
@@ -129,6 +135,8 @@ def driver_transaction(store: Store) -> Iterator[DriverTransaction]:
             _roll_back(pooled, driver_error)
             raise
         finally:
+            if switched:  # after the commit or the rollback: the pragma is not for a transaction
+                normal_after(pooled)
             try:
                 cursor.close()
             except driver_error:  # its connection was dropped above

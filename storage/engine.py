@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from storage.durability import set_sqlite_synchronous, sqlite_synchronous, sync_commit_on, sync_full
 from storage.errors import StoreError
 from storage.identity import StoreIdentity, identify
 from storage.private_files import private_store_file
@@ -153,7 +154,7 @@ def make_engine(url: str) -> Engine:
             )
     except (ArgumentError, ImportError, NoSuchModuleError, OSError, ValueError) as error:
         raise cannot_open(url, error) from error
-    _install_sqlite_hooks(engine)
+    _install_sqlite_hooks(engine, sqlite_synchronous())
     _forget_pool_after_fork(engine)
     return engine
 
@@ -170,16 +171,17 @@ def _forget_pool_after_fork(engine: Engine) -> None:
     os.register_at_fork(after_in_child=in_child)
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
         # SQLAlchemy emits BEGIN itself (below); the driver's own implicit BEGIN must stay off.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            # NORMAL unless ONLOOP_SQLITE_SYNCHRONOUS=full; durable transactions run FULL
+            set_sqlite_synchronous(dbapi_connection, record.info, synchronous)
             # Switching to WAL needs an exclusive lock; only ask when the file is not WAL yet.
             if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() not in ("wal", "memory"):
                 cursor.execute("PRAGMA journal_mode = WAL")
@@ -215,10 +217,17 @@ def write_turn(store: Store) -> Iterator[None]:
 
 
 @contextmanager
-def writing(store: Store) -> Iterator[Connection]:
-    """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
-    with write_turn(store), store.engine.begin() as conn:
-        yield conn
+def writing(store: Store, *, durable: bool = False) -> Iterator[Connection]:
+    """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit;
+    `durable`: on disk when this returns (storage.durability: a decision, a halt)."""
+    if not durable:
+        with write_turn(store), store.engine.begin() as conn:
+            yield conn
+        return
+    with write_turn(store), store.engine.connect() as conn:
+        with sync_full(conn.connection), conn.begin():
+            sync_commit_on(conn.connection, conn.exec_driver_sql)
+            yield conn
 
 
 @contextmanager
@@ -229,14 +238,21 @@ def reading(store: Store) -> Iterator[Connection]:
 
 
 @contextmanager
-def write_session(store: Store) -> Iterator[Session]:
-    """An ORM session in one write transaction, committed on exit; objects stay loaded after."""
-    with (
-        write_turn(store),
-        Session(store.engine, expire_on_commit=False) as session,
-        session.begin(),
-    ):
-        yield session
+def write_session(store: Store, *, durable: bool = False) -> Iterator[Session]:
+    """An ORM session in one write transaction, committed on exit; objects stay loaded after.
+    `durable`: on disk when this returns (storage.durability)."""
+    if not durable:
+        with (
+            write_turn(store),
+            Session(store.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+        return
+    with write_turn(store), store.engine.connect() as conn, sync_full(conn.connection):
+        with Session(conn, expire_on_commit=False) as session, session.begin():
+            sync_commit_on(conn.connection, session.connection().exec_driver_sql)
+            yield session
 
 
 @contextmanager

@@ -226,16 +226,18 @@ def write_event(
     statuses: tuple[str, ...] = (),
     guards: Sequence[Guard] = (),
     refusal: Callable[[Connection], Exception] | None = None,
+    durable: bool = False,
 ) -> int:
     """One event in a write transaction of its own (the hot path: see storage.driver_sql);
     its seq. Written only while `fence`'s claim holds, the run is in one of `statuses` (any
     when empty) and every guard holds, with `usage` added to the run's totals; else nothing is
-    written and `refusal` (default: no such run, or LeaseLost) says why."""
+    written and `refusal` (default: no such run, or LeaseLost) says why. `durable`: on disk
+    before this returns (storage.durability)."""
     check_usage(usage)  # an unknown name is refused before anything is written
     row = event_row(run_id=run_id, seq=0, kind=kind, payload=payload)
     adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE_NAMES}
     try:
-        with driver_transaction(store) as transaction:
+        with driver_transaction(store, durable=durable) as transaction:
             seq = _take_seq(transaction, store, run_id, fence, statuses)
             if seq is None:
                 raise _Refused(refusal or (lambda conn: refused(conn, run_id, fence)))

@@ -155,6 +155,7 @@ def begin_step(
     fence: Fence | None = None,
     usage: Mapping[str, float] | None = None,
     guards: Sequence[Guard] = (),
+    durable: bool = False,
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
@@ -162,7 +163,8 @@ def begin_step(
     record what must not appear after a halt (a late model answer, a final answer). `usage`
     (steps, tokens_in, ...) is added to the run's totals in the same transaction: a reader
     never sees the event without the usage it carries. `guards`: what else the step needs,
-    checked after the halt (a tool's approval, consumed by it).
+    checked after the halt (a tool's approval, consumed by it). `durable`: on disk before this
+    returns (a tool's start: storage.durability).
 
     One fenced UPDATE takes the seq: it locks the run's row first, so a halt committed before
     it is seen by the check after it, and one committed after it gets a higher seq. Only a
@@ -183,6 +185,7 @@ def begin_step(
         statuses=tuple(sorted(DRIVEN)),  # one shape of the compiled statement
         guards=(no_halt, *guards),
         refusal=not_started,
+        durable=durable,
     )
 
 
@@ -262,7 +265,7 @@ def halt_run(store: Store, *, run_id: str, by: str | None) -> tuple[str, int]:
     and a `halt_requested` event for its driver. The row lock orders this against a claim.
     """
     reason = halted_by(by)
-    with writing(store) as conn:
+    with writing(store, durable=True) as conn:  # on disk before anyone acts on it
         status = conn.execute(
             select(_runs.c.status).where(_runs.c.id == run_id).with_for_update()
         ).scalar()
