@@ -10,6 +10,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import sqlite3
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from typing import Any
 from harness import BENCH_GOAL
 
 PEERS = ("langgraph", "agents")
+SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 Closer = Callable[[], Awaitable[None]]
 _MODULES = {
     "langgraph": ("langgraph.prebuilt", "langgraph.checkpoint.sqlite", "langchain_openai"),
@@ -159,9 +161,15 @@ def _react_agent(llm, tools, checkpointer):
         return create_react_agent(llm, tools, checkpointer=checkpointer)
 
 
-def langgraph_sync(base_url: str, model: str, db: Path) -> Callable[[], int]:
-    import sqlite3
+def sqlite_durability(conn: sqlite3.Connection) -> str:
+    """A SQLite connection's journal mode and synchronous pragma, read back from it."""
+    journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    level = conn.execute("PRAGMA synchronous").fetchone()[0]
+    return f"{journal.upper()}, synchronous={SYNCHRONOUS_NAMES.get(level, level)} (every commit)"
 
+
+def langgraph_sync(base_url: str, model: str, db: Path) -> tuple[Callable[[], int], str]:
+    """(converse, durability as read back from the checkpointer's connection)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     llm, tools = _langgraph_parts(base_url, model)
@@ -173,7 +181,8 @@ def langgraph_sync(base_url: str, model: str, db: Path) -> Callable[[], int]:
         state = agent.invoke({"messages": [("user", BENCH_GOAL)]}, config=config)
         return sum(1 for m in state["messages"] if m.type == "ai")
 
-    return converse
+    converse()  # the checkpointer sets its tables and WAL up on first use
+    return converse, sqlite_durability(saver.conn)
 
 
 async def langgraph_async(base_url: str, model: str, db: Path):
@@ -240,10 +249,25 @@ def agents_async(
     return converse, client.close
 
 
+def agents_durability(db: Path) -> str:
+    """SQLiteSession's settings, read back from a connection it opens and configures itself
+    (a private method: 'unknown' if a later SDK renames it)."""
+    from agents import SQLiteSession
+
+    session = SQLiteSession("durability-probe", str(db))
+    try:
+        return sqlite_durability(session._get_connection())
+    except (AttributeError, sqlite3.Error) as exc:
+        return f"unknown ({exc})"
+    finally:
+        session.close()
+
+
 def agents_sync(
     base_url: str, model: str, db: Path
-) -> tuple[Callable[[], int], Callable[[], None]]:
-    """Driven on one event loop kept for the whole benchmark (the async client lives on it)."""
+) -> tuple[Callable[[], int], Callable[[], None], str]:
+    """Driven on one event loop kept for the whole benchmark (the async client lives on it);
+    (run, close, durability)."""
     loop = asyncio.new_event_loop()
     converse, close_client = agents_async(base_url, model, db)
 
@@ -254,4 +278,4 @@ def agents_sync(
         loop.run_until_complete(close_client())
         loop.close()
 
-    return run, close
+    return run, close, agents_durability(db)

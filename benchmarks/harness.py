@@ -138,7 +138,14 @@ class RunTimes:
 class OnloopBench:
     """A store in a temp folder, workers on it (`python -m agent_core worker`), runs put in it."""
 
-    def __init__(self, base_url: str, *, db_url: str | None = None, folder: Path | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        db_url: str | None = None,
+        folder: Path | None = None,
+        synchronous: str | None = None,
+    ):
         import storage
         from agent_core.oversight.policy_file import load_policy
 
@@ -149,6 +156,7 @@ class OnloopBench:
         self.policy_path = bench_policy_file(self.folder)
         self.policy = load_policy(self.policy_path).model_dump(mode="json")
         self.base_url = base_url
+        self.synchronous = synchronous  # the workers' ONLOOP_SQLITE_SYNCHRONOUS, if given
         self.store = storage.open_store(storage.database_url(self.db))
         self.workers: list[subprocess.Popen] = []
 
@@ -162,6 +170,8 @@ class OnloopBench:
             OPENAI_API_KEY="bench",
             ONLOOP_WORKSPACES=str(self.folder / "workspaces"),
         )
+        if self.synchronous is not None:
+            env["ONLOOP_SQLITE_SYNCHRONOUS"] = self.synchronous
         log = open(self.folder / "workers.log", "a")  # noqa: SIM115 (closed with the folder)
         if processes_flag:
             self.workers.append(

@@ -4,19 +4,26 @@ LangGraph and the OpenAI Agents SDK, against one local zero-latency chat server.
 Run from the repo root: `python benchmarks/peers.py [--steps 20] [--reps 15] [--quick]`
 (the peers need `pip install -e '.[bench]'`; a peer that is not installed is skipped, saying so).
 
-Every repetition runs one conversation per framework, in an order rotated each repetition
-(interleaved, so a noisy moment hits all of them); the first `--warmup` repetitions are dropped.
-A conversation is `--steps` model calls: steps-1 calculator calls, then the final answer.
+Every repetition (a round) runs one conversation per stack, in an order rotated each round
+(interleaved, ABCD BCDA ..., so a noisy moment hits all of them); the first `--warmup` rounds are
+dropped. A conversation is `--steps` model calls: steps-1 calculator calls, then the final answer.
 
 - bare: the sync `openai` client in a plain loop, a dict dispatch, nothing stored.
 - onloop: a run in a SQLite store driven by one `python -m agent_core worker --concurrency 1`
-  (started and warmed up before timing); its time is the store's own, from the claim
-  (Run.started_at) to the end (Run.finished_at), so process start-up and the worker's queue poll
-  are not counted; "onloop loop" is run_started -> final_answer, the loop alone.
+  (started and warmed up before timing), at onloop's default durability (an fsync for each tool
+  start, decision and halt); its time is the store's own, from the claim (Run.started_at) to
+  the end (Run.finished_at), so process start-up and the worker's queue poll are not counted.
+- onloop-full: the same with `ONLOOP_SQLITE_SYNCHRONOUS=full`, an fsync for every commit: the
+  durability the peers run at.
 - langgraph: `create_react_agent` + `SqliteSaver` (a SQLite file), a fresh thread per run.
 - agents: `Runner.run` + `SQLiteSession` (a SQLite file), a fresh session per run.
 
-Prints the median ms per step of each and the ratios onloop / peer; with `--log`, writes it too.
+Prints the date, cores, load average at start and end and the databases' file system; each
+stack's durability (the peers' read back from their own connections); per stack the median ms
+per step with its spread (min-max over rounds) and the median CPU ms per step (the worker
+process for onloop, this process for the others; the chat server's apart: CPU is less noisy
+than wall time on a shared machine); and the ratios onloop / peer of each round, median and
+spread, at equal durability first. With `--log`, writes it too.
 """
 
 from __future__ import annotations
@@ -26,33 +33,44 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
-from harness import (
-    BENCH_EXTRA_HINT,
-    ChatServer,
-    Tee,
-    log_path,
-    median,
-    model_name,
-    onloop_bench,
-    seconds,
-)
+from fairness import MIN_ROUNDS, ONLOOP_DURABILITY, header, load_average, process_cpu_s, spread
+from harness import BENCH_EXTRA_HINT, ChatServer, Tee, log_path, model_name, onloop_bench, seconds
 
-FRAMEWORKS = ("bare", "onloop", "langgraph", "agents")
+FRAMEWORKS = ("bare", "onloop", "onloop-full", "langgraph", "agents")
+ONLOOPS = {"onloop": "normal", "onloop-full": "full"}
+LABELS = {
+    "bare": "bare openai (no store)",
+    "onloop": "onloop (claim->end)",
+    "onloop-full": "onloop FULL (claim->end)",
+    "langgraph": "LangGraph+SqliteSaver",
+    "agents": "Agents SDK+SQLiteSess.",
+}
+# (ours, theirs, what the comparison is): equal durability first.
+RATIOS = (
+    ("onloop-full", "langgraph", "equal durability, FULL every commit"),
+    ("onloop-full", "agents", "equal durability, FULL every commit"),
+    ("onloop", "langgraph", "onloop default: fewer fsyncs, NOT equal durability"),
+    ("onloop", "agents", "onloop default: fewer fsyncs, NOT equal durability"),
+    ("onloop-full", "onloop", "the cost of FULL for every commit"),
+    ("onloop", "bare", "no store in bare"),
+)
+Sample = tuple[float, float]  # (seconds, CPU seconds) of one conversation
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="model calls per conversation")
-    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per framework")
-    parser.add_argument("--warmup", type=int, default=2, help="repetitions dropped first")
+    parser.add_argument("--reps", type=int, default=15, help="timed rounds (>= 5 to quote)")
+    parser.add_argument("--warmup", type=int, default=2, help="rounds dropped first")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated")
-    parser.add_argument("--quick", action="store_true", help="5 steps, 3 repetitions, 1 warm-up")
+    parser.add_argument("--quick", action="store_true", help="5 steps, 5 rounds, 1 warm-up")
     parser.add_argument("--log", default="", help="also write the output here ('auto': logs/)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.steps, args.reps, args.warmup = 5, 3, 1
+        args.steps, args.reps, args.warmup = 5, MIN_ROUNDS, 1
     chosen = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = sorted(set(chosen) - set(FRAMEWORKS))
     if unknown or args.steps < 2 or args.reps < 1 or args.warmup < 0:
@@ -81,102 +99,113 @@ def bench(args: argparse.Namespace, chosen: list[str], out: Tee) -> int:
         if peer in chosen and not frameworks.available(peer):
             out(f"{peer}: skipped, {BENCH_EXTRA_HINT}")
             chosen.remove(peer)
-    out(
-        f"peers: {args.steps} steps per conversation, {args.reps} repetitions (+{args.warmup} "
-        f"warm-up), interleaved; zero-latency chat server; {', '.join(chosen)}"
-    )
-    model = model_name(args.steps, 0)
-    samples: dict[str, list[float]] = {name: [] for name in chosen}
-    loop_samples: list[float] = []
-    with ChatServer(latency_ms=0) as server, tempfile.TemporaryDirectory() as tmp:
+    samples: dict[str, list[Sample]] = {name: [] for name in chosen}
+    durability: dict[str, str] = {"bare": "no store"}
+    with (
+        ChatServer(latency_ms=0) as server,
+        tempfile.TemporaryDirectory() as tmp,
+        ExitStack() as stack,
+    ):
         folder = Path(tmp)
-        url = server.base_url
-        converse: dict[str, Callable[[], int]] = {}
-        closers: list[Callable[[], None]] = []
-        if "bare" in chosen:
-            converse["bare"] = frameworks.bare_sync(url, model)
-        if "langgraph" in chosen:
-            converse["langgraph"] = frameworks.langgraph_sync(url, model, folder / "langgraph.db")
-        if "agents" in chosen:
-            run, close = frameworks.agents_sync(url, model, folder / "agents.db")
-            converse["agents"] = run
-            closers.append(close)
-        with (
-            onloop_bench(url, folder=folder / "onloop") if "onloop" in chosen else _null() as onloop
-        ):
-            if onloop is not None:
-                onloop.start_workers(processes=1, concurrency=1)
-                onloop.wait_idle_ready(steps=2)
-
-                last: dict[str, float] = {}
-
-                def onloop_once() -> int:
-                    run_id = onloop.create_runs(1, args.steps)[0]
-                    onloop.wait([run_id], timeout_s=300, poll_s=0.02)
-                    times = onloop.times(run_id)
-                    if times.status != "succeeded":
-                        raise RuntimeError(
-                            f"onloop run {run_id} ended {times.status}: {onloop.why(times)}"
-                        )
-                    last["run_s"] = seconds(times.finished, times.claimed)
-                    loop_samples.append(seconds(times.loop_ended, times.loop_started))
-                    return args.steps
-
-                converse["onloop"] = onloop_once
-            order = [name for name in chosen if name in converse]
-            for rep in range(args.warmup + args.reps):
-                shift = rep % len(order)
-                for name in order[shift:] + order[:shift]:
-                    before = server.stats()["requests"]
-                    started = time.perf_counter()
-                    calls = converse[name]()
-                    took = time.perf_counter() - started
-                    made = server.stats()["requests"] - before
-                    if made != args.steps or calls != args.steps:
-                        raise RuntimeError(
-                            f"{name} made {made} model calls ({calls} by its own count), not {args.steps}"
-                        )
-                    if name == "onloop":
-                        took = last["run_s"]
-                    if rep >= args.warmup:
-                        samples[name].append(took)
-                    elif name == "onloop":
-                        loop_samples.clear()
-        for close in closers:
-            close()
-    report(args.steps, samples, loop_samples, out)
+        out(header(folder))
+        out(
+            f"peers: {args.steps} steps per conversation, {args.reps} rounds (+{args.warmup} "
+            f"warm-up), interleaved (order rotated each round); zero-latency chat server"
+        )
+        converse = start(args, chosen, server.base_url, folder, stack, durability)
+        order = [name for name in chosen if name in converse]
+        for rep in range(args.warmup + args.reps):
+            shift = rep % len(order)
+            for name in order[shift:] + order[:shift]:
+                before = server.stats()["requests"]
+                took, cpu, calls = converse[name]()
+                made = server.stats()["requests"] - before
+                if made != args.steps or calls != args.steps:
+                    raise RuntimeError(
+                        f"{name} made {made} model calls ({calls} by its own count), not {args.steps}"
+                    )
+                if rep >= args.warmup:
+                    samples[name].append((took, cpu))
+    out(f"load average at end {load_average()}")
+    out("durability:")
+    for name in order:
+        out(f"  {name:<12}{durability[name]}")
+    report(args.steps, samples, out)
+    if args.reps < MIN_ROUNDS:
+        out(f"only {args.reps} rounds: a smoke run, not figures to quote (use >= {MIN_ROUNDS})")
     return 0
 
 
-class _null:
-    def __enter__(self):
-        return None
+def start(
+    args: argparse.Namespace,
+    chosen: list[str],
+    url: str,
+    folder: Path,
+    stack: ExitStack,
+    durability: dict[str, str],
+) -> dict[str, Callable[[], tuple[float, float, int]]]:
+    """Each stack set up and warmed up: name -> one conversation (seconds, CPU s, calls)."""
+    import frameworks
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    model = model_name(args.steps, 0)
+    converse: dict[str, Callable[[], tuple[float, float, int]]] = {}
 
+    def in_process(run: Callable[[], int]) -> Callable[[], tuple[float, float, int]]:
+        def timed() -> tuple[float, float, int]:
+            cpu, started = time.process_time(), time.perf_counter()
+            calls = run()
+            return time.perf_counter() - started, time.process_time() - cpu, calls
 
-def report(
-    steps: int, samples: dict[str, list[float]], loop_samples: list[float], out: Tee
-) -> None:
-    per_step = {name: median(s) / steps * 1000 for name, s in samples.items() if s}
-    out(f"{'framework':<22}{'ms per step (median)':>22}{'runs':>6}")
-    labels = {
-        "bare": "bare openai (no store)",
-        "onloop": "onloop (claim->end)",
-        "langgraph": "LangGraph+SqliteSaver",
-        "agents": "Agents SDK+SQLiteSess.",
-    }
-    for name, ms in per_step.items():
-        out(f"{labels[name]:<22}{ms:>22.2f}{len(samples[name]):>6}")
-        if name == "onloop" and loop_samples:
-            out(
-                f"{'  onloop loop only':<22}{median(loop_samples) / steps * 1000:>22.2f}{len(loop_samples):>6}"
+        return timed
+
+    if "bare" in chosen:
+        converse["bare"] = in_process(frameworks.bare_sync(url, model))
+    if "langgraph" in chosen:
+        run, durability["langgraph"] = frameworks.langgraph_sync(url, model, folder / "lg.db")
+        converse["langgraph"] = in_process(run)
+    if "agents" in chosen:
+        run, close, durability["agents"] = frameworks.agents_sync(url, model, folder / "ag.db")
+        stack.callback(close)
+        converse["agents"] = in_process(run)
+    for name, synchronous in ONLOOPS.items():
+        if name in chosen:
+            onloop = stack.enter_context(
+                onloop_bench(url, folder=folder / name, synchronous=synchronous)
             )
-    if "onloop" in per_step:
-        for name in ("bare", "langgraph", "agents"):
-            if name in per_step:
-                out(f"ratio onloop / {name}: {per_step['onloop'] / per_step[name]:.2f}")
+            onloop.start_workers(processes=1, concurrency=1)
+            onloop.wait_idle_ready(steps=2)
+            durability[name] = ONLOOP_DURABILITY[synchronous]
+            converse[name] = onloop_conversation(onloop, args.steps)
+    return converse
+
+
+def onloop_conversation(onloop, steps: int) -> Callable[[], tuple[float, float, int]]:
+    def once() -> tuple[float, float, int]:
+        pids = onloop.worker_pids()
+        cpu = process_cpu_s(pids)
+        run_id = onloop.create_runs(1, steps)[0]
+        onloop.wait([run_id], timeout_s=300, poll_s=0.02)
+        used = process_cpu_s(pids) - cpu  # the worker's, while it drove this run
+        times = onloop.times(run_id)
+        if times.status != "succeeded":
+            raise RuntimeError(f"onloop run {run_id} ended {times.status}: {onloop.why(times)}")
+        return seconds(times.finished, times.claimed), used, steps
+
+    return once
+
+
+def report(steps: int, samples: dict[str, list[Sample]], out: Tee) -> None:
+    per_step = 1000 / steps
+    out(f"{'stack':<26}{'ms per step, median (min-max)':>32}{'CPU ms/step':>13}{'rounds':>8}")
+    for name, taken in samples.items():
+        if taken:
+            wall = spread([t for t, _ in taken], per_step)
+            cpu = spread([c for _, c in taken], per_step).split(" ")[0]
+            out(f"{LABELS[name]:<26}{wall:>32}{cpu:>13}{len(taken):>8}")
+    for ours, theirs, what in RATIOS:
+        if samples.get(ours) and samples.get(theirs):
+            pairs = [a / b for (a, _), (b, _) in zip(samples[ours], samples[theirs], strict=True)]
+            out(f"ratio {ours} / {theirs}: {spread(pairs)} per round ({what})")
 
 
 if __name__ == "__main__":
