@@ -113,14 +113,20 @@ def median(values: Iterable[float]) -> float:
 
 
 def bench_policy_file(folder: Path) -> Path:
-    """The default policy without the final goal check (no peer makes that extra call)."""
+    """The default policy without the final goal check and the progress judge (no peer makes
+    those extra calls, and the chat server answers only the goal check)."""
     from agent_core.oversight.policy_file import default_policy_text
 
     text = default_policy_text()
-    if "final_check = true" not in text:
-        raise RuntimeError("the default policy no longer sets final_check = true; update harness")
+    for setting, off in (
+        ("final_check = true", "final_check = false"),
+        ("judge_every = 5", "judge_every = 0"),
+    ):
+        if setting not in text:
+            raise RuntimeError(f"the default policy no longer sets {setting}; update harness")
+        text = text.replace(setting, off, 1)
     path = folder / "bench-policy.toml"
-    path.write_text(text.replace("final_check = true", "final_check = false", 1))
+    path.write_text(text)
     return path
 
 

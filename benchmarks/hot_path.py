@@ -140,15 +140,18 @@ def _model_factory(base_url: str):
 
 def _new_run(store, goal: str, max_steps: int = 100):
     import storage
+    from agent_core.oversight.monitor_settings import MonitorSettings
     from agent_core.oversight.policy import Policy
 
+    # No progress judge: its calls are not steps, and this server cannot answer them.
+    policy = Policy(monitors=MonitorSettings(judge_every=0))
     return storage.create_run(
         store,
         goal=goal,
         model="openai",
         autonomy="autonomous",
         max_steps=max_steps,
-        policy=Policy().model_dump(mode="json"),
+        policy=policy.model_dump(mode="json"),
     )
 
 

@@ -1,4 +1,4 @@
-"""The side-by-side benchmarks (benchmarks/chat_server.py, peers.py, throughput.py) and the drift
+"""The side-by-side benchmarks (benchmarks/chat_server.py, peers.py, durability.py, throughput.py) and the drift
 monitors' (monitors.py) run end to end in a tiny configuration, so they cannot rot. Nothing here asserts a timing: only that every
 framework made the conversation it was given and the scripts print their tables.
 
@@ -124,15 +124,24 @@ def test_chat_server_refuses_what_it_cannot_answer(chat_server):
     assert missing.value.code == 404
 
 
-def test_peers_onloop_and_bare_openai():
+def test_peers_onloop_at_both_durabilities_and_bare_openai():
     done = run_script(
         "benchmarks/peers.py", "--steps", "3", "--reps", "1", "--warmup", "0",
-        "--frameworks", "bare,onloop",
+        "--frameworks", "bare,onloop,onloop-full",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^bare openai \(no store\)\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
-    assert re.search(r"^onloop \(claim->end\)\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
-    assert re.search(r"^ratio onloop / bare: \d+\.\d+$", done.stdout, re.M), done.stdout
+    out = done.stdout
+    figure = r"\d+\.\d+ \(\d+\.\d+-\d+\.\d+\)\s+\d+\.\d+\s+1$"  # median (min-max), CPU, rounds
+    assert re.search(r"^bare openai \(no store\)\s+" + figure, out, re.M), out
+    assert re.search(r"^onloop \(claim->end\)\s+" + figure, out, re.M), out
+    assert re.search(r"^onloop FULL \(claim->end\)\s+" + figure, out, re.M), out
+    assert re.search(r"^ratio onloop-full / onloop: \d+\.\d+ \(.*\) per round", out, re.M), out
+    start = r"^date .*; \d+ cores; load average \(1/5/15 min\) at start [\d. ]+; databases on \S+$"
+    assert re.search(start, out, re.M), out
+    assert re.search(r"^load average at end [\d.]+ [\d.]+ [\d.]+$", out, re.M), out
+    assert "  onloop      WAL, synchronous=NORMAL; FULL for each tool start" in out
+    assert "  onloop-full WAL, synchronous=FULL (every commit" in out
+    assert "only 1 rounds: a smoke run, not figures to quote" in out
 
 
 @pytest.mark.skipif(not PEERS_INSTALLED, reason=NO_PEERS)
@@ -142,15 +151,36 @@ def test_peers_langgraph_and_agents_sdk():
         "--frameworks", "langgraph,agents",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^LangGraph\+SqliteSaver\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
-    assert re.search(r"^Agents SDK\+SQLiteSess\.\s+\d+\.\d+\s+1$", done.stdout, re.M), done.stdout
+    out = done.stdout
+    assert re.search(r"^LangGraph\+SqliteSaver\s+\d+\.\d+ \(", out, re.M), out
+    assert re.search(r"^Agents SDK\+SQLiteSess\.\s+\d+\.\d+ \(", out, re.M), out
+    # Read back from the peers' own connections: what onloop-full is compared at.
+    assert "  langgraph   WAL, synchronous=FULL (every commit)" in out, out
+    assert "  agents      WAL, synchronous=FULL (every commit)" in out, out
 
 
 def test_peers_names_a_wrong_framework_in_one_line():
     done = run_script("benchmarks/peers.py", "--frameworks", "bare,crewai")
     assert done.returncode == 2
-    assert "--frameworks takes bare,onloop,langgraph,agents (got ['crewai'])" in done.stderr
+    assert "--frameworks takes bare,onloop,onloop-full,langgraph,agents (got ['crewai'])" in (
+        done.stderr
+    )
     assert "Traceback" not in done.stderr
+
+
+def test_durability_counts_an_fsync_per_tool_start_by_default_and_per_commit_at_full():
+    done = run_script("benchmarks/durability.py", "--steps", "3", "--rounds", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {
+        m.group(1): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^(normal|full)\s+(\d+\.\d)\s+(\d+\.\d)\s", done.stdout, re.M)
+    }
+    commits, fsyncs = rows["normal"]
+    assert fsyncs == round(2 / 3, 1)  # 3 model calls: 2 tool starts, each fsynced
+    assert commits > fsyncs
+    assert rows["full"] == (commits, commits)  # the same commits, every one fsynced
+    assert re.search(r"^ratio full / normal per round: ms \d+\.\d+", done.stdout, re.M)
+    assert "load average at end" in done.stdout
 
 
 @pytest.mark.timeout(400)
