@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -172,7 +173,7 @@ def one_run(steps: int) -> dict[int, tuple[float, float]]:
         raise SystemExit(f"the run ended {outcome.status} ({outcome.reason}); {len(clock)} calls")
     per_step: dict[int, tuple[float, float]] = {}
     starts = [i for i, (judge, _, _) in enumerate(clock) if not judge]
-    for k, (a, b) in enumerate(zip(starts, starts[1:]), start=1):
+    for k, (a, b) in enumerate(itertools.pairwise(starts), start=1):
         wall = clock[b][1] - clock[a][1] - sum(served[a:b])
         per_step[k] = (wall * 1000, (clock[b][2] - clock[a][2]) * 1000)
     return per_step
