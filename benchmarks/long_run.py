@@ -2,7 +2,9 @@
 
 Run from the repo root: `python benchmarks/long_run.py [--steps 2000] [--repeats 5]`.
 `--code DIR` measures another checkout's code with the same script (e.g. an export of an older
-commit: `git archive <commit> | tar -x -C /tmp/before`), for before/after figures.
+commit: `git archive <commit> | tar -x -C /tmp/before`); `--against DIR` measures this checkout
+and DIR in turn, repeat after repeat (interleaved), for before/after figures. Every run is a
+fresh process.
 
 Each repeat drives one run of `--steps` model calls through the real worker path (`drive_run`,
 the SQLite store, the drift monitors, the progress judge every 5 steps as for any real model)
@@ -11,9 +13,9 @@ the model writes a note in the run's workspace (`write_file`, new content each t
 back (`read_file`), and so on, then calls `finish`.
 
 Per step, from one step's model call to the next: onloop's own wall time (the interval less the
-time the server spent answering its requests, the step's and the judge's, as the server clocks
-it) and the worker process's CPU time (all its threads; the server is another process). It prints
-the median over a window of steps around step 10, 100, 1,000 and 2,000, per repeat, then the
+time the server spent on its requests, the step's and the judge's, from each request's head's
+arrival to its answer, as the server clocks it) and the worker process's CPU time (all its threads; the server is another process). It prints
+the median over a window of 21 steps around step 10, 100, 1,000 and 2,000, per repeat, then the
 median over repeats, and the ratio of the last to the first. CPU time is the figure to trust on a
 shared machine: wall time moves with the load average, printed with each repeat.
 """
@@ -73,18 +75,33 @@ def _serve(port_file: str, steps: int) -> None:
             ]
 
     class Clocked(chat_server.Server):
-        """Clocks each request's handling (parse, reply); GET /timings lists them in order."""
+        """Clocks each request from its head's arrival (the body's reading, the parse, the
+        reply) to its answer; GET /timings lists the times in order."""
 
         timings: list[float] = []
+        head_at = 0.0
+
+        async def handle(self, reader: asyncio.StreamReader, writer: Any) -> None:
+            server = self
+
+            class Reader:  # notes when a request's head came in
+                async def readuntil(self, separator: bytes) -> bytes:
+                    head = await reader.readuntil(separator)
+                    server.head_at = time.perf_counter()
+                    return head
+
+                async def readexactly(self, n: int) -> bytes:
+                    return await reader.readexactly(n)
+
+            await super().handle(Reader(), writer)  # type: ignore[arg-type]
 
         async def route(self, method: str, path: str, raw: bytes, keep_alive: bool) -> bytes:
             if path.endswith("/timings"):
                 body = json.dumps(self.timings).encode()
                 self.timings.clear()
                 return chat_server._response("200 OK", "application/json", body, keep_alive)
-            started = time.perf_counter()
             answer = await super().route(method, path, raw, keep_alive)
-            self.timings.append(time.perf_counter() - started)
+            self.timings.append(time.perf_counter() - self.head_at)
             return answer
 
     async def main() -> None:
@@ -186,11 +203,49 @@ def _window(per_step: dict[int, tuple[float, float]], at: int, which: int) -> fl
     return statistics.median(per_step[k][which] for k in steps)
 
 
+def _windows(steps: int) -> dict[str, list[float]]:
+    """One run in this process: {step: [own wall ms, CPU ms]} at each reported step."""
+    per_step = one_run(steps)
+    return {str(s): [_window(per_step, s, 0), _window(per_step, s, 1)] for s in AT if s <= steps}
+
+
+def _in_child(code: str | None, steps: int) -> dict[str, list[float]]:
+    """One run in a fresh process measuring `code` (None: this checkout)."""
+    command = [sys.executable, __file__, "--steps", str(steps), "--one"]
+    out = subprocess.run(
+        [*command, *(["--code", code] if code else [])], capture_output=True, text=True
+    )
+    if out.returncode:
+        raise SystemExit(f"the run of {code or 'this checkout'} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(name: str, rows: list[tuple[float, dict[str, list[float]]]]) -> None:
+    at = list(rows[0][1])
+    print(f"\n{name}: own ms per step (wall less the server's time) / worker CPU ms per step")
+    print("repeat  load(1m) " + "".join(f"{'step ' + s:>16}" for s in at))
+    for n, (load, row) in enumerate(rows, start=1):
+        cells = "".join(f"{row[s][0]:>8.2f}/{row[s][1]:<7.2f}" for s in at)
+        print(f"{n:>6}  {load:>8.2f} {cells}")
+    wall = {s: statistics.median(r[s][0] for _, r in rows) for s in at}
+    cpu = {s: statistics.median(r[s][1] for _, r in rows) for s in at}
+    print("median           " + "".join(f"{wall[s]:>8.2f}/{cpu[s]:<7.2f}" for s in at))
+    first, last = at[0], at[-1]
+    print(
+        f"step {last} / step {first}: own wall {wall[last] / wall[first]:.2f}x, "
+        f"CPU {cpu[last] / cpu[first]:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="model calls in the run")
     parser.add_argument("--repeats", type=int, default=5, help="runs; the median is reported")
     parser.add_argument("--code", help="the checkout whose agent_core and storage to measure")
+    parser.add_argument(
+        "--against", help="another checkout, measured in turn with this one (interleaved)"
+    )
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -198,33 +253,25 @@ def main() -> None:
         return
     if args.steps < 2 * WINDOW or args.repeats < 1:
         parser.error(f"--steps must be at least {2 * WINDOW} and --repeats at least 1")
-    sys.path.insert(0, args.code or str(HERE.parent))
-    os.environ.setdefault("ONLOOP_WORKSPACES", tempfile.mkdtemp())
-    import logging
+    if args.one:
+        sys.path.insert(0, args.code or str(HERE.parent))
+        os.environ.setdefault("ONLOOP_WORKSPACES", tempfile.mkdtemp())
+        import logging
 
-    logging.disable(logging.WARNING)
-    at = [s for s in AT if s <= args.steps]
-    print(f"code: {args.code or 'this checkout'}; {args.steps} steps, {args.repeats} repeats")
-    print("own ms per step (wall less the server's time) / worker CPU ms per step, at step:")
-    print("repeat  load(1m) " + "".join(f"{s:>16}" for s in at))
-    walls: dict[int, list[float]] = {s: [] for s in at}
-    cpus: dict[int, list[float]] = {s: [] for s in at}
+        logging.disable(logging.WARNING)
+        print(json.dumps(_windows(args.steps)))
+        return
+    codes = [args.code, *([args.against] if args.against else [])]
+    print(f"{args.steps} steps, {args.repeats} repeats, each run in a fresh process", end="")
+    print(", interleaved" if args.against else "")
+    rows: dict[str | None, list] = {code: [] for code in codes}
     for repeat in range(1, args.repeats + 1):
-        per_step = one_run(args.steps)
-        row = ""
-        for s in at:
-            walls[s].append(_window(per_step, s, 0))
-            cpus[s].append(_window(per_step, s, 1))
-            row += f"{walls[s][-1]:>8.2f}/{cpus[s][-1]:<7.2f}"
-        print(f"{repeat:>6}  {os.getloadavg()[0]:>8.2f} {row}", flush=True)
-    wall = {s: statistics.median(v) for s, v in walls.items()}
-    cpu = {s: statistics.median(v) for s, v in cpus.items()}
-    print("median           " + "".join(f"{wall[s]:>8.2f}/{cpu[s]:<7.2f}" for s in at))
-    first, last = at[0], at[-1]
-    print(
-        f"step {last} / step {first}: own wall {wall[last] / wall[first]:.2f}x, "
-        f"CPU {cpu[last] / cpu[first]:.2f}x; load average {os.getloadavg()}"
-    )
+        for code in codes:
+            rows[code].append((os.getloadavg()[0], _in_child(code, args.steps)))
+        print(f"repeat {repeat} done; load average {os.getloadavg()}", flush=True)
+    for code in codes:
+        _table(code or "this checkout", rows[code])
+    print(f"\nload average at the end {os.getloadavg()} (2 shared cores: trust CPU over wall)")
 
 
 if __name__ == "__main__":
