@@ -20,6 +20,7 @@ from agent_core.models.base import (
     OnDelta,
     ToolCallRequest,
 )
+from agent_core.models.messages import encoded_messages, request_body
 from agent_core.models.prices import Prices, cost_usd
 from agent_core.models.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
 
@@ -140,7 +141,8 @@ class OpenAIModel:
             raise ModelCancelled("the model call was cancelled before it started")
         started = time.monotonic()
         preview = _Preview(on_delta)
-        request = self._call(list(messages), tools, preview)  # the loop may append meanwhile
+        # The conversation's JSON now, in this thread: the loop may append once this returns.
+        request = self._call(encoded_messages(messages), tools, preview)
         try:
             result = io_loop.call(
                 request, cancel, tick=preview.flush if on_delta else None, every=PREVIEW_EVERY_S
@@ -175,24 +177,25 @@ class OpenAIModel:
             )
         raise failure
 
-    async def _request(self, messages, tools, preview: _Preview):
-        # The request goes as a plain JSON body through the client's `post` (the SDK's route for
-        # any endpoint): the conversation and tools are plain JSON already, and the SDK's
-        # recursive TypedDict transform would cost more CPU than everything else in a call.
-        body: dict[str, Any] = {"model": self.model_name, "messages": messages}
+    async def _request(self, messages: bytes, tools, preview: _Preview):
+        # The request goes as a JSON body made here through the client's `post` (the SDK's route
+        # for any endpoint): the SDK's recursive TypedDict transform would cost more CPU than
+        # everything else in a call, and the conversation comes serialised already (a
+        # Transcript's messages each serialised once, however many calls send them).
+        body: dict[str, Any] = {"model": self.model_name}
         if tools:
             body["tools"] = tools
         if self.max_output_tokens:
             body[self._cap_param] = self.max_output_tokens
         try:
-            return await self._send(body, preview)
+            return await self._send(body, messages, preview)
         except openai.APIStatusError as err:
             other = self._other_cap_param(err)
             if other is None:
                 raise
             body[other] = body.pop(self._cap_param)
             self._cap_param = other
-            return await self._send(body, preview)
+            return await self._send(body, messages, preview)
 
     def _other_cap_param(self, err: openai.APIStatusError) -> str | None:
         """The other name for the output cap, when the server refused the one we sent."""
@@ -204,10 +207,13 @@ class OpenAIModel:
             "max_tokens" if self._cap_param == "max_completion_tokens" else "max_completion_tokens"
         )
 
-    async def _send(self, body: dict[str, Any], preview: _Preview):
+    async def _send(self, body: dict[str, Any], messages: bytes, preview: _Preview):
         async with io_loop.using(self._client) as client:  # not closed under this call
             if not self.stream:
-                completion = await client.post(COMPLETIONS_PATH, cast_to=ChatCompletion, body=body)
+                content = request_body(body, messages)
+                completion = await client.post(
+                    COMPLETIONS_PATH, cast_to=ChatCompletion, content=content
+                )
                 return (*_from_completion(completion, self.base_url), _finish_reason(completion))
             # Chunks come as the server's JSON objects (cast_to=object): building a pydantic
             # model of every chunk cost a quarter of a streamed call's CPU. The SDK still sends,
@@ -215,7 +221,9 @@ class OpenAIModel:
             stream = await client.post(
                 COMPLETIONS_PATH,
                 cast_to=object,
-                body={**body, "stream": True, "stream_options": {"include_usage": True}},
+                content=request_body(
+                    {**body, "stream": True, "stream_options": {"include_usage": True}}, messages
+                ),
                 stream=True,
                 stream_cls=openai.AsyncStream[object],
             )

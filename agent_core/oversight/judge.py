@@ -34,7 +34,7 @@ class Verdict:
 
 def transcript(messages: list[dict[str, Any]]) -> str:
     lines = []
-    for message in messages[2:][-RECENT_MESSAGES:]:
+    for message in messages[max(len(messages) - RECENT_MESSAGES, 2) :]:  # no copy of the rest
         content = str(message.get("content") or "")[:600]
         calls = message.get("tool_calls") or []
         for call in calls:

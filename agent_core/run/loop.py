@@ -14,6 +14,7 @@ from agent_core.models.base import (
     ModelTurn,
     ToolCallRequest,
 )
+from agent_core.models.messages import Transcript
 from agent_core.oversight.judge import judge_every, judge_progress
 from agent_core.oversight.monitors import Trip, check_budget
 from agent_core.run import context_window
@@ -67,9 +68,12 @@ class AgentLoop:
         self.model = model
         self.port = port
         self.usage = spec.usage
-        self.messages = context_window.shorter(
-            rebuild(spec.goal, spec.prior_events),
-            context_window.overflows_in_a_row(spec.prior_events),
+        # Each message is serialised once, by the first call that sends it (see Transcript).
+        self.messages = Transcript(
+            context_window.shorter(
+                rebuild(spec.goal, spec.prior_events),
+                context_window.overflows_in_a_row(spec.prior_events),
+            )
         )
         self.call_ids = CallIds(spec.prior_events)
         self.monitor = monitor_for(spec)
@@ -374,9 +378,9 @@ class AgentLoop:
 
     def _complete(self, specs: list[dict], on_delta) -> ModelTurn | Outcome:
         try:
-            return self.model.complete(
-                list(self.messages), specs, cancel=self.token, on_delta=on_delta
-            )
+            # The conversation itself, not a copy: a provider reads (or serialises) it before
+            # complete() returns, and the loop appends only after that.
+            return self.model.complete(self.messages, specs, cancel=self.token, on_delta=on_delta)
         except ModelCancelled:
             return self._cancelled()
         except ModelError as error:

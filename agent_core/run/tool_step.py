@@ -22,6 +22,7 @@ from agent_core.run.tool_runner import run_tool
 from agent_core.run.unfinished_calls import last_turn, unfinished_calls
 from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Tool, ToolError, args_hash
+from agent_core.tools.builtins import disk_growth_bound
 from agent_core.tools.cancel_token import CancelReason
 from storage.record import (
     AllowanceRevoked,
@@ -58,10 +59,12 @@ class ToolStep:
         self._prior: list[Any] = []
         self.ledger = WorkLedger(spec.workspace, spec.tools)  # what every call came to, by target
         self.disk = run_disk_budget(spec.policy, spec.workspace.real_root)
+        self._grew: int | None = None  # what the last call can have added to the disk at most
 
     def disk_trip(self) -> Trip | None:
         """The run's disk budget, checked after each tool call: spent, the run stops here."""
-        reason = self.disk.exceeded()
+        reason = self.disk.exceeded(self._grew)
+        self._grew = None
         return Trip("budget_disk", reason) if reason is not None else None
 
     # -- halts and resumes ---------------------------------------------------------------
@@ -276,6 +279,7 @@ class ToolStep:
         if refused is not None:
             return self._result(call, refused, ok=False, outcome="denied")
         planned = self.ledger.plan(tool.name, arguments)  # before it runs: `rm *.tmp`'s files
+        self._grew = disk_growth_bound(tool, arguments)
         started = time.monotonic()
         token = self.port.token  # a halt while the tool runs ends its processes
         check = self.port.cancelled_now

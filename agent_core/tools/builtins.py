@@ -272,6 +272,21 @@ _BUILTINS: tuple[Tool, ...] = (
 )
 
 
+ENTRY_SLACK = 64 * 1024  # what one file or folder entry may add beyond its content (blocks)
+
+
+def disk_growth_bound(tool: Tool, arguments: dict) -> int | None:
+    """At most how many bytes one call of a built-in file tool adds to the workspace (reads and
+    lists none; a write its content, a block per path part and the file's own), or None for any
+    other tool: its growth is measured by walking the workspace."""
+    if tool.fn in (read_file.fn, list_files.fn, calculator.fn, current_time.fn):
+        return 0
+    if tool.fn is write_file.fn and isinstance(arguments.get("content"), str):
+        parts = str(arguments.get("path", "")).count("/") + 2
+        return len(arguments["content"].encode("utf-8", "surrogatepass")) + parts * ENTRY_SLACK
+    return None
+
+
 def builtin_tools() -> dict[str, Tool]:
     """The built-in tools by name (a new dict each call, so callers may filter it)."""
     return {t.name: t for t in _BUILTINS}

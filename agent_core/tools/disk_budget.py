@@ -80,6 +80,7 @@ class DiskBudget:
     baseline: dict[Path, int]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _walk_s: float = 0.0
+    _bound: int = 0  # the growth last measured, plus what calls since can have added at most
 
     @classmethod
     def start(cls, roots: Iterable[Path], limit_mb: int) -> DiskBudget:
@@ -93,9 +94,15 @@ class DiskBudget:
             self._walk_s = time.monotonic() - started
         return grown
 
-    def exceeded(self) -> str | None:
-        """Why the budget is spent (naming it and how to raise it), or None while it holds."""
-        grown = self.growth()
+    def exceeded(self, grew_at_most: int | None = None) -> str | None:
+        """Why the budget is spent (naming it and how to raise it), or None while it holds.
+        `grew_at_most`: what the last call can have added at most (a built-in file tool's), or
+        None: unknown. While the growth last measured plus such bounds stays within the budget,
+        it holds without a walk of the workspace (a walk costs as much as the files it holds)."""
+        if grew_at_most is not None and self._bound + grew_at_most <= self.limit_bytes:
+            self._bound += grew_at_most
+            return None
+        grown = self._bound = self.growth()
         if grown <= self.limit_bytes:
             return None
         limit = self.limit_bytes // MB

@@ -257,3 +257,16 @@ def test_notify_benchmark_measures_both_receivers():
     assert done.returncode == 0, done.stderr
     assert "2 approval requests" in done.stdout, done.stdout
     assert "SMTP (STARTTLS + login): p50" in done.stdout and "webhook (HTTP POST):" in done.stdout
+
+
+def test_long_run_prints_the_per_step_table():
+    done = run_script("benchmarks/long_run.py", "--steps", "60", "--repeats", "1")
+    assert done.returncode == 0, done.stderr
+    assert "step 10" in done.stdout and "CPU" in done.stdout, done.stdout
+    assert "load average" in done.stdout, done.stdout
+
+
+def test_long_run_names_a_bad_option_in_one_line():
+    done = run_script("benchmarks/long_run.py", "--steps", "5")
+    assert done.returncode == 2 and "--steps must be at least 42" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
