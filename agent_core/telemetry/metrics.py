@@ -17,8 +17,10 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from agent_core.oversight.redact import redactor_for
 from storage.transient import RETRY_LISTENERS
 from storage.vocabulary import CallClass, EventKind, Verdict
 
@@ -46,6 +48,8 @@ class _Labels:
                 return text
             if len(self.seen) >= MAX_LABEL_VALUES:
                 return "other"
+            if redactor_for()(text) != text:  # a secret of the environment's: never a label
+                return "redacted"
             self.seen.add(text)
             return text
 
@@ -66,9 +70,12 @@ DRIFT_ACTIONS = frozenset({"pause", "halt", "fail"})
 class Instruments:
     """Every counter and histogram, in Prometheus and (given a meter) in OpenTelemetry."""
 
-    def __init__(self, meter: Any = None) -> None:
-        from prometheus_client import Counter, Histogram
+    def __init__(self, meter: Any = None, registry: Any = None) -> None:
+        import prometheus_client
 
+        registry = prometheus_client.REGISTRY if registry is None else registry
+        Counter = partial(prometheus_client.Counter, registry=registry)
+        Histogram = partial(prometheus_client.Histogram, registry=registry)
         self.models, self.monitors, self.workers = _Labels(), _Labels(), _Labels()
         self.runs_driven = Counter(
             PREFIX + "runs_driven", "Run sessions a worker started driving", ["worker"]
