@@ -16,7 +16,7 @@ from storage.vocabulary import RunStatus
 from .metrics import PREFIX
 
 log = logging.getLogger("onloop.metrics")
-FRESH_S = 1.0  # an OTel collection right after a scrape reuses the scrape's read
+FRESH_S = 1.0  # one OTel collection asks five gauges: they share one read
 
 
 class StoreGauges:
@@ -27,11 +27,11 @@ class StoreGauges:
         self._lock = threading.Lock()
         self._last: tuple[float, Gauges] | None = None
 
-    def read(self) -> Gauges | None:
-        """Now's gauges (or a read under FRESH_S old); None when the store cannot be read (the
-        scrape then shows no store gauges rather than failing)."""
+    def read(self, max_age: float = 0.0) -> Gauges | None:
+        """Now's gauges (or a read under `max_age` seconds old); None when the store cannot be
+        read (the scrape then shows no store gauges rather than failing)."""
         with self._lock:
-            if self._last is not None and time.monotonic() - self._last[0] < FRESH_S:
+            if self._last is not None and time.monotonic() - self._last[0] < max_age:
                 return self._last[1]
             try:
                 gauges = read_gauges(self.store)
@@ -83,7 +83,7 @@ def observe_store(meter: Any, gauges: StoreGauges) -> None:
     from opentelemetry.metrics import Observation
 
     def runs(_options: Any) -> list[Observation]:
-        read = gauges.read()
+        read = gauges.read(FRESH_S)
         if read is None:
             return []
         return [Observation(read.runs.get(s.value, 0), {"status": s.value}) for s in RunStatus]
@@ -92,7 +92,7 @@ def observe_store(meter: Any, gauges: StoreGauges) -> None:
     for index, (name, _text, _value) in enumerate(_scalars(Gauges())):
 
         def scalar(_options: Any, index: int = index) -> list[Observation]:
-            read = gauges.read()
+            read = gauges.read(FRESH_S)
             return [] if read is None else [Observation(_scalars(read)[index][2])]
 
         meter.create_observable_gauge(PREFIX + name, callbacks=[scalar])
