@@ -160,8 +160,8 @@ def _add(name: str, amount: float, labels: Mapping[str, str] | None = None) -> N
         return
     metric = getattr(on, name)
     (metric.labels(**labels) if labels else metric).inc(amount)
-    if on.otel is not None:
-        getattr(on.otel, name).add(amount, dict(labels or {}))
+    if on.otel is not None:  # counts as integers (OTLP's as_int), dollars as they are
+        getattr(on.otel, name).add(amount if name == "cost" else int(amount), dict(labels or {}))
 
 
 def _observe(name: str, value: float, labels: Mapping[str, str]) -> None:
