@@ -29,20 +29,28 @@ ENDPOINT = re.compile(r"metrics: (http://\S+/metrics)")
 
 
 class WorkerProcess:
-    """`python -m agent_core worker ... --log-format json`: stdout and stderr in files."""
+    """`python -m agent_core worker ... --log-format json` (or `up`): stdout and stderr in files."""
 
-    def __init__(self, url: str, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        tmp: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        command: str = "worker",
+    ) -> None:
         self.out, self.err = tmp / "worker.out", tmp / "worker.err"
         full = {**os.environ, "ONLOOP_DEMO_DELAY": "0.01", "ONLOOP_WORKSPACES": str(tmp / "ws")}
         full["ONLOOP_DATABASE_URL"] = url
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
             full.pop(name, None)
         full.update(env or {})
-        command = [sys.executable, "-m", "agent_core", "worker", "--poll-seconds", "0.1"]
-        command += ["--log-format", "json", *args]
+        line = [sys.executable, "-m", "agent_core", command, "--log-format", "json", *args]
+        if command == "worker":
+            line += ["--poll-seconds", "0.1"]
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
-                command, cwd=tmp, env=full, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+                line, cwd=tmp, env=full, stdout=out, stderr=err, stdin=subprocess.DEVNULL
             )
 
     def lines(self) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ processes are summed by the supervisor's one endpoint."""
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 
 import storage
@@ -91,3 +92,25 @@ def test_two_processes_are_summed_by_the_supervisors_endpoint(tmp_path):
     )
     assert total(found, "onloop_runs", status="succeeded") == 4  # read once, not once per child
     assert not list(tmp_path.glob("onloop-metrics-*"))
+
+
+def test_onloop_up_serves_metrics_and_json_logs_for_its_worker(tmp_path):
+    url = f"sqlite:///{tmp_path / 'onloop.db'}"
+    store = storage.open_store(url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ("--port", str(port), "--metrics-port", "0", "--processes", "2")
+    up = WorkerProcess(url, tmp_path, *args, command="up")
+    try:
+        up.endpoint()
+        run = new_run(store, ARITHMETIC, model="demo", autonomy="autonomous")
+        wait_for(lambda: _status(store, run.id) == "succeeded", 120, "the run to succeed")
+        found = up.scrape()
+    finally:
+        assert up.stop() == 0
+    assert total(found, "onloop_runs_driven_total") == 1
+    assert total(found, "onloop_runs", status="succeeded") == 1
+    lines = up.lines()
+    assert any(line["message"].startswith("onloop is up") for line in lines)
+    assert [line["run_id"] for line in lines if line.get("event_kind") == "run_started"] == [run.id]
