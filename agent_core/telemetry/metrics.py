@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -154,31 +154,35 @@ def enabled() -> bool:
     return _on is not None
 
 
-def _add(name: str, amount: float, labels: Mapping[str, str] | None = None) -> None:
+Pick = Callable[[Any], Any]  # the same instrument of Instruments and of _OtelInstruments
+
+
+def _add(pick: Pick, amount: float, labels: Mapping[str, str] | None = None) -> None:
     on = _on
     if on is None or amount < 0:
         return
-    metric = getattr(on, name)
+    metric = pick(on)
     (metric.labels(**labels) if labels else metric).inc(amount)
     if on.otel is not None:  # counts as integers (OTLP's as_int), dollars as they are
-        getattr(on.otel, name).add(amount if name == "cost" else int(amount), dict(labels or {}))
+        counter = pick(on.otel)
+        counter.add(amount if counter is on.otel.cost else int(amount), dict(labels or {}))
 
 
-def _observe(name: str, value: float, labels: Mapping[str, str]) -> None:
+def _observe(pick: Pick, value: float, labels: Mapping[str, str]) -> None:
     on = _on
     if on is None or value < 0:
         return
-    getattr(on, name).labels(**labels).observe(value)
+    pick(on).labels(**labels).observe(value)
     if on.otel is not None:
-        getattr(on.otel, name).record(value, dict(labels))
+        pick(on.otel).record(value, dict(labels))
 
 
 def db_retry() -> None:
-    _add("db_retries", 1)
+    _add(lambda i: i.db_retries, 1)
 
 
 def lost_lease() -> None:
-    _add("lost_leases", 1)
+    _add(lambda i: i.lost_leases, 1)
 
 
 def recorded(worker_id: str | None, kind: str, payload: Mapping[str, Any]) -> None:
@@ -188,32 +192,40 @@ def recorded(worker_id: str | None, kind: str, payload: Mapping[str, Any]) -> No
         return
     number = _number
     if kind == EventKind.RUN_STARTED:
-        _add("runs_driven", 1, {"worker": on.workers.bounded(worker_id or "here")})
+        _add(lambda i: i.runs_driven, 1, {"worker": on.workers.bounded(worker_id or "here")})
     elif kind == EventKind.MODEL_CALL:
         model = on.models.bounded(payload.get("model_name"))
         latency = payload.get("latency_s")
         if latency is not None:
-            _observe("model_seconds", number(latency), {"model": model})
-        _add("tokens", number(payload.get("tokens_in")), {"model": model, "direction": "input"})
-        _add("tokens", number(payload.get("tokens_out")), {"model": model, "direction": "output"})
-        _add("cost", number(payload.get("cost_usd")), {"model": model})
+            _observe(lambda i: i.model_seconds, number(latency), {"model": model})
+        _add(
+            lambda i: i.tokens,
+            number(payload.get("tokens_in")),
+            {"model": model, "direction": "input"},
+        )
+        _add(
+            lambda i: i.tokens,
+            number(payload.get("tokens_out")),
+            {"model": model, "direction": "output"},
+        )
+        _add(lambda i: i.cost, number(payload.get("cost_usd")), {"model": model})
     elif kind == EventKind.TOOL_CALL:
         labels = {
             "verdict": _one_of(payload.get("verdict"), VERDICTS),
             "class": _one_of(payload.get("call_class"), CLASSES),
         }
-        _add("tool_calls", 1, labels)
+        _add(lambda i: i.tool_calls, 1, labels)
     elif kind == EventKind.APPROVAL_DECIDED:
         waited = payload.get("waited_s")
         if waited is not None:
             decision = _one_of(payload.get("decision"), DECISIONS)
-            _observe("decision_seconds", number(waited), {"decision": decision})
+            _observe(lambda i: i.decision_seconds, number(waited), {"decision": decision})
     elif kind == EventKind.DRIFT:
         labels = {
             "monitor": on.monitors.bounded(payload.get("monitor")),
             "action": _one_of(payload.get("action"), DRIFT_ACTIONS),
         }
-        _add("drift", 1, labels)
+        _add(lambda i: i.drift, 1, labels)
 
 
 def _number(value: object) -> float:
