@@ -107,6 +107,22 @@ class HumanFormatter(logging.Formatter):
         return text
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a line is written (as Python's last-resort handler
+    does), not as it was when the handler was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure(
     log_format: str,
     *,
@@ -117,7 +133,7 @@ def configure(
     """Send onloop's log lines to stderr in `log_format`: json from INFO (a run's events too),
     human from WARNING, as before. Returns the handler (replaced on a second call)."""
     redactor = redactor_for(secret_env, secret_patterns)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.set_name("onloop")
     if log_format == "json":
         handler.setFormatter(JsonFormatter(redactor))

@@ -67,7 +67,8 @@ def test_two_processes_are_summed_by_the_supervisors_endpoint(tmp_path):
     url = f"sqlite:///{tmp_path / 'onloop.db'}"
     store = storage.open_store(url)
     args = ("--processes", "2", "--concurrency", "1", "--metrics-port", "0")
-    pool = WorkerProcess(url, tmp_path, *args, env={"ONLOOP_DEMO_DELAY": "0.2"})
+    env = {"ONLOOP_DEMO_DELAY": "0.2", "TMPDIR": str(tmp_path)}  # the private folder: here
+    pool = WorkerProcess(url, tmp_path, *args, env=env)
     try:
         pool.endpoint()
         wait_for(lambda: pool.messages().count(": driving up to") >= 2, 90, "both processes")
@@ -75,6 +76,8 @@ def test_two_processes_are_summed_by_the_supervisors_endpoint(tmp_path):
         runs = [new_run(store, ARITHMETIC, model="demo", autonomy="autonomous") for _ in range(4)]
         wait_for(lambda: all(_status(store, r.id) == "succeeded" for r in runs), 120, "four runs")
         found = pool.scrape()
+        (folder,) = tmp_path.glob("onloop-metrics-*")  # the children's files, one folder
+        assert folder.stat().st_mode & 0o777 == 0o700 and list(folder.glob("*.db"))
     finally:
         assert pool.stop() == 0
     done = [storage.get_run(store, run_id=r.id) for r in runs]
@@ -91,7 +94,7 @@ def test_two_processes_are_summed_by_the_supervisors_endpoint(tmp_path):
         r.tokens_in + r.tokens_out for r in done
     )
     assert total(found, "onloop_runs", status="succeeded") == 4  # read once, not once per child
-    assert not list(tmp_path.glob("onloop-metrics-*"))
+    assert not list(tmp_path.glob("onloop-metrics-*"))  # removed as the supervisor stopped
 
 
 def test_onloop_up_serves_metrics_and_json_logs_for_its_worker(tmp_path):
