@@ -13,6 +13,7 @@ reads "other". No run id, goal or free text is ever a label.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -137,6 +138,8 @@ class _OtelInstruments:
 
 
 _on: Instruments | None = None
+_failed: list[str] = []  # the first event whose metrics or log line failed, if one did
+log = logging.getLogger("onloop.metrics")
 _lock = threading.Lock()
 
 
@@ -239,5 +242,10 @@ def event_recorded(run_id: str, worker_id: str | None, kind: str, payload: Any) 
     """The hook where a run's event is recorded (run/port.py): metrics and its log line."""
     if not isinstance(payload, Mapping):
         return
-    recorded(worker_id, kind, payload)
-    event_line(run_id, kind, payload)
+    try:
+        recorded(worker_id, kind, payload)
+        event_line(run_id, kind, payload)
+    except Exception:  # telemetry never changes a run's outcome: said once, then kept quiet
+        if not _failed:
+            _failed.append(kind)
+            log.exception("metrics: recording a %s event failed; the run goes on", kind)

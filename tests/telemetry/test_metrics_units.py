@@ -126,3 +126,15 @@ def test_store_gauges_are_read_at_scrape_time(store):
 def test_an_empty_store_reads_zeros(store):
     gauges = read_gauges(store)
     assert gauges.runs == {} and gauges.queued == 0 and gauges.oldest_queued_s == 0.0
+
+
+def test_a_failing_instrument_never_reaches_the_run(counted, monkeypatch, caplog):
+    def broken(*_args):
+        raise RuntimeError("exporter bug")
+
+    monkeypatch.setattr(metrics, "recorded", broken)
+    monkeypatch.setattr(metrics, "_failed", [])
+    metrics.event_recorded("run1", "w", "model_call", {"tokens_in": 1})  # no exception
+    metrics.event_recorded("run1", "w", "model_call", {"tokens_in": 1})
+    said = [r for r in caplog.records if "recording a model_call event failed" in r.message]
+    assert len(said) == 1  # once, not once per event
