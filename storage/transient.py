@@ -18,6 +18,9 @@ T = TypeVar("T")
 # "the database system is starting up").
 _TRANSIENT_SQLSTATE = ("08", "40", "53", "57")
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+# Called once per wait before the database is tried again (the worker's metrics count them:
+# agent_core/telemetry/metrics.py); the store itself knows nothing of who listens.
+RETRY_LISTENERS: list[Callable[[], None]] = []
 
 
 def is_transient(error: BaseException) -> bool:
@@ -45,6 +48,8 @@ class Backoff:
         self.first, self.cap, self.next_wait = first, cap, first
 
     def wait(self) -> float:
+        for listener in RETRY_LISTENERS:
+            listener()
         delay = self.next_wait * random.uniform(0.8, 1.2)
         self.next_wait = min(self.next_wait * 2, self.cap)
         return delay

@@ -174,6 +174,41 @@ Processes = Annotated[
 ]
 
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Serve Prometheus metrics on this port (0: any free port; the start line says "
+        "which); off by default. With --processes N the supervisor serves all processes' sums.",
+    ),
+]
+MetricsHost = Annotated[
+    str,
+    typer.Option(help="Address the metrics endpoint binds; 127.0.0.1 keeps it local."),
+]
+LogFormat = Annotated[
+    str,
+    typer.Option(
+        help="Log lines on stderr: human (default) or json (one object per line, with run id, "
+        "worker id, event kind, trace and span ids).",
+    ),
+]
+
+
+def telemetry_from(metrics_port: int | None, metrics_host: str, log_format: str):
+    from agent_core.cli.telemetry_options import Telemetry
+    from agent_core.telemetry.logs import LogFormatError, check_format
+
+    try:
+        fmt = check_format(log_format)
+    except LogFormatError as error:
+        raise fail(str(error)) from None
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise fail(f"--metrics-port must be a port number (0-65535), not {metrics_port}")
+    if not metrics_host.strip():
+        raise fail("--metrics-host needs an address, e.g. 127.0.0.1")
+    return Telemetry(metrics_port, metrics_host.strip(), fmt)
+
+
 def processes_from(value: str) -> int:
     from agent_core.worker.supervisor import ProcessesError, parse_processes
 
@@ -198,12 +233,16 @@ def worker(
     max_retries: MaxRetries = None,
     max_output_tokens: MaxOutputTokens = None,
     db: Db = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    log_format: LogFormat = "human",
 ) -> None:
     """Claim queued runs and drive them until Ctrl-C."""
     from agent_core.worker.supervisor import die_with_supervisor
 
     die_with_supervisor()  # a child of `--processes N`: it ends when its supervisor does
     count = processes_from(processes)
+    telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1 or lease_seconds <= 0 or poll_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
@@ -216,8 +255,10 @@ def worker(
             lease_seconds=lease_seconds,
             poll_seconds=poll_seconds,
             limits=(request_timeout, max_retries, max_output_tokens),
+            log_format=telemetry.log_format,
         )
-        raise typer.Exit(serve_pool(open_db(db), command, count, policy_path=policy))
+        code = serve_pool(open_db(db), command, count, policy_path=policy, telemetry=telemetry)
+        raise typer.Exit(code)
     from agent_core.cli.serve import serve_worker
 
     serve_worker(
@@ -227,6 +268,7 @@ def worker(
         lease_seconds=lease_seconds,
         poll_seconds=poll_seconds,
         settings=settings,
+        telemetry=telemetry,
     )
 
 
@@ -256,11 +298,15 @@ def up(
         bool,
         typer.Option(help="Serve a non-loopback address without sign-in (a red banner says so)."),
     ] = False,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
+    log_format: LogFormat = "human",
 ) -> None:
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli.serve import serve_up
 
     count = processes_from(processes)
+    telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1:
         raise fail("--concurrency must be 1 or more")
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
@@ -276,6 +322,7 @@ def up(
             settings=settings,
             auth_config=auth_config,
             insecure_no_auth=insecure_no_auth,
+            telemetry=telemetry,
         )
     )
 

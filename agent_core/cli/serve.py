@@ -18,6 +18,7 @@ import storage
 from agent_core.cli.dashboard_process import start_dashboard, stop_dashboard, wait_healthy
 from agent_core.cli.errors import fail
 from agent_core.cli.port_holder import port_in_use
+from agent_core.cli.telemetry_options import Telemetry, metrics_line
 from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
 from agent_core.models.settings import Settings, load_settings
@@ -26,6 +27,7 @@ from agent_core.oversight.confinement import run_shell_offer
 from agent_core.oversight.policy import Policy
 from agent_core.oversight.policy_file import load_policy
 from agent_core.oversight.signin_roles import AccessConfigError, is_loopback, load_auth_config
+from agent_core.telemetry import logs
 from agent_core.tools.protected import SIGN_IN, register_own_file
 from agent_core.worker.claim_loop import Worker
 from agent_core.worker.supervisor import WorkerPool
@@ -51,10 +53,13 @@ def serve_worker(
     lease_seconds: float = 30.0,
     poll_seconds: float = 0.5,
     settings: Settings | None = None,
+    telemetry: Telemetry | None = None,
 ) -> None:
     # A child of `onloop up` or `--processes N`: the store must be the one its supervisor opened.
     storage.check_expected(store, os.environ.pop(storage.STORE_IDENTITY_ENV, None))
     policy = load_policy(policy_path)
+    telemetry = telemetry or Telemetry()
+    telemetry.configure_logs(policy)
     settings = settings or load_settings()
     worker = Worker(
         store,
@@ -65,14 +70,19 @@ def serve_worker(
         settings=settings,
     )
     _stop_on_signals(worker.stop)
+    logs.set_worker(worker.worker_id)
+    session = telemetry.start_metrics(store)
     warm_up(policy, settings)  # before the first claim: the first run starts like the others
-    typer.echo(
+    telemetry.say(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {shown_url(store.url)} "
         f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
-        f"  {run_shell_offer(policy).describe()}"
+        f"  {run_shell_offer(policy).describe()}{metrics_line(session)}"
     )
-    worker.serve()
-    typer.echo("worker stopped; the runs it was driving are queued again for the next worker")
+    try:
+        worker.serve()
+    finally:
+        session.close()
+    telemetry.say("worker stopped; the runs it was driving are queued again for the next worker")
 
 
 def worker_command(
@@ -82,10 +92,12 @@ def worker_command(
     lease_seconds: float = 30.0,
     poll_seconds: float = 0.5,
     limits: tuple[float | None, int | None, int | None] = (None, None, None),
+    log_format: str = "human",
 ) -> list[str]:
     """The `onloop worker` command line each process of `--processes N` runs (one process each;
     the store's URL travels in the environment, never on a command line others can read)."""
     command = [sys.executable, "-m", "agent_core", "worker", "--processes", "1"]
+    command += ["--log-format", log_format]
     command += ["--concurrency", str(concurrency), "--lease-seconds", str(lease_seconds)]
     command += ["--poll-seconds", str(poll_seconds)]
     if policy_path:
@@ -105,20 +117,27 @@ def serve_pool(
     *,
     policy_path: str | None = None,
     stop: threading.Event | None = None,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Run `processes` worker processes until Ctrl-C/SIGTERM; 0 after a clean stop."""
-    load_policy(policy_path)  # a malformed policy stops here, once, not in every child
-    pool = WorkerPool(command, processes, env=_pool_env(store), stop=stop)
+    policy = load_policy(policy_path)  # a malformed policy stops here, once, not in every child
+    telemetry = telemetry or Telemetry()
+    telemetry.configure_logs(policy)
+    session = telemetry.start_metrics(store, pool=True)
+    pool = WorkerPool(command, processes, env={**_pool_env(store), **session.child_env}, stop=stop)
     _stop_on_signals(pool.stop)
-    typer.echo(
+    telemetry.say(
         f"worker pool: {processes} processes sharing the runs of {shown_url(store.url)}; "
-        "Ctrl-C stops them all"
+        f"Ctrl-C stops them all{metrics_line(session)}"
     )
-    code = pool.serve()
+    try:
+        code = pool.serve()
+    finally:
+        session.close()
     if pool.gave_up:
         typer.echo(f"error: {pool.gave_up}; its message is above", err=True)
     else:
-        typer.echo("worker pool stopped; the runs it was driving are queued again")
+        telemetry.say("worker pool stopped; the runs it was driving are queued again")
     return code
 
 
@@ -169,9 +188,12 @@ def serve_up(
     settings: Settings | None = None,
     auth_config: str | None = None,
     insecure_no_auth: bool = False,
+    telemetry: Telemetry | None = None,
 ) -> int:
     settings = settings or load_settings()
     policy = load_policy(policy_path)  # a malformed policy stops everything here
+    telemetry = telemetry or Telemetry()
+    telemetry.configure_logs(policy)
     signin_env, signin_args = _signin(auth_config, host, insecure_no_auth)
     url_db = storage.database_url(db)
     store = storage.open_store(url_db)
@@ -193,20 +215,27 @@ def serve_up(
         worker = None
         if processes == 1:  # the worker drives runs in this process, as always
             worker = Worker(store, concurrency=concurrency, policy=policy, settings=settings)
+            logs.set_worker(worker.worker_id)
         stop = worker.stop if worker else threading.Event()
         _stop_on_signals(stop)
+        try:
+            session = telemetry.start_metrics(store, pool=worker is None)
+        except typer.Exit:
+            stop_dashboard(dashboard)
+            raise
         if worker is not None:
             warm_up(policy, settings)  # while the dashboard starts, before the first claim
         if not wait_healthy(url, dashboard):
+            session.close()
             stop_dashboard(dashboard)
             detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
             raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
-        typer.echo(
+        telemetry.say(
             f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
             f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"
             f"  {run_shell_offer(policy).describe()}\n"
             f"  {_signin_line(auth_config, insecure_no_auth)}\n"
-            f"  workers: {_workers_line(processes, concurrency)}\n"
+            f"  workers: {_workers_line(processes, concurrency)}{metrics_line(session)}\n"
             "  Ctrl-C stops the dashboard and the worker"
         )
         threading.Thread(target=_watch, args=(dashboard, stop), daemon=True).start()
@@ -217,19 +246,22 @@ def serve_up(
                 worker.serve()
             else:
                 command = worker_command(
-                    concurrency=concurrency, policy_path=policy_path, limits=limits
+                    concurrency=concurrency,
+                    policy_path=policy_path,
+                    limits=limits,
+                    log_format=telemetry.log_format,
                 )
                 # The workers learn the sign-in file from the environment: none of their tools
                 # may write it.
-                pool = WorkerPool(
-                    command, processes, env={**_pool_env(store), **signin_env}, stop=stop
-                )
+                env = {**_pool_env(store), **signin_env, **session.child_env}
+                pool = WorkerPool(command, processes, env=env, stop=stop)
                 code = pool.serve()
         finally:
+            session.close()
             stop_dashboard(dashboard)
         if pool is not None and pool.gave_up:
             raise fail(f"{pool.gave_up}; its message is above", code=code)
-        typer.echo("onloop stopped")
+        telemetry.say("onloop stopped")
         return 0
 
 

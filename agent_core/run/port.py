@@ -21,6 +21,7 @@ from agent_core.oversight.policy import Policy
 from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
+from agent_core.telemetry.metrics import event_recorded
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
 from storage.record import EventPayload
@@ -163,7 +164,7 @@ class StoreRunPort:
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         extra = {"usage": usage} if usage else {}
         with self._fenced():
-            return storage.append_event(
+            seq = storage.append_event(
                 self.store,
                 run_id=self.run_id,
                 kind=kind,
@@ -171,6 +172,8 @@ class StoreRunPort:
                 fence=self.fence,
                 **extra,
             )
+        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        return seq
 
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else HaltRequested (see
@@ -235,7 +238,7 @@ class StoreRunPort:
         with the `usage` the event carries added to the run's totals in the same transaction."""
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         with self._fenced():
-            return storage.begin_step(
+            seq = storage.begin_step(
                 self.store,
                 run_id=self.run_id,
                 kind=kind,
@@ -243,6 +246,8 @@ class StoreRunPort:
                 fence=self.fence,
                 usage=usage or None,
             )
+        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        return seq
 
     def begin_execution(self, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
@@ -271,6 +276,12 @@ class StoreRunPort:
             approval = storage.request_approval(
                 self.store, run_id=self.run_id, fence=self.fence, **request
             )
+        event_recorded(
+            self.run_id,
+            self.worker_id,
+            "approval_requested",
+            {"approval_id": approval.id, **request},
+        )
         return _id(approval.id)
 
     def approvals_requested_after(self, seq: int) -> dict[int, Any]:

@@ -28,6 +28,8 @@ from agent_core.run.loop import AgentLoop
 from agent_core.run.outcome import LOST_REASON, Outcome, ended
 from agent_core.run.port import StoreRunPort
 from agent_core.run.spec import RunSpec
+from agent_core.telemetry.logs import run_context
+from agent_core.telemetry.metrics import lost_lease
 from agent_core.tools import Workspace, shared_clients
 from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
@@ -463,6 +465,10 @@ class Worker:
         return thread
 
     def _drive(self, run: Run, run_stop: threading.Event) -> None:
+        with run_context(run.id, self.worker_id):  # its log lines name the run and worker
+            self._drive_logged(run, run_stop)
+
+    def _drive_logged(self, run: Run, run_stop: threading.Event) -> None:
         try:
             outcome = drive_run(
                 self.store,
@@ -473,6 +479,7 @@ class Worker:
                 outage=self.outage,
             )
             if run_stop.is_set() and not self.stop.is_set():
+                lost_lease()
                 log.warning(
                     "run %s: this worker's session ended (%s); its lease lapsed or another "
                     "worker holds the run",

@@ -1,0 +1,109 @@
+"""`--log-format`: JSON lines a log shipper can parse (run, worker, event, trace and span ids;
+hostile text escaped, secrets redacted), and the human format as before, made inert."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from agent_core.telemetry import logs
+
+HOSTILE = 'done\n{"level": "critical"}\x1b[2J\u202egnp.exe\r\rfake line'
+KEY = "sk-canary0123456789abcdefghijklmnop"
+CONFIGURED = "tenant-secret-4f9a0c2e8b7d"
+
+
+@pytest.fixture
+def stream(monkeypatch):
+    """onloop's handler writing into a buffer; the root logger's handlers as they were after."""
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level, logging.getLogger("onloop").level)
+    buffer = io.StringIO()
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("TENANT_TOKEN", CONFIGURED)
+    yield buffer
+    root.handlers[:] = before[0]
+    root.setLevel(before[1])
+    logging.getLogger("onloop").setLevel(before[2])
+    logs._process_worker[0] = None
+
+
+def json_lines(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_a_json_line_carries_run_worker_event_and_escapes_hostile_text(stream):
+    logs.configure("json", secret_env=("TENANT_TOKEN",), stream=stream)
+    logs.set_worker("host-1-abc123")
+    log = logging.getLogger("onloop.worker")
+    log.info("outside any run")
+    with logs.run_context("run123", "host-1-abc123"):
+        log.warning("the tool said: %s", HOSTILE)
+        logs.event_line("run123", "tool_call", {"tool": HOSTILE, "verdict": "ask", "output": "x"})
+    outside, warned, event = json_lines(stream)  # three records, three lines: nothing split
+    assert outside["worker_id"] == "host-1-abc123" and "run_id" not in outside
+    assert outside["level"] == "info" and outside["logger"] == "onloop.worker"
+    assert outside["time"].endswith("+00:00")
+    assert warned["run_id"] == "run123" and warned["worker_id"] == "host-1-abc123"
+    assert warned["message"] == f"the tool said: {HOSTILE}"  # the text itself, inside its string
+    assert event["event_kind"] == "tool_call" and event["run_id"] == "run123"
+    assert "verdict=ask" in event["message"] and "output" not in event["message"]
+    assert "\x1b" not in stream.getvalue() and "\u202e" not in stream.getvalue()  # all escaped
+
+
+def test_trace_and_span_ids_when_a_span_is_current(stream):
+    logs.configure("json", stream=stream)
+    tracer = TracerProvider().get_tracer("test")
+    log = logging.getLogger("onloop.run")
+    with tracer.start_as_current_span("invoke_agent") as span:
+        log.warning("inside the span")
+    log.warning("after it")
+    inside, after = json_lines(stream)
+    context = span.get_span_context()
+    assert inside["trace_id"] == f"{context.trace_id:032x}"
+    assert inside["span_id"] == f"{context.span_id:016x}"
+    assert "trace_id" not in after and "span_id" not in after
+
+
+def test_secrets_are_redacted_in_json_and_human_lines(stream):
+    for fmt in ("json", "human"):
+        logs.configure(fmt, secret_env=("TENANT_TOKEN",), stream=stream)
+        log = logging.getLogger("onloop.worker")
+        log.warning("calling with %s and %s", KEY, CONFIGURED)
+        try:
+            raise RuntimeError(f"server refused {KEY}")
+        except RuntimeError:
+            log.exception("run crashed")
+    text = stream.getvalue()
+    assert KEY not in text and CONFIGURED not in text
+    assert text.count("calling with") == 2 and "RuntimeError" in text
+
+
+def test_the_human_format_is_the_message_as_before_made_inert(stream):
+    logs.configure("human", stream=stream)
+    log = logging.getLogger("onloop.worker")
+    log.info("not shown: the human format starts at WARNING, as Python's default did")
+    log.warning("waiting for the database at %s", "sqlite:///x.db")
+    log.warning("the model said %s", HOSTILE)
+    first, second = stream.getvalue().splitlines()
+    assert first == "waiting for the database at sqlite:///x.db"
+    assert second.startswith("the model said done\\x0a")  # its newline cannot fake a line
+    assert "\\x1b[2J" in second and "<U+202E>" in second
+
+
+def test_configure_twice_keeps_one_handler(stream):
+    logs.configure("json", stream=stream)
+    logs.configure("json", stream=stream)
+    logging.getLogger("onloop.worker").warning("once")
+    assert len(json_lines(stream)) == 1
+
+
+@pytest.mark.parametrize("value", ["xml", "", "JSONL"])
+def test_a_bad_log_format_names_the_choices(value):
+    with pytest.raises(logs.LogFormatError, match="human or json"):
+        logs.check_format(value)
+    assert logs.check_format(" JSON ") == "json"
