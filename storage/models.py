@@ -34,7 +34,7 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         # Newest first with ties by id: History pages pick their 50 ids from this index alone.
         Index("ix_runs_created_at_id", "created_at", "id"),
-        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_status_created_at_id", "status", "created_at", "id"),
         Index("ix_runs_model_created_at", "model", "created_at"),
     )
 

@@ -18,6 +18,9 @@ TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
     "schema_migrations", "project_rules", "snoozes", "notify_keys", "notify_deliveries",
     "link_uses",
+    # Version 11's goal search (FTS5, trigram tokenizer) and the tables FTS5 keeps for it.
+    "runs_goal_search", "runs_goal_search_data", "runs_goal_search_idx",
+    "runs_goal_search_content", "runs_goal_search_docsize", "runs_goal_search_config",
 }  # fmt: skip
 COLUMNS = {
     "runs": [
@@ -48,13 +51,20 @@ COLUMNS = {
         "id", "run_id", "approval_id", "event", "channel", "target", "ok", "error", "attempts", "at",
     ],
     "link_uses": ["nonce", "item", "used_by", "used_at"],
+    "runs_goal_search": ["run_id", "goal"],
+    "runs_goal_search_data": ["id", "block"],
+    "runs_goal_search_idx": ["segid", "term", "pgno"],
+    "runs_goal_search_content": ["id", "c0", "c1"],
+    "runs_goal_search_docsize": ["id", "sz"],
+    "runs_goal_search_config": ["k", "v"],
 }  # fmt: skip
 DAY = "date(created_at)"  # an index on an expression: SQLite reports no column name for it
 INDEXES = {
     "runs": {
         "ix_runs_created_at_id": ["created_at", "id"],
-        "ix_runs_status_created_at": ["status", "created_at"],
+        "ix_runs_status_created_at_id": ["status", "created_at", "id"],
         "ix_runs_model_created_at": ["model", "created_at"],
+        "ix_runs_model_name_created_at": ["model_name", "created_at"],
         "ix_runs_day_totals": [DAY, "status", "tokens_in", "tokens_out", "cost_usd", "created_at"],
     },
     "events": {"ix_events_drift": ["run_id"]},
@@ -71,6 +81,7 @@ INDEXES = {
     "notify_keys": {},
     "notify_deliveries": {"ix_notify_deliveries_run": ["run_id", "id"]},
     "link_uses": {},
+    **{table: {} for table in TABLES if table.startswith("runs_goal_search")},
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
@@ -89,6 +100,10 @@ MIGRATION_NAMES = [
     (8, "project_rules (rules from decisions, versioned and append-only)"),
     (9, "snoozes (an approval put off in one person's inbox, never a decision)"),
     (10, "notify_keys, notify_deliveries and link_uses (notifications and their signed links)"),
+    (
+        11,
+        "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
+    ),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -99,6 +114,7 @@ TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both st
         "approvals_consumed_if_approved",
     },
     "project_rules": {"project_rules_no_update", "project_rules_no_delete"},
+    "runs": {"runs_goal_search_insert", "runs_goal_search_update", "runs_goal_search_delete"},
 }
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
@@ -168,7 +184,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 10
+    assert storage.SCHEMA_VERSION == 11
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
