@@ -23,9 +23,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import weakref
-from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, select, text, tuple_
 
 from storage.models import Run, table_of
 
@@ -54,10 +53,11 @@ _FILL = f"INSERT INTO {SEARCH_TABLE} (run_id, goal) SELECT id, goal FROM runs"
 _PG_TRIGRAM_INDEX = (
     "CREATE INDEX IF NOT EXISTS ix_runs_goal_trgm ON runs USING gin (goal gin_trgm_ops)"
 )
-# The model filter's options read these (and ix_runs_model_created_at) without the table; the
-# status filter's page of ids comes from its index alone once it holds the id too.
+# The model filter's options are the distinct pairs of ix_runs_model_pair, and its count reads
+# that index rather than the table; the status filter's page of ids comes from its index alone
+# once it holds the id too.
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ix_runs_model_name_created_at ON runs (model_name, created_at)",
+    "CREATE INDEX IF NOT EXISTS ix_runs_model_pair ON runs (model, model_name)",
     "DROP INDEX IF EXISTS ix_runs_status_created_at",
     "CREATE INDEX IF NOT EXISTS ix_runs_status_created_at_id ON runs (status, created_at, id)",
 )
@@ -137,19 +137,15 @@ def goal_contains(conn: Connection, term: str) -> list[ColumnElement[bool]]:
 
 
 def models_in_use(conn: Connection) -> list[str]:
-    """Every provider and model name that runs used, sorted: each distinct value found by one
-    index seek after the previous one (a skip scan), not by reading every run."""
+    """Every provider and model name that runs used, sorted: each distinct (model, model_name)
+    pair found by one seek in ix_runs_model_pair past the previous pair (a skip scan), not by
+    reading every run."""
+    pair = (_runs.c.model, _runs.c.model_name)
+    first = select(*pair).order_by(*pair).limit(1)
+    after = first.where(tuple_(*pair) > tuple_(bindparam("model"), bindparam("name")))
     found: set[str] = set()
-    for column in (_runs.c.model, _runs.c.model_name):
-        found.update(name for name in _distinct(conn, column) if name)
+    row = conn.execute(first).first()
+    while row is not None:
+        found.update(name for name in row if name)
+        row = conn.execute(after, {"model": row[0], "name": row[1]}).first()
     return sorted(found)
-
-
-def _distinct(conn: Connection, column: Any) -> list[str]:
-    values: list[str] = []
-    query = select(func.min(column)).where(column > bindparam("after"))
-    value = conn.execute(select(func.min(column))).scalar()
-    while value is not None:
-        values.append(value)
-        value = conn.execute(query, {"after": value}).scalar()
-    return values

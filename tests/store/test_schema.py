@@ -22,6 +22,7 @@ TABLES = {
     "runs_goal_search", "runs_goal_search_data", "runs_goal_search_idx",
     "runs_goal_search_content", "runs_goal_search_docsize", "runs_goal_search_config",
 }  # fmt: skip
+SQLITE_ONLY = {table for table in TABLES if table.startswith("runs_goal_search")}
 COLUMNS = {
     "runs": [
         "id", "goal", "model", "model_name", "autonomy", "status", "tools", "max_steps",
@@ -64,7 +65,7 @@ INDEXES = {
         "ix_runs_created_at_id": ["created_at", "id"],
         "ix_runs_status_created_at_id": ["status", "created_at", "id"],
         "ix_runs_model_created_at": ["model", "created_at"],
-        "ix_runs_model_name_created_at": ["model_name", "created_at"],
+        "ix_runs_model_pair": ["model", "model_name"],
         "ix_runs_day_totals": [DAY, "status", "tokens_in", "tokens_out", "cost_usd", "created_at"],
     },
     "events": {"ix_events_drift": ["run_id"]},
@@ -81,7 +82,7 @@ INDEXES = {
     "notify_keys": {},
     "notify_deliveries": {"ix_notify_deliveries_run": ["run_id", "id"]},
     "link_uses": {},
-    **{table: {} for table in TABLES if table.startswith("runs_goal_search")},
+    **dict.fromkeys(SQLITE_ONLY, {}),
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
@@ -372,6 +373,14 @@ PLANS = {  # query: the index its plan must use. A store has no ANALYZE statisti
     "History, deep page": (
         lambda s: storage.list_runs(s, offset=99_950),
         "COVERING INDEX ix_runs_created_at_id",
+    ),
+    "History, status filter": (
+        lambda s: storage.list_runs(s, status=["failed", "halted"]),
+        "COVERING INDEX ix_runs_status_created_at_id",
+    ),
+    "History, model filter count": (
+        lambda s: storage.count_runs(s, model="gpt-4o"),
+        "SCAN runs USING COVERING INDEX ix_runs_model_pair",
     ),
     "runs per day": (lambda s: insights.runs_per_day(s), "COVERING INDEX ix_runs_day_totals"),
     "usage per day": (
