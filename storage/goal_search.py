@@ -60,6 +60,10 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_runs_model_pair ON runs (model, model_name)",
     "DROP INDEX IF EXISTS ix_runs_status_created_at",
     "CREATE INDEX IF NOT EXISTS ix_runs_status_created_at_id ON runs (status, created_at, id)",
+    # The per-day totals also cover tool_calls now: the approval-fatigue figures sum them.
+    "DROP INDEX IF EXISTS ix_runs_day_totals",
+    "CREATE INDEX ix_runs_day_totals ON runs "
+    "(date(created_at), status, tokens_in, tokens_out, cost_usd, created_at, tool_calls)",
 )
 
 

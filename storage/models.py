@@ -254,7 +254,8 @@ def table_of(model: type[SQLModel]) -> Table:
 
 _run = table_of(Run).c
 # Insights per day: the created day first, then every column runs_per_day and usage_per_day read,
-# so both group in index order without touching the table (created_at last: the period filter).
+# so both group in index order without touching the table (created_at: the period filter;
+# tool_calls: the approval-fatigue figures, schema 11).
 Index(
     "ix_runs_day_totals",
     func.date(_run.created_at),
@@ -263,4 +264,5 @@ Index(
     _run.tokens_out,
     _run.cost_usd,
     _run.created_at,
+    _run.tool_calls,
 )

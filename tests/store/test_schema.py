@@ -12,6 +12,7 @@ from sqlalchemy import event, inspect, select
 
 import storage
 from storage import insights, schema, versions
+from storage.ask_history import ask_history
 from storage.models import SchemaMigration, table_of
 
 TABLES = {
@@ -66,7 +67,15 @@ INDEXES = {
         "ix_runs_status_created_at_id": ["status", "created_at", "id"],
         "ix_runs_model_created_at": ["model", "created_at"],
         "ix_runs_model_pair": ["model", "model_name"],
-        "ix_runs_day_totals": [DAY, "status", "tokens_in", "tokens_out", "cost_usd", "created_at"],
+        "ix_runs_day_totals": [
+            DAY,
+            "status",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+            "created_at",
+            "tool_calls",
+        ],
     },
     "events": {"ix_events_drift": ["run_id"]},
     "approvals": {
@@ -86,7 +95,7 @@ INDEXES = {
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
-        "ON runs (date(created_at), status, tokens_in, tokens_out, cost_usd, created_at)"
+        "ON runs (date(created_at), status, tokens_in, tokens_out, cost_usd, created_at, tool_calls)"
     ),
     "ix_events_drift": "ON events (run_id) WHERE kind = 'drift'",
 }
@@ -383,6 +392,14 @@ PLANS = {  # query: the index its plan must use. A store has no ANALYZE statisti
         "SCAN runs USING COVERING INDEX ix_runs_model_pair",
     ),
     "runs per day": (lambda s: insights.runs_per_day(s), "COVERING INDEX ix_runs_day_totals"),
+    "approval fatigue, runs and tool calls per day": (
+        lambda s: ask_history(s),
+        "SCAN runs USING COVERING INDEX ix_runs_day_totals",
+    ),
+    "approval fatigue, asks per day": (
+        lambda s: ask_history(s),
+        "SCAN approvals USING COVERING INDEX ix_approvals_run_id",
+    ),
     "usage per day": (
         lambda s: insights.usage_per_day(s, since=SINCE),
         "COVERING INDEX ix_runs_day_totals",
