@@ -143,9 +143,12 @@ def render_ms(
     from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
+    from dashboard.components import fatigue_section
+
     def once() -> None:
         logger.set_log_level("error")  # AppTest outside a server warns about a missing runtime
         st.cache_data.clear()  # Insights caches its aggregates: time the cold render
+        fatigue_section._suggested.clear()  # and its suggested rules
         at = AppTest.from_file(str(ROOT / "dashboard" / "views" / page), default_timeout=300)
         if query:
             at.query_params.update(query)
