@@ -14,6 +14,7 @@ import storage
 from storage import insights, schema, versions
 from storage.ask_history import ask_history
 from storage.models import SchemaMigration, table_of
+from storage.shared_reads import live_board
 
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
@@ -390,6 +391,14 @@ PLANS = {  # query: the index its plan must use. A store has no ANALYZE statisti
     "History, model filter count": (
         lambda s: storage.count_runs(s, model="gpt-4o"),
         "SCAN runs USING COVERING INDEX ix_runs_model_pair",
+    ),
+    "Approvals inbox": (
+        lambda s: storage.inbox_approvals(s, who="ann"),
+        "SEARCH approvals USING INDEX ix_approvals_status_requested_at (status=?)",
+    ),
+    "Live board": (
+        lambda s: live_board(s),
+        "SEARCH runs USING INDEX ix_runs_status_created_at_id (status=?)",
     ),
     "runs per day": (lambda s: insights.runs_per_day(s), "COVERING INDEX ix_runs_day_totals"),
     "approval fatigue, runs and tool calls per day": (
