@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select
 
+from storage import goal_search
 from storage.approvals import YES_SUFFIX
 from storage.engine import Store, reading
 from storage.models import Approval, Event, Run, ToolCallCount, table_of
@@ -249,7 +250,5 @@ def has_history(store: Store) -> bool:
 
 def models_in_use(store: Store) -> list[str]:
     """Every provider and model name that runs used, sorted (the History page's model filter)."""
-    query = select(_runs.c.model, _runs.c.model_name).distinct()
     with reading(store) as conn:
-        rows = conn.execute(query).all()
-    return sorted({name for row in rows for name in row if name})
+        return goal_search.models_in_use(conn)

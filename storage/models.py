@@ -34,7 +34,7 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         # Newest first with ties by id: History pages pick their 50 ids from this index alone.
         Index("ix_runs_created_at_id", "created_at", "id"),
-        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_status_created_at_id", "status", "created_at", "id"),
         Index("ix_runs_model_created_at", "model", "created_at"),
     )
 
@@ -254,7 +254,8 @@ def table_of(model: type[SQLModel]) -> Table:
 
 _run = table_of(Run).c
 # Insights per day: the created day first, then every column runs_per_day and usage_per_day read,
-# so both group in index order without touching the table (created_at last: the period filter).
+# so both group in index order without touching the table (created_at: the period filter;
+# tool_calls: the approval-fatigue figures, schema 11).
 Index(
     "ix_runs_day_totals",
     func.date(_run.created_at),
@@ -263,4 +264,5 @@ Index(
     _run.tokens_out,
     _run.cost_usd,
     _run.created_at,
+    _run.tool_calls,
 )

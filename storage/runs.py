@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
@@ -18,6 +18,7 @@ from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, insert_event, next_seq, no_run
 from storage.fence import Fence, holds, refused
+from storage.goal_search import goal_contains
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.identity import check_same_in
 from storage.models import Approval, Command, Run, table_of, utcnow
@@ -184,6 +185,7 @@ def run_statuses(store: Store, *, run_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _filters(
+    conn: Connection,
     status: str | Sequence[str] | None,
     model: str | Sequence[str] | None,
     since: datetime | None,
@@ -202,7 +204,7 @@ def _filters(
     if until is not None:
         clauses.append(_runs.c.created_at < until)
     if search and search.strip():
-        clauses.append(_runs.c.goal.icontains(search.strip(), autoescape=True))
+        clauses += goal_contains(conn, search.strip())
     return clauses
 
 
@@ -219,17 +221,17 @@ def list_runs(
 ) -> list[Run]:
     """Runs newest first. `model` matches the provider or the model name; since <= t < until."""
     newest_first = (_runs.c.created_at.desc(), _runs.c.id.desc())
-    # Ids first: a deep page skips `offset` entries of ix_runs_created_at_id instead of whole rows.
-    page = (
-        select(_runs.c.id)
-        .where(*_filters(status, model, since, until, search))
-        .order_by(*newest_first)
-        .limit(limit)
-        .offset(offset)
-        .subquery("page")
-    )
-    query = select(Run).join(page, col(Run.id) == page.c.id).order_by(*newest_first)
     with read_session(store) as session:
+        # Ids first: a deep page skips `offset` entries of ix_runs_created_at_id, not whole rows.
+        page = (
+            select(_runs.c.id)
+            .where(*_filters(session.connection(), status, model, since, until, search))
+            .order_by(*newest_first)
+            .limit(limit)
+            .offset(offset)
+            .subquery("page")
+        )
+        query = select(Run).join(page, col(Run.id) == page.c.id).order_by(*newest_first)
         return list(session.scalars(query))
 
 
@@ -242,12 +244,9 @@ def count_runs(
     until: datetime | None = None,
     search: str | None = None,
 ) -> int:
-    query = (
-        select(func.count())
-        .select_from(_runs)
-        .where(*_filters(status, model, since, until, search))
-    )
     with read_session(store) as session:
+        clauses = _filters(session.connection(), status, model, since, until, search)
+        query = select(func.count()).select_from(_runs).where(*clauses)
         return int(session.scalar(query) or 0)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 from sqlmodel import SQLModel
 
+from storage.goal_search import index_goal_search
 from storage.models import (
     TOOL_EVENT_KINDS,
     Event,
@@ -361,6 +362,11 @@ MIGRATIONS: list[Migration] = [
         10,
         "notify_keys, notify_deliveries and link_uses (notifications and their signed links)",
         _notifications,
+    ),
+    Migration(
+        11,
+        "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
+        index_goal_search,
     ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import streamlit as st
 
 from agent_core.oversight import fatigue, inert
-from agent_core.oversight.fatigue import FAST_S, FLAG_MIN_DECISIONS, WAIT_BUCKETS, Fatigue
+from agent_core.oversight.fatigue import (
+    FAST_S,
+    FLAG_MIN_DECISIONS,
+    WAIT_BUCKETS,
+    Fatigue,
+    HasSavedAsks,
+)
 from dashboard.components import fatigue_charts as charts
 from dashboard.components.status import format_duration
 from dashboard.store import get_store
@@ -23,9 +30,15 @@ FAST_BARS = sum(1 for upper, _ in WAIT_BUCKETS if upper <= FAST_S)  # bars under
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner="Counting the asks…")
 def _figures(url: str, since: datetime | None, model: str | None) -> Fatigue:
     """The figures of a period, cached for every viewer like the rest of the page."""
-    store = get_store()
-    suggested = fatigue.SUGGESTIONS(store) if fatigue.SUGGESTIONS is not None else None
-    return fatigue.fatigue(store, since=since, model=model, suggestions=suggested)
+    return fatigue.fatigue(get_store(), since=since, model=model, suggestions=_suggested(url))
+
+
+@st.cache_resource(ttl=CACHE_SECONDS, show_spinner=False)
+def _suggested(url: str) -> Sequence[HasSavedAsks] | None:
+    """The suggested rules: from the latest decisions whatever the period or model, so worked
+    out once for all of them (it reads thousands of decisions), not again for each choice.
+    Kept as they are (cache_resource: frozen records, never changed), not pickled."""
+    return fatigue.SUGGESTIONS(get_store()) if fatigue.SUGGESTIONS is not None else None
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)

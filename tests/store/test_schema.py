@@ -12,13 +12,19 @@ from sqlalchemy import event, inspect, select
 
 import storage
 from storage import insights, schema, versions
+from storage.ask_history import ask_history
 from storage.models import SchemaMigration, table_of
+from storage.shared_reads import live_board
 
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
     "schema_migrations", "project_rules", "snoozes", "notify_keys", "notify_deliveries",
     "link_uses",
+    # Version 11's goal search (FTS5, trigram tokenizer) and the tables FTS5 keeps for it.
+    "runs_goal_search", "runs_goal_search_data", "runs_goal_search_idx",
+    "runs_goal_search_content", "runs_goal_search_docsize", "runs_goal_search_config",
 }  # fmt: skip
+SQLITE_ONLY = {table for table in TABLES if table.startswith("runs_goal_search")}
 COLUMNS = {
     "runs": [
         "id", "goal", "model", "model_name", "autonomy", "status", "tools", "max_steps",
@@ -48,14 +54,29 @@ COLUMNS = {
         "id", "run_id", "approval_id", "event", "channel", "target", "ok", "error", "attempts", "at",
     ],
     "link_uses": ["nonce", "item", "used_by", "used_at"],
+    "runs_goal_search": ["run_id", "goal"],
+    "runs_goal_search_data": ["id", "block"],
+    "runs_goal_search_idx": ["segid", "term", "pgno"],
+    "runs_goal_search_content": ["id", "c0", "c1"],
+    "runs_goal_search_docsize": ["id", "sz"],
+    "runs_goal_search_config": ["k", "v"],
 }  # fmt: skip
 DAY = "date(created_at)"  # an index on an expression: SQLite reports no column name for it
 INDEXES = {
     "runs": {
         "ix_runs_created_at_id": ["created_at", "id"],
-        "ix_runs_status_created_at": ["status", "created_at"],
+        "ix_runs_status_created_at_id": ["status", "created_at", "id"],
         "ix_runs_model_created_at": ["model", "created_at"],
-        "ix_runs_day_totals": [DAY, "status", "tokens_in", "tokens_out", "cost_usd", "created_at"],
+        "ix_runs_model_pair": ["model", "model_name"],
+        "ix_runs_day_totals": [
+            DAY,
+            "status",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+            "created_at",
+            "tool_calls",
+        ],
     },
     "events": {"ix_events_drift": ["run_id"]},
     "approvals": {
@@ -71,10 +92,11 @@ INDEXES = {
     "notify_keys": {},
     "notify_deliveries": {"ix_notify_deliveries_run": ["run_id", "id"]},
     "link_uses": {},
+    **dict.fromkeys(SQLITE_ONLY, {}),
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
     "ix_runs_day_totals": (
-        "ON runs (date(created_at), status, tokens_in, tokens_out, cost_usd, created_at)"
+        "ON runs (date(created_at), status, tokens_in, tokens_out, cost_usd, created_at, tool_calls)"
     ),
     "ix_events_drift": "ON events (run_id) WHERE kind = 'drift'",
 }
@@ -89,6 +111,10 @@ MIGRATION_NAMES = [
     (8, "project_rules (rules from decisions, versioned and append-only)"),
     (9, "snoozes (an approval put off in one person's inbox, never a decision)"),
     (10, "notify_keys, notify_deliveries and link_uses (notifications and their signed links)"),
+    (
+        11,
+        "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
+    ),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -99,6 +125,7 @@ TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both st
         "approvals_consumed_if_approved",
     },
     "project_rules": {"project_rules_no_update", "project_rules_no_delete"},
+    "runs": {"runs_goal_search_insert", "runs_goal_search_update", "runs_goal_search_delete"},
 }
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
@@ -168,7 +195,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 10
+    assert storage.SCHEMA_VERSION == 11
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -357,7 +384,31 @@ PLANS = {  # query: the index its plan must use. A store has no ANALYZE statisti
         lambda s: storage.list_runs(s, offset=99_950),
         "COVERING INDEX ix_runs_created_at_id",
     ),
+    "History, status filter": (
+        lambda s: storage.list_runs(s, status=["failed", "halted"]),
+        "COVERING INDEX ix_runs_status_created_at_id",
+    ),
+    "History, model filter count": (
+        lambda s: storage.count_runs(s, model="gpt-4o"),
+        "SCAN runs USING COVERING INDEX ix_runs_model_pair",
+    ),
+    "Approvals inbox": (
+        lambda s: storage.inbox_approvals(s, who="ann"),
+        "SEARCH approvals USING INDEX ix_approvals_status_requested_at (status=?)",
+    ),
+    "Live board": (
+        lambda s: live_board(s),
+        "SEARCH runs USING INDEX ix_runs_status_created_at_id (status=?)",
+    ),
     "runs per day": (lambda s: insights.runs_per_day(s), "COVERING INDEX ix_runs_day_totals"),
+    "approval fatigue, runs and tool calls per day": (
+        lambda s: ask_history(s),
+        "SCAN runs USING COVERING INDEX ix_runs_day_totals",
+    ),
+    "approval fatigue, asks per day": (
+        lambda s: ask_history(s),
+        "SCAN approvals USING COVERING INDEX ix_approvals_run_id",
+    ),
     "usage per day": (
         lambda s: insights.usage_per_day(s, since=SINCE),
         "COVERING INDEX ix_runs_day_totals",
