@@ -23,7 +23,7 @@ StoreOrFinder = storage.Store | Callable[[], storage.Store] | None
 def trouble_text(error: BaseException, store: StoreOrFinder) -> str | None:
     """What the banner says for `error`, or None when it is no trouble of the store."""
     if isinstance(error, StoreChanged):
-        return _changed_text(error)
+        return changed_text(error)
     if is_transient(error):
         return (
             f"The store does not answer now ({brief(error)}): this "
@@ -41,7 +41,8 @@ def trouble_text(error: BaseException, store: StoreOrFinder) -> str | None:
     )
 
 
-def _changed_text(error: StoreChanged) -> str:
+def changed_text(error: StoreChanged) -> str:
+    """What the dashboard says of a store deleted or replaced under it (and what to do)."""
     where = error.where or "its place"
     if error.kind == "deleted":
         return (
