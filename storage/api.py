@@ -7,6 +7,7 @@ from storage.approvals import (
     decide_approval,
     decisions,
     get_approval,
+    past_deadline,
     pending_approvals,
     request_approval,
 )
@@ -213,6 +214,7 @@ __all__ = [
     "mark_driven",
     "live_output",
     "open_store",
+    "past_deadline",
     "pending_approvals",
     "pending_commands",
     "pending_command_rows",

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
 
+from storage.clock import db_now
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState
 from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
@@ -73,7 +74,9 @@ _HALTED_AMONG = (
 _HALTED_OR_DECIDED_AMONG = _HALTED_AMONG.add_columns(literal("halt")).union_all(
     select(_approvals.c.run_id, literal("decided")).where(
         _approvals.c.id.in_(bindparam("approval_ids", expanding=True)),
-        or_(_approvals.c.status != "pending", _approvals.c.expires_at <= bindparam("now")),
+        or_(
+            _approvals.c.status != "pending", _approvals.c.expires_at <= db_now()
+        ),  # the database's clock
     )
 )
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
@@ -100,7 +103,7 @@ def halts_and_decisions(
         return runs_with_halt_pending(store, run_ids=run_ids), set()
     if not run_ids:
         return set(), set()
-    params = {"ids": list(run_ids), "approval_ids": list(approval_ids), "now": utcnow()}
+    params = {"ids": list(run_ids), "approval_ids": list(approval_ids)}
     with reading(store) as conn:
         rows = conn.execute(_HALTED_OR_DECIDED_AMONG, params).all()
     return {r[0] for r in rows if r[1] == "halt"}, {r[0] for r in rows if r[1] == "decided"}

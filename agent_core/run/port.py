@@ -22,7 +22,6 @@ from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.tools.cancel_token import CancelReason, CancelToken
-from storage.models import utcnow
 from storage.record import EventPayload
 from storage.store_faults import store_fault
 from storage.transient import brief, retrying
@@ -285,7 +284,9 @@ class StoreRunPort:
     def decision(self, approval_id: int) -> HumanDecision | None:
         approval = self.approval(approval_id)
         if approval.status == "pending":
-            if approval.expires_at is not None and approval.expires_at <= utcnow():
+            if approval.expires_at is not None and storage.past_deadline(  # the database's clock
+                self.store, approval_id=approval_id
+            ):
                 return self.expire_approval(approval_id)
             return None
         return _as_decision(approval)
