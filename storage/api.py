@@ -28,6 +28,7 @@ from storage.errors import (
     LeaseLost,
     NotFound,
     StoreError,
+    StoreUpgraded,
 )
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.fence import Fence
@@ -167,6 +168,7 @@ __all__ = [
     "HaltRequested",
     "InvalidState",
     "LeaseLost",
+    "StoreUpgraded",
     "LiveText",
     "NotFound",
     "Run",

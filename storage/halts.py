@@ -15,16 +15,19 @@ from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or
 
 from storage.clock import db_now
 from storage.engine import Store, reading, writing
-from storage.errors import HaltRequested, InvalidState
+from storage.errors import HaltRequested, InvalidState, StoreUpgraded
 from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
 from storage.fence import Fence, as_fence, holds, lost
-from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.models import Approval, Command, Run, SchemaMigration, table_of, utcnow
 from storage.record import ApprovalDecided, HaltRequest, Status
+from storage.schema import MIGRATIONS
+from storage.versions import StoreNewer, refuse_newer
 from storage.vocabulary import DRIVEN, HALTABLE_AT_ONCE, RunStatus
 
 _runs = table_of(Run)
 _commands = table_of(Command)
 _approvals = table_of(Approval)
+_migrations = table_of(SchemaMigration)
 HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
 
 
@@ -79,6 +82,11 @@ _HALTED_OR_DECIDED_AMONG = _HALTED_AMONG.add_columns(literal("halt")).union_all(
         ),  # the database's clock
     )
 )
+# A migration this code does not know: a newer onloop upgraded the store under this process.
+_NEWER_SCHEMA = (
+    select(_migrations.c.version).where(_migrations.c.version > bindparam("ours")).limit(1)
+)
+_OURS = max(m.version for m in MIGRATIONS)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
     _runs.c.id == bindparam("rid")
 )
@@ -148,6 +156,16 @@ def _not_started(conn: Connection, run_id: str, kind: str, fence: Fence | None) 
     return HaltRequested(f"run {run_id} is {row.status}; {kind} not started")
 
 
+def _upgraded_under_us(conn: Connection) -> Exception:
+    try:
+        refuse_newer(conn)
+    except StoreNewer as newer:
+        return StoreUpgraded(
+            f"a newer onloop upgraded the store while this worker drove the run: {newer}"
+        )
+    return StoreUpgraded("a newer onloop upgraded the store while this worker drove the run")
+
+
 def begin_step(
     store: Store,
     *,
@@ -176,6 +194,9 @@ def begin_step(
         return _not_started(conn, run_id, kind, fence)
 
     no_halt = Guard(_FIRST_HALT, {"rid": run_id}, "no row", not_started)
+    # An older onloop stops at its next step once a newer one upgraded the store (one read of a
+    # dozen-row table): the run is left to the newer release, as after a lost lease.
+    same_schema = Guard(_NEWER_SCHEMA, {"ours": _OURS}, "no row", _upgraded_under_us)
     return write_event(
         store,
         run_id=run_id,
@@ -184,7 +205,7 @@ def begin_step(
         fence=fence,
         usage=usage,
         statuses=tuple(sorted(DRIVEN)),  # one shape of the compiled statement
-        guards=(no_halt, *guards),
+        guards=(no_halt, same_schema, *guards),
         refusal=not_started,
     )
 

@@ -149,7 +149,8 @@ class StoreRunPort:
             yield
         except storage.LeaseLost as lost:
             self.stop.set()
-            self.token.cancel(CancelReason.LOST)
+            upgraded = isinstance(lost, storage.StoreUpgraded)  # said as the run's reason
+            self.token.cancel(CancelReason.LOST, str(lost) if upgraded else None)
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             raise
         except storage.HaltRequested:

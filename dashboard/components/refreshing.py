@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import streamlit as st
 
@@ -32,8 +32,7 @@ def refreshing(run_every: float, *, key: str) -> Callable[[F], F]:
                 return body(*args, **kwargs)
             return None  # the banner was shown instead
 
-        fragment: F = st.fragment(run_every=run_every)(guarded)
-        return fragment
+        return cast(F, st.fragment(run_every=run_every)(guarded))
 
     return wrap
 

@@ -27,7 +27,11 @@ TIMEOUT_S = 600  # ten minutes to decide
 def _one_write() -> ScriptedModel:
     return ScriptedModel(
         [
-            {"tool_calls": [{"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}]},
+            {
+                "tool_calls": [
+                    {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+                ]
+            },
             "done",
         ]
     )
