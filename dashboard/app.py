@@ -25,6 +25,7 @@ from agent_core.oversight.signin_roles import Person  # noqa: E402
 from dashboard import routes  # noqa: E402
 from dashboard.components.announce import announce_new_approvals  # noqa: E402
 from dashboard.components.browser_notify import browser_notifications  # noqa: E402
+from dashboard.components.refreshing import refreshing  # noqa: E402
 from dashboard.components.shared_reads import pending_count  # noqa: E402
 from dashboard.components.signed_link import open_signed_link  # noqa: E402
 from dashboard.components.signin import gate, whoami  # noqa: E402
@@ -54,11 +55,10 @@ PAGES = [
 ]
 
 
-@st.fragment(run_every=SIDEBAR_REFRESH_SECONDS)
+@refreshing(SIDEBAR_REFRESH_SECONDS, key="sidebar")
 def sidebar_status(store: storage.Store) -> None:
     """Pending approvals, refreshed on its own so a new request shows up on any page."""
-    with store_trouble_banner(store, key="sidebar"):
-        _pending_metric(store)
+    _pending_metric(store)
 
 
 def _pending_metric(store: storage.Store) -> None:
@@ -80,18 +80,17 @@ PHONE_ONLY = """<style>
 </style>"""
 
 
-@st.fragment(run_every=2)
+@refreshing(2, key="phone")
 def phone_pending(store: storage.Store) -> None:
     """The pending count above every page but Approvals (which leads with it), for phones."""
-    with store_trouble_banner(store, key="phone"):
-        count = pending_count(store)
-        if count:
-            with st.container(key="phone-pending"):
-                st.page_link(
-                    routes.APPROVALS_PAGE,
-                    label=f"{count} approval{'' if count == 1 else 's'} waiting: answer them",
-                    icon=":material/front_hand:",
-                )
+    count = pending_count(store)
+    if count:
+        with st.container(key="phone-pending"):
+            st.page_link(
+                routes.APPROVALS_PAGE,
+                label=f"{count} approval{'' if count == 1 else 's'} waiting: answer them",
+                icon=":material/front_hand:",
+            )
 
 
 def pages_for(person: Person) -> list[StreamlitPage]:

@@ -16,6 +16,7 @@ from agent_core.oversight.signin_roles import (
     display_name,
     load_auth_config,
 )
+from dashboard.components.same_store import keep_to_the_opened_store
 
 AUTH_ENV = "ONLOOP_AUTH"  # the sign-in file `onloop up --auth-config` hands the dashboard
 INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"  # `onloop up --insecure-no-auth` on a public address
@@ -23,7 +24,9 @@ INSECURE_ENV = "ONLOOP_INSECURE_NO_AUTH"  # `onloop up --insecure-no-auth` on a 
 
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str) -> storage.Store:
-    return storage.open_store(url)
+    store = storage.open_store(url)
+    keep_to_the_opened_store(store)  # a deleted or replaced store: refused, not read or written
+    return store
 
 
 def get_store() -> storage.Store:

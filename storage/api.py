@@ -7,6 +7,7 @@ from storage.approvals import (
     decide_approval,
     decisions,
     get_approval,
+    past_deadline,
     pending_approvals,
     request_approval,
 )
@@ -27,6 +28,7 @@ from storage.errors import (
     LeaseLost,
     NotFound,
     StoreError,
+    StoreUpgraded,
 )
 from storage.events import EventRecord, append_event, events_after, last_events
 from storage.fence import Fence
@@ -166,6 +168,7 @@ __all__ = [
     "HaltRequested",
     "InvalidState",
     "LeaseLost",
+    "StoreUpgraded",
     "LiveText",
     "NotFound",
     "Run",
@@ -213,6 +216,7 @@ __all__ = [
     "mark_driven",
     "live_output",
     "open_store",
+    "past_deadline",
     "pending_approvals",
     "pending_commands",
     "pending_command_rows",

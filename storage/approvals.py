@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlmodel import col
 
-from storage.engine import Store, read_session, write_session
+from storage.clock import db_now
+from storage.engine import Store, read_session, reading, write_session
 from storage.errors import (
     ApprovalExpired,
     ApprovalUnusable,
@@ -142,8 +143,8 @@ def decide_approval(
         "approved",
         "rejected",
     ):  # in the UPDATE itself: no decision slips in past the deadline
-        expires = _approvals.c.expires_at
-        decide = decide.where(or_(expires.is_(None), expires > now))
+        expires = _approvals.c.expires_at  # on the database's clock, as it was set (request)
+        decide = decide.where(or_(expires.is_(None), expires > db_now()))
     with write_session(store, durable=True) as session:  # on disk before the run acts on it
         # Conditional UPDATE: of two simultaneous deciders exactly one matches the pending row.
         changed = session.connection().execute(decide).rowcount
@@ -153,6 +154,17 @@ def decide_approval(
         if not changed:
             raise _not_decidable(approval)
     return approval
+
+
+def past_deadline(store: Store, *, approval_id: int) -> bool:
+    """Whether a pending approval's deadline has passed, on the database's clock: one read."""
+    past = select(_approvals.c.id).where(
+        _approvals.c.id == approval_id,
+        _approvals.c.status == "pending",
+        _approvals.c.expires_at <= db_now(),
+    )
+    with reading(store) as conn:
+        return conn.execute(past).first() is not None
 
 
 def _not_decidable(approval: Approval) -> InvalidState:
@@ -190,6 +202,7 @@ def request_approval(
     model_text: str = "",
     summary: str = "",
     expires_at: datetime | None = None,
+    expires_in_s: float | None = None,
     waiting_reason: str = "",
     call_class: str | None = None,
     worker_id: str | None = None,
@@ -199,7 +212,8 @@ def request_approval(
     its status event, in one transaction, so no reader sees a pending approval on a running run.
 
     HaltRequested, and nothing written, when a halt is pending or, given `worker_id`, the run is
-    no longer driven by that worker."""
+    no longer driven by that worker. `expires_in_s`: the deadline is the database's now plus that
+    (storage.clock), whatever the asking process's clock says; `expires_at` sets it as given."""
     request: dict[str, Any] = {
         "tool_call_id": tool_call_id,
         "tool": tool,
@@ -219,9 +233,13 @@ def request_approval(
         approval = Approval(
             run_id=run_id, request_seq=seq, status="pending", expires_at=expires_at, **request
         )
+        if expires_in_s is not None:
+            approval.expires_at = db_now(expires_in_s)  # type: ignore[assignment]  # SQL
         session.add(approval)
         session.flush()  # its id, for the event
-        deadline = expires_at.isoformat() if expires_at else None
+        if expires_in_s is not None:
+            session.refresh(approval, ["expires_at"])  # the deadline the database computed
+        deadline = approval.expires_at.isoformat() if approval.expires_at else None
         asked = ApprovalRequested(**request, approval_id=approval.id, expires_at=deadline)
         insert_event(conn, run_id=run_id, seq=seq, **asked.row())
         _set_waiting(conn, run_id, waiting_reason, fence)

@@ -28,3 +28,9 @@ class ApprovalUnusable(InvalidState):
 class LeaseLost(HaltRequested):
     """The writer's claim on the run is gone (its lease lapsed; another claim superseded it), so
     the store refuses its write: a stale worker must stop driving the run at once."""
+
+
+class StoreUpgraded(LeaseLost):
+    """A newer onloop upgraded the store under this (older) process: its next step write is
+    refused, and it stops driving the run as if its lease were lost (the newer release resumes
+    it). The message names both schema versions and the fix."""

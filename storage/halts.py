@@ -13,17 +13,21 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
 
+from storage.clock import db_now
 from storage.engine import Store, reading, writing
-from storage.errors import HaltRequested, InvalidState
+from storage.errors import HaltRequested, InvalidState, StoreUpgraded
 from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
 from storage.fence import Fence, as_fence, holds, lost
-from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.models import Approval, Command, Run, SchemaMigration, table_of, utcnow
 from storage.record import ApprovalDecided, HaltRequest, Status
+from storage.schema import MIGRATIONS
+from storage.versions import StoreNewer, refuse_newer
 from storage.vocabulary import DRIVEN, HALTABLE_AT_ONCE, RunStatus
 
 _runs = table_of(Run)
 _commands = table_of(Command)
 _approvals = table_of(Approval)
+_migrations = table_of(SchemaMigration)
 HALTABLE_BY_COMMAND = DRIVEN  # their driver stops at its next check
 
 
@@ -73,9 +77,16 @@ _HALTED_AMONG = (
 _HALTED_OR_DECIDED_AMONG = _HALTED_AMONG.add_columns(literal("halt")).union_all(
     select(_approvals.c.run_id, literal("decided")).where(
         _approvals.c.id.in_(bindparam("approval_ids", expanding=True)),
-        or_(_approvals.c.status != "pending", _approvals.c.expires_at <= bindparam("now")),
+        or_(
+            _approvals.c.status != "pending", _approvals.c.expires_at <= db_now()
+        ),  # the database's clock
     )
 )
+# A migration this code does not know: a newer onloop upgraded the store under this process.
+_NEWER_SCHEMA = (
+    select(_migrations.c.version).where(_migrations.c.version > bindparam("ours")).limit(1)
+)
+_OURS = max(m.version for m in MIGRATIONS)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
     _runs.c.id == bindparam("rid")
 )
@@ -100,7 +111,7 @@ def halts_and_decisions(
         return runs_with_halt_pending(store, run_ids=run_ids), set()
     if not run_ids:
         return set(), set()
-    params = {"ids": list(run_ids), "approval_ids": list(approval_ids), "now": utcnow()}
+    params = {"ids": list(run_ids), "approval_ids": list(approval_ids)}
     with reading(store) as conn:
         rows = conn.execute(_HALTED_OR_DECIDED_AMONG, params).all()
     return {r[0] for r in rows if r[1] == "halt"}, {r[0] for r in rows if r[1] == "decided"}
@@ -145,6 +156,16 @@ def _not_started(conn: Connection, run_id: str, kind: str, fence: Fence | None) 
     return HaltRequested(f"run {run_id} is {row.status}; {kind} not started")
 
 
+def _upgraded_under_us(conn: Connection) -> Exception:
+    try:
+        refuse_newer(conn)
+    except StoreNewer as newer:
+        return StoreUpgraded(
+            f"a newer onloop upgraded the store while this worker drove the run: {newer}"
+        )
+    return StoreUpgraded("a newer onloop upgraded the store while this worker drove the run")
+
+
 def begin_step(
     store: Store,
     *,
@@ -175,6 +196,9 @@ def begin_step(
         return _not_started(conn, run_id, kind, fence)
 
     no_halt = Guard(_FIRST_HALT, {"rid": run_id}, "no row", not_started)
+    # An older onloop stops at its next step once a newer one upgraded the store (one read of a
+    # dozen-row table): the run is left to the newer release, as after a lost lease.
+    same_schema = Guard(_NEWER_SCHEMA, {"ours": _OURS}, "no row", _upgraded_under_us)
     return write_event(
         store,
         run_id=run_id,
@@ -183,7 +207,7 @@ def begin_step(
         fence=fence,
         usage=usage,
         statuses=tuple(sorted(DRIVEN)),  # one shape of the compiled statement
-        guards=(no_halt, *guards),
+        guards=(no_halt, same_schema, *guards),
         refusal=not_started,
         durable=durable,
     )

@@ -44,7 +44,14 @@ class Store(Protocol):
 
 
 class StoreChanged(StoreError):
-    """The store this process opened was deleted or replaced: it stops claiming."""
+    """The store this process opened was deleted or replaced: it stops claiming.
+
+    `kind` says which ("deleted", "replaced by another file", "dropped and created anew"),
+    `where` names the file (or the URL without its password)."""
+
+    def __init__(self, message: str, *, kind: str = "", where: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.where = kind, where
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,9 @@ def _deleted(where: str) -> StoreChanged:
         f"the store at {where} was deleted while this worker was using it (moved away or "
         "removed); stopped claiming runs. What the runs wrote since is in the deleted file "
         "only: put the store back from a backup (or move it back) and start again, or start "
-        f"again to begin an empty store there; see {HELP}"
+        f"again to begin an empty store there; see {HELP}",
+        kind="deleted",
+        where=where,
     )
 
 
@@ -113,7 +122,9 @@ def _replaced(where: str, what: str) -> StoreChanged:
     return StoreChanged(
         f"the store at {where} was {what} while this worker was using it; stopped claiming "
         "runs, nothing was claimed from the new one. Start onloop up / onloop worker again to "
-        f"work on the store that is there now; see {HELP}"
+        f"work on the store that is there now; see {HELP}",
+        kind=what,
+        where=where,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import storage
@@ -17,7 +16,6 @@ from agent_core.run.port import HumanDecision, RunPort
 from agent_core.run.spec import RunSpec
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.cancel_token import CancelReason
-from storage.models import utcnow
 from storage.record import ApprovalDecided, Error
 
 # The halt watcher's one read per poll tells a waiting run of its decision (or expiry) and cancels
@@ -179,8 +177,7 @@ class ApprovalGate:
         return earlier.id
 
     def _open_approval(self, call, tool: Tool, arguments, digest, verdict, model_text) -> int:
-        timeout = self.spec.policy.approval_timeout_s
-        expires = utcnow() + timedelta(seconds=timeout) if timeout else None
+        timeout = self.spec.policy.approval_timeout_s  # from the database's now (storage.clock)
         summary = tool.describe(arguments)
         approval_id = self.port.request_approval(
             tool_call_id=call.id,
@@ -192,7 +189,7 @@ class ApprovalGate:
             rule=verdict.rule,
             summary=summary,
             model_text=model_text or "",
-            expires_at=expires,
+            expires_in_s=timeout or None,
             waiting_reason=f"waiting for approval of {tool.name}",
             call_class=verdict.call_class,
         )

@@ -44,7 +44,7 @@ def ended(token: CancelToken, during: str = "", *, by: str | None = None) -> Out
                 return Outcome("interrupted", f"the worker stopped {during}")
             return Outcome("interrupted", "the worker stopped; resume the run to continue")
         case CancelReason.LOST:
-            return Outcome("interrupted", LOST_REASON)
+            return Outcome("interrupted", token.detail or LOST_REASON)
         case CancelReason.DEADLINE:  # the loop ends it by its time budget first; this is a fallback
             return Outcome("halted", "model call cancelled")
     raise RuntimeError("ended() asked about a run whose token was not cancelled")

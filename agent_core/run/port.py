@@ -23,7 +23,6 @@ from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.telemetry.metrics import event_recorded
 from agent_core.tools.cancel_token import CancelReason, CancelToken
-from storage.models import utcnow
 from storage.record import EventPayload
 from storage.store_faults import store_fault
 from storage.transient import brief, retrying
@@ -151,7 +150,8 @@ class StoreRunPort:
             yield
         except storage.LeaseLost as lost:
             self.stop.set()
-            self.token.cancel(CancelReason.LOST)
+            upgraded = isinstance(lost, storage.StoreUpgraded)  # said as the run's reason
+            self.token.cancel(CancelReason.LOST, str(lost) if upgraded else None)
             log.warning("stopped driving run %s: %s", self.run_id, lost)
             raise
         except storage.HaltRequested:
@@ -296,7 +296,9 @@ class StoreRunPort:
     def decision(self, approval_id: int) -> HumanDecision | None:
         approval = self.approval(approval_id)
         if approval.status == "pending":
-            if approval.expires_at is not None and approval.expires_at <= utcnow():
+            if approval.expires_at is not None and storage.past_deadline(  # the database's clock
+                self.store, approval_id=approval_id
+            ):
                 return self.expire_approval(approval_id)
             return None
         return _as_decision(approval)

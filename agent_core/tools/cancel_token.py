@@ -27,15 +27,17 @@ class CancelToken(threading.Event):
     def __init__(self) -> None:
         super().__init__()
         self.reason: CancelReason | None = None
+        self.detail: str | None = None  # why, in words, when the reason alone would mislead
         self._callbacks: list[Callable[[], None]] = []
         self._callbacks_lock = threading.Lock()
 
-    def cancel(self, reason: CancelReason) -> bool:
-        """Set the token for `reason`; False when it was already set (its first reason stays)."""
+    def cancel(self, reason: CancelReason, detail: str | None = None) -> bool:
+        """Set the token for `reason` (and `detail`); False when it was already set (its first
+        reason stays)."""
         with self._callbacks_lock:
             if self.is_set():
                 return False
-            self.reason = reason
+            self.reason, self.detail = reason, detail
             super().set()
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:

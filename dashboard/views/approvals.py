@@ -14,6 +14,7 @@ from dashboard.components.approval_card import SELECTED, render_approval_card
 from dashboard.components.approval_decide import render_decision_notices
 from dashboard.components.inbox_batch import render_batch, render_batch_result
 from dashboard.components.inbox_list import render_list, selected_approval
+from dashboard.components.refreshing import refreshing
 from dashboard.components.run_link import page_link
 from dashboard.components.run_state import INBOX_SELECTED
 from dashboard.components.shared_reads import pending_count
@@ -47,7 +48,7 @@ REFRESH_SECONDS = 5
 SEEN_KEY = f"{KEY}-seen-count"
 
 
-@st.fragment(run_every=WATCH_SECONDS)
+@refreshing(WATCH_SECONDS, key="inbox-watch")
 def watch_for_changes() -> None:
     count = pending_count(get_store())
     seen = st.session_state.get(SEEN_KEY)
@@ -60,7 +61,7 @@ def _show_more() -> None:
     st.session_state[SHOWN_KEY] = st.session_state.get(SHOWN_KEY, SHOWN) + SHOWN
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
+@refreshing(REFRESH_SECONDS, key="inbox")
 def inbox() -> None:
     store = get_store()
     who = current_person().label

@@ -10,6 +10,7 @@ import streamlit as st
 
 import storage
 from agent_core.oversight import inert
+from dashboard.components.refreshing import refreshing
 from dashboard.components.run_link import page_link, run_page_link
 from dashboard.components.shared_reads import active_board
 from dashboard.components.status import (
@@ -89,12 +90,12 @@ def active_runs(store: storage.Store, *, calm_timer: bool) -> None:
     draw_board(board)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
+@refreshing(REFRESH_SECONDS, key="live-busy")
 def busy_board(store: storage.Store) -> None:
     active_runs(store, calm_timer=False)
 
 
-@st.fragment(run_every=CALM_REFRESH_SECONDS)
+@refreshing(CALM_REFRESH_SECONDS, key="live-calm")
 def calm_board(store: storage.Store) -> None:
     active_runs(store, calm_timer=True)
 

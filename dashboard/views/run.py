@@ -36,6 +36,7 @@ from dashboard.components.event_feed import (
 from dashboard.components.live_hold import hold
 from dashboard.components.live_tail import TurnSlot
 from dashboard.components.notify_deliveries import render_notify_deliveries
+from dashboard.components.refreshing import refreshing
 from dashboard.components.run_changes import render_changes
 from dashboard.components.run_controls import render_controls
 from dashboard.components.run_header import describe, run_selector
@@ -156,10 +157,10 @@ def live_steps(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -
     )
 
 
-live_steps_fragment = st.fragment(run_every=REFRESH_SECONDS)(live_steps)
+live_steps_fragment = refreshing(REFRESH_SECONDS, key="run-live")(live_steps)
 
 
-@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+@refreshing(IDLE_REFRESH_SECONDS, key="run-idle")
 def idle_steps_fragment(store: storage.Store, run_id: str, budget_slot: DeltaGenerator) -> None:
     """live_steps for a run that is not running: its own fragment, so its own timer."""
     live_steps(store, run_id, budget_slot)
@@ -195,7 +196,7 @@ def steps(
 VIEWS = {"steps": "Steps", "changes": "Changes"}
 
 
-@st.fragment(run_every=IDLE_REFRESH_SECONDS)
+@refreshing(IDLE_REFRESH_SECONDS, key="run-watch")
 def watch_status(store: storage.Store, run_id: str) -> None:
     """Under the Changes view of an active run: reruns the page when the run's status changes."""
     tail: Tail = st.session_state[f"run_watch_{run_id}"]
