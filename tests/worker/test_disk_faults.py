@@ -21,6 +21,7 @@ from tests.support.small_disk import fill, small_disk
 GOAL = "Summarise the files in the workspace into report.md"
 PATIENCE = 90.0  # generous bounds for a loaded machine; never a timing assertion
 FULL_LINE = "the store's disk is full"
+STEP_S = "1.5"
 pytestmark = pytest.mark.timeout(400)
 
 
@@ -29,7 +30,10 @@ class Process:
 
     def __init__(self, args: list[str], log: Path, workspaces: Path) -> None:
         self.log = log
-        env = {**os.environ, "ONLOOP_DEMO_DELAY": "0.3", "ONLOOP_WORKSPACES": str(workspaces)}
+        # Each demo step takes STEP_S, so the run still has seconds of steps left when the test
+        # fills the disk after its first result, however loaded the machine (at 0.3 s it could
+        # finish first under load and never be cut).
+        env = {**os.environ, "ONLOOP_DEMO_DELAY": STEP_S, "ONLOOP_WORKSPACES": str(workspaces)}
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "agent_core", *args],
