@@ -1,8 +1,11 @@
 """The rooms and their arrows: every import of our code (at a module's top, inside a function or
 under TYPE_CHECKING) goes one way, downward, and never round in a circle.
 
-    storage < tools < models < oversight < run < worker < cli
+    storage < tools < models < oversight < telemetry < run < worker < cli
 
+telemetry (traces, metrics, logs leaving onloop for an observability stack) sits above oversight
+because what it exports is redacted as the store is (agent_core/oversight/redact.py), and below
+run and worker, which call its hooks where spans start and end and counters move.
 dashboard imports only storage, tools, models and oversight; onloop (the public API for people's
 own tools) only tools. Every module of agent_core sits in a room. The checker is tested too, on
 made-up module graphs, so a checker that stopped finding things would fail here.
@@ -16,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("agent_core", "storage", "dashboard", "onloop")
-LAYERS = ("storage", "tools", "models", "oversight", "run", "worker", "cli")
+LAYERS = ("storage", "tools", "models", "oversight", "telemetry", "run", "worker", "cli")
 ROOMS = LAYERS[1:]  # agent_core's rooms (storage is its own package)
 ENTRY = ("agent_core", "agent_core.__main__")  # the package and `python -m agent_core`
 MAY_IMPORT: dict[str, frozenset[str]] = {

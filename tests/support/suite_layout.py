@@ -15,7 +15,7 @@ import pytest
 TESTS = Path(__file__).resolve().parents[1]
 FEATURE_FOLDERS = (
     "store", "run", "oversight", "tools", "models", "worker", "cli", "dashboard", "browser",
-    "benchmarks", "docs", "codebase",
+    "benchmarks", "docs", "codebase", "telemetry",
 )  # fmt: skip
 
 # Not test folders: shared fakes and helpers, and what .ci/run installs npm packages into.
@@ -47,6 +47,7 @@ SLOW_MODULES = frozenset(
         "run/test_halts_redteam.py",
         "run/test_outcome_suite.py",
         "store/test_concurrent_writers.py",
+        "telemetry/test_traces_phoenix.py",
         "tools/test_fs_guard.py",
         "tools/test_mcp_real_servers.py",
         "tools/test_mcp_runs.py",
