@@ -21,6 +21,7 @@ from agent_core.oversight.policy import Policy
 from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
+from agent_core.telemetry.traces import NO_TRACE, RunTrace
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
 from storage.record import EventPayload
@@ -105,6 +106,7 @@ class StoreRunPort:
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
     _watched: WatchedRun | None = None
     _project: ProjectRules | None = None
+    trace: RunTrace = NO_TRACE  # the session's spans (agent_core/telemetry), fed what is recorded
 
     def with_project_rules(self, policy: Policy) -> Policy:
         """The run's policy with the project's rules as they are now (read again only when one
@@ -124,6 +126,7 @@ class StoreRunPort:
         return self._watched
 
     def close(self) -> None:
+        self.trace.close()
         if self._watched is not None:
             self._watched.close()
 
@@ -163,7 +166,7 @@ class StoreRunPort:
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         extra = {"usage": usage} if usage else {}
         with self._fenced():
-            return storage.append_event(
+            seq = storage.append_event(
                 self.store,
                 run_id=self.run_id,
                 kind=kind,
@@ -171,6 +174,8 @@ class StoreRunPort:
                 fence=self.fence,
                 **extra,
             )
+        self.trace.saw(kind, payload)
+        return seq
 
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else HaltRequested (see
@@ -235,7 +240,7 @@ class StoreRunPort:
         with the `usage` the event carries added to the run's totals in the same transaction."""
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         with self._fenced():
-            return storage.begin_step(
+            seq = storage.begin_step(
                 self.store,
                 run_id=self.run_id,
                 kind=kind,
@@ -243,6 +248,8 @@ class StoreRunPort:
                 fence=self.fence,
                 usage=usage or None,
             )
+        self.trace.saw(kind, payload)
+        return seq
 
     def begin_execution(self, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
@@ -267,10 +274,12 @@ class StoreRunPort:
         for shown in ("model_text", "summary", "reason"):  # the arguments stay: their hash binds
             if isinstance(request.get(shown), str):
                 request[shown] = self.redactor(request[shown])
+        call = request.get("tool_call_id")  # what a trace is told: the call, not its content
         with self._fenced():  # a halt first: HaltRequested, nothing written, the token cancelled
             approval = storage.request_approval(
                 self.store, run_id=self.run_id, fence=self.fence, **request
             )
+        self.trace.saw("approval_requested", {"approval_id": approval.id, "tool_call_id": call})
         return _id(approval.id)
 
     def approvals_requested_after(self, seq: int) -> dict[int, Any]:
