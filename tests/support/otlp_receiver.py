@@ -2,13 +2,13 @@
 opentelemetry-proto's own classes (so the wire format is checked, not our idea of it).
 
 `.spans` holds every span received as a `ReceivedSpan`; `.requests` the (path, content type)
-of each export. `delay_s` makes it a slow collector: it waits that long before answering.
+of each export, `.bodies` their bytes. `delay_s` makes it a slow collector: it waits that long
+before answering (`.waiting` counts the exports it holds so; `release()` lets them go).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,6 +56,9 @@ class OtlpReceiver:
         self.delay_s = delay_s
         self.spans: list[ReceivedSpan] = []
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
+        self.waiting = 0
+        self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
 
@@ -63,7 +66,7 @@ class OtlpReceiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.delay_s:
-                    time.sleep(receiver.delay_s)
+                    receiver._hold()
                 receiver._take(self.path, self.headers.get("Content-Type", ""), body)
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
@@ -87,9 +90,20 @@ class OtlpReceiver:
         self.thread.start()
         return self
 
+    def release(self) -> None:
+        self._released.set()
+
     def stop(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
+
+    def _hold(self) -> None:
+        with self._lock:
+            self.waiting += 1
+        self._released.wait(self.delay_s)
+        with self._lock:
+            self.waiting -= 1
 
     def _take(self, path: str, content_type: str, body: bytes) -> None:
         request = ExportTraceServiceRequest.FromString(body)
@@ -101,6 +115,7 @@ class OtlpReceiver:
                     spans.append(_received(span, resource, scope_spans.scope.name))
         with self._lock:
             self.requests.append((path, content_type))
+            self.bodies.append(body)
             self.spans.extend(spans)
 
     def named(self, prefix: str) -> list[ReceivedSpan]:
@@ -117,9 +132,9 @@ def _received(span: Span, resource: dict[str, Any], scope: str) -> ReceivedSpan:
         kind=Span.SpanKind.Name(span.kind),
         attributes=attributes_of(span.attributes),
         events=[(e.name, attributes_of(e.attributes)) for e in span.events],
-        status=span.status.DESCRIPTOR.fields_by_name["code"].enum_type.values_by_number[
-            span.status.code
-        ].name,
+        status=span.status.DESCRIPTOR.fields_by_name["code"]
+        .enum_type.values_by_number[span.status.code]
+        .name,
         resource=resource,
         scope=scope,
         start_ns=span.start_time_unix_nano,
