@@ -1,0 +1,130 @@
+"""What traces cost a run's step: benchmarks/hot_path.py's per-step figure (one run of `--steps`
+model calls, each with a tool call) untraced, and traced to a live collector, a dead one and a
+5 s-slow one (real sockets on 127.0.0.1; the standard batching: every 5 s or 512 spans). The
+CPU counted includes sending what the run queued (a flush after the run, at most 10 s).
+
+The progress judge is off in these runs (hot_path's bare server cannot answer it, and it is not
+what is measured). Run from the repo root: `python benchmarks/traces.py [--steps 100]
+[--rounds 5]`. Each round runs
+every condition once, in a fresh process, in turn; it prints the median per condition of the
+worker's CPU per step (all its threads, the exporter's included: less noisy than wall time on a
+shared machine) and wall time per step, the overhead against untraced, and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.otlp_receiver import OtlpReceiver  # noqa: E402
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _one(steps: int, endpoint: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if endpoint:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    command = [sys.executable, __file__, "--one", str(steps)]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def one(steps: int) -> None:
+    """In a fresh process: one warm-up run, then a run of `steps` model calls (each with a tool
+    call) against hot_path's bare server; the worker process's CPU (every thread) for the run
+    and for sending what it queued (traced: a flush, bounded to 10 s), per step."""
+    import logging
+    import tempfile
+    import time
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hot_path
+
+    import storage
+    from agent_core.oversight.monitor_settings import MonitorSettings
+    from agent_core.oversight.policy import Policy
+    from agent_core.telemetry import trace_export
+    from agent_core.worker.claim_loop import drive_run
+
+    hot_path._setup(None)
+    logging.disable(logging.WARNING)
+    server = hot_path.Server(0.0, calls=steps)
+    store = hot_path._store(tempfile.mkdtemp())
+    policy = Policy(monitors=MonitorSettings(judge_every=0)).model_dump(mode="json")
+    try:
+        for goal in ("warm up: imports, the client, the store", "measure"):
+            run = storage.create_run(
+                store, goal=goal, model="openai", autonomy="autonomous", max_steps=steps + 5,
+                policy=policy,
+            )  # fmt: skip
+            claimed = storage.claim_run(store, run_id=run.id, worker_id="bench", lease_seconds=60)
+            trace_export.flush(10)
+            cpu, wall = time.process_time(), time.perf_counter()
+            outcome = drive_run(
+                store, claimed, model_factory=hot_path._model_factory(server.base_url)
+            )
+            trace_export.flush(10)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            assert outcome.status == "succeeded", outcome
+    finally:
+        server.close()
+    print(json.dumps({"cpu_ms_per_step": cpu / steps * 1000, "ms_per_step": wall / steps * 1000}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one)
+        return
+    live, slow = OtlpReceiver().start(), OtlpReceiver(delay_s=5.0).start()
+    conditions = {
+        "untraced": None,
+        "live collector": live.endpoint,
+        "dead collector": f"http://127.0.0.1:{_closed_port()}",
+        "5 s-slow collector": slow.endpoint,
+    }
+    figures: dict[str, list[dict]] = {name: [] for name in conditions}
+    loads = []
+    try:
+        for _ in range(args.rounds):
+            for name, endpoint in conditions.items():
+                figures[name].append(_one(args.steps, endpoint))
+                loads.append(os.getloadavg()[0])
+    finally:
+        live.stop()
+        slow.stop()
+    base = statistics.median(f["cpu_ms_per_step"] for f in figures["untraced"])
+    results = {}
+    for name, runs in figures.items():
+        cpu = statistics.median(f["cpu_ms_per_step"] for f in runs)
+        results[name] = {
+            "cpu_ms_per_step": round(cpu, 2),
+            "ms_per_step": round(statistics.median(f["ms_per_step"] for f in runs), 2),
+            "cpu_overhead_pct": round((cpu - base) / base * 100, 1),
+        }
+    results["spans received by the live collector"] = len(live.spans)
+    results["load average (1 min) during, min/max"] = [min(loads), max(loads)]
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
