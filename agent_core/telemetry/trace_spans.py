@@ -243,8 +243,8 @@ class SessionSpans(RunTrace):
     def _end(self, status: str, reason: str | None) -> None:
         self._done = True
         self._end_chat(None)
-        for span in self._tools.values():
-            span.set_attribute(n.TOOL_OUTCOME, "unfinished")
+        for span in self._tools.values():  # a call the session's end cut short
+            span.set_attribute(n.TOOL_OUTCOME, "halted" if status == "halted" else "unfinished")
             span.end()
         self._tools.clear()
         self.root.set_attribute(n.RUN_STATUS, status)
