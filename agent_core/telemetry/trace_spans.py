@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from agent_core.telemetry.traces import RunTrace
 
 log = logging.getLogger("onloop.telemetry")
 PROPAGATOR = TraceContextTextMapPropagator()
+BY_A_PERSON = re.compile(r"(?:halted|paused) by (.+?)(?: while .*)?")  # the loop's own words
 Payload = Mapping[str, Any]
 
 
@@ -248,13 +250,16 @@ class SessionSpans(RunTrace):
             span.end()
         self._tools.clear()
         self.root.set_attribute(n.RUN_STATUS, status)
-        if reason:
-            self.root.set_attribute(n.RUN_REASON, content.cut(reason))
+        shown = content.cut(reason) if reason and self.content else None  # it may quote a call
+        if shown:
+            self.root.set_attribute(n.RUN_REASON, shown)
         if status in ("halted", "paused"):
-            self.root.add_event(n.HALT if status == "halted" else n.PAUSE, {n.BY: reason or ""})
+            person = BY_A_PERSON.fullmatch(reason or "")
+            by = {n.BY: person.group(1)} if person else {}
+            self.root.add_event(n.HALT if status == "halted" else n.PAUSE, by)
         if status == "failed":
             self.root.set_attribute(n.ERROR_TYPE, "failed")
-            self.root.set_status(Status(StatusCode.ERROR, reason))
+            self.root.set_status(Status(StatusCode.ERROR, shown))
         self.root.end()
 
     def _child(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> Span:

@@ -60,11 +60,14 @@ def test_what_onloop_cannot_send_is_said_once_with_the_fix_and_traces_stay_off(
     assert all(not r.exc_info for r in caplog.records)
 
 
-def test_an_untraced_run_records_no_trace_and_loads_no_opentelemetry(store):
+def test_an_untraced_run_records_no_trace(store):
     assert session_trace(None, [], None, None, resumed=False) is NO_TRACE  # type: ignore[arg-type]
     run = new_run(store, "What is 17.5% of 2,340, plus 118?", model="demo", autonomy="autonomous")
     assert Driver(store, run).start().join().status == "succeeded"
     assert "trace" not in events_of(store, run.id, "run_started")[0].payload
+
+
+def test_a_worker_without_an_endpoint_never_loads_opentelemetry():
     loaded = subprocess.run(
         [
             sys.executable,
