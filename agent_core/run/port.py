@@ -21,7 +21,7 @@ from agent_core.oversight.policy import Policy
 from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
-from agent_core.telemetry.traces import NO_TRACE, RunTrace
+from agent_core.telemetry.run_trace import NO_TRACE, RunTrace
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.models import utcnow
 from storage.record import EventPayload

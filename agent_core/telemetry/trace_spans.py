@@ -21,7 +21,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from agent_core.oversight.redact import Redactor
 from agent_core.telemetry import trace_content as content
 from agent_core.telemetry import trace_names as n
-from agent_core.telemetry.traces import RunTrace
+from agent_core.telemetry.run_trace import RunTrace
 
 log = logging.getLogger("onloop.telemetry")
 PROPAGATOR = TraceContextTextMapPropagator()

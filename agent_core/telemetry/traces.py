@@ -10,32 +10,15 @@ redacted as the store has them: the trace says what the record says, never more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from agent_core.oversight.redact import Redactor
+from agent_core.telemetry.run_trace import NO_TRACE, RunTrace
 from agent_core.telemetry.trace_config import trace_config
 
 log = logging.getLogger("onloop.telemetry")
 TRACE_FIELD = "trace"  # run_started's field holding the session's traceparent
-
-
-class RunTrace:
-    """No trace: what a session has when traces are off."""
-
-    traceparent: str | None = None  # this session's span, for the run_started event
-
-    def saw(self, kind: str, payload: Mapping[str, Any]) -> None:
-        """An event the port recorded (redacted as stored)."""
-
-    def ended(self, status: str, reason: str | None) -> None:
-        """The session ended this way (recorded): its spans end."""
-
-    def close(self) -> None:
-        """The session is over however it went: spans still open end."""
-
-
-NO_TRACE = RunTrace()
 
 
 def session_trace(
