@@ -5,7 +5,7 @@ CPU counted includes sending what the run queued (a flush after the run, at most
 
 The progress judge is off in these runs (hot_path's bare server cannot answer it, and it is not
 what is measured). Run from the repo root: `python benchmarks/traces.py [--steps 100]
-[--rounds 5]`. Each round runs
+[--rounds 5]`; `--hooks` measures the hooks' own CPU per step instead. Each round runs
 every condition once, in a fresh process, in turn; it prints the median per condition of the
 worker's CPU per step (all its threads, the exporter's included: less noisy than wall time on a
 shared machine) and wall time per step, the overhead against untraced, and the load average.
@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,6 @@ def one(steps: int) -> None:
     and for sending what it queued (traced: a flush, bounded to 10 s), per step."""
     import logging
     import tempfile
-    import time
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import hot_path
@@ -90,12 +90,50 @@ def one(steps: int) -> None:
     print(json.dumps({name: value / steps * 1000 for name, value in per_step.items()}))
 
 
+def hooks(rounds: int, steps: int = 300) -> None:
+    """The run thread's CPU in the trace hooks of one step (model_request, model_call, tool_call,
+    tool_result), counted with thread_time while the exporter sends to a live receiver on its
+    own thread: the per-step cost on its own, out of reach of the end-to-end figures' noise."""
+    from agent_core.oversight.redact import redactor_for
+    from agent_core.telemetry import trace_export
+    from agent_core.telemetry.traces import session_trace
+
+    receiver = OtlpReceiver().start()
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+    run = argparse.Namespace(
+        id="bench", autonomy="supervised", worker_id="w", goal="g", model="openai", model_name="m"
+    )
+    model = argparse.Namespace(provider="openai", model_name="m", base_url="http://127.0.0.1/v1")
+    call = {"tokens_in": 10, "tokens_out": 5, "model_name": "m", "finish_reason": "tool_calls"}
+    per_step = []
+    for _ in range(rounds):
+        trace = session_trace(run, [], model, redactor_for(), resumed=False)
+        cpu = time.thread_time()
+        for i in range(steps):
+            trace.saw("model_request", {"step": i})
+            trace.saw("model_call", {"step": i, **call})
+            trace.saw(
+                "tool_call", {"tool_call_id": f"c{i}", "tool": "read_file", "verdict": "allow"}
+            )
+            trace.saw("tool_result", {"tool_call_id": f"c{i}", "ok": True, "output": "x"})
+        per_step.append((time.thread_time() - cpu) / steps * 1000)
+        trace.ended("succeeded", None)
+        trace_export.flush(30)
+    receiver.stop()
+    print(json.dumps({"hooks_run_thread_cpu_ms_per_step": round(statistics.median(per_step), 3),
+                      "load average (1 min)": os.getloadavg()[0]}))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--hooks", action="store_true", help="only the hooks' own CPU per step")
     args = parser.parse_args()
+    if args.hooks:
+        hooks(args.rounds)
+        return
     if args.one:
         one(args.one)
         return
