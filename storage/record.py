@@ -48,7 +48,7 @@ E = TypeVar("E", bound=EventPayload)
 
 class RunStarted(EventPayload):
     kind: Literal["run_started"] = "run_started"
-    absent_when_none = frozenset({"policy_changed", "known_hosts", "drift_checks"})
+    absent_when_none = frozenset({"policy_changed", "known_hosts", "drift_checks", "trace"})
     goal: str | None = None
     model: str | None = None
     model_name: str | None = None
@@ -62,6 +62,8 @@ class RunStarted(EventPayload):
     known_hosts: dict[str, str] | None = None
     # What watches the run for drift: the structural checks, and the progress judge or why not.
     drift_checks: str | None = None
+    # The session's span (W3C traceparent) when traces are sent: later sessions join its trace.
+    trace: str | None = None
 
 
 class ModelRequest(EventPayload):

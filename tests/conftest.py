@@ -128,6 +128,8 @@ def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONLOOP_DEMO_DELAY", "0")
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ONLOOP_DATABASE_URL", "ONLOOP_POLICY"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)  # traces only where a test sends them
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
 from agent_core.telemetry.metrics import event_recorded
+from agent_core.telemetry.run_trace import NO_TRACE, RunTrace
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 from storage.record import EventPayload
 from storage.store_faults import store_fault
@@ -105,6 +106,7 @@ class StoreRunPort:
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
     _watched: WatchedRun | None = None
     _project: ProjectRules | None = None
+    trace: RunTrace = NO_TRACE  # the session's spans (agent_core/telemetry), fed what is recorded
 
     def with_project_rules(self, policy: Policy) -> Policy:
         """The run's policy with the project's rules as they are now (read again only when one
@@ -124,6 +126,7 @@ class StoreRunPort:
         return self._watched
 
     def close(self) -> None:
+        self.trace.close()
         if self._watched is not None:
             self._watched.close()
 
@@ -172,6 +175,7 @@ class StoreRunPort:
                 fence=self.fence,
                 **extra,
             )
+        self.trace.saw(kind, payload)
         event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
         return seq
 
@@ -246,6 +250,7 @@ class StoreRunPort:
                 fence=self.fence,
                 usage=usage or None,
             )
+        self.trace.saw(kind, payload)
         event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
         return seq
 
@@ -272,10 +277,12 @@ class StoreRunPort:
         for shown in ("model_text", "summary", "reason"):  # the arguments stay: their hash binds
             if isinstance(request.get(shown), str):
                 request[shown] = self.redactor(request[shown])
+        call = request.get("tool_call_id")  # what a trace is told: the call, not its content
         with self._fenced():  # a halt first: HaltRequested, nothing written, the token cancelled
             approval = storage.request_approval(
                 self.store, run_id=self.run_id, fence=self.fence, **request
             )
+        self.trace.saw("approval_requested", {"approval_id": approval.id, "tool_call_id": call})
         event_recorded(
             self.run_id,
             self.worker_id,

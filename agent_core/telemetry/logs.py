@@ -29,6 +29,9 @@ _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("onloop_run
 _worker_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "onloop_worker", default=None
 )
+_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "onloop_traceparent", default=None
+)  # the run session's span (W3C traceparent) when traces are on
 _process_worker: list[str | None] = [None]  # this process's worker, for lines outside a run
 
 
@@ -51,12 +54,25 @@ def set_worker(worker_id: str) -> None:
 @contextmanager
 def run_context(run_id: str, worker_id: str | None = None) -> Iterator[None]:
     """Lines logged inside (this thread, and what it calls) name this run and worker."""
-    tokens = (_run_id.set(run_id), _worker_id.set(worker_id))
+    tokens = (_run_id.set(run_id), _worker_id.set(worker_id), _traceparent.set(None))
     try:
         yield
     finally:
         _run_id.reset(tokens[0])
         _worker_id.reset(tokens[1])
+        _traceparent.reset(tokens[2])
+
+
+def note_trace(traceparent: str | None) -> None:
+    """Inside run_context: this session's trace, for the lines logged while no span is current."""
+    _traceparent.set(traceparent)
+
+
+def _session_ids() -> tuple[str | None, str | None]:
+    parts = (_traceparent.get() or "").split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None, None
+    return parts[1], parts[2]
 
 
 def _span_ids() -> tuple[str | None, str | None]:
@@ -66,7 +82,7 @@ def _span_ids() -> tuple[str | None, str | None]:
         return None, None
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
-        return None, None
+        return _session_ids()
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
 
 

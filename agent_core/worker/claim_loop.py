@@ -28,8 +28,9 @@ from agent_core.run.loop import AgentLoop
 from agent_core.run.outcome import LOST_REASON, Outcome, ended
 from agent_core.run.port import StoreRunPort
 from agent_core.run.spec import RunSpec
-from agent_core.telemetry.logs import run_context
+from agent_core.telemetry.logs import note_trace, run_context
 from agent_core.telemetry.metrics import lost_lease
+from agent_core.telemetry.traces import session_trace
 from agent_core.tools import Workspace, shared_clients
 from agent_core.tools.builtins import offered_tools
 from agent_core.tools.protected import Protected, own_files
@@ -135,6 +136,8 @@ def _drive(
         port.record(Error(message=str(exc), where="start"))
         return _finish(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
     port.redactor = run_redactor(spec.policy, spec.workspace)  # its secret files' values too
+    port.trace = session_trace(run, events, model, port.redactor, resumed=resumed)
+    note_trace(port.trace.traceparent)  # its log lines carry the trace's ids
     shell = run_shell_offer(spec.policy)
     changed = changed_since(spec.policy.origin)
     started = RunStarted(
@@ -149,6 +152,7 @@ def _drive(
         policy_changed=changed or None,
         known_hosts=spec.known_hosts,
         drift_checks=drift_checks_note(spec.policy.monitors, model.provider),
+        trace=port.trace.traceparent,
     )
     try:  # a halt that came between the claim and here ends the run before it starts
         port.begin_step(started)
@@ -326,6 +330,7 @@ def _finish(
 
 def _tell(port: StoreRunPort, run: Run, outcome: Outcome) -> None:
     """Say on the policy's channels that the run finished, was halted or paused by itself."""
+    port.trace.ended(outcome.status, outcome.reason)
     notice = end_notice(
         run_id=run.id,
         goal=run.goal,

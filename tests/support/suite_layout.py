@@ -80,6 +80,7 @@ SLOW_TESTS = frozenset(
         "models/test_model_calls.py::test_the_process_watcher_map_does_not_keep_a_store_alive",
         "oversight/test_edit_surfaces.py::test_cli_refuses_a_denied_edit_in_one_line",
         "run/test_live_output.py::test_onloop_run_on_a_terminal_shows_the_turn_as_it_streams",
+        "telemetry/test_trace_config.py::test_a_worker_without_an_endpoint_never_loads_opentelemetry",
         "tools/test_workspace_choice.py::test_cli_run_in_a_folder_and_show_names_it",
         "tools/test_workspace_choice.py::test_cli_seed_from_and_its_refusals",
     }

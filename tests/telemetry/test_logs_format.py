@@ -69,6 +69,26 @@ def test_trace_and_span_ids_when_a_span_is_current(stream):
     assert "trace_id" not in after and "span_id" not in after
 
 
+def test_a_run_session_s_trace_ids_on_its_lines_while_no_span_is_current(stream):
+    """The worker's spans are built from recorded events, so none is current while a run's
+    thread logs: its lines carry the session's trace and span from its traceparent instead."""
+    logs.configure("json", stream=stream)
+    log = logging.getLogger("onloop.worker")
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    with logs.run_context("run1", "w1"):
+        log.warning("before the trace is known")
+        logs.note_trace(f"00-{trace_id}-{span_id}-01")
+        log.warning("inside the session")
+        logs.note_trace("not-a-traceparent")
+        log.warning("a malformed one is ignored")
+        logs.note_trace(f"00-{trace_id}-{span_id}-01")
+    log.warning("after the run")  # the next run on this thread does not inherit it
+    before, inside, malformed, after = json_lines(stream)
+    assert "trace_id" not in before and "trace_id" not in malformed and "trace_id" not in after
+    assert inside["trace_id"] == trace_id and inside["span_id"] == span_id
+    assert inside["run_id"] == "run1"
+
+
 def test_secrets_are_redacted_in_json_and_human_lines(stream):
     for fmt in ("json", "human"):
         logs.configure(fmt, secret_env=("TENANT_TOKEN",), stream=stream)
