@@ -109,8 +109,9 @@ class OtlpReceiver:
             self.waiting -= 1
 
     def _take(self, path: str, content_type: str, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
         spans = []
+        # A process sends its metrics to the same endpoint (/v1/metrics): kept, not read as spans.
+        request = ExportTraceServiceRequest.FromString(body if path == "/v1/traces" else b"")
         for resource_spans in request.resource_spans:
             resource = attributes_of(resource_spans.resource.attributes)
             for scope_spans in resource_spans.scope_spans:

@@ -50,6 +50,7 @@ SLOW_MODULES = frozenset(
         "telemetry/test_metrics_canary.py",
         "telemetry/test_metrics_otlp.py",
         "telemetry/test_metrics_worker.py",
+        "telemetry/test_traces_logs.py",
         "telemetry/test_traces_phoenix.py",
         "tools/test_fs_guard.py",
         "tools/test_mcp_real_servers.py",
