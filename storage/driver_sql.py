@@ -131,7 +131,7 @@ def _checkout(store: Store) -> Any:
         ) from error
 
 
-def _as_core_error(pooled: Any, error: Exception, done: DriverTransaction) -> DBAPIError:
+def _as_core_error(pooled: Any, error: Any, done: DriverTransaction) -> Exception:
     """A driver error as SQLAlchemy's DBAPIError, as Core raises it; a lost connection leaves
     the pool."""
     dialect = done.dialect
