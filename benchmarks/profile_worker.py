@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import ROOT, BENCH_GOAL, ChatServer, model_name
+from harness import BENCH_GOAL, ROOT, ChatServer, model_name
 
 sys.path.insert(0, str(ROOT))
 
