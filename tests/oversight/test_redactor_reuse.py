@@ -15,7 +15,9 @@ from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.oversight.redact import SEEN_CAP, SEEN_CHARS, Redactor, redactor_for
 from agent_core.tools import Workspace
 
-POLICY = parse_policy(default_policy_text(), source="defaults")  # with the secrets rule (.env, keys...)
+POLICY = parse_policy(
+    default_policy_text(), source="defaults"
+)  # with the secrets rule (.env, keys...)
 
 
 def test_the_same_environment_gives_the_same_redactor_without_a_rebuild():
