@@ -10,8 +10,12 @@ Run from the repo root: `python benchmarks/throughput.py [--quick] [--postgres] 
    per process (`--concurrency 10,32,100`): a fresh store, the workers started and warmed up (one
    short run each), then the runs are created and the clock runs until the last one finished
    (Run.finished_at). Prints wall time, wall / ideal, wall / the ideal of that many slots ("x
-   slots": 100 runs on 10 slots take 10 waves, 25 s), model calls/s and the seconds the bench
-   itself spent creating the runs (inside the wall time: a user's runs arrive that way too).
+   slots": 100 runs on 10 slots take 10 waves, 25 s), model calls/s, the workers' CPU ms per
+   model call (user + system time of the worker processes, /proc: robust to a shared machine,
+   where wall time is not), the seconds the bench itself spent creating the runs (inside the wall
+   time: a user's runs arrive that way too) and the load average. Every configuration runs
+   `--repeat` (5) times, interleaved round by round with the bare asyncio loop below doing the
+   same runs (unless `--skip peers`); medians (min-max) at the end.
    `--postgres` repeats it on a throwaway PostgreSQL cluster (tests/support/postgres_server.py).
 2. The whole machine: the same at zero latency (`--zero-runs` runs; `--zero-concurrency`), model
    calls/s for each process count.
@@ -35,6 +39,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from cpu_meter import cpu_s, load_average, spread
 from harness import (
     BENCH_EXTRA_HINT,
     ROOT,
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip", default="", help="comma-separated: latency,zero,memory,peers (sections to skip)"
     )
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds (medians)")
     parser.add_argument("--quick", action="store_true", help="a small configuration")
     parser.add_argument("--log", default="", help="also write the output here ('auto': logs/)")
     args = parser.parse_args(argv)
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         args.memory_runs, args.memory_latency_ms = 20, 10_000.0
     if min(args.runs, args.calls, args.zero_runs, args.zero_concurrency, args.memory_runs) < 1:
         parser.error("--runs, --calls, --zero-runs, --zero-concurrency, --memory-runs must be >= 1")
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    skip = args.skip_set = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - {"latency", "zero", "memory", "peers"}
     if unknown:
         parser.error(f"--skip takes latency,zero,memory,peers (got {sorted(unknown)})")
@@ -135,6 +141,8 @@ def worker_has_processes_flag() -> bool:
 def one_batch(bench, server: ChatServer, runs: int, calls: int, latency_ms: float) -> dict:
     """Create the runs, wait for them all; wall time from before the first create."""
     before = server.stats()["requests"]
+    pids = bench.worker_pids()
+    cpu = cpu_s(pids)
     started = utc_now()
     tick = time.perf_counter()
     ids = bench.create_runs(runs, calls, latency_ms)
@@ -143,9 +151,11 @@ def one_batch(bench, server: ChatServer, runs: int, calls: int, latency_ms: floa
     times = [bench.times(i) for i in ids]
     ended = max(t.finished for t in times if t.finished)
     wall = seconds(ended, started)
+    cpu = cpu_s(pids) - cpu  # the workers' processes only (the bench creates the runs)
     made = server.stats()["requests"] - before
     ok = sum(1 for t in times if t.status == "succeeded")
-    return {"wall": wall, "calls": made, "ok": ok, "created_s": created_s}
+    cpu_ms = cpu / made * 1000 if made else float("nan")
+    return {"wall": wall, "calls": made, "ok": ok, "created_s": created_s, "cpu_ms": cpu_ms}
 
 
 def _db_urls(args: argparse.Namespace, stack: ExitStack) -> list[tuple[str, object]]:
@@ -169,51 +179,102 @@ def _db_urls(args: argparse.Namespace, stack: ExitStack) -> list[tuple[str, obje
 
 
 def latency_table(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
+    """Every configuration `--repeat` times, interleaved (a round of each, then the next round),
+    with the bare asyncio loop doing the same runs in each round; medians at the end."""
     ideal = args.calls * args.latency_ms / 1000
     out("")
     out(
-        f"onloop: {args.runs} runs x {args.calls} calls at {args.latency_ms:.0f} ms, ideal {ideal:.2f} s"
+        f"onloop: {args.runs} runs x {args.calls} calls at {args.latency_ms:.0f} ms, ideal {ideal:.2f} s,"
+        f" {args.repeat} interleaved rounds; cpu = the workers' CPU ms per model call"
     )
-    head = f"{'store':<9}{'procs':>6}{'conc/proc':>10}{'wall s':>9}{'x ideal':>9}{'x slots':>9}{'calls/s':>9}{'ok':>5}{'create s':>10}"
+    head = f"{'store':<9}{'procs':>6}{'conc/proc':>10}{'wall s':>9}{'x ideal':>9}{'x slots':>9}{'calls/s':>9}{'cpu ms':>8}{'ok':>5}{'create s':>10}  load"
     out(head)
+    got: dict[tuple, list[dict]] = {}
     with ExitStack() as stack:
-        for store_name, make_url in _db_urls(args, stack):
-            for processes in args.processes:
-                for concurrency in args.concurrency:
-                    url = make_url() if callable(make_url) else None
-                    with onloop_bench(server.base_url, db_url=url) as bench:
-                        bench.start_workers(
-                            processes, concurrency, processes_flag=args.processes_flag
-                        )
-                        bench.wait_idle_ready(runs=2 * processes)
-                        got = one_batch(bench, server, args.runs, args.calls, args.latency_ms)
-                    # "x slots": against the ideal of this many slots (runs in waves of slots)
-                    waves = math.ceil(args.runs / (processes * concurrency))
-                    out(
-                        f"{store_name:<9}{processes:>6}{concurrency:>10}{got['wall']:>9.2f}"
-                        f"{got['wall'] / ideal:>9.2f}{got['wall'] / (waves * ideal):>9.2f}"
-                        f"{got['calls'] / got['wall']:>9.1f}"
-                        f"{got['ok']:>5}{got['created_s']:>10.2f}"
-                    )
+        configs = [
+            (store_name, make_url, processes, concurrency)
+            for store_name, make_url in _db_urls(args, stack)
+            for processes in args.processes
+            for concurrency in args.concurrency
+        ]
+        for _round in range(args.repeat):
+            for store_name, make_url, processes, concurrency in configs:
+                url = make_url() if callable(make_url) else None
+                with onloop_bench(server.base_url, db_url=url) as bench:
+                    bench.start_workers(processes, concurrency, processes_flag=args.processes_flag)
+                    bench.wait_idle_ready(runs=2 * processes)
+                    one = one_batch(bench, server, args.runs, args.calls, args.latency_ms)
+                got.setdefault((store_name, processes, concurrency), []).append(one)
+                # "x slots": against the ideal of this many slots (runs in waves of slots)
+                waves = math.ceil(args.runs / (processes * concurrency))
+                out(
+                    f"{store_name:<9}{processes:>6}{concurrency:>10}{one['wall']:>9.2f}"
+                    f"{one['wall'] / ideal:>9.2f}{one['wall'] / (waves * ideal):>9.2f}"
+                    f"{one['calls'] / one['wall']:>9.1f}{one['cpu_ms']:>8.2f}"
+                    f"{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
+                )
+            if "peers" not in args.skip_set:
+                wall = bare_batch(args, server)
+                got.setdefault(("bare asyncio",), []).append({"wall": wall})
+                out(
+                    f"{'bare asyncio openai, no store':<34}{wall:>9.2f}{wall / ideal:>9.2f}  {load_average()}"
+                )
+    out("medians (min-max) of x ideal, and of the workers' CPU ms per model call:")
+    for key, rows in got.items():
+        walls = [r["wall"] / ideal for r in rows]
+        cpu = [r["cpu_ms"] for r in rows if "cpu_ms" in r]
+        name = " ".join(str(k) for k in key)
+        tail = f"  cpu ms/call {spread(cpu)}" if cpu else ""
+        out(f"  {name:<28} x ideal {spread(walls)}{tail}")
+
+
+def bare_batch(args: argparse.Namespace, server: ChatServer) -> float:
+    """The bare `openai.AsyncOpenAI` loop (no store), `--runs` conversations at once: wall s."""
+    import frameworks
+    from harness import model_name
+
+    async def go() -> float:
+        warm, warm_close = frameworks.bare_async(server.base_url, model_name(args.calls, 0))
+        await warm()
+        await warm_close()
+        converse, close = frameworks.bare_async(
+            server.base_url, model_name(args.calls, args.latency_ms)
+        )
+        tick = time.perf_counter()
+        await asyncio.gather(*(converse() for _ in range(args.runs)))
+        wall = time.perf_counter() - tick
+        await close()
+        return wall
+
+    return asyncio.run(go())
 
 
 def zero_latency(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
     out("")
     out(
         f"onloop, whole machine: {args.zero_runs} runs x {args.calls} calls, zero latency, "
-        f"--concurrency {args.zero_concurrency} per process"
+        f"--concurrency {args.zero_concurrency} per process, {args.repeat} interleaved rounds"
     )
-    out(f"{'procs':>6}{'wall s':>9}{'calls/s':>9}{'ok':>5}{'create s':>10}")
-    for processes in args.processes:
-        with onloop_bench(server.base_url) as bench:
-            bench.start_workers(
-                processes, args.zero_concurrency, processes_flag=args.processes_flag
+    out(f"{'procs':>6}{'wall s':>9}{'calls/s':>9}{'cpu ms':>8}{'ok':>5}{'create s':>10}  load")
+    got: dict[int, list[dict]] = {}
+    for _round in range(args.repeat):
+        for processes in args.processes:
+            with onloop_bench(server.base_url) as bench:
+                bench.start_workers(
+                    processes, args.zero_concurrency, processes_flag=args.processes_flag
+                )
+                bench.wait_idle_ready(runs=2 * processes)
+                one = one_batch(bench, server, args.zero_runs, args.calls, 0)
+            got.setdefault(processes, []).append(one)
+            out(
+                f"{processes:>6}{one['wall']:>9.2f}{one['calls'] / one['wall']:>9.1f}"
+                f"{one['cpu_ms']:>8.2f}{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
             )
-            bench.wait_idle_ready(runs=2 * processes)
-            got = one_batch(bench, server, args.zero_runs, args.calls, 0)
+    out("medians (min-max): model calls/s, the workers' CPU ms per model call")
+    for processes, rows in got.items():
+        rates = [r["calls"] / r["wall"] for r in rows]
         out(
-            f"{processes:>6}{got['wall']:>9.2f}{got['calls'] / got['wall']:>9.1f}{got['ok']:>5}"
-            f"{got['created_s']:>10.2f}"
+            f"  {processes} procs: {spread(rates, 1)} calls/s, {spread([r['cpu_ms'] for r in rows])} ms"
         )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
-from storage.engine import Store, read_session, reading, write_session, writing
+from storage.driver_sql import driver_read
+from storage.engine import Store, read_session, write_session, writing
 from storage.errors import InvalidState, NotFound, StoreError
 from storage.events import no_run
 from storage.fence import Fence, hold
@@ -77,9 +79,15 @@ _PENDING_ROWS = (
 
 
 def pending_command_rows(store: Store, *, run_id: str) -> list[CommandRow]:
-    """pending_commands as plain rows: one indexed Core read, what a step boundary does."""
-    with reading(store) as conn:
-        return [CommandRow(*row) for row in conn.execute(_PENDING_ROWS, {"rid": run_id})]
+    """pending_commands as plain rows: one indexed read on the driver (one round trip), what a
+    step boundary does."""
+    rows = driver_read(store, _PENDING_ROWS, {"rid": run_id})
+    return [CommandRow(i, kind, _json(payload), by) for i, kind, payload, by in rows]
+
+
+def _json(payload: Any) -> dict[str, Any] | None:
+    """A JSON column as the driver gives it: text on SQLite, parsed on PostgreSQL."""
+    return json.loads(payload) if isinstance(payload, str | bytes) else payload
 
 
 def command_history(store: Store, *, run_id: str | None = None) -> list[Command]:

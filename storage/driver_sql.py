@@ -71,22 +71,83 @@ class DriverTransaction:
     """Statements of one write transaction, run on the driver's cursor."""
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
-        self._cursor = cursor
-        self._dialect = dialect
+        self.cursor = cursor
+        self.dialect = dialect
         self._known = _COMPILED.setdefault(dialect, {})
         self.last: tuple[str, Any] = ("", ())  # the statement running, for an error's message
 
     def execute(self, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
-        found = self._known.get(statement) or _compile(self._known, self._dialect, statement)
+        found = self._known.get(statement) or _compile(self._known, self.dialect, statement)
         self.last = (found.sql, found.parameters(values))
-        self._cursor.execute(*self.last)
-        return self._cursor
+        self.cursor.execute(*self.last)
+        return self.cursor
 
     def rows(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[Any]:
         return self.execute(statement, values).fetchall()
 
     def changed(self, statement: ClauseElement, values: Mapping[str, Any]) -> int:
         return self.execute(statement, values).rowcount
+
+
+def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any]) -> list[Any]:
+    """The rows of one read statement, run on a pooled driver connection in no transaction of its
+    own: SQLite's connections never BEGIN implicitly here (the engine's connect hook), and a
+    PostgreSQL connection runs it in autocommit, one round trip with no BEGIN and ROLLBACK
+    around it (as SQLAlchemy's own ping does). One statement reads one consistent snapshot
+    either way. Rows come as the driver gives them: no result processing (JSON text on SQLite).
+    Errors come out as from Core, as driver_transaction's do."""
+    dialect = store.engine.dialect
+    driver_error = dialect.loaded_dbapi.Error
+    pooled = _checkout(store)
+    raw = pooled.driver_connection
+    autocommit = dialect.name == "postgresql"
+    read = DriverTransaction(None, dialect)
+    try:
+        if autocommit:
+            raw.autocommit = True
+        read.cursor = pooled.cursor()
+        try:
+            return read.rows(statement, values)
+        finally:
+            read.cursor.close()
+    except driver_error as error:
+        raise _as_core_error(pooled, error, read) from error
+    finally:
+        if autocommit:
+            try:
+                raw.autocommit = False
+            except driver_error:  # the connection broke: it was invalidated above
+                pass
+        pooled.close()  # back to the pool
+
+
+def _checkout(store: Store) -> Any:
+    dialect = store.engine.dialect
+    driver_error = dialect.loaded_dbapi.Error
+    try:  # connect hooks applied: pragmas, no implicit BEGIN
+        return store.engine.raw_connection()
+    except driver_error as error:  # no connection (the server is away): as Core says it
+        raise DBAPIError.instance(
+            None, None, error, driver_error, connection_invalidated=True, dialect=dialect
+        ) from error
+
+
+def _as_core_error(pooled: Any, error: Any, done: DriverTransaction) -> Exception:
+    """A driver error as SQLAlchemy's DBAPIError, as Core raises it; a lost connection leaves
+    the pool."""
+    dialect = done.dialect
+    lost = dialect.is_disconnect(error, pooled.dbapi_connection, done.cursor)
+    if lost:
+        pooled.invalidate(error)
+    statement, parameters = done.last
+    return DBAPIError.instance(
+        statement,
+        parameters,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
 
 
 @contextmanager
@@ -98,12 +159,7 @@ def driver_transaction(store: Store, *, durable: bool = False) -> Iterator[Drive
     dialect = store.engine.dialect
     driver_error = dialect.loaded_dbapi.Error
     with write_turn(store):
-        try:  # connect hooks applied: pragmas, no implicit BEGIN
-            pooled = store.engine.raw_connection()
-        except driver_error as error:  # no connection (the server is away): as Core says it
-            raise DBAPIError.instance(
-                None, None, error, driver_error, connection_invalidated=True, dialect=dialect
-            ) from error
+        pooled = _checkout(store)
         cursor = pooled.cursor()
         transaction = DriverTransaction(cursor, dialect)
         switched = False
@@ -119,18 +175,7 @@ def driver_transaction(store: Store, *, durable: bool = False) -> Iterator[Drive
             pooled.commit()
         except driver_error as error:
             _roll_back(pooled, driver_error)
-            lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
-            if lost:
-                pooled.invalidate(error)
-            statement, parameters = transaction.last
-            raise DBAPIError.instance(
-                statement,
-                parameters,
-                error,
-                driver_error,
-                connection_invalidated=lost,
-                dialect=dialect,
-            ) from error
+            raise _as_core_error(pooled, error, transaction) from error
         except BaseException:
             _roll_back(pooled, driver_error)
             raise

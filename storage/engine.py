@@ -23,6 +23,7 @@ from sqlmodel import Session
 from storage.durability import set_sqlite_synchronous, sqlite_synchronous, sync_commit_on, sync_full
 from storage.errors import StoreError
 from storage.identity import StoreIdentity, identify
+from storage.pool_ping import ping_when_idle
 from storage.private_files import private_store_file
 from storage.schema import READ_ONLY
 from storage.versions import migrate
@@ -130,7 +131,8 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            engine = create_engine(url, json_serializer=json_dumps, pool_pre_ping=True)
+            engine = create_engine(url, json_serializer=json_dumps)
+            ping_when_idle(engine)  # not a round trip per checkout (storage/pool_ping.py)
             _forget_pool_after_fork(engine)
             return engine
         path = sqlite_path(url)

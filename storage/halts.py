@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
 
 from storage.clock import db_now
+from storage.driver_sql import driver_read
 from storage.engine import Store, reading, writing
 from storage.errors import HaltRequested, InvalidState, StoreUpgraded
 from storage.events import Guard, append_in, insert_event, next_seq, no_run, write_event
@@ -118,9 +119,9 @@ def halts_and_decisions(
 
 
 def halt_pending(store: Store, *, run_id: str) -> bool:
-    """Whether a halt waits for this run: one indexed read, cheap enough to poll."""
-    with reading(store) as conn:
-        return bool(conn.execute(_PENDING, {"rid": run_id}).scalar())
+    """Whether a halt waits for this run: one indexed read on the driver (one round trip),
+    cheap enough to ask before every step."""
+    return bool(driver_read(store, _PENDING, {"rid": run_id})[0][0])
 
 
 def pending_halt_by(conn: Connection, run_id: str) -> str | None:

@@ -37,6 +37,9 @@ KNOWN_SHAPES = (
     r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
     r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
 )
+SEEN_CHARS = 200  # texts up to this long are remembered redacted, per redactor
+SEEN_CAP = 4_096  # remembered texts per redactor (forgotten all at once past it)
+_LEAVES = frozenset({int, float, bool, type(None)})
 WRAP_LABELS = tuple(f"{how})]" for how in WRAPPED)
 _URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/:@\s]*:([^@\s]+)@", re.IGNORECASE)
 
@@ -70,10 +73,11 @@ class Redactor:
             for form in (value.encode(), value.encode("utf-16-le"), value.encode("utf-16-be"))
             if len(value) >= MIN_SECRET_CHARS
         }
+        self._seen: dict[str, str] = {}  # short texts already redacted (payload keys, names)
 
     def with_secrets(self, more: Mapping[str, str]) -> Redactor:
         """This redactor with more secret values (a secret file's contents) added."""
-        return Redactor({**self._secrets, **more}, self._patterns) if more else self
+        return _with_secrets(self, tuple(more.items())) if more else self
 
     def __call__(self, text: str) -> str:
         if not text:
@@ -148,7 +152,21 @@ class Redactor:
         return f"[redacted {self._names[literal]}]" if literal else "[redacted]"
 
     def payload(self, value: Any) -> Any:
-        """A JSON-like value with every string in it (keys too) redacted."""
+        """A JSON-like value with every string in it (keys too) redacted: a short text seen
+        before (a key, a tool's name) is looked up, not redacted again; numbers pass at once."""
+        kind = type(value)
+        if kind is str:
+            return self._short(value) if len(value) <= SEEN_CHARS else self(value)
+        if kind is dict:
+            return {self.payload(k): self.payload(v) for k, v in value.items()}
+        if kind is list or kind is tuple:
+            return [self.payload(v) for v in value]
+        if kind in _LEAVES:
+            return value
+        return self._payload_of_subtype(value)
+
+    def _payload_of_subtype(self, value: Any) -> Any:
+        """A str, dict, list or tuple of a subtype (an enum's value): redacted the long way."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
@@ -156,6 +174,16 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.payload(v) for v in value]
         return value
+
+    def _short(self, text: str) -> str:
+        """A short text redacted once per redactor (a pure function of the text)."""
+        done = self._seen.get(text)
+        if done is None:
+            done = self(text)
+            if len(self._seen) >= SEEN_CAP:
+                self._seen.clear()
+            self._seen[text] = done
+        return done
 
 
 def _windowed_spans(text: str, present: dict[str, str]) -> list[tuple[int, int, str]]:
@@ -213,11 +241,31 @@ def _meaningful(value: str, configured: bool) -> bool:
 
 
 def redactor_for(secret_env: Iterable[str] = (), secret_patterns: Iterable[str] = ()) -> Redactor:
-    """The redactor for this worker's environment plus a policy's configured secrets."""
-    env = tuple(sorted(os.environ.items()))
-    return _cached(env, tuple(secret_env), tuple(secret_patterns))
+    """The redactor for this worker's environment as it is now (a secret set since is known)
+    plus a policy's configured secrets: built again only when the environment changed."""
+    return _cached(_environment(), tuple(secret_env), tuple(secret_patterns))
+
+
+def _environment() -> tuple:
+    """The process's environment now, cheaply: os.environ's raw pairs (bytes on POSIX, no
+    decoding, no sort), compared whole by the cache."""
+    raw = getattr(os.environ, "_data", None)
+    return tuple(raw.items()) if isinstance(raw, dict) else tuple(os.environ.items())
 
 
 @functools.lru_cache(maxsize=32)
 def _cached(env: tuple, names: tuple[str, ...], patterns: tuple[str, ...]) -> Redactor:
-    return Redactor(secret_values(dict(env), names), patterns)
+    decoded = {_text(name): _text(value) for name, value in env}
+    return Redactor(secret_values(dict(sorted(decoded.items())), names), patterns)
+
+
+def _text(value: str | bytes) -> str:
+    """As os.environ shows it (the file system's encoding, undecodable bytes escaped)."""
+    return os.fsdecode(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _with_secrets(base: Redactor, more: tuple[tuple[str, str], ...]) -> Redactor:
+    """`base` with more secret values: one build per set of values (a run's secret files are
+    read again before each tool call; they rarely change)."""
+    return Redactor({**base._secrets, **dict(more)}, base._patterns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -112,7 +113,7 @@ class StoreRunPort:
         """The run's policy with the project's rules as they are now (read again only when one
         changed): a rule added on the Policy page applies to the next call of every run."""
         if self._project is None:
-            self._project = ProjectRules(self.store)
+            self._project = project_rules_for(self.store)
         project = self._project
         return self._read(lambda: project.applied_to(policy))
 
@@ -377,6 +378,31 @@ class StoreRunPort:
         self._partial = None
         with self._fenced():
             storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
+
+
+_project_rules: weakref.WeakKeyDictionary[storage.Store, ProjectRules] = weakref.WeakKeyDictionary()
+_project_rules_lock = threading.Lock()
+
+
+def project_rules_for(store: storage.Store) -> ProjectRules:
+    """The process's one view of `store`'s project rules, shared by every run it drives: each
+    call still reads the rules' mark (a rule added applies to every run's next call), the rules
+    themselves only when it moved, not once more for every run."""
+    with _project_rules_lock:
+        shared = _project_rules.get(store)
+        if shared is None:
+            shared = _project_rules[store] = ProjectRules(store)
+        return shared
+
+
+def _forget_after_fork() -> None:
+    """In a forked child (worker --processes): a lock another thread held stays held there."""
+    global _project_rules_lock
+    _project_rules_lock = threading.Lock()
+    _project_rules.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _id(value: int | None) -> int:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
 from tests.support.run_helpers import Driver, new_run
+from tests.support.statements import StatementCounter
 
 # -- the store: usage with its event, one read per step boundary ------------------------------
 
@@ -80,17 +80,9 @@ def test_a_reader_never_sees_a_model_call_without_its_usage(store):
 def test_a_step_boundary_reads_the_commands_once(store):
     run = new_run(store, "How many reads?", model="scripted", autonomy="autonomous")
     model = ScriptedModel(["the answer"])
-    reads: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "FROM commands" in statement and threading.current_thread().name != "onloop-halt-watch":
-            reads.append(statement)
-
-    sa_event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with StatementCounter(store, skip_threads=("onloop-halt-watch",)) as counter:
         assert Driver(store, run, model).start().join().status == "succeeded"
-    finally:
-        sa_event.remove(store.engine, "before_cursor_execute", seen)
+    reads = [sql for sql, n in counter.texts().items() if "FROM commands" in sql for _ in range(n)]
     # One step: one read at its boundary; each step start checks for a halt inside its own
     # transaction (model_request, model_call, final_answer, run_started), never an ORM read.
     boundary = [s for s in reads if "consumed_at IS NULL ORDER BY" in s]

@@ -1,0 +1,181 @@
+"""Where a worker's CPU goes: one in-process Worker driving many runs against the local chat
+server at zero latency, with the process's CPU per model call, SQL statements per model call
+(every statement the database driver runs, BEGIN and COMMIT included) and, with --profile, a
+cProfile over every thread.
+
+Run from the repo root: `python benchmarks/profile_worker.py [--runs 100] [--calls 5]
+[--postgres] [--profile] [--top 40]`.
+
+The worker runs in this process (`Worker(store).serve()` in a thread, its runs on threads of
+their own), so cProfile sees them all (threading.setprofile gives each new thread a profiler of
+its own; they are merged at the end). The statements are counted on the driver's connections
+(tests/support/statements.py): sqlite3's trace hook, psycopg's cursor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from harness import BENCH_GOAL, ROOT, ChatServer, model_name
+
+sys.path.insert(0, str(ROOT))
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} (1 / 5 min), {os.cpu_count()} cores"
+
+
+def thread_cpu_s(native_id: int) -> float:
+    """CPU seconds (user + system) of one thread of this process, from /proc."""
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=5, help="model calls per run")
+    parser.add_argument("--concurrency", type=int, default=0, help="default: --runs")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL store")
+    parser.add_argument("--profile", action="store_true", help="cProfile over all threads")
+    parser.add_argument("--top", type=int, default=40, help="with --profile: functions shown")
+    parser.add_argument("--sort", default="tottime", help="with --profile: pstats sort key")
+    parser.add_argument("--filter", default="", help="with --profile: only functions matching")
+    args = parser.parse_args(argv)
+    if min(args.runs, args.calls) < 1:
+        parser.error("--runs and --calls must be >= 1")
+    folder = Path(tempfile.mkdtemp(prefix="onloop-profile-"))
+    os.environ["ONLOOP_WORKSPACES"] = str(folder / "workspaces")
+    stop_pg = None
+    if args.postgres:
+        from tests.support.postgres_server import (
+            INSTALL_HINT,
+            server_binaries,
+            start_server,
+            stop_server,
+        )
+
+        if server_binaries() is None:
+            parser.error(f"--postgres: {INSTALL_HINT}")
+        pg, root = start_server()
+        url = pg.url(pg.create_database())
+
+        def stop_pg() -> None:
+            stop_server(pg, root)
+    else:
+        url = f"sqlite:///{folder}/onloop.db"
+    try:
+        with ChatServer(latency_ms=0) as server:
+            measure(args, url, server)
+    finally:
+        if stop_pg:
+            stop_pg()
+    return 0
+
+
+def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
+    import storage
+    from agent_core.models.openai_model import OpenAIModel
+    from agent_core.oversight.policy import Policy
+    from agent_core.worker.claim_loop import Worker
+    from tests.support.statements import StatementCounter
+
+    store = storage.open_store(url)
+    policy = Policy.model_validate({"monitors": {"final_check": False}}).model_dump(mode="json")
+
+    def factory(run):
+        return OpenAIModel(run.model_name, api_key="k", base_url=server.base_url, max_retries=0)
+
+    def create(count: int, calls: int) -> list[str]:
+        return [
+            storage.create_run(
+                store,
+                goal=BENCH_GOAL,
+                model="openai",
+                model_name=model_name(calls, 0),
+                autonomy="autonomous",
+                tools=["calculator"],
+                max_steps=calls + 5,
+                policy=policy,
+                created_by="bench",
+            ).id
+            for _ in range(count)
+        ]
+
+    def wait(ids: list[str]) -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            statuses = storage.run_statuses(store, run_ids=ids)
+            if all(s in ("succeeded", "failed", "halted", "unmet") for s in statuses.values()):
+                bad = {i: s for i, s in statuses.items() if s != "succeeded"}
+                if bad:
+                    raise RuntimeError(f"runs did not succeed: {bad}")
+                return
+            time.sleep(0.05)
+        raise TimeoutError("runs not finished in 600 s")
+
+    worker = Worker(
+        store, concurrency=args.concurrency or args.runs, poll_s=0.2, model_factory=factory
+    )
+    serving = threading.Thread(target=worker.serve, name="bench-worker", daemon=True)
+    serving.start()
+    wait(create(2, 2))  # imports, the client, the store's connections
+    profiles: list[cProfile.Profile] = []
+
+    def start_profiling(*_):
+        sys.setprofile(None)
+        profile = cProfile.Profile(time.thread_time)  # CPU, not wall: waits cost nothing
+        profiles.append(profile)
+        profile.enable()
+
+    # the bench's own polls (this thread) and the halt watcher's (per 0.1 s, not per call) apart
+    me = threading.get_native_id()
+    counter = StatementCounter(store, skip_threads=("MainThread", "onloop-halt-watch"))
+    before_requests = server.stats()["requests"]
+    if args.profile:
+        threading.setprofile(start_profiling)
+    with counter:
+        cpu, mine, tick = time.process_time(), thread_cpu_s(me), time.perf_counter()
+        wait(create(args.runs, args.calls))
+        wall = time.perf_counter() - tick
+        # the worker's threads only: this thread creates the runs and polls their statuses
+        cpu = time.process_time() - cpu - (thread_cpu_s(me) - mine)
+    threading.setprofile(None)  # type: ignore[arg-type]
+    calls = server.stats()["requests"] - before_requests
+    worker.stop.set()
+    serving.join(30)
+    print(f"{store.engine.dialect.name}: {args.runs} runs x {args.calls} calls, zero latency")
+    print(load_average())
+    print(
+        f"model calls {calls}, wall {wall:.2f} s, {calls / wall:.1f} calls/s; process CPU "
+        f"{cpu:.2f} s: {cpu / calls * 1000:.2f} ms per model call (the worker's threads; "
+        "the bench's own thread apart)"
+    )
+    counts: Counter[str] = counter.counts
+    total = counter.total()
+    print(f"SQL statements {total}: {total / calls:.1f} per model call")
+    for verb, n in counts.most_common(12):
+        print(f"  {n / calls:6.2f} per call  {verb}")
+    if args.profile and profiles:
+        text = io.StringIO()
+        stats = pstats.Stats(profiles[0], stream=text)
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.sort_stats(args.sort).print_stats(args.filter, args.top)
+        print(text.getvalue())
+    store.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

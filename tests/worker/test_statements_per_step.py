@@ -1,0 +1,61 @@
+"""Statements per step, counted on the driver's connections (tests/support/statements.py): a
+model call with one tool call costs the same fixed number of SQL statements at step 2 as at step
+8, and the same number on SQLite and PostgreSQL (one implementation of the hot path, no per-call
+connection ping on PostgreSQL). Structural, not timing: a new read or write per step, or a
+PostgreSQL round trip SQLite does not make, changes the count."""
+
+from __future__ import annotations
+
+import storage
+from agent_core.models.scripted import ScriptedModel
+from agent_core.oversight.policy import Policy
+from agent_core.run import halt_watcher, port
+from agent_core.worker.claim_loop import drive_run
+from tests.support.run_helpers import new_run
+from tests.support.statements import StatementCounter
+
+# A step (one model call answering one calculator call, the tool run and its result recorded):
+# the step's start (a fenced seq bump with the halt check, its event), the pending commands,
+# the project rules' mark, the tool's verdict and start and result, the model call's record.
+STATEMENTS_PER_STEP = 19
+NO_POLICY_CHECK = Policy.model_validate({"monitors": {"final_check": False}})
+
+
+def _drive(store: storage.Store, tool_steps: int) -> tuple[dict[str, int], int]:
+    """Drive a run of `tool_steps` calculator calls then a final answer; the statements its
+    session ran (the process's halt watcher apart: it polls per 0.1 s, not per step)."""
+    calls = [
+        {"tool_calls": [{"name": "calculator", "arguments": {"expression": f"{n}+1"}}]}
+        for n in range(tool_steps)
+    ]
+    model = ScriptedModel([*calls, "All done."])
+    run = new_run(
+        store, "add up", policy=NO_POLICY_CHECK, autonomy="autonomous", tools=["calculator"]
+    )
+    claimed = storage.claim_run(store, run_id=run.id, worker_id="counting", lease_seconds=60)
+    with StatementCounter(store, skip_threads=("onloop-halt-watch",)) as counter:
+        outcome = drive_run(store, claimed, model_factory=lambda _run: model)
+    assert outcome.status == "succeeded", outcome
+    return dict(counter.counts), counter.total()
+
+
+def test_a_step_costs_the_same_statements_at_every_step_and_on_every_database(
+    any_store, monkeypatch
+):
+    # What depends on the clock is held still: the halt watcher's view is never fresh (every
+    # halt_requested() reads the store: the most a step reads), no streamed partial output.
+    monkeypatch.setattr(halt_watcher, "FRESH_S", -1.0)
+    monkeypatch.setattr(port, "PARTIAL_EVERY_S", 3600.0)
+    _drive(any_store, 1)  # imports, the connections' first statements, the schema's caches
+    _, two = _drive(any_store, 2)
+    by_kind_four, four = _drive(any_store, 4)
+    _, eight = _drive(any_store, 8)
+    per_step = (eight - four) / 4
+    assert (four - two) / 2 == per_step, f"not flat: {two}, {four}, {eight} for 2, 4, 8 steps"
+    assert per_step == STATEMENTS_PER_STEP, (
+        f"{per_step} statements per step on {any_store.engine.dialect.name}, not "
+        f"{STATEMENTS_PER_STEP} (a run of 4 steps: {by_kind_four})"
+    )
+    assert not any(key == ";" or key.startswith("SELECT 1") for key in by_kind_four), (
+        "a connection ping per checkout"
+    )
