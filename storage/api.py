@@ -47,6 +47,7 @@ from storage.identity import (
     StoreIdentity,
     check_expected,
     check_same_store,
+    open_no_other_file,
     store_identity,
 )
 from storage.inbox import (
@@ -181,6 +182,7 @@ __all__ = [
     "STORE_IDENTITY_ENV",
     "check_expected",
     "check_same_store",
+    "open_no_other_file",
     "store_identity",
     "add_usage",
     "append_event",

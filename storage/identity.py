@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlmodel import col
 
 from storage.errors import StoreError
@@ -167,3 +167,17 @@ def check_expected(store: Store, token: str | None) -> None:
     if store_identity(store) == expected:
         return
     raise _replaced(_where(store), "replaced by another file" if expected.inode else "created anew")
+
+
+def open_no_other_file(store: Store) -> None:
+    """SQLite: refuse to open a new connection once the file at the store's path is not the one
+    this process opened. Connecting to a deleted store's path would create an empty store there
+    ("no such table" in the middle of a run's step); to a replaced one, write into another
+    store. Connections already open keep the file they hold; the next poll stops the worker."""
+    expected = store_identity(store)
+    if expected.inode is None:
+        return  # PostgreSQL: the claim checks the store's id (check_same_in)
+
+    @event.listens_for(store.engine, "do_connect")
+    def _same_file_first(*_: object) -> None:
+        check_same_file(store, expected)

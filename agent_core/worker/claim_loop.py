@@ -370,6 +370,7 @@ class Worker:
         self._active: dict[str, tuple[threading.Thread, threading.Event, int]] = {}
         self._lock = threading.Lock()
         self.outage = Outage(store, self.stop)  # the store's disk fails: no claims till fixed
+        storage.open_no_other_file(store)  # no connection to a file that took the store's place
 
     def serve(self) -> None:
         """Claim and drive runs until stop is set; then stop active runs as interrupted."""
@@ -497,6 +498,8 @@ class Worker:
                     storage.requeue_run(self.store, run_id=run.id, expect_status="interrupted")
                 except storage.InvalidState:  # halted meanwhile: it stays halted
                     pass
+        except storage.StoreChanged:  # the poll says so, once, and stops the worker
+            log.debug("run %s: its store was deleted or replaced", run.id)
         except Exception:  # keep the worker alive; the lease will lapse and mark it interrupted
             log.exception("run %s could not be driven", run.id)
 

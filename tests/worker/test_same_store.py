@@ -30,6 +30,31 @@ def error_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("error:")]
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_worker_opens_no_new_connection_to_a_file_that_is_not_its_store(how, tmp_path):
+    """The race behind "no such table: runs" mid-step: a run thread's next write took a new
+    pooled connection after `rm onloop.db`, which created an empty store at the path."""
+    from agent_core.worker.claim_loop import Worker
+
+    db = tmp_path / "onloop.db"
+    store = storage.open_store(f"sqlite:///{db}")
+    run = new_run(store, GOAL)
+    Worker(store, concurrency=1)
+    store.engine.dispose()  # the pool is empty: the next statement needs a new connection
+    if how == "deleted":
+        db.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    else:
+        other = tmp_path / "other.db"
+        storage.open_store(f"sqlite:///{other}").dispose()
+        os.replace(other, db)
+    with pytest.raises(storage.StoreChanged, match=how):
+        storage.get_run(store, run_id=run.id)
+    assert db.exists() == (how == "replaced")  # no empty store was created where it was deleted
+    store.dispose()
+
+
 def test_a_deleted_store_stops_the_worker_with_one_line(tmp_path):
     db = tmp_path / "onloop.db"
     url = f"sqlite:///{db}"
