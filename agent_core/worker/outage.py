@@ -58,6 +58,11 @@ class Outage:
         with self._ended:
             fault = self.fault
             self._cut.add(run_id)
+        log.warning(
+            "run %s: cut off by the store's fault; it ends interrupted once the store takes "
+            "writes again",
+            run_id,
+        )
         while not self.writable.wait(0.2):
             if self.stop.is_set():
                 self.done(run_id)

@@ -21,7 +21,7 @@ from tests.support.small_disk import fill, small_disk
 GOAL = "Summarise the files in the workspace into report.md"
 PATIENCE = 90.0  # generous bounds for a loaded machine; never a timing assertion
 FULL_LINE = "the store's disk is full"
-STEP_S = "1.5"
+STEP_S = "1.0"  # a demo step: the run has steps left when the disk fills after its first
 pytestmark = pytest.mark.timeout(400)
 
 
@@ -30,9 +30,6 @@ class Process:
 
     def __init__(self, args: list[str], log: Path, workspaces: Path) -> None:
         self.log = log
-        # Each demo step takes STEP_S, so the run still has seconds of steps left when the test
-        # fills the disk after its first result, however loaded the machine (at 0.3 s it could
-        # finish first under load and never be cut).
         env = {**os.environ, "ONLOOP_DEMO_DELAY": STEP_S, "ONLOOP_WORKSPACES": str(workspaces)}
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -89,11 +86,18 @@ def _through_a_full_disk(store, disk: Path, proc: Process, cut: str, queued: str
     filler = fill(disk)
     try:
         wait_for(lambda: FULL_LINE in proc.text(), PATIENCE, "the one line about the disk")
+        # The disk stays full until the run's own thread has met it (between two demo steps):
+        # freed as soon as the poll met it, the run would go on untouched, rightly.
+        wait_for(lambda: f"run {cut}: cut off" in proc.text(), PATIENCE, "the run to be cut off")
         assert proc.alive(), proc.text()[-3000:]
         assert _status(store, queued) == "queued"  # nothing is claimed while the disk is full
     finally:
         filler.unlink()
-    wait_for(lambda: _status(store, cut) == "interrupted", PATIENCE, "the cut run to end")
+    try:
+        wait_for(lambda: _status(store, cut) == "interrupted", PATIENCE, "the cut run to end")
+    except AssertionError:
+        run = storage.get_run(store, run_id=cut)
+        raise AssertionError(f"{run.status} ({run.reason}); log:\n{proc.text()[-4000:]}") from None
     run = storage.get_run(store, run_id=cut)
     assert "disk" in (run.reason or "") and "full" in (run.reason or ""), run.reason
     assert run.worker_id is None  # released: resumable by `onloop resume`
