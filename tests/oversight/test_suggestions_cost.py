@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 
 import pytest
+from sqlalchemy import event
 
 import storage
 from agent_core.oversight import suggestions
@@ -153,3 +154,22 @@ def test_paths_are_resolved_per_distinct_call_not_per_decision(store, monkeypatc
     assert few > 0
     _decide(store, runs, rounds=10)  # three times the decisions, the same calls
     assert _resolves(store, monkeypatch) == few
+
+
+def _statements(store) -> int:
+    seen: list[str] = []
+    record = lambda *args: args[2].startswith("SELECT") and seen.append(args[2])  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        suggest(store)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_the_decisions_are_read_in_a_fixed_number_of_statements(store):
+    runs = [seed.make_run(store, status="succeeded") for _ in range(3)]
+    _decide(store, runs, rounds=1)
+    few = _statements(store)
+    _decide(store, runs, rounds=5)
+    assert _statements(store) == few == 2  # the decided calls and the project's rules
