@@ -19,6 +19,7 @@ from storage.commands import (
     pending_commands,
     send_command,
 )
+from storage.decided_calls import DecidedCall, decided_calls
 from storage.engine import Store, database_url, open_store
 from storage.errors import (
     ApprovalExpired,
@@ -201,6 +202,8 @@ __all__ = [
     "current_version",
     "database_url",
     "decide_approval",
+    "DecidedCall",
+    "decided_calls",
     "decisions",
     "events_after",
     "expire_leases",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, case, func, literal, select
 
@@ -47,9 +47,9 @@ class AskGroup:
     asks: int
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One decision by a person: who, the outcome, seconds from the request to the decision."""
+class Decision(NamedTuple):
+    """One decision by a person: who, the outcome, seconds from the request to the decision.
+    (A tuple: up to DECISION_SAMPLE of them are made per read, and a tuple is cheap to make.)"""
 
     by: str
     status: str
@@ -217,19 +217,14 @@ def ask_history(
         tool_calls=sum(d.tool_calls for d in per_day),
         groups=groups,
         decisions=[
-            Decision(by=by or "unknown", status=status, wait_s=_seconds(wait))
+            Decision(by or "unknown", status, max(0.0, round(float(wait), 3)))
             for by, status, wait in waits
             if wait is not None
-        ],
+        ],  # to the millisecond: SQLite's julianday arithmetic is off by some microseconds
         per_day=per_day,
         revoked=len(revoked),
         asks_on_record=int(on_record),
     )
-
-
-def _seconds(wait: Any) -> float:
-    """To the millisecond: SQLite's julianday arithmetic is off by some microseconds."""
-    return max(0.0, round(float(wait), 3))
 
 
 def _group(row: Any) -> AskGroup:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from storage.insights import percentile
 from storage.vocabulary import CALL_CLASSES
 
 if TYPE_CHECKING:
-    from storage.ask_history import AskGroup, AskHistory, Decision
+    from storage.ask_history import AskGroup, AskHistory, Decision, RunDay
     from storage.engine import Store
 
 FAST_S = 2.0  # a decision faster than this is a reflex, not a reading (rubber-stamping)
@@ -53,6 +54,7 @@ WAIT_BUCKETS = (
     (1800.0, "5–30 min"),
     (math.inf, "30 min or more"),
 )
+_UPPERS = [upper for upper, _ in WAIT_BUCKETS]
 
 
 class HasSavedAsks(Protocol):
@@ -176,10 +178,20 @@ def figures(history: AskHistory, *, suggestions: Sequence[HasSavedAsks] | None =
         by_tool=_most_first((g.tool, g.asks) for g in groups),
         allowances=_allowances(groups),
         revoked=history.revoked,
-        per_day=[{**asdict(d), "asks_per_run": _ratio(d.asks, d.runs)} for d in history.per_day],
+        per_day=[_day(d) for d in history.per_day],
         # no suggestion yet: no savings line (nothing to say that is worth a line)
         savings=_savings(suggestions, history.asks_on_record) if suggestions else None,
     )
+
+
+def _day(d: RunDay) -> dict[str, Any]:
+    return {
+        "day": d.day,
+        "runs": d.runs,
+        "tool_calls": d.tool_calls,
+        "asks": d.asks,
+        "asks_per_run": _ratio(d.asks, d.runs),
+    }
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -211,8 +223,8 @@ def _outcomes(groups: Iterable[AskGroup]) -> dict[str, int]:
 
 def _buckets(waits: Iterable[float]) -> list[tuple[str, int]]:
     counts = [0] * len(WAIT_BUCKETS)
-    for w in waits:
-        counts[next(i for i, (upper, _) in enumerate(WAIT_BUCKETS) if w < upper)] += 1
+    for w in waits:  # the first bucket whose upper bound is above w
+        counts[bisect_right(_UPPERS, w)] += 1
     return [(label, n) for (_, label), n in zip(WAIT_BUCKETS, counts, strict=True)]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from agent_core.oversight.policy import Policy, Rule, decide
 from agent_core.oversight.scopes import offered_scopes
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.decorator import ArgumentKinds
-from storage.models import Approval
+from storage.decided_calls import DecidedCall
 
 RECENT = 5_000  # decided approvals looked at, newest first
 REFUSED = ("rejected", "expired")
@@ -40,22 +41,29 @@ class Suggestion:
 
 
 def suggest(store: storage.Store, *, min_approvals: int = 5, min_runs: int = 2) -> list[Suggestion]:
-    """The rules worth adding, most asks saved first; none that would allow a refused call."""
-    decided = storage.decisions(store, limit=RECENT)
+    """The rules worth adding, most asks saved first; none that would allow a refused call.
+
+    Agents ask about the same calls again and again: each distinct call (tool, risk, arguments)
+    is worked out once, and each refused call is checked once however often it was refused.
+    """
+    decided = storage.decided_calls(store, limit=RECENT)
     kinds = {name: tool.argument_kinds for name, tool in builtin_tools().items()}
-    groups: dict[str, list[Approval]] = defaultdict(list)
+    groups: dict[str, list[DecidedCall]] = defaultdict(list)
     rules: dict[str, tuple[Rule, str]] = {}
+    widest_of: dict[tuple[str, str, str], tuple[str, Rule, str] | None] = {}
     for approval in decided:
         if approval.status != "approved" or _edited(approval):
             continue
-        widest = _widest(approval, kinds.get(approval.tool))
+        same = (approval.tool, approval.risk, approval.call)
+        if same not in widest_of:
+            widest_of[same] = _keyed(_widest(approval, kinds.get(approval.tool)))
+        widest = widest_of[same]
         if widest is None:
             continue
-        rule, label = widest
-        key = _key(rule.model_dump(mode="json", exclude_defaults=True))
+        key, rule, label = widest
         groups[key].append(approval)
         rules[key] = (rule, label)
-    refused = [a for a in decided if a.status in REFUSED or _edited(a)]
+    refused = _distinct(a for a in decided if a.status in REFUSED or _edited(a))
     active = _already(store)
     found = []
     for key, approvals in groups.items():
@@ -81,11 +89,23 @@ def suggest(store: storage.Store, *, min_approvals: int = 5, min_runs: int = 2) 
     return sorted(found, key=lambda s: (-s.saved_asks, s.label))
 
 
-def _edited(approval: Approval) -> bool:
+def _keyed(widest: tuple[Rule, str] | None) -> tuple[str, Rule, str] | None:
+    if widest is None:
+        return None
+    rule, label = widest
+    return _key(rule.model_dump(mode="json", exclude_defaults=True)), rule, label
+
+
+def _distinct(calls: Iterable[DecidedCall]) -> list[DecidedCall]:
+    """One of each call as asked and as edited: whether a rule covers it depends on no more."""
+    return list({(c.tool, c.risk, c.call, c.edited): c for c in calls}.values())
+
+
+def _edited(approval: DecidedCall) -> bool:
     return approval.edited_arguments is not None
 
 
-def _widest(approval: Approval, kinds: ArgumentKinds | None) -> tuple[Rule, str] | None:
+def _widest(approval: DecidedCall, kinds: ArgumentKinds | None) -> tuple[Rule, str] | None:
     """The widest scope the call offered (never the exact call), as its rule and label."""
     scopes = offered_scopes(approval.tool, approval.risk, approval.arguments, kinds)
     widest = scopes[-1]
@@ -100,7 +120,7 @@ def _widest(approval: Approval, kinds: ArgumentKinds | None) -> tuple[Rule, str]
     return rule, widest.label
 
 
-def _covers(rule: Rule, approval: Approval, kinds: ArgumentKinds | None) -> bool:
+def _covers(rule: Rule, approval: DecidedCall, kinds: ArgumentKinds | None) -> bool:
     """Whether `rule` alone would have allowed this call (with the arguments first asked, and
     with the ones a person edited it into)."""
     calls = [approval.arguments]
