@@ -188,14 +188,18 @@ def test_throughput_onloop_workers_and_memory():
     done = run_script(
         "benchmarks/throughput.py", "--runs", "3", "--calls", "2", "--latency-ms", "50",
         "--concurrency", "2", "--processes", "1", "--zero-runs", "3", "--zero-concurrency", "2",
-        "--memory-runs", "2", "--memory-latency-ms", "3000", "--skip", "peers",
+        "--memory-runs", "2", "--memory-latency-ms", "3000", "--skip", "peers", "--repeat", "2",
         timeout=380,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    # every run succeeded (the "ok" column), at latency and at zero latency
-    row = r"^sqlite\s+1\s+2(\s+[\d.]+){4}\s+3\s+[\d.]+$"
-    assert re.search(row, done.stdout, re.M), done.stdout
-    assert re.search(r"^\s+1\s+[\d.]+\s+[\d.]+\s+3\s+[\d.]+$", done.stdout, re.M), done.stdout
+    # every run succeeded (the "ok" column), at latency and at zero latency, in every round; each
+    # row says the workers' CPU per call and the load it was measured at
+    load = r"load [\d.]+/[\d.]+ on \d+ cores$"
+    row = r"^sqlite\s+1\s+2(\s+[\d.]+){5}\s+3\s+[\d.]+\s+" + load
+    assert len(re.findall(row, done.stdout, re.M)) == 2, done.stdout
+    zero = r"^\s+1(\s+[\d.]+){3}\s+3\s+[\d.]+\s+" + load
+    assert len(re.findall(zero, done.stdout, re.M)) == 2, done.stdout
+    assert re.search(r"x ideal [\d.]+ \([\d.]+-[\d.]+\)\s+cpu ms/call", done.stdout), done.stdout
     assert re.search(r"MB per waiting run$", done.stdout, re.M), done.stdout
     assert re.search(r"^threads idle \d+, 2 waiting \d+$", done.stdout, re.M), done.stdout
 
