@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from storage.clock import db_now
 from storage.driver_sql import driver_read
@@ -88,6 +98,12 @@ _NEWER_SCHEMA = (
     select(_migrations.c.version).where(_migrations.c.version > bindparam("ours")).limit(1)
 )
 _OURS = max(m.version for m in MIGRATIONS)
+# A step starts unless a halt waits or a newer onloop upgraded the store: both in ONE read (a
+# row: refused, and which it was is read again after the rollback, off the hot path).
+_HALT_OR_NEWER = union_all(
+    _FIRST_HALT.with_only_columns(literal("halt")).subquery().select(),
+    _NEWER_SCHEMA.with_only_columns(literal("newer")).subquery().select(),
+)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
     _runs.c.id == bindparam("rid")
 )
@@ -196,10 +212,14 @@ def begin_step(
     def not_started(conn: Connection) -> Exception:
         return _not_started(conn, run_id, kind, fence)
 
-    no_halt = Guard(_FIRST_HALT, {"rid": run_id}, "no row", not_started)
-    # An older onloop stops at its next step once a newer one upgraded the store (one read of a
-    # dozen-row table): the run is left to the newer release, as after a lost lease.
-    same_schema = Guard(_NEWER_SCHEMA, {"ours": _OURS}, "no row", _upgraded_under_us)
+    def refused(conn: Connection) -> Exception:
+        # An older onloop stops at its next step once a newer one upgraded the store (a read of
+        # a dozen-row table): the run is left to the newer release, as after a lost lease.
+        if conn.execute(_NEWER_SCHEMA, {"ours": _OURS}).first() is not None:
+            return _upgraded_under_us(conn)
+        return not_started(conn)
+
+    no_halt_same_schema = Guard(_HALT_OR_NEWER, {"rid": run_id, "ours": _OURS}, "no row", refused)
     return write_event(
         store,
         run_id=run_id,
@@ -208,7 +228,7 @@ def begin_step(
         fence=fence,
         usage=usage,
         statuses=tuple(sorted(DRIVEN)),  # one shape of the compiled statement
-        guards=(no_halt, same_schema, *guards),
+        guards=(no_halt_same_schema, *guards),
         refusal=not_started,
         durable=durable,
     )

@@ -9,7 +9,6 @@ begin_execution, request_approval, mark_driven, finish_session) still decide eve
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import weakref
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import storage
+from agent_core.run.per_store import PerStore
 from agent_core.tools.cancel_token import CancelReason, CancelToken
 
 log = logging.getLogger("onloop.halt_watch")
@@ -156,24 +156,5 @@ class HaltWatcher:
             watched.token.cancel(CancelReason.DEADLINE)
 
 
-_watchers: weakref.WeakKeyDictionary[storage.Store, HaltWatcher] = weakref.WeakKeyDictionary()
-_watchers_lock = threading.Lock()
-
-
-def watcher_for(store: storage.Store) -> HaltWatcher:
-    """The process's halt watcher for `store` (made on first use)."""
-    with _watchers_lock:
-        watcher = _watchers.get(store)
-        if watcher is None:
-            watcher = _watchers[store] = HaltWatcher(store)
-        return watcher
-
-
-def _forget_after_fork() -> None:
-    """In a forked child (worker --processes): the parent's watcher threads did not come along."""
-    global _watchers_lock
-    _watchers_lock = threading.Lock()
-    _watchers.clear()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+watcher_for: PerStore[HaltWatcher] = PerStore(HaltWatcher)
+"""The process's halt watcher for a store (made on first use)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import weakref
@@ -22,6 +21,7 @@ from agent_core.oversight.policy import Policy
 from agent_core.oversight.project_rules import ProjectRules
 from agent_core.oversight.redact import Redactor, redactor_for
 from agent_core.run.halt_watcher import WatchedRun, watcher_for
+from agent_core.run.per_store import PerStore
 from agent_core.telemetry.metrics import event_recorded
 from agent_core.telemetry.run_trace import NO_TRACE, RunTrace
 from agent_core.tools.cancel_token import CancelReason, CancelToken
@@ -380,29 +380,10 @@ class StoreRunPort:
             storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
 
 
-_project_rules: weakref.WeakKeyDictionary[storage.Store, ProjectRules] = weakref.WeakKeyDictionary()
-_project_rules_lock = threading.Lock()
-
-
-def project_rules_for(store: storage.Store) -> ProjectRules:
-    """The process's one view of `store`'s project rules, shared by every run it drives: each
-    call still reads the rules' mark (a rule added applies to every run's next call), the rules
-    themselves only when it moved, not once more for every run."""
-    with _project_rules_lock:
-        shared = _project_rules.get(store)
-        if shared is None:
-            shared = _project_rules[store] = ProjectRules(store)
-        return shared
-
-
-def _forget_after_fork() -> None:
-    """In a forked child (worker --processes): a lock another thread held stays held there."""
-    global _project_rules_lock
-    _project_rules_lock = threading.Lock()
-    _project_rules.clear()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+project_rules_for: PerStore[ProjectRules] = PerStore(ProjectRules)
+"""The process's one view of a store's project rules, shared by every run it drives: each call
+still reads the rules' mark (a rule added applies to every run's next call), the rules themselves
+only when it moved, not once more for every run."""
 
 
 def _id(value: int | None) -> int:
