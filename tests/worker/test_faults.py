@@ -6,6 +6,7 @@ every run's events are contiguous with one final answer."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 import storage
 from agent_core.oversight.policy import Policy
+from storage.transient import retrying
 from tests.support.postgres_server import PostgresServer, start_server, stop_server
 from tests.support.run_helpers import events_of, new_run, wait_for
 
@@ -184,7 +186,14 @@ def test_workers_ride_out_a_server_restart_and_terminated_backends(
             workers.append(WorkerProcess(url, tmp_path / f"{name}.log", lease=3.0, concurrency=2))
 
         def progress() -> int:
-            return sum(len(events_of(store, r.id, "tool_result")) for r in runs)
+            # This reader's own connection is ended with the workers' backends: it reads again,
+            # as the dashboard's next refresh does (a connection is pinged only after lying idle,
+            # storage/pool_ping.py, so one used a moment ago fails its next statement once).
+            return retrying(
+                lambda: sum(len(events_of(store, r.id, "tool_result")) for r in runs),
+                what="the test's read",
+                log=logging.getLogger("tests"),
+            )
 
         wait_for(lambda: progress() >= 2, PATIENCE, "the workers to make progress")
         _restart(
@@ -200,7 +209,14 @@ def test_workers_ride_out_a_server_restart_and_terminated_backends(
             wait_for(lambda seen=before: progress() > seen, PATIENCE, "more progress")
             _terminate_backends(own_postgres, database)
         wait_for(
-            lambda: storage.count_runs(store, status="succeeded") == len(runs),
+            lambda: (
+                retrying(
+                    lambda: storage.count_runs(store, status="succeeded"),
+                    what="the test's read",
+                    log=logging.getLogger("tests"),
+                )
+                == len(runs)
+            ),
             PATIENCE,
             "every run to finish without a person",
         )
