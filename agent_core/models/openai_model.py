@@ -20,6 +20,7 @@ from agent_core.models.base import (
     OnDelta,
     ToolCallRequest,
 )
+from agent_core.models.http_transport import http_transport
 from agent_core.models.messages import encoded_messages, request_body
 from agent_core.models.prices import Prices, cost_usd
 from agent_core.models.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
@@ -63,9 +64,15 @@ async def _read_server_error(response: Any) -> None:
 
 def _client_for(base_url: str | None, api_key: str, timeout_s: float, retries: int) -> Any:
     """The process's client for this server and key: one per worker, reused by every run."""
+    transport = http_transport(base_url)  # the environment may change between runs
 
     def build() -> _AsyncClient:
-        http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [_read_server_error]})
+        hooks = {"response": [_read_server_error]}
+        http = (
+            openai.DefaultAioHttpClient(event_hooks=hooks)
+            if transport == "aiohttp"
+            else openai.DefaultAsyncHttpxClient(event_hooks=hooks)
+        )
         return _AsyncClient(
             api_key=api_key,
             base_url=base_url,
@@ -74,7 +81,8 @@ def _client_for(base_url: str | None, api_key: str, timeout_s: float, retries: i
             http_client=http,
         )
 
-    return io_loop.shared_client(("openai", base_url, api_key, timeout_s, retries), build)
+    key = ("openai", base_url, api_key, timeout_s, retries, transport)
+    return io_loop.shared_client(key, build)
 
 
 class OpenAIModel:
@@ -259,13 +267,15 @@ class OpenAIModel:
             )
 
     def _explain(self, err: openai.APIError) -> str:
-        if isinstance(err, openai.APITimeoutError):
+        # The aiohttp transport reports a refused connection as a connect timeout: the cause
+        # says which it was.
+        if isinstance(err, openai.APITimeoutError) and not _could_not_connect(err):
             return (
                 f"the model server at {self.base_url} timed out after {self.timeout_s:g}s "
                 f"({_attempts(err.request)}); check that it is running; a slow local model may "
                 f"need longer: {TIMEOUT_HINT}"
             )
-        if isinstance(err, openai.APIConnectionError):
+        if isinstance(err, openai.APIConnectionError):  # a timeout that could not connect too
             reason = _reason(err)
             if reason in _UNREACHABLE:
                 return (
@@ -499,6 +509,17 @@ def _body_text(response: Any) -> str:
         return response.text
     except Exception:  # noqa: BLE001 - only decides whether to retry
         return ""
+
+
+def _could_not_connect(err: BaseException) -> bool:
+    """Whether an error's causes include an OS error other than a timeout (refused, no route,
+    unknown host)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _reason(err: BaseException) -> str:

@@ -274,3 +274,11 @@ def test_long_run_names_a_bad_option_in_one_line():
     done = run_script("benchmarks/long_run.py", "--steps", "5")
     assert done.returncode == 2 and "--steps must be at least 42" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_http_transport_benchmark_runs_both_transports():
+    done = run_script("benchmarks/http_transport.py", "--concurrency", "1,3", "--repeat", "1")
+    assert done.returncode == 0, done.stderr
+    for transport in ("httpx", "aiohttp"):
+        assert re.search(rf"3 at once, {transport} *: [0-9.]+ ms CPU per call", done.stdout)
+    assert "load" in done.stdout and "Unclosed" not in done.stderr, done.stderr

@@ -31,6 +31,13 @@ TOOLS = [
 ]
 
 
+@pytest.fixture(autouse=True, params=["aiohttp", "httpx"])
+def transport(request, monkeypatch):
+    """Every test on both of the SDK's transports: aiohttp by default, httpx under a proxy."""
+    monkeypatch.setenv("ONLOOP_MODEL_HTTP", request.param)
+    return request.param
+
+
 @pytest.fixture
 def model_for(fake_openai):
     """Builds an OpenAIModel pointed at the fake server; closes them after the test."""

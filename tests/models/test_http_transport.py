@@ -1,0 +1,99 @@
+"""Which of the SDK's HTTP transports a model's requests go on, and that both send the same."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agent_core.models import io_loop
+from agent_core.models.base import ModelError
+from agent_core.models.http_transport import ENV, http_transport
+from agent_core.models.openai_model import OpenAIModel
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_settings(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.delenv(ENV, raising=False)
+
+
+def test_aiohttp_unless_asked_otherwise():
+    assert http_transport("http://127.0.0.1:8080/v1") == "aiohttp"
+    assert http_transport(None) == "aiohttp"
+
+
+@pytest.mark.parametrize(
+    ("variable", "base_url"),
+    [
+        ("HTTPS_PROXY", None),  # OpenAI's API is https
+        ("https_proxy", "https://llm.example.com/v1"),
+        ("HTTP_PROXY", "http://10.0.0.5:11434/v1"),
+        ("ALL_PROXY", "http://10.0.0.5:11434/v1"),
+        ("all_proxy", None),
+    ],
+)
+def test_a_proxy_that_applies_keeps_httpx(monkeypatch, variable, base_url):
+    """The SDK's aiohttp adapter takes no proxy: a request must not skip one that was set."""
+    monkeypatch.setenv(variable, "http://proxy.internal:3128")
+    assert http_transport(base_url) == "httpx"
+
+
+@pytest.mark.parametrize(
+    ("variables", "base_url"),
+    [
+        ({"HTTP_PROXY": "http://proxy.internal:3128"}, "https://llm.example.com/v1"),
+        (
+            {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "localhost,127.0.0.1"},
+            "http://127.0.0.1/v1",
+        ),
+        ({"HTTPS_PROXY": "http://p:3128", "no_proxy": ".internal"}, "https://llm.corp.internal/v1"),
+        ({"ALL_PROXY": "http://p:3128", "NO_PROXY": "*"}, None),
+    ],
+)
+def test_a_proxy_that_does_not_apply_leaves_aiohttp(monkeypatch, variables, base_url):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert http_transport(base_url) == "aiohttp"
+
+
+def test_the_setting_picks_either(monkeypatch):
+    monkeypatch.setenv(ENV, "httpx")
+    assert http_transport(None) == "httpx"
+    monkeypatch.setenv(ENV, " AIOHTTP ")
+    assert http_transport(None) == "aiohttp"
+
+
+def test_a_proxy_wins_over_asking_for_aiohttp(monkeypatch):
+    monkeypatch.setenv(ENV, "aiohttp")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert http_transport("https://api.openai.com/v1") == "httpx"
+
+
+@pytest.mark.parametrize("value", ["curl", "requests", "http2", "aiohttp,httpx"])
+def test_an_unknown_transport_is_refused_naming_the_choices(monkeypatch, value):
+    monkeypatch.setenv(ENV, value)
+    with pytest.raises(
+        ModelError, match=f"{ENV}=.* is not a transport; set it to aiohttp or httpx"
+    ):
+        OpenAIModel("gpt-4o-mini", api_key="k", base_url="http://127.0.0.1:9/v1")
+
+
+def test_each_transport_has_its_own_client_and_sends_the_same_request(fake_openai, monkeypatch):
+    io_loop.close_clients()
+    sent = []
+    for transport in ("aiohttp", "httpx"):
+        monkeypatch.setenv(ENV, transport)
+        fake_openai.script([f"answer over {transport}"])
+        model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url)
+        messages = [{"role": "user", "content": "Say which transport."}]
+        turn = model.complete(messages, [], cancel=threading.Event())
+        assert turn.text == f"answer over {transport}"
+        sent.append(fake_openai.requests[-1])
+    assert io_loop.client_count() == 2
+    assert sent[0] == sent[1]
+    io_loop.close_clients()
