@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from cpu_meter import cpu_s, load_average, spread
-from harness import ROOT, ChatServer, Tee, children_of, log_path, onloop_bench
-from throughput import ints, one_batch
+from harness import ROOT, ChatServer, Tee, children_of, log_path
+from worker_rounds import interleaved, ints, one_batch, warmed_workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,15 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             out(
                 f"{'workers':>8}{'wall s':>9}{'calls/s':>9}{'worker cpu':>11}{'db cpu':>8}{'ok':>5}  load"
             )
-            got: dict[int, list[dict]] = {}
-            for _round in range(args.repeat):
-                for workers in args.workers:
-                    one = _one(args, pg, chat, workers, server_pids)
-                    got.setdefault(workers, []).append(one)
-                    out(
-                        f"{workers:>8}{one['wall']:>9.2f}{one['calls'] / one['wall']:>9.1f}"
-                        f"{one['cpu_ms']:>11.2f}{one['db_ms']:>8.2f}{one['ok']:>5}  {load_average()}"
-                    )
+
+            def show(workers: int, one: dict) -> None:
+                out(
+                    f"{workers:>8}{one['wall']:>9.2f}{one['calls'] / one['wall']:>9.1f}"
+                    f"{one['cpu_ms']:>11.2f}{one['db_ms']:>8.2f}{one['ok']:>5}  {load_average()}"
+                )
+
+            got = interleaved(
+                args.repeat, args.workers, lambda n: _one(args, pg, chat, n, server_pids), show
+            )
             out("medians (min-max): calls/s; CPU ms per model call of the workers, of the database")
             base = None
             for workers, rows in got.items():
@@ -98,9 +99,8 @@ def _postgres_pids(data: Path):
 
 
 def _one(args, pg, chat: ChatServer, workers: int, server_pids) -> dict:
-    with onloop_bench(chat.base_url, db_url=pg.url(pg.create_database())) as bench:
-        bench.start_workers(workers, args.concurrency)
-        bench.wait_idle_ready(runs=2 * workers)
+    db_url = pg.url(pg.create_database())
+    with warmed_workers(chat.base_url, workers, args.concurrency, db_url=db_url) as bench:
         # backends come and go with connections: the CPU of those alive before and after
         before = {pid: cpu_s([pid]) for pid in server_pids()}
         one = one_batch(bench, chat, args.runs, args.calls, args.latency_ms)

@@ -30,38 +30,17 @@ Run from the repo root: `python benchmarks/throughput.py [--quick] [--postgres] 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from cpu_meter import cpu_s, load_average, spread
-from harness import (
-    BENCH_EXTRA_HINT,
-    ROOT,
-    ChatServer,
-    Tee,
-    child_env,
-    log_path,
-    onloop_bench,
-    proc_status,
-    seconds,
-    utc_now,
-)
-
-
-def ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 1,2 (got {text!r})") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive numbers like 1,2 (got {text!r})")
-    return values
+from cpu_meter import load_average, spread
+from harness import ROOT, ChatServer, Tee, child_env, log_path, proc_status
+from throughput_peers import bare_batch, peers
+from worker_rounds import interleaved, ints, one_batch, warmed_workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,24 +117,7 @@ def worker_has_processes_flag() -> bool:
     return "--processes" in done.stdout
 
 
-def one_batch(bench, server: ChatServer, runs: int, calls: int, latency_ms: float) -> dict:
-    """Create the runs, wait for them all; wall time from before the first create."""
-    before = server.stats()["requests"]
-    pids = bench.worker_pids()
-    cpu = cpu_s(pids)
-    started = utc_now()
-    tick = time.perf_counter()
-    ids = bench.create_runs(runs, calls, latency_ms)
-    created_s = time.perf_counter() - tick
-    bench.wait(ids, timeout_s=max(600.0, runs * calls * latency_ms / 1000))
-    times = [bench.times(i) for i in ids]
-    ended = max(t.finished for t in times if t.finished)
-    wall = seconds(ended, started)
-    cpu = cpu_s(pids) - cpu  # the workers' processes only (the bench creates the runs)
-    made = server.stats()["requests"] - before
-    ok = sum(1 for t in times if t.status == "succeeded")
-    cpu_ms = cpu / made * 1000 if made else float("nan")
-    return {"wall": wall, "calls": made, "ok": ok, "created_s": created_s, "cpu_ms": cpu_ms}
+BARE = ("bare asyncio",)  # the bare asyncio loop's row among the configurations
 
 
 def _db_urls(args: argparse.Namespace, stack: ExitStack) -> list[tuple[str, object]]:
@@ -189,36 +151,36 @@ def latency_table(args: argparse.Namespace, server: ChatServer, out: Tee) -> Non
     )
     head = f"{'store':<9}{'procs':>6}{'conc/proc':>10}{'wall s':>9}{'x ideal':>9}{'x slots':>9}{'calls/s':>9}{'cpu ms':>8}{'ok':>5}{'create s':>10}  load"
     out(head)
-    got: dict[tuple, list[dict]] = {}
     with ExitStack() as stack:
-        configs = [
-            (store_name, make_url, processes, concurrency)
-            for store_name, make_url in _db_urls(args, stack)
+        urls = dict(_db_urls(args, stack))
+        keys: list[tuple] = [
+            (store_name, processes, concurrency)
+            for store_name in urls
             for processes in args.processes
             for concurrency in args.concurrency
         ]
-        for _round in range(args.repeat):
-            for store_name, make_url, processes, concurrency in configs:
-                url = make_url() if callable(make_url) else None
-                with onloop_bench(server.base_url, db_url=url) as bench:
-                    bench.start_workers(processes, concurrency, processes_flag=args.processes_flag)
-                    bench.wait_idle_ready(runs=2 * processes)
-                    one = one_batch(bench, server, args.runs, args.calls, args.latency_ms)
-                got.setdefault((store_name, processes, concurrency), []).append(one)
-                # "x slots": against the ideal of this many slots (runs in waves of slots)
-                waves = math.ceil(args.runs / (processes * concurrency))
-                out(
-                    f"{store_name:<9}{processes:>6}{concurrency:>10}{one['wall']:>9.2f}"
-                    f"{one['wall'] / ideal:>9.2f}{one['wall'] / (waves * ideal):>9.2f}"
-                    f"{one['calls'] / one['wall']:>9.1f}{one['cpu_ms']:>8.2f}"
-                    f"{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
-                )
-            if "peers" not in args.skip_set:
-                wall = bare_batch(args, server)
-                got.setdefault(("bare asyncio",), []).append({"wall": wall})
-                out(
-                    f"{'bare asyncio openai, no store':<34}{wall:>9.2f}{wall / ideal:>9.2f}  {load_average()}"
-                )
+        if "peers" not in args.skip_set:
+            keys.append(BARE)  # last in every round
+
+        def measure(key: tuple) -> dict:
+            if key == BARE:
+                return {"wall": bare_batch(args, server)}
+            store_name, processes, concurrency = key
+            make_url = urls[store_name]
+            url = make_url() if callable(make_url) else None
+            with warmed_workers(
+                server.base_url,
+                processes,
+                concurrency,
+                db_url=url,
+                processes_flag=args.processes_flag,
+            ) as bench:
+                return one_batch(bench, server, args.runs, args.calls, args.latency_ms)
+
+        def show(key: tuple, one: dict) -> None:
+            out(_latency_line(args, key, one))
+
+        got = interleaved(args.repeat, keys, measure, show)
     out("medians (min-max) of x ideal, and of the workers' CPU ms per model call:")
     for key, rows in got.items():
         walls = [r["wall"] / ideal for r in rows]
@@ -228,25 +190,20 @@ def latency_table(args: argparse.Namespace, server: ChatServer, out: Tee) -> Non
         out(f"  {name:<28} x ideal {spread(walls)}{tail}")
 
 
-def bare_batch(args: argparse.Namespace, server: ChatServer) -> float:
-    """The bare `openai.AsyncOpenAI` loop (no store), `--runs` conversations at once: wall s."""
-    import frameworks
-    from harness import model_name
-
-    async def go() -> float:
-        warm, warm_close = frameworks.bare_async(server.base_url, model_name(args.calls, 0))
-        await warm()
-        await warm_close()
-        converse, close = frameworks.bare_async(
-            server.base_url, model_name(args.calls, args.latency_ms)
-        )
-        tick = time.perf_counter()
-        await asyncio.gather(*(converse() for _ in range(args.runs)))
-        wall = time.perf_counter() - tick
-        await close()
-        return wall
-
-    return asyncio.run(go())
+def _latency_line(args: argparse.Namespace, key: tuple, one: dict) -> str:
+    ideal = args.calls * args.latency_ms / 1000
+    if key == BARE:
+        wall = one["wall"]
+        return f"{'bare asyncio openai, no store':<34}{wall:>9.2f}{wall / ideal:>9.2f}  {load_average()}"
+    store_name, processes, concurrency = key
+    # "x slots": against the ideal of this many slots (runs in waves of slots)
+    waves = math.ceil(args.runs / (processes * concurrency))
+    return (
+        f"{store_name:<9}{processes:>6}{concurrency:>10}{one['wall']:>9.2f}"
+        f"{one['wall'] / ideal:>9.2f}{one['wall'] / (waves * ideal):>9.2f}"
+        f"{one['calls'] / one['wall']:>9.1f}{one['cpu_ms']:>8.2f}"
+        f"{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
+    )
 
 
 def zero_latency(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
@@ -256,20 +213,23 @@ def zero_latency(args: argparse.Namespace, server: ChatServer, out: Tee) -> None
         f"--concurrency {args.zero_concurrency} per process, {args.repeat} interleaved rounds"
     )
     out(f"{'procs':>6}{'wall s':>9}{'calls/s':>9}{'cpu ms':>8}{'ok':>5}{'create s':>10}  load")
-    got: dict[int, list[dict]] = {}
-    for _round in range(args.repeat):
-        for processes in args.processes:
-            with onloop_bench(server.base_url) as bench:
-                bench.start_workers(
-                    processes, args.zero_concurrency, processes_flag=args.processes_flag
-                )
-                bench.wait_idle_ready(runs=2 * processes)
-                one = one_batch(bench, server, args.zero_runs, args.calls, 0)
-            got.setdefault(processes, []).append(one)
-            out(
-                f"{processes:>6}{one['wall']:>9.2f}{one['calls'] / one['wall']:>9.1f}"
-                f"{one['cpu_ms']:>8.2f}{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
-            )
+
+    def measure(processes: int) -> dict:
+        with warmed_workers(
+            server.base_url,
+            processes,
+            args.zero_concurrency,
+            processes_flag=args.processes_flag,
+        ) as bench:
+            return one_batch(bench, server, args.zero_runs, args.calls, 0)
+
+    def show(processes: int, one: dict) -> None:
+        out(
+            f"{processes:>6}{one['wall']:>9.2f}{one['calls'] / one['wall']:>9.1f}"
+            f"{one['cpu_ms']:>8.2f}{one['ok']:>5}{one['created_s']:>10.2f}  {load_average()}"
+        )
+
+    got = interleaved(args.repeat, args.processes, measure, show)
     out("medians (min-max): model calls/s, the workers' CPU ms per model call")
     for processes, rows in got.items():
         rates = [r["calls"] / r["wall"] for r in rows]
@@ -289,9 +249,7 @@ def memory(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
     out(
         f"onloop memory: 1 worker --concurrency {runs}, {runs} runs waiting {args.memory_latency_ms:.0f} ms"
     )
-    with onloop_bench(server.base_url) as bench:
-        bench.start_workers(1, runs)
-        bench.wait_idle_ready(runs=2)
+    with warmed_workers(server.base_url, 1, runs) as bench:
         time.sleep(1.0)
         idle_kb, idle_threads = _rss_threads(bench.worker_pids())
         before = server.stats()["inflight"]
@@ -312,63 +270,6 @@ def memory(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
         f"RSS idle {idle_kb / 1024:.1f} MB, {runs} waiting {busy_kb / 1024:.1f} MB: {per_run:.3f} MB per waiting run"
     )
     out(f"threads idle {idle_threads}, {runs} waiting {busy_threads}")
-
-
-def peers(args: argparse.Namespace, server: ChatServer, out: Tee) -> None:
-    import frameworks
-    from harness import model_name
-
-    ideal = args.calls * args.latency_ms / 1000
-    model = model_name(args.calls, args.latency_ms)
-    warm = model_name(args.calls, 0)
-    out("")
-    out(
-        f"peers (asyncio, {args.runs} at once): {args.runs} runs x {args.calls} calls at {args.latency_ms:.0f} ms"
-    )
-    out(f"{'peer':<26}{'wall s':>9}{'x ideal':>9}{'calls/s':>9}")
-
-    async def batch(make) -> tuple[float, int]:
-        warm_converse, warm_close = await make(warm)
-        await warm_converse()  # imports, the first connection, the database's tables
-        await warm_close()
-        converse, close = await make(model)
-        before = server.stats()["requests"]
-        started = time.perf_counter()
-        await asyncio.gather(*(converse() for _ in range(args.runs)))
-        wall = time.perf_counter() - started
-        made = server.stats()["requests"] - before
-        await close()
-        if made != args.runs * args.calls:
-            raise RuntimeError(f"{made} model calls, not {args.runs} x {args.calls}")
-        return wall, made
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-
-        async def bare(name: str):
-            return frameworks.bare_async(server.base_url, name)
-
-        async def langgraph(name: str):
-            return await frameworks.langgraph_async(server.base_url, name, folder / f"lg-{name}.db")
-
-        async def agents(name: str):
-            return frameworks.agents_async(server.base_url, name, folder / "agents.db")
-
-        table = [
-            ("bare openai (asyncio)", "bare", bare),
-            ("LangGraph+AsyncSqliteSaver", "langgraph", langgraph),
-        ]
-        table.append(("Agents SDK+SQLiteSession", "agents", agents))
-
-        async def every_peer() -> None:  # one event loop: some peers share a client across calls
-            for label, key, make in table:
-                if key != "bare" and not frameworks.available(key):
-                    out(f"{label:<26} skipped, {BENCH_EXTRA_HINT}")
-                    continue
-                wall, made = await batch(make)
-                out(f"{label:<26}{wall:>9.2f}{wall / ideal:>9.2f}{made / wall:>9.1f}")
-
-        asyncio.run(every_peer())
 
 
 if __name__ == "__main__":

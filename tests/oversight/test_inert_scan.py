@@ -78,7 +78,7 @@ WRAPPERS = {
     "needs_note",
     "_plural",
     "_one",  # agent_core.cli.render: inert.visible on one line
-    "_one_line",  # agent_core.cli.app: the same
+    "one_line",  # agent_core.cli.terminal_text: the same
     "version",
     "shown_url",  # the store's URL with any password masked: configured by the person
     "_model_line",

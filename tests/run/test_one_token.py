@@ -43,7 +43,7 @@ def ports(monkeypatch) -> list[StoreRunPort]:
         made.append(StoreRunPort(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr("agent_core.worker.claim_loop.StoreRunPort", watched)
+    monkeypatch.setattr("agent_core.worker.session.StoreRunPort", watched)
     return made
 
 

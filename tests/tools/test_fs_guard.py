@@ -25,7 +25,7 @@ from agent_core.run.tool_runner import run_tool
 from agent_core.tools import Workspace, builtin_tools
 from agent_core.tools.errors import ToolError
 from agent_core.tools.sandbox import server_argv
-from agent_core.worker.claim_loop import prepare_workspace
+from agent_core.worker.session_start import prepare_workspace
 from storage.engine import writing
 from storage.models import Run
 from storage.private_files import NotOwnFolder

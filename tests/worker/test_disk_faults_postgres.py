@@ -12,9 +12,9 @@ from pathlib import Path
 
 import storage
 from tests.support.postgres_server import SUPERUSER, PostgresServer
-from tests.support.run_helpers import new_run
 from tests.support.small_disk import small_disk
-from tests.worker.test_disk_faults import GOAL, Process, _through_a_full_disk, processes  # noqa: F401
+from tests.support.worker_process import processes, start_on_two_runs  # noqa: F401
+from tests.worker.test_disk_faults import _through_a_full_disk
 
 pytestmark = __import__("pytest").mark.timeout(400)
 
@@ -32,13 +32,11 @@ def test_a_full_tablespace_leaves_the_worker_up_and_ends_the_cut_session_interru
         postgres_server.admin("CREATE DATABASE onloop_full TABLESPACE onloop_small")
         store = storage.open_store(postgres_server.url("onloop_full"))
         try:
-            cut = new_run(store, GOAL, model="demo", autonomy="autonomous")
-            queued = new_run(store, GOAL, model="demo", autonomy="autonomous")
             args = ["worker", "--db", postgres_server.url("onloop_full")]
             args += ["--concurrency", "1", "--lease-seconds", "3"]
-            worker = Process(args, tmp_path / "worker.log", tmp_path / "workspaces")
-            processes.append(worker)
-            _through_a_full_disk(store, disk, worker, cut.id, queued.id)
+            log = tmp_path / "worker.log"
+            worker, cut, queued = start_on_two_runs(store, args, log, processes)
+            _through_a_full_disk(store, disk, worker, cut, queued)
         finally:
             for process in processes:
                 process.end()

@@ -23,8 +23,14 @@ from sqlalchemy import select
 
 import storage
 from storage.clock import db_now
-from tests.support.run_helpers import events_of, new_run, wait_for
-from tests.worker.test_disk_faults import GOAL, PATIENCE, Process, processes  # noqa: F401
+from tests.support.run_helpers import wait_for
+from tests.support.worker_process import (  # noqa: F401  (processes: a fixture)
+    PATIENCE,
+    assert_up_having_said_once,
+    processes,
+    start_on_two_runs,
+    worker_args,
+)
 
 pytestmark = pytest.mark.timeout(400)
 RETRIES = timedelta(seconds=12)  # the longest wait between retries is 5 s
@@ -75,26 +81,19 @@ def _go_read_only(folder: Path) -> None:
 def test_a_store_gone_read_only_leaves_the_worker_up_claiming_nothing(ext4, tmp_path, processes):  # noqa: F811
     store = storage.open_store(f"sqlite:///{ext4 / 'onloop.db'}")
     try:
-        cut = new_run(store, GOAL, model="demo", autonomy="autonomous")
-        queued = new_run(store, GOAL, model="demo", autonomy="autonomous")
-        args = ["worker", "--db", store.url, "--concurrency", "1", "--lease-seconds", "3"]
-        worker = Process(args, tmp_path / "worker.log", tmp_path / "workspaces")
-        processes.append(worker)
-        wait_for(lambda: events_of(store, cut.id, "tool_result"), PATIENCE, "the run to progress")
+        log = tmp_path / "worker.log"
+        worker, cut, queued = start_on_two_runs(store, worker_args(store), log, processes)
         _go_read_only(ext4)
         wait_for(
             lambda: any(line in worker.text() for line in FAULT_LINES), PATIENCE, "the one line"
         )
         # Its retries (every few seconds) say nothing more, and claim nothing: seen once the cut
         # run's lease (which the worker cannot renew) has lapsed for a few of them.
-        lease = storage.get_run(store, run_id=cut.id).lease_expires_at
+        lease = storage.get_run(store, run_id=cut).lease_expires_at
         assert lease is not None
         wait_for(lambda: _database_now(store) > lease + RETRIES, PATIENCE, "a few retries")
-        assert worker.alive(), worker.text()[-3000:]
-        assert storage.get_run(store, run_id=queued.id).status == "queued"
-        log = worker.text()
-        assert log.count("onloop retries every") == 1, log[-3000:]
-        assert "Traceback" not in log, log[-3000:]
+        assert storage.get_run(store, run_id=queued).status == "queued"
+        assert_up_having_said_once(worker, "onloop retries every")
     finally:
         for process in processes:
             process.process.kill()  # the store takes no write: nothing to end cleanly

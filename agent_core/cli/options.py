@@ -1,0 +1,56 @@
+"""The options several commands share (`--db`, `--json`, a run's id, the model-call limits) and
+the settings the limits make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agent_core.cli.errors import fail
+
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="SQLite file (or database URL); default ./onloop.db or $ONLOOP_DATABASE_URL"
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+RunId = Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")]
+RequestTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--request-timeout",
+        help="Seconds a model server may stay silent, before or during a reply (default 120; "
+        "$ONLOOP_REQUEST_TIMEOUT; request_timeout_s under [model] in the policy).",
+    ),
+]
+MaxRetries = Annotated[
+    int | None,
+    typer.Option(
+        help="Retries of a model call after a rate limit, server error or lost connection "
+        "(default 2; $ONLOOP_MAX_RETRIES; max_retries under [model] in the policy).",
+    ),
+]
+MaxOutputTokens = Annotated[
+    int | None,
+    typer.Option(
+        help="Cap on each model reply in tokens, 0 for none (default 4096; "
+        "$ONLOOP_MAX_OUTPUT_TOKENS; max_output_tokens under [model] in the policy).",
+    ),
+]
+
+
+def settings_with(request_timeout: float | None, max_retries: int | None, max_output: int | None):
+    """The environment's settings, with the model-call limits this command line gave."""
+    from agent_core.models.settings import load_settings
+
+    if request_timeout is not None and request_timeout <= 0:
+        raise fail("--request-timeout must be above 0 seconds")
+    if max_retries is not None and not 0 <= max_retries <= 10:
+        raise fail("--max-retries must be between 0 and 10")
+    if max_output is not None and max_output < 0:
+        raise fail("--max-output-tokens must be 0 (no cap) or more")
+    return load_settings().with_limits(
+        request_timeout_s=request_timeout, max_retries=max_retries, max_output_tokens=max_output
+    )
