@@ -10,6 +10,7 @@ from typing import Any
 
 import storage
 from agent_core.oversight.policy import Policy, repeatable
+from agent_core.oversight.stored_policy import stored_policy
 from agent_core.run.unfinished_calls import unfinished_calls
 from agent_core.tools import builtin_tools
 from storage.record import ToolCall, parse_event
@@ -31,7 +32,7 @@ def recover_lapsed(store: storage.Store, *, by: str) -> list[str]:
         found = storage.pending_approvals(store, run_id=run.id)
         found += storage.decisions(store, run_id=run.id)
         approvals = {a.request_seq: a for a in found}
-        policy = Policy.model_validate(run.policy or {})
+        policy = stored_policy(run.policy)
         blocker, detail = assess(events, approvals, policy)
         reason = str(run.reason)
         if blocker is not None:

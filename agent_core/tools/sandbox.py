@@ -89,7 +89,13 @@ def sandbox_status() -> SandboxStatus:
 
 def bwrap_binary() -> str:
     name = os.environ.get("ONLOOP_BWRAP") or BWRAP
-    return shutil.which(name) or name
+    return _which(name, os.environ.get("PATH"))
+
+
+@functools.lru_cache(maxsize=8)
+def _which(name: str, path: str | None) -> str:
+    """Looked up once per name and PATH (each run's shell offer asks; _probe is cached too)."""
+    return shutil.which(name, path=path) or name
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import logging
 
 import storage
 from agent_core.oversight.notify.notice import end_notice
-from agent_core.oversight.policy import Policy
+from agent_core.oversight.stored_policy import stored_policy
 from agent_core.run.outcome import Outcome
 from agent_core.run.port import StoreRunPort
 from agent_core.worker.outage import Outage
@@ -94,4 +94,4 @@ def _tell(port: StoreRunPort, run: Run, outcome: Outcome) -> None:
         reason=port.redactor(outcome.reason or ""),
     )
     if notice is not None:
-        port.notify(notice, Policy.model_validate(run.policy or {}).notifications())
+        port.notify(notice, stored_policy(run.policy).notifications())

@@ -15,6 +15,7 @@ from agent_core.oversight.confinement import run_protected, run_shell_offer
 from agent_core.oversight.known_hosts import project_hosts
 from agent_core.oversight.monitors import Budget, Usage
 from agent_core.oversight.policy import Policy
+from agent_core.oversight.stored_policy import stored_policy
 from agent_core.run.spec import RunSpec
 from agent_core.tools import Workspace
 from agent_core.tools.builtins import offered_tools
@@ -56,7 +57,7 @@ def default_model_factory(settings: Settings) -> ModelFactory:
     def build(run: Run) -> ModelProvider:
         if run.model == "openai" and not settings.openai_configured:
             raise ModelError(missing_model_settings(run))
-        limits = Policy.model_validate(run.policy or {}).model
+        limits = stored_policy(run.policy).model
         return make_model(run.model, run.model_name, settings, limits)
 
     return build
@@ -75,7 +76,7 @@ def missing_model_settings(run: Run) -> str:
 
 
 def run_spec(store: storage.Store, run: Run, events: list) -> RunSpec:
-    policy = Policy.model_validate(run.policy or {})
+    policy = stored_policy(run.policy)
     if policy.mcp_servers:  # sandboxed stdio servers get <workspace root>/.mcp/<server>
         # The MCP SDK is imported only by a worker whose runs use servers (it is slow to load).
         from agent_core.tools.mcp_client import shared_pool
