@@ -88,6 +88,10 @@ class AgentLoop:
             if m.get("role") == "user"
         )
         self.token = port.token  # the run's: a halt, the worker's stop, its time running out
+        # The tools' specs, copied once: the run's tools do not change while it runs.
+        self._tool_specs = [t.spec() for t in spec.tools.values()]
+        if FINISH not in spec.tools:
+            self._tool_specs.append(FINISH_SPEC)
 
     def run(self) -> Outcome:
         """Turns until one ends the run. The store's refusal of a write (a halt came first,
@@ -346,9 +350,7 @@ class AgentLoop:
     def _call_model(self) -> ModelTurn | Outcome:
         """In the run's own thread: the `model_request` step (atomic with the halt check, right
         before the request), the call, and its record; no thread of its own."""
-        specs = [t.spec() for t in self.spec.tools.values()]
-        if FINISH not in self.spec.tools:
-            specs.append(FINISH_SPEC)
+        specs = list(self._tool_specs)
         step = self.usage.steps + 1
         streamed: list[str] = []
 
