@@ -44,6 +44,7 @@ PASTA_OPTIONS = (
     "none",
 )
 READY_TIMEOUT_S = 10.0
+LOOPBACK_WAIT_S = 2.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -183,10 +184,27 @@ def _start_pasta(pasta: str, pid: int, log) -> subprocess.Popen:
     )
 
 
+def _loopback_configured(pid: int, deadline: float) -> None:
+    """Wait (until `deadline`) for bubblewrap's own setup of the sandbox's loopback: it adds
+    127.0.0.1 to `lo` right after making the namespace, while pasta (--config-net) configures
+    `lo` too. Started together, bwrap's exclusive add can meet pasta's and fail ("loopback:
+    Failed RTM_NEWADDR"), ending the sandbox before its command runs."""
+    while time.monotonic() < deadline:
+        try:
+            table = Path(f"/proc/{pid}/net/fib_trie").read_text()
+        except OSError:  # the sandbox is gone (or this kernel has no table): nothing to wait for
+            return
+        if "127.0.0.1\n" in table:
+            return
+        time.sleep(0.002)
+
+
 def _attach(pasta: str, pid: int, log) -> tuple[subprocess.Popen | None, str | None]:
     """pasta linked to the sandbox's namespace and the host's addresses blocked; or why not."""
-    link = _start_pasta(pasta, pid, log)
     deadline = time.monotonic() + READY_TIMEOUT_S
+    # At most LOOPBACK_WAIT_S: a bwrap that never adds the address gets pasta as before.
+    _loopback_configured(pid, min(deadline, time.monotonic() + LOOPBACK_WAIT_S))
+    link = _start_pasta(pasta, pid, log)
     while not _has_default_route(pid):
         if link.poll() is not None or time.monotonic() > deadline:
             link.kill()
