@@ -174,9 +174,17 @@ def close_clients(timeout_s: float = 5.0) -> None:
         pass  # exiting anyway: the OS closes the sockets
 
 
+# A forked child (a tool's subprocess before it execs) keeps the parent's clients referenced
+# and never closes them: finalising one there (aiohttp's connector closes its connections when
+# collected) would unregister the parent's sockets from the epoll instance the two processes
+# share after fork, and the parent's next response would never be read.
+_inherited: list[Any] = []
+
+
 def _forget_after_fork() -> None:
     global _clients_lock
     _clients_lock = threading.Lock()
+    _inherited.extend((*_clients.values(), *_closing.values(), _io._loop))  # no lock: fork
     _clients.clear()  # bound to the parent's loop, which is not running here
     _users.clear()
     _closing.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 
 import pytest
@@ -10,6 +11,8 @@ from agent_core.models import io_loop
 from agent_core.models.base import ModelError
 from agent_core.models.http_transport import ENV, http_transport
 from agent_core.models.openai_model import OpenAIModel
+from agent_core.tools import Workspace
+from tests.support.sandbox_helpers import shell_output
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -97,3 +100,25 @@ def test_each_transport_has_its_own_client_and_sends_the_same_request(fake_opena
     assert io_loop.client_count() == 2
     assert sent[0] == sent[1]
     io_loop.close_clients()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("child", ["preexec_fn", "sandboxed shell"])
+def test_a_forked_child_leaves_the_parents_connection_working(
+    fake_openai, monkeypatch, tmp_path, transport, child
+):
+    """A tool's subprocess forks this process: the child must not close the model client's
+    connections (they share the parent's epoll set), or the next call's answer is never read."""
+    monkeypatch.setenv(ENV, transport)
+    fake_openai.script(["before the tool", "after the tool"])
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, timeout_s=10)
+    messages = [{"role": "user", "content": "Run the tool."}]
+    assert model.complete(messages, [], cancel=threading.Event()).text == "before the tool"
+    if child == "preexec_fn":  # fork handlers run in the child, as for every sandboxed command
+        subprocess.run(["true"], preexec_fn=lambda: None, check=True)
+    else:
+        output = shell_output(Workspace(tmp_path), "echo ran")
+        assert "ran" in output, output
+    answer = model.complete(messages, [], cancel=threading.Event())
+    assert answer.text == "after the tool"
+    assert len(set(fake_openai.peers)) == 1  # the same keep-alive connection, still working
