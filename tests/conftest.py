@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import sys
@@ -25,6 +26,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks set here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """browser, postgres, slow and peers, applied by folder, fixture and module (see
     tests/support/suite_layout.py); peers run only when `-m` names them."""
@@ -146,6 +148,20 @@ def main_module_kept():
             setattr(main, name, kept[name])
         elif hasattr(main, name):
             delattr(main, name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def components_scanned_once():
+    """Autouse. Before its first run every AppTest reads the metadata of every installed package
+    for Streamlit components (about 0.2 s of CPU here), where a server does it once at start; the
+    scan's result is shared for the session. Each AppTest still registers what it found in a
+    registry of its own (the dashboard has no components: the scan finds none)."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scanned = functools.cache(manifest_scanner.scan_component_manifests)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests", lambda **_: list(scanned()))
+        yield
 
 
 @pytest.fixture(autouse=True)

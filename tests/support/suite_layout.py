@@ -110,13 +110,24 @@ def _uses_postgres(item: pytest.Item) -> bool:
     return any(value in ("postgres", "postgresql") for value in params.values())
 
 
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture built once per module (a server, a browser, a cluster)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d[-1].scope in ("module", "package", "class") for d in defs if d)
+
+
 def mark_items(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every collected test by where it lives and what it uses; set peers aside unless the
-    `-m` expression names them (`pytest -m peers`)."""
+    `-m` expression names them (`pytest -m peers`). Under pytest-xdist (`-n 2 --dist
+    loadgroup`, .ci/run) a module whose tests share a module fixture runs on one worker, so
+    that fixture is built once, not once per worker."""
     peers_asked = "peers" in (config.getoption("markexpr") or "")
     kept, peers = [], []
     for item in items:
         module = _where(item)
+        if _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(module))
         if module.startswith("browser/"):
             item.add_marker(pytest.mark.browser)
         test = f"{module}::{getattr(item, 'originalname', item.name)}"
