@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard.components.insight_charts import count_axis, day_axis, label, layout
+from dashboard.components.insight_charts import count_axis, day_axis, label, layout, unchecked
 
 FAST_COLOR, SLOW_COLOR = "#E45756", "#4C78A8"
 # Mildest to severest (storage.vocabulary.CallClass), then asks nobody classified.
@@ -29,7 +29,8 @@ def time_to_decide_figure(
     names = [name for name, _ in buckets]
     counts = [n for _, n in buckets]
     colors = [FAST_COLOR if i < fast_bars else SLOW_COLOR for i in range(len(buckets))]
-    figure = go.Figure(go.Bar(x=names, y=counts, marker_color=colors, name="decisions"))
+    bars = {"type": "bar", "x": names, "y": counts, "marker": {"color": colors}}
+    figure = unchecked({**bars, "name": "decisions"})
     figure.add_vline(
         x=fast_bars - 0.5,  # between the last fast bar and the first slow one (category axis)
         line_dash="dash",
@@ -53,13 +54,14 @@ def time_to_decide_figure(
 
 def asks_by_class_figure(rows: list[tuple[str, int]]) -> go.Figure:
     """Asks per call class, mildest class first."""
-    figure = go.Figure(
-        go.Bar(
-            x=[label(name) for name, _ in rows],
-            y=[n for _, n in rows],
-            marker_color=[CLASS_COLORS.get(name, "#9E9E9E") for name, _ in rows],
-            name="asks",
-        )
+    figure = unchecked(
+        {
+            "type": "bar",
+            "x": [label(name) for name, _ in rows],
+            "y": [n for _, n in rows],
+            "marker": {"color": [CLASS_COLORS.get(name, "#9E9E9E") for name, _ in rows]},
+            "name": "asks",
+        }
     )
     return layout(
         figure,
@@ -73,17 +75,18 @@ def asks_by_class_figure(rows: list[tuple[str, int]]) -> go.Figure:
 def asks_per_run_figure(per_day: list[dict]) -> go.Figure:
     """Asks per run, by the day the runs were created."""
     days = [d["day"] for d in per_day]
-    figure = go.Figure(
-        go.Scatter(
-            x=days,
-            y=[d["asks_per_run"] for d in per_day],
-            mode="lines+markers",
-            name="asks per run",
-            line_color="#F58518",
-            customdata=[[d["asks"], d["runs"]] for d in per_day],
-            hovertemplate="%{x|%b %d}: %{y:.1f} asks per run (%{customdata[0]} asks, "
+    figure = unchecked(
+        {
+            "type": "scatter",
+            "x": days,
+            "y": [d["asks_per_run"] for d in per_day],
+            "mode": "lines+markers",
+            "name": "asks per run",
+            "line": {"color": "#F58518"},
+            "customdata": [[d["asks"], d["runs"]] for d in per_day],
+            "hovertemplate": "%{x|%b %d}: %{y:.1f} asks per run (%{customdata[0]} asks, "
             "%{customdata[1]} runs)<extra></extra>",
-        )
+        }
     )
     day_axis(figure, days)
     return layout(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from agent_core.oversight import inert
 from storage.vocabulary import FINISHED_STATUSES, RUN_STATUSES
@@ -37,8 +37,18 @@ def label(text: object) -> str:
     return inert.chart_label(text)
 
 
+def unchecked(*traces: dict[str, Any]) -> go.Figure:
+    """A figure plotly does not validate while it is built. Validating every number of every
+    trace (and again on each later update) was most of the Insights page's render; these figures
+    are written in the form validation leaves them in (`title={"text": ...}`, lists, no magic
+    underscores that validation would expand differently), and tests/dashboard/
+    test_insight_figures.py checks that validating them would change nothing and that they equal
+    the figures drawn before. `_validate` is plotly's own switch for this (plotly >= 4)."""
+    return go.Figure(list(traces), _validate=False)
+
+
 def layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
-    figure.update_layout(title=title, height=320, margin=_MARGIN, **extra)
+    figure.update_layout(title={"text": title}, height=320, margin=_MARGIN, **extra)
     return figure
 
 
@@ -67,12 +77,14 @@ def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
         datetime.combine(first, time.min) - half_day,
         datetime.combine(last, time.min) + half_day,
     ]
-    figure.update_xaxes(
-        type="date",
-        tickformat="%b %d",
-        range=[edge.isoformat() for edge in edges],
-        dtick=DAY_MS if (last - first).days <= 14 else None,
-    )
+    axis: dict[str, Any] = {
+        "type": "date",
+        "tickformat": "%b %d",
+        "range": [edge.isoformat() for edge in edges],
+    }
+    if (last - first).days <= 14:
+        axis["dtick"] = DAY_MS
+    figure.update_xaxes(axis)
     return figure
 
 
@@ -82,18 +94,20 @@ def runs_by_outcome(rows: list[dict]) -> go.Figure:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for r in rows:
         counts[r["status"]][r["day"]] = r["runs"]
-    figure = go.Figure()
-    for status in RUN_STATUSES:
-        if status in counts:
-            figure.add_trace(
-                go.Bar(
-                    name=status,
-                    x=days,
-                    y=[counts[status].get(d, 0) for d in days],
-                    marker_color=STATUS_COLORS[status],
-                    width=BAR_WIDTH_MS,
-                )
-            )
+    figure = unchecked(
+        *(
+            {
+                "type": "bar",
+                "name": status,
+                "x": days,
+                "y": [counts[status].get(d, 0) for d in days],
+                "marker": {"color": STATUS_COLORS[status]},
+                "width": BAR_WIDTH_MS,
+            }
+            for status in RUN_STATUSES
+            if status in counts
+        )
+    )
     day_axis(figure, days)
     most = max((sum(c.get(d, 0) for c in counts.values()) for d in days), default=0)
     return layout(
@@ -117,14 +131,15 @@ def daily_success_rate(rows: list[dict]) -> list[tuple[str, float]]:
 
 
 def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
-    figure = go.Figure(
-        go.Scatter(
-            x=[p[0] for p in points],
-            y=[p[1] for p in points],
-            mode="lines+markers",
-            name="success rate",
-            line_color=STATUS_COLORS["succeeded"],
-        )
+    figure = unchecked(
+        {
+            "type": "scatter",
+            "x": [p[0] for p in points],
+            "y": [p[1] for p in points],
+            "mode": "lines+markers",
+            "name": "success rate",
+            "line": {"color": STATUS_COLORS["succeeded"]},
+        }
     )
     day_axis(figure, [p[0] for p in points])
     return layout(
@@ -136,7 +151,15 @@ def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
 
 def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) -> go.Figure:
     """Histogram of request-to-decision times with the median and p90 marked."""
-    figure = go.Figure(go.Histogram(x=waits_s, nbinsx=40, marker_color="#4C78A8", name="waits"))
+    figure = unchecked(
+        {
+            "type": "histogram",
+            "x": list(waits_s),
+            "nbinsx": 40,
+            "marker": {"color": "#4C78A8"},
+            "name": "waits",
+        }
+    )
     figure.add_vline(
         x=median_s,
         line_dash="dash",
@@ -161,11 +184,12 @@ def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) ->
 
 def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
     tools = [label(r["tool"]) for r in rows]
-    figure = go.Figure()
+    figure = unchecked()
     for decision, color in DECISION_COLORS.items():
         values = [r[decision] for r in rows]
         if any(values):
-            figure.add_trace(go.Bar(name=decision, x=tools, y=values, marker_color=color))
+            bar = {"name": decision, "x": tools, "y": values, "marker": {"color": color}}
+            figure.add_trace({"type": "bar", **bar})
     most = max((r[d] for r in rows for d in DECISION_COLORS), default=0)
     return layout(
         figure, "Approvals and rejections per tool", barmode="group", yaxis=count_axis(most)
@@ -175,31 +199,44 @@ def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
 def usage_figure(rows: list[dict]) -> go.Figure:
     """Tokens (bars) and cost (line, right axis) per day."""
     days = [r["day"] for r in rows]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(
-        go.Bar(
-            name="tokens",
-            x=days,
-            y=[r["tokens"] for r in rows],
-            marker_color="#4C78A8",
-            width=BAR_WIDTH_MS,
-        ),
-        secondary_y=False,
-    )
-    figure.add_trace(
-        go.Scatter(
-            name="cost (USD)",
-            x=days,
-            y=[r["cost_usd"] for r in rows],
-            mode="lines+markers",
-            line_color="#F58518",
-        ),
-        secondary_y=True,
+    tokens = {
+        "type": "bar",
+        "name": "tokens",
+        "x": days,
+        "y": [r["tokens"] for r in rows],
+        "marker": {"color": "#4C78A8"},
+        "width": BAR_WIDTH_MS,
+    }
+    cost = {
+        "type": "scatter",
+        "name": "cost (USD)",
+        "x": days,
+        "y": [r["cost_usd"] for r in rows],
+        "mode": "lines+markers",
+        "line": {"color": "#F58518"},
+    }
+    # The axes plotly.subplots.make_subplots(specs=[[{"secondary_y": True}]]) lays out.
+    figure = unchecked(
+        {**tokens, "xaxis": "x", "yaxis": "y"}, {**cost, "xaxis": "x", "yaxis": "y2"}
     )
     most = max((r["tokens"] for r in rows), default=0)
-    figure.update_yaxes(title_text="tokens", secondary_y=False, **count_axis(most))
     most_usd = max((r["cost_usd"] for r in rows), default=0.0)
-    figure.update_yaxes(title_text="USD", secondary_y=True, **cost_axis(most_usd))
+    figure.update_layout(
+        xaxis={"anchor": "y", "domain": [0.0, 0.94]},
+        yaxis={
+            "anchor": "x",
+            "domain": [0.0, 1.0],
+            "title": {"text": "tokens"},
+            **count_axis(most),
+        },
+        yaxis2={
+            "anchor": "x",
+            "overlaying": "y",
+            "side": "right",
+            "title": {"text": "USD"},
+            **cost_axis(most_usd),
+        },
+    )
     day_axis(figure, days)
     return layout(figure, "Tokens and cost per day")
 
@@ -209,16 +246,17 @@ def drift_figure(rows: list[dict]) -> go.Figure:
     for r in rows:
         totals[r["monitor"]] += r["stops"]
     monitors = sorted(totals, key=lambda m: (-totals[m], m))
-    figure = go.Figure()
+    figure = unchecked()
     for action in sorted({r["action"] for r in rows}):
         stops = {r["monitor"]: r["stops"] for r in rows if r["action"] == action}
         figure.add_trace(
-            go.Bar(
-                name=label(action),
-                x=[label(m) for m in monitors],
-                y=[stops.get(m, 0) for m in monitors],
-                marker_color=ACTION_COLORS.get(action, "#9E9E9E"),
-            )
+            {
+                "type": "bar",
+                "name": label(action),
+                "x": [label(m) for m in monitors],
+                "y": [stops.get(m, 0) for m in monitors],
+                "marker": {"color": ACTION_COLORS.get(action, "#9E9E9E")},
+            }
         )
     most = max(totals.values(), default=0)
     return layout(
@@ -232,17 +270,19 @@ def drift_figure(rows: list[dict]) -> go.Figure:
 def tool_usage_figure(rows: list[dict]) -> go.Figure:
     """Horizontal bars, most used tool on top, split by the policy's verdict."""
     ordered = list(reversed(rows))
-    figure = go.Figure()
-    for verdict, color in VERDICT_COLORS.items():
-        figure.add_trace(
-            go.Bar(
-                name=verdict,
-                orientation="h",
-                y=[label(r["tool"]) for r in ordered],
-                x=[r[verdict] for r in ordered],
-                marker_color=color,
-            )
+    figure = unchecked(
+        *(
+            {
+                "type": "bar",
+                "name": verdict,
+                "orientation": "h",
+                "y": [label(r["tool"]) for r in ordered],
+                "x": [r[verdict] for r in ordered],
+                "marker": {"color": color},
+            }
+            for verdict, color in VERDICT_COLORS.items()
         )
+    )
     most = max((r["calls"] for r in rows), default=0)
     return layout(
         figure, "Most used tools", barmode="stack", xaxis={**count_axis(most), "title": "calls"}
