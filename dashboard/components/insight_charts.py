@@ -37,19 +37,35 @@ def label(text: object) -> str:
     return inert.chart_label(text)
 
 
-def unchecked(*traces: dict[str, Any]) -> go.Figure:
-    """A figure plotly does not validate while it is built. Validating every number of every
-    trace (and again on each later update) was most of the Insights page's render; these figures
-    are written in the form validation leaves them in (`title={"text": ...}`, lists, no magic
-    underscores that validation would expand differently), and tests/dashboard/
-    test_insight_figures.py checks that validating them would change nothing and that they equal
-    the figures drawn before. `_validate` is plotly's own switch for this (plotly >= 4)."""
-    return go.Figure(list(traces), _validate=False)
+def figure(traces: list[dict[str, Any]], title: str, **layout: Any) -> go.Figure:
+    """A figure built in one go from plain dicts, which plotly does not validate. Validating every
+    number of every trace, and each later update through plotly's property paths, was most of the
+    Insights page's render. The dicts are written in the form validation leaves them in (titles
+    as {"text": ...}, lists, no magic underscores), and tests/dashboard/test_insight_figures.py
+    checks that validating them would change nothing and that they equal the figures drawn
+    before. `_validate` is plotly's own switch for this (plotly >= 4)."""
+    spec = {"title": {"text": title}, "height": 320, "margin": _MARGIN, **layout}
+    return go.Figure({"data": traces, "layout": spec}, _validate=False)
 
 
-def layout(figure: go.Figure, title: str, **extra: object) -> go.Figure:
-    figure.update_layout(title={"text": title}, height=320, margin=_MARGIN, **extra)
-    return figure
+def vline(x: float, text: str, side: str, **line: str) -> dict[str, dict[str, Any]]:
+    """A dashed vertical line across the plot at `x` with `text` at its top, on its `side`
+    ("left" or "right"): the shape and annotation plotly's add_vline makes."""
+    shape = {"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}
+    note = {"showarrow": False, "text": text, "x": x, "xref": "x", "y": 1, "yref": "y domain"}
+    anchor = "right" if side == "left" else "left"
+    return {
+        "shape": {**shape, "line": line},
+        "annotation": {**note, "xanchor": anchor, "yanchor": "top"},
+    }
+
+
+def vlines(*lines: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The layout's shapes and annotations of `lines` (vline's)."""
+    return {
+        "shapes": [line["shape"] for line in lines],
+        "annotations": [line["annotation"] for line in lines],
+    }
 
 
 def count_axis(most: float) -> dict[str, object]:
@@ -67,10 +83,10 @@ def cost_axis(most_usd: float) -> dict[str, object]:
     return {"range": [0, top], "tickformat": "$.3f" if top < 0.1 else "$,.2f"}
 
 
-def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
+def day_axis(days: list[str]) -> dict[str, Any]:
     """Whole days on the x axis, also for a single day (plotly would zoom into milliseconds)."""
     if not days:
-        return figure
+        return {}
     first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
     half_day = timedelta(hours=12)
     edges = [
@@ -84,8 +100,7 @@ def day_axis(figure: go.Figure, days: list[str]) -> go.Figure:
     }
     if (last - first).days <= 14:
         axis["dtick"] = DAY_MS
-    figure.update_xaxes(axis)
-    return figure
+    return axis
 
 
 def runs_by_outcome(rows: list[dict]) -> go.Figure:
@@ -94,27 +109,25 @@ def runs_by_outcome(rows: list[dict]) -> go.Figure:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for r in rows:
         counts[r["status"]][r["day"]] = r["runs"]
-    figure = unchecked(
-        *(
-            {
-                "type": "bar",
-                "name": status,
-                "x": days,
-                "y": [counts[status].get(d, 0) for d in days],
-                "marker": {"color": STATUS_COLORS[status]},
-                "width": BAR_WIDTH_MS,
-            }
-            for status in RUN_STATUSES
-            if status in counts
-        )
-    )
-    day_axis(figure, days)
+    bars = [
+        {
+            "type": "bar",
+            "name": status,
+            "x": days,
+            "y": [counts[status].get(d, 0) for d in days],
+            "marker": {"color": STATUS_COLORS[status]},
+            "width": BAR_WIDTH_MS,
+        }
+        for status in RUN_STATUSES
+        if status in counts
+    ]
     most = max((sum(c.get(d, 0) for c in counts.values()) for d in days), default=0)
-    return layout(
-        figure,
+    return figure(
+        bars,
         "Runs per day by outcome",
         barmode="stack",
-        yaxis={**count_axis(most), "title": "runs"},
+        xaxis=day_axis(days),
+        yaxis={**count_axis(most), "title": {"text": "runs"}},
     )
 
 
@@ -131,73 +144,62 @@ def daily_success_rate(rows: list[dict]) -> list[tuple[str, float]]:
 
 
 def success_rate_figure(points: list[tuple[str, float]]) -> go.Figure:
-    figure = unchecked(
-        {
-            "type": "scatter",
-            "x": [p[0] for p in points],
-            "y": [p[1] for p in points],
-            "mode": "lines+markers",
-            "name": "success rate",
-            "line": {"color": STATUS_COLORS["succeeded"]},
-        }
-    )
-    day_axis(figure, [p[0] for p in points])
-    return layout(
-        figure,
+    days = [p[0] for p in points]
+    line = {
+        "type": "scatter",
+        "x": days,
+        "y": [p[1] for p in points],
+        "mode": "lines+markers",
+        "name": "success rate",
+        "line": {"color": STATUS_COLORS["succeeded"]},
+    }
+    return figure(
+        [line],
         "Success rate per day (succeeded of finished)",
+        xaxis=day_axis(days),
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
     )
 
 
 def approval_wait_figure(waits_s: list[float], median_s: float, p90_s: float) -> go.Figure:
     """Histogram of request-to-decision times with the median and p90 marked."""
-    figure = unchecked(
-        {
-            "type": "histogram",
-            "x": list(waits_s),
-            "nbinsx": 40,
-            "marker": {"color": "#4C78A8"},
-            "name": "waits",
-        }
-    )
-    figure.add_vline(
-        x=median_s,
-        line_dash="dash",
-        annotation_text=f"median {median_s:.0f} s",
-        annotation_position="top left",  # left of its line, p90 right of its own: no overlap
-    )
-    figure.add_vline(
-        x=p90_s,
-        line_dash="dot",
-        line_color="#E45756",
-        annotation_text=f"p90 {p90_s:.0f} s",
-        annotation_position="top right",
-    )
-    return layout(
-        figure,
+    bars = {
+        "type": "histogram",
+        "x": list(waits_s),
+        "nbinsx": 40,
+        "marker": {"color": "#4C78A8"},
+        "name": "waits",
+    }
+    return figure(
+        [bars],
         "Time from approval request to decision",
-        xaxis={"title": "seconds", "rangemode": "tozero"},
-        yaxis={**count_axis(len(waits_s)), "title": "approvals"},
+        # The median's words left of its line, p90's right of its own: no overlap.
+        **vlines(
+            vline(median_s, f"median {median_s:.0f} s", "left", dash="dash"),
+            vline(p90_s, f"p90 {p90_s:.0f} s", "right", color="#E45756", dash="dot"),
+        ),
+        xaxis={"title": {"text": "seconds"}, "rangemode": "tozero"},
+        yaxis={**count_axis(len(waits_s)), "title": {"text": "approvals"}},
         showlegend=False,
     )
 
 
 def decisions_per_tool_figure(rows: list[dict]) -> go.Figure:
     tools = [label(r["tool"]) for r in rows]
-    figure = unchecked()
-    for decision, color in DECISION_COLORS.items():
-        values = [r[decision] for r in rows]
-        if any(values):
-            bar = {"name": decision, "x": tools, "y": values, "marker": {"color": color}}
-            figure.add_trace({"type": "bar", **bar})
+    bars = [
+        {"type": "bar", "name": decision, "x": tools, "y": values, "marker": {"color": color}}
+        for decision, color in DECISION_COLORS.items()
+        if any(values := [r[decision] for r in rows])
+    ]
     most = max((r[d] for r in rows for d in DECISION_COLORS), default=0)
-    return layout(
-        figure, "Approvals and rejections per tool", barmode="group", yaxis=count_axis(most)
+    return figure(
+        bars, "Approvals and rejections per tool", barmode="group", yaxis=count_axis(most)
     )
 
 
 def usage_figure(rows: list[dict]) -> go.Figure:
-    """Tokens (bars) and cost (line, right axis) per day."""
+    """Tokens (bars) and cost (line, right axis) per day, on the axes plotly's
+    make_subplots(specs=[[{"secondary_y": True}]]) lays out."""
     days = [r["day"] for r in rows]
     tokens = {
         "type": "bar",
@@ -206,6 +208,8 @@ def usage_figure(rows: list[dict]) -> go.Figure:
         "y": [r["tokens"] for r in rows],
         "marker": {"color": "#4C78A8"},
         "width": BAR_WIDTH_MS,
+        "xaxis": "x",
+        "yaxis": "y",
     }
     cost = {
         "type": "scatter",
@@ -214,31 +218,20 @@ def usage_figure(rows: list[dict]) -> go.Figure:
         "y": [r["cost_usd"] for r in rows],
         "mode": "lines+markers",
         "line": {"color": "#F58518"},
+        "xaxis": "x",
+        "yaxis": "y2",
     }
-    # The axes plotly.subplots.make_subplots(specs=[[{"secondary_y": True}]]) lays out.
-    figure = unchecked(
-        {**tokens, "xaxis": "x", "yaxis": "y"}, {**cost, "xaxis": "x", "yaxis": "y2"}
-    )
     most = max((r["tokens"] for r in rows), default=0)
     most_usd = max((r["cost_usd"] for r in rows), default=0.0)
-    figure.update_layout(
-        xaxis={"anchor": "y", "domain": [0.0, 0.94]},
-        yaxis={
-            "anchor": "x",
-            "domain": [0.0, 1.0],
-            "title": {"text": "tokens"},
-            **count_axis(most),
-        },
-        yaxis2={
-            "anchor": "x",
-            "overlaying": "y",
-            "side": "right",
-            "title": {"text": "USD"},
-            **cost_axis(most_usd),
-        },
+    left = {"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "tokens"}}
+    right = {"anchor": "x", "overlaying": "y", "side": "right", "title": {"text": "USD"}}
+    return figure(
+        [tokens, cost],
+        "Tokens and cost per day",
+        xaxis={"anchor": "y", "domain": [0.0, 0.94], **day_axis(days)},
+        yaxis={**left, **count_axis(most)},
+        yaxis2={**right, **cost_axis(most_usd)},
     )
-    day_axis(figure, days)
-    return layout(figure, "Tokens and cost per day")
 
 
 def drift_figure(rows: list[dict]) -> go.Figure:
@@ -246,10 +239,10 @@ def drift_figure(rows: list[dict]) -> go.Figure:
     for r in rows:
         totals[r["monitor"]] += r["stops"]
     monitors = sorted(totals, key=lambda m: (-totals[m], m))
-    figure = unchecked()
+    bars = []
     for action in sorted({r["action"] for r in rows}):
         stops = {r["monitor"]: r["stops"] for r in rows if r["action"] == action}
-        figure.add_trace(
+        bars.append(
             {
                 "type": "bar",
                 "name": label(action),
@@ -259,31 +252,32 @@ def drift_figure(rows: list[dict]) -> go.Figure:
             }
         )
     most = max(totals.values(), default=0)
-    return layout(
-        figure,
+    return figure(
+        bars,
         "Drift stops by monitor",
         barmode="stack",
-        yaxis={**count_axis(most), "title": "stops"},
+        yaxis={**count_axis(most), "title": {"text": "stops"}},
     )
 
 
 def tool_usage_figure(rows: list[dict]) -> go.Figure:
     """Horizontal bars, most used tool on top, split by the policy's verdict."""
     ordered = list(reversed(rows))
-    figure = unchecked(
-        *(
-            {
-                "type": "bar",
-                "name": verdict,
-                "orientation": "h",
-                "y": [label(r["tool"]) for r in ordered],
-                "x": [r[verdict] for r in ordered],
-                "marker": {"color": color},
-            }
-            for verdict, color in VERDICT_COLORS.items()
-        )
-    )
+    bars = [
+        {
+            "type": "bar",
+            "name": verdict,
+            "orientation": "h",
+            "y": [label(r["tool"]) for r in ordered],
+            "x": [r[verdict] for r in ordered],
+            "marker": {"color": color},
+        }
+        for verdict, color in VERDICT_COLORS.items()
+    ]
     most = max((r["calls"] for r in rows), default=0)
-    return layout(
-        figure, "Most used tools", barmode="stack", xaxis={**count_axis(most), "title": "calls"}
+    return figure(
+        bars,
+        "Most used tools",
+        barmode="stack",
+        xaxis={**count_axis(most), "title": {"text": "calls"}},
     )
