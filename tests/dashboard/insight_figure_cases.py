@@ -46,9 +46,7 @@ def cases(seed: int, n_days: int) -> dict[str, Callable[[], go.Figure]]:
         {"tool": t, "approved": rng.randrange(9), "rejected": rng.randrange(3), "expired": 0}
         for t in TOOLS
     ]
-    usage = [
-        {"day": d, "tokens": rng.randrange(10**6), "cost_usd": rng.random() * 3} for d in days
-    ]
+    usage = [{"day": d, "tokens": rng.randrange(10**6), "cost_usd": rng.random() * 3} for d in days]
     drift = [
         {"monitor": m, "action": a, "stops": rng.randrange(1, 50)}
         for m in ("loop", "budget", "<i>x</i>")
