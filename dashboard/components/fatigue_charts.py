@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard.components.insight_charts import count_axis, day_axis, label, layout
+from dashboard.components.insight_charts import count_axis, day_axis, figure, label, vline, vlines
 
 FAST_COLOR, SLOW_COLOR = "#E45756", "#4C78A8"
 # Mildest to severest (storage.vocabulary.CallClass), then asks nobody classified.
@@ -26,25 +26,26 @@ def time_to_decide_figure(
 ) -> go.Figure:
     """Decisions per time-to-decide bar; the first `fast_bars` bars are under `fast_s`, marked by
     a line where they end."""
-    names = [name for name, _ in buckets]
     counts = [n for _, n in buckets]
     colors = [FAST_COLOR if i < fast_bars else SLOW_COLOR for i in range(len(buckets))]
-    figure = go.Figure(go.Bar(x=names, y=counts, marker_color=colors, name="decisions"))
-    figure.add_vline(
-        x=fast_bars - 0.5,  # between the last fast bar and the first slow one (category axis)
-        line_dash="dash",
-        line_color=FAST_COLOR,
-        annotation_text=f"{fast_s:g} s: faster is rubber-stamping",
-        annotation_position="top right",
+    bars = {"type": "bar", "x": [name for name, _ in buckets], "y": counts}
+    # Between the last fast bar and the first slow one (a category axis).
+    fast = vline(
+        fast_bars - 0.5,
+        f"{fast_s:g} s: faster is rubber-stamping",
+        "right",
+        color=FAST_COLOR,
+        dash="dash",
     )
-    return layout(
-        figure,
+    return figure(
+        [{**bars, "marker": {"color": colors}, "name": "decisions"}],
         "Time to decide (decisions by people)",
-        xaxis={"type": "category", "title": "time from the ask to the decision"},
+        **vlines(fast),
+        xaxis={"type": "category", "title": {"text": "time from the ask to the decision"}},
         # Room above the tallest bar for the line's words.
         yaxis={
             **count_axis(max(counts, default=0)),
-            "title": "decisions",
+            "title": {"text": "decisions"},
             "range": [0, max(counts, default=0) * 1.25 + 0.5],
         },
         showlegend=False,
@@ -53,19 +54,18 @@ def time_to_decide_figure(
 
 def asks_by_class_figure(rows: list[tuple[str, int]]) -> go.Figure:
     """Asks per call class, mildest class first."""
-    figure = go.Figure(
-        go.Bar(
-            x=[label(name) for name, _ in rows],
-            y=[n for _, n in rows],
-            marker_color=[CLASS_COLORS.get(name, "#9E9E9E") for name, _ in rows],
-            name="asks",
-        )
-    )
-    return layout(
-        figure,
+    bars = {
+        "type": "bar",
+        "x": [label(name) for name, _ in rows],
+        "y": [n for _, n in rows],
+        "marker": {"color": [CLASS_COLORS.get(name, "#9E9E9E") for name, _ in rows]},
+        "name": "asks",
+    }
+    return figure(
+        [bars],
         "Asks by what the call does",
         xaxis={"type": "category"},
-        yaxis={**count_axis(max((n for _, n in rows), default=0)), "title": "asks"},
+        yaxis={**count_axis(max((n for _, n in rows), default=0)), "title": {"text": "asks"}},
         showlegend=False,
     )
 
@@ -73,22 +73,21 @@ def asks_by_class_figure(rows: list[tuple[str, int]]) -> go.Figure:
 def asks_per_run_figure(per_day: list[dict]) -> go.Figure:
     """Asks per run, by the day the runs were created."""
     days = [d["day"] for d in per_day]
-    figure = go.Figure(
-        go.Scatter(
-            x=days,
-            y=[d["asks_per_run"] for d in per_day],
-            mode="lines+markers",
-            name="asks per run",
-            line_color="#F58518",
-            customdata=[[d["asks"], d["runs"]] for d in per_day],
-            hovertemplate="%{x|%b %d}: %{y:.1f} asks per run (%{customdata[0]} asks, "
-            "%{customdata[1]} runs)<extra></extra>",
-        )
-    )
-    day_axis(figure, days)
-    return layout(
-        figure,
+    line = {
+        "type": "scatter",
+        "x": days,
+        "y": [d["asks_per_run"] for d in per_day],
+        "mode": "lines+markers",
+        "name": "asks per run",
+        "line": {"color": "#F58518"},
+        "customdata": [[d["asks"], d["runs"]] for d in per_day],
+        "hovertemplate": "%{x|%b %d}: %{y:.1f} asks per run (%{customdata[0]} asks, "
+        "%{customdata[1]} runs)<extra></extra>",
+    }
+    return figure(
+        [line],
         "Asks per run, by the day runs were created",
-        yaxis={"rangemode": "tozero", "title": "asks per run"},
+        xaxis=day_axis(days),
+        yaxis={"rangemode": "tozero", "title": {"text": "asks per run"}},
         showlegend=False,
     )
