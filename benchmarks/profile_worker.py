@@ -15,6 +15,7 @@ its own; they are merged at the end). The statements are counted on the driver's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -42,6 +43,26 @@ def thread_cpu_s(native_id: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads_cpu_s() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by thread name."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    return {names.get(int(tid.name), tid.name): thread_cpu_s(int(tid.name))
+            for tid in Path("/proc/self/task").iterdir()}
+
+
+def by_thread(before: dict[str, float], after: dict[str, float], calls: int, cpu: float) -> str:
+    """The worker's CPU per model call split by thread: the long-lived ones by name, the rest
+    (the runs' threads, ended by now) as what is left."""
+    groups: Counter[str] = Counter()
+    for name, seconds in after.items():
+        if name in ("MainThread",):
+            continue
+        group = "run threads" if name.startswith("run-") else name.split("-")[0] if name[:4] == "tool" else name
+        groups[group] += seconds - before.get(name, 0.0)
+    groups["run threads (ended)"] = cpu - sum(groups.values())
+    return ", ".join(f"{name} {s / calls * 1000:.2f}" for name, s in groups.most_common())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
@@ -52,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40, help="with --profile: functions shown")
     parser.add_argument("--sort", default="tottime", help="with --profile: pstats sort key")
     parser.add_argument("--filter", default="", help="with --profile: only functions matching")
+    parser.add_argument(
+        "--no-count", action="store_true", help="no statement count (its hook costs CPU too)"
+    )
     args = parser.parse_args(argv)
     if min(args.runs, args.calls) < 1:
         parser.error("--runs and --calls must be >= 1")
@@ -145,12 +169,14 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     before_requests = server.stats()["requests"]
     if args.profile:
         threading.setprofile(start_profiling)
-    with counter:
+    with counter if not args.no_count else contextlib.nullcontext():
+        threads = threads_cpu_s()
         cpu, mine, tick = time.process_time(), thread_cpu_s(me), time.perf_counter()
         wait(create(args.runs, args.calls))
         wall = time.perf_counter() - tick
         # the worker's threads only: this thread creates the runs and polls their statuses
         cpu = time.process_time() - cpu - (thread_cpu_s(me) - mine)
+        threads_after = threads_cpu_s()
     threading.setprofile(None)  # type: ignore[arg-type]
     calls = server.stats()["requests"] - before_requests
     worker.stop.set()
@@ -162,6 +188,7 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
         f"{cpu:.2f} s: {cpu / calls * 1000:.2f} ms per model call (the worker's threads; "
         "the bench's own thread apart)"
     )
+    print(f"  ms per model call by thread: {by_thread(threads, threads_after, calls, cpu)}")
     counts: Counter[str] = counter.counts
     total = counter.total()
     print(f"SQL statements {total}: {total / calls:.1f} per model call")
