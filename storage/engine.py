@@ -35,7 +35,7 @@ SQLITE_POOL_SIZE = 10
 SQLITE_POOL_OVERFLOW = 90
 # psycopg prepares a statement on the server the first time a connection runs it, not the
 # fifth (its default): the hot path's few statements run thousands of times on every pooled
-# connection, and a step start cost the worker less CPU this way (docs/benchmarks.md).
+# connection, and each run of one not yet prepared is parsed and planned afresh.
 PG_PREPARE_THRESHOLD = 0
 # Connections checked out with this option start a plain (deferred) transaction: readers in WAL
 # mode never block writers, so they must not take the write lock that BEGIN IMMEDIATE takes.
@@ -166,10 +166,11 @@ def make_engine(url: str) -> Engine:
 
 
 def _pg_args(parsed: Any) -> dict[str, Any]:
-    """psycopg's connect arguments: prepare at once (PG_PREPARE_THRESHOLD)."""
-    return (
-        {"prepare_threshold": PG_PREPARE_THRESHOLD} if parsed.get_driver_name() == "psycopg" else {}
-    )
+    """psycopg's connect arguments: prepare at once (PG_PREPARE_THRESHOLD), unless the URL
+    says otherwise (?prepare_threshold=, e.g. none behind a pooler that cannot keep them)."""
+    if parsed.get_driver_name() != "psycopg" or "prepare_threshold" in parsed.query:
+        return {}
+    return {"prepare_threshold": PG_PREPARE_THRESHOLD}
 
 
 def _forget_pool_after_fork(engine: Engine) -> None:
