@@ -33,10 +33,6 @@ WORKSPACES_ENV = "ONLOOP_WORKSPACES"
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 10
 SQLITE_POOL_OVERFLOW = 90
-# psycopg prepares a statement on the server the first time a connection runs it, not the
-# fifth (its default): the hot path's few statements run thousands of times on every pooled
-# connection, and each run of one not yet prepared is parsed and planned afresh.
-PG_PREPARE_THRESHOLD = 0
 # Connections checked out with this option start a plain (deferred) transaction: readers in WAL
 # mode never block writers, so they must not take the write lock that BEGIN IMMEDIATE takes.
 
@@ -135,7 +131,7 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            engine = create_engine(url, json_serializer=json_dumps, connect_args=_pg_args(parsed))
+            engine = create_engine(url, json_serializer=json_dumps)
             ping_when_idle(engine)  # not a round trip per checkout (storage/pool_ping.py)
             _forget_pool_after_fork(engine)
             return engine
@@ -163,14 +159,6 @@ def make_engine(url: str) -> Engine:
     _install_sqlite_hooks(engine, sqlite_synchronous())
     _forget_pool_after_fork(engine)
     return engine
-
-
-def _pg_args(parsed: Any) -> dict[str, Any]:
-    """psycopg's connect arguments: prepare at once (PG_PREPARE_THRESHOLD), unless the URL
-    says otherwise (?prepare_threshold=, e.g. none behind a pooler that cannot keep them)."""
-    if parsed.get_driver_name() != "psycopg" or "prepare_threshold" in parsed.query:
-        return {}
-    return {"prepare_threshold": PG_PREPARE_THRESHOLD}
 
 
 def _forget_pool_after_fork(engine: Engine) -> None:
