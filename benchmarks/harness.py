@@ -337,3 +337,23 @@ class Tee:
     def close(self) -> None:
         if self.file:
             self.file.close()
+
+
+@contextmanager
+def throwaway_postgres():
+    """A throwaway PostgreSQL server on this machine (tests/support/postgres_server.py), stopped
+    on exit; SystemExit naming the package to install when its binaries are missing."""
+    from tests.support.postgres_server import (
+        INSTALL_HINT,
+        server_binaries,
+        start_server,
+        stop_server,
+    )
+
+    if server_binaries() is None:
+        raise SystemExit(f"PostgreSQL: {INSTALL_HINT}")
+    pg, root = start_server()
+    try:
+        yield pg
+    finally:
+        stop_server(pg, root)

@@ -18,10 +18,11 @@ import argparse
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from cpu_meter import cpu_s, load_average, spread
-from harness import ROOT, ChatServer, Tee, children_of, log_path
+from harness import ChatServer, Tee, children_of, log_path, throwaway_postgres
 from worker_rounds import interleaved, ints, one_batch, warmed_workers
 
 
@@ -37,21 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.runs, args.calls, args.concurrency, args.repeat) < 1:
         parser.error("--runs, --calls, --concurrency and --repeat must be >= 1")
-    sys.path.insert(0, str(ROOT))
-    from tests.support.postgres_server import (
-        INSTALL_HINT,
-        server_binaries,
-        start_server,
-        stop_server,
-    )
-
-    if server_binaries() is None:
-        parser.error(INSTALL_HINT)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = log_path(f"pg_workers-{stamp}.log") if args.log == "auto" else args.log or None
     out = Tee(Path(path) if path else None)
-    pg, root = start_server()
+    stack = ExitStack()
     try:
+        pg = stack.enter_context(throwaway_postgres())
         server_pids = _postgres_pids(pg.data)
         with ChatServer(latency_ms=0) as chat:
             out(
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         out(f"pg_workers.py: {exc}")
         return 1
     finally:
-        stop_server(pg, root)
+        stack.close()
         out.close()
     return 0
 

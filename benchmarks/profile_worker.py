@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import BENCH_GOAL, ROOT, ChatServer, model_name
+from harness import BENCH_GOAL, ROOT, ChatServer, model_name, throwaway_postgres
 
 sys.path.insert(0, str(ROOT))
 
@@ -59,13 +59,7 @@ def by_thread(before: dict[str, float], after: dict[str, float], calls: int, cpu
     for name, seconds in after.items():
         if name in ("MainThread",):
             continue
-        group = (
-            "run threads"
-            if name.startswith("run-")
-            else name.split("-")[0]
-            if name[:4] == "tool"
-            else name
-        )
+        group = "run threads" if name.startswith("run-") else name
         groups[group] += seconds - before.get(name, 0.0)
     groups["run threads (ended)"] = cpu - sum(groups.values())
     return ", ".join(f"{name} {s / calls * 1000:.2f}" for name, s in groups.most_common())
@@ -89,30 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs and --calls must be >= 1")
     folder = Path(tempfile.mkdtemp(prefix="onloop-profile-"))
     os.environ["ONLOOP_WORKSPACES"] = str(folder / "workspaces")
-    stop_pg = None
-    if args.postgres:
-        from tests.support.postgres_server import (
-            INSTALL_HINT,
-            server_binaries,
-            start_server,
-            stop_server,
-        )
-
-        if server_binaries() is None:
-            parser.error(f"--postgres: {INSTALL_HINT}")
-        pg, root = start_server()
-        url = pg.url(pg.create_database())
-
-        def stop_pg() -> None:
-            stop_server(pg, root)
-    else:
-        url = f"sqlite:///{folder}/onloop.db"
-    try:
-        with ChatServer(latency_ms=0) as server:
-            measure(args, url, server)
-    finally:
-        if stop_pg:
-            stop_pg()
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            pg = stack.enter_context(throwaway_postgres())
+            url = pg.url(pg.create_database())
+        else:
+            url = f"sqlite:///{folder}/onloop.db"
+        server = stack.enter_context(ChatServer(latency_ms=0))
+        measure(args, url, server)
     return 0
 
 

@@ -38,7 +38,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from cpu_meter import load_average, spread
-from harness import ROOT, ChatServer, Tee, child_env, log_path, proc_status
+from harness import ChatServer, Tee, child_env, log_path, proc_status, throwaway_postgres
 from throughput_peers import bare_batch, peers
 from worker_rounds import interleaved, ints, one_batch, warmed_workers
 
@@ -124,18 +124,7 @@ def _db_urls(args: argparse.Namespace, stack: ExitStack) -> list[tuple[str, obje
     """("sqlite", None) and, with --postgres, ("postgres", a function making a fresh URL)."""
     urls: list[tuple[str, object]] = [("sqlite", None)]
     if args.postgres:
-        sys.path.insert(0, str(ROOT))
-        from tests.support.postgres_server import (
-            INSTALL_HINT,
-            server_binaries,
-            start_server,
-            stop_server,
-        )
-
-        if server_binaries() is None:
-            raise SystemExit(f"--postgres: {INSTALL_HINT}")
-        pg, root = start_server()
-        stack.callback(stop_server, pg, root)
+        pg = stack.enter_context(throwaway_postgres())
         urls.append(("postgres", lambda: pg.url(pg.create_database())))
     return urls
 
