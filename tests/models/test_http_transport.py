@@ -122,3 +122,14 @@ def test_a_forked_child_leaves_the_parents_connection_working(
     answer = model.complete(messages, [], cancel=threading.Event())
     assert answer.text == "after the tool"
     assert len(set(fake_openai.peers)) == 1  # the same keep-alive connection, still working
+
+
+def test_a_hostile_setting_is_named_without_its_control_characters(monkeypatch):
+    """A value pasted from somewhere hostile must not drive the operator's terminal when the
+    refusal is printed."""
+    monkeypatch.setenv(ENV, "aio\x1b]8;;http://evil.invalid\x07http\x1b[2J")
+    with pytest.raises(ModelError) as refused:
+        http_transport(None)
+    message = str(refused.value)
+    assert "\x1b" not in message and "\x07" not in message
+    assert "set it to aiohttp or httpx" in message
