@@ -20,7 +20,7 @@ from agent_core.models.base import (
     OnDelta,
     ToolCallRequest,
 )
-from agent_core.models.http_transport import http_transport
+from agent_core.models.http_transport import Transport, http_transport
 from agent_core.models.messages import encoded_messages, request_body
 from agent_core.models.prices import Prices, cost_usd
 from agent_core.models.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
@@ -62,9 +62,11 @@ async def _read_server_error(response: Any) -> None:
         await response.aread()
 
 
-def _client_for(base_url: str | None, api_key: str, timeout_s: float, retries: int) -> Any:
-    """The process's client for this server and key: one per worker, reused by every run."""
-    transport = http_transport(base_url)  # the environment may change between runs
+def _client_for(
+    base_url: str | None, api_key: str, timeout_s: float, retries: int, transport: Transport
+) -> Any:
+    """The process's client for this server, key and transport: one per worker, reused by every
+    run."""
 
     def build() -> _AsyncClient:
         hooks = {"response": [_read_server_error]}
@@ -118,7 +120,10 @@ class OpenAIModel:
                 )
             api_key = _PLACEHOLDER_KEY
         self._secret = api_key
-        self._client_key = (base_url, api_key, self.timeout_s, max_retries)
+        # The transport is chosen once per model (a run's session): the environment it reads
+        # may change between runs, not within a call.
+        transport = http_transport(base_url)
+        self._client_key = (base_url, api_key, self.timeout_s, max_retries, transport)
         self.base_url = str(self._client.base_url).rstrip("/")
         # OpenAI's newer models refuse `max_tokens`; most compatible servers know only it. A
         # server that names the one it refuses gets the other (see `_request`).
