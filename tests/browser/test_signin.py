@@ -175,10 +175,26 @@ def test_an_approver_approves_a_viewer_cannot_and_the_audit_names_the_approver(s
     assert f"guidance by {otto_label}" in audit.stdout
     assert f"approved by {april_label}" in audit.stdout
 
-    april.get_by_role("button", name="Sign out").click()
-    april.get_by_role("button", name="Yes, sign me out").click()
+    sign_out(april)
     april.get_by_role("button", name="Sign in").wait_for()
     shot(april, "signed-out")
+
+
+def sign_out(page) -> None:
+    """Sign out and confirm. A click that lands while the sidebar's self-refreshing parts rerun
+    can be dropped by Streamlit (as a person would, click again): up to three tries for the
+    confirmation to appear, then it must be there."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    confirm = page.get_by_role("button", name="Yes, sign me out")
+    for _ in range(3):
+        page.get_by_role("button", name="Sign out").click()
+        try:
+            confirm.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    confirm.click()
 
 
 def test_a_person_without_a_role_sees_only_ask_an_admin(signed_in_world):
