@@ -62,6 +62,29 @@ def _idle(page) -> None:
     expect(page.get_by_test_id("stStatusWidget").filter(has_text="Running")).to_have_count(0)
 
 
+def _press_until(page, key: str, done, what: str, tries: int = 3) -> None:
+    """Press `key` until `done()` holds, waiting 10 s after each press before pressing again.
+
+    A shortcut pressed while Streamlit swaps the card's buttons (a rerun, or the list's own
+    5 s refresh, landing at the same moment) can be dropped, as it would be for a person, who
+    presses again. Each press is given far longer than a slow draw takes, so a key that was only
+    slow is never pressed twice (X toggles its note field; A would approve the next request).
+    """
+    for _ in range(tries):
+        _idle(page)
+        page.keyboard.press(key)
+        try:
+            wait_for(done, timeout=10, what=what)
+            return
+        except AssertionError:
+            continue
+    wait_for(done, timeout=1, what=f"{what} after {tries} presses of {key!r}")
+
+
+def _shown(locator):
+    return lambda: locator.count() > 0 and locator.first.is_visible()
+
+
 def _open_inbox(browser, url: str, size: dict[str, int]):
     from playwright.sync_api import expect
 
@@ -92,20 +115,17 @@ def test_decisions_by_keyboard_land_in_the_store(served, browser):
     page = _open_inbox(browser, url, SIZES["desktop"])
     card = page.locator("[class*='st-key-inbox-approval-'][class*='-card']")
     expect(card.get_by_text("delete file 0.tmp")).to_be_visible()
-    page.keyboard.press("j")  # next
-    expect(card.get_by_text("delete file 1.tmp")).to_be_visible()
-    _idle(page)
-    page.keyboard.press("a")  # approve: one key
-    wait_for(
+    _press_until(page, "j", _shown(card.get_by_text("delete file 1.tmp")), "the next request")
+    _press_until(  # approve: one key
+        page,
+        "a",
         lambda: storage.get_approval(store, approval_id=second.id).status == "approved",
-        timeout=30,
-        what="the approval by the A key",
+        "the approval by the A key",
     )
     assert storage.get_approval(store, approval_id=second.id).decided_by == ME
     expect(card.get_by_text("delete file 2.tmp")).to_be_visible()  # the next one is selected
-    _idle(page)
-    page.keyboard.press("x")  # reject: the note field opens with the cursor in it
-    note = page.get_by_label("Why reject?")
+    note = page.get_by_label("Why reject?")  # reject: the note field opens with the cursor in it
+    _press_until(page, "x", _shown(note), "the rejection's note field")
     expect(note).to_be_focused()
     page.keyboard.type("keep it for the audit")
     page.keyboard.press("Enter")
