@@ -185,14 +185,16 @@ class _Refused(Exception):
         self.refusal = refusal
 
 
-_BUMPS: dict[tuple[str, tuple[str, ...], bool], Any] = {}
+_BUMPS: dict[tuple[str, tuple[str, ...], bool, bool], Any] = {}
 
 
-def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool) -> Any:
+def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool, usage: bool) -> Any:
     """The UPDATE taking the run's next seq, built once per shape: fenced by worker or claim or
-    not, only in `statuses` or in any, with RETURNING or without."""
+    not, only in `statuses` or in any, with RETURNING or without, adding usage or not. The
+    usage goes in the same UPDATE (one statement fewer): the row it changes is the one the bump
+    locks, in the same transaction, and a refused write rolls both back."""
     held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
-    shape = (held_by, statuses, returning)
+    shape = (held_by, statuses, returning, usage)
     bump = _BUMPS.get(shape)
     if bump is None:
         where = [_runs.c.id == bindparam("rid")]
@@ -203,16 +205,13 @@ def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool) -
             if fence.epoch is not None:
                 where.append(_runs.c.claim_epoch == bindparam("epoch"))
         bump = update(_runs).where(*where).values(last_seq=_runs.c.last_seq + 1)
+        if usage:
+            bump = bump.values(_ADDED_USAGE).values(updated_at=bindparam("now"))
         bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
     return bump
 
 
-_ADD_USAGE = (
-    update(_runs)
-    .where(_runs.c.id == bindparam("rid"))
-    .values({name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE_NAMES})
-    .values(updated_at=bindparam("now"))
-)
+_ADDED_USAGE = {name: _runs.c[name] + bindparam(f"add_{name}") for name in USAGE_NAMES}
 
 
 def write_event(
@@ -236,9 +235,10 @@ def write_event(
     check_usage(usage)  # an unknown name is refused before anything is written
     row = event_row(run_id=run_id, seq=0, kind=kind, payload=payload)
     adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE_NAMES}
+    added = {**adds, "now": row["at"]} if any(adds.values()) else None
     try:
         with driver_transaction(store, durable=durable) as transaction:
-            seq = _take_seq(transaction, store, run_id, fence, statuses)
+            seq = _take_seq(transaction, store, run_id, fence, statuses, added)
             if seq is None:
                 raise _Refused(refusal or (lambda conn: refused(conn, run_id, fence)))
             for guard in guards:
@@ -252,8 +252,6 @@ def write_event(
             if kind == "tool_call":
                 counted = _count_params(run_id, row["tool"], row["verdict"])
                 transaction.execute(_COUNT_TOOL_CALL, counted)
-            if any(adds.values()):
-                transaction.execute(_ADD_USAGE, {**adds, "rid": run_id, "now": row["at"]})
     except _Refused as refused_write:  # rolled back: say why from what the store holds now
         with reading(store) as conn:
             raise refused_write.refusal(conn) from None
@@ -266,16 +264,18 @@ def _take_seq(
     run_id: str,
     fence: Fence | None,
     statuses: tuple[str, ...],
+    added: Mapping[str, Any] | None,
 ) -> int | None:
-    """Bump the run's last_seq where the write may go; its new value, or None (no match). The
-    UPDATE locks the run's row first, so what is read after it is read as of that lock."""
+    """Bump the run's last_seq where the write may go, adding the `added` usage (add_<name>
+    and now) if any; its new value, or None (no match). The UPDATE locks the run's row first,
+    so what is read after it is read as of that lock."""
     returning = store.engine.dialect.update_returning
-    values: dict[str, Any] = {"rid": run_id}
+    values: dict[str, Any] = {"rid": run_id, **(added or {})}
     if fence is not None:
         values["wid"] = fence.worker_id
         if fence.epoch is not None:
             values["epoch"] = fence.epoch
-    bump = _bump_for(fence, statuses, returning)
+    bump = _bump_for(fence, statuses, returning, added is not None)
     if returning:
         rows = transaction.rows(bump, values)
         return rows[0][0] if rows else None

@@ -36,6 +36,30 @@ def test_a_refused_step_adds_no_usage(store):
     assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
 
 
+def test_usage_goes_in_the_update_that_takes_the_seq(any_store):
+    run = new_run(any_store, "usage", model="scripted")
+    storage.claim_run(any_store, run_id=run.id, worker_id="w", lease_seconds=30)
+    storage.mark_driven(any_store, run_id=run.id, status="running", worker_id="w")
+    usage = {"steps": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5}
+    with StatementCounter(any_store) as counter:
+        storage.append_event(
+            any_store,
+            run_id=run.id,
+            kind="judge",
+            payload={},
+            usage=usage,
+            fence=storage.Fence("w"),
+        )
+        storage.begin_step(
+            any_store, run_id=run.id, kind="model_call", payload={}, usage=usage, worker_id="w"
+        )
+    # each: the seq's UPDATE (with the usage) and the event's INSERT; the step's halt check
+    assert counter.counts == {"UPDATE runs": 2, "INSERT events": 2, "SELECT (SELECT": 1}
+    after = storage.get_run(any_store, run_id=run.id)
+    assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (2, 10, 4, 1.0)
+    assert after.updated_at >= run.updated_at
+
+
 def test_an_unknown_usage_name_writes_nothing(store):
     run = new_run(store, "typo", model="scripted")
     before = storage.events_after(store, run_id=run.id)
