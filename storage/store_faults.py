@@ -84,10 +84,21 @@ def _where(store: Store | None) -> str:
     return str(path.parent) if path is not None else store.safe_url
 
 
+# A full PostgreSQL tablespace still takes the probe's UPDATE (the new row version fits in its
+# page, and the WAL lives in the cluster's own folder): only a write that needs a new page fails.
+# A fresh temporary table's first row always adds one, in the database's default tablespace (the
+# one onloop's tables were created in); the table goes at commit.
+_NEW_PAGE = (
+    "SET LOCAL temp_tablespaces = ''",
+    "CREATE TEMP TABLE onloop_probe (n int) ON COMMIT DROP",
+    "INSERT INTO onloop_probe VALUES (1)",
+)
+
+
 def probe_write(store: Store, fault: StoreFault | None = None) -> None:
     """One real write that changes nothing; raises while the store cannot take writes. A full
     SQLite disk also needs FREE_TO_RESUME bytes free (small writes can still fit in the WAL file
-    while the disk is full)."""
+    while the disk is full); a full PostgreSQL tablespace, room for a new page."""
     path = sqlite_path(store.url)
     if fault is not None and fault.kind == "full" and path is not None:
         free = shutil.disk_usage(path.parent).free
@@ -97,6 +108,9 @@ def probe_write(store: Store, fault: StoreFault | None = None) -> None:
         store.engine.dispose()  # connections opened read-only (or broken) are not reused
     with writing(store) as conn:
         conn.execute(text("UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1"))
+        if fault is not None and fault.kind == "full" and conn.dialect.name == "postgresql":
+            for statement in _NEW_PAGE:
+                conn.exec_driver_sql(statement)
 
 
 class DiskStillFull(Exception):

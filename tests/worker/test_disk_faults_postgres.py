@@ -6,17 +6,22 @@ is room, and claims again; nothing is left running without a lease."""
 
 from __future__ import annotations
 
-import os
-import pwd
+import threading
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import DBAPIError
+
 import storage
-from tests.support.postgres_server import SUPERUSER, PostgresServer
-from tests.support.small_disk import small_disk
+from agent_core.worker.outage import Outage
+from storage.store_faults import store_fault
+from tests.support.postgres_server import PostgresServer
+from tests.support.run_helpers import new_run
+from tests.support.small_disk import fill, small_tablespace_database
 from tests.support.worker_process import processes, start_on_two_runs  # noqa: F401
 from tests.worker.test_disk_faults import _through_a_full_disk
 
-pytestmark = __import__("pytest").mark.timeout(400)
+pytestmark = pytest.mark.timeout(400)
 
 
 def test_a_full_tablespace_leaves_the_worker_up_and_ends_the_cut_session_interrupted(
@@ -24,16 +29,10 @@ def test_a_full_tablespace_leaves_the_worker_up_and_ends_the_cut_session_interru
     tmp_path: Path,
     processes,  # noqa: F811
 ):
-    # Under the cluster's own folder: the server's user cannot reach into pytest's (0700).
-    with small_disk(postgres_server.data.parent / "small-disk") as disk:
-        owner = pwd.getpwnam(SUPERUSER)
-        os.chown(disk, owner.pw_uid, owner.pw_gid)  # the server writes the tablespace
-        postgres_server.admin(f"CREATE TABLESPACE onloop_small LOCATION '{disk}'")
-        postgres_server.admin("CREATE DATABASE onloop_full TABLESPACE onloop_small")
-        store = storage.open_store(postgres_server.url("onloop_full"))
+    with small_tablespace_database(postgres_server, "onloop_full") as (url, disk):
+        store = storage.open_store(url)
         try:
-            args = ["worker", "--db", postgres_server.url("onloop_full")]
-            args += ["--concurrency", "1", "--lease-seconds", "3"]
+            args = ["worker", "--db", url, "--concurrency", "1", "--lease-seconds", "3"]
             log = tmp_path / "worker.log"
             worker, cut, queued = start_on_two_runs(store, args, log, processes)
             _through_a_full_disk(store, disk, worker, cut, queued)
@@ -41,5 +40,30 @@ def test_a_full_tablespace_leaves_the_worker_up_and_ends_the_cut_session_interru
             for process in processes:
                 process.end()
             store.dispose()
-            postgres_server.admin("DROP DATABASE IF EXISTS onloop_full WITH (FORCE)")
-            postgres_server.admin("DROP TABLESPACE IF EXISTS onloop_small")
+
+
+def test_the_outage_lasts_while_the_tablespace_is_full(postgres_server: PostgresServer):
+    """A full tablespace still takes an UPDATE whose new row version fits in its page: the
+    worker's probe must need a new page, or the worker says the store takes writes again (and
+    claims) while every write that grows a table fails. Whichever of its threads met the fault
+    first (the claim loop, before the run's own thread), it flapped between the two lines."""
+    with small_tablespace_database(postgres_server, "onloop_full_probe") as (url, disk):
+        store = storage.open_store(url)
+        try:
+            run = new_run(store, "fill the tablespace", model="demo")
+            filler = fill(disk)
+            stopping = threading.Event()
+            stopping.set()  # recover() waits on it between attempts: no wait here
+            outage = Outage(store, stopping)
+            with pytest.raises(DBAPIError) as caught:
+                for n in range(10_000):  # a new page of events soon meets the full disk
+                    storage.append_event(store, run_id=run.id, kind="judge", payload={"n": n})
+            assert store_fault(caught.value, store).kind == "full", caught.value
+            assert outage.met(caught.value)
+            assert not outage.recover() and outage.fault is not None
+            assert not outage.writable.is_set()
+            filler.unlink()
+            assert outage.recover() and outage.fault is None
+            storage.append_event(store, run_id=run.id, kind="judge", payload={"n": "after"})
+        finally:
+            store.dispose()
