@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from storage.engine import Store, sqlite_path, writing
@@ -88,11 +88,12 @@ def _where(store: Store | None) -> str:
 # page, and the WAL lives in the cluster's own folder): only a write that needs a new page fails.
 # A fresh temporary table's first row always adds one, in the database's default tablespace (the
 # one onloop's tables were created in); the table goes at commit.
-_NEW_PAGE = (
+_NEW_PAGE_SQL = (
     "SET LOCAL temp_tablespaces = ''",
     "CREATE TEMP TABLE onloop_probe (n int) ON COMMIT DROP",
     "INSERT INTO onloop_probe VALUES (1)",
 )
+_NO_PRIVILEGE = "42501"  # insufficient_privilege
 
 
 def probe_write(store: Store, fault: StoreFault | None = None) -> None:
@@ -109,8 +110,19 @@ def probe_write(store: Store, fault: StoreFault | None = None) -> None:
     with writing(store) as conn:
         conn.execute(text("UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1"))
         if fault is not None and fault.kind == "full" and conn.dialect.name == "postgresql":
-            for statement in _NEW_PAGE:
+            _new_page(conn)
+
+
+def _new_page(conn: Connection) -> None:
+    """Write a row that needs a new page (PostgreSQL); raises while the tablespace is full. A
+    role without the TEMPORARY privilege cannot: then the probe's UPDATE is all it can try."""
+    try:
+        with conn.begin_nested():
+            for statement in _NEW_PAGE_SQL:
                 conn.exec_driver_sql(statement)
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _NO_PRIVILEGE:
+            raise
 
 
 class DiskStillFull(Exception):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 import storage
 from storage.engine import reading, writing
-from storage.store_faults import store_fault
+from storage.store_faults import StoreFault, probe_write, store_fault
 
 
 def _raised(store: storage.Store, pragma: str, statement: str) -> DBAPIError:
@@ -78,3 +78,28 @@ def test_bugs_busy_stores_and_lost_connections_are_no_disk_fault():
     for orig in (bug, busy, lost):
         assert store_fault(OperationalError("SELECT 1", {}, orig)) is None
     assert store_fault(ValueError("not a database error")) is None
+
+
+def test_the_full_postgres_probe_goes_on_without_the_temporary_privilege(postgres_url):
+    """Once a PostgreSQL store's disk was full, the probe also writes a temporary table's row (a
+    new page); a role refused temporary tables still probes with its UPDATE, never stops there."""
+    psycopg = pytest.importorskip("psycopg")
+    url = make_url(postgres_url)
+    role = f"no_temp_{url.database}"
+    storage.open_store(postgres_url).dispose()  # the schema, created by its owner
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        admin.execute(f"REVOKE TEMPORARY ON DATABASE {url.database} FROM PUBLIC")
+        try:
+            store = storage.open_store(url.set(username=role).render_as_string(False))
+            try:
+                probe_write(store, StoreFault("full", "could not extend file", store.safe_url))
+                with pytest.raises(DBAPIError, match="permission denied to create temporary"):
+                    with writing(store) as conn:
+                        conn.exec_driver_sql("CREATE TEMP TABLE refused (n int)")
+            finally:
+                store.dispose()
+        finally:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
