@@ -95,7 +95,6 @@ from storage.runs import (
     count_runs,
     create_run,
     expire_leases,
-    finish_session,
     get_run,
     has_claimable_run,
     list_runs,
@@ -106,6 +105,7 @@ from storage.runs import (
     update_run,
 )
 from storage.schema import SCHEMA_VERSION
+from storage.session_end import finish_session
 from storage.versions import StoreNewer, current_version
 from storage.vocabulary import (
     ACTIVE_STATUSES,
