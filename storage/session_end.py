@@ -22,7 +22,7 @@ from storage.halts import consume_halts, halt_pending_for, pending_halt_by
 from storage.models import Run, table_of, utcnow
 from storage.record import Status
 from storage.runs import UPDATABLE, session_ending
-from storage.vocabulary import RUN_STATUSES
+from storage.vocabulary import RUN_STATUSES, RunStatus
 
 _runs = table_of(Run)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
@@ -75,7 +75,7 @@ def _usual_ending(
     write_event(
         store,
         run_id=run_id,
-        **Status(status=status, reason=ending.get("reason")).row(),
+        **Status(status=RunStatus(status), reason=ending.get("reason")).row(),
         fence=fence,
         guards=(
             Guard(_HALT_WAITS, {"rid": run_id}, "no row", unusual),
@@ -90,7 +90,7 @@ def _release_for(names: tuple[str, ...]) -> Any:
     """The UPDATE setting these fields of a run, built once per set of names (so compiled once)."""
     release = _RELEASES.get(names)
     if release is None:
-        values = {name: bindparam(f"v_{name}") for name in names}
+        values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names}
         release = update(_runs).where(_runs.c.id == bindparam("rid")).values(values)
         _RELEASES[names] = release
     return release
