@@ -1,11 +1,12 @@
-"""A worker's session of a run ends: its status, fields and `status` event in one transaction,
-releasing the run.
+"""A session's own status writes: the run marked driven (running <-> waiting, and at the
+session's start) and the session's end, each with its `status` event in one transaction.
 
-Every session ends once, and the usual ending (the claim still holds, no halt waits) runs on the
-driver (storage.driver_sql): the fenced seq bump, a halt check and one UPDATE, compiled once,
-instead of six Core executions. Any other ending (a halt pending, the claim lost, no such run)
-is rolled back there and done again on the Core path, which says what happened; a test holds
-both paths to the same answers.
+Every session starts and ends once, and the usual case (the claim still holds, the run is
+driven, no halt waits at the end) runs on the driver (storage.driver_sql): the fenced seq bump,
+a halt check at the end and one UPDATE, compiled once, instead of five or six Core executions.
+Anything else (a halt pending at the end, the claim lost, the run ended, no such run) is rolled
+back there and done again on the Core path, which says what happened; a test holds both paths
+to the same answers.
 """
 
 from __future__ import annotations
@@ -17,23 +18,70 @@ from sqlalchemy import Connection, bindparam, literal, select, update
 from storage.engine import Store, writing
 from storage.errors import StoreError
 from storage.events import Guard, insert_event, next_seq, no_run, write_event
-from storage.fence import Fence, holds
+from storage.fence import Fence, as_fence, holds
 from storage.halts import consume_halts, halt_pending_for, pending_halt_by
+from storage.halts import mark_driven as mark_driven_in_core
 from storage.models import Run, table_of, utcnow
 from storage.record import Status
 from storage.runs import UPDATABLE, session_ending
-from storage.vocabulary import RUN_STATUSES, RunStatus
+from storage.vocabulary import DRIVEN, RUN_STATUSES, RunStatus
 
 _runs = table_of(Run)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
     _runs.c.id == bindparam("rid")
 )
 _HALT_WAITS = select(literal(1)).where(halt_pending_for(bindparam("rid")))
-_RELEASES: dict[tuple[str, ...], Any] = {}
+_UPDATES: dict[tuple[str, ...], Any] = {}
 
 
 class _Unusual(Exception):
-    """Not the usual ending: rolled back, to be done on the Core path."""
+    """Not the usual case: rolled back, to be done on the Core path."""
+
+
+def _unusual(_conn: Connection) -> Exception:
+    return _Unusual()
+
+
+def mark_driven(
+    store: Store,
+    *,
+    run_id: str,
+    status: str,
+    reason: str | None = None,
+    worker_id: str | None = None,
+    fence: Fence | None = None,
+    **fields: Any,
+) -> int:
+    """A driven run's running <-> waiting move and its `status` event, in one transaction; its
+    seq. HaltRequested (nothing written) when the run is no longer driven (halted, interrupted
+    or ended meanwhile); LeaseLost when the claim (`fence`, or the bare `worker_id`) no longer
+    holds: as storage.halts.mark_driven, which says which."""
+    fence = as_fence(fence, worker_id)
+    if status not in DRIVEN or set(fields) - UPDATABLE:  # refused there, with why
+        return mark_driven_in_core(
+            store, run_id=run_id, status=status, reason=reason, fence=fence, **fields
+        )
+    values = {**fields, "status": status, "reason": reason, "updated_at": utcnow()}
+    try:
+        return write_event(
+            store,
+            run_id=run_id,
+            **Status(status=RunStatus(status), reason=reason).row(),
+            fence=fence,
+            statuses=tuple(sorted(DRIVEN)),  # the shape a step's start compiles too
+            guards=(_setting(run_id, values),),
+            refusal=_unusual,
+        )
+    except _Unusual:
+        return mark_driven_in_core(
+            store, run_id=run_id, status=status, reason=reason, fence=fence, **fields
+        )
+
+
+def _setting(run_id: str, values: dict[str, Any]) -> Guard:
+    """The guard that sets a run's fields (it holds when the run's row changed)."""
+    bound = {"rid": run_id, **{f"v_{name}": value for name, value in values.items()}}
+    return Guard(_update_for(tuple(sorted(values))), bound, "one changed", _unusual)
 
 
 def finish_session(
@@ -66,34 +114,25 @@ def _usual_ending(
     (nothing written)."""
     ending = {**fields, "status": status}
     values = {**ending, "worker_id": None, "lease_expires_at": None, "updated_at": utcnow()}
-    release = _release_for(tuple(sorted(values)))
-    bound = {"rid": run_id, **{f"v_{name}": value for name, value in values.items()}}
-
-    def unusual(_conn: Connection) -> Exception:
-        return _Unusual()
-
     write_event(
         store,
         run_id=run_id,
         **Status(status=RunStatus(status), reason=ending.get("reason")).row(),
         fence=fence,
-        guards=(
-            Guard(_HALT_WAITS, {"rid": run_id}, "no row", unusual),
-            Guard(release, bound, "one changed", unusual),
-        ),
-        refusal=unusual,
+        guards=(Guard(_HALT_WAITS, {"rid": run_id}, "no row", _unusual), _setting(run_id, values)),
+        refusal=_unusual,
     )
     return status
 
 
-def _release_for(names: tuple[str, ...]) -> Any:
+def _update_for(names: tuple[str, ...]) -> Any:
     """The UPDATE setting these fields of a run, built once per set of names (so compiled once)."""
-    release = _RELEASES.get(names)
-    if release is None:
+    found = _UPDATES.get(names)
+    if found is None:
         values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names}
-        release = update(_runs).where(_runs.c.id == bindparam("rid")).values(values)
-        _RELEASES[names] = release
-    return release
+        found = update(_runs).where(_runs.c.id == bindparam("rid")).values(values)
+        _UPDATES[names] = found
+    return found
 
 
 def _any_ending(
