@@ -39,7 +39,6 @@ from storage.halts import (
     halt_requested_by,
     halt_run,
     halts_and_decisions,
-    mark_driven,
     runs_with_halt_pending,
 )
 from storage.identity import (
@@ -95,7 +94,6 @@ from storage.runs import (
     count_runs,
     create_run,
     expire_leases,
-    finish_session,
     get_run,
     has_claimable_run,
     list_runs,
@@ -106,6 +104,7 @@ from storage.runs import (
     update_run,
 )
 from storage.schema import SCHEMA_VERSION
+from storage.session_status import finish_session, mark_driven
 from storage.versions import StoreNewer, current_version
 from storage.vocabulary import (
     ACTIVE_STATUSES,

@@ -35,15 +35,13 @@ def private_folder(path: Path) -> Path:
     keep its files in a folder someone else controls.
     """
     path = Path(path)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.mkdir(path, FOLDER_MODE)
-            os.chmod(path, FOLDER_MODE, follow_symlinks=False)  # a umask like 0o277 narrows more
-            return path
-        except FileExistsError:
-            pass  # made meanwhile by another process: checked below like any existing one
-    info = os.lstat(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        made = _make_private(path)
+        if made is not None:
+            return made
+        info = os.lstat(path)  # made meanwhile by another process: checked like any other
     if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
         owner = "a symlink" if stat.S_ISLNK(info.st_mode) else f"owned by uid {info.st_uid}"
         raise NotOwnFolder(
@@ -51,6 +49,20 @@ def private_folder(path: Path) -> Path:
             "point onloop elsewhere (ONLOOP_WORKSPACES, --db)"
         )
     tighten(path, FOLDER_MODE)
+    return path
+
+
+def _make_private(path: Path) -> Path | None:
+    """Make the missing folder `path` (and its missing parents) owner-only; None when another
+    process made it meanwhile. One mkdir when its parent is there (a worker makes one per run)."""
+    try:
+        os.mkdir(path, FOLDER_MODE)
+    except FileNotFoundError:  # its parent is missing too
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _make_private(path)
+    except FileExistsError:
+        return None
+    os.chmod(path, FOLDER_MODE, follow_symlinks=False)  # a umask like 0o277 narrows more
     return path
 
 

@@ -9,15 +9,15 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.clock import db_now
 from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
-from storage.events import append_in, insert_event, next_seq, no_run
-from storage.fence import Fence, holds, refused
+from storage.events import append_in, no_run
+from storage.fence import Fence, refused
 from storage.goal_search import goal_contains
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
 from storage.identity import check_same_in
@@ -42,7 +42,7 @@ STORE_LOST_REASON = "the database went away while the run was driven"
 # in flight is safe to repeat (agent_core.run.unfinished_calls); otherwise a person resumes it.
 AUTO_RECOVERABLE = (LEASE_LOST_REASON, STORE_LOST_REASON)
 # Fields update_run may set; id, seq and creation are the store's business.
-_UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
+UPDATABLE = frozenset(_runs.c.keys()) - {"id", "last_seq", "created_at"}
 
 
 MAX_GOAL_CHARS = 8000  # a goal states what to achieve; long material belongs in the workspace
@@ -253,7 +253,7 @@ def count_runs(
 def update_run(store: Store, *, run_id: str, fence: Fence | None = None, **fields: Any) -> None:
     """Set fields of a run (status, result, reason, timestamps, totals); also sets updated_at.
     Given a driver's `fence`, only while its claim holds (else LeaseLost)."""
-    unknown = set(fields) - _UPDATABLE
+    unknown = set(fields) - UPDATABLE
     if unknown:
         raise TypeError(f"update_run cannot set {', '.join(sorted(unknown))}")
     if "status" in fields and fields["status"] not in RUN_STATUSES:
@@ -429,7 +429,7 @@ def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
     with writing(store) as conn:
         for run_id in conn.scalars(select(_runs.c.id).where(*lapsed)).all():
             by = pending_halt_by(conn, run_id)
-            ending = _ended(by, "interrupted", LEASE_LOST_REASON, now)
+            ending = session_ending(by, "interrupted", LEASE_LOST_REASON, now)
             ending.update(worker_id=None, lease_expires_at=None, updated_at=now)
             interrupt = update(_runs).where(_runs.c.id == run_id, *lapsed).values(ending)
             if conn.execute(interrupt).rowcount:
@@ -439,54 +439,13 @@ def expire_leases(store: Store, *, now: datetime | None = None) -> list[str]:
     return expired
 
 
-def _ended(by: str | None, status: str, reason: str | None, now: datetime) -> dict[str, Any]:
+def session_ending(
+    by: str | None, status: str, reason: str | None, now: datetime
+) -> dict[str, Any]:
     """How a session ends: as asked, or halted when a halt (asked by `by`) is pending."""
     if by is None:
         return {"status": status, "reason": reason}
     return {"status": "halted", "reason": halted_by(by), "finished_at": now}
-
-
-def finish_session(
-    store: Store,
-    *,
-    run_id: str,
-    worker_id: str,
-    status: str,
-    epoch: int | None = None,
-    **fields: Any,
-) -> str:
-    """End a worker's session of a run: its status, fields and `status` event in one transaction,
-    releasing the run. A pending halt wins over any other ending (the run ends `halted`, the halt
-    is consumed). A session that is no longer this worker's (its lease lapsed, the run was halted
-    or taken over, i.e. its worker or claim `epoch` no longer the run's) writes nothing. Returns
-    the run's status afterwards."""
-    unknown = set(fields) - _UPDATABLE
-    if unknown or status not in RUN_STATUSES:
-        raise StoreError(f"finish_session cannot set {sorted(unknown) or status!r}")
-    now = utcnow()
-    with writing(store) as conn:
-        row = conn.execute(_OWNER.with_for_update(), {"rid": run_id}).first()
-        if row is None:
-            raise no_run(run_id)
-        if not holds(Fence(worker_id, epoch), row.worker_id, row.claim_epoch):
-            return str(row.status)
-        seq = next_seq(conn, run_id)
-        by = pending_halt_by(conn, run_id)
-        ending = {**fields, "status": status}
-        if by is not None:
-            consume_halts(conn, run_id)
-            ending.pop("result", None)
-            ending.update(_ended(by, status, None, now))
-        released = {"worker_id": None, "lease_expires_at": None, "updated_at": now}
-        conn.execute(update(_runs).where(_runs.c.id == run_id).values({**released, **ending}))
-        ended = Status(status=ending["status"], reason=ending.get("reason"))
-        insert_event(conn, run_id=run_id, seq=seq, **ended.row())
-    return str(ending["status"])
-
-
-_OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
-    _runs.c.id == bindparam("rid")
-)
 
 
 def requeue_run(
@@ -511,8 +470,8 @@ def requeue_run(
     person who resumed it, is recorded in the status event. `claimed_by`: the run is claimed
     by this driver in the same transaction (as create_run's), so no worker takes it in between.
     """
-    if set(more or {}) - _UPDATABLE:
-        raise TypeError(f"requeue_run cannot set {', '.join(sorted(set(more or {}) - _UPDATABLE))}")
+    if set(more or {}) - UPDATABLE:
+        raise TypeError(f"requeue_run cannot set {', '.join(sorted(set(more or {}) - UPDATABLE))}")
     with write_session(store) as session:
         run = session.get(Run, run_id, with_for_update=True)
         if run is None:

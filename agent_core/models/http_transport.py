@@ -7,10 +7,15 @@ its HTTP/1.1 parser is pure Python. The SDK also ships an aiohttp transport
 about 40 % less CPU per call (`benchmarks/http_transport.py`). It is used unless a proxy from
 the environment applies to the server (the SDK's aiohttp adapter does not take proxies, httpx
 does) or `ONLOOP_MODEL_HTTP=httpx` asks for the SDK's default.
+
+Reading the proxies from the environment walks every variable (~0.3 ms); a worker chooses a
+transport for each run's model, so the choice is kept per environment and server: a variable
+set or removed since gives a new choice.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import urllib.parse
@@ -18,6 +23,7 @@ import urllib.request
 from typing import Literal
 
 from agent_core.models.base import ModelError
+from agent_core.models.environment import environment_now
 
 ENV = "ONLOOP_MODEL_HTTP"
 Transport = Literal["aiohttp", "httpx"]
@@ -26,6 +32,12 @@ _DEFAULT_HOST = "api.openai.com"
 
 def http_transport(base_url: str | None) -> Transport:
     """The transport for requests to `base_url` (None: OpenAI's API)."""
+    return _chosen(environment_now(), base_url)
+
+
+@functools.lru_cache(maxsize=32)
+def _chosen(_environment: tuple, base_url: str | None) -> Transport:
+    """The choice for one environment (only its identity: the cache's key) and server."""
     asked = os.environ.get(ENV, "").strip().lower()
     if asked not in ("", "aiohttp", "httpx"):
         raise ModelError(f"{ENV}={asked!r} is not a transport; set it to aiohttp or httpx")

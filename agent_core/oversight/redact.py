@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agent_core.models.environment import environment_now
 from agent_core.oversight.encodings import (
     WRAPPED,
     dump_blocks,
@@ -243,14 +244,7 @@ def _meaningful(value: str, configured: bool) -> bool:
 def redactor_for(secret_env: Iterable[str] = (), secret_patterns: Iterable[str] = ()) -> Redactor:
     """The redactor for this worker's environment as it is now (a secret set since is known)
     plus a policy's configured secrets: built again only when the environment changed."""
-    return _cached(_environment(), tuple(secret_env), tuple(secret_patterns))
-
-
-def _environment() -> tuple:
-    """The process's environment now, cheaply: os.environ's raw pairs (bytes on POSIX, no
-    decoding, no sort), compared whole by the cache."""
-    raw = getattr(os.environ, "_data", None)
-    return tuple(raw.items()) if isinstance(raw, dict) else tuple(os.environ.items())
+    return _cached(environment_now(), tuple(secret_env), tuple(secret_patterns))
 
 
 @functools.lru_cache(maxsize=32)

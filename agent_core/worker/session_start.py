@@ -43,13 +43,13 @@ def prepare_workspace(
         return Workspace(work_in(str(run.workspace), store_file=store_file), protected)
     private_folder(root)  # owner-only, whatever the umask: runs' files are nobody else's
     path = root / run.id
-    if not path.exists():
+    if (run.seed_from or run.model == "demo") and not path.exists():
         if run.seed_from:
             seed_workspace(copy_from(run.seed_from, store_file=store_file), path)
-        elif run.model == "demo":
+        else:
             seed_demo_workspace(path)
         tighten(path, FOLDER_MODE, announce=False)  # made just now: no news for the log
-    private_folder(path)
+    private_folder(path)  # an empty folder made here (one mkdir) when nothing was seeded
     return Workspace(path, protected)
 
 

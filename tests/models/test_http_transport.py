@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import urllib.request
 
 import pytest
 
@@ -133,3 +134,26 @@ def test_a_hostile_setting_is_named_without_its_control_characters(monkeypatch):
     message = str(refused.value)
     assert "\x1b" not in message and "\x07" not in message
     assert "set it to aiohttp or httpx" in message
+
+
+def test_the_environment_is_read_once_until_it_changes(monkeypatch):
+    """A worker chooses a transport for every run's model: the proxies are read from the
+    environment again only when a variable was set or removed since."""
+    reads = []
+    real = urllib.request.getproxies_environment
+
+    def counted():
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(urllib.request, "getproxies_environment", counted)
+    monkeypatch.setenv("ONLOOP_TEST_MARK", "a")  # an environment no earlier test has seen
+    base_url = "https://llm.example.com/v1"
+    assert [http_transport(base_url) for _ in range(5)] == ["aiohttp"] * 5
+    assert len(reads) == 1
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert http_transport(base_url) == "httpx"
+    assert http_transport(base_url) == "httpx"
+    assert len(reads) == 2
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert http_transport(base_url) == "aiohttp"  # the choice of that environment, kept

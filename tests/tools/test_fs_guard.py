@@ -350,6 +350,26 @@ def test_workspaces_and_their_parent_are_owner_only(tmp_path, open_umask):
     assert (seeded.root / "sub" / "a.txt").read_text() == "a"
 
 
+def test_a_runs_new_folder_costs_one_mkdir(tmp_path, open_umask, monkeypatch):
+    """A worker makes a folder for every run it starts: one mkdir, of the folder itself, once
+    the root is there (owner-only whatever the umask; missing parents are made too)."""
+    root = tmp_path / "onloop-workspaces"
+    prepare_workspace(_run(id="r-first"), root)
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def counted(path, *args, **kwargs):
+        made.append(str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", counted)
+    second = prepare_workspace(_run(id="r-second"), root)
+    assert made == [str(root / "r-second")]
+    assert _mode(second.root) == 0o700
+    deep = prepare_workspace(_run(id="r-deep"), tmp_path / "a" / "b" / "c")
+    assert _mode(deep.root) == _mode(tmp_path / "a" / "b" / "c") == 0o700
+
+
 def test_existing_loose_workspaces_are_tightened(tmp_path):
     root = tmp_path / "onloop-workspaces"
     (root / "r-old").mkdir(parents=True)
