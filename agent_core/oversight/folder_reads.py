@@ -215,6 +215,9 @@ def walk_folder(root: Path, start: Path, walk: Walk, cap: int = WALK_CAP) -> Non
             entries = list(os.scandir(folder))
         except OSError:
             continue
+        # The folder's path relative to the root once, not each file's: a name has no "/".
+        here = os.path.relpath(folder, root)
+        prefix = "" if here == "." else here + os.sep
         for entry in entries:
             if entry.is_dir(follow_symlinks=True):
                 stack.append((Path(entry.path), inside_link or entry.is_symlink()))
@@ -223,7 +226,7 @@ def walk_folder(root: Path, start: Path, walk: Walk, cap: int = WALK_CAP) -> Non
             if len(walk.files) >= cap:
                 walk.over_cap = True
                 return
-            shown = os.path.relpath(entry.path, root)
+            shown = prefix + entry.name
             linked = entry.is_symlink() or inside_link  # only then may it lead elsewhere
             walk.files.append(
                 (shown, os.path.relpath(os.path.realpath(entry.path), root) if linked else shown)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from agent_core.oversight.folder_reads import Walk, walk_folder
 from agent_core.oversight.path_patterns import any_path_matches
@@ -28,13 +28,15 @@ def secret_file_values(workspace: Workspace, patterns: Iterable[str]) -> dict[st
     patterns = tuple(patterns)
     if not patterns:
         return {}
+    matches = _matcher(patterns)
     root = workspace.real_root
     walk = Walk()
     walk_folder(root, root, walk, FILES_CAP)
     found: dict[str, str] = {}
     budget = TOTAL_CAP
     for shown, real in walk.files:
-        if real.startswith("..") or not any(any_path_matches(patterns, n) for n in (shown, real)):
+        names = (shown,) if real == shown else (shown, real)
+        if real.startswith("..") or not any(matches(n) for n in names):
             continue
         if budget <= 0:
             break
@@ -42,6 +44,30 @@ def secret_file_values(workspace: Workspace, patterns: Iterable[str]) -> dict[st
         for number, value, part in _values(root / real):
             found[f"{shown} line {number}{part}"] = value
     return found
+
+
+# Whether a path is a secret file, by patterns: a pure function of the two, asked again for every
+# file of the workspace before every tool call, so its answers are kept (a bounded number).
+_ANSWERS: dict[tuple[str, ...], dict[str, bool]] = {}
+_ANSWERS_CAP = 50_000
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    answers = _ANSWERS.get(patterns)
+    if answers is None:
+        if len(_ANSWERS) >= 16:
+            _ANSWERS.clear()
+        answers = _ANSWERS[patterns] = {}
+
+    def matches(path: str) -> bool:
+        found = answers.get(path)
+        if found is None:
+            if len(answers) >= _ANSWERS_CAP:
+                answers.clear()
+            found = answers[path] = any_path_matches(patterns, path)
+        return found
+
+    return matches
 
 
 def _values(path: os.PathLike[str]) -> list[tuple[int, str, str]]:

@@ -282,3 +282,10 @@ def test_http_transport_benchmark_runs_both_transports():
     for transport in ("httpx", "aiohttp"):
         assert re.search(rf"3 at once, {transport} *: [0-9.]+ ms CPU per call", done.stdout)
     assert "load" in done.stdout and "Unclosed" not in done.stderr, done.stderr
+
+
+def test_secret_walk_benchmark_prints_a_figure_per_size():
+    done = run_script("benchmarks/secret_walk.py", "--files", "30", "60", "--per-folder", "7")
+    assert done.returncode == 0, done.stderr
+    assert "30 files, 7 a folder:" in done.stdout and "60 files, 7 a folder:" in done.stdout
+    assert "ms CPU" in done.stdout and "load average" in done.stdout
