@@ -201,6 +201,7 @@ def test_a_rewrite_that_weakens_a_test_asks_at_every_level(tmp_path):
         "def test_one():\n    assert f() == 1\n\n\ndef test_two():\n    assert f() == 2\n"
     )
     space = Workspace(tmp_path)
+    # A model's rewrite of the workspace's test file (the input under test, not a test of ours).
     weaker = {"path": "tests/test_a.py", "content": "def test_one():\n    assert True\n"}
     decided = call("write_file", weaker, "autonomous", workspace=space)
     assert (decided.call_class, decided.verdict) == ("guarded", "ask")

@@ -47,6 +47,7 @@ def test_other_files_are_not_test_files(path):
     ("path", "old", "new"),
     [
         ("tests/test_parser.py", PY, PY.replace("def test_decimal_point", "def _decimal_point")),
+        # The rewrites below are a model's edits the detector must name (its input, not ours).
         ("tests/test_parser.py", PY, "import pytest\n\n@pytest.mark.skip\n" + PY),
         ("tests/test_parser.py", PY, PY.replace('assert parse_number("1,5") == 1.5', "pass")),
         ("tests/test_parser.py", PY, PY.replace('parse_number("1,5") == 1.5', "True")),

@@ -271,6 +271,7 @@ FIX_FAILING_TEST = Workload(
         ),
         write(
             "tests/test_parser.py",
+            # A model's rewrite the checks must stop (workload data, not a test of ours).
             "import pytest\n\n\n@pytest.mark.skip\ndef test_decimal_comma():\n    pass\n",
             P,
             "skips the failing test instead of fixing it",

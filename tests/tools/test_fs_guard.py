@@ -370,6 +370,34 @@ def test_a_runs_new_folder_costs_one_mkdir(tmp_path, open_umask, monkeypatch):
     assert _mode(deep.root) == _mode(tmp_path / "a" / "b" / "c") == 0o700
 
 
+@pytest.mark.parametrize("seeded", ["plain", "demo", "seed_from"])
+@pytest.mark.parametrize("squat", ["link to a host folder", "dangling link"])
+def test_a_runs_folder_squatted_by_a_link_is_refused_and_nothing_lands_outside(
+    tmp_path, seeded, squat
+):
+    """Someone plants a link where the worker will make a run's folder (now one mkdir, no
+    exists() before it): the run is refused, and no file of the run lands where the link leads."""
+    root = tmp_path / "onloop-workspaces"
+    prepare_workspace(_run(id="r-first"), root)
+    host = tmp_path / "host"
+    if squat == "link to a host folder":
+        host.mkdir(mode=0o755)
+        os.chmod(host, 0o755)
+        (host / "keep.txt").write_text("mine")
+    (root / "r-squat").symlink_to(host)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    fields = {"plain": {}, "demo": {"model": "demo"}, "seed_from": {"seed_from": str(source)}}
+    with pytest.raises((NotOwnFolder, OSError)):
+        prepare_workspace(_run(id="r-squat", **fields[seeded]), root)
+    if squat == "link to a host folder":
+        assert sorted(p.name for p in host.iterdir()) == ["keep.txt"]
+        assert _mode(host) == 0o755  # not tightened through the link either
+    else:
+        assert not host.exists()
+
+
 def test_existing_loose_workspaces_are_tightened(tmp_path):
     root = tmp_path / "onloop-workspaces"
     (root / "r-old").mkdir(parents=True)
