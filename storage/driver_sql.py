@@ -158,12 +158,13 @@ def driver_transaction(store: Store, *, durable: bool = False) -> Iterator[Drive
     on disk when this returns (storage.durability: the transaction before a tool's effect)."""
     dialect = store.engine.dialect
     driver_error = dialect.loaded_dbapi.Error
+    held = store.held_writer
     with write_turn(store):
-        pooled = _checkout(store)
-        cursor = pooled.cursor()
-        transaction = DriverTransaction(cursor, dialect)
+        pooled = _checkout(store) if held is None else held.take(lambda: _checkout(store))
+        transaction = DriverTransaction(None, dialect)
         switched = False
-        try:
+        try:  # a connection closed underneath fails at its cursor: it must leave the pool too
+            cursor = transaction.cursor = pooled.cursor()
             switched = durable and full_before(pooled)
             if dialect.name == "sqlite":  # the write lock up front, as Core's begin hook takes it
                 transaction.last = ("BEGIN IMMEDIATE", ())
@@ -183,10 +184,14 @@ def driver_transaction(store: Store, *, durable: bool = False) -> Iterator[Drive
             if switched:  # after the commit or the rollback: the pragma is not for a transaction
                 normal_after(pooled)
             try:
-                cursor.close()
+                if transaction.cursor is not None:
+                    transaction.cursor.close()
             except driver_error:  # its connection was dropped above
                 pass
-            pooled.close()  # back to the pool
+            if held is None:
+                pooled.close()  # back to the pool
+            else:  # kept (storage.held_writer), or back to the pool
+                held.give_back(pooled)
 
 
 def _roll_back(pooled: Any, driver_error: type[Exception]) -> None:

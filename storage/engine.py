@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from storage.durability import set_sqlite_synchronous, sqlite_synchronous, sync_commit_on, sync_full
 from storage.errors import StoreError
+from storage.held_writer import HeldWriter
 from storage.identity import StoreIdentity, identify
 from storage.pool_ping import ping_when_idle
 from storage.private_files import private_store_file
@@ -58,9 +59,15 @@ class Store:
     # Which store this is (storage.identity): taken on open, checked before every claim.
     identity: StoreIdentity | None = field(default=None, repr=False)
 
+    # The connection the driver path's gated writes keep (storage.held_writer): a SQLite file.
+    held_writer: HeldWriter | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
         self.write_gate = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        if self.write_gate is not None and not isinstance(self.engine.pool, StaticPool):
+            engine = self.engine
+            self.held_writer = HeldWriter(self.write_gate, lambda: engine.pool)
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +79,8 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     def dispose(self) -> None:
+        if self.held_writer is not None:
+            self.held_writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:

@@ -98,7 +98,9 @@ def test_a_refused_tool_start_rolls_back_and_its_connection_returns_to_normal(st
     with pytest.raises(storage.HaltRequested):
         storage.begin_execution(store, run_id=run.id, tool="calculator", worker_id="w")
     assert ("ROLLBACK", seen.done[-1][1]) == seen.done[-1]
-    with writing(store) as conn:  # the pooled connection the refusal used, back to NORMAL
+    with driver_transaction(store) as transaction:  # the held connection the refusal used
+        assert transaction.rows(text("PRAGMA synchronous"), {}) == [(NORMAL,)]
+    with writing(store) as conn:  # and a pooled one
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == NORMAL
 
 
