@@ -1,10 +1,10 @@
 """Where a worker's CPU goes: one in-process Worker driving many runs against the local chat
-server at zero latency, with the process's CPU per model call, SQL statements per model call
-(every statement the database driver runs, BEGIN and COMMIT included) and, with --profile, a
-cProfile over every thread.
+server (at zero latency unless --latency-ms), with the process's CPU per model call, SQL
+statements per model call (every statement the database driver runs, BEGIN and COMMIT included)
+and, with --profile, a cProfile over every thread.
 
 Run from the repo root: `python benchmarks/profile_worker.py [--runs 100] [--calls 5]
-[--postgres] [--profile] [--top 40]`.
+[--latency-ms 0] [--postgres] [--profile] [--top 40]`.
 
 The worker runs in this process (`Worker(store).serve()` in a thread, its runs on threads of
 their own), so cProfile sees them all (threading.setprofile gives each new thread a profiler of
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=5, help="model calls per run")
     parser.add_argument("--concurrency", type=int, default=0, help="default: --runs")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL store")
+    parser.add_argument("--latency-ms", type=int, default=0, help="the server's time per call")
     parser.add_argument("--profile", action="store_true", help="cProfile over all threads")
     parser.add_argument("--top", type=int, default=40, help="with --profile: functions shown")
     parser.add_argument("--sort", default="tottime", help="with --profile: pstats sort key")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             url = pg.url(pg.create_database())
         else:
             url = f"sqlite:///{folder}/onloop.db"
-        server = stack.enter_context(ChatServer(latency_ms=0))
+        server = stack.enter_context(ChatServer(latency_ms=args.latency_ms))
         measure(args, url, server)
     return 0
 
@@ -113,7 +114,7 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
                 store,
                 goal=BENCH_GOAL,
                 model="openai",
-                model_name=model_name(calls, 0),
+                model_name=model_name(calls, args.latency_ms),
                 autonomy="autonomous",
                 tools=["calculator"],
                 max_steps=calls + 5,
@@ -167,7 +168,8 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     calls = server.stats()["requests"] - before_requests
     worker.stop.set()
     serving.join(30)
-    print(f"{store.engine.dialect.name}: {args.runs} runs x {args.calls} calls, zero latency")
+    latency = f"{args.latency_ms} ms a call" if args.latency_ms else "zero latency"
+    print(f"{store.engine.dialect.name}: {args.runs} runs x {args.calls} calls, {latency}")
     print(load_average())
     print(
         f"model calls {calls}, wall {wall:.2f} s, {calls / wall:.1f} calls/s; process CPU "
