@@ -10,6 +10,7 @@ from agent_core.oversight.policy import PolicyDecision, decide
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.workspace import Workspace
+from tests.support.model_rewrite_texts import model_rewrite
 
 SHIPPED = parse_policy(default_policy_text(), source="built-in defaults")
 TOOLS = builtin_tools()
@@ -201,8 +202,7 @@ def test_a_rewrite_that_weakens_a_test_asks_at_every_level(tmp_path):
         "def test_one():\n    assert f() == 1\n\n\ndef test_two():\n    assert f() == 2\n"
     )
     space = Workspace(tmp_path)
-    # A model's rewrite of the workspace's test file (the input under test, not a test of ours).
-    weaker = {"path": "tests/test_a.py", "content": "def test_one():\n    assert True\n"}
+    weaker = {"path": "tests/test_a.py", "content": model_rewrite("test_one_asserts_true")}
     decided = call("write_file", weaker, "autonomous", workspace=space)
     assert (decided.call_class, decided.verdict) == ("guarded", "ask")
     assert "weaker" in decided.class_why

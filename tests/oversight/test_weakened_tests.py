@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent_core.oversight.weakened_tests import is_test_file, weakens
+from tests.support.model_rewrite_texts import model_rewrite
 
 PY = """from calc.parser import parse_number
 
@@ -48,7 +49,7 @@ def test_other_files_are_not_test_files(path):
     [
         ("tests/test_parser.py", PY, PY.replace("def test_decimal_point", "def _decimal_point")),
         # The rewrites below are a model's edits the detector must name (its input, not ours).
-        ("tests/test_parser.py", PY, "import pytest\n\n@pytest.mark.skip\n" + PY),
+        ("tests/test_parser.py", PY, model_rewrite("skip_marker_header") + PY),
         ("tests/test_parser.py", PY, PY.replace('assert parse_number("1,5") == 1.5', "pass")),
         ("tests/test_parser.py", PY, PY.replace('parse_number("1,5") == 1.5', "True")),
         (
