@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -301,11 +302,14 @@ def begin_execution(
     tool: str | None = None,
     worker_id: str | None = None,
     fence: Fence | None = None,
+    before: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
     """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
     halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
     this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
-    event. Returns its seq; nothing is written when it refuses."""
+    event, after the `before` events (kind, payload) if any (the call's own `tool_call`, when
+    nothing stood between its verdict and its start). Returns the seq of `tool_started`;
+    nothing is written when it refuses."""
     started = ToolStarted(
         tool_call_id=tool_call_id, tool=tool, approval_id=approval_id, args_hash=args_hash
     )
@@ -325,4 +329,5 @@ def begin_execution(
         worker_id=worker_id,
         guards=guards,
         durable=True,  # on disk before the tool's effect starts (storage.durability)
+        before=before,
     )

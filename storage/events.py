@@ -185,16 +185,18 @@ class _Refused(Exception):
         self.refusal = refusal
 
 
-_BUMPS: dict[tuple[str, tuple[str, ...], bool, bool], Any] = {}
+_BUMPS: dict[tuple[str, tuple[str, ...], bool, bool, int], Any] = {}
 
 
-def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool, usage: bool) -> Any:
-    """The UPDATE taking the run's next seq, built once per shape: fenced by worker or claim or
-    not, only in `statuses` or in any, with RETURNING or without, adding usage or not. The
-    usage goes in the same UPDATE (one statement fewer): the row it changes is the one the bump
-    locks, in the same transaction, and a refused write rolls both back."""
+def _bump_for(
+    fence: Fence | None, statuses: tuple[str, ...], returning: bool, usage: bool, events: int = 1
+) -> Any:
+    """The UPDATE taking the run's next `events` seqs, built once per shape: fenced by worker or
+    claim or not, only in `statuses` or in any, with RETURNING or without, adding usage or not.
+    The usage goes in the same UPDATE (one statement fewer): the row it changes is the one the
+    bump locks, in the same transaction, and a refused write rolls both back."""
     held_by = "none" if fence is None else "worker" if fence.epoch is None else "claim"
-    shape = (held_by, statuses, returning, usage)
+    shape = (held_by, statuses, returning, usage, events)
     bump = _BUMPS.get(shape)
     if bump is None:
         where = [_runs.c.id == bindparam("rid")]
@@ -204,7 +206,7 @@ def _bump_for(fence: Fence | None, statuses: tuple[str, ...], returning: bool, u
             where.append(_runs.c.worker_id == bindparam("wid"))
             if fence.epoch is not None:
                 where.append(_runs.c.claim_epoch == bindparam("epoch"))
-        bump = update(_runs).where(*where).values(last_seq=_runs.c.last_seq + 1)
+        bump = update(_runs).where(*where).values(last_seq=_runs.c.last_seq + events)
         if usage:
             bump = bump.values(_ADDED_USAGE).values(updated_at=bindparam("now"))
         bump = _BUMPS[shape] = bump.returning(_runs.c.last_seq) if returning else bump
@@ -226,19 +228,22 @@ def write_event(
     guards: Sequence[Guard] = (),
     refusal: Callable[[Connection], Exception] | None = None,
     durable: bool = False,
+    before: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
     """One event in a write transaction of its own (the hot path: see storage.driver_sql);
     its seq. Written only while `fence`'s claim holds, the run is in one of `statuses` (any
     when empty) and every guard holds, with `usage` added to the run's totals; else nothing is
     written and `refusal` (default: no such run, or LeaseLost) says why. `durable`: on disk
-    before this returns (storage.durability)."""
+    before this returns (storage.durability). `before`: (kind, payload) events written just
+    ahead of it in the same transaction, under the same checks (all or none)."""
     check_usage(usage)  # an unknown name is refused before anything is written
-    row = event_row(run_id=run_id, seq=0, kind=kind, payload=payload)
+    rows = [event_row(run_id=run_id, seq=0, kind=k, payload=p) for k, p in before]
+    rows.append(row := event_row(run_id=run_id, seq=0, kind=kind, payload=payload))
     adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE_NAMES}
     added = {**adds, "now": row["at"]} if any(adds.values()) else None
     try:
         with driver_transaction(store, durable=durable) as transaction:
-            seq = _take_seq(transaction, store, run_id, fence, statuses, added)
+            seq = _take_seq(transaction, store, run_id, fence, statuses, added, len(rows))
             if seq is None:
                 raise _Refused(refusal or (lambda conn: refused(conn, run_id, fence)))
             for guard in guards:
@@ -248,10 +253,12 @@ def write_event(
                     held = transaction.changed(guard.statement, guard.values) == 1
                 if not held:
                     raise _Refused(guard.refusal)
-            transaction.execute(_INSERT_EVENT, {**row, "seq": seq})
-            if kind == "tool_call":
-                counted = _count_params(run_id, row["tool"], row["verdict"])
-                transaction.execute(_COUNT_TOOL_CALL, counted)
+            first = seq - len(rows) + 1
+            for offset, each in enumerate(rows):
+                transaction.execute(_INSERT_EVENT, {**each, "seq": first + offset})
+                if each["kind"] == "tool_call":
+                    counted = _count_params(run_id, each["tool"], each["verdict"])
+                    transaction.execute(_COUNT_TOOL_CALL, counted)
     except _Refused as refused_write:  # rolled back: say why from what the store holds now
         with reading(store) as conn:
             raise refused_write.refusal(conn) from None
@@ -265,17 +272,19 @@ def _take_seq(
     fence: Fence | None,
     statuses: tuple[str, ...],
     added: Mapping[str, Any] | None,
+    events: int = 1,
 ) -> int | None:
-    """Bump the run's last_seq where the write may go, adding the `added` usage (add_<name>
-    and now) if any; its new value, or None (no match). The UPDATE locks the run's row first,
-    so what is read after it is read as of that lock."""
+    """Bump the run's last_seq by `events` where the write may go, adding the `added` usage
+    (add_<name> and now) if any; its new value (the last of the seqs taken), or None (no
+    match). The UPDATE locks the run's row first, so what is read after it is read as of that
+    lock."""
     returning = store.engine.dialect.update_returning
     values: dict[str, Any] = {"rid": run_id, **(added or {})}
     if fence is not None:
         values["wid"] = fence.worker_id
         if fence.epoch is not None:
             values["epoch"] = fence.epoch
-    bump = _bump_for(fence, statuses, returning, added is not None)
+    bump = _bump_for(fence, statuses, returning, added is not None, events)
     if returning:
         rows = transaction.rows(bump, values)
         return rows[0][0] if rows else None

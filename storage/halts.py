@@ -194,6 +194,7 @@ def begin_step(
     usage: Mapping[str, float] | None = None,
     guards: Sequence[Guard] = (),
     durable: bool = False,
+    before: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
     """Record that a step starts (event `kind`), unless a halt is pending or the run is no longer
     driven (its session ended) or, given `worker_id`, no longer that worker's: then
@@ -202,7 +203,8 @@ def begin_step(
     (steps, tokens_in, ...) is added to the run's totals in the same transaction: a reader
     never sees the event without the usage it carries. `guards`: what else the step needs,
     checked after the halt (a tool's approval, consumed by it). `durable`: on disk before this
-    returns (a tool's start: storage.durability).
+    returns (a tool's start: storage.durability). `before`: (kind, payload) events written just
+    ahead of the step's own, in its transaction (refused with it).
 
     One fenced UPDATE takes the seq: it locks the run's row first, so a halt committed before
     it is seen by the check after it, and one committed after it gets a higher seq. Only a
@@ -231,6 +233,7 @@ def begin_step(
         guards=(no_halt_same_schema, *guards),
         refusal=not_started,
         durable=durable,
+        before=before,
     )
 
 

@@ -38,7 +38,7 @@ class _IOLoop:
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._thread is None or not self._thread.is_alive():
-                loop = asyncio.new_event_loop()
+                loop = _ModelLoop()
                 ready = threading.Event()
                 thread = threading.Thread(
                     target=_run_forever, args=(loop, ready), name=THREAD_NAME, daemon=True
@@ -57,6 +57,24 @@ class _IOLoop:
         """In a forked child: the parent's loop thread did not come along."""
         self._lock = threading.Lock()
         self._loop = self._thread = None
+
+
+class _ModelLoop(asyncio.SelectorEventLoop):
+    """The loop the model calls run on. The SDK leaves three async generators suspended at the
+    end of every streamed call (its SSE event iterator stops at `[DONE]` without closing its
+    source); each is closed by a task the loop's finalizer hook schedules. asyncio's hook may
+    be called from any thread (the collector runs where it runs), so it always wakes the loop
+    through its self-pipe: two system calls, each letting go of the GIL to another thread. On
+    the loop's own thread (where a finished stream drops them) the task is scheduled directly.
+    """
+
+    def _asyncgen_finalizer_hook(self, agen: Any) -> None:
+        if threading.get_ident() != getattr(self, "_thread_id", None):
+            super()._asyncgen_finalizer_hook(agen)  # type: ignore[misc]  # asyncio's own
+            return
+        self._asyncgens.discard(agen)  # type: ignore[attr-defined]  # asyncio's own
+        if not self.is_closed():
+            self.call_soon(self.create_task, agen.aclose())
 
 
 def _run_forever(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:

@@ -71,7 +71,7 @@ class RunPort(Protocol):
 
     def working_until(self, deadline: float) -> AbstractContextManager[None]: ...
     def awaiting(self, approval_id: int) -> AbstractContextManager[threading.Event]: ...
-    def begin_execution(self, **call: Any) -> int: ...
+    def begin_execution(self, call_event: EventPayload | None = None, **call: Any) -> int: ...
     def should_stop(self) -> bool: ...
     def request_approval(self, **request: Any) -> int: ...
     def approvals_requested_after(self, seq: int) -> dict[int, Any]: ...
@@ -255,12 +255,38 @@ class StoreRunPort:
         event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
         return seq
 
-    def begin_execution(self, **call: Any) -> int:
+    def begin_execution(self, call_event: EventPayload | None = None, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
         storage.HaltRequested), the approval if any consumed for exactly these arguments (else
-        storage.ApprovalUnusable), and a `tool_started` event; returns its seq."""
-        with self._fenced():
-            return storage.begin_execution(self.store, run_id=self.run_id, fence=self.fence, **call)
+        storage.ApprovalUnusable), and a `tool_started` event; returns its seq.
+
+        `call_event`, the call's own `tool_call` event when nothing stood between its verdict
+        and its start, is written in the same transaction, just before `tool_started` (one
+        commit a call fewer); refused, it is recorded alone before the refusal rises, so the
+        call the model sent stays on record as it did when it was written first."""
+        if call_event is None:
+            with self._fenced():
+                return storage.begin_execution(
+                    self.store, run_id=self.run_id, fence=self.fence, **call
+                )
+        kind, payload = call_event.kind, self.redactor.payload(call_event.payload())
+        try:
+            with self._fenced():
+                seq = storage.begin_execution(
+                    self.store,
+                    run_id=self.run_id,
+                    fence=self.fence,
+                    before=((kind, payload),),
+                    **call,
+                )
+        except storage.LeaseLost:
+            raise  # another claim holds the run: nothing more is written by this driver
+        except (storage.HaltRequested, storage.ApprovalUnusable):
+            self.record(call_event)
+            raise
+        self.trace.saw(kind, payload)
+        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        return seq
 
     def should_stop(self) -> bool:
         """The worker's stop (shutdown, a lapsed lease); it cancels the token (STOPPED)."""

@@ -156,8 +156,9 @@ class ToolStep:
         assert tool is not None and arguments is not None
         digest = args_hash(arguments)
         verdict = self._verdict(tool, arguments, digest, force_ask)
+        recorded: ToolCall | None = None
         if not already_recorded:
-            self._record_call(
+            recorded = self._call_event(
                 call,
                 verdict.verdict,
                 verdict.reason,
@@ -166,6 +167,9 @@ class ToolStep:
                 digest,
                 verdict.call_class,
             )
+            if verdict.verdict in ("deny", "ask"):
+                self.port.record(recorded)
+                recorded = None  # else it is written with the tool's start: nothing between
         if verdict.verdict == "deny":
             text = f"Denied by policy ({verdict.rule or 'default'}): {verdict.reason}"
             return self._result(call, text, ok=False, outcome="denied")
@@ -184,7 +188,7 @@ class ToolStep:
             if args_hash(arguments) != digest:
                 edit = Edit(gated.decision.decided_by, asked)
                 return self._execute(call, tool, arguments, approval_id, edit)
-        return self._execute(call, tool, arguments, approval_id)
+        return self._execute(call, tool, arguments, approval_id, call_event=recorded)
 
     def _parse(self, call: ToolCallRequest) -> tuple[Tool | None, dict | None, str | None]:
         tool = self.spec.tools.get(call.name)
@@ -220,7 +224,12 @@ class ToolStep:
             self._record_call(call, "invalid", problem)
         return self._result(call, problem, ok=False, outcome="invalid", watched=watched)
 
-    def _record_call(
+    def _record_call(self, call: ToolCallRequest, verdict: str, reason: str) -> None:
+        """A call that cannot run: its `tool_call` event, with the raw text exactly as the model
+        sent it and no hash."""
+        self.port.record(self._call_event(call, verdict, reason))
+
+    def _call_event(
         self,
         call: ToolCallRequest,
         verdict: str,
@@ -229,22 +238,20 @@ class ToolStep:
         arguments: dict | None = None,
         digest: str | None = None,
         call_class: str | None = None,
-    ) -> None:
+    ) -> ToolCall:
         """The call's one `tool_call` event: with the arguments as validated and their hash, or
         (a call that cannot run) the raw text exactly as the model sent it and no hash."""
         tool = self.spec.tools.get(call.name)
-        self.port.record(
-            ToolCall(
-                tool_call_id=call.id,
-                tool=call.name,
-                arguments=call.arguments if arguments is None else arguments,
-                risk=tool.risk if tool is not None else "unknown",
-                verdict=Verdict(verdict),
-                rule=rule,
-                reason=reason,
-                args_hash=digest,
-                call_class=call_class,
-            )
+        return ToolCall(
+            tool_call_id=call.id,
+            tool=call.name,
+            arguments=call.arguments if arguments is None else arguments,
+            risk=tool.risk if tool is not None else "unknown",
+            verdict=Verdict(verdict),
+            rule=rule,
+            reason=reason,
+            args_hash=digest,
+            call_class=call_class,
         )
 
     def _verdict(
@@ -272,8 +279,10 @@ class ToolStep:
         arguments: dict,
         approval_id: int | None = None,
         edit: Edit | None = None,
+        *,
+        call_event: ToolCall | None = None,
     ) -> dict[str, Any] | Outcome:
-        refused = self._begin(call, tool, arguments, approval_id)
+        refused = self._begin(call, tool, arguments, approval_id, call_event)
         if isinstance(refused, Outcome):
             return refused
         if refused is not None:
@@ -306,16 +315,25 @@ class ToolStep:
         return ended(token, "while a tool ran") if cut else result
 
     def _begin(
-        self, call: ToolCallRequest, tool: Tool, arguments: dict, approval_id: int | None
+        self,
+        call: ToolCallRequest,
+        tool: Tool,
+        arguments: dict,
+        approval_id: int | None,
+        call_event: ToolCall | None,
     ) -> str | Outcome | None:
         """The last step before the tool starts, one transaction ordered against any halt by the
         store: no halt pending, the approval (if any) consumed by this execution of exactly these
-        arguments, and a `tool_started` event. A refusal's text for the model, the run's end
-        (the store refused: a halt came first, or another claim holds the run), or None."""
+        arguments, and a `tool_started` event (after the call's own `tool_call` event, when it
+        is given: not recorded yet). A refusal's text for the model, the run's end (the store
+        refused: a halt came first, or another claim holds the run), or None."""
         if self.port.should_stop():
+            if call_event is not None:
+                self.port.record(call_event)
             return ended(self.port.token)
         try:
             self.port.begin_execution(
+                call_event=call_event,
                 tool_call_id=call.id,
                 tool=tool.name,
                 approval_id=approval_id,

@@ -1,6 +1,6 @@
 """The store's side of halts that hold, pinned: the halt decision against claims, session ends,
 requeues and expired leases; begin_step's refusal and its ordering under PostgreSQL's row locks;
-and halts sniped into the narrowest windows of the loop (after a tool call is recorded, between
+and halts sniped into the narrowest windows of the loop (right before a tool call starts, between
 the step check and the model request, while the answer is on its way).
 """
 
@@ -248,12 +248,25 @@ def _drive(store: storage.Store, script: list, model: type[ScriptedModel] = Scri
     return run.id
 
 
+def _halt_right_before(monkeypatch, store: storage.Store, method: str) -> None:
+    """Make StoreRunPort.<method> halt its run (committed) just before it does anything."""
+    real = getattr(StoreRunPort, method)
+
+    def wrapped(self, *args, **kwargs):
+        if not storage.halt_pending(store, run_id=self.run_id):
+            control.halt(store, run_id=self.run_id, by="sniper")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StoreRunPort, method, wrapped)
+
+
 def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(any_store, monkeypatch):
-    _halt_right_after(
-        monkeypatch, any_store, "record", lambda event, **_: event.kind == "tool_call"
-    )
+    """An allowed call's `tool_call` event goes with its start, in one transaction: a halt just
+    before it refuses both, and the call is still recorded (after the refusal), never started."""
+    _halt_right_before(monkeypatch, any_store, "begin_execution")
     run_id = _drive(any_store, [{"tool_calls": [CALC]}, "done"])
     assert_nothing_started_after_the_halt(any_store, run_id)
+    assert count(any_store, run_id, "tool_call") == 1
     assert count(any_store, run_id, "tool_started") == 0
     assert [e.payload["outcome"] for e in _events(any_store, run_id, "tool_result")] == []
 
