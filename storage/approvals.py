@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -303,13 +303,15 @@ def begin_execution(
     worker_id: str | None = None,
     fence: Fence | None = None,
     before: Sequence[tuple[str, dict[str, Any]]] = (),
+    usage: Mapping[str, float] | None = None,
 ) -> int:
     """The one atomic point before a tool starts, in one write transaction: HaltRequested if a
     halt is pending (or the run is no longer this driver's); the approval, if any, consumed by
     this execution of exactly these arguments (ApprovalUnusable otherwise); and a `tool_started`
     event, after the `before` events (kind, payload) if any (the call's own `tool_call`, when
-    nothing stood between its verdict and its start). Returns the seq of `tool_started`;
-    nothing is written when it refuses."""
+    nothing stood between its verdict and its start, after the model's answer that asked for
+    it), with the `usage` they carry. Returns the seq of `tool_started`; nothing is written
+    when it refuses."""
     started = ToolStarted(
         tool_call_id=tool_call_id, tool=tool, approval_id=approval_id, args_hash=args_hash
     )
@@ -330,4 +332,5 @@ def begin_execution(
         guards=guards,
         durable=True,  # on disk before the tool's effect starts (storage.durability)
         before=before,
+        usage=usage,
     )

@@ -104,6 +104,7 @@ class AgentLoop:
             self.messages.extend(resumed)
             while isinstance(step := self._turn(), RunAgain):
                 pass
+            self.port.write_held()  # a model's answer no write carried yet
             return step
         except HaltRequested:  # LeaseLost too
             return ended(self.token)
@@ -366,15 +367,7 @@ class AgentLoop:
             turn = self._complete(specs, on_delta)
             if isinstance(turn, Outcome):
                 return turn
-            try:
-                return self._record_turn(turn)
-            except HaltRequested:  # the answer came after a halt: drop it, keep its cost
-                if self.token.reason is CancelReason.LOST:
-                    return ended(self.token)
-                self.port.add_usage(
-                    tokens_in=turn.tokens_in, tokens_out=turn.tokens_out, cost_usd=turn.cost_usd
-                )
-                return ended(self.token, "during the model call")
+            return self._record_turn(turn)
         finally:
             self.port.end_partial()  # after the model_call event, so readers never miss the turn
 
@@ -394,7 +387,15 @@ class AgentLoop:
     def _record_turn(self, answer: ModelTurn) -> ModelTurn:
         # From here on every call is named by onloop's own id, never the model's (see call_ids).
         turn, calls = self.call_ids.number(answer)
-        self.port.begin_step(  # not recorded once a halt is: the answer came too late
+        cost = {
+            "tokens_in": turn.tokens_in,
+            "tokens_out": turn.tokens_out,
+            "cost_usd": turn.cost_usd,
+        }
+        # Written by the port's next write, in its transaction (a call's start, the final answer,
+        # the next request...), under its halt check: not recorded once a halt is (the answer
+        # came too late), its cost kept.
+        self.port.hold_step(
             ModelCall(
                 step=self.usage.steps + 1,
                 text=turn.text,
@@ -406,12 +407,8 @@ class AgentLoop:
                 model_name=turn.model_name,
                 finish_reason=turn.finish_reason,
             ),
-            usage={  # in the event's own transaction
-                "steps": 1,
-                "tokens_in": turn.tokens_in,
-                "tokens_out": turn.tokens_out,
-                "cost_usd": turn.cost_usd,
-            },
+            usage={"steps": 1, **cost},  # in the event's own transaction
+            late=cost,
         )
         self.usage.steps += 1
         self.usage.tokens += turn.tokens_in + turn.tokens_out

@@ -58,6 +58,28 @@ class HumanDecision:
 UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to the run totals
 
 
+@dataclass(frozen=True, slots=True)
+class HeldStep:
+    """A step's event (a model's answer) waiting for the port's next write, which carries it in
+    its own transaction, ahead of its own event and under the same halt check. `late`: what a
+    refused one still adds to the run's totals (an answer after a halt is dropped, its cost
+    kept)."""
+
+    kind: str
+    payload: dict[str, Any]
+    usage: UsageAdded | None
+    late: UsageAdded
+
+
+def _added(*usages: UsageAdded | None) -> dict[str, float] | None:
+    """Usages summed by name (None when there is none)."""
+    total: dict[str, float] = {}
+    for usage in usages:
+        for name, amount in (usage or {}).items():
+            total[name] = total.get(name, 0) + amount
+    return total or None
+
+
 class RunPort(Protocol):
     def record(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
     def set_status(self, status: str, **fields: Any) -> None: ...
@@ -66,6 +88,8 @@ class RunPort(Protocol):
     def halt_requested(self) -> bool: ...
     def cancelled_now(self) -> bool: ...
     def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
+    def hold_step(self, event: EventPayload, usage: UsageAdded, late: UsageAdded) -> None: ...
+    def write_held(self) -> None: ...
 
     token: CancelToken
 
@@ -102,6 +126,7 @@ class StoreRunPort:
     worker_id: str | None = None  # set: steps start only while the run is still this worker's
     epoch: int | None = None  # the claim's epoch (runs.claim_epoch): its writes carry it
     _held: list[HumanCommand] = field(default_factory=list)
+    _step_held: HeldStep | None = None  # a step's event the next write carries (hold_step)
     _partial: str | None = None  # the partial output last written (None: no live_output row)
     _partial_at: float = float("-inf")
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
@@ -167,6 +192,7 @@ class StoreRunPort:
         transaction."""
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
         extra = {"usage": usage} if usage else {}
+        self.write_held()
         with self._fenced():
             seq = storage.append_event(
                 self.store,
@@ -184,12 +210,14 @@ class StoreRunPort:
         """running <-> waiting: only while the run is still driven, else HaltRequested (see
         mark_driven), the token cancelled."""
         fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
+        self.write_held()
         with self._fenced():
             storage.mark_driven(
                 self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
             )
 
     def add_usage(self, **amounts: Any) -> None:
+        self.write_held()
         with self._fenced():
             storage.add_usage(self.store, run_id=self.run_id, fence=self.fence, **amounts)
 
@@ -202,6 +230,8 @@ class StoreRunPort:
             self.watched.halted = True
             return [HumanCommand("halt", "", halts[0].created_by)]
         taken = []
+        if rows:
+            self.write_held()
         for row in rows:
             with self._fenced():  # a stale driver must not swallow a command meant for the run
                 storage.consume_command(
@@ -240,20 +270,76 @@ class StoreRunPort:
 
     def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int:
         """Record that a step starts, atomically with the halt check (storage.HaltRequested),
-        with the `usage` the event carries added to the run's totals in the same transaction."""
+        with the `usage` the event carries added to the run's totals in the same transaction
+        (and a held step's event ahead of it, see hold_step)."""
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
-        with self._fenced():
-            seq = storage.begin_step(
-                self.store,
-                run_id=self.run_id,
-                kind=kind,
-                payload=payload,
-                fence=self.fence,
-                usage=usage or None,
-            )
+        held, self._step_held = self._step_held, None
+        try:
+            with self._fenced():
+                seq = storage.begin_step(
+                    self.store,
+                    run_id=self.run_id,
+                    kind=kind,
+                    payload=payload,
+                    fence=self.fence,
+                    usage=_added(None if held is None else held.usage, usage),
+                    before=() if held is None else ((held.kind, held.payload),),
+                )
+        except storage.LeaseLost:
+            raise  # another claim holds the run: this driver writes nothing more
+        except storage.HaltRequested:
+            self._late(held)
+            raise
+        self._saw(held)
         self.trace.saw(kind, payload)
         event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
         return seq
+
+    def hold_step(self, event: EventPayload, usage: UsageAdded, late: UsageAdded) -> None:
+        """A step's event (a model's answer) written by this port's next write, in its
+        transaction and ahead of its event, under its halt check: an answer followed by a tool
+        call that nothing stops is one commit with the call's start, not two. Any write writes
+        it first (record, a status, a command taken, an approval asked for...), so the order of
+        the run's events is the order of the loop's calls; the loop writes it before it ends
+        (write_held). Refused because a halt came first, it is dropped and `late` (its cost) is
+        added to the run's totals: an answer that comes after a halt is never recorded."""
+        self.write_held()
+        payload = self.redactor.payload(event.payload())  # no secrets stored
+        self._step_held = HeldStep(event.kind, payload, usage, late)
+
+    def write_held(self) -> None:
+        """The held step (hold_step), if any, in a step transaction of its own, now."""
+        held, self._step_held = self._step_held, None
+        if held is None:
+            return
+        try:
+            with self._fenced():
+                storage.begin_step(
+                    self.store,
+                    run_id=self.run_id,
+                    kind=held.kind,
+                    payload=held.payload,
+                    fence=self.fence,
+                    usage=held.usage or None,
+                )
+        except storage.LeaseLost:
+            raise
+        except storage.HaltRequested:
+            self._late(held)
+            raise
+        self._saw(held)
+
+    def _late(self, held: HeldStep | None) -> None:
+        """A held step refused by a halt: dropped, its cost kept."""
+        if held is not None and any(held.late.values()):
+            with self._fenced():
+                late: dict[str, Any] = dict(held.late)  # tokens and cost, by their names
+                storage.add_usage(self.store, run_id=self.run_id, fence=self.fence, **late)
+
+    def _saw(self, held: HeldStep | None) -> None:
+        if held is not None:
+            self.trace.saw(held.kind, held.payload)
+            event_recorded(self.run_id, self.worker_id, held.kind, held.payload)
 
     def begin_execution(self, call_event: EventPayload | None = None, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
@@ -264,28 +350,39 @@ class StoreRunPort:
         and its start, is written in the same transaction, just before `tool_started` (one
         commit a call fewer); refused, it is recorded alone before the refusal rises, so the
         call the model sent stays on record as it did when it was written first."""
-        if call_event is None:
-            with self._fenced():
-                return storage.begin_execution(
-                    self.store, run_id=self.run_id, fence=self.fence, **call
-                )
-        kind, payload = call_event.kind, self.redactor.payload(call_event.payload())
+        held, self._step_held = self._step_held, None
+        before = [] if held is None else [(held.kind, held.payload)]
+        if call_event is not None:
+            kind, payload = call_event.kind, self.redactor.payload(call_event.payload())
+            before.append((kind, payload))
         try:
             with self._fenced():
                 seq = storage.begin_execution(
                     self.store,
                     run_id=self.run_id,
                     fence=self.fence,
-                    before=((kind, payload),),
+                    before=tuple(before),
+                    usage=None if held is None else held.usage,
                     **call,
                 )
         except storage.LeaseLost:
             raise  # another claim holds the run: nothing more is written by this driver
-        except (storage.HaltRequested, storage.ApprovalUnusable):
-            self.record(call_event)
+        except storage.HaltRequested:
+            if held is not None:  # the answer came after the halt: neither it nor its call
+                self._late(held)
+            elif call_event is not None:
+                self.record(call_event)
             raise
-        self.trace.saw(kind, payload)
-        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        except storage.ApprovalUnusable:
+            self._step_held = held  # written first, on its own, by the next write
+            if call_event is not None:
+                self.record(call_event)
+            self.write_held()
+            raise
+        self._saw(held)
+        if call_event is not None:
+            self.trace.saw(kind, payload)
+            event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
         return seq
 
     def should_stop(self) -> bool:
@@ -305,6 +402,7 @@ class StoreRunPort:
             if isinstance(request.get(shown), str):
                 request[shown] = self.redactor(request[shown])
         call = request.get("tool_call_id")  # what a trace is told: the call, not its content
+        self.write_held()
         with self._fenced():  # a halt first: HaltRequested, nothing written, the token cancelled
             approval = storage.request_approval(
                 self.store, run_id=self.run_id, fence=self.fence, **request
@@ -402,6 +500,7 @@ class StoreRunPort:
         """The run's partial output in the store goes, whoever wrote it (a resumed run: what a
         crashed session was streaming)."""
         self._partial = None
+        self.write_held()  # the turn is in the store before its preview goes
         with self._fenced():
             storage.clear_live_output(self.store, run_id=self.run_id, fence=self.fence)
 

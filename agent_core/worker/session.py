@@ -128,6 +128,9 @@ def _drive(
         if is_transient(exc) or store_fault(exc):  # not the run's: it ends interrupted (drive_run)
             raise
         log.exception("run %s crashed", run.id)
-        port.record(Error(message=f"{type(exc).__name__}: {exc}", where="loop"))
+        try:  # a model's answer the port still held goes first (StoreRunPort.hold_step)
+            port.record(Error(message=f"{type(exc).__name__}: {exc}", where="loop"))
+        except storage.HaltRequested:  # refused with it: the session's end says halted
+            pass
         outcome = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
     return end_session(store, port, run, outcome, loop.elapsed(), outage)

@@ -260,15 +260,41 @@ def _halt_right_before(monkeypatch, store: storage.Store, method: str) -> None:
     monkeypatch.setattr(StoreRunPort, method, wrapped)
 
 
-def test_a_halt_between_the_tool_call_and_its_start_stops_the_tool(any_store, monkeypatch):
-    """An allowed call's `tool_call` event goes with its start, in one transaction: a halt just
-    before it refuses both, and the call is still recorded (after the refusal), never started."""
+def test_a_halt_between_the_answer_and_its_first_call_drops_both(any_store, monkeypatch):
+    """The model's answer and its first allowed call go with the call's start, in one
+    transaction: a halt just before it refuses all three. The answer came after the halt: it is
+    not recorded (nor the call it asked for), its cost is kept; nothing started."""
     _halt_right_before(monkeypatch, any_store, "begin_execution")
-    run_id = _drive(any_store, [{"tool_calls": [CALC]}, "done"])
+    answer = {"tool_calls": [CALC], "tokens_in": 5, "tokens_out": 2}
+    run_id = _drive(any_store, [answer, "done"])
     assert_nothing_started_after_the_halt(any_store, run_id)
-    assert count(any_store, run_id, "tool_call") == 1
+    assert count(any_store, run_id, "model_call") == 0
+    assert count(any_store, run_id, "tool_call") == 0
     assert count(any_store, run_id, "tool_started") == 0
     assert [e.payload["outcome"] for e in _events(any_store, run_id, "tool_result")] == []
+    run = storage.get_run(any_store, run_id=run_id)
+    assert (run.tokens_in, run.tokens_out, run.steps) == (5, 2, 0)  # paid for, not a step
+
+
+def test_a_halt_between_a_later_call_and_its_start_stops_that_tool(any_store, monkeypatch):
+    """The second call of an answer: the answer and the first call are on record, the second
+    call is recorded on its own after the refusal, and never started."""
+    real = StoreRunPort.begin_execution
+    starts = []
+
+    def halt_before_the_second(self, *args, **kwargs):
+        starts.append(1)
+        if len(starts) == 2:
+            control.halt(any_store, run_id=self.run_id, by="sniper")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(StoreRunPort, "begin_execution", halt_before_the_second)
+    run_id = _drive(any_store, [{"tool_calls": [CALC, CALC]}, "done"])
+    assert_nothing_started_after_the_halt(any_store, run_id)
+    assert count(any_store, run_id, "model_call") == 1
+    assert count(any_store, run_id, "tool_call") == 2
+    assert count(any_store, run_id, "tool_started") == 1
+    assert [e.payload["outcome"] for e in _events(any_store, run_id, "tool_result")] == ["ok"]
 
 
 def test_a_halt_between_the_step_check_and_the_request_stops_the_request(any_store, monkeypatch):

@@ -16,11 +16,12 @@ from tests.support.statements import StatementCounter
 
 # A step (one model call answering one calculator call, the tool run and its result recorded):
 # the step's start (a fenced seq bump with the halt check, its event), the pending commands,
-# the project rules' mark, the tool's verdict and start (one transaction, one seq bump for both
-# events: storage.begin_execution's `before`) and result, the model call's record.
+# the project rules' mark, the model call's record with the tool's verdict and start (one
+# transaction, one seq bump and halt check for the three events: storage.begin_execution's
+# `before`) and the tool's result.
 # The usage an event carries (the step, the model call's tokens) is added by the UPDATE that
 # takes its seq, not by one of its own.
-STATEMENTS_PER_STEP = 16
+STATEMENTS_PER_STEP = 14
 NO_POLICY_CHECK = Policy.model_validate({"monitors": {"final_check": False}})
 
 
