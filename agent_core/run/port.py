@@ -202,8 +202,7 @@ class StoreRunPort:
                 fence=self.fence,
                 **extra,
             )
-        self.trace.saw(kind, payload)
-        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        self._seen(kind, payload)
         return seq
 
     def set_status(self, status: str, **fields: Any) -> None:
@@ -291,8 +290,7 @@ class StoreRunPort:
             self._late(held)
             raise
         self._saw(held)
-        self.trace.saw(kind, payload)
-        event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+        self._seen(kind, payload)
         return seq
 
     def hold_step(self, event: EventPayload, usage: UsageAdded, late: UsageAdded) -> None:
@@ -338,8 +336,12 @@ class StoreRunPort:
 
     def _saw(self, held: HeldStep | None) -> None:
         if held is not None:
-            self.trace.saw(held.kind, held.payload)
-            event_recorded(self.run_id, self.worker_id, held.kind, held.payload)
+            self._seen(held.kind, held.payload)
+
+    def _seen(self, kind: str, payload: dict[str, Any]) -> None:
+        """An event written: the run's trace and the metrics (and its log line) are told."""
+        self.trace.saw(kind, payload)
+        event_recorded(self.run_id, self.worker_id, kind, payload)
 
     def begin_execution(self, call_event: EventPayload | None = None, **call: Any) -> int:
         """The last step before a tool starts, in one transaction: no halt pending (else
@@ -381,8 +383,7 @@ class StoreRunPort:
             raise
         self._saw(held)
         if call_event is not None:
-            self.trace.saw(kind, payload)
-            event_recorded(self.run_id, self.worker_id, kind, payload)  # metrics, its log line
+            self._seen(kind, payload)
         return seq
 
     def should_stop(self) -> bool:
