@@ -2,7 +2,8 @@
 that write's transaction, ahead of its event (a call's start, the final answer, the next
 request) or on its own before any other write, so the run's events stay in the loop's order;
 refused with it when a halt came first (the answer is dropped, its cost kept); never written
-by a driver whose claim was lost. On SQLite and PostgreSQL."""
+by a driver whose claim was lost; written by the loop itself when the run ends before any
+other write (a halt seen, the worker stopping). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -110,3 +111,60 @@ def test_a_lost_claim_writes_nothing_of_it(any_store):
     port.write_held()  # the answer went with the refused write: nothing left to write
     assert kinds(any_store, port.run_id) == before
     assert totals(any_store, port.run_id) == (0, 0, 0, 0.0)
+
+
+# --------------------------------------------------- the loop ends with an answer still held
+
+
+def _drive_and_cut_after_the_answer(store: storage.Store, cut) -> str:
+    """Drive a run whose model answers with a tool call; right after the answer is held, `cut`
+    (port) stops the run before anything else is written: the loop ends with the answer held."""
+    from agent_core.models.scripted import ScriptedModel
+    from agent_core.worker.claim_loop import Worker, drive_run
+    from tests.support.halt_helpers import CALC
+    from tests.support.run_helpers import new_run
+
+    real = StoreRunPort.hold_step
+
+    def hold_then_cut(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        cut(self)
+
+    answer = {"tool_calls": [CALC], "tokens_in": 5, "tokens_out": 2}
+    run = new_run(store, "cut after the answer", model="scripted", autonomy="autonomous")
+    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel([answer]))
+    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
+    assert claimed is not None
+    patched = pytest.MonkeyPatch()
+    patched.setattr(StoreRunPort, "hold_step", hold_then_cut)
+    try:
+        drive_run(store, claimed, model_factory=worker.model_factory)
+    finally:
+        patched.undo()
+    return run.id
+
+
+def test_a_halt_seen_after_the_answer_drops_it_and_keeps_its_cost(any_store):
+    from agent_core.oversight import control
+    from agent_core.tools.cancel_token import CancelReason
+
+    def halt(port: StoreRunPort) -> None:  # the halt watcher's part: the token, at once
+        control.halt(any_store, run_id=port.run_id, by="ann")
+        port.token.cancel(CancelReason.HALTED)
+
+    run_id = _drive_and_cut_after_the_answer(any_store, halt)
+    assert "model_call" not in kinds(any_store, run_id)
+    run = storage.get_run(any_store, run_id=run_id)
+    assert run.status == "halted"
+    assert (run.steps, run.tokens_in, run.tokens_out) == (0, 5, 2)  # paid for, not a step
+
+
+def test_a_worker_stopping_after_the_answer_still_records_it(any_store):
+    def stop(port: StoreRunPort) -> None:
+        port.stop.set()
+
+    run_id = _drive_and_cut_after_the_answer(any_store, stop)
+    assert kinds(any_store, run_id).count("model_call") == 1
+    assert "tool_started" not in kinds(any_store, run_id)
+    run = storage.get_run(any_store, run_id=run_id)
+    assert (run.steps, run.tokens_in, run.tokens_out) == (1, 5, 2)
