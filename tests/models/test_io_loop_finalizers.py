@@ -98,6 +98,7 @@ def test_streamed_calls_leave_no_generator_open_and_never_wake_the_loop_to_close
     loop_thread = _on_loop(_thread_ident())
     model = OpenAIModel("gpt-test", api_key="k", base_url=fake_openai.base_url)
     fake_openai.script([Reply(text=f"answer {n}") for n in range(calls)])
+
     async def open_generators() -> set:
         await asyncio.sleep(0)
         return set(loop._asyncgens)  # type: ignore[attr-defined]  # asyncio's own
