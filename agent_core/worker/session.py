@@ -127,6 +127,8 @@ def _drive(
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
         if is_transient(exc) or store_fault(exc):  # not the run's: it ends interrupted (drive_run)
             raise
+        if isinstance(exc, storage.StoreChanged):  # deleted or replaced: the worker stops, once
+            raise
         log.exception("run %s crashed", run.id)
         try:  # a model's answer the port still held goes first (StoreRunPort.hold_step)
             port.record(Error(message=f"{type(exc).__name__}: {exc}", where="loop"))

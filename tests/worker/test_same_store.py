@@ -160,3 +160,34 @@ def test_a_database_created_anew_is_refused_at_the_claim(postgres_url):
             assert storage.get_run(anew, run_id=queued).status == "queued"
     finally:
         store.dispose()
+
+
+def test_a_store_deleted_under_a_runs_read_stops_the_worker_not_the_run_as_a_crash(
+    tmp_path, monkeypatch, caplog
+):
+    """Under load, the first to meet the deleted file may be a run's own read at a step boundary
+    (a new pooled connection, refused by the same-file check), not the worker's poll: that is
+    the store going away, for the worker to say once, never the run crashing with a traceback."""
+    from agent_core.run.port import StoreRunPort
+    from agent_core.worker.claim_loop import Worker, drive_run
+
+    db = tmp_path / "onloop.db"
+    store = storage.open_store(f"sqlite:///{db}")
+    run = new_run(store, GOAL, model="demo")
+    worker = Worker(store, concurrency=1)
+    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
+    assert claimed is not None
+    real = StoreRunPort.take_commands
+
+    def deleted_first(self):
+        db.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        store.engine.dispose()  # the next read needs a new connection
+        return real(self)
+
+    monkeypatch.setattr(StoreRunPort, "take_commands", deleted_first)
+    with pytest.raises(storage.StoreChanged, match="deleted"):
+        drive_run(store, claimed, model_factory=worker.model_factory)
+    assert "crashed" not in caplog.text
+    store.dispose()
