@@ -176,7 +176,7 @@ def test_a_store_deleted_under_a_runs_read_stops_the_worker_not_the_run_as_a_cra
     run = new_run(store, GOAL, model="demo")
     worker = Worker(store, concurrency=1)
     claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
-    assert claimed is not None
+    assert claimed is not None and claimed.id == run.id
     real = StoreRunPort.take_commands
 
     def deleted_first(self):
