@@ -92,23 +92,33 @@ def _thread_ident():
 def test_streamed_calls_leave_no_generator_open_and_never_wake_the_loop_to_close_one(
     fake_openai, monkeypatch
 ):
-    """A streamed reply leaves the SDK's event iterators suspended at `[DONE]`: each is closed
-    on the loop by the next turn of it, none through the self-pipe from the loop's own thread."""
+    """A streamed reply leaves the SDK's event iterators suspended at `[DONE]` (dropped at once,
+    on the loop) and three more of the transport's in a reference cycle (dropped when the
+    collector runs): each is closed on the loop by its next turn, none through the self-pipe
+    from the loop's own thread. The collector is held off during the calls and run on the loop,
+    so which thread drops the cycle is not left to chance."""
     loop, calls = io_loop.io_loop(), 3
     loop_thread = _on_loop(_thread_ident())
     model = OpenAIModel("gpt-test", api_key="k", base_url=fake_openai.base_url)
     fake_openai.script([Reply(text=f"answer {n}") for n in range(calls)])
 
     async def open_generators() -> set:
-        await asyncio.sleep(0)
+        gc.collect()  # here, on the loop's thread
+        for _ in range(3):  # the closing tasks run
+            await asyncio.sleep(0)
         return set(loop._asyncgens)  # type: ignore[attr-defined]  # asyncio's own
 
     earlier = _on_loop(open_generators())  # other tests' streams, cut mid-way, may linger
     woken = _wake_ups(monkeypatch, loop)
-    for n in range(calls):
-        turn = model.complete([{"role": "user", "content": "hi"}], [], cancel=threading.Event())
-        assert turn.text == f"answer {n}"
-
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for n in range(calls):
+            turn = model.complete([{"role": "user", "content": "hi"}], [], cancel=threading.Event())
+            assert turn.text == f"answer {n}"
+    finally:
+        if collecting:
+            gc.enable()
     left = _on_loop(open_generators()) - earlier
     assert [agen.__qualname__ for agen in left] == []
     assert loop_thread not in woken
