@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -124,17 +125,29 @@ def test_two_processes_share_the_runs_each_exactly_once(db_url, tmp_path):
     store = storage.open_store(db_url)
     pool = Pool(db_url, tmp_path, "--processes", "2", "--concurrency", "2", delay="0.2")
     seen: set[int] = set()  # the processes seen holding a run (a finished run names none)
+    done = threading.Event()
+
+    def watch() -> None:  # from before the first run is created: under load, creating twelve
+        while not done.is_set():  # runs can take longer than driving them
+            found = storage.list_runs(store, status="running", limit=20)
+            seen.update(pid_of(r.worker_id) for r in found if r.worker_id)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
     try:
         pids = pool.wait_started(2)
+        watcher.start()
         runs = [new_run(store, GOAL).id for _ in range(12)]
 
         def all_done():
             found = storage.list_runs(store, limit=20)
-            seen.update(pid_of(r.worker_id) for r in found if r.worker_id)
             return all(r.status == "succeeded" for r in found)
 
         wait_for(all_done, 120, "12 runs succeeded")
     finally:
+        done.set()
+        if watcher.is_alive():
+            watcher.join(10)
         assert pool.stop() == 0, pool.text()
     assert seen == set(pids) and len(pids) == 2  # both processes drove some
     for run_id in runs:
