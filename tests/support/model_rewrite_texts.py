@@ -1,9 +1,9 @@
 """What a model wrote when it weakened a test, kept as data: the weakened-test detector's inputs.
 
-These texts (a test file with a skip marker, a test reduced to `assert True`) are rewrites a
-model proposes for a workspace's tests; the oversight tests hand them to the detector and assert
-it names them. They live in `model_rewrites/` as plain files, not as literals in test modules, so
-no test source of ours carries a skip marker or an assertion that checks nothing.
+These texts are rewrites a model proposes for a workspace's tests that weaken them (one turns a
+test off, one leaves a test checking a constant); the oversight tests hand them to the detector
+and assert it names each one. They live in `model_rewrites/` as plain files, not as literals in
+test modules: no test source of ours is itself a weakened test.
 """
 
 from __future__ import annotations
