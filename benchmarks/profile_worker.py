@@ -77,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sort", default="tottime", help="with --profile: pstats sort key")
     parser.add_argument("--filter", default="", help="with --profile: only functions matching")
     parser.add_argument(
+        "--callers", default="", help="with --profile: who calls the functions matching this"
+    )
+    parser.add_argument(
+        "--callees", default="", help="with --profile: what the functions matching this call"
+    )
+    parser.add_argument(
         "--no-count", action="store_true", help="no statement count (its hook costs CPU too)"
     )
     args = parser.parse_args(argv)
@@ -188,6 +194,10 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
         for profile in profiles[1:]:
             stats.add(profile)
         stats.sort_stats(args.sort).print_stats(args.filter, args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
+        if args.callees:
+            stats.print_callees(args.callees)
         print(text.getvalue())
     store.dispose()
 

@@ -104,7 +104,7 @@ class AgentLoop:
             self.messages.extend(resumed)
             while isinstance(step := self._turn(), RunAgain):
                 pass
-            self.port.write_held()  # a model's answer no write carried yet
+            self.port.write_held()  # what no write carried yet (an answer, a tool's result)
             return step
         except HaltRequested:  # LeaseLost too
             return ended(self.token)

@@ -60,15 +60,19 @@ UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to
 
 @dataclass(frozen=True, slots=True)
 class HeldStep:
-    """A step's event (a model's answer) waiting for the port's next write, which carries it in
-    its own transaction, ahead of its own event and under the same halt check. `late`: what a
-    refused one still adds to the run's totals (an answer after a halt is dropped, its cost
-    kept)."""
+    """An event waiting for the port's next write, which carries it in its own transaction,
+    ahead of its own event and under the same halt check.
+
+    A step's event (a model's answer, `always` False) refused with that write is dropped, `late`
+    (its cost) still added to the run's totals: an answer after a halt is never recorded. A
+    record (a tool's result, `always` True) refused with it is written on its own before the
+    refusal rises: what a tool did is always on record."""
 
     kind: str
     payload: dict[str, Any]
     usage: UsageAdded | None
     late: UsageAdded
+    always: bool = False
 
 
 def _added(*usages: UsageAdded | None) -> dict[str, float] | None:
@@ -89,6 +93,7 @@ class RunPort(Protocol):
     def cancelled_now(self) -> bool: ...
     def begin_step(self, event: EventPayload, usage: UsageAdded | None = None) -> int: ...
     def hold_step(self, event: EventPayload, usage: UsageAdded, late: UsageAdded) -> None: ...
+    def hold_record(self, event: EventPayload, usage: UsageAdded | None = None) -> None: ...
     def write_held(self) -> None: ...
 
     token: CancelToken
@@ -126,7 +131,7 @@ class StoreRunPort:
     worker_id: str | None = None  # set: steps start only while the run is still this worker's
     epoch: int | None = None  # the claim's epoch (runs.claim_epoch): its writes carry it
     _held: list[HumanCommand] = field(default_factory=list)
-    _step_held: HeldStep | None = None  # a step's event the next write carries (hold_step)
+    _step_held: HeldStep | None = None  # what the next write carries (hold_step, hold_record)
     _partial: str | None = None  # the partial output last written (None: no live_output row)
     _partial_at: float = float("-inf")
     redactor: Redactor = field(default_factory=redactor_for)  # the worker set it to the run's
@@ -287,7 +292,7 @@ class StoreRunPort:
         except storage.LeaseLost:
             raise  # another claim holds the run: this driver writes nothing more
         except storage.HaltRequested:
-            self._late(held)
+            self._refused(held)
             raise
         self._saw(held)
         self._seen(kind, payload)
@@ -305,10 +310,25 @@ class StoreRunPort:
         payload = self.redactor.payload(event.payload())  # no secrets stored
         self._step_held = HeldStep(event.kind, payload, usage, late)
 
+    def hold_record(self, event: EventPayload, usage: UsageAdded | None = None) -> None:
+        """An event that is always recorded (a tool's result), written by this port's next write
+        in its transaction, ahead of its event, as hold_step's: the result and the next request
+        (or the next call's start) are one commit, not two. Refused with that write by a halt,
+        it is written on its own before the refusal rises; after a lost claim nothing is. A
+        crash before the next write loses it as one in its own commit would: the call's start
+        is on record, so a resume asks a person before that call runs again (unless the policy
+        marks the tool safe to repeat)."""
+        self.write_held()
+        payload = self.redactor.payload(event.payload())  # no secrets stored
+        self._step_held = HeldStep(event.kind, payload, usage, {}, always=True)
+
     def write_held(self) -> None:
-        """The held step (hold_step), if any, in a step transaction of its own, now."""
+        """The held event (hold_step, hold_record), if any, in a transaction of its own, now."""
         held, self._step_held = self._step_held, None
         if held is None:
+            return
+        if held.always:
+            self._write_alone(held)
             return
         try:
             with self._fenced():
@@ -326,6 +346,28 @@ class StoreRunPort:
             self._late(held)
             raise
         self._saw(held)
+
+    def _write_alone(self, held: HeldStep) -> None:
+        """A held record in an event transaction of its own (no halt refuses it)."""
+        extra = {"usage": held.usage} if held.usage else {}
+        with self._fenced():
+            storage.append_event(
+                self.store,
+                run_id=self.run_id,
+                kind=held.kind,
+                payload=held.payload,
+                fence=self.fence,
+                **extra,
+            )
+        self._saw(held)
+
+    def _refused(self, held: HeldStep | None) -> None:
+        """What was held when a halt refused the write carrying it: a record is written on its
+        own, a step dropped with its cost kept."""
+        if held is not None and held.always:
+            self._write_alone(held)
+        else:
+            self._late(held)
 
     def _late(self, held: HeldStep | None) -> None:
         """A held step refused by a halt: dropped, its cost kept."""
@@ -370,10 +412,12 @@ class StoreRunPort:
         except storage.LeaseLost:
             raise  # another claim holds the run: nothing more is written by this driver
         except storage.HaltRequested:
-            if held is not None:  # the answer came after the halt: neither it nor its call
+            if held is not None and not held.always:  # an answer after the halt: not its call
                 self._late(held)
-            elif call_event is not None:
-                self.record(call_event)
+            else:
+                self._refused(held)  # a previous call's result, on its own
+                if call_event is not None:
+                    self.record(call_event)
             raise
         except storage.ApprovalUnusable:
             self._step_held = held  # written first, on its own, by the next write

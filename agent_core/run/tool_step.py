@@ -374,10 +374,9 @@ class ToolStep:
             edited_by=edit.by if edit is not None else None,
             requested_arguments=edit.requested if edit is not None else None,
         )
-        if usage:
-            self.port.record(result, usage=usage)
-        else:
-            self.port.record(result)
+        # Written by the port's next write, in its transaction (the next request, the next
+        # call's start...): one commit a call fewer; never dropped (StoreRunPort.hold_record).
+        self.port.hold_record(result, usage=usage)
         if watched:
             self.monitor.observe(call.name, call.arguments, ok, output)
         self.ledger.note(

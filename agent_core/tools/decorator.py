@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import re
 from collections.abc import Callable
@@ -85,12 +86,25 @@ class Tool:
     @property
     def wants_workspace(self) -> bool:
         """Whether the function takes the run's Workspace (injected by run_tool)."""
-        return WORKSPACE_PARAMETER in inspect.signature(self.fn).parameters
+        return WORKSPACE_PARAMETER in _parameter_names(self.fn)
 
     @property
     def wants_context(self) -> bool:
         """Whether the function takes the call's ToolContext (injected by run_tool)."""
-        return CONTEXT_PARAMETER in inspect.signature(self.fn).parameters
+        return CONTEXT_PARAMETER in _parameter_names(self.fn)
+
+
+def _parameter_names(fn: Callable[..., str]) -> frozenset[str]:
+    """The names `fn` takes: read once per function (every call of a tool asks twice)."""
+    try:
+        return _signature_names(fn)
+    except TypeError:  # an unhashable callable: read each time
+        return frozenset(inspect.signature(fn).parameters)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_names(fn: Callable[..., str]) -> frozenset[str]:
+    return frozenset(inspect.signature(fn).parameters)
 
 
 def tool(

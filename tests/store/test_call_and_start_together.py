@@ -165,12 +165,20 @@ def test_an_allowed_call_is_recorded_with_its_start(any_store):
             any_store, [{"tool_calls": [CALC, CALC]}, "done"], autonomy="autonomous"
         )
     assert outcome.status == "succeeded"
-    # The answer goes with its first call's start; the second call with its own start.
+    # The answer goes with its first call's start; the second call with its own start, and
+    # the first call's result with them; the second's result with the next request.
     assert seen.count(["model_call", "tool_call", "tool_started"]) == 1
-    assert seen.count(["tool_call", "tool_started"]) == 1
+    assert seen.count(["tool_result", "tool_call", "tool_started"]) == 1
+    assert seen.count(["tool_result", "model_request"]) == 1
     assert ["tool_call"] not in seen
+    assert ["tool_result"] not in seen
     # The last answer streamed a preview: it is written before its preview is cleared.
-    assert seen[-4:] == [["model_request"], ["model_call"], ["final_answer"], ["status"]]
+    assert seen[-4:] == [
+        ["tool_result", "model_request"],
+        ["model_call"],
+        ["final_answer"],
+        ["status"],
+    ]
     order = [k for _, k in kinds(any_store, run_id) if k.startswith("tool_")]
     assert order == ["tool_call", "tool_started", "tool_result"] * 2
 

@@ -18,10 +18,10 @@ from tests.support.statements import StatementCounter
 # the step's start (a fenced seq bump with the halt check, its event), the pending commands,
 # the project rules' mark, the model call's record with the tool's verdict and start (one
 # transaction, one seq bump and halt check for the three events: storage.begin_execution's
-# `before`) and the tool's result.
+# `before`) and the tool's result (with the next step's start: StoreRunPort.hold_record).
 # The usage an event carries (the step, the model call's tokens) is added by the UPDATE that
 # takes its seq, not by one of its own.
-STATEMENTS_PER_STEP = 14
+STATEMENTS_PER_STEP = 13
 NO_POLICY_CHECK = Policy.model_validate({"monitors": {"final_check": False}})
 
 
