@@ -123,6 +123,36 @@ def test_a_halt_first_refuses_the_step_and_still_records_the_result(any_store, w
     assert kinds(any_store, port.run_id).count("tool_result") == 1
 
 
+def test_an_unusable_approval_refuses_the_start_and_still_records_the_result(any_store):
+    port = port_for(any_store, "approved for other arguments")
+    approval = storage.request_approval(
+        any_store,
+        run_id=port.run_id,
+        tool_call_id="c2",
+        tool="calculator",
+        arguments={"expression": "1+1"},
+        args_hash="approved",
+        risk="low",
+        fence=port.fence,
+    )
+    storage.decide_approval(any_store, approval_id=approval.id, decision="approved", decided_by="a")
+    port.set_status("running")
+    before = kinds(any_store, port.run_id)
+    hold_result(port)
+    call = ToolCall(tool_call_id="c2", tool="calculator", arguments={}, verdict="ask")
+    with pytest.raises(storage.ApprovalUnusable):
+        port.begin_execution(
+            call_event=call,
+            tool_call_id="c2",
+            tool="calculator",
+            approval_id=approval.id,
+            args_hash="other",
+        )
+    assert added(any_store, port.run_id, before) == ["tool_result", "tool_call"]
+    assert calls_counted(any_store, port.run_id) == 1
+    assert storage.get_approval(any_store, approval_id=approval.id).consumed_at is None
+
+
 def test_a_lost_claim_writes_nothing_of_it(any_store):
     port = port_for(any_store, "claimed elsewhere")
     hold_result(port)

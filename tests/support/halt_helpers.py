@@ -36,7 +36,11 @@ def assert_nothing_started_after_the_halt(store: storage.Store, run_id: str) -> 
     late = [(e.seq, e.kind) for e in events if e.seq > halted_at and e.kind in LATE]
     assert late == [], f"run {run_id}: work began after the halt at #{halted_at}: {late}"
     ran = [e for e in events if e.kind == "tool_result" and e.payload.get("outcome") in RAN]
-    assert len(ran) <= sum(1 for e in events if e.kind == "tool_started")
+    started = sum(1 for e in events if e.kind == "tool_started")
+    assert len(ran) <= started
+    # Every tool that started has its result on record (held ones too: never dropped by a halt).
+    results = sum(1 for e in events if e.kind == "tool_result")
+    assert results >= started, f"run {run_id}: {started} tools started, {results} results"
     run = storage.get_run(store, run_id=run_id)
     assert run.status == "halted", f"run {run_id} ended {run.status} after a halt"
     assert run.worker_id is None and run.finished_at is not None
