@@ -450,6 +450,9 @@ class AgentLoop:
         if problems or not self.spec.policy.monitors.final_check or self.model.provider == "demo":
             return problems
         summary = summarise(ledger)
+        # The answer and the last tool's result are on record while the check runs (seconds, with
+        # a real model): the live view shows them, and a crash meanwhile keeps them.
+        self.port.write_held()
         try:
             check = self._side_call(
                 lambda cancel: check_goal(

@@ -108,3 +108,40 @@ def test_a_claim_the_structure_refutes_never_reaches_the_judge(
     outcome = Driver(store, run).start().join()
     assert outcome.status == "unmet" and "only 2 of the 20 files" in outcome.reason
     assert len(fake_openai.requests) == 2 and events_of(store, run.id, "goal_check") == []
+
+
+def test_what_the_run_did_is_on_record_while_the_goal_check_runs(
+    store, fake_openai, monkeypatch, tmp_path
+):
+    """The turn's answer and its last tool's result are held for the next write (one commit
+    fewer a call); the goal check is a model call with no write before it, so they are written
+    first: a person watching sees them while the check runs."""
+    _real_model(monkeypatch, fake_openai)
+    seen: list[list[str]] = []
+
+    def judge(body: dict) -> str:
+        seen.append([e.kind for e in storage.events_after(store, run_id=run.id)])
+        return json.dumps({"met": True, "reason": "a.txt was written"})
+
+    write = {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+    finish = {"name": "finish", "arguments": {"goal_met": True, "summary": "wrote a.txt"}}
+    fake_openai.script([{"tool_calls": [write]}, {"tool_calls": [finish]}, judge])
+    policy = Policy(monitors=MonitorSettings(final_check=True))
+    run = new_run(
+        store,
+        "write a.txt",
+        model="openai",
+        model_name="gpt-4o-mini",
+        policy=policy,
+        autonomy="autonomous",
+    )
+    outcome = Driver(store, run).start().join()
+    assert outcome.status == "succeeded", outcome
+    [during] = seen
+    assert during.count("tool_result") == 1
+    assert during[-1] == "model_call"  # the finishing answer, before its check
+    assert "final_answer" not in during
+    kinds = [e.kind for e in storage.events_after(store, run_id=run.id)]
+    assert kinds.count("model_call") == 2 and kinds.index("goal_check") < kinds.index(
+        "final_answer"
+    )
