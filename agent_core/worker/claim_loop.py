@@ -127,7 +127,9 @@ class Worker:
         storage.expire_leases(self.store)
         recover_lapsed(self.store, by=self.worker_id)  # lost workers' runs that may go on alone
         self._reap()
-        while room := min(self._room(), CLAIM_BATCH):
+        # A claim is a write transaction (SQLite's write lock): taken only when a read says a
+        # run is queued, so a worker with free slots and nothing to do writes nothing.
+        while (room := min(self._room(), CLAIM_BATCH)) and storage.has_claimable_run(self.store):
             if self._claim(room) < room:
                 break  # the queue is empty (or other workers took the rest)
 
