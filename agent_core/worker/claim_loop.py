@@ -106,15 +106,16 @@ class Worker:
             self.shutdown()
 
     def _idle(self) -> None:
-        """Wait for the next poll; a run queued meanwhile (one cheap read every QUEUE_CHECK_S
-        while a slot is free) cuts the wait short, so a launch starts within a tenth of a
-        second, not a whole poll later."""
+        """Wait for the next poll; a run queued meanwhile (one cheap read every QUEUE_CHECK_S,
+        then the room when a run waits) cuts the wait short if a slot is free, so a launch
+        starts within a tenth of a second, not a whole poll later."""
         deadline = time.monotonic() + self.poll_s
         while not self.stop.wait(min(QUEUE_CHECK_S, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 return
             try:
-                if self._room() and storage.has_claimable_run(self.store):
+                # The queue first: one indexed read; the room may read every active run's status.
+                if storage.has_claimable_run(self.store) and self._room():
                     return
             except Exception as error:
                 if not is_transient(error) and store_fault(error) is None:
@@ -129,7 +130,7 @@ class Worker:
         self._reap()
         # A claim is a write transaction (SQLite's write lock): taken only when a read says a
         # run is queued, so a worker with free slots and nothing to do writes nothing.
-        while (room := min(self._room(), CLAIM_BATCH)) and storage.has_claimable_run(self.store):
+        while storage.has_claimable_run(self.store) and (room := min(self._room(), CLAIM_BATCH)):
             if self._claim(room) < room:
                 break  # the queue is empty (or other workers took the rest)
 

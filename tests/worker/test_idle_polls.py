@@ -69,3 +69,36 @@ def test_a_queued_run_is_still_claimed_and_a_lapsed_lease_still_ended(any_store)
         stop.set()
         thread.join(30)
     assert storage.get_run(any_store, run_id=queued.id).worker_id in (None, worker.worker_id)
+
+
+def _full(worker: Worker, store: storage.Store, done: threading.Event) -> None:
+    """The worker's one slot taken by a run it drives (a thread waiting for `done` stands in
+    for the run's own)."""
+    run = new_run(store, "driven", model="demo")
+    assert storage.claim_run(store, run_id=run.id, worker_id=worker.worker_id, lease_seconds=60)
+    thread = threading.Thread(target=done.wait, daemon=True)
+    thread.start()
+    worker._active[run.id] = (thread, threading.Event(), 1)
+
+
+def test_a_full_worker_with_nothing_queued_does_not_read_its_runs_statuses(any_store, monkeypatch):
+    """The room (every active run's status, one read of them all) is asked only when a run is
+    queued: a full worker's tenth-of-a-second looks are one indexed read each."""
+    worker = Worker(any_store, concurrency=1, poll_s=0.35)
+    done = threading.Event()
+    _full(worker, any_store, done)
+    asked: list[int] = []
+    real = storage.run_statuses
+    monkeypatch.setattr(
+        storage,
+        "run_statuses",
+        lambda store, run_ids: asked.append(1) or real(store, run_ids=run_ids),
+    )
+    worker._poll()
+    worker._idle()
+    assert asked == []
+    queued = new_run(any_store, "waiting for a slot", model="demo")
+    worker._poll()
+    assert asked  # a run waits: the room is read, and it is full
+    assert storage.get_run(any_store, run_id=queued.id).status == "queued"
+    done.set()
