@@ -196,10 +196,16 @@ class StoreRunPort:
         """Append an event; `usage` it carries is added to the run's totals in the same
         transaction."""
         kind, payload = event.kind, self.redactor.payload(event.payload())  # no secrets stored
-        extra = {"usage": usage} if usage else {}
         self.write_held()
+        seq = self._append(kind, payload, usage)
+        self._seen(kind, payload)
+        return seq
+
+    def _append(self, kind: str, payload: dict[str, Any], usage: UsageAdded | None) -> int:
+        """One event in a transaction of its own, fenced (no halt refuses it); its seq."""
+        extra = {"usage": usage} if usage else {}
         with self._fenced():
-            seq = storage.append_event(
+            return storage.append_event(
                 self.store,
                 run_id=self.run_id,
                 kind=kind,
@@ -207,8 +213,6 @@ class StoreRunPort:
                 fence=self.fence,
                 **extra,
             )
-        self._seen(kind, payload)
-        return seq
 
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else HaltRequested (see
@@ -349,16 +353,7 @@ class StoreRunPort:
 
     def _write_alone(self, held: HeldStep) -> None:
         """A held record in an event transaction of its own (no halt refuses it)."""
-        extra = {"usage": held.usage} if held.usage else {}
-        with self._fenced():
-            storage.append_event(
-                self.store,
-                run_id=self.run_id,
-                kind=held.kind,
-                payload=held.payload,
-                fence=self.fence,
-                **extra,
-            )
+        self._append(held.kind, held.payload, held.usage)
         self._saw(held)
 
     def _refused(self, held: HeldStep | None) -> None:

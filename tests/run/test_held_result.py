@@ -16,6 +16,7 @@ from agent_core.run.port import StoreRunPort
 from agent_core.tools.cancel_token import CancelReason
 from storage.record import Error, ModelRequest, ToolCall, ToolResult
 from tests.support.halt_helpers import CALC, assert_nothing_started_after_the_halt
+from tests.support.held_writes import drive_and_cut
 
 
 def port_for(store: storage.Store, goal: str) -> StoreRunPort:
@@ -174,32 +175,8 @@ def _drive_and_cut_after_the_result(
     """Drive a run whose model asks for `calls` calls (`call`, else the calculator's) in one
     turn, then finishes; right after the first result is held, `cut` (port) acts before
     anything else is written."""
-    from agent_core.models.scripted import ScriptedModel
-    from agent_core.worker.claim_loop import Worker, drive_run
-    from tests.support.run_helpers import new_run
-
-    real = StoreRunPort.hold_record
-    done: list[bool] = []
-
-    def hold_then_cut(self, *args, **kwargs):
-        real(self, *args, **kwargs)
-        if not done:
-            done.append(True)
-            cut(self)
-
     script = [{"tool_calls": [call or CALC] * calls}, "done"]
-    settings.setdefault("autonomy", "autonomous")
-    run = new_run(store, "cut after the result", model="scripted", **settings)
-    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel(script))
-    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
-    assert claimed is not None
-    patched = pytest.MonkeyPatch()
-    patched.setattr(StoreRunPort, "hold_record", hold_then_cut)
-    try:
-        drive_run(store, claimed, model_factory=worker.model_factory)
-    finally:
-        patched.undo()
-    return run.id
+    return drive_and_cut(store, "hold_record", cut, script, **settings)
 
 
 def _results(store: storage.Store, run_id: str) -> list[str]:

@@ -12,6 +12,8 @@ import pytest
 import storage
 from agent_core.run.port import StoreRunPort
 from storage.record import Error, FinalAnswer, ModelCall, ModelRequest
+from tests.support.halt_helpers import CALC
+from tests.support.held_writes import drive_and_cut
 
 COST = {"tokens_in": 5, "tokens_out": 2, "cost_usd": 0.25}
 
@@ -119,29 +121,8 @@ def test_a_lost_claim_writes_nothing_of_it(any_store):
 def _drive_and_cut_after_the_answer(store: storage.Store, cut) -> str:
     """Drive a run whose model answers with a tool call; right after the answer is held, `cut`
     (port) stops the run before anything else is written: the loop ends with the answer held."""
-    from agent_core.models.scripted import ScriptedModel
-    from agent_core.worker.claim_loop import Worker, drive_run
-    from tests.support.halt_helpers import CALC
-    from tests.support.run_helpers import new_run
-
-    real = StoreRunPort.hold_step
-
-    def hold_then_cut(self, *args, **kwargs):
-        real(self, *args, **kwargs)
-        cut(self)
-
     answer = {"tool_calls": [CALC], "tokens_in": 5, "tokens_out": 2}
-    run = new_run(store, "cut after the answer", model="scripted", autonomy="autonomous")
-    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel([answer]))
-    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
-    assert claimed is not None
-    patched = pytest.MonkeyPatch()
-    patched.setattr(StoreRunPort, "hold_step", hold_then_cut)
-    try:
-        drive_run(store, claimed, model_factory=worker.model_factory)
-    finally:
-        patched.undo()
-    return run.id
+    return drive_and_cut(store, "hold_step", cut, [answer])
 
 
 def test_a_halt_seen_after_the_answer_drops_it_and_keeps_its_cost(any_store):

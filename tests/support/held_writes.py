@@ -1,0 +1,47 @@
+"""Driving a run and cutting in right after the port holds an event for its next write
+(StoreRunPort.hold_step: a model's answer; hold_record: a tool's result)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import storage
+from agent_core.models.scripted import ScriptedModel
+from agent_core.run.port import StoreRunPort
+from agent_core.worker.claim_loop import Worker, drive_run
+from tests.support.run_helpers import new_run
+
+
+def drive_and_cut(
+    store: storage.Store,
+    hold: str,
+    cut: Callable[[StoreRunPort], None],
+    script: list[Any],
+    **settings: Any,
+) -> str:
+    """Drive a run of the scripted model; right after the port's first `hold` (a method name)
+    `cut` (port) acts, before anything else is written. Returns the run's id."""
+    real = getattr(StoreRunPort, hold)
+    done: list[bool] = []
+
+    def hold_then_cut(self: StoreRunPort, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        if not done:
+            done.append(True)
+            cut(self)
+
+    settings.setdefault("autonomy", "autonomous")
+    run = new_run(store, f"cut after {hold}", model="scripted", **settings)
+    worker = Worker(store, concurrency=1, model_factory=lambda run: ScriptedModel(script))
+    claimed = storage.claim_next_run(store, worker_id=worker.worker_id, lease_seconds=30)
+    assert claimed is not None
+    patched = pytest.MonkeyPatch()
+    patched.setattr(StoreRunPort, hold, hold_then_cut)
+    try:
+        drive_run(store, claimed, model_factory=worker.model_factory)
+    finally:
+        patched.undo()
+    return run.id
