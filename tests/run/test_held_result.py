@@ -16,14 +16,7 @@ from agent_core.run.port import StoreRunPort
 from agent_core.tools.cancel_token import CancelReason
 from storage.record import Error, ModelRequest, ToolCall, ToolResult
 from tests.support.halt_helpers import CALC, assert_nothing_started_after_the_halt
-from tests.support.held_writes import drive_and_cut
-
-
-def port_for(store: storage.Store, goal: str) -> StoreRunPort:
-    run = storage.create_run(store, goal=goal)
-    claimed = storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=60)
-    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
-    return StoreRunPort(store, run.id, worker_id="w", epoch=claimed.claim_epoch)
+from tests.support.held_writes import drive_and_cut, kinds, port_for
 
 
 def hold_result(port: StoreRunPort, output: str = "42") -> None:
@@ -33,10 +26,6 @@ def hold_result(port: StoreRunPort, output: str = "42") -> None:
 
 def added(store: storage.Store, run_id: str, before: list[str]) -> list[str]:
     return [e.kind for e in storage.events_after(store, run_id=run_id)][len(before) :]
-
-
-def kinds(store: storage.Store, run_id: str) -> list[str]:
-    return [e.kind for e in storage.events_after(store, run_id=run_id)]
 
 
 def calls_counted(store: storage.Store, run_id: str) -> int:
@@ -281,3 +270,32 @@ def test_a_store_outage_before_the_carrying_write_leaves_the_call_to_a_person(
     assert blocker is not None and "write_file may have run" in blocker
     [written] = (tmp_path / "ws").rglob("notes.txt")
     assert written.read_text() == "hello"
+
+
+@pytest.mark.parametrize("path", ["carried", "alone after a halt"])
+def test_a_secret_in_a_held_result_never_reaches_the_store(any_store, path):
+    """A tool that prints a credential (a hostile page, a careless script): the result is held
+    for the next write, and whichever write takes it (the next step's, or its own after a halt
+    refused that step) stores it redacted, the credential also gone in base64."""
+    import base64
+
+    from agent_core.oversight.redact import Redactor
+
+    secret = "tok-9f8e7d6c5b4a39281706"
+    port = port_for(any_store, f"a secret, {path}")
+    port.redactor = Redactor({"DEPLOY_TOKEN": secret})
+    encoded = base64.b64encode(secret.encode()).decode()
+    hold_result(port, f"deploying with {secret}; header {encoded}")
+    if path == "carried":
+        port.begin_step(ModelRequest(step=2))
+    else:
+        control.halt(any_store, run_id=port.run_id, by="ann")
+        with pytest.raises(storage.HaltRequested):
+            port.begin_step(ModelRequest(step=2))
+    [stored] = [
+        e.payload["output"]
+        for e in storage.events_after(any_store, run_id=port.run_id)
+        if e.kind == "tool_result"
+    ]
+    assert secret not in stored and encoded not in stored
+    assert "[redacted DEPLOY_TOKEN]" in stored

@@ -13,25 +13,14 @@ import storage
 from agent_core.run.port import StoreRunPort
 from storage.record import Error, FinalAnswer, ModelCall, ModelRequest
 from tests.support.halt_helpers import CALC
-from tests.support.held_writes import drive_and_cut
+from tests.support.held_writes import drive_and_cut, kinds, port_for
 
 COST = {"tokens_in": 5, "tokens_out": 2, "cost_usd": 0.25}
-
-
-def port_for(store: storage.Store, goal: str) -> StoreRunPort:
-    run = storage.create_run(store, goal=goal)
-    claimed = storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=60)
-    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
-    return StoreRunPort(store, run.id, worker_id="w", epoch=claimed.claim_epoch)
 
 
 def hold_answer(port: StoreRunPort, text: str = "the answer") -> None:
     answer = ModelCall(step=1, text=text, tool_calls=[], **COST)
     port.hold_step(answer, usage={"steps": 1, **COST}, late=COST)
-
-
-def kinds(store: storage.Store, run_id: str) -> list[str]:
-    return [e.kind for e in storage.events_after(store, run_id=run_id)]
 
 
 def totals(store: storage.Store, run_id: str) -> tuple:

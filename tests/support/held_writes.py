@@ -1,5 +1,6 @@
-"""Driving a run and cutting in right after the port holds an event for its next write
-(StoreRunPort.hold_step: a model's answer; hold_record: a tool's result)."""
+"""The port's held events (StoreRunPort.hold_step: a model's answer; hold_record: a tool's
+result): a port over a driven run, the run's event kinds, and a run driven and cut in on right
+after the port holds an event for its next write."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ from agent_core.models.scripted import ScriptedModel
 from agent_core.run.port import StoreRunPort
 from agent_core.worker.claim_loop import Worker, drive_run
 from tests.support.run_helpers import new_run
+
+
+def port_for(store: storage.Store, goal: str) -> StoreRunPort:
+    """A port over a new run claimed by worker "w" and driven (running)."""
+    run = storage.create_run(store, goal=goal)
+    claimed = storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=60)
+    assert claimed is not None
+    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
+    return StoreRunPort(store, run.id, worker_id="w", epoch=claimed.claim_epoch)
+
+
+def kinds(store: storage.Store, run_id: str) -> list[str]:
+    return [e.kind for e in storage.events_after(store, run_id=run_id)]
 
 
 def drive_and_cut(
