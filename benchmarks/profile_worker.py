@@ -27,7 +27,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import BENCH_GOAL, ROOT, ChatServer, model_name, throwaway_postgres
+from harness import (
+    BENCH_GOAL,
+    ROOT,
+    ChatServer,
+    bench_policy_file,
+    model_name,
+    throwaway_postgres,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -85,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-count", action="store_true", help="no statement count (its hook costs CPU too)"
     )
+    parser.add_argument(
+        "--shipped-policy",
+        action="store_true",
+        help="the shipped default policy file's rules, as throughput.py's workers run under "
+        "(without: the built-in defaults, no rules)",
+    )
     args = parser.parse_args(argv)
     if min(args.runs, args.calls) < 1:
         parser.error("--runs and --calls must be >= 1")
@@ -105,11 +118,15 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     import storage
     from agent_core.models.openai_model import OpenAIModel
     from agent_core.oversight.policy import Policy
+    from agent_core.oversight.policy_file import load_policy
     from agent_core.worker.claim_loop import Worker
     from tests.support.statements import StatementCounter
 
     store = storage.open_store(url)
     policy = Policy.model_validate({"monitors": {"final_check": False}}).model_dump(mode="json")
+    if args.shipped_policy:  # its secrets rule makes every tool call look for secret files
+        shipped = bench_policy_file(Path(tempfile.mkdtemp(prefix="onloop-policy-")))
+        policy = load_policy(shipped).model_dump(mode="json")
 
     def factory(run):
         return OpenAIModel(run.model_name, api_key="k", base_url=server.base_url, max_retries=0)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 
 from storage.durability import full_before, normal_after, sync_commit_on
 from storage.engine import Store, write_turn
@@ -119,6 +119,33 @@ def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any
             except driver_error:  # the connection broke: it was invalidated above
                 pass
         pooled.close()  # back to the pool
+
+
+def driver_rows(store: Store, statement: Select, values: Mapping[str, Any]) -> list[tuple]:
+    """driver_read's rows, each value as Core gives it: through its column's result processor
+    (SQLAlchemy's datetime parsing on SQLite, the store's JSON), found once per statement."""
+    rows = driver_read(store, statement, values)
+    processors = _result_processors(store.engine.dialect, statement)
+    if not any(processors):
+        return [tuple(row) for row in rows]
+    return [
+        tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True))
+        for row in rows
+    ]
+
+
+_RESULTS: weakref.WeakKeyDictionary[Dialect, dict[Select, tuple]] = weakref.WeakKeyDictionary()
+
+
+def _result_processors(dialect: Dialect, statement: Select) -> tuple:
+    known = _RESULTS.setdefault(dialect, {})
+    found = known.get(statement)
+    if found is None:
+        found = known[statement] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        )
+    return found
 
 
 def _checkout(store: Store) -> Any:

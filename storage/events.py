@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, bindparam, insert, or_, select, text, update
 from sqlalchemy.sql import ClauseElement
 
-from storage.driver_sql import DriverTransaction, driver_transaction
+from storage.driver_sql import DriverTransaction, driver_rows, driver_transaction
 from storage.engine import Store, reading
 from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
@@ -304,15 +304,11 @@ def events_after(
     query, params = _AFTER, {"rid": run_id, "after": after_seq}
     if limit is not None:
         query, params = _AFTER_LIMITED, {**params, "n": limit}
-    with reading(store) as conn:
-        rows = conn.execute(query, params).all()
-    return _records(rows)
+    return _records(driver_rows(store, query, params))  # one round trip: a session's start
 
 
 def last_events(store: Store, *, run_id: str, n: int) -> list[EventRecord]:
     """The last n events of a run, ascending."""
     if n <= 0:
         return []
-    with reading(store) as conn:
-        rows = conn.execute(_LAST, {"rid": run_id, "n": n}).all()
-    return _records(reversed(rows))
+    return _records(reversed(driver_rows(store, _LAST, {"rid": run_id, "n": n})))
