@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -22,6 +22,8 @@ from sqlalchemy.sql import ClauseElement, Select
 
 from storage.durability import full_before, normal_after, sync_commit_on
 from storage.engine import Store, write_turn
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,10 @@ class DriverTransaction:
     def changed(self, statement: ClauseElement, values: Mapping[str, Any]) -> int:
         return self.execute(statement, values).rowcount
 
+    def processed_rows(self, statement: Select, values: Mapping[str, Any]) -> list[tuple]:
+        """rows, each value as Core gives it (see driver_rows)."""
+        return _processed(self.dialect, statement, self.execute(statement, values))
+
 
 def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any]) -> list[Any]:
     """The rows of one read statement, run on a pooled driver connection in no transaction of its
@@ -96,6 +102,19 @@ def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any
     around it (as SQLAlchemy's own ping does). One statement reads one consistent snapshot
     either way. Rows come as the driver gives them: no result processing (JSON text on SQLite).
     Errors come out as from Core, as driver_transaction's do."""
+    return _read(store, statement, values, lambda cursor: cursor.fetchall())
+
+
+def driver_rows(store: Store, statement: Select, values: Mapping[str, Any]) -> list[tuple]:
+    """driver_read's rows, each value as Core gives it: through its column's result processor
+    (SQLAlchemy's datetime parsing on SQLite, the store's JSON), found once per statement."""
+    dialect = store.engine.dialect
+    return _read(store, statement, values, lambda cursor: _processed(dialect, statement, cursor))
+
+
+def _read(
+    store: Store, statement: ClauseElement, values: Mapping[str, Any], take: Callable[[Any], T]
+) -> T:
     dialect = store.engine.dialect
     driver_error = dialect.loaded_dbapi.Error
     pooled = _checkout(store)
@@ -107,7 +126,7 @@ def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any
             raw.autocommit = True
         read.cursor = pooled.cursor()
         try:
-            return read.rows(statement, values)
+            return take(read.execute(statement, values))
         finally:
             read.cursor.close()
     except driver_error as error:
@@ -121,11 +140,11 @@ def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any
         pooled.close()  # back to the pool
 
 
-def driver_rows(store: Store, statement: Select, values: Mapping[str, Any]) -> list[tuple]:
-    """driver_read's rows, each value as Core gives it: through its column's result processor
-    (SQLAlchemy's datetime parsing on SQLite, the store's JSON), found once per statement."""
-    rows = driver_read(store, statement, values)
-    processors = _result_processors(store.engine.dialect, statement)
+def _processed(dialect: Dialect, statement: Select, cursor: Any) -> list[tuple]:
+    """The cursor's rows through the statement's result processors (as Core picks them: by the
+    column's type and the driver's type code, e.g. PostgreSQL's numeric kinds)."""
+    rows = cursor.fetchall()
+    processors = _result_processors(dialect, statement, cursor.description)
     if not any(processors):
         return [tuple(row) for row in rows]
     return [
@@ -137,13 +156,14 @@ def driver_rows(store: Store, statement: Select, values: Mapping[str, Any]) -> l
 _RESULTS: weakref.WeakKeyDictionary[Dialect, dict[Select, tuple]] = weakref.WeakKeyDictionary()
 
 
-def _result_processors(dialect: Dialect, statement: Select) -> tuple:
+def _result_processors(dialect: Dialect, statement: Select, description: Any) -> tuple:
+    """Found at a statement's first run: its columns' types and type codes do not change."""
     known = _RESULTS.setdefault(dialect, {})
     found = known.get(statement)
     if found is None:
         found = known[statement] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(statement.selected_columns, description, strict=True)
         )
     return found
 

@@ -11,7 +11,7 @@ Checks, cheap enough for every claim batch:
 - `check_same_store(store)`: one os.stat of the SQLite file (nothing for PostgreSQL): the path
   gone means the file was deleted (the process would go on writing a file nobody can open again);
   another inode means another file was moved into place.
-- `check_same_in(store, conn)`: inside a claim's transaction, the file again and the store's id
+- `check_same_as(store, created)`: inside a claim's transaction, the file again and the store's id
   (one read of one row), so a claim never takes a run from a store that replaced this one.
 On a mismatch, StoreChanged: one line saying what happened, the path, and what to do.
 """
@@ -19,6 +19,7 @@ On a mismatch, StoreChanged: one line saying what happened, the path, and what t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -147,13 +148,13 @@ def check_same_store(store: Store) -> None:
     check_same_file(store)
 
 
-def check_same_in(store: Store, conn: Connection) -> None:
-    """Inside a claim's transaction: the file again, and the store's id."""
+def check_same_as(store: Store, created: Callable[[], str | None]) -> None:
+    """The file again, and the store's id (`created`: its first migration's time, as read now)."""
     expected = store.identity
     if expected is None:
         return
     check_same_file(store, expected)
-    if _store_id(conn) != expected.created:
+    if created() != expected.created:
         what = "replaced by another file" if expected.inode else "dropped and created anew"
         raise _replaced(_where(store), what)
 
@@ -176,7 +177,7 @@ def open_no_other_file(store: Store) -> None:
     store. Connections already open keep the file they hold; the next poll stops the worker."""
     expected = store_identity(store)
     if expected.inode is None:
-        return  # PostgreSQL: the claim checks the store's id (check_same_in)
+        return  # PostgreSQL: the claim checks the store's id (check_same_as)
 
     @event.listens_for(store.engine, "do_connect")
     def _same_file_first(*_: object) -> None:

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import copy
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.clock import db_now
+from storage.driver_sql import driver_transaction
 from storage.engine import Store, read_session, reading, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, no_run
 from storage.fence import Fence, refused
 from storage.goal_search import goal_contains
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
-from storage.identity import check_same_in
-from storage.models import Approval, Command, Run, table_of, utcnow
+from storage.identity import _where, check_same_as
+from storage.models import Approval, Command, Run, SchemaMigration, table_of, utcnow
 from storage.record import Status
-from storage.versions import check_version
+from storage.versions import check_version, refuse_unknown
 from storage.vocabulary import (
     AUTONOMY_LEVELS,
     DRIVEN,
@@ -35,6 +37,8 @@ from storage.vocabulary import (
 
 _runs = table_of(Run)
 _commands = table_of(Command)
+_approvals = table_of(Approval)
+_migrations = table_of(SchemaMigration)
 MIN_PREFIX = 4
 LEASE_LOST_REASON = "worker lost (lease expired)"
 STORE_LOST_REASON = "the database went away while the run was driven"
@@ -301,16 +305,7 @@ def claim_next_runs(store: Store, *, worker_id: str, lease_seconds: float, limit
     """Take up to `limit` of the oldest queued runs for this worker, oldest first, in one
     transaction (a worker with a hundred free slots claims a hundred runs at once, not one by
     one behind the runs it already started). No two workers get the same run."""
-    # SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
-    # each other's locked rows (and a halt's) instead of queueing behind them.
-    query = (
-        select(_runs.c.id)
-        .where(*_CLAIMABLE)
-        .order_by(_runs.c.created_at, _runs.c.id)
-        .limit(max(1, limit))
-        .with_for_update(skip_locked=True)
-    )
-    return _claim(store, query, worker_id, lease_seconds)
+    return _claim(store, _NEXT_QUEUED, {"n": max(1, limit)}, worker_id, lease_seconds)
 
 
 def has_claimable_run(store: Store) -> bool:
@@ -321,12 +316,7 @@ def has_claimable_run(store: Store) -> bool:
 
 def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float) -> Run | None:
     """Take this queued run (e.g. the CLI drives the run it just queued), or None if taken."""
-    query = (
-        select(_runs.c.id)
-        .where(_runs.c.id == run_id, *_CLAIMABLE)
-        .with_for_update(skip_locked=True)
-    )
-    taken = _claim(store, query, worker_id, lease_seconds)
+    taken = _claim(store, _THIS_QUEUED, {"rid": run_id}, worker_id, lease_seconds)
     return taken[0] if taken else None
 
 
@@ -334,54 +324,62 @@ def claim_run(store: Store, *, run_id: str, worker_id: str, lease_seconds: float
 # UPDATE on both, in the same transaction as control.halt's row lock orders it against.
 _CLAIMABLE = (_runs.c.status == "queued", ~halt_pending_for(_runs.c.id))
 _ANY_CLAIMABLE = select(_runs.c.id).where(*_CLAIMABLE).limit(1)
+# SQLite: BEGIN IMMEDIATE serialises claimers. PostgreSQL: SKIP LOCKED lets claimers pass
+# each other's locked rows (and a halt's) instead of queueing behind them.
+_NEXT_QUEUED = (
+    select(_runs.c.id)
+    .where(*_CLAIMABLE)
+    .order_by(_runs.c.created_at, _runs.c.id)
+    .limit(bindparam("n"))
+    .with_for_update(skip_locked=True)
+)
+_THIS_QUEUED = (
+    select(_runs.c.id).where(_runs.c.id == bindparam("rid"), *_CLAIMABLE).with_for_update()
+)
+_MIGRATIONS = select(_migrations.c.version, _migrations.c.applied_at).order_by(
+    _migrations.c.version
+)
+# A run resumed with a pending approval goes on waiting for it: never "running" beside it.
+_ASKING = exists().where(_approvals.c.run_id == _runs.c.id, _approvals.c.status == "pending")
+_RUN_ROW = select(*_runs.c).where(_runs.c.id == bindparam("rid"))
 
 
-def _claim(store: Store, query: Any, worker_id: str, lease_seconds: float) -> list[Run]:
-    """The claim of the runs `query` selects: each run's status, worker and lease, and a new
-    epoch (the session's fence); the runs taken, in the query's order."""
-    now = utcnow()
-    values: dict[str, Any] = {
-        "status": "running",
-        "worker_id": worker_id,
-        "claim_epoch": _runs.c.claim_epoch + 1,
-        "lease_expires_at": db_now(lease_seconds),  # the database's clock (storage.clock)
-        "started_at": now,  # this session's start; earlier sessions are in active_seconds
-        "updated_at": now,
-    }
-    with write_session(store) as session:
-        check_version(session.connection())  # a newer onloop's store: no claim (StoreNewer)
-        check_same_in(store, session.connection())  # nor one that replaced ours (StoreChanged)
-        run_ids = list(session.scalars(query))
-        if not run_ids:
-            return []
-        # A run resumed with a pending approval goes on waiting for it: never "running" beside it.
-        asking = _asking_a_person(session, run_ids)
-        conn = session.connection()
-        taken = []
-        for status in (RunStatus.RUNNING, RunStatus.WAITING):
-            ids = [i for i in run_ids if (i in asking) == (status == "waiting")]
-            if not ids:
-                continue
-            take = (
-                update(_runs)
-                .where(_runs.c.id.in_(ids), *_CLAIMABLE)
-                .values({**values, "status": status})
-            )
-            if conn.dialect.update_returning:
-                taken += list(conn.execute(take.returning(_runs.c.id)).scalars())
-            else:  # SQLite before 3.35: the write lock is ours, so read-after-write is safe
-                conn.execute(take)
-                ours = (_runs.c.worker_id == worker_id, _runs.c.started_at == now)
-                taken += list(
-                    conn.execute(select(_runs.c.id).where(_runs.c.id.in_(ids), *ours)).scalars()
-                )
-        if not taken:
-            return []
-        runs = session.scalars(
-            select(Run).where(col(Run.id).in_(taken)).execution_options(populate_existing=True)
-        ).all()
-        order = {run_id: n for n, run_id in enumerate(run_ids)}
-        return sorted(runs, key=lambda run: order[run.id])
+@functools.lru_cache(maxsize=8)
+def _take(lease_seconds: float) -> Any:
+    """The claim of one run (its id `rid`): its status, worker and lease, and a new epoch (the
+    session's fence), if it is still claimable. One statement per lease length (a constant)."""
+    return (
+        update(_runs)
+        .where(_runs.c.id == bindparam("rid"), *_CLAIMABLE)
+        .values(
+            status=case((_ASKING, RunStatus.WAITING.value), else_=RunStatus.RUNNING.value),
+            worker_id=bindparam("claimer"),
+            claim_epoch=_runs.c.claim_epoch + 1,
+            lease_expires_at=db_now(lease_seconds),  # the database's clock (storage.clock)
+            started_at=bindparam("now"),  # this session's start; earlier ones: active_seconds
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+def _claim(
+    store: Store, query: Any, values: dict[str, Any], worker_id: str, lease_seconds: float
+) -> list[Run]:
+    """The claim of the runs `query` selects, in one transaction on the driver (a claim comes
+    for each launch: a few statements compiled once, not an ORM session); the runs taken, in
+    the query's order, as they are now."""
+    take = _take(float(lease_seconds))
+    moment = {"claimer": worker_id, "now": utcnow()}
+    with driver_transaction(store) as tx:
+        migrations = tx.processed_rows(_MIGRATIONS, {})
+        # a newer onloop's store: no claim (StoreNewer); nor one that replaced ours (StoreChanged)
+        refuse_unknown({row[0] for row in migrations}, lambda: _where(store))
+        check_same_as(store, lambda: migrations[0][1].isoformat() if migrations else None)
+        run_ids = [row[0] for row in tx.rows(query, values)]
+        taken = [i for i in run_ids if tx.changed(take, {**moment, "rid": i}) == 1]
+        rows = [tx.processed_rows(_RUN_ROW, {"rid": i})[0] for i in taken]
+    names = [column.key for column in _runs.c]
+    return [Run(**dict(zip(names, row, strict=True))) for row in rows]
 
 
 def _asking_a_person(session: Any, run_ids: list[str]) -> set[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -61,12 +61,16 @@ def _where(conn: Connection) -> str:
 
 def refuse_newer(conn: Connection, applied: set[int] | None = None) -> None:
     """StoreNewer when the store records a migration this code does not know."""
-    applied = applied_versions(conn) if applied is None else applied
+    refuse_unknown(applied_versions(conn) if applied is None else applied, lambda: _where(conn))
+
+
+def refuse_unknown(applied: set[int], where: Callable[[], str]) -> None:
+    """StoreNewer when `applied` holds a version this code does not know (the store at where())."""
     unknown = applied - {m.version for m in schema.MIGRATIONS}
     if unknown:
         ours = max(m.version for m in schema.MIGRATIONS)
         raise StoreNewer(
-            f"the store at {_where(conn)} is at schema version {max(applied)}, newer than this "
+            f"the store at {where()} is at schema version {max(applied)}, newer than this "
             f"onloop (schema version {ours}): upgrade onloop here to the release that wrote it "
             f"(pip install --upgrade onloop) and start this process again; see {UPGRADE_HELP}"
         )
