@@ -104,7 +104,7 @@ from storage.runs import (
     update_run,
 )
 from storage.schema import SCHEMA_VERSION
-from storage.session_status import finish_session, mark_driven
+from storage.session_status import begin_session, finish_session, mark_driven
 from storage.versions import StoreNewer, current_version
 from storage.vocabulary import (
     ACTIVE_STATUSES,
@@ -187,6 +187,7 @@ __all__ = [
     "add_usage",
     "append_event",
     "begin_execution",
+    "begin_session",
     "begin_step",
     "claim_next_run",
     "claim_next_runs",

@@ -19,12 +19,12 @@ from storage.engine import Store, writing
 from storage.errors import StoreError
 from storage.events import Guard, insert_event, next_seq, no_run, write_event
 from storage.fence import Fence, as_fence, holds
-from storage.halts import consume_halts, halt_pending_for, pending_halt_by
+from storage.halts import begin_step, consume_halts, halt_pending_for, pending_halt_by
 from storage.halts import mark_driven as mark_driven_in_core
 from storage.models import Run, table_of, utcnow
 from storage.record import Status
 from storage.runs import UPDATABLE, session_ending
-from storage.vocabulary import DRIVEN, RUN_STATUSES, RunStatus
+from storage.vocabulary import DRIVEN, RUN_STATUSES, EventKind, RunStatus
 
 _runs = table_of(Run)
 _OWNER = select(_runs.c.status, _runs.c.worker_id, _runs.c.claim_epoch).where(
@@ -74,6 +74,40 @@ def mark_driven(
         )
     except _Unusual:
         return mark_driven_in_core(
+            store, run_id=run_id, status=status, reason=reason, fence=fence, **fields
+        )
+
+
+def begin_session(
+    store: Store,
+    *,
+    run_id: str,
+    started: dict[str, Any],
+    status: str,
+    reason: str | None = None,
+    fence: Fence | None = None,
+    **fields: Any,
+) -> int:
+    """A session's start in one transaction: its `run_started` event (payload `started`), then
+    the run marked driven (`status`, `fields`) with its `status` event; the status event's seq.
+    Refused whole as a step's start is (storage.begin_step): HaltRequested when a halt waits or
+    the run is no longer driven, LeaseLost when the claim no longer holds; nothing written."""
+    if status not in DRIVEN or set(fields) - UPDATABLE:
+        raise StoreError(f"a session cannot start {status!r} setting {sorted(fields)}")
+    values = {**fields, "status": status, "reason": reason, "updated_at": utcnow()}
+    marked = Status(status=RunStatus(status), reason=reason).row()
+    try:
+        return begin_step(
+            store,
+            run_id=run_id,
+            **marked,
+            fence=fence,
+            guards=(_setting(run_id, values),),
+            before=((EventKind.RUN_STARTED.value, started),),
+        )
+    except _Unusual:  # the run's row did not change: said by the two writes on their own
+        begin_step(store, run_id=run_id, kind=EventKind.RUN_STARTED, payload=started, fence=fence)
+        return mark_driven(
             store, run_id=run_id, status=status, reason=reason, fence=fence, **fields
         )
 

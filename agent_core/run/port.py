@@ -25,7 +25,7 @@ from agent_core.run.per_store import PerStore
 from agent_core.telemetry.metrics import event_recorded
 from agent_core.telemetry.run_trace import NO_TRACE, RunTrace
 from agent_core.tools.cancel_token import CancelReason, CancelToken
-from storage.record import EventPayload
+from storage.record import EventPayload, RunStarted
 from storage.store_faults import store_fault
 from storage.transient import brief, retrying
 
@@ -223,6 +223,24 @@ class StoreRunPort:
             storage.mark_driven(
                 self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
             )
+
+    def begin_session(self, started: RunStarted, status: str, **fields: Any) -> int:
+        """The session's start and the run marked driven (`status`), in one transaction,
+        refused whole as a step's start is (storage.begin_session)."""
+        payload = self.redactor.payload(started.payload())  # no secrets stored
+        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
+        self.write_held()
+        with self._fenced():
+            seq = storage.begin_session(
+                self.store,
+                run_id=self.run_id,
+                started=payload,
+                status=status,
+                fence=self.fence,
+                **fields,
+            )
+        self._seen(started.kind, payload)
+        return seq
 
     def add_usage(self, **amounts: Any) -> None:
         self.write_held()

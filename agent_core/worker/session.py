@@ -107,22 +107,21 @@ def _drive(
         drift_checks=drift_checks_note(spec.policy.monitors, model.provider),
         trace=port.trace.traceparent,
     )
+    # Still waiting when it was resumed with an approval pending (the claim kept it "waiting");
+    # a run never started has asked nobody yet.
+    pending = resumed and storage.pending_approvals(store, run_id=run.id, limit=1)
     try:  # a halt that came between the claim and here ends the run before it starts
-        port.begin_step(started)
+        port.begin_session(
+            started, "waiting" if pending else "running", reason=None, model_name=model.model_name
+        )
     except storage.HaltRequested:
         return end_session(
             store, port, run, Outcome("halted", "halted before it started"), run.active_seconds
         )
     loop = AgentLoop(spec, model, port)
     try:
-        # Still waiting when it was resumed with an approval pending (the claim kept it "waiting");
-        # a run never started has asked nobody yet.
-        pending = resumed and storage.pending_approvals(store, run_id=run.id, limit=1)
-        port.set_status(
-            "waiting" if pending else "running", reason=None, model_name=model.model_name
-        )
         outcome = loop.run()
-    except storage.HaltRequested:  # halted or lost before the loop began (the token says which)
+    except storage.HaltRequested:  # halted or lost in the loop's first steps (the token says)
         outcome = ended(port.token)
     except Exception as exc:  # a bug: record it so the run does not hang in "running"
         if is_transient(exc) or store_fault(exc):  # not the run's: it ends interrupted (drive_run)
