@@ -203,31 +203,40 @@ class Walk:
 
 
 def walk_folder(root: Path, start: Path, walk: Walk, cap: int = WALK_CAP) -> None:
-    """Every file under `start` (links to folders followed once, inside `root` only)."""
-    stack = [(start, os.path.realpath(start) != os.path.normpath(start))]
+    """Every file under `start` (links to folders followed once, inside `root` only).
+
+    Asked before every tool call (the workspace's secret files), so each folder's real path and
+    its path from the root are carried down, not worked out again: a folder that is no link, in
+    a folder whose real path is known, is that path and its own name (realpath is asked only of
+    the start and of links)."""
+    inside = str(root)
+    start_real = os.path.realpath(start)
+    here = os.path.relpath(start, root)
+    stack = [
+        (start, start_real != os.path.normpath(start), start_real, "" if here == "." else here)
+    ]
     while stack and not walk.over_cap:
-        folder, inside_link = stack.pop()
-        real = os.path.realpath(folder)
-        if real in walk.seen or not (real == str(root) or real.startswith(str(root) + os.sep)):
+        folder, inside_link, real, here = stack.pop()
+        if real in walk.seen or not (real == inside or real.startswith(inside + os.sep)):
             continue
         walk.seen.add(real)
         try:
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        # The folder's path relative to the root once, not each file's: a name has no "/".
-        here = os.path.relpath(folder, root)
-        prefix = "" if here == "." else here + os.sep
+        prefix = here + os.sep if here else ""  # a name has no "/"
         for entry in entries:
+            link = entry.is_symlink()
             if entry.is_dir(follow_symlinks=True):
-                stack.append((Path(entry.path), inside_link or entry.is_symlink()))
-                if not entry.is_symlink():
+                found = os.path.realpath(entry.path) if link else os.path.join(real, entry.name)
+                stack.append((Path(entry.path), inside_link or link, found, prefix + entry.name))
+                if not link:
                     continue
             if len(walk.files) >= cap:
                 walk.over_cap = True
                 return
             shown = prefix + entry.name
-            linked = entry.is_symlink() or inside_link  # only then may it lead elsewhere
+            linked = link or inside_link  # only then may it lead elsewhere
             walk.files.append(
                 (shown, os.path.relpath(os.path.realpath(entry.path), root) if linked else shown)
             )

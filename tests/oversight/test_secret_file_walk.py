@@ -5,7 +5,10 @@ file written since (the answers are a pure function of the patterns and the path
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
+
+import pytest
 
 from agent_core.oversight import secret_files
 from agent_core.oversight.folder_reads import Walk, walk_folder
@@ -102,3 +105,45 @@ def test_the_kept_answers_stay_bounded(tmp_path, monkeypatch):
     for n in range(20):  # many different pattern sets: the oldest answers go
         secret_files.secret_file_values(Workspace(root), (f"**/x{n}",))
     assert len(secret_files._ANSWERS) <= 16
+
+
+def _random_tree(tmp_path: Path, seed: int) -> tuple[Path, list[Path]]:
+    """A tree of folders, files and links (to folders and files, inside and outside, to an
+    ancestor, to a link, dangling), from a seed: the walk must agree with the oracle on all."""
+    rng = random.Random(seed)
+    root = tmp_path / f"ws{seed}"
+    root.mkdir()
+    outside = tmp_path / f"out{seed}"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / ".env").write_text("KEY=outsideoutside1\n")
+    folders = [root]
+    for n in range(rng.randint(3, 12)):
+        parent = rng.choice(folders)
+        folder = parent / rng.choice([f"d{n}", f"sp ace {n}", f"ü{n}", f".hidden{n}"])
+        folder.mkdir(exist_ok=True)
+        folders.append(folder)
+    files = []
+    for n in range(rng.randint(3, 15)):
+        file = rng.choice(folders) / rng.choice([f"f{n}.txt", ".env", f"k{n}.pem"])
+        file.write_text(f"VALUE{n}=abcdefgh{n:08d}\n")
+        files.append(file)
+    targets = [*folders, *files, outside, outside / "deep", root / "gone", root.parent]
+    for n in range(rng.randint(2, 8)):
+        link = rng.choice(folders) / f"link{n}"
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(rng.choice(targets))
+    chain = root / "chain"
+    if not chain.exists() and not chain.is_symlink():
+        chain.symlink_to(root / "link0")  # a link to a link (maybe dangling)
+    return root, folders
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_walk_agrees_with_the_oracle_on_random_trees(tmp_path, seed):
+    root, folders = _random_tree(tmp_path, seed)
+    starts = [root, *folders[1:4], *(p for p in root.iterdir() if p.is_symlink() and p.is_dir())]
+    for start in starts:
+        walk = Walk()
+        walk_folder(root, start, walk)
+        assert sorted(walk.files) == sorted(_walk_before(root, start)), (seed, start)
+        assert not any(real.startswith("..") and shown == real for shown, real in walk.files)
