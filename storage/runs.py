@@ -10,7 +10,18 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
@@ -402,6 +413,36 @@ def renew_lease(
     )
     with writing(store) as conn:
         return conn.execute(query).rowcount > 0
+
+
+RENEW_CHUNK = 400  # claims renewed by one statement (two bound values each)
+
+
+def renew_leases(
+    store: Store, *, worker_id: str, claims: Sequence[tuple[str, int]], lease_seconds: float
+) -> set[str]:
+    """Extend this worker's leases of these claims (run id, claim epoch) in one transaction, a
+    statement per RENEW_CHUNK claims (a heartbeat of three hundred runs: one commit, not three
+    hundred); the ids whose claim still holds. A run taken over (another worker, a newer
+    claim) is left alone and left out."""
+    if not claims:
+        return set()
+    now, lease = utcnow(), db_now(lease_seconds)
+    kept: set[str] = set()
+    with writing(store) as conn:
+        for start in range(0, len(claims), RENEW_CHUNK):
+            chunk = list(claims[start : start + RENEW_CHUNK])
+            ours = (
+                _runs.c.worker_id == worker_id,
+                tuple_(_runs.c.id, _runs.c.claim_epoch).in_(chunk),
+            )
+            renew = update(_runs).where(*ours).values(lease_expires_at=lease, updated_at=now)
+            if conn.dialect.update_returning:
+                kept.update(conn.execute(renew.returning(_runs.c.id)).scalars())
+            else:  # SQLite before 3.35: the write lock is ours, so read-then-write is safe
+                kept.update(conn.execute(select(_runs.c.id).where(*ours)).scalars())
+                conn.execute(renew)
+    return kept
 
 
 def release_run(store: Store, *, run_id: str, worker_id: str) -> None:

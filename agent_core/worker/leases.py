@@ -43,24 +43,26 @@ class LeaseKeeper:
             self.renew()
 
     def renew(self) -> None:
-        for run_id, run_stop, epoch in self.claims():
-            if self.outage.fault is not None:
-                return  # nothing can be written: the store's outage is said once, elsewhere
-            try:
-                kept = storage.renew_lease(
-                    self.store,
-                    run_id=run_id,
-                    worker_id=self.worker_id,
-                    lease_seconds=self.lease_seconds,
-                    epoch=epoch,
-                )
-            except Exception as error:  # try again next beat, before the lease lapses
-                if self.outage.met(error):
-                    return
-                if not is_transient(error):
-                    log.exception("could not renew the lease of run %s", run_id)
-                else:
-                    log.warning("could not renew the lease of run %s: %s", run_id, brief(error))
-                continue
-            if not kept:
+        """Every lease this worker holds, in one transaction; a run whose claim another holds
+        now is told to stop."""
+        claims = self.claims()
+        if not claims or self.outage.fault is not None:
+            return  # nothing can be written: the store's outage is said once, elsewhere
+        try:
+            kept = storage.renew_leases(
+                self.store,
+                worker_id=self.worker_id,
+                claims=[(run_id, epoch) for run_id, _, epoch in claims],
+                lease_seconds=self.lease_seconds,
+            )
+        except Exception as error:  # try again next beat, before the leases lapse
+            if self.outage.met(error):
+                return
+            if not is_transient(error):
+                log.exception("could not renew the leases of %d runs", len(claims))
+            else:
+                log.warning("could not renew the leases of %d runs: %s", len(claims), brief(error))
+            return
+        for run_id, run_stop, _epoch in claims:
+            if run_id not in kept:
                 run_stop.set()
