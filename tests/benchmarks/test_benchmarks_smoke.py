@@ -289,3 +289,19 @@ def test_secret_walk_benchmark_prints_a_figure_per_size():
     assert done.returncode == 0, done.stderr
     assert "30 files, 7 a folder:" in done.stdout and "60 files, 7 a folder:" in done.stdout
     assert "ms CPU" in done.stdout and "load average" in done.stdout
+
+
+def test_lease_beat_benchmark_measures_both_ways():
+    done = run_script("benchmarks/lease_beat.py", "--runs", "5", "--rounds", "1")
+    assert done.returncode == 0, done.stderr
+    assert "5 leases one transaction each" in done.stdout and "in one beat" in done.stdout
+    bad = run_script("benchmarks/lease_beat.py", "--runs", "0")
+    assert bad.returncode == 2 and "must be >= 1" in bad.stderr
+
+
+def test_profile_worker_runs_under_the_shipped_policy():
+    done = run_script(
+        "benchmarks/profile_worker.py", "--runs", "2", "--calls", "2", "--shipped-policy"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ms per model call" in done.stdout and "SQL statements" in done.stdout
