@@ -23,6 +23,19 @@ def claim(store: storage.Store, goal: str, worker: str = "w") -> storage.Run:
     return taken
 
 
+def keeper(store: storage.Store, held: list[tuple[str, int]], stops: dict) -> LeaseKeeper:
+    """Worker "w"'s lease keeper over these claims (run id, epoch), each session's stop in stops."""
+    stop = threading.Event()
+    return LeaseKeeper(
+        store,
+        worker_id="w",
+        lease_seconds=30,
+        outage=Outage(store, stop),
+        stop=stop,
+        claims=lambda: [(run_id, stops[run_id], epoch) for run_id, epoch in held],
+    )
+
+
 def lease_of(store: storage.Store, run_id: str):
     return storage.get_run(store, run_id=run_id).lease_expires_at
 
@@ -95,16 +108,7 @@ def test_a_beat_stops_only_the_sessions_whose_claim_is_gone(any_store):
     # what this worker's sessions hold: the new claims, and its old claim of the second
     held = [(now[0].id, now[0].claim_epoch), (first[1].id, 1), (now[2].id, now[2].claim_epoch)]
     stops = {run_id: threading.Event() for run_id, _ in held}
-    stop = threading.Event()
-    keeper = LeaseKeeper(
-        any_store,
-        worker_id="w",
-        lease_seconds=30,
-        outage=Outage(any_store, stop),
-        stop=stop,
-        claims=lambda: [(run_id, stops[run_id], epoch) for run_id, epoch in held],
-    )
-    keeper.renew()
+    keeper(any_store, held, stops).renew()
     assert {run_id for run_id, event in stops.items() if event.is_set()} == {first[1].id}
     assert lease_of(any_store, now[0].id) > storage.utcnow() + timedelta(seconds=20)
     assert storage.get_run(any_store, run_id=first[1].id).worker_id == "w2"
@@ -129,17 +133,9 @@ def test_a_beat_that_cannot_write_stops_nobody_and_tries_again(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(storage, "renew_leases", flaky)
-    stop = threading.Event()
-    keeper = LeaseKeeper(
-        store,
-        worker_id="w",
-        lease_seconds=30,
-        outage=Outage(store, stop),
-        stop=stop,
-        claims=lambda: [(r.id, stops[r.id], r.claim_epoch) for r in runs],
-    )
-    keeper.renew()
+    beating = keeper(store, [(r.id, r.claim_epoch) for r in runs], stops)
+    beating.renew()
     assert not any(event.is_set() for event in stops.values())
-    keeper.renew()
+    beating.renew()
     assert not any(event.is_set() for event in stops.values())
     assert all(lease_of(store, r.id) > storage.utcnow() + timedelta(seconds=20) for r in runs)
