@@ -27,13 +27,13 @@ from sqlmodel import col
 
 from storage.clock import db_now
 from storage.driver_sql import driver_transaction
-from storage.engine import Store, read_session, reading, write_session, writing
+from storage.engine import Store, read_session, reading, shown_url, write_session, writing
 from storage.errors import InvalidState, StoreError
 from storage.events import append_in, no_run
 from storage.fence import Fence, refused
 from storage.goal_search import goal_contains
 from storage.halts import consume_halts, halt_pending_for, halted_by, pending_halt_by
-from storage.identity import _where, check_same_as
+from storage.identity import check_same_as
 from storage.models import Approval, Command, Run, SchemaMigration, table_of, utcnow
 from storage.record import Status
 from storage.versions import check_version, refuse_unknown
@@ -345,7 +345,9 @@ _NEXT_QUEUED = (
     .with_for_update(skip_locked=True)
 )
 _THIS_QUEUED = (
-    select(_runs.c.id).where(_runs.c.id == bindparam("rid"), *_CLAIMABLE).with_for_update()
+    select(_runs.c.id)
+    .where(_runs.c.id == bindparam("rid"), *_CLAIMABLE)
+    .with_for_update(skip_locked=True)
 )
 _MIGRATIONS = select(_migrations.c.version, _migrations.c.applied_at).order_by(
     _migrations.c.version
@@ -384,7 +386,7 @@ def _claim(
     with driver_transaction(store) as tx:
         migrations = tx.processed_rows(_MIGRATIONS, {})
         # a newer onloop's store: no claim (StoreNewer); nor one that replaced ours (StoreChanged)
-        refuse_unknown({row[0] for row in migrations}, lambda: _where(store))
+        refuse_unknown({row[0] for row in migrations}, lambda: shown_url(store.url))
         check_same_as(store, lambda: migrations[0][1].isoformat() if migrations else None)
         run_ids = [row[0] for row in tx.rows(query, values)]
         taken = [i for i in run_ids if tx.changed(take, {**moment, "rid": i}) == 1]
