@@ -14,9 +14,15 @@ import storage
 from agent_core.oversight import control
 from agent_core.run.port import StoreRunPort
 from agent_core.tools.cancel_token import CancelReason
-from storage.record import Error, ModelRequest, ToolCall, ToolResult
+from storage.record import ModelRequest, ToolCall, ToolResult
 from tests.support.halt_helpers import CALC, assert_nothing_started_after_the_halt
-from tests.support.held_writes import drive_and_cut, kinds, port_for
+from tests.support.held_writes import (
+    approved_for_other_arguments,
+    drive_and_cut,
+    kinds,
+    other_write,
+    port_for,
+)
 
 
 def hold_result(port: StoreRunPort, output: str = "42") -> None:
@@ -63,18 +69,10 @@ def test_any_other_write_writes_it_first(any_store, write):
     port = port_for(any_store, f"then {write}")
     before = kinds(any_store, port.run_id)
     hold_result(port, "first")
-    if write == "record":
-        port.record(Error(message="x", where="model"))
-    elif write == "set_status":
-        port.set_status("running")
-    elif write == "add_usage":
-        port.add_usage(tokens_in=1)
-    elif write == "hold_record":
+    if write == "hold_record":
         hold_result(port, "second")
-    elif write == "hold_step":
-        port.hold_step(ModelRequest(step=2), usage={"steps": 1}, late={})
     else:
-        port.write_held()
+        other_write(port, write)
     written = added(any_store, port.run_id, before)
     assert written[0] == "tool_result"
     port.write_held()  # whatever the write held itself
@@ -115,17 +113,7 @@ def test_a_halt_first_refuses_the_step_and_still_records_the_result(any_store, w
 
 def test_an_unusable_approval_refuses_the_start_and_still_records_the_result(any_store):
     port = port_for(any_store, "approved for other arguments")
-    approval = storage.request_approval(
-        any_store,
-        run_id=port.run_id,
-        tool_call_id="c2",
-        tool="calculator",
-        arguments={"expression": "1+1"},
-        args_hash="approved",
-        risk="low",
-        fence=port.fence,
-    )
-    storage.decide_approval(any_store, approval_id=approval.id, decision="approved", decided_by="a")
+    approval_id = approved_for_other_arguments(any_store, port.run_id, port.fence, "c2")
     port.set_status("running")
     before = kinds(any_store, port.run_id)
     hold_result(port)
@@ -135,12 +123,12 @@ def test_an_unusable_approval_refuses_the_start_and_still_records_the_result(any
             call_event=call,
             tool_call_id="c2",
             tool="calculator",
-            approval_id=approval.id,
+            approval_id=approval_id,
             args_hash="other",
         )
     assert added(any_store, port.run_id, before) == ["tool_result", "tool_call"]
     assert calls_counted(any_store, port.run_id) == 1
-    assert storage.get_approval(any_store, approval_id=approval.id).consumed_at is None
+    assert storage.get_approval(any_store, approval_id=approval_id).consumed_at is None
 
 
 def test_a_lost_claim_writes_nothing_of_it(any_store):

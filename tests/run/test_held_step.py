@@ -13,7 +13,7 @@ import storage
 from agent_core.run.port import StoreRunPort
 from storage.record import Error, FinalAnswer, ModelCall, ModelRequest
 from tests.support.halt_helpers import CALC
-from tests.support.held_writes import drive_and_cut, kinds, port_for
+from tests.support.held_writes import drive_and_cut, kinds, other_write, port_for
 
 COST = {"tokens_in": 5, "tokens_out": 2, "cost_usd": 0.25}
 
@@ -43,14 +43,7 @@ def test_any_other_write_writes_it_first(any_store, write):
     port = port_for(any_store, f"then {write}")
     before = kinds(any_store, port.run_id)
     hold_answer(port)
-    if write == "record":
-        port.record(Error(message="x", where="model"))
-    elif write == "set_status":
-        port.set_status("running")
-    elif write == "add_usage":
-        port.add_usage(tokens_in=1)
-    else:
-        port.write_held()
+    other_write(port, write)
     added = kinds(any_store, port.run_id)[len(before) :]
     assert added[0] == "model_call"
     port.write_held()  # nothing held any more: nothing more written

@@ -22,6 +22,7 @@ from agent_core.run.port import StoreRunPort
 from agent_core.worker.claim_loop import Worker, drive_run
 from storage.models import ToolCallCount, table_of
 from tests.support.halt_helpers import CALC, count
+from tests.support.held_writes import approved_for_other_arguments
 from tests.support.run_helpers import Driver, new_run
 
 _counts = table_of(ToolCallCount)
@@ -100,24 +101,14 @@ def test_a_lost_claim_refuses_both(any_store):
 
 def test_an_unusable_approval_refuses_both(any_store):
     run, fence = driven(any_store, "approval for other arguments")
-    approval = storage.request_approval(
-        any_store,
-        run_id=run.id,
-        tool_call_id="c1",
-        tool="calculator",
-        arguments={"expression": "1+1"},
-        args_hash="approved",
-        risk="low",
-        fence=fence,
-    )
-    storage.decide_approval(any_store, approval_id=approval.id, decision="approved", decided_by="a")
+    approval_id = approved_for_other_arguments(any_store, run.id, fence, "c1")
     storage.mark_driven(any_store, run_id=run.id, status="running", fence=fence)
     before, counted = kinds(any_store, run.id), calls_counted(any_store)
     with pytest.raises(storage.ApprovalUnusable, match="arguments differ"):
-        start_with_call(any_store, run.id, fence, approval_id=approval.id)
+        start_with_call(any_store, run.id, fence, approval_id=approval_id)
     assert kinds(any_store, run.id) == before
     assert calls_counted(any_store) == counted
-    assert storage.get_approval(any_store, approval_id=approval.id).consumed_at is None
+    assert storage.get_approval(any_store, approval_id=approval_id).consumed_at is None
 
 
 # ------------------------------------------------------------------------- the driver's side

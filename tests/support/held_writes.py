@@ -13,6 +13,7 @@ import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.run.port import StoreRunPort
 from agent_core.worker.claim_loop import Worker, drive_run
+from storage.record import Error, ModelRequest
 from tests.support.run_helpers import new_run
 
 
@@ -23,6 +24,40 @@ def port_for(store: storage.Store, goal: str) -> StoreRunPort:
     assert claimed is not None
     storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
     return StoreRunPort(store, run.id, worker_id="w", epoch=claimed.claim_epoch)
+
+
+def other_write(port: StoreRunPort, write: str) -> None:
+    """One of the port's writes that must write a held event first, by its name."""
+    if write == "record":
+        port.record(Error(message="x", where="model"))
+    elif write == "set_status":
+        port.set_status("running")
+    elif write == "add_usage":
+        port.add_usage(tokens_in=1)
+    elif write == "hold_step":
+        port.hold_step(ModelRequest(step=2), usage={"steps": 1}, late={})
+    elif write == "write_held":
+        port.write_held()
+    else:
+        raise ValueError(f"no such write: {write}")
+
+
+def approved_for_other_arguments(
+    store: storage.Store, run_id: str, fence: storage.Fence, call_id: str
+) -> int:
+    """An approval of calculator(1+1) under args hash "approved", decided yes: its id."""
+    approval = storage.request_approval(
+        store,
+        run_id=run_id,
+        tool_call_id=call_id,
+        tool="calculator",
+        arguments={"expression": "1+1"},
+        args_hash="approved",
+        risk="low",
+        fence=fence,
+    )
+    storage.decide_approval(store, approval_id=approval.id, decision="approved", decided_by="a")
+    return approval.id
 
 
 def kinds(store: storage.Store, run_id: str) -> list[str]:
