@@ -217,18 +217,22 @@ class StoreRunPort:
     def set_status(self, status: str, **fields: Any) -> None:
         """running <-> waiting: only while the run is still driven, else HaltRequested (see
         mark_driven), the token cancelled."""
-        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
+        fields = self._redacted(fields)
         self.write_held()
         with self._fenced():
             storage.mark_driven(
                 self.store, run_id=self.run_id, status=status, fence=self.fence, **fields
             )
 
+    def _redacted(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A run's fields as they may be stored: every text redacted."""
+        return {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
+
     def begin_session(self, started: RunStarted, status: str, **fields: Any) -> int:
         """The session's start and the run marked driven (`status`), in one transaction,
         refused whole as a step's start is (storage.begin_session)."""
         payload = self.redactor.payload(started.payload())  # no secrets stored
-        fields = {k: self.redactor(v) if isinstance(v, str) else v for k, v in fields.items()}
+        fields = self._redacted(fields)
         self.write_held()
         with self._fenced():
             seq = storage.begin_session(

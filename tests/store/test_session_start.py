@@ -4,11 +4,13 @@ no longer driven); and what it writes is redacted like every other event."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 
 import storage
+from agent_core.oversight import control
 from agent_core.oversight.redact import redactor_for
 from agent_core.run.port import StoreRunPort
 from agent_core.worker.claim_loop import drive_run
@@ -109,3 +111,38 @@ def test_a_worker_session_starts_in_one_write(store):
     names = kinds(store, run.id)
     assert names[:4] == ["status", "run_started", "status", "model_request"]
     assert storage.get_run(store, run_id=run.id).status == "succeeded"
+
+
+def test_halts_racing_session_starts_never_leave_half_a_start(any_store):
+    """A person halts twenty runs at the moment their sessions start: each run has either both
+    events of its start (and the halt waits for the session's end) or neither (the start was
+    refused), never `run_started` without the run marked driven."""
+    runs = [claimed(any_store, f"race {n}") for n in range(20)]
+    go = threading.Barrier(2)
+    refused: set[str] = set()
+
+    def starts() -> None:
+        go.wait()
+        for run in runs:
+            try:
+                start(any_store, run)
+            except storage.HaltRequested:
+                refused.add(run.id)
+
+    def halts() -> None:
+        go.wait()
+        for run in reversed(runs):
+            control.halt(any_store, run_id=run.id, by="ann")
+
+    threads = [threading.Thread(target=starts), threading.Thread(target=halts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for run in runs:
+        after_queued = kinds(any_store, run.id)[1:]
+        if run.id in refused:
+            assert "run_started" not in after_queued, after_queued
+        else:
+            assert after_queued[:2] == ["run_started", "status"], after_queued
+            assert storage.get_run(any_store, run_id=run.id).status in ("running", "halted")
