@@ -122,8 +122,27 @@ def own_files(
                 add(arg, "an MCP server's program")
     files = [OwnFile(p, w) for p, w in found.items()] + store_files(store_file)
     # The real location too: a rule, a bind or a check may meet either spelling.
-    real = [OwnFile(Path(os.path.realpath(f.path)), f.what) for f in files]
+    reals = real_paths([f.path for f in files])
+    real = [OwnFile(path, f.what) for path, f in zip(reals, files, strict=True)]
     return Protected(tuple({f.path: f for f in files + real}.values()))
+
+
+def real_paths(paths: list[Path]) -> list[Path]:
+    """Each path's os.path.realpath, with each folder resolved once: the store and its siblings
+    share theirs (a run's start resolved every component of every one before). A name that is
+    itself a link is resolved in full."""
+    folders: dict[str, str] = {}
+    found = []
+    for path in paths:
+        head, name = os.path.split(os.fspath(path))
+        if not name or name in (".", "..") or os.path.islink(path):
+            found.append(Path(os.path.realpath(path)))
+            continue
+        real = folders.get(head)
+        if real is None:
+            real = folders[head] = os.path.realpath(head)
+        found.append(Path(os.path.join(real, name)))
+    return found
 
 
 def _module_file(name: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from agent_core.tools.errors import OwnFileRefused, WorkspaceEscape
@@ -21,9 +22,11 @@ class Workspace:
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
 
-    @property
+    @cached_property
     def real_root(self) -> Path:
-        """The root with symlinks resolved; every path must end up under it."""
+        """The root with symlinks resolved, once (at its first use): every path must end up under
+        it. A root swapped for a link afterwards does not move the workspace: every path is still
+        resolved in full and must end up under the folder the run began in."""
         return Path(os.path.realpath(self.root))
 
     def resolve(self, relative: str) -> Path:

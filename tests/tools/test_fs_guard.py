@@ -446,3 +446,29 @@ def test_policy_init_writes_an_owner_only_file(tmp_path, open_umask):
     result = CliRunner().invoke(app, ["policy", "init", str(target)])
     assert result.exit_code == 0, result.output
     assert _mode(target) == 0o600
+
+
+def test_a_link_on_the_way_to_the_workspace_repointed_mid_run_moves_no_tool(tmp_path, host):
+    """The workspace reached through a link (a person's own folder often is): the run's tools
+    keep working in the folder it began in when the link is pointed elsewhere afterwards."""
+    real = tmp_path / "project"
+    real.mkdir()
+    (real / "secret.txt").write_text("inside")
+    (real / "keep.txt").write_text("inside")
+    via = tmp_path / "via"
+    via.symlink_to(real)
+    ws = Workspace(via)
+    assert _call(ws, "read_file", path="secret.txt") == "inside"  # the run's first call
+    spare = tmp_path / "via.next"
+    spare.symlink_to(host)
+    os.rename(spare, via)  # now leads to the host's folder
+    assert SECRET not in _call(ws, "read_file", path="secret.txt")
+    _call(ws, "write_file", path="keep.txt", content="overwritten")
+    _call(ws, "write_file", path="new.txt", content="new")
+    _call(ws, "delete_files", paths=["secret.txt"])
+    listing = _call(ws, "list_files", path=".")
+    assert (host / "keep.txt").read_text() == SECRET
+    assert (host / "secret.txt").read_text() == SECRET
+    assert sorted(p.name for p in host.iterdir()) == ["keep.txt", "secret.txt"]
+    assert (real / "keep.txt").read_text() == "overwritten"
+    assert "new.txt" in listing or (real / "new.txt").exists()
