@@ -74,7 +74,10 @@ def render_approval_card(
 def _render_action_line(approval: Approval) -> None:
     head, badge = st.columns([6, 1], vertical_alignment="center")
     head.text(inert.visible(approval.summary or f"call {approval.tool}"))  # from model output
-    badge.badge(f"{approval.risk} risk", color=RISK_COLORS.get(approval.risk, "gray"))
+    # Not st.badge: it escapes only the brackets, and a backslash before one undoes that, so a
+    # risk string from the store could close the badge and link. The inbox list's form instead.
+    color = RISK_COLORS.get(approval.risk, "gray")
+    badge.markdown(f":{color}-badge[{inert.markdown(approval.risk, limit=40)} risk]")
 
 
 def _render_controls(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import storage
+from agent_core.oversight import inert
 from storage.models import utcnow
 
 EXPORT_MAX_RUNS = 5_000  # beyond this a browser download gets slow; the page says so
@@ -53,7 +53,9 @@ def export_lines(
         runs = storage.list_runs(store, **query, limit=limit, offset=offset)
         for run in runs:
             record = run_record(run, _all_events(store, run.id))
-            yield json.dumps(record, ensure_ascii=False, default=str) + "\n"
+            # Line and paragraph separators (a reader's line breaks) and bidi controls in a
+            # model's text stay escapes in the JSON: one run, one line, read as it is.
+            yield inert.json_text(record) + "\n"
         if len(runs) < limit:
             return
         offset += len(runs)
