@@ -46,6 +46,8 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#!|<>~:$&@])")
 # escaped there alone, so ordinary words ("apt-get", "notes.txt", "a+b") read the same in the
 # page's source as on screen.
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
+# Markdown's inline link and image, `[label](url)` and `![alt](url)`: broken up for chats.
+_INLINE_LINK = re.compile(r"\]\(")
 
 
 def _escape(char: str) -> str:
@@ -115,8 +117,13 @@ def plain(text: object, *, limit: int = 1000) -> str:
 def chat(text: object, *, limit: int = 300) -> str:
     """Untrusted text for Slack: one plain line with `&`, `<` and `>` escaped as Slack asks,
     so no `<url|label>` link, `<!channel>` mention or `<@user>` ping is ever made, and no
-    address is linked. (It goes in `plain_text` objects, where `*_~` format nothing.)"""
-    line = plain(text, limit=limit)
+    address is linked. (It goes in `plain_text` objects, where `*_~` format nothing.)
+
+    The chats that take a Slack-compatible webhook's `text` (Mattermost, Rocket.Chat) read it
+    as Markdown, where `![x](//host/leak)`, `\\\\host` or `/\\host` need no scheme to fetch an
+    image: a space between `]` and `(` ("[x] (url)") keeps every inline link and image a text.
+    """
+    line = _INLINE_LINK.sub("] (", plain(text, limit=limit))
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

