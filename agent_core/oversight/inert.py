@@ -48,6 +48,7 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#!|<>~:$&@])")
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 # Markdown's inline link and image, `[label](url)` and `![alt](url)`: broken up for chats.
 _INLINE_LINK = re.compile(r"\]\(")
+_UNC = re.compile(r"\\\\(?=[\w.\-])")  # `\\host\share`: a UNC path a mail client links
 
 
 def _escape(char: str) -> str:
@@ -110,8 +111,9 @@ def _defanged(line: str, *, addresses: bool = False) -> str:
 def plain(text: object, *, limit: int = 1000) -> str:
     """Untrusted text as one line of a plain-text message or a header (an e-mail's Subject and
     body, an ntfy push and its Title): controls shown, no CR or LF to start a header of its own,
-    no address a mail client or a phone would link."""
-    return _defanged(_one_line(text, limit))
+    no address a mail client or a phone would link. A UNC path (`\\\\host\\share`, which Outlook
+    links: a click opens SMB to the host with the reader's NTLM hash) reads `[\\]\\host\\share`."""
+    return _UNC.sub(r"[\\]\\", _defanged(_one_line(text, limit)))
 
 
 def chat(text: object, *, limit: int = 300) -> str:

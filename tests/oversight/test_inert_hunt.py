@@ -11,6 +11,7 @@ Markdown-rendering widget options the scan did not look at.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -98,3 +99,29 @@ def test_the_scan_passes_options_that_are_ours_or_inert():
         """
     )
     assert findings(good, "x.py", dashboard=True) == []
+
+
+UNC = {
+    "unc path": "\\\\evil.test\\share\\x.png",
+    "unc ip": "see \\\\10.0.0.1\\c$ now",
+    "unc after punctuation": "(\\\\evil.test\\s)",
+    "unc webdav port": "\\\\evil.test@8080\\dav\\x",
+}
+
+
+@pytest.mark.parametrize("payload", UNC.values(), ids=UNC.keys())
+def test_a_plain_message_carries_no_unc_path_a_mail_client_links(payload):
+    """Outlook links `\\\\host\\share` in a plain-text e-mail; a click opens SMB to the host
+    (and hands it the reader's NTLM hash). Shown as `[\\]\\host\\share`, linked by nothing."""
+    from agent_core.oversight.notify.formats import email_message, ntfy_headers, plain_body
+
+    notice = _notice(payload)
+    message = email_message(notice, sender="onloop@example.test", to=["ops@example.test"])
+    for text in (plain_body(notice), message["Subject"], ntfy_headers(notice)["Title"]):
+        assert not re.search(r"\\\\[\w.\-]", text), text
+    assert "[\\]\\" in inert.plain(payload)
+
+
+def test_windows_paths_and_single_backslashes_read_as_they_are():
+    assert inert.plain("C:\\Users\\me\\notes.txt") == "C:\\Users\\me\\notes.txt"
+    assert inert.plain("a \\ b") == "a \\ b"
