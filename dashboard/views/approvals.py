@@ -99,7 +99,8 @@ def _open_on_the_asked_approval() -> None:
     wanted = st.query_params.get("approval")
     if wanted is not None:
         del st.query_params["approval"]
-        asked = int(wanted) if wanted.isdigit() else asked
+        # From a link anyone can send: str.isdigit takes "²", which int() refuses.
+        asked = int(wanted) if wanted.isascii() and wanted.isdigit() else asked
     if isinstance(asked, int):
         st.session_state[SELECTED] = asked
 

@@ -15,12 +15,13 @@ import json
 import re
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import storage
 from agent_core.tools import args_hash
 from dashboard.components.run_export import export_jsonl, export_lines
-from dashboard.routes import RUN_PAGE
-from tests.support.dashboard_fixtures import app_at
+from dashboard.routes import APPROVALS_PAGE, RUN_PAGE
+from tests.support.dashboard_fixtures import APP, TIMEOUT, app_at
 
 pytestmark = pytest.mark.store_for("dashboard")
 
@@ -108,3 +109,44 @@ def test_the_run_export_still_writes_ordinary_text_as_it_is(store):
     storage.create_run(store, goal="café 日本語 — ok")
     (line,) = list(export_lines(store, filters={}))
     assert "café 日本語 — ok" in line and line.endswith("\n")
+
+
+LINK_VALUES = {
+    "superscript digit": "²",
+    "arabic-indic digits": "٣",
+    "fullwidth digits": "１２",
+    "markdown": "![x](http://127.0.0.1:9/leak)",
+}
+
+
+@pytest.mark.parametrize("value", LINK_VALUES.values(), ids=LINK_VALUES.keys())
+def test_an_approvals_link_naming_no_number_opens_the_inbox(store, value):
+    """`?approval=` comes from a link anyone can send: a value `str.isdigit` takes but `int`
+    refuses (a superscript) stopped the page with a traceback."""
+    approval = _approval(store, "high")
+    at = app_at(APPROVALS_PAGE, query={"approval": value})
+    assert not at.exception
+    assert any("delete 1 file" in t.value for t in at.text), "the inbox still shows its list"
+    assert approval.id is not None
+
+
+FORGED_LINKS = {
+    "superscript expiry": {"item": "approval-1", "exp": "²", "nonce": "a" * 16, "sig": "x"},
+    "non-ascii signature": {"item": "approval-1", "exp": "1", "nonce": "a" * 16, "sig": "é"},
+    "arabic-indic expiry": {"item": "run-abc", "exp": "٣٣", "nonce": "a" * 16, "sig": "0" * 64},
+}
+
+
+@pytest.mark.parametrize("params", FORGED_LINKS.values(), ids=FORGED_LINKS.keys())
+def test_a_forged_notification_link_is_refused_not_a_traceback(store, params):
+    """Anyone can send a dashboard address: `exp=²` passed `str.isdigit` and stopped `int`, a
+    non-ASCII `sig` stopped `hmac.compare_digest`; every page showed a traceback instead."""
+    from agent_core.oversight.notify.links import LinkRefused, check_link
+
+    with pytest.raises(LinkRefused):
+        check_link(b"k" * 32, params)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    assert any("not one onloop signed" in e.value for e in at.error)

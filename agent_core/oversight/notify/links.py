@@ -57,7 +57,10 @@ def check_link(key: bytes, params: Mapping[str, str], now: float | None = None) 
     (Whether it was used before is the store's to say.)"""
     item, expires, nonce, sig = (str(params.get(name, "")) for name in LINK_PARAMS)
     found = _ITEM.match(item)
-    if found is None or not expires.isdigit() or _NONCE.match(nonce) is None:
+    # Anyone can send an address: `str.isdigit` takes "²", which int() refuses, and
+    # hmac.compare_digest refuses a non-ASCII str; both are refused here as tampered.
+    digits = expires.isascii() and expires.isdigit()
+    if found is None or not digits or _NONCE.match(nonce) is None or not sig.isascii():
         raise LinkRefused(_TAMPERED)
     if not hmac.compare_digest(_signature(key, item, int(expires), nonce), sig):
         raise LinkRefused(_TAMPERED)
