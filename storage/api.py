@@ -22,6 +22,7 @@ from storage.commands import (
 from storage.decided_calls import DecidedCall, decided_calls
 from storage.engine import Store, database_url, open_store
 from storage.errors import (
+    AmbiguousId,
     ApprovalExpired,
     ApprovalUnusable,
     HaltRequested,
@@ -168,6 +169,7 @@ __all__ = [
     "EventRecord",
     "Fence",
     "HaltRequested",
+    "AmbiguousId",
     "InvalidState",
     "LeaseLost",
     "StoreUpgraded",

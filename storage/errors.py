@@ -9,6 +9,10 @@ class NotFound(StoreError):
     """No row with that id."""
 
 
+class AmbiguousId(StoreError):
+    """An id prefix that several rows share: the message says to give more of the id."""
+
+
 class InvalidState(StoreError):
     """The row exists but is in the wrong state for this (e.g. an approval already decided)."""
 

@@ -28,7 +28,7 @@ from sqlmodel import col
 from storage.clock import db_now
 from storage.driver_sql import driver_transaction
 from storage.engine import Store, read_session, reading, shown_url, write_session, writing
-from storage.errors import InvalidState, StoreError
+from storage.errors import AmbiguousId, InvalidState, StoreError
 from storage.events import append_in, no_run
 from storage.fence import Fence, refused
 from storage.goal_search import goal_contains
@@ -51,6 +51,7 @@ _commands = table_of(Command)
 _approvals = table_of(Approval)
 _migrations = table_of(SchemaMigration)
 MIN_PREFIX = 4
+ID_MAX = 32  # Run.id's max_length
 LEASE_LOST_REASON = "worker lost (lease expired)"
 STORE_LOST_REASON = "the database went away while the run was driven"
 # Interrupted for these reasons, a run is resumed by any worker without a person when the step
@@ -178,13 +179,15 @@ def get_run(store: Store, *, run_id: str) -> Run:
         run = session.get(Run, run_id)
         if run is not None:
             return run
-        if len(run_id) >= MIN_PREFIX:
+        # A prefix no longer than an id (a 100,000-character one from a link made SQLite
+        # refuse the search: "LIKE or GLOB pattern too complex").
+        if MIN_PREFIX <= len(run_id) <= ID_MAX:
             query = select(Run).where(col(Run.id).startswith(run_id, autoescape=True)).limit(2)
             found = list(session.scalars(query))
             if len(found) == 1:
                 return found[0]
             if found:
-                raise StoreError(
+                raise AmbiguousId(
                     f"run id prefix {run_id} matches several runs; give more of the id"
                 )
     raise no_run(run_id)

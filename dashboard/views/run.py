@@ -235,11 +235,14 @@ def main() -> None:
         return
     try:
         run = storage.get_run(store, run_id=wanted)
-    except storage.NotFound:
+    except (storage.NotFound, storage.AmbiguousId) as missing:
         st.title("Run")
-        st.error(
-            f"No run with id {inert.markdown(wanted)}. Pick one below, or find it on the History page."
+        said = (
+            f"No run with id {inert.markdown(wanted)}"
+            if isinstance(missing, storage.NotFound)
+            else f"The run id {inert.markdown(wanted)} starts several runs' ids"
         )
+        st.error(f"{said}. Pick one below, or find it on the History page.")
         run_selector(store)
         return
     st.title(f"Run {run.id}")

@@ -150,3 +150,34 @@ def test_a_forged_notification_link_is_refused_not_a_traceback(store, params):
     at.run()
     assert not at.exception
     assert any("not one onloop signed" in e.value for e in at.error)
+
+
+def _twins(store: storage.Store) -> str:
+    """Two runs whose ids share their first 6 characters; returns that prefix."""
+    from sqlmodel import Session
+
+    first = storage.create_run(store, goal="twin 1")
+    with Session(store.engine) as session:
+        twin = storage.Run(**first.model_dump(exclude={"id"}), id=first.id[:6] + "zzzzzz")
+        session.add(twin)
+        session.commit()
+    return first.id[:6]
+
+
+RUN_LINKS = {
+    "longer than sqlite's like pattern": lambda store: "a" * 100_000,
+    "a prefix of two runs": _twins,
+}
+
+
+@pytest.mark.parametrize("make", RUN_LINKS.values(), ids=RUN_LINKS.keys())
+def test_a_run_link_naming_no_one_run_says_so_not_a_traceback(store, make):
+    """`?run=` is anyone's to write: 100,000 characters made SQLite refuse the prefix search
+    ("LIKE or GLOB pattern too complex"), a prefix two runs share raised the store's "matches
+    several runs"; the Run page showed a traceback for both."""
+    storage.create_run(store, goal="another run")
+    wanted = make(store)
+    at = app_at(RUN_PAGE, query={"run": wanted})
+    assert not at.exception
+    assert at.error, "the page says what is wrong with the link"
+    assert at.selectbox(key="run_pick").options, "and offers the runs to pick from"
