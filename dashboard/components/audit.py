@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import storage
+from agent_core.oversight import inert
 
 
 def render_audit(store: storage.Store, run_id: str) -> None:
@@ -21,13 +22,15 @@ def render_audit(store: storage.Store, run_id: str) -> None:
                 {
                     "when (UTC)": a.decided_at,
                     "decision": a.status,
-                    "by": a.decided_by,
-                    "tool": a.tool,
-                    "what": a.summary,
+                    "by": _cell(a.decided_by),
+                    "tool": _cell(a.tool),
+                    "what": _cell(a.summary),
                     "edited arguments": "yes" if a.edited_arguments is not None else "",
-                    "allowed for the run": (a.allow_rule or {}).get("name") or a.allow_scope or "",
+                    "allowed for the run": _cell(
+                        (a.allow_rule or {}).get("name") or a.allow_scope or ""
+                    ),
                     "arguments sha256": (a.approved_hash or a.args_hash)[:16],
-                    "note": a.note or "",
+                    "note": _cell(a.note or ""),
                 }
                 for a in decided
             ],
@@ -40,7 +43,15 @@ def render_audit(store: storage.Store, run_id: str) -> None:
 def render_steering(store: storage.Store, run: storage.Run) -> None:
     """Who launched the run and every halt, pause and guidance people sent it."""
     sent = storage.command_history(store, run_id=run.id)
-    rows = [{"when (UTC)": run.created_at, "what": "launch", "by": run.created_by or "?"}]
-    rows += [{"when (UTC)": c.created_at, "what": c.kind, "by": c.created_by or "?"} for c in sent]
+    rows = [{"when (UTC)": run.created_at, "what": "launch", "by": _cell(run.created_by or "?")}]
+    rows += [
+        {"when (UTC)": c.created_at, "what": c.kind, "by": _cell(c.created_by or "?")} for c in sent
+    ]
     with st.expander(f"Steering (audit): {len(rows)}", key=f"run_steering_{run.id}"):
         st.dataframe(rows, hide_index=True, width="stretch", key=f"run_steering_table_{run.id}")
+
+
+def _cell(text: object) -> str:
+    """A table cell of someone else's words: plain text, but drawn by the browser, where a bidi
+    control would reorder it; every acting character shown instead, on one line."""
+    return inert.visible(text, newlines=False, tabs=False)

@@ -98,7 +98,7 @@ def _render_row(store: storage.Store, row: ProjectRule) -> None:
                 {
                     "version": h.version,
                     "status": h.status,
-                    "by": h.created_by,
+                    "by": inert.visible(h.created_by, newlines=False, tabs=False),
                     "when (UTC)": h.created_at,
                     "rule": json.dumps(h.rule),
                 }

@@ -181,3 +181,43 @@ def test_a_run_link_naming_no_one_run_says_so_not_a_traceback(store, make):
     assert not at.exception
     assert at.error, "the page says what is wrong with the link"
     assert at.selectbox(key="run_pick").options, "and offers the runs to pick from"
+
+
+ACTING = ("\u202e", "\x1b", "\u2066", "\u200b")
+
+
+def _acting(frame) -> list[str]:
+    return [
+        str(cell)
+        for column in frame.columns
+        for cell in frame[column]
+        if any(char in str(cell) for char in ACTING)
+    ]
+
+
+def test_the_audit_tables_show_acting_characters_not_obey_them(store):
+    """The Decisions and Steering tables put a model's summary, its tool, the allowance's name
+    (built from the model's arguments), the note and who decided into dataframe cells: plain
+    text, but drawn by the browser, where a bidi override reorders a cell ("delete gpj.exe")
+    and ESC sequences show as whatever the grid makes of them. Other tables pass inert.visible."""
+    from agent_core.oversight import decisions
+
+    approval = _approval(store, "high")
+    storage.update_run(store, run_id=approval.run_id, status="waiting", reason="waits")
+    with_summary = {"summary": "delete \u202egpj.exe\x1b[2J"}
+    from sqlmodel import Session
+
+    with Session(store.engine) as session:
+        row = session.get(storage.Approval, approval.id)
+        for name, value in with_summary.items():
+            setattr(row, name, value)
+        session.add(row)
+        session.commit()
+    decisions.reject(store, approval_id=approval.id, by="eve\u2066 admin", note="no\u200b way")
+    storage.send_command(store, run_id=approval.run_id, kind="pause", created_by="mallory\u202e")
+    at = app_at(RUN_PAGE, query={"run": approval.run_id})
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    assert any("what" in f.columns and "note" in f.columns for f in frames), "the audit shows"
+    found = [cell for frame in frames for cell in _acting(frame)]
+    assert found == [], found
