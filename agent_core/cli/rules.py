@@ -83,9 +83,13 @@ def revoke(key: Key, db: DbOption = None) -> None:
 def export(db: DbOption = None) -> None:
     """The active project rules as [[rules]] entries to paste into onloop.toml."""
     import storage
-    from agent_core.oversight.project_rules import export_toml
+    from agent_core.oversight.project_rules import ProjectRuleError, export_toml
 
-    typer.echo(inert.visible(export_toml(storage.active_project_rules(_store(db)))), nl=False)
+    try:
+        text = export_toml(storage.active_project_rules(_store(db)))
+    except ProjectRuleError as exc:  # a value TOML cannot hold (a lone surrogate)
+        raise fail(str(exc)) from exc
+    typer.echo(inert.visible(text), nl=False)
 
 
 @rules_app.command("suggest")

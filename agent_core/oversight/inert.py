@@ -158,6 +158,26 @@ def json_text(value: object, *, indent: int | None = None) -> str:
     return _SUSPECT.sub(_json_escape, text)
 
 
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string ("..."), for TOML a person reads and pastes (exported
+    rules): every acting character and DEL as a `\\uXXXX` / `\\UXXXXXXXX` escape (TOML has no
+    surrogate pairs: JSON's `\\ud83d\\udcc1` does not parse), so it parses to the same text.
+    A lone surrogate has no TOML form: ValueError."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif unicodedata.category(char) in _ACTING:
+            code = ord(char)
+            if 0xD800 <= code <= 0xDFFF:
+                raise ValueError(f"a lone surrogate (U+{code:04X}) has no TOML form")
+            out.append(f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
 def _json_escape(match: re.Match[str]) -> str:
     char = match.group()
     if unicodedata.category(char) not in _ACTING:

@@ -9,13 +9,13 @@ never lifts a deny of the policy file, and never an ask that needs an admin.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 from pydantic import ValidationError
 
 import storage
+from agent_core.oversight import inert
 from agent_core.oversight.policy import Policy, Rule
 from storage.models import ProjectRule
 
@@ -120,7 +120,8 @@ def export_toml(rows: list[ProjectRule]) -> str:
     blocks = ["# exported from onloop's project rules"]
     for row in rows:
         origin = f", from approval {row.from_approval_id}" if row.from_approval_id else ""
-        lines = [f"# project rule {row.rule_key} v{row.version}, by {row.created_by}{origin}"]
+        by = inert.visible(row.created_by, newlines=False, tabs=False)  # a newline: a TOML line
+        lines = [f"# project rule {row.rule_key} v{row.version}, by {by}{origin}"]
         lines.append("[[rules]]")
         data = Rule.model_validate(row.rule).model_dump(mode="json", exclude_defaults=True)
         lines += [f"{key} = {_toml(value)}" for key, value in data.items()]
@@ -129,11 +130,14 @@ def export_toml(rows: list[ProjectRule]) -> str:
 
 
 def _toml(value: Any) -> str:
-    """A rule's value in TOML: strings (JSON's escapes are TOML's), lists, inline tables."""
+    """A rule's value in TOML: strings (inert.toml_string), lists, inline tables."""
     if isinstance(value, str):
-        return json.dumps(value)
+        try:
+            return inert.toml_string(value)
+        except ValueError as exc:
+            raise ProjectRuleError(f"a rule value cannot be exported: {exc}") from exc
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     raise ProjectRuleError(f"a rule value of type {type(value).__name__} cannot be exported")

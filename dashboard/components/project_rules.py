@@ -39,8 +39,12 @@ def render_project_rules(store: storage.Store) -> None:
         st.info("No project rules yet.")
     for row in rows:
         _render_row(store, row)
-    if rows:
-        text = export_toml(rows)
+    text = None
+    try:
+        text = export_toml(rows) if rows else None
+    except ProjectRuleError as error:  # a value TOML cannot hold (a lone surrogate)
+        st.error(f"No export: {inert.markdown(error)}")
+    if text is not None:
         st.download_button(
             "Export as onloop.toml rules",
             data=text,

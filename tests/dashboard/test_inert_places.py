@@ -221,3 +221,17 @@ def test_the_audit_tables_show_acting_characters_not_obey_them(store):
     assert any("what" in f.columns and "note" in f.columns for f in frames), "the audit shows"
     found = [cell for frame in frames for cell in _acting(frame)]
     assert found == [], found
+
+
+def test_a_rule_the_export_cannot_write_leaves_the_policy_page_standing(
+    store, tmp_path, monkeypatch
+):
+    """A lone surrogate (a model's `\\ud800` in JSON arguments, kept in a folder rule) has no
+    TOML form: the page says so where the export button was, instead of a traceback."""
+    from agent_core.oversight.project_rules import add_rule
+
+    monkeypatch.chdir(tmp_path)
+    add_rule(store, {"tool": "read_file", "paths": ["docs/\ud800/**"], "action": "ask"}, by="ann")
+    at = app_at("views/policy.py")
+    assert not at.exception
+    assert any("no TOML form" in e.value for e in at.error)

@@ -125,3 +125,54 @@ def test_a_plain_message_carries_no_unc_path_a_mail_client_links(payload):
 def test_windows_paths_and_single_backslashes_read_as_they_are():
     assert inert.plain("C:\\Users\\me\\notes.txt") == "C:\\Users\\me\\notes.txt"
     assert inert.plain("a \\ b") == "a \\ b"
+
+
+# The project rules' export is TOML an admin pastes into onloop.toml; its values come from a
+# model's arguments (a folder, a command) and its comments from a person's name.
+EXPORTED = {
+    "emoji folder": "docs/📁 notes/**",
+    "delete char": "docs/a\x7fb/**",
+    "bidi override": "docs/\u202egpj.exe",
+    "tag character": "docs/\U000e0041x",
+    "line separator": "docs/a\u2028b",
+}
+
+
+@pytest.fixture
+def rules_store(tmp_path):
+    import storage
+
+    opened = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+    yield opened
+    opened.dispose()
+
+
+def test_the_rules_export_parses_back_to_the_same_rules_whatever_a_model_wrote(rules_store):
+    """JSON's `\\ud83d\\udcc1` (its escape for a character beyond U+FFFF) is no TOML: the
+    whole file failed to parse; DEL went out raw, which TOML refuses; bidi controls went out
+    raw, reordering what the admin reads before pasting."""
+    import tomllib
+
+    import storage
+    from agent_core.oversight.project_rules import add_rule, export_toml
+
+    for name, path in EXPORTED.items():
+        add_rule(rules_store, {"tool": "read_file", "paths": [path], "action": "ask"}, by=name)
+    text = export_toml(storage.active_project_rules(rules_store))
+    parsed = tomllib.loads(text)["rules"]
+    assert sorted(r["paths"][0] for r in parsed) == sorted(EXPORTED.values())
+    assert not [c for c in text if c in "\x7f\u202e\U000e0041\u2028"]
+
+
+def test_a_name_in_the_rules_export_cannot_add_a_rule(rules_store):
+    """Each rule's comment names who added it: a newline in that name (a sign-in claim, a
+    `--by`) started a line of TOML of its own, an allow-everything rule once pasted."""
+    import tomllib
+
+    import storage
+    from agent_core.oversight.project_rules import add_rule, export_toml
+
+    evil = 'ann\n[[rules]]\ntool = "*"\naction = "allow"\n#'
+    add_rule(rules_store, {"tool": "read_file", "paths": ["docs/**"], "action": "ask"}, by=evil)
+    parsed = tomllib.loads(export_toml(storage.active_project_rules(rules_store)))["rules"]
+    assert parsed == [{"tool": "read_file", "paths": ["docs/**"], "action": "ask"}]
