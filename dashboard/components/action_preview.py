@@ -33,11 +33,12 @@ def _write_preview(path: str, content: str, workspace: str | None) -> None:
         st.caption(f"New file {inert.markdown(path)}: its text")
         st.code(shown(content), language=None, wrap_lines=True)
         return
+    name = inert.visible(path, newlines=False, tabs=False)  # a newline: a header line of its own
     diff = difflib.unified_diff(
         before.splitlines(keepends=True),
         content.splitlines(keepends=True),
-        fromfile=f"{path} (now)",
-        tofile=f"{path} (after)",
+        fromfile=f"{name} (now)",
+        tofile=f"{name} (after)",
     )
     text = "".join(diff) or "(no change: the file already holds exactly this text)"
     st.caption(f"{inert.markdown(path)} exists: the change")
@@ -62,4 +63,5 @@ def _delete_preview(paths: list[str], *, key: str) -> None:
     unique = list(dict.fromkeys(paths))
     st.caption(f"Deletes {len(unique)} path{'' if len(unique) == 1 else 's'}")
     with st.container(height=min(40 + 24 * len(unique), 240), key=key):
-        st.text("\n".join(inert.visible(p) for p in unique))
+        # One line per path: a path's own newlines would scroll the rest of it out of the box.
+        st.text("\n".join(inert.visible(p, newlines=False, tabs=False) for p in unique))

@@ -235,3 +235,48 @@ def test_a_rule_the_export_cannot_write_leaves_the_policy_page_standing(
     at = app_at("views/policy.py")
     assert not at.exception
     assert any("no TOML form" in e.value for e in at.error)
+
+
+def _asking(store: storage.Store, tool: str, arguments: dict, workspace: str | None = None):
+    run = storage.create_run(store, goal="ordinary goal", workspace=workspace)
+    storage.update_run(store, run_id=run.id, status="waiting", reason="waits")
+    seq = storage.append_event(store, run_id=run.id, kind="approval_requested", payload={})
+    return storage.create_approval(
+        store,
+        run_id=run.id,
+        request_seq=seq,
+        tool_call_id="c2",
+        tool=tool,
+        arguments=arguments,
+        args_hash=args_hash(arguments),
+        risk="high",
+        reason="asked",
+        summary="a call",
+    )
+
+
+def test_the_delete_preview_lists_one_line_per_path(store):
+    """The list of paths a delete would remove sits in a box one line high per path: a path
+    with forty newlines showed "tmp.txt" on its first line and scrolled the rest (the real
+    target) out of the box. A path's newlines are shown as escapes, as in every one-line place."""
+    target = "tmp.txt" + "\n" * 40 + "/home/me/.ssh"
+    approval = _asking(store, "delete_files", {"paths": [target]})
+    at = app_at(RUN_PAGE, query={"run": approval.run_id})
+    assert not at.exception
+    [listed] = [t.value for t in at.text if t.value.startswith("tmp.txt")]
+    assert "\n" not in listed and listed.endswith("/home/me/.ssh")
+
+
+def test_the_write_preview_diff_header_is_one_line(store, tmp_path):
+    """The diff of a write names the file in its header: a file name holding a newline and
+    `+++`/`@@` lines wrote a header of its own, and lines that looked like the change."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    name = "notes.txt\n+++ notes.txt (after)\n@@ -1 +1 @@\n-secret = 1\n+secret = 1"
+    (workspace / name).write_text("old\n")
+    approval = _asking(store, "write_file", {"path": name, "content": "new\n"}, str(workspace))
+    at = app_at(RUN_PAGE, query={"run": approval.run_id})
+    assert not at.exception
+    [diff] = [c.value for c in at.code if "(now)" in c.value]
+    assert diff.splitlines()[0].startswith("--- notes.txt\\x0a+++")
+    assert "\n-secret = 1" not in diff
