@@ -176,3 +176,12 @@ def test_a_name_in_the_rules_export_cannot_add_a_rule(rules_store):
     add_rule(rules_store, {"tool": "read_file", "paths": ["docs/**"], "action": "ask"}, by=evil)
     parsed = tomllib.loads(export_toml(storage.active_project_rules(rules_store)))["rules"]
     assert parsed == [{"tool": "read_file", "paths": ["docs/**"], "action": "ask"}]
+
+
+def test_the_scan_reads_a_draw_chosen_by_a_condition():
+    """`(st.warning if problems else st.success)(text)` drew `text` unseen: the scan looked
+    only at calls of `st.<draw>` itself."""
+    bad = "(st.warning if problems else st.success)(approval.summary)\n"
+    assert findings(bad, "x.py", dashboard=True)
+    good = "(st.warning if problems else st.success)(f'Approved {done} of {total}.')\n"
+    assert findings(good, "x.py", dashboard=True) == []

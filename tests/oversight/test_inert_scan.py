@@ -331,6 +331,11 @@ def _drawn_arguments(call: ast.Call) -> list[ast.AST]:
 
 def _is_render_call(call: ast.Call, *, dashboard: bool) -> bool:
     func = call.func
+    if isinstance(func, ast.IfExp):  # (st.warning if problems else st.success)(text)
+        return any(
+            _is_render_call(ast.Call(func=f, args=call.args, keywords=[]), dashboard=dashboard)
+            for f in (func.body, func.orelse)
+        )
     if isinstance(func, ast.Name):
         return func.id == "print" or (func.id in {"out", "say"} and not dashboard)
     if not isinstance(func, ast.Attribute):
