@@ -73,7 +73,8 @@ def render_approval_card(
 
 def _render_action_line(approval: Approval) -> None:
     head, badge = st.columns([6, 1], vertical_alignment="center")
-    head.text(inert.visible(approval.summary or f"call {approval.tool}"))  # from model output
+    # From model output, on one line: a path's newlines would push the real target far below.
+    head.text(inert.visible(approval.summary or f"call {approval.tool}", newlines=False))
     # Not st.badge: it escapes only the brackets, and a backslash before one undoes that, so a
     # risk string from the store could close the badge and link. The inbox list's form instead.
     color = RISK_COLORS.get(approval.risk, "gray")

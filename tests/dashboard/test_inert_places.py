@@ -280,3 +280,23 @@ def test_the_write_preview_diff_header_is_one_line(store, tmp_path):
     [diff] = [c.value for c in at.code if "(now)" in c.value]
     assert diff.splitlines()[0].startswith("--- notes.txt\\x0a+++")
     assert "\n-secret = 1" not in diff
+
+
+def test_the_approval_cards_action_line_is_one_line(store):
+    """The card's first line names the action (`write <path>`); a path with newlines drew
+    "write notes.txt" there and the real target many lines further down, past the buttons'
+    row on a phone. One-line places show a newline as an escape."""
+    path = "notes.txt" + "\n" * 30 + ".ssh/authorized_keys"
+    approval = _asking(store, "write_file", {"path": path, "content": "x"})
+    storage_summary = f"write {path}"
+    from sqlmodel import Session
+
+    with Session(store.engine) as session:
+        row = session.get(storage.Approval, approval.id)
+        row.summary = storage_summary
+        session.add(row)
+        session.commit()
+    at = app_at(RUN_PAGE, query={"run": approval.run_id})
+    assert not at.exception
+    [line] = [t.value for t in at.text if t.value.startswith("write notes.txt")]
+    assert "\n" not in line and line.endswith(".ssh/authorized_keys")
