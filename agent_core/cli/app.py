@@ -7,6 +7,7 @@ from __future__ import annotations
 # that never touch the store stay quick; storage (SQLAlchemy), the policy engine, the worker, the
 # tools, the model SDKs and the dashboard are imported inside the commands that need them
 # (tests/cli/test_fast_start.py holds this). Every import inside a function here is one of those.
+import io
 import sys
 from typing import Annotated
 
@@ -73,6 +74,29 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(rules_app, name="rules")
 
 
+def _inert_log_lines() -> None:
+    """Every log line this process writes goes to stderr made inert (telemetry/logs.py), a
+    library's too: the MCP SDK logs what a server sent ("Unknown SSE event: <name>"), and
+    Python's last-resort handler, used while nothing is configured, prints it raw. `onloop
+    worker` and `onloop up` configure it again with the chosen format and the policy's secrets."""
+    from agent_core.telemetry import logs
+
+    logs.configure("human")
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    """typer's message for a usage mistake, every character it quotes shown, not obeyed: its
+    click escapes C0 and C1 controls in an argument it quotes back, not bidirectional controls,
+    zero-width characters or line separators."""
+    said = io.StringIO()
+    show = getattr(exc, "show", None)
+    if show is not None:
+        show(file=said)
+    else:  # pragma: no cover - every typer usage error is a click exception with show()
+        said.write(f"Error: {exc.format_message()}\n")
+    typer.echo(inert.visible(said.getvalue()), err=True, nl=False)
+
+
 def main() -> None:
     bad = inert.undecodable(sys.argv[1:])
     if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
@@ -80,10 +104,18 @@ def main() -> None:
             f"error: {inert.visible(bad)} is not UTF-8 text; onloop takes UTF-8 arguments", err=True
         )
         sys.exit(2)
+    _inert_log_lines()
     try:
-        app()
+        # Not standalone: typer would print its usage errors itself; they are shown inert here.
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt, as typer said it
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:
+        _usage_error(exc)
+        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
@@ -96,3 +128,4 @@ def main() -> None:
         if isinstance(exc, storage.StoreNewer):
             sys.exit(NEWER_STORE_EXIT)
         sys.exit(STORE_CHANGED_EXIT if isinstance(exc, storage.StoreChanged) else 2)
+    sys.exit(code if isinstance(code, int) else 0)

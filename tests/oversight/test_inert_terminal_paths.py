@@ -1,0 +1,104 @@
+"""Terminal paths the inert-text corpus did not reach: text that reaches the operator's terminal
+without passing through onloop's own echo calls.
+
+- A library's log lines. The MCP SDK logs what a server sent ("Unknown SSE event: <name>"); a
+  command that never set up logging (`onloop tools`, `onloop run`) left it to Python's last-resort
+  handler, which prints the message raw.
+- typer's usage errors. Its vendored click escapes C0 and C1 controls in the argument it quotes
+  back, but not bidirectional controls, zero-width characters or line separators.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from tests.support.mcp_hostile_http import hostile_http_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def acting(text: str) -> list[str]:
+    """The characters in `text` a terminal would obey instead of drawing (newlines aside)."""
+    return [
+        c
+        for c in text
+        if c not in "\n" and unicodedata.category(c) in {"Cc", "Cf", "Cs", "Zl", "Zp"}
+    ]
+
+
+def _onloop(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONLOOP_DEMO_DELAY": "0", "COLUMNS": "200"}
+    for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "agent_core", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+COMMANDS = {
+    "tools": ("tools",),
+    "run": ("run", "What is 2 + 2?", "--model", "demo", "--tools", "calculator,mcp__h__echo"),
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS.values()), ids=list(COMMANDS))
+def test_a_servers_words_in_a_librarys_log_line_reach_stderr_inert(tmp_path, command):
+    with hostile_http_server() as url:
+        (tmp_path / "onloop.toml").write_text(f'[[mcp_servers]]\nname = "h"\nurl = "{url}"\n')
+        done = _onloop(*command, cwd=tmp_path)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "mcp__h__echo" in done.stdout or "run " in done.stdout, done.stdout + done.stderr
+    assert acting(done.stdout) == [], done.stdout
+    assert acting(done.stderr) == [], done.stderr
+    # The warning is still said, its server-given part shown, not obeyed.
+    assert "Unknown SSE event: \\x1b[2J\\x1b]0;pwned\\x07" in done.stderr, done.stderr
+    assert "<U+202E>" in done.stderr
+
+
+# Arguments a person pasted from a model's text, quoted back by typer's own usage errors.
+USAGE = {
+    "extra argument rlo": ("runs", "notes\u202etxt.exe"),
+    "extra argument isolates": ("runs", "a\u2066b\u2067c\u2068d\u2069"),
+    "extra argument zero width": ("show", "abc", "pay\u200bpal\u200d\u2060"),
+    "extra argument line separator": ("runs", "x\u2028Allow? [y]\u2029"),
+    "extra argument bom and tags": ("runs", "\ufeffa\U000e0041"),
+    "extra argument lrm rlm alm": ("audit", "a\u200eb\u200fc\u061c"),
+    "no such option rlo": ("runs", "--li\u202emit"),
+    "no such option zero width": ("runs", "--\u200blimit", "3"),
+    "no such option line separator": ("show", "--json\u2028x"),
+    "group extra argument": ("policy", "show", "x\u202ey"),
+}
+
+
+@pytest.mark.parametrize("args", list(USAGE.values()), ids=list(USAGE))
+def test_usage_errors_quote_the_argument_inert(tmp_path, args):
+    done = _onloop(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Error:" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert acting(done.stdout + done.stderr) == [], done.stderr
+    assert "<U+" in done.stderr  # shown, not dropped
+
+
+def test_help_and_ordinary_usage_errors_read_as_before(tmp_path):
+    done = _onloop("runs", "--help", cwd=tmp_path)
+    assert done.returncode == 0 and "Usage:" in done.stdout and "--limit" in done.stdout
+    done = _onloop(cwd=tmp_path)  # no command: the help, as typer shows it
+    assert done.returncode == 2 and "Usage:" in done.stdout + done.stderr
+    done = _onloop("runs", "extra", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Error: Got unexpected extra argument(s) (extra)" in done.stderr, done.stderr
+    assert "runs --help' for help." in done.stderr
+    done = _onloop("runs", "--limit", cwd=tmp_path)
+    assert done.returncode == 2 and "requires an argument" in done.stderr, done.stderr
