@@ -102,3 +102,35 @@ def test_help_and_ordinary_usage_errors_read_as_before(tmp_path):
     assert "runs --help' for help." in done.stderr
     done = _onloop("runs", "--limit", cwd=tmp_path)
     assert done.returncode == 2 and "requires an argument" in done.stderr, done.stderr
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns `text` takes: wide (East Asian W/F) characters two, combining
+    marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+WIDE = {
+    "cjk": "全" * 200,
+    "emoji": "🙂" * 200,
+    "fullwidth forms": "ＡＢＣ" * 70,
+    "wide then ascii": "全" * 100 + "abc" * 10,
+    "ascii then wide": "abc" * 10 + "全" * 100,
+    "wide with escapes": ("全\x1b[2J" * 60),
+}
+
+
+@pytest.mark.parametrize("text", list(WIDE.values()), ids=list(WIDE))
+@pytest.mark.parametrize("width", [40, 80, 132])
+def test_the_live_line_never_wraps_on_wide_characters(text, width):
+    """A line wider than the terminal wraps, and the live line's erase (CR, erase line) clears
+    only its last row: every redraw would leave a row of the model's text behind, scrolling
+    the operator's screen."""
+    from agent_core.cli.live_line import live_line
+
+    line = live_line(text, width)
+    assert _columns(line) <= width - 1, (_columns(line), line)
+    assert line.endswith(text[-3:]) or "\\x1b[2J" in line  # the newest text is what is shown
