@@ -8,7 +8,9 @@ from __future__ import annotations
 # tools, the model SDKs and the dashboard are imported inside the commands that need them
 # (tests/cli/test_fast_start.py holds this). Every import inside a function here is one of those.
 import io
+import logging
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -82,6 +84,20 @@ def _inert_log_lines() -> None:
     from agent_core.telemetry import logs
 
     logs.configure("human")
+    threading.excepthook = _thread_failed
+
+
+_log = logging.getLogger("onloop.cli")
+
+
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught error, as Python would say it, through the inert log lines: its
+    traceback quotes whatever the failing code was handed."""
+    if issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "unknown"
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    _log.error("Exception in thread %s:", name, exc_info=exc_info)  # type: ignore[arg-type]
 
 
 def _usage_error(exc: typer.TyperException) -> None:
@@ -117,8 +133,9 @@ def main() -> None:
         _usage_error(exc)
         sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
-            raise
+        if not isinstance(exc, user_errors()):  # a bug: its traceback in full, made inert
+            _log.error("onloop stopped on an unexpected error:", exc_info=exc)
+            sys.exit(1)
         typer.echo(f"error: {one_line(exc)}", err=True)
         # 3: the store is a newer onloop's, 4: it was deleted or replaced; a supervisor does
         # not restart such a worker

@@ -134,3 +134,46 @@ def test_the_live_line_never_wraps_on_wide_characters(text, width):
     line = live_line(text, width)
     assert _columns(line) <= width - 1, (_columns(line), line)
     assert line.endswith(text[-3:]) or "\\x1b[2J" in line  # the newest text is what is shown
+
+
+# A bug is not an attack, but its traceback quotes whatever the failing code was handed; Python
+# prints it (for the main thread and for any other) straight to stderr.
+BUG = """
+import sys, threading
+import storage
+from agent_core.cli import app
+
+def broken(*args, **kwargs):
+    def other():
+        raise RuntimeError("in a thread: \\x1b]52;c;cm0K\\x07\\u202e\\x9b2J")
+    thread = threading.Thread(target=other, name="helper")
+    thread.start()
+    thread.join()
+    raise ValueError("unexpected \\x1b[2J\\x1b]0;pwned\\x07\\u2066 from the model")
+
+storage.open_store  # loads the store API first: the patch below stays
+storage.list_runs = broken
+sys.argv = ["onloop", "runs", "--db", sys.argv[1]]
+app.main()
+"""
+
+
+def test_a_bugs_traceback_quoting_hostile_text_reaches_stderr_inert(tmp_path):
+    import storage
+
+    storage.open_store(str(tmp_path / "onloop.db")).dispose()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("ONLOOP_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", BUG, str(tmp_path / "onloop.db")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert acting(done.stderr) == [], done.stderr
+    assert "Traceback" in done.stderr  # still said in full, for the bug report
+    assert "ValueError: unexpected \\x1b[2J\\x1b]0;pwned\\x07<U+2066> from the model" in done.stderr
+    assert "RuntimeError: in a thread: \\x1b]52;c;cm0K\\x07<U+202E>\\x9b2J" in done.stderr
