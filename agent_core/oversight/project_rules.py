@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import storage
+from agent_core.oversight import inert
 from agent_core.oversight.policy import Policy, Rule
 from storage.models import ProjectRule
 
@@ -120,7 +121,9 @@ def export_toml(rows: list[ProjectRule]) -> str:
     blocks = ["# exported from onloop's project rules"]
     for row in rows:
         origin = f", from approval {row.from_approval_id}" if row.from_approval_id else ""
-        lines = [f"# project rule {row.rule_key} v{row.version}, by {row.created_by}{origin}"]
+        # One comment line: a newline in the name would end it and add TOML of its own.
+        by = inert.visible(row.created_by, newlines=False, tabs=False)
+        lines = [f"# project rule {row.rule_key} v{row.version}, by {by}{origin}"]
         lines.append("[[rules]]")
         data = Rule.model_validate(row.rule).model_dump(mode="json", exclude_defaults=True)
         lines += [f"{key} = {_toml(value)}" for key, value in data.items()]
