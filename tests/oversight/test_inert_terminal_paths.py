@@ -201,3 +201,40 @@ def test_rules_export_keeps_who_made_a_rule_inside_its_comment(store, tmp_path, 
     rules = parse_policy(done.stdout, source="export").rules
     assert [r.tool for r in rules] == ["write_file"], done.stdout
     assert "by ops" in done.stdout  # the name is still shown
+
+
+def test_onloop_run_in_a_folder_names_its_protected_files_inert(tmp_path):
+    """`onloop run --workspace` names onloop's own files the folder holds, found anywhere in
+    it: the folders on their way were named by whoever wrote there (an earlier run's agent),
+    in bytes that need not even be UTF-8."""
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    names = [
+        "x\x1b[2J\u202ey".encode(),
+        b"d\x9b2J\nfake line",  # a raw 8-bit CSI (not UTF-8) and a newline
+        "i\u2066s\u2069o\u2028l\x1b]0;title\x07".encode(),
+    ]
+    for name in names:
+        inside = os.path.join(os.fsencode(folder), name)
+        os.mkdir(inside)
+        open(os.path.join(inside, b"onloop.toml"), "wb").close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONLOOP_DEMO_DELAY": "0"}
+    for name in ("ONLOOP_DATABASE_URL", "ONLOOP_POLICY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    command = ["run", "What is 2 + 2?", "--model", "demo", "--workspace", str(folder)]
+    command += ["--db", str(tmp_path / "onloop.db")]
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_core", *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    out = done.stdout + done.stderr
+    assert b"\x9b" not in out, out  # not even a raw byte of it
+    text = out.decode("utf-8")
+    assert acting(text) == [], text
+    protected = [line for line in text.splitlines() if line.startswith("protected")]
+    assert len(protected) == 1, text  # one line, however the folders are named
+    assert "\\x1b[2J<U+202E>y/onloop.toml" in protected[0], protected[0]
