@@ -238,3 +238,33 @@ def test_onloop_run_in_a_folder_names_its_protected_files_inert(tmp_path):
     protected = [line for line in text.splitlines() if line.startswith("protected")]
     assert len(protected) == 1, text  # one line, however the folders are named
     assert "\\x1b[2J<U+202E>y/onloop.toml" in protected[0], protected[0]
+
+
+# A rule as `onloop rules export` writes one that came from an approval's scope: its name,
+# reason and patterns quote the call's arguments (a model's words), JSON-escaped, so the TOML
+# parser turns them back into the characters themselves.
+EXPORTED_RULE = r"""
+[[rules]]
+name = "allowed in this project: n\u001b]0;title\u0007\u202e (up to write)"
+tool = "write_file"
+paths = ["x\u001b]52;c;cm0K\u0007\u2066/"]
+action = "deny"
+reason = "an admin allowed r\u001b[1A\u001b[2K\u2028 in this project"
+"""
+CHECKED = '{"path": "x\\u001b]52;c;cm0K\\u0007\\u2066/a", "content": ""}'
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("policy", "show"),
+        ("policy", "check", "write_file", CHECKED),
+    ],
+    ids=["show", "check"],
+)
+def test_policy_commands_show_a_rules_quoted_words_inert(tmp_path, args):
+    (tmp_path / "onloop.toml").write_text(EXPORTED_RULE)
+    done = _onloop(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert acting(done.stdout + done.stderr) == [], done.stdout
+    assert "n\\x1b]0;title\\x07<U+202E>" in done.stdout, done.stdout  # shown, not dropped
