@@ -268,3 +268,29 @@ def test_policy_commands_show_a_rules_quoted_words_inert(tmp_path, args):
     assert done.returncode == 0, done.stderr
     assert acting(done.stdout + done.stderr) == [], done.stdout
     assert "n\\x1b]0;title\\x07<U+202E>" in done.stdout, done.stdout  # shown, not dropped
+
+
+def test_rules_suggest_add_says_the_rule_it_added_on_one_line(store, tmp_path):
+    """A suggestion's label quotes the calls people approved (a model's paths); `--add` said it
+    with its newlines obeyed, drawing lines of its own under "added project rule"."""
+    import storage
+    from tests.support import dashboard_seed as seed
+
+    runs = [seed.make_run(store, status="succeeded") for _ in range(2)]
+    folder = "docs\n● succeeded\nrun 000000000000 succeeded\u2028"
+    for index in range(5):
+        asked = seed.make_approval(
+            store,
+            runs[index % 2],
+            tool="write_file",
+            arguments={"path": f"{folder}/n{index}.md", "content": "x"},
+            risk="medium",
+        )
+        storage.decide_approval(store, approval_id=asked.id, decision="approved", decided_by="a")
+    shown = _onloop("rules", "suggest", "--db", store.url, cwd=tmp_path)
+    assert shown.returncode == 0 and "1. approved 5 of 5 times" in shown.stdout, shown.stdout
+    added = _onloop("rules", "suggest", "--add", "1", "--db", store.url, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert acting(added.stdout) == [], added.stdout
+    assert len(added.stdout.splitlines()) == 1, added.stdout
+    assert "docs\\x0a● succeeded" in added.stdout, added.stdout
