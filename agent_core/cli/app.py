@@ -7,7 +7,10 @@ from __future__ import annotations
 # that never touch the store stay quick; storage (SQLAlchemy), the policy engine, the worker, the
 # tools, the model SDKs and the dashboard are imported inside the commands that need them
 # (tests/cli/test_fast_start.py holds this). Every import inside a function here is one of those.
+import io
+import logging
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -73,6 +76,43 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(rules_app, name="rules")
 
 
+def _inert_log_lines() -> None:
+    """Every log line this process writes goes to stderr made inert (telemetry/logs.py), a
+    library's too: the MCP SDK logs what a server sent ("Unknown SSE event: <name>"), and
+    Python's last-resort handler, used while nothing is configured, prints it raw. `onloop
+    worker` and `onloop up` configure it again with the chosen format and the policy's secrets."""
+    from agent_core.telemetry import logs
+
+    logs.configure("human")
+    threading.excepthook = _thread_failed
+
+
+_log = logging.getLogger("onloop.cli")
+
+
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught error, as Python would say it, through the inert log lines: its
+    traceback quotes whatever the failing code was handed."""
+    if issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "unknown"
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    _log.error("Exception in thread %s:", name, exc_info=exc_info)  # type: ignore[arg-type]
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    """typer's message for a usage mistake, every character it quotes shown, not obeyed: its
+    click escapes C0 and C1 controls in an argument it quotes back, not bidirectional controls,
+    zero-width characters or line separators."""
+    said = io.StringIO()
+    show = getattr(exc, "show", None)
+    if show is not None:
+        show(file=said)
+    else:  # pragma: no cover - every typer usage error is a click exception with show()
+        said.write(f"Error: {exc.format_message()}\n")
+    typer.echo(inert.visible(said.getvalue()), err=True, nl=False)
+
+
 def main() -> None:
     bad = inert.undecodable(sys.argv[1:])
     if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
@@ -80,13 +120,22 @@ def main() -> None:
             f"error: {inert.visible(bad)} is not UTF-8 text; onloop takes UTF-8 arguments", err=True
         )
         sys.exit(2)
+    _inert_log_lines()
     try:
-        app()
+        # Not standalone: typer would print its usage errors itself; they are shown inert here.
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt, as typer said it
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:
+        _usage_error(exc)
+        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
-            raise
+        if not isinstance(exc, user_errors()):  # a bug: its traceback in full, made inert
+            _log.error("onloop stopped on an unexpected error:", exc_info=exc)
+            sys.exit(1)
         typer.echo(f"error: {one_line(exc)}", err=True)
         # 3: the store is a newer onloop's, 4: it was deleted or replaced; a supervisor does
         # not restart such a worker
@@ -96,3 +145,4 @@ def main() -> None:
         if isinstance(exc, storage.StoreNewer):
             sys.exit(NEWER_STORE_EXIT)
         sys.exit(STORE_CHANGED_EXIT if isinstance(exc, storage.StoreChanged) else 2)
+    sys.exit(code if isinstance(code, int) else 0)

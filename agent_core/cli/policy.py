@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agent_core.cli.errors import fail
+from agent_core.cli.terminal_text import one_line
 from agent_core.oversight import inert
 
 # Imported lazily (fast `--help`): the policy engine loads the tools and the shell parser.
@@ -44,7 +45,7 @@ def check(
     verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
     typer.echo(
-        f"rule:    {verdict.rule or '(no rule matched: class or risk, and autonomy decide)'}"
+        f"rule:    {one_line(verdict.rule or '(no rule matched: class or risk, and autonomy decide)')}"
     )
     typer.echo(f"class:   {class_line(verdict)}")
     typer.echo(f"reason:  {inert.visible(verdict.reason, newlines=False)}")
@@ -65,10 +66,10 @@ def show(policy: PolicyPath = None) -> None:
     if not active.rules:
         typer.echo("no rules: every verdict comes from the tool's risk and the run's autonomy")
     for index, rule in enumerate(active.rules):
-        typer.echo(
-            f"{index + 1}. {rule.label(index)}: {rule.tool}({describe_rule(rule)}) -> {rule.action}"
-            f"{' — ' + rule.reason if rule.reason else ''}"
-        )
+        # A rule exported from a project rule quotes the call it came from (a model's words).
+        reason = f" — {rule.reason}" if rule.reason else ""
+        line = f"{rule.label(index)}: {rule.tool}({describe_rule(rule)}) -> {rule.action}{reason}"
+        typer.echo(f"{index + 1}. {one_line(line)}")
     m = active.monitors
     typer.echo(
         f"approval timeout: {active.approval_timeout_s or 'none'} · on budget: "

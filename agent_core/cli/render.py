@@ -11,6 +11,7 @@ from storage.record import EventPayload, parse_event
 from storage.vocabulary import UNDER_WAY, Verdict
 
 _MAX = 400
+_INDENT = "\n      "  # a further line of a model's or a tool's words
 
 
 def _short(text: Any, limit: int = _MAX) -> str:
@@ -60,7 +61,9 @@ def _render_event(e: EventPayload) -> str | None:
             line += f"\n  drift: {_one(e.drift_checks)}"
         return line
     if isinstance(e, record.ModelCall):
-        text = _short(e.text).strip()
+        # The model's words: their further lines indented under them, as a tool's output is,
+        # so none starts at the left edge where onloop draws its own event lines.
+        text = _short(e.text).strip().replace("\n", _INDENT)
         usage = f"{_one(e.tokens_in)}+{_one(e.tokens_out)} tok"
         ended = _ENDED.get(str(e.finish_reason), "")
         return f"[step {_one(e.step)}] {text or '(no text)'}  ({usage}){ended}"
@@ -87,7 +90,7 @@ def _render_event(e: EventPayload) -> str | None:
         mark = "✓" if e.ok else "✗"
         if e.edited_by:
             mark += f" (ran as edited by {_one(e.edited_by)}: {_args(e.arguments)})"
-        output = _short(e.output).strip().replace("\n", "\n      ")
+        output = _short(e.output).strip().replace("\n", _INDENT)
         return f"    {mark} {output}"
     if isinstance(e, record.Guidance):
         return f"  ✎ guidance from {_one(e.by or 'a human')}: {_one(e.message)}"

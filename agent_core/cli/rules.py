@@ -113,7 +113,8 @@ def suggest_rules(
         if not 1 <= add <= len(found):
             raise fail(f"there is no suggestion {add}; `onloop rules suggest` numbers them")
         row = add_rule(store, found[add - 1].rule_dict(), by=current_user())
-        typer.echo(f"added project rule {row.rule_key}: {inert.visible(found[add - 1].label)}")
+        label = inert.visible(found[add - 1].label, newlines=False)  # quotes approved calls
+        typer.echo(f"added project rule {row.rule_key}: {label}")
         return
     if not found:
         typer.echo(f"no suggestions: no pattern was approved {min_approvals} times in 2 runs yet")

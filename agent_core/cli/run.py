@@ -15,6 +15,7 @@ import storage
 from agent_core.cli.errors import fail
 from agent_core.cli.live_line import LiveLine
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
+from agent_core.cli.terminal_text import one_line
 from agent_core.models.providers import PROVIDERS, describe_limits
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight import inert
@@ -97,8 +98,8 @@ def run_in_terminal(
         out(workspace_line(run))
     if run.own_workspace:  # say which of onloop's own files the folder holds: the agent may not
         line = protection_line(Path(str(run.workspace)), policy, sqlite_path(url))
-        if line:
-            out(line)
+        if line:  # its paths were named by whoever wrote in the folder: one line, inert
+            out(one_line(line))
     if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
         out(run_shell_offer(policy).describe())
     return drive_in_terminal(store, run, worker, yes=yes, json_out=json_out)

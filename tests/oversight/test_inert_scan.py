@@ -75,6 +75,7 @@ WRAPPERS = {
     "run_summary",
     "workspace_line",
     "render_event",  # agent_core.cli.render: the whole line passes inert.visible
+    "live_line",  # agent_core.cli.live_line: the model's partial text through inert.visible
     "_age_and_expiry",
     "age_text",  # approval_card: a duration in our words
     "describe_limits",
@@ -173,6 +174,7 @@ TRUSTED_NAMES = {
     "risk_from",
     "gave_up",
     "address",
+    "provider",  # cli/run.py: the --model the person chose, one of PROVIDERS (checked)
 }
 # Exact expressions that are ours although their names are generic, with why.
 ALLOWED = {
@@ -224,6 +226,7 @@ ALLOWED = {
     "note",  # cli.py: built with _one_line
     "parent",  # run.py: built with inert.markdown
     "s['transport']",
+    "s['tools']",  # cli/tools.py: a count
     "s['confinement']",  # onloop's words about how the server is confined
     "routes.APPROVALS_PAGE",  # a page of ours, not text
     "index",
@@ -254,6 +257,40 @@ def _dotted(node: ast.AST) -> str:
 
 PLAIN_TEXT_DRAWS = {"text", "code"}  # never Markdown: inert.visible is enough there
 _markdown_context = [False]
+# The plain assignments (`name = value`) of the function around the call being checked.
+# Followed for the command line only (the pages' names are trusted by the lists above).
+_assigned: list[dict[str, list[ast.AST]]] = [{}]
+_visiting: set[str] = set()
+
+
+def _assignments(function: ast.AST) -> dict[str, list[ast.AST]]:
+    found: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                found.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name):
+                found.setdefault(node.target.id, []).append(node.value)
+    return found
+
+
+def _calls_by_function(tree: ast.AST) -> list[tuple[ast.Call, dict[str, list[ast.AST]]]]:
+    """Every call with the assignments of the innermost function that holds it."""
+    out: list[tuple[ast.Call, dict[str, list[ast.AST]]]] = []
+
+    def visit(node: ast.AST, assigned: dict[str, list[ast.AST]]) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = assigned
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inner = _assignments(child)
+            if isinstance(child, ast.Call):
+                out.append((child, inner))
+            visit(child, inner)
+
+    visit(tree, {})
+    return out
 
 
 def trusted(node: ast.AST | None) -> bool:
@@ -264,6 +301,19 @@ def trusted(node: ast.AST | None) -> bool:
         and _dotted(node.func) in {"inert.visible", "shown"}
     ):
         return False  # shown, not obeyed, on a terminal; in Markdown it still links and loads
+    if (
+        isinstance(node, ast.Name)
+        and node.id in _assigned[0]
+        and node.id not in TRUSTED_NAMES
+        and node.id not in _visiting
+    ):
+        # A local variable of a command: trusted when every value the function assigns to it
+        # is, whatever its name (`line = protection_line(...)` drew a folder's names raw).
+        _visiting.add(node.id)
+        try:
+            return all(trusted(value) for value in _assigned[0][node.id])
+        finally:
+            _visiting.discard(node.id)
     if node is None or isinstance(node, ast.Constant) or ast.unparse(node) in ALLOWED:
         return True
     if isinstance(node, ast.JoinedStr):
@@ -356,9 +406,10 @@ def _is_render_call(call: ast.Call, *, dashboard: bool) -> bool:
 
 def findings(source: str, where: str, *, dashboard: bool) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call) or not _is_render_call(node, dashboard=dashboard):
+    for node, assigned in _calls_by_function(ast.parse(source)):
+        if not _is_render_call(node, dashboard=dashboard):
             continue
+        _assigned[0] = {} if dashboard else assigned
         func = node.func
         plain = isinstance(func, ast.Attribute) and func.attr in PLAIN_TEXT_DRAWS
         _markdown_context[0] = dashboard and not plain
@@ -408,6 +459,19 @@ def test_the_scan_catches_an_unwrapped_payload():
     assert findings("typer.echo(f'approved: {done.summary}')", "c.py", dashboard=False)
     assert findings("print(row.goal)", "c.py", dashboard=False)
     assert findings("typer.echo(json.dumps(x, ensure_ascii=False))", "c.py", dashboard=False)
+    # A command's local variable is followed to what was assigned to it, whatever its name: the
+    # protected files a folder holds were drawn raw as `out(line)` (onloop run --workspace).
+    command = textwrap.dedent(
+        """
+        def run(folder):
+            line = protection_line(folder, policy, store)
+            if line:
+                out(line)
+            message = "ok" if folder else inert.visible(folder)
+            typer.echo(message)
+        """
+    )
+    assert [f.split(":")[1] for f in findings(command, "c.py", dashboard=False)] == ["5"]
 
 
 def test_the_scan_passes_wrapped_and_literal_text():

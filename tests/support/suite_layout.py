@@ -32,6 +32,7 @@ SLOW_MODULES = frozenset(
         "oversight/test_edit_redteam.py",
         "oversight/test_inert_attacks.py",
         "oversight/test_inert_redteam.py",
+        "oversight/test_inert_terminal_paths.py",
         "oversight/test_monitor_scenarios.py",
         "oversight/test_names_redteam.py",
         "oversight/test_oversight_end_to_end.py",
