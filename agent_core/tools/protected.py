@@ -10,6 +10,7 @@ store...) and names onloop reads wherever it is started (`onloop.toml`, `onloop.
 from __future__ import annotations
 
 import errno
+import importlib.machinery
 import os
 import shutil
 import stat
@@ -116,6 +117,10 @@ def own_files(
         add(path, what)
     for module in tool_modules:
         add(_module_file(module), f"the tool module {module}")
+        for path in _module_shadows(module):
+            add(path, f"what `import {module}` would load instead of the tool module")
+    for path in _startup_hooks():
+        add(path, "a module Python runs at every start (sitecustomize)")
     for command in server_commands:
         for arg in command:
             if os.path.isabs(arg) and os.path.isfile(arg):
@@ -152,6 +157,59 @@ def _module_file(name: str) -> str | None:
         return None
     # A package: its whole folder is code the worker imports.
     return os.path.dirname(file) if os.path.basename(file) == "__init__.py" else file
+
+
+# What Python loads for `import NAME` from a folder, besides NAME.py: a package folder (preferred),
+# a compiled extension (preferred to the source), sourceless bytecode; and the folder's
+# __pycache__, whose NAME.<tag>.pyc runs instead of the source when its header names the source's
+# size and time (which anyone who can read the source can copy).
+_IMPORTED_AS = (*importlib.machinery.EXTENSION_SUFFIXES, ".abi3.so", ".so", ".py", ".pyc")
+
+
+def _importable(folder: str, stem: str) -> list[str]:
+    """Every name in `folder` that `import stem` would load (the package folder first)."""
+    return [os.path.join(folder, stem), *(os.path.join(folder, stem + s) for s in _IMPORTED_AS)]
+
+
+def _module_shadows(name: str) -> list[str]:
+    """What would make the next `import name` run other code than the tool module the person
+    wrote: a package, an extension or bytecode by its name next to it or in a folder searched
+    before it, the bytecode caches of its folder and of its parent packages, their __init__s."""
+    file = getattr(sys.modules.get(name), "__file__", None)
+    if not file:
+        return []
+    parts = name.split(".")
+    path = os.path.abspath(file)
+    here = os.path.dirname(path)
+    found: list[str] = []
+    if os.path.basename(path).startswith("__init__."):
+        here = os.path.dirname(here)  # a package: its own folder is protected whole
+    else:
+        found += [*_importable(here, parts[-1]), os.path.join(here, "__pycache__")]
+    for _parent in parts[:-1]:  # each parent package runs its __init__ first
+        found += [os.path.join(here, "__init__" + s) for s in _IMPORTED_AS]
+        found.append(os.path.join(here, "__pycache__"))
+        here = os.path.dirname(here)
+    for entry in _search_path():  # a folder searched before the one that holds it shadows it
+        if os.path.realpath(entry) == os.path.realpath(here):
+            break
+        found += _importable(entry, parts[0])
+    return found
+
+
+def _startup_hooks() -> list[str]:
+    """sitecustomize and usercustomize in every folder of the import path: the next Python
+    started with this path (a worker, the dashboard) runs them before anything else."""
+    return [
+        path
+        for entry in _search_path()
+        for stem in ("sitecustomize", "usercustomize")
+        for path in _importable(entry, stem)
+    ]
+
+
+def _search_path() -> list[str]:
+    return [os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)]
 
 
 @dataclass
