@@ -113,6 +113,9 @@ def own_files(
     prices = os.environ.get("ONLOOP_PRICES", "").strip()
     if prices and not prices.startswith("{"):
         add(prices, "the price file ($ONLOOP_PRICES)")
+    add(os.environ.get("ONLOOP_SMTP_CA_FILE"), "the mail trust file ($ONLOOP_SMTP_CA_FILE)")
+    sandbox = os.environ.get("ONLOOP_BWRAP") or "bwrap"  # replaced, no command is confined
+    add(sandbox if "/" in sandbox else shutil.which(sandbox), "the sandbox program")
     for path, what in _extra.items():
         add(path, what)
     for module in tool_modules:

@@ -199,3 +199,30 @@ def _run_in(workspace: Workspace, command: str) -> str:
         )  # fmt: skip
     except ToolError as failed:
         return str(failed)
+
+
+# -- files the environment names besides the policy: the sandbox program, the mail trust store --
+ENV_FILES = {
+    "ONLOOP_BWRAP": "tools/bwrap",  # the sandbox program itself: replaced, nothing is confined
+    "ONLOOP_SMTP_CA_FILE": "certs/ca.pem",  # whom notification mail trusts
+}
+
+
+@pytest.mark.parametrize("variable", ENV_FILES)
+def test_a_file_the_environment_names_cannot_be_replaced_by_the_tools(
+    tmp_path, monkeypatch, variable
+):
+    folder = tmp_path / "proj"
+    target = folder / ENV_FILES[variable]
+    target.parent.mkdir(parents=True)
+    target.write_text("original")
+    monkeypatch.setenv(variable, str(target))
+    workspace = Workspace(folder, own_files())
+    verdict = decide_call(
+        Policy(), builtin_tools()["write_file"], {"path": ENV_FILES[variable], "content": "x"},
+        autonomy="autonomous", workspace=workspace,
+    )  # fmt: skip
+    assert verdict.verdict == "deny" and verdict.rule == "onloop's own files", verdict
+    if variable != "ONLOOP_BWRAP":  # (a missing sandbox program: the shell cannot run at all)
+        output = _run_in(workspace, f"echo evil > {ENV_FILES[variable]}")
+        assert target.read_text() == "original", output
