@@ -125,9 +125,13 @@ def own_files(
     for path in _startup_hooks():
         add(path, "a module Python runs at every start (sitecustomize)")
     for command in server_commands:
-        for arg in command:
-            if os.path.isabs(arg) and os.path.isfile(arg):
+        for index, arg in enumerate(command):
+            # (a relative script is found from the worker's folder, as the server starts there)
+            if not arg.startswith("-") and os.path.isfile(arg):
                 add(arg, "an MCP server's program")
+            if index and command[index - 1] == "-m":  # `python3 -m server`: the module's files
+                for path in _spec_files(arg.split(".")[0]):
+                    add(path, f"the MCP server's module {arg}")
     files = [OwnFile(p, w) for p, w in found.items()] + store_files(store_file)
     # The real location too: a rule, a bind or a check may meet either spelling.
     reals = real_paths([f.path for f in files])
@@ -174,11 +178,24 @@ def _importable(folder: str, stem: str) -> list[str]:
     return [os.path.join(folder, stem), *(os.path.join(folder, stem + s) for s in _IMPORTED_AS)]
 
 
-def _module_shadows(name: str) -> list[str]:
+def _spec_files(top: str) -> list[str]:
+    """A top-level module as the import path finds it now (nothing is imported): its file or
+    its package's folder, and what would shadow it."""
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+        return []
+    own = list(spec.submodule_search_locations or [spec.origin])
+    return [*own, *_module_shadows(top, spec.origin)]
+
+
+def _module_shadows(name: str, file: str | None = None) -> list[str]:
     """What would make the next `import name` run other code than the tool module the person
     wrote: a package, an extension or bytecode by its name next to it or in a folder searched
     before it, the bytecode caches of its folder and of its parent packages, their __init__s."""
-    file = getattr(sys.modules.get(name), "__file__", None)
+    file = file or getattr(sys.modules.get(name), "__file__", None)
     if not file:
         return []
     parts = name.split(".")

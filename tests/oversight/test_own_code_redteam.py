@@ -226,3 +226,32 @@ def test_a_file_the_environment_names_cannot_be_replaced_by_the_tools(
     if variable != "ONLOOP_BWRAP":  # (a missing sandbox program: the shell cannot run at all)
         output = _run_in(workspace, f"echo evil > {ENV_FILES[variable]}")
         assert target.read_text() == "original", output
+
+
+# -- an MCP server started from the person's folder: its script or module by a relative name ---
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python3", "server.py"],
+        ["python3", "./server.py", "--flag"],
+        ["python3", "-m", "mcpserver"],
+    ],
+    ids=["a relative script", "a ./ script", "a module run with -m"],
+)
+def test_an_mcp_servers_program_named_relative_to_the_worker_is_protected(
+    tmp_path, monkeypatch, command
+):
+    folder = tmp_path / "proj"
+    (folder / "mcpserver").mkdir(parents=True)
+    (folder / "server.py").write_text("print('server')\n")
+    (folder / "mcpserver" / "__init__.py").write_text("")
+    (folder / "mcpserver" / "__main__.py").write_text("print('server')\n")
+    monkeypatch.chdir(folder)  # the worker runs in the person's project (`--workspace .`)
+    monkeypatch.syspath_prepend(str(folder))
+    workspace = Workspace(folder, own_files(server_commands=[command]))
+    target = "mcpserver/__main__.py" if "-m" in command else "server.py"
+    with pytest.raises(Exception, match="onloop's own files"):
+        workspace.writable(target)
+    output = _run_in(workspace, f"echo evil > {target}")
+    assert (folder / target).read_text() == "print('server')\n", output
+    workspace.writable("notes.md")  # the person's other files stay theirs
