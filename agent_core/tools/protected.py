@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 POLICY_NAME = "onloop.toml"
@@ -66,10 +67,20 @@ class Protected:
         return None
 
     def _explicit(self, path: Path) -> str | None:
-        for own in self.files:
-            if path == own.path or path.is_relative_to(own.path):
-                return own.what
+        index = self._index
+        for candidate in (path, *path.parents):  # the file itself, or a protected folder of it
+            what = index.get(candidate)
+            if what is not None:
+                return what
         return None
+
+    @cached_property
+    def _index(self) -> dict[Path, str]:
+        """Each file's description by its path (the first named wins, as in `files`)."""
+        index: dict[Path, str] = {}
+        for own in self.files:
+            index.setdefault(own.path, own.what)
+        return index
 
     def inside(self, root: Path) -> list[OwnFile]:
         """The explicit files under `root` (existing or not)."""
@@ -229,7 +240,9 @@ def _startup_hooks() -> list[str]:
 
 
 def _search_path() -> list[str]:
-    return [os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)]
+    """The folders of the import path (not its zip files)."""
+    entries = [os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)]
+    return [e for e in dict.fromkeys(entries) if os.path.isdir(e)]
 
 
 @dataclass
