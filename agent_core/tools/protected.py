@@ -263,7 +263,7 @@ class Guard:
 
     @property
     def pinned_folders(self) -> list[Path]:
-        held = [*self.existing, *self.sealed]
+        held = [*self.existing, *self.sealed, *self.links]  # (a link's folder: not renamed away)
         folders = {p for f in held for p in f.parents if p.is_relative_to(self.root)}
         folders.discard(self.root)
         return sorted(folders, key=lambda p: len(p.parts))
@@ -295,9 +295,11 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     plan = Guard(root, protected)
     _let_owner_list(root)  # the person's (or onloop's) folder: never left unlistable to us
     for own in protected.inside(root):
-        if os.path.lexists(own.path) and not os.path.islink(own.path):
+        if os.path.islink(own.path):  # the person's link to it (a policy kept elsewhere)
+            plan.links[own.path] = os.readlink(own.path)
+        elif os.path.lexists(own.path):
             plan.existing.append(own.path)
-        elif not os.path.lexists(own.path):
+        else:
             plan.absent.append(own.path)
     plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
@@ -484,9 +486,78 @@ def sweep(before: Guard) -> list[str]:
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
         if _remove(root, path):  # (False: inside a folder removed just before)
-            shown = path.relative_to(root).as_posix()
-            removed.append(shown if len(shown) <= 200 else f"{shown[:80]}…{shown[-80:]}")
+            removed.append(_shown(path.relative_to(root).as_posix()))
+    # A link by onloop's name that was there before (the person's policy kept elsewhere, linked
+    # in) and is gone or changed: put back as it was, whatever the command left in its place.
+    for path, target in sorted(before.links.items(), key=lambda item: len(item[0].parts)):
+        if _link_text(root, path) != target and _put_link(root, path, target):
+            removed.append(_shown(f"{path.relative_to(root).as_posix()} (its link put back)"))
     return removed
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 200 else f"{text[:80]}…{text[-80:]}"
+
+
+def _link_text(root: Path, path: Path) -> str | None:
+    """What the link at `path` says, its folders opened without following a link; else None."""
+    try:
+        fd = _open_deep(root, path.parent)
+    except (OSError, ValueError):
+        return None
+    try:
+        return os.readlink(path.name, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _put_link(root: Path, path: Path, target: str) -> bool:
+    """The link `path -> target` again, in its folder as reached from the root without following
+    a link (a folder swapped for a link out is not followed: the link is not put there)."""
+    try:
+        fd = _open_deep(root, path.parent)
+    except OSError:
+        try:  # its folder was renamed away or removed: made again, one name at a time
+            fd = _make_deep(root, path.parent)
+        except (OSError, ValueError):
+            return False
+    except ValueError:
+        return False
+    try:
+        try:
+            info = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(path.name, dir_fd=fd)
+            else:
+                os.unlink(path.name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, path.name, dir_fd=fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _make_deep(root: Path, folder: Path) -> int:
+    """`folder` under the root, opened; missing folders made, no link on the way followed."""
+    fd = os.open(root, _DIR)
+    try:
+        for name in folder.relative_to(root).parts:
+            try:
+                inner = os.open(name, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                os.mkdir(name, 0o700, dir_fd=fd)
+                inner = os.open(name, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def describe(plan: Guard) -> str | None:
