@@ -171,3 +171,22 @@ def test_an_edit_into_another_spelling_of_onloops_files_is_refused(db, folder, n
     path = PATH_SPELLINGS[name]
     edited = {"path": path, "content": "x"} if call is WRITE else {"paths": [path]}
     assert "onloop's own files" in _refused(db, folder, call, edited)
+
+
+# -- in the worker: the same edits in a decision row written by any client ------------------------
+_elsewhere = pytest.fixture(base.elsewhere.__wrapped__, name="elsewhere")
+
+
+@pytest.mark.parametrize(
+    "command", ["echo x > r*.toml", "echo x > /proc/self/cwd/rules.toml", "cat < login.t*"]
+)
+def test_a_forged_edit_into_a_pattern_or_a_proc_view_never_runs(elsewhere, folder, command):
+    from tests.support.run_helpers import events_of
+
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    run, driver, pending = base._driven(elsewhere, folder, SHELL)
+    base._forge(elsewhere, pending, {"command": command})
+    driver.join()
+    result = events_of(elsewhere, run.id, "tool_result")[0].payload
+    assert result["outcome"] == "denied" and "onloop's own files" in result["output"], result
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
