@@ -260,6 +260,7 @@ class Guard:
     sealed: list[Path] = field(default_factory=list)  # folders it could not list: bound read-only
     aliases: dict[Path, Path] = field(default_factory=dict)  # another name (a hard link) -> own
     started: float = field(default_factory=time.time)  # when it was taken (before the command)
+    targets: set[Path] = field(default_factory=set)  # what links by a protected name lead to
 
     @property
     def pinned_folders(self) -> list[Path]:
@@ -306,6 +307,7 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
         target = Path(os.path.realpath(link))
         if target.is_relative_to(root) and target != root and _status(root, target):
             plan.existing.append(target)
+            plan.targets.add(target)
     _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
@@ -480,7 +482,12 @@ def sweep(before: Guard) -> list[str]:
         info = _status(root, path)  # the kernel's ctime clock is coarse: a second of slack
         return before.complete or (info is not None and info.st_ctime >= before.started - 1.0)
 
-    new = [p for p in after.existing if p not in before.existing and made(p)]
+    def planted(path: Path) -> bool:
+        """A link's target is pinned, never removed for being new, unless it is itself onloop's:
+        a link by onloop's name planted at the person's folder must not make onloop delete it."""
+        return path not in after.targets or _by_name(path, before.protected)
+
+    new = [p for p in after.existing if p not in before.existing and made(p) and planted(p)]
     new += [p for p in before.absent if os.path.lexists(p)]
     new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
@@ -493,6 +500,11 @@ def sweep(before: Guard) -> list[str]:
         if _link_text(root, path) != target and _put_link(root, path, target):
             removed.append(_shown(f"{path.relative_to(root).as_posix()} (its link put back)"))
     return removed
+
+
+def _by_name(path: Path, protected: Protected) -> bool:
+    """Whether `path` itself (not what leads to it) is one of onloop's own files."""
+    return bool(own_name(path) or protected._explicit(path))
 
 
 def _shown(text: str) -> str:

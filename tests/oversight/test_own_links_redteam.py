@@ -76,3 +76,30 @@ def test_the_persons_other_links_stay_theirs(linked):
     output = _run_in(workspace, "rm alias && ln -s evil other")
     assert output.startswith("exit code 0"), output
     assert not (linked / "alias").is_symlink() and (linked / "other").is_symlink()
+
+
+# -- the sweep itself as the weapon: a link by onloop's name planted at the person's files --------
+TARGETS = {
+    "at the folder that holds the policy in force": "ln -s sub onloop.toml",
+    "at a file of the person's": "ln -s keep/data.db onloop.toml",
+    "at a folder, from a folder made for it": "mkdir d && ln -s ../keep d/onloop.toml",
+    "as a streamlit folder": "ln -s keep .streamlit",
+    "at the store's name": "ln -s keep/data.db onloop.db-wal",
+}
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_a_planted_link_never_makes_onloop_delete_what_it_leads_to(tmp_path, name):
+    folder = tmp_path / "proj"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "keep").mkdir()
+    (folder / "sub" / "rules.toml").write_text(MINE)
+    (folder / "sub" / "work.py").write_text("work")
+    (folder / "keep" / "data.db").write_text("precious")
+    workspace = Workspace(folder, own_files(policy_file=str(folder / "sub" / "rules.toml")))
+    output = _run_in(workspace, TARGETS[name])
+    assert (folder / "sub" / "rules.toml").read_text() == MINE, output
+    assert (folder / "sub" / "work.py").read_text() == "work", output
+    assert (folder / "keep" / "data.db").read_text() == "precious", output
+    planted = [p for p in folder.rglob("*") if p.is_symlink()]
+    assert planted == [], (output, planted)
