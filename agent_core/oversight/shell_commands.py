@@ -70,7 +70,7 @@ def _read(script: str, line: CommandLine, depth: int) -> None:
         return
     reading = read_shell(script)
     line.doubts.extend(reading.doubts)
-    line.paths.extend(Word(p) for p in reading.redirects)
+    line.paths.extend(Word(p, glob=p in reading.globbed) for p in reading.redirects)
     line.writes.extend(reading.writes)
     for command in reading.commands:
         _invoke(command.words, command, line, depth)
@@ -100,7 +100,8 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     own = words[1 : len(words) - len(inner)] if inner else words[1:]
     read = read_flags(program, [w.text for w in own])
     operand_words = [w for w in own if w.text in read.operands or w.glob]
-    paths = [*operand_words, *(Word(v) for v in read.values), *map(Word, command.redirects)]
+    redirects = [Word(r, glob=r in command.globbed) for r in command.redirects]
+    paths = [*operand_words, *(Word(v) for v in read.values), *redirects]
     paths += [Word(v) for v in _attached_values(own)]
     if "/" in program:
         paths.append(Word(program))

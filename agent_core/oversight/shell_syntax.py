@@ -47,6 +47,7 @@ class SimpleCommand:
     redirects: list[str] = field(default_factory=list)  # files it reads or writes by redirection
     stdin_script: str | None = None  # literal here-doc / here-string fed to it
     writes: list[str] = field(default_factory=list)  # the redirects that write (>, >>, &>, >|)
+    globbed: set[str] = field(default_factory=set)  # redirects with a pattern (bash expands it)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ShellReading:
     commands: list[SimpleCommand] = field(default_factory=list)
     redirects: list[str] = field(default_factory=list)  # on compound statements, not one command
     writes: list[str] = field(default_factory=list)  # those of them that write
+    globbed: set[str] = field(default_factory=set)  # those of them with a pattern
     doubts: list[str] = field(default_factory=list)  # why the reading may be incomplete
 
 
@@ -140,6 +142,8 @@ def _redirect(node, into: list[str], command: SimpleCommand | None, reading) -> 
             reading.doubts.append(f"the redirection target {_text(destination)!r} is computed")
         elif not (operator in (">&", "<&") and (word.text.isdigit() or word.text == "-")):
             into.append(word.text)
+            if word.glob:  # bash expands a redirection's pattern when it names one file
+                (command.globbed if command is not None else reading.globbed).add(word.text)
             if ">" in operator:  # >, >>, >|, &>, &>>, >& a file: written (created or replaced)
                 (command.writes if command is not None else reading.writes).append(word.text)
     for child in node.children:

@@ -286,6 +286,7 @@ def _shell_path(
     globbing: _Globbing | None = None,
 ) -> list[PathTarget]:
     """A shell word as the file(s) it may name: made canonical, and expanded if it is a glob."""
+    word = _through_proc(word, doubts)
     targets = [_shell_spelling(word.text, space, lexical, folders, word.glob and lexical)]
     if not word.glob:
         return targets
@@ -313,6 +314,30 @@ def _shell_path(
     if not matches and several:  # nothing now; an earlier command may make what it matches
         return [_shell_spelling(word.text, space, lexical, folders, glob_=True)]
     return targets + [_shell_spelling(m, space, lexical, folders) for m in matches]
+
+
+# A process's own view of the file system: /proc/self/cwd is the command's folder (the workspace,
+# not the deciding process's), /proc/self/root its root; an open folder's descriptor is unknowable.
+_PROC_VIEW = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(cwd|root)(?:/(.*))?")
+_FD_FOLDER = re.compile(r"/(?:proc/(?:self|thread-self|\d+)(?:/task/\d+)?|dev)/fd/\d+/.+")
+
+
+def _through_proc(word: Word, doubts: list[str]) -> Word:
+    """The path a /proc view names as the sandboxed command sees it: `/proc/self/cwd/x` is `x`
+    in the command's folder, `/proc/self/root/x` is `/x`; through a folder's descriptor, a doubt."""
+    # Slashes and dots collapsed, not `..`: the kernel follows cwd before `..` leaves it.
+    parts = [s for s in word.text.strip().split("/") if s and s != "."]
+    normal = "/" + "/".join(parts) if word.text.strip().startswith("/") else ""
+    if _FD_FOLDER.fullmatch(normal):
+        doubts.append(f"the path {word.text!r} goes through an open folder, which rules cannot see")
+        return word
+    view = _PROC_VIEW.fullmatch(normal) or (
+        _PROC_VIEW.fullmatch(_normal(word.text)) if normal else None  # (/dev/fd/../../proc/...)
+    )
+    if view is None:
+        return word
+    rest = view.group(2) or ""
+    return Word((rest or ".") if view.group(1) == "cwd" else "/" + rest, word.glob)
 
 
 def _shell_spelling(

@@ -39,7 +39,7 @@ from agent_core.tools.mcp_tools import (
     schema_validator,
     server_claim,
 )
-from agent_core.tools.protected import Protected
+from agent_core.tools.protected import Guard, Protected, guard, own_files, sweep
 from agent_core.tools.sandbox import PATH_INSIDE, sandbox_status, server_argv
 
 log = logging.getLogger(__name__)
@@ -300,6 +300,7 @@ class McpPool:
         context = current_context()
         if context is not None:
             context.before_sending()  # no call leaves after a recorded halt
+        plans = self._guards(settings)  # what is there before the call, in the server's paths
         try:
             result = self._call(
                 session.call_tool(tool_name, arguments, read_timeout_seconds=timeout),
@@ -320,10 +321,24 @@ class McpPool:
             raise ToolError(
                 f"{label} failed on {tool_name} ({detail}); it is restarted for the next call"
             ) from exc
+        finally:
+            removed = [shown for plan in plans for shown in sweep(plan)]
         text, is_error = result_text(result)
+        if removed:
+            text += (
+                f"\n[onloop removed what the call created where onloop reads its own files: "
+                f"{', '.join(removed)}; onloop's own files are not the agent's to write]"
+            )
         if is_error:
             raise ToolError(f"{tool_name} ({label}) reported an error: {text or 'no detail'}")
         return text
+
+    def _guards(self, settings: McpServerSettings) -> list[Guard]:
+        """onloop's own files in the server's paths before a call: those the call creates where
+        onloop reads one (a policy where the next run starts, `.streamlit/`) are removed after
+        it, as after a shell command (existing ones were pinned when the server started)."""
+        protected = self.protected or own_files()
+        return [guard(Path(p).resolve(), protected) for p in settings.paths if Path(p).is_dir()]
 
     def _tool(self, settings: McpServerSettings, mcp_tool: types.Tool) -> Tool | None:
         name = mcp_tool_name(settings.name, mcp_tool.name)

@@ -10,6 +10,7 @@ store...) and names onloop reads wherever it is started (`onloop.toml`, `onloop.
 from __future__ import annotations
 
 import errno
+import importlib.machinery
 import os
 import shutil
 import stat
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 POLICY_NAME = "onloop.toml"
@@ -65,10 +67,20 @@ class Protected:
         return None
 
     def _explicit(self, path: Path) -> str | None:
-        for own in self.files:
-            if path == own.path or path.is_relative_to(own.path):
-                return own.what
+        index = self._index
+        for candidate in (path, *path.parents):  # the file itself, or a protected folder of it
+            what = index.get(candidate)
+            if what is not None:
+                return what
         return None
+
+    @cached_property
+    def _index(self) -> dict[Path, str]:
+        """Each file's description by its path (the first named wins, as in `files`)."""
+        index: dict[Path, str] = {}
+        for own in self.files:
+            index.setdefault(own.path, own.what)
+        return index
 
     def inside(self, root: Path) -> list[OwnFile]:
         """The explicit files under `root` (existing or not)."""
@@ -112,14 +124,25 @@ def own_files(
     prices = os.environ.get("ONLOOP_PRICES", "").strip()
     if prices and not prices.startswith("{"):
         add(prices, "the price file ($ONLOOP_PRICES)")
+    add(os.environ.get("ONLOOP_SMTP_CA_FILE"), "the mail trust file ($ONLOOP_SMTP_CA_FILE)")
+    sandbox = os.environ.get("ONLOOP_BWRAP") or "bwrap"  # replaced, no command is confined
+    add(sandbox if "/" in sandbox else shutil.which(sandbox), "the sandbox program")
     for path, what in _extra.items():
         add(path, what)
     for module in tool_modules:
         add(_module_file(module), f"the tool module {module}")
+        for path in _module_shadows(module):
+            add(path, f"what `import {module}` would load instead of the tool module")
+    for path in _startup_hooks():
+        add(path, "a module Python runs at every start (sitecustomize)")
     for command in server_commands:
-        for arg in command:
-            if os.path.isabs(arg) and os.path.isfile(arg):
+        for index, arg in enumerate(command):
+            # (a relative script is found from the worker's folder, as the server starts there)
+            if not arg.startswith("-") and os.path.isfile(arg):
                 add(arg, "an MCP server's program")
+            if index and command[index - 1] == "-m":  # `python3 -m server`: the module's files
+                for path in _spec_files(arg.split(".")[0]):
+                    add(path, f"the MCP server's module {arg}")
     files = [OwnFile(p, w) for p, w in found.items()] + store_files(store_file)
     # The real location too: a rule, a bind or a check may meet either spelling.
     reals = real_paths([f.path for f in files])
@@ -154,6 +177,74 @@ def _module_file(name: str) -> str | None:
     return os.path.dirname(file) if os.path.basename(file) == "__init__.py" else file
 
 
+# What Python loads for `import NAME` from a folder, besides NAME.py: a package folder (preferred),
+# a compiled extension (preferred to the source), sourceless bytecode; and the folder's
+# __pycache__, whose NAME.<tag>.pyc runs instead of the source when its header names the source's
+# size and time (which anyone who can read the source can copy).
+_IMPORTED_AS = (*importlib.machinery.EXTENSION_SUFFIXES, ".abi3.so", ".so", ".py", ".pyc")
+
+
+def _importable(folder: str, stem: str) -> list[str]:
+    """Every name in `folder` that `import stem` would load (the package folder first)."""
+    return [os.path.join(folder, stem), *(os.path.join(folder, stem + s) for s in _IMPORTED_AS)]
+
+
+def _spec_files(top: str) -> list[str]:
+    """A top-level module as the import path finds it now (nothing is imported): its file or
+    its package's folder, and what would shadow it."""
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+        return []
+    own = list(spec.submodule_search_locations or [spec.origin])
+    return [*own, *_module_shadows(top, spec.origin)]
+
+
+def _module_shadows(name: str, file: str | None = None) -> list[str]:
+    """What would make the next `import name` run other code than the tool module the person
+    wrote: a package, an extension or bytecode by its name next to it or in a folder searched
+    before it, the bytecode caches of its folder and of its parent packages, their __init__s."""
+    file = file or getattr(sys.modules.get(name), "__file__", None)
+    if not file:
+        return []
+    parts = name.split(".")
+    path = os.path.abspath(file)
+    here = os.path.dirname(path)
+    found: list[str] = []
+    if os.path.basename(path).startswith("__init__."):
+        here = os.path.dirname(here)  # a package: its own folder is protected whole
+    else:
+        found += [*_importable(here, parts[-1]), os.path.join(here, "__pycache__")]
+    for _parent in parts[:-1]:  # each parent package runs its __init__ first
+        found += [os.path.join(here, "__init__" + s) for s in _IMPORTED_AS]
+        found.append(os.path.join(here, "__pycache__"))
+        here = os.path.dirname(here)
+    for entry in _search_path():  # a folder searched before the one that holds it shadows it
+        if os.path.realpath(entry) == os.path.realpath(here):
+            break
+        found += _importable(entry, parts[0])
+    return found
+
+
+def _startup_hooks() -> list[str]:
+    """sitecustomize and usercustomize in every folder of the import path: the next Python
+    started with this path (a worker, the dashboard) runs them before anything else."""
+    return [
+        path
+        for entry in _search_path()
+        for stem in ("sitecustomize", "usercustomize")
+        for path in _importable(entry, stem)
+    ]
+
+
+def _search_path() -> list[str]:
+    """The folders of the import path (not its zip files)."""
+    entries = [os.path.abspath(e or os.curdir) for e in sys.path if isinstance(e, str)]
+    return [e for e in dict.fromkeys(entries) if os.path.isdir(e)]
+
+
 @dataclass
 class Guard:
     """What a process's sandbox must pin in one writable folder: the protected entries that
@@ -169,10 +260,11 @@ class Guard:
     sealed: list[Path] = field(default_factory=list)  # folders it could not list: bound read-only
     aliases: dict[Path, Path] = field(default_factory=dict)  # another name (a hard link) -> own
     started: float = field(default_factory=time.time)  # when it was taken (before the command)
+    targets: set[Path] = field(default_factory=set)  # what links by a protected name lead to
 
     @property
     def pinned_folders(self) -> list[Path]:
-        held = [*self.existing, *self.sealed]
+        held = [*self.existing, *self.sealed, *self.links]  # (a link's folder: not renamed away)
         folders = {p for f in held for p in f.parents if p.is_relative_to(self.root)}
         folders.discard(self.root)
         return sorted(folders, key=lambda p: len(p.parts))
@@ -204,15 +296,18 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     plan = Guard(root, protected)
     _let_owner_list(root)  # the person's (or onloop's) folder: never left unlistable to us
     for own in protected.inside(root):
-        if os.path.lexists(own.path) and not os.path.islink(own.path):
+        if os.path.islink(own.path):  # the person's link to it (a policy kept elsewhere)
+            plan.links[own.path] = os.readlink(own.path)
+        elif os.path.lexists(own.path):
             plan.existing.append(own.path)
-        elif not os.path.lexists(own.path):
+        else:
             plan.absent.append(own.path)
     plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
         if target.is_relative_to(root) and target != root and _status(root, target):
             plan.existing.append(target)
+            plan.targets.add(target)
     _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
@@ -387,15 +482,94 @@ def sweep(before: Guard) -> list[str]:
         info = _status(root, path)  # the kernel's ctime clock is coarse: a second of slack
         return before.complete or (info is not None and info.st_ctime >= before.started - 1.0)
 
-    new = [p for p in after.existing if p not in before.existing and made(p)]
+    def planted(path: Path) -> bool:
+        """A link's target is pinned, never removed for being new, unless it is itself onloop's:
+        a link by onloop's name planted at the person's folder must not make onloop delete it."""
+        return path not in after.targets or _by_name(path, before.protected)
+
+    new = [p for p in after.existing if p not in before.existing and made(p) and planted(p)]
     new += [p for p in before.absent if os.path.lexists(p)]
     new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
         if _remove(root, path):  # (False: inside a folder removed just before)
-            shown = path.relative_to(root).as_posix()
-            removed.append(shown if len(shown) <= 200 else f"{shown[:80]}…{shown[-80:]}")
+            removed.append(_shown(path.relative_to(root).as_posix()))
+    # A link by onloop's name that was there before (the person's policy kept elsewhere, linked
+    # in) and is gone or changed: put back as it was, whatever the command left in its place.
+    for path, target in sorted(before.links.items(), key=lambda item: len(item[0].parts)):
+        if _link_text(root, path) != target and _put_link(root, path, target):
+            removed.append(_shown(f"{path.relative_to(root).as_posix()} (its link put back)"))
     return removed
+
+
+def _by_name(path: Path, protected: Protected) -> bool:
+    """Whether `path` itself (not what leads to it) is one of onloop's own files."""
+    return bool(own_name(path) or protected._explicit(path))
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 200 else f"{text[:80]}…{text[-80:]}"
+
+
+def _link_text(root: Path, path: Path) -> str | None:
+    """What the link at `path` says, its folders opened without following a link; else None."""
+    try:
+        fd = _open_deep(root, path.parent)
+    except (OSError, ValueError):
+        return None
+    try:
+        return os.readlink(path.name, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _put_link(root: Path, path: Path, target: str) -> bool:
+    """The link `path -> target` again, in its folder as reached from the root without following
+    a link (a folder swapped for a link out is not followed: the link is not put there)."""
+    try:
+        fd = _open_deep(root, path.parent)
+    except OSError:
+        try:  # its folder was renamed away or removed: made again, one name at a time
+            fd = _make_deep(root, path.parent)
+        except (OSError, ValueError):
+            return False
+    except ValueError:
+        return False
+    try:
+        try:
+            info = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(path.name, dir_fd=fd)
+            else:
+                os.unlink(path.name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, path.name, dir_fd=fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _make_deep(root: Path, folder: Path) -> int:
+    """`folder` under the root, opened; missing folders made, no link on the way followed."""
+    fd = os.open(root, _DIR)
+    try:
+        for name in folder.relative_to(root).parts:
+            try:
+                inner = os.open(name, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                os.mkdir(name, 0o700, dir_fd=fd)
+                inner = os.open(name, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def describe(plan: Guard) -> str | None:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent_core.tools.errors import ToolError, WorkspaceEscape
 from agent_core.tools.workspace import Workspace
@@ -217,6 +218,7 @@ def replace_file(workspace: Workspace, relative: str, data: bytes) -> None:
     with located(workspace, relative, make_folders=True) as found:
         if found.name is None:
             raise ToolError(f"{relative!r} is a folder; name a file inside it")
+        _refuse_own(workspace, found, relative)
         try:
             old = os.stat(found.name, dir_fd=found.folder, follow_symlinks=False)
         except FileNotFoundError:
@@ -243,6 +245,16 @@ def replace_file(workspace: Workspace, relative: str, data: bytes) -> None:
             raise
 
 
+def _refuse_own(workspace: Workspace, found: Found, relative: str) -> None:
+    """OwnFileRefused when the name the walk reached (in the folder it holds open) is one of
+    onloop's own files: a link swapped in after the caller's check must not lead a write there."""
+    try:
+        folder = os.readlink(f"/proc/self/fd/{found.folder}")
+    except OSError as exc:  # no /proc: where it lands cannot be told, so it is not written
+        raise ToolError(f"cannot tell where {relative!r} leads ({exc}); nothing written") from None
+    workspace.refuse_own(Path(folder) / (found.name or ""), relative)
+
+
 def _unlink_quietly(name: str, folder: int) -> None:
     try:
         os.unlink(name, dir_fd=folder)
@@ -254,6 +266,7 @@ def delete_file(workspace: Workspace, relative: str) -> str:
     """Remove one name (a file, or a link itself, never what it points to); what happened."""
     try:
         with located(workspace, relative, follow_last=False) as found:
+            _refuse_own(workspace, found, relative)
             return _delete_in(found)
     except Missing:
         return "missing"
