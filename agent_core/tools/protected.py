@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 POLICY_NAME = "onloop.toml"
@@ -97,10 +97,15 @@ def own_name(path: Path | str) -> str | None:
     return OWN_NAMES.get(parts[-1]) if parts else None
 
 
+STORE_WHAT = "onloop's database"
+SANDBOX = "the sandbox program"
+STARTUP_HOOK = "a module Python runs at every start (sitecustomize)"
+
+
 def store_files(store_file: Path | None) -> list[OwnFile]:
     if store_file is None:
         return []
-    return [OwnFile(Path(f"{store_file}{s}"), "onloop's database") for s in ("", *STORE_SIBLINGS)]
+    return [OwnFile(Path(f"{store_file}{s}"), STORE_WHAT) for s in ("", *STORE_SIBLINGS)]
 
 
 def own_files(
@@ -112,11 +117,11 @@ def own_files(
 ) -> Protected:
     """Every file this worker reads as configuration, for one run: the run's policy file, the
     store, the files the environment names, the user's tool modules and MCP server scripts."""
-    found: dict[Path, str] = {}
+    found: dict[str, str] = {}  # by absolute path; Path objects are made once, at the end
 
     def add(path: str | os.PathLike | None, what: str) -> None:
         if path:
-            found.setdefault(Path(os.path.abspath(Path(path).expanduser())), what)
+            found.setdefault(os.path.abspath(os.path.expanduser(os.fspath(path))), what)
 
     add(policy_file, "the policy file in force")
     add(os.environ.get("ONLOOP_POLICY"), "the policy file ($ONLOOP_POLICY)")
@@ -126,31 +131,40 @@ def own_files(
         add(prices, "the price file ($ONLOOP_PRICES)")
     add(os.environ.get("ONLOOP_SMTP_CA_FILE"), "the mail trust file ($ONLOOP_SMTP_CA_FILE)")
     sandbox = os.environ.get("ONLOOP_BWRAP") or "bwrap"  # replaced, no command is confined
-    add(sandbox if "/" in sandbox else shutil.which(sandbox), "the sandbox program")
+    add(sandbox if "/" in sandbox else _program(sandbox, os.environ.get("PATH")), SANDBOX)
     for path, what in _extra.items():
         add(path, what)
     for module in tool_modules:
         add(_module_file(module), f"the tool module {module}")
-        for path in _module_shadows(module):
-            add(path, f"what `import {module}` would load instead of the tool module")
-    for path in _startup_hooks():
-        add(path, "a module Python runs at every start (sitecustomize)")
+        for shadow in _module_shadows(module):
+            add(shadow, f"what `import {module}` would load instead of the tool module")
+    for hook in _startup_hooks(tuple(p for p in sys.path if isinstance(p, str)), os.getcwd()):
+        found.setdefault(hook, STARTUP_HOOK)  # absolute already
     for command in server_commands:
         for index, arg in enumerate(command):
             # (a relative script is found from the worker's folder, as the server starts there)
             if not arg.startswith("-") and os.path.isfile(arg):
                 add(arg, "an MCP server's program")
             if index and command[index - 1] == "-m":  # `python3 -m server`: the module's files
-                for path in _spec_files(arg.split(".")[0]):
-                    add(path, f"the MCP server's module {arg}")
-    files = [OwnFile(p, w) for p, w in found.items()] + store_files(store_file)
-    # The real location too: a rule, a bind or a check may meet either spelling.
-    reals = real_paths([f.path for f in files])
-    real = [OwnFile(path, f.what) for path, f in zip(reals, files, strict=True)]
-    return Protected(tuple({f.path: f for f in files + real}.values()))
+                for part in _spec_files(arg.split(".")[0]):
+                    add(part, f"the MCP server's module {arg}")
+    named = [*found.items()]
+    if store_file is not None:
+        named += [(f"{store_file}{s}", STORE_WHAT) for s in ("", *STORE_SIBLINGS)]
+    # The real location too: a rule, a bind or a check may meet either spelling. Every text
+    # here is normalised (abspath, realpath, a Path's str), so one spelling is one entry.
+    merged = dict(named)
+    for real, (_, what) in zip(_real_texts([path for path, _ in named]), named, strict=True):
+        merged[real] = what
+    return Protected(tuple(OwnFile(Path(path), what) for path, what in merged.items()))
 
 
-def real_paths(paths: list[Path]) -> list[Path]:
+def real_paths(paths: list[str] | list[Path]) -> list[Path]:
+    """Each path's os.path.realpath (see _real_texts)."""
+    return [Path(real) for real in _real_texts(paths)]
+
+
+def _real_texts(paths: list[str] | list[Path]) -> list[str]:
     """Each path's os.path.realpath, with each folder resolved once: the store and its siblings
     share theirs (a run's start resolved every component of every one before). A name that is
     itself a link is resolved in full."""
@@ -159,12 +173,26 @@ def real_paths(paths: list[Path]) -> list[Path]:
     for path in paths:
         head, name = os.path.split(os.fspath(path))
         if not name or name in (".", "..") or os.path.islink(path):
-            found.append(Path(os.path.realpath(path)))
+            found.append(os.path.realpath(path))
             continue
         real = folders.get(head)
         if real is None:
             real = folders[head] = os.path.realpath(head)
-        found.append(Path(os.path.join(real, name)))
+        found.append(os.path.join(real, name))
+    return found
+
+
+_programs: dict[tuple[str, str | None], str] = {}
+
+
+def _program(name: str, search: str | None) -> str | None:
+    """shutil.which(name), kept per PATH once found: a worker's runs all start the same sandbox
+    program (a walk of PATH's folders each time before)."""
+    found = _programs.get((name, search))
+    if found is None:
+        found = shutil.which(name)
+        if found is not None:
+            _programs[(name, search)] = found
     return found
 
 
@@ -228,15 +256,19 @@ def _module_shadows(name: str, file: str | None = None) -> list[str]:
     return found
 
 
-def _startup_hooks() -> list[str]:
-    """sitecustomize and usercustomize in every folder of the import path: the next Python
-    started with this path (a worker, the dashboard) runs them before anything else."""
-    return [
+@lru_cache(maxsize=8)
+def _startup_hooks(search: tuple[str, ...], cwd: str) -> tuple[str, ...]:
+    """sitecustomize and usercustomize in every folder of the import path `search` (its empty
+    entry is `cwd`): the next Python started with this path (a worker, the dashboard) runs them
+    before anything else. Named in every entry, a folder or not (one made later is covered too),
+    so the names depend on the path alone and are kept per path."""
+    entries = dict.fromkeys(os.path.normpath(os.path.join(cwd, e)) for e in search)
+    return tuple(
         path
-        for entry in _search_path()
+        for entry in entries
         for stem in ("sitecustomize", "usercustomize")
         for path in _importable(entry, stem)
-    ]
+    )
 
 
 def _search_path() -> list[str]:
