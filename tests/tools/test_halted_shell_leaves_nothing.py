@@ -44,13 +44,16 @@ COMMANDS = {
 }
 
 
-def _policy(unconfined: bool) -> Policy:
-    return Policy(rules=ALLOW_ALL, sandbox=SandboxSettings(unconfined_shell=unconfined))
+def _policy(mode: str) -> Policy:
+    unconfined, network = mode == "unconfined", mode == "sandbox-network"
+    return Policy(
+        rules=ALLOW_ALL, sandbox=SandboxSettings(unconfined_shell=unconfined, network=network)
+    )
 
 
-@pytest.fixture(params=["sandbox", "unconfined"])
+@pytest.fixture(params=["sandbox", "sandbox-network", "unconfined"])
 def mode(request, monkeypatch):
-    if request.param == "sandbox" and not sandbox_status().available:
+    if request.param.startswith("sandbox") and not sandbox_status().available:
         pytest.skip(f"no sandbox here: {sandbox_status().reason}")
     if request.param == "unconfined":
         monkeypatch.setenv("ONLOOP_BWRAP", "/nonexistent/bwrap")
@@ -63,9 +66,7 @@ def test_a_halt_leaves_no_process_of_the_command_alive(store, mode, variant):
     command = COMMANDS[variant].format(m=marker)
     call = {"name": "run_shell", "arguments": {"command": command, "timeout_s": 300}}
     model = ScriptedModel([{"tool_calls": [call]}, "never reached"])
-    run = new_run(
-        store, "wait", model="scripted", policy=_policy(mode == "unconfined"), autonomy="autonomous"
-    )
+    run = new_run(store, "wait", model="scripted", policy=_policy(mode), autonomy="autonomous")
     driver = Driver(store, run, model).start()
     try:
         wait_for(lambda: running_with(marker), timeout=30, what="the command to start")
@@ -81,6 +82,8 @@ def test_a_halt_leaves_no_process_of_the_command_alive(store, mode, variant):
     finally:
         _kill(marker)
     assert model.remaining == 1  # no model call after the halt
+    shell = events_of(store, run.id, "run_started")[0].payload["shell"]
+    assert shell["network"] is (mode != "sandbox"), shell  # unconfined: it has the network
     assert_nothing_started_after_the_halt(store, run.id)
     result = events_of(store, run.id, "tool_result")[-1].payload
     assert result["outcome"] == "halted", result
