@@ -90,3 +90,17 @@ def test_a_progress_judge_that_never_answers_is_cut_by_a_halt(store, fake_openai
     assert events_of(store, run.id, "judge") == []
     assert len(fake_openai.requests) == 2
     assert_nothing_started_after_the_halt(store, run.id)
+
+
+def test_a_halt_during_a_retry_wait_sends_no_retry(store, fake_openai):
+    """The server says 429, retry after 60 s: the halt lands in the SDK's wait; no retry is sent."""
+    model = OpenAIModel("fake-model", api_key="k", base_url=fake_openai.base_url, max_retries=3)
+    fake_openai.script([Reply(status=429, retry_after_ms=60_000)] * 4)
+    run = _run(store, Policy())
+    driver = Driver(store, run, model).start()
+    wait_for(lambda: len(fake_openai.requests) == 1, timeout=HANG_GUARD_S, what="the request")
+    control.halt(store, run_id=run.id, by="ann")
+    outcome = driver.join(HANG_GUARD_S)
+    assert outcome.status == "halted", outcome
+    assert len(fake_openai.requests) == 1
+    assert_nothing_started_after_the_halt(store, run.id)
