@@ -77,6 +77,8 @@ class _Server:
         self.failed_at = 0.0
         self.ready = threading.Event()
         self.stop: asyncio.Event | None = None
+        self.task: concurrent.futures.Future | None = None  # run() on the pool's loop
+        self.retry_now = False  # its start was given up by a halt: the next use tries again
         self.errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
 
     async def run(self) -> None:
@@ -237,7 +239,8 @@ class McpPool:
             if server is not None and server.settings == settings:
                 if server.session is not None:
                     return server
-                if server.error and time.monotonic() - server.failed_at < RETRY_AFTER_S:
+                recent = time.monotonic() - server.failed_at < RETRY_AFTER_S
+                if server.error and recent and not server.retry_now:
                     return server  # it failed just now: every page view need not wait for it
             if server is not None:
                 self._stop(server)
@@ -250,11 +253,29 @@ class McpPool:
         if self._loop is None:
             self._run(asyncio.sleep(0), 5)
         assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(server.run(), self._loop)
-        if not server.ready.wait(server.settings.start_timeout_s):
-            server.error = f"did not start within {server.settings.start_timeout_s:g} s"
-            server.failed_at = time.monotonic()
-            self._stop(server)
+        server.task = asyncio.run_coroutine_threadsafe(server.run(), self._loop)
+        # The wait is cut by a halt of the run that waits (its tool context: a call, or the
+        # session's start listing the run's tools), looked at every CANCEL_POLL_S.
+        context = current_context()
+        cancel = context.cancel if context is not None else None
+        deadline = time.monotonic() + server.settings.start_timeout_s
+        while not server.ready.wait(max(min(CANCEL_POLL_S, deadline - time.monotonic()), 0)):
+            if cancel is not None and cancel.is_set():
+                server.retry_now = True
+                self._give_up(server, "its start was stopped by a halt")
+                return
+            if time.monotonic() >= deadline:
+                self._give_up(server, f"did not start within {server.settings.start_timeout_s:g} s")
+                return
+
+    def _give_up(self, server: _Server, why: str) -> None:
+        """Stop a server that is not up yet: its start is cancelled (a server that never answers
+        `initialize` is not waited for, and its process ends)."""
+        server.error = why
+        server.failed_at = time.monotonic()
+        self._stop(server)
+        if server.task is not None:
+            server.task.cancel()
 
     def _stop(self, server: _Server) -> None:
         loop, stop = self._loop, server.stop

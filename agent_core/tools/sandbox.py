@@ -293,6 +293,13 @@ class PidsCgroup:
                 _rmdir(path)
         return None
 
+    def members(self) -> set[int]:
+        """The processes in the cgroup now (none once it is gone)."""
+        try:
+            return {int(pid) for pid in Path(self.procs_file).read_text().split()}
+        except (OSError, ValueError):
+            return set()
+
     def remove(self) -> None:
         """Remove the cgroup once the killed processes have left it (it is gone in a moment)."""
         for _ in range(200):

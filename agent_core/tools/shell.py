@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -28,6 +29,8 @@ _READ_CHUNK = 65_536
 _DRAIN_SECONDS = 5.0  # how long to wait for output after the command's group is gone
 _CANCEL_POLL_S = 0.05  # how often a running command looks at its cancel event
 _TERM_GRACE_S = 0.5  # between TERM and KILL when a halt cancels a command
+_CALL_MARK = "ONLOOP_SHELL_CALL"  # in an unconfined command's environment: finds its strays
+_STRAY_ROUNDS = 200  # kill rounds for processes that left the group (each one sweep of them)
 
 
 class Budget(Protocol):
@@ -76,11 +79,17 @@ def run_command(
     """
     plan = guard(cwd, protected or Protected())
     argv, fds, cgroup = _command_line(command, cwd, confined, network, limits, plan)
+    env = sandbox_env(cwd)  # even bwrap itself never holds the worker's environment
+    mark = None if confined else f"{_CALL_MARK}={uuid.uuid4().hex}"
+    if mark is not None:
+        # Unconfined, a child may leave the process group (setsid, a double fork, nohup): no
+        # sandbox dies with the call then. Its cgroup, or this mark it inherits, still finds it.
+        env[_CALL_MARK] = mark.split("=", 1)[1]
     try:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=sandbox_env(cwd),  # even bwrap itself never holds the worker's environment
+            env=env,
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -103,6 +112,7 @@ def run_command(
         timed_out, cancelled, over = _wait(proc, timeout_s, cancel, budget)
     finally:
         _end_group(proc, graceful=cancelled)
+        _end_strays(cgroup, mark)
         if cgroup is not None:
             cgroup.remove()
     out.join(_DRAIN_SECONDS)
@@ -125,7 +135,9 @@ def _command_line(
     command: str, cwd: Path, confined: bool, network: bool, limits: Limits, plan: Guard
 ) -> tuple[list[str], list[int], PidsCgroup | None]:
     if not confined:
-        return ["/bin/sh", "-c", command], [], None
+        # No sandbox: the pids cgroup (where the worker may make one) holds every process the
+        # command starts, wherever it moves in the process tree, so all of them can be ended.
+        return ["/bin/sh", "-c", command], [], PidsCgroup.create(limits.processes)
     status = sandbox_status()
     if not status.available:
         raise SandboxUnavailable(status.reason)
@@ -176,6 +188,46 @@ def _end_group(proc: subprocess.Popen, *, graceful: bool) -> None:
             pass
     _signal_group(proc.pid, signal.SIGKILL)  # also reaches what the shell left behind
     proc.wait()
+
+
+def _end_strays(cgroup: PidsCgroup | None, mark: str | None) -> None:
+    """Kill what is left of the command outside its process group: every process still in its
+    cgroup and, unconfined, every process that carries its mark. Rounds until none is found (a
+    process forking meanwhile is found in the next round)."""
+    if cgroup is None and mark is None:
+        return
+    for _ in range(_STRAY_ROUNDS):
+        left = cgroup.members() if cgroup is not None else set()
+        if mark is not None:
+            left |= _marked(mark.encode())
+        left.discard(os.getpid())
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+def _marked(mark: bytes) -> set[int]:
+    """Live processes whose environment holds `mark` (NAME=value), as /proc shows them."""
+    found = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if mark in environ.read().split(b"\0"):
+                    found.add(int(name))
+        except OSError:
+            continue
+    return found
 
 
 def _signal_group(pgid: int, sig: int) -> None:

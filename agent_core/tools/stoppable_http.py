@@ -9,6 +9,7 @@ import errno
 import os
 import select
 import socket
+import ssl
 import time
 from typing import Any
 
@@ -85,6 +86,44 @@ def _connect(host: str, port: int, deadline: float, context: ToolContext) -> soc
         raise
 
 
+def _handshake(
+    sock: socket.socket,
+    ssl_context: ssl.SSLContext,
+    server_hostname: str | None,
+    deadline: float,
+    context: ToolContext,
+) -> ssl.SSLSocket:
+    """Wrap `sock` in TLS, the handshake non-blocking: the cancel event is looked at between
+    waits of at most POLL_S, and the whole handshake ends by `deadline`."""
+    sock.setblocking(False)
+    try:
+        secured = ssl_context.wrap_socket(
+            sock, server_hostname=server_hostname, do_handshake_on_connect=False
+        )
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    try:
+        while True:
+            context.raise_if_stopped()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpcore.ConnectTimeout("the TLS handshake did not end in time")
+            try:
+                secured.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                select.select([secured], [], [], min(left, POLL_S))
+            except ssl.SSLWantWriteError:
+                select.select([], [secured], [], min(left, POLL_S))
+            except OSError as exc:  # ssl.SSLError (a bad certificate...) is one
+                raise httpcore.ConnectError(str(exc)) from exc
+    except BaseException:
+        secured.close()  # the socket's descriptor is the TLS socket's now
+        raise
+    secured.setblocking(True)
+    return secured
+
+
 class _StoppableStream(httpcore.NetworkStream):
     """A connection that asks the store before every write (a request about to leave) and reads
     in POLL_S slices, looking at the cancel event between them."""
@@ -120,9 +159,25 @@ class _StoppableStream(httpcore.NetworkStream):
     def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
+        """The TLS handshake, in POLL_S slices: a server that accepts and never answers the
+        handshake keeps neither the run's thread nor the connection past a halt."""
         self.context.raise_if_stopped()
-        secured = self.inner.start_tls(ssl_context, server_hostname, timeout)
-        return _StoppableStream(secured, self.context, self.deadline)
+        sock = self.inner.get_extra_info("socket")
+        if not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket):
+            return _StoppableStream(  # not a plain socket (TLS in TLS): httpcore's own way
+                self.inner.start_tls(ssl_context, server_hostname, timeout),
+                self.context,
+                self.deadline,
+            )
+        deadline = self.deadline
+        if timeout is not None:
+            deadline = min(deadline, time.monotonic() + timeout)
+        try:
+            secured = _handshake(sock, ssl_context, server_hostname, deadline, self.context)
+        except BaseException:
+            self.inner.close()
+            raise
+        return _StoppableStream(SyncStream(secured), self.context, self.deadline)
 
     def get_extra_info(self, info: str) -> Any:
         return self.inner.get_extra_info(info)

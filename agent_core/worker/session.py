@@ -17,6 +17,7 @@ from agent_core.run.outcome import LOST_REASON, Outcome, ended
 from agent_core.run.port import StoreRunPort
 from agent_core.telemetry.logs import note_trace
 from agent_core.telemetry.traces import session_trace
+from agent_core.tools.context import ToolContext, calling
 from agent_core.worker.outage import Outage
 from agent_core.worker.session_end import cut_off, end_session
 from agent_core.worker.session_start import ModelFactory, default_model_factory, run_spec
@@ -84,7 +85,10 @@ def _drive(
         port.clear_partial()
     try:
         model = (model_factory or default_model_factory(settings or load_settings()))(run)
-        spec = run_spec(store, run, events)
+        # A halt (or the worker's stop) cuts the wait for an MCP server that is slow to start:
+        # the process's halt watcher looks at the run from here on (port.watched registers it).
+        with calling(ToolContext(cancel=port.watched.token)):
+            spec = run_spec(store, run, events)
     except (ModelError, ValueError, OSError) as exc:
         port.record(Error(message=str(exc), where="start"))
         return end_session(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
