@@ -102,12 +102,6 @@ SANDBOX = "the sandbox program"
 STARTUP_HOOK = "a module Python runs at every start (sitecustomize)"
 
 
-def store_files(store_file: Path | None) -> list[OwnFile]:
-    if store_file is None:
-        return []
-    return [OwnFile(Path(f"{store_file}{s}"), STORE_WHAT) for s in ("", *STORE_SIBLINGS)]
-
-
 def own_files(
     *,
     policy_file: str | None = None,
@@ -154,17 +148,12 @@ def own_files(
     # The real location too: a rule, a bind or a check may meet either spelling. Every text
     # here is normalised (abspath, realpath, a Path's str), so one spelling is one entry.
     merged = dict(named)
-    for real, (_, what) in zip(_real_texts([path for path, _ in named]), named, strict=True):
+    for real, (_, what) in zip(real_texts([path for path, _ in named]), named, strict=True):
         merged[real] = what
     return Protected(tuple(OwnFile(Path(path), what) for path, what in merged.items()))
 
 
-def real_paths(paths: list[str] | list[Path]) -> list[Path]:
-    """Each path's os.path.realpath (see _real_texts)."""
-    return [Path(real) for real in _real_texts(paths)]
-
-
-def _real_texts(paths: list[str] | list[Path]) -> list[str]:
+def real_texts(paths: list[str] | list[Path]) -> list[str]:
     """Each path's os.path.realpath, with each folder resolved once: the store and its siblings
     share theirs (a run's start resolved every component of every one before). A name that is
     itself a link is resolved in full."""

@@ -213,7 +213,7 @@ def _end_strays(cgroup: PidsCgroup | None, mark: str | None) -> None:
 
 def _marked(mark: bytes) -> set[int]:
     """Live processes whose environment holds `mark` (NAME=value), as /proc shows them."""
-    found = set()
+    found: set[int] = set()
     try:
         entries = os.listdir("/proc")
     except OSError:

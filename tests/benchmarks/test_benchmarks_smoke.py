@@ -279,7 +279,7 @@ def test_long_run_names_a_bad_option_in_one_line():
 def test_http_transport_benchmark_runs_both_transports():
     done = run_script("benchmarks/http_transport.py", "--concurrency", "1,3", "--repeat", "1")
     assert done.returncode == 0, done.stderr
-    for transport in ("httpx", "aiohttp"):
+    for transport in ("httpx", "aiohttp", "no SDK"):
         assert re.search(rf"3 at once, {transport} *: [0-9.]+ ms CPU per call", done.stdout)
     assert "load" in done.stdout and "Unclosed" not in done.stderr, done.stderr
 

@@ -1,4 +1,4 @@
-"""onloop's own files are protected under their real location too: `real_paths` resolves each
+"""onloop's own files are protected under their real location too: `real_texts` resolves each
 folder once, and must give exactly what os.path.realpath gives, whatever links lie on the way."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_core.tools.protected import own_files, real_paths
+from agent_core.tools.protected import own_files, real_texts
 
 
 def _random_tree(base: Path, rng: random.Random) -> list[Path]:
@@ -47,10 +47,10 @@ def _random_tree(base: Path, rng: random.Random) -> list[Path]:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_real_paths_agree_with_realpath_on_random_trees_of_links(tmp_path, monkeypatch, seed):
+def test_real_texts_agree_with_realpath_on_random_trees_of_links(tmp_path, monkeypatch, seed):
     monkeypatch.chdir(tmp_path)
     asked = _random_tree(tmp_path, random.Random(seed))
-    assert real_paths(asked) == [Path(os.path.realpath(p)) for p in asked]
+    assert real_texts(asked) == [os.path.realpath(p) for p in asked]
 
 
 def test_a_store_reached_through_a_link_is_protected_where_it_really_is(tmp_path):
