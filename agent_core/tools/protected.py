@@ -132,8 +132,6 @@ def own_files(
         add(_module_file(module), f"the tool module {module}")
         for shadow in _module_shadows(module):
             add(shadow, f"what `import {module}` would load instead of the tool module")
-    for hook in _startup_hooks(tuple(p for p in sys.path if isinstance(p, str)), os.getcwd()):
-        found.setdefault(hook, STARTUP_HOOK)  # absolute already
     for command in server_commands:
         for index, arg in enumerate(command):
             # (a relative script is found from the worker's folder, as the server starts there)
@@ -150,7 +148,45 @@ def own_files(
     merged = dict(named)
     for real, (_, what) in zip(real_texts([path for path, _ in named]), named, strict=True):
         merged[real] = what
-    return Protected(tuple(OwnFile(Path(path), what) for path, what in merged.items()))
+    files = [OwnFile(Path(path), what) for path, what in merged.items()]
+    # The import path's startup hooks, both spellings (the same for every run of a worker).
+    files += [own for text, own in _hook_files() if text not in merged]
+    return Protected(tuple(files))
+
+
+_hooks_made: dict[tuple, tuple[tuple[str, OwnFile], ...]] = {}
+
+
+def _hook_files() -> tuple[tuple[str, OwnFile], ...]:
+    """The startup hooks' OwnFiles (each name, and where it really leads), made once and kept
+    while the import path, the working folder and each of the path's folders stay as they were
+    (a folder's inode and mtime: a name made, removed, replaced or relinked in it changes its
+    mtime; a folder swapped for a link changes its inode)."""
+    search = tuple(p for p in sys.path if isinstance(p, str))
+    cwd = os.getcwd()
+    names = _startup_hooks(search, cwd)
+    key = (search, cwd, *map(_folder_stamp, _folders_of(names)))
+    made = _hooks_made.get(key)
+    if made is None:
+        both: dict[str, str] = dict.fromkeys(names, STARTUP_HOOK)
+        both.update(dict.fromkeys(real_texts(list(names)), STARTUP_HOOK))
+        made = tuple((text, OwnFile(Path(text), what)) for text, what in both.items())
+        _hooks_made.clear()  # one import path per process at a time
+        _hooks_made[key] = made
+    return made
+
+
+@lru_cache(maxsize=8)
+def _folders_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(os.path.dirname(name) for name in names))
+
+
+def _folder_stamp(folder: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
 
 
 def real_texts(paths: list[str] | list[Path]) -> list[str]:
