@@ -11,13 +11,23 @@ list's own mutators that replace or remove messages drop the JSON from that posi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, SupportsIndex
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON as a request body carries it (non-ASCII text as UTF-8, not escaped)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """Compact JSON as a request body carries it (non-ASCII text as UTF-8, not escaped). A
+    surrogate code point (a file name's bytes that are not UTF-8, as Python reads them; a lone
+    `\\udXXX` escape in a server's JSON) has no UTF-8 form: it goes as the text `\\udce9`, so
+    the model reads which bytes the name holds and the request is valid UTF-8."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # rare: only then is the text looked through
+        return _SURROGATE.sub(lambda found: f"\\\\u{ord(found.group()):04x}", text).encode()
 
 
 class Transcript(list):
