@@ -72,7 +72,7 @@ def render_approval_card(
 
 
 def _render_action_line(approval: Approval) -> None:
-    head, badge = st.columns([6, 1], vertical_alignment="center")
+    head, badge = st.columns([4, 1], vertical_alignment="center")  # "medium risk" uncut
     # From model output, on one line: a path's newlines would push the real target far below.
     head.text(inert.visible(approval.summary or f"call {approval.tool}", newlines=False))
     # Not st.badge: it escapes only the brackets, and a backslash before one undoes that, so a
