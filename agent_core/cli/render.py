@@ -12,6 +12,7 @@ from storage.vocabulary import UNDER_WAY, Verdict
 
 _MAX = 400
 _INDENT = "\n      "  # a further line of a model's or a tool's words
+_ANSWER_INDENT = _INDENT[1:]  # every line of a final answer, as further lines of the model's words
 
 
 def _short(text: Any, limit: int = _MAX) -> str:
@@ -104,10 +105,13 @@ def _render_event(e: EventPayload) -> str | None:
     if isinstance(e, record.Drift):
         return f"  ⚠ drift ({_one(e.monitor)}): {_one(e.detail)} → {_one(e.action)}"
     if isinstance(e, record.FinalAnswer):
+        # The model's words, each line indented under the heading: none starts at the left edge,
+        # where a "● succeeded" of its own would read as the run's status.
+        text = _ANSWER_INDENT + str(e.text).replace("\n", "\n" + _ANSWER_INDENT)
         if e.goal_met:
-            return f"■ final answer (goal met):\n{e.text}"
+            return f"■ final answer (goal met):\n{text}"
         why = "; ".join(_one(x) for x in e.problems or []) or "the agent said so"
-        return f"■ final answer (goal NOT met: {why}):\n{e.text}"
+        return f"■ final answer (goal NOT met: {why}):\n{text}"
     if isinstance(e, record.GoalCheck):
         return f"  ⚖ goal check: {'met' if e.met else 'not met'}: {_one(e.reason)}"
     if isinstance(e, record.Error):

@@ -316,3 +316,18 @@ def test_a_models_words_cannot_draw_event_lines_of_their_own():
     first, *rest = line.split("\n")
     assert first.startswith("[step 1] Let me check.")
     assert rest and all(r.startswith("      ") for r in rest), line
+
+
+@pytest.mark.parametrize("met", [True, False])
+def test_a_final_answer_cannot_draw_the_runs_status_line(met):
+    """The final answer is the model's too: its lines start indented under the heading, so a
+    '● succeeded' or an event line of its own never stands where onloop draws them."""
+    from agent_core.cli.render import render_event
+
+    payload = {"text": FORGED, "goal_met": met, "problems": [] if met else ["no file written"]}
+    line = render_event("final_answer", payload, 9)
+    assert line is not None
+    heading, *words = line.split("\n")
+    assert heading.startswith("■ final answer")
+    assert len(words) == FORGED.count("\n") + 1
+    assert all(w.startswith("      ") for w in words), line

@@ -47,7 +47,7 @@ PREVIOUS_LINES = [
     "  ⚖ goal check: met: the sum is there",
     None,
     "[step 2] It is 5.  (20+3 tok)",
-    "■ final answer (goal met):\nIt is 5.",
+    "■ final answer (goal met):\n      It is 5.",
     "● succeeded",
 ]  # fmt: skip
 OLDER_LINES = [
@@ -64,7 +64,7 @@ OLDER_LINES = [
     None,
     "    ✗ Rejected",
     "[step 2] I give up  (0+0 tok) — cut off by the output cap",
-    "■ final answer (goal met):\ngave up",
+    "■ final answer (goal met):\n      gave up",
     None,
 ]  # fmt: skip
 
