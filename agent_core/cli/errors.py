@@ -7,8 +7,11 @@ import typer
 from agent_core.oversight import inert
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {inert.visible(message)}", err=True)  # may quote a model's words
+def fail(message: str, code: int = 2, *, lines: bool = False) -> typer.Exit:
+    """The error on one line (it may quote a model's words, a file or folder name anyone chose:
+    a newline in them is shown, so it cannot draw a line of its own); `lines=True` only for a
+    message that is several lines by nature (another program's output)."""
+    typer.echo(f"error: {inert.visible(message, newlines=lines, tabs=lines)}", err=True)
     return typer.Exit(code)
 
 

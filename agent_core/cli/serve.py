@@ -229,7 +229,8 @@ def serve_up(
             session.close()
             stop_dashboard(dashboard)
             detail = (dashboard.stderr.read() if dashboard.stderr else "")[-800:]
-            raise fail(f"the dashboard did not start: {detail.strip() or 'no output'}")
+            said = detail.strip() or "no output"
+            raise fail(f"the dashboard did not start: {said}", lines=True)
         telemetry.say(
             f"onloop is up: {url}\n  store: {shown_url(store.url)}\n  model: "
             f"{_model_line(settings, policy)}\n  policy: {policy.source}\n"

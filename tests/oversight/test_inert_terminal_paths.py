@@ -331,3 +331,30 @@ def test_a_final_answer_cannot_draw_the_runs_status_line(met):
     assert heading.startswith("■ final answer")
     assert len(words) == FORGED.count("\n") + 1
     assert all(w.startswith("      ") for w in words), line
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "db\n● succeeded",  # another process's --db (port_in_use reads its command line)
+        "folder\r\nerror: nothing wrong",
+        "x\u2028● halted",
+        "tab\there",
+    ],
+)
+def test_an_error_quoting_anyones_words_stays_on_one_line(capsys, named):
+    """`error: ...` is one line: the store another process serves (read from its command line),
+    a folder name inside --seed-from, a server's message can hold a newline of their own."""
+    from agent_core.cli.errors import fail
+
+    fail(f"port 8501 is held by another onloop up, serving {named}; pick another with --port")
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and said.endswith("\n") and said.startswith("error: "), said
+    assert "\r" not in said and "\u2028" not in said
+
+
+def test_a_message_that_is_lines_by_nature_keeps_them(capsys):
+    from agent_core.cli.errors import fail
+
+    fail("the dashboard did not start: Traceback\n  File x\nValueError", lines=True)
+    assert capsys.readouterr().err.count("\n") == 3
