@@ -127,7 +127,7 @@ def why(store: storage.Store, run: storage.Run) -> None:
 def pending(approvals: list[Approval]) -> None:
     """The pending approvals in one line each, with the way to decide each one."""
     for approval in approvals[:APPROVALS_SHOWN]:
-        line, decide = st.columns([4, 1], vertical_alignment="center")
+        line, decide = st.columns([5, 2], vertical_alignment="center")  # its label uncut
         what = approval.summary or approval.tool
         line.markdown(
             f":material/front_hand: **{inert.markdown(approval.risk)} risk** · "
