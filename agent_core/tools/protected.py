@@ -466,11 +466,19 @@ def _folder(root: Path, folder: Path) -> Iterator[tuple[int, Iterator[os.DirEntr
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _open_deep(root: Path, folder: Path) -> int:
+def _open_deep(root: Path, folder: Path, *, make: bool = False) -> int:
+    """`folder` under the root, opened without following a link on the way; with `make`, the
+    missing folders are made (owner-only)."""
     fd = os.open(root, _DIR)
     try:
         for name in folder.relative_to(root).parts:
-            inner = os.open(name, _DIR, dir_fd=fd)
+            try:
+                inner = os.open(name, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not make:
+                    raise
+                os.mkdir(name, 0o700, dir_fd=fd)
+                inner = os.open(name, _DIR, dir_fd=fd)
             os.close(fd)
             fd = inner
     except BaseException:
@@ -613,20 +621,7 @@ def _put_link(root: Path, path: Path, target: str) -> bool:
 
 def _make_deep(root: Path, folder: Path) -> int:
     """`folder` under the root, opened; missing folders made, no link on the way followed."""
-    fd = os.open(root, _DIR)
-    try:
-        for name in folder.relative_to(root).parts:
-            try:
-                inner = os.open(name, _DIR, dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(name, 0o700, dir_fd=fd)
-                inner = os.open(name, _DIR, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return _open_deep(root, folder, make=True)
 
 
 def describe(plan: Guard) -> str | None:

@@ -26,6 +26,7 @@ from agent_core.oversight.policy import Policy, decide_call
 from agent_core.tools import Workspace, builtin_tools
 from agent_core.tools.protected import own_files
 from tests.oversight import test_protected_files_attacks as base
+from tests.oversight.test_protected_redteam import shell_in
 
 pytestmark = base.pytestmark
 
@@ -188,17 +189,7 @@ def test_a_folder_searched_before_the_tool_module_cannot_get_its_name(
 
 
 def _run_in(workspace: Workspace, command: str) -> str:
-    from agent_core.run.tool_runner import run_tool
-    from agent_core.tools import ToolError
-    from agent_core.tools.context import ToolContext
-
-    try:
-        return run_tool(
-            builtin_tools()["run_shell"], {"command": command}, workspace=workspace,
-            context=ToolContext(),
-        )  # fmt: skip
-    except ToolError as failed:
-        return str(failed)
+    return shell_in(workspace, command)
 
 
 # -- files the environment names besides the policy: the sandbox program, the mail trust store --

@@ -24,7 +24,12 @@ pytestmark = base.pytestmark
 
 def _shell_alone(folder: Path, command: str, **protected) -> str:
     protected = protected or {"policy_file": str(folder / "onloop.toml")}
-    workspace = Workspace(folder, own_files(**protected))
+    return shell_in(Workspace(folder, own_files(**protected)), command)
+
+
+def shell_in(workspace: Workspace, command: str) -> str:
+    """One sandboxed shell command in `workspace`, called as a run calls it: its output, or the
+    tool's error."""
     try:
         return run_tool(
             builtin_tools()["run_shell"], {"command": command}, workspace=workspace,
