@@ -8,9 +8,20 @@ import pytest
 from agent_core.run.tool_runner import run_tool
 from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
+from agent_core.tools.sandbox import sandbox_status
 from agent_core.tools.user_net import pasta_binary
 
 MB = 1 << 20
+
+
+def need_sandbox() -> None:
+    """A test of the sandboxed shell fails, never skips, where the sandbox is missing: .ci/run
+    installs Debian's bubblewrap, and a guard test that quietly vanishes proves nothing."""
+    status = sandbox_status()
+    assert status.available, (
+        f"this test needs the shell's sandbox: {status.reason}; apt-get install bubblewrap "
+        "(.ci/run does)"
+    )
 
 
 def shell_output(ws: Workspace, command: str, **context) -> str:

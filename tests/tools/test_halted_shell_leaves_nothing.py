@@ -15,11 +15,11 @@ import pytest
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
 from agent_core.oversight.policy import Policy, Rule, SandboxSettings
-from agent_core.tools.sandbox import sandbox_status
 from agent_core.tools.shell import run_command
 from tests.support.halt_helpers import assert_nothing_started_after_the_halt
 from tests.support.process_helpers import running_with
 from tests.support.run_helpers import Driver, events_of, new_run, wait_for
+from tests.support.sandbox_helpers import need_sandbox
 
 HANG_GUARD_S = 15.0
 ALLOW_ALL = [Rule(tool="*", action="allow")]
@@ -53,8 +53,8 @@ def _policy(mode: str) -> Policy:
 
 @pytest.fixture(params=["sandbox", "sandbox-network", "unconfined"])
 def mode(request, monkeypatch):
-    if request.param.startswith("sandbox") and not sandbox_status().available:
-        pytest.skip(f"no sandbox here: {sandbox_status().reason}")
+    if request.param.startswith("sandbox"):
+        need_sandbox()
     if request.param == "unconfined":
         monkeypatch.setenv("ONLOOP_BWRAP", "/nonexistent/bwrap")
     return request.param
