@@ -9,7 +9,9 @@ Run from the repo root: `python benchmarks/profile_worker.py [--runs 100] [--cal
 The worker runs in this process (`Worker(store).serve()` in a thread, its runs on threads of
 their own), so cProfile sees them all (threading.setprofile gives each new thread a profiler of
 its own; they are merged at the end). The statements are counted on the driver's connections
-(tests/support/statements.py): sqlite3's trace hook, psycopg's cursor.
+(tests/support/statements.py): sqlite3's trace hook, psycopg's cursor. The process warms up
+first as `onloop worker` does (agent_core/worker/warmup.py: what runs load, and the worker's
+garbage-collector settings).
 """
 
 from __future__ import annotations
@@ -117,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
 def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     import storage
     from agent_core.models.openai_model import OpenAIModel
+    from agent_core.models.settings import load_settings
     from agent_core.oversight.policy import Policy
     from agent_core.oversight.policy_file import load_policy
     from agent_core.worker.claim_loop import Worker
+    from agent_core.worker.warmup import warm_up
     from tests.support.statements import StatementCounter
 
     store = storage.open_store(url)
@@ -162,6 +166,7 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     worker = Worker(
         store, concurrency=args.concurrency or args.runs, poll_s=0.2, model_factory=factory
     )
+    warm_up(Policy.model_validate(policy), load_settings())  # as `onloop worker` does (its GC)
     serving = threading.Thread(target=worker.serve, name="bench-worker", daemon=True)
     serving.start()
     wait(create(2, 2))  # imports, the client, the store's connections

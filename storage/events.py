@@ -51,6 +51,9 @@ _EVENT_COLUMNS = ("run_id", "seq", "kind", "at", "payload", "tool", "verdict")
 # Every event row is written by this one statement, whichever transaction it is part of; inline:
 # no RETURNING of the id (nobody reads it).
 _INSERT_EVENT = insert(_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}).inline()
+# A transaction's events in one statement (a step's start writes up to three): each statement
+# the driver runs lets go of the GIL and, on PostgreSQL, is a round trip. Built once per count.
+_INSERT_EVENTS: dict[int, Any] = {1: _INSERT_EVENT}
 # One more tool call on its run's day (storage.models.ToolCallCount). Plain SQL: SQLite and
 # PostgreSQL spell this upsert the same way.
 _COUNT_TOOL_CALL_SQL = (
@@ -253,9 +256,8 @@ def write_event(
                     held = transaction.changed(guard.statement, guard.values) == 1
                 if not held:
                     raise _Refused(guard.refusal)
-            first = seq - len(rows) + 1
-            for offset, each in enumerate(rows):
-                transaction.execute(_INSERT_EVENT, {**each, "seq": first + offset})
+            _insert_rows(transaction, rows, first=seq - len(rows) + 1)
+            for each in rows:
                 if each["kind"] == "tool_call":
                     counted = _count_params(run_id, each["tool"], each["verdict"])
                     transaction.execute(_COUNT_TOOL_CALL, counted)
@@ -263,6 +265,26 @@ def write_event(
         with reading(store) as conn:
             raise refused_write.refusal(conn) from None
     return seq
+
+
+def _insert_rows(transaction: DriverTransaction, rows: list[dict[str, Any]], first: int) -> None:
+    """The rows as events `first`, `first + 1`, ... in one INSERT."""
+    if len(rows) == 1:
+        transaction.execute(_INSERT_EVENT, {**rows[0], "seq": first})
+        return
+    statement = _INSERT_EVENTS.get(len(rows))
+    if statement is None:
+        # typed: only the first row's binds would take their columns' types (JSON, datetimes)
+        names = [
+            {name: bindparam(f"{name}_{i}", type_=_events.c[name].type) for name in _EVENT_COLUMNS}
+            for i in range(len(rows))
+        ]
+        statement = _INSERT_EVENTS[len(rows)] = insert(_events).values(names)
+    values: dict[str, Any] = {}
+    for offset, each in enumerate(rows):
+        for name in _EVENT_COLUMNS:
+            values[f"{name}_{offset}"] = first + offset if name == "seq" else each[name]
+    transaction.execute(statement, values)
 
 
 def _take_seq(

@@ -129,6 +129,9 @@ def transactions_seen():
             def execute_and_note(statement, values):
                 if statement is events_module._INSERT_EVENT:
                     inserted.append(values["kind"])
+                elif statement in events_module._INSERT_EVENTS.values():  # several in one
+                    width = len(events_module._EVENT_COLUMNS)
+                    inserted.extend(values[f"kind_{i}"] for i in range(len(values) // width))
                 return execute(statement, values)
 
             transaction.execute = execute_and_note  # type: ignore[method-assign]

@@ -20,8 +20,8 @@ from tests.support.statements import StatementCounter
 # transaction, one seq bump and halt check for the three events: storage.begin_execution's
 # `before`) and the tool's result (with the next step's start: StoreRunPort.hold_record).
 # The usage an event carries (the step, the model call's tokens) is added by the UPDATE that
-# takes its seq, not by one of its own.
-STATEMENTS_PER_STEP = 13
+# takes its seq, not by one of its own; a transaction's events go in one INSERT.
+STATEMENTS_PER_STEP = 10
 NO_POLICY_CHECK = Policy.model_validate({"monitors": {"final_check": False}})
 
 
