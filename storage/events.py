@@ -54,6 +54,7 @@ _INSERT_EVENT = insert(_events).values({name: bindparam(name) for name in _EVENT
 # A transaction's events in one statement (a step's start writes up to three): each statement
 # the driver runs lets go of the GIL and, on PostgreSQL, is a round trip. Built once per count.
 _INSERT_EVENTS: dict[int, Any] = {1: _INSERT_EVENT}
+_ROWS_AT_ONCE = 16
 # One more tool call on its run's day (storage.models.ToolCallCount). Plain SQL: SQLite and
 # PostgreSQL spell this upsert the same way.
 _COUNT_TOOL_CALL_SQL = (
@@ -268,23 +269,30 @@ def write_event(
 
 
 def _insert_rows(transaction: DriverTransaction, rows: list[dict[str, Any]], first: int) -> None:
-    """The rows as events `first`, `first + 1`, ... in one INSERT."""
-    if len(rows) == 1:
-        transaction.execute(_INSERT_EVENT, {**rows[0], "seq": first})
-        return
-    statement = _INSERT_EVENTS.get(len(rows))
+    """The rows as events `first`, `first + 1`, ... in one INSERT (or one per _ROWS_AT_ONCE: a
+    statement's parameters are bounded, 999 in older SQLite)."""
+    for start in range(0, len(rows), _ROWS_AT_ONCE):
+        chunk = rows[start : start + _ROWS_AT_ONCE]
+        if len(chunk) == 1:
+            transaction.execute(_INSERT_EVENT, {**chunk[0], "seq": first + start})
+            continue
+        values: dict[str, Any] = {}
+        for offset, each in enumerate(chunk):
+            for name in _EVENT_COLUMNS:
+                values[f"{name}_{offset}"] = first + start + offset if name == "seq" else each[name]
+        transaction.execute(_insert_events(len(chunk)), values)
+
+
+def _insert_events(count: int) -> Any:
+    statement = _INSERT_EVENTS.get(count)
     if statement is None:
         # typed: only the first row's binds would take their columns' types (JSON, datetimes)
         names = [
             {name: bindparam(f"{name}_{i}", type_=_events.c[name].type) for name in _EVENT_COLUMNS}
-            for i in range(len(rows))
+            for i in range(count)
         ]
-        statement = _INSERT_EVENTS[len(rows)] = insert(_events).values(names)
-    values: dict[str, Any] = {}
-    for offset, each in enumerate(rows):
-        for name in _EVENT_COLUMNS:
-            values[f"{name}_{offset}"] = first + offset if name == "seq" else each[name]
-    transaction.execute(statement, values)
+        statement = _INSERT_EVENTS[count] = insert(_events).values(names)
+    return statement
 
 
 def _take_seq(

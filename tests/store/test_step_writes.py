@@ -111,3 +111,33 @@ def test_a_step_boundary_reads_the_commands_once(store):
     # transaction (model_request, model_call, final_answer, run_started), never an ORM read.
     boundary = [s for s in reads if "consumed_at IS NULL ORDER BY" in s]
     assert len(boundary) == 1
+
+
+def test_a_transactions_events_in_one_insert_keep_every_field_in_order(any_store):
+    # 1, 2, 3 and 40 events at once (40: past the rows one statement takes), each read back as
+    # written: seq, kind, payload, time, and the tool calls among them counted per tool.
+    run = new_run(any_store, "many events at once", model="scripted")
+    storage.claim_run(any_store, run_id=run.id, worker_id="w", lease_seconds=30)
+    storage.mark_driven(any_store, run_id=run.id, status="running", worker_id="w")
+    first_seq = storage.get_run(any_store, run_id=run.id).last_seq + 1
+    written: list[tuple[str, dict]] = []
+    for count in (1, 2, 3, 40):
+        events = [
+            ("tool_call", {"tool": f"t{count}", "verdict": "allow", "n": i, "text": "é\u2028\x00"})
+            if i % 3 == 0
+            else ("guidance", {"message": f"{count}-{i}", "nested": {"list": [i, None, 1.5]}})
+            for i in range(count)
+        ]
+        *before, (kind, payload) = events
+        storage.begin_step(
+            any_store, run_id=run.id, kind=kind, payload=payload, before=before, worker_id="w"
+        )
+        written += events
+    stored = [e for e in storage.events_after(any_store, run_id=run.id) if e.seq >= first_seq]
+    assert [(e.kind, e.payload) for e in stored] == written
+    assert [e.seq for e in stored] == list(range(first_seq, first_seq + len(written)))
+    assert sorted(stored, key=lambda e: e.at) == stored  # the times in the order written
+    with any_store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT tool, calls FROM tool_call_counts WHERE tool LIKE 't%'"))
+        counts = {tool: calls for tool, calls in rows}
+    assert counts == {"t1": 1, "t2": 1, "t3": 1, "t40": 14}
