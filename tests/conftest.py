@@ -114,6 +114,15 @@ def network_guard(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
+def sandbox_required() -> None:
+    """`pytest.mark.usefixtures("sandbox_required")`: the test fails, never skips, where the
+    shell's sandbox is missing (.ci/run installs it; see tests/support/sandbox_helpers)."""
+    from tests.support.sandbox_helpers import need_sandbox
+
+    need_sandbox()
+
+
+@pytest.fixture
 def fake_openai():
     """A Chat Completions server on 127.0.0.1 (see tests/support/fake_openai.py)."""
     server = FakeOpenAIServer().start()

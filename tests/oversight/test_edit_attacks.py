@@ -18,7 +18,6 @@ from agent_core.oversight.decisions import DecisionError, approve
 from agent_core.oversight.policy import Policy, Rule
 from agent_core.oversight.policy_file import default_policy_text, parse_policy
 from agent_core.tools import args_hash, builtin_tools
-from agent_core.tools.sandbox import sandbox_status
 from tests.support.dashboard_seed import make_approval
 from tests.support.run_helpers import Driver, events_of, new_run, wait_for
 
@@ -27,9 +26,7 @@ EVIL = Rule(
     tool="fetch_url", domains=["evil.test", "*.evil.test"], action="deny", name="no evil hosts"
 )
 POLICY = Policy(rules=[*DEFAULT.rules, EVIL])
-needs_sandbox = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+needs_sandbox = pytest.mark.usefixtures("sandbox_required")
 
 WRITE = ("write_file", {"path": "notes.txt", "content": "hello"}, "medium")
 SHELL = ("run_shell", {"command": "ls"}, "high")

@@ -23,7 +23,6 @@ from agent_core.run.port import StoreRunPort
 from agent_core.tools.cancel_token import CancelReason
 from agent_core.tools.mcp_client import close_shared_pool
 from agent_core.tools.mcp_config import McpServerSettings
-from agent_core.tools.sandbox import sandbox_status
 from tests.support.fake_openai import Reply
 from tests.support.halts_witness import witness_server
 from tests.support.process_helpers import running_with, unique_sleep
@@ -84,7 +83,7 @@ def test_a_halt_during_a_model_call_ends_it_within_a_second(store, fake_openai, 
     assert events_of(store, run.id, "model_call") == []  # the late answer is never recorded
 
 
-@pytest.mark.skipif(not sandbox_status().available, reason="no sandbox here")
+@pytest.mark.usefixtures("sandbox_required")
 def test_a_halt_during_a_sandboxed_shell_command_ends_it_within_a_second(store, ports):
     marker = unique_sleep()  # a `sleep 30`, told apart from any other test's
     run = new_run(store, "wait", model="scripted", policy=Policy(rules=ALLOW_ALL))

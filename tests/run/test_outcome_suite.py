@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.tools.sandbox import sandbox_status
 from tests.run.outcome_cases import Case
 from tests.run.outcome_claims import FALSE_CLAIMS
 from tests.run.outcome_successes import REAL_SUCCESSES
 from tests.support.outcome_harness import drive_case
 
-pytestmark = pytest.mark.skipif(not sandbox_status().available, reason="no sandbox here")
+pytestmark = pytest.mark.usefixtures("sandbox_required")
 
 
 def test_the_suite_holds_enough_cases_and_cites_each_false_claim():

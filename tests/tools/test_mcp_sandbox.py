@@ -8,13 +8,11 @@ import pytest
 
 from agent_core.tools import ToolError
 from agent_core.tools.mcp_client import McpPool, confinement
-from agent_core.tools.sandbox import program_folders, sandbox_status
+from agent_core.tools.sandbox import program_folders
 from tests.support.local_site import local_site
 from tests.support.mcp_helpers import fetch_server, node_server, time_server
 
-needs_sandbox = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+needs_sandbox = pytest.mark.usefixtures("sandbox_required")
 
 
 @pytest.fixture

@@ -24,14 +24,12 @@ import storage
 from agent_core.run.tool_runner import run_tool
 from agent_core.tools import ToolError, Workspace, builtin_tools
 from agent_core.tools.context import ToolContext
-from agent_core.tools.sandbox import Limits, PidsCgroup, sandbox_status
+from agent_core.tools.sandbox import Limits, PidsCgroup
 from tests.support.process_helpers import gone_eventually, unique_sleep
 
 CANARY = secrets.token_hex(16)
 WORKER_CMDLINE = Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-pytestmark = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+pytestmark = pytest.mark.usefixtures("sandbox_required")
 
 
 def _keep(text: str) -> str:

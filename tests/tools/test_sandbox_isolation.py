@@ -27,16 +27,13 @@ from agent_core.tools.sandbox import (
     Limits,
     NetworkUnavailable,
     sandbox_argv,
-    sandbox_status,
     server_argv,
 )
 from agent_core.tools.user_net import host_addresses
 from tests.support.run_helpers import Driver, events_of, new_run
 from tests.support.sandbox_helpers import MB, needs_pasta, pasta_required, shell_output  # noqa: F401
 
-pytestmark = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+pytestmark = pytest.mark.usefixtures("sandbox_required")
 SMALL_TMP = Limits(tmp_bytes=4 * MB)
 
 

@@ -22,13 +22,10 @@ import pytest
 
 from agent_core.tools import Workspace
 from agent_core.tools.disk_budget import DiskBudget, disk_usage
-from agent_core.tools.sandbox import sandbox_status
 from agent_core.tools.user_net import host_addresses, pasta_binary
 from tests.support.sandbox_helpers import MB, needs_pasta, pasta_required, shell_output  # noqa: F401
 
-pytestmark = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+pytestmark = pytest.mark.usefixtures("sandbox_required")
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from agent_core.tools.sandbox import sandbox_status
 from tests.support.process_helpers import gone_eventually, running_with, unique_sleep
 from tests.support.run_helpers import Driver, events_of, new_run, wait_for
 
-needs_sandbox = pytest.mark.skipif(
-    not sandbox_status().available, reason=f"no sandbox here: {sandbox_status().reason}"
-)
+needs_sandbox = pytest.mark.usefixtures("sandbox_required")
 SHELL_ALLOWED = Policy(rules=[Rule(tool="*", action="allow")])
 ROOT = Path(__file__).resolve().parents[2]
 
