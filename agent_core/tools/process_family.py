@@ -13,31 +13,38 @@ import time
 from collections.abc import Callable, Iterable
 
 Known = Iterable[tuple[int, int]]  # (pid, start time in clock ticks since boot)
-KILL_ROUNDS = 200  # each one a fresh look: a process forking meanwhile is found in the next
+# Kill rounds, each a fresh look (a process forking meanwhile is found in the next), for at most
+# this long: one in uninterruptible sleep (a hung disk) dies only when it leaves it.
+KILL_FOR_S = 5.0
 _POLL_S = 0.01
 _STOP_WAIT_S = 0.2
 
 
-def start_time(pid: int) -> int | None:
-    """When `pid` started (clock ticks since boot); None when it is gone or a zombie."""
+def _stat(pid: int | str) -> list[bytes] | None:
+    """/proc/<pid>/stat's fields from the state on (the name before them may hold anything)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
+            return stat.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return None if fields[0] in (b"Z", b"X") else int(fields[19])
+
+
+def _live(fields: list[bytes] | None) -> bool:
+    return fields is not None and fields[0] not in (b"Z", b"X")
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot); None when it is gone or a zombie."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields is not None and _live(fields) else None
 
 
 def _table() -> dict[int, tuple[int, int]]:
     """Every live process: pid -> (parent pid, start time)."""
     table: dict[int, tuple[int, int]] = {}
     for name in _pids():
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in (b"Z", b"X"):
+        fields = _stat(name)
+        if fields is not None and _live(fields):
             table[int(name)] = (int(fields[1]), int(fields[19]))
     return table
 
@@ -116,17 +123,13 @@ def _wait_stopped(processes: dict[int, int]) -> None:
     uninterruptible sleep stops only when it leaves it."""
     until = time.monotonic() + _STOP_WAIT_S
     while time.monotonic() < until:
-        if all(_state(pid) in (b"T", b"t", b"Z", b"X", None) for pid in processes):
+        if all(_stopped(_stat(pid)) for pid in processes):
             return
         time.sleep(_POLL_S / 10)
 
 
-def _state(pid: int) -> bytes | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
+def _stopped(fields: list[bytes] | None) -> bool:
+    return fields is None or fields[0] in (b"T", b"t", b"Z", b"X")
 
 
 def wait_gone(find: Callable[[], dict[int, int]], until: float) -> bool:
@@ -142,7 +145,8 @@ def kill_all(find: Callable[[], dict[int, int]]) -> None:
     """KILL every process `find` names, frozen first (SIGSTOP) until no new one shows up, so a
     child forked meanwhile is found while its parent still holds it, not after it was orphaned
     and lost its last link to the call."""
-    for _ in range(KILL_ROUNDS):
+    deadline = time.monotonic() + KILL_FOR_S
+    while time.monotonic() < deadline:
         frozen = find()
         if not frozen:
             return

@@ -9,7 +9,9 @@ worker itself started go on."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +24,7 @@ from agent_core.tools.mcp_client import close_shared_pool, shared_pool
 from agent_core.tools.mcp_config import McpServerSettings
 from tests.run.test_halts_in_tools import calls, halt_and_settle, the_result, worker_running
 from tests.support import own_process_tools
+from tests.support.fake_openai import Reply
 from tests.support.halt_helpers import assert_nothing_started_after_the_halt, serve, stop
 from tests.support.own_process_watch import (
     assert_all_gone,
@@ -197,3 +200,43 @@ def test_a_halt_ends_none_but_the_calls_own_processes(store, own_tools, tmp_path
         own.wait()
         for name in tags:
             kill_left(tags[name], folders[name])
+
+
+def test_ctrl_c_on_onloop_worker_ends_the_tools_processes(
+    store, own_tools, tag, tmp_path, fake_openai
+):
+    """The real `onloop worker` process, its model a local Chat Completions server: SIGINT (what
+    Ctrl-C sends) stops it, and the process its run's tool started is gone when it has exited."""
+    arguments = start_arguments("popen", tag, tmp_path)
+    fake_openai.script([Reply(tool_calls=[{"name": "launch_process", "arguments": arguments}])])
+    run = new_run(
+        store,
+        "use my tool",
+        model="openai",
+        autonomy="autonomous",
+        policy=Policy(tools=[MODULE], rules=[Rule(tool="*", action="allow")]),
+    )
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": "test",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "module"), os.environ.get("PYTHONPATH", "")]),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "worker", "--db", store.url, "--poll-seconds", "0.05"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_until_started(tag, tmp_path, "popen")
+        worker.send_signal(signal.SIGINT)
+        out, _ = worker.communicate(timeout=60)
+        assert left(tag, tmp_path) == [], out[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert storage.get_run(store, run_id=run.id).status in ("queued", "interrupted")
