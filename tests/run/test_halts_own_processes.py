@@ -21,11 +21,11 @@ import pytest
 import storage
 from agent_core.oversight.policy import Policy, Rule
 from agent_core.tools.mcp_client import close_shared_pool, shared_pool
-from agent_core.tools.mcp_config import McpServerSettings
 from tests.run.test_halts_in_tools import calls, halt_and_settle, the_result, worker_running
 from tests.support import own_process_tools
 from tests.support.fake_openai import Reply
 from tests.support.halt_helpers import assert_nothing_started_after_the_halt, serve, stop
+from tests.support.mcp_helpers import halts_server
 from tests.support.own_process_watch import (
     assert_all_gone,
     kill_left,
@@ -151,13 +151,7 @@ def test_a_stopping_worker_ends_the_tools_processes(store, own_tools, tag, tmp_p
 
 @pytest.fixture
 def mcp_server(tmp_path):
-    notes = tmp_path / "server-notes.txt"
-    notes.touch()
-    script = Path(__file__).parents[1] / "support" / "mcp_halts_server.py"
-    settings = McpServerSettings(
-        name="halts", command=[sys.executable, str(script), str(notes)], sandbox=False, timeout_s=90
-    )
-    yield settings
+    yield halts_server(tmp_path)[0]
     close_shared_pool()
 
 
