@@ -8,6 +8,7 @@ from agent_core.oversight.redact import redactor_for
 from agent_core.tools.context import CONTEXT_PARAMETER, ToolContext, calling
 from agent_core.tools.decorator import WORKSPACE_PARAMETER, Tool
 from agent_core.tools.errors import ToolError
+from agent_core.tools.own_processes import CallProcesses
 from agent_core.tools.tool_threads import call_stoppably
 from agent_core.tools.workspace import Workspace
 
@@ -26,17 +27,36 @@ def run_tool(
     if tool.wants_context:
         kwargs[CONTEXT_PARAMETER] = context
 
-    def work() -> object:
-        with calling(context):
-            return tool.fn(**kwargs)
-
     try:
-        output = call_stoppably(work, context.cancel)
+        output = _called(tool, kwargs, context)
     except ToolError as exc:
         raise type(exc)(context.redact(workspace.scrub(str(exc)))) from exc
     except Exception as exc:  # a tool's bug or an OS error: the model gets one line, not a trace
         raise ToolError(context.redact(f"{tool.name} failed: {_one_line(exc, workspace)}")) from exc
     return context.redact(output if isinstance(output, str) else str(output))
+
+
+def _called(tool: Tool, kwargs: dict, context: ToolContext) -> object:
+    """The tool's return value, from a tool thread. A call of the user's own tool: the processes
+    it starts end with it (own_processes). Built-ins (the shell ends its own) and MCP tools (their
+    server is shared) are left alone, and pay nothing for it."""
+
+    def work() -> object:
+        with calling(context):
+            return tool.fn(**kwargs)
+
+    if not tool.users_own:
+        return call_stoppably(work, context.cancel)
+    processes = CallProcesses()
+
+    def own_work() -> object:
+        with processes.marking():
+            return work()
+
+    try:
+        return call_stoppably(own_work, context.cancel, processes.terminate)
+    finally:
+        processes.end()
 
 
 def _one_line(exc: Exception, workspace: Workspace) -> str:

@@ -51,6 +51,11 @@ class Tool:
     # not derive (an MCP server's, a hand-built one), jsonschema.
     validator: Callable[[dict], dict] | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def users_own(self) -> bool:
+        """A tool of the user's own module (the policy's `tools = [...]`, an entry point)."""
+        return self.source.startswith("module ")
+
     def __hash__(self) -> int:  # the schema dict is unhashable; a tool is known by name and risk
         return hash((self.name, self.risk))
 

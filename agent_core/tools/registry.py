@@ -9,6 +9,7 @@ import time
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
+from agent_core.tools import own_processes
 from agent_core.tools.builtins import builtin_tools
 from agent_core.tools.decorator import Tool
 from agent_core.tools.errors import ToolError
@@ -44,6 +45,7 @@ def entry_point_modules() -> list[str]:
 
 def module_tools(module_name: str) -> list[Tool]:
     """The `@tool` functions a module defines (tools it merely imports from onloop are skipped)."""
+    own_processes.install()  # before the import: a name it takes from os is the hooked one
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from agent_core.tools.process_family import marked
 from agent_core.tools.protected import Guard, Protected, guard, sweep
 from agent_core.tools.sandbox import (
     Limits,
@@ -199,7 +200,7 @@ def _end_strays(cgroup: PidsCgroup | None, mark: str | None) -> None:
     for _ in range(_STRAY_ROUNDS):
         left = cgroup.members() if cgroup is not None else set()
         if mark is not None:
-            left |= _marked(mark.encode())
+            left |= marked(mark.encode())
         left.discard(os.getpid())
         if not left:
             return
@@ -209,25 +210,6 @@ def _end_strays(cgroup: PidsCgroup | None, mark: str | None) -> None:
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.01)
-
-
-def _marked(mark: bytes) -> set[int]:
-    """Live processes whose environment holds `mark` (NAME=value), as /proc shows them."""
-    found: set[int] = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as environ:
-                if mark in environ.read().split(b"\0"):
-                    found.add(int(name))
-        except OSError:
-            continue
-    return found
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -81,13 +81,20 @@ def _fresh_after_fork() -> None:
 os.register_at_fork(after_in_child=_fresh_after_fork)
 
 
-def call_stoppably(work: Callable[[], Any], cancel: threading.Event) -> Any:
+def call_stoppably(
+    work: Callable[[], Any],
+    cancel: threading.Event,
+    on_cancel: Callable[[], None] | None = None,
+) -> Any:
     """What `work()` returns (or raises), run on a tool thread; ToolCancelled when `cancel` is
-    set and the work has not returned GRACE_S later (it may go on: its result is dropped)."""
+    set and the work has not returned GRACE_S later (it may go on: its result is dropped).
+    `on_cancel` runs (in this thread) as soon as the cancel is seen, before the grace."""
     job = _Job(work)
     _threads.submit(job)
     while not job.done.wait(_WAIT_SLICE_S):
         if cancel.is_set():
+            if on_cancel is not None:
+                on_cancel()
             if not job.done.wait(GRACE_S):
                 raise ToolCancelled(ABANDONED)
             break

@@ -24,6 +24,7 @@ from tests.run.test_halts_in_tools import (
     the_result,
     worker_running,
 )
+from tests.support import mcp_helpers
 from tests.support.halt_helpers import halt_seq
 from tests.support.halts_witness import witness_server
 from tests.support.run_helpers import events_of, new_run, wait_for
@@ -33,14 +34,7 @@ from tests.support.run_helpers import events_of, new_run, wait_for
 
 @pytest.fixture
 def halts_server(tmp_path):
-    notes = tmp_path / "server-notes.txt"
-    notes.touch()
-    script = Path(__file__).parents[1] / "support" / "mcp_halts_server.py"
-    # Unsandboxed: the test is about the call, not the sandbox (which has its own tests).
-    settings = McpServerSettings(
-        name="halts", command=[sys.executable, str(script), str(notes)], sandbox=False, timeout_s=90
-    )
-    yield settings, notes
+    yield mcp_helpers.halts_server(tmp_path)
     close_shared_pool()
 
 

@@ -64,3 +64,13 @@ def annotated(
         command.append(str(listings))
         extra.setdefault("paths", [str(listings.parent)])  # writable inside its sandbox
     return McpServerSettings(name=name, command=command, timeout_s=30, **extra)
+
+
+def halts_server(folder: Path) -> tuple[McpServerSettings, Path]:
+    """tests/support/mcp_halts_server.py, unsandboxed (the tests are about calls, not the sandbox,
+    which has its own), and the file it notes what it did in."""
+    notes = folder / "server-notes.txt"
+    notes.touch()
+    script = Path(__file__).parent / "mcp_halts_server.py"
+    command = [sys.executable, str(script), str(notes)]
+    return McpServerSettings(name="halts", command=command, sandbox=False, timeout_s=90), notes

@@ -45,6 +45,7 @@ SLOW_MODULES = frozenset(
         "run/test_halt_races.py",
         "run/test_halts_in_process.py",
         "run/test_halts_in_tools.py",
+        "run/test_halts_own_processes.py",
         "run/test_halts_redteam.py",
         "run/test_outcome_suite.py",
         "store/test_concurrent_writers.py",
