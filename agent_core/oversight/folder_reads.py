@@ -67,10 +67,21 @@ _WALKING_CODE = re.compile(
 )
 # awk or sed code that runs programs: the programs cannot be read by the rules.
 _RUNNING_CODE = re.compile(r"system|getline|\||(?<![A-Za-z])e(?![A-Za-z])")
-_WHOLE_READING_TOOL = re.compile(
-    r"grep|search_(content|text|code)|archive|zip|tar|bundle|dump|export|concat|diff|git_show|"
-    r"read_(dir|directory|folder|all|tree|recursive)"
+# A tool whose name says it reads folders whole, by its words (snake, kebab or camel case): "tar"
+# is a word of make_tar_gz, not of start_timer.
+_WHOLE_READING_WORDS = frozenset(
+    "archive unarchive bundle dump export concat concatenate diff tar untar tarball targz tgz "
+    "bzip2 rg".split()
 )
+_WHOLE_READING_PAIRS = {
+    "search": frozenset({"content", "contents", "text", "code"}),
+    "git": frozenset({"show"}),
+    "read": frozenset("dir dirs directory directories folder folders all tree recursive".split()),
+}
+_WHOLE_READING_JOINED = frozenset(
+    first + second for first, seconds in _WHOLE_READING_PAIRS.items() for second in seconds
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _CODE_PATH = re.compile(r"[\w.~/@+-]*[./][\w.~/@+-]*")
 
 
@@ -189,8 +200,21 @@ def reads_whole(tool: str, arguments: dict[str, Any]) -> bool:
     """Whether a (non-shell) tool call reads its folder arguments whole: a recursive flag, or a
     tool whose name says it searches contents or packs folders (an MCP grep, zip, archive)."""
     flagged = any(arguments.get(k) is True for k in ("recursive", "recurse", "recursively"))
-    name = tool.rsplit("__", 1)[-1].lower()
-    return flagged or _WHOLE_READING_TOOL.search(name) is not None
+    return flagged or _named_whole_reading(tool.rsplit("__", 1)[-1])
+
+
+def _named_whole_reading(name: str) -> bool:
+    words = [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower()) if w]
+    for index, word in enumerate(words):
+        single = word[:-1] if word.endswith("s") and word[:-1] in _WHOLE_READING_WORDS else word
+        if single in _WHOLE_READING_WORDS or word in _WHOLE_READING_JOINED:
+            return True
+        if word.endswith(("grep", "zip")):  # zgrep, ripgrep, egrep; gzip, unzip, 7zip
+            return True
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if following in _WHOLE_READING_PAIRS.get(word, ()):
+            return True
+    return False
 
 
 @dataclass

@@ -272,6 +272,71 @@ def test_a_tool_that_reads_a_folder_whole_meets_its_secrets(tool, arguments, sec
     assert result.verdict in ("deny", "ask"), (tool, result)
 
 
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "mcp__fs__zgrep",
+        "mcp__fs__ripgrep",
+        "mcp__fs__searchContent",
+        "mcp__fs__ArchiveFolder",
+        "mcp__fs__unzip_all",
+        "mcp__fs__gzip",
+        "mcp__fs__create-tarball",
+        "mcp__fs__untar",
+        "mcp__fs__make_tar_gz",
+        "mcp__git__git_show",
+        "mcp__fs__readTree",
+        "mcp__db__dump",
+        "mcp__fs__export_files",
+        "mcp__fs__concat_files",
+        "mcp__fs__diff-dirs",
+        "mcp__fs__bundles",
+    ],
+)
+def test_a_tool_named_for_reading_folders_whole_is_known_in_any_spelling(tool, secret_ws):
+    result = decide(
+        EVERYTHING_OK,
+        tool=tool,
+        risk="low",
+        arguments={"path": "."},
+        autonomy="autonomous",
+        args_hash="h",
+        workspace=secret_ws,
+    )
+    assert result.verdict in ("deny", "ask"), (tool, result)
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "start_timer",
+        "restart_service",
+        "mcp__jobs__start",
+        "get_target",
+        "set_avatar",
+        "tune_guitar",
+        "different_view",
+        "mcp__game__difficulty",
+        "order_dumplings",
+        "mcp__api__exporter_status",
+        "zipcode_lookup",
+        "grepper_status",
+    ],
+)
+def test_a_tool_whose_name_only_contains_such_letters_is_not_asked_about(tool, secret_ws):
+    # "tar" in start, "diff" in different, "zip" in zipcode: words, not letters, say it
+    result = decide(
+        EVERYTHING_OK,
+        tool=tool,
+        risk="low",
+        arguments={"path": "."},
+        autonomy="autonomous",
+        args_hash="h",
+        workspace=secret_ws,
+    )
+    assert result.verdict == "allow", (tool, result)
+
+
 def test_list_files_still_lists_names_without_asking(secret_ws):
     result = decide(
         DEFAULT,
