@@ -294,15 +294,7 @@ def test_a_tool_that_reads_a_folder_whole_meets_its_secrets(tool, arguments, sec
     ],
 )
 def test_a_tool_named_for_reading_folders_whole_is_known_in_any_spelling(tool, secret_ws):
-    result = decide(
-        EVERYTHING_OK,
-        tool=tool,
-        risk="low",
-        arguments={"path": "."},
-        autonomy="autonomous",
-        args_hash="h",
-        workspace=secret_ws,
-    )
+    result = decided_on_the_root(tool, secret_ws)
     assert result.verdict in ("deny", "ask"), (tool, result)
 
 
@@ -325,16 +317,21 @@ def test_a_tool_named_for_reading_folders_whole_is_known_in_any_spelling(tool, s
 )
 def test_a_tool_whose_name_only_contains_such_letters_is_not_asked_about(tool, secret_ws):
     # "tar" in start, "diff" in different, "zip" in zipcode: words, not letters, say it
-    result = decide(
+    result = decided_on_the_root(tool, secret_ws)
+    assert result.verdict == "allow", (tool, result)
+
+
+def decided_on_the_root(tool: str, workspace: Workspace):
+    """An allow-all policy's verdict on `tool` given the workspace's root as its path."""
+    return decide(
         EVERYTHING_OK,
         tool=tool,
         risk="low",
         arguments={"path": "."},
         autonomy="autonomous",
         args_hash="h",
-        workspace=secret_ws,
+        workspace=workspace,
     )
-    assert result.verdict == "allow", (tool, result)
 
 
 def test_list_files_still_lists_names_without_asking(secret_ws):
