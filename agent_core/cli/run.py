@@ -14,6 +14,7 @@ import typer
 import storage
 from agent_core.cli.errors import fail
 from agent_core.cli.live_line import LiveLine
+from agent_core.cli.options import MOST_MINUTES, MOST_STEPS, within
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.cli.terminal_text import one_line
 from agent_core.models.providers import PROVIDERS, describe_limits
@@ -119,6 +120,8 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
         raise fail(f"unknown autonomy {autonomy!r}; choose one of: {', '.join(AUTONOMY_LEVELS)}")
     if max_steps < 1 or max_minutes <= 0:
         raise fail("budgets must be positive: --max-steps 1 or more, --max-minutes above 0")
+    within("--max-steps", max_steps, 1, MOST_STEPS)
+    within("--max-minutes", max_minutes, 0, MOST_MINUTES, above=True)
 
 
 def _check_tools(names: list[str] | None, policy) -> None:

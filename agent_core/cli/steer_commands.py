@@ -7,12 +7,15 @@ from typing import Annotated
 import typer
 
 from agent_core.cli.options import (
+    MOST_MINUTES,
+    MOST_STEPS,
     Db,
     MaxOutputTokens,
     MaxRetries,
     RequestTimeout,
     RunId,
     settings_with,
+    within,
 )
 from agent_core.cli.stores import open_db
 
@@ -87,6 +90,8 @@ def resume(
     from agent_core.oversight.decisions import current_user
     from agent_core.worker.claim_loop import Worker
 
+    within("--more-steps", more_steps, 0, MOST_STEPS)
+    within("--more-minutes", more_minutes, 0, MOST_MINUTES)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_db(db)
     # Driven here: claimed by this process as it is queued again, so no worker takes it.

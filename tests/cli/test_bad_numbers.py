@@ -1,0 +1,83 @@
+"""Numbers a careless hand types (NaN, infinity, 20 digits, zero, negative) get one line naming
+the range, exit code 2, and leave the store as it was: no traceback, no worker that never wakes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import storage
+from agent_core.oversight import control
+from tests.cli.test_commands import onloop
+from tests.support.run_helpers import new_run
+
+HUGE = "99999999999999999999"
+
+
+@pytest.fixture
+def halted_run(tmp_path) -> tuple[str, str]:
+    """A store holding one halted run (resumable): its file and the run's id."""
+    db = str(tmp_path / "s.db")
+    store = storage.open_store(db)
+    run = new_run(store, "What is 17.5% of 2,340, plus 118?")
+    control.halt(store, run_id=run.id, by="ann")
+    store.engine.dispose()
+    return db, run.id
+
+
+def _rows(db: str) -> tuple[int, ...]:
+    with sqlite3.connect(db) as conn:
+        tables = ("runs", "events", "commands", "approvals")
+        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables)
+
+
+def _run_of(db: str, run_id: str) -> tuple:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT status, max_steps, max_seconds FROM runs WHERE id = ?"
+        return conn.execute(query, (run_id,)).fetchone()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # Each of these printed a traceback (OverflowError, IntegrityError) before.
+        (
+            ("run", "x", "--max-steps", HUGE),
+            f"--max-steps must be from 1 up to 1,000,000, not {HUGE}",
+        ),
+        (
+            ("run", "x", "--max-minutes", "nan"),
+            "--max-minutes must be above 0 up to 525,600, not nan",
+        ),
+        (("runs", "--limit", HUGE), f"--limit must be from 1 up to 1,000,000, not {HUGE}"),
+        (("up", "--port", "-1"), "--port must be from 1 up to 65,535, not -1"),
+        # These started and never said they had a wrong number: a worker whose lease timer
+        # overflowed, a dashboard on port 0 reported as not starting 20 s later, "no runs yet".
+        (("worker", "--lease-seconds", "inf"), "--lease-seconds must be above 0 up to 86,400"),
+        (("up", "--port", "0"), "--port must be from 1 up to 65,535, not 0"),
+        (("runs", "--limit", "0"), "--limit must be from 1 up to 1,000,000, not 0"),
+        (("run", "x", "--request-timeout", "nan"), "--request-timeout must be above 0 up to"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_naming_the_range(halted_run, tmp_path, args, expected):
+    db, _ = halted_run
+    before = _rows(db)
+    done = onloop(*args, "--db", db, cwd=tmp_path, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"error: {expected}" or expected in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert _rows(db) == before
+
+
+@pytest.mark.parametrize(
+    "args", [("--more-steps", "-5"), ("--more-minutes", "nan"), ("--more-minutes", "inf")]
+)
+def test_resume_refuses_a_budget_it_would_shrink_or_break(halted_run, tmp_path, args):
+    """`--more-steps -5` queued the run with a smaller budget than it had; NaN stored NaN."""
+    db, run_id = halted_run
+    before, run_before = _rows(db), _run_of(db, run_id)
+    done = onloop("resume", run_id, *args, "--no-wait", "--db", db, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: {args[0]} must be from 0 up to"), done.stderr
+    assert _rows(db) == before and _run_of(db, run_id) == run_before
