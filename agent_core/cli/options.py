@@ -16,6 +16,7 @@ MOST_MINUTES = 525_600  # a year
 MOST_ROWS = 1_000_000
 DAY_SECONDS = 86_400
 MOST_OUTPUT_TOKENS = 10_000_000
+MOST_CONCURRENCY = 10_000  # runs per process
 
 Db = Annotated[
     str | None,

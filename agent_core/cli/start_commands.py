@@ -11,6 +11,7 @@ import typer
 from agent_core.cli.errors import fail
 from agent_core.cli.options import (
     DAY_SECONDS,
+    MOST_CONCURRENCY,
     Db,
     Json,
     MaxOutputTokens,
@@ -156,6 +157,7 @@ def worker(
     telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1 or lease_seconds <= 0 or poll_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
+    within("--concurrency", concurrency, 1, MOST_CONCURRENCY)
     within("--lease-seconds", lease_seconds, 0, DAY_SECONDS, above=True)
     within("--poll-seconds", poll_seconds, 0, DAY_SECONDS, above=True)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
@@ -222,6 +224,7 @@ def up(
     telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1:
         raise fail("--concurrency must be 1 or more")
+    within("--concurrency", concurrency, 1, MOST_CONCURRENCY)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     raise typer.Exit(
         serve_up(

@@ -56,6 +56,8 @@ def _run_of(db: str, run_id: str) -> tuple:
         # overflowed, a dashboard on port 0 reported as not starting 20 s later, "no runs yet".
         (("worker", "--lease-seconds", "inf"), "--lease-seconds must be above 0 up to 86,400"),
         (("up", "--port", "0"), "--port must be from 1 up to 65,535, not 0"),
+        (("worker", "--processes", HUGE), f"--processes must be at most 256, not {HUGE}"),
+        (("worker", "--concurrency", HUGE), "--concurrency must be from 1 up to 10,000"),
         (("runs", "--limit", "0"), "--limit must be from 1 up to 1,000,000, not 0"),
         (("run", "x", "--request-timeout", "nan"), "--request-timeout must be above 0 up to"),
     ],
