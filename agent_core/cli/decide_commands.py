@@ -8,7 +8,7 @@ import typer
 
 from agent_core.cli.errors import fail
 from agent_core.cli.options import Db, RunId
-from agent_core.cli.stores import open_db
+from agent_core.cli.stores import open_existing_db
 from agent_core.cli.terminal_text import one_line
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def approve_cmd(
     """Approve the action a run is waiting on."""
     from agent_core.oversight.decisions import approve, current_user, parse_edited_arguments
 
-    store = open_db(db)
+    store = open_existing_db(db)
     pending = _pending_of(store, run_id)
     edited = parse_edited_arguments(args) if args else None
     done = approve(
@@ -91,7 +91,7 @@ def reject_cmd(
     """Reject the action a run is waiting on; the model reads the note."""
     from agent_core.oversight.decisions import current_user, reject
 
-    store = open_db(db)
+    store = open_existing_db(db)
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
     typer.echo(f"rejected: {one_line(done.summary or done.tool)} (run {done.run_id})")
