@@ -1,5 +1,6 @@
-"""Numbers a careless hand types (NaN, infinity, 20 digits, zero, negative) get one line naming
-the range, exit code 2, and leave the store as it was: no traceback, no worker that never wakes."""
+"""Values a careless hand types get one line naming the fix, exit code 2, and leave the store as
+it was: numbers (NaN, infinity, 20 digits, zero, negative) no traceback and no worker that never
+wakes; ids too short to be a prefix, approvals that are not there, no command that does not exist."""
 
 from __future__ import annotations
 
@@ -83,3 +84,22 @@ def test_resume_refuses_a_budget_it_would_shrink_or_break(halted_run, tmp_path, 
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"error: {args[0]} must be from 0 up to"), done.stderr
     assert _rows(db) == before and _run_of(db, run_id) == run_before
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # `onloop runs` shows 12 characters; "no run with id 69" hid that a prefix needs 4.
+        (("show", "69"), "no run with id '69'; give at least 4 characters of a run's id"),
+        (("halt", ""), "no run with id ''; give at least 4 characters of a run's id"),
+        # It named `onloop approvals`, a command that does not exist.
+        (("revoke", "{run}", "999"), "no approval with id 999; `onloop show RUN_ID` names"),
+    ],
+)
+def test_an_id_that_names_nothing_says_where_the_ids_are(halted_run, tmp_path, args, expected):
+    db, run_id = halted_run
+    before = _rows(db)
+    done = onloop(*(a.format(run=run_id) for a in args), "--db", db, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {expected}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "approvals` lists" not in done.stderr
+    assert _rows(db) == before
