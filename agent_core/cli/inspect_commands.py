@@ -91,7 +91,7 @@ def audit(
     import storage
 
     store = open_existing_db(db)
-    if run_id:
+    if run_id is not None:  # `--run ""` (an unset shell variable) is no run, not every run
         run_id = storage.get_run(store, run_id=run_id).id
     rows = storage.decisions(store, run_id=run_id)
     if json_out:

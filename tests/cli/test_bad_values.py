@@ -92,6 +92,8 @@ def test_resume_refuses_a_budget_it_would_shrink_or_break(halted_run, tmp_path, 
         # `onloop runs` shows 12 characters; "no run with id 69" hid that a prefix needs 4.
         (("show", "69"), "no run with id '69'; give at least 4 characters of a run's id"),
         (("halt", ""), "no run with id ''; give at least 4 characters of a run's id"),
+        # `--run "$RUN"` with RUN unset printed every run's decisions, exit code 0.
+        (("audit", "--run", ""), "no run with id ''; give at least 4 characters of a run's id"),
         # It named `onloop approvals`, a command that does not exist.
         (("revoke", "{run}", "999"), "no approval with id 999; `onloop show RUN_ID` names"),
     ],
