@@ -4,7 +4,12 @@ wakes; ids too short to be a prefix, approvals that are not there, no command th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +110,34 @@ def test_an_id_that_names_nothing_says_where_the_ids_are(halted_run, tmp_path, a
     assert done.returncode == 2 and done.stderr.startswith(f"error: {expected}"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "approvals` lists" not in done.stderr
     assert _rows(db) == before
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """The file made read-only for this user: immutable for root, whom modes do not stop."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        return
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("args", [("resume", "{run}", "--no-wait"), ("run", "x", "--yes")])
+def test_a_read_only_store_is_read_and_refuses_writes_in_one_line(halted_run, tmp_path, args):
+    """A store the user may read but not write: `runs` reads it; a write printed SQLAlchemy's
+    traceback ("attempt to write a readonly database") and exit code 1."""
+    db, run_id = halted_run
+    before = _rows(db)
+    with _read_only(Path(db)):
+        listed = onloop("runs", "--db", db, cwd=tmp_path)
+        done = onloop(*(a.format(run=run_id) for a in args), "--db", db, cwd=tmp_path)
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: the store is read-only ("), done.stderr
+    assert "nothing was written" in done.stderr and "pass --db" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _rows(db) == before and not (tmp_path / "onloop-workspaces").exists()
