@@ -141,3 +141,19 @@ def test_a_read_only_store_is_read_and_refuses_writes_in_one_line(halted_run, tm
     assert "nothing was written" in done.stderr and "pass --db" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert _rows(db) == before and not (tmp_path / "onloop-workspaces").exists()
+
+
+@pytest.mark.parametrize(
+    ("db", "expected"),
+    [
+        # SQLAlchemy's words: "Can't load plugin: sqlalchemy.dialects:foo".
+        ("foo://bar/baz", "no database speaks foo://; use a SQLite file or postgresql://"),
+        # psycopg's message runs over two lines: it was shown as "refused\x0a\x09Is the server".
+        ("postgresql://u:p@127.0.0.1:1/db", "Connection refused Is the server running"),
+    ],
+)
+def test_a_database_url_that_cannot_serve_says_why_on_one_line(tmp_path, db, expected):
+    done = onloop("runs", "--db", db, cwd=tmp_path)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+    assert "\\x0a" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "u:p@" not in done.stderr and not list(tmp_path.iterdir())
