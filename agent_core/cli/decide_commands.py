@@ -17,14 +17,18 @@ if TYPE_CHECKING:
 
 def _pending_of(store: storage.Store, run_id: str):
     import storage
+    from storage.vocabulary import RunStatus
 
     found = storage.get_run(store, run_id=run_id)
     pending = storage.pending_approvals(store, run_id=found.id)
-    if not pending:
+    show = f"`onloop show {found.id}` shows what it is doing"
+    if not pending and found.status == RunStatus.WAITING:  # decided by someone else
         raise fail(
-            f"run {found.id} is {found.status} and is not waiting for approval; "
-            "`onloop show " + found.id + "` shows what it is doing"
+            f"run {found.id} has no pending approval: the one it waits on was decided already "
+            f"and its driver has not taken the decision up yet; {show}"
         )
+    if not pending:
+        raise fail(f"run {found.id} is {found.status} and is not waiting for approval; {show}")
     return pending[0]
 
 

@@ -8,6 +8,7 @@ import contextlib
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import storage
 from agent_core.oversight import control
 from tests.cli.test_commands import onloop
-from tests.support.run_helpers import new_run
+from tests.support.run_helpers import new_run, wait_for
 
 HUGE = "99999999999999999999"
 
@@ -157,3 +158,32 @@ def test_a_database_url_that_cannot_serve_says_why_on_one_line(tmp_path, db, exp
     assert done.returncode == 2 and expected in done.stderr, done.stderr
     assert "\\x0a" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "u:p@" not in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_approving_twice_says_the_approval_was_decided(tmp_path):
+    """Two people approve one waiting run whose driver has not moved on (here: it was killed).
+    The second was told "run X is waiting and is not waiting for approval"."""
+    db = str(tmp_path / "s.db")
+    goal = "Clean up the temporary files in the workspace"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "run", goal, "--db", db],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "ONLOOP_DEMO_DELAY": "0"},
+    )
+    try:
+        store = storage.open_store(db)
+        wait_for(lambda: storage.count_pending_approvals(store), timeout=30, what="an approval")
+    finally:
+        driver.kill()
+        driver.wait()
+    run_id = storage.list_runs(store)[0].id
+    store.dispose()
+    assert onloop("approve", run_id, "--db", db, cwd=tmp_path).returncode == 0
+    before = _rows(db)
+    again = onloop("approve", run_id, "--db", db, cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.startswith(
+        f"error: run {run_id} has no pending approval: the one it waits on was decided already"
+    ), again.stderr
+    assert _rows(db) == before
