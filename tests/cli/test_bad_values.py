@@ -187,3 +187,17 @@ def test_approving_twice_says_the_approval_was_decided(tmp_path):
         f"error: run {run_id} has no pending approval: the one it waits on was decided already"
     ), again.stderr
     assert _rows(db) == before
+
+
+def test_run_refuses_a_workspace_root_it_cannot_write_before_recording_a_run(halted_run, tmp_path):
+    """ONLOOP_WORKSPACES naming a file: the run was recorded, failed at once ("[Errno 20] Not a
+    directory") and offered `onloop resume`, which fails the same way."""
+    db, _ = halted_run
+    (tmp_path / "a-file").write_text("not a folder")
+    before = _rows(db)
+    env = {"ONLOOP_WORKSPACES": str(tmp_path / "a-file")}
+    done = onloop("run", "What is 17.5% of 2,340, plus 118?", "--db", db, cwd=tmp_path, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: cannot make run folders in {tmp_path / 'a-file'}: ")
+    assert "set ONLOOP_WORKSPACES to a folder you can write" in done.stderr
+    assert _rows(db) == before
