@@ -201,3 +201,15 @@ def test_run_refuses_a_workspace_root_it_cannot_write_before_recording_a_run(hal
     assert done.stderr.startswith(f"error: cannot make run folders in {tmp_path / 'a-file'}: ")
     assert "set ONLOOP_WORKSPACES to a folder you can write" in done.stderr
     assert _rows(db) == before
+
+
+def test_policy_init_never_writes_over_a_store(halted_run, tmp_path):
+    """`onloop policy init onloop.db`, then --force as the refusal suggested: every run was gone."""
+    db, _ = halted_run
+    before = _rows(db)
+    done = onloop("policy", "init", db, "--force", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout
+    assert (
+        done.stderr == f"error: {db} is a SQLite database, not a policy file; choose another path\n"
+    )
+    assert _rows(db) == before
