@@ -213,3 +213,16 @@ def test_policy_init_never_writes_over_a_store(halted_run, tmp_path):
         done.stderr == f"error: {db} is a SQLite database, not a policy file; choose another path\n"
     )
     assert _rows(db) == before
+
+
+def test_up_on_a_host_that_is_no_address_says_so(halted_run, tmp_path):
+    """It said "port 8765 on no such host is in use; pick another with --port"."""
+    db, _ = halted_run
+    host = "no such host"
+    done = onloop(
+        "up", "--host", host, "--insecure-no-auth", "--port", "8765", "--db", db, cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: --host {host} names no address ("), done.stderr
+    assert "pass --host an address of this machine" in done.stderr and "in use" not in done.stderr
+    assert not Path(db + ".up.lock").exists()
