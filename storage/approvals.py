@@ -39,7 +39,10 @@ _runs = table_of(Run)
 
 
 def no_approval(approval_id: int) -> NotFound:
-    return NotFound(f"no approval with id {approval_id}; `onloop approvals` lists pending ones")
+    # There is no `onloop approvals`: `onloop show RUN_ID` and `onloop audit` name the ids.
+    return NotFound(
+        f"no approval with id {approval_id}; `onloop show RUN_ID` names a run's approvals"
+    )
 
 
 def create_approval(

@@ -129,9 +129,25 @@ def shown_url(url: str) -> str:
 
 
 def cannot_open(url: str, problem: object) -> StoreError:
+    # One line: a driver's message may run over several ("Connection refused\n\tIs the server
+    # running on that host ...?"), which the command line would show as \x0a\x09.
+    said = " ".join(str(problem).split())
     return StoreError(
-        f"cannot open database at {shown_url(url)}: {problem}; pass --db PATH to a writable "
+        f"cannot open database at {shown_url(url)}: {said}; pass --db PATH to a writable "
         f"file or set {DATABASE_URL_ENV}"
+    )
+
+
+def _no_driver(url: str, error: Exception) -> StoreError:
+    """A URL whose scheme SQLAlchemy has no dialect for ("Can't load plugin"), or whose driver is
+    not installed ("No module named 'MySQLdb'"), said in onloop's words."""
+    scheme = url.split("://", 1)[0]
+    if isinstance(error, NoSuchModuleError):
+        return cannot_open(
+            url, f"no database speaks {scheme}://; use a SQLite file or postgresql://"
+        )
+    return cannot_open(
+        url, f"{error} (install the {scheme} driver, or use SQLite or postgresql://)"
     )
 
 
@@ -166,7 +182,9 @@ def make_engine(url: str) -> Engine:
                 poolclass=StaticPool,
                 connect_args={"check_same_thread": False},
             )
-    except (ArgumentError, ImportError, NoSuchModuleError, OSError, ValueError) as error:
+    except (ImportError, NoSuchModuleError) as error:
+        raise _no_driver(url, error) from error
+    except (ArgumentError, OSError, ValueError) as error:
         raise cannot_open(url, error) from error
     _install_sqlite_hooks(engine, sqlite_synchronous())
     _forget_pool_after_fork(engine)

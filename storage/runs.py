@@ -28,7 +28,7 @@ from sqlmodel import col
 from storage.clock import db_now
 from storage.driver_sql import driver_transaction
 from storage.engine import Store, read_session, reading, shown_url, write_session, writing
-from storage.errors import AmbiguousId, InvalidState, StoreError
+from storage.errors import AmbiguousId, InvalidState, NotFound, StoreError
 from storage.events import append_in, no_run
 from storage.fence import Fence, refused
 from storage.goal_search import goal_contains
@@ -190,6 +190,11 @@ def get_run(store: Store, *, run_id: str) -> Run:
                 raise AmbiguousId(
                     f"run id prefix {run_id} matches several runs; give more of the id"
                 )
+    if len(run_id) < MIN_PREFIX:  # "no run with id 69" while `onloop runs` shows 692ee276da49
+        raise NotFound(
+            f"no run with id '{run_id}'; give at least {MIN_PREFIX} characters of a run's id "
+            "(`onloop runs` lists them)"
+        )
     raise no_run(run_id)
 
 

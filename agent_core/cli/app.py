@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from agent_core.cli import decide_commands, inspect_commands, start_commands, steer_commands
-from agent_core.cli.errors import user_errors
+from agent_core.cli.errors import read_only_store, user_errors
 from agent_core.cli.policy import policy_app
 from agent_core.cli.rules import rules_app
 from agent_core.cli.terminal_text import one_line
@@ -133,6 +133,9 @@ def main() -> None:
         _usage_error(exc)
         sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
+        if (refused := read_only_store(exc)) is not None:  # readable, so it opened; not writable
+            typer.echo(f"error: {one_line(refused)}", err=True)
+            sys.exit(2)
         if not isinstance(exc, user_errors()):  # a bug: its traceback in full, made inert
             _log.error("onloop stopped on an unexpected error:", exc_info=exc)
             sys.exit(1)

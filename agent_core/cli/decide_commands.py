@@ -8,7 +8,7 @@ import typer
 
 from agent_core.cli.errors import fail
 from agent_core.cli.options import Db, RunId
-from agent_core.cli.stores import open_db
+from agent_core.cli.stores import open_existing_db
 from agent_core.cli.terminal_text import one_line
 
 if TYPE_CHECKING:
@@ -17,14 +17,18 @@ if TYPE_CHECKING:
 
 def _pending_of(store: storage.Store, run_id: str):
     import storage
+    from storage.vocabulary import RunStatus
 
     found = storage.get_run(store, run_id=run_id)
     pending = storage.pending_approvals(store, run_id=found.id)
-    if not pending:
+    show = f"`onloop show {found.id}` shows what it is doing"
+    if not pending and found.status == RunStatus.WAITING:  # decided by someone else
         raise fail(
-            f"run {found.id} is {found.status} and is not waiting for approval; "
-            "`onloop show " + found.id + "` shows what it is doing"
+            f"run {found.id} has no pending approval: the one it waits on was decided already "
+            f"and its driver has not taken the decision up yet; {show}"
         )
+    if not pending:
+        raise fail(f"run {found.id} is {found.status} and is not waiting for approval; {show}")
     return pending[0]
 
 
@@ -55,7 +59,7 @@ def approve_cmd(
     """Approve the action a run is waiting on."""
     from agent_core.oversight.decisions import approve, current_user, parse_edited_arguments
 
-    store = open_db(db)
+    store = open_existing_db(db)
     pending = _pending_of(store, run_id)
     edited = parse_edited_arguments(args) if args else None
     done = approve(
@@ -91,7 +95,7 @@ def reject_cmd(
     """Reject the action a run is waiting on; the model reads the note."""
     from agent_core.oversight.decisions import current_user, reject
 
-    store = open_db(db)
+    store = open_existing_db(db)
     pending = _pending_of(store, run_id)
     done = reject(store, approval_id=pending.id, by=current_user(), note=note)
     typer.echo(f"rejected: {one_line(done.summary or done.tool)} (run {done.run_id})")

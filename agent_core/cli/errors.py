@@ -15,6 +15,24 @@ def fail(message: str, code: int = 2, *, lines: bool = False) -> typer.Exit:
     return typer.Exit(code)
 
 
+def read_only_store(exc: BaseException) -> str | None:
+    """What to say when a write was refused because the store is read-only (a SQLite file or
+    folder without write permission, a PostgreSQL standby), else None. The transaction was
+    refused whole: nothing of it was written."""
+    from sqlalchemy.exc import DBAPIError
+
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    if orig is None:
+        return None
+    said = str(orig)
+    if "readonly database" not in said and getattr(orig, "sqlstate", None) != "25006":
+        return None
+    return (
+        f"the store is read-only ({said}); nothing was written. Make its file and folder "
+        "writable, or pass --db to a store this user can write"
+    )
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors a user's input can cause: printed as one line, never as a traceback."""
     # Imported here, when a command fails or runs, not for `--help` (fast start: the store

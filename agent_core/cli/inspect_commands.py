@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent_core.cli.errors import fail
-from agent_core.cli.options import Db, Json, RunId
+from agent_core.cli.options import MOST_ROWS, Db, Json, RunId, within
 from agent_core.cli.stores import open_existing_db
 from agent_core.cli.terminal_text import one_line
 from agent_core.oversight import inert
@@ -31,6 +31,7 @@ def list_runs(
 
     if status is not None and status not in storage.RUN_STATUSES:
         raise fail(f"unknown status {status!r}; choose one of: {', '.join(storage.RUN_STATUSES)}")
+    within("--limit", limit, 1, MOST_ROWS)
     store = open_existing_db(db)
     found = storage.list_runs(store, status=status, limit=limit)
     if json_out:
@@ -90,7 +91,7 @@ def audit(
     import storage
 
     store = open_existing_db(db)
-    if run_id:
+    if run_id is not None:  # `--run ""` (an unset shell variable) is no run, not every run
         run_id = storage.get_run(store, run_id=run_id).id
     rows = storage.decisions(store, run_id=run_id)
     if json_out:

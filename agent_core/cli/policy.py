@@ -90,6 +90,16 @@ def show(policy: PolicyPath = None) -> None:
     typer.echo(f"model calls: {describe_limits(load_settings(), active.model)}")
 
 
+def _is_database(target: Path) -> bool:
+    if not target.is_file():  # a folder, a pipe (which an open would wait on), nothing
+        return False
+    try:
+        with target.open("rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:  # unreadable: the write below says what is wrong
+        return False
+
+
 @policy_app.command("init")
 def init(
     path: Annotated[str, typer.Argument(help="Where to write it.")] = DEFAULT_FILE,
@@ -99,6 +109,8 @@ def init(
     from agent_core.oversight.policy_file import default_policy_text
 
     target = Path(path)
+    if _is_database(target):  # `onloop policy init onloop.db --force` would wipe every run
+        raise fail(f"{target} is a SQLite database, not a policy file; choose another path")
     if target.exists() and not force:
         raise fail(f"{target} exists; pass --force to overwrite it")
     # 0600 whatever the umask: it may come to hold a webhook URL. (Not storage.private_files:

@@ -4,10 +4,13 @@ program, named with its pid and how to stop it. Linux /proc; elsewhere only "in 
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_core.cli.errors import fail
 from storage.engine import DATABASE_URL_ENV, shown_url
 
 DASHBOARD_MARK = ("dashboard", "app.py")  # the last two parts of the dashboard's script path
@@ -101,6 +104,29 @@ def _shown(command: list[str], limit: int = 80) -> str:
     words = [Path(command[0]).name, *command[1:]] if command else ["?"]
     text = " ".join(" ".join(words).split())  # one line, whatever the arguments hold
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether the dashboard can bind host:port; False when something holds the port. A host
+    that is no address of this machine is refused here: it was reported as the port in use."""
+    fix = "pass --host an address of this machine, e.g. 127.0.0.1"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as error:  # socket.gaierror: no such name
+        raise fail(f"--host {host} names no address ({error}); {fix}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            if error.errno == errno.EACCES:
+                raise fail(
+                    f"port {port} needs privileges; pick one above 1023 with --port"
+                ) from None
+            raise fail(f"cannot serve on {host}: {error.strerror or error}; {fix}") from None
+    return True
 
 
 def port_in_use(host: str, port: int) -> str:

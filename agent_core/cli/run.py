@@ -14,6 +14,7 @@ import typer
 import storage
 from agent_core.cli.errors import fail
 from agent_core.cli.live_line import LiveLine
+from agent_core.cli.options import MOST_MINUTES, MOST_STEPS, within
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.cli.terminal_text import one_line
 from agent_core.models.providers import PROVIDERS, describe_limits
@@ -32,10 +33,15 @@ from agent_core.oversight.decisions import (
 from agent_core.oversight.policy_file import load_policy
 from agent_core.tools.mcp_config import PREFIX
 from agent_core.tools.registry import ToolLoadError, known_tools
-from agent_core.tools.workspace_choice import WorkspaceChoiceError, copy_from, work_in
+from agent_core.tools.workspace_choice import (
+    WorkspaceChoiceError,
+    check_workspace_root,
+    copy_from,
+    work_in,
+)
 from agent_core.worker.claim_loop import Worker
 from storage.approvals import YES_SUFFIX
-from storage.engine import sqlite_path
+from storage.engine import sqlite_path, workspace_root_for
 from storage.record import ModelCall, parse_as
 from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, EventKind, RunStatus
 
@@ -66,7 +72,7 @@ def run_in_terminal(
     names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
     _check_tools(names, policy)
     url = storage.database_url(db)
-    workspace, seed_from = _check_folders(workspace, seed_from, sqlite_path(url))
+    workspace, seed_from = _check_folders(workspace, seed_from, url)
     store = storage.open_store(url)
     # Claimed by this process as it is created: a worker on the same store (`onloop up`) never
     # takes it, and the run uses this shell's model settings (which never enter the store).
@@ -119,6 +125,8 @@ def _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
         raise fail(f"unknown autonomy {autonomy!r}; choose one of: {', '.join(AUTONOMY_LEVELS)}")
     if max_steps < 1 or max_minutes <= 0:
         raise fail("budgets must be positive: --max-steps 1 or more, --max-minutes above 0")
+    within("--max-steps", max_steps, 1, MOST_STEPS)
+    within("--max-minutes", max_minutes, 0, MOST_MINUTES, above=True)
 
 
 def _check_tools(names: list[str] | None, policy) -> None:
@@ -135,8 +143,9 @@ def _check_tools(names: list[str] | None, policy) -> None:
         raise fail(f"unknown tools: {', '.join(unknown)}; available: {', '.join(sorted(known))}")
 
 
-def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | None]:
+def _check_folders(workspace, seed_from, url) -> tuple[str | None, str | None]:
     """create_run's folder arguments, made absolute, or a one-line refusal naming the fix."""
+    store_file = sqlite_path(url)
     if workspace and seed_from:
         raise fail(
             "pass either --workspace (work in the folder) or --seed-from (work on a copy of it), "
@@ -146,10 +155,11 @@ def _check_folders(workspace, seed_from, store_file) -> tuple[str | None, str | 
         if workspace is not None:
             return str(work_in(workspace, store_file=store_file)), None
         if seed_from is not None:
-            return None, str(copy_from(seed_from, store_file=store_file))
+            seed_from = str(copy_from(seed_from, store_file=store_file))
+        check_workspace_root(workspace_root_for(url))
     except WorkspaceChoiceError as exc:
         raise fail(str(exc)) from None
-    return None, None
+    return None, seed_from
 
 
 def choices(default: str) -> str:

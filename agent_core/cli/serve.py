@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ import typer
 import storage
 from agent_core.cli.dashboard_process import start_dashboard, stop_dashboard, wait_healthy
 from agent_core.cli.errors import fail
-from agent_core.cli.port_holder import port_in_use
+from agent_core.cli.port_holder import port_free, port_in_use
 from agent_core.cli.telemetry_options import Telemetry, metrics_line
 from agent_core.cli.up_lock import hold_up_lock
 from agent_core.models.providers import describe_limits
@@ -155,16 +154,6 @@ def _model_line(settings: Settings, policy: Policy) -> str:
     return line
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def _theme_flags() -> list[str]:
     """The dashboard's [theme] (dashboard/theme.toml, installed with the package) as flags: Streamlit reads that
     file only from its working folder, and `onloop up` runs wherever the person is. An install
@@ -203,7 +192,7 @@ def serve_up(
         gone = f"found the lock of an onloop up that is gone ({lock.cleared}); cleared it"
         typer.echo(inert.visible(gone, newlines=False))  # the file's words: anyone's
     with contextlib.closing(lock):  # released as this `up` stops, however it stops
-        if not _port_free(host, port):  # named: a leftover dashboard, another up, a program
+        if not port_free(host, port):  # named: a leftover dashboard, another up, a program
             raise fail(port_in_use(host, port))
         env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
         env.pop(AUTH_ENV, None)

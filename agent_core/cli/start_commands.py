@@ -10,12 +10,15 @@ import typer
 
 from agent_core.cli.errors import fail
 from agent_core.cli.options import (
+    DAY_SECONDS,
+    MOST_CONCURRENCY,
     Db,
     Json,
     MaxOutputTokens,
     MaxRetries,
     RequestTimeout,
     settings_with,
+    within,
 )
 from agent_core.cli.stores import open_db
 
@@ -154,6 +157,9 @@ def worker(
     telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1 or lease_seconds <= 0 or poll_seconds <= 0:
         raise fail("--concurrency must be 1 or more and --lease-seconds above 0")
+    within("--concurrency", concurrency, 1, MOST_CONCURRENCY)
+    within("--lease-seconds", lease_seconds, 0, DAY_SECONDS, above=True)
+    within("--poll-seconds", poll_seconds, 0, DAY_SECONDS, above=True)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     if count > 1:
         from agent_core.cli.serve import serve_pool, worker_command
@@ -213,10 +219,12 @@ def up(
     """Start the dashboard and a worker; Ctrl-C stops both."""
     from agent_core.cli.serve import serve_up
 
+    within("--port", port, 1, 65535)  # 0 would let the dashboard pick one nobody is told
     count = processes_from(processes)
     telemetry = telemetry_from(metrics_port, metrics_host, log_format)
     if concurrency < 1:
         raise fail("--concurrency must be 1 or more")
+    within("--concurrency", concurrency, 1, MOST_CONCURRENCY)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     raise typer.Exit(
         serve_up(

@@ -7,14 +7,17 @@ from typing import Annotated
 import typer
 
 from agent_core.cli.options import (
+    MOST_MINUTES,
+    MOST_STEPS,
     Db,
     MaxOutputTokens,
     MaxRetries,
     RequestTimeout,
     RunId,
     settings_with,
+    within,
 )
-from agent_core.cli.stores import open_db
+from agent_core.cli.stores import open_existing_db
 
 
 def halt(run_id: RunId, db: Db = None) -> None:
@@ -22,7 +25,7 @@ def halt(run_id: RunId, db: Db = None) -> None:
     from agent_core.oversight import control
     from agent_core.oversight.decisions import current_user
 
-    found = control.halt(open_db(db), run_id=run_id, by=current_user())
+    found = control.halt(open_existing_db(db), run_id=run_id, by=current_user())
     typer.echo(f"halt sent to run {found.id}")
 
 
@@ -31,7 +34,7 @@ def pause(run_id: RunId, db: Db = None) -> None:
     from agent_core.oversight import control
     from agent_core.oversight.decisions import current_user
 
-    found = control.pause(open_db(db), run_id=run_id, by=current_user())
+    found = control.pause(open_existing_db(db), run_id=run_id, by=current_user())
     typer.echo(f"pause sent to run {found.id}; resume it with: onloop resume {found.id}")
 
 
@@ -47,7 +50,7 @@ def revoke(
     from agent_core.oversight.decisions import current_user
 
     found = control.revoke_allowance(
-        open_db(db), run_id=run_id, approval_id=approval_id, by=current_user()
+        open_existing_db(db), run_id=run_id, approval_id=approval_id, by=current_user()
     )
     typer.echo(f"revoked for run {found.id}: calls approval {approval_id} allowed ask again")
 
@@ -61,7 +64,7 @@ def guide(
     from agent_core.oversight import control
     from agent_core.oversight.decisions import current_user
 
-    found = control.guide(open_db(db), run_id=run_id, by=current_user(), message=message)
+    found = control.guide(open_existing_db(db), run_id=run_id, by=current_user(), message=message)
     typer.echo(f"guidance queued for run {found.id}")
 
 
@@ -87,8 +90,10 @@ def resume(
     from agent_core.oversight.decisions import current_user
     from agent_core.worker.claim_loop import Worker
 
+    within("--more-steps", more_steps, 0, MOST_STEPS)
+    within("--more-minutes", more_minutes, 0, MOST_MINUTES)
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
-    store = open_db(db)
+    store = open_existing_db(db)
     # Driven here: claimed by this process as it is queued again, so no worker takes it.
     worker = Worker(store, concurrency=1, settings=settings) if wait else None
     found = control.resume_run(

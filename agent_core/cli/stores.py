@@ -17,7 +17,9 @@ def open_db(db: str | None) -> storage.Store:
 
 
 def open_existing_db(db: str | None) -> storage.Store:
-    """The store for a command that only reads: a missing SQLite file is an error, never created."""
+    """The store for a command that reads, steers or decides on what a store already holds: a
+    missing SQLite file is an error, never created (in the wrong folder it would be a new, empty
+    store that answers "no run with id ...")."""
     import storage
     from storage.engine import sqlite_path
 

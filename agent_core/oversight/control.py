@@ -77,7 +77,7 @@ def revoke_allowance(
     if approval.run_id != run.id or approval.status != "approved" or not approval.allow_scope:
         raise ControlError(
             f"approval {approval_id} allowed nothing for the rest of run {run.id}; "
-            "`onloop show RUN_ID` lists what its approvals allowed"
+            f"`onloop show {run.id}` lists what its approvals allowed"
         )
     if run.status in storage.FINISHED_STATUSES:
         raise ControlError(f"run {run.id} already {run.status}; its allowances ended with it")

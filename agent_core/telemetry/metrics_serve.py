@@ -12,6 +12,7 @@ the supervisor alone exports the store's gauges.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -128,9 +129,16 @@ def _serve(session: MetricsSession, host: str, port: int, registry: Any) -> str:
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as error:
+        # Only a held port is fixed by another port; a name that resolves to nothing, or an
+        # address of another machine, by another host.
+        held = error.errno in (errno.EADDRINUSE, errno.EACCES)
+        fix = (
+            "pick a free port with --metrics-port, or stop what holds it"
+            if held
+            else "pass --metrics-host an address of this machine, e.g. 127.0.0.1"
+        )
         raise MetricsError(
-            f"cannot serve metrics on {host}:{port} ({error.strerror or error}); pick a free "
-            "port with --metrics-port, or stop what holds it"
+            f"cannot serve metrics on {host}:{port} ({error.strerror or error}); {fix}"
         ) from None
     session._server = server
     bound = server.server_address[1]

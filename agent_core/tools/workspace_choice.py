@@ -76,6 +76,26 @@ def copy_from(
     return folder
 
 
+def check_workspace_root(root: Path) -> None:
+    """Fresh run folders can be made under `root` (ONLOOP_WORKSPACES, or beside the store): it,
+    or the nearest folder above it that exists, is a folder this user may write. Asked before
+    the run is created: otherwise the run is recorded and fails at once, offering a resume
+    that fails the same way."""
+    nearest = root
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    problem = None
+    if not nearest.is_dir():
+        problem = f"{nearest} is a file, not a folder"
+    elif not os.access(nearest, os.W_OK | os.X_OK):
+        problem = f"{nearest} is not writable"
+    if problem:
+        raise WorkspaceChoiceError(
+            f"cannot make run folders in {root}: {problem}; set ONLOOP_WORKSPACES to a folder "
+            "you can write, or pass --workspace DIR"
+        )
+
+
 def _existing_folder(path: str, cwd: Path | None, flag: str) -> Path:
     text = (path or "").strip()
     if not text:

@@ -42,6 +42,9 @@ class ProcessesError(ValueError):
     """A --processes value that is not a count of processes."""
 
 
+MOST_PROCESSES = 256
+
+
 def parse_processes(value: str | int) -> int:
     """`--processes`: a count of at least 1, or `auto` / 0 for one per CPU this process may use."""
     text = str(value).strip().lower()
@@ -57,6 +60,8 @@ def parse_processes(value: str | int) -> int:
         raise ProcessesError(
             f"--processes must be 1 or more (or 0 / 'auto' for one per CPU), not {count}"
         )
+    if count > MOST_PROCESSES:  # a slip of the keyboard would start them all, one by one
+        raise ProcessesError(f"--processes must be at most {MOST_PROCESSES}, not {count}")
     return count
 
 

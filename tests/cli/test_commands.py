@@ -133,8 +133,11 @@ def test_failed_run_exits_non_zero_and_show_lists_events(tmp_path):
         (("run", "x", "--tools", "calculator,teleport"), "unknown tools: teleport"),
         (("run", "x", "--max-steps", "0"), "budgets must be positive"),
         (("show", "nosuchrun"), "no onloop store at"),  # read-only: never creates one
-        (("approve", "nosuchrun"), "no run with id nosuchrun"),
-        (("halt", "nosuchrun"), "no run with id nosuchrun"),
+        # Steering and deciding act on runs a store holds: they never create one either (an
+        # `onloop halt` in the wrong folder left an empty onloop.db there, saying "no run").
+        (("approve", "nosuchrun"), "no onloop store at"),
+        (("halt", "nosuchrun"), "no onloop store at"),
+        (("resume", "nosuchrun", "--no-wait"), "no onloop store at"),
         (("runs", "--status", "sleepy"), "unknown status 'sleepy'"),
         (("runs", "--db", "/proc/no/such/dir/x.db"), "no onloop store at /proc/no/such/dir/x.db"),
         (("audit", "--db", "absent.db"), "no onloop store at"),
@@ -145,8 +148,8 @@ def test_bad_input_gets_one_line_naming_the_fix(tmp_path, args, expected):
     done = onloop(*args, cwd=tmp_path)
     assert done.returncode == 2
     assert expected in done.stderr
-    if args[0] in ("show", "runs", "audit"):
-        assert not list(tmp_path.glob("*.db"))
+    if args[0] in ("show", "runs", "audit", "approve", "halt", "resume"):
+        assert not list(tmp_path.iterdir())
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 

@@ -152,7 +152,7 @@ def test_get_run_by_id_and_unique_prefix(store, monkeypatch):
     assert storage.get_run(store, run_id="abcd2222").goal == "two"
     with pytest.raises(storage.StoreError, match="matches several runs"):
         storage.get_run(store, run_id="abcd")
-    with pytest.raises(storage.NotFound, match="no run with id abc; `onloop runs` lists them"):
+    with pytest.raises(storage.NotFound, match="no run with id 'abc'; give at least 4 characters"):
         storage.get_run(store, run_id="abc")  # too short for a prefix
     with pytest.raises(storage.NotFound):
         storage.get_run(store, run_id="9999")

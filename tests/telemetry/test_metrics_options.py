@@ -51,6 +51,19 @@ def test_a_taken_metrics_port_says_so_and_how_to_fix_it(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("onloop-metrics-*"))  # made, then removed with the refusal
 
 
+def test_a_metrics_host_that_is_no_address_names_the_host_as_the_fix(tmp_path, monkeypatch):
+    """It said "pick a free port with --metrics-port" for an address of another machine (here
+    TEST-NET-1, reserved for documentation: never this machine's, never looked up)."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    store = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+    with pytest.raises(
+        metrics_serve.MetricsError, match="pass --metrics-host an address"
+    ) as refused:
+        metrics_serve.start_for_pool(store, "192.0.2.1", 0)
+    assert "--metrics-port" not in str(refused.value)
+
+
 def test_nothing_is_served_or_counted_unless_asked(tmp_path, monkeypatch):
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)

@@ -81,7 +81,7 @@ def db_url(request, tmp_path) -> str:
 def test_processes_values():
     assert parse_processes("3") == 3 and parse_processes(1) == 1
     assert parse_processes("auto") == cpu_count() == parse_processes("0")
-    for bad in ("-1", "abc", "1.5", ""):
+    for bad in ("-1", "abc", "1.5", "", "257"):
         with pytest.raises(ProcessesError, match="--processes"):
             parse_processes(bad)
 
