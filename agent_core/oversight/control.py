@@ -7,6 +7,7 @@ from typing import Any
 import storage
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from storage.models import Run
+from storage.runs import MAX_GOAL_CHARS
 from storage.vocabulary import ACTIVE_STATUSES, RESUMABLE_STATUSES, UNDER_WAY, RunStatus
 
 
@@ -54,6 +55,7 @@ def guide(store: storage.Store, *, run_id: str, by: str | Person, message: str) 
     message = message.strip()
     if not message:
         raise ControlError("the guidance is empty; type what the agent should do differently")
+    _check_guidance_length(message)
     run = storage.get_run(store, run_id=run_id)
     if run.status not in ACTIVE_STATUSES and run.status != RunStatus.INTERRUPTED:
         raise ControlError(
@@ -64,6 +66,16 @@ def guide(store: storage.Store, *, run_id: str, by: str | Person, message: str) 
         store, run_id=run.id, kind="guidance", payload={"message": message}, created_by=by
     )
     return run
+
+
+def _check_guidance_length(message: str) -> None:
+    """Guidance is read by the model at every later step, as the goal is: the goal's limit."""
+    if len(message) > MAX_GOAL_CHARS:
+        raise ControlError(
+            f"the guidance is {len(message):,} characters; the limit is "
+            f"{MAX_GOAL_CHARS:,}. Say it briefly and put long material in a file in the "
+            "run's workspace"
+        )
 
 
 def revoke_allowance(
@@ -109,6 +121,8 @@ def resume_run(
     in the same transaction, so no other worker takes it in between.
     """
     by = _operator(by)
+    if message and message.strip():  # refused before the run moves: nothing half done
+        _check_guidance_length(message.strip())
     run = storage.get_run(store, run_id=run_id)
     if run.status not in RESUMABLE_STATUSES:
         raise ControlError(

@@ -227,3 +227,22 @@ def test_up_on_a_host_that_is_no_address_says_so(halted_run, tmp_path):
     assert done.stderr.startswith(f"error: cannot serve on {host}: "), done.stderr
     assert "pass --host an address of this machine" in done.stderr and "in use" not in done.stderr
     assert not Path(db + ".up.lock").exists()
+
+
+def test_guidance_longer_than_a_goal_is_refused_before_anything_moves(halted_run, tmp_path):
+    """Guidance was unlimited (120,000 characters went to the model at every later step) while a
+    goal stops at 8,000; a resume with it must not requeue the run and then refuse the words."""
+    db, run_id = halted_run
+    long_text = "steer " * 1400  # 8,400 characters
+    store = storage.open_store(db)
+    running = new_run(store, "another run, still queued")
+    store.engine.dispose()
+    before, halted_before = _rows(db), _run_of(db, run_id)
+    for args in (
+        ("guide", running.id, long_text),
+        ("resume", run_id, "--guidance", long_text, "--no-wait"),
+    ):
+        done = onloop(*args, "--db", db, cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "the guidance is 8,399 characters; the limit is 8,000" in done.stderr, done.stderr
+    assert _rows(db) == before and _run_of(db, run_id) == halted_before
