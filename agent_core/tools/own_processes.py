@@ -43,6 +43,7 @@ class CallProcesses:
 
     def __init__(self) -> None:
         self.mark = uuid.uuid4().hex
+        self._owner = os.getpid()  # the worker; a fork of it holds a copy that nobody reads
         self.started = False  # whether it started any process (else there is nothing to end)
         self.closed = False
         self._known: set[tuple[int, int]] = set()
@@ -76,8 +77,12 @@ class CallProcesses:
 
     def record(self, pid: int) -> None:
         start = process_family.start_time(pid)
-        if start is not None:
+        if start is None:
+            return
+        if os.getpid() == self._owner:
             self._known.add((pid, start))
+        else:  # in a fork of the call (a daemon's first fork): noted before that fork goes on
+            self._note(pid, start)
 
     def terminate(self) -> None:
         """The halt reached the call: no new process, and TERM to what runs (KILL follows)."""
@@ -118,11 +123,19 @@ class CallProcesses:
     def in_forked_child(self) -> None:
         os.environ[MARK] = self.mark  # what this fork later execs carries the mark
         start = process_family.start_time(os.getpid())
-        if self._notes is not None and start is not None:
-            try:
-                os.write(self._notes[1], f"{os.getpid()} {start}\n".encode())
-            except OSError:
-                pass  # the call has ended and closed its end: the sweep has run
+        if start is not None:
+            self._note(os.getpid(), start)
+
+    def _note(self, pid: int, start: int) -> None:
+        """On the pipe the call reads. A fork also notes its own forks itself, at once: under
+        load the new process may not run its own note before the one that forked it exits and
+        the call returns (a double fork's grandchild, then found by nothing)."""
+        if self._notes is None:
+            return
+        try:
+            os.write(self._notes[1], f"{pid} {start}\n".encode())
+        except OSError:
+            pass  # the call has ended and closed its end: the sweep has run
 
     def _read_notes(self) -> None:
         if self._notes is None:

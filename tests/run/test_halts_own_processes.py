@@ -9,11 +9,13 @@ worker itself started go on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +137,58 @@ def test_what_a_call_leaves_behind_ends_when_it_returns(store, own_tools, tag, t
         assert left(tag, tmp_path) == []  # already gone when the result was recorded
     result = the_result(store, run.id)
     assert result["outcome"] == "ok" and result["output"] == f"started {how}"
+
+
+def test_a_daemons_grandchild_slow_to_run_still_ends_with_the_call(
+    store, own_tools, tag, tmp_path, monkeypatch
+):
+    """Under load a double fork's grandchild may not run (and note itself) before its parent
+    exits and the call returns: the fork that made it notes it at once. Here every fork of the
+    call is slow to note itself, as a busy machine makes it (CI found the grandchild left)."""
+    from agent_core.tools.own_processes import CallProcesses
+
+    noted_by_itself = CallProcesses.in_forked_child
+    forks = tmp_path / "forks.txt"
+
+    def slow(self):
+        with open(forks, "a") as witness:  # the test's own record of every fork of the call
+            witness.write(f"{os.getpid()}\n")
+        time.sleep(1.0)
+        noted_by_itself(self)
+
+    monkeypatch.setattr(CallProcesses, "in_forked_child", slow)
+    arguments = start_arguments("python-double-fork", tag, tmp_path, wait=False)
+    run, script = own_run(store, "launch_process", **arguments)
+    try:
+        with worker_running(store, script):
+            wait_for(
+                lambda: storage.get_run(store, run_id=run.id).status == "succeeded",
+                timeout=60,
+                what="the run to finish",
+            )
+            wait_for(lambda: len(_pids(forks)) == 2, timeout=60, what="both forks to run")
+            wait_for(
+                lambda: not [p for p in _pids(forks) if _alive(p)],
+                timeout=30,
+                what=f"the forks to end ({[p for p in _pids(forks) if _alive(p)]} left)",
+            )
+    finally:
+        for pid in _pids(forks):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _pids(witness: Path) -> list[int]:
+    return [int(line) for line in witness.read_text().split()] if witness.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent (or gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_a_stopping_worker_ends_the_tools_processes(store, own_tools, tag, tmp_path):
