@@ -69,7 +69,12 @@ def run_in_terminal(
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
     policy = load_policy(policy_path)
-    names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
+    names = [t.strip() for t in tools.split(",") if t.strip()] if tools is not None else None
+    if names == []:  # `--tools ,` or `--tools ""`: a run without tools, surely not what was meant
+        raise fail(
+            "--tools names no tool; give names separated by commas (`onloop tools` lists "
+            "them), or leave it out for all"
+        )
     _check_tools(names, policy)
     url = storage.database_url(db)
     workspace, seed_from = _check_folders(workspace, seed_from, url)

@@ -246,3 +246,14 @@ def test_guidance_longer_than_a_goal_is_refused_before_anything_moves(halted_run
         assert done.returncode == 2, done.stdout + done.stderr
         assert "the guidance is 8,399 characters; the limit is 8,000" in done.stderr, done.stderr
     assert _rows(db) == before and _run_of(db, run_id) == halted_before
+
+
+@pytest.mark.parametrize("tools", [",", "", " , "])
+def test_tools_that_name_no_tool_are_refused_before_a_run_is_recorded(halted_run, tmp_path, tools):
+    """`--tools ,` started a run with no tools at all (the model could only talk)."""
+    db, _ = halted_run
+    before = _rows(db)
+    done = onloop("run", "What is 2+2?", "--tools", tools, "--db", db, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: --tools names no tool;"), done.stderr
+    assert _rows(db) == before
