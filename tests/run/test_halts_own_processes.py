@@ -147,15 +147,19 @@ def test_a_daemons_grandchild_slow_to_run_still_ends_with_the_call(
     call is slow to note itself, as a busy machine makes it (CI found the grandchild left)."""
     from agent_core.tools.own_processes import CallProcesses
 
-    noted_by_itself = CallProcesses.in_forked_child
+    noted_by_itself, recorded = CallProcesses.in_forked_child, CallProcesses.record
     forks = tmp_path / "forks.txt"
 
     def slow(self):
-        with open(forks, "a") as witness:  # the test's own record of every fork of the call
-            witness.write(f"{os.getpid()}\n")
         time.sleep(1.0)
         noted_by_itself(self)
 
+    def witnessed(self, pid):  # the test's own list: each fork as the process making it sees it
+        with open(forks, "a") as witness:
+            witness.write(f"{pid}\n")
+        recorded(self, pid)
+
+    monkeypatch.setattr(CallProcesses, "record", witnessed)
     monkeypatch.setattr(CallProcesses, "in_forked_child", slow)
     arguments = start_arguments("python-double-fork", tag, tmp_path, wait=False)
     run, script = own_run(store, "launch_process", **arguments)
@@ -166,7 +170,7 @@ def test_a_daemons_grandchild_slow_to_run_still_ends_with_the_call(
                 timeout=60,
                 what="the run to finish",
             )
-            wait_for(lambda: len(_pids(forks)) == 2, timeout=60, what="both forks to run")
+            wait_for(lambda: len(_pids(forks)) == 2, timeout=60, what="both forks recorded")
             wait_for(
                 lambda: not [p for p in _pids(forks) if _alive(p)],
                 timeout=30,
