@@ -16,6 +16,7 @@ from dashboard.components.role_buttons import explain_missing, lacks
 from dashboard.components.status import AUTONOMY_HELP
 from dashboard.routes import RUN_PAGE
 from dashboard.store import current_person
+from storage.runs import MAX_GOAL_CHARS
 from storage.vocabulary import UNDER_WAY
 
 PAUSABLE = UNDER_WAY
@@ -120,6 +121,7 @@ def guidance_form(store: storage.Store, run: storage.Run) -> None:
             "Guidance for the agent",
             key=f"run_guidance_{run.id}",
             height=80,
+            max_chars=MAX_GOAL_CHARS,  # guidance's limit (control.guide): never typed in vain
             placeholder="e.g. Stop re-reading that file; report what you found.",
         )
         st.form_submit_button(
@@ -138,6 +140,7 @@ def resume_form(store: storage.Store, run: storage.Run) -> None:
         guidance.text_input(
             "Guidance for the agent, read as it resumes (optional)",
             key=f"run_resume_message_{run.id}",
+            max_chars=MAX_GOAL_CHARS,
         )
         extra.number_input(
             "Extra steps (0 = enough to continue)",
