@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,8 @@ STARTS: dict[str, Callable[[str, str], object]] = {
         [sys.executable, "-c", TICKER, tag, os.path.join(folder, "ticks.txt")]
     ),
     "cleared-environment": lambda tag, folder: _sh(f"env -i {SLEEP} {tag} & wait"),
+    # a pseudo-terminal's child (os.forkpty underneath), the tool's thread copying its output
+    "pty-spawn": lambda tag, folder: pty.spawn([SLEEP, tag]),
 }
 
 
