@@ -17,6 +17,13 @@ import typer
 
 from agent_core.cli import decide_commands, inspect_commands, start_commands, steer_commands
 from agent_core.cli.errors import read_only_store, user_errors
+from agent_core.cli.output import (
+    BROKEN_PIPE_EXIT,
+    OUTPUT_FAILED_EXIT,
+    OutputLost,
+    drop_stdout,
+    guard_stdout,
+)
 from agent_core.cli.policy import policy_app
 from agent_core.cli.rules import rules_app
 from agent_core.cli.terminal_text import one_line
@@ -114,6 +121,7 @@ def _usage_error(exc: typer.TyperException) -> None:
 
 
 def main() -> None:
+    guard_stdout()  # a closed or full standard output is said, not a silent exit 0 or a traceback
     bad = inert.undecodable(sys.argv[1:])
     if bad is not None:  # bytes that are not UTF-8 would reach the store and fail there
         typer.echo(
@@ -132,6 +140,12 @@ def main() -> None:
     except typer.TyperException as exc:
         _usage_error(exc)
         sys.exit(getattr(exc, "exit_code", 2))
+    except OutputLost as lost:
+        drop_stdout()
+        if lost.reader_gone:
+            sys.exit(BROKEN_PIPE_EXIT)
+        typer.echo(f"error: {lost.describe()}", err=True)
+        sys.exit(OUTPUT_FAILED_EXIT)
     except Exception as exc:
         if (refused := read_only_store(exc)) is not None:  # readable, so it opened; not writable
             typer.echo(f"error: {one_line(refused)}", err=True)

@@ -15,6 +15,7 @@ import storage
 from agent_core.cli.errors import fail
 from agent_core.cli.live_line import LiveLine
 from agent_core.cli.options import MOST_MINUTES, MOST_STEPS, within
+from agent_core.cli.output import OutputLost, check_open
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
 from agent_core.cli.terminal_text import one_line
 from agent_core.models.providers import PROVIDERS, describe_limits
@@ -46,6 +47,7 @@ from storage.record import ModelCall, parse_as
 from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, EventKind, RunStatus
 
 FOLLOW_POLL_S = 0.15
+STOP_WAIT_S = 30.0  # a step in flight when the output closed ends first (a tool is cut off)
 
 
 def run_in_terminal(
@@ -65,6 +67,7 @@ def run_in_terminal(
     seed_from=None,
     settings: Settings | None = None,
 ) -> int:
+    check_open()  # nothing is recorded for a terminal that cannot show it
     settings = settings or load_settings()
     provider = model or settings.default_provider
     _check_arguments(goal, provider, autonomy, max_steps, max_minutes, settings)
@@ -104,15 +107,19 @@ def run_in_terminal(
         used += f" ({describe_limits(settings, policy.model)})"
     if provider == settings.default_provider == "demo":
         used = settings.describe_model()
-    out(f"run {run.id} · {used} · policy: {policy.source}")
-    if run.own_workspace or run.seed_from:
-        out(workspace_line(run))
-    if run.own_workspace:  # say which of onloop's own files the folder holds: the agent may not
-        line = protection_line(Path(str(run.workspace)), policy, sqlite_path(url))
-        if line:  # its paths were named by whoever wrote in the folder: one line, inert
-            out(one_line(line))
-    if names is None or "run_shell" in names:  # say how the shell runs, or why it is missing
-        out(run_shell_offer(policy).describe())
+    try:
+        out(f"run {run.id} · {used} · policy: {policy.source}")
+        if run.own_workspace or run.seed_from:
+            out(workspace_line(run))
+        if run.own_workspace:  # which of onloop's own files the folder holds: the agent may not
+            line = protection_line(Path(str(run.workspace)), policy, sqlite_path(url))
+            if line:  # its paths were named by whoever wrote in the folder: one line, inert
+                out(one_line(line))
+        if names is None or "run_shell" in names:  # how the shell runs, or why it is missing
+            out(run_shell_offer(policy).describe())
+    except OutputLost:  # created and claimed here, not started: it must not stay "running"
+        _halt_unwatched(store, run, worker, None)
+        raise
     return drive_in_terminal(store, run, worker, yes=yes, json_out=json_out)
 
 
@@ -192,6 +199,9 @@ def drive_in_terminal(
                 halt(store, run_id=run.id, by=current_user())
             thread.join(10)
             follower.drain()
+        except OutputLost:
+            _halt_unwatched(store, run, worker, thread)
+            raise
         finally:
             worker.stop.set()
     else:
@@ -205,6 +215,25 @@ def drive_in_terminal(
         if final.status in RESUMABLE_STATUSES:
             typer.echo(f"resume it with: onloop resume {final.id}")
     return 0 if final.status == RunStatus.SUCCEEDED else 1
+
+
+def _halt_unwatched(store: storage.Store, run, worker: Worker, thread) -> None:
+    """The output closed (`| head`, a full disk): nobody sees the run's steps or its approval
+    prompts any more. It is halted as Ctrl-C halts it (resumable), not left "running" with no
+    one driving it; what is said goes to stderr."""
+    _err(f"the output closed; halting run {run.id} (nothing further runs) ...")
+    with contextlib.suppress(ControlError):  # it ended by itself meanwhile
+        halt(store, run_id=run.id, by=current_user())
+    if thread is None and run.worker_id == worker.worker_id:  # claimed, never started: the
+        thread = worker.start(run)  # session starts, meets the halt, and ends the run halted
+    if thread is not None:
+        thread.join(STOP_WAIT_S)
+    worker.stop.set()
+    final = storage.get_run(store, run_id=run.id)
+    resume = (
+        f"; resume it with: onloop resume {final.id}" if final.status in RESUMABLE_STATUSES else ""
+    )
+    _err(f"run {final.id} is {final.status}{resume}")
 
 
 def _err(message: str) -> None:

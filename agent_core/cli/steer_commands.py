@@ -85,6 +85,7 @@ def resume(
     db: Db = None,
 ) -> None:
     """Continue a paused, interrupted, halted or failed run from its stored events."""
+    from agent_core.cli.output import check_open
     from agent_core.cli.run import drive_in_terminal
     from agent_core.oversight import control
     from agent_core.oversight.decisions import current_user
@@ -92,6 +93,8 @@ def resume(
 
     within("--more-steps", more_steps, 0, MOST_STEPS)
     within("--more-minutes", more_minutes, 0, MOST_MINUTES)
+    if wait:
+        check_open()  # driven here: nothing moves for a terminal that cannot show it
     settings = settings_with(request_timeout, max_retries, max_output_tokens)
     store = open_existing_db(db)
     # Driven here: claimed by this process as it is queued again, so no worker takes it.
