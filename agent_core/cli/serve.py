@@ -72,6 +72,7 @@ def serve_worker(
     logs.set_worker(worker.worker_id)
     session = telemetry.start_metrics(store)
     warm_up(policy, settings)  # before the first claim: the first run starts like the others
+    _check_run_folders(store)
     telemetry.say(
         f"worker {worker.worker_id}: driving up to {concurrency} runs from {shown_url(store.url)} "
         f"({_model_line(settings, policy)}; policy: {policy.source}); Ctrl-C stops\n"
@@ -214,6 +215,7 @@ def serve_up(
             raise
         if worker is not None:
             warm_up(policy, settings)  # while the dashboard starts, before the first claim
+        _check_run_folders(store)
         if not wait_healthy(url, dashboard):
             session.close()
             stop_dashboard(dashboard)
@@ -253,6 +255,23 @@ def serve_up(
             raise fail(f"{pool.gave_up}; its message is above", code=code)
         telemetry.say("onloop stopped")
         return 0
+
+
+def _check_run_folders(store: storage.Store) -> None:
+    """Said at the start, on stderr: the runs this worker would make a fresh folder for cannot
+    get one (the workspace root is not writable). It still starts: runs that work in a folder
+    of their own run, the dashboard shows the history, and the Launch page refuses the others
+    before queueing them."""
+    from agent_core.tools.workspace_choice import WorkspaceChoiceError, check_workspace_root
+
+    try:
+        check_workspace_root(store.workspace_root)
+    except WorkspaceChoiceError as exc:
+        typer.echo(
+            f"warning: {inert.visible(exc, newlines=False)}; until then, runs that need a fresh "
+            "folder fail as they start",
+            err=True,
+        )
 
 
 def _workers_line(processes: int, concurrency: int) -> str:

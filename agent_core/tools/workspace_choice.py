@@ -76,7 +76,7 @@ def copy_from(
     return folder
 
 
-def check_workspace_root(root: Path) -> None:
+def check_workspace_root(root: Path, words: Words = CLI_WORDS) -> None:
     """Fresh run folders can be made under `root` (ONLOOP_WORKSPACES, or beside the store): it,
     or the nearest folder above it that exists, is a folder this user may write. Asked before
     the run is created: otherwise the run is recorded and fails at once, offering a resume
@@ -92,7 +92,7 @@ def check_workspace_root(root: Path) -> None:
     if problem:
         raise WorkspaceChoiceError(
             f"cannot make run folders in {root}: {problem}; set ONLOOP_WORKSPACES to a folder "
-            "you can write, or pass --workspace DIR"
+            f"you can write, or choose a folder to work in ({words.work_in})"
         )
 
 

@@ -18,7 +18,13 @@ from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
 from agent_core.tools.builtins import offered_tools, shell_offer
 from agent_core.tools.registry import ToolLoadError, known_tools
-from agent_core.tools.workspace_choice import Words, WorkspaceChoiceError, copy_from, work_in
+from agent_core.tools.workspace_choice import (
+    Words,
+    WorkspaceChoiceError,
+    check_workspace_root,
+    copy_from,
+    work_in,
+)
 from dashboard.components.notify_choice import notify_choice, with_notify_choice
 from dashboard.components.role_buttons import page_needs
 from dashboard.components.status import AUTONOMY_HELP
@@ -203,6 +209,11 @@ def checked_folders(store: storage.Store, mode: str, folder: str) -> dict[str, A
     store_file = sqlite_path(store.url)
     if mode == "own":
         return {"workspace": str(work_in(folder, store_file=store_file, words=LAUNCH_WORDS))}
+    # A fresh folder (a copy goes into one too) is made under the workspace root by the worker;
+    # on SQLite that is this machine, so a root that cannot take it is refused before the run is
+    # queued (it would be recorded and fail at once, offering a resume that fails the same way).
+    if store_file is not None:
+        check_workspace_root(store.workspace_root, LAUNCH_WORDS)
     if mode == "copy":
         return {"seed_from": str(copy_from(folder, store_file=store_file, words=LAUNCH_WORDS))}
     return {}

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,6 +202,42 @@ def test_run_refuses_a_workspace_root_it_cannot_write_before_recording_a_run(hal
     assert done.stderr.startswith(f"error: cannot make run folders in {tmp_path / 'a-file'}: ")
     assert "set ONLOOP_WORKSPACES to a folder you can write" in done.stderr
     assert _rows(db) == before
+
+
+def test_a_worker_says_at_start_that_its_workspace_root_cannot_take_run_folders(
+    halted_run, tmp_path
+):
+    """It started without a word, and every run it claimed without a folder of its own failed
+    as it started. It still starts (runs with their own folder run; `up` shows the history)."""
+    db, _ = halted_run
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {
+        **os.environ,
+        "ONLOOP_WORKSPACES": str(tmp_path / "a-file"),
+        "ONLOOP_DEMO_DELAY": "0",
+    }
+    env.pop("ONLOOP_DATABASE_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agent_core", "worker", "--db", db],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    stopper = threading.Timer(60, worker.kill)  # no line at all: the read ends, the test fails
+    stopper.start()
+    try:
+        assert worker.stderr is not None
+        line = worker.stderr.readline()
+    finally:
+        stopper.cancel()
+        worker.terminate()
+        worker.wait(30)
+    assert line.startswith(f"warning: cannot make run folders in {tmp_path / 'a-file'}: "), line
+    assert "set ONLOOP_WORKSPACES to a folder you can write" in line
+    assert "runs that need a fresh folder fail as they start" in line
 
 
 def test_policy_init_never_writes_over_a_store(halted_run, tmp_path):

@@ -86,3 +86,23 @@ def test_the_run_page_names_a_fresh_folder_too(store):
     at = app_at(RUN_PAGE, query={"run": run.id})
     assert not at.exception
     assert any(c.value.endswith(f"Workspace {inert(run.workspace)}") for c in at.caption)
+
+
+@pytest.mark.parametrize("mode", ["fresh", "copy"])
+def test_a_workspace_root_that_cannot_take_a_fresh_folder_is_refused_before_queueing(
+    store, notes, tmp_path, monkeypatch, mode
+):
+    """The run would be queued and fail as it started, offering a resume that fails the same
+    way; "Work in my folder" needs no fresh folder and is still queued."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(blocker / "runs"))
+    monkeypatch.setattr(store, "workspace_root", blocker / "runs", raising=False)
+    at = launch_with(mode, str(notes) if mode == "copy" else None)
+    assert at.error, [e.value for e in at.error]
+    said = at.error[0].value
+    assert said.startswith(f"The run was not queued: cannot make run folders in {blocker}")
+    assert '"Work in my folder"' in said  # the fix, in the page's words
+    assert storage.count_runs(store) == 0
+    launch_with("own", str(notes))
+    assert storage.count_runs(store) == 1
