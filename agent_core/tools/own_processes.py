@@ -11,13 +11,15 @@ process group or its parent dies. A fork that does not exec cannot show a new en
 /proc, so it notes itself on a pipe the call reads. process_family finds them all at the end.
 
 The call is known through a context variable: its thread and what it hands its context to
-(asyncio tasks in asyncio.run, asyncio.to_thread) count, other calls' threads, the sandboxed
-shell's own calls, MCP servers and the worker's threads do not. Once the call ends, a process
+(asyncio tasks in asyncio.run, asyncio.to_thread), the threads it starts and the tasks it hands
+to a thread pool count; other calls' threads, the sandboxed shell's own calls, MCP servers and
+the worker's threads do not. Once the call ends, a process
 it would still start is refused. Nothing here runs for built-in tools: the hooks are installed
 when a user's module is loaded and do nothing outside a user tool's call."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import inspect
 import os
 import signal
@@ -176,6 +178,44 @@ def install() -> None:
         os.fork = _hooked_fork(os.fork, lambda pid: pid)
         os.forkpty = _hooked_fork(os.forkpty, lambda pid_fd: pid_fd[0])
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        threading.Thread.start = _hooked_thread_start(threading.Thread.start)  # type: ignore[method-assign]
+        executor: Any = concurrent.futures.ThreadPoolExecutor
+        executor.submit = _hooked_submit(executor.submit)
+
+
+def _hooked_thread_start(original: Callable[[threading.Thread], None]) -> Callable:
+    """A thread started during a call is the call's (a Timer, a subclass's run(), a thread a
+    thread of the call started): what it starts is noted as the call's, and refused once the
+    call has ended. Outside a call, nothing changes."""
+
+    def start(self: threading.Thread) -> None:
+        call = _current.get()
+        if call is not None:
+            run = self.run  # bound now: a subclass's own run() too
+            self.run = lambda: _as_call(call, run)  # type: ignore[method-assign]
+        original(self)
+
+    return start
+
+
+def _hooked_submit(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A task handed to a thread pool is the call's that handed it over, whichever thread runs
+    it: a pool made before the call (its threads carry no call, or an earlier one) included;
+    asyncio's run_in_executor goes through here too. A task submitted outside any call runs as
+    no call's, even on a thread an earlier call started."""
+
+    def submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return original(self, _as_call, _current.get(), fn, *args, **kwargs)
+
+    return submit
+
+
+def _as_call(call: CallProcesses | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    token = _current.set(call)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _current.reset(token)
 
 
 def _hooked_execute_child(original: Callable) -> Callable:

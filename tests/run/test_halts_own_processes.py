@@ -123,7 +123,9 @@ def test_a_tool_that_stops_its_own_child_ends_with_its_own_words(store, own_tool
     assert the_result(store, run.id)["output"] == "stopped my own child"
 
 
-@pytest.mark.parametrize("how", ["popen", "os-system-background", "python-double-fork"])
+@pytest.mark.parametrize(
+    "how", ["popen", "os-system-background", "python-double-fork", "thread", "shared-thread-pool"]
+)
 def test_what_a_call_leaves_behind_ends_when_it_returns(store, own_tools, tag, tmp_path, how):
     """onloop cannot watch a process once its call has returned, so it does not outlive it."""
     arguments = start_arguments(how, tag, tmp_path, wait=False)

@@ -8,6 +8,7 @@ in `folder`; tests/support/own_process_watch.py finds both in /proc."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import os
 import pty
@@ -72,6 +73,30 @@ def _sh(command: str) -> None:
     subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL)
 
 
+def _in_thread(start: Callable[[], object]) -> None:
+    """A thread the tool starts itself, which starts the process (the call's thread goes on)."""
+    threading.Thread(target=start, daemon=True).start()
+
+
+class _Launcher(threading.Thread):
+    """A thread subclass whose own run() starts the process."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(daemon=True)
+        self.tag = tag
+
+    def run(self) -> None:
+        subprocess.Popen([SLEEP, self.tag])
+
+
+# Made when the module is imported, before any call: its threads start at its first submit.
+_SHARED_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+
+
+async def _in_executor(tag: str) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, subprocess.Popen, [SLEEP, tag])
+
+
 STARTS: dict[str, Callable[[str, str], object]] = {
     "popen": lambda tag, folder: subprocess.Popen([SLEEP, tag]),
     "run": lambda tag, folder: subprocess.run([SLEEP, tag]),  # blocks the tool's thread
@@ -103,6 +128,26 @@ STARTS: dict[str, Callable[[str, str], object]] = {
     "cleared-environment": lambda tag, folder: _sh(f"env -i {SLEEP} {tag} & wait"),
     # a pseudo-terminal's child (os.forkpty underneath), the tool's thread copying its output
     "pty-spawn": lambda tag, folder: pty.spawn([SLEEP, tag]),
+    # threads the tool starts itself: the process starts there, not in the call's thread
+    "thread": lambda tag, folder: _in_thread(lambda: subprocess.Popen([SLEEP, tag])),
+    "thread-os-system": lambda tag, folder: _in_thread(lambda: os.system(f"{SLEEP} {tag}")),
+    "thread-subclass": lambda tag, folder: _Launcher(tag).start(),
+    "timer": lambda tag, folder: threading.Timer(0.01, subprocess.Popen, [[SLEEP, tag]]).start(),
+    "thread-pool": lambda tag, folder: concurrent.futures.ThreadPoolExecutor(1).submit(
+        subprocess.Popen, [SLEEP, tag]
+    ),
+    "shared-thread-pool": lambda tag, folder: _SHARED_POOL.submit(subprocess.Popen, [SLEEP, tag]),
+    "asyncio-executor": lambda tag, folder: asyncio.run(_in_executor(tag)),
+    "thread-in-thread": lambda tag, folder: _in_thread(
+        lambda: _in_thread(lambda: subprocess.Popen([SLEEP, tag]))
+    ),
+    "thread-fork": lambda tag, folder: _in_thread(
+        lambda: (
+            multiprocessing.get_context("fork")
+            .Process(target=_linger, args=(folder,), daemon=True)
+            .start()
+        )
+    ),
 }
 
 
