@@ -53,7 +53,13 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
-    from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
+    from agent_core.cli.render import (
+        goal_line,
+        render_event,
+        run_as_dict,
+        run_summary,
+        workspace_line,
+    )
 
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
@@ -61,7 +67,7 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     if json_out:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
-    typer.echo(f"goal: {inert.visible(found.goal)}")
+    typer.echo(goal_line(found))
     typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)

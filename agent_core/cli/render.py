@@ -131,6 +131,13 @@ def _render_event(e: EventPayload) -> str | None:
     return None
 
 
+def goal_line(run: Any) -> str:
+    """The run's goal, its further lines indented as a model's words are: a goal is anyone's
+    words (a re-run's, another person's on a shared store), and none may start a line at the
+    left edge, where a "● succeeded" of its own would read as the run's status."""
+    return "goal: " + inert.visible(run.goal, tabs=False).strip().replace("\n", _INDENT)
+
+
 def workspace_line(run: Any) -> str:
     """Where the run works: the person's own folder, a copy of one, or a fresh folder."""
     if run.seed_from:

@@ -53,3 +53,53 @@ def test_no_words_of_a_model_or_a_tool_start_at_the_left_edge(text):
         assert line is not None, kind
         further = line.split("\n")[1:]
         assert [row for row in further if row and not row.startswith(" ")] == [], (kind, line)
+
+
+# A fake of onloop's own line, marked so that a line starting with it can only be the fake.
+FAKE = "x\n● succeeded FAKE\r\n■ final answer (goal met) FAKE\n"
+
+
+def test_no_command_prints_a_fake_line_at_the_left_edge(tmp_path):
+    """The run's goal (a person's words, a re-run's, a shared store's other people), the note of
+    a decision, guidance and an invalid call's arguments, through `show`, `runs` and `audit`."""
+    from typer.testing import CliRunner
+
+    import storage
+    from agent_core.cli.app import app
+    from agent_core.oversight import decisions
+    from agent_core.tools import args_hash
+
+    store = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+    run = storage.create_run(store, goal=FAKE, created_by=FAKE)
+    storage.update_run(store, run_id=run.id, status="waiting", reason=FAKE)
+    storage.append_event(
+        store,
+        run_id=run.id,
+        kind="tool_call",
+        payload={"tool": "read_file", "arguments": FAKE, "risk": "low", "verdict": "invalid"},
+    )
+    storage.append_event(store, run_id=run.id, kind="guidance", payload={"message": FAKE})
+    arguments = {"paths": [FAKE]}
+    seq = storage.append_event(store, run_id=run.id, kind="approval_requested", payload={})
+    approval = storage.create_approval(
+        store,
+        run_id=run.id,
+        request_seq=seq,
+        tool_call_id="c1",
+        tool="delete_files",
+        arguments=arguments,
+        args_hash=args_hash(arguments),
+        risk="high",
+        reason=FAKE,
+        summary=f"delete {FAKE}",
+    )
+    assert approval.id is not None
+    decisions.reject(store, approval_id=approval.id, by=FAKE, note=FAKE)
+    storage.send_command(store, run_id=run.id, kind="guidance", payload={"message": FAKE})
+    url = store.url
+    store.dispose()
+    for command in (["show", run.id], ["runs"], ["audit"], ["audit", "--run", run.id]):
+        result = CliRunner().invoke(app, [*command, "--db", url])
+        assert result.exit_code == 0, result.output
+        fakes = [row for row in result.output.splitlines() if row.startswith(("●", "■"))]
+        assert [row for row in fakes if "FAKE" in row.split(":")[0]] == [], result.output

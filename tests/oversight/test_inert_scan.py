@@ -74,6 +74,7 @@ WRAPPERS = {
     "badge",
     "run_summary",
     "workspace_line",
+    "goal_line",  # agent_core.cli.render: inert.visible, further lines indented
     "render_event",  # agent_core.cli.render: the whole line passes inert.visible
     "live_line",  # agent_core.cli.live_line: the model's partial text through inert.visible
     "_age_and_expiry",
