@@ -59,3 +59,13 @@ def test_a_call_with_a_number_json_has_not_is_refused_and_the_run_stays_json(tmp
     for event in storage.events_after(store, run_id=run.id):
         json.dumps(event.payload, allow_nan=False)
     store.dispose()
+
+
+def test_arguments_holding_nan_go_back_to_the_server_as_an_empty_object():
+    """The history sends each call's arguments back; text that is no JSON object goes as "{}"
+    (llama.cpp refuses the whole request otherwise), and `{"n": NaN}` is no JSON."""
+    from agent_core.run.conversation import sendable_arguments
+
+    assert sendable_arguments('{"n": NaN}') == "{}"
+    assert sendable_arguments('{"n": 1e999}') == "{}"
+    assert sendable_arguments('{"n": 1.5}') == '{"n": 1.5}'
