@@ -103,3 +103,61 @@ def test_no_command_prints_a_fake_line_at_the_left_edge(tmp_path):
         assert result.exit_code == 0, result.output
         fakes = [row for row in result.output.splitlines() if row.startswith(("●", "■"))]
         assert [row for row in fakes if "FAKE" in row.split(":")[0]] == [], result.output
+
+
+def _terminal_rows(printed: list[str], width: int) -> list[str]:
+    """What a terminal `width` columns wide shows: each printed line, wrapped at its edge."""
+    rows = []
+    for line in printed:
+        for part in line.split("\n"):
+            rows += [part[i : i + width] for i in range(0, max(len(part), 1), width)]
+    return rows
+
+
+# The model's words fill the row to the terminal's edge; what follows wraps to the left edge.
+# `lead` is what comes before them on the row (onloop's "[step 1] ", "    ✓ ", an indent).
+FILLERS = {
+    "letters": lambda room: "x" * room,
+    "spaces": lambda room: "ok" + " " * (room - 2),
+    "after a newline": lambda room: "ok\n" + "y" * room,
+}
+FAKE_STATUS = "● succeeded FAKE"
+
+
+@pytest.mark.parametrize("fill", list(FILLERS.values()), ids=list(FILLERS))
+def test_a_line_that_fills_the_terminal_wraps_under_its_indent(tmp_path, fill):
+    """`onloop run` on a terminal 80, 100 or 120 columns wide: a model's text, a tool's output and
+    a final answer that reach the edge. The terminal's own wrap put what follows ("● succeeded")
+    at the left edge, where onloop writes a run's status."""
+    import storage
+    from agent_core.cli import run as cli_run
+
+    store = storage.open_store(f"sqlite:///{tmp_path / 'onloop.db'}")
+    run = storage.create_run(store, goal="g")
+    for width in (80, 100, 120):
+        for lead in range(0, 12):
+            text = fill(width - lead) + FAKE_STATUS
+            for kind, payload in (
+                ("model_call", {"step": 1, "text": text}),
+                ("tool_result", {"ok": True, "output": text}),
+                ("final_answer", {"text": text, "goal_met": True}),
+            ):
+                storage.append_event(store, run_id=run.id, kind=kind, payload=payload)
+    for width in (80, 100, 120):
+        printed: list[str] = []
+        follower = cli_run._Follower(store, run.id, yes=True, out=printed.append, width=width)
+        follower.drain()
+        rows = _terminal_rows(printed, width)
+        assert [row for row in rows if row.startswith("●")] == [], width
+        assert any(FAKE_STATUS in row for row in rows)  # still shown, under its indent
+    store.dispose()
+
+
+def test_rows_count_wide_characters_as_two_columns():
+    from agent_core.cli.terminal_text import columns, fit
+
+    text = "[step 1] " + "日本語のテキスト" * 10 + "🙂" * 20 + "e\u0301" * 30
+    rows = fit(text, 40).split("\n")
+    assert len(rows) > 3 and all(sum(map(columns, row)) <= 39 for row in rows), rows
+    assert all(row.startswith("      ") for row in rows[1:])
+    assert fit(text, None) == text  # a pipe or a file: lines whole, for grep and the like
