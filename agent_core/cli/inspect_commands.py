@@ -5,6 +5,7 @@ Fast start: only typer and light modules at the top; the store loads inside each
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,7 +13,7 @@ import typer
 from agent_core.cli.errors import fail
 from agent_core.cli.options import MOST_ROWS, Db, Json, RunId, within
 from agent_core.cli.stores import open_existing_db
-from agent_core.cli.terminal_text import one_line
+from agent_core.cli.terminal_text import fit, one_line, terminal_width
 from agent_core.oversight import inert
 
 if TYPE_CHECKING:
@@ -53,7 +54,13 @@ def list_runs(
 def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     """Show a run and all its events."""
     import storage
-    from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
+    from agent_core.cli.render import (
+        goal_line,
+        render_event,
+        run_as_dict,
+        run_summary,
+        workspace_line,
+    )
 
     store = open_existing_db(db)
     found = storage.get_run(store, run_id=run_id)
@@ -61,12 +68,13 @@ def show(run_id: RunId, json_out: Json = False, db: Db = None) -> None:
     if json_out:
         typer.echo(json.dumps(run_as_dict(found, events), indent=2))
         return
-    typer.echo(f"goal: {inert.visible(found.goal)}")
+    width = terminal_width(sys.stdout)
+    typer.echo(fit(goal_line(found), width))
     typer.echo(workspace_line(found))
     for e in events:
         line = render_event(e.kind, e.payload, e.seq)
         if line:
-            typer.echo(line)
+            typer.echo(fit(line, width))
     typer.echo(run_summary(found))
     _offer_scopes(store, found.id)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
+from agent_core.cli.terminal_text import columns
 from agent_core.oversight import inert
 
 LIVE_EVERY_S = 0.25  # redraws a second, at most four
@@ -25,25 +25,17 @@ def live_line(text: str, width: int) -> str:
     """
     flat = " ".join(inert.visible(text).split())
     room = max(width - len(PREFIX) - 1, 10)  # one column spare: a full line would wrap
-    if sum(map(_columns, flat)) <= room:
+    if sum(map(columns, flat)) <= room:
         return PREFIX + flat
     # Counted in columns, not characters: a wider line wraps, and the erase before each redraw
     # clears only its last row, so every redraw would leave a row of the model's text behind.
     kept, used = [], 1  # the "…" in front
     for char in reversed(flat):
-        used += _columns(char)
+        used += columns(char)
         if used > room:
             break
         kept.append(char)
     return PREFIX + "…" + "".join(reversed(kept))
-
-
-def _columns(char: str) -> int:
-    """The columns a character takes on a terminal: two for wide (East Asian W and F, most
-    emoji), none for a combining mark, one for the rest."""
-    if unicodedata.combining(char):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
 class LiveLine:

@@ -15,14 +15,17 @@ _INDENT = "\n      "  # a further line of a model's or a tool's words
 _ANSWER_INDENT = _INDENT[1:]  # every line of a final answer, as further lines of the model's words
 
 
-def _short(text: Any, limit: int = _MAX) -> str:
-    text = inert.visible(text, tabs=False)
+def _short(text: Any, limit: int = _MAX, *, newlines: bool = True) -> str:
+    text = inert.visible(text, newlines=newlines, tabs=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _args(arguments: Any) -> str:
-    if isinstance(arguments, str):  # an invalid call's raw text, as the model sent it
-        return _short(arguments, 200)
+    """Arguments inside one line. An invalid call's are its raw text, as the model sent it: a
+    newline in them is shown, so it cannot start a line of its own ("● succeeded") at the left
+    edge, where onloop writes its own lines."""
+    if isinstance(arguments, str):
+        return _short(arguments, 200, newlines=False)
     return _short(json.dumps(arguments, ensure_ascii=False), 200)
 
 
@@ -126,6 +129,13 @@ def _render_event(e: EventPayload) -> str | None:
         reason = f": {_one(e.reason)}" if e.reason else ""
         return f"● {_one(e.status)}{reason}"
     return None
+
+
+def goal_line(run: Any) -> str:
+    """The run's goal, its further lines indented as a model's words are: a goal is anyone's
+    words (a re-run's, another person's on a shared store), and none may start a line at the
+    left edge, where a "● succeeded" of its own would read as the run's status."""
+    return "goal: " + inert.visible(run.goal, tabs=False).strip().replace("\n", _INDENT)
 
 
 def workspace_line(run: Any) -> str:

@@ -17,7 +17,7 @@ from agent_core.cli.live_line import LiveLine
 from agent_core.cli.options import MOST_MINUTES, MOST_STEPS, within
 from agent_core.cli.output import OutputLost, check_open
 from agent_core.cli.render import render_event, run_as_dict, run_summary, workspace_line
-from agent_core.cli.terminal_text import one_line
+from agent_core.cli.terminal_text import fit, one_line, terminal_width
 from agent_core.models.providers import PROVIDERS, describe_limits
 from agent_core.models.settings import Settings, load_settings
 from agent_core.oversight import inert
@@ -187,7 +187,8 @@ def drive_in_terminal(
     """Drive the run `worker` claimed when it was created or resumed (so no other worker took
     it), follow its events until it stops, and answer approvals on the terminal."""
     out = _err if json_out else typer.echo
-    follower = _Follower(store, run.id, yes=yes, out=out)
+    width = terminal_width(sys.stderr if json_out else sys.stdout)
+    follower = _Follower(store, run.id, yes=yes, out=out, width=width)
     if run.worker_id == worker.worker_id:  # not when a pending halt ended it instead
         thread = worker.start(run)
         worker.start_heartbeat()
@@ -242,10 +243,18 @@ def _err(message: str) -> None:
 
 class _Follower:
     def __init__(
-        self, store: storage.Store, run_id: str, *, yes: bool, out, live: LiveLine | None = None
+        self,
+        store: storage.Store,
+        run_id: str,
+        *,
+        yes: bool,
+        out,
+        live: LiveLine | None = None,
+        width: int | None = None,
     ) -> None:
         self.store, self.run_id, self.yes = store, run_id, yes
         self.live = live or LiveLine()
+        self.width = width  # the terminal's columns (None: a pipe or a file, lines whole)
         self.out = self._above_live(out)
         self.seq = 0
         self.step = 0  # the newest step recorded (model_call) that this follower has printed
@@ -255,7 +264,7 @@ class _Follower:
     def _above_live(self, out):
         def write(message: str) -> None:
             self.live.clear()  # the live line is erased first, so lines never mix with it
-            out(message)
+            out(fit(message, self.width))
 
         return write
 
@@ -322,7 +331,8 @@ class _Follower:
         summary = inert.visible(approval.summary or approval.tool, newlines=False, tabs=False)
         default = "y" if approval.risk == "low" else "n"  # Enter never approves a risky call
         try:
-            answer = self._choice(f"  Allow {summary}? {choices(default)}", default)
+            question = fit(f"  Allow {summary}? {choices(default)}", self.width)
+            answer = self._choice(question, default)
             if answer == "a":
                 scope = self._scope(approval)
                 approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)

@@ -6,7 +6,8 @@ Two surfaces, two functions:
   interpret Markdown): every control and format character is shown as a visible escape instead of
   taking effect. ESC, CSI/OSC/DCS introducers, C1 controls, DEL, backspace and carriage return
   (which overwrite what was drawn), bidirectional controls (which reorder it), zero-width and
-  line/paragraph separators, lone surrogates (which crash a terminal's encoder). Newline and tab
+  line/paragraph separators, lone surrogates (which crash a terminal's encoder), and what Unicode
+  says to draw as nothing (variation selectors, Hangul fillers), which hides text. Newline and tab
   stay only where the caller allows them.
 - `markdown` for a Markdown page element (`st.markdown`, captions, alerts, toasts, labels): the
   visible text on one line with every Markdown metacharacter escaped, so no link, image, autolink,
@@ -27,6 +28,19 @@ import unicodedata
 # and the line and paragraph separators (Zl, Zp).
 _ACTING = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never touched: the fast path
+# Characters Unicode tells a renderer to draw as nothing (Default_Ignorable_Code_Point) that are
+# not format characters, so the categories above miss them: variation selectors (256 of them,
+# one per byte, hide a whole message after an emoji, as tag characters do), the combining
+# grapheme joiner and other marks that draw nothing, the Hangul fillers (letters drawn blank:
+# "notes<U+3164>.txt" reads "notes .txt" or "notes.txt"), and the unassigned code points of the
+# ignorable blocks. Terminals, browsers and mail clients showed the text around them and hid them.
+_INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+    "\ufff0-\ufff8\U000e0000-\U000e0fff]"
+)
+# An emoji's own presentation selector ("⚠️", "❤️", "☺︎"): drawn as part of the character
+# before it, so it is left as it is after a character that is drawn. It can carry one bit.
+_PRESENTATION = frozenset("\ufe0e\ufe0f")
 # Every character Markdown, GitHub-flavoured Markdown or Streamlit's additions give a meaning:
 # links and images ([ ] ( ) !), autolinks (< > : @), HTML (< > &), emphasis (* _ ~), code (`),
 # headings and tables (# |), directives and icons (:), formulas ($), escapes (\).
@@ -58,6 +72,20 @@ def _escape(char: str) -> str:
     return f"<U+{code:04X}>"
 
 
+def _acts(text: str, at: int) -> bool:
+    """Whether `text[at]` acts on the display or draws as nothing, instead of being drawn."""
+    char = text[at]
+    if unicodedata.category(char) in _ACTING:
+        return True
+    if _INVISIBLE.match(char) is None:
+        return False
+    if char in _PRESENTATION and at > 0:
+        before = text[at - 1]
+        drawn = unicodedata.category(before)[0] in "LNPS" and _INVISIBLE.match(before) is None
+        return not drawn
+    return True
+
+
 def visible(text: object, *, newlines: bool = True, tabs: bool = True) -> str:
     """Untrusted text for a terminal: every control and format character shown, not obeyed.
 
@@ -74,7 +102,7 @@ def visible(text: object, *, newlines: bool = True, tabs: bool = True) -> str:
         char = match.group()
         if (char == "\n" and newlines) or (char == "\t" and tabs):
             return char
-        if unicodedata.category(char) in _ACTING:
+        if _acts(match.string, match.start()):
             return _escape(char)
         return char
 
@@ -164,10 +192,10 @@ def toml_string(text: str) -> str:
     surrogate pairs: JSON's `\\ud83d\\udcc1` does not parse), so it parses to the same text.
     A lone surrogate has no TOML form: ValueError."""
     out = ['"']
-    for char in text:
+    for at, char in enumerate(text):
         if char in '"\\':
             out.append("\\" + char)
-        elif unicodedata.category(char) in _ACTING:
+        elif _acts(text, at):
             code = ord(char)
             if 0xD800 <= code <= 0xDFFF:
                 raise ValueError(f"a lone surrogate (U+{code:04X}) has no TOML form")
@@ -180,7 +208,7 @@ def toml_string(text: str) -> str:
 
 def _json_escape(match: re.Match[str]) -> str:
     char = match.group()
-    if unicodedata.category(char) not in _ACTING:
+    if not _acts(match.string, match.start()):
         return char
     return json.dumps(char)[1:-1]  # ensure_ascii: \uXXXX, a surrogate pair above U+FFFF
 

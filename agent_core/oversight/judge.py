@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ def parse_score(text: str) -> tuple[float, str]:
     if data is not None:
         try:
             score = float(data["score"])
+            # NaN ("NaN", "nan": json and float() read both) compares false with every
+            # threshold, so it would never pause the run: no number is as unreadable as none.
+            if math.isnan(score):
+                raise ValueError("not a number")
             return min(max(score, 0.0), 1.0), str(data.get("reason", ""))[:500]
         except (ValueError, KeyError, TypeError):
             pass

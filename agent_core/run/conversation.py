@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from agent_core.run.goal_asks import read_goal
+from agent_core.tools.validate import loads_json
 from storage.record import Guidance, ModelCall, ToolResult, parse_event
 
 SYSTEM_PROMPT = """You are an autonomous agent working toward the user's goal with tools.
@@ -64,8 +64,8 @@ def sendable_arguments(raw: Any) -> str:
     """Arguments as a server accepts them back in the history: a JSON object's text as it was,
     anything else as "{}" (llama.cpp refuses the whole request otherwise). The raw text stays in
     the model_call event, and the tool message quotes it with what to fix."""
-    try:
-        return raw if isinstance(json.loads(raw), dict) else "{}"
+    try:  # `{"n": NaN}` is no JSON either: Python's json reads it, a strict server does not
+        return raw if isinstance(loads_json(raw), dict) else "{}"
     except (TypeError, ValueError):
         return "{}"
 

@@ -24,6 +24,7 @@ from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.builtins import disk_growth_bound
 from agent_core.tools.cancel_token import CancelReason
+from agent_core.tools.validate import loads_json
 from storage.record import (
     AllowanceRevoked,
     ApprovalDecided,
@@ -197,7 +198,7 @@ class ToolStep:
             return None, None, f"Error: unknown tool {call.name!r}; the tools you have: {names}"
         sent = call.arguments if len(call.arguments) <= 300 else call.arguments[:297] + "..."
         try:
-            arguments = json.loads(call.arguments or "{}")
+            arguments = loads_json(call.arguments or "{}")
         except ValueError as exc:
             return (
                 None,

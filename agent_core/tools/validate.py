@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +21,36 @@ def parse_arguments(raw: str) -> dict:
     if not raw or not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
+        value = loads_json(raw)
     except json.JSONDecodeError as exc:
         raise ToolArgumentError(
             f"arguments are not valid JSON ({exc.msg} at character {exc.pos}); "
             'send one JSON object such as {"path": "notes.txt"}'
         ) from None
+    except ValueError as exc:
+        raise ToolArgumentError(f"arguments are not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise ToolArgumentError(f"arguments must be a JSON object, got {json_type(value)}")
     return value
+
+
+def loads_json(text: str) -> Any:
+    """A model's JSON, as JSON has it: `NaN`, `Infinity`, `-Infinity` (which Python's json reads)
+    and numbers too large for a float (`1e999`, read as Infinity) are a ValueError naming them.
+    A schema's "number" took them, so a call ran with them and its event held text no JSON reader
+    takes (`onloop show --json`, a PostgreSQL store)."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number; send a number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large a number; send a smaller one")
+    return number
 
 
 def schema_validator(schema: dict, label: str) -> Callable[[Any], dict]:

@@ -249,7 +249,7 @@ TERMINAL_MORE = {
     "surrogate pair as text": "\U0001f600 ok",
     "interlinear annotation": "a\ufff9hidden\ufffbb",
     "invisible plus and times": "a\u2064b\u2062c",
-    "hangul filler": "a\u3164b",  # a Lo letter that draws blank: shown as text, not obeyed
+    "hangul filler": "a\u3164b",  # a Lo letter that draws blank: shown as <U+3164> (variants)
     "variation selector": "a\ufe0fb",
     "bidi pop and embed": "\u202a\u202b\u202c\u202d",
     "tab then esc": "\t\x1b[31m",

@@ -74,6 +74,7 @@ WRAPPERS = {
     "badge",
     "run_summary",
     "workspace_line",
+    "goal_line",  # agent_core.cli.render: inert.visible, further lines indented
     "render_event",  # agent_core.cli.render: the whole line passes inert.visible
     "live_line",  # agent_core.cli.live_line: the model's partial text through inert.visible
     "_age_and_expiry",
@@ -335,6 +336,8 @@ def trusted(node: ast.AST | None) -> bool:
             return trusted(target) and all(trusted(a) for a in node.args)
         if name == "json.dumps":
             return not any(k.arg == "ensure_ascii" for k in node.keywords)
+        if name == "fit":  # terminal_text.fit: the text in rows, as trusted as the text itself
+            return bool(node.args) and trusted(node.args[0])
         return name in WRAPPERS or name.split(".")[-1] in WRAPPERS - {"markdown", "visible"}
     if isinstance(node, ast.Name | ast.Attribute):
         name = _dotted(node)
@@ -458,6 +461,8 @@ def test_the_scan_catches_an_unwrapped_payload():
     assert [line.split(":")[1] for line in dash] == ["2", "3", "4", "5", "7", "8", "10"]
     assert findings("typer.echo(f'approved: {done.summary}')", "c.py", dashboard=False)
     assert findings("print(row.goal)", "c.py", dashboard=False)
+    assert findings("typer.echo(fit(row.goal, width))", "c.py", dashboard=False)
+    assert not findings("typer.echo(fit(one_line(row.goal), width))", "c.py", dashboard=False)
     assert findings("typer.echo(json.dumps(x, ensure_ascii=False))", "c.py", dashboard=False)
     # A command's local variable is followed to what was assigned to it, whatever its name: the
     # protected files a folder holds were drawn raw as `out(line)` (onloop run --workspace).
