@@ -55,10 +55,13 @@ def thread_cpu_s(native_id: int) -> float:
 def threads_cpu_s() -> dict[str, float]:
     """CPU seconds of each live thread of this process, by thread name."""
     names = {t.native_id: t.name for t in threading.enumerate()}
-    return {
-        names.get(int(tid.name), tid.name): thread_cpu_s(int(tid.name))
-        for tid in Path("/proc/self/task").iterdir()
-    }
+    seconds = {}
+    for tid in Path("/proc/self/task").iterdir():
+        try:
+            seconds[names.get(int(tid.name), tid.name)] = thread_cpu_s(int(tid.name))
+        except FileNotFoundError:  # a run's thread that ended meanwhile: counted as ended
+            continue
+    return seconds
 
 
 def by_thread(before: dict[str, float], after: dict[str, float], calls: int, cpu: float) -> str:
