@@ -6,6 +6,8 @@ is never taken for a read, a build or a write; the tool's risk decides it.
 
 from __future__ import annotations
 
+import re
+
 from agent_core.oversight.git_classes import git_class
 from agent_core.oversight.shell_commands import Invocation
 from storage.vocabulary import CallClass
@@ -212,6 +214,27 @@ def _editors(invocation: Invocation) -> Found:
         if not backed_up and (len(files) > 1 or any(w.glob for w in invocation.paths)):
             return DESTRUCTIVE, f"`{program} -i` rewrites several files in place with no backup"
         return WRITE, f"`{program} -i` edits a file of the workspace in place"
-    if program in ("sed", "awk", "gawk", "mawk"):
+    if program in _AWKS and flags & _AWK_LIBRARIES:  # gawk -i inplace: edits its files
+        return WRITE, f"`{program}` loads a library (`-i inplace` rewrites its files in place)"
+    if program in _AWKS and (flags & _PROGRAM_FILES or any(map(_AWK_WRITES.search, operands))):
+        return None  # what its program writes or runs is not known here: the tool's risk decides
+    if program == "sed" and (flags & _PROGRAM_FILES or any(map(_sed_writes, operands))):
+        return None
+    if program in ("sed", *_AWKS):
         return READ, f"`{program}` prints what it reads"
     return None
+
+
+_AWKS = ("awk", "gawk", "mawk", "nawk")
+_AWK_LIBRARIES = frozenset({"-i", "--include", "-l", "--load"})
+_PROGRAM_FILES = frozenset({"-f", "--file", "-E", "--exec"})
+# An awk program that writes a file (`print > "f"`), pipes to or from a command, or runs one.
+_AWK_WRITES = re.compile(r"\bprintf?\b[^;{}\n]*[>|]|\|\s*getline|\|&|\bsystem\s*\(")
+# A sed script's `w FILE`, `W FILE` or `e CMD` command, or an `s` command's `w`/`e` flag.
+_SED_COMMAND = re.compile(r"(^|[;{}\n])\s*(([0-9$~+,]|/[^/]*/)\s*)*!?\s*[wWe](\s|$)")
+_SED_FLAGS = re.compile(r"s(.)(?:\\.|(?!\1).)*\1(?:\\.|(?!\1).)*\1[gpiImM0-9]*[we]")
+
+
+def _sed_writes(script: str) -> bool:
+    """Whether a sed script may write a file or run a command (not only print what it reads)."""
+    return bool(_SED_COMMAND.search(script) or _SED_FLAGS.search(script))

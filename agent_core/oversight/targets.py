@@ -340,6 +340,13 @@ def _through_proc(word: Word, doubts: list[str]) -> Word:
     return Word((rest or ".") if view.group(1) == "cwd" else "/" + rest, word.glob)
 
 
+def redirected(invocation: Invocation) -> set[str]:
+    """The files `invocation`'s output is redirected into, each spelled as its path part is
+    (`> ./package.json`, `> sub/../package.json`, `> /proc/self/cwd/package.json` all name
+    `package.json`): compared by its raw text, such a write went unseen and the call was a read."""
+    return {_normal(_through_proc(Word(text), []).text) for text in invocation.writes}
+
+
 def _shell_spelling(
     text: str, space: Workspace, lexical: bool, folders: list[str], glob_: bool = False
 ) -> PathTarget:
