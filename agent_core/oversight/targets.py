@@ -28,7 +28,7 @@ from agent_core.oversight.folder_reads import (
     reads_whole,
     walk_folder,
 )
-from agent_core.oversight.patch_targets import patched_files
+from agent_core.oversight.patch_targets import extracted_files, patched_files
 from agent_core.oversight.shell_commands import (
     CODE_RUNNERS,
     SHELLS,
@@ -181,10 +181,10 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     globbing = _Globbing(bool(_DOTS_SETTING.search(command)), bool(_DEEP_SETTING.search(command)))
     for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
-        patched, doubt = patched_files(invocation, None if lexical else space.real_root)
-        words += [Word(name) for name in patched]
-        if doubt is not None:
-            doubts.append(doubt)
+        for inside in (patched_files, extracted_files):  # named in the patch or archive it reads
+            named, doubt = inside(invocation, None if lexical else space.real_root)
+            words += [Word(name) for name in named]
+            doubts += [doubt] if doubt is not None else []
         if (script := _script_written_here(invocation, line.invocations[:index])) is not None:
             doubts.append("the line writes a script and runs it, which rules cannot read fully")
             words += [Word(p) for code in script for p in code_paths(code)]

