@@ -81,7 +81,9 @@ def extracted_files(invocation: Invocation, root: Path | None) -> tuple[list[str
         return [], None
     names: list[str] = []
     listed = False
-    for word in invocation.paths if root is not None else ():
+    for word in invocation.paths:
+        if root is None:
+            break
         path = root / word.text
         try:
             if not path.is_file() or os.path.getsize(path) > MAX_ARCHIVE:
