@@ -8,11 +8,17 @@ not made yet, too large) is a doubt: the call asks.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import re
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from agent_core.oversight.shell_commands import Invocation
 
@@ -38,11 +44,9 @@ def patched_files(invocation: Invocation, root: Path | None) -> tuple[list[str],
         return [], None
     texts = [invocation.stdin] if invocation.stdin is not None else []
     for word in invocation.paths:
-        if word.text in ("apply", "am") or root is None:
-            continue
-        path = root / word.text
+        path = _inside(root, word.text) if word.text not in ("apply", "am") else None
         try:
-            if path.is_file() and os.path.getsize(path) <= MAX_PATCH:
+            if path is not None and os.path.getsize(path) <= MAX_PATCH:
                 texts.append(path.read_text(errors="replace"))
         except OSError:
             continue
@@ -62,6 +66,8 @@ def patched_files(invocation: Invocation, root: Path | None) -> tuple[list[str],
 
 # -- archives: what `tar x` and `unzip` extract ------------------------------------------------
 MAX_ARCHIVE = 20 << 20  # bytes of an archive listed when the call is decided; a larger one asks
+MAX_UNPACKED = 256 << 20  # bytes of a compressed tar read through to list it (a bomb: asks)
+MAX_MEMBERS = 20_000
 _TARS = ("tar", "bsdtar", "gtar")
 
 
@@ -82,24 +88,68 @@ def extracted_files(invocation: Invocation, root: Path | None) -> tuple[list[str
     names: list[str] = []
     listed = False
     for word in invocation.paths:
-        if root is None:
-            break
-        path = root / word.text
+        path = _inside(root, word.text)
         try:
-            if not path.is_file() or os.path.getsize(path) > MAX_ARCHIVE:
+            if path is None or os.path.getsize(path) > MAX_ARCHIVE:
                 continue
             if zipfile.is_zipfile(path):
                 with zipfile.ZipFile(path) as archive:
-                    names += archive.namelist()
-            elif tarfile.is_tarfile(path):
-                with tarfile.open(path) as archive:
-                    names += archive.getnames()
+                    names += archive.namelist()[:MAX_MEMBERS]
             else:
-                continue
+                names += _tar_members(path)
             listed = True
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError):
+        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError, _TooLarge):
             continue
     if not listed:
         what = f"`{invocation.program}` extracts an archive not listable here"
         return [], f"{what}; what it writes is not known"
     return list(dict.fromkeys(n for n in names if n.strip("./"))), None
+
+
+def _inside(root: Path | None, text: str) -> Path | None:
+    """A regular file the command names inside the workspace (where a link really leads is
+    checked too: onloop never reads a host file, a FIFO or a device for the sandbox's command)."""
+    if root is None or not text or text.startswith(("/", "~")):
+        return None
+    path = Path(os.path.realpath(root / text))
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Bounded(io.RawIOBase):
+    """A stream that fails past `limit` bytes (a compressed tar that unpacks to gigabytes)."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream, self.left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        data = self.stream.read(min(len(buffer), self.left + 1))
+        self.left -= len(data)
+        if self.left < 0:
+            raise _TooLarge
+        buffer[: len(data)] = data
+        return len(data)
+
+
+_OPENERS: dict[bytes, Callable[..., Any]] = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ": lzma.open,
+}
+
+
+def _tar_members(path: Path) -> list[str]:
+    """A tar's member names, read as a stream with what it unpacks to bounded."""
+    with open(path, "rb") as raw:
+        head = raw.read(6)
+    opener = next((o for magic, o in _OPENERS.items() if head.startswith(magic)), open)
+    with opener(path, "rb") as unpacked:
+        bounded = io.BufferedReader(_Bounded(unpacked, MAX_UNPACKED))
+        with tarfile.open(fileobj=bounded, mode="r|") as archive:
+            return [member.name for _, member in zip(range(MAX_MEMBERS), archive, strict=False)]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -372,3 +373,25 @@ def test_odd_spellings_of_onloops_files_are_refused_by_the_file_tools(project, p
     workspace = Workspace(project, own_files(policy_file=str(project / "onloop.toml")))
     with pytest.raises(ToolError, match="onloop's own files"):
         workspace.writable(path)
+
+
+def test_an_archive_is_listed_inside_the_workspace_only_and_a_bomb_asks(
+    repo, tmp_path, monkeypatch
+):
+    """Listing an archive happens in the worker, unconfined: never a file outside the workspace
+    (through a link or by its absolute name), and a tar that unpacks past the bound asks."""
+    outside = tmp_path / "outside.tar"
+    with tarfile.open(outside, "w") as archive:
+        archive.add(repo.real_root / "evil", "docs/a.md")
+    (repo.real_root / "link.tar").symlink_to(outside)
+    for command in (f"tar xf {outside}", "tar xf link.tar"):
+        decided = shell(command, "autonomous", repo)
+        assert decided.verdict == "ask" and "not listable" in decided.reason, decided
+    monkeypatch.setattr("agent_core.oversight.patch_targets.MAX_UNPACKED", 1 << 20)
+    with tarfile.open(repo.real_root / "bomb.tar.gz", "w:gz") as archive:  # 4 MB of zeros
+        member = tarfile.TarInfo("big")
+        member.size = 4 << 20
+        archive.addfile(member, io.BytesIO(bytes(member.size)))
+        archive.add(repo.real_root / "evil", ".git/hooks/pre-commit")  # after it: never seen
+    decided = shell("tar xzf bomb.tar.gz", "autonomous", repo)
+    assert decided.verdict == "ask" and "not listable" in decided.reason, decided
