@@ -94,8 +94,10 @@ def _writes_to(invocation: Invocation, path: PathTarget) -> bool:
 
 
 def _written(path: PathTarget, classified: Classified) -> Classified:
-    """A write to a guarded file (.git/, CI, hooks, manifests) is its own class."""
-    guarded = guarded_file(path.spellings)
+    """A write to a guarded file (.git/, CI, hooks, manifests) is its own class; each spelling
+    counts, and each folder a `cd` earlier in the line may have made it relative to (`cd .git
+    && echo x > config` writes .git/config)."""
+    guarded = guarded_file(path.every(True))
     if guarded is None:
         return classified
     if (

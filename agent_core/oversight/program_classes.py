@@ -26,6 +26,26 @@ _READERS = frozenset(
     xzcat strings expr ps free uptime hostname locale man help history tac rev look wait nproc
     command hash getconf lsof pgrep time""".split()
 )
+# Options with which a reader writes a file (`sort -o package.json`, `tree -o`, `yq -i`).
+_OUTPUT_FLAGS = {
+    "sort": {"-o", "--output"},
+    "tree": {"-o"},
+    "yq": {"-i", "--inplace"},
+    "less": {"-o", "-O", "--log-file", "--LOG-FILE"},
+    "history": {"-w", "-a"},
+    "file": {"-C"},
+}
+_OUTPUT_OPERAND = ("uniq", "xxd")  # `uniq IN OUT`, `xxd [-r] IN OUT`: the second file is written
+
+
+def _reader_writes(invocation: Invocation) -> bool:
+    """Whether a program that mostly only reads writes a file in this call."""
+    program = invocation.program
+    if invocation.flags & _OUTPUT_FLAGS.get(program, set()):
+        return True
+    return program in _OUTPUT_OPERAND and len(invocation.operands) > 1
+
+
 _ESCALATORS = frozenset({"sudo", "su", "doas", "pkexec", "runuser", "setpriv", "nsenter",
                          "unshare", "chroot", "mount", "umount", "setcap", "capsh", "insmod",
                          "modprobe", "sysctl", "iptables", "nft", "visudo", "passwd", "useradd",
@@ -112,6 +132,8 @@ def program_class(invocation: Invocation) -> Found:
         if program in _FORMATTERS or "--fix" in flags or operands[:1] == ("format",):
             return WRITE, f"`{program}` rewrites files of the workspace"
         return BUILD, f"`{program}` checks the project's own code inside the sandbox"
+    if program in _READERS and _reader_writes(invocation):
+        return WRITE, f"`{program}` writes its output into a file"
     if program in _READERS:
         return READ, f"`{program}` only reads"
     if program in _PASS_THROUGH:

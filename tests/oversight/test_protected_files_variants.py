@@ -250,6 +250,21 @@ PATCHES = {  # the files changed are named inside the patch
     "written by the same line": "cp notes.diff n2.diff && sed -i s/notes.md/Makefile/ n2.diff && "
     "git apply n2.diff",
 }
+AFTER_CD = {  # the file is named relative to a folder the line went into
+    "cd .git && echo >": "cd .git && echo x > config",
+    "cd hooks && cat >": "cd .git/hooks && cat ../../evil > pre-commit",
+    "cd hooks; cp": "cd .git/hooks; cp ../../evil pre-commit",
+    "(cd; echo > ./)": "(cd .git; echo x > ./config)",
+    "pushd .github && cp": "pushd .github && cp ../evil workflows/ci.yml",
+}
+READERS_THAT_WRITE = {
+    "sort -o": "sort -o ./package.json evil",
+    "sort --output=": "sort --output=Makefile evil",
+    "uniq IN OUT": "uniq evil ./package.json",
+    "xxd -r IN OUT": "xxd -r evil .git/hooks/pre-commit",
+    "tree -o": "tree -o Makefile",
+    "yq -i": "yq -i '.a = 1' .github/workflows/ci.yml",
+}
 ARCHIVES = {  # the files written are the archive's members
     "tar xzf": "tar xzf hooks.tar.gz",
     "tar -x -f": "tar -x -f hooks.tar.gz",
@@ -284,9 +299,10 @@ HELD = {
 @pytest.mark.parametrize(
     "command",
     [*REDIRECTS.values(), *INTO_FOLDERS.values(), *IN_PLACE.values(), *GIT_WRITES.values(),
-     *HELD.values(), *list(PATCHES.values())[:-2], *ARCHIVES.values()],
+     *HELD.values(), *list(PATCHES.values())[:-2], *ARCHIVES.values(), *AFTER_CD.values(),
+     *READERS_THAT_WRITE.values()],
     ids=[*REDIRECTS, *INTO_FOLDERS, *IN_PLACE, *GIT_WRITES, *HELD, *list(PATCHES)[:-2],
-         *ARCHIVES],
+         *ARCHIVES, *AFTER_CD, *READERS_THAT_WRITE],
 )  # fmt: skip
 @pytest.mark.parametrize("autonomy", ["supervised", "autonomous"])
 def test_every_spelling_of_a_write_to_a_guarded_file_is_asked(repo, command, autonomy):
@@ -324,6 +340,8 @@ def test_reading_or_staging_guarded_files_is_not_asked(repo):
         "git diff package.json", "git add package.json", "git log -p Makefile",
         "git apply notes.diff", "patch -p1 < notes.diff", "tar xf docs.tar",
         "tar tzf hooks.tar.gz", "unzip -l app.zip", "tar czf out.tgz docs",
+        "sort package.json", "uniq Makefile", "xxd package.json", "cd .git && ls",
+        "cd sub && echo x > notes.md",
     ):  # fmt: skip
         decided = shell(command, "autonomous", repo)
         assert decided.verdict == "allow", (command, decided)
