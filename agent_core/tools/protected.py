@@ -414,14 +414,25 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     return plan
 
 
-def _files_of(root: Path, entries: list[Path]) -> Iterable[Path]:
-    """The entries, and the files inside those that are folders (`.streamlit/`)."""
+def _files_of(root: Path, entries: list[Path]) -> Iterable[tuple[Path, os.stat_result]]:
+    """The entries, and the files inside those that are folders (`.streamlit/`, a site-packages
+    folder: tens of thousands of files, each looked at once from its folder's listing)."""
     for entry in entries:
-        yield entry
         info = _status(root, entry)
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            for here, _folders, files in os.walk(entry):
-                yield from (Path(here) / name for name in files)
+        if info is None:
+            continue
+        yield entry, info
+        pending = [str(entry)] if stat.S_ISDIR(info.st_mode) else []
+        while pending:
+            try:
+                with os.scandir(pending.pop()) as listing:
+                    for item in listing:
+                        if item.is_dir(follow_symlinks=False):
+                            pending.append(item.path)
+                        elif item.is_file(follow_symlinks=False):
+                            yield Path(item.path), item.stat(follow_symlinks=False)
+            except OSError:
+                continue
 
 
 def _covered(path: Path, entries: list[Path]) -> bool:
@@ -432,9 +443,8 @@ def _hard_links(plan: Guard, cap: int | None) -> None:
     """Other names of a protected file (a hard link the person made, `cp -l`): writing through
     one changes the file itself, so each is pinned as the file is (hidden when it is secret)."""
     shared: dict[tuple[int, int], Path] = {}
-    for path in _files_of(plan.root, plan.existing):
-        info = _status(plan.root, path)
-        if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+    for path, info in _files_of(plan.root, plan.existing):
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             shared[(info.st_dev, info.st_ino)] = path
     if not shared:
         return
