@@ -27,6 +27,8 @@ import pytest
 import agent_core
 from agent_core.oversight.policy import Policy, decide_call
 from agent_core.tools import ToolError, Workspace, builtin_tools
+from agent_core.tools.mcp_client import McpPool
+from agent_core.tools.mcp_config import McpServerSettings
 from agent_core.tools.protected import own_files
 from tests.oversight import test_protected_files_attacks as base
 from tests.oversight.test_call_classes import call, shell
@@ -413,3 +415,25 @@ def test_an_archive_is_listed_inside_the_workspace_only_and_a_bomb_asks(
         archive.add(repo.real_root / "evil", ".git/hooks/pre-commit")  # after it: never seen
     decided = shell("tar xzf bomb.tar.gz", "autonomous", repo)
     assert decided.verdict == "ask" and "not listable" in decided.reason, decided
+
+
+@pytest.mark.usefixtures("sandbox_required")
+def test_an_mcp_server_with_the_project_in_its_paths_cannot_plant_a_pth(venv_project, tmp_path):
+    venv = venv_project / ".venv"
+    site = venv_project / _site_packages(venv)
+    pool = McpPool(scratch_root=tmp_path / "scratch")
+    pool.protected = own_files()
+    writer = Path(__file__).parent.parent / "support" / "mcp_writer.py"
+    settings = McpServerSettings(
+        name="writer", command=[sys.executable, str(writer)], paths=[str(venv_project)]
+    )
+    try:
+        tools = {t.name.removeprefix("mcp__writer__"): t for t in pool.tools([settings])}
+        with pytest.raises(ToolError):
+            tools["write"].fn(path=str(site / "evil.pth"), content=HOOK)
+        tools["write"].fn(path=str(venv_project / "out.md"), content="fine")
+    finally:
+        pool.close()
+    assert not list(site.glob("*.pth"))
+    assert not _next_start_runs_hook(venv, tmp_path)
+    assert (venv_project / "out.md").read_text() == "fine"
