@@ -8,8 +8,14 @@
 - onloop's own packages (an editable install keeps them in a checkout);
 - the sandbox's network program (`$ONLOOP_PASTA`, or `pasta` on PATH), run outside the sandbox;
 - guarded files (hooks, CI, manifests) written by a shell redirect spelled other than by the bare
-  name, or copied into a guarded folder named as the destination, or edited by `awk -i inplace`:
-  each should be asked about (class `guarded`) at every autonomy level.
+  name, copied into a guarded folder named as the destination, edited by `gawk -i inplace`,
+  named after a `cd`, written by a reader's output option (`sort -o`, `uniq IN OUT`), put back
+  by `git checkout --`/`restore`, or named only inside a patch or an archive the command reads:
+  each should be asked about (class `guarded`) at every autonomy level; a sed or awk program
+  that writes or runs something is not "only a read".
+
+Attacks that held are kept at the end as guards (links, renames, namespaces in the shell; odd
+spellings through the file tools).
 """
 
 from __future__ import annotations
