@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agent_core.oversight.git_classes import writes_operands
 from agent_core.oversight.guarded_files import guarded_file
 from agent_core.oversight.program_classes import program_class
 from agent_core.oversight.shell_commands import Invocation
-from agent_core.oversight.targets import Part, PathTarget
+from agent_core.oversight.targets import Part, PathTarget, redirected
 from agent_core.oversight.weakened_tests import weakens
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import CLASS_RANK, CallClass
@@ -72,7 +73,8 @@ def _shell_part(invocation: Invocation, path: PathTarget | None) -> Classified:
     classified = Classified(*found) if found is not None else UNCLASSIFIED
     if path is None:
         return classified
-    if any(name in invocation.writes for name in path.spellings) or _writes_to(invocation, path):
+    into = redirected(invocation)
+    if any(name in into for name in path.spellings) or _writes_to(invocation, path):
         written = classified
         if classified.call_class is None or CLASS_RANK[classified.call_class] < CLASS_RANK[WRITE]:
             written = Classified(WRITE, f"`{invocation.program}` writes {path.spellings[0]}")
@@ -81,16 +83,21 @@ def _shell_part(invocation: Invocation, path: PathTarget | None) -> Classified:
 
 
 def _writes_to(invocation: Invocation, path: PathTarget) -> bool:
-    """Whether a program that changes files touches this path (git stages: not a write)."""
+    """Whether a program that changes files touches this path (git stages: not a write; it
+    writes what `checkout`, `restore`, `mv` and `rm` name)."""
     found = program_class(invocation)
-    if found is None or invocation.program == "git":
+    if found is None:
         return False
+    if invocation.program == "git":
+        return writes_operands(invocation) and CLASS_RANK[found[0]] >= CLASS_RANK[WRITE]
     return CLASS_RANK[found[0]] >= CLASS_RANK[WRITE] and found[0] not in (NETWORK, INSTALL)
 
 
 def _written(path: PathTarget, classified: Classified) -> Classified:
-    """A write to a guarded file (.git/, CI, hooks, manifests) is its own class."""
-    guarded = guarded_file(path.spellings)
+    """A write to a guarded file (.git/, CI, hooks, manifests) is its own class; each spelling
+    counts, and each folder a `cd` earlier in the line may have made it relative to (`cd .git
+    && echo x > config` writes .git/config)."""
+    guarded = guarded_file(path.every(True))
     if guarded is None:
         return classified
     if (

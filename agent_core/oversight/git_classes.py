@@ -76,6 +76,15 @@ def _subcommand(flags: frozenset[str], operands: list[str]) -> tuple[str | None,
     return operands[skip], operands[skip + 1 :]
 
 
+def writes_operands(invocation: Invocation) -> bool:
+    """Whether this git command writes the working-tree files it names (`git checkout --
+    package.json` puts back the index's copy, which `git apply --cached` may have changed;
+    `git mv`, `git rm`; `git apply` the files its patch names): other git commands only stage
+    or read the files they name."""
+    sub, _rest = _subcommand(invocation.flags, list(invocation.operands))
+    return sub in ("checkout", "restore", "mv", "rm", "apply", "am")
+
+
 def _push(flags: frozenset[str], rest: list[str]) -> Found:
     forced = {"-f", "--force", "--force-with-lease", "--force-if-includes", "--mirror", "--prune",
               "--delete", "-d"}  # fmt: skip

@@ -8,14 +8,15 @@ import posixpath
 import re
 
 # (pattern on the canonical path, what it is); a pattern without "/" matches the file's name at
-# any depth, one ending in "/" a folder anywhere.
+# any depth, one ending in "(/|$)" a folder anywhere and the folder itself: `cp evil
+# .github/workflows` writes into it as surely as `cp evil .github/workflows/ci.yml`.
 _GUARDED: tuple[tuple[str, str], ...] = (
     (r"(^|/)\.git(/|$)", "the repository's own data (config, hooks, refs)"),
-    (r"(^|/)\.(husky|githooks)/", "a git hook, which runs on every commit"),
-    (r"(^|/)\.github/workflows/", "CI configuration, which runs on the project's CI"),
-    (r"(^|/)\.github/actions/", "a CI action, which runs on the project's CI"),
-    (r"(^|/)\.circleci/", "CI configuration"),
-    (r"(^|/)\.buildkite/", "CI configuration"),
+    (r"(^|/)\.(husky|githooks)(/|$)", "a git hook, which runs on every commit"),
+    (r"(^|/)\.github/workflows(/|$)", "CI configuration, which runs on the project's CI"),
+    (r"(^|/)\.github/actions(/|$)", "a CI action, which runs on the project's CI"),
+    (r"(^|/)\.circleci(/|$)", "CI configuration"),
+    (r"(^|/)\.buildkite(/|$)", "CI configuration"),
     (r"(^|/)(\.gitlab-ci\.ya?ml|\.travis\.ya?ml|azure-pipelines\.ya?ml|Jenkinsfile"
      r"|bitbucket-pipelines\.ya?ml|\.drone\.ya?ml|appveyor\.ya?ml|cloudbuild\.ya?ml)$",
      "CI configuration"),

@@ -6,6 +6,8 @@ is never taken for a read, a build or a write; the tool's risk decides it.
 
 from __future__ import annotations
 
+import re
+
 from agent_core.oversight.git_classes import git_class
 from agent_core.oversight.shell_commands import Invocation
 from storage.vocabulary import CallClass
@@ -24,6 +26,26 @@ _READERS = frozenset(
     xzcat strings expr ps free uptime hostname locale man help history tac rev look wait nproc
     command hash getconf lsof pgrep time""".split()
 )
+# Options with which a reader writes a file (`sort -o package.json`, `tree -o`, `yq -i`).
+_OUTPUT_FLAGS = {
+    "sort": {"-o", "--output"},
+    "tree": {"-o"},
+    "yq": {"-i", "--inplace"},
+    "less": {"-o", "-O", "--log-file", "--LOG-FILE"},
+    "history": {"-w", "-a"},
+    "file": {"-C"},
+}
+_OUTPUT_OPERAND = ("uniq", "xxd")  # `uniq IN OUT`, `xxd [-r] IN OUT`: the second file is written
+
+
+def _reader_writes(invocation: Invocation) -> bool:
+    """Whether a program that mostly only reads writes a file in this call."""
+    program = invocation.program
+    if invocation.flags & _OUTPUT_FLAGS.get(program, set()):
+        return True
+    return program in _OUTPUT_OPERAND and len(invocation.operands) > 1
+
+
 _ESCALATORS = frozenset({"sudo", "su", "doas", "pkexec", "runuser", "setpriv", "nsenter",
                          "unshare", "chroot", "mount", "umount", "setcap", "capsh", "insmod",
                          "modprobe", "sysctl", "iptables", "nft", "visudo", "passwd", "useradd",
@@ -110,6 +132,8 @@ def program_class(invocation: Invocation) -> Found:
         if program in _FORMATTERS or "--fix" in flags or operands[:1] == ("format",):
             return WRITE, f"`{program}` rewrites files of the workspace"
         return BUILD, f"`{program}` checks the project's own code inside the sandbox"
+    if program in _READERS and _reader_writes(invocation):
+        return WRITE, f"`{program}` writes its output into a file"
     if program in _READERS:
         return READ, f"`{program}` only reads"
     if program in _PASS_THROUGH:
@@ -212,6 +236,27 @@ def _editors(invocation: Invocation) -> Found:
         if not backed_up and (len(files) > 1 or any(w.glob for w in invocation.paths)):
             return DESTRUCTIVE, f"`{program} -i` rewrites several files in place with no backup"
         return WRITE, f"`{program} -i` edits a file of the workspace in place"
-    if program in ("sed", "awk", "gawk", "mawk"):
+    if program in _AWKS and flags & _AWK_LIBRARIES:  # gawk -i inplace: edits its files
+        return WRITE, f"`{program}` loads a library (`-i inplace` rewrites its files in place)"
+    if program in _AWKS and (flags & _PROGRAM_FILES or any(map(_AWK_WRITES.search, operands))):
+        return None  # what its program writes or runs is not known here: the tool's risk decides
+    if program == "sed" and (flags & _PROGRAM_FILES or any(map(_sed_writes, operands))):
+        return None
+    if program in ("sed", *_AWKS):
         return READ, f"`{program}` prints what it reads"
     return None
+
+
+_AWKS = ("awk", "gawk", "mawk", "nawk")
+_AWK_LIBRARIES = frozenset({"-i", "--include", "-l", "--load"})
+_PROGRAM_FILES = frozenset({"-f", "--file", "-E", "--exec"})
+# An awk program that writes a file (`print > "f"`), pipes to or from a command, or runs one.
+_AWK_WRITES = re.compile(r"\bprintf?\b[^;{}\n]*[>|]|\|\s*getline|\|&|\bsystem\s*\(")
+# A sed script's `w FILE`, `W FILE` or `e CMD` command, or an `s` command's `w`/`e` flag.
+_SED_COMMAND = re.compile(r"(^|[;{}\n])\s*(([0-9$~+,]|/[^/]*/)\s*)*!?\s*[wWe](\s|$)")
+_SED_FLAGS = re.compile(r"s(.)(?:\\.|(?!\1).)*\1(?:\\.|(?!\1).)*\1[gpiImM0-9]*[we]")
+
+
+def _sed_writes(script: str) -> bool:
+    """Whether a sed script may write a file or run a command (not only print what it reads)."""
+    return bool(_SED_COMMAND.search(script) or _SED_FLAGS.search(script))

@@ -28,6 +28,7 @@ from agent_core.oversight.folder_reads import (
     reads_whole,
     walk_folder,
 )
+from agent_core.oversight.patch_targets import extracted_files, patched_files
 from agent_core.oversight.shell_commands import (
     CODE_RUNNERS,
     SHELLS,
@@ -180,6 +181,10 @@ def _shell_parts(command: str, space: Workspace, lexical: bool, doubts: list[str
     globbing = _Globbing(bool(_DOTS_SETTING.search(command)), bool(_DEEP_SETTING.search(command)))
     for index, invocation in enumerate(line.invocations):
         words = [*invocation.paths, *_embedded_paths(invocation)]
+        for inside in (patched_files, extracted_files):  # named in the patch or archive it reads
+            named, doubt = inside(invocation, None if lexical else space.real_root)
+            words += [Word(name) for name in named]
+            doubts += [doubt] if doubt is not None else []
         if (script := _script_written_here(invocation, line.invocations[:index])) is not None:
             doubts.append("the line writes a script and runs it, which rules cannot read fully")
             words += [Word(p) for code in script for p in code_paths(code)]
@@ -338,6 +343,13 @@ def _through_proc(word: Word, doubts: list[str]) -> Word:
         return word
     rest = view.group(2) or ""
     return Word((rest or ".") if view.group(1) == "cwd" else "/" + rest, word.glob)
+
+
+def redirected(invocation: Invocation) -> set[str]:
+    """The files `invocation`'s output is redirected into, each spelled as its path part is
+    (`> ./package.json`, `> sub/../package.json`, `> /proc/self/cwd/package.json` all name
+    `package.json`): compared by its raw text, such a write went unseen and the call was a read."""
+    return {_normal(_through_proc(Word(text), []).text) for text in invocation.writes}
 
 
 def _shell_spelling(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import errno
 import importlib.machinery
+import importlib.util
 import os
 import shutil
+import site
 import stat
 import sys
 import time
@@ -99,7 +101,10 @@ def own_name(path: Path | str) -> str | None:
 
 STORE_WHAT = "onloop's database"
 SANDBOX = "the sandbox program"
+NETWORK_PROGRAM = "the sandbox's network program (pasta), run outside the sandbox"
 STARTUP_HOOK = "a module Python runs at every start (sitecustomize)"
+SITE_FOLDER = "a site-packages folder of the worker's Python (its .pth files run at every start)"
+OWN_PACKAGES = ("agent_core", "storage", "dashboard", "onloop")
 
 
 def own_files(
@@ -126,6 +131,10 @@ def own_files(
     add(os.environ.get("ONLOOP_SMTP_CA_FILE"), "the mail trust file ($ONLOOP_SMTP_CA_FILE)")
     sandbox = os.environ.get("ONLOOP_BWRAP") or "bwrap"  # replaced, no command is confined
     add(sandbox if "/" in sandbox else _program(sandbox, os.environ.get("PATH")), SANDBOX)
+    pasta = os.environ.get("ONLOOP_PASTA") or "pasta"  # runs outside the sandbox, as the worker
+    add(pasta if "/" in pasta else _program(pasta, os.environ.get("PATH")), NETWORK_PROGRAM)
+    for place, what in _python_itself():
+        add(place, what)
     for path, what in _extra.items():
         add(path, what)
     for module in tool_modules:
@@ -152,6 +161,41 @@ def own_files(
     # The import path's startup hooks, both spellings (the same for every run of a worker).
     files += [own for text, own in _hook_files() if text not in merged]
     return Protected(tuple(files))
+
+
+def _python_itself() -> list[tuple[str, str]]:
+    """The Python this worker runs on, where the next worker (or `onloop` command) started from
+    it reads code before any policy: its site-packages folders (a new `.pth` there runs at every
+    start; onloop and its dependencies live there), the user's site-packages, a virtual
+    environment's `pyvenv.cfg` (which Python it is) and its `onloop` command, and onloop's own
+    packages wherever they are imported from (an editable install keeps them in a checkout).
+    A project's `.venv` the worker runs from is otherwise an ordinary folder of the workspace."""
+    prefixes = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    found = [
+        (folder, SITE_FOLDER) for folder in site.getsitepackages(list(dict.fromkeys(prefixes)))
+    ]
+    if site.ENABLE_USER_SITE and (user := site.getusersitepackages()):
+        found.append((user, SITE_FOLDER))
+    if sys.prefix != sys.base_prefix:
+        found.append((os.path.join(sys.prefix, "pyvenv.cfg"), "the worker's Python (pyvenv.cfg)"))
+    command = _program("onloop", os.environ.get("PATH"))
+    for path in dict.fromkeys(p for p in (os.path.join(sys.prefix, "bin", "onloop"), command) if p):
+        found.append((path, "the onloop command"))
+    for name in OWN_PACKAGES:
+        found += [(folder, "onloop's own code") for folder in _package_folders(name)]
+    return found
+
+
+def _package_folders(name: str) -> list[str]:
+    """Where a top-level package is imported from (nothing is imported to find out)."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    if spec is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return []
+    return list(spec.submodule_search_locations or []) if spec is not None else []
 
 
 _hooks_made: dict[tuple, tuple[tuple[str, OwnFile], ...]] = {}
@@ -370,14 +414,25 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     return plan
 
 
-def _files_of(root: Path, entries: list[Path]) -> Iterable[Path]:
-    """The entries, and the files inside those that are folders (`.streamlit/`)."""
+def _files_of(root: Path, entries: list[Path]) -> Iterable[tuple[Path, os.stat_result]]:
+    """The entries, and the files inside those that are folders (`.streamlit/`, a site-packages
+    folder: tens of thousands of files, each looked at once from its folder's listing)."""
     for entry in entries:
-        yield entry
         info = _status(root, entry)
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            for here, _folders, files in os.walk(entry):
-                yield from (Path(here) / name for name in files)
+        if info is None:
+            continue
+        yield entry, info
+        pending = [str(entry)] if stat.S_ISDIR(info.st_mode) else []
+        while pending:
+            try:
+                with os.scandir(pending.pop()) as listing:
+                    for item in listing:
+                        if item.is_dir(follow_symlinks=False):
+                            pending.append(item.path)
+                        elif item.is_file(follow_symlinks=False):
+                            yield Path(item.path), item.stat(follow_symlinks=False)
+            except OSError:
+                continue
 
 
 def _covered(path: Path, entries: list[Path]) -> bool:
@@ -388,9 +443,8 @@ def _hard_links(plan: Guard, cap: int | None) -> None:
     """Other names of a protected file (a hard link the person made, `cp -l`): writing through
     one changes the file itself, so each is pinned as the file is (hidden when it is secret)."""
     shared: dict[tuple[int, int], Path] = {}
-    for path in _files_of(plan.root, plan.existing):
-        info = _status(plan.root, path)
-        if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+    for path, info in _files_of(plan.root, plan.existing):
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
             shared[(info.st_dev, info.st_ino)] = path
     if not shared:
         return
