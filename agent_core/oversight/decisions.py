@@ -43,12 +43,23 @@ def parse_edited_arguments(text: str) -> dict[str, Any]:
     """Arguments typed by a person, as a JSON object, or a DecisionError naming the fix."""
     try:
         value = json.loads(text)
+    except RecursionError as exc:
+        raise DecisionError("the edited arguments are nested too deeply; fix the JSON") from exc
     except ValueError as exc:
         raise DecisionError(
             f"the edited arguments are not valid JSON ({exc}); fix the JSON"
         ) from exc
     if not isinstance(value, dict):
         raise DecisionError('the edited arguments must be a JSON object, like {"path": "a.txt"}')
+    try:
+        args_hash(value)  # what the approval pins: text that cannot be UTF-8 cannot be pinned
+    except UnicodeEncodeError as exc:
+        raise DecisionError(
+            "the edited arguments hold a \\u escape that is half of a character (a lone "
+            "surrogate such as \\ud800); write the whole character or remove it"
+        ) from exc
+    except RecursionError as exc:
+        raise DecisionError("the edited arguments are nested too deeply; fix the JSON") from exc
     return value
 
 

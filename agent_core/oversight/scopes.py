@@ -44,8 +44,9 @@ _SUBCOMMANDS = frozenset(
         "apt-get", "dotnet", "mvn", "gradle", "bundle", "rake", "terraform", "conda", "hatch",
     }
 )  # fmt: skip
-# ... and those whose second operand is one too (`npm run build`, `uv run pytest`).
-_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run"), ("uv", "run"), ("poetry", "run")}
+# ... and those whose second operand is one too (`npm run build`; what `uv run` runs is a part
+# of its own, oversight/shell_commands.py).
+_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run")}
 _MODULE_RUNNERS = frozenset({"python", "python3", "py"})  # `python -m pytest` -> that module
 
 

@@ -102,6 +102,7 @@ class ToolStep:
                     approval.approved_hash or "",
                     approval.allow_rule,
                     approval.id,
+                    approval.call_class,
                 )
 
     def finish_interrupted(self) -> list[dict[str, Any]] | Outcome:
