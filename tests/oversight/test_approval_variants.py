@@ -26,7 +26,7 @@ from agent_core.oversight.scopes import offered_scopes
 from agent_core.tools import args_hash, builtin_tools
 from agent_core.tools.workspace import Workspace
 from tests.support.dashboard_seed import make_approval
-from tests.support.run_helpers import Driver, new_run
+from tests.support.run_helpers import Driver, events_of, new_run
 
 SHIPPED = parse_policy(default_policy_text(), source="built-in defaults")
 TOOLS = builtin_tools()
@@ -348,3 +348,26 @@ def test_an_exact_call_allowed_for_the_run_never_covers_a_weaker_test_file(db, f
     reject(db, approval_id=weakened.id, by="dan", note="keep the assertion")
     driver.join()
     assert (folder / path).read_text() == real
+
+
+# -- the same text from the model: an invalid call it is told about, never a failed run ------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"path": "a\\ud800.md", "content": "x"}',
+        '{"path": "a.md", "content": "x\\udc00"}',
+        '{"path": "a.md", "content": "\\ud83d"}',  # an emoji cut in half
+    ],
+    ids=["in the path", "in the content", "half an emoji"],
+)
+def test_a_model_call_with_a_lone_surrogate_is_refused_and_the_run_goes_on(db, folder, raw):
+    call = {"tool_calls": [{"name": "write_file", "arguments": raw}]}
+    model = ScriptedModel([call, _write("b.md", "fine"), "done"])
+    run = new_run(db, "write", policy=SHIPPED, model="scripted", workspace=str(folder))
+    assert Driver(db, run, model).start().join().status == "succeeded"
+    [refused, written] = [e.payload for e in events_of(db, run.id, "tool_result")]
+    assert refused["outcome"] == "invalid", refused
+    assert "half of a character" in refused["output"], refused
+    assert written["outcome"] == "ok" and (folder / "b.md").read_text() == "fine"
