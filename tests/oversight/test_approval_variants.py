@@ -76,7 +76,7 @@ def verdict(
     )
 
 
-def allowing(tool: str, arguments: dict, kind: str, workspace: Workspace) -> RunAllowance:
+def allowing(tool: str, arguments: dict, kind: str, workspace: Workspace | None) -> RunAllowance:
     """What a person allowed by approving this call with the scope of this kind."""
     t = TOOLS[tool]
     offered = offered_scopes(tool, t.risk, arguments, t.argument_kinds, workspace)
@@ -371,3 +371,44 @@ def test_a_model_call_with_a_lone_surrogate_is_refused_and_the_run_goes_on(db, f
     assert refused["outcome"] == "invalid", refused
     assert "half of a character" in refused["output"], refused
     assert written["outcome"] == "ok" and (folder / "b.md").read_text() == "fine"
+
+
+# -- a prefix names the subcommand the person approved, past git's -C DIR and -c KEY=VALUE --------
+
+
+@pytest.mark.parametrize(
+    ("command", "label", "same", "other"),
+    [
+        (
+            "git -C src commit -m x",
+            "`git -C src commit *`",
+            "git -C src commit -am y",
+            "git -C src checkout main",
+        ),
+        (
+            "git -C src commit -m x",
+            "`git -C src commit *`",
+            "git -C src commit -am y",
+            "git -C src tag v1",
+        ),
+        (
+            "git -c user.name=a commit -m x",
+            "`git -c user.name=a commit *`",
+            "git -c user.name=a commit",
+            "git -c user.name=a checkout main",
+        ),
+        (
+            "git -c 'user.name=*' commit -m x",
+            None,
+            "git -c 'user.name=*' commit",
+            "git -c user.name=b commit -m y",
+        ),
+    ],
+)
+def test_a_git_prefix_past_its_options_covers_that_subcommand_only(command, label, same, other):
+    allowed = allowing("run_shell", sh(command), "prefix", None)
+    if label is not None:
+        assert allowed.rules[0].name is not None and label in allowed.rules[0].name
+    assert verdict("run_shell", sh(same), allowance=allowed, autonomy="manual").verdict == "allow"
+    decision = verdict("run_shell", sh(other), allowance=allowed, autonomy="manual")
+    assert decision.verdict == "ask", decision
