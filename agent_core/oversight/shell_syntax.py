@@ -29,8 +29,9 @@ PROGRAM_VARIABLES = frozenset(
      "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_DIR", "GIT_COMMON_DIR", "GIT_EXEC_PATH",
      "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "EDITOR", "VISUAL",
      "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR", "LD_PRELOAD",
-     "LD_LIBRARY_PATH", "LD_AUDIT"}
+     "LD_LIBRARY_PATH", "LD_AUDIT", "HOME", "XDG_CONFIG_HOME"}  # (~/.gitconfig: core.fsmonitor)
 )  # fmt: skip
+_PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`
 
 
@@ -38,7 +39,8 @@ def risky_assignment(name: str, value: str) -> bool:
     """Whether setting `name` to `value` for a command changes what it runs."""
     if name in RISKY_VARIABLES:
         return True
-    return name in PROGRAM_VARIABLES and value.strip("'\" ") not in _HARMLESS_PROGRAMS
+    named = name in PROGRAM_VARIABLES or name.lower().startswith(_PROGRAM_PREFIXES)
+    return named and value.strip("'\" ") not in _HARMLESS_PROGRAMS
 
 
 _EXPANSIONS = frozenset(

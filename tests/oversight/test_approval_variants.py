@@ -174,6 +174,10 @@ HIDDEN_PROGRAMS = [
     "GIT_DIR=notes git status",  # a repository whose config is an everyday write
     "git --git-dir=notes status",
     "LD_PRELOAD=./evil.so ls",
+    "HOME=notes git status",  # notes/.gitconfig, an everyday write, sets core.fsmonitor
+    "XDG_CONFIG_HOME=notes git status",
+    "npm_config_script_shell=./x.sh npm test",
+    "NPM_CONFIG_SCRIPT_SHELL=./x.sh npm test",
     "git --config-env=core.fsmonitor=X status",
     "git -c core.fsmonitor=./x.sh -c user.name=a status",
     "git grep --open-files-in-pager='rm -rf .' x",
