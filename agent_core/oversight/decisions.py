@@ -21,6 +21,7 @@ from agent_core.oversight.project_rules import (
 from agent_core.oversight.scopes import Scope, offered_scopes
 from agent_core.oversight.signin_roles import AccessDenied, Person, require
 from agent_core.tools import Tool, Workspace, args_hash, builtin_tools
+from agent_core.tools.canonical import unpinnable
 from agent_core.tools.registry import ToolLoadError, known_tools
 from storage.engine import sqlite_path
 from storage.models import Approval, Run
@@ -43,12 +44,17 @@ def parse_edited_arguments(text: str) -> dict[str, Any]:
     """Arguments typed by a person, as a JSON object, or a DecisionError naming the fix."""
     try:
         value = json.loads(text)
+    except RecursionError as exc:
+        raise DecisionError("the edited arguments are nested too deeply; fix the JSON") from exc
     except ValueError as exc:
         raise DecisionError(
             f"the edited arguments are not valid JSON ({exc}); fix the JSON"
         ) from exc
     if not isinstance(value, dict):
         raise DecisionError('the edited arguments must be a JSON object, like {"path": "a.txt"}')
+    problem = unpinnable(value)  # an approval pins its arguments by their hash
+    if problem is not None:
+        raise DecisionError(f"the edited arguments cannot be approved: {problem}")
     return value
 
 

@@ -30,10 +30,13 @@ _CODE_CONFIG = ("core.hookspath", "core.sshcommand", "core.pager", "core.editor"
 
 def git_class(invocation: Invocation) -> Found:
     flags, operands = invocation.flags, list(invocation.operands)
-    values = [o for o in operands if "=" in o and "." in o.split("=", 1)[0]]
+    words = [*operands, *(w.text for w in invocation.paths)]  # --config-env=K=V is a value
+    values = [o for o in words if "=" in o and "." in o.split("=", 1)[0]]
     if "-c" in flags or "--config-env" in flags or "--exec-path" in flags:
         if any(v.lower().startswith(_CODE_CONFIG) for v in values) or "--exec-path" in flags:
             return ESCALATION, "`git -c` sets configuration that makes git run another program"
+    if "--git-dir" in flags:  # its config (core.fsmonitor, hooks) is then an everyday file
+        return ESCALATION, "`git --git-dir` uses the settings and hooks of another folder"
     sub, rest = _subcommand(flags, operands)
     if sub is None:
         return (READ, "`git` with no subcommand only prints its help") if not operands else None
@@ -45,6 +48,8 @@ def git_class(invocation: Invocation) -> Found:
         return _push(flags, rest)
     if sub in ("config", "remote"):
         return _settings(sub, flags, rest)
+    if sub == "grep" and any(f.startswith(("-O", "--open-files-in-pager")) for f in flags):
+        return ESCALATION, "`git grep -O` runs the program it is given on the files it finds"
     found = _destructive(sub, flags, rest)
     if found is not None:
         return found

@@ -352,6 +352,9 @@ class Allowed:
     tool: str
     digest: str
     rule: Rule | None = None
+    # The exact call's class when it was approved: the same arguments may later do more (empty
+    # a file the run has since filled, weaken a test file) and then ask again. None: unclassed.
+    up_to: CallClass | None = None
 
 
 @dataclass(frozen=True)
@@ -367,9 +370,11 @@ class RunAllowance:
         digest: str,
         rule: dict[str, Any] | None,
         approval_id: int | None = None,
+        up_to: str | None = None,
     ) -> RunAllowance:
-        """With one more: a scoped rule (only ever a capped allow rule), else the exact call (an
-        allowance stored before scopes, "tool", covers only the call it approved)."""
+        """With one more: a scoped rule (only ever a capped allow rule), else the exact call up
+        to the class it had when approved (an allowance stored before scopes, "tool", covers
+        only the call it approved)."""
         made = None
         if scope in ("prefix", "file", "folder", "domain") and isinstance(rule, dict):
             try:
@@ -378,7 +383,8 @@ class RunAllowance:
                 made = None
             if made is not None and (made.action != "allow" or made.up_to is None):
                 made = None
-        return RunAllowance((*self.entries, Allowed(approval_id, tool, digest, made)))
+        ceiling = CallClass(up_to) if up_to in tuple(CallClass) else None
+        return RunAllowance((*self.entries, Allowed(approval_id, tool, digest, made, ceiling)))
 
     def revoking(self, approval_id: int) -> RunAllowance:
         return RunAllowance(tuple(e for e in self.entries if e.approval_id != approval_id))
@@ -387,8 +393,18 @@ class RunAllowance:
     def rules(self) -> tuple[Rule, ...]:
         return tuple(e.rule for e in self.entries if e.rule is not None)
 
-    def covers_call(self, tool: str, args_hash: str) -> bool:
-        return any(e.rule is None and (e.tool, e.digest) == (tool, args_hash) for e in self.entries)
+    def covers_call(self, tool: str, args_hash: str, call_class: str | None = None) -> bool:
+        """Whether this exact call is allowed, as it is now: no riskier than when approved."""
+        return any(
+            e.rule is None
+            and (e.tool, e.digest) == (tool, args_hash)
+            and (e.up_to is None or _within(call_class, e.up_to))
+            for e in self.entries
+        )
+
+
+def _within(call_class: str | None, ceiling: CallClass) -> bool:
+    return call_class is not None and CLASS_RANK[CallClass(call_class)] <= CLASS_RANK[ceiling]
 
 
 def decide(
@@ -564,7 +580,7 @@ def _run_allowance(
     """An allow when what people allowed for the run covers this call: the exact call, or every
     part by a scoped rule of its class or a milder one (a command the policy cannot fully read
     is covered only as the exact call)."""
-    if allowance.covers_call(tool, digest):
+    if allowance.covers_call(tool, digest, severest(classes).call_class):
         return PolicyDecision("allow", "a person allowed this exact call for the rest of the run")
     if targets.doubts or targets.escape is not None or not allowance.rules:
         return None

@@ -106,6 +106,8 @@ def program_class(invocation: Invocation) -> Found:
     program, flags, operands = invocation.program, invocation.flags, invocation.operands
     if program in _ESCALATORS:
         return ESCALATION, f"`{program}` reaches for more power than the sandbox gives"
+    if "--basetemp" in flags:  # pytest's: "this directory is removed if it exists"
+        return DESTRUCTIVE, "`--basetemp` makes pytest delete the folder it names first"
     if program == "git":
         return git_class(invocation)
     if program in ("python", "python3", "py") and "-m" in flags and operands:

@@ -20,6 +20,7 @@ without a ceiling could widen to anything.
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,8 +45,9 @@ _SUBCOMMANDS = frozenset(
         "apt-get", "dotnet", "mvn", "gradle", "bundle", "rake", "terraform", "conda", "hatch",
     }
 )  # fmt: skip
-# ... and those whose second operand is one too (`npm run build`, `uv run pytest`).
-_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run"), ("uv", "run"), ("poetry", "run")}
+# ... and those whose second operand is one too (`npm run build`; what `uv run` runs is a part
+# of its own, oversight/shell_commands.py).
+_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run")}
 _MODULE_RUNNERS = frozenset({"python", "python3", "py"})  # `python -m pytest` -> that module
 
 
@@ -118,13 +120,24 @@ def command_prefix(invocation: Invocation) -> str:
     `python -m pytest`, `pytest`."""
     program, operands = invocation.program, invocation.operands
     if program in _MODULE_RUNNERS and "-m" in invocation.flags and operands:
-        return shlex.join([program, "-m", operands[0]])
-    if program in _SUBCOMMANDS and operands and not operands[0].startswith(("/", ".")):
-        words = [program, operands[0]]
-        if (program, operands[0]) in _TWO_WORDS and len(operands) > 1:
-            words.append(operands[1])
+        return shlex.join([program, "-m", _literal(operands[0])])
+    # git's -C DIR and -c KEY=VALUE come before the subcommand: kept, so that the prefix names
+    # the subcommand (`git -C src commit`), never the folder (`git src`, any subcommand there)
+    lead = sorted(invocation.flags & {"-C", "-c"}) if program == "git" else []
+    words = [program, *lead, *map(_literal, operands[: len(lead) + 1])]
+    if program in _SUBCOMMANDS and len(operands) > len(lead):
+        sub = operands[len(lead)]
+        if sub.startswith(("/", ".")):
+            return shlex.quote(program)
+        if (program, sub) in _TWO_WORDS and len(operands) > len(lead) + 1:
+            words.append(_literal(operands[len(lead) + 1]))
         return shlex.join(words)
     return shlex.quote(program)
+
+
+def _literal(word: str) -> str:
+    """A word as a command pattern matches it literally (`*` in it is no wildcard there)."""
+    return re.sub(r"([*?\[])", r"[\1]", word)
 
 
 def _folder(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent_core.oversight.shell_flags import read_flags
-from agent_core.oversight.shell_syntax import RISKY_VARIABLES, SimpleCommand, Word, read_shell
+from agent_core.oversight.shell_syntax import SimpleCommand, Word, read_shell, risky_assignment
 
 MAX_DEPTH = 6  # nested `sh -c` levels read before giving up (and asking)
 SYSTEM_BIN = frozenset(
@@ -106,12 +106,31 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     if "/" in program:
         paths.append(Word(program))
     stdin = command.stdin_script
-    writes = tuple(command.writes)
+    writes = (*command.writes, *_output_files(own))
     line.invocations.append(
         Invocation(program, read.flags, read.operands, tuple(paths), stdin, writes)
     )
     if inner:
         _invoke(inner, command, line, depth)
+
+
+# Options naming a file the program writes its report into (`git diff --output=F`).
+_OUTPUT_OPTIONS = frozenset(
+    {"--output", "--output-file", "--junitxml", "--junit-xml", "--log-file", "--report-log"}
+)
+
+
+def _output_files(words: list[Word]) -> list[str]:
+    """Files written through an option, as a redirection writes them: `--junitxml=F`, `--output F`."""
+    found = []
+    for index, word in enumerate(words):
+        option, given, value = word.text.partition("=")
+        if option not in _OUTPUT_OPTIONS:
+            continue
+        if not given and index + 1 < len(words):
+            value = words[index + 1].text
+        found.append(value)
+    return [f for f in found if f]
 
 
 def _attached_values(words: list[Word]) -> list[str]:
@@ -174,8 +193,9 @@ def _run_rest(takes_value: str = "", env: bool = False, skip: int = 0) -> Callab
         rest = _after_options(words, takes_value, env)[skip:]
         if env:
             for word in words[: len(words) - len(rest)]:
-                if word.text.split("=", 1)[0] in RISKY_VARIABLES and "=" in word.text:
-                    line.doubts.append(f"the command sets {word.text.split('=', 1)[0]}")
+                name, _, value = word.text.partition("=")
+                if _ENV_NAME.match(word.text) and risky_assignment(name, value):
+                    line.doubts.append(f"the command sets {name}")
                 if word.text.startswith("-S") or word.text.startswith("--split-string"):
                     line.doubts.append("env -S splits a string into a command")
         return rest
@@ -256,6 +276,40 @@ def _source(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     return None
 
 
+# Options of `uv` and `uv run` (and `poetry`) whose value is the next word.
+_RUNNER_VALUES = frozenset(
+    {"--with", "-w", "--with-editable", "--with-requirements", "--python", "-p", "--directory",
+     "--project", "-P", "--package", "--extra", "--group", "--only-group", "--no-group",
+     "--env-file", "--index", "--default-index", "--index-url", "-i", "--extra-index-url",
+     "--find-links", "-f", "--upgrade-package", "--reinstall-package", "--refresh-package",
+     "--no-build-package", "--no-binary-package", "--index-strategy", "--keyring-provider",
+     "--resolution", "--prerelease", "--exclude-newer", "--link-mode", "--config-setting", "-C",
+     "--cache-dir", "--config-file", "--color", "--allow-insecure-host", "--python-preference",
+     "--python-platform"}
+)  # fmt: skip
+
+
+def _runs_subcommand(words: list[Word], command, line: CommandLine, depth: int) -> Inner:
+    """`uv run CMD`, `poetry run CMD`: CMD is a command of its own (`uv run rm -rf .` is `rm`);
+    other subcommands run none. An option not known to take a value is read as a switch, so
+    a value it had is read as the program: unknown, asked about."""
+    index, seen_run = 0, False
+    while index < len(words):
+        text = words[index].text
+        if text == "--" and seen_run:
+            return words[index + 1 :] or None
+        if text.startswith("-"):
+            index += 2 if text in _RUNNER_VALUES else 1
+            continue
+        if seen_run:
+            return words[index:]
+        if text != "run":
+            return None
+        seen_run = True
+        index += 1
+    return None
+
+
 def _command_builtin(words: list[Word], command, line: CommandLine, depth: int) -> Inner:
     if any(w.text in ("-v", "-V") for w in words[:2]):
         return None  # `command -v x` only looks x up
@@ -300,6 +354,8 @@ WRAPPERS: dict[str, Callable] = {
     "dbus-run-session": _run_rest(),
     "catchsegv": _run_rest(),
     "find": _find,
+    "uv": _runs_subcommand,
+    "poetry": _runs_subcommand,
     "eval": _joined,
     "watch": _joined,
     "source": _source,

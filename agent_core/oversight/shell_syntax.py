@@ -21,6 +21,28 @@ _BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 RISKY_VARIABLES = frozenset(
     {"PATH", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "CDPATH"}
 )
+# ... and those naming a program (or a library, or a repository's configuration) that the
+# program after them runs: `GIT_EXTERNAL_DIFF='rm -rf .' git diff` and core.fsmonitor through
+# GIT_CONFIG_COUNT make a read run anything. (Pagers are left out: git pages only on a terminal.)
+PROGRAM_VARIABLES = frozenset(
+    {"GIT_EXTERNAL_DIFF", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG",
+     "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_DIR", "GIT_COMMON_DIR", "GIT_EXEC_PATH",
+     "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "EDITOR", "VISUAL",
+     "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR", "LD_PRELOAD",
+     "LD_LIBRARY_PATH", "LD_AUDIT", "HOME", "XDG_CONFIG_HOME"}  # (~/.gitconfig: core.fsmonitor)
+)  # fmt: skip
+_PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
+_HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`
+
+
+def risky_assignment(name: str, value: str) -> bool:
+    """Whether setting `name` to `value` for a command changes what it runs."""
+    if name in RISKY_VARIABLES:
+        return True
+    named = name in PROGRAM_VARIABLES or name.lower().startswith(_PROGRAM_PREFIXES)
+    return named and value.strip("'\" ") not in _HARMLESS_PROGRAMS
+
+
 _EXPANSIONS = frozenset(
     {
         "simple_expansion",
@@ -127,7 +149,8 @@ def _command(node, reading: ShellReading, redirects=()) -> None:
 
 def _assignment(node, reading: ShellReading) -> None:
     name = node.child_by_field_name("name")
-    if name is not None and _text(name) in RISKY_VARIABLES:
+    value = node.child_by_field_name("value")
+    if name is not None and risky_assignment(_text(name), _text(value) if value else ""):
         reading.doubts.append(f"the command sets {_text(name)}, which changes what runs")
     for child in node.children:
         _walk_substitutions(child, reading)

@@ -243,6 +243,7 @@ class ApprovalGate:
                 args_hash(to_run),
                 decision.allow_rule,
                 decision.approval_id,
+                decision.call_class,
             )
         return None, to_run
 
@@ -253,11 +254,13 @@ class ApprovalGate:
         digest: str,
         rule: dict[str, Any] | None,
         approval_id: int | None,
+        call_class: str | None = None,
     ) -> None:
-        """Add what a person allowed for the rest of the run: this exact call, or the rule its
-        scope became (capped at the approved call's class). An allowance stored by a release
-        before scopes ("tool") covers only the call it approved: a whole tool could widen."""
-        self.allowance = self.allowance.adding(scope, tool, digest, rule, approval_id)
+        """Add what a person allowed for the rest of the run: this exact call (while it is no
+        riskier than `call_class`, its class when asked), or the rule its scope became (capped
+        at that class). An allowance stored by a release before scopes ("tool") covers only the
+        call it approved: a whole tool could widen."""
+        self.allowance = self.allowance.adding(scope, tool, digest, rule, approval_id, call_class)
 
     def revoke(self, approval_id: int) -> None:
         """Withdraw what approval `approval_id` allowed (a person's revoke, or its replay)."""

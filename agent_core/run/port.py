@@ -53,6 +53,7 @@ class HumanDecision:
     allow_scope: str | None
     approval_id: int | None = None  # onloop's id of the approval this decides
     allow_rule: dict[str, Any] | None = None  # the scoped allowance's rule (oversight/scopes.py)
+    call_class: str | None = None  # the call's class when it was asked (caps "this exact call")
 
 
 UsageAdded = Mapping[str, float]  # by storage.UsageName: what one event adds to the run totals
@@ -590,4 +591,5 @@ def _as_decision(approval: Any) -> HumanDecision:
         allow_scope=approval.allow_scope,
         approval_id=approval.id,
         allow_rule=approval.allow_rule,
+        call_class=approval.call_class,
     )

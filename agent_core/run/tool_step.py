@@ -24,6 +24,7 @@ from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.builtins import disk_growth_bound
 from agent_core.tools.cancel_token import CancelReason
+from agent_core.tools.canonical import unpinnable
 from agent_core.tools.validate import loads_json
 from storage.record import (
     AllowanceRevoked,
@@ -103,6 +104,7 @@ class ToolStep:
                     approval.approved_hash or "",
                     approval.allow_rule,
                     approval.id,
+                    approval.call_class,
                 )
 
     def finish_interrupted(self) -> list[dict[str, Any]] | Outcome:
@@ -208,6 +210,9 @@ class ToolStep:
             )
         if not isinstance(arguments, dict):
             return None, None, f"Error: the arguments must be a JSON object; you sent: {sent}"
+        problem = unpinnable(arguments)  # its hash pins what is approved and run
+        if problem is not None:
+            return None, None, f"Error: the arguments cannot be used: {problem}"
         try:
             return tool, tool.validate(arguments), None
         except ToolError as exc:

@@ -14,3 +14,17 @@ def canonical_json(arguments: dict) -> str:
 def args_hash(arguments: dict) -> str:
     """The sha256 hex digest of the arguments' canonical JSON."""
     return hashlib.sha256(canonical_json(arguments).encode("utf-8")).hexdigest()
+
+
+def unpinnable(arguments: dict) -> str | None:
+    """Why no hash can pin these arguments (so no approval or check can name them), or None."""
+    try:
+        args_hash(arguments)
+    except UnicodeEncodeError:
+        return (
+            "they hold a \\u escape that is half of a character (a lone surrogate such as "
+            "\\ud800); write the whole character or remove it"
+        )
+    except RecursionError:
+        return "they are nested too deeply"
+    return None
