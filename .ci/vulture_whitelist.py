@@ -9,7 +9,7 @@ with why. This file is read by vulture, never imported.
 import storage
 from agent_core.cli import app, serve
 from agent_core.models import demo_goals, io_loop, scripted
-from agent_core.oversight import policy, signin_roles, suggestions
+from agent_core.oversight import patch_targets, policy, signin_roles, suggestions
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
 from storage import clock, engine, insights, models, record, vocabulary
@@ -54,3 +54,6 @@ clock.db_now.inherit_cache
 clock._postgresql
 clock._sqlite
 clock._other
+# io.RawIOBase's protocol: BufferedReader calls them (agent_core/oversight/patch_targets.py).
+patch_targets._Bounded.readable
+patch_targets._Bounded.readinto
