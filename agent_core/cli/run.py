@@ -32,6 +32,7 @@ from agent_core.oversight.decisions import (
     scopes_of,
 )
 from agent_core.oversight.policy_file import load_policy
+from agent_core.oversight.scopes import Scope
 from agent_core.tools.mcp_config import PREFIX
 from agent_core.tools.registry import ToolLoadError, known_tools
 from agent_core.tools.workspace_choice import (
@@ -307,14 +308,14 @@ class _Follower:
             except DecisionError as exc:  # decided elsewhere (dashboard, another terminal)
                 self.out(f"  ({inert.visible(exc, newlines=False)})")
 
-    def _scope(self, approval) -> str:
+    def _scope(self, approval) -> Scope:
         """The scope a person picks for "always", narrowest first (1: this exact call)."""
         offered = scopes_of(self.store, approval)
         for number, scope in enumerate(offered, 1):
             self.out(f"    {number}. {inert.visible(scope.label, newlines=False)}")
         picked = typer.prompt("  Allow for the rest of the run", default="1").strip()
         index = int(picked) - 1 if picked.isdigit() else 0
-        return offered[index if 0 <= index < len(offered) else 0].kind
+        return offered[index if 0 <= index < len(offered) else 0]
 
     def _decide(self, approval) -> None:
         by = current_user()
@@ -335,7 +336,13 @@ class _Follower:
             answer = self._choice(question, default)
             if answer == "a":
                 scope = self._scope(approval)
-                approve(self.store, approval_id=approval.id, by=by, allow_scope=scope)
+                approve(
+                    self.store,
+                    approval_id=approval.id,
+                    by=by,
+                    allow_scope=scope.kind,
+                    shown_scope=scope.label,
+                )
             elif answer == "y":
                 approve(self.store, approval_id=approval.id, by=by)
             elif answer == "e":

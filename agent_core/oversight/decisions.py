@@ -67,15 +67,24 @@ def approve(
     edited_arguments: dict[str, Any] | None = None,
     allow_scope: AllowScope = None,
     for_project: bool = False,
+    shown_scope: str | None = None,
 ) -> Approval:
     """Approve exactly these arguments: the original, or a person's edit, which is a new call
     (checked against the tool and decided by the run's policy: see oversight/edits.py).
 
     With `allow_scope`, calls like it are allowed for the rest of the run; with `for_project`
-    too (an admin's), in every run of this store from now on, as a project rule."""
+    too (an admin's), in every run of this store from now on, as a project rule. `shown_scope`:
+    the scope's words as the person read them (a page, a prompt); the scope is computed again
+    here, and if its words differ now (the workspace changed in between: a folder became a
+    link), nothing is decided: the yes was for what was shown."""
     who = _approver(by)
     approval = _pending(store, approval_id)
     scope = _scope(store, approval, allow_scope)
+    if scope is not None and shown_scope is not None and scope.label != shown_scope:
+        raise DecisionError(
+            f"what this scope allows changed since it was shown (it was: {shown_scope}; it is "
+            f"now: {scope.label}); nothing was decided, look at the request again"
+        )
     project_rule = _project_rule(by, scope) if for_project else None
     review = _reviewed(store, approval, edited_arguments)
     if review is None:

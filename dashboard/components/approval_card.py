@@ -147,6 +147,7 @@ def _render_allow(
     """Allow…: approve and let calls like this one through (for the run, or as a project rule)."""
     with st.popover("Allow…", key=f"{key}-allow-menu", disabled=locked):
         scopes = {s.kind: s.label for s in decisions.scopes_of(store, approval)}
+        st.session_state[f"{key}-scope-labels"] = scopes  # the words read: the yes is for them
         st.selectbox(
             "Approve + allow for this run: calls like this one, never a riskier kind",
             options=list(scopes),

@@ -85,6 +85,7 @@ def decide(
         else:
             wide = action in ("allow", "project")
             scope = st.session_state.get(f"{key}-scope") or "call" if wide else None
+            shown = (st.session_state.get(f"{key}-scope-labels") or {}).get(scope)
             decisions.approve(
                 store,
                 approval_id=approval_id,
@@ -92,6 +93,7 @@ def decide(
                 note=note,
                 allow_scope=scope,
                 for_project=action == "project",
+                shown_scope=shown,
             )
     except (decisions.DecisionError, storage.StoreError) as error:
         _record_problem(store, approval, error, key=key, notices_key=notices_key, action=action)

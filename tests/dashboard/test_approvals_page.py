@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import storage
+from agent_core.oversight import decisions
 from agent_core.tools import args_hash
 from tests.support import dashboard_seed as seed
 
@@ -280,3 +282,49 @@ def test_select_all_shown_then_reject(store):
     rows = [storage.get_approval(store, approval_id=a.id) for a in approvals]
     assert [(r.status, r.note) for r in rows] == [("rejected", None)] * 3
     assert "Rejected 3 of 3 ticked." in [s.value for s in at.success]
+
+
+def _words_changed(real):
+    """scopes_of as it answers once the workspace changed: the prefix scope's words differ."""
+
+    def changed(store, approval):
+        return [
+            dataclasses.replace(s, label=f"{s.label} and more") if s.kind == "prefix" else s
+            for s in real(store, approval)
+        ]
+
+    return changed
+
+
+def test_a_scope_whose_words_changed_since_they_were_shown_decides_nothing(store, monkeypatch):
+    """The card sent only the scope's kind and the scope was computed again at the click: what
+    was allowed could differ from what the person read. Now the words read go with the click."""
+    run = seed.make_run(store, status="waiting")
+    approval = seed.make_approval(
+        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+    )
+    at = inbox()
+    at.selectbox(key=card_key(approval, "scope")).set_value("prefix").run()
+    monkeypatch.setattr(decisions, "scopes_of", _words_changed(decisions.scopes_of))
+    at.button(key=card_key(approval, "allow")).click().run()
+    assert not at.exception
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    said = [e.value for e in [*at.error, *at.warning]]
+    assert any("changed since it was shown" in s for s in said), said
+
+
+def test_the_words_shown_must_be_the_scopes_words_now(store):
+    run = seed.make_run(store, status="waiting")
+    approval = seed.make_approval(
+        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+    )
+    [_, prefix] = decisions.scopes_of(store, approval)
+    with pytest.raises(decisions.DecisionError, match="changed since it was shown"):
+        decisions.approve(
+            store, approval_id=approval.id, by="ann", allow_scope="prefix", shown_scope="git *"
+        )
+    assert storage.get_approval(store, approval_id=approval.id).status == "pending"
+    decisions.approve(
+        store, approval_id=approval.id, by="ann", allow_scope="prefix", shown_scope=prefix.label
+    )
+    assert storage.get_approval(store, approval_id=approval.id).allow_scope == "prefix"
