@@ -258,6 +258,17 @@ def list_runs(
         return list(session.scalars(query))
 
 
+def first_run_in(store: Store, *, workspace: str, other_than: str) -> datetime | None:
+    """When the first run in `workspace` other than `other_than` was created (None: no other
+    run has worked there). A person's own folder is used by many runs in turn, and each may
+    leave files behind for the next."""
+    with read_session(store) as session:
+        query = select(func.min(_runs.c.created_at)).where(
+            _runs.c.workspace == workspace, _runs.c.id != other_than
+        )
+        return session.scalar(query)
+
+
 def count_runs(
     store: Store,
     *,

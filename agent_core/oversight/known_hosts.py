@@ -3,7 +3,10 @@
 
 A host counts when the run's goal or a file the workspace held before the agent acted names it
 (a link in the notes, the git remote, the registry its package manifest implies). Files the agent
-writes later never add one: a page it fetched cannot teach the policy a host to send data to.
+writes later never add one: a page it fetched cannot teach the policy a host to send data to. Nor
+do files an earlier run's agent may have written in the same folder (a person's own folder, used
+by run after run): a file changed since the first run there (its ctime, which no program can set
+back) names no host for the next run; the goal, or a person's approval, still does.
 Only plain reads are eased by this (fetch_url); sending data (`curl -d`, uploads) is always the
 network class.
 """
@@ -43,14 +46,20 @@ def hosts_in_text(text: str) -> set[str]:
     return {h for h in found if h}
 
 
-def project_hosts(root: Path | None, goal: str = "") -> dict[str, str]:
+def project_hosts(
+    root: Path | None, goal: str = "", *, agents_since: float | None = None
+) -> dict[str, str]:
     """host -> where the project names it ("the goal", "README.md", "requirements.txt (the
-    registry it implies)"); at most MAX_FILES files, MAX_BYTES of each, MAX_TOTAL in all."""
+    registry it implies)"); at most MAX_FILES files, MAX_BYTES of each, MAX_TOTAL in all.
+    `agents_since` (seconds since the epoch): when an earlier run's agent first worked in this
+    folder; a file changed since then is not the project's word."""
     named: dict[str, str] = {h: "the goal" for h in sorted(hosts_in_text(goal))}
     if root is None or not root.is_dir():
         return named
     budget = MAX_TOTAL
     for path in _files(root):
+        if agents_since is not None and _changed_since(path, agents_since):
+            continue
         relative = path.relative_to(root).as_posix()
         for host in _registries(path.name):
             named.setdefault(host, f"{relative} (the registry it implies)")
@@ -68,6 +77,13 @@ def project_hosts(root: Path | None, goal: str = "") -> dict[str, str]:
         for host in sorted(hosts_in_text(text)):
             named.setdefault(host, relative)
     return named
+
+
+def _changed_since(path: Path, moment: float) -> bool:
+    try:
+        return path.lstat().st_ctime >= moment
+    except OSError:
+        return True
 
 
 def _registries(name: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ the hosts the project names)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 import storage
@@ -106,20 +107,28 @@ def run_spec(store: storage.Store, run: Run, events: list) -> RunSpec:
         policy=policy,
         usage=Usage(run.steps, run.tokens_in + run.tokens_out, run.cost_usd, run.active_seconds),
         prior_events=events,
-        known_hosts=_known_hosts(run, workspace, events),
+        known_hosts=_known_hosts(store, run, workspace, events),
     )
 
 
-def _known_hosts(run: Run, workspace: Workspace, events: list) -> dict[str, str]:
+def _known_hosts(
+    store: storage.Store, run: Run, workspace: Workspace, events: list
+) -> dict[str, str]:
     """The hosts the first session found (the workspace as it was before the agent acted);
-    found now for a run starting (or one started before onloop recorded them)."""
+    found now for a run starting (or one started before onloop recorded them). In a person's
+    own folder, files changed since another run first worked there are left out: that run's
+    agent may have written them (a host planted in README.md for the next run to send to)."""
     for event in events:
         if event.kind == EventKind.RUN_STARTED:
             first = parse_as(RunStarted, event.payload).known_hosts
             if first is not None:
                 return dict(first)
             break
-    return project_hosts(workspace.real_root, run.goal)
+    since = None
+    if run.own_workspace and run.workspace:
+        earlier = storage.first_run_in(store, workspace=run.workspace, other_than=run.id)
+        since = earlier.replace(tzinfo=UTC).timestamp() if earlier is not None else None
+    return project_hosts(workspace.real_root, run.goal, agents_since=since)
 
 
 def _workspace(store: storage.Store, run: Run, policy: Policy) -> Workspace:
