@@ -29,7 +29,13 @@ PROGRAM_VARIABLES = frozenset(
      "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_DIR", "GIT_COMMON_DIR", "GIT_EXEC_PATH",
      "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "EDITOR", "VISUAL",
      "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR", "LD_PRELOAD",
-     "LD_LIBRARY_PATH", "LD_AUDIT", "HOME", "XDG_CONFIG_HOME"}  # (~/.gitconfig: core.fsmonitor)
+     "LD_LIBRARY_PATH", "LD_AUDIT", "HOME", "XDG_CONFIG_HOME",  # (~/.gitconfig: core.fsmonitor)
+     # options a program takes from the environment, which load code or delete: a check's
+     # `PYTEST_ADDOPTS=--basetemp=src pytest` deletes src/, `-p` loads any plugin, node's
+     # --require and the JVM's -javaagent run a file of anyone's choosing first
+     "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+     "JDK_JAVA_OPTIONS", "MAVEN_OPTS", "GRADLE_OPTS", "PERL5OPT", "RUBYOPT", "PYTHONSTARTUP",
+     "BROWSER"}
 )  # fmt: skip
 _PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`

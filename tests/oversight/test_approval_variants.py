@@ -182,6 +182,14 @@ HIDDEN_PROGRAMS = [
     "git -c core.fsmonitor=./x.sh -c user.name=a status",
     "git grep --open-files-in-pager='rm -rf .' x",
     "git grep -O'rm -rf .' x",
+    # options a program reads from the environment: a check's options that delete or load code
+    "PYTEST_ADDOPTS='--basetemp=src' pytest",  # pytest deletes src/ first
+    "PYTEST_ADDOPTS='-p evil_plugin' python -m pytest",
+    "NODE_OPTIONS='--require /tmp/x.js' npm test",
+    "JAVA_TOOL_OPTIONS=-javaagent:/tmp/a.jar mvn -q test",
+    "PERL5OPT=-Mevil prove",
+    "RUBYOPT=-r/tmp/evil rake test",
+    "env PYTEST_ADDOPTS=--basetemp=. pytest",
 ]
 
 
