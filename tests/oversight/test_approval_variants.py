@@ -20,16 +20,13 @@ import pytest
 import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight.decisions import DecisionError, approve, parse_edited_arguments, reject
-from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance, decide
-from agent_core.oversight.policy_file import default_policy_text, parse_policy
-from agent_core.oversight.scopes import offered_scopes
-from agent_core.tools import args_hash, builtin_tools
+from agent_core.oversight.policy import Policy, PolicyDecision, RunAllowance
 from agent_core.tools.workspace import Workspace
+from tests.oversight.test_scopes import SHIPPED, allowing, sh
+from tests.oversight.test_scopes import verdict as scoped_verdict
 from tests.support.dashboard_seed import make_approval
 from tests.support.run_helpers import Driver, events_of, new_run
 
-SHIPPED = parse_policy(default_policy_text(), source="built-in defaults")
-TOOLS = builtin_tools()
 WRITE = ("write_file", {"path": "notes.md", "content": "hello"}, "medium")
 
 
@@ -62,30 +59,10 @@ def verdict(
     autonomy: str = "supervised",
     policy: Policy = SHIPPED,
 ) -> PolicyDecision:
-    t = TOOLS[tool]
-    return decide(
-        policy,
-        tool=tool,
-        risk=t.risk,
-        arguments=arguments,
-        autonomy=autonomy,
-        args_hash=args_hash(arguments),
-        allowance=allowance,
-        kinds=t.argument_kinds,
-        workspace=workspace,
+    """The shipped policy's verdict (tests/oversight/test_scopes.py's), the workspace third."""
+    return scoped_verdict(
+        allowance, tool, arguments, policy=policy, autonomy=autonomy, workspace=workspace
     )
-
-
-def allowing(tool: str, arguments: dict, kind: str, workspace: Workspace | None) -> RunAllowance:
-    """What a person allowed by approving this call with the scope of this kind."""
-    t = TOOLS[tool]
-    offered = offered_scopes(tool, t.risk, arguments, t.argument_kinds, workspace)
-    [scope] = [s for s in offered if s.kind == kind]
-    return RunAllowance().adding(kind, tool, args_hash(arguments), scope.rule_dict(), 7)
-
-
-def sh(command: str) -> dict:
-    return {"command": command}
 
 
 # -- edited arguments the store cannot hash: one message, never a traceback ----------------------
