@@ -19,6 +19,7 @@ when a user's module is loaded and do nothing outside a user tool's call."""
 
 from __future__ import annotations
 
+import _thread
 import concurrent.futures
 import inspect
 import os
@@ -179,6 +180,8 @@ def install() -> None:
         os.forkpty = _hooked_fork(os.forkpty, lambda pid_fd: pid_fd[0])
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         threading.Thread.start = _hooked_thread_start(threading.Thread.start)  # type: ignore[method-assign]
+        # the low-level start under threading (threading keeps its own reference to it)
+        _thread.start_new_thread = _hooked_new_thread(_thread.start_new_thread)
         executor: Any = concurrent.futures.ThreadPoolExecutor
         executor.submit = _hooked_submit(executor.submit)
 
@@ -196,6 +199,19 @@ def _hooked_thread_start(original: Callable[[threading.Thread], None]) -> Callab
         original(self)
 
     return start
+
+
+def _hooked_new_thread(original: Callable[..., int]) -> Callable[..., int]:
+    """`_thread.start_new_thread(fn, args)` during a call: fn runs as the call's, as a
+    threading.Thread's run() does."""
+
+    def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: Any = None) -> int:
+        call = _current.get()
+        if call is None:
+            return original(function, args, *([kwargs] if kwargs is not None else []))
+        return original(_as_call, (call, function, *args), kwargs or {})
+
+    return start_new_thread
 
 
 def _hooked_submit(original: Callable[..., Any]) -> Callable[..., Any]:

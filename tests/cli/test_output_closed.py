@@ -29,34 +29,30 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _closed_stdout(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`onloop ARGS >&-`: the process starts with descriptor 1 closed."""
+def _onloop(*args: str, cwd: Path, stdout, preexec_fn=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "agent_core", *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,  # replaced: closed in the child before it execs
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
         timeout=60,
-        preexec_fn=lambda: os.close(1),
+        preexec_fn=preexec_fn,
     )
+
+
+def _closed_stdout(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`onloop ARGS >&-`: the process starts with descriptor 1 closed (DEVNULL, then closed in
+    the child before it execs)."""
+    return _onloop(*args, cwd=cwd, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
 
 
 def _full_stdout(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`onloop ARGS > /dev/full`: every write fails with ENOSPC."""
     with open("/dev/full", "w") as full:
-        return subprocess.run(
-            [sys.executable, "-m", "agent_core", *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-            timeout=60,
-        )
+        return _onloop(*args, cwd=cwd, stdout=full)
 
 
 def _statuses(db: Path) -> list[str]:
@@ -133,16 +129,7 @@ def test_run_whose_reader_goes_away_before_the_first_line_is_halted(tmp_path):
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "agent_core", "run", GOAL],
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=writer,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-            timeout=60,
-        )
+        done = _onloop("run", GOAL, cwd=tmp_path, stdout=writer)
     finally:
         os.close(writer)
     assert done.returncode == 1  # quiet about the pipe itself, as other tools are

@@ -7,6 +7,7 @@ in `folder`; tests/support/own_process_watch.py finds both in /proc."""
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import multiprocessing
@@ -138,6 +139,10 @@ STARTS: dict[str, Callable[[str, str], object]] = {
     ),
     "shared-thread-pool": lambda tag, folder: _SHARED_POOL.submit(subprocess.Popen, [SLEEP, tag]),
     "asyncio-executor": lambda tag, folder: asyncio.run(_in_executor(tag)),
+    # the low-level thread start under threading (no Thread object, no Thread.start)
+    "low-level-thread": lambda tag, folder: _thread.start_new_thread(
+        subprocess.Popen, ([SLEEP, tag],)
+    ),
     "thread-in-thread": lambda tag, folder: _in_thread(
         lambda: _in_thread(lambda: subprocess.Popen([SLEEP, tag]))
     ),
