@@ -77,6 +77,18 @@ def by_thread(before: dict[str, float], after: dict[str, float], calls: int, cpu
     return ", ".join(f"{name} {s / calls * 1000:.2f}" for name, s in groups.most_common())
 
 
+def on_loop(loop, work) -> None:
+    """Run `work` on an asyncio loop's own thread and wait for it."""
+    done = threading.Event()
+
+    def run() -> None:
+        work()
+        done.set()
+
+    loop.call_soon_threadsafe(run)
+    done.wait(10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
@@ -121,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     import storage
+    from agent_core.models.io_loop import io_loop
     from agent_core.models.openai_model import OpenAIModel
     from agent_core.models.settings import load_settings
     from agent_core.oversight.policy import Policy
@@ -187,6 +200,9 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
     before_requests = server.stats()["requests"]
     if args.profile:
         threading.setprofile(start_profiling)
+        # The model I/O loop's thread began in the warm-up, before the hook: it is given its
+        # profiler on its own thread (cProfile profiles the thread that enables it).
+        on_loop(io_loop(), start_profiling)
     with counter if not args.no_count else contextlib.nullcontext():
         threads = threads_cpu_s()
         cpu, mine, tick = time.process_time(), thread_cpu_s(me), time.perf_counter()
@@ -196,6 +212,8 @@ def measure(args: argparse.Namespace, url: str, server: ChatServer) -> None:
         cpu = time.process_time() - cpu - (thread_cpu_s(me) - mine)
         threads_after = threads_cpu_s()
     threading.setprofile(None)  # type: ignore[arg-type]
+    if args.profile:
+        on_loop(io_loop(), lambda: sys.setprofile(None))
     calls = server.stats()["requests"] - before_requests
     worker.stop.set()
     serving.join(30)
