@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from agent_core.cli.errors import fail
+from agent_core.models.settings import MOST_OUTPUT_TOKENS, MOST_REQUEST_TIMEOUT_S
 
 # The largest numbers the options take: far past any real use, well inside what the store's
 # integers and the clock's timeouts hold.
@@ -15,7 +16,6 @@ MOST_STEPS = 1_000_000
 MOST_MINUTES = 525_600  # a year
 MOST_ROWS = 1_000_000
 DAY_SECONDS = 86_400
-MOST_OUTPUT_TOKENS = 10_000_000
 MOST_CONCURRENCY = 10_000  # runs per process
 
 Db = Annotated[
@@ -67,7 +67,7 @@ def settings_with(request_timeout: float | None, max_retries: int | None, max_ou
     if request_timeout is not None and request_timeout <= 0:
         raise fail("--request-timeout must be above 0 seconds")
     if request_timeout is not None:
-        within("--request-timeout", request_timeout, 0, DAY_SECONDS, above=True)
+        within("--request-timeout", request_timeout, 0, MOST_REQUEST_TIMEOUT_S, above=True)
     if max_retries is not None and not 0 <= max_retries <= 10:
         raise fail("--max-retries must be between 0 and 10")
     if max_output is not None and max_output < 0:

@@ -20,6 +20,12 @@ TIMEOUT_HINT = (
 )
 
 
+# The largest model-call limits anything takes (flag, variable, the policy's [model]): far past
+# real use, well inside what the clock's timeouts and a server's integers hold (infinity is not).
+MOST_REQUEST_TIMEOUT_S = 86_400  # a day
+MOST_OUTPUT_TOKENS = 10_000_000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
@@ -34,13 +40,13 @@ class Settings(BaseSettings):
     # Limits of each model call. Unset here (no flag, no variable): the policy file's [model]
     # table decides, then the built-in defaults (120 s, 2 retries, 4096 tokens).
     request_timeout_s: float | None = Field(
-        default=None, gt=0, validation_alias="ONLOOP_REQUEST_TIMEOUT"
+        default=None, gt=0, le=MOST_REQUEST_TIMEOUT_S, validation_alias="ONLOOP_REQUEST_TIMEOUT"
     )
     max_retries: int | None = Field(
         default=None, ge=0, le=10, validation_alias="ONLOOP_MAX_RETRIES"
     )
     max_output_tokens: int | None = Field(
-        default=None, ge=0, validation_alias="ONLOOP_MAX_OUTPUT_TOKENS"
+        default=None, ge=0, le=MOST_OUTPUT_TOKENS, validation_alias="ONLOOP_MAX_OUTPUT_TOKENS"
     )
 
     @property
@@ -90,6 +96,6 @@ class ModelLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    request_timeout_s: float | None = Field(default=None, gt=0)
+    request_timeout_s: float | None = Field(default=None, gt=0, le=MOST_REQUEST_TIMEOUT_S)
     max_retries: int | None = Field(default=None, ge=0, le=10)
-    max_output_tokens: int | None = Field(default=None, ge=0)  # 0 sends no cap
+    max_output_tokens: int | None = Field(default=None, ge=0, le=MOST_OUTPUT_TOKENS)  # 0: no cap

@@ -106,7 +106,7 @@ class NotifySettings(BaseModel):
 
     dashboard_url: str = "http://localhost:8501"
     events: list[NotifyEvent] = Field(default_factory=lambda: list(EVENTS))
-    link_ttl_s: float = Field(default=86_400, gt=0)
+    link_ttl_s: float = Field(default=86_400, gt=0, le=31_536_000)  # up to a year
     # Open dashboard tabs whose person turned notifications on show them (docs/notifications.md).
     browser: bool = True
     email: EmailChannel | None = None

@@ -236,6 +236,13 @@ SHIPPED_CLASSES: dict[CallClass, ClassVerdicts] = {
 }
 
 
+# The largest numbers the policy's limits take: past any real use, inside what setrlimit, the
+# clock and the store hold (a larger one failed every shell call of a run, or its deadline).
+YEAR_SECONDS = 31_536_000
+MOST_MB = 1 << 30  # a petabyte
+MOST_PROCESSES = 4_194_304  # the kernel's largest pid_max
+
+
 class SandboxSettings(BaseModel):
     """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
 
@@ -245,12 +252,12 @@ class SandboxSettings(BaseModel):
     unconfined_shell: bool = False  # run the shell without the sandbox: an explicit opt-in
     secret_env: list[str] = Field(default_factory=list)  # env var names whose values are secret
     secret_patterns: list[str] = Field(default_factory=list)  # regexes of secret text
-    cpu_seconds: int = Field(default=60, ge=1)
-    memory_mb: int = Field(default=2048, ge=64)
-    file_mb: int = Field(default=256, ge=1)
-    processes: int = Field(default=256, ge=8)
+    cpu_seconds: int = Field(default=60, ge=1, le=YEAR_SECONDS)
+    memory_mb: int = Field(default=2048, ge=64, le=MOST_MB)
+    file_mb: int = Field(default=256, ge=1, le=MOST_MB)
+    processes: int = Field(default=256, ge=8, le=MOST_PROCESSES)
     # How much the workspace (and MCP servers' paths) may grow in one session of a run.
-    disk_mb: int = Field(default=1024, ge=1)
+    disk_mb: int = Field(default=1024, ge=1, le=MOST_MB)
 
     @field_validator("secret_patterns")
     @classmethod
@@ -279,7 +286,7 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule] = Field(default_factory=list)
-    approval_timeout_s: float | None = Field(default=None, gt=0)
+    approval_timeout_s: float | None = Field(default=None, gt=0, le=YEAR_SECONDS)
     webhook_url: str | None = None  # older files: [notify.webhook] url says the same
     on_budget: Literal["pause", "halt", "fail"] = "pause"
     polling_tools: list[str] = Field(default_factory=list)

@@ -74,6 +74,11 @@ def parse_policy(text: str, *, source: str, origin: PolicyOrigin | None = None) 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise PolicyError(
+            f"{source}: invalid TOML: arrays or tables nested too deeply to read; a policy file "
+            "needs a few levels at most"
+        ) from None
     data.setdefault("classes", {})  # a file without the table gets the shipped one
     try:
         return Policy.model_validate({**data, "source": source, "origin": origin})
