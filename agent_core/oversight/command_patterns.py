@@ -8,12 +8,12 @@ are flags the command must have, in any spelling (`rm -r` matches `rm -fR`, `rm 
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from agent_core.oversight import user_regex
 from agent_core.oversight.shell_commands import Invocation, program_name
 from agent_core.oversight.shell_flags import read_flags
 
@@ -23,11 +23,11 @@ class CommandPattern:
     program: str
     flags: frozenset[str]
     operands: tuple[str, ...]
-    regex: re.Pattern | None = None
+    regex: str | None = None  # a person's: searched with a time limit (user_regex)
 
     def matches(self, invocation: Invocation) -> bool:
         if self.regex is not None:
-            return self.regex.search(invocation.text) is not None
+            return user_regex.search(self.regex, invocation.text)
         if not fnmatchcase(invocation.program, self.program):
             return False
         if not self.flags <= invocation.flags:
@@ -43,10 +43,10 @@ class CommandPattern:
 def command_pattern(text: str) -> CommandPattern:
     """The pattern in `text`; ValueError (naming the fix) when it is empty or malformed."""
     if text.startswith("re:"):
-        try:
-            return CommandPattern("*", frozenset(), (), re.compile(text[3:]))
-        except re.error as exc:
-            raise ValueError(f"command pattern {text!r} is not a valid regex: {exc}") from exc
+        why = user_regex.problem(text[3:])
+        if why is not None:
+            raise ValueError(f"command pattern {text!r} is not a valid regex: {why}")
+        return CommandPattern("*", frozenset(), (), text[3:])
     try:
         words = shlex.split(text)
     except ValueError as exc:

@@ -12,6 +12,8 @@ import re
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+from agent_core.oversight import user_regex
+
 
 def segments(path: str) -> tuple[str, ...]:
     return tuple(s for s in path.split("/") if s not in ("", "."))
@@ -20,7 +22,7 @@ def segments(path: str) -> tuple[str, ...]:
 def path_matches(pattern: str, path: str) -> bool:
     """Whether `pattern` names `path` (a canonical path, or a shell word made canonical)."""
     if pattern.startswith("re:"):
-        return re.search(pattern[3:], path) is not None
+        return user_regex.search(pattern[3:], path)
     anchored, parts = _compiled(pattern)
     names = segments(path)
     if anchored:
@@ -31,7 +33,7 @@ def path_matches(pattern: str, path: str) -> bool:
 def any_path_matches(patterns: tuple[str, ...], path: str) -> bool:
     """Whether any of `patterns` names `path`: path_matches for many patterns, in one regex."""
     anchored, loose, regexes = _combined(patterns)
-    if any(re.search(r, path) for r in regexes):
+    if any(user_regex.search(r, path) for r in regexes):
         return True
     joined = "/".join(segments(path))
     if loose is not None and loose.search(joined):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -11,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from agent_core.models.settings import ModelLimits
+from agent_core.oversight import user_regex
 from agent_core.oversight.call_classes import Classified, classify_part, severest
 from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.monitor_settings import MonitorSettings
@@ -164,10 +164,9 @@ def _domain_hit(patterns: list[str], url: Any, loose: bool) -> bool:
 
 def _check_regex(pattern: str, what: str) -> None:
     if pattern.startswith("re:"):
-        try:
-            re.compile(pattern[3:])
-        except re.error as exc:
-            raise ValueError(f"{what} is not a valid regex: {exc}") from exc
+        why = user_regex.problem(pattern[3:])
+        if why is not None:
+            raise ValueError(f"{what} is not a valid regex: {why}")
 
 
 def _argument_hit(key, patterns, arguments, part: Part, kinds: ArgumentKinds, loose) -> bool:
@@ -191,7 +190,7 @@ def _argument_hit(key, patterns, arguments, part: Part, kinds: ArgumentKinds, lo
 
 def _text_hit(pattern: str, text: str) -> bool:
     if pattern.startswith("re:"):
-        return re.search(pattern[3:], text) is not None
+        return user_regex.search(pattern[3:], text)  # PatternTooSlow: decide() denies
     return fnmatch.fnmatchcase(text, pattern)
 
 
@@ -263,10 +262,9 @@ class SandboxSettings(BaseModel):
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"secret pattern {pattern!r} is not a valid regex: {exc}") from exc
+            why = user_regex.problem(pattern)
+            if why is not None:
+                raise ValueError(f"secret pattern {pattern!r} is not a valid regex: {why}")
         return patterns
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agent_core.models.environment import environment_now
+from agent_core.oversight import user_regex
 from agent_core.oversight.encodings import (
     WRAPPED,
     dump_blocks,
@@ -55,7 +56,7 @@ class Redactor:
         self._names = {value: name for name, value in secrets.items()}
         literal = [re.escape(v) for v in sorted(self._names, key=len, reverse=True)]
         parts = [f"(?P<literal>{'|'.join(literal)})"] if literal else []
-        parts += [f"(?:{p})" for p in (*KNOWN_SHAPES, *self._patterns)]
+        parts += [f"(?:{p})" for p in KNOWN_SHAPES]
         self._pattern = re.compile("|".join(parts))
         self._encoded = {
             form: f"[redacted {name} ({how})]"
@@ -83,15 +84,29 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        text = self._decoded_forms(self._pattern.sub(self._replacement, text))
+        try:
+            text = self._decoded_forms(self._substituted(text))
+        except user_regex.PatternTooSlow as slow:  # what it would have hidden is unknown
+            return f"[withheld: {slow}]"
         return self._loosely_spelled(self._hex_dumps(self._packed(text)))
+
+    def _substituted(self, text: str) -> str:
+        """Every secret value, known credential shape and secret pattern match replaced.
+
+        A person's secret patterns run on text a model or a tool wrote, each on its own (an
+        alternation would hide from the engine the literal a pattern needs, and backtrack at
+        every position) and with a time limit: PatternTooSlow when one cannot finish in time."""
+        text = self._pattern.sub(self._replacement, text)
+        for pattern in self._patterns:
+            text = user_regex.replaced(pattern, "[redacted]", text)
+        return text
 
     def _packed(self, text: str) -> str:
         """gzip or zlib data written in base64 whose inflated text holds a secret: replaced."""
         if not self._names:
             return text
         for start, end, inflated in reversed(packed_blobs(text)):
-            shown = self._decoded_forms(self._pattern.sub(self._replacement, inflated))
+            shown = self._decoded_forms(self._substituted(inflated))
             if shown != inflated:
                 names = sorted(set(re.findall(r"\[redacted ([^\]()]+?)(?: \(|\])", shown)))
                 label = ", ".join(names) or "secret"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from agent_core.oversight.folder_reads import Walk, walk_folder
 from agent_core.oversight.path_patterns import any_path_matches
+from agent_core.oversight.user_regex import PatternTooSlow
 from agent_core.tools.workspace import Workspace
 
 FILES_CAP = 2_000  # files of a workspace looked at for secret files
@@ -64,7 +65,11 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
         if found is None:
             if len(answers) >= _ANSWERS_CAP:
                 answers.clear()
-            found = answers[path] = any_path_matches(patterns, path)
+            try:
+                found = any_path_matches(patterns, path)
+            except PatternTooSlow:  # a file the rules cannot place is read as a secret one
+                found = True
+            answers[path] = found
         return found
 
     return matches
