@@ -17,6 +17,7 @@ import shutil
 import site
 import stat
 import sys
+import sysconfig
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,10 @@ class Protected:
         return index
 
     def inside(self, root: Path) -> list[OwnFile]:
-        """The explicit files under `root` (existing or not)."""
-        return [f for f in self.files if f.path != root and f.path.is_relative_to(root)]
+        """The explicit files under `root` (existing or not). Compared as text: both sides are
+        absolute and normalised, and thousands of names are looked at before every command."""
+        prefix = os.path.join(str(root), "")
+        return [f for f in self.files if str(f.path).startswith(prefix)]
 
 
 def own_name(path: Path | str) -> str | None:
@@ -103,6 +106,7 @@ STORE_WHAT = "onloop's database"
 SANDBOX = "the sandbox program"
 NETWORK_PROGRAM = "the sandbox's network program (pasta), run outside the sandbox"
 STARTUP_HOOK = "a module Python runs at every start (sitecustomize)"
+SHADOW = "what `import` would load instead of a module onloop runs"
 SITE_FOLDER = "a site-packages folder of the worker's Python (its .pth files run at every start)"
 OWN_PACKAGES = ("agent_core", "storage", "dashboard", "onloop")
 
@@ -159,7 +163,11 @@ def own_files(
         merged[real] = what
     files = [OwnFile(Path(path), what) for path, what in merged.items()]
     # The import path's startup hooks, both spellings (the same for every run of a worker).
-    files += [own for text, own in _hook_files() if text not in merged]
+    hooks = _hook_files()
+    if merged.keys() & hooks.keys():
+        files += [own for text, own in hooks.items() if text not in merged]
+    else:  # (thousands of names: looked at one by one only when one is named above too)
+        files += hooks.values()
     return Protected(tuple(files))
 
 
@@ -198,31 +206,35 @@ def _package_folders(name: str) -> list[str]:
     return list(spec.submodule_search_locations or []) if spec is not None else []
 
 
-_hooks_made: dict[tuple, tuple[tuple[str, OwnFile], ...]] = {}
+_hooks_made: dict[tuple, dict[str, OwnFile]] = {}
 
 
-def _hook_files() -> tuple[tuple[str, OwnFile], ...]:
-    """The startup hooks' OwnFiles (each name, and where it really leads), made once and kept
-    while the import path, the working folder and each of the path's folders stay as they were
-    (a folder's inode and mtime: a name made, removed, replaced or relinked in it changes its
-    mtime; a folder swapped for a link changes its inode)."""
+def _hook_files() -> dict[str, OwnFile]:
+    """The startup hooks' and the shadows' OwnFiles by each name and where it really leads, made
+    once and kept while the import path, the working folder, the modules imported and each of the
+    path's folders stay as they were (a folder's inode and mtime: a name made, removed, replaced
+    or relinked in it changes its mtime; a folder swapped for a link changes its inode)."""
     search = tuple(p for p in sys.path if isinstance(p, str))
     cwd = os.getcwd()
-    names = _startup_hooks(search, cwd)
-    key = (search, cwd, *map(_folder_stamp, _folders_of(names)))
+    modules = _top_modules()
+    key = (search, cwd, modules, *map(_folder_stamp, _entries(search, cwd)))
     made = _hooks_made.get(key)
     if made is None:
-        both: dict[str, str] = dict.fromkeys(names, STARTUP_HOOK)
-        both.update(dict.fromkeys(real_texts(list(names)), STARTUP_HOOK))
-        made = tuple((text, OwnFile(Path(text), what)) for text, what in both.items())
+        named = dict.fromkeys(_shadows(search, cwd, modules), SHADOW)
+        named.update(dict.fromkeys(_startup_hooks(search, cwd), STARTUP_HOOK))
+        both = dict(named)
+        for real, what in zip(real_texts(list(named)), named.values(), strict=True):
+            both.setdefault(real, what)
+        made = {text: OwnFile(Path(text), what) for text, what in both.items()}
         _hooks_made.clear()  # one import path per process at a time
         _hooks_made[key] = made
     return made
 
 
 @lru_cache(maxsize=8)
-def _folders_of(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(os.path.dirname(name) for name in names))
+def _entries(search: tuple[str, ...], cwd: str) -> tuple[str, ...]:
+    """The import path's folders as absolute paths (its empty entry is `cwd`), each once."""
+    return tuple(dict.fromkeys(os.path.normpath(os.path.join(cwd, e)) for e in search))
 
 
 def _folder_stamp(folder: str) -> tuple[int, int] | None:
@@ -331,12 +343,45 @@ def _startup_hooks(search: tuple[str, ...], cwd: str) -> tuple[str, ...]:
     entry is `cwd`): the next Python started with this path (a worker, the dashboard) runs them
     before anything else. Named in every entry, a folder or not (one made later is covered too),
     so the names depend on the path alone and are kept per path."""
-    entries = dict.fromkeys(os.path.normpath(os.path.join(cwd, e)) for e in search)
     return tuple(
         path
-        for entry in entries
+        for entry in _entries(search, cwd)
         for stem in ("sitecustomize", "usercustomize")
         for path in _importable(entry, stem)
+    )
+
+
+_modules_seen: list = [-1, frozenset()]  # how many modules were imported, and their top names
+
+
+def _top_modules() -> frozenset[str]:
+    """The top-level modules this process has imported (onloop's own packages always), read
+    again when more were imported; built-in ones are left out: no file stands in for them."""
+    count = len(sys.modules)
+    if count != _modules_seen[0]:
+        names = {name.partition(".")[0] for name in list(sys.modules)}  # (threads import too)
+        names.update(OWN_PACKAGES)
+        names.difference_update(sys.builtin_module_names, ("__main__", "__mp_main__"))
+        _modules_seen[:] = [count, frozenset(n for n in names if n.isidentifier())]
+    return _modules_seen[1]
+
+
+@lru_cache(maxsize=8)
+def _shadows(search: tuple[str, ...], cwd: str, modules: frozenset[str]) -> tuple[str, ...]:
+    """What `import` would load instead of each of `modules` from the folders of the import path
+    `search` that come before the standard library: the running script's own folder (a venv's
+    `bin/`, for its `onloop` command), the current folder under `python -m`, $PYTHONPATH's. The
+    next worker or dashboard started the same way imports from there first, before any policy."""
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    early: list[str] = []
+    for entry in _entries(search, cwd):
+        if entry.endswith(".zip") or os.path.realpath(entry) == stdlib:
+            break  # (pythonXY.zip comes right before the standard library)
+        early.append(entry)
+    else:
+        return ()  # no standard library on the path: nothing is known to come before it
+    return tuple(
+        path for entry in early for name in sorted(modules) for path in _importable(entry, name)
     )
 
 
