@@ -423,7 +423,7 @@ class Guard:
         for path in self.existing:
             if len(str(path)) >= _BINDABLE:  # past the path limit: the sweep still looks there
                 continue
-            if self.protected.why(self.aliases.get(path, path)) not in SECRET:
+            if not _hidden(self.protected.why(self.aliases.get(path, path))):
                 argv += ["--ro-bind", str(path), str(path)]
             elif path.is_dir():  # hidden: an empty read-only folder in its place
                 argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
@@ -433,6 +433,13 @@ class Guard:
             if folder != self.root:
                 argv += ["--ro-bind", str(folder), str(folder)]
         return argv
+
+
+def _hidden(what: str | None) -> bool:
+    """Whether a protected entry is out of a sandbox's sight: the secret ones, and a store with
+    its siblings (read-only, it could still be locked: a read lock on its `-shm` keeps every
+    writer of that store, a halt included, waiting out its busy timeout)."""
+    return what in SECRET or (what or "").startswith(STORE_WHAT)
 
 
 def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard:
