@@ -89,7 +89,11 @@ class Protected:
         """The explicit files under `root` (existing or not). Compared as text: both sides are
         absolute and normalised, and thousands of names are looked at before every command."""
         prefix = os.path.join(str(root), "")
-        return [f for f in self.files if str(f.path).startswith(prefix)]
+        return [f for text, f in self._texts if text.startswith(prefix)]
+
+    @cached_property
+    def _texts(self) -> list[tuple[str, OwnFile]]:
+        return [(str(f.path), f) for f in self.files]
 
 
 def own_name(path: Path | str) -> str | None:
@@ -448,13 +452,16 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     root = Path(os.path.realpath(root))
     plan = Guard(root, protected)
     _let_owner_list(root)  # the person's (or onloop's) folder: never left unlistable to us
-    for own in protected.inside(root):
-        if os.path.islink(own.path):  # the person's link to it (a policy kept elsewhere)
-            plan.links[own.path] = os.readlink(own.path)
-        elif os.path.lexists(own.path):
-            plan.existing.append(own.path)
-        else:
+    inside = protected.inside(root)
+    present = _present([own.path for own in inside])
+    for own in inside:
+        link = present.get(str(own.path))
+        if link is None:
             plan.absent.append(own.path)
+        elif link:  # the person's link to it (a policy kept elsewhere)
+            plan.links[own.path] = os.readlink(own.path)
+        else:
+            plan.existing.append(own.path)
     plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
@@ -464,6 +471,31 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
+
+
+def _present(paths: list[Path]) -> dict[str, bool]:
+    """Which of `paths` exist, by their text (for each, whether it is a link), from one listing
+    per folder: a venv's `bin/` on the import path names a thousand modules' shadows, looked for
+    before and after every command (as Paths, one by one, that took 10 ms)."""
+    names: dict[str, set[str]] = {}
+    for path in paths:
+        folder, _, name = str(path).rpartition(os.sep)  # (absolute and normalised)
+        names.setdefault(folder or os.sep, set()).add(name)
+    found: dict[str, bool] = {}
+    for folder, wanted in names.items():
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name in wanted:
+                        found[entry.path] = entry.is_symlink()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:  # searchable, not listable: each name looked for alone
+            for name in wanted:
+                path = os.path.join(folder, name)
+                if os.path.lexists(path):
+                    found[path] = os.path.islink(path)
+    return found
 
 
 def _files_of(root: Path, entries: list[Path]) -> Iterable[tuple[Path, os.stat_result]]:
@@ -659,7 +691,8 @@ def sweep(before: Guard) -> list[str]:
         return path not in after.targets or _by_name(path, before.protected)
 
     new = [p for p in after.existing if p not in before.existing and made(p) and planted(p)]
-    new += [p for p in before.absent if os.path.lexists(p)]
+    made_now = _present(before.absent)
+    new += [p for p in before.absent if str(p) in made_now]
     new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
