@@ -455,10 +455,10 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     inside = protected.inside(root)
     present = _present([own.path for own in inside])
     for own in inside:
-        link = present.get(str(own.path))
-        if link is None:
+        is_link = present.get(str(own.path))
+        if is_link is None:
             plan.absent.append(own.path)
-        elif link:  # the person's link to it (a policy kept elsewhere)
+        elif is_link:  # the person's link to it (a policy kept elsewhere)
             plan.links[own.path] = os.readlink(own.path)
         else:
             plan.existing.append(own.path)
@@ -492,9 +492,9 @@ def _present(paths: list[Path]) -> dict[str, bool]:
             continue
         except OSError:  # searchable, not listable: each name looked for alone
             for name in wanted:
-                path = os.path.join(folder, name)
-                if os.path.lexists(path):
-                    found[path] = os.path.islink(path)
+                text = os.path.join(folder, name)
+                if os.path.lexists(text):
+                    found[text] = os.path.islink(text)
     return found
 
 
