@@ -24,10 +24,11 @@ def start_dashboard(
     host: str, port: int, env: dict[str, str], flags: list[str]
 ) -> subprocess.Popen:
     """Start the dashboard on host:port (call from the main thread: see above)."""
+    from agent_core.cli.child_python import module_command
     from agent_core.worker.supervisor import SUPERVISOR_ENV
 
     env = {**env, SUPERVISOR_ENV: str(os.getpid())}  # it dies with this process
-    command = [sys.executable, "-m", "agent_core.cli.dashboard_process"]
+    command = module_command("agent_core.cli.dashboard_process")
     command += ["run", str(DASHBOARD_APP), "--server.port", str(port), "--server.address", host]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--server.fileWatcherType", "none", "--client.toolbarMode", "minimal", *flags]

@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import typer
 
 import storage
+from agent_core.cli.child_python import child_env, module_command
 from agent_core.cli.dashboard_process import start_dashboard, stop_dashboard, wait_healthy
 from agent_core.cli.errors import fail
 from agent_core.cli.port_holder import port_free, port_in_use
@@ -96,7 +96,7 @@ def worker_command(
 ) -> list[str]:
     """The `onloop worker` command line each process of `--processes N` runs (one process each;
     the store's URL travels in the environment, never on a command line others can read)."""
-    command = [sys.executable, "-m", "agent_core", "worker", "--processes", "1"]
+    command = [*module_command("agent_core"), "worker", "--processes", "1"]
     command += ["--log-format", log_format]
     command += ["--concurrency", str(concurrency), "--lease-seconds", str(lease_seconds)]
     command += ["--poll-seconds", str(poll_seconds)]
@@ -145,7 +145,7 @@ def _pool_env(store: storage.Store) -> dict[str, str]:
     """The children's environment: the store's URL, and its identity (a child that opens a file
     that replaced it since refuses it)."""
     token = storage.store_identity(store).token()
-    return {**os.environ, DATABASE_URL_ENV: store.url, storage.STORE_IDENTITY_ENV: token}
+    return child_env({**os.environ, DATABASE_URL_ENV: store.url, storage.STORE_IDENTITY_ENV: token})
 
 
 def _model_line(settings: Settings, policy: Policy) -> str:
@@ -195,7 +195,7 @@ def serve_up(
     with contextlib.closing(lock):  # released as this `up` stops, however it stops
         if not port_free(host, port):  # named: a leftover dashboard, another up, a program
             raise fail(port_in_use(host, port))
-        env = {**os.environ, "ONLOOP_DATABASE_URL": url_db}
+        env = child_env({**os.environ, "ONLOOP_DATABASE_URL": url_db})
         env.pop(AUTH_ENV, None)
         env.pop(INSECURE_ENV, None)
         env.update(signin_env)

@@ -17,6 +17,7 @@ import shutil
 import site
 import stat
 import sys
+import sysconfig
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,14 @@ class Protected:
         return index
 
     def inside(self, root: Path) -> list[OwnFile]:
-        """The explicit files under `root` (existing or not)."""
-        return [f for f in self.files if f.path != root and f.path.is_relative_to(root)]
+        """The explicit files under `root` (existing or not). Compared as text: both sides are
+        absolute and normalised, and thousands of names are looked at before every command."""
+        prefix = os.path.join(str(root), "")
+        return [f for text, f in self._texts if text.startswith(prefix)]
+
+    @cached_property
+    def _texts(self) -> list[tuple[str, OwnFile]]:
+        return [(str(f.path), f) for f in self.files]
 
 
 def own_name(path: Path | str) -> str | None:
@@ -103,6 +110,7 @@ STORE_WHAT = "onloop's database"
 SANDBOX = "the sandbox program"
 NETWORK_PROGRAM = "the sandbox's network program (pasta), run outside the sandbox"
 STARTUP_HOOK = "a module Python runs at every start (sitecustomize)"
+SHADOW = "what `import` would load instead of a module onloop runs"
 SITE_FOLDER = "a site-packages folder of the worker's Python (its .pth files run at every start)"
 OWN_PACKAGES = ("agent_core", "storage", "dashboard", "onloop")
 
@@ -159,7 +167,11 @@ def own_files(
         merged[real] = what
     files = [OwnFile(Path(path), what) for path, what in merged.items()]
     # The import path's startup hooks, both spellings (the same for every run of a worker).
-    files += [own for text, own in _hook_files() if text not in merged]
+    hooks = _hook_files()
+    if merged.keys() & hooks.keys():
+        files += [own for text, own in hooks.items() if text not in merged]
+    else:  # (thousands of names: looked at one by one only when one is named above too)
+        files += hooks.values()
     return Protected(tuple(files))
 
 
@@ -198,31 +210,35 @@ def _package_folders(name: str) -> list[str]:
     return list(spec.submodule_search_locations or []) if spec is not None else []
 
 
-_hooks_made: dict[tuple, tuple[tuple[str, OwnFile], ...]] = {}
+_hooks_made: dict[tuple, dict[str, OwnFile]] = {}
 
 
-def _hook_files() -> tuple[tuple[str, OwnFile], ...]:
-    """The startup hooks' OwnFiles (each name, and where it really leads), made once and kept
-    while the import path, the working folder and each of the path's folders stay as they were
-    (a folder's inode and mtime: a name made, removed, replaced or relinked in it changes its
-    mtime; a folder swapped for a link changes its inode)."""
+def _hook_files() -> dict[str, OwnFile]:
+    """The startup hooks' and the shadows' OwnFiles by each name and where it really leads, made
+    once and kept while the import path, the working folder, the modules imported and each of the
+    path's folders stay as they were (a folder's inode and mtime: a name made, removed, replaced
+    or relinked in it changes its mtime; a folder swapped for a link changes its inode)."""
     search = tuple(p for p in sys.path if isinstance(p, str))
     cwd = os.getcwd()
-    names = _startup_hooks(search, cwd)
-    key = (search, cwd, *map(_folder_stamp, _folders_of(names)))
+    modules = _top_modules()
+    key = (search, cwd, modules, *map(_folder_stamp, _entries(search, cwd)))
     made = _hooks_made.get(key)
     if made is None:
-        both: dict[str, str] = dict.fromkeys(names, STARTUP_HOOK)
-        both.update(dict.fromkeys(real_texts(list(names)), STARTUP_HOOK))
-        made = tuple((text, OwnFile(Path(text), what)) for text, what in both.items())
+        named = dict.fromkeys(_shadows(search, cwd, modules), SHADOW)
+        named.update(dict.fromkeys(_startup_hooks(search, cwd), STARTUP_HOOK))
+        both = dict(named)
+        for real, what in zip(real_texts(list(named)), named.values(), strict=True):
+            both.setdefault(real, what)
+        made = {text: OwnFile(Path(text), what) for text, what in both.items()}
         _hooks_made.clear()  # one import path per process at a time
         _hooks_made[key] = made
     return made
 
 
 @lru_cache(maxsize=8)
-def _folders_of(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(os.path.dirname(name) for name in names))
+def _entries(search: tuple[str, ...], cwd: str) -> tuple[str, ...]:
+    """The import path's folders as absolute paths (its empty entry is `cwd`), each once."""
+    return tuple(dict.fromkeys(os.path.normpath(os.path.join(cwd, e)) for e in search))
 
 
 def _folder_stamp(folder: str) -> tuple[int, int] | None:
@@ -331,12 +347,45 @@ def _startup_hooks(search: tuple[str, ...], cwd: str) -> tuple[str, ...]:
     entry is `cwd`): the next Python started with this path (a worker, the dashboard) runs them
     before anything else. Named in every entry, a folder or not (one made later is covered too),
     so the names depend on the path alone and are kept per path."""
-    entries = dict.fromkeys(os.path.normpath(os.path.join(cwd, e)) for e in search)
     return tuple(
         path
-        for entry in entries
+        for entry in _entries(search, cwd)
         for stem in ("sitecustomize", "usercustomize")
         for path in _importable(entry, stem)
+    )
+
+
+_modules_seen: list = [-1, frozenset()]  # how many modules were imported, and their top names
+
+
+def _top_modules() -> frozenset[str]:
+    """The top-level modules this process has imported (onloop's own packages always), read
+    again when more were imported; built-in ones are left out: no file stands in for them."""
+    count = len(sys.modules)
+    if count != _modules_seen[0]:
+        names = {name.partition(".")[0] for name in list(sys.modules)}  # (threads import too)
+        names.update(OWN_PACKAGES)
+        names.difference_update(sys.builtin_module_names, ("__main__", "__mp_main__"))
+        _modules_seen[:] = [count, frozenset(n for n in names if n.isidentifier())]
+    return _modules_seen[1]
+
+
+@lru_cache(maxsize=8)
+def _shadows(search: tuple[str, ...], cwd: str, modules: frozenset[str]) -> tuple[str, ...]:
+    """What `import` would load instead of each of `modules` from the folders of the import path
+    `search` that come before the standard library: the running script's own folder (a venv's
+    `bin/`, for its `onloop` command), the current folder under `python -m`, $PYTHONPATH's. The
+    next worker or dashboard started the same way imports from there first, before any policy."""
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    early: list[str] = []
+    for entry in _entries(search, cwd):
+        if entry.endswith(".zip") or os.path.realpath(entry) == stdlib:
+            break  # (pythonXY.zip comes right before the standard library)
+        early.append(entry)
+    else:
+        return ()  # no standard library on the path: nothing is known to come before it
+    return tuple(
+        path for entry in early for name in sorted(modules) for path in _importable(entry, name)
     )
 
 
@@ -378,7 +427,7 @@ class Guard:
         for path in self.existing:
             if len(str(path)) >= _BINDABLE:  # past the path limit: the sweep still looks there
                 continue
-            if self.protected.why(self.aliases.get(path, path)) not in SECRET:
+            if not _hidden(self.protected.why(self.aliases.get(path, path))):
                 argv += ["--ro-bind", str(path), str(path)]
             elif path.is_dir():  # hidden: an empty read-only folder in its place
                 argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
@@ -390,19 +439,29 @@ class Guard:
         return argv
 
 
+def _hidden(what: str | None) -> bool:
+    """Whether a protected entry is out of a sandbox's sight: the secret ones, and a store with
+    its siblings (read-only, it could still be locked: a read lock on its `-shm` keeps every
+    writer of that store, a halt included, waiting out its busy timeout)."""
+    return what in SECRET or (what or "").startswith(STORE_WHAT)
+
+
 def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard:
     """The protected entries in `root` right now (a walk that never follows a link, of at most
     `cap` entries; None: the whole folder)."""
     root = Path(os.path.realpath(root))
     plan = Guard(root, protected)
     _let_owner_list(root)  # the person's (or onloop's) folder: never left unlistable to us
-    for own in protected.inside(root):
-        if os.path.islink(own.path):  # the person's link to it (a policy kept elsewhere)
-            plan.links[own.path] = os.readlink(own.path)
-        elif os.path.lexists(own.path):
-            plan.existing.append(own.path)
-        else:
+    inside = protected.inside(root)
+    present = _present([own.path for own in inside])
+    for own in inside:
+        is_link = present.get(str(own.path))
+        if is_link is None:
             plan.absent.append(own.path)
+        elif is_link:  # the person's link to it (a policy kept elsewhere)
+            plan.links[own.path] = os.readlink(own.path)
+        else:
+            plan.existing.append(own.path)
     plan.complete = _walk_names(root, plan.existing, plan.links, cap, plan.sealed)
     for link in plan.links:  # onloop would read through it: what it leads to is pinned too
         target = Path(os.path.realpath(link))
@@ -412,6 +471,31 @@ def guard(root: Path, protected: Protected, cap: int | None = WALK_CAP) -> Guard
     _hard_links(plan, cap)
     plan.existing = sorted(set(plan.existing), key=lambda p: len(p.parts))
     return plan
+
+
+def _present(paths: list[Path]) -> dict[str, bool]:
+    """Which of `paths` exist, by their text (for each, whether it is a link), from one listing
+    per folder: a venv's `bin/` on the import path names a thousand modules' shadows, looked for
+    before and after every command (as Paths, one by one, that took 10 ms)."""
+    names: dict[str, set[str]] = {}
+    for path in paths:
+        folder, _, name = str(path).rpartition(os.sep)  # (absolute and normalised)
+        names.setdefault(folder or os.sep, set()).add(name)
+    found: dict[str, bool] = {}
+    for folder, wanted in names.items():
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name in wanted:
+                        found[entry.path] = entry.is_symlink()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:  # searchable, not listable: each name looked for alone
+            for name in wanted:
+                text = os.path.join(folder, name)
+                if os.path.lexists(text):
+                    found[text] = os.path.islink(text)
+    return found
 
 
 def _files_of(root: Path, entries: list[Path]) -> Iterable[tuple[Path, os.stat_result]]:
@@ -607,7 +691,8 @@ def sweep(before: Guard) -> list[str]:
         return path not in after.targets or _by_name(path, before.protected)
 
     new = [p for p in after.existing if p not in before.existing and made(p) and planted(p)]
-    new += [p for p in before.absent if os.path.lexists(p)]
+    made_now = _present(before.absent)
+    new += [p for p in before.absent if str(p) in made_now]
     new += [p for p, target in after.links.items() if before.links.get(p) != target and made(p)]
     removed = []
     for path in sorted(set(new), key=lambda p: len(p.parts)):
