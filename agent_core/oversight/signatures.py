@@ -42,6 +42,20 @@ _VOLATILE = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<id>"),
+    # generated ids: request, session and trace ids (req_8Fk2LmQ9), letters and digits in turn
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{8,}(?![A-Za-z0-9]))[A-Za-z]*\d+[A-Za-z]+\d+\w*"
+        ),
+        "<id>",
+    ),
+    # a local port the system picked (32768 and up): a server started anew
+    (
+        re.compile(
+            r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0|::1)(['\"]?,\s*|\]?:)(3[2-9]\d{3}|[4-6]\d{4})\b"
+        ),
+        r"\1\2<port>",
+    ),
 )
 # Where a number says where in a file or input, not what happened.
 _POSITION = re.compile(
@@ -121,6 +135,24 @@ def strip_volatile(text: str) -> str:
     for pattern, placeholder in _VOLATILE:
         text = pattern.sub(placeholder, text)
     return text
+
+
+# Arguments a tool's answer often repeats ("No results for 'x'", "404 Not Found: URL").
+_ECHOED_KEYS = ("query", "q", "search", "search_query", "term", "terms", "keywords", "pattern",
+                "url", "uri", "endpoint")  # fmt: skip
+
+
+def without_echoes(output: str, arguments: dict[str, Any]) -> str:
+    """The output with the call's own query or URL taken out: "No results for 'x'" and "No
+    results for 'y'" say the same, as do a 404 on a URL and on its variant with a slash."""
+    for key in _ECHOED_KEYS:
+        value = arguments.get(key)
+        if not isinstance(value, str):
+            continue
+        for echo in dict.fromkeys((value.strip(), value.strip().split("#")[0].rstrip("/"))):
+            if len(echo) >= 3:
+                output = output.replace(echo, "<asked>")
+    return output
 
 
 def result_signature(output: str, *, cleaned: bool = False) -> str:

@@ -1,16 +1,21 @@
 """A claim of success held against what the run's tools did, with no judge: actions rejected,
 denied or failed and never done another way; a command that exited badly with no word about it;
-a check (tests, a build) whose last run failed; a file the goal asks for that was never written;
-fewer files gone through than the goal names; a "fix" that changed only comments; "done" with
-no work at all. Each problem is one plain sentence."""
+a check (tests, a build) whose last run failed, or passed only narrowed or weakened; a file the
+goal asks for that was never written, or written empty; a file the answer says it changed that
+no call touched; fewer files gone through than the goal names; a "fix" that changed only
+comments; an answer that only announces more work; "done" with no work at all. Each problem is
+one plain sentence."""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 
+from agent_core.oversight.code_changes import is_code, only_comments
+from agent_core.oversight.weakened_tests import is_test_file, weakens
 from agent_core.run.attempt_words import quoted
-from agent_core.run.code_changes import is_code, only_comments
+from agent_core.run.claim_words import announces_work, claimed_files
 from agent_core.run.goal_asks import GoalAsks, read_goal
 from agent_core.run.work_ledger import ORIGINAL_CAP, WorkLedger
 from agent_core.tools.errors import ToolError
@@ -19,19 +24,86 @@ from agent_core.tools.workspace import Workspace
 
 LISTING_CAP = 2000  # files in the workspace a goal's "all files" is compared with
 _SHOWN = 5  # files named in a reason
+# A goal that itself asks to remove, skip or disable tests may rightly weaken them.
+_TESTS_ASKED = re.compile(
+    r"\b(remov|delet|drop|skip|disabl|xfail|quarantin|deselect)\w*\b.{0,60}\btests?\b|"
+    r"\btests?\b.{0,60}\b(remov|delet|drop|skip|disabl|xfail|quarantin)\w*",
+    re.I,
+)
+_URL = re.compile(r"https?://[^\s'\"<>`]+")
 
 
-def problems_with_claim(goal: str, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+def problems_with_claim(
+    goal: str, ledger: WorkLedger, workspace: Workspace | None, answer: str = ""
+) -> list[str]:
     """Why a claim that the goal was met does not match what happened (empty: nothing found)."""
     asks = read_goal(goal)
     problems = ledger.unresolved() + ledger.failed_checks()
+    problems += weakened(goal, asks, ledger, workspace)
     problems += unwritten(asks, ledger, workspace)
     problems += partial(asks, ledger, workspace)
     problems += comment_only(asks, ledger, workspace)
+    problems += unreached(goal, ledger)
+    problems += not_done_as_said(answer, ledger, workspace)
+    if asks.action and (said := announces_work(answer)):
+        problems.append(f"the final answer only says what comes next ({quoted(said, 120)!r})")
     if asks.action and not ledger.worked() and (not problems or not ledger.attempts):
         what = "no tool call did any work" if ledger.called else "no tool was used"
         return [f"{what}, though the goal asks for an action", *problems]
+    failed = [a for a in ledger.attempts if a.outcome == "error" or a.exited_badly]
+    if not asks.action and ledger.attempts and len(failed) == len(ledger.attempts):
+        problems.append("every tool call failed, so nothing the tools returned backs the answer")
     return problems
+
+
+def weakened(
+    goal: str, asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None
+) -> list[str]:
+    """Test files, or scripts a check runs, that the run made weaker (a test skipped, deleted
+    or emptied, `assert True`, `exit 0`), when the goal did not ask for that."""
+    checks = [a.effects.command or "" for a in ledger.attempts if a.effects.check]
+    if not (asks.code_fix or checks) or _TESTS_ASKED.search(goal):
+        return []
+    found = []
+    for path in sorted(ledger.files("writes") | ledger.files("deletes")):
+        old = ledger.originals.get(path)
+        script = any(posixpath.basename(path) in command for command in checks)
+        if old is None or not (script or is_test_file(path)):
+            continue
+        new = _content(workspace, path, ledger) if _exists(workspace, path) else ""
+        why = weakens(path, old, new or "", check_script=script)
+        if why is not None:
+            found.append(f"its change {why}")
+    return found
+
+
+def unreached(goal: str, ledger: WorkLedger) -> list[str]:
+    """Addresses the goal names that every call aimed at them failed to reach."""
+    found = []
+    for url in dict.fromkeys(u.rstrip(".,;:!?)") for u in _URL.findall(goal)):
+        tried = [a for a in ledger.attempts if url in (a.effects.url or a.effects.command or "")]
+        if tried and not any(a.done for a in tried):
+            found.append(f"{url}, which the goal names, was never reached: {tried[-1].failure()}")
+    return found
+
+
+def not_done_as_said(answer: str, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
+    """Files the final answer says were created, changed or deleted that no call did so."""
+    changed, deleted = claimed_files(answer)
+    written = ledger.files("writes") | ledger.redirected()
+    names = {posixpath.basename(p) for p in written}
+    commands = any(a.done and a.effects.command and not a.effects.check for a in ledger.attempts)
+    found = []
+    for path in sorted(posixpath.normpath(p) for p in changed):
+        if path in written or posixpath.basename(path) in names:
+            continue
+        if commands and _exists(workspace, path):
+            continue  # perhaps written by a command: onloop cannot tell
+        found.append(f"the final answer says {path} was written or changed, but no call did that")
+    for path in sorted(posixpath.normpath(p) for p in deleted):
+        if _exists(workspace, path):
+            found.append(f"the final answer says {path} was deleted, but it is still there")
+    return found
 
 
 def unwritten(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
@@ -47,6 +119,10 @@ def unwritten(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -
         if ran_commands and _exists(workspace, path):
             continue  # perhaps written by a script a command ran: onloop cannot tell
         found.append(f"{path}, which the goal asks for, was never written")
+    for path in sorted(written & {posixpath.normpath(o) for o in asks.outputs}):
+        content = _content(workspace, path, ledger) if _exists(workspace, path) else None
+        if content is not None and not content.strip():
+            found.append(f"{path}, which the goal asks for, was written empty")
     return found
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent_core.oversight.code_changes import only_comments
 from agent_core.run.call_effects import effects_of
-from agent_core.run.code_changes import only_comments
 from agent_core.run.goal_asks import read_goal
 from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Workspace, builtin_tools
