@@ -2,7 +2,7 @@
 
     python benchmarks/monitors.py [--steps 2000] [--reps 5] [--list]
 
-Replays issue 22's scenario suite (tests/oversight/drift_scenarios_*.py: 42 stuck or drifting
+Replays issue 22's scenario suite (tests/oversight/drift_scenarios_*.py: 46 stuck or drifting
 runs, 38 legitimate ones, each in the identical and the varied wording) straight into the monitor,
 as the loop feeds it, and into the monitor as it was before issue 22 (benchmarks/previous_monitor.py).
 A stuck run counts as caught when the monitor trips within two calls of the point it can be seen

@@ -17,9 +17,15 @@ _FAILURE_SUMMARY = re.compile(
     r"|^test result: FAILED"  # cargo test
     r"|^Tests?:\s+[1-9]\d* failed"  # jest, vitest
     r"|^\s*[1-9]\d* failing\s*$"  # mocha
-    r"|^not ok \d+"  # TAP
+    r"|^not ok \d+|^(?:#|ℹ) fail [1-9]"  # TAP, node --test
     r"|^npm ERR! Test failed"
     r"|^make: \*\*\* .*Error \d+",
+    re.M,
+)
+# How many tests a run says passed: pytest, unittest (with its OK), jest, node --test, cargo.
+_PASSED_COUNT = re.compile(
+    r"^[=\s]*(?:\d+ \w+, )*(\d+) passed\b|^Ran (\d+) tests?\b(?=[\s\S]*^OK\b)"
+    r"|^Tests:\s+(\d+) passed|^(?:#|ℹ) pass (\d+)|^test result: ok\. (\d+) passed",
     re.M,
 )
 # Options that run some of a suite's tests only (not `-m`: `python -m unittest` is no marker).
@@ -37,6 +43,12 @@ def reported_failure(output: str) -> str:
         return ""
     end = output.find("\n", match.start())
     return " ".join(output[match.start() : end if end >= 0 else None].split())[:120]
+
+
+def passed_count(output: str) -> int | None:
+    """How many tests a check's output says passed, when it says."""
+    counts = [int(next(g for g in m.groups() if g)) for m in _PASSED_COUNT.finditer(output)]
+    return counts[-1] if counts else None
 
 
 def selection(command: str) -> frozenset[str]:

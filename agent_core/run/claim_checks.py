@@ -15,9 +15,9 @@ import re
 from agent_core.oversight.code_changes import is_code, only_comments
 from agent_core.oversight.weakened_tests import is_test_file, weakens
 from agent_core.run.attempt_words import quoted
-from agent_core.run.claim_words import announces_work, claimed_files
+from agent_core.run.claim_words import announces_work, claimed_files, says_tests_passed
 from agent_core.run.goal_asks import GoalAsks, read_goal
-from agent_core.run.work_ledger import ORIGINAL_CAP, WorkLedger
+from agent_core.run.work_ledger import ORIGINAL_CAP, Attempt, WorkLedger
 from agent_core.tools.errors import ToolError
 from agent_core.tools.protected import OWN_FOLDERS, OWN_NAMES
 from agent_core.tools.workspace import Workspace
@@ -30,6 +30,7 @@ _TESTS_ASKED = re.compile(
     r"\btests?\b.{0,60}\b(remov|delet|drop|skip|disabl|xfail|quarantin)\w*",
     re.I,
 )
+_FILE_TOOLS = frozenset({"read_file", "write_file", "delete_files", "list_files"})
 _URL = re.compile(r"https?://[^\s'\"<>`]+")
 
 
@@ -45,6 +46,7 @@ def problems_with_claim(
     problems += comment_only(asks, ledger, workspace)
     problems += unreached(goal, ledger)
     problems += not_done_as_said(answer, ledger, workspace)
+    problems += tests_not_as_said(answer, ledger)
     if asks.action and (said := announces_work(answer)):
         problems.append(f"the final answer only says what comes next ({quoted(said, 120)!r})")
     if asks.action and not ledger.worked() and (not problems or not ledger.attempts):
@@ -87,16 +89,41 @@ def unreached(goal: str, ledger: WorkLedger) -> list[str]:
     return found
 
 
+def tests_not_as_said(answer: str, ledger: WorkLedger) -> list[str]:
+    """An answer that says tests passed when no test ran, or gives a count of passed tests the
+    last check did not report."""
+    said, count = says_tests_passed(answer)
+    if not said:
+        return []
+    ran = [a for a in ledger.attempts if a.outcome in ("ok", "error") and _ran_tests(a)]
+    if not ran:
+        return ["the final answer says tests passed, but no test was run"]
+    last = ran[-1]
+    if count is not None and last.passed is not None and count != last.passed:
+        return [
+            f"the final answer says {count} tests passed; {last.shown()} reported {last.passed}"
+        ]
+    return []
+
+
+def _ran_tests(attempt: Attempt) -> bool:
+    """A check, or any call but a file tool's that names tests (`python run_tests.py`, a tool
+    that runs a scratch test file): the answer's "tests passed" may rest on it."""
+    if attempt.effects.check:
+        return True
+    return attempt.tool not in _FILE_TOOLS and "test" in f"{attempt.tool} {attempt.key}".lower()
+
+
 def not_done_as_said(answer: str, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:
     """Files the final answer says were created, changed or deleted that no call did so."""
     changed, deleted = claimed_files(answer)
-    written = ledger.files("writes") | ledger.redirected()
+    written = {p.lower() for p in ledger.files("writes") | ledger.redirected()}
     names = {posixpath.basename(p) for p in written}
     commands = any(a.done and a.effects.command and not a.effects.check for a in ledger.attempts)
     found = []
     for path in sorted(posixpath.normpath(p) for p in changed):
-        if path in written or posixpath.basename(path) in names:
-            continue
+        if path.lower() in written or posixpath.basename(path.lower()) in names:
+            continue  # "readme.md" for README.md: the same file in a person's words
         if commands and _exists(workspace, path):
             continue  # perhaps written by a command: onloop cannot tell
         found.append(f"the final answer says {path} was written or changed, but no call did that")

@@ -73,3 +73,21 @@ def claimed_files(text: str) -> tuple[set[str], set[str]]:
         deleted |= gone
         changed |= {m.group(2) for m in _VERB_THEN_FILE.finditer(clause)} - gone
     return changed - deleted, deleted
+
+
+_PHRASES = re.compile(r"[.;!?,:]\s+|\n+|\s+but\s+")  # "all 2 passed, no tests failed": two
+_TESTS_PASS = re.compile(
+    r"\b(?:all\s+)?(?:(\d+)\s+)?(?:of\s+the\s+)?(?:unit\s+|the\s+)?tests?\s+(?:now\s+|all\s+)?"
+    r"(?:pass(?:ed|es)?|succeed(?:ed|s)?|(?:are|were)\s+(?:all\s+)?(?:passing|green))\b",
+    re.I,
+)
+
+
+def says_tests_passed(text: str) -> tuple[bool, int | None]:
+    """Whether the answer says tests passed ("all 12 tests passed", "the tests pass now"), and
+    the count it gives; negated and hedged sentences say nothing ("could not run the tests")."""
+    for clause in _PHRASES.split(text):
+        match = _TESTS_PASS.search(clause)
+        if match is not None and not _HEDGED.search(clause):
+            return True, int(match.group(1)) if match.group(1) else None
+    return False, None

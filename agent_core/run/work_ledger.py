@@ -15,7 +15,12 @@ from typing import Any
 from agent_core.models.base import FINISH_TOOL
 from agent_core.run.attempt_words import addressed, quoted
 from agent_core.run.call_effects import Effects, effects_of
-from agent_core.run.check_results import fallback_ran, reported_failure, wider_failure
+from agent_core.run.check_results import (
+    fallback_ran,
+    passed_count,
+    reported_failure,
+    wider_failure,
+)
 from agent_core.tools import Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.workspace import Workspace
@@ -44,6 +49,7 @@ class Attempt:
     explained: bool = False  # a failure the next step spoke of or acted on
     reported: str = ""  # a check's own line saying tests failed, whatever its exit code
     fallback: str = ""  # a `|| echo MESSAGE` fallback's message the output shows: it failed
+    passed: int | None = None  # how many tests a check's output says passed
 
     @property
     def done(self) -> bool:
@@ -154,6 +160,7 @@ class WorkLedger:
             key=json.dumps(args, sort_keys=True, ensure_ascii=False)[:200],
             risky=tool is not None and tool.risk in ("medium", "high"),
             reported=reported_failure(output[-20_000:]) if effects.check else "",
+            passed=passed_count(output[-20_000:]) if effects.check else None,
             fallback=fallback_ran(command, output) if outcome == "ok" else "",
         )
         self.attempts.append(attempt)

@@ -1,8 +1,9 @@
 """Stuck and legitimate runs the first suites did not list: loops in disguise (a comment reworded
-before each re-run of the same failing test, a query or URL the tool's answer repeats back, ids
-and ports that differ on every failure, a block appended again and again), and the legitimate
-work those disguises must not be confused with (one file documented function by function, a
-log growing entry by entry, a page fetched per URL, folders listed one by one).
+before each re-run of the same failing test, a query or URL the tool's answer repeats back, ids,
+ports, download speeds and thread names that differ on every try, a block appended again and
+again), and the legitimate work those disguises must not be confused with (one file documented
+function by function, a log growing entry by entry, a page fetched per URL, folders listed one
+by one).
 
 Each is written from a report against an agent project (the URL on its decorator); `detectable`
 counts tool calls as in drift_scenarios_repeats.py and drift_scenarios_cycles.py.
@@ -111,6 +112,41 @@ def connection_refused_on_new_ports(w: Wording) -> Scenario:
     return Scenario("connection refused on a new port each time", turns, 3)
 
 
+# reinstalling the same package: only the download speed differs from one try to the next
+@stuck("https://github.com/muellerberndt/mini-agi/issues/47")
+def a_reinstall_at_a_new_download_speed(w: Wording) -> Scenario:
+    speeds = ["1.2 MB/s", "870.3 kB/s", "3.4 MB/s", "2.0 MB/s", "511 kB/s", "9.9 MB/s"]
+    calls = [
+        sh(
+            w.cmd(
+                i, w.pick(i, "pip install --force-reinstall requests", "pip install -I requests")
+            ),
+            "Collecting requests\n  Downloading requests-2.31.0-py3-none-any.whl (62 kB)\n"
+            f"     ━━━━━━━━━━━━━━━━━━━━ 62.6/62.6 kB {speed} eta 0:00:00\n"
+            "Installing collected packages: requests\nSuccessfully installed requests-2.31.0",
+        )
+        for i, speed in enumerate(speeds)
+    ]
+    turns = one_per_turn(w, "Reinstalling requests to fix the import.", calls)
+    return Scenario("a reinstall at a new download speed", turns, 4)
+
+
+# the same exception, raised in a thread the runtime numbers anew on every run
+@stuck("https://github.com/traceroost/core/pull/215")
+def the_same_exception_in_a_new_thread(w: Wording) -> Scenario:
+    calls = [
+        sh(
+            w.cmd(i, "python worker.py"),
+            f"Exception in thread Thread-{i + 3}:\nTraceback (most recent call last):\n"
+            '  File "worker.py", line 8, in run\nValueError: bad config: queue_size',
+            code=1,
+        )
+        for i in range(5)
+    ]
+    turns = one_per_turn(w, "Starting the worker again.", calls)
+    return Scenario("the same exception in a new thread", turns, 3)
+
+
 # the same span appended every round, nothing ever retiring it
 @stuck("https://github.com/Digital-Process-Tools/claude-remember/issues/349")
 def the_same_block_appended_again(w: Wording) -> Scenario:
@@ -119,6 +155,50 @@ def the_same_block_appended_again(w: Wording) -> Scenario:
     turns = one_per_turn(w, "Recording the open items.", calls)
     # the first write is new; the next four only repeat its lines: repetition at call 5
     return Scenario("the same block appended again", turns, 5)
+
+
+# write, test, read in a cycle of three, the arguments spelled anew each round (held before)
+@stuck("https://github.com/openJiuwen-ai/jiuwenswarm/issues/3560")
+def a_cycle_of_three_with_new_spellings(w: Wording) -> Scenario:
+    versions = ("def f():\n    return 1\n", "def f():\n    return 2\n")
+    fails = "FAILED tests/test_m.py::test_f - assert f() == 3\n1 failed in 0.{i}1s"
+    calls: list[Call] = []
+    for i in range(12):
+        path = w.pick(i, "m.py", "./m.py", "src/../m.py")
+        step = i % 3
+        if step == 0:
+            calls.append(write(path, w.content(i, versions[(i // 3) % 2])))
+        elif step == 1:
+            flags = w.pick(i, "-q", "-x", "-q tests/test_m.py", "--tb=line")
+            calls.append(sh(w.cmd(i, f"pytest {flags}"), fails.format(i=i), code=1))
+        else:
+            calls.append(call("read_lines", versions[(i // 3) % 2], path=path))
+    turns = one_per_turn(w, "Trying the other return value.", calls)
+    # identical: three idle turns saying the same (same_message); varied: the two versions go
+    # back and forth, so the failure comes back a third time since new code at call 11
+    return Scenario(
+        "a cycle of three with new spellings", turns, (7, 11), files={"m.py": versions[0]}
+    )
+
+
+# one file read again and again in overlapping windows (held before)
+@stuck("https://github.com/NousResearch/hermes-agent/pull/16382")
+def one_file_in_overlapping_windows(w: Wording) -> Scenario:
+    windows = [0, 20, 10, 30, 0, 15, 25, 5, 20, 10, 0, 30]
+    calls = [
+        call(
+            "read_lines",
+            "\n".join(f"{n}: entry {n}" for n in range(o, o + 40)),
+            path="big.py",
+            offset=o,
+            limit=w.pick(k, 40, 40.0),
+        )  # fmt: skip
+        for k, o in enumerate(windows)
+    ]
+    turns = one_per_turn(w, "Reading that part of the file again.", calls)
+    # new lines until the window at 30 (call 4), then reads of lines already seen: identical,
+    # three idle turns saying the same; varied, eight calls with nothing new
+    return Scenario("one file in overlapping windows", turns, (11, 12))
 
 
 # the author-then-iterate loop: one file documented function by function, tests after each

@@ -1,4 +1,4 @@
-"""Issue 22's scenario suite: 42 stuck or drifting runs and 38 legitimate long or repetitive runs,
+"""Issue 22's scenario suite: 46 stuck or drifting runs and 38 legitimate long or repetitive runs,
 each written from a reported failure of an agent project (the URL on its builder), each run in two
 wordings (identical each turn, and varied as real models vary), through the real worker and loop.
 

@@ -143,6 +143,9 @@ def test_request_ids_and_picked_ports_do_not_make_a_failure_new_but_real_numbers
     assert signature(refused.format(40113)) == signature(refused.format(51090))
     assert signature(refused.format(8080)) != signature(refused.format(8081))  # ports people pick
     assert signature("3 failed") != signature("2 failed")
+    raised = "Exception in thread Thread-{}:\nValueError: bad config"
+    assert signature(raised.format(3)) == signature(raised.format(7))
+    assert strip_volatile("62.6/62.6 kB 1.2 MB/s") == strip_volatile("62.6/62.6 kB 870 kB/s")
     assert "python311" in strip_volatile("python311 sha256sum utf8mb4")
 
 

@@ -7,7 +7,15 @@ the whole suite run, tests added or removed as asked, a commit of "the fix". Eac
 from __future__ import annotations
 
 from tests.run.outcome_cases import NOTES, Case, act, read, shell, write
-from tests.run.outcome_claims_unlisted import CALC_UNITTEST, COMMITTED, GOAL, RUN, UNITTEST
+from tests.run.outcome_claims_unlisted import (
+    CALC_JS,
+    CALC_UNITTEST,
+    COMMITTED,
+    GOAL,
+    JS_GOAL,
+    RUN,
+    UNITTEST,
+)
 
 FIXED = write("calc.py", "def add(a, b):\n    return a + b\n")
 
@@ -28,6 +36,25 @@ UNLISTED_SUCCESSES: tuple[Case, ...] = (
         (act(FIXED), act(shell(f"{RUN} 2>&1 | tail -3")), "Fixed add(); the tests pass."),
     ),
     succeeded(
+        "passing node --test piped to tail",
+        JS_GOAL,
+        (
+            act(write("calc.js", "module.exports = (a, b) => a + b;\n")),
+            act(shell("node --test 2>&1 | tail -12")),
+            "Fixed; all tests pass.",
+        ),
+        CALC_JS,
+    ),
+    succeeded(
+        "a file named in other case in the answer",
+        "Update README.md with a usage line",
+        (
+            act(write("README.md", "# calc\nUsage: add(2, 3)\n")),
+            "Updated readme.md with a usage line.",
+        ),
+        {"README.md": "# calc\n"},
+    ),
+    succeeded(
         "the linter could not run, the fix was made",
         GOAL,
         (
@@ -35,6 +62,21 @@ UNLISTED_SUCCESSES: tuple[Case, ...] = (
             act(shell("flake8-missing calc.py")),
             act(shell(RUN), text="flake8 is not installed, so I could not lint."),
             "I could not run the linter (not installed) but fixed add() and the tests pass.",
+        ),
+    ),
+    succeeded(
+        "the tests could not be run, said so",
+        GOAL,
+        (act(FIXED), "Fixed add() in calc.py; I could not run the tests here."),
+    ),
+    succeeded(
+        "tests run from a scratch runner file",
+        GOAL,
+        (
+            act(FIXED),
+            act(write("run_tests.py", "import unittest\nunittest.main(module='test_calc')\n")),
+            act(shell("python3 -B run_tests.py 2>&1 | tail -3")),
+            "Fixed add(); 2 tests passed.",
         ),
     ),
     succeeded(

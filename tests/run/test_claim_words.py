@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from agent_core.oversight.shell_commands import read_command_line
+from agent_core.run.call_effects import check_of
 from agent_core.run.check_results import (
     fallback_ran,
+    passed_count,
     reported_failure,
     selection,
     wider_failure,
 )
-from agent_core.run.claim_words import announces_work, claimed_files
+from agent_core.run.claim_words import announces_work, claimed_files, says_tests_passed
 
 
 @pytest.mark.parametrize(
@@ -66,3 +69,33 @@ def test_a_fallback_counts_only_when_its_message_was_printed():
     assert fallback_ran(line, "curl: (7) refused\nupload failed") == "upload failed"
     assert fallback_ran(line, "") == ""
     assert fallback_ran("make && echo built", "built") == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "check"),
+    [
+        ("npx jest 2>&1 | tail -5", "jest"),
+        ("pnpm exec vitest run", "vitest"),
+        ("bundle exec rspec", "rspec"),
+        ("pipenv run pytest -q", "pytest"),
+        ("node --test", "node --test"),
+        ("deno test", "deno test"),
+        ("npx create-react-app web", None),
+        ("yarn install", None),
+        ("node app.js", None),
+    ],
+)
+def test_a_test_runner_behind_a_runner_is_a_check(command, check):
+    assert check_of(read_command_line(command).invocations) == check
+
+
+def test_what_an_answer_says_of_tests_and_what_a_run_reported():
+    assert says_tests_passed("Fixed add(); all 2 tests passed, no tests failed.") == (True, 2)
+    assert says_tests_passed("The tests pass now.") == (True, None)
+    assert says_tests_passed("I could not run the tests, but the fix is in.") == (False, None)
+    assert says_tests_passed("No tests failed.") == (False, None)
+    assert passed_count("Ran 2 tests in 0.001s\n\nOK") == 2
+    assert passed_count("Ran 2 tests in 0.001s\n\nFAILED (failures=1)") is None
+    assert passed_count("..\n2 passed, 1 skipped in 0.1s") == 2
+    assert passed_count("Tests:       4 passed, 4 total") == 4
+    assert passed_count("test result: ok. 7 passed; 0 failed") == 7
