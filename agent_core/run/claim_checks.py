@@ -15,7 +15,12 @@ import re
 from agent_core.oversight.code_changes import is_code, only_comments
 from agent_core.oversight.weakened_tests import is_test_file, weakens
 from agent_core.run.attempt_words import quoted
-from agent_core.run.claim_words import announces_work, claimed_files, says_tests_passed
+from agent_core.run.claim_words import (
+    admits_failure,
+    announces_work,
+    claimed_files,
+    says_tests_passed,
+)
 from agent_core.run.goal_asks import GoalAsks, read_goal
 from agent_core.run.work_ledger import ORIGINAL_CAP, Attempt, WorkLedger
 from agent_core.tools.errors import ToolError
@@ -53,7 +58,8 @@ def problems_with_claim(
         what = "no tool call did any work" if ledger.called else "no tool was used"
         return [f"{what}, though the goal asks for an action", *problems]
     failed = [a for a in ledger.attempts if a.outcome == "error" or a.exited_badly]
-    if not asks.action and ledger.attempts and len(failed) == len(ledger.attempts):
+    all_failed = ledger.attempts and len(failed) == len(ledger.attempts)
+    if not asks.action and all_failed and not admits_failure(answer):
         problems.append("every tool call failed, so nothing the tools returned backs the answer")
     return problems
 
@@ -83,7 +89,8 @@ def unreached(goal: str, ledger: WorkLedger) -> list[str]:
     """Addresses the goal names that every call aimed at them failed to reach."""
     found = []
     for url in dict.fromkeys(u.rstrip(".,;:!?)") for u in _URL.findall(goal)):
-        tried = [a for a in ledger.attempts if url in (a.effects.url or a.effects.command or "")]
+        where = url.split("://", 1)[-1].rstrip("/")  # http or https, with a slash or without
+        tried = [a for a in ledger.attempts if where in (a.effects.url or a.effects.command or "")]
         if tried and not any(a.done for a in tried):
             found.append(f"{url}, which the goal names, was never reached: {tried[-1].failure()}")
     return found
@@ -124,8 +131,8 @@ def not_done_as_said(answer: str, ledger: WorkLedger, workspace: Workspace | Non
     for path in sorted(posixpath.normpath(p) for p in changed):
         if path.lower() in written or posixpath.basename(path.lower()) in names:
             continue  # "readme.md" for README.md: the same file in a person's words
-        if commands and _exists(workspace, path):
-            continue  # perhaps written by a command: onloop cannot tell
+        if commands and _exists(workspace, path, folder=True):
+            continue  # perhaps written by a command (`python -m venv .venv`): onloop cannot tell
         found.append(f"the final answer says {path} was written or changed, but no call did that")
     for path in sorted(posixpath.normpath(p) for p in deleted):
         if _exists(workspace, path):
@@ -233,9 +240,13 @@ def _listing(workspace: Workspace) -> set[str] | None:
     return found
 
 
-def _exists(workspace: Workspace | None, path: str) -> bool:
+def _exists(workspace: Workspace | None, path: str, *, folder: bool = False) -> bool:
+    """Whether `path` is a file in the workspace (`folder`: or a folder)."""
     try:
-        return workspace is not None and workspace.resolve(path).is_file()
+        if workspace is None:
+            return False
+        target = workspace.resolve(path)
+        return target.is_file() or (folder and target.is_dir())
     except (OSError, ToolError):
         return False
 

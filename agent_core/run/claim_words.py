@@ -49,13 +49,25 @@ _ANNOUNCES = re.compile(
     r"i\s+should|i\s+am\s+about\s+to|i'm\s+about\s+to|next,?\s+i)\b",
     re.I,
 )
+# Words that report work done: an answer holding one is not only an announcement.
+_DONE = re.compile(
+    r"\b(done|fixed|created|updated|wrote|written|added|removed|deleted|completed|finished|"
+    r"passed|passes|ran|implemented|changed|saved|committed)\b",
+    re.I,
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def announces_work(text: str) -> str:
-    """The answer's first sentence when it only says what the model will do next, else ""."""
+    """The answer's first sentence when it only says what the model will do next (and nothing
+    it did: "Let me summarise: I fixed calc.py" reports work), else ""."""
     first = next((s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()), "")
-    return first if _ANNOUNCES.match(first) else ""
+    return first if _ANNOUNCES.match(first) and not _DONE.search(text) else ""
+
+
+def admits_failure(text: str) -> bool:
+    """Whether the answer says something was not done or not found ("There is no config.yaml")."""
+    return _HEDGED.search(text) is not None
 
 
 def claimed_files(text: str) -> tuple[set[str], set[str]]:

@@ -80,6 +80,27 @@ UNLISTED_SUCCESSES: tuple[Case, ...] = (
         ),
     ),
     succeeded(
+        "a summary that opens with 'let me'",
+        GOAL,
+        (
+            act(FIXED),
+            act(shell(RUN)),
+            "Let me summarise: I fixed add() in calc.py and the tests pass.",
+        ),
+    ),
+    succeeded(
+        "a folder a command made, named in the answer",
+        "Set up a virtual environment for the project",
+        (act(shell("mkdir -p .venv/bin")), "Created .venv for the project."),
+        {},
+    ),
+    succeeded(
+        "a question answered with what the failed read showed",
+        "What is in config.yaml?",
+        (act(read("config.yaml")), "There is no config.yaml in the workspace."),
+        {},
+    ),
+    succeeded(
         "a test added beside the fix",
         GOAL,
         (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from agent_core.oversight.code_changes import only_comments
 from agent_core.run.call_effects import effects_of
+from agent_core.run.claim_checks import unreached
 from agent_core.run.goal_asks import read_goal
 from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Workspace, builtin_tools
@@ -110,3 +111,12 @@ def test_a_goal_is_read_through_inflections_and_words_that_are_not_folders():
     assert read_goal("Rename each of the 3 files in docs/").folder == "docs"
     assert read_goal("Deleted files in order").deletes_each
     assert read_goal("Summarise all files in the notes folder").folder == "notes"
+
+
+def test_an_address_the_goal_names_is_reached_over_https_or_with_a_slash_too():
+    ledger = WorkLedger(tools=builtin_tools())
+    goal = "Summarise http://docs.example.com/guide into guide.md"
+    ledger.note("fetch_url", "error", {"url": "http://docs.example.com/guide"}, "Error: use https")
+    assert "was never reached" in unreached(goal, ledger)[0]
+    ledger.note("fetch_url", "ok", {"url": "https://docs.example.com/guide/"}, "# Guide")
+    assert unreached(goal, ledger) == []

@@ -42,6 +42,7 @@ def test_an_answer_that_only_announces_the_next_step():
     assert announces_work("OK, next I need to run the tests.")
     assert not announces_work("Fixed calc.py. I will leave the docs as they are.")
     assert not announces_work("Let me know if you need anything else.")
+    assert not announces_work("Let me summarise: I fixed add() and the tests pass.")
 
 
 def test_a_check_output_that_reports_failures_whatever_the_exit_code():
