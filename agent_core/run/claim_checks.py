@@ -127,6 +127,9 @@ def not_done_as_said(answer: str, ledger: WorkLedger, workspace: Workspace | Non
     written = {p.lower() for p in ledger.files("writes") | ledger.redirected()}
     names = {posixpath.basename(p) for p in written}
     commands = any(a.done and a.effects.command and not a.effects.check for a in ledger.attempts)
+    if any(a.done and a.risky and _targets_unknown(a) for a in ledger.attempts):
+        changed = set()  # a tool that may write did work (your own, an MCP server's): its files
+        # are not known here (an argument named `filename`), so no "written" claim is doubted
     found = []
     for path in sorted(posixpath.normpath(p) for p in changed):
         if path.lower() in written or posixpath.basename(path.lower()) in names:
@@ -138,6 +141,14 @@ def not_done_as_said(answer: str, ledger: WorkLedger, workspace: Workspace | Non
         if _exists(workspace, path):
             found.append(f"the final answer says {path} was deleted, but it is still there")
     return found
+
+
+def _targets_unknown(attempt: Attempt) -> bool:
+    """Whether a call's effects name nothing: what it wrote, if anything, is not known."""
+    effects = attempt.effects
+    return not (
+        effects.reads or effects.writes or effects.deletes or effects.url or effects.command
+    )
 
 
 def unwritten(asks: GoalAsks, ledger: WorkLedger, workspace: Workspace | None) -> list[str]:

@@ -120,3 +120,24 @@ def test_an_address_the_goal_names_is_reached_over_https_or_with_a_slash_too():
     assert "was never reached" in unreached(goal, ledger)[0]
     ledger.note("fetch_url", "ok", {"url": "https://docs.example.com/guide/"}, "# Guide")
     assert unreached(goal, ledger) == []
+
+
+def test_a_file_claimed_written_by_a_tool_whose_targets_are_unknown_is_not_doubted():
+    from agent_core.run.claim_checks import not_done_as_said
+    from onloop import tool
+
+    @tool(risk="medium")
+    def save_note(filename: str, text: str) -> str:
+        """Save a note.
+
+        Args:
+            filename: where.
+            text: what.
+        """
+        return "saved"
+
+    ledger = WorkLedger(tools={**builtin_tools(), "save_note": save_note})
+    answer = "Created notes.txt with the summary."
+    assert not_done_as_said(answer, ledger, None)  # nothing wrote it: doubted
+    ledger.note("save_note", "ok", {"filename": "notes.txt", "text": "x"}, "saved")
+    assert not_done_as_said(answer, ledger, None) == []  # it may have: not doubted
