@@ -2,8 +2,8 @@
 
     python benchmarks/monitors.py [--steps 2000] [--reps 5] [--list]
 
-Replays issue 22's scenario suite (tests/oversight/drift_scenarios_*.py: 36 stuck or drifting
-runs, 34 legitimate ones, each in the identical and the varied wording) straight into the monitor,
+Replays issue 22's scenario suite (tests/oversight/drift_scenarios_*.py: 46 stuck or drifting
+runs, 38 legitimate ones, each in the identical and the varied wording) straight into the monitor,
 as the loop feeds it, and into the monitor as it was before issue 22 (benchmarks/previous_monitor.py).
 A stuck run counts as caught when the monitor trips within two calls of the point it can be seen
 (and not before its stuck part starts); any trip on a legitimate run is a false trip. The test
@@ -32,11 +32,14 @@ from agent_core.oversight.policy import MonitorSettings  # noqa: E402
 from benchmarks.previous_monitor import RepetitionMonitor as PreviousMonitor  # noqa: E402
 from tests.oversight.drift_scenarios_cycles import CYCLES  # noqa: E402
 from tests.oversight.drift_scenarios_repeats import REPEATS  # noqa: E402
+from tests.oversight.drift_scenarios_unlisted import UNLISTED_STUCK, UNLISTED_WORK  # noqa: E402
 from tests.oversight.drift_scenarios_waiting import WAITING  # noqa: E402
 from tests.oversight.drift_scenarios_work import WORK  # noqa: E402
 from tests.support.drift_harness import Wording, replay  # noqa: E402
 
 Factory = Callable[..., Any]
+STUCK = REPEATS + CYCLES + UNLISTED_STUCK
+LEGITIMATE = WAITING + WORK + UNLISTED_WORK
 MONITORS: dict[str, Factory] = {
     "previous (before issue 22)": lambda reader, actions: PreviousMonitor(MonitorSettings()),
     "issue 22": lambda reader, actions: RepetitionMonitor(
@@ -48,7 +51,7 @@ MONITORS: dict[str, Factory] = {
 def figures(make: Factory, wording: Wording, listing: bool) -> tuple[int, int, int, int]:
     """(caught, stuck runs, false trips, legitimate runs) in one wording."""
     caught = false_trips = 0
-    for build in REPEATS + CYCLES:
+    for build in STUCK:
         scenario = build(wording)
         ran = replay(scenario, make)
         seen = scenario.detectable_in(wording)
@@ -58,13 +61,13 @@ def figures(make: Factory, wording: Wording, listing: bool) -> tuple[int, int, i
             print(
                 f"  {'caught' if hit else 'MISSED':7} {scenario.name} (tripped at {ran}, seen at {seen})"
             )
-    for build in WAITING + WORK:
+    for build in LEGITIMATE:
         scenario = build(wording)
         ran = replay(scenario, make)
         false_trips += ran is not None
         if listing and ran is not None:
             print(f"  TRIPPED {scenario.name} at call {ran} (legitimate)")
-    return caught, len(REPEATS + CYCLES), false_trips, len(WAITING + WORK)
+    return caught, len(STUCK), false_trips, len(LEGITIMATE)
 
 
 def _long_run(step: int) -> tuple[str, dict, bool, str]:

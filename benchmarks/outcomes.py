@@ -2,7 +2,7 @@
 
     python benchmarks/outcomes.py [--only WORDS] [--cases]
 
-Drives every case of tests/run/outcome_cases.py (false claims of success modelled on failures
+Drives every case of tests/run/outcome_*.py (false claims of success modelled on failures
 reported against agent projects, and real successes) through the real worker and loop with the
 scripted model and real tools, the structural check alone deciding (no judge). Prints how many
 false claims ended `unmet` with the case's reason, and how many real successes `succeeded`;
@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable without
 import storage  # noqa: E402
 from agent_core.tools.sandbox import sandbox_status  # noqa: E402
 from tests.run.outcome_claims import FALSE_CLAIMS  # noqa: E402
+from tests.run.outcome_claims_unlisted import UNLISTED_CLAIMS  # noqa: E402
 from tests.run.outcome_successes import REAL_SUCCESSES  # noqa: E402
+from tests.run.outcome_successes_unlisted import UNLISTED_SUCCESSES  # noqa: E402
 from tests.support.outcome_harness import Ended, drive_all  # noqa: E402
 
 
@@ -57,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: the shell sandbox is not available: {sandbox_status().reason}",
               file=sys.stderr)  # fmt: skip
         return 2
-    cases = [c for c in FALSE_CLAIMS + REAL_SUCCESSES if options.only in c.name]
+    every = FALSE_CLAIMS + UNLISTED_CLAIMS + REAL_SUCCESSES + UNLISTED_SUCCESSES
+    cases = [c for c in every if options.only in c.name]
     if not cases:
         print(f"error: no case name holds {options.only!r}; --cases lists them", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ class Observation:
     novel: bool  # brought something new: output, file contents, an action not taken before
     waiting: bool  # a poll still on its way, or an error retried with a rising attempt count
     wrote: bool  # left a file with content it never had
+    fixed: bool  # ... and, for a code file, code it never had: a comment reworded is no fix
     said: str  # the output's first line, for details
 
 
@@ -94,13 +95,14 @@ def cycle(steps: Sequence[Observation], short_rounds: int) -> Trip | None:
 
 def same_error(steps: Sequence[Observation], n: int) -> Trip | None:
     """The same error (by signature) n times since the workspace last reached new contents,
-    back to back or not."""
+    back to back or not; a code file's new comments or layout are not new contents here (the
+    same failing test re-run after cosmetic edits)."""
     if not steps or not steps[-1].error or steps[-1].waiting:
         return None
     last = steps[-1]
     count = seen = 0
     for step in reversed(steps):
-        if step.wrote:
+        if step.fixed:
             break
         seen += 1
         count += step.error == last.error and not step.waiting

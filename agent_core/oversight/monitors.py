@@ -3,8 +3,10 @@
 Each finished call becomes an Observation: its outcome (the file contents it left, its error's
 signature, or its normalised result) and whether that was news: output lines not seen lately,
 contents a file never had, an action not taken before. A call that returns what was already
-seen, an empty page past the end of a file, a file going back to earlier contents, or output
-that only grows by lines already seen is not progress. The checks (drift_checks) then look for
+seen, an empty page past the end of a file, a file going back to earlier contents (or growing
+only by lines it has), or output that only grows by lines already seen is not progress; the
+call's own query or URL repeated back in its answer is not news either. A code file whose code
+is as it was (a comment reworded) does not reset the count of an error that comes back. The checks (drift_checks) then look for
 repeats, polls that keep waiting, cycles of period 2 to 8, errors that come back (in a row or
 not), and runs of calls with nothing new; each costs O(window) per call, however long the run.
 """
@@ -39,6 +41,7 @@ from agent_core.oversight.signatures import (
     parsed_arguments,
     result_signature,
     strip_volatile,
+    without_echoes,
 )
 from agent_core.oversight.workspace_state import CONTENT_KEYS, DELETED, Reader, WorkspaceState
 from storage.record import ToolResult, parse_as
@@ -139,14 +142,13 @@ class RepetitionMonitor:
         self, tool: str, args: dict, ok: bool, output: str, shaped: str, asked: bool
     ) -> Observation:
         index = self._index
-        clean = strip_volatile(output)
+        clean = strip_volatile(without_echoes(output, args))
         lines = content_lines(clean, cleaned=True)
         call = f"{tool}({normalise_arguments(args)})"
         command = command_of(args)
         failed = is_error(ok, output, command)
         changes = self.state.changes(tool, args, ok, output)
-        new_state, _ = self.state.apply(changes, index)
-        churn = self.state.rewritten(changes) if changes and command is None else False
+        made = self.state.assess(changes, index, by_command=command is not None)
         poll = self.polls.recognises(tool, args)
         if failed:
             error = error_signature(clean, tool, cleaned=True)
@@ -166,17 +168,21 @@ class RepetitionMonitor:
             answer = "" if lines else f"{shaped}|"  # the same nothing from other calls: no repeat
             key = f"{tool}|result|{answer}{result_signature(clean, cleaned=True)}"
             self._saw_read(tool, args, output, index)
-        wrote = new_state and not churn
+        wrote = made.new and not made.churn
         if changes:
-            key = f"{tool}|state|" + "|".join(f"{path}={state}" for path, state in changes)
+            # a file grown by lines it has: the same outcome however long it gets
+            marks = [f"{c.path}={'<repeated>' if made.repeated else c.state}" for c in changes]
+            key = f"{tool}|state|" + "|".join(marks)
             self._remember_written(args, index)
             news = wrote or (news and command is not None)
         elif news:
             self.state.learnt()
-        for path, state in changes:
-            self.digest.touched(path, deleted=state == DELETED)
+        for change in changes:
+            self.digest.touched(change.path, deleted=change.state == DELETED)
         self.digest.note(tool, call, output, failed, news)
-        return Observation(tool, call, key, error, news, waiting, wrote, lines[0] if lines else "")
+        fixed = made.code_new and not made.churn
+        said = lines[0] if lines else ""
+        return Observation(tool, call, key, error, news, waiting, wrote, fixed, said)
 
     def _retried(self, error: str, output: str) -> bool:
         """The same error with a higher attempt counter than last time: a retry in progress."""

@@ -17,13 +17,16 @@ import re
 from typing import Any
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
-_VOLATILE = (
+# (pattern, placeholder, needles): a pattern with needles runs only on a text holding one of
+# them (most outputs have no port or thread name, and a regex pass costs a few µs).
+_VOLATILE: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     # ISO and log timestamps, clock times
     (
         re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),
         "<time>",
+        (),
     ),
-    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>"),
+    (re.compile(r"\b\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\b"), "<time>", ()),
     # durations: 0.52s, 3.1 s, 120ms, 2 minutes, 1m2s, "about 5 minutes ago"
     (
         re.compile(
@@ -32,16 +35,48 @@ _VOLATILE = (
             re.I,
         ),
         "<duration>",
+        (),
     ),
-    # process ids
-    (re.compile(r"\b(pid|PID|process)[ :=#]*\d+\b"), "<pid>"),
+    # transfer rates and progress speeds: 1.2 MB/s, 870 kB/s, 35.1it/s
+    (re.compile(r"\b\d+(\.\d+)?[ \t]?([kKMGT]i?B|[kKMG]?bit|B|it)/s\b"), "<rate>", ("/s",)),
+    # process ids, and the names a runtime numbers its threads and tasks with (Thread-7, Task-12)
+    (re.compile(r"\b(pid|PID|process)[ :=#]*\d+\b"), "<pid>", ("pid", "PID", "process")),
+    (
+        re.compile(r"\b(Thread|Task|Worker|ForkPoolWorker|SpawnPoolWorker|Dummy)-\d+\b"),
+        r"\1-<n>",
+        ("Thread-", "Task-", "Worker-", "Dummy-"),
+    ),
     # temporary paths
-    (re.compile(r"(/tmp|/var/tmp|/var/folders|/private/var/folders)/[^\s'\"]+"), "<tmp>"),
-    (re.compile(r"\btmp[a-z0-9_]{6,}\b", re.I), "<tmp>"),
+    (
+        re.compile(r"(/tmp|/var/tmp|/var/folders|/private/var/folders)/[^\s'\"]+"),
+        "<tmp>",
+        ("/tmp", "/var/", "/private/"),
+    ),
+    (re.compile(r"\btmp[a-z0-9_]{6,}\b", re.I), "<tmp>", ()),
     # ids and addresses
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<id>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+        "<id>",
+        (),
+    ),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>", ("0x", "0X")),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<id>", ()),
+    # generated ids: request, session and trace ids (req_8Fk2LmQ9), letters and digits in turn
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{8,}(?![A-Za-z0-9]))[A-Za-z]*\d+[A-Za-z]+\d+\w*"
+        ),
+        "<id>",
+        (),
+    ),
+    # a local port the system picked (32768 and up): a server started anew
+    (
+        re.compile(
+            r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0|::1)(['\"]?,\s*|\]?:)(3[2-9]\d{3}|[4-6]\d{4})\b"
+        ),
+        r"\1\2<port>",
+        ("localhost", "127.0.0.1", "0.0.0.0", "::1"),
+    ),
 )
 # Where a number says where in a file or input, not what happened.
 _POSITION = re.compile(
@@ -118,9 +153,28 @@ def parsed_arguments(arguments: Any) -> dict[str, Any]:
 def strip_volatile(text: str) -> str:
     """The text without what differs between two runs of the same thing; numbers stay."""
     text = _ANSI.sub("", text[:RESULT_CAP])
-    for pattern, placeholder in _VOLATILE:
-        text = pattern.sub(placeholder, text)
+    for pattern, placeholder, needles in _VOLATILE:
+        if not needles or any(needle in text for needle in needles):
+            text = pattern.sub(placeholder, text)
     return text
+
+
+# Arguments a tool's answer often repeats ("No results for 'x'", "404 Not Found: URL").
+_ECHOED_KEYS = ("query", "q", "search", "search_query", "term", "terms", "keywords", "pattern",
+                "url", "uri", "endpoint")  # fmt: skip
+
+
+def without_echoes(output: str, arguments: dict[str, Any]) -> str:
+    """The output with the call's own query or URL taken out: "No results for 'x'" and "No
+    results for 'y'" say the same, as do a 404 on a URL and on its variant with a slash."""
+    for key in _ECHOED_KEYS:
+        value = arguments.get(key)
+        if not isinstance(value, str):
+            continue
+        for echo in dict.fromkeys((value.strip(), value.strip().split("#")[0].rstrip("/"))):
+            if len(echo) >= 3:
+                output = output.replace(echo, "<asked>")
+    return output
 
 
 def result_signature(output: str, *, cleaned: bool = False) -> str:

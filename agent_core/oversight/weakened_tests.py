@@ -32,6 +32,8 @@ _SKIPS = re.compile(
 )
 _HOLLOW = re.compile(
     r"\bassert\s+\(?\s*(True|1|not\s+False)\s*\)?\s*(#.*)?$|\bexpect\s*\(\s*true\s*\)\s*\.\s*toBe\s*\(\s*true\s*\)"
+    r"|\bassert(True|_true)\s*\(\s*(True|1)\s*\)|\bassertEqual\(\s*(\w+)\s*,\s*\4\s*\)"
+    r"|^\s*exit\s+0\s*$|\|\|\s*(true|:)\s*$|\bset\s+\+e\b"
     r"|\|\|\s*true\b|^\s*def\s+test\w*\([^)]*\)\s*:\s*(pass|\.\.\.)\s*$"
     r"|^\s*def\s+test\w*\([^)]*\)\s*:\s*\n\s+(pass|\.\.\.|return)\s*$",
     re.MULTILINE,
@@ -59,9 +61,10 @@ def counts(text: str) -> Counts:
     )
 
 
-def weakens(path: str, old: str | None, new: str) -> str | None:
-    """Why replacing `old` (None: a new file) with `new` at `path` weakens its tests, or None."""
-    if old is None or not is_test_file(path):
+def weakens(path: str, old: str | None, new: str, *, check_script: bool = False) -> str | None:
+    """Why replacing `old` (None: a new file) with `new` at `path` weakens its tests, or None.
+    `check_script`: the file is a script a check runs (build.sh), judged like a test file."""
+    if old is None or not (check_script or is_test_file(path)):
         return None
     before, after = counts(old), counts(new)
     lost = []

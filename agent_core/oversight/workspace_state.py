@@ -4,7 +4,9 @@ Read from the tool events, never from a scan of the workspace: `write_file`'s co
 `delete_files` reports deleted, a file a read returned (so recreating it as it was is no news),
 and the files a shell command writes (redirections, `tee`, `sed -i`, `cp`, `mv`, `rm`, `touch`,
 `git checkout/restore`), digested from disk when the run gives a reader. A file that goes back to
-content it has had before (undo and redo, delete then recreate) has not made progress.
+content it has had before (undo and redo, delete then recreate), or grows only by lines it already
+has (the same block appended again), has not made progress; a code file whose code tokens are as
+they were (a comment or docstring reworded) has not changed what the code does.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from agent_core.oversight.code_changes import is_code, quick_code_tokens
 from agent_core.oversight.polling import command_of
 from agent_core.oversight.signatures import digest
 from agent_core.tools.errors import ToolError
@@ -34,6 +38,28 @@ TARGETS_CAP = 20  # files one call is looked at for
 DIGESTS_PER_FILE = 32
 FILES_CAP = 4096
 READ_CAP = 1 << 20  # bytes of a file digested; a longer one adds its size
+LINES_KEPT = 4000  # lines of a file remembered to tell growth from rewriting
+CODE_CAP = 256 * 1024  # characters of a code file read as code tokens; a longer one by content
+
+
+@dataclass(frozen=True)
+class Change:
+    """A file one call changed: its new state (content digest, or DELETED), and its text when the
+    call gave it (a write's content; None: a command wrote it)."""
+
+    path: str
+    state: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a call's changes came to."""
+
+    new: bool  # a file reached content it never had (not by repeating lines it has)
+    code_new: bool  # ... and, for a code file, code it never had (comments and layout aside)
+    churn: bool  # a file rewritten again with nothing learnt in between
+    repeated: bool  # every file changed only grew by lines it already had
 
 
 def content_digest(text: str) -> str:
@@ -119,52 +145,100 @@ class WorkspaceState:
         self.current: dict[str, str] = {}
         self.had: dict[str, dict[str, int]] = {}  # path -> digest -> when last seen
         self.rewrites: dict[str, int] = {}  # path -> writes since the run last learnt something
+        self.lines: dict[str, tuple[frozenset[int], int]] = {}  # path -> its lines now, and count
+        self.code: dict[str, set[str]] = {}  # code file -> digests of the code it has had
 
-    def changes(self, tool: str, arguments: dict[str, Any], ok: bool, output: str) -> list:
-        """(path, digest) for each file the call changed; [] when it changed none it names."""
+    def changes(self, tool: str, arguments: dict[str, Any], ok: bool, output: str) -> list[Change]:
+        """Each file the call changed; [] when it changed none it names."""
         path = next((arguments[k] for k in _PATH_KEYS if isinstance(arguments.get(k), str)), None)
         content = next(
             (arguments[k] for k in CONTENT_KEYS if isinstance(arguments.get(k), str)), None
         )
         if ok and path and content is not None:
-            return [(_clean(path), content_digest(content))]
+            return [Change(_clean(path), content_digest(content), content)]
         name = tool.lower()
         if ok and ("delete" in name or "remove" in name):
             said = [line[8:] for line in output.splitlines() if line.startswith("deleted ")]
             gone = said or _listed(arguments)
-            return [(_clean(p), DELETED) for p in gone[:TARGETS_CAP]]
+            return [Change(_clean(p), DELETED) for p in gone[:TARGETS_CAP]]
         command = command_of(arguments)
         if command is None:
             return []
         written, removed = shell_writes(command)
         if self.reader is not None:
-            return [(_clean(p), self.reader(_clean(p)) or DELETED) for p in written + removed]
+            return [Change(_clean(p), self.reader(_clean(p)) or DELETED) for p in written + removed]
         made = digest(f"command {command}")
-        return [(_clean(p), made) for p in written] + [(_clean(p), DELETED) for p in removed]
+        return [Change(_clean(p), made) for p in written] + [
+            Change(_clean(p), DELETED) for p in removed
+        ]
 
     def saw(self, path: str, text: str, index: int) -> None:
         """A read returned a file's content: that content is a state the file has had."""
-        self._remember(_clean(path), content_digest(text), index)
+        path = _clean(path)
+        self._remember(path, content_digest(text), index)
+        self._take_lines(path, text)
+        if is_code(path):
+            self._code_news(path, text, False)
 
-    def apply(self, changes: list, index: int) -> tuple[bool, bool]:
-        """Record the changes; (any file reached content it never had, any file changed)."""
-        new = changed = False
-        for path, state in changes:
-            changed |= self.current.get(path) != state
-            new |= state not in self.had.get(path, {})
+    def assess(self, changes: list[Change], index: int, *, by_command: bool) -> Assessment:
+        """Record the changes and say what they came to. A write that keeps every line the file
+        had and adds one it never had is growth (a report written section by section), never
+        churn; one that only repeats lines the file has (the same block appended again) is
+        nothing new."""
+        new = code_new = churn = False
+        repeats = 0
+        for change in changes:
+            path, state = change.path, change.state
+            fresh = state not in self.had.get(path, {})
+            grew, repeated = self._growth(path, change.text)
+            fresh &= not repeated
+            repeats += repeated
+            new |= fresh
+            code_new |= self._code_news(path, change.text, fresh)
+            if not by_command:
+                count = self.rewrites.get(path, 0)
+                churn |= count >= 2 and not grew
+                self.rewrites[path] = count + 1
             self.current[path] = state
             self._remember(path, state, index)
-        return new, changed
+            self._take_lines(path, change.text)
+        return Assessment(new, code_new, churn, bool(changes) and repeats == len(changes))
 
-    def rewritten(self, changes: list) -> bool:
-        """Whether the call rewrote a file already written twice since the run last learnt
-        something: churn, however new the text (a plan rewritten every turn)."""
-        churn = False
-        for path, _ in changes:
-            count = self.rewrites.get(path, 0)
-            churn |= count >= 2
-            self.rewrites[path] = count + 1
-        return churn
+    def _growth(self, path: str, text: str | None) -> tuple[bool, bool]:
+        """(grew: kept every line and added one never had, repeated: grew by lines it has)."""
+        before = self.lines.get(path)
+        if text is None or before is None:
+            return False, False
+        lines = _line_hashes(text)
+        if lines is None:
+            return False, False
+        kept, count = before
+        now = frozenset(lines)
+        return kept < now, now <= kept and len(lines) > count
+
+    def _code_news(self, path: str, text: str | None, fresh: bool) -> bool:
+        """Whether a code file reached code it never had; any other file, content."""
+        readable = text is not None and len(text) <= CODE_CAP and is_code(path)
+        tokens = quick_code_tokens(path, text) if readable and text is not None else None
+        if tokens is None:
+            return fresh
+        state = digest(" ".join(tokens))
+        had = self.code.setdefault(path, set())
+        news = state not in had
+        had.add(state)
+        if len(had) > DIGESTS_PER_FILE:
+            had.pop()
+        return news
+
+    def _take_lines(self, path: str, text: str | None) -> None:
+        """Remember a file's lines, to tell growth from rewriting."""
+        lines = _line_hashes(text) if text is not None else None
+        if lines is None:
+            self.lines.pop(path, None)
+        else:
+            self.lines[path] = (frozenset(lines), len(lines))
+            if len(self.lines) > FILES_CAP:
+                del self.lines[next(iter(self.lines))]
 
     def learnt(self) -> None:
         """Something new was observed: rewriting a file is no churn until it is rewritten twice."""
@@ -182,6 +256,13 @@ class WorkspaceState:
             oldest = next(iter(self.had))
             del self.had[oldest]
             self.current.pop(oldest, None)
+            self.code.pop(oldest, None)
+
+
+def _line_hashes(text: str) -> list[int] | None:
+    """The hashes of a text's non-blank lines, spaces aside; None for a text too long to keep."""
+    lines = [hash(" ".join(line.split())) for line in text.splitlines() if line.strip()]
+    return lines if len(lines) <= LINES_KEPT else None
 
 
 def _listed(arguments: dict[str, Any]) -> list[str]:

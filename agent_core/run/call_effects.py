@@ -33,7 +33,15 @@ _SUBCOMMANDS = {
     "pnpm": {"test", "build", "lint", "run"},
     "bun": {"test", "run"},
     "dotnet": {"test", "build"},
+    "deno": {"test", "check", "lint"},
     "bazel": {"test", "build"},
+}
+# Programs that run another program: `npx jest`, `bundle exec rspec`, `pipenv run pytest`
+# (the word before it, when there is one, that must come first: `exec`, `run`).
+_RUNNERS = {
+    **{p: "" for p in ("npx", "bunx", "pnpx", "yarn", "pnpm")},
+    **{p: "run" for p in ("pipenv", "pdm", "rye", "hatch", "conda")},
+    "bundle": "exec",
 }
 _MODULES = frozenset({"pytest", "unittest", "mypy", "ruff", "compileall", "doctest", "tox"})
 _PYTHON = re.compile(r"(python|pypy)[0-9.]*")
@@ -127,6 +135,10 @@ def check_of(invocations: list[Invocation]) -> str | None:
         program, operands = invocation.program, invocation.operands
         if program in _CHECKERS:
             return _CHECKERS[program]
+        if (wrapped := _run_by(program, operands)) in _CHECKERS:
+            return _CHECKERS[wrapped]
+        if program == "node" and "--test" in invocation.flags:
+            return "node --test"
         if program == "make":
             return " ".join(["make", *operands[:1]])
         sub = operands[0] if operands else ""
@@ -141,6 +153,16 @@ def check_of(invocations: list[Invocation]) -> str | None:
         if _TEST_SCRIPT.search(program) and program.startswith("./"):
             return program
     return None
+
+
+def _run_by(runner: str, operands: tuple[str, ...]) -> str:
+    """The program a runner (`npx`, `bundle exec`, `pipenv run`) runs, or ""."""
+    lead = _RUNNERS.get(runner)
+    if lead is None or not operands:
+        return ""
+    if operands[0] == (lead or "exec"):  # `pnpm exec jest`, `yarn exec vitest` too
+        return operands[1] if len(operands) > 1 else ""
+    return "" if lead else operands[0]
 
 
 def _into(destination: str, sources: list[str]) -> list[str]:

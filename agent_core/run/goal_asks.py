@@ -43,8 +43,11 @@ _CHANGE_WORDS = frozenset(
     "uppercase strip trim sort normalise normalize annotate modify tag number correct patch".split()
 )
 _DELETE_WORDS = frozenset({"delete", "remove"})
+# A verb, not a noun: "Commit the fix" asks for no change to code.
 _CODE_FIX = re.compile(
-    r"\b(fix|repair|implement|correct|patch|resolve|debug)\b|\bmake\b.{0,40}\bpass\b", re.I
+    r"(?<!\bthe )(?<!\ba )(?<!\bthis )(?<!\bthat )(?<!\bmy )(?<!\byour )(?<!\bour )"
+    r"\b(fix|repair|implement|correct|patch|resolve|debug)\b|\bmake\b.{0,40}\bpass\b",
+    re.I,
 )
 _CODE_CHANGE = re.compile(r"\b(add|update|change|refactor|handle|support|rewrite|modify)\b", re.I)
 _ABOUT_CODE = re.compile(

@@ -445,7 +445,9 @@ class AgentLoop:
         ledger = self.tool_step.ledger
         problems = [
             f"the final answer claims the goal was met, but {what}"
-            for what in problems_with_claim(self.spec.goal, ledger, self.spec.workspace)
+            for what in problems_with_claim(
+                self.spec.goal, ledger, self.spec.workspace, claim.summary
+            )
         ]
         if problems or not self.spec.policy.monitors.final_check or self.model.provider == "demo":
             return problems

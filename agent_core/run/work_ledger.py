@@ -15,6 +15,12 @@ from typing import Any
 from agent_core.models.base import FINISH_TOOL
 from agent_core.run.attempt_words import addressed, quoted
 from agent_core.run.call_effects import Effects, effects_of
+from agent_core.run.check_results import (
+    fallback_ran,
+    passed_count,
+    reported_failure,
+    wider_failure,
+)
 from agent_core.tools import Tool
 from agent_core.tools.errors import ToolError
 from agent_core.tools.workspace import Workspace
@@ -41,14 +47,27 @@ class Attempt:
     key: str = ""  # tool(arguments): the target of a call with no other
     risky: bool = False  # medium or high risk
     explained: bool = False  # a failure the next step spoke of or acted on
+    reported: str = ""  # a check's own line saying tests failed, whatever its exit code
+    fallback: str = ""  # a `|| echo MESSAGE` fallback's message the output shows: it failed
+    passed: int | None = None  # how many tests a check's output says passed
 
     @property
     def done(self) -> bool:
-        return self.outcome == "ok" and not self.exit_code
+        return self.outcome == "ok" and not self.exit_code and not self.reported_badly
 
     @property
     def exited_badly(self) -> bool:
         return self.outcome == "ok" and bool(self.exit_code)
+
+    @property
+    def reported_badly(self) -> bool:
+        """It exited 0, but its output says it failed: a test summary, a fallback that ran."""
+        return self.outcome == "ok" and not self.exit_code and bool(self.reported or self.fallback)
+
+    @property
+    def needs_word(self) -> bool:
+        """A failure the model's next step must speak of or act on."""
+        return self.exited_badly or (self.reported_badly and not self.effects.check)
 
     def targets(self) -> list[tuple[str, str]]:
         found = [("write", p) for p in self.effects.writes]
@@ -76,6 +95,10 @@ class Attempt:
     def failure(self) -> str:
         if self.exited_badly:
             return f"{self.shown()} exited with {self.exit_code}"
+        if self.reported_badly and self.fallback:
+            return f"{self.shown()} failed (its fallback printed {quoted(self.fallback, 80)!r})"
+        if self.reported_badly:
+            return f"{self.shown()} exited with 0 but reported {quoted(self.reported, 120)!r}"
         if self.outcome == "error":
             return f"{self.shown()} failed ({quoted(self.output.removeprefix('Error: '), 120)})"
         by = {"rejected": " by a human", "denied": " by the policy"}.get(self.outcome, "")
@@ -123,6 +146,7 @@ class WorkLedger:
         tool = self.tools.get(name)
         effects = planned or effects_of(name, tool, args, self.workspace)
         exit_code = _exit_code(output) if outcome == "ok" else None
+        command = effects.command or ""
         note = _REJECTED_NOTE.match(output) if outcome == "rejected" else None
         attempt = Attempt(
             tool=name,
@@ -135,9 +159,12 @@ class WorkLedger:
             output=output[:2000],
             key=json.dumps(args, sort_keys=True, ensure_ascii=False)[:200],
             risky=tool is not None and tool.risk in ("medium", "high"),
+            reported=reported_failure(output[-20_000:]) if effects.check else "",
+            passed=passed_count(output[-20_000:]) if effects.check else None,
+            fallback=fallback_ran(command, output) if outcome == "ok" else "",
         )
         self.attempts.append(attempt)
-        if attempt.exited_badly:
+        if attempt.needs_word:
             self._pending.append(attempt)
         self._remember(name, args, output, attempt)
 
@@ -181,7 +208,7 @@ class WorkLedger:
                 continue
             found[id(last)] = last.failure() + (
                 " and the next step did not address it"
-                if last.exited_badly
+                if last.needs_word
                 else " and never done another way"
             )
         return list(found.values())
@@ -194,7 +221,7 @@ class WorkLedger:
             return True  # a repeat of a call that was done already
         if kind == "check" and last.outcome not in ("rejected", "denied"):
             return True  # a failing check is failed_checks()'s, explained or not
-        if last.exited_badly:
+        if last.needs_word:
             return last.explained
         if kind == "url" and last.outcome == "error":
             return True  # a page that could not be fetched changed nothing
@@ -209,14 +236,31 @@ class WorkLedger:
         return any(a.done and kind in (k for k, _ in a.targets()) for a in later)
 
     def failed_checks(self) -> list[str]:
-        """Checks (tests, builds, linters) whose last run failed."""
+        """Checks (tests, builds, linters) whose last run failed, or passed only narrowed to some
+        of its tests after a wider run failed."""
         found = []
         for (kind, _name), tried in self._by_target().items():
             ran = [a for a in tried if a.outcome in ("ok", "error")]
-            if kind == "check" and ran and not ran[-1].done:
-                last = ran[-1]
-                how = f"exited with {last.exit_code}" if last.exited_badly else "failed"
+            if kind != "check" or not ran:
+                continue
+            last = ran[-1]
+            if not last.done:
+                how = "failed"
+                if last.exited_badly:
+                    how = f"exited with {last.exit_code}"
+                elif last.reported_badly:
+                    how = f"exited with 0 but reported {quoted(last.reported, 120)!r}"
                 found.append(f"the last check, {last.shown()}, {how}")
+                continue
+            failed = [a for a in ran[:-1] if not a.done]
+            wider = wider_failure(
+                last.effects.command or "", [a.effects.command or "" for a in failed]
+            )
+            if wider is not None:
+                found.append(
+                    f"the last check, {last.shown()}, ran only some of the tests after "
+                    f"{failed[wider].shown()} failed"
+                )
         return found
 
     def _by_target(self) -> dict[tuple[str, str], list[Attempt]]:

@@ -1,4 +1,4 @@
-"""Issue 22's scenario suite: 36 stuck or drifting runs and 34 legitimate long or repetitive runs,
+"""Issue 22's scenario suite: 46 stuck or drifting runs and 38 legitimate long or repetitive runs,
 each written from a reported failure of an agent project (the URL on its builder), each run in two
 wordings (identical each turn, and varied as real models vary), through the real worker and loop.
 
@@ -23,6 +23,7 @@ from agent_core.oversight.policy import MonitorSettings, Policy, Rule
 from agent_core.tools import builtin_tools, registry
 from tests.oversight.drift_scenarios_cycles import CYCLES
 from tests.oversight.drift_scenarios_repeats import REPEATS
+from tests.oversight.drift_scenarios_unlisted import UNLISTED_STUCK, UNLISTED_WORK
 from tests.oversight.drift_scenarios_waiting import WAITING
 from tests.oversight.drift_scenarios_work import WORK
 from tests.support.drift_harness import (
@@ -37,8 +38,8 @@ from tests.support.drift_harness import (
 )
 from tests.support.run_helpers import Driver, new_run
 
-STUCK: list[Builder] = REPEATS + CYCLES
-LEGITIMATE: list[Builder] = WAITING + WORK
+STUCK: list[Builder] = REPEATS + CYCLES + UNLISTED_STUCK
+LEGITIMATE: list[Builder] = WAITING + WORK + UNLISTED_WORK
 WORDINGS = (Wording(False), Wording(True))
 DELETES = Rule(tool="delete_files", action="allow", name="scenarios may delete their files")
 
@@ -138,4 +139,4 @@ def test_the_two_wordings_differ_in_words_and_arguments_not_in_what_the_tools_an
             c.answer for t in other.turns for c in t.calls
         ], same.name
         varied += same.turns != other.turns
-    assert varied >= 60  # nearly every scenario reads differently in the varied wording
+    assert varied >= 70  # nearly every scenario reads differently in the varied wording

@@ -18,9 +18,13 @@ from agent_core.oversight.signatures import (
     error_signature,
     is_error,
     result_signature,
+    strip_volatile,
+    without_echoes,
 )
 from agent_core.oversight.workspace_state import (
     DELETED,
+    Assessment,
+    Change,
     WorkspaceState,
     shell_writes,
     workspace_reader,
@@ -130,20 +134,47 @@ def test_shell_writes_are_read_from_the_command_line():
     assert shell_writes("ls > /dev/null 2>&1; rm -f x") == ([], ["x"])
 
 
+def test_request_ids_and_picked_ports_do_not_make_a_failure_new_but_real_numbers_do():
+    def signature(text: str) -> str:
+        return error_signature(strip_volatile(text), "http_get", cleaned=True)
+
+    assert signature("500 (request id req_8Fk2LmQ9)") == signature("500 (request id req_Zp4Qa1Xv)")
+    refused = "ConnectionRefusedError: Connection refused: ('127.0.0.1', {})"
+    assert signature(refused.format(40113)) == signature(refused.format(51090))
+    assert signature(refused.format(8080)) != signature(refused.format(8081))  # ports people pick
+    assert signature("3 failed") != signature("2 failed")
+    raised = "Exception in thread Thread-{}:\nValueError: bad config"
+    assert signature(raised.format(3)) == signature(raised.format(7))
+    assert strip_volatile("62.6/62.6 kB 1.2 MB/s") == strip_volatile("62.6/62.6 kB 870 kB/s")
+    assert "python311" in strip_volatile("python311 sha256sum utf8mb4")
+
+
+def test_a_query_or_url_the_answer_repeats_back_is_taken_out_not_a_path():
+    said = without_echoes("No results found for 'httpx retries'.", {"query": "httpx retries"})
+    assert said == without_echoes("No results found for 'retry'.", {"query": "retry"})
+    url = "https://docs.example.com/auth/"
+    assert without_echoes(f"404: {url[:-1]}", {"url": url}) == "404: <asked>"
+    listing = "svc1/handler.py"
+    assert without_echoes(listing, {"path": "svc1"}) == listing  # where it looked is the answer
+
+
+def _new(state: WorkspaceState, changes: list[Change], index: int) -> bool:
+    return state.assess(changes, index, by_command=False).new
+
+
 def test_a_file_back_at_earlier_contents_is_not_new(tmp_path):
     state = WorkspaceState()
     first = state.changes("write_file", {"path": "./a.py", "content": "v1\n"}, True, "wrote")
-    assert state.apply(first, 1) == (True, True)
+    assert _new(state, first, 1)
     second = state.changes("write_file", {"path": "a.py", "content": "v2"}, True, "wrote")
-    assert state.apply(second, 2) == (True, True)
-    assert state.apply(
-        state.changes("write_file", {"path": "a.py", "content": "v1  \n\n"}, True, "w"), 3
-    ) == (False, True)
+    assert _new(state, second, 2)
+    again = state.changes("write_file", {"path": "a.py", "content": "v1  \n\n"}, True, "w")
+    assert not _new(state, again, 3)
     gone = state.changes("delete_files", {"paths": ["a.py"]}, True, "deleted a.py")
-    assert gone == [("a.py", DELETED)] and state.apply(gone, 4) == (True, True)
+    assert gone == [Change("a.py", DELETED)] and _new(state, gone, 4)
     state.saw("b.py", "original\n", 5)  # read before it was deleted and written back as it was
     back = state.changes("write_file", {"path": "b.py", "content": "original"}, True, "wrote")
-    assert state.apply(back, 6) == (False, True)
+    assert not _new(state, back, 6)
 
 
 def test_a_shell_commands_writes_are_digested_from_the_workspace(tmp_path):
@@ -152,12 +183,47 @@ def test_a_shell_commands_writes_are_digested_from_the_workspace(tmp_path):
     state = WorkspaceState(reader)
     command = {"command": "sed -i 's/1/2/' src/a.py"}
     (tmp_path / "src/a.py").write_text("x = 2\n")
-    assert state.apply(state.changes("shell", command, True, "exit code 0\n"), 1) == (True, True)
+    assert _new(state, state.changes("shell", command, True, "exit code 0\n"), 1)
     (tmp_path / "src/a.py").write_text("x = 1\n")
-    assert state.apply(state.changes("shell", command, True, "exit code 0\n"), 2) == (True, True)
+    assert _new(state, state.changes("shell", command, True, "exit code 0\n"), 2)
     (tmp_path / "src/a.py").write_text("x = 2\n")  # and back again: undo, redo
-    assert state.apply(state.changes("shell", command, True, "exit code 0\n"), 3) == (False, True)
+    assert not _new(state, state.changes("shell", command, True, "exit code 0\n"), 3)
     assert reader("../outside") is None and reader("missing.py") is None
+
+
+def _write(state: WorkspaceState, path: str, content: str, index: int) -> Assessment:
+    changes = state.changes("write_file", {"path": path, "content": content}, True, "wrote")
+    return state.assess(changes, index, by_command=False)
+
+
+def test_a_file_grown_by_lines_it_has_is_nothing_new_and_the_same_outcome():
+    state = WorkspaceState()
+    block = "- migrate the importer\n- fix the login bug\n"
+    assert _write(state, "NOTES.md", "# Notes\n" + block, 1).new
+    twice, thrice = (_write(state, "NOTES.md", "# Notes\n" + block * n, n) for n in (2, 3))
+    assert not twice.new and twice.repeated and not thrice.new and thrice.repeated
+    shorter = _write(state, "NOTES.md", "# Notes\n", 4)  # a line taken out: a real edit
+    assert shorter.new and not shorter.repeated
+
+
+def test_growth_by_new_lines_is_never_churn_but_rewriting_is():
+    state = WorkspaceState()
+    grown = [
+        _write(state, "log.md", "".join(f"- task {n}\n" for n in range(k)), k) for k in range(1, 6)
+    ]
+    assert all(a.new and not a.churn for a in grown)
+    rewritten = [_write(state, "plan.md", f"# Plan\n- step {k}\n", 10 + k) for k in range(3)]
+    assert [a.churn for a in rewritten] == [False, False, True]
+
+
+def test_a_comment_or_docstring_reworded_is_new_content_but_not_new_code():
+    state = WorkspaceState()
+    assert _write(state, "calc.py", "def add(a, b):\n    return a - b\n", 1).code_new
+    comment = _write(state, "calc.py", "def add(a, b):\n    # why?\n    return a - b\n", 2)
+    doc = _write(state, "calc.py", 'def add(a, b):\n    """Add."""\n    return a - b\n', 3)
+    assert comment.new and doc.new and not comment.code_new and not doc.code_new
+    assert _write(state, "calc.py", "def add(a, b):\n    return a + b\n", 4).code_new
+    assert _write(state, "notes.md", "# why?\n", 5).code_new  # not code: content is what counts
 
 
 def test_what_was_seen_is_news_again_only_after_the_horizon():

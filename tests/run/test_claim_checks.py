@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent_core.oversight.code_changes import only_comments
 from agent_core.run.call_effects import effects_of
-from agent_core.run.code_changes import only_comments
+from agent_core.run.claim_checks import unreached
 from agent_core.run.goal_asks import read_goal
 from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Workspace, builtin_tools
@@ -110,3 +111,33 @@ def test_a_goal_is_read_through_inflections_and_words_that_are_not_folders():
     assert read_goal("Rename each of the 3 files in docs/").folder == "docs"
     assert read_goal("Deleted files in order").deletes_each
     assert read_goal("Summarise all files in the notes folder").folder == "notes"
+
+
+def test_an_address_the_goal_names_is_reached_over_https_or_with_a_slash_too():
+    ledger = WorkLedger(tools=builtin_tools())
+    goal = "Summarise http://docs.example.com/guide into guide.md"
+    ledger.note("fetch_url", "error", {"url": "http://docs.example.com/guide"}, "Error: use https")
+    assert "was never reached" in unreached(goal, ledger)[0]
+    ledger.note("fetch_url", "ok", {"url": "https://docs.example.com/guide/"}, "# Guide")
+    assert unreached(goal, ledger) == []
+
+
+def test_a_file_claimed_written_by_a_tool_whose_targets_are_unknown_is_not_doubted():
+    from agent_core.run.claim_checks import not_done_as_said
+    from onloop import tool
+
+    @tool(risk="medium")
+    def save_note(filename: str, text: str) -> str:
+        """Save a note.
+
+        Args:
+            filename: where.
+            text: what.
+        """
+        return "saved"
+
+    ledger = WorkLedger(tools={**builtin_tools(), "save_note": save_note})
+    answer = "Created notes.txt with the summary."
+    assert not_done_as_said(answer, ledger, None)  # nothing wrote it: doubted
+    ledger.note("save_note", "ok", {"filename": "notes.txt", "text": "x"}, "saved")
+    assert not_done_as_said(answer, ledger, None) == []  # it may have: not doubted

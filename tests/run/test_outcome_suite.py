@@ -7,11 +7,15 @@ from __future__ import annotations
 import pytest
 
 from tests.run.outcome_cases import Case
-from tests.run.outcome_claims import FALSE_CLAIMS
-from tests.run.outcome_successes import REAL_SUCCESSES
+from tests.run.outcome_claims import FALSE_CLAIMS as LISTED_CLAIMS
+from tests.run.outcome_claims_unlisted import UNLISTED_CLAIMS
+from tests.run.outcome_successes import REAL_SUCCESSES as LISTED_SUCCESSES
+from tests.run.outcome_successes_unlisted import UNLISTED_SUCCESSES
 from tests.support.outcome_harness import drive_case
 
 pytestmark = pytest.mark.usefixtures("sandbox_required")
+FALSE_CLAIMS = LISTED_CLAIMS + UNLISTED_CLAIMS
+REAL_SUCCESSES = LISTED_SUCCESSES + UNLISTED_SUCCESSES
 
 
 def test_the_suite_holds_enough_cases_and_cites_each_false_claim():
