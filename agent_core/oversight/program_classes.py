@@ -102,11 +102,25 @@ _SCRIPT_RUNNERS = {
 
 
 def program_class(invocation: Invocation) -> Found:
-    """The class of `invocation` by its program, flags and operands."""
+    """The class of `invocation` by its program, flags and operands; a command `find -exec`
+    runs on every file it finds is known only when it reads or checks (`-exec grep`), since
+    what it writes it writes to each of them (`-exec cp /dev/null {} ;`)."""
+    found = _program_class(invocation)
+    if invocation.each_file and found is not None and found[0] not in (READ, BUILD):
+        return None
+    return found
+
+
+def _program_class(invocation: Invocation) -> Found:
     program, flags, operands = invocation.program, invocation.flags, invocation.operands
     if program in _ESCALATORS:
         return ESCALATION, f"`{program}` reaches for more power than the sandbox gives"
-    if "--basetemp" in flags:  # pytest's: "this directory is removed if it exists"
+    if invocation.words in (("--version",), _VERSIONS.get(program)):
+        if program in _TOOLCHAINS:
+            return READ, f"`{program} {invocation.words[0]}` only prints its version"
+    if program == "cmake":
+        return _cmake(flags)
+    if "--basetemp" in flags or _overridden_basetemp(invocation):
         return DESTRUCTIVE, "`--basetemp` makes pytest delete the folder it names first"
     if program == "git":
         return git_class(invocation)
@@ -141,6 +155,38 @@ def program_class(invocation: Invocation) -> Found:
     if program in _PASS_THROUGH:
         return READ, f"`{program}` only runs the command after it (classed on its own)"
     return None
+
+
+# Tools whose `--version` (or the one word listed) prints their version and runs nothing else.
+_TOOLCHAINS = frozenset(
+    """python python3 py pypy3 pip pip3 node npm npx yarn pnpm bun deno ruby gem bundle perl php
+    go cargo rustc rustup gcc g++ cc clang clang++ make cmake ninja ctest java javac mvn gradle
+    dotnet uv poetry pipx pytest ruff mypy black isort flake8 pylint pyright tsc eslint prettier
+    jest git docker kubectl terraform helm gh jq sqlite3 conda tox nox""".split()
+)
+_VERSIONS = {
+    **{p: ("-V",) for p in ("python", "python3", "py", "pypy3", "cargo", "rustc", "pip", "pip3")},
+    **{p: ("-v",) for p in ("node", "npm", "yarn", "pnpm", "bun")},
+    "java": ("-version",),
+}
+
+
+def _cmake(flags: frozenset[str]) -> Found:
+    """`cmake` configures (`cmake -S . -B build`) or builds (`--build`) the project: its own
+    CMakeLists.txt, as `make` runs its Makefile; `-E` (any file operation), `-P` (a script) and
+    `--install` (into a prefix outside the workspace) are not known here."""
+    if flags & {"-E", "-P", "--install", "--open"}:
+        return None
+    return BUILD, "`cmake` configures or builds the project's own code inside the sandbox"
+
+
+def _overridden_basetemp(invocation: Invocation) -> bool:
+    """pytest's `-o addopts=--basetemp=DIR` (`--override-ini`): the option given through its
+    configuration, which removes DIR as `--basetemp` does."""
+    pytest = invocation.program in ("pytest", "py.test") or invocation.operands[:1] == ("pytest",)
+    if not pytest or not invocation.flags & {"-o", "--override-ini"}:
+        return False
+    return any("basetemp" in word for word in invocation.words)
 
 
 def _python_module(module: str, rest: tuple[str, ...]) -> Found:
@@ -215,6 +261,9 @@ def _permissions(invocation: Invocation) -> Found:
     return GUARDED, f"`{program}` changes who may use the files"
 
 
+_RUNS_EACH = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
 def _finder(invocation: Invocation) -> Found:
     if invocation.program not in ("find", "fd", "locate"):
         return None
@@ -223,8 +272,10 @@ def _finder(invocation: Invocation) -> Found:
     words = set(invocation.flags) | set(invocation.operands)
     if "-delete" in words:
         return DESTRUCTIVE, "`find -delete` deletes every file it matches"
+    if invocation.program == "find" and words & acting <= _RUNS_EACH:
+        return READ, "`find` lists files and runs a command on each (classed on its own)"
     if words & acting:
-        return None  # what it runs is read as its own invocation; -fprint writes: not known here
+        return None  # -fprint writes, and what fd runs is not read: not known here
     return READ, f"`{invocation.program}` only lists files"
 
 

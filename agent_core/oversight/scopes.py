@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent_core.oversight.call_classes import Classified, classify_part, severest
+from agent_core.oversight.git_classes import lead_options
 from agent_core.oversight.policy import Rule
 from agent_core.oversight.shell_commands import Invocation
 from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
@@ -123,7 +124,7 @@ def command_prefix(invocation: Invocation) -> str:
         return shlex.join([program, "-m", _literal(operands[0])])
     # git's -C DIR and -c KEY=VALUE come before the subcommand: kept, so that the prefix names
     # the subcommand (`git -C src commit`), never the folder (`git src`, any subcommand there)
-    lead = sorted(invocation.flags & {"-C", "-c"}) if program == "git" else []
+    lead = lead_options(invocation) if program == "git" else []
     words = [program, *lead, *map(_literal, operands[: len(lead) + 1])]
     if program in _SUBCOMMANDS and len(operands) > len(lead):
         sub = operands[len(lead)]

@@ -35,7 +35,7 @@ PROGRAM_VARIABLES = frozenset(
      # --require and the JVM's -javaagent run a file of anyone's choosing first
      "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
      "JDK_JAVA_OPTIONS", "MAVEN_OPTS", "GRADLE_OPTS", "PERL5OPT", "RUBYOPT", "PYTHONSTARTUP",
-     "BROWSER"}
+     "BROWSER", "MAKEFLAGS", "GNUMAKEFLAGS", "MFLAGS", "MAKEFILES"}
 )  # fmt: skip
 _PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`
@@ -75,6 +75,7 @@ class SimpleCommand:
     redirects: list[str] = field(default_factory=list)  # files it reads or writes by redirection
     stdin_script: str | None = None  # literal here-doc / here-string fed to it
     writes: list[str] = field(default_factory=list)  # the redirects that write (>, >>, &>, >|)
+    truncates: list[str] = field(default_factory=list)  # those that empty the file first (not >>)
     globbed: set[str] = field(default_factory=set)  # redirects with a pattern (bash expands it)
 
 
@@ -85,6 +86,7 @@ class ShellReading:
     writes: list[str] = field(default_factory=list)  # those of them that write
     globbed: set[str] = field(default_factory=set)  # those of them with a pattern
     doubts: list[str] = field(default_factory=list)  # why the reading may be incomplete
+    values: list[str] = field(default_factory=list)  # what the line's variable assignments set
 
 
 def read_shell(script: str) -> ShellReading:
@@ -115,6 +117,12 @@ def _walk(node, reading: ShellReading) -> None:
         redirects = [c for c in node.children if c.type.endswith("_redirect")]
         if body is not None and body.type == "command":
             _command(body, reading, redirects)
+            return
+        if body is None:  # `> file` alone runs the null command: it empties the file
+            null = SimpleCommand([Word(":")])
+            for child in redirects:
+                _redirect(child, null.redirects, null, reading)
+            reading.commands.append(null)
             return
         for child in redirects:
             _redirect(child, reading.redirects, None, reading)
@@ -158,6 +166,7 @@ def _assignment(node, reading: ShellReading) -> None:
     value = node.child_by_field_name("value")
     if name is not None and risky_assignment(_text(name), _text(value) if value else ""):
         reading.doubts.append(f"the command sets {_text(name)}, which changes what runs")
+    reading.values.append(_text(value) if value else "")
     for child in node.children:
         _walk_substitutions(child, reading)
 
@@ -175,6 +184,8 @@ def _redirect(node, into: list[str], command: SimpleCommand | None, reading) -> 
                 (command.globbed if command is not None else reading.globbed).add(word.text)
             if ">" in operator:  # >, >>, >|, &>, &>>, >& a file: written (created or replaced)
                 (command.writes if command is not None else reading.writes).append(word.text)
+                if command is not None and ">>" not in operator and "<" not in operator:
+                    command.truncates.append(word.text)
     for child in node.children:
         if child.type == "heredoc_body" or (
             node.type == "herestring_redirect" and child.is_named and child != destination
