@@ -120,7 +120,7 @@ def _program_class(invocation: Invocation) -> Found:
             return READ, f"`{program} {invocation.words[0]}` only prints its version"
     if program == "cmake":
         return _cmake(flags)
-    if "--basetemp" in flags or _overridden_basetemp(invocation):
+    if "--basetemp" in flags or _passed_basetemp(invocation):
         return DESTRUCTIVE, "`--basetemp` makes pytest delete the folder it names first"
     if program == "git":
         return git_class(invocation)
@@ -129,6 +129,8 @@ def _program_class(invocation: Invocation) -> Found:
     if program in _SCRIPT_RUNNERS and operands and operands[0].endswith(_SCRIPT_RUNNERS[program]):
         if not flags & {"-c", "-e", "--eval", "-p", "--print"}:
             return BUILD, f"`{program}` runs the project's own script inside the sandbox"
+    if program in _BUILD_SUBCOMMANDS and operands[:1] in _MANIFEST_WRITERS:
+        return _manifest_writer(program, flags, operands)
     for table, kind in ((_INSTALLERS, INSTALL), (_BUILD_SUBCOMMANDS, BUILD)):
         if program in table and operands and (not table[program] or operands[0] in table[program]):
             return _subcommand(program, operands[0], kind)
@@ -180,13 +182,35 @@ def _cmake(flags: frozenset[str]) -> Found:
     return BUILD, "`cmake` configures or builds the project's own code inside the sandbox"
 
 
-def _overridden_basetemp(invocation: Invocation) -> bool:
-    """pytest's `-o addopts=--basetemp=DIR` (`--override-ini`): the option given through its
-    configuration, which removes DIR as `--basetemp` does."""
-    pytest = invocation.program in ("pytest", "py.test") or invocation.operands[:1] == ("pytest",)
-    if not pytest or not invocation.flags & {"-o", "--override-ini"}:
+# Subcommands of a build tool that rewrite the manifest or lockfile, or install what they pick.
+_MANIFEST_WRITERS = (("audit",), ("version",), ("lock",))
+_NODE_MANAGERS = ("npm", "pnpm", "yarn")
+
+
+def _manifest_writer(program: str, flags: frozenset[str], operands: tuple[str, ...]) -> Found:
+    sub = operands[0]
+    if sub == "audit" and operands[1:2] == ("fix",):
+        return INSTALL, f"`{program} audit fix` installs other versions of the dependencies"
+    if sub == "version" and program in _NODE_MANAGERS and len(operands) > 1:
+        return GUARDED, f"`{program} version` rewrites the package manifest (and commits, tags)"
+    if sub == "lock" and not flags & {"--check", "--locked", "--dry-run", "--check-exists"}:
+        return GUARDED, f"`{program} lock` rewrites the lockfile: it pins what gets installed"
+    return BUILD, f"`{program} {sub}` reports on the project"
+
+
+def reaches_any_host(invocation: Invocation) -> bool:
+    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`), so
+    that no prefix of it stands for one destination."""
+    return invocation.program in _NETWORK
+
+
+def _passed_basetemp(invocation: Invocation) -> bool:
+    """pytest's `--basetemp` inside another word: `-o addopts=--basetemp=DIR`, a runner's
+    arguments for it (`npm test -- --basetemp=DIR`, `tox -- …`, `make test ARGS=--basetemp=DIR`):
+    DIR is removed as `pytest --basetemp=DIR` removes it. A reader only prints the word."""
+    if invocation.program in _READERS:
         return False
-    return any("basetemp" in word for word in invocation.words)
+    return any("--basetemp" in word for word in invocation.words)
 
 
 def _python_module(module: str, rest: tuple[str, ...]) -> Found:

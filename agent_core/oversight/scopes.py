@@ -28,6 +28,7 @@ from typing import Any, Literal
 from agent_core.oversight.call_classes import Classified, classify_part, severest
 from agent_core.oversight.git_classes import lead_options
 from agent_core.oversight.policy import Rule
+from agent_core.oversight.program_classes import reaches_any_host
 from agent_core.oversight.shell_commands import Invocation
 from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
@@ -109,6 +110,8 @@ def _prefix(
     invocations = list(
         dict.fromkeys(p.invocation for p in targets.parts if p.invocation is not None)
     )
+    if any(reaches_any_host(i) for i in invocations):
+        return None  # `curl *` would cover any host and any upload: the exact call only
     prefixes = list(dict.fromkeys(command_prefix(i) for i in invocations))
     if not prefixes:
         return None

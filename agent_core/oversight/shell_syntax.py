@@ -141,6 +141,7 @@ def _walk(node, reading: ShellReading) -> None:
 def _command(node, reading: ShellReading, redirects=()) -> None:
     words: list[Word] = []
     command = SimpleCommand(words)
+    printed: list[str] = []  # computed arguments that only put variables in (`echo $HOME`)
     for child in [*node.children, *redirects]:
         name = node.field_name_for_child(_index(node, child)) if child.parent == node else None
         if child.type == "variable_assignment":
@@ -152,13 +153,35 @@ def _command(node, reading: ShellReading, redirects=()) -> None:
             word = _word(target, reading)
             if word is None:
                 where = "command name" if not words else "argument"
-                reading.doubts.append(f"the {where} {_text(target)!r} is computed when it runs")
+                doubt = f"the {where} {_text(target)!r} is computed when it runs"
+                (printed if words and _plain_variables(target) else reading.doubts).append(doubt)
                 word = Word(_text(target))
             words.append(word)
         elif child.type not in ("comment",):
             _walk(child, reading)
+    if printed and (words[0].text != "echo" or command.writes):
+        reading.doubts.extend(printed)
     if words:
         reading.commands.append(command)
+
+
+def _plain_variables(node) -> bool:
+    """Whether a word only puts variables' values in (`$HOME`, `"${PATH}"`, `"v: $V"`): no
+    command, arithmetic (which can run one) or operator. `echo` prints such a word and nothing
+    else comes of it, so `echo $PATH` is read; with its output written to a file it is not."""
+    kind = node.type
+    if kind in ("word", "raw_string", "string_content", "number") or not node.is_named:
+        return True
+    if kind in ("simple_expansion", "expansion"):
+        names = [c for c in node.children if c.is_named]
+        return (
+            len(names) == 1
+            and names[0].type in ("variable_name", "special_variable_name")
+            and (len(node.children) == (2 if kind == "simple_expansion" else 3))
+        )
+    if kind in ("string", "concatenation"):
+        return all(_plain_variables(c) for c in node.children)
+    return False
 
 
 def _assignment(node, reading: ShellReading) -> None:
