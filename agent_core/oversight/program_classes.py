@@ -129,13 +129,16 @@ def _program_class(invocation: Invocation) -> Found:
     if program in _SCRIPT_RUNNERS and operands and operands[0].endswith(_SCRIPT_RUNNERS[program]):
         if not flags & {"-c", "-e", "--eval", "-p", "--print"}:
             return BUILD, f"`{program}` runs the project's own script inside the sandbox"
-    if program in _BUILD_SUBCOMMANDS and operands[:1] in _MANIFEST_WRITERS:
-        return _manifest_writer(program, flags, operands)
+    subs = _from_subcommand(invocation)
+    if subs is None:
+        return None  # an option before the subcommand may have taken it as its value
+    if program in _BUILD_SUBCOMMANDS and subs[:1] in _MANIFEST_WRITERS:
+        return _manifest_writer(program, flags, subs)
     for table, kind in ((_INSTALLERS, INSTALL), (_BUILD_SUBCOMMANDS, BUILD)):
-        if program in table and operands and (not table[program] or operands[0] in table[program]):
-            return _subcommand(program, operands[0], kind)
-    if program in ("pip", "pip3") and operands and operands[0] in _PIP_READS:
-        return READ, f"`{program} {operands[0]}` only reports"
+        if program in table and subs and (not table[program] or subs[0] in table[program]):
+            return _subcommand(program, subs[0], kind)
+    if program in ("pip", "pip3") and subs and subs[0] in _PIP_READS:
+        return READ, f"`{program} {subs[0]}` only reports"
     if program == "make":
         return BUILD, "`make` builds the project's own targets inside the sandbox"
     if program in _FETCH_AND_RUN:
@@ -180,6 +183,68 @@ def _cmake(flags: frozenset[str]) -> Found:
     if flags & {"-E", "-P", "--install", "--open"}:
         return None
     return BUILD, "`cmake` configures or builds the project's own code inside the sandbox"
+
+
+_NODE_SWITCHES = frozenset({"-s", "--silent", "-q", "--quiet", "-d", "--verbose", "-y", "--yes",
+                            "-g", "--global", "--no-color", "--json"})  # fmt: skip
+_NODE_VALUES = frozenset({"-w", "--workspace", "--prefix", "-C", "--dir", "--cwd", "--filter", "-F",
+                          "--tag", "--registry", "--userconfig", "--cache", "--loglevel", "--otp",
+                          "--scope"})  # fmt: skip
+_PIP_SWITCHES = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-cache-dir", "--isolated",
+                           "--disable-pip-version-check", "--no-input", "--no-color",
+                           "--require-virtualenv"})  # fmt: skip
+_PIP_VALUES = frozenset({"--log", "--cache-dir", "--proxy", "--timeout", "--retries", "--cert",
+                         "--client-cert", "--exists-action", "--python", "--trusted-host",
+                         "--index-url", "-i", "--extra-index-url"})  # fmt: skip
+# A tool's own options before its subcommand: (switches, options whose value is the next word).
+# `npm --tag test publish` publishes ("test" is the tag), `gradle -x test publish` too, and
+# `pip --log list install x` installs: the subcommand is the first word past them.
+_LEAD_OPTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    **{p: (_NODE_SWITCHES, _NODE_VALUES) for p in ("npm", "pnpm", "yarn")},
+    **{p: (_PIP_SWITCHES, _PIP_VALUES) for p in ("pip", "pip3")},
+    "cargo": (frozenset({"-q", "--quiet", "-v", "--verbose", "--frozen", "--locked", "--offline"}),
+              frozenset({"--color", "--config", "-Z", "-C"})),
+    "go": (frozenset(), frozenset({"-C"})),
+    "uv": (frozenset({"-q", "--quiet", "-v", "--verbose", "--offline", "--no-cache", "--frozen",
+                      "--locked", "--no-progress", "--native-tls"}),
+           frozenset({"--directory", "--project", "--cache-dir", "--color", "--config-file",
+                      "-p", "--python"})),
+    "poetry": (frozenset({"-q", "--quiet", "-v", "-vv", "-vvv", "-n", "--no-interaction", "--ansi",
+                          "--no-ansi", "--no-plugins", "--no-cache"}),
+               frozenset({"-C", "--directory", "-P", "--project"})),
+    "mvn": (frozenset({"-q", "--quiet", "-B", "--batch-mode", "-e", "-X", "-o", "--offline", "-U",
+                       "-ntp", "--no-transfer-progress", "-fae", "-ff", "-N", "-C", "-c", "-V"}),
+            frozenset({"-f", "--file", "-s", "--settings", "-gs", "-pl", "--projects", "-rf", "-T",
+                       "-P", "-l", "-t"})),
+    "gradle": (frozenset({"-q", "--quiet", "--no-daemon", "--daemon", "--offline", "--stacktrace",
+                          "-S", "-s", "--info", "-i", "--debug", "-d", "--scan", "--parallel",
+                          "--continue", "--build-cache", "-w", "--warn"}),
+               frozenset({"-p", "--project-dir", "-b", "-c", "-g", "-x", "--exclude-task", "-I",
+                          "--init-script"})),
+}  # fmt: skip
+
+
+def _from_subcommand(invocation: Invocation) -> tuple[str, ...] | None:
+    """The operands from the subcommand on, past the tool's own leading options; None when one
+    of them is not known here (its value, if it takes one, would be read as the subcommand)."""
+    known = _LEAD_OPTIONS.get(invocation.program)
+    if known is None or not invocation.words:
+        return invocation.operands
+    switches, valued = known
+    index, skip, words = 0, 0, invocation.words
+    while index < len(words) and words[index].startswith("-") and words[index] != "-":
+        word = words[index]
+        attached = word.startswith("-D") or (
+            invocation.program in ("mvn", "gradle")
+            and (not word.startswith("--") and len(word) > 2 and word not in valued)
+        )
+        if word in valued:
+            index += 1
+            skip += index < len(words) and not words[index].startswith("-")
+        elif word == "--" or not ("=" in word or word in switches or attached):
+            return None
+        index += 1
+    return invocation.operands[skip:]
 
 
 # Subcommands of a build tool that rewrite the manifest or lockfile, or install what they pick.

@@ -77,6 +77,14 @@ LOST_UNASKED = [
     "tox -- --basetemp=src",
     "coverage run -m pytest -o addopts=--basetemp=src",
     "make test PYTEST_ARGS=--basetemp=src",
+    # a tool's own option taking the next word as its value: the subcommand is the word after
+    "npm --tag test publish",  # publishes, read as `npm test`
+    "npm -w test publish",
+    "yarn --cwd test publish",
+    "pnpm --filter test publish",
+    "gradle -x test publish",  # `-x test` leaves the tests out
+    "pip --log list install ./evil",  # installs, read as `pip list`
+    "uv --project run add evil",
     # a build tool's subcommand that installs, or rewrites the manifest or lockfile
     "npm audit fix --force",
     "npm version major",
@@ -166,6 +174,12 @@ NEEDLESS = [
     'echo "python: ${PYTHONPATH}"',
     "npm audit",
     "uv lock --check",
+    "npm -s test",  # a tool's own options before its subcommand, still read past
+    "npm --prefix web run build",
+    "mvn -q -B -DskipTests package",
+    "gradle --no-daemon test",
+    "cargo -q test",
+    "go -C sub test ./...",
 ]
 
 
