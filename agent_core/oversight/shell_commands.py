@@ -112,6 +112,8 @@ def _invoke(
         line.doubts.append(why)
     if program in MAKES and (why := _make_code([w.text for w in words[1:]])) is not None:
         line.doubts.append(why)
+    if (why := _option_code(program, [w.text for w in words[1:]])) is not None:
+        line.doubts.append(why)
     own = words[1 : len(words) - len(inner)] if inner else words[1:]
     read = read_flags(program, [w.text for w in own])
     operand_words = [w for w in own if w.text in read.operands or w.glob]
@@ -182,6 +184,36 @@ def _inline_code(program: str, words: list[Word], command_stdin: str | None) -> 
         return f"{program} runs the SQL it is given, which rules cannot read"
     if command_stdin is not None and stdin_is_code(program, [w.text for w in words]):
         return f"{program} runs code from its input, which rules cannot read"
+    return None
+
+
+# Options with which a program runs a command it is given (`tar -t --checkpoint-action=exec=CMD`,
+# `split --filter=CMD`): the command is a string the rules cannot read.
+_COMMAND_OPTIONS = {
+    **{tar: ("--to-command", "--checkpoint-action", "-I", "--use-compress-program", "--rsh-command",
+             "--info-script", "-F", "--new-volume-script")
+       for tar in ("tar", "gtar")},
+    "zip": ("-TT", "--unzip-command"),
+    "split": ("--filter",),
+    "sort": ("--compress-program",),
+    "man": ("-P", "--pager", "-H", "--html"),
+}  # fmt: skip
+# git subcommands that run the command after them (`git bisect run CMD`, `git submodule foreach`).
+_GIT_RUNNERS = (("bisect", "run"), ("submodule", "foreach"))
+
+
+def _option_code(program: str, arguments: list[str]) -> str | None:
+    """Why a program runs a command given in its options or words, which rules cannot read."""
+    for option in _COMMAND_OPTIONS.get(program, ()):
+        short = not option.startswith("--")
+        if any(a == option or a.startswith(option + "=") or (short and a.startswith(option))
+               for a in arguments):  # fmt: skip
+            return f"{program} {option} runs a command it is given, which rules cannot read"
+    operands = [a for a in arguments if not a.startswith("-")]
+    if program == "git" and any(
+        list(pair) == operands[i : i + 2] for pair in _GIT_RUNNERS for i in range(len(operands))
+    ):
+        return "git runs the command it is given (bisect run, submodule foreach)"
     return None
 
 

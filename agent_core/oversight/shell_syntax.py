@@ -35,7 +35,10 @@ PROGRAM_VARIABLES = frozenset(
      # --require and the JVM's -javaagent run a file of anyone's choosing first
      "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
      "JDK_JAVA_OPTIONS", "MAVEN_OPTS", "GRADLE_OPTS", "PERL5OPT", "RUBYOPT", "PYTHONSTARTUP",
-     "BROWSER", "MAKEFLAGS", "GNUMAKEFLAGS", "MFLAGS", "MAKEFILES"}
+     "BROWSER", "MAKEFLAGS", "GNUMAKEFLAGS", "MFLAGS", "MAKEFILES",
+     # less runs its input preprocessor even with no terminal; tar and zip take options
+     # (`--checkpoint-action=exec=`, `-TT`) from these
+     "LESSOPEN", "LESSCLOSE", "TAR_OPTIONS", "ZIPOPT"}
 )  # fmt: skip
 _PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`

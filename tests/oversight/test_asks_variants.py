@@ -85,6 +85,17 @@ LOST_UNASKED = [
     "gradle -x test publish",  # `-x test` leaves the tests out
     "pip --log list install ./evil",  # installs, read as `pip list`
     "uv --project run add evil",
+    # a command given in an option or a variable, run by a read or an everyday write
+    "tar -tf x.tar --checkpoint=1 --checkpoint-action=exec='rm -rf src'",
+    "tar -xf x.tar --to-command='rm -rf src'",
+    "tar -cf x.tar -I 'rm -rf src' notes.md",
+    "TAR_OPTIONS='--checkpoint=1 --checkpoint-action=exec=rm\\ -rf\\ src' tar -tf x.tar",
+    "split --filter='rm -rf src' notes.md",
+    "zip -T -TT 'rm -rf src' out.zip notes.md",
+    "sort --compress-program=./x.sh -S 1 notes.md",
+    "LESSOPEN='|rm -rf src %s' less notes.md",
+    "git bisect run rm -rf src",
+    "git submodule foreach 'rm -rf src'",
     # a build tool's subcommand that installs, or rewrites the manifest or lockfile
     "npm audit fix --force",
     "npm version major",
@@ -180,6 +191,8 @@ NEEDLESS = [
     "gradle --no-daemon test",
     "cargo -q test",
     "go -C sub test ./...",
+    "tar -tf dist/x.tar",
+    "split -l 100 notes.md part_",
 ]
 
 
