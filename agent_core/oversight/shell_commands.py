@@ -200,6 +200,7 @@ _COMMAND_OPTIONS = {
 }  # fmt: skip
 # git subcommands that run the command after them (`git bisect run CMD`, `git submodule foreach`).
 _GIT_RUNNERS = (("bisect", "run"), ("submodule", "foreach"))
+_YQ_LOAD = re.compile(r"\bload(_[a-z0-9]+)?\s*\(")  # yq's load("f"), load_str(...): any file
 
 
 def _option_code(program: str, arguments: list[str]) -> str | None:
@@ -209,6 +210,8 @@ def _option_code(program: str, arguments: list[str]) -> str | None:
         if any(a == option or a.startswith(option + "=") or (short and a.startswith(option))
                for a in arguments):  # fmt: skip
             return f"{program} {option} runs a command it is given, which rules cannot read"
+    if program == "yq" and any(_YQ_LOAD.search(a) for a in arguments):
+        return "yq loads the files its expression names, which rules cannot read"
     operands = [a for a in arguments if not a.startswith("-")]
     if program == "git" and any(
         list(pair) == operands[i : i + 2] for pair in _GIT_RUNNERS for i in range(len(operands))

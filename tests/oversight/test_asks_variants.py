@@ -96,6 +96,8 @@ LOST_UNASKED = [
     "LESSOPEN='|rm -rf src %s' less notes.md",
     "git bisect run rm -rf src",
     "git submodule foreach 'rm -rf src'",
+    'yq -n \'load_str(".e" + "nv")\'',  # a secret read past the secrets rule
+    "yq 'load(\".env\")' notes.yml",
     # a build tool's subcommand that installs, or rewrites the manifest or lockfile
     "npm audit fix --force",
     "npm version major",
@@ -193,6 +195,7 @@ NEEDLESS = [
     "go -C sub test ./...",
     "tar -tf dist/x.tar",
     "split -l 100 notes.md part_",
+    "yq '.version' notes.yml",
 ]
 
 
