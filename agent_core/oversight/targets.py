@@ -365,11 +365,13 @@ def replacement(
 ) -> str | None:
     """What the file spelled `spellings` holds after `invocation`, when the command line says:
     the output of a command that prints what it is given (`:`, `echo WORDS`, `printf`, `cat
-    /dev/null`) written over it with `>`, or the file `cp` or `mv` puts in its place (`read`
-    gives a workspace file's text). None: not known here."""
+    /dev/null`, `cat` or `tee` of a here-document) written over it, or the file `cp` or `mv`
+    puts in its place (`read` gives a workspace file's text). None: not known here."""
     if _named(invocation.truncates) & set(spellings):
         return _printed(invocation)
     program, operands = invocation.program, invocation.operands
+    if program == "tee" and invocation.stdin is not None and not invocation.flags & {"-a"}:
+        return invocation.stdin if _named(operands) & set(spellings) else None  # `tee F <<EOF`
     if program not in ("cp", "mv", "install") or len(operands) != 2 or "-t" in invocation.flags:
         return None
     if not _named(operands[1:]) & set(spellings):
@@ -387,6 +389,8 @@ def _printed(invocation: Invocation) -> str | None:
         return "".join(operands)
     if program == "cat" and operands and set(operands) == {"/dev/null"}:
         return ""
+    if program == "cat" and set(operands) <= {"-"} and invocation.stdin is not None:
+        return invocation.stdin  # `cat > F <<'EOF'`: the here-document as written
     return None
 
 

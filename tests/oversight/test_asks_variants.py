@@ -120,6 +120,9 @@ LOST_UNASKED = [
     "cat /dev/null > src/app.py",
     "cp /dev/null src/app.py",
     "echo x > src/app.py",
+    "cat > src/app.py <<'EOF'\nx = 1\nEOF",
+    "cat <<'EOF' > src/app.py\nx = 1\nEOF",
+    "tee src/app.py > /dev/null <<'EOF'\nx = 1\nEOF",
 ]
 
 
@@ -196,6 +199,9 @@ NEEDLESS = [
     "tar -tf dist/x.tar",
     "split -l 100 notes.md part_",
     "yq '.version' notes.yml",
+    "cat > notes.md <<'EOF'\n# Notes\n\nThe longer notes, kept.\nEOF",
+    "cat >> src/app.py <<'EOF'\nx = 1\nEOF",
+    "tee -a src/app.py <<'EOF'\nx = 1\nEOF",
 ]
 
 
