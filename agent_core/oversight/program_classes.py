@@ -287,6 +287,8 @@ def _python_module(module: str, rest: tuple[str, ...]) -> Found:
         return WRITE, f"`python -m {module}` creates a virtual environment in the workspace"
     if module in ("http.server", "smtpd", "ftplib"):
         return NETWORK, f"`python -m {module}` serves or connects over the network"
+    if module == "json.tool" and len([r for r in rest if not r.startswith("-")]) > 1:
+        return WRITE, "`python -m json.tool IN OUT` writes its second file"
     if module in ("json.tool", "tabnanny", "pydoc", "site", "this", "platform"):
         return READ, f"`python -m {module}` only reads"
     if module in _TESTERS or module in ("unittest", "doctest", "compileall", "py_compile"):
