@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_core.oversight.git_classes import writes_operands
+from agent_core.oversight.git_classes import puts_back, writes_operands
 from agent_core.oversight.guarded_files import guarded_file
 from agent_core.oversight.program_classes import program_class
 from agent_core.oversight.shell_commands import Invocation
-from agent_core.oversight.targets import Part, PathTarget, redirected
+from agent_core.oversight.targets import Part, PathTarget, redirected, replacement
 from agent_core.oversight.weakened_tests import weakens
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import CLASS_RANK, CallClass
@@ -52,7 +52,7 @@ def classify_part(
 ) -> Classified:
     """The class of one part of a call of `tool` (declared `risk`) with `arguments`."""
     if part.invocation is not None:
-        return _shell_part(part.invocation, part.path)
+        return _shell_part(part.invocation, part.path, workspace)
     if part.path is not None and part.path.argument is None:  # `{ ...; } > file` in a shell line
         return _written(part.path, Classified(WRITE, "the command line writes this file"))
     if tool in _READ_TOOLS:
@@ -68,7 +68,9 @@ def classify_part(
     return UNCLASSIFIED
 
 
-def _shell_part(invocation: Invocation, path: PathTarget | None) -> Classified:
+def _shell_part(
+    invocation: Invocation, path: PathTarget | None, workspace: Workspace | None
+) -> Classified:
     found = program_class(invocation)
     classified = Classified(*found) if found is not None else UNCLASSIFIED
     if path is None:
@@ -78,8 +80,31 @@ def _shell_part(invocation: Invocation, path: PathTarget | None) -> Classified:
         written = classified
         if classified.call_class is None or CLASS_RANK[classified.call_class] < CLASS_RANK[WRITE]:
             written = Classified(WRITE, f"`{invocation.program}` writes {path.spellings[0]}")
+        lost = _work_lost(invocation, path, workspace)
+        if lost is not None and CLASS_RANK[written.call_class or WRITE] < CLASS_RANK[DESTRUCTIVE]:
+            written = lost
         return _written(path, written)
     return classified
+
+
+def _work_lost(
+    invocation: Invocation, path: PathTarget, workspace: Workspace | None
+) -> Classified | None:
+    """Destructive when the command replaces an existing file of the workspace with another
+    version (`git checkout FILE`, which discards its uncommitted changes) or with less than half
+    of it (`: > FILE`, `echo x > FILE`, `cp /dev/null FILE`), as `write_file` would."""
+    texts = ((n, _existing_text(n, workspace)) for n in path.every(True))  # and after a `cd`
+    name, old = next(((n, t) for n, t in texts if t is not None), ("", None))
+    if old is None:
+        return None
+    if invocation.program == "git":
+        if not puts_back(invocation):
+            return None
+        return Classified(
+            DESTRUCTIVE, f"`git` puts back {name}, discarding its uncommitted changes"
+        )
+    new = replacement(invocation, path.spellings, lambda n: _existing_text(n, workspace))
+    return None if new is None else _shrunk(name, old, new, f"`{invocation.program}`")
 
 
 def _writes_to(invocation: Invocation, path: PathTarget) -> bool:
@@ -121,13 +146,19 @@ def _write_file(
     if old is None:
         return Classified(WRITE, f"`write_file` creates {name} inside the workspace")
     new = content if isinstance(content, str) else ""
+    shrunk = _shrunk(name, old, new, "`write_file`")
+    return shrunk or Classified(WRITE, f"`write_file` edits {name} inside the workspace")
+
+
+def _shrunk(name: str, old: str, new: str, how: str) -> Classified | None:
+    """Destructive when `new` keeps less than half of a file's `old` text."""
     if len(old.strip()) >= MIN_SHRUNK and len(new.strip()) * 2 < len(old.strip()):
         return Classified(
             DESTRUCTIVE,
-            f"`write_file` replaces {name} with less than half of it ({len(new)} of "
+            f"{how} replaces {name} with less than half of it ({len(new)} of "
             f"{len(old)} characters): the rest would be lost",
         )
-    return Classified(WRITE, f"`write_file` edits {name} inside the workspace")
+    return None
 
 
 def _deleting(arguments: dict[str, Any], part: Part, workspace: Workspace | None) -> Classified:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_core.oversight.shell_commands import Invocation
+from agent_core.oversight.shell_flags import read_flags
 from storage.vocabulary import CallClass
 
 Found = tuple[CallClass, str] | None
@@ -37,7 +38,7 @@ def git_class(invocation: Invocation) -> Found:
             return ESCALATION, "`git -c` sets configuration that makes git run another program"
     if "--git-dir" in flags:  # its config (core.fsmonitor, hooks) is then an everyday file
         return ESCALATION, "`git --git-dir` uses the settings and hooks of another folder"
-    sub, rest = _subcommand(flags, operands)
+    sub, rest = _subcommand(invocation)
     if sub is None:
         return (READ, "`git` with no subcommand only prints its help") if not operands else None
     if sub in ("commit", "push", "merge", "am", "rebase") and (
@@ -50,7 +51,7 @@ def git_class(invocation: Invocation) -> Found:
         return _settings(sub, flags, rest)
     if sub == "grep" and any(f.startswith(("-O", "--open-files-in-pager")) for f in flags):
         return ESCALATION, "`git grep -O` runs the program it is given on the files it finds"
-    found = _destructive(sub, flags, rest)
+    found = _destructive(sub, flags, rest) or _discarding(sub, flags, rest, *_own_flags(invocation))
     if found is not None:
         return found
     if sub in _READS:
@@ -72,13 +73,58 @@ def git_class(invocation: Invocation) -> Found:
     return None
 
 
-def _subcommand(flags: frozenset[str], operands: list[str]) -> tuple[str | None, list[str]]:
-    """The subcommand and the words after it: the first operand, past the values of `-C` and
-    `-c` (a word that is no subcommand leaves the call unclassified)."""
-    skip = len(flags & {"-C", "-c"})
+# git's own options (before the subcommand) whose value is the next word.
+_GLOBAL_VALUES = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env",
+                            "--super-prefix", "--attr-source"})  # fmt: skip
+
+
+def _global_options(words: tuple[str, ...]) -> tuple[int, int]:
+    """Where git's own options end in its words (the subcommand's index), and how many of
+    them were values given as words of their own (`git -C src -c k=v commit`: 4, 2)."""
+    index, values = 0, 0
+    while index < len(words) and words[index].startswith("-") and words[index] != "--":
+        if words[index] in _GLOBAL_VALUES and index + 1 < len(words):
+            index += 1
+            values += not words[index].startswith("-")
+        index += 1
+    return index, values
+
+
+def subcommand_at(invocation: Invocation) -> int:
+    """How many operands come before the subcommand: the values of git's own options (`git -C
+    src commit`: 1). Read from the words in order, so a subcommand's `-c`/`-C` (`git switch -c
+    log`, `git commit -C HEAD`) is never taken for git's, nor its value for the subcommand."""
+    if not invocation.words:  # an invocation built without its words: git's -C and -c
+        return len(invocation.flags & {"-C", "-c"})
+    return _global_options(invocation.words)[1]
+
+
+def lead_options(invocation: Invocation) -> list[str]:
+    """git's own `-C` and `-c` before the subcommand, in order (each with one value)."""
+    if not invocation.words:
+        return sorted(invocation.flags & {"-C", "-c"})
+    start, _values = _global_options(invocation.words)
+    return [w for w in invocation.words[:start] if w in ("-C", "-c")]
+
+
+def _subcommand(invocation: Invocation) -> tuple[str | None, list[str]]:
+    """The subcommand and the operands after it (a word that is no subcommand leaves the call
+    unclassified)."""
+    operands = list(invocation.operands)
+    skip = subcommand_at(invocation)
     if len(operands) <= skip:
         return None, []
     return operands[skip], operands[skip + 1 :]
+
+
+def _own_flags(invocation: Invocation) -> tuple[frozenset[str], bool]:
+    """The subcommand's own flags (never git's `-C DIR`), and whether a `--` comes among its
+    words (paths follow it)."""
+    if not invocation.words:
+        return invocation.flags, False
+    start, _values = _global_options(invocation.words)
+    rest = list(invocation.words[start + 1 :])
+    return read_flags("git", rest).flags, "--" in rest
 
 
 def writes_operands(invocation: Invocation) -> bool:
@@ -86,8 +132,18 @@ def writes_operands(invocation: Invocation) -> bool:
     package.json` puts back the index's copy, which `git apply --cached` may have changed;
     `git mv`, `git rm`; `git apply` the files its patch names): other git commands only stage
     or read the files they name."""
-    sub, _rest = _subcommand(invocation.flags, list(invocation.operands))
+    sub, _rest = _subcommand(invocation)
     return sub in ("checkout", "restore", "mv", "rm", "apply", "am")
+
+
+def puts_back(invocation: Invocation) -> bool:
+    """Whether this git command overwrites the work-tree files it names with another version
+    (`git checkout FILE`, `git restore FILE`), rather than naming a branch or the index only."""
+    sub, _rest = _subcommand(invocation)
+    own, _paths_follow = _own_flags(invocation)
+    if sub == "restore":
+        return not (own & {"-S", "--staged"}) or bool(own & {"-W", "--worktree"})
+    return sub == "checkout" and not own & (_NEW_BRANCH | _FORCE_CREATE)
 
 
 def _push(flags: frozenset[str], rest: list[str]) -> Found:
@@ -118,10 +174,6 @@ def _destructive(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
         return WRITE, "`git reset` unstages changes (the files keep them)"
     if sub == "clean":
         return DESTRUCTIVE, "`git clean` deletes untracked files for good"
-    if sub in ("checkout", "restore") and ("." in rest or "--" in flags and rest or "-f" in flags):
-        if sub == "checkout" and flags & {"-b", "-B"} and "." not in rest:
-            return None
-        return DESTRUCTIVE, f"`git {sub}` over files discards their uncommitted changes"
     if sub == "branch" and flags & {"-D", "--delete", "-d", "-f", "--force", "-M"}:
         return DESTRUCTIVE, "`git branch -D` drops a branch that may hold unmerged work"
     if sub == "tag" and flags & {"-d", "--delete", "-f", "--force"}:
@@ -138,6 +190,42 @@ def _destructive(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
         return DESTRUCTIVE, "`git reflog expire` forgets where commits were"
     if sub == "update-ref" and "-d" in flags:
         return DESTRUCTIVE, "`git update-ref -d` deletes a ref"
+    if sub == "rm" and flags & {"-f", "--force"}:
+        return DESTRUCTIVE, "`git rm -f` deletes files with their uncommitted changes"
+    if (
+        sub in ("worktree", "submodule")
+        and rest[:1] in (["remove"], ["deinit"])
+        and (flags & {"-f", "--force"})
+    ):
+        return DESTRUCTIVE, f"`git {sub} {rest[0]} --force` drops a work tree's uncommitted changes"
+    return None
+
+
+_NEW_BRANCH = frozenset({"-b", "--orphan"})
+_FORCE_CREATE = frozenset({"-B", "-C", "--force-create"})
+
+
+def _discarding(
+    sub: str, flags: frozenset[str], rest: list[str], own: frozenset[str], paths_follow: bool
+) -> Found:
+    """`git checkout`, `switch` and `restore` calls that put files back or move a branch,
+    discarding uncommitted changes or commits: over files (`.`, after `--`, from another commit),
+    with force, or a branch created by force (`-B`, as `git branch -f`). `own`: the subcommand's
+    flags, without git's own `-C DIR`."""
+    if sub not in ("checkout", "switch", "restore"):
+        return None
     if sub in ("switch", "checkout") and flags & {"-f", "--force", "--discard-changes"}:
         return DESTRUCTIVE, f"`git {sub} -f` discards local changes"
+    if sub in ("switch", "checkout") and own & _FORCE_CREATE:
+        return DESTRUCTIVE, f"`git {sub} -B` moves an existing branch, dropping its commits"
+    if sub == "restore":
+        if own & {"-S", "--staged"} and not own & {"-W", "--worktree"}:
+            return None  # the index only: the files keep their changes
+        return DESTRUCTIVE, "`git restore` puts files back, discarding their uncommitted changes"
+    if (
+        sub == "checkout"
+        and not own & _NEW_BRANCH
+        and ("." in rest or (paths_follow and rest) or len(rest) > 1)
+    ):
+        return DESTRUCTIVE, "`git checkout` over files discards their uncommitted changes"
     return None

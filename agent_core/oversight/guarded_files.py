@@ -28,7 +28,8 @@ _GUARDED: tuple[tuple[str, str], ...] = (
     (r"(^|/)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|uv\.lock|Pipfile\.lock"
      r"|Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock)$", "a lockfile: it pins what gets installed"),
     (r"(^|/)(Makefile|GNUmakefile|Dockerfile|Containerfile|docker-compose\.ya?ml|compose\.ya?ml"
-     r"|Justfile|justfile|Taskfile\.ya?ml|tox\.ini|noxfile\.py|conftest\.py)$",
+     r"|Justfile|justfile|Taskfile\.ya?ml|tox\.ini|noxfile\.py|conftest\.py|\.?pytest\.ini"
+     r"|CMakeLists\.txt|[^/]*\.cmake)$",
      "a build or test file, which runs code"),
     (r"(^|/)\.vscode/(tasks|settings|launch)\.json$", "editor configuration that runs commands"),
     (r"(^|/)\.(bashrc|zshrc|profile|bash_profile)$", "a shell start-up file"),

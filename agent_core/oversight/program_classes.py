@@ -102,11 +102,25 @@ _SCRIPT_RUNNERS = {
 
 
 def program_class(invocation: Invocation) -> Found:
-    """The class of `invocation` by its program, flags and operands."""
+    """The class of `invocation` by its program, flags and operands; a command `find -exec`
+    runs on every file it finds is known only when it reads or checks (`-exec grep`), since
+    what it writes it writes to each of them (`-exec cp /dev/null {} ;`)."""
+    found = _program_class(invocation)
+    if invocation.each_file and found is not None and found[0] not in (READ, BUILD):
+        return None
+    return found
+
+
+def _program_class(invocation: Invocation) -> Found:
     program, flags, operands = invocation.program, invocation.flags, invocation.operands
     if program in _ESCALATORS:
         return ESCALATION, f"`{program}` reaches for more power than the sandbox gives"
-    if "--basetemp" in flags:  # pytest's: "this directory is removed if it exists"
+    if invocation.words in (("--version",), _VERSIONS.get(program)):
+        if program in _TOOLCHAINS:
+            return READ, f"`{program} {invocation.words[0]}` only prints its version"
+    if program == "cmake":
+        return _cmake(flags)
+    if "--basetemp" in flags or _passed_basetemp(invocation):
         return DESTRUCTIVE, "`--basetemp` makes pytest delete the folder it names first"
     if program == "git":
         return git_class(invocation)
@@ -115,11 +129,16 @@ def program_class(invocation: Invocation) -> Found:
     if program in _SCRIPT_RUNNERS and operands and operands[0].endswith(_SCRIPT_RUNNERS[program]):
         if not flags & {"-c", "-e", "--eval", "-p", "--print"}:
             return BUILD, f"`{program}` runs the project's own script inside the sandbox"
+    subs = _from_subcommand(invocation)
+    if subs is None:
+        return None  # an option before the subcommand may have taken it as its value
+    if program in _BUILD_SUBCOMMANDS and subs[:1] in _MANIFEST_WRITERS:
+        return _manifest_writer(program, flags, subs)
     for table, kind in ((_INSTALLERS, INSTALL), (_BUILD_SUBCOMMANDS, BUILD)):
-        if program in table and operands and (not table[program] or operands[0] in table[program]):
-            return _subcommand(program, operands[0], kind)
-    if program in ("pip", "pip3") and operands and operands[0] in _PIP_READS:
-        return READ, f"`{program} {operands[0]}` only reports"
+        if program in table and subs and (not table[program] or subs[0] in table[program]):
+            return _subcommand(program, subs[0], kind)
+    if program in ("pip", "pip3") and subs and subs[0] in _PIP_READS:
+        return READ, f"`{program} {subs[0]}` only reports"
     if program == "make":
         return BUILD, "`make` builds the project's own targets inside the sandbox"
     if program in _FETCH_AND_RUN:
@@ -143,6 +162,122 @@ def program_class(invocation: Invocation) -> Found:
     return None
 
 
+# Tools whose `--version` (or the one word listed) prints their version and runs nothing else.
+_TOOLCHAINS = frozenset(
+    """python python3 py pypy3 pip pip3 node npm npx yarn pnpm bun deno ruby gem bundle perl php
+    go cargo rustc rustup gcc g++ cc clang clang++ make cmake ninja ctest java javac mvn gradle
+    dotnet uv poetry pipx pytest ruff mypy black isort flake8 pylint pyright tsc eslint prettier
+    jest git docker kubectl terraform helm gh jq sqlite3 conda tox nox""".split()
+)
+_VERSIONS = {
+    **{p: ("-V",) for p in ("python", "python3", "py", "pypy3", "cargo", "rustc", "pip", "pip3")},
+    **{p: ("-v",) for p in ("node", "npm", "yarn", "pnpm", "bun")},
+    "java": ("-version",),
+}
+
+
+def _cmake(flags: frozenset[str]) -> Found:
+    """`cmake` configures (`cmake -S . -B build`) or builds (`--build`) the project: its own
+    CMakeLists.txt, as `make` runs its Makefile; `-E` (any file operation), `-P` (a script) and
+    `--install` (into a prefix outside the workspace) are not known here."""
+    if flags & {"-E", "-P", "--install", "--open"}:
+        return None
+    return BUILD, "`cmake` configures or builds the project's own code inside the sandbox"
+
+
+_NODE_SWITCHES = frozenset({"-s", "--silent", "-q", "--quiet", "-d", "--verbose", "-y", "--yes",
+                            "-g", "--global", "--no-color", "--json"})  # fmt: skip
+_NODE_VALUES = frozenset({"-w", "--workspace", "--prefix", "-C", "--dir", "--cwd", "--filter", "-F",
+                          "--tag", "--registry", "--userconfig", "--cache", "--loglevel", "--otp",
+                          "--scope"})  # fmt: skip
+_PIP_SWITCHES = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-cache-dir", "--isolated",
+                           "--disable-pip-version-check", "--no-input", "--no-color",
+                           "--require-virtualenv"})  # fmt: skip
+_PIP_VALUES = frozenset({"--log", "--cache-dir", "--proxy", "--timeout", "--retries", "--cert",
+                         "--client-cert", "--exists-action", "--python", "--trusted-host",
+                         "--index-url", "-i", "--extra-index-url"})  # fmt: skip
+# A tool's own options before its subcommand: (switches, options whose value is the next word).
+# `npm --tag test publish` publishes ("test" is the tag), `gradle -x test publish` too, and
+# `pip --log list install x` installs: the subcommand is the first word past them.
+_LEAD_OPTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    **{p: (_NODE_SWITCHES, _NODE_VALUES) for p in ("npm", "pnpm", "yarn")},
+    **{p: (_PIP_SWITCHES, _PIP_VALUES) for p in ("pip", "pip3")},
+    "cargo": (frozenset({"-q", "--quiet", "-v", "--verbose", "--frozen", "--locked", "--offline"}),
+              frozenset({"--color", "--config", "-Z", "-C"})),
+    "go": (frozenset(), frozenset({"-C"})),
+    "uv": (frozenset({"-q", "--quiet", "-v", "--verbose", "--offline", "--no-cache", "--frozen",
+                      "--locked", "--no-progress", "--native-tls"}),
+           frozenset({"--directory", "--project", "--cache-dir", "--color", "--config-file",
+                      "-p", "--python"})),
+    "poetry": (frozenset({"-q", "--quiet", "-v", "-vv", "-vvv", "-n", "--no-interaction", "--ansi",
+                          "--no-ansi", "--no-plugins", "--no-cache"}),
+               frozenset({"-C", "--directory", "-P", "--project"})),
+    "mvn": (frozenset({"-q", "--quiet", "-B", "--batch-mode", "-e", "-X", "-o", "--offline", "-U",
+                       "-ntp", "--no-transfer-progress", "-fae", "-ff", "-N", "-C", "-c", "-V"}),
+            frozenset({"-f", "--file", "-s", "--settings", "-gs", "-pl", "--projects", "-rf", "-T",
+                       "-P", "-l", "-t"})),
+    "gradle": (frozenset({"-q", "--quiet", "--no-daemon", "--daemon", "--offline", "--stacktrace",
+                          "-S", "-s", "--info", "-i", "--debug", "-d", "--scan", "--parallel",
+                          "--continue", "--build-cache", "-w", "--warn"}),
+               frozenset({"-p", "--project-dir", "-b", "-c", "-g", "-x", "--exclude-task", "-I",
+                          "--init-script"})),
+}  # fmt: skip
+
+
+def _from_subcommand(invocation: Invocation) -> tuple[str, ...] | None:
+    """The operands from the subcommand on, past the tool's own leading options; None when one
+    of them is not known here (its value, if it takes one, would be read as the subcommand)."""
+    known = _LEAD_OPTIONS.get(invocation.program)
+    if known is None or not invocation.words:
+        return invocation.operands
+    switches, valued = known
+    index, skip, words = 0, 0, invocation.words
+    while index < len(words) and words[index].startswith("-") and words[index] != "-":
+        word = words[index]
+        attached = word.startswith("-D") or (
+            invocation.program in ("mvn", "gradle")
+            and (not word.startswith("--") and len(word) > 2 and word not in valued)
+        )
+        if word in valued:
+            index += 1
+            skip += index < len(words) and not words[index].startswith("-")
+        elif word == "--" or not ("=" in word or word in switches or attached):
+            return None
+        index += 1
+    return invocation.operands[skip:]
+
+
+# Subcommands of a build tool that rewrite the manifest or lockfile, or install what they pick.
+_MANIFEST_WRITERS = (("audit",), ("version",), ("lock",))
+_NODE_MANAGERS = ("npm", "pnpm", "yarn")
+
+
+def _manifest_writer(program: str, flags: frozenset[str], operands: tuple[str, ...]) -> Found:
+    sub = operands[0]
+    if sub == "audit" and operands[1:2] == ("fix",):
+        return INSTALL, f"`{program} audit fix` installs other versions of the dependencies"
+    if sub == "version" and program in _NODE_MANAGERS and len(operands) > 1:
+        return GUARDED, f"`{program} version` rewrites the package manifest (and commits, tags)"
+    if sub == "lock" and not flags & {"--check", "--locked", "--dry-run", "--check-exists"}:
+        return GUARDED, f"`{program} lock` rewrites the lockfile: it pins what gets installed"
+    return BUILD, f"`{program} {sub}` reports on the project"
+
+
+def reaches_any_host(invocation: Invocation) -> bool:
+    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`), so
+    that no prefix of it stands for one destination."""
+    return invocation.program in _NETWORK
+
+
+def _passed_basetemp(invocation: Invocation) -> bool:
+    """pytest's `--basetemp` inside another word: `-o addopts=--basetemp=DIR`, a runner's
+    arguments for it (`npm test -- --basetemp=DIR`, `tox -- …`, `make test ARGS=--basetemp=DIR`):
+    DIR is removed as `pytest --basetemp=DIR` removes it. A reader only prints the word."""
+    if invocation.program in _READERS:
+        return False
+    return any("--basetemp" in word for word in invocation.words)
+
+
 def _python_module(module: str, rest: tuple[str, ...]) -> Found:
     if module in ("pip", "pip3"):
         if rest and rest[0] in _PIP_READS:
@@ -152,6 +287,8 @@ def _python_module(module: str, rest: tuple[str, ...]) -> Found:
         return WRITE, f"`python -m {module}` creates a virtual environment in the workspace"
     if module in ("http.server", "smtpd", "ftplib"):
         return NETWORK, f"`python -m {module}` serves or connects over the network"
+    if module == "json.tool" and len([r for r in rest if not r.startswith("-")]) > 1:
+        return WRITE, "`python -m json.tool IN OUT` writes its second file"
     if module in ("json.tool", "tabnanny", "pydoc", "site", "this", "platform"):
         return READ, f"`python -m {module}` only reads"
     if module in _TESTERS or module in ("unittest", "doctest", "compileall", "py_compile"):
@@ -215,6 +352,9 @@ def _permissions(invocation: Invocation) -> Found:
     return GUARDED, f"`{program}` changes who may use the files"
 
 
+_RUNS_EACH = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+
+
 def _finder(invocation: Invocation) -> Found:
     if invocation.program not in ("find", "fd", "locate"):
         return None
@@ -223,8 +363,10 @@ def _finder(invocation: Invocation) -> Found:
     words = set(invocation.flags) | set(invocation.operands)
     if "-delete" in words:
         return DESTRUCTIVE, "`find -delete` deletes every file it matches"
+    if invocation.program == "find" and words & acting <= _RUNS_EACH:
+        return READ, "`find` lists files and runs a command on each (classed on its own)"
     if words & acting:
-        return None  # what it runs is read as its own invocation; -fprint writes: not known here
+        return None  # -fprint writes, and what fd runs is not read: not known here
     return READ, f"`{invocation.program}` only lists files"
 
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent_core.oversight.call_classes import Classified, classify_part, severest
+from agent_core.oversight.git_classes import lead_options
 from agent_core.oversight.policy import Rule
+from agent_core.oversight.program_classes import reaches_any_host
 from agent_core.oversight.shell_commands import Invocation
 from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
 from agent_core.tools.decorator import ArgumentKinds
@@ -108,6 +110,8 @@ def _prefix(
     invocations = list(
         dict.fromkeys(p.invocation for p in targets.parts if p.invocation is not None)
     )
+    if any(reaches_any_host(i) for i in invocations):
+        return None  # `curl *` would cover any host and any upload: the exact call only
     prefixes = list(dict.fromkeys(command_prefix(i) for i in invocations))
     if not prefixes:
         return None
@@ -123,7 +127,7 @@ def command_prefix(invocation: Invocation) -> str:
         return shlex.join([program, "-m", _literal(operands[0])])
     # git's -C DIR and -c KEY=VALUE come before the subcommand: kept, so that the prefix names
     # the subcommand (`git -C src commit`), never the folder (`git src`, any subcommand there)
-    lead = sorted(invocation.flags & {"-C", "-c"}) if program == "git" else []
+    lead = lead_options(invocation) if program == "git" else []
     words = [program, *lead, *map(_literal, operands[: len(lead) + 1])]
     if program in _SUBCOMMANDS and len(operands) > len(lead):
         sub = operands[len(lead)]

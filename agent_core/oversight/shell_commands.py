@@ -42,6 +42,11 @@ class Invocation:
     paths: tuple[Word, ...]  # words that may name files: operands, --opt=values, redirections
     stdin: str | None = None  # the literal here-doc or here-string fed to it (code, for python3)
     writes: tuple[str, ...] = ()  # files its output is redirected into (>, >>, &>)
+    # its own arguments in order (not the command a wrapper runs): where a word stands matters
+    # (`git -c K=V status` against `git switch -c log`)
+    words: tuple[str, ...] = ()
+    truncates: tuple[str, ...] = ()  # those of `writes` emptied first (>, not >>)
+    each_file: bool = False  # run by `find -exec` on every file found
 
     @property
     def text(self) -> str:
@@ -55,12 +60,17 @@ class CommandLine:
     paths: list[Word] = field(default_factory=list)  # redirections of compound statements
     writes: list[str] = field(default_factory=list)  # those of them that write
     doubts: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)  # what variable assignments set (`X=v`)
 
 
 def read_command_line(script: str) -> CommandLine:
     """Every program `script` runs; doubts say where a reading may miss something."""
     line = CommandLine()
     _read(script, line, 0)
+    if any(i.program in MAKES for i in line.invocations) and any(
+        _COMMAND_TEXT.search(v) for v in line.values
+    ):  # make takes the environment's variables as its own: `PY='rm -rf src;' make test`
+        line.doubts.append("make runs a command line a variable of the line gives")
     return line
 
 
@@ -72,6 +82,7 @@ def _read(script: str, line: CommandLine, depth: int) -> None:
     line.doubts.extend(reading.doubts)
     line.paths.extend(Word(p, glob=p in reading.globbed) for p in reading.redirects)
     line.writes.extend(reading.writes)
+    line.values.extend(reading.values)
     for command in reading.commands:
         _invoke(command.words, command, line, depth)
 
@@ -87,7 +98,9 @@ def program_name(spelling: str) -> str:
     return path if path.startswith("/") else "./" + path
 
 
-def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth: int) -> None:
+def _invoke(
+    words: list[Word], command: SimpleCommand, line: CommandLine, depth: int, each: bool = False
+) -> None:
     if not words:
         return
     program = program_name(words[0].text)
@@ -96,6 +109,10 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
     wrapper = WRAPPERS.get(program)
     inner = wrapper(words[1:], command, line, depth) if wrapper is not None else None
     if (why := _inline_code(program, words[1:], command.stdin_script)) is not None:
+        line.doubts.append(why)
+    if program in MAKES and (why := _make_code([w.text for w in words[1:]])) is not None:
+        line.doubts.append(why)
+    if (why := _option_code(program, [w.text for w in words[1:]])) is not None:
         line.doubts.append(why)
     own = words[1 : len(words) - len(inner)] if inner else words[1:]
     read = read_flags(program, [w.text for w in own])
@@ -107,11 +124,23 @@ def _invoke(words: list[Word], command: SimpleCommand, line: CommandLine, depth:
         paths.append(Word(program))
     stdin = command.stdin_script
     writes = (*command.writes, *_output_files(own))
+    arguments = tuple(w.text for w in own)
+    truncates = tuple(command.truncates)
     line.invocations.append(
-        Invocation(program, read.flags, read.operands, tuple(paths), stdin, writes)
+        Invocation(
+            program,
+            read.flags,
+            read.operands,
+            tuple(paths),
+            stdin,
+            writes,
+            arguments,
+            truncates,
+            each,
+        )
     )
     if inner:
-        _invoke(inner, command, line, depth)
+        _invoke(inner, command, line, depth, each)
 
 
 # Options naming a file the program writes its report into (`git diff --output=F`).
@@ -158,6 +187,68 @@ def _inline_code(program: str, words: list[Word], command_stdin: str | None) -> 
     return None
 
 
+# Options with which a program runs a command it is given (`tar -t --checkpoint-action=exec=CMD`,
+# `split --filter=CMD`): the command is a string the rules cannot read.
+_COMMAND_OPTIONS = {
+    **{tar: ("--to-command", "--checkpoint-action", "-I", "--use-compress-program", "--rsh-command",
+             "--info-script", "-F", "--new-volume-script")
+       for tar in ("tar", "gtar")},
+    "zip": ("-TT", "--unzip-command"),
+    "split": ("--filter",),
+    "sort": ("--compress-program",),
+    "man": ("-P", "--pager", "-H", "--html"),
+}  # fmt: skip
+# git subcommands that run the command after them (`git bisect run CMD`, `git submodule foreach`).
+_GIT_RUNNERS = (("bisect", "run"), ("submodule", "foreach"))
+_YQ_LOAD = re.compile(r"\bload(_[a-z0-9]+)?\s*\(")  # yq's load("f"), load_str(...): any file
+
+
+def _option_code(program: str, arguments: list[str]) -> str | None:
+    """Why a program runs a command given in its options or words, which rules cannot read."""
+    for option in _COMMAND_OPTIONS.get(program, ()):
+        short = not option.startswith("--")
+        if any(a == option or a.startswith(option + "=") or (short and a.startswith(option))
+               for a in arguments):  # fmt: skip
+            return f"{program} {option} runs a command it is given, which rules cannot read"
+    if program == "yq" and any(_YQ_LOAD.search(a) for a in arguments):
+        return "yq loads the files its expression names, which rules cannot read"
+    operands = [a for a in arguments if not a.startswith("-")]
+    if program == "git" and any(
+        list(pair) == operands[i : i + 2] for pair in _GIT_RUNNERS for i in range(len(operands))
+    ):
+        return "git runs the command it is given (bisect run, submodule foreach)"
+    return None
+
+
+MAKES = frozenset({"make", "gmake", "bmake", "remake"})
+# make's variables that choose the shell its recipes run in, or its own options
+_MAKE_SETTINGS = frozenset({"SHELL", ".SHELLFLAGS", "MAKEFLAGS", "MAKE", "MAKEFILES", "MFLAGS",
+                            "GNUMAKEFLAGS", "MAKESHELL"})  # fmt: skip
+# A value that reads as a command line rather than a name, a number or a path.
+_COMMAND_TEXT = re.compile(r"[\s;&|`$()<>'\"\\]")
+_MAKE_FILE = re.compile(r"^(?:--(?:file|makefile)=?|-[A-Za-z]*f)(.*)$")
+
+
+def _make_code(arguments: list[str]) -> str | None:
+    """Why make's arguments run text the rules cannot read: a makefile given inline (`--eval`,
+    `-E`) or on its input (`-f -`), a variable set to a command line (`make test PY='rm -rf
+    src;'`, which a recipe then runs) or one that picks the shell (`SHELL=`)."""
+    for index, word in enumerate(arguments):
+        if word.startswith("--eval") or re.match(r"^-[A-Za-z]*E", word):
+            return "make runs the makefile text it is given, which rules cannot read"
+        if (given := _MAKE_FILE.match(word)) is not None:
+            name = given.group(1) or (arguments[index + 1] if index + 1 < len(arguments) else "")
+            if name == "-" or name.startswith(("/dev/", "/proc/")):
+                return "make reads a makefile from its input, which rules cannot read"
+        name, equals, value = word.partition("=")
+        if equals and not word.startswith("-"):
+            if name.rstrip(":+?!") in _MAKE_SETTINGS or name.endswith("!"):
+                return f"make's {name.rstrip(':+?!')} changes how its recipes run"
+            if _COMMAND_TEXT.search(value):
+                return f"make's variable {name} is set to a command line a recipe may run"
+    return None
+
+
 def stdin_is_code(program: str, arguments: list[str] | tuple[str, ...]) -> bool:
     """Whether what `program` reads on its input is code: `python3 <<EOF`, `sqlite3 db <<<'…'`."""
     if not CODE_RUNNERS.fullmatch(program):
@@ -196,6 +287,8 @@ def _run_rest(takes_value: str = "", env: bool = False, skip: int = 0) -> Callab
                 name, _, value = word.text.partition("=")
                 if _ENV_NAME.match(word.text) and risky_assignment(name, value):
                     line.doubts.append(f"the command sets {name}")
+                if _ENV_NAME.match(word.text):
+                    line.values.append(value)
                 if word.text.startswith("-S") or word.text.startswith("--split-string"):
                     line.doubts.append("env -S splits a string into a command")
         return rest
@@ -215,7 +308,7 @@ def _find(words: list[Word], command: SimpleCommand, line: CommandLine, depth: i
             end = index + 1
             while end < len(words) and words[end].text not in (";", "+"):
                 end += 1
-            _invoke(words[index + 1 : end], command, line, depth)
+            _invoke(words[index + 1 : end], command, line, depth, each=True)
             index = end
         index += 1
     return None

@@ -35,7 +35,10 @@ PROGRAM_VARIABLES = frozenset(
      # --require and the JVM's -javaagent run a file of anyone's choosing first
      "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
      "JDK_JAVA_OPTIONS", "MAVEN_OPTS", "GRADLE_OPTS", "PERL5OPT", "RUBYOPT", "PYTHONSTARTUP",
-     "BROWSER"}
+     "BROWSER", "MAKEFLAGS", "GNUMAKEFLAGS", "MFLAGS", "MAKEFILES",
+     # less runs its input preprocessor even with no terminal; tar and zip take options
+     # (`--checkpoint-action=exec=`, `-TT`) from these
+     "LESSOPEN", "LESSCLOSE", "TAR_OPTIONS", "ZIPOPT"}
 )  # fmt: skip
 _PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`
@@ -75,6 +78,7 @@ class SimpleCommand:
     redirects: list[str] = field(default_factory=list)  # files it reads or writes by redirection
     stdin_script: str | None = None  # literal here-doc / here-string fed to it
     writes: list[str] = field(default_factory=list)  # the redirects that write (>, >>, &>, >|)
+    truncates: list[str] = field(default_factory=list)  # those that empty the file first (not >>)
     globbed: set[str] = field(default_factory=set)  # redirects with a pattern (bash expands it)
 
 
@@ -85,6 +89,7 @@ class ShellReading:
     writes: list[str] = field(default_factory=list)  # those of them that write
     globbed: set[str] = field(default_factory=set)  # those of them with a pattern
     doubts: list[str] = field(default_factory=list)  # why the reading may be incomplete
+    values: list[str] = field(default_factory=list)  # what the line's variable assignments set
 
 
 def read_shell(script: str) -> ShellReading:
@@ -116,6 +121,12 @@ def _walk(node, reading: ShellReading) -> None:
         if body is not None and body.type == "command":
             _command(body, reading, redirects)
             return
+        if body is None:  # `> file` alone runs the null command: it empties the file
+            null = SimpleCommand([Word(":")])
+            for child in redirects:
+                _redirect(child, null.redirects, null, reading)
+            reading.commands.append(null)
+            return
         for child in redirects:
             _redirect(child, reading.redirects, None, reading)
         if body is not None:
@@ -133,6 +144,7 @@ def _walk(node, reading: ShellReading) -> None:
 def _command(node, reading: ShellReading, redirects=()) -> None:
     words: list[Word] = []
     command = SimpleCommand(words)
+    printed: list[str] = []  # computed arguments that only put variables in (`echo $HOME`)
     for child in [*node.children, *redirects]:
         name = node.field_name_for_child(_index(node, child)) if child.parent == node else None
         if child.type == "variable_assignment":
@@ -144,13 +156,35 @@ def _command(node, reading: ShellReading, redirects=()) -> None:
             word = _word(target, reading)
             if word is None:
                 where = "command name" if not words else "argument"
-                reading.doubts.append(f"the {where} {_text(target)!r} is computed when it runs")
+                doubt = f"the {where} {_text(target)!r} is computed when it runs"
+                (printed if words and _plain_variables(target) else reading.doubts).append(doubt)
                 word = Word(_text(target))
             words.append(word)
         elif child.type not in ("comment",):
             _walk(child, reading)
+    if printed and (words[0].text != "echo" or command.writes):
+        reading.doubts.extend(printed)
     if words:
         reading.commands.append(command)
+
+
+def _plain_variables(node) -> bool:
+    """Whether a word only puts variables' values in (`$HOME`, `"${PATH}"`, `"v: $V"`): no
+    command, arithmetic (which can run one) or operator. `echo` prints such a word and nothing
+    else comes of it, so `echo $PATH` is read; with its output written to a file it is not."""
+    kind = node.type
+    if kind in ("word", "raw_string", "string_content", "number") or not node.is_named:
+        return True
+    if kind in ("simple_expansion", "expansion"):
+        names = [c for c in node.children if c.is_named]
+        return (
+            len(names) == 1
+            and names[0].type in ("variable_name", "special_variable_name")
+            and (len(node.children) == (2 if kind == "simple_expansion" else 3))
+        )
+    if kind in ("string", "concatenation"):
+        return all(_plain_variables(c) for c in node.children)
+    return False
 
 
 def _assignment(node, reading: ShellReading) -> None:
@@ -158,6 +192,7 @@ def _assignment(node, reading: ShellReading) -> None:
     value = node.child_by_field_name("value")
     if name is not None and risky_assignment(_text(name), _text(value) if value else ""):
         reading.doubts.append(f"the command sets {_text(name)}, which changes what runs")
+    reading.values.append(_text(value) if value else "")
     for child in node.children:
         _walk_substitutions(child, reading)
 
@@ -175,6 +210,8 @@ def _redirect(node, into: list[str], command: SimpleCommand | None, reading) -> 
                 (command.globbed if command is not None else reading.globbed).add(word.text)
             if ">" in operator:  # >, >>, >|, &>, &>>, >& a file: written (created or replaced)
                 (command.writes if command is not None else reading.writes).append(word.text)
+                if command is not None and ">>" not in operator and "<" not in operator:
+                    command.truncates.append(word.text)
     for child in node.children:
         if child.type == "heredoc_body" or (
             node.type == "herestring_redirect" and child.is_named and child != destination

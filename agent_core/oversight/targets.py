@@ -13,6 +13,7 @@ import os
 import posixpath
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,7 +350,48 @@ def redirected(invocation: Invocation) -> set[str]:
     """The files `invocation`'s output is redirected into, each spelled as its path part is
     (`> ./package.json`, `> sub/../package.json`, `> /proc/self/cwd/package.json` all name
     `package.json`): compared by its raw text, such a write went unseen and the call was a read."""
-    return {_normal(_through_proc(Word(text), []).text) for text in invocation.writes}
+    return _named(invocation.writes)
+
+
+def _named(texts: tuple[str, ...]) -> set[str]:
+    return {_normal(_through_proc(Word(text), []).text) for text in texts}
+
+
+_SILENT = frozenset({":", "true", "false"})  # commands that print nothing
+
+
+def replacement(
+    invocation: Invocation, spellings: tuple[str, ...], read: Callable[[str], str | None]
+) -> str | None:
+    """What the file spelled `spellings` holds after `invocation`, when the command line says:
+    the output of a command that prints what it is given (`:`, `echo WORDS`, `printf`, `cat
+    /dev/null`, `cat` or `tee` of a here-document) written over it, or the file `cp` or `mv`
+    puts in its place (`read` gives a workspace file's text). None: not known here."""
+    if _named(invocation.truncates) & set(spellings):
+        return _printed(invocation)
+    program, operands = invocation.program, invocation.operands
+    if program == "tee" and invocation.stdin is not None and not invocation.flags & {"-a"}:
+        return invocation.stdin if _named(operands) & set(spellings) else None  # `tee F <<EOF`
+    if program not in ("cp", "mv", "install") or len(operands) != 2 or "-t" in invocation.flags:
+        return None
+    if not _named(operands[1:]) & set(spellings):
+        return None
+    return "" if operands[0] == "/dev/null" else read(_normal(operands[0]))
+
+
+def _printed(invocation: Invocation) -> str | None:
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    if program in _SILENT:
+        return ""
+    if program == "echo" and flags <= {"-n", "-e", "-E"}:
+        return " ".join(operands)
+    if program == "printf" and not flags:
+        return "".join(operands)
+    if program == "cat" and operands and set(operands) == {"/dev/null"}:
+        return ""
+    if program == "cat" and set(operands) <= {"-"} and invocation.stdin is not None:
+        return invocation.stdin  # `cat > F <<'EOF'`: the here-document as written
+    return None
 
 
 def _shell_spelling(

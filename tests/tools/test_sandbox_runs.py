@@ -252,7 +252,7 @@ def test_the_cli_says_why_the_shell_is_missing_and_announces_an_unconfined_one(t
     assert "shell: UNCONFINED" in done.stdout
 
 
-# -- a careless operator: "allow `curl *` for the rest of this run" -----------------------------
+# -- a careless operator: "allow `git push *` for the rest of this run" -------------------------
 @needs_sandbox
 def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(store):
     from agent_core.oversight.decisions import approve, reject
@@ -266,7 +266,7 @@ def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(
     Path(run.workspace, ".env").write_text("TOKEN=keep-me-secret")
     model = ScriptedModel(
         [
-            _shell_call("curl -s https://example.test/"),  # egress asks; the sandbox has no net
+            _shell_call("git push origin main"),  # egress asks; the sandbox has no net
             _shell_call("rm -f -R notes"),  # a recursive delete, spelled to dodge a regex
             _shell_call("cat ./.env/."),  # a secret, spelled to dodge a glob
             _shell_call('X="rm -r notes"; eval "$X"'),  # what no rule can read
@@ -275,8 +275,8 @@ def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(
     )
     driver = Driver(store, run, model).start()
     first = driver.pending()
-    assert first.arguments["command"].startswith("curl")
-    approve(store, approval_id=first.id, by="careless", allow_scope="prefix")  # `curl *`
+    assert first.arguments["command"].startswith("git push")
+    approve(store, approval_id=first.id, by="careless", allow_scope="prefix")  # `git push *`
     unreadable = wait_for(
         lambda: [a for a in storage.pending_approvals(store, run_id=run.id) if a.id != first.id],
         timeout=60,
