@@ -22,8 +22,26 @@ _ADDRESS = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+$")
 def _http_url(url: str, what: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an http(s) URL such as https://host/path, not {url!r}")
+        shown = url if not has_credentials(url) else f"{parts.scheme}://{receiver_of(url)}/..."
+        raise ValueError(f"{what} must be an http(s) URL such as https://host/path, not {shown!r}")
+    if has_credentials(url):
+        raise ValueError(
+            f"{what} may not carry a user name or password (https://...@{receiver_of(url)}): "
+            "secrets never sit in the policy file; use a receiver that takes the URL alone"
+        )
     return url.strip()
+
+
+def has_credentials(url: str) -> bool:
+    """Whether a URL carries `user:password@` (a secret that may reach no record or page)."""
+    return "@" in urlsplit(url.strip()).netloc
+
+
+def receiver_of(url: str) -> str:
+    """Where a URL sends, as records and pages may show it: host and port, never the user name,
+    password or path (a webhook's path is its secret)."""
+    netloc = urlsplit(url.strip()).netloc
+    return netloc.rpartition("@")[2]
 
 
 def _env_name(name: str | None, key: str) -> str | None:

@@ -27,7 +27,7 @@ from agent_core.oversight.targets import (
 from agent_core.tools.canonical import args_hash
 from agent_core.tools.decorator import ArgumentKinds, Tool
 from agent_core.tools.host_names import canonical_pattern, url_host
-from agent_core.tools.mcp_config import McpServerSettings
+from agent_core.tools.mcp_config import ENV_PREFIX, McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import CLASS_RANK, Autonomy, CallClass, Risk
@@ -314,6 +314,20 @@ class Policy(BaseModel):
             old = WebhookChannel.model_construct(url=self.webhook_url)  # as it was: unchecked
             return self.notify.model_copy(update={"webhook": old})
         return self.notify
+
+    def secret_names(self) -> list[str]:
+        """The environment variables whose values are secret by this policy's word: its
+        `secret_env`, and every variable it hands on as a credential (an MCP server's `env:NAME`
+        header or environment, the e-mail password_env, the ntfy token_env), whatever its name."""
+        names = list(self.sandbox.secret_env)
+        for server in self.mcp_servers:
+            for value in (*server.headers.values(), *server.env.values()):
+                if value.startswith(ENV_PREFIX):
+                    names.append(value[len(ENV_PREFIX) :])
+        notify = self.notifications()
+        names += [notify.email.password_env] if notify.email and notify.email.password_env else []
+        names += [notify.ntfy.token_env] if notify.ntfy and notify.ntfy.token_env else []
+        return names
 
     @field_validator("mcp_servers")
     @classmethod

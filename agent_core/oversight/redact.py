@@ -86,6 +86,22 @@ class Redactor:
         text = self._decoded_forms(self._pattern.sub(self._replacement, text))
         return self._loosely_spelled(self._hex_dumps(self._packed(text)))
 
+    def preview(self, text: str) -> str:
+        """Text still being written (a streaming turn's output so far): redacted, and cut where a
+        secret value may be starting, so a secret's first half is never shown before its second
+        arrives (the next preview shows it redacted whole)."""
+        shown = self(text)
+        cut = len(shown)
+        for value in self._names:
+            start = max(len(shown) - len(value) + 1, 0)
+            at = shown.find(value[0], start, cut)
+            while at >= 0:
+                if value.startswith(shown[at:]):
+                    cut = at
+                    break
+                at = shown.find(value[0], at + 1, cut)
+        return shown[:cut]
+
     def _packed(self, text: str) -> str:
         """gzip or zlib data written in base64 whose inflated text holds a secret: replaced."""
         if not self._names:
