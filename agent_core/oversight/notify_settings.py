@@ -24,11 +24,6 @@ def _http_url(url: str, what: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         shown = url if not has_credentials(url) else f"{parts.scheme}://{receiver_of(url)}/..."
         raise ValueError(f"{what} must be an http(s) URL such as https://host/path, not {shown!r}")
-    if has_credentials(url):
-        raise ValueError(
-            f"{what} may not carry a user name or password (https://...@{receiver_of(url)}): "
-            "secrets never sit in the policy file; use a receiver that takes the URL alone"
-        )
     return url.strip()
 
 
@@ -137,6 +132,24 @@ class NotifySettings(BaseModel):
     @classmethod
     def _base(cls, url: str) -> str:
         return _http_url(url, "dashboard_url").rstrip("/")
+
+    def credentials_problem(self) -> str | None:
+        """Why a URL of this table may not be written in a policy file: it carries a user name
+        or password (said without them). Checked where a file is read, not in the model: a
+        run's stored policy from before this check still loads (its channel is not sent to)."""
+        urls = {"dashboard_url": self.dashboard_url}
+        for channel in ("slack", "teams", "webhook"):
+            if (found := getattr(self, channel)) is not None:
+                urls[f"{channel}.url"] = found.url
+        if self.ntfy is not None:
+            urls["ntfy.server"] = self.ntfy.server
+        for key, url in urls.items():
+            if has_credentials(url):
+                return (
+                    f"notify.{key} may not carry a user name or password (...@{receiver_of(url)}):"
+                    " secrets never sit in the policy file; give the receiver's URL without them"
+                )
+        return None
 
     def configured(self) -> list[str]:
         """The channels this table sets up, in CHANNELS order."""

@@ -19,6 +19,7 @@ from agent_core.oversight.notify.sender import SENDER, Sender
 from agent_core.oversight.notify_settings import NotifySettings
 from agent_core.oversight.policy import Policy, SandboxSettings
 from agent_core.oversight.policy_file import PolicyError, load_policy, parse_policy
+from agent_core.oversight.stored_policy import stored_policy
 from agent_core.run import port as port_module
 from agent_core.telemetry import logs
 from agent_core.tools.mcp_client import close_shared_pool
@@ -146,15 +147,20 @@ def test_a_notify_url_with_a_password_is_refused_without_quoting_it(table, url):
 
 
 @pytest.mark.parametrize("port", [True, False])
+@pytest.mark.parametrize("where", ["webhook_url", "notify"])
 def test_a_webhook_password_reaches_no_delivery_record_or_log_line(
-    store, receiver, monkeypatch, caplog, port
+    store, receiver, monkeypatch, caplog, port, where
 ):
-    """An older policy's top-level webhook_url is used unchecked: its password must not be the
-    record's target (shown on the Run page), nor its error, nor the log line."""
+    """An older policy's top-level webhook_url, or a run's policy stored before the file check,
+    still loads: its password must not be the record's target (shown on the Run page), nor its
+    error, nor the log line."""
     monkeypatch.setattr(sender_module, "BACKOFF_S", 0.01)
     host = receiver.url.split("//")[1] if port else "127.0.0.1"
     url = f"http://hooks:{HOOK_PASSWORD}@{host}/hook"
-    settings = Policy(webhook_url=url).notifications()
+    stored = (
+        {"webhook_url": url} if where == "webhook_url" else {"notify": {"webhook": {"url": url}}}
+    )
+    settings = stored_policy(stored).notifications()
     run = make_run(store, status="succeeded", goal="tidy")
     notice = end_notice(run_id=run.id, goal=run.goal, status="succeeded", reason=None)
     sender = Sender(threads=1)
