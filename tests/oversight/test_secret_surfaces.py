@@ -19,6 +19,7 @@ from agent_core.oversight.notify.sender import SENDER, Sender
 from agent_core.oversight.notify_settings import NotifySettings
 from agent_core.oversight.policy import Policy, SandboxSettings
 from agent_core.oversight.policy_file import PolicyError, load_policy, parse_policy
+from agent_core.oversight.redact import redactor_for
 from agent_core.oversight.stored_policy import stored_policy
 from agent_core.run import port as port_module
 from agent_core.telemetry import logs
@@ -244,3 +245,77 @@ def test_a_runs_own_secrets_reach_no_log_line(store, tmp_path, monkeypatch, log_
     assert "crashed" in printed
     for secret in (PASSPHRASE, env_value):
         assert secret not in printed
+
+
+# -- the model server's address on the screen --------------------------------------------------
+
+URL_PASSWORD = "model-proxy-password-5e1b"
+URL_TOKEN = "model-proxy-query-token-88d2"
+
+
+def _model_url(fake, spelling: str) -> str:
+    """The fake's base URL with a credential in it, as a proxy in front of a model takes one."""
+    host = fake.base_url.split("//", 1)[1]
+    if spelling == "userinfo":
+        return f"http://proxy:{URL_PASSWORD}@{host}"
+    return f"{fake.base_url}?api-key={URL_TOKEN}"
+
+
+@pytest.mark.parametrize("spelling", ["userinfo", "query"])
+def test_the_model_servers_credential_is_not_printed_by_onloop_run(
+    tmp_path, fake_openai, monkeypatch, spelling
+):
+    """`onloop run` says which model it uses and where: the address, not its credential."""
+    from typer.testing import CliRunner
+
+    from agent_core.cli.app import app
+
+    monkeypatch.setenv("OPENAI_BASE_URL", _model_url(fake_openai, spelling))
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    fake_openai.script(["done"])
+    url = f"sqlite:///{tmp_path / 'onloop.db'}"
+    result = CliRunner().invoke(
+        app, ["run", "say done", "--model", "openai", "--autonomy", "autonomous", "--db", url]
+    )
+    assert "openai model" in result.output and "127.0.0.1" in result.output, result.output
+    store = storage.open_store(url)
+    [run] = storage.list_runs(store)
+    recorded = json.dumps(
+        [
+            run.model_dump(mode="json"),
+            *(e.payload for e in storage.events_after(store, run_id=run.id)),
+        ]
+    )
+    store.dispose()
+    for secret in (URL_PASSWORD, URL_TOKEN, API_KEY):
+        assert secret not in result.output and secret not in recorded
+    if spelling == "userinfo":  # the SDK cannot send both: said in one line, not a crash
+        assert run.status == "failed" and "user name or password" in (run.reason or "")
+
+
+@pytest.mark.store_for("dashboard")
+@pytest.mark.parametrize("spelling", ["userinfo", "query"])
+def test_the_model_servers_credential_is_not_on_the_dashboard(
+    store, fake_openai, monkeypatch, spelling
+):
+    """The sidebar's "Active model", which every signed-in person sees."""
+    from tests.support.dashboard_fixtures import app_at
+
+    monkeypatch.setenv("OPENAI_BASE_URL", _model_url(fake_openai, spelling))
+    at = app_at()
+    assert not at.exception
+    shown = " ".join(t.value for t in at.sidebar.text)
+    assert "127.0.0.1" in shown
+    assert URL_PASSWORD not in shown and URL_TOKEN not in shown
+
+
+@pytest.mark.parametrize("param", ["api-key", "access_token", "sig", "X-Auth"])
+def test_a_credential_in_an_environment_urls_query_is_a_secret(monkeypatch, param):
+    """An SDK's error may quote the request's whole URL: the query's credential is redacted."""
+    monkeypatch.setenv("OPENAI_BASE_URL", f"https://proxy.example/v1?{param}={URL_TOKEN}&v=2")
+    shown = redactor_for()(f"GET https://proxy.example/v1/models?{param}={URL_TOKEN}&v=2 failed")
+    assert URL_TOKEN not in shown and "[redacted OPENAI_BASE_URL" in shown
+    assert (
+        redactor_for()("https://proxy.example/v1?v=2024-06-01")
+        == "https://proxy.example/v1?v=2024-06-01"
+    )
