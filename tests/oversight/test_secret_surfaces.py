@@ -14,7 +14,7 @@ import pytest
 import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight.notify import sender as sender_module
-from agent_core.oversight.notify.notice import end_notice
+from agent_core.oversight.notify.notice import approval_notice, end_notice
 from agent_core.oversight.notify.sender import SENDER, Sender
 from agent_core.oversight.notify_settings import NotifySettings
 from agent_core.oversight.policy import Policy, SandboxSettings
@@ -319,3 +319,61 @@ def test_a_credential_in_an_environment_urls_query_is_a_secret(monkeypatch, para
         redactor_for()("https://proxy.example/v1?v=2024-06-01")
         == "https://proxy.example/v1?v=2024-06-01"
     )
+
+
+# -- inert text: a header's encoded words --------------------------------------------------------
+
+HIDDEN = "\u202eexe.txt\x1b[2J\u200b"  # a bidi override, an escape, a zero-width space
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 spellings of `text` a model can write in plain ASCII, which mail readers and
+    ntfy decode in a header (a Subject, a Title) into the characters themselves."""
+    import base64
+    import quopri
+
+    b64 = base64.b64encode(text.encode()).decode()
+    q = quopri.encodestring(text.encode(), header=True).decode()
+    return [f"=?utf-8?b?{b64}?=", f"=?UTF-8?Q?{q}?=", f"=?iso-8859-1?B?{b64}?="]
+
+
+def _decoded(header: str) -> str:
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(header)))
+
+
+@pytest.mark.parametrize("spelling", range(3))
+def test_an_encoded_word_in_a_models_words_draws_nothing_in_a_header(
+    store, tmp_path, monkeypatch, receiver, spelling
+):
+    """The approval's summary (the model's words) reaches the e-mail Subject and the ntfy Title;
+    once the reader decodes the header, no control or bidi character may be there."""
+    from email import message_from_bytes, policy
+
+    from tests.oversight.test_notify_channels import _approval, _send
+    from tests.support.notify_receivers import SMTP_PASSWORD, SMTP_USER, smtp_server
+
+    action = f"write notes.md {_encoded_words(HIDDEN)[spelling]}"
+    run, approval = _approval(store, action)
+    with smtp_server(tmp_path) as (port, mailbox, cert):
+        monkeypatch.setenv("ONLOOP_SMTP_CA_FILE", str(cert))
+        monkeypatch.setenv("TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+        email = {"host": "127.0.0.1", "port": port, "from": "a@b.org", "to": ["c@d.org"]}
+        email |= {"username": SMTP_USER, "password_env": "TEST_SMTP_PASSWORD"}
+        settings = NotifySettings.model_validate(
+            {
+                "email": email,
+                "ntfy": {"server": receiver.url, "topic": "onloop"},
+            }
+        )
+        notice = approval_notice(
+            run_id=run.id, goal=run.goal, approval_id=approval.id, role="admin"
+        )
+        _send(store, settings, notice)
+        [message] = mailbox.wait_for(1)
+    read = message_from_bytes(message.as_bytes(), policy=policy.default)
+    [push] = receiver.wait_for(1)
+    for header in (str(read["Subject"]), _decoded(push.headers["Title"])):
+        assert "notes.md" in header
+        assert not any(c in header for c in "\u202e\x1b\u200b"), header
