@@ -377,3 +377,45 @@ def test_an_encoded_word_in_a_models_words_draws_nothing_in_a_header(
     for header in (str(read["Subject"]), _decoded(push.headers["Title"])):
         assert "notes.md" in header
         assert not any(c in header for c in "\u202e\x1b\u200b"), header
+
+
+# -- the run's recorded policy in exports and --json ---------------------------------------------
+
+SLACK_PATH = "T0CANARY/B0CANARY/xoxcanarywebhookpath77"
+MCP_BEARER = "canary-mcp-bearer-literal-31c4"
+
+
+def _run_with_channels(store):
+    policy = Policy.model_validate(
+        {
+            "notify": {"slack": {"url": f"https://hooks.slack.com/services/{SLACK_PATH}"}},
+            "mcp_servers": [
+                {
+                    "name": "web",
+                    "url": "https://mcp.example/mcp",
+                    "headers": {"Authorization": f"Bearer {MCP_BEARER}", "X-Team": "env:TEAM_ID"},
+                }
+            ],
+        }
+    )
+    return new_run(store, "tidy", policy=policy)
+
+
+def test_a_runs_recorded_channels_and_credentials_reach_no_export(store):
+    """The run keeps its policy; `onloop show --json`, `onloop runs --json` and the History
+    export printed it whole: a Slack webhook's path (its secret, which the delivery records
+    never show) and an MCP server's credential written in the file."""
+    from typer.testing import CliRunner
+
+    from agent_core.cli.app import app
+    from dashboard.components.run_export import export_jsonl
+
+    run = _run_with_channels(store)
+    printed = [export_jsonl(store, filters={}).decode()]
+    for command in (["show", run.id, "--json"], ["runs", "--json"]):
+        result = CliRunner().invoke(app, [*command, "--db", store.url])
+        assert result.exit_code == 0, result.output
+        printed.append(result.output)
+    for text in printed:
+        assert "hooks.slack.com" in text and "mcp.example" in text and "env:TEAM_ID" in text
+        assert SLACK_PATH not in text and MCP_BEARER not in text
