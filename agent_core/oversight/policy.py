@@ -16,6 +16,7 @@ from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.monitor_settings import MonitorSettings
 from agent_core.oversight.notify_settings import NotifySettings, WebhookChannel
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
+from agent_core.oversight.redact import SECRET_MARKERS
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
     CallTargets,
@@ -236,6 +237,9 @@ SHIPPED_CLASSES: dict[CallClass, ClassVerdicts] = {
 }
 
 
+MIN_WRITTEN_CHARS = 8  # a shorter value written in the file (`X-Team = "blue"`) is no secret
+
+
 class SandboxSettings(BaseModel):
     """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
 
@@ -328,6 +332,22 @@ class Policy(BaseModel):
         names += [notify.email.password_env] if notify.email and notify.email.password_env else []
         names += [notify.ntfy.token_env] if notify.ntfy and notify.ntfy.token_env else []
         return names
+
+    def written_secrets(self) -> dict[str, str]:
+        """Credentials written in the file itself: an MCP server's header or environment value
+        named like one (`Authorization = "Bearer ..."`, `API_KEY = "..."`) that is not
+        `env:NAME`, and its last word (the token after `Bearer`). Other values (`NODE_ENV =
+        "production"`) are settings, not secrets: redacting them would hide ordinary words."""
+        found: dict[str, str] = {}
+        for server in self.mcp_servers:
+            for table, values in (("header", server.headers), ("env", server.env)):
+                for key, value in values.items():
+                    named = any(marker in key.upper() for marker in SECRET_MARKERS)
+                    if not named or value.startswith(ENV_PREFIX) or not value.split():
+                        continue
+                    where = f"MCP {server.name} {table} {key}"
+                    found |= {where: value, f"{where} token": value.split()[-1]}
+        return {name: value for name, value in found.items() if len(value) >= MIN_WRITTEN_CHARS}
 
     @field_validator("mcp_servers")
     @classmethod

@@ -183,13 +183,16 @@ def mcp_servers_stop():
     close_shared_pool()
 
 
+@pytest.mark.parametrize("given", ["env:SERVICE_PAT", PAT])
 def test_an_mcp_servers_credential_it_echoes_is_redacted(
-    mcp_servers_stop, store, openai_here, monkeypatch
+    mcp_servers_stop, store, openai_here, monkeypatch, given
 ):
-    """The policy hands SERVICE_PAT to the server as its credential: that makes it a secret,
-    whatever its name; a server that prints it (an error, a debug tool) has it redacted."""
+    """The policy hands SERVICE_PAT (or a value written in the file) to the server as its
+    credential: that makes it a secret, whatever its name; a server that prints it (an error, a
+    debug tool) has it redacted."""
     monkeypatch.setenv("SERVICE_PAT", PAT)
-    server = node_server("server-everything", "ev", "stdio", env={"PAT": "env:SERVICE_PAT"})
+    env = {"SERVICE_TOKEN": given, "NODE_ENV": "production-like"}  # a setting, not a secret
+    server = node_server("server-everything", "ev", "stdio", env=env)
     openai_here.script(
         [{"tool_calls": [{"name": "mcp__ev__get-env", "arguments": {}}]}, "it has a PAT"]
     )
@@ -198,7 +201,8 @@ def test_an_mcp_servers_credential_it_echoes_is_redacted(
     run = new_run(store, "look at the env", model="openai", autonomy="autonomous", policy=policy)
     assert Driver(store, run).start().join(60).status == "succeeded"
     [result] = events_of(store, run.id, "tool_result")
-    assert result.payload["ok"] and "[redacted SERVICE_PAT]" in result.payload["output"]
+    assert result.payload["ok"] and "[redacted " in result.payload["output"]
+    assert "production-like" in result.payload["output"]
     stored = json.dumps([e.payload for e in storage.events_after(store, run_id=run.id)])
     assert PAT not in stored
     assert PAT not in json.dumps(openai_here.requests)  # the model never saw it either
