@@ -423,3 +423,27 @@ def test_a_runs_recorded_channels_and_credentials_reach_no_export(store):
     for text in printed:
         assert "hooks.slack.com" in text and "mcp.example" in text and "env:TEAM_ID" in text
         assert SLACK_PATH not in text and MCP_BEARER not in text
+
+
+# -- a secret HTML-escaped by name ---------------------------------------------------------------
+
+QUOTED = 'db"pass<word>&x-9f3c2a71'  # a password with the characters HTML escapes by name
+
+
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        QUOTED.replace("&", "&amp;")
+        .replace('"', "&quot;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;"),
+        QUOTED.replace('"', "&#34;").replace("<", "&LT;").replace("&x", "&amp;x"),
+        QUOTED.replace("&", "&AMP;").replace('"', "&QUOT;").replace(">", "&GT;"),
+    ],
+)
+def test_a_secret_escaped_by_html_entity_names_is_redacted(monkeypatch, escaped):
+    """A page or a template that prints a configured secret HTML-escaped (`&quot;`, `&lt;`,
+    `&amp;`): numeric entities were decoded before, named ones were not."""
+    monkeypatch.setenv("DB_PASSWORD", QUOTED)
+    shown = redactor_for()(f'<input value="{escaped}">')
+    assert "[redacted DB_PASSWORD" in shown and "9f3c2a71" not in shown
