@@ -94,7 +94,7 @@ class Redactor:
         arrives (the next preview shows it redacted whole)."""
         shown = self(text)
         cut = len(shown)
-        for value in self._names:
+        for value in filter(None, self._names):
             start = max(len(shown) - len(value) + 1, 0)
             at = shown.find(value[0], start, cut)
             while at >= 0:
