@@ -156,7 +156,12 @@ def run_summary(run: Any) -> str:
 
 
 def run_as_dict(run: Any, events: list[Any] | None = None) -> dict[str, Any]:
+    from agent_core.oversight.stored_policy import (
+        shown_policy,
+    )  # the policy's models: not on --help
+
     data = run.model_dump(mode="json")
+    data["policy"] = shown_policy(data.get("policy"))  # no channel's or server's credential
     if events is not None:
         data["events"] = [e.exported() for e in events]
     return data

@@ -26,7 +26,7 @@ class Telemetry:
     def configure_logs(self, policy: Policy) -> None:
         logs.configure(
             self.log_format,
-            secret_env=tuple(policy.sandbox.secret_env),
+            secret_env=tuple(policy.secret_names()),
             secret_patterns=tuple(policy.sandbox.secret_patterns),
         )
 

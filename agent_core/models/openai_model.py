@@ -23,7 +23,12 @@ from agent_core.models.base import (
 from agent_core.models.http_transport import Transport, http_transport
 from agent_core.models.messages import encoded_messages, request_body
 from agent_core.models.prices import Prices, cost_usd
-from agent_core.models.settings import OUTPUT_CAP_HINT, TIMEOUT_HINT
+from agent_core.models.settings import (
+    OUTPUT_CAP_HINT,
+    TIMEOUT_HINT,
+    has_credentials,
+    shown_address,
+)
 
 # Local servers (Ollama, vLLM, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
@@ -119,12 +124,17 @@ class OpenAIModel:
                     "OPENAI_BASE_URL to a local OpenAI-compatible server that needs none"
                 )
             api_key = _PLACEHOLDER_KEY
+        if base_url is not None and has_credentials(base_url):  # the SDK sends its key as the
+            raise ModelError(  # Authorization header: a URL's own credentials cannot go too
+                f"the model server's URL ({shown_address(base_url)}) carries a user name or "
+                "password, which the OpenAI client cannot send; give OPENAI_BASE_URL without it"
+            )
         self._secret = api_key
         # The transport is chosen once per model (a run's session): the environment it reads
         # may change between runs, not within a call.
         transport = http_transport(base_url)
         self._client_key = (base_url, api_key, self.timeout_s, max_retries, transport)
-        self.base_url = str(self._client.base_url).rstrip("/")
+        self.base_url = shown_address(str(self._client.base_url)).rstrip("/")  # for messages
         # OpenAI's newer models refuse `max_tokens`; most compatible servers know only it. A
         # server that names the one it refuses gets the other (see `_request`).
         official = _OPENAI_HOST in self.base_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,19 @@ TIMEOUT_HINT = (
 # real use, well inside what the clock's timeouts and a server's integers hold (infinity is not).
 MOST_REQUEST_TIMEOUT_S = 86_400  # a day
 MOST_OUTPUT_TOKENS = 10_000_000
+
+
+def shown_address(url: str) -> str:
+    """A model server's URL as screens, messages and records may show it: scheme, host, port
+    and path, never a user name, password or query (a proxy's `?api-key=` is a credential)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def has_credentials(url: str) -> bool:
+    """Whether a model server's URL carries `user:password@`."""
+    return "@" in urlsplit(url).netloc
 
 
 class Settings(BaseSettings):
@@ -60,7 +74,7 @@ class Settings(BaseSettings):
     def describe_model(self, model_name: str | None = None) -> str:
         """The model a run uses: `model_name` (e.g. from --model-name) or the configured one."""
         if self.openai_configured:
-            where = self.openai_base_url or "the OpenAI API"
+            where = shown_address(self.openai_base_url or "") or "the OpenAI API"
             return f"openai model {model_name or self.openai_model} at {where}"
         return "demo model (offline; set OPENAI_API_KEY or OPENAI_BASE_URL to use a real model)"
 

@@ -24,7 +24,8 @@ MB = 1 << 20
 def run_redactor(policy: Policy, workspace: Workspace | None = None) -> Redactor:
     """The redactor for a run: the worker's secret environment plus the policy's secrets, and
     (given the run's workspace) the values in its secret files."""
-    redact = redactor_for(policy.sandbox.secret_env, policy.sandbox.secret_patterns)
+    redact = redactor_for(policy.secret_names(), policy.sandbox.secret_patterns)
+    redact = redact.with_secrets(policy.written_secrets())
     if workspace is None:
         return redact
     # Files no tool may touch at all (the secrets rule) are secret; asked-for ones are not.

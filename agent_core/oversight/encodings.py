@@ -60,12 +60,14 @@ def encoded_forms(value: str) -> dict[str, str]:
 
 MIN_LOOSE_CHARS = 12  # shorter skeletons ("debug=true") would match ordinary code loosely spelled
 # One unit of text that stands for one character: an escape (\u0073, \x73, \163, &#115;, &#x73;,
-# %73, %2573), or a single character. ANSI colour codes, line-start dump offsets and the noise
+# &quot;, %73, %2573), or a single character. ANSI colour codes, line-start dump offsets and the noise
 # characters below stand for nothing.
 _ESCAPE = (
     r"\\u(?P<u>[0-9a-fA-F]{4})|\\x(?P<x>[0-9a-fA-F]{2})|\\(?P<o>[0-3][0-7]{2})|"
-    r"&#(?P<d>[0-9]{1,7});|&#[xX](?P<h>[0-9a-fA-F]{1,6});|(?:%25|%)(?P<p>[0-9a-fA-F]{2})"
+    r"&#(?P<d>[0-9]{1,7});|&#[xX](?P<h>[0-9a-fA-F]{1,6});|(?:%25|%)(?P<p>[0-9a-fA-F]{2})|"
+    r"&(?P<n>(?i:quot|amp|lt|gt|apos));"
 )
+_NAMED = {"quot": '"', "amp": "&", "lt": "<", "gt": ">", "apos": "'"}  # what HTML escapes by name
 _NOTHING = (
     r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|"  # ANSI colour, titles
     r"(?m:^[ \t]*[0-7]{7}(?=[ \t]))|(?m:^[ \t]*[0-9a-fA-F]{8}:?(?=[ \t]))|"  # od, xxd offsets
@@ -87,7 +89,7 @@ _ROT13 = str.maketrans(
 def skeleton(text: str) -> str:
     """`text` with escapes decoded, noise and colour codes removed, width and case folded."""
     decoded = (
-        _ESCAPES.sub(_unescape, text) if ("\\" in text or "&#" in text or "%" in text) else text
+        _ESCAPES.sub(_unescape, text) if ("\\" in text or "&" in text or "%" in text) else text
     )
     return _NOISE.sub("", unicodedata.normalize("NFKC", decoded)).casefold()
 
@@ -127,6 +129,8 @@ def loose_spans(text: str, needles: dict[str, str]) -> list[tuple[int, int, str]
 
 
 def _unescape(match: re.Match[str]) -> str:
+    if match.group("n") is not None:
+        return _NAMED[match.group("n").lower()]
     for group, base in (("u", 16), ("x", 16), ("o", 8), ("d", 10), ("h", 16), ("p", 16)):
         digits = match.group(group)
         if digits is not None:

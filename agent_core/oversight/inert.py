@@ -63,6 +63,9 @@ _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+(?=[.)]))")
 # Markdown's inline link and image, `[label](url)` and `![alt](url)`: broken up for chats.
 _INLINE_LINK = re.compile(r"\]\(")
 _UNC = re.compile(r"\\\\(?=[\w.\-])")  # `\\host\share`: a UNC path a mail client links
+# `=?utf-8?b?4oCu?=`: an RFC 2047 encoded word, which a mail reader or ntfy decodes in a header
+# into the characters it spells (a bidi override, an escape) after every check here
+_ENCODED_WORD = re.compile(r"=\?(?=[^?\s]*\?[bq]\?)", re.IGNORECASE)
 
 
 def _escape(char: str) -> str:
@@ -140,8 +143,10 @@ def plain(text: object, *, limit: int = 1000) -> str:
     """Untrusted text as one line of a plain-text message or a header (an e-mail's Subject and
     body, an ntfy push and its Title): controls shown, no CR or LF to start a header of its own,
     no address a mail client or a phone would link. A UNC path (`\\\\host\\share`, which Outlook
-    links: a click opens SMB to the host with the reader's NTLM hash) reads `[\\]\\host\\share`."""
-    return _UNC.sub(r"[\\]\\", _defanged(_one_line(text, limit)))
+    links: a click opens SMB to the host with the reader's NTLM hash) reads `[\\]\\host\\share`.
+    An encoded word (`=?utf-8?b?...?=`), which a header's reader decodes, reads `=[?]utf-8?b?...`."""
+    line = _UNC.sub(r"[\\]\\", _defanged(_one_line(text, limit)))
+    return _ENCODED_WORD.sub("=[?]", line)
 
 
 def chat(text: object, *, limit: int = 300) -> str:

@@ -22,8 +22,21 @@ _ADDRESS = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+$")
 def _http_url(url: str, what: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an http(s) URL such as https://host/path, not {url!r}")
+        shown = url if not has_credentials(url) else f"{parts.scheme}://{receiver_of(url)}/..."
+        raise ValueError(f"{what} must be an http(s) URL such as https://host/path, not {shown!r}")
     return url.strip()
+
+
+def has_credentials(url: str) -> bool:
+    """Whether a URL carries `user:password@` (a secret that may reach no record or page)."""
+    return "@" in urlsplit(url.strip()).netloc
+
+
+def receiver_of(url: str) -> str:
+    """Where a URL sends, as records and pages may show it: host and port, never the user name,
+    password or path (a webhook's path is its secret)."""
+    netloc = urlsplit(url.strip()).netloc
+    return netloc.rpartition("@")[2]
 
 
 def _env_name(name: str | None, key: str) -> str | None:
@@ -119,6 +132,24 @@ class NotifySettings(BaseModel):
     @classmethod
     def _base(cls, url: str) -> str:
         return _http_url(url, "dashboard_url").rstrip("/")
+
+    def credentials_problem(self) -> str | None:
+        """Why a URL of this table may not be written in a policy file: it carries a user name
+        or password (said without them). Checked where a file is read, not in the model: a
+        run's stored policy from before this check still loads (its channel is not sent to)."""
+        urls = {"dashboard_url": self.dashboard_url}
+        for channel in ("slack", "teams", "webhook"):
+            if (found := getattr(self, channel)) is not None:
+                urls[f"{channel}.url"] = found.url
+        if self.ntfy is not None:
+            urls["ntfy.server"] = self.ntfy.server
+        for key, url in urls.items():
+            if has_credentials(url):
+                return (
+                    f"notify.{key} may not carry a user name or password (...@{receiver_of(url)}):"
+                    " secrets never sit in the policy file; give the receiver's URL without them"
+                )
+        return None
 
     def configured(self) -> list[str]:
         """The channels this table sets up, in CHANNELS order."""

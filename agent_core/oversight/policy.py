@@ -16,6 +16,7 @@ from agent_core.oversight.command_patterns import command_pattern
 from agent_core.oversight.monitor_settings import MonitorSettings
 from agent_core.oversight.notify_settings import NotifySettings, WebhookChannel
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
+from agent_core.oversight.redact import SECRET_MARKERS
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
     CallTargets,
@@ -27,7 +28,7 @@ from agent_core.oversight.targets import (
 from agent_core.tools.canonical import args_hash
 from agent_core.tools.decorator import ArgumentKinds, Tool
 from agent_core.tools.host_names import canonical_pattern, url_host
-from agent_core.tools.mcp_config import McpServerSettings
+from agent_core.tools.mcp_config import ENV_PREFIX, McpServerSettings
 from agent_core.tools.protected import SECRET
 from agent_core.tools.workspace import Workspace
 from storage.vocabulary import CLASS_RANK, Autonomy, CallClass, Risk
@@ -241,6 +242,8 @@ YEAR_SECONDS = 31_536_000
 MOST_MB = 1 << 30  # a petabyte
 MOST_PROCESSES = 4_194_304  # the kernel's largest pid_max
 
+MIN_WRITTEN_CHARS = 8  # a shorter value written in the file (`X-Team = "blue"`) is no secret
+
 
 class SandboxSettings(BaseModel):
     """What processes a tool starts may do, and which secrets are redacted (`[sandbox]`)."""
@@ -319,6 +322,36 @@ class Policy(BaseModel):
             old = WebhookChannel.model_construct(url=self.webhook_url)  # as it was: unchecked
             return self.notify.model_copy(update={"webhook": old})
         return self.notify
+
+    def secret_names(self) -> list[str]:
+        """The environment variables whose values are secret by this policy's word: its
+        `secret_env`, and every variable it hands on as a credential (an MCP server's `env:NAME`
+        header or environment, the e-mail password_env, the ntfy token_env), whatever its name."""
+        names = list(self.sandbox.secret_env)
+        for server in self.mcp_servers:
+            for value in (*server.headers.values(), *server.env.values()):
+                if value.startswith(ENV_PREFIX):
+                    names.append(value[len(ENV_PREFIX) :])
+        notify = self.notifications()
+        names += [notify.email.password_env] if notify.email and notify.email.password_env else []
+        names += [notify.ntfy.token_env] if notify.ntfy and notify.ntfy.token_env else []
+        return names
+
+    def written_secrets(self) -> dict[str, str]:
+        """Credentials written in the file itself: an MCP server's header or environment value
+        named like one (`Authorization = "Bearer ..."`, `API_KEY = "..."`) that is not
+        `env:NAME`, and its last word (the token after `Bearer`). Other values (`NODE_ENV =
+        "production"`) are settings, not secrets: redacting them would hide ordinary words."""
+        found: dict[str, str] = {}
+        for server in self.mcp_servers:
+            for table, values in (("header", server.headers), ("env", server.env)):
+                for key, value in values.items():
+                    named = any(marker in key.upper() for marker in SECRET_MARKERS)
+                    if not named or value.startswith(ENV_PREFIX) or not value.split():
+                        continue
+                    where = f"MCP {server.name} {table} {key}"
+                    found |= {where: value, f"{where} token": value.split()[-1]}
+        return {name: value for name, value in found.items() if len(value) >= MIN_WRITTEN_CHARS}
 
     @field_validator("mcp_servers")
     @classmethod

@@ -81,7 +81,7 @@ def parse_policy(text: str, *, source: str, origin: PolicyOrigin | None = None) 
         ) from None
     data.setdefault("classes", {})  # a file without the table gets the shipped one
     try:
-        return Policy.model_validate({**data, "source": source, "origin": origin})
+        policy = Policy.model_validate({**data, "source": source, "origin": origin})
     except ValidationError as exc:
         problems = []
         for error in exc.errors()[:3]:
@@ -89,6 +89,10 @@ def parse_policy(text: str, *, source: str, origin: PolicyOrigin | None = None) 
             field = ".".join(str(part) for part in error["loc"])
             problems.append(f"{where + ': ' if where else ''}{field}: {error['msg']}")
         raise PolicyError(f"{source}, {'; '.join(problems)}") from exc
+    problem = policy.notifications().credentials_problem()
+    if problem is not None:
+        raise PolicyError(f"{source}, {problem}")
+    return policy
 
 
 def _line_of(text: str, loc: tuple) -> str:

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from agent_core.models.environment import environment_now
 from agent_core.oversight import user_regex
@@ -43,6 +44,7 @@ SEEN_CHARS = 200  # texts up to this long are remembered redacted, per redactor
 SEEN_CAP = 4_096  # remembered texts per redactor (forgotten all at once past it)
 _LEAVES = frozenset({int, float, bool, type(None)})
 WRAP_LABELS = tuple(f"{how})]" for how in WRAPPED)
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/:@\s]*:([^@\s]+)@", re.IGNORECASE)
 
 
@@ -100,6 +102,22 @@ class Redactor:
         for pattern in self._patterns:
             text = user_regex.replaced(pattern, "[redacted]", text)
         return text
+
+    def preview(self, text: str) -> str:
+        """Text still being written (a streaming turn's output so far): redacted, and cut where a
+        secret value may be starting, so a secret's first half is never shown before its second
+        arrives (the next preview shows it redacted whole)."""
+        shown = self(text)
+        cut = len(shown)
+        for value in filter(None, self._names):
+            start = max(len(shown) - len(value) + 1, 0)
+            at = shown.find(value[0], start, cut)
+            while at >= 0:
+                if value.startswith(shown[at:]):
+                    cut = at
+                    break
+                at = shown.find(value[0], at + 1, cut)
+        return shown[:cut]
 
     def _packed(self, text: str) -> str:
         """gzip or zlib data written in base64 whose inflated text holds a secret: replaced."""
@@ -241,7 +259,22 @@ def secret_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -
         if url and len(url.group(1)) >= MIN_URL_PASSWORD_CHARS:
             found[f"{name} password"] = url.group(1)
             found[name] = value
+        found.update(_query_credentials(name, value))
     return {name: value for name, value in found.items() if _meaningful(value, name in named)}
+
+
+def _query_credentials(name: str, value: str) -> dict[str, str]:
+    """A URL's query values named like credentials (`?api-key=`, `access_token=`, a SAS `sig=`):
+    a proxy or a signed URL carries its secret there, in a variable named OPENAI_BASE_URL."""
+    if "?" not in value or not _URL_SCHEME.match(value):
+        return {}
+    found = {}
+    for key, given in parse_qsl(urlsplit(value).query):
+        upper = key.upper()
+        secret = any(m in upper for m in SECRET_MARKERS) or upper in ("SIG", "SIGNATURE")
+        if secret and len(given) >= MIN_URL_PASSWORD_CHARS:
+            found[f"{name} {key}"] = given
+    return found
 
 
 def _looks_secret(value: str) -> bool:

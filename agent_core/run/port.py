@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -456,8 +456,16 @@ class StoreRunPort:
         return False
 
     def notify(self, notice: Notice, settings: NotifySettings) -> None:
-        """Tell people on the policy's channels, off this thread (oversight/notify/sender.py)."""
-        SENDER.submit(self.store, settings, notice)
+        """Tell people on the policy's channels, off this thread (oversight/notify/sender.py):
+        the notice's words redacted as the store has them (a goal may quote a pasted key)."""
+        redact = self.redactor
+        shown = replace(
+            notice,
+            goal=redact(notice.goal),
+            action=redact(notice.action),
+            reason=redact(notice.reason),
+        )
+        SENDER.submit(self.store, settings, shown)
 
     def request_approval(self, **request: Any) -> int:
         """Open an approval and set the run waiting, in one transaction; returns its id."""
@@ -530,7 +538,10 @@ class StoreRunPort:
         """The streaming turn's output so far, for the CLI and the Run page (throttled: a
         preview, not the record; the turn's model_call event is)."""
         now = time.monotonic()
-        if not text or text == self._partial or now - self._partial_at < PARTIAL_EVERY_S:
+        if not text or now - self._partial_at < PARTIAL_EVERY_S:
+            return
+        text = self.redactor.preview(text)  # streamed in pieces: a secret is whole only later
+        if not text or text == self._partial:
             return
         self._partial_at = now
         try:

@@ -32,6 +32,9 @@ _worker_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "onloop_traceparent", default=None
 )  # the run session's span (W3C traceparent) when traces are on
+_run_redactor: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
+    "onloop_run_redactor", default=None
+)  # the run's own secrets: its policy's, its workspace's secret files' (note_redactor)
 _process_worker: list[str | None] = [None]  # this process's worker, for lines outside a run
 
 
@@ -55,17 +58,31 @@ def set_worker(worker_id: str) -> None:
 def run_context(run_id: str, worker_id: str | None = None) -> Iterator[None]:
     """Lines logged inside (this thread, and what it calls) name this run and worker."""
     tokens = (_run_id.set(run_id), _worker_id.set(worker_id), _traceparent.set(None))
+    redactor = _run_redactor.set(None)
     try:
         yield
     finally:
         _run_id.reset(tokens[0])
         _worker_id.reset(tokens[1])
         _traceparent.reset(tokens[2])
+        _run_redactor.reset(redactor)
 
 
 def note_trace(traceparent: str | None) -> None:
     """Inside run_context: this session's trace, for the lines logged while no span is current."""
     _traceparent.set(traceparent)
+
+
+def note_redactor(redactor: Redactor) -> None:
+    """Inside run_context: the run's redactor, for the lines logged while it is driven. The
+    process's knows the worker's policy only; a run's may name other secrets, and its
+    workspace's secret files."""
+    _run_redactor.set(redactor)
+
+
+def _redacted(process: Redactor, text: str) -> str:
+    run = _run_redactor.get()
+    return process(run(text) if run is not None else text)
 
 
 def _session_ids() -> tuple[str | None, str | None]:
@@ -97,7 +114,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": self.redactor(record.getMessage()),
+            "message": _redacted(self.redactor, record.getMessage()),
             "run_id": getattr(record, "run_id", None) or _run_id.get(),
             "worker_id": _worker_id.get() or _process_worker[0],
             "event_kind": getattr(record, "event_kind", None),
@@ -105,7 +122,7 @@ class JsonFormatter(logging.Formatter):
             "span_id": span_id,
         }
         if record.exc_info:
-            line["exception"] = self.redactor(self.formatException(record.exc_info))
+            line["exception"] = _redacted(self.redactor, self.formatException(record.exc_info))
         return json.dumps({k: v for k, v in line.items() if v is not None}, ensure_ascii=True)
 
 
@@ -117,9 +134,9 @@ class HumanFormatter(logging.Formatter):
         self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        text = visible(self.redactor(record.getMessage()), newlines=False)
+        text = visible(_redacted(self.redactor, record.getMessage()), newlines=False)
         if record.exc_info:
-            text += "\n" + visible(self.redactor(self.formatException(record.exc_info)))
+            text += "\n" + visible(_redacted(self.redactor, self.formatException(record.exc_info)))
         return text
 
 

@@ -15,7 +15,7 @@ from agent_core.oversight.policy_file import changed_since
 from agent_core.run.loop import AgentLoop
 from agent_core.run.outcome import LOST_REASON, Outcome, ended
 from agent_core.run.port import StoreRunPort
-from agent_core.telemetry.logs import note_trace
+from agent_core.telemetry.logs import note_redactor, note_trace
 from agent_core.telemetry.traces import session_trace
 from agent_core.tools.context import ToolContext, calling
 from agent_core.worker.outage import Outage
@@ -93,6 +93,7 @@ def _drive(
         port.record(Error(message=str(exc), where="start"))
         return end_session(store, port, run, Outcome("failed", str(exc)), run.active_seconds)
     port.redactor = run_redactor(spec.policy, spec.workspace)  # its secret files' values too
+    note_redactor(port.redactor)  # and its log lines are redacted of them
     port.trace = session_trace(run, events, model, port.redactor, resumed=resumed)
     note_trace(port.trace.traceparent)  # its log lines carry the trace's ids
     shell = run_shell_offer(spec.policy)

@@ -8,6 +8,7 @@ from typing import Any
 
 import storage
 from agent_core.oversight import inert
+from agent_core.oversight.stored_policy import shown_policy
 from storage.models import utcnow
 
 EXPORT_MAX_RUNS = 5_000  # beyond this a browser download gets slow; the page says so
@@ -18,6 +19,7 @@ EVENT_BATCH = 2_000
 def run_record(run: storage.Run, events: list[storage.EventRecord]) -> dict[str, Any]:
     """One run as exported: its columns (ISO timestamps) and its events in order."""
     record = run.model_dump(mode="json")
+    record["policy"] = shown_policy(record.get("policy"))  # no channel's or server's credential
     record["events"] = [e.exported() for e in events]
     return record
 

@@ -10,11 +10,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from agent_core.oversight.notify import formats
 from agent_core.oversight.notify.notice import Notice
-from agent_core.oversight.notify_settings import EmailChannel, NotifySettings
+from agent_core.oversight.notify_settings import (
+    EmailChannel,
+    NotifySettings,
+    has_credentials,
+    receiver_of,
+)
 
 TIMEOUT_S = 5.0
 
@@ -29,9 +33,9 @@ def target_of(settings: NotifySettings, channel: str) -> str:
     if channel == "email" and settings.email is not None:
         return ", ".join(settings.email.to)
     if channel == "ntfy" and settings.ntfy is not None:
-        return f"{urlsplit(settings.ntfy.server).netloc}/{settings.ntfy.topic}"
+        return f"{receiver_of(settings.ntfy.server)}/{settings.ntfy.topic}"
     found = getattr(settings, channel, None)
-    return urlsplit(found.url).netloc if found is not None else ""
+    return receiver_of(found.url) if found is not None else ""
 
 
 def sender_for(settings: NotifySettings, channel: str) -> Callable[[Notice], None]:
@@ -47,6 +51,11 @@ def sender_for(settings: NotifySettings, channel: str) -> Callable[[Notice], Non
 
 
 def _post(url: str, data: bytes, headers: dict[str, str]) -> None:
+    if has_credentials(url):  # an older policy's webhook_url is unchecked; urllib would quote it
+        raise DeliveryFailed(
+            f"the URL for {receiver_of(url)} carries a user name or password, which onloop does "
+            "not send: give the policy a URL without one"
+        )
     request = urllib.request.Request(
         url, data=data, headers={"User-Agent": "onloop", **headers}, method="POST"
     )
