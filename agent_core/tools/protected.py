@@ -59,14 +59,30 @@ class Protected:
     """The files no tool may write in one run (besides the names protected everywhere)."""
 
     files: tuple[OwnFile, ...] = ()
+    # The import path's folders searched before the standard library (both spellings): what
+    # would shadow a module the worker imported, in one of them, is onloop's own (SHADOW). Not
+    # listed name by name (a thousand modules, a dozen spellings each, at every run's start):
+    # asked of a path by `why`, listed only for a root that holds such a folder by `inside`.
+    shadowing: frozenset[str] = frozenset()
 
     def why(self, path: str | os.PathLike) -> str | None:
         """What onloop file the absolute `path` is (by its spelling or where it really leads)."""
         given = Path(os.path.abspath(path))
         for candidate in dict.fromkeys((given, Path(os.path.realpath(given)))):
-            found = self._explicit(candidate) or own_name(candidate)
+            found = self._explicit(candidate) or own_name(candidate) or self._shadow(candidate)
             if found:
                 return found
+        return None
+
+    def _shadow(self, path: Path) -> str | None:
+        """SHADOW when `path` is, or lies in, what `import` would load from a shadowing folder
+        instead of a module the worker imported."""
+        if not self.shadowing:
+            return None
+        modules = _top_modules()
+        for candidate in (path, *path.parents):
+            if str(candidate.parent) in self.shadowing and _stem(candidate.name) in modules:
+                return SHADOW
         return None
 
     def _explicit(self, path: Path) -> str | None:
@@ -89,7 +105,12 @@ class Protected:
         """The explicit files under `root` (existing or not). Compared as text: both sides are
         absolute and normalised, and thousands of names are looked at before every command."""
         prefix = os.path.join(str(root), "")
-        return [f for text, f in self._texts if text.startswith(prefix)]
+        found = [f for text, f in self._texts if text.startswith(prefix)]
+        for folder in sorted(self.shadowing):
+            if folder == str(root) or folder.startswith(prefix):
+                names = _shadows_in(folder, _top_modules())
+                found += [OwnFile(Path(name), SHADOW) for name in names]
+        return found
 
     @cached_property
     def _texts(self) -> list[tuple[str, OwnFile]]:
@@ -168,11 +189,8 @@ def own_files(
     files = [OwnFile(Path(path), what) for path, what in merged.items()]
     # The import path's startup hooks, both spellings (the same for every run of a worker).
     hooks = _hook_files()
-    if merged.keys() & hooks.keys():
-        files += [own for text, own in hooks.items() if text not in merged]
-    else:  # (thousands of names: looked at one by one only when one is named above too)
-        files += hooks.values()
-    return Protected(tuple(files))
+    files += [own for text, own in hooks.items() if text not in merged]
+    return Protected(tuple(files), _shadowing())
 
 
 def _python_itself() -> list[tuple[str, str]]:
@@ -214,18 +232,16 @@ _hooks_made: dict[tuple, dict[str, OwnFile]] = {}
 
 
 def _hook_files() -> dict[str, OwnFile]:
-    """The startup hooks' and the shadows' OwnFiles by each name and where it really leads, made
-    once and kept while the import path, the working folder, the modules imported and each of the
-    path's folders stay as they were (a folder's inode and mtime: a name made, removed, replaced
-    or relinked in it changes its mtime; a folder swapped for a link changes its inode)."""
+    """The startup hooks' OwnFiles by each name and where it really leads, made once and kept
+    while the import path, the working folder and each of the path's folders stay as they were
+    (a folder's inode and mtime: a name made, removed, replaced or relinked in it changes its
+    mtime; a folder swapped for a link changes its inode)."""
     search = tuple(p for p in sys.path if isinstance(p, str))
     cwd = os.getcwd()
-    modules = _top_modules()
-    key = (search, cwd, modules, *map(_folder_stamp, _entries(search, cwd)))
+    key = (search, cwd, *map(_folder_stamp, _entries(search, cwd)))
     made = _hooks_made.get(key)
     if made is None:
-        named = dict.fromkeys(_shadows(search, cwd, modules), SHADOW)
-        named.update(dict.fromkeys(_startup_hooks(search, cwd), STARTUP_HOOK))
+        named = dict.fromkeys(_startup_hooks(search, cwd), STARTUP_HOOK)
         both = dict(named)
         for real, what in zip(real_texts(list(named)), named.values(), strict=True):
             both.setdefault(real, what)
@@ -370,12 +386,16 @@ def _top_modules() -> frozenset[str]:
     return _modules_seen[1]
 
 
+def _shadowing() -> frozenset[str]:
+    """The folders of this process's import path that come before the standard library, each as
+    given and where it really leads: the running script's own folder (a venv's `bin/`, for its
+    `onloop` command), the current folder under `python -m`, $PYTHONPATH's. The next worker or
+    dashboard started the same way imports from there first, before any policy."""
+    return _early_folders(tuple(p for p in sys.path if isinstance(p, str)), os.getcwd())
+
+
 @lru_cache(maxsize=8)
-def _shadows(search: tuple[str, ...], cwd: str, modules: frozenset[str]) -> tuple[str, ...]:
-    """What `import` would load instead of each of `modules` from the folders of the import path
-    `search` that come before the standard library: the running script's own folder (a venv's
-    `bin/`, for its `onloop` command), the current folder under `python -m`, $PYTHONPATH's. The
-    next worker or dashboard started the same way imports from there first, before any policy."""
+def _early_folders(search: tuple[str, ...], cwd: str) -> frozenset[str]:
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     early: list[str] = []
     for entry in _entries(search, cwd):
@@ -383,10 +403,22 @@ def _shadows(search: tuple[str, ...], cwd: str, modules: frozenset[str]) -> tupl
             break  # (pythonXY.zip comes right before the standard library)
         early.append(entry)
     else:
-        return ()  # no standard library on the path: nothing is known to come before it
-    return tuple(
-        path for entry in early for name in sorted(modules) for path in _importable(entry, name)
-    )
+        return frozenset()  # no standard library on the path: nothing is known to come before
+    return frozenset([*early, *real_texts(early)])
+
+
+@lru_cache(maxsize=64)
+def _shadows_in(folder: str, modules: frozenset[str]) -> tuple[str, ...]:
+    """Every name in `folder` that `import` would load instead of one of `modules`."""
+    return tuple(path for name in sorted(modules) for path in _importable(folder, name))
+
+
+_STEM_SUFFIXES = sorted(set(_IMPORTED_AS), key=len, reverse=True)
+
+
+def _stem(name: str) -> str:
+    """The module a file or folder name would be imported as (`json.py`, `json/`: json)."""
+    return next((name[: -len(s)] for s in _STEM_SUFFIXES if name.endswith(s)), name)
 
 
 def _search_path() -> list[str]:
