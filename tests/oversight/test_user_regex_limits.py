@@ -164,3 +164,17 @@ def test_other_threads_run_while_a_slow_search_is_stopped():
         """
     )
     assert progress["turns"] > 1000, progress
+
+
+def test_onloop_policy_check_says_why_a_slow_pattern_denied(tmp_path):
+    from tests.cli.test_commands import onloop
+
+    rule = f'[[rules]]\ntool = "run_shell"\nargs = {{command = "re:{SLOW}"}}\naction = "deny"\n'
+    (tmp_path / "slow.toml").write_text(rule)
+    call = json.dumps({"command": HOSTILE})
+    checked = onloop("policy", "check", "--policy", "slow.toml", "run_shell", call, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    lines = dict(line.split(":", 1) for line in checked.stdout.splitlines() if ":" in line)
+    assert lines["verdict"].strip() == "deny"
+    assert lines["rule"].strip() == "(none: see why)"  # not "no rule matched: ... decide"
+    assert "took longer than" in lines["reason"]
