@@ -36,7 +36,7 @@ def check(
     from agent_core.oversight.policy_file import load_policy
 
     active = load_policy(policy)
-    from agent_core.oversight.policy_check import class_line
+    from agent_core.oversight.policy_check import class_line, rule_line
 
     try:
         checked = check_call(active, tool_name=tool, arguments_json=arguments, autonomy=autonomy)
@@ -44,7 +44,7 @@ def check(
         raise fail(str(exc)) from exc
     verdict = checked.decision
     typer.echo(f"verdict: {verdict.verdict}")
-    typer.echo(f"rule:    {one_line(verdict.rule or _no_rule(verdict.default))}")
+    typer.echo(f"rule:    {one_line(rule_line(verdict))}")
     typer.echo(f"class:   {class_line(verdict)}")
     typer.echo(f"reason:  {inert.visible(verdict.reason, newlines=False)}")
     action = inert.visible(checked.description, newlines=False)  # built from the arguments
@@ -122,9 +122,3 @@ def init(
         os.fchmod(fd, 0o600)
         file.write(default_policy_text())
     typer.echo(f"wrote {target}; edit it, then check a call with: onloop policy check TOOL 'ARGS'")
-
-
-def _no_rule(default: bool) -> str:
-    """What the rule line says when no rule decided: the class or risk and the autonomy level, or
-    something else the reason names (the policy failing, which always denies)."""
-    return "(no rule matched: class or risk, and autonomy decide)" if default else "(none: see why)"

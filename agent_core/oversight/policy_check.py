@@ -39,6 +39,16 @@ def describe_rule(rule: Rule, limit: int = 6) -> str:
     return "; ".join(parts) or "any"
 
 
+def rule_line(decision: PolicyDecision) -> str:
+    """The rule that decided; when none did, what did: the call's class or risk and the autonomy
+    level, or something the reason names (the policy failing, which always denies)."""
+    if decision.rule:
+        return decision.rule
+    if decision.default:
+        return "no rule matched (class or risk, and autonomy decide)"
+    return "none (see the reason)"
+
+
 def class_line(decision: PolicyDecision) -> str:
     """The call's class and why, as one line of plain text (inert: the why quotes the call)."""
     from agent_core.oversight import inert

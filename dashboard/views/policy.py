@@ -12,6 +12,7 @@ from agent_core.oversight.policy_check import (
     check_call,
     class_line,
     describe_rule,
+    rule_line,
 )
 from agent_core.oversight.policy_file import PolicyError, load_policy
 from agent_core.tools import builtin_tools
@@ -136,7 +137,7 @@ if st.button("Check this call", key="policy_check", type="primary"):
         show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
         show(f"Verdict: {result.verdict.upper()}")
         st.text(f"What it would do: {inert.visible(checked.description)}")
-        st.text(f"Rule: {result.rule or 'no rule matched (class or risk, and autonomy decide)'}")
+        st.text(f"Rule: {rule_line(result)}")
         st.text(f"Class: {class_line(result)}")
         st.text(f"Reason: {inert.visible(result.reason)}")
         st.caption(inert.markdown(checked.note, limit=800))

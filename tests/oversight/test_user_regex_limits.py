@@ -176,5 +176,5 @@ def test_onloop_policy_check_says_why_a_slow_pattern_denied(tmp_path):
     assert checked.returncode == 0, checked.stderr
     lines = dict(line.split(":", 1) for line in checked.stdout.splitlines() if ":" in line)
     assert lines["verdict"].strip() == "deny"
-    assert lines["rule"].strip() == "(none: see why)"  # not "no rule matched: ... decide"
+    assert lines["rule"].strip() == "none (see the reason)"  # not "no rule matched ..."
     assert "took longer than" in lines["reason"]
