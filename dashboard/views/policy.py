@@ -137,7 +137,7 @@ if st.button("Check this call", key="policy_check", type="primary"):
         show = {"allow": st.success, "ask": st.warning, "deny": st.error}[result.verdict]
         show(f"Verdict: {result.verdict.upper()}")
         st.text(f"What it would do: {inert.visible(checked.description)}")
-        st.text(f"Rule: {rule_line(result)}")
+        st.text(f"Rule: {inert.visible(rule_line(result), newlines=False)}")
         st.text(f"Class: {class_line(result)}")
         st.text(f"Reason: {inert.visible(result.reason)}")
         st.caption(inert.markdown(checked.note, limit=800))
