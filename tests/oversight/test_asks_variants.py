@@ -36,7 +36,10 @@ def space(tmp_path: Path) -> Workspace:
     for name in ("src", "tests", "build", ".git/hooks"):
         (root / name).mkdir(parents=True)
     (root / "src" / "app.py").write_text(APP)
-    (root / "tests" / "test_app.py").write_text("def test_app():\n    assert True\n")
+    # The project's own test (policy input only, never run here): it checks what the app prints.
+    (root / "tests" / "test_app.py").write_text(
+        "def test_app():\n    assert \"the app\" in open('src/app.py').read()\n"
+    )
     (root / "notes.md").write_text("notes\n")
     (root / "Makefile").write_text("test:\n\tpytest -q\n")
     (root / "CMakeLists.txt").write_text("project(x)\n")
