@@ -19,6 +19,7 @@ from tests.support.run_helpers import events_of, new_run, wait_for
 GOAL = "Summarise the files in the workspace into report.md"
 PATIENCE = 90.0  # generous bounds for a loaded machine; never a timing assertion
 STEP_S = "1.0"  # a demo step: the run has steps left when the disk fails after its first
+NOTES = 8  # the notes the cut run reads, one a step: ten steps left after its first result
 
 
 class Process:
@@ -70,7 +71,13 @@ def start_on_two_runs(
 ) -> tuple[Process, str, str]:
     """Queue two demo runs, start `args` on them and wait until the first makes progress: the
     process, the run it drives (the one the fault will cut) and the one queued behind it."""
-    cut = new_run(store, GOAL, model="demo", autonomy="autonomous").id
+    notes = log.parent / "notes"
+    notes.mkdir(exist_ok=True)
+    for n in range(NOTES):  # a run long enough to be under way when the test breaks its store
+        (notes / f"note{n}.md").write_text(f"# Note {n}\n\nA line to summarise.\n")
+    cut = new_run(
+        store, GOAL, model="demo", autonomy="autonomous", seed_from=str(notes.resolve())
+    ).id
     queued = new_run(store, GOAL, model="demo", autonomy="autonomous").id
     process = Process(args, log, log.parent / "workspaces")
     processes.append(process)

@@ -4,7 +4,7 @@ sessions the disk cut off `interrupted` (resumable, the reason saying why) and c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,11 +42,23 @@ def _no_run_driven_without_a_lease(store: storage.Store) -> None:
             assert run.worker_id and run.lease_expires_at, (run.id, run.status)
 
 
-def _through_a_full_disk(store, disk: Path, proc: Process, cut: str, queued: str) -> None:
+def _through_a_full_disk(
+    store,
+    disk: Path,
+    proc: Process,
+    cut: str,
+    queued: str,
+    then: Callable[[], None] | None = None,
+) -> None:
     """Fill the disk under run `cut` (driven, making progress), with run `queued` waiting for a
-    slot."""
+    slot; `then`, if given, takes whatever room the store keeps beyond the disk's (pages it has
+    already allocated), so that the run's next write meets the fault whatever its timing."""
     filler = fill(disk)
     try:
+        if then is not None:
+            then()
+        # Still under way once the disk is full, or the test proves nothing: say so plainly.
+        assert _status(store, cut) in DRIVEN, f"run {cut} ended before the disk filled"
         wait_for(lambda: FULL_LINE in proc.text(), PATIENCE, "the one line about the disk")
         # The disk stays full until the run's own thread has met it (between two demo steps):
         # freed as soon as the poll met it, the run would go on untouched, rightly.

@@ -32,14 +32,33 @@ def test_a_full_tablespace_leaves_the_worker_up_and_ends_the_cut_session_interru
     with small_tablespace_database(postgres_server, "onloop_full") as (url, disk):
         store = storage.open_store(url)
         try:
+            # A run that is never claimed, whose events take the room left in pages the events
+            # table already has: a full tablespace still takes a row that fits in one, so the
+            # cut run could end (and the queued one too) without a write that meets the fault.
+            spare = new_run(store, "room in allocated pages", model="demo")
+            storage.update_run(store, run_id=spare.id, status="succeeded")
             args = ["worker", "--db", url, "--concurrency", "1", "--lease-seconds", "3"]
             log = tmp_path / "worker.log"
             worker, cut, queued = start_on_two_runs(store, args, log, processes)
-            _through_a_full_disk(store, disk, worker, cut, queued)
+            _through_a_full_disk(
+                store, disk, worker, cut, queued, then=lambda: _take_the_pages(store, spare.id)
+            )
         finally:
             for process in processes:
                 process.end()
             store.dispose()
+
+
+def _take_the_pages(store: storage.Store, run_id: str) -> None:
+    """Append the smallest events to run `run_id` until the full tablespace refuses one: no
+    allocated page of the events table then has room for any event a run writes."""
+    for _ in range(100_000):
+        try:
+            storage.append_event(store, run_id=run_id, kind="judge", payload={})
+        except DBAPIError as error:
+            assert store_fault(error, store).kind == "full", error
+            return
+    raise AssertionError("the events table took 100,000 events on a full tablespace")
 
 
 def test_the_outage_lasts_while_the_tablespace_is_full(postgres_server: PostgresServer):
