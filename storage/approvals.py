@@ -28,9 +28,6 @@ from storage.record import ApprovalRequested, Status, ToolStarted
 from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
-# How `onloop run --yes` signs the approvals it gives ("<user> (--yes)"): a setting, not a person
-# deciding, so the Insights figures count these apart and give them no time to decide.
-YES_SUFFIX = " (--yes)"
 # None, the scopes of oversight/scopes.py, and those stores before scopes may hold.
 ALLOW_SCOPES = (None, "call", "prefix", "file", "folder", "domain", "tool", "arguments")
 _approvals = table_of(Approval)

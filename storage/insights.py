@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 
 from storage import goal_search
-from storage.approvals import YES_SUFFIX
 from storage.engine import Store, reading
 from storage.models import Approval, Event, Run, ToolCallCount, table_of
 from storage.record import Drift, field
-from storage.vocabulary import FINISHED_STATUSES, EventKind
+from storage.vocabulary import FINISHED_STATUSES, YES_SUFFIX, EventKind
 
 _runs = table_of(Run)
 _events = table_of(Event)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 from sqlmodel import SQLModel
 
+from storage.ask_counts import count_asks
 from storage.goal_search import index_goal_search
 from storage.models import (
     TOOL_EVENT_KINDS,
@@ -368,6 +369,7 @@ MIGRATIONS: list[Migration] = [
         "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
         index_goal_search,
     ),
+    Migration(12, "ask_counts (asks per day, model and traits, kept by triggers)", count_asks),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

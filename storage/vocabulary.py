@@ -123,3 +123,7 @@ class UsageName(StrEnum):
 
 
 USAGE_NAMES = tuple(UsageName)
+
+# How `onloop run --yes` signs the approvals it gives ("<user> (--yes)"): a setting, not a person
+# deciding, so the Insights figures count these apart and give them no time to decide.
+YES_SUFFIX = " (--yes)"

@@ -42,10 +42,9 @@ from agent_core.tools.workspace_choice import (
     work_in,
 )
 from agent_core.worker.claim_loop import Worker
-from storage.approvals import YES_SUFFIX
 from storage.engine import sqlite_path, workspace_root_for
 from storage.record import ModelCall, parse_as
-from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, EventKind, RunStatus
+from storage.vocabulary import AUTONOMY_LEVELS, RESUMABLE_STATUSES, YES_SUFFIX, EventKind, RunStatus
 
 FOLLOW_POLL_S = 0.15
 STOP_WAIT_S = 30.0  # a step in flight when the output closed ends first (a tool is cut off)

@@ -178,7 +178,7 @@ def test_a_version_10_store_gets_the_index_filled_on_open(tmp_path, monkeypatch)
     ids = _v10_store(url, tmp_path / "workspaces", GOALS)
     store = storage.open_store(url)
     try:
-        assert storage.current_version(store.engine) == 11
+        assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
         assert _indexed(store) == dict(zip(ids, GOALS, strict=True))
         for term in SEARCHES:
             found = {run.id for run in storage.list_runs(store, search=term, limit=100)}
@@ -193,7 +193,7 @@ def test_a_version_10_postgres_store_gets_the_index_on_open(postgres_url, tmp_pa
     _v10_store(postgres_url, tmp_path / "workspaces", GOALS)
     store = storage.open_store(postgres_url)
     try:
-        assert storage.current_version(store.engine) == 11
+        assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
         with store.engine.connect() as conn:
             query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_runs_goal_trgm'"
             assert "gin_trgm_ops" in conn.exec_driver_sql(query).scalar_one()

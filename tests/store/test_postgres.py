@@ -78,6 +78,9 @@ def test_a_blank_database_migrates_to_the_pinned_schema(pg):
     assert "USING gin (goal gin_trgm_ops)" in _pg_index_sql(pg, "ix_runs_goal_trgm")
     assert "(date(created_at), status, tokens_in" in _pg_index_sql(pg, "ix_runs_day_totals")
     assert _pg_index_sql(pg, "ix_events_drift").endswith("WHERE ((kind)::text = 'drift'::text)")
+    assert _pg_index_sql(pg, "ix_events_revoked").endswith(
+        "WHERE ((kind)::text = 'allowance_revoked'::text)"
+    )
     assert set(INDEX_SQL) <= set(INDEXES["runs"]) | set(INDEXES["events"])
     assert inspector.get_pk_constraint("tool_call_counts")["constrained_columns"] == [
         "day",
@@ -91,6 +94,8 @@ def test_a_blank_database_migrates_to_the_pinned_schema(pg):
         ("events", "events_append_only"),
         ("approvals", "approvals_decision_never_edited"),
         ("project_rules", "project_rules_append_only"),
+        ("approvals", "approvals_ask_counts"),
+        ("runs", "runs_ask_counts"),
     }
     with pg.engine.connect() as conn:
         rows = conn.execute(text("SELECT version, name FROM schema_migrations ORDER BY version"))

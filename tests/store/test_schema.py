@@ -19,7 +19,7 @@ from storage.shared_reads import live_board
 TABLES = {
     "runs", "events", "approvals", "commands", "tool_call_counts", "live_output",
     "schema_migrations", "project_rules", "snoozes", "notify_keys", "notify_deliveries",
-    "link_uses",
+    "link_uses", "ask_counts",
     # Version 11's goal search (FTS5, trigram tokenizer) and the tables FTS5 keeps for it.
     "runs_goal_search", "runs_goal_search_data", "runs_goal_search_idx",
     "runs_goal_search_content", "runs_goal_search_docsize", "runs_goal_search_config",
@@ -54,6 +54,10 @@ COLUMNS = {
         "id", "run_id", "approval_id", "event", "channel", "target", "ok", "error", "attempts", "at",
     ],
     "link_uses": ["nonce", "item", "used_by", "used_at"],
+    "ask_counts": [
+        "day", "model", "model_name", "tool", "rule", "call_class", "status", "edited", "noted",
+        "automatic", "allow_scope", "asks",
+    ],
     "runs_goal_search": ["run_id", "goal"],
     "runs_goal_search_data": ["id", "block"],
     "runs_goal_search_idx": ["segid", "term", "pgno"],
@@ -78,10 +82,11 @@ INDEXES = {
             "tool_calls",
         ],
     },
-    "events": {"ix_events_drift": ["run_id"]},
+    "events": {"ix_events_drift": ["run_id"], "ix_events_revoked": ["run_id"]},
     "approvals": {
         "ix_approvals_status_requested_at": ["status", "requested_at"],
         "ix_approvals_run_id": ["run_id"],
+        "ix_approvals_requested_at": ["requested_at", "id"],
     },
     "commands": {"ix_commands_run_consumed": ["run_id", "consumed_at"]},
     "tool_call_counts": {},
@@ -92,6 +97,7 @@ INDEXES = {
     "notify_keys": {},
     "notify_deliveries": {"ix_notify_deliveries_run": ["run_id", "id"]},
     "link_uses": {},
+    "ask_counts": {},
     **dict.fromkeys(SQLITE_ONLY, {}),
 }
 INDEX_SQL = {  # the parts that columns do not show: an expression, a partial index's condition
@@ -99,6 +105,7 @@ INDEX_SQL = {  # the parts that columns do not show: an expression, a partial in
         "ON runs (date(created_at), status, tokens_in, tokens_out, cost_usd, created_at, tool_calls)"
     ),
     "ix_events_drift": "ON events (run_id) WHERE kind = 'drift'",
+    "ix_events_revoked": "ON events (run_id) WHERE kind = 'allowance_revoked'",
 }
 MIGRATION_NAMES = [
     (1, "create runs, events, approvals and commands"),
@@ -115,6 +122,7 @@ MIGRATION_NAMES = [
         11,
         "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
     ),
+    (12, "ask_counts (asks per day, model and traits, kept by triggers)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -123,9 +131,17 @@ TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both st
         "approvals_decision_no_delete",
         "approvals_consumed_once",
         "approvals_consumed_if_approved",
+        "approvals_count_insert",
+        "approvals_count_update",
+        "approvals_count_delete",
     },
     "project_rules": {"project_rules_no_update", "project_rules_no_delete"},
-    "runs": {"runs_goal_search_insert", "runs_goal_search_update", "runs_goal_search_delete"},
+    "runs": {
+        "runs_goal_search_insert",
+        "runs_goal_search_update",
+        "runs_goal_search_delete",
+        "runs_count_update",
+    },
 }
 V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
 
@@ -195,7 +211,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 11
+    assert storage.SCHEMA_VERSION == 12
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()
@@ -405,9 +421,21 @@ PLANS = {  # query: the index its plan must use. A store has no ANALYZE statisti
         lambda s: ask_history(s),
         "SCAN runs USING COVERING INDEX ix_runs_day_totals",
     ),
-    "approval fatigue, asks per day": (
+    "approval fatigue, asks per day and their groups": (
         lambda s: ask_history(s),
-        "SCAN approvals USING COVERING INDEX ix_approvals_run_id",
+        "SCAN ask_counts",
+    ),
+    "approval fatigue, a period's asks": (
+        lambda s: ask_history(s, since=datetime(2025, 5, 1)),
+        "SEARCH ask_counts USING INDEX sqlite_autoindex_ask_counts_1 (day>?)",
+    ),
+    "approval fatigue, the latest decisions": (
+        lambda s: ask_history(s),
+        "SCAN approvals USING INDEX ix_approvals_requested_at",
+    ),
+    "approval fatigue, allowances withdrawn": (
+        lambda s: ask_history(s),
+        "SCAN events USING INDEX ix_events_revoked",
     ),
     "usage per day": (
         lambda s: insights.usage_per_day(s, since=SINCE),
