@@ -138,8 +138,8 @@ class Received:
 
 
 class HttpReceiver:
-    """An HTTP server that records every POST; `hold` makes it hang until released, `status`
-    makes it answer with an error."""
+    """An HTTP server that records every request; `hold` makes it hang until released, `status`
+    makes it answer with an error, `location` with a redirect to that address."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -147,6 +147,7 @@ class HttpReceiver:
         self.hold = threading.Event()  # set: requests wait for `release`
         self.release = threading.Event()
         self.status = 200
+        self.location: str | None = None  # sent as Location (with a 3xx `status`)
         self.waiting = 0  # requests held right now
         receiver = self
 
@@ -164,8 +165,12 @@ class HttpReceiver:
                     )
                     receiver.arrived.notify_all()
                 self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            do_GET = do_POST  # noqa: N815 - what a followed redirect sends
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -27,6 +27,25 @@ class DeliveryFailed(Exception):
     """One attempt did not deliver; the message is what the delivery record shows."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver's redirect is an answer, not an address to send to: urllib would follow a 301,
+    302 or 303 with every header but the body's (an ntfy token's Authorization too) to whatever
+    host it names, a cloud's metadata address or one inside the network included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        raise urllib.error.HTTPError(
+            req.full_url,
+            code,
+            f"{msg}, a redirect to {receiver_of(newurl)} (not followed: "
+            "give the policy the receiver's final URL)",
+            headers,
+            fp,
+        )
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def target_of(settings: NotifySettings, channel: str) -> str:
     """Where a channel sends, for the record and the page: a host, a topic or addresses (never a
     webhook's path, which is its secret)."""
@@ -60,7 +79,7 @@ def _post(url: str, data: bytes, headers: dict[str, str]) -> None:
         url, data=data, headers={"User-Agent": "onloop", **headers}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as reply:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as reply:
             reply.read(4096)
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"the receiver answered HTTP {exc.code} {exc.reason}") from exc

@@ -1,0 +1,74 @@
+"""Attacks on what carries a run's story out of onloop: the notification channels' delivery,
+the signed links in their messages and the words a person approves from."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+import storage
+from agent_core.oversight.notify.links import LinkRefused, check_link, signed_link
+from agent_core.oversight.notify.notice import end_notice
+from agent_core.oversight.notify_settings import NotifySettings
+from tests.oversight.test_notify_channels import _send, quick_retries  # noqa: F401  (fixture)
+from tests.support.dashboard_seed import make_run
+from tests.support.notify_receivers import HttpReceiver
+
+TOKEN = "ntfy-token-never-elsewhere-5d1c"
+
+
+@pytest.fixture
+def hook():
+    """The receiver the policy names."""
+    made = HttpReceiver()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def elsewhere():
+    """Another receiver (another port of the loopback) the first one's redirect points at."""
+    made = HttpReceiver()
+    yield made
+    made.close()
+
+
+@pytest.mark.usefixtures("quick_retries")
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("channel", ["ntfy", "webhook", "slack"])
+def test_a_receiver_redirect_is_not_followed_with_the_message_or_the_token(
+    store, hook, elsewhere, monkeypatch, status, channel
+):
+    """A receiver (or whoever answers for its host) that redirects must not make the worker
+    send its ntfy token, or the message, to another address (a cloud's metadata address, a
+    host of the network's inside): urllib follows 301/302/303 with every header but the body's,
+    Authorization included. The delivery is a failure that says where it was sent."""
+    monkeypatch.setenv("ONLOOP_NTFY_TOKEN", TOKEN)
+    hook.status = status
+    hook.location = f"{elsewhere.url}/latest/meta-data"
+    table = {"ntfy": {"server": hook.url, "topic": "onloop-t", "token_env": "ONLOOP_NTFY_TOKEN"}}
+    if channel != "ntfy":
+        table = {channel: {"url": f"{hook.url}/hook"}}
+    settings = NotifySettings.model_validate({"dashboard_url": "http://dash.test", **table})
+    run = make_run(store, status="failed", goal="tidy the notes")
+    _send(store, settings, end_notice(run_id=run.id, goal=run.goal, status="failed", reason="x"))
+
+    assert elsewhere.received == []
+    (delivery,) = storage.deliveries(store, run_id=run.id)
+    assert not delivery.ok
+    assert f"HTTP {status}" in (delivery.error or "") and "redirect" in (delivery.error or "")
+
+
+@pytest.mark.parametrize(
+    "expires",
+    ["9" * 4301, "0" * 5000 + "1", "1" * 100_000],
+    ids=["past-int-digit-limit", "zero-padded", "very-long"],
+)
+def test_a_link_whose_expiry_is_too_long_a_number_is_refused_not_a_traceback(expires):
+    """Anyone can send an address: an expiry of more digits than Python converts (4300) raised
+    ValueError from int() on the dashboard's page instead of saying the link is not ours."""
+    key = bytes(32)
+    good = dict(parse_qsl(urlsplit(signed_link(key, "", item="approval-1", ttl_s=60)).query))
+    with pytest.raises(LinkRefused, match="not one onloop signed"):
+        check_link(key, {**good, "exp": expires})
