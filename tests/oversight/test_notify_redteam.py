@@ -11,13 +11,14 @@ import pytest
 
 import storage
 from agent_core.oversight import inert
-from agent_core.oversight.notify import formats
+from agent_core.oversight.notify import channels, formats
 from agent_core.oversight.notify.links import LinkRefused, check_link, signed_link
 from agent_core.oversight.notify.notice import approval_notice, end_notice
+from agent_core.oversight.notify.sender import Sender
 from agent_core.oversight.notify_settings import NotifySettings
 from tests.oversight.test_notify_channels import _send, quick_retries  # noqa: F401  (fixture)
 from tests.support.dashboard_seed import make_run
-from tests.support.notify_receivers import HttpReceiver
+from tests.support.notify_receivers import HttpReceiver, RawReceiver
 
 TOKEN = "ntfy-token-never-elsewhere-5d1c"
 
@@ -122,3 +123,68 @@ def test_a_long_command_s_risky_tail_is_in_every_preview(command):
     for where, line in _previews(f"run shell command: {command}").items():
         assert "| sh" in line, where
         assert "…" in line, where  # and says that something was left out
+
+
+def _many_headers(connection, stop) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 200 + b"\r\n")
+
+
+def _not_http(connection, stop) -> None:
+    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def _long_header(connection, stop) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n")
+
+
+@pytest.mark.usefixtures("quick_retries")
+@pytest.mark.parametrize("answer", [_many_headers, _not_http, _long_header])
+def test_a_receiver_answering_broken_http_is_a_recorded_failure(store, answer):
+    """http.client's own errors (too many headers, no status line, a header line too long) are no
+    OSError: the sender's thread logged a traceback, tried once and recorded nothing, so the Run
+    page showed no delivery at all."""
+    served = RawReceiver(answer)
+    try:
+        settings = NotifySettings.model_validate(
+            {"dashboard_url": "http://dash.test", "webhook": {"url": f"{served.url}/hook"}}
+        )
+        run = make_run(store, status="failed", goal="tidy the notes")
+        _send(
+            store, settings, end_notice(run_id=run.id, goal=run.goal, status="failed", reason="x")
+        )
+    finally:
+        served.close()
+    (delivery,) = storage.deliveries(store, run_id=run.id)
+    assert not delivery.ok and delivery.attempts == 3
+    assert "receiver" in (delivery.error or "")
+
+
+def _trickle(connection, stop) -> None:
+    """A status line one byte at a time, each well within the socket's timeout, until the test
+    ends: an answer that never finishes."""
+    connection.sendall(b"HTTP/1.1 ")
+    while not stop.wait(0.05):
+        connection.sendall(b"9")
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_a_receiver_trickling_its_answer_cannot_hold_the_senders_threads(store, monkeypatch):
+    """The 5 s timeout was a socket's, per read: a receiver that sends a byte every second never
+    timed out, so four such messages held every sender thread for good, and no later approval
+    reached anyone on any channel. Each attempt now ends at its deadline, as the docs say."""
+    monkeypatch.setattr(channels, "TIMEOUT_S", 0.5)
+    served = RawReceiver(_trickle)
+    try:
+        settings = NotifySettings.model_validate(
+            {"dashboard_url": "http://dash.test", "webhook": {"url": f"{served.url}/hook"}}
+        )
+        run = make_run(store, status="failed", goal="tidy the notes")
+        sender = Sender(threads=1)
+        sender.submit(
+            store, settings, end_notice(run_id=run.id, goal="g", status="failed", reason="")
+        )
+        assert sender.idle(60), "the attempt never ended"
+    finally:
+        served.close()
+    (delivery,) = storage.deliveries(store, run_id=run.id)
+    assert not delivery.ok and delivery.attempts == 3 and served.requests == 3

@@ -11,7 +11,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -189,3 +189,37 @@ class HttpReceiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP server that reads a request and then answers with `answer(connection, stop)`
+    (broken HTTP, a reply trickled a byte at a time); `stop` is set when the test ends."""
+
+    def __init__(self, answer: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.stop = threading.Event()
+        self.requests = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self._answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.requests += 1
+            threading.Thread(target=self._one, args=(connection,), daemon=True).start()
+
+    def _one(self, connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            try:
+                self._answer(connection, self.stop)
+            except OSError:  # the client gave up
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import smtplib
+import socket
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -43,7 +47,43 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         )
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+def _cut_at_deadline(sock: socket.socket) -> None:
+    """Shut the connection TIMEOUT_S after it was made. A socket's timeout bounds each read
+    only: a receiver that sends its answer a byte a second held a sender thread for good, and
+    four of them every thread, so no later message reached anyone."""
+
+    def cut() -> None:
+        with contextlib.suppress(OSError):  # done and closed by then: nothing to cut
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(TIMEOUT_S, cut)
+    timer.daemon = True
+    timer.start()
+
+
+class _Connection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _cut_at_deadline(self.sock)
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _cut_at_deadline(self.sock)
+
+
+class _Http(urllib.request.HTTPHandler):
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_Connection, req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_TlsConnection, req)  # the default context, as urlopen uses
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _Http, _Https)
 
 
 def target_of(settings: NotifySettings, channel: str) -> str:
@@ -86,6 +126,10 @@ def _post(url: str, data: bytes, headers: dict[str, str]) -> None:
     except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
         raise DeliveryFailed(
             f"could not reach the receiver: {getattr(exc, 'reason', exc)}"
+        ) from exc
+    except http.client.HTTPException as exc:  # no OSError: no status line, a cut body, ...
+        raise DeliveryFailed(
+            f"the receiver's answer is not HTTP onloop reads: {type(exc).__name__} {exc}"
         ) from exc
 
 
