@@ -24,31 +24,26 @@ TOKEN = "ntfy-token-never-elsewhere-5d1c"
 
 
 @pytest.fixture
-def hook():
-    """The receiver the policy names."""
-    made = HttpReceiver()
+def two_receivers():
+    """The receiver the policy names, and another (another port of the loopback) that the
+    first one's redirect points at."""
+    made = (HttpReceiver(), HttpReceiver())
     yield made
-    made.close()
-
-
-@pytest.fixture
-def elsewhere():
-    """Another receiver (another port of the loopback) the first one's redirect points at."""
-    made = HttpReceiver()
-    yield made
-    made.close()
+    for receiver in made:
+        receiver.close()
 
 
 @pytest.mark.usefixtures("quick_retries")
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("channel", ["ntfy", "webhook", "slack"])
 def test_a_receiver_redirect_is_not_followed_with_the_message_or_the_token(
-    store, hook, elsewhere, monkeypatch, status, channel
+    store, two_receivers, monkeypatch, status, channel
 ):
     """A receiver (or whoever answers for its host) that redirects must not make the worker
     send its ntfy token, or the message, to another address (a cloud's metadata address, a
     host of the network's inside): urllib follows 301/302/303 with every header but the body's,
     Authorization included. The delivery is a failure that says where it was sent."""
+    hook, elsewhere = two_receivers
     monkeypatch.setenv("ONLOOP_NTFY_TOKEN", TOKEN)
     hook.status = status
     hook.location = f"{elsewhere.url}/latest/meta-data"
