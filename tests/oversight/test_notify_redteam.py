@@ -16,6 +16,7 @@ from agent_core.oversight.notify.links import LinkRefused, check_link, signed_li
 from agent_core.oversight.notify.notice import approval_notice, end_notice
 from agent_core.oversight.notify.sender import Sender
 from agent_core.oversight.notify_settings import NotifySettings
+from agent_core.tools.decorator import plain_description
 from tests.oversight.test_notify_channels import _send, quick_retries  # noqa: F401  (fixture)
 from tests.support.dashboard_seed import make_run
 from tests.support.notify_receivers import HttpReceiver, RawReceiver
@@ -183,3 +184,14 @@ def test_a_receiver_trickling_its_answer_cannot_hold_the_senders_threads(store, 
         served.close()
     (delivery,) = storage.deliveries(store, run_id=run.id)
     assert not delivery.ok and delivery.attempts == 3 and served.requests == 3
+
+
+def test_a_tool_without_its_own_words_keeps_a_long_argument_s_tail_in_its_summary():
+    """An MCP server's or a user's tool without a describer is summarised by onloop, each
+    argument cut at 80 characters: `run exec with command='echo tidying...'` was the stored
+    summary, so no preview could show what the command ends with."""
+    summary = plain_description("exec", {"command": PADDING + RISKY_TAIL, "timeout": 20})
+    assert RISKY_TAIL in summary and len(summary) < 200
+    assert summary.endswith(", timeout=20")
+    for where, line in _previews(summary).items():
+        assert "| sh" in line, where
