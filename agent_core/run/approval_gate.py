@@ -10,7 +10,7 @@ from typing import Any
 import storage
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.notify.notice import approval_notice
-from agent_core.oversight.policy import RunAllowance
+from agent_core.oversight.policy import RunAllowance, decide_call
 from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import HumanDecision, RunPort
 from agent_core.run.spec import RunSpec
@@ -148,6 +148,24 @@ class ApprovalGate:
             )
         return Outcome("halted", f"halted by {by} while waiting for approval")
 
+    def _denied_now(self, tool: Tool, arguments: dict) -> str | None:
+        """Why the call may not run after all: a deny rule added while it waited (a project rule
+        an admin made of it) covers it. A person's yes never runs what the policy now denies,
+        as an edited call's review refuses it (oversight/edits.py)."""
+        verdict = decide_call(
+            self.port.with_project_rules(self.spec.policy),
+            tool,
+            arguments,
+            autonomy=self.spec.autonomy,
+            workspace=self.spec.workspace,
+        )
+        if verdict.verdict != "deny":
+            return None
+        return (
+            f"the policy now denies this call ({verdict.rule or 'default'}: {verdict.reason}), "
+            "a rule added while it waited for a person"
+        )
+
     def _review(self, tool: Tool, arguments: dict, edited: Any) -> EditReview | str:
         """The edited call decided again here, whoever wrote the decision (fail closed)."""
         try:
@@ -217,6 +235,8 @@ class ApprovalGate:
             note = f": {decision.note}" if decision.note else " (no note)"
             return (f"Rejected by a human{note}", "rejected"), arguments
         refused = _edit_refusal(gated)
+        if refused is None and gated.edit is None:
+            refused = self._denied_now(tool, arguments)
         if refused is not None:
             self.port.record(Error(message=refused, where="approval"))
             return (f"Error: {refused}; not run", "denied"), arguments
