@@ -27,13 +27,16 @@ _CODE_CONFIG = ("core.hookspath", "core.sshcommand", "core.pager", "core.editor"
                 "alias.", "diff.external", "filter.", "credential.helper", "sequence.editor",
                 "gpg.program", "protocol.ext", "uploadpack.packobjectshook", "core.gitproxy",
                 "include.path", "includeif.")  # fmt: skip
+# Options of the remote subcommands that name a program git runs (`--upload-pack` runs it on
+# this side for a local remote) or a folder whose hooks it installs (`clone --template`).
+_REMOTE_PROGRAMS = frozenset({"--upload-pack", "--receive-pack", "--exec", "--template"})
 
 
 def git_class(invocation: Invocation) -> Found:
     flags, operands = invocation.flags, list(invocation.operands)
     words = [*operands, *(w.text for w in invocation.paths)]  # --config-env=K=V is a value
     values = [o for o in words if "=" in o and "." in o.split("=", 1)[0]]
-    if "-c" in flags or "--config-env" in flags or "--exec-path" in flags:
+    if flags & {"-c", "--config", "--config-env", "--exec-path"}:  # clone's --config is its -c
         if any(v.lower().startswith(_CODE_CONFIG) for v in values) or "--exec-path" in flags:
             return ESCALATION, "`git -c` sets configuration that makes git run another program"
     if "--git-dir" in flags:  # its config (core.fsmonitor, hooks) is then an everyday file
@@ -45,6 +48,8 @@ def git_class(invocation: Invocation) -> Found:
         "--no-verify" in flags or (sub == "commit" and "-n" in flags)
     ):
         return ESCALATION, f"`git {sub} --no-verify` skips the project's hooks"
+    if sub in _NETWORK and _runs_a_program(sub, flags, rest):
+        return ESCALATION, f"`git {sub}` is given a program to run or hooks to install"
     if sub == "push":
         return _push(flags, rest)
     if sub in ("config", "remote"):
@@ -144,6 +149,21 @@ def puts_back(invocation: Invocation) -> bool:
     if sub == "restore":
         return not (own & {"-S", "--staged"}) or bool(own & {"-W", "--worktree"})
     return sub == "checkout" and not own & (_NEW_BRANCH | _FORCE_CREATE)
+
+
+def talks_to_remote(invocation: Invocation) -> bool:
+    """Whether this git command talks to a remote, which any of its words may name (a URL, a
+    configured remote, an option's value before them): `git push`, `fetch`, `pull`, `clone`."""
+    sub, _rest = _subcommand(invocation)
+    return sub in _NETWORK
+
+
+def _runs_a_program(sub: str, flags: frozenset[str], rest: list[str]) -> bool:
+    """`--upload-pack=CMD`, `--receive-pack`, `--exec`, `clone -u CMD`, `clone --template=DIR`
+    or an `ext::CMD` remote: git runs what it is given, not only talks to a remote."""
+    if flags & _REMOTE_PROGRAMS or (sub == "clone" and "-u" in flags):
+        return True
+    return any(r.lower().startswith(("ext::", "fd::")) for r in rest)
 
 
 def _push(flags: frozenset[str], rest: list[str]) -> Found:

