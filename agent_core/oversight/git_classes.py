@@ -26,7 +26,12 @@ _NETWORK = frozenset({"fetch", "pull", "clone", "ls-remote", "push", "remote-upd
 _CODE_CONFIG = ("core.hookspath", "core.sshcommand", "core.pager", "core.editor", "core.fsmonitor",
                 "alias.", "diff.external", "filter.", "credential.helper", "sequence.editor",
                 "gpg.program", "protocol.ext", "uploadpack.packobjectshook", "core.gitproxy",
-                "include.path", "includeif.")  # fmt: skip
+                "include.path", "includeif.", "core.askpass", "pager.",
+                "interactive.difffilter")  # fmt: skip
+# ... and keys named per remote, driver or submodule (`remote.origin.uploadpack`,
+# `merge.ours.driver`, `diff.png.textconv`, `submodule.lib.update = !sh`).
+_CODE_KEY_ENDS = (".uploadpack", ".receivepack", ".driver", ".textconv", ".command", ".cmd",
+                  ".askpass", ".proxycommand")  # fmt: skip
 # Options of the remote subcommands that name a program git runs (`--upload-pack` runs it on
 # this side for a local remote) or a folder whose hooks it installs (`clone --template`).
 _REMOTE_PROGRAMS = frozenset({"--upload-pack", "--receive-pack", "--exec", "--template"})
@@ -37,7 +42,7 @@ def git_class(invocation: Invocation) -> Found:
     words = [*operands, *(w.text for w in invocation.paths)]  # --config-env=K=V is a value
     values = [o for o in words if "=" in o and "." in o.split("=", 1)[0]]
     if flags & {"-c", "--config", "--config-env", "--exec-path"}:  # clone's --config is its -c
-        if any(v.lower().startswith(_CODE_CONFIG) for v in values) or "--exec-path" in flags:
+        if any(_runs_code(v) for v in values) or "--exec-path" in flags:
             return ESCALATION, "`git -c` sets configuration that makes git run another program"
     if "--git-dir" in flags:  # its config (core.fsmonitor, hooks) is then an everyday file
         return ESCALATION, "`git --git-dir` uses the settings and hooks of another folder"
@@ -151,6 +156,14 @@ def puts_back(invocation: Invocation) -> bool:
     return sub == "checkout" and not own & (_NEW_BRANCH | _FORCE_CREATE)
 
 
+def _runs_code(setting: str) -> bool:
+    """Whether a setting (`KEY` or `KEY=VALUE`) makes git run a program it names."""
+    key = setting.split("=", 1)[0].lower()
+    if key.startswith("submodule.") and key.endswith(".update"):
+        return True  # `!command` runs the command instead of a checkout
+    return key.startswith(_CODE_CONFIG) or key.endswith(_CODE_KEY_ENDS)
+
+
 def talks_to_remote(invocation: Invocation) -> bool:
     """Whether this git command talks to a remote, which any of its words may name (a URL, a
     configured remote, an option's value before them): `git push`, `fetch`, `pull`, `clone`."""
@@ -182,7 +195,7 @@ def _settings(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
     reading = {"--get", "--get-all", "--list", "-l", "--get-regexp", "--show-origin"}
     if flags & reading or (len(rest) == 1 and "=" not in rest[0]):
         return READ, "`git config` reads a setting"
-    if any(r.lower().startswith(_CODE_CONFIG) for r in rest):
+    if any(_runs_code(r) for r in rest):
         return ESCALATION, "`git config` sets a value that makes git run another program"
     return GUARDED, "`git config` changes the repository's settings"
 

