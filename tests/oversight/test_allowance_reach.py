@@ -10,12 +10,24 @@ ceiling covered. The last section holds scopes that held (guards)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent_core.oversight.policy import RunAllowance, decide
 from agent_core.oversight.scopes import offered_scopes
 from agent_core.tools import args_hash
+from agent_core.tools.workspace import Workspace
 from tests.oversight.test_scopes import SHIPPED, allowing, offered, sh, verdict
+
+
+@pytest.fixture
+def space(tmp_path: Path) -> Workspace:
+    for name, text in {"docs/a.md": "a\n" * 50, "notes.txt": "n\n" * 50, "src/app.py": "x = 1\n"}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "dist").mkdir()
+    return Workspace(tmp_path)
 
 
 def _lifted(approved: str, later: str, autonomy: str = "supervised") -> bool:
@@ -211,6 +223,43 @@ def test_a_yes_to_adding_a_remote_never_covers_moving_another(later):
 def test_a_git_setting_that_names_a_program_is_escalation(command):
     decision = verdict(RunAllowance(), "run_shell", sh(command))
     assert decision.verdict == "ask" and decision.call_class == "escalation", decision
+
+
+# -- files moved out of the workspace: lost with the sandbox's /tmp ------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "mv docs /tmp/",
+        "mv src/app.py /tmp/app.py",
+        "mv -t /tmp docs",
+        "mv --target-directory=/tmp docs",
+        "mv notes.txt /dev/shm/n",
+        "mv notes.txt /dev/null",
+        "mv docs ~/old-docs",
+        "tar --remove-files -cf /tmp/a.tar docs",
+        "zip -m /tmp/a.zip notes.txt",
+    ],
+)
+def test_moving_files_out_of_the_workspace_is_destructive(command, space):
+    """Unasked before under `supervised`, with no yes at all: the sandbox's /tmp (and /dev/shm,
+    and its home) live in memory and go when the command ends, with what was moved there."""
+    decision = verdict(RunAllowance(), "run_shell", sh(command), workspace=space)
+    assert decision.verdict == "ask" and decision.call_class == "destructive", decision
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "mv docs/a.md docs/b.md",
+        "mv /tmp/build.whl dist/",
+        "tar -cf /tmp/a.tar docs",
+        "cd docs && mv a.md ../dist/",
+    ],
+)
+def test_moving_inside_or_into_the_workspace_is_an_everyday_write(command, space):
+    assert verdict(RunAllowance(), "run_shell", sh(command), workspace=space).verdict == "allow"
 
 
 # -- guards: what held ---------------------------------------------------------------------------
