@@ -262,6 +262,22 @@ def test_moving_inside_or_into_the_workspace_is_an_everyday_write(command, space
     assert verdict(RunAllowance(), "run_shell", sh(command), workspace=space).verdict == "allow"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "install -m 644 tiny.txt notes.txt",
+        "install -m 0644 -o root tiny.txt notes.txt",
+        "install --mode 644 tiny.txt notes.txt",
+    ],
+)
+def test_install_over_a_file_with_less_than_half_of_it_is_destructive(command, space):
+    """`cp tiny.txt notes.txt` asked; `install -m 644 tiny.txt notes.txt` did the same unasked:
+    the mode's value was read as a third file, and the replacement as not known."""
+    (space.root / "tiny.txt").write_text("x")
+    decision = verdict(RunAllowance(), "run_shell", sh(command), workspace=space)
+    assert decision.verdict == "ask" and decision.call_class == "destructive", decision
+
+
 # -- guards: what held ---------------------------------------------------------------------------
 
 
