@@ -23,7 +23,11 @@ from tests.oversight.test_scopes import SHIPPED, allowing, offered, sh, verdict
 
 @pytest.fixture
 def space(tmp_path: Path) -> Workspace:
-    for name, text in {"docs/a.md": "a\n" * 50, "notes.txt": "n\n" * 50, "src/app.py": "x = 1\n"}.items():
+    for name, text in {
+        "docs/a.md": "a\n" * 50,
+        "notes.txt": "n\n" * 50,
+        "src/app.py": "x = 1\n",
+    }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     (tmp_path / "dist").mkdir()

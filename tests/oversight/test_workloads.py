@@ -155,7 +155,7 @@ def test_the_harness_counts_asks_needless_risky_unasked_and_refused_harmless():
 
 def test_the_widest_scope_allowed_for_the_run_never_widens_to_a_riskier_class_nor_a_deny():
     calls = (
-        Call("run_shell", {"command": "pip install httpx"}, "needs_person", "asked; `pip install *`"),
+        Call("run_shell", {"command": "pip install httpx"}, "needs_person", "asked: a prefix"),
         Call("run_shell", {"command": "pip install rich"}, "needs_person", "allowed by then"),
         Call("run_shell", {"command": "pip install x --basetemp=src"}, "refuse", "destructive"),
         Call("run_shell", {"command": "rm -r build"}, "needs_person", "a deny still wins"),
