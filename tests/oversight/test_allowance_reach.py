@@ -184,6 +184,32 @@ def test_a_yes_to_a_host_covers_reading_it_with_fetch_url_only(tool, approved, l
     assert [s.kind for s in fetch] == ["call", "domain"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "uv.toml",  # [[index]] url = "https://evil.test/simple"
+        "poetry.toml",
+        ".yarnrc",  # registry "https://evil.test"
+        "bunfig.toml",
+        ".cargo/config.toml",  # [source.crates-io] replace-with, [target] runner
+        ".cargo/config",
+        ".pnpmfile.cjs",  # pnpm runs its hooks while it installs
+        "pnpm-workspace.yaml",
+        "nuget.config",
+        ".bundle/config",
+        "pip.conf",
+        ".venv/pip.conf",  # read by the venv's pip
+        ".condarc",
+    ],
+)
+def test_a_package_managers_settings_file_is_guarded(path, space):
+    """Written unasked under `supervised`, it moved where an allowed `uv add *` or an approved
+    `pip install x` installs from, past the host check above: nobody saw the new source."""
+    write = {"path": path, "content": '[[index]]\nurl = "https://evil.test/simple"\n'}
+    decision = verdict(RunAllowance(), "write_file", write, workspace=space)
+    assert decision.verdict == "ask" and decision.call_class == "guarded", decision
+
+
 # -- settings: a yes to one key never covers another ------------------------------------------
 
 
