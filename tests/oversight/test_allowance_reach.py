@@ -16,6 +16,7 @@ import pytest
 
 from agent_core.oversight.policy import RunAllowance, decide
 from agent_core.oversight.scopes import offered_scopes
+from agent_core.oversight.web_gate import url_gate
 from agent_core.tools import args_hash
 from agent_core.tools.workspace import Workspace
 from tests.oversight.test_scopes import SHIPPED, allowing, offered, sh, verdict
@@ -208,6 +209,39 @@ def test_a_package_managers_settings_file_is_guarded(path, space):
     write = {"path": path, "content": '[[index]]\nurl = "https://evil.test/simple"\n'}
     decision = verdict(RunAllowance(), "write_file", write, workspace=space)
     assert decision.verdict == "ask" and decision.call_class == "guarded", decision
+
+
+@pytest.mark.parametrize(
+    "hop",
+    [
+        "https://evil.test/?q=notes",
+        "https://docs.python.org.evil.test/",
+        "http://evil.test:8080/",
+        "https://python.org@evil.test/",
+    ],
+)
+def test_a_fetch_of_an_allowed_host_never_follows_a_redirect_to_another(hop):
+    """The yes (or the domain scope) was for docs.python.org; a page there that redirects (an
+    open redirect, `?next=`) took the GET to a host the policy would have asked about."""
+    check = url_gate(SHIPPED)
+    assert check("https://docs.python.org/3/", False) == (None, False)
+    refusal, _private = check(hop, True)
+    assert refusal is not None and "fetch that URL directly" in refusal, refusal
+
+
+@pytest.mark.parametrize(
+    ("first", "hop"),
+    [
+        ("https://docs.python.org/3", "https://docs.python.org/3/"),
+        ("http://docs.python.org/3/", "https://docs.python.org/3/"),
+        ("https://python.org/", "https://www.python.org/"),
+        ("https://www.python.org/x", "https://python.org/x"),
+    ],
+)
+def test_a_redirect_within_the_same_host_is_followed(first, hop):
+    check = url_gate(SHIPPED)
+    check(first, False)
+    assert check(hop, True) == (None, False)
 
 
 # -- settings: a yes to one key never covers another ------------------------------------------
