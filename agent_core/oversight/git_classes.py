@@ -26,15 +26,23 @@ _NETWORK = frozenset({"fetch", "pull", "clone", "ls-remote", "push", "remote-upd
 _CODE_CONFIG = ("core.hookspath", "core.sshcommand", "core.pager", "core.editor", "core.fsmonitor",
                 "alias.", "diff.external", "filter.", "credential.helper", "sequence.editor",
                 "gpg.program", "protocol.ext", "uploadpack.packobjectshook", "core.gitproxy",
-                "include.path", "includeif.")  # fmt: skip
+                "include.path", "includeif.", "core.askpass", "pager.",
+                "interactive.difffilter")  # fmt: skip
+# ... and keys named per remote, driver or submodule (`remote.origin.uploadpack`,
+# `merge.ours.driver`, `diff.png.textconv`, `submodule.lib.update = !sh`).
+_CODE_KEY_ENDS = (".uploadpack", ".receivepack", ".driver", ".textconv", ".command", ".cmd",
+                  ".askpass", ".proxycommand")  # fmt: skip
+# Options of the remote subcommands that name a program git runs (`--upload-pack` runs it on
+# this side for a local remote) or a folder whose hooks it installs (`clone --template`).
+_REMOTE_PROGRAMS = frozenset({"--upload-pack", "--receive-pack", "--exec", "--template"})
 
 
 def git_class(invocation: Invocation) -> Found:
     flags, operands = invocation.flags, list(invocation.operands)
     words = [*operands, *(w.text for w in invocation.paths)]  # --config-env=K=V is a value
     values = [o for o in words if "=" in o and "." in o.split("=", 1)[0]]
-    if "-c" in flags or "--config-env" in flags or "--exec-path" in flags:
-        if any(v.lower().startswith(_CODE_CONFIG) for v in values) or "--exec-path" in flags:
+    if flags & {"-c", "--config", "--config-env", "--exec-path"}:  # clone's --config is its -c
+        if any(_runs_code(v) for v in values) or "--exec-path" in flags:
             return ESCALATION, "`git -c` sets configuration that makes git run another program"
     if "--git-dir" in flags:  # its config (core.fsmonitor, hooks) is then an everyday file
         return ESCALATION, "`git --git-dir` uses the settings and hooks of another folder"
@@ -45,6 +53,8 @@ def git_class(invocation: Invocation) -> Found:
         "--no-verify" in flags or (sub == "commit" and "-n" in flags)
     ):
         return ESCALATION, f"`git {sub} --no-verify` skips the project's hooks"
+    if sub in _NETWORK and _runs_a_program(sub, flags, rest):
+        return ESCALATION, f"`git {sub}` is given a program to run or hooks to install"
     if sub == "push":
         return _push(flags, rest)
     if sub in ("config", "remote"):
@@ -146,6 +156,29 @@ def puts_back(invocation: Invocation) -> bool:
     return sub == "checkout" and not own & (_NEW_BRANCH | _FORCE_CREATE)
 
 
+def _runs_code(setting: str) -> bool:
+    """Whether a setting (`KEY` or `KEY=VALUE`) makes git run a program it names."""
+    key = setting.split("=", 1)[0].lower()
+    if key.startswith("submodule.") and key.endswith(".update"):
+        return True  # `!command` runs the command instead of a checkout
+    return key.startswith(_CODE_CONFIG) or key.endswith(_CODE_KEY_ENDS)
+
+
+def talks_to_remote(invocation: Invocation) -> bool:
+    """Whether this git command talks to a remote, which any of its words may name (a URL, a
+    configured remote, an option's value before them): `git push`, `fetch`, `pull`, `clone`."""
+    sub, _rest = _subcommand(invocation)
+    return sub in _NETWORK
+
+
+def _runs_a_program(sub: str, flags: frozenset[str], rest: list[str]) -> bool:
+    """`--upload-pack=CMD`, `--receive-pack`, `--exec`, `clone -u CMD`, `clone --template=DIR`
+    or an `ext::CMD` remote: git runs what it is given, not only talks to a remote."""
+    if flags & _REMOTE_PROGRAMS or (sub == "clone" and "-u" in flags):
+        return True
+    return any(r.lower().startswith(("ext::", "fd::")) for r in rest)
+
+
 def _push(flags: frozenset[str], rest: list[str]) -> Found:
     forced = {"-f", "--force", "--force-with-lease", "--force-if-includes", "--mirror", "--prune",
               "--delete", "-d"}  # fmt: skip
@@ -162,7 +195,7 @@ def _settings(sub: str, flags: frozenset[str], rest: list[str]) -> Found:
     reading = {"--get", "--get-all", "--list", "-l", "--get-regexp", "--show-origin"}
     if flags & reading or (len(rest) == 1 and "=" not in rest[0]):
         return READ, "`git config` reads a setting"
-    if any(r.lower().startswith(_CODE_CONFIG) for r in rest):
+    if any(_runs_code(r) for r in rest):
         return ESCALATION, "`git config` sets a value that makes git run another program"
     return GUARDED, "`git config` changes the repository's settings"
 

@@ -27,6 +27,9 @@ _GUARDED: tuple[tuple[str, str], ...] = (
      r"|environment\.ya?ml|MANIFEST\.in)$", "a package manifest: it decides what gets installed"),
     (r"(^|/)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|uv\.lock|Pipfile\.lock"
      r"|Cargo\.lock|go\.sum|Gemfile\.lock|composer\.lock)$", "a lockfile: it pins what gets installed"),
+    (r"(^|/)(uv\.toml|poetry\.toml|\.yarnrc(\.ya?ml)?|bunfig\.toml|\.cargo/config(\.toml)?"
+     r"|\.pnpmfile\.c?js|pnpm-workspace\.yaml|nuget\.config|\.bundle/config|pip\.(conf|ini)"
+     r"|\.condarc)$", "a package manager's settings: where it installs from, what it runs"),
     (r"(^|/)(Makefile|GNUmakefile|Dockerfile|Containerfile|docker-compose\.ya?ml|compose\.ya?ml"
      r"|Justfile|justfile|Taskfile\.ya?ml|tox\.ini|noxfile\.py|conftest\.py|\.?pytest\.ini"
      r"|CMakeLists\.txt|[^/]*\.cmake)$",

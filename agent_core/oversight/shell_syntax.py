@@ -40,7 +40,10 @@ PROGRAM_VARIABLES = frozenset(
      # (`--checkpoint-action=exec=`, `-TT`) from these
      "LESSOPEN", "LESSCLOSE", "TAR_OPTIONS", "ZIPOPT"}
 )  # fmt: skip
-_PROGRAM_PREFIXES = ("npm_config_",)  # npm reads any setting from the environment: script-shell
+# npm reads any setting from the environment (script-shell), pip any option (PIP_INDEX_URL: the
+# code it installs and runs comes from there), uv its indexes
+_PROGRAM_PREFIXES = ("npm_config_", "pip_", "uv_index", "uv_default_index", "uv_extra_index",
+                     "uv_find_links")  # fmt: skip
 _HARMLESS_PROGRAMS = frozenset({"", "true", ":", "cat"})  # `GIT_EDITOR=true git merge`
 
 

@@ -370,6 +370,8 @@ def replacement(
     if _named(invocation.truncates) & set(spellings):
         return _printed(invocation)
     program, operands = invocation.program, invocation.operands
+    if program == "install":
+        operands = _install_files(invocation.words) if invocation.words else operands
     if program == "tee" and invocation.stdin is not None and not invocation.flags & {"-a"}:
         return invocation.stdin if _named(operands) & set(spellings) else None  # `tee F <<EOF`
     if program not in ("cp", "mv", "install") or len(operands) != 2 or "-t" in invocation.flags:
@@ -377,6 +379,23 @@ def replacement(
     if not _named(operands[1:]) & set(spellings):
         return None
     return "" if operands[0] == "/dev/null" else read(_normal(operands[0]))
+
+
+# install's options whose value is the next word: a mode, an owner, a group are no files
+_INSTALL_VALUES = frozenset({"-m", "--mode", "-o", "--owner", "-g", "--group", "-S", "--suffix"})
+
+
+def _install_files(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The files `install` names (`install -m 644 new.txt notes.txt`: new.txt, notes.txt)."""
+    files: list[str] = []
+    skip = False
+    for word in words:
+        if skip or word in _INSTALL_VALUES:
+            skip = not skip and word in _INSTALL_VALUES
+            continue
+        if not word.startswith("-"):
+            files.append(word)
+    return tuple(files)
 
 
 def _printed(invocation: Invocation) -> str | None:

@@ -69,11 +69,11 @@ def test_edit_approves_the_typed_arguments_after_a_mistake_is_explained(store, m
 
 
 def test_always_offers_scopes_narrowest_first_and_defaults_to_the_exact_call(store, monkeypatch):
-    run, approval = pending(store, tool="run_shell", arguments={"command": "git push origin main"})
+    run, approval = pending(store, tool="run_shell", arguments={"command": "pip install requests"})
     terminal, printed, _ = follower(store, run.id, ["a", "1"], monkeypatch)
     terminal._decide(approval)
     assert printed[0].strip() == "1. this exact call"
-    assert "git push" in printed[1]
+    assert "pip install" in printed[1]
     decided = storage.get_approval(store, approval_id=approval.id)
     assert (decided.status, decided.allow_scope) == ("approved", "call")
 
@@ -103,12 +103,12 @@ def test_show_lists_the_scopes_and_revoke_withdraws_an_allowance(store, monkeypa
     from agent_core.cli.app import app
     from agent_core.oversight.decisions import approve
 
-    run, approval = pending(store, tool="run_shell", arguments={"command": "git push origin main"})
+    run, approval = pending(store, tool="run_shell", arguments={"command": "pip install requests"})
     db = ["--db", store.url]
     shown = CliRunner().invoke(app, ["show", run.id, *db], terminal_width=200).output
     assert f"waiting for approval {approval.id}: onloop approve {run.id} [--allow SCOPE]" in shown
     assert "--allow call: this exact call" in shown
-    assert "--allow prefix: `git push *` commands" in shown
+    assert "--allow prefix: `pip install *` commands" in shown
     approve(store, approval_id=approval.id, by="dan", allow_scope="call")
     revoked = CliRunner().invoke(app, ["revoke", run.id, str(approval.id), *db])
     assert revoked.exit_code == 0, revoked.output

@@ -65,9 +65,9 @@ def test_suggest_lists_and_adds(store, tmp_path):
 
 def test_approve_with_a_project_scope(store, tmp_path):
     run = seed.make_run(store, status="waiting")
-    seed.make_approval(store, run, tool="run_shell", arguments={"command": "git push origin x"})
+    seed.make_approval(store, run, tool="run_shell", arguments={"command": "pip install x"})
     done = onloop("approve", run.id, "--allow", "prefix", "--project", db=store.url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     [row] = storage.active_project_rules(store)
-    assert row.rule["commands"] == ["git push"]
-    assert row.rule["name"].startswith("allowed in this project: `git push *` commands")
+    assert row.rule["commands"] == ["pip install"]
+    assert row.rule["name"].startswith("allowed in this project: `pip install *` commands")

@@ -144,17 +144,17 @@ def test_approve_and_allow_this_exact_call_for_the_rest_of_the_run(store):
 def test_approve_and_allow_a_wider_scope_stores_the_capped_rule_it_became(store):
     run = seed.make_run(store, status="waiting")
     approval = seed.make_approval(
-        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+        store, run, tool="run_shell", arguments={"command": "pip install requests"}
     )
     at = inbox()
     options = at.selectbox(key=card_key(approval, "scope")).options
-    assert len(options) == 2 and "git push" in options[1]
+    assert len(options) == 2 and "pip install" in options[1]
     at.selectbox(key=card_key(approval, "scope")).set_value("prefix").run()
     at.button(key=card_key(approval, "allow")).click().run()
     row = storage.get_approval(store, approval_id=approval.id)
     assert (row.status, row.allow_scope) == ("approved", "prefix")
     assert row.allow_rule is not None
-    assert (row.allow_rule["commands"], row.allow_rule["up_to"]) == (["git push"], "network")
+    assert (row.allow_rule["commands"], row.allow_rule["up_to"]) == (["pip install"], "install")
 
 
 def test_a_decision_made_elsewhere_first_is_reported_not_overwritten(store):
@@ -301,7 +301,7 @@ def test_a_scope_whose_words_changed_since_they_were_shown_decides_nothing(store
     was allowed could differ from what the person read. Now the words read go with the click."""
     run = seed.make_run(store, status="waiting")
     approval = seed.make_approval(
-        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+        store, run, tool="run_shell", arguments={"command": "pip install requests"}
     )
     at = inbox()
     at.selectbox(key=card_key(approval, "scope")).set_value("prefix").run()
@@ -316,12 +316,12 @@ def test_a_scope_whose_words_changed_since_they_were_shown_decides_nothing(store
 def test_the_words_shown_must_be_the_scopes_words_now(store):
     run = seed.make_run(store, status="waiting")
     approval = seed.make_approval(
-        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+        store, run, tool="run_shell", arguments={"command": "pip install requests"}
     )
     [_, prefix] = decisions.scopes_of(store, approval)
     with pytest.raises(decisions.DecisionError, match="changed since it was shown"):
         decisions.approve(
-            store, approval_id=approval.id, by="ann", allow_scope="prefix", shown_scope="git *"
+            store, approval_id=approval.id, by="ann", allow_scope="prefix", shown_scope="pip *"
         )
     assert storage.get_approval(store, approval_id=approval.id).status == "pending"
     decisions.approve(

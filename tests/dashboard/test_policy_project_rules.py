@@ -58,7 +58,7 @@ def test_a_suggestion_is_added_with_one_click(store):
 def test_the_card_offers_a_project_rule_to_an_admin(store):
     run = seed.make_run(store, status="waiting")
     asked = seed.make_approval(
-        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+        store, run, tool="run_shell", arguments={"command": "pip install requests"}
     )
     at = app_at("views/approvals.py")
     key = f"inbox-approval-{asked.id}"
@@ -66,4 +66,4 @@ def test_the_card_offers_a_project_rule_to_an_admin(store):
     at.button(key=f"{key}-project").click().run()
     assert storage.get_approval(store, approval_id=asked.id).status == "approved"
     [row] = storage.active_project_rules(store)
-    assert row.from_approval_id == asked.id and row.rule["commands"] == ["git push"]
+    assert row.from_approval_id == asked.id and row.rule["commands"] == ["pip install"]

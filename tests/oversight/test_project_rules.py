@@ -159,7 +159,7 @@ def test_rules_hold_across_a_reopened_store_and_another_worker(store, tmp_path):
 def test_only_an_admin_makes_a_project_rule_from_an_approval(store):
     run = seed.make_run(store, status="waiting")
     asked = seed.make_approval(
-        store, run, tool="run_shell", arguments={"command": "git push origin main"}
+        store, run, tool="run_shell", arguments={"command": "pip install requests"}
     )
     approver = Person(name="ann@x.test", role="approver", mode="oidc")
     with pytest.raises(DecisionError, match="needs the admin role"):
@@ -171,7 +171,7 @@ def test_only_an_admin_makes_a_project_rule_from_an_approval(store):
     approve(store, approval_id=asked.id, by=admin, allow_scope="prefix", for_project=True)
     [row] = storage.active_project_rules(store)
     assert row.from_approval_id == asked.id and row.created_by == admin.label
-    assert row.rule["commands"] == ["git push"] and row.rule["up_to"] == "network"
+    assert row.rule["commands"] == ["pip install"] and row.rule["up_to"] == "install"
 
 
 # -- suggestions --------------------------------------------------------------------------------
@@ -189,44 +189,44 @@ def _decided(store, run, command: str, status: str = "approved", edited: dict | 
     )
 
 
-def _pushes(store, count: int = 6) -> list[storage.Run]:
+def _installs(store, count: int = 6) -> list[storage.Run]:
     runs = [seed.make_run(store, status="succeeded") for _ in range(2)]
     for index in range(count):
-        _decided(store, runs[index % 2], f"git push origin feature-{index}")
+        _decided(store, runs[index % 2], f"pip install package-{index}")
     return runs
 
 
 def test_a_pattern_approved_every_time_in_two_runs_is_suggested(store):
-    _pushes(store)
+    _installs(store)
     [found] = suggest(store)
-    assert found.rule.commands == ["git push"] and found.rule.up_to == "network"
+    assert found.rule.commands == ["pip install"] and found.rule.up_to == "install"
     assert (found.approved, found.runs, found.saved_asks) == (6, 2, 6)
     assert found.label.startswith("approved 6 of 6 times in 2 runs, never edited or rejected")
-    assert "`git push *` commands" in found.label
+    assert "`pip install *` commands" in found.label
     assert suggest(store, min_approvals=7) == []
 
 
 def test_never_a_suggestion_that_would_have_allowed_a_refused_call(store):
-    runs = _pushes(store)
-    _decided(store, runs[0], "git push origin release", status="rejected")
+    runs = _installs(store)
+    _decided(store, runs[0], "pip install release", status="rejected")
     assert suggest(store) == []
 
 
 def test_an_edited_approval_blocks_and_never_counts(store):
-    runs = _pushes(store)
-    _decided(store, runs[1], "git push origin x", edited={"command": "git push origin y"})
+    runs = _installs(store)
+    _decided(store, runs[1], "pip install x", edited={"command": "pip install y"})
     assert suggest(store) == []
 
 
 def test_a_refused_riskier_call_does_not_block_a_capped_suggestion(store):
-    runs = _pushes(store)
-    _decided(store, runs[0], "git push --force origin main", status="rejected")
-    [found] = suggest(store)  # `git push *` up to network never covers a forced push
-    assert found.rule.up_to == "network"
+    runs = _installs(store)
+    _decided(store, runs[0], "pip install x --basetemp=src", status="rejected")
+    [found] = suggest(store)  # `pip install *` up to install never covers removing src/
+    assert found.rule.up_to == "install"
 
 
 def test_a_rule_already_in_the_project_is_not_suggested_again(store):
-    _pushes(store)
+    _installs(store)
     [found] = suggest(store)
     add_rule(store, found.rule_dict(), by="ann")
     assert suggest(store) == []

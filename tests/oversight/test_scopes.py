@@ -131,11 +131,11 @@ def test_a_prefix_never_widens_to_a_riskier_call_or_another_command(command):
     assert verdict(allowed, "run_shell", sh(command)).verdict != "allow", command
 
 
-def test_a_prefix_for_a_plain_push_does_not_cover_a_forced_one():
-    allowed = allowing("run_shell", sh("git push origin main"), "prefix")
-    assert verdict(allowed, "run_shell", sh("git push origin feature")).verdict == "allow"
-    for forced in ["git push -f", "git push --force origin main", "git push origin +main"]:
-        assert verdict(allowed, "run_shell", sh(forced)).verdict == "ask", forced
+def test_a_prefix_for_a_plain_install_does_not_cover_one_that_deletes():
+    allowed = allowing("run_shell", sh("pip install requests"), "prefix")
+    assert verdict(allowed, "run_shell", sh("pip install httpx")).verdict == "allow"
+    for riskier in ["pip install x --basetemp=src", "pip install x; git push -f"]:
+        assert verdict(allowed, "run_shell", sh(riskier)).verdict == "ask", riskier
 
 
 def test_a_deny_rule_wins_over_any_allowance():
@@ -222,13 +222,13 @@ def test_an_allowance_never_lifts_what_an_admin_must_approve():
 
 
 def test_revoking_withdraws_that_approvals_allowance_only():
-    pushes = allowing("run_shell", sh("git push origin main"), "prefix")  # approval 7
-    both = pushes.adding("call", "run_shell", args_hash(sh("make lint")), None, 8)
-    assert verdict(both, "run_shell", sh("git push origin feature")).verdict == "allow"
+    installs = allowing("run_shell", sh("pip install requests"), "prefix")  # approval 7
+    both = installs.adding("call", "run_shell", args_hash(sh("make lint")), None, 8)
+    assert verdict(both, "run_shell", sh("pip install httpx")).verdict == "allow"
     revoked = both.revoking(7)
-    assert verdict(revoked, "run_shell", sh("git push origin feature")).verdict == "ask"
+    assert verdict(revoked, "run_shell", sh("pip install httpx")).verdict == "ask"
     assert revoked.covers_call("run_shell", args_hash(sh("make lint")))
-    assert both.revoking(8).rules == pushes.rules
+    assert both.revoking(8).rules == installs.rules
 
 
 def test_a_stored_rule_that_is_not_a_capped_allow_is_read_as_the_exact_call_only():
