@@ -11,7 +11,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -139,7 +139,8 @@ class Received:
 
 class HttpReceiver:
     """An HTTP server that records every POST; `hold` makes it hang until released, `status`
-    makes it answer with an error."""
+    makes it answer with an error; `on_post`, given, is called with each request before the
+    answer is sent and may name that answer's status (None: `status`)."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -148,6 +149,7 @@ class HttpReceiver:
         self.release = threading.Event()
         self.status = 200
         self.waiting = 0  # requests held right now
+        self.on_post: Callable[[Received], int | None] | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -158,12 +160,12 @@ class HttpReceiver:
                         receiver.waiting += 1
                         receiver.arrived.notify_all()
                     receiver.release.wait(60)
+                got = Received(self.path, dict(self.headers), body, time.monotonic())
                 with receiver.arrived:
-                    receiver.received.append(
-                        Received(self.path, dict(self.headers), body, time.monotonic())
-                    )
+                    receiver.received.append(got)
                     receiver.arrived.notify_all()
-                self.send_response(receiver.status)
+                status = receiver.on_post(got) if receiver.on_post is not None else None
+                self.send_response(status or receiver.status)
                 self.end_headers()
                 self.wfile.write(b"ok")
 
