@@ -6,6 +6,9 @@ held until the halt is settled); bounds are hang guards."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 import storage
@@ -82,22 +85,30 @@ def test_a_retry_of_an_approval_notice_is_not_sent_after_the_halt(
     assert _events(down, run.id).count("approval_requested") == 1  # the one before the halt
 
 
-def test_an_approval_notice_queued_behind_a_slow_receiver_is_not_sent_after_the_halt(
-    store, receivers, one_sender_thread
-):
+@contextmanager
+def sender_held(store, receivers) -> Iterator[HttpReceiver]:
+    """Another run's notice holds the sender's one thread (its receiver hangs) while inside; on
+    leaving, the hang ends and that run is halted. Yields a receiver for the run under test."""
     slow, witness = receivers(), receivers()
     slow.hold.set()
     holder = _told(store, slow, autonomy="manual")
     held = Driver(store, holder, ScriptedModel([{"tool_calls": [WRITE]}, "done"])).start()
     wait_for(lambda: slow.waiting >= 1, timeout=HANG_GUARD_S, what="the sender to be held")
-    run = _told(store, witness, autonomy="manual")
-    driver = Driver(store, run, ScriptedModel([{"tool_calls": [WRITE]}, "done"])).start()
-    driver.pending()  # asked: its notice waits behind the held one
-    control.halt(store, run_id=run.id, by="ann")
-    assert driver.join(HANG_GUARD_S).status == "halted"
+    yield witness
     slow.release.set()
     control.halt(store, run_id=holder.id, by="ann")
     assert held.join(HANG_GUARD_S).status == "halted"
+
+
+def test_an_approval_notice_queued_behind_a_slow_receiver_is_not_sent_after_the_halt(
+    store, receivers, one_sender_thread
+):
+    with sender_held(store, receivers) as witness:
+        run = _told(store, witness, autonomy="manual")
+        driver = Driver(store, run, ScriptedModel([{"tool_calls": [WRITE]}, "done"])).start()
+        driver.pending()  # asked: its notice waits behind the held one
+        control.halt(store, run_id=run.id, by="ann")
+        assert driver.join(HANG_GUARD_S).status == "halted"
     assert one_sender_thread.idle(HANG_GUARD_S)
     assert "approval_requested" not in _events(witness, run.id)
     assert "run_halted" in _events(witness, run.id)  # what is so is still said
@@ -106,18 +117,11 @@ def test_an_approval_notice_queued_behind_a_slow_receiver_is_not_sent_after_the_
 def test_a_pause_notice_queued_behind_a_slow_receiver_is_not_sent_after_the_halt(
     store, receivers, one_sender_thread
 ):
-    slow, witness = receivers(), receivers()
-    slow.hold.set()
-    holder = _told(store, slow, autonomy="manual")
-    held = Driver(store, holder, ScriptedModel([{"tool_calls": [WRITE]}, "done"])).start()
-    wait_for(lambda: slow.waiting >= 1, timeout=HANG_GUARD_S, what="the sender to be held")
-    run = _told(store, witness, autonomy="autonomous", max_steps=1)  # its budget pauses it
-    script = ScriptedModel([{"tool_calls": [CALC]}, {"tool_calls": [CALC]}, "done"])
-    paused = Driver(store, run, script).start().join(HANG_GUARD_S)
-    assert paused.status == "paused" and not (paused.reason or "").startswith("paused by ")
-    control.halt(store, run_id=run.id, by="ann")  # nobody drives it: halted at once
-    slow.release.set()
-    control.halt(store, run_id=holder.id, by="ann")
-    assert held.join(HANG_GUARD_S).status == "halted"
+    with sender_held(store, receivers) as witness:
+        run = _told(store, witness, autonomy="autonomous", max_steps=1)  # its budget pauses it
+        script = ScriptedModel([{"tool_calls": [CALC]}, {"tool_calls": [CALC]}, "done"])
+        paused = Driver(store, run, script).start().join(HANG_GUARD_S)
+        assert paused.status == "paused" and not (paused.reason or "").startswith("paused by ")
+        control.halt(store, run_id=run.id, by="ann")  # nobody drives it: halted at once
     assert one_sender_thread.idle(HANG_GUARD_S)
     assert "run_paused" not in _events(witness, run.id)

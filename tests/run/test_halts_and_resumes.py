@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
-from agent_core.oversight.decisions import approve
+from agent_core.oversight.decisions import DecisionError, approve
 from agent_core.oversight.policy import Policy
 from agent_core.run import approval_gate
 from tests.support.halt_helpers import assert_nothing_started_after_the_halt
@@ -19,6 +21,8 @@ from tests.support.run_helpers import Driver, events_of, new_run, wait_for
 
 HANG_GUARD_S = 20.0
 WRITE = {"name": "write_file", "arguments": {"path": "a.txt", "content": "x"}}
+# Each spelling of a yes: this call once; this call, or its folder, for the rest of the run.
+SCOPES = pytest.mark.parametrize("scope", [None, "call", "folder"])
 
 
 def _waiting_run(store):
@@ -60,45 +64,38 @@ def _resumed_asks_again(store, run, model, first_approval: int) -> None:
     assert driver.join(HANG_GUARD_S).status == "halted"
 
 
-def test_an_approval_given_right_after_the_halt_is_not_used_by_a_resume(store, monkeypatch):
+@SCOPES
+@pytest.mark.parametrize("moment", ["just before the halt", "just after the halt"])
+def test_an_approval_given_at_the_halt_is_not_used_by_a_resume(store, monkeypatch, scope, moment):
     arrived, release = _held_before_reading_decisions(monkeypatch)
     run, model = _waiting_run(store)
     driver = Driver(store, run, model).start()
     pending = driver.pending()
     assert arrived.wait(HANG_GUARD_S)
-    control.halt(store, run_id=run.id, by="ann")
-    try:
-        approve(store, approval_id=pending.id, by="bob")  # the same instant, just after
-    except Exception:  # noqa: BLE001 - refused: as good as never given
-        pass
+    if moment == "just before the halt":
+        approve(store, approval_id=pending.id, by="bob", allow_scope=scope)
+        control.halt(store, run_id=run.id, by="ann")  # before the driver could start the tool
+    else:
+        control.halt(store, run_id=run.id, by="ann")
+        try:
+            approve(store, approval_id=pending.id, by="bob", allow_scope=scope)
+        except (DecisionError, storage.InvalidState):
+            pass  # refused: as good as never given
     release.set()
     assert driver.join(HANG_GUARD_S).status == "halted"
     assert_nothing_started_after_the_halt(store, run.id)
     _resumed_asks_again(store, run, model, pending.id)
 
 
-def test_an_approval_given_just_before_the_halt_is_not_used_by_a_resume(store, monkeypatch):
-    arrived, release = _held_before_reading_decisions(monkeypatch)
-    run, model = _waiting_run(store)
-    driver = Driver(store, run, model).start()
-    pending = driver.pending()
-    assert arrived.wait(HANG_GUARD_S)
-    approve(store, approval_id=pending.id, by="bob")
-    control.halt(store, run_id=run.id, by="ann")  # before the driver could start the tool
-    release.set()
-    assert driver.join(HANG_GUARD_S).status == "halted"
-    assert_nothing_started_after_the_halt(store, run.id)
-    _resumed_asks_again(store, run, model, pending.id)
-
-
-def test_an_approval_given_while_nobody_drove_the_run_is_void_after_its_halt(store):
+@SCOPES
+def test_an_approval_given_while_nobody_drove_the_run_is_void_after_its_halt(store, scope):
     run, model = _waiting_run(store)
     driver = Driver(store, run, model).start()
     pending = driver.pending()
     driver.stop.set()  # the worker stops cleanly: the run is queued again, its approval open
     driver.join(HANG_GUARD_S)
     assert storage.get_approval(store, approval_id=pending.id).status == "pending"
-    approve(store, approval_id=pending.id, by="bob")  # nobody drives the run now
+    approve(store, approval_id=pending.id, by="bob", allow_scope=scope)  # nobody drives it
     control.halt(store, run_id=run.id, by="ann")  # halted at once: never claimed again
     assert_nothing_started_after_the_halt(store, run.id)
     _resumed_asks_again(store, run, model, pending.id)

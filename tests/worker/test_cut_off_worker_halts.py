@@ -1,0 +1,105 @@
+"""A worker cut off from its store (its link to PostgreSQL fails; the dashboard still reaches the
+store) while a run's tool works: the halt cannot reach that worker, and once the lease lapses the
+store says the run is halted. The worker must have cut the tool by then, by itself: it stops a
+run whose lease it could not renew before that lease lapses (agent_core/worker/leases.py).
+Gates are files the tool writes; bounds are hang guards."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+import storage
+from agent_core.models.scripted import ScriptedModel
+from agent_core.oversight import control
+from agent_core.oversight.policy import Policy, Rule
+from agent_core.worker.claim_loop import Worker
+from tests.support.halt_helpers import serve, stop
+from tests.support.run_helpers import events_of, new_run, wait_for
+from tests.support.tcp_cut import cuttable_relay
+
+MODULE = "onloop_cut_off_tools"
+TOOLS = '''
+    import time
+    from pathlib import Path
+
+    from onloop import ToolContext, tool
+
+
+    @tool(risk="low")
+    def keep_writing(path: str, tool_context: ToolContext | None = None) -> str:
+        """Writes to `path` until stopped, then notes that it stopped.
+
+        Args:
+            path: The file to keep writing.
+        """
+        assert tool_context is not None
+        target = Path(path)
+        while not tool_context.stopped:
+            target.write_text(str(time.monotonic()))
+            tool_context.wait(0.05)
+        Path(path + ".stopped").write_text("stopped")
+        return "stopped"
+'''
+PATIENCE_S = 60.0
+LEASE_S = 4.0
+
+
+@pytest.fixture
+def cut_off_tools(tmp_path, monkeypatch):
+    folder = tmp_path / "module"
+    folder.mkdir()
+    (folder / f"{MODULE}.py").write_text(textwrap.dedent(TOOLS))
+    monkeypatch.syspath_prepend(str(folder))
+    yield MODULE
+    sys.modules.pop(MODULE, None)
+
+
+def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_the_run(
+    postgres_url, tmp_path, cut_off_tools, monkeypatch
+):
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    url = make_url(postgres_url)
+    beat = tmp_path / "beat.txt"
+    store = storage.open_store(postgres_url)
+    with cuttable_relay(url.host or "127.0.0.1", url.port or 5432) as relay:
+        relayed = storage.open_store(url.set(port=relay.port).render_as_string(False))
+        policy = Policy(tools=[MODULE], rules=[Rule(tool="*", action="allow")])
+        run = new_run(store, "keep writing", model="scripted", autonomy="autonomous", policy=policy)
+        call = {"name": "keep_writing", "arguments": {"path": str(beat)}}
+        script = [{"tool_calls": [call]}, "done"]
+        worker = Worker(
+            relayed,
+            concurrency=1,
+            poll_s=0.05,
+            lease_seconds=LEASE_S,
+            model_factory=lambda run: ScriptedModel(list(script)),
+        )
+        threads = serve([worker])
+        try:
+            wait_for(lambda: events_of(store, run.id, "tool_started"), PATIENCE_S, "the tool")
+            wait_for(beat.exists, PATIENCE_S, "the tool to write")
+            relay.cut()
+            control.halt(store, run_id=run.id, by="ann")  # from the dashboard's side
+            wait_for(
+                lambda: (
+                    storage.expire_leases(store) is not None
+                    and storage.get_run(store, run_id=run.id).status == "halted"
+                ),
+                PATIENCE_S,
+                "the lapsed lease to end the run halted",
+            )
+            # The store says halted: the tool must stop though its worker still cannot read it.
+            wait_for(
+                Path(f"{beat}.stopped").exists, PATIENCE_S, "the cut-off worker to stop its tool"
+            )
+        finally:
+            relay.restore()
+            stop([worker], threads)
+            relayed.dispose()
+    assert storage.get_run(store, run_id=run.id).status == "halted"
+    store.dispose()
