@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,10 +22,11 @@ from agent_core.oversight.policy import Policy, Rule
 from agent_core.worker.claim_loop import Worker
 from tests.support.halt_helpers import serve, stop
 from tests.support.run_helpers import events_of, new_run, wait_for
-from tests.support.tcp_cut import cuttable_relay
+from tests.support.tcp_cut import CuttableRelay, cuttable_relay
 
 MODULE = "onloop_cut_off_tools"
 TOOLS = '''
+    import subprocess
     import time
     from pathlib import Path
 
@@ -44,6 +47,20 @@ TOOLS = '''
             tool_context.wait(0.05)
         Path(path + ".stopped").write_text("stopped")
         return "stopped"
+
+
+    @tool(risk="low")
+    def start_and_wait(path: str) -> str:
+        """Starts a long process, notes its pid in `path` and waits for it, never looking at a
+        halt.
+
+        Args:
+            path: Where the pid goes.
+        """
+        process = subprocess.Popen(["sleep", "1000"])
+        Path(path).write_text(str(process.pid))
+        process.wait()
+        return "it ended"
 '''
 PATIENCE_S = 60.0
 LEASE_S = 4.0
@@ -59,19 +76,25 @@ def cut_off_tools(tmp_path, monkeypatch):
     sys.modules.pop(MODULE, None)
 
 
-def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_the_run(
-    postgres_url, tmp_path, cut_off_tools, monkeypatch
-):
-    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+def _alive(pid: int) -> bool:
+    """A live process (not a zombie waiting for its parent to collect it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@contextmanager
+def cut_off_worker(store, postgres_url: str, tool: str, path: Path) -> Iterator[CuttableRelay]:
+    """A worker whose link to the store goes through a relay drives a run of `tool`; inside,
+    the tool has begun (it wrote `path`). On leaving, the link is restored and the worker stops."""
     url = make_url(postgres_url)
-    beat = tmp_path / "beat.txt"
-    store = storage.open_store(postgres_url)
     with cuttable_relay(url.host or "127.0.0.1", url.port or 5432) as relay:
         relayed = storage.open_store(url.set(port=relay.port).render_as_string(False))
         policy = Policy(tools=[MODULE], rules=[Rule(tool="*", action="allow")])
-        run = new_run(store, "keep writing", model="scripted", autonomy="autonomous", policy=policy)
-        call = {"name": "keep_writing", "arguments": {"path": str(beat)}}
-        script = [{"tool_calls": [call]}, "done"]
+        run = new_run(store, "keep at it", model="scripted", autonomy="autonomous", policy=policy)
+        script = [{"tool_calls": [{"name": tool, "arguments": {"path": str(path)}}]}, "done"]
         worker = Worker(
             relayed,
             concurrency=1,
@@ -82,7 +105,7 @@ def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_th
         threads = serve([worker])
         try:
             wait_for(lambda: events_of(store, run.id, "tool_started"), PATIENCE_S, "the tool")
-            wait_for(beat.exists, PATIENCE_S, "the tool to write")
+            wait_for(path.exists, PATIENCE_S, "the tool to write")
             relay.cut()
             control.halt(store, run_id=run.id, by="ann")  # from the dashboard's side
             wait_for(
@@ -93,13 +116,33 @@ def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_th
                 PATIENCE_S,
                 "the lapsed lease to end the run halted",
             )
-            # The store says halted: the tool must stop though its worker still cannot read it.
-            wait_for(
-                Path(f"{beat}.stopped").exists, PATIENCE_S, "the cut-off worker to stop its tool"
-            )
+            yield relay
         finally:
             relay.restore()
             stop([worker], threads)
             relayed.dispose()
     assert storage.get_run(store, run_id=run.id).status == "halted"
+
+
+def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_the_run(
+    postgres_url, tmp_path, cut_off_tools, monkeypatch
+):
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    beat = tmp_path / "beat.txt"
+    store = storage.open_store(postgres_url)
+    with cut_off_worker(store, postgres_url, "keep_writing", beat):
+        # The store says halted: the tool must stop though its worker still cannot read it.
+        wait_for(Path(f"{beat}.stopped").exists, PATIENCE_S, "the worker to stop its tool")
+    store.dispose()
+
+
+def test_a_worker_cut_off_from_its_store_ends_the_process_its_tool_started(
+    postgres_url, tmp_path, cut_off_tools, monkeypatch
+):
+    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
+    pid_file = tmp_path / "pid.txt"
+    store = storage.open_store(postgres_url)
+    with cut_off_worker(store, postgres_url, "start_and_wait", pid_file):
+        pid = int(pid_file.read_text())
+        wait_for(lambda: not _alive(pid), PATIENCE_S, "the tool's process to end")
     store.dispose()
