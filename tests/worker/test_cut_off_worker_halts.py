@@ -124,25 +124,26 @@ def cut_off_worker(store, postgres_url: str, tool: str, path: Path) -> Iterator[
     assert storage.get_run(store, run_id=run.id).status == "halted"
 
 
-def test_a_worker_cut_off_from_its_store_stops_the_tool_before_the_halt_takes_the_run(
-    postgres_url, tmp_path, cut_off_tools, monkeypatch
-):
-    monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
-    beat = tmp_path / "beat.txt"
-    store = storage.open_store(postgres_url)
-    with cut_off_worker(store, postgres_url, "keep_writing", beat):
-        # The store says halted: the tool must stop though its worker still cannot read it.
-        wait_for(Path(f"{beat}.stopped").exists, PATIENCE_S, "the worker to stop its tool")
-    store.dispose()
+def _tool_stopped(note: Path) -> bool:
+    return Path(f"{note}.stopped").exists()
 
 
-def test_a_worker_cut_off_from_its_store_ends_the_process_its_tool_started(
-    postgres_url, tmp_path, cut_off_tools, monkeypatch
+def _process_ended(note: Path) -> bool:
+    return not _alive(int(note.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("tool", "ended"),
+    [("keep_writing", _tool_stopped), ("start_and_wait", _process_ended)],
+    ids=["a tool that reads the token", "the process of a tool that does not"],
+)
+def test_a_worker_cut_off_from_its_store_cuts_its_tool_before_the_halt_takes_the_run(
+    postgres_url, tmp_path, cut_off_tools, monkeypatch, tool, ended
 ):
     monkeypatch.setenv("ONLOOP_WORKSPACES", str(tmp_path / "workspaces"))
-    pid_file = tmp_path / "pid.txt"
+    note = tmp_path / "note.txt"
     store = storage.open_store(postgres_url)
-    with cut_off_worker(store, postgres_url, "start_and_wait", pid_file):
-        pid = int(pid_file.read_text())
-        wait_for(lambda: not _alive(pid), PATIENCE_S, "the tool's process to end")
+    with cut_off_worker(store, postgres_url, tool, note):
+        # The store says halted: the tool ends though its worker still cannot read the store.
+        wait_for(lambda: ended(note), PATIENCE_S, "the cut-off worker to cut its tool")
     store.dispose()
