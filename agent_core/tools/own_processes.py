@@ -22,6 +22,7 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import inspect
+import multiprocessing.util
 import os
 import signal
 import subprocess
@@ -184,6 +185,9 @@ def install() -> None:
         _thread.start_new_thread = _hooked_new_thread(_thread.start_new_thread)
         executor: Any = concurrent.futures.ThreadPoolExecutor
         executor.submit = _hooked_submit(executor.submit)
+        # multiprocessing's spawn method forks and execs below Popen and os.fork
+        mp_util: Any = multiprocessing.util
+        mp_util.spawnv_passfds = _hooked_spawnv_passfds(mp_util.spawnv_passfds)
 
 
 def _hooked_thread_start(original: Callable[[threading.Thread], None]) -> Callable:
@@ -262,6 +266,23 @@ def _hooked_spawn(original: Callable[..., int]) -> Callable[..., int]:
         return pid
 
     return spawn
+
+
+def _hooked_spawnv_passfds(original: Callable[..., int]) -> Callable[..., int]:
+    """A multiprocessing Process started with the spawn method during a call is the call's (its
+    command line names --multiprocessing-fork). The helpers every call shares, the resource
+    tracker and the fork server, that this also starts are not: they serve later calls too."""
+
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> int:
+        call = _current.get()
+        if call is None or "--multiprocessing-fork" not in args:
+            return original(path, args, passfds)
+        with call.starting():
+            pid = original(path, args, passfds)
+            call.record(pid)
+        return pid
+
+    return spawnv_passfds
 
 
 def _hooked_system(original: Callable[[Any], int], spawn: Callable[..., int]) -> Callable:

@@ -114,6 +114,12 @@ STARTS: dict[str, Callable[[str, str], object]] = {
         .Process(target=_linger, args=(folder,), daemon=True)
         .start()
     ),
+    # a fresh interpreter (fork and exec, underneath neither Popen nor os.fork), per Process
+    "multiprocessing-spawn": lambda tag, folder: (
+        multiprocessing.get_context("spawn")
+        .Process(target=_linger, args=(folder,), daemon=True)
+        .start()
+    ),
     "python-double-fork": lambda tag, folder: _python_daemon(folder),
     "setsid-and-nohup": lambda tag, folder: _sh(
         f"setsid {SLEEP} {tag} </dev/null >/dev/null 2>&1 & "
