@@ -19,7 +19,7 @@ from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import RunPort
 from agent_core.run.spec import RunSpec
 from agent_core.run.tool_runner import run_tool
-from agent_core.run.unfinished_calls import last_turn, unfinished_calls
+from agent_core.run.unfinished_calls import halted_after, last_turn, unfinished_calls
 from agent_core.run.work_ledger import WorkLedger
 from agent_core.tools import Tool, ToolError, args_hash
 from agent_core.tools.builtins import disk_growth_bound
@@ -96,6 +96,8 @@ class ToolStep:
             approval = self.port.approval(decided.approval_id)
             if approval.edited_arguments is not None:  # never an allowance (see ApprovalGate)
                 continue
+            if approval.consumed_at is None and halted_after(event.seq, events):
+                continue  # its own call never ran: the halt refused it, and a resume asks again
             if approval.run_id == self.spec.run_id and approval.status == "approved":
                 scope = approval.allow_scope or ""
                 self.gate.allow(

@@ -23,7 +23,7 @@ class Unfinished:
     text: str  # what the model said with the turn
     recorded: bool  # its tool_call event was written
     may_have_run: bool  # allowed, or its approval was consumed: only a human may run it again
-    approval: Any | None  # the latest approval asked for it, if any
+    approval: Any | None  # the latest approval asked for it, if any (none once a halt refused it)
 
 
 def last_turn(events: Sequence[Any]) -> Any | None:
@@ -68,7 +68,24 @@ def _unfinished(
         for row, numbered in rows
     )
     latest = rows[-1][0] if rows else None
+    if asked and halted_after(asked[-1].seq, stretch):
+        latest = None  # the halt refused the call: what was decided before it is not reused
     return Unfinished(call, text, bool(started), may_have_run, latest)
+
+
+def halted_after(seq: int, events: Sequence[Any]) -> bool:
+    """Whether a halt was recorded after event `seq`: a resume then asks a person afresh, so
+    a decision given before the halt, at its instant or while nobody drove the run never carries
+    out what the halt stopped (the one who resumes may not know it was ever approved), nor does
+    what it allowed for the rest of the run (tool_step.replay)."""
+    return any(
+        event.seq > seq
+        and (
+            event.kind == EventKind.HALT_REQUESTED
+            or (event.kind == EventKind.STATUS and (event.payload or {}).get("status") == "halted")
+        )
+        for event in events
+    )
 
 
 def _run_by_an_old_worker(approval_id: int, stretch: list[Any]) -> bool:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import inspect
+import multiprocessing.popen_forkserver
+import multiprocessing.util
 import os
 import signal
 import subprocess
@@ -184,6 +186,12 @@ def install() -> None:
         _thread.start_new_thread = _hooked_new_thread(_thread.start_new_thread)
         executor: Any = concurrent.futures.ThreadPoolExecutor
         executor.submit = _hooked_submit(executor.submit)
+        # multiprocessing's spawn method forks and execs below Popen and os.fork; its forkserver
+        # method has a shared server fork the child, which it names to the caller
+        mp_util: Any = multiprocessing.util
+        mp_util.spawnv_passfds = _hooked_spawnv_passfds(mp_util.spawnv_passfds)
+        served: Any = multiprocessing.popen_forkserver.Popen
+        served._launch = _hooked_served_launch(served._launch)
 
 
 def _hooked_thread_start(original: Callable[[threading.Thread], None]) -> Callable:
@@ -262,6 +270,40 @@ def _hooked_spawn(original: Callable[..., int]) -> Callable[..., int]:
         return pid
 
     return spawn
+
+
+def _hooked_spawnv_passfds(original: Callable[..., int]) -> Callable[..., int]:
+    """A multiprocessing Process started with the spawn method during a call is the call's (its
+    command line names --multiprocessing-fork). The helpers every call shares, the resource
+    tracker and the fork server, that this also starts are not: they serve later calls too."""
+
+    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> int:
+        call = _current.get()
+        if call is None or "--multiprocessing-fork" not in args:
+            return original(path, args, passfds)
+        with call.starting():
+            pid = original(path, args, passfds)
+            call.record(pid)
+        return pid
+
+    return spawnv_passfds
+
+
+def _hooked_served_launch(original: Callable[..., None]) -> Callable[..., None]:
+    """A multiprocessing Process started with the forkserver method during a call is the call's:
+    the fork server (shared, no call's) forks it and names its pid, noted here. Its children are
+    found through it in /proc while it lives (the server's environment has no call's mark)."""
+
+    def _launch(self: Any, process_obj: Any) -> None:
+        call = _current.get()
+        if call is None:
+            return original(self, process_obj)
+        with call.starting():
+            original(self, process_obj)
+            call.record(self.pid)
+        return None
+
+    return _launch
 
 
 def _hooked_system(original: Callable[[Any], int], spawn: Callable[..., int]) -> Callable:

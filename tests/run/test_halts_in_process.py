@@ -1,7 +1,7 @@
-"""Halts stop in-process tools, attacked through the real worker: MCP calls (the server is told
-with notifications/cancelled and its session survives for other runs) and the user's own Python
-tools (a token they read; one that ignores it is no longer waited for and its late result is never
-recorded). A WITNESS server notes requests that arrive after the halt is recorded: none may."""
+"""Halts stop in-process tools, attacked through the real worker: MCP calls, on stdio and on
+streamable HTTP (the server is told with notifications/cancelled and its session survives for
+other runs) and the user's own Python tools (a token they read; one that ignores it is no longer
+waited for and its late result is never recorded). A WITNESS server notes requests that arrive after the halt is recorded: none may."""
 
 from __future__ import annotations
 
@@ -32,9 +32,15 @@ from tests.support.run_helpers import events_of, new_run, wait_for
 # -- MCP calls ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def halts_server(tmp_path):
-    yield mcp_helpers.halts_server(tmp_path)
+@pytest.fixture(params=["stdio", "http"])
+def halts_server(request, tmp_path):
+    """tests/support/mcp_halts_server.py on each transport: on streamable HTTP the SDK also
+    aborts the call's POST, and the server's tool must hear the cancel all the same."""
+    if request.param == "stdio":
+        yield mcp_helpers.halts_server(tmp_path)
+    else:
+        with mcp_helpers.http_halts_server(tmp_path) as served:
+            yield served
     close_shared_pool()
 
 

@@ -1,5 +1,6 @@
-"""A stdio MCP server for the halt attacks: tools that take their time, note whether the client
-cancelled them (in the file named by the first argument), and one that calls a URL late."""
+"""An MCP server for the halt attacks: tools that take their time, note whether the client
+cancelled them (in the file named by the first argument), and one that calls a URL late. On
+stdio; given a port as the second argument, on streamable HTTP at http://127.0.0.1:PORT/mcp."""
 
 from __future__ import annotations
 
@@ -63,4 +64,7 @@ def pid() -> str:
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    if len(sys.argv) > 2:
+        server.run("streamable-http", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from agent_core.tools.mcp_config import McpServerSettings
+from tests.support.notify_receivers import free_port
+from tests.support.run_helpers import wait_for
 
 NODE_MODULES = Path(__file__).parents[1] / "mcp_node" / "node_modules"
 
@@ -74,3 +80,27 @@ def halts_server(folder: Path) -> tuple[McpServerSettings, Path]:
     script = Path(__file__).parent / "mcp_halts_server.py"
     command = [sys.executable, str(script), str(notes)]
     return McpServerSettings(name="halts", command=command, sandbox=False, timeout_s=90), notes
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def http_halts_server(folder: Path) -> Iterator[tuple[McpServerSettings, Path]]:
+    """The same server on streamable HTTP (its own process, started here and killed after), and
+    the file it notes what it did in."""
+    notes = folder / "server-notes.txt"
+    notes.touch()
+    port = free_port()
+    script = Path(__file__).parent / "mcp_halts_server.py"
+    command = [sys.executable, str(script), str(notes), str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _listening(port), timeout=60, what="the HTTP MCP server to listen")
+        url = f"http://127.0.0.1:{port}/mcp"
+        yield McpServerSettings(name="halts", url=url, timeout_s=90), notes
+    finally:
+        server.kill()
+        server.wait(20)

@@ -139,7 +139,9 @@ class Received:
 
 class HttpReceiver:
     """An HTTP server that records every request; `hold` makes it hang until released, `status`
-    makes it answer with an error, `location` with a redirect to that address."""
+    makes it answer with an error, `location` with a redirect to that address; `on_post`, given,
+    is called with each request before the answer is sent and may name that answer's status
+    (None: `status`)."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -149,6 +151,7 @@ class HttpReceiver:
         self.status = 200
         self.location: str | None = None  # sent as Location (with a 3xx `status`)
         self.waiting = 0  # requests held right now
+        self.on_post: Callable[[Received], int | None] | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -159,12 +162,12 @@ class HttpReceiver:
                         receiver.waiting += 1
                         receiver.arrived.notify_all()
                     receiver.release.wait(60)
+                got = Received(self.path, dict(self.headers), body, time.monotonic())
                 with receiver.arrived:
-                    receiver.received.append(
-                        Received(self.path, dict(self.headers), body, time.monotonic())
-                    )
+                    receiver.received.append(got)
                     receiver.arrived.notify_all()
-                self.send_response(receiver.status)
+                status = receiver.on_post(got) if receiver.on_post is not None else None
+                self.send_response(status or receiver.status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
                 self.end_headers()

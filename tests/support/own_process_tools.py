@@ -114,6 +114,18 @@ STARTS: dict[str, Callable[[str, str], object]] = {
         .Process(target=_linger, args=(folder,), daemon=True)
         .start()
     ),
+    # a fresh interpreter (fork and exec, underneath neither Popen nor os.fork), per Process
+    "multiprocessing-spawn": lambda tag, folder: (
+        multiprocessing.get_context("spawn")
+        .Process(target=_linger, args=(folder,), daemon=True)
+        .start()
+    ),
+    # forked by multiprocessing's fork server (a process every call shares), not by the call
+    "multiprocessing-forkserver": lambda tag, folder: (
+        multiprocessing.get_context("forkserver")
+        .Process(target=_linger, args=(folder,), daemon=True)
+        .start()
+    ),
     "python-double-fork": lambda tag, folder: _python_daemon(folder),
     "setsid-and-nohup": lambda tag, folder: _sh(
         f"setsid {SLEEP} {tag} </dev/null >/dev/null 2>&1 & "

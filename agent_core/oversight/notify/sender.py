@@ -81,6 +81,10 @@ class Sender:
 
 def _deliver(job: _Job) -> None:
     store, settings, channel = job.store, job.settings, job.channel
+    outdated = _no_longer_so(store, job.notice)
+    if outdated is not None:  # never sent, so no delivery to record: nobody was told
+        log.info("notification on %s not sent: %s", channel, outdated)
+        return
     notice = _completed(store, settings, job.notice)
     send = sender_for(settings, channel)
     error: str | None = None
@@ -94,6 +98,10 @@ def _deliver(job: _Job) -> None:
             error = str(exc)[:500]
             if attempts < ATTEMPTS:
                 time.sleep(BACKOFF_S * 2 ** (attempts - 1))
+                outdated = _no_longer_so(store, job.notice)
+                if outdated is not None:
+                    error = f"{error}; not tried again: {outdated}"[:500]
+                    break
     if error is not None:
         log.warning("notification on %s failed after %d attempts: %s", channel, attempts, error)
     storage.record_delivery(  # a store gone by now: the sender's log says so
@@ -109,6 +117,18 @@ def _deliver(job: _Job) -> None:
             attempts=attempts,
         ),
     )
+
+
+def _no_longer_so(store: storage.Store, notice: Notice) -> str | None:
+    """Why the notice would now claim what a halt undid, read right before each attempt, or None.
+    After a halt no message says the run waits for a decision or asks to be resumed (the halt
+    cancelled the approval, ended the pause); only the one saying it was halted still goes."""
+    if notice.event == "run_halted":
+        return None
+    run = storage.get_run(store, run_id=notice.run_id)
+    if run.status == "halted" or storage.halt_pending(store, run_id=run.id):
+        return "the run was halted"
+    return None
 
 
 def _completed(store: storage.Store, settings: NotifySettings, notice: Notice) -> Notice:
