@@ -10,6 +10,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from sqlalchemy.exc import SQLAlchemyError
+
 import storage
 from agent_core.oversight.notify.channels import DeliveryFailed, sender_for, target_of
 from agent_core.oversight.notify.links import signed_link
@@ -125,10 +127,13 @@ def _no_longer_so(store: storage.Store, notice: Notice) -> str | None:
     cancelled the approval, ended the pause); only the one saying it was halted still goes."""
     if notice.event == "run_halted":
         return None
-    run = storage.get_run(store, run_id=notice.run_id)
-    if run.status == "halted" or storage.halt_pending(store, run_id=run.id):
-        return "the run was halted"
-    return None
+    try:
+        run = storage.get_run(store, run_id=notice.run_id)
+        halted = run.status == "halted" or storage.halt_pending(store, run_id=run.id)
+    except (storage.StoreError, SQLAlchemyError) as error:  # unknown: the message still goes
+        log.info("notification for run %s: its status unread (%s)", notice.run_id, error)
+        return None
+    return "the run was halted" if halted else None
 
 
 def _completed(store: storage.Store, settings: NotifySettings, notice: Notice) -> Notice:
