@@ -79,4 +79,5 @@ def test_no_secret_in_any_log_line_metric_or_otlp_export(tmp_path):
     decided = [line for line in worker.lines() if line.get("event_kind") == "approval_decided"]
     assert len(decided) == 1 and "[redacted" in decided[0]["message"]
     started = [line for line in worker.lines() if line.get("run_id") == named.id]
-    assert any("model_name=gpt-[redacted" in line["message"] for line in started)
+    named_in = ("model_name=gpt-[redacted", 'model_name="gpt-[redacted')  # quoted: not one word
+    assert any(any(n in line["message"] for n in named_in) for line in started)

@@ -266,7 +266,7 @@ def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(
     Path(run.workspace, ".env").write_text("TOKEN=keep-me-secret")
     model = ScriptedModel(
         [
-            _shell_call("git push origin main"),  # egress asks; the sandbox has no net
+            _shell_call("pip install requests"),  # an install asks; the sandbox has no net
             _shell_call("rm -f -R notes"),  # a recursive delete, spelled to dodge a regex
             _shell_call("cat ./.env/."),  # a secret, spelled to dodge a glob
             _shell_call('X="rm -r notes"; eval "$X"'),  # what no rule can read
@@ -275,8 +275,8 @@ def test_allowing_the_shell_for_the_run_lifts_no_deny_and_no_unreadable_command(
     )
     driver = Driver(store, run, model).start()
     first = driver.pending()
-    assert first.arguments["command"].startswith("git push")
-    approve(store, approval_id=first.id, by="careless", allow_scope="prefix")  # `git push *`
+    assert first.arguments["command"].startswith("pip install")
+    approve(store, approval_id=first.id, by="careless", allow_scope="prefix")  # `pip install *`
     unreadable = wait_for(
         lambda: [a for a in storage.pending_approvals(store, run_id=run.id) if a.id != first.id],
         timeout=60,
