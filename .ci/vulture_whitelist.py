@@ -10,6 +10,7 @@ import storage
 from agent_core.cli import app, serve
 from agent_core.models import demo_goals, io_loop, scripted
 from agent_core.oversight import patch_targets, policy, signin_roles, suggestions
+from agent_core.oversight.notify import channels
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
 from storage import clock, engine, insights, models, record, vocabulary
@@ -57,3 +58,7 @@ clock._other
 # io.RawIOBase's protocol: BufferedReader calls them (agent_core/oversight/patch_targets.py).
 patch_targets._Bounded.readable
 patch_targets._Bounded.readinto
+# urllib's handler protocol: its opener calls these by name (agent_core/oversight/notify/channels.py).
+channels._NoRedirects.redirect_request
+channels._Http.http_open
+channels._Https.https_open
