@@ -14,8 +14,9 @@ import pytest
 
 import storage
 from agent_core.models.scripted import ScriptedModel
-from agent_core.oversight.decisions import approve
+from agent_core.oversight.decisions import DecisionError, approve
 from agent_core.oversight.project_rules import add_rule
+from agent_core.tools import args_hash
 from tests.support.run_helpers import Driver, events_of, new_run
 
 GOAL = "Write the notes"
@@ -60,3 +61,30 @@ def test_a_rule_that_does_not_cover_the_call_leaves_the_yes_standing(store):
     driver.join()
     assert (Path(run.workspace) / "notes" / "plan.md").read_text() == "x"
     assert storage.get_approval(store, approval_id=pending.id).consumed_at is not None
+
+
+def test_an_edit_into_the_newly_denied_folder_is_not_run_either(store):
+    """A careless approver edits the waiting call to another file of the folder an admin has
+    just denied: the edited call is decided under the rules in force too, and refused."""
+    model = ScriptedModel([_write("draft.md"), "done"])
+    run = new_run(store, GOAL, model="scripted")
+    driver = Driver(store, run, model).start()
+    pending = driver.pending()
+    add_rule(store, DENIALS["its folder"], by="admin")
+    edited = {"path": "notes/other.md", "content": "x"}
+    with pytest.raises(DecisionError, match="denies the edited call"):
+        approve(store, approval_id=pending.id, by="ann", edited_arguments=edited)
+    storage.decide_approval(  # written past the decision path (a script, hand-written SQL)
+        store,
+        approval_id=pending.id,
+        decision="approved",
+        decided_by="ann",
+        edited_arguments=edited,
+        approved_hash=args_hash(edited),
+    )
+    driver.join()
+    workspace = Path(run.workspace)
+    assert not (workspace / "notes" / "other.md").exists()
+    assert not (workspace / "draft.md").exists()
+    first = events_of(store, run.id, "tool_result")[0].payload
+    assert first["outcome"] == "denied" and "denies the edited call" in first["output"], first
