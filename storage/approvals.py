@@ -25,6 +25,7 @@ from storage.fence import Fence, as_fence
 from storage.halts import DRIVEN, begin_step, halted_by, pending_halt_by
 from storage.models import Approval, Command, Run, table_of, utcnow
 from storage.record import ApprovalRequested, Status, ToolStarted
+from storage.step_function import CONSUME_GUARD
 from storage.vocabulary import RunStatus
 
 DECISIONS = ("approved", "rejected", "expired", "cancelled")
@@ -322,7 +323,14 @@ def begin_execution(
             return _unusable(conn, run_id, approval_id, args_hash)
 
         values = {"approval_id": approval_id, "rid": run_id, "args_hash": args_hash}
-        guards = (Guard(_CONSUME, {**values, "now": utcnow()}, "one changed", unusable),)
+        consume = Guard(
+            _CONSUME,
+            {**values, "now": utcnow()},
+            "one changed",
+            unusable,
+            CONSUME_GUARD,
+        )
+        guards = (consume,)
     return begin_step(
         store,
         run_id=run_id,

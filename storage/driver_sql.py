@@ -105,6 +105,15 @@ def driver_read(store: Store, statement: ClauseElement, values: Mapping[str, Any
     return _read(store, statement, values, lambda cursor: cursor.fetchall())
 
 
+def driver_autocommit(store: Store, statement: ClauseElement, values: Mapping[str, Any]) -> list:
+    """The rows of one statement that is its own transaction: as driver_read, a write too (on
+    PostgreSQL, autocommit: one round trip with no BEGIN and COMMIT around it; a function that
+    writes, storage.server_steps). Only for PostgreSQL: a SQLite write takes the write gate."""
+    if store.engine.dialect.name != "postgresql":
+        raise ValueError("driver_autocommit is for PostgreSQL's one-statement transactions")
+    return _read(store, statement, values, lambda cursor: cursor.fetchall())
+
+
 def driver_rows(store: Store, statement: Select, values: Mapping[str, Any]) -> list[tuple]:
     """driver_read's rows, each value as Core gives it: through its column's result processor
     (SQLAlchemy's datetime parsing on SQLite, the store's JSON), found once per statement."""

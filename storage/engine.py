@@ -61,6 +61,9 @@ class Store:
 
     # The connection the driver path's gated writes keep (storage.held_writer): a SQLite file.
     held_writer: HeldWriter | None = field(default=None, init=False, repr=False)
+    # PostgreSQL: an event's write is one call of the store's function (storage.server_steps);
+    # False takes the driver path (a store without the function, or a test comparing both).
+    server_steps: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reader = self.engine.execution_options(**{READ_ONLY: True})

@@ -16,6 +16,7 @@ from storage.fence import Fence, hold, refused
 from storage.fence import no_run as no_run
 from storage.models import Event, Run, table_of, tool_fields, utcnow
 from storage.record import parse_event
+from storage.server_steps import Missing, Refused, usable, write_events
 from storage.vocabulary import USAGE_NAMES
 
 _runs = table_of(Run)
@@ -182,6 +183,9 @@ class Guard:
     values: Mapping[str, Any]
     holds: Literal["no row", "one changed"]
     refusal: Callable[[Connection], Exception]
+    # The same check as storage.server_steps' function runs it on PostgreSQL (one of its
+    # KNOWN_GUARDS, taking these values), or None: a write with it takes the driver path.
+    server: str | None = None
 
 
 class _Refused(Exception):
@@ -245,6 +249,16 @@ def write_event(
     rows.append(row := event_row(run_id=run_id, seq=0, kind=kind, payload=payload))
     adds = {f"add_{name}": (usage or {}).get(name, 0) for name in USAGE_NAMES}
     added = {**adds, "now": row["at"]} if any(adds.values()) else None
+    if usable(store, [guard.server for guard in guards]):
+        try:  # PostgreSQL: the same transaction in one round trip
+            return _server_write(store, run_id, fence, statuses, added, guards, rows, durable)
+        except Refused as refused_write:
+            refusal_of = {guard.server: guard.refusal for guard in guards}
+            default = refusal or (lambda conn: refused(conn, run_id, fence))
+            with reading(store) as conn:
+                raise refusal_of.get(refused_write.why, default)(conn) from None
+        except Missing:
+            pass  # the driver path, below (and for this store from now on)
     try:
         with driver_transaction(store, durable=durable) as transaction:
             seq = _take_seq(transaction, store, run_id, fence, statuses, added, len(rows))
@@ -266,6 +280,29 @@ def write_event(
         with reading(store) as conn:
             raise refused_write.refusal(conn) from None
     return seq
+
+
+def _server_write(
+    store: Store,
+    run_id: str,
+    fence: Fence | None,
+    statuses: tuple[str, ...],
+    added: Mapping[str, Any] | None,
+    guards: Sequence[Guard],
+    rows: list[dict[str, Any]],
+    durable: bool,
+) -> int:
+    return write_events(
+        store,
+        run_id=run_id,
+        worker_id=None if fence is None else fence.worker_id,
+        epoch=None if fence is None else fence.epoch,
+        statuses=statuses,
+        added=added,
+        guards={guard.server: guard.values for guard in guards if guard.server is not None},
+        rows=rows,
+        durable=durable,
+    )
 
 
 def _insert_rows(transaction: DriverTransaction, rows: list[dict[str, Any]], first: int) -> None:

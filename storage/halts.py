@@ -32,6 +32,7 @@ from storage.fence import Fence, as_fence, holds, lost
 from storage.models import Approval, Command, Run, SchemaMigration, table_of, utcnow
 from storage.record import ApprovalDecided, HaltRequest, Status
 from storage.schema import MIGRATIONS
+from storage.step_function import HALT_GUARD
 from storage.versions import StoreNewer, refuse_newer
 from storage.vocabulary import DRIVEN, HALTABLE_AT_ONCE, RunStatus
 
@@ -221,7 +222,9 @@ def begin_step(
             return _upgraded_under_us(conn)
         return not_started(conn)
 
-    no_halt_same_schema = Guard(_HALT_OR_NEWER, {"rid": run_id, "ours": _OURS}, "no row", refused)
+    no_halt_same_schema = Guard(
+        _HALT_OR_NEWER, {"rid": run_id, "ours": _OURS}, "no row", refused, HALT_GUARD
+    )
     return write_event(
         store,
         run_id=run_id,

@@ -26,6 +26,7 @@ from storage.models import (
     tool_fields,
 )
 from storage.notify_tables import LinkUse, NotifyDelivery, NotifyKey
+from storage.step_function import create_function
 
 # The execution option that marks a connection as a reader (engine.py opens readers with it).
 READ_ONLY = "onloop_read_only"
@@ -370,6 +371,11 @@ MIGRATIONS: list[Migration] = [
         index_goal_search,
     ),
     Migration(12, "ask_counts (asks per day, model and traits, kept by triggers)", count_asks),
+    Migration(
+        13,
+        "PostgreSQL: an event's write transaction as one function call (storage.server_steps)",
+        create_function,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif route == "/self":
                 if len(server.paths) == 3:
                     server.started.set()
-                    time.sleep(0.5)
+                    self._held_until_cut()
                 self._raw(b"HTTP/1.1 302 Found\r\nLocation: /self\r\nContent-Length: 0\r\n\r\n")
             else:
                 self._raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
@@ -100,6 +100,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _raw(self, data: bytes) -> None:
         self.wfile.write(data)
         self.wfile.flush()
+
+    def _held_until_cut(self) -> None:
+        """The next redirect held back until the halt is on record and the fetch has let go of
+        this connection (or 20 s: then it goes, and the test sees the request after the halt).
+        A fixed pause here let a slow halt on a loaded machine miss the window."""
+        deadline = time.monotonic() + 20
+        while not self.server.halted() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.connection.settimeout(0.05)
+        while time.monotonic() < deadline:
+            try:
+                if self.connection.recv(1) == b"":
+                    return  # the client closed it
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     def _trickle(self, data: bytes, step: int = 1, forever: bool = False) -> None:
         """`data` `step` bytes every 50 ms (again and again when `forever`), for a minute at most."""

@@ -138,11 +138,20 @@ def transactions_seen():
             yield transaction
         seen.append(inserted)
 
+    real_server = events_module.write_events  # PostgreSQL: the transaction as one function call
+
+    def server_watched(store, *, rows, **kwargs):
+        seq = real_server(store, rows=rows, **kwargs)
+        seen.append([row["kind"] for row in rows])
+        return seq
+
     events_module.driver_transaction = watched
+    events_module.write_events = server_watched
     try:
         yield seen
     finally:
         events_module.driver_transaction = real
+        events_module.write_events = real_server
 
 
 def _drive(store, script, **settings):

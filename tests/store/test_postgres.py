@@ -100,6 +100,15 @@ def test_a_blank_database_migrates_to_the_pinned_schema(pg):
     with pg.engine.connect() as conn:
         rows = conn.execute(text("SELECT version, name FROM schema_migrations ORDER BY version"))
         assert [tuple(row) for row in rows] == MIGRATION_NAMES
+        functions = text("SELECT proname, provolatile FROM pg_proc WHERE proname LIKE 'onloop%'")
+        assert {tuple(row) for row in conn.execute(functions)} == {
+            ("onloop_events_append_only", "v"),
+            ("onloop_decision_never_edited", "v"),
+            ("onloop_project_rules_append_only", "v"),
+            ("onloop_ask_counts", "v"),
+            ("onloop_run_ask_counts", "v"),
+            ("onloop_write_events_v13", "v"),  # volatile: a fresh snapshot per statement
+        }
     assert storage.versions.migrate(pg.engine) == []  # opening again changes nothing
     storage.open_store(pg.url).dispose()
     assert storage.current_version(pg.engine) == storage.SCHEMA_VERSION

@@ -138,6 +138,7 @@ MIGRATION_NAMES = [
         "goal search index (SQLite FTS5 trigram, PostgreSQL pg_trgm) and the filters' indexes",
     ),
     (12, "ask_counts (asks per day, model and traits, kept by triggers)"),
+    (13, "PostgreSQL: an event's write transaction as one function call (storage.server_steps)"),
 ]
 TRIGGERS = {  # SQLite's names; PostgreSQL has one trigger per table for both statements
     "events": {"events_no_update", "events_no_delete"},
@@ -226,7 +227,7 @@ def test_blank_store_gets_exactly_the_pinned_schema(tmp_path):
     assert pinned["primary keys"]["tool_call_counts"] == ["day", "tool", "verdict"]
     assert pinned["unique"] == [["run_id", "seq"]]
     assert pinned["triggers"] == TRIGGERS
-    assert storage.SCHEMA_VERSION == 12
+    assert storage.SCHEMA_VERSION == 13
     assert [(v, n) for v, n, _ in _migrations(store)] == MIGRATION_NAMES
     assert storage.current_version(store.engine) == storage.SCHEMA_VERSION
     store.dispose()

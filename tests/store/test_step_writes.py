@@ -12,6 +12,7 @@ from sqlalchemy import text
 import storage
 from agent_core.models.scripted import ScriptedModel
 from agent_core.oversight import control
+from storage.step_function import FUNCTION
 from tests.support.run_helpers import Driver, new_run
 from tests.support.statements import StatementCounter
 
@@ -36,7 +37,12 @@ def test_a_refused_step_adds_no_usage(store):
     assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
 
 
-def test_usage_goes_in_the_update_that_takes_the_seq(any_store):
+@pytest.mark.parametrize("path", ["function", "driver"])
+def test_usage_goes_in_the_update_that_takes_the_seq(any_store, path):
+    postgres = any_store.engine.dialect.name == "postgresql"
+    if not postgres and path == "function":
+        pytest.skip("SQLite has no round trips to save: its writes take the driver path")
+    any_store.server_steps = path == "function"
     run = new_run(any_store, "usage", model="scripted")
     storage.claim_run(any_store, run_id=run.id, worker_id="w", lease_seconds=30)
     storage.mark_driven(any_store, run_id=run.id, status="running", worker_id="w")
@@ -53,8 +59,10 @@ def test_usage_goes_in_the_update_that_takes_the_seq(any_store):
         storage.begin_step(
             any_store, run_id=run.id, kind="model_call", payload={}, usage=usage, worker_id="w"
         )
-    # each: the seq's UPDATE (with the usage) and the event's INSERT; the step's halt check
-    assert counter.counts == {"UPDATE runs": 2, "INSERT events": 2, "SELECT (SELECT": 1}
+    if path == "function":  # PostgreSQL: each is one call of the store's function, one statement
+        assert counter.counts == {f"SELECT {FUNCTION}": 2}
+    else:  # each: the seq's UPDATE (with the usage) and the event's INSERT; the step's halt check
+        assert counter.counts == {"UPDATE runs": 2, "INSERT events": 2, "SELECT (SELECT": 1}
     after = storage.get_run(any_store, run_id=run.id)
     assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (2, 10, 4, 1.0)
     assert after.updated_at >= run.updated_at

@@ -36,6 +36,8 @@ def statement_key(sql: str) -> str | None:
     upper = [w.upper() for w in words]
     if verb == "SELECT" and "FROM" in upper:
         return f"SELECT {words[upper.index('FROM') + 1]}"
+    if verb == "SELECT" and len(words) > 1 and "(" in words[1]:  # a function's call
+        return f"SELECT {words[1].split('(')[0]}"
     if verb in ("INSERT", "DELETE") and len(words) > 2:
         return f"{verb} {words[2]}"
     if verb == "UPDATE" and len(words) > 1:
