@@ -13,7 +13,7 @@ from agent_core.oversight import patch_targets, policy, signin_roles, suggestion
 from agent_core.oversight.notify import channels
 from agent_core.run import halt_watcher
 from agent_core.tools import stoppable_http
-from storage import clock, engine, insights, models, record, vocabulary
+from storage import clock, driver_text, engine, insights, models, record, vocabulary
 
 # Signatures another library calls: the parameter must be there, named so.
 app._options.show_version  # typer's --version option (its callback does the work)
@@ -62,3 +62,5 @@ patch_targets._Bounded.readinto
 channels._NoRedirects.redirect_request
 channels._Http.http_open
 channels._Https.https_open
+# psycopg calls a registered dumper's dump() by name (storage/driver_text.py).
+driver_text.StoredText.dump

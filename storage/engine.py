@@ -160,6 +160,8 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
             engine = create_engine(url, json_serializer=json_dumps)
+            if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+                event.listen(engine, "connect", text_any_column_takes)
             ping_when_idle(engine)  # not a round trip per checkout (storage/pool_ping.py)
             _forget_pool_after_fork(engine)
             return engine
@@ -192,6 +194,16 @@ def make_engine(url: str) -> Engine:
     _install_sqlite_hooks(engine, sqlite_synchronous())
     _forget_pool_after_fork(engine)
     return engine
+
+
+def text_any_column_takes(dbapi_connection: Any, _record: Any) -> None:
+    """On each new psycopg connection: a string with a NUL (PostgreSQL's text holds none) or a
+    lone surrogate (not UTF-8) is sent with U+FFFD in their place instead of failing the write.
+    Such text comes from a model or a tool (a command, a path, a reason quoting them) and must
+    not end a run or lose its record; JSON payloads keep it exactly (escaped)."""
+    from storage.driver_text import StoredText
+
+    dbapi_connection.adapters.register_dumper(str, StoredText)
 
 
 def _forget_pool_after_fork(engine: Engine) -> None:

@@ -242,9 +242,19 @@ def tool_fields(kind: str, payload: dict[str, Any]) -> tuple[str | None, str | N
     tool = payload.get(_TOOL)
     verdict = payload.get(_VERDICT) if kind == EventKind.TOOL_CALL else None
     return (
-        tool if isinstance(tool, str) else None,
-        verdict if isinstance(verdict, str) else None,
+        column_text(tool) if isinstance(tool, str) else None,
+        column_text(verdict) if isinstance(verdict, str) else None,
     )
+
+
+def column_text(value: str) -> str:
+    """`value` as a text column takes it on every database: a model may name a tool with a NUL
+    (PostgreSQL's text holds none) or a lone surrogate (no driver encodes one), and the write
+    of its event must not fail for that. Each becomes U+FFFD; the payload keeps the exact text,
+    escaped in its JSON."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
 
 
 def table_of(model: type[SQLModel]) -> Table:
