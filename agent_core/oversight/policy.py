@@ -19,6 +19,7 @@ from agent_core.oversight.monitor_settings import MonitorSettings
 from agent_core.oversight.notify_settings import NotifySettings, WebhookChannel
 from agent_core.oversight.path_patterns import any_path_matches, glob_may_match, path_matches
 from agent_core.oversight.redact import SECRET_MARKERS
+from agent_core.oversight.script_pins import Pins, pins
 from agent_core.oversight.targets import (
     LEXICAL_ROOT,
     CallTargets,
@@ -420,6 +421,10 @@ class Allowed:
     # The exact call's class when it was approved: the same arguments may later do more (empty
     # a file the run has since filled, weaken a test file) and then ask again. None: unclassed.
     up_to: CallClass | None = None
+    # The workspace scripts the exact call runs, with their content when it was approved
+    # (oversight/script_pins.py): a rewritten script asks again. None: not known (an allowance
+    # restored from the record), so a call that runs a script asks again.
+    pins: Pins | None = None
 
 
 @dataclass(frozen=True)
@@ -436,10 +441,11 @@ class RunAllowance:
         rule: dict[str, Any] | None,
         approval_id: int | None = None,
         up_to: str | None = None,
+        pins: Pins | None = None,
     ) -> RunAllowance:
         """With one more: a scoped rule (only ever a capped allow rule), else the exact call up
-        to the class it had when approved (an allowance stored before scopes, "tool", covers
-        only the call it approved)."""
+        to the class it had when approved and with the scripts it runs as they were then
+        (`pins`; an allowance stored before scopes, "tool", covers only the call it approved)."""
         made = None
         if scope in ("prefix", "file", "folder", "domain") and isinstance(rule, dict):
             try:
@@ -449,21 +455,32 @@ class RunAllowance:
             if made is not None and (made.action != "allow" or made.up_to is None):
                 made = None
         ceiling = CallClass(up_to) if up_to in tuple(CallClass) else None
-        return RunAllowance((*self.entries, Allowed(approval_id, tool, digest, made, ceiling)))
+        entry = Allowed(approval_id, tool, digest, made, ceiling, pins)
+        return RunAllowance((*self.entries, entry))
 
     def revoking(self, approval_id: int) -> RunAllowance:
         return RunAllowance(tuple(e for e in self.entries if e.approval_id != approval_id))
+
+    def has_exact(self, tool: str, args_hash: str) -> bool:
+        """Whether an exact-call allowance names these arguments (before any file is read)."""
+        return any(e.rule is None and (e.tool, e.digest) == (tool, args_hash) for e in self.entries)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(e.rule for e in self.entries if e.rule is not None)
 
-    def covers_call(self, tool: str, args_hash: str, call_class: str | None = None) -> bool:
-        """Whether this exact call is allowed, as it is now: no riskier than when approved."""
+    def covers_call(
+        self, tool: str, args_hash: str, call_class: str | None = None, pins: Pins | None = ()
+    ) -> bool:
+        """Whether this exact call is allowed, as it is now: no riskier than when approved, and
+        running the scripts it ran then, unchanged (`pins`: as script_pins.pins reads them now;
+        None when it runs scripts that cannot be pinned)."""
         return any(
             e.rule is None
             and (e.tool, e.digest) == (tool, args_hash)
             and (e.up_to is None or _within(call_class, e.up_to))
+            and pins is not None
+            and (pins == () or e.pins == pins)
             for e in self.entries
         )
 
@@ -504,7 +521,9 @@ def decide(
         ]
         held = _decide(policy, tool, risk, arguments, autonomy, kinds, targets, classes)
         if allowance is not None and held.verdict == "ask" and held.approve_role == "approver":
-            allowed = _run_allowance(allowance, tool, arguments, args_hash, kinds, targets, classes)
+            allowed = _run_allowance(
+                allowance, tool, arguments, args_hash, kinds, targets, classes, workspace
+            )
             if allowed is not None:  # never a deny, nor what needs an admin (held says so)
                 return replace(allowed, call_class=held.call_class, class_why=held.class_why)
         return held
@@ -521,6 +540,21 @@ def _classify(tool, risk, arguments, part: Part, workspace, known_hosts) -> Clas
             where = known_hosts[host]
             return Classified(CallClass.READ, f"reads a page of {host}, named in {where}")
     return found
+
+
+def call_pins(targets: CallTargets, workspace: Workspace | None) -> Pins | None:
+    """The workspace scripts a call runs, with their content now (oversight/script_pins.py)."""
+    invocations = [part.invocation for part in targets.parts if part.invocation is not None]
+    return pins(invocations, workspace)
+
+
+def exact_call_pins(
+    tool: Tool, arguments: dict[str, Any], workspace: Workspace | None
+) -> Pins | None:
+    """call_pins for a call as a person approves it (what an exact-call allowance keeps)."""
+    kinds = tool.argument_kinds
+    kinds = kinds if kinds != ArgumentKinds() else guess_kinds(arguments)
+    return call_pins(call_targets(arguments, kinds, workspace, tool.name), workspace)
 
 
 def decide_call(
@@ -640,12 +674,21 @@ def _by_default(policy: Policy, risk, autonomy, parts: list[Classified]) -> tupl
 
 
 def _run_allowance(
-    allowance: RunAllowance, tool, arguments, digest, kinds, targets: CallTargets, classes
+    allowance: RunAllowance,
+    tool,
+    arguments,
+    digest,
+    kinds,
+    targets: CallTargets,
+    classes,
+    workspace: Workspace | None,
 ) -> PolicyDecision | None:
     """An allow when what people allowed for the run covers this call: the exact call, or every
     part by a scoped rule of its class or a milder one (a command the policy cannot fully read
     is covered only as the exact call)."""
-    if allowance.covers_call(tool, digest, severest(classes).call_class):
+    if allowance.has_exact(tool, digest) and allowance.covers_call(
+        tool, digest, severest(classes).call_class, call_pins(targets, workspace)
+    ):
         return PolicyDecision("allow", "a person allowed this exact call for the rest of the run")
     if targets.doubts or targets.escape is not None or not allowance.rules:
         return None

@@ -10,7 +10,8 @@ from typing import Any
 import storage
 from agent_core.oversight.edits import EditRefused, EditReview, review_edit
 from agent_core.oversight.notify.notice import approval_notice
-from agent_core.oversight.policy import RunAllowance, decide_call
+from agent_core.oversight.policy import RunAllowance, decide_call, exact_call_pins
+from agent_core.oversight.script_pins import Pins
 from agent_core.run.outcome import Outcome, ended, stopping
 from agent_core.run.port import HumanDecision, RunPort
 from agent_core.run.spec import RunSpec
@@ -264,6 +265,7 @@ class ApprovalGate:
                 decision.allow_rule,
                 decision.approval_id,
                 decision.call_class,
+                exact_call_pins(tool, to_run, self.spec.workspace),  # the scripts as approved
             )
         return None, to_run
 
@@ -275,12 +277,16 @@ class ApprovalGate:
         rule: dict[str, Any] | None,
         approval_id: int | None,
         call_class: str | None = None,
+        pins: Pins | None = None,
     ) -> None:
         """Add what a person allowed for the rest of the run: this exact call (while it is no
-        riskier than `call_class`, its class when asked), or the rule its scope became (capped
-        at that class). An allowance stored by a release before scopes ("tool") covers only the
-        call it approved: a whole tool could widen."""
-        self.allowance = self.allowance.adding(scope, tool, digest, rule, approval_id, call_class)
+        riskier than `call_class`, its class when asked, and runs the scripts it ran then,
+        unchanged: `pins`, None when not known), or the rule its scope became (capped at that
+        class). An allowance stored by a release before scopes ("tool") covers only the call it
+        approved: a whole tool could widen."""
+        self.allowance = self.allowance.adding(
+            scope, tool, digest, rule, approval_id, call_class, pins
+        )
 
     def revoke(self, approval_id: int) -> None:
         """Withdraw what approval `approval_id` allowed (a person's revoke, or its replay)."""
