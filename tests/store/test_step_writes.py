@@ -37,35 +37,45 @@ def test_a_refused_step_adds_no_usage(store):
     assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (0, 0, 0, 0.0)
 
 
-@pytest.mark.parametrize("path", ["function", "driver"])
-def test_usage_goes_in_the_update_that_takes_the_seq(any_store, path):
-    postgres = any_store.engine.dialect.name == "postgresql"
-    if not postgres and path == "function":
-        pytest.skip("SQLite has no round trips to save: its writes take the driver path")
-    any_store.server_steps = path == "function"
-    run = new_run(any_store, "usage", model="scripted")
-    storage.claim_run(any_store, run_id=run.id, worker_id="w", lease_seconds=30)
-    storage.mark_driven(any_store, run_id=run.id, status="running", worker_id="w")
+def _two_writes_with_usage(store: storage.Store) -> dict[str, int]:
+    """An event and a step's start, each carrying usage: the statements they ran, and the run's
+    totals checked."""
+    run = new_run(store, "usage", model="scripted")
+    storage.claim_run(store, run_id=run.id, worker_id="w", lease_seconds=30)
+    storage.mark_driven(store, run_id=run.id, status="running", worker_id="w")
     usage = {"steps": 1, "tokens_in": 5, "tokens_out": 2, "cost_usd": 0.5}
-    with StatementCounter(any_store) as counter:
+    with StatementCounter(store) as counter:
         storage.append_event(
-            any_store,
-            run_id=run.id,
-            kind="judge",
-            payload={},
-            usage=usage,
-            fence=storage.Fence("w"),
+            store, run_id=run.id, kind="judge", payload={}, usage=usage, fence=storage.Fence("w")
         )
         storage.begin_step(
-            any_store, run_id=run.id, kind="model_call", payload={}, usage=usage, worker_id="w"
+            store, run_id=run.id, kind="model_call", payload={}, usage=usage, worker_id="w"
         )
-    if path == "function":  # PostgreSQL: each is one call of the store's function, one statement
-        assert counter.counts == {f"SELECT {FUNCTION}": 2}
-    else:  # each: the seq's UPDATE (with the usage) and the event's INSERT; the step's halt check
-        assert counter.counts == {"UPDATE runs": 2, "INSERT events": 2, "SELECT (SELECT": 1}
-    after = storage.get_run(any_store, run_id=run.id)
+    after = storage.get_run(store, run_id=run.id)
     assert (after.steps, after.tokens_in, after.tokens_out, after.cost_usd) == (2, 10, 4, 1.0)
     assert after.updated_at >= run.updated_at
+    return dict(counter.counts)
+
+
+# each: the seq's UPDATE (with the usage) and the event's INSERT; the step's halt check
+ON_THE_DRIVER = {"UPDATE runs": 2, "INSERT events": 2, "SELECT (SELECT": 1}
+
+
+def test_usage_goes_in_the_update_that_takes_the_seq(any_store):
+    """As each database writes by default: SQLite on the driver path (it has no round trips to
+    save), PostgreSQL one call of the store's function per write (storage/server_steps.py)."""
+    assert any_store.server_steps  # the default: SQLite's writes take the driver path anyway
+    counts = _two_writes_with_usage(any_store)
+    if any_store.engine.dialect.name == "postgresql":
+        assert counts == {f"SELECT {FUNCTION}": 2}
+    else:
+        assert counts == ON_THE_DRIVER
+
+
+def test_usage_goes_in_the_update_that_takes_the_seq_on_the_driver_path(any_store):
+    """The driver path, which PostgreSQL takes without the function, writes the same way."""
+    any_store.server_steps = False
+    assert _two_writes_with_usage(any_store) == ON_THE_DRIVER
 
 
 def test_an_unknown_usage_name_writes_nothing(store):
