@@ -9,9 +9,10 @@ path (`./deploy.sh`, `tools/x`, the workspace's own absolute path) or through an
 (`bash deploy.sh`, `python3 tool.py`, `node x.js`, `deno run x.ts`...); the same call covers
 only while each still has that content (oversight.policy.RunAllowance).
 
-Not pinned (the call asks again instead whenever it runs a script): a command that changes
-folder first (`cd sub && ./x.sh`: which file runs depends on where it went). Not seen: what a
-script imports or sources in turn (`python3 tool.py` pins tool.py, not the helper it imports).
+Not pinned (the call asks every time instead): a command whose script the text does not show
+(a change of folder first, code down a pipe, `eval`, `sh -c "$(...)"`, `find -exec sh {}`). Not
+seen: what a script imports or sources in turn (`python3 tool.py` pins tool.py, not the helper
+it imports).
 """
 
 from __future__ import annotations
@@ -30,34 +31,55 @@ READ_CAP = 4 << 20  # bytes digested; a longer script adds its size
 _INTERPRETERS = frozenset(
     {"python", "python3", "py", "pypy", "pypy3", "node", "nodejs", "ruby", "perl", "php",
      "bash", "sh", "zsh", "dash", "ksh", "mksh", "fish", "lua", "luajit", "Rscript", "tclsh",
-     "wish", "deno", "bun", "tsx", "ts-node", "pwsh", "elixir", "julia", "swift", "groovy"}
+     "wish", "deno", "bun", "tsx", "ts-node", "pwsh", "elixir", "julia", "swift", "groovy",
+     "source", ".", "npx", "bunx", "pnpx"}
 )  # fmt: skip
 _VERSIONED = re.compile(r"^(python|pypy|ruby|perl|php|lua)\d+(\.\d+)*$")
 _RUN_SUBCOMMAND = frozenset({"deno", "bun"})  # `deno run x.ts`, `bun run x.ts`
 _MOVES = frozenset({"cd", "pushd", "popd"})
-# Flags after which an interpreter's first operand is no script file (a module, inline code).
+# Flags after which an interpreter runs code given on the line, or a module, not a script file.
 _NOT_A_FILE = frozenset({"-m", "-c", "-e", "-E", "--eval", "-p", "--print", "-r", "--require"})
+_DYNAMIC = re.compile(r"[$`]")  # text the shell fills in when it runs: not readable here
 
 
-def scripts_run(invocations: Iterable[Invocation]) -> tuple[str, ...] | None:
-    """The files the invocations run as scripts, as the command names them; None when the
-    command changes folder before (what runs then cannot be told from the text)."""
-    found: list[str] = []
+def scripts_run(invocations: Iterable[Invocation]) -> tuple[tuple[str, ...], ...] | None:
+    """What the invocations may run as scripts: for each, the words one of which names the file
+    (an interpreter's operands in order: which is the script depends on its options, so the
+    first that exists is taken, those before it pinned as absent). None when what runs cannot
+    be told from the text: a change of folder, code read from a pipe, `eval`, a file a `find
+    -exec` or `{}` fills in, a program or inline code the shell fills in when it runs."""
+    found: list[tuple[str, ...]] = []
     moved = False
     for invocation in invocations:
         program = invocation.program
         if program in _MOVES:
             moved = True
+        if program == "eval" or _DYNAMIC.search(program):
+            return None
         if "/" in program:
-            found.append(program)
-        elif (program in _INTERPRETERS or _VERSIONED.match(program)) and invocation.operands:
-            if invocation.flags & _NOT_A_FILE:
-                continue
-            operands = invocation.operands
-            if program in _RUN_SUBCOMMAND and operands[0] == "run":
-                operands = operands[1:]
-            if operands and not operands[0].startswith("-"):
-                found.append(operands[0])
+            if invocation.each_file:
+                return None
+            found.append((program,))
+            continue
+        if program not in _INTERPRETERS and not _VERSIONED.match(program):
+            continue
+        if invocation.each_file or any("{}" in word for word in invocation.operands):
+            return None
+        if invocation.flags & _NOT_A_FILE:  # code on the line is in the call's arguments
+            if any(_DYNAMIC.search(word) for word in invocation.words):
+                return None
+            continue
+        operands = invocation.operands
+        if program in _RUN_SUBCOMMAND and operands[:1] == ("run",):
+            operands = operands[1:]
+        if operands:
+            found.append(tuple(operands))
+            continue
+        read_from = tuple(p.text for p in invocation.paths if p.text not in invocation.writes)
+        if read_from:  # `sh < deploy.sh`
+            found.append(read_from)
+        elif invocation.stdin is None:  # `cat x | sh`: the code comes down a pipe
+            return None
     if moved and found:
         return None
     return tuple(found)
@@ -65,7 +87,7 @@ def scripts_run(invocations: Iterable[Invocation]) -> tuple[str, ...] | None:
 
 def pins(invocations: Iterable[Invocation], workspace: Workspace | None) -> Pins | None:
     """Each workspace script the invocations run, with its content's digest now; () when they
-    run none; None when they run scripts this cannot pin (a change of folder, no workspace)."""
+    run none; None when they run scripts this cannot pin (see scripts_run; no workspace)."""
     scripts = scripts_run(invocations)
     if scripts is None:
         return None
@@ -73,7 +95,13 @@ def pins(invocations: Iterable[Invocation], workspace: Workspace | None) -> Pins
         return ()
     if workspace is None:
         return None
-    return tuple((name, _content(workspace, name)) for name in sorted(set(scripts)))
+    pinned: dict[str, str] = {}
+    for words in scripts:
+        for name in words:  # up to the first that is a file: the script
+            pinned[name] = _content(workspace, name)
+            if pinned[name] not in ("absent", "outside"):
+                break
+    return tuple(sorted(pinned.items()))
 
 
 def _content(workspace: Workspace, name: str) -> str:

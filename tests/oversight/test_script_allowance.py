@@ -63,7 +63,7 @@ def rewrite(space: Workspace, name: str, text: str = EVIL) -> None:
 CALLS = [
     ("./deploy.sh", "deploy.sh"),
     ("./deploy.sh --prod", "deploy.sh"),
-    ("deploy.sh/../deploy.sh", None),  # not a path the shell can run: no script, no pin needed
+    ("./tools/../deploy.sh", "deploy.sh"),  # read as the path it names: ./deploy.sh
     ("sh deploy.sh", "deploy.sh"),
     ("bash -x ./deploy.sh staging", "deploy.sh"),
     ("zsh deploy.sh", "deploy.sh"),
@@ -84,12 +84,50 @@ CALLS = [
 @pytest.mark.parametrize(("command", "script"), CALLS, ids=[c for c, _ in CALLS])
 def test_a_rewritten_script_asks_again(space, command, script):
     allowance = allowed_exactly(command, space)
-    before = runs_unasked(allowance, command, space)
-    if script is None:
-        return
-    assert before, f"{command}: the allowance does not cover the unchanged call"
+    assert runs_unasked(allowance, command, space), f"{command}: the unchanged call asks"
     rewrite(space, script)
     assert not runs_unasked(allowance, command, space), f"{command} ran the rewritten {script}"
+
+
+# Found attacking the first version (which pinned only a path or an interpreter's first
+# operand): each ran the rewritten script unasked.
+PINNED_SECOND_ROUND = [
+    ("sh < deploy.sh", "deploy.sh"),  # the script as the shell's input
+    ("bash <deploy.sh", "deploy.sh"),
+    ("source ./deploy.sh", "deploy.sh"),
+    (". ./deploy.sh", "deploy.sh"),
+    ("python3 -X dev tools/build.py", "tools/build.py"),  # an option's value read as the script
+    ("npx tsx tools/x.ts", "tools/x.ts"),
+]
+# What runs cannot be told from the text: a yes covers none of these, even unchanged.
+NEVER_COVERED = [
+    "cat deploy.sh | sh",
+    'sh -c "$(cat deploy.sh)"',
+    'eval "$(cat deploy.sh)"',
+    "find . -name deploy.sh -exec sh {} \\;",
+    "ls *.sh | xargs sh",
+]
+
+
+@pytest.mark.parametrize(("command", "script"), PINNED_SECOND_ROUND)
+def test_a_script_fed_or_named_another_way_asks_again_once_rewritten(space, command, script):
+    allowance = allowed_exactly(command, space)
+    assert runs_unasked(allowance, command, space), f"{command}: the unchanged call asks"
+    rewrite(space, script)
+    assert not runs_unasked(allowance, command, space), f"{command} ran the rewritten {script}"
+
+
+@pytest.mark.parametrize("command", NEVER_COVERED)
+def test_code_the_text_does_not_show_is_asked_about_every_time(space, command):
+    assert not runs_unasked(allowed_exactly(command, space), command, space), command
+
+
+def test_an_interpreters_later_operands_are_the_scripts_data_not_pinned(space):
+    command = "python3 tools/build.py out.txt"
+    (space.root / "out.txt").write_text("first")
+    allowance = allowed_exactly(command, space)
+    rewrite(space, "out.txt", "what the last run wrote")
+    assert runs_unasked(allowance, command, space)
 
 
 @pytest.mark.parametrize("command", ["./deploy.sh", "sh deploy.sh", "python3 tools/build.py"])
