@@ -75,11 +75,14 @@ _CALL = select(getattr(func, FUNCTION)(*(bindparam(name, type_=type_) for name, 
 
 
 def usable(store: Store, guards: Sequence[str | None]) -> bool:
-    """Whether this write can go through the function: PostgreSQL, a store that has it, and
-    only guards it knows."""
+    """Whether this write can go through the function: PostgreSQL through psycopg (whose errors
+    carry the SQLSTATE the refusals are read from), a store that has it, and only guards it
+    knows."""
+    dialect = store.engine.dialect
     return (
         store.server_steps
-        and store.engine.dialect.name == "postgresql"
+        and dialect.name == "postgresql"
+        and dialect.driver == "psycopg"
         and all(guard in KNOWN_GUARDS for guard in guards)
     )
 
