@@ -60,13 +60,38 @@ def marked(mark: bytes) -> set[int]:
     """Live processes whose environment holds `mark` (NAME=value), as /proc shows them."""
     found: set[int] = set()
     for name in _pids():
+        environ = _environ(name)
+        if environ is not None and mark in environ.split(b"\0"):
+            found.add(int(name))
+    return found
+
+
+_EXEC_READS = 5  # looks at an empty environment before taking it as empty
+_EXEC_PAUSE_S = 0.002
+
+
+def _environ(name: str) -> bytes | None:
+    """/proc/<pid>/environ; None when it cannot be read. A process in the middle of an exec
+    shows an empty environment for a moment (the kernel sets the new one up after the new
+    memory map): under load a call's `sh -c '… &'` child, exec'ing, was missed and left running.
+    An empty one of a process that is not a kernel thread is read again, briefly."""
+    data = b""
+    for _ in range(_EXEC_READS):
         try:
             with open(f"/proc/{name}/environ", "rb") as environ:
-                if mark in environ.read().split(b"\0"):
-                    found.add(int(name))
+                data = environ.read()
         except OSError:
-            continue
-    return found
+            return None
+        if data or not _user_process(name):
+            return data
+        time.sleep(_EXEC_PAUSE_S)
+    return data
+
+
+def _user_process(name: str) -> bool:
+    """Live and not a kernel thread (kthreadd, pid 2, and its children have no environment)."""
+    fields = _stat(name)
+    return _live(fields) and name != "2" and fields is not None and int(fields[1]) != 2
 
 
 def family(known: Known, mark: bytes) -> dict[int, int]:
